@@ -1,0 +1,37 @@
+"""Named errors of the library. The CLI and the pages turn them into messages once, at the edge."""
+
+from __future__ import annotations
+
+
+class GoldenloopError(Exception):
+    """Base class: anything the user can fix gets one of these, with a message that says how."""
+
+
+class StoreLockedError(GoldenloopError):
+    """Another process holds the database file."""
+
+    def __init__(self, path: str, pid: int | None, command: str | None):
+        self.path, self.pid, self.command = path, pid, command
+        who = f"process {pid}" if pid else "another process"
+        if command:
+            who += f" ({command})"
+        super().__init__(
+            f"{path} is held by {who}. Only one process may open the database: "
+            "stop it, or let it do the work (commands queue jobs for a running `goldenloop serve`)."
+        )
+
+
+class SchemaTooNewError(GoldenloopError):
+    """The database was written by a newer goldenloop."""
+
+
+class ImportFileError(GoldenloopError):
+    """A whole file cannot be read (missing, unknown format, unreadable header)."""
+
+
+class MappingError(GoldenloopError):
+    """A column mapping names a field or column that does not exist."""
+
+
+class JobError(GoldenloopError):
+    """A job cannot be created or run."""

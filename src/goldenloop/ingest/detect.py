@@ -1,0 +1,80 @@
+"""Format detection by extension and a look at the first record, and the reader registry."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from goldenloop.errors import ImportFileError
+from goldenloop.ingest import tables
+from goldenloop.ingest.source import SourceChunk
+
+Reader = Callable[..., Iterator[SourceChunk]]
+
+READERS: dict[str, Reader] = {
+    "parquet": lambda p, cur, opts: tables.read_parquet(p),
+    "csv": lambda p, cur, opts: tables.read_csv(p),
+    "tsv": lambda p, cur, opts: tables.read_csv(p, delimiter="\t"),
+    "jsonl": lambda p, cur, opts: tables.read_jsonl(p, cur),
+    # Readers of nested log formats are imported on use: they are larger and often unused.
+    "otlp": lambda p, cur, opts: _otlp().read_otlp(p),
+    "openai-batch": lambda p, cur, opts: _openai().read_batch(p, opts.batch_input),
+    "openai-pairs": lambda p, cur, opts: _openai().read_pairs(p),
+}
+
+
+def _otlp():
+    from goldenloop.ingest import otlp
+
+    return otlp
+
+
+def _openai():
+    from goldenloop.ingest import openai_logs
+
+    return openai_logs
+
+
+def register(name: str, reader: Reader) -> None:
+    READERS[name] = reader
+
+
+def _first_json(p: Path) -> object | None:
+    with open(p, encoding="utf-8", errors="replace") as fh:
+        head = fh.read(1 << 20)
+    stripped = head.lstrip()
+    if stripped.startswith("{") and "\n" in stripped:
+        first = stripped.split("\n", 1)[0]
+        try:
+            return json.loads(first)
+        except ValueError:
+            pass
+    try:
+        return json.loads(head) if len(head) < (1 << 20) else None
+    except ValueError:
+        return None
+
+
+def detect_format(p: Path) -> str:
+    suffix = p.suffix.lower()
+    if suffix in (".parquet", ".pq"):
+        return "parquet"
+    if suffix == ".csv":
+        return "csv"
+    if suffix == ".tsv":
+        return "tsv"
+    if suffix in (".jsonl", ".ndjson", ".json"):
+        first = _first_json(p)
+        if isinstance(first, dict):
+            if "resourceSpans" in first or "resource_spans" in first:
+                return "otlp"
+            if "custom_id" in first and "response" in first:
+                return "openai-batch"
+            if "request" in first and "response" in first:
+                return "openai-pairs"
+        return "jsonl"
+    raise ImportFileError(
+        f"{p}: cannot tell the format from the name; pass --format "
+        f"({', '.join(READERS)})"
+    )

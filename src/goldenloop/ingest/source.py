@@ -1,0 +1,90 @@
+"""What a reader hands the loader: chunks of source rows, and rows it could not parse at all.
+
+A chunk is a SQL relation yielding ``_row`` (1-based line number for text files, record
+number for Parquet), ``_raw`` (the row as read, for quarantine; may be NULL when cheap to
+rebuild) and the source columns, plus the Arrow tables it reads from.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+
+from goldenloop.store.span_columns import FIELDS_BY_NAME
+
+
+@dataclass(frozen=True)
+class BadRow:
+    row: int
+    field: str
+    reason: str
+    raw: str
+
+
+@dataclass
+class SourceChunk:
+    relation: str
+    columns: list[str]
+    tables: dict[str, pa.Table] = field(default_factory=dict)
+    malformed: list[BadRow] = field(default_factory=list)
+    rows: int = 0  # rows in the relation (well-formed rows); malformed are counted apart
+
+
+_chunk_ids = itertools.count()
+
+
+def records_chunk(records: list[dict], *, malformed: list[BadRow] | None = None) -> SourceChunk:
+    """A chunk from already-parsed span records (OTLP, OpenAI logs, SDK spool).
+
+    Each record holds span field names, plus ``_row`` and optionally ``_raw``. JSON-valued
+    fields may be Python objects; they are serialised here so the loader validates one shape.
+    """
+    cols: dict[str, list] = {"_row": [], "_raw": []}
+    names = sorted({k for r in records for k in r if k not in ("_row", "_raw")})
+    for n in names:
+        cols[n] = []
+    for r in records:
+        cols["_row"].append(r["_row"])
+        cols["_raw"].append(r.get("_raw"))
+        for n in names:
+            cols[n].append(_cell(n, r.get(n)))
+    table = pa.table({k: pa.array(v, type=_arrow_type(k, v)) for k, v in cols.items()})
+    name = f"_src_records_{next(_chunk_ids)}"
+    return SourceChunk(
+        relation=name, columns=names, tables={name: table},
+        malformed=list(malformed or []), rows=len(records),
+    )
+
+
+def _cell(name: str, value: object) -> object:
+    f = FIELDS_BY_NAME.get(name)
+    if value is None:
+        return None
+    if f is not None and f.kind == "json" and not isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    if f is not None and f.kind == "tags":
+        return json.dumps(list(value) if not isinstance(value, str) else [value])
+    if isinstance(value, dict | list):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return value
+
+
+def _arrow_type(name: str, values: list) -> pa.DataType:
+    if name == "_row":
+        return pa.int64()
+    kinds = {type(v) for v in values if v is not None}
+    if kinds and kinds <= {int}:
+        return pa.int64()
+    if kinds and kinds <= {int, float}:
+        return pa.float64()
+    return pa.string()
+
+
+def batched(items: Iterable, n: int) -> Iterator[list]:
+    it = iter(items)
+    while batch := list(itertools.islice(it, n)):
+        yield batch

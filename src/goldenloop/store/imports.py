@@ -1,0 +1,65 @@
+"""SQL of the import log and the quarantine."""
+
+from __future__ import annotations
+
+import duckdb
+
+
+def start(cur: duckdb.DuckDBPyConnection, file: str, digest: str, fmt: str, origin: str) -> int:
+    cur.execute(
+        """INSERT INTO import_log (import_id, file, content_hash, format, origin, status, started_at)
+           VALUES (nextval('import_seq'), ?, ?, ?, ?, 'running', now()::TIMESTAMP)
+           RETURNING import_id""",
+        [file, digest, fmt, origin],
+    )
+    return int(cur.fetchone()[0])
+
+
+def finish(cur: duckdb.DuckDBPyConnection, import_id: int, counts: dict[str, int],
+           unknown_price: int) -> None:
+    cur.execute(
+        """UPDATE import_log SET status = 'committed', rows_read = ?, imported = ?,
+                  duplicates = ?, quarantined = ?, unknown_price = ?,
+                  finished_at = now()::TIMESTAMP
+           WHERE import_id = ?""",
+        [counts["rows_read"], counts["imported"], counts["duplicates"], counts["quarantined"],
+         unknown_price, import_id],
+    )
+
+
+def record_failure(cur: duckdb.DuckDBPyConnection, file: str, digest: str | None, fmt: str | None,
+                   origin: str, message: str) -> None:
+    cur.execute(
+        """INSERT INTO import_log (import_id, file, content_hash, format, origin, status, message,
+                                   started_at, finished_at)
+           VALUES (nextval('import_seq'), ?, ?, ?, ?, 'failed', ?, now()::TIMESTAMP,
+                   now()::TIMESTAMP)""",
+        [file, digest, fmt, origin, message[:2000]],
+    )
+
+
+def committed_hash(cur: duckdb.DuckDBPyConnection, digest: str) -> int | None:
+    """The import that already committed a file with this content, if any."""
+    cur.execute(
+        "SELECT min(import_id) FROM import_log WHERE content_hash = ? AND status = 'committed'",
+        [digest],
+    )
+    row = cur.fetchone()
+    return int(row[0]) if row and row[0] is not None else None
+
+
+def first_bad_rows(cur: duckdb.DuckDBPyConnection, import_id: int,
+                   limit: int = 10) -> list[tuple[int, str, str]]:
+    cur.execute(
+        "SELECT row_number, field, reason FROM quarantine WHERE import_id = ? "
+        "ORDER BY row_number LIMIT ?",
+        [import_id, limit],
+    )
+    return [(int(r), f, m) for r, f, m in cur.fetchall()]
+
+
+def recent(cur: duckdb.DuckDBPyConnection, limit: int = 50):
+    cur.execute(
+        "SELECT * FROM import_log ORDER BY import_id DESC LIMIT ?", [limit]
+    )
+    return cur.df()
