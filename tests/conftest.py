@@ -1,0 +1,28 @@
+"""Shared fixtures: a real DuckDB file per test, and the shared public data sets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from goldenloop.store import Store
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    """A fresh, migrated store in a real DuckDB file."""
+    s = Store(tmp_path / "goldenloop.duckdb")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def shared_data() -> Path:
+    """The shared public data sets; tests that need them skip, saying why, when absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"shared data sets not found beside the project ({SHARED_DATA.name}/ missing)")
+    return SHARED_DATA
