@@ -1,20 +1,110 @@
 """`goldenloop serve`: the one process that owns the store, runs the workers and hosts the app.
 
-(The full owner process is built in this module; until then pages open the store themselves.)
+Streamlit runs inside this process (it has no server-start hook, so the owner starts its
+workers before the first page view, not from a page). Pages reach the owner's Store through
+``owned_store()``: DuckDB refuses a second connection to the file from another process, and
+a second configuration of it from the same one.
 """
 
 from __future__ import annotations
 
-from goldenloop.store import Store
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
 
+from goldenloop.config import Paths
+from goldenloop.errors import GoldenloopError
+from goldenloop.store import Store
+from goldenloop.store import owner as owner_file
+from goldenloop.workers import Workers
+
+log = logging.getLogger("goldenloop.server")
 _owned: Store | None = None
+_paths: Paths | None = None
 
 
 def owned_store() -> Store | None:
-    """The Store this process owns as `goldenloop serve`, or None when not serving.
-
-    The Streamlit app runs inside the owner process and must use the owner's connection:
-    DuckDB refuses a second connection to the same file from one process with another
-    configuration, and from any other process at all.
-    """
+    """The Store this process owns as `goldenloop serve`, or None when not serving."""
     return _owned
+
+
+def owned_paths() -> Paths | None:
+    return _paths
+
+
+def app_script() -> Path:
+    """The Streamlit entry script: ``app/streamlit_app.py`` of the project checkout."""
+    here = Path(__file__).resolve()
+    for base in (here.parents[2], Path.cwd()):
+        script = base / "app" / "streamlit_app.py"
+        if script.is_file():
+            return script
+    raise GoldenloopError(
+        "cannot find app/streamlit_app.py: run goldenloop from a checkout installed with "
+        "`pip install -e .`"
+    )
+
+
+def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_new: bool = True,
+          demo_spans: int = 200_000, say: Callable[[str], None] = print) -> None:
+    """Own the database, start the workers, then run the app until interrupted."""
+    global _owned, _paths
+    running = owner_file.read_owner(paths.owner_file)
+    if running:
+        raise GoldenloopError(
+            f"{paths.db} is already served by process {running.pid} at {running.url}"
+        )
+    paths.ensure()
+    is_new = not paths.db.exists()
+    store = Store(paths.db)
+    if is_new and demo_if_new:
+        _generate_demo(store, demo_spans, say)
+    _owned, _paths = store, paths
+    url = f"http://{host}:{port}"
+    owner_file.write_owner(paths.owner_file, url)
+    workers = Workers(store, paths).start()
+    say(f"goldenloop serving {paths.db} at {url} (Ctrl+C stops it)")
+    try:
+        _run_streamlit(app_script(), host, port)
+    finally:
+        workers.stop()
+        store.checkpoint()
+        owner_file.clear_owner(paths.owner_file)
+        store.close()
+        _owned = None
+
+
+def _generate_demo(store: Store, spans: int, say: Callable[[str], None]) -> None:
+    from goldenloop import demo
+
+    say(f"New database: generating a demo history of {spans:,} spans (first start only)...")
+    last = [-1]
+
+    def progress(fraction: float, message: str) -> None:
+        pct = int(fraction * 10) * 10
+        if pct != last[0]:
+            last[0] = pct
+            say(f"  {pct:3d}%  {message}")
+
+    demo.generate(store, spans=spans, progress=progress)
+
+
+def _run_streamlit(script: Path, host: str, port: int) -> None:
+    from streamlit import config as st_config
+    from streamlit.web import bootstrap
+
+    flags = {
+        "server_address": host,
+        "server_port": port,
+        "server_headless": True,
+        "server_fileWatcherType": "none",
+        "server_runOnSave": False,
+        "browser_gatherUsageStats": False,
+        "browser_serverAddress": host,
+        "browser_serverPort": port,
+    }
+    st_config._main_script_path = str(script)
+    bootstrap.load_config_options(flag_options=flags)
+    sys.argv = ["streamlit", "run", str(script)]
+    bootstrap.run(str(script), False, [], flags)

@@ -63,3 +63,28 @@ def recent(cur: duckdb.DuckDBPyConnection, limit: int = 50):
         "SELECT * FROM import_log ORDER BY import_id DESC LIMIT ?", [limit]
     )
     return cur.df()
+
+
+def start_committed(cur: duckdb.DuckDBPyConnection, file: str, digest: str, fmt: str,
+                    origin: str) -> int:
+    """Log a file handled in one step (a job file), committed with the caller's transaction."""
+    cur.execute(
+        """INSERT INTO import_log (import_id, file, content_hash, format, origin, status,
+                                   rows_read, imported, duplicates, quarantined,
+                                   started_at, finished_at)
+           VALUES (nextval('import_seq'), ?, ?, ?, ?, 'committed', 1, 1, 0, 0,
+                   now()::TIMESTAMP, now()::TIMESTAMP)
+           RETURNING import_id""",
+        [file, digest, fmt, origin],
+    )
+    return int(cur.fetchone()[0])
+
+
+def quarantined(cur: duckdb.DuckDBPyConnection, import_id: int | None, limit: int = 50):
+    """Quarantined rows, newest import first: (file, row, field, reason)."""
+    where = "WHERE import_id = ?" if import_id is not None else ""
+    params = [import_id, limit] if import_id is not None else [limit]
+    cur.execute(
+        f"SELECT file, row_number, field, reason FROM quarantine {where} "
+        "ORDER BY import_id DESC, row_number LIMIT ?", params)
+    return cur.fetchall()

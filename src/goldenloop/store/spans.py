@@ -133,3 +133,9 @@ def unknown_price_models(cur: duckdb.DuckDBPyConnection, import_id: int) -> list
         [import_id],
     )
     return [(m, int(n)) for m, n in cur.fetchall()]
+
+
+def span_range(cur: duckdb.DuckDBPyConnection) -> tuple[int, object, object]:
+    cur.execute("SELECT count(*), min(start_time), max(start_time) FROM spans")
+    n, first, last = cur.fetchone()
+    return int(n), first, last

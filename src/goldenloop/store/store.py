@@ -33,6 +33,7 @@ class Store:
         self.read_only = read_only
         self._write_lock = threading.RLock()
         self._local = threading.local()
+        self.generation = 0  # bumped on every commit: tells the snapshot publisher what changed
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = _connect(self.path, read_only)
@@ -75,6 +76,7 @@ class Store:
                 raise
             cur.execute("COMMIT")
             cur.close()
+            self.generation += 1
 
     def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(cursor, ...)`` in a transaction, retrying briefly on a write conflict."""

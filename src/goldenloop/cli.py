@@ -1,0 +1,178 @@
+"""The command line: a thin layer over the library. Errors become messages here, once."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from goldenloop import access
+from goldenloop.config import resolve_paths
+from goldenloop.errors import GoldenloopError
+from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.ingest import mapping as column_mapping
+from goldenloop.store import Store
+from goldenloop.store import imports as import_sql
+from goldenloop.store import jobs as job_sql
+from goldenloop.store import spans as span_sql
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="goldenloop: LLM monitoring and human-review workbench.")
+DbOption = Annotated[str | None, typer.Option("--db", help="Database file (default: $GOLDENLOOP_DB "
+                                              "or data/goldenloop.duckdb).")]
+
+
+def main() -> None:
+    try:
+        app()
+    except GoldenloopError as exc:
+        typer.secho(f"error: {exc}", fg="red", err=True)
+        sys.exit(2)
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless you "
+                                      "mean to expose the app.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port of the app.")] = 8501,
+    demo: Annotated[bool, typer.Option(help="Generate a demo history when the database "
+                                       "does not exist yet.")] = True,
+    demo_spans: Annotated[int, typer.Option(help="Size of that demo history.")] = 200_000,
+) -> None:
+    """Own the database, run the background workers and the app."""
+    from goldenloop.server import serve as run_server
+
+    run_server(resolve_paths(db), host=host, port=port, demo_if_new=demo, demo_spans=demo_spans)
+
+
+@app.command("import")
+def import_(
+    files: Annotated[list[Path], typer.Argument(help="CSV, TSV, JSONL, Parquet, OTLP JSON, "
+                                                "OpenAI batch output or request/response pairs.")],
+    db: DbOption = None,
+    format: Annotated[str | None, typer.Option(help="Force a format (csv, tsv, jsonl, parquet, "
+                                               "otlp, openai-batch, openai-pairs).")] = None,
+    map: Annotated[list[str] | None, typer.Option("--map", help="Column mapping "
+                                                  "span_field=source_column; repeatable.")] = None,
+    mapping_file: Annotated[Path | None, typer.Option(help="YAML/JSON file of "
+                                                      "span_field: source_column.")] = None,
+    batch_input: Annotated[Path | None, typer.Option(help="OpenAI Batch API input file, "
+                                                     "joined for the messages.")] = None,
+    redact: Annotated[bool, typer.Option(help="Redact e-mail addresses, phone numbers and "
+                                         "API keys in texts.")] = False,
+) -> None:
+    """Import trace files. Exits 1 when any row was quarantined."""
+    paths = resolve_paths(db)
+    explicit = column_mapping.load_mapping_file(mapping_file) if mapping_file else {}
+    explicit.update(column_mapping.parse_map_flags(map or []))
+    opts = ImportOptions(format=format, mapping=explicit, redact=redact, batch_input=batch_input)
+    owner = access.running_owner(paths)
+    if owner:
+        params = {"files": [str(f.resolve()) for f in files], "format": format,
+                  "mapping": explicit, "redact": redact, "origin": "cli",
+                  "batch_input": str(batch_input.resolve()) if batch_input else None}
+        job = access.submit_job(paths, "import", params)
+        typer.echo(f"The server (process {owner.pid}) owns {paths.db}: queued the import as a "
+                   f"job ({job.name}). Follow it on the Jobs page or with `goldenloop jobs`.")
+        return
+    paths.ensure()
+    failed = False
+    with Store(paths.db) as store:
+        for f in files:
+            r = import_file(store, f, opts)
+            failed |= r.quarantined > 0
+            _print_import(r)
+    raise typer.Exit(1 if failed else 0)
+
+
+def _print_import(r) -> None:
+    typer.echo(f"{r.file} ({r.format}): {r.rows_read:,} rows read: {r.imported:,} imported, "
+               f"{r.duplicates:,} duplicates, {r.quarantined:,} quarantined "
+               f"[{r.seconds:.1f} s]")
+    for row, field, reason in r.bad_rows:
+        typer.echo(f"  {r.file}: row {row}: {field}: {reason}")
+    if r.quarantined > len(r.bad_rows):
+        typer.echo(f"  ... and {r.quarantined - len(r.bad_rows):,} more: "
+                   f"`goldenloop quarantine --import-id {r.import_id}`")
+    for model, n in r.unknown_price:
+        typer.echo(f"  no price for {model!r} ({n:,} spans): cost left empty; add it to a "
+                   "price file named by GOLDENLOOP_PRICES")
+
+
+@app.command()
+def demo(
+    db: DbOption = None,
+    spans: Annotated[int, typer.Option(help="About how many spans.")] = 200_000,
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same history.")] = 7,
+) -> None:
+    """Write a realistic 30-day production history with known incidents."""
+    paths = resolve_paths(db)
+    owner = access.running_owner(paths)
+    if owner:
+        job = access.submit_job(paths, "demo", {"spans": spans, "seed": seed})
+        typer.echo(f"The server (process {owner.pid}) owns {paths.db}: queued the demo as a "
+                   f"job ({job.name}).")
+        return
+    from goldenloop import demo as demo_history
+
+    paths.ensure()
+    with Store(paths.db) as store, typer.progressbar(length=100, label="demo") as bar:
+        done = [0]
+
+        def progress(fraction: float, message: str) -> None:
+            step = int(fraction * 100) - done[0]
+            if step > 0:
+                bar.update(step)
+                done[0] += step
+
+        s = demo_history.generate(store, spans=spans, seed=seed, progress=progress)
+    typer.echo(f"Demo history written to {paths.db}: {s.spans:,} spans.")
+
+
+@app.command()
+def jobs(db: DbOption = None, limit: int = 20) -> None:
+    """List recent jobs with their status and progress."""
+    with access.for_reading(resolve_paths(db)) as r:
+        df = job_sql.recent(r.store.cursor(), limit)
+        if r.note:
+            typer.echo(f"({r.note})")
+    if df.empty:
+        typer.echo("No jobs yet.")
+        return
+    for row in df.itertuples():
+        pct = f"{row.progress * 100:.0f}%"
+        typer.echo(f"#{row.job_id} {row.kind:8} {row.status:11} {pct:>4}  {row.message or ''}"
+                   f"{'  error: ' + row.error.splitlines()[0] if row.error else ''}")
+
+
+@app.command()
+def status(db: DbOption = None) -> None:
+    """What the database holds, and who owns it."""
+    paths = resolve_paths(db)
+    owner = access.running_owner(paths)
+    typer.echo(f"database: {paths.db}")
+    typer.echo(f"server: process {owner.pid} at {owner.url}" if owner else "server: not running")
+    with access.for_reading(paths) as r:
+        if r.note:
+            typer.echo(f"({r.note})")
+        n, first, last = span_sql.span_range(r.store.cursor())
+    typer.echo(f"spans: {n:,}" + (f" from {first} to {last} UTC" if n else ""))
+
+
+@app.command()
+def quarantine(db: DbOption = None, import_id: Annotated[int | None, typer.Option()] = None,
+               limit: int = 50) -> None:
+    """Rows kept aside by imports, with file, row, field and reason."""
+    with access.for_reading(resolve_paths(db)) as r:
+        rows = import_sql.quarantined(r.store.cursor(), import_id, limit)
+    for file, row, field, reason in rows:
+        typer.echo(f"{file}: row {row}: {field}: {reason}")
+    if not rows:
+        typer.echo("Nothing in quarantine.")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,56 @@
+"""Job kinds the owner runs: what each one does with its parameters."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.store import Store, snapshot
+from goldenloop.workers.jobs import Handler, Progress
+
+
+def import_files(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    files = [Path(f) for f in params["files"]]
+    opts = ImportOptions(
+        format=params.get("format"), mapping=params.get("mapping") or {},
+        redact=bool(params.get("redact")), origin=params.get("origin", "job"),
+        batch_input=Path(params["batch_input"]) if params.get("batch_input") else None,
+    )
+    results = []
+    for i, f in enumerate(files):
+        def note(frac: float, msg: str, i: int = i, f: Path = f) -> None:
+            progress((i + frac) / len(files), f"{f.name}: {msg}")
+
+        r = import_file(store, f, opts, note)
+        results.append({
+            "file": r.file, "rows_read": r.rows_read, "imported": r.imported,
+            "duplicates": r.duplicates, "quarantined": r.quarantined,
+            "bad_rows": r.bad_rows, "unknown_price": r.unknown_price,
+        })
+    total = {k: sum(r[k] for r in results) for k in ("rows_read", "imported", "duplicates",
+                                                      "quarantined")}
+    summary = (f"{total['imported']:,} imported, {total['duplicates']:,} duplicates, "
+               f"{total['quarantined']:,} quarantined")
+    return {"files": results, **total, "summary": summary}
+
+
+def generate_demo(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    from goldenloop import demo
+
+    s = demo.generate(store, spans=int(params.get("spans", 200_000)),
+                      seed=int(params.get("seed", 7)), progress=progress)
+    return {"summary": f"demo history with {s.spans:,} spans", "spans": s.spans}
+
+
+def publish_snapshot(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    dest = Path(params["dest"])
+    seconds = snapshot.publish(store, dest)
+    return {"summary": f"snapshot published in {seconds:.2f} s", "seconds": seconds}
+
+
+HANDLERS: dict[str, Handler] = {
+    "import": import_files,
+    "demo": generate_demo,
+    "snapshot": publish_snapshot,
+}

@@ -1,0 +1,102 @@
+"""The inbox: spool files (data) and job files (commands) that other processes drop into
+``data/inbox/``, imported by the owner.
+
+Producers write under a temporary name (a leading dot or a ``.tmp``/``.part`` suffix) and
+rename when complete, so a file seen here is whole. Each file is imported in one transaction
+that also records its content hash in the import log; only then is it moved to ``done/``.
+A crash between commit and move leaves the file in place, and the hash makes the next pass
+move it without importing it again. A file that fails goes to ``failed/`` with a
+``.reason.txt`` beside it; nothing is deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+
+from goldenloop.config import Paths
+from goldenloop.errors import GoldenloopError
+from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.ingest.loader import file_hash
+from goldenloop.store import Store
+from goldenloop.store import imports as import_sql
+from goldenloop.store import jobs as job_sql
+from goldenloop.workers.loop import Loop
+
+log = logging.getLogger("goldenloop.inbox")
+DATA_SUFFIXES = (".parquet", ".jsonl", ".csv", ".json")
+JOB_SUFFIX = ".job.json"
+
+
+def pending_files(inbox: Path) -> list[Path]:
+    """Complete files waiting in the inbox, oldest first."""
+    out = []
+    for p in inbox.iterdir():
+        name = p.name
+        if not p.is_file() or name.startswith(".") or name.endswith((".tmp", ".part")):
+            continue
+        if name.endswith(JOB_SUFFIX) or name.endswith(DATA_SUFFIXES):
+            out.append(p)
+    return sorted(out, key=lambda p: (p.stat().st_mtime, p.name))
+
+
+def process_file(store: Store, paths: Paths, p: Path) -> str:
+    """Import one inbox file and move it; return 'done', 'skipped' or 'failed'."""
+    digest = file_hash(p)
+    if store.write(import_sql.committed_hash, digest) is not None:
+        _move(p, paths.inbox_done)  # committed before a crash, not yet moved
+        return "skipped"
+    try:
+        if p.name.endswith(JOB_SUFFIX):
+            _queue_job(store, p, digest)
+        else:
+            import_file(store, p, ImportOptions(origin="inbox"))
+    except (GoldenloopError, ValueError, OSError) as exc:
+        store.write(import_sql.record_failure, str(p), digest, None, "inbox", str(exc))
+        _fail(p, paths.inbox_failed, str(exc))
+        return "failed"
+    _move(p, paths.inbox_done)
+    return "done"
+
+
+def _queue_job(store: Store, p: Path, digest: str) -> None:
+    spec = json.loads(p.read_text())
+    if not isinstance(spec, dict) or "kind" not in spec:
+        raise ValueError("a job file holds {\"kind\": ..., \"params\": {...}}")
+
+    def queue(cur) -> None:
+        job_sql.create(cur, spec["kind"], spec.get("params") or {}, spec.get("origin", "cli"))
+        import_sql.start_committed(cur, str(p), digest, "job", "inbox")
+
+    store.write(queue)
+
+
+def _move(p: Path, folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / p.name
+    if dest.exists():
+        dest = folder / f"{p.stem}.{os.getpid()}.{int(p.stat().st_mtime_ns)}{p.suffix}"
+    os.replace(p, dest)
+    return dest
+
+
+def _fail(p: Path, folder: Path, reason: str) -> None:
+    dest = _move(p, folder)
+    dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n")
+
+
+class InboxWatcher(Loop):
+    interval = 1.0
+
+    def __init__(self, store: Store, paths: Paths):
+        super().__init__("goldenloop-inbox")
+        self.store, self.paths = store, paths
+
+    def tick(self) -> bool:
+        files = pending_files(self.paths.inbox)
+        for p in files[:50]:
+            outcome = process_file(self.store, self.paths, p)
+            log.info("inbox %s: %s", p.name, outcome)
+        return len(files) > 50

@@ -1,0 +1,73 @@
+"""The job runner: takes queued jobs in order and runs them, recording progress.
+
+Handlers are plain functions ``fn(store, params, progress) -> dict``; ``progress(fraction,
+message)`` raises ``JobCancelled`` when someone asked to cancel the job.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from goldenloop.errors import GoldenloopError
+from goldenloop.store import Store
+from goldenloop.store import jobs as job_sql
+from goldenloop.workers.loop import Loop
+
+log = logging.getLogger("goldenloop.workers")
+Progress = Callable[[float, str], None]
+Handler = Callable[[Store, dict[str, Any], Progress], dict[str, Any]]
+
+_PROGRESS_EVERY = 0.3  # seconds between progress writes: enough for a live bar, few writes
+
+
+class JobCancelled(Exception):
+    pass
+
+
+class JobRunner(Loop):
+    interval = 0.5
+
+    def __init__(self, store: Store, handlers: dict[str, Handler]):
+        super().__init__("goldenloop-jobs")
+        self.store, self.handlers = store, handlers
+
+    def tick(self) -> bool:
+        job = self.store.write(job_sql.claim_next)
+        if job is None:
+            return False
+        run_job(self.store, job, self.handlers)
+        return True
+
+
+def run_job(store: Store, job: job_sql.Job, handlers: dict[str, Handler]) -> None:
+    handler = handlers.get(job.kind)
+    if handler is None:
+        store.write(job_sql.finish, job.job_id, "failed", error=f"unknown job kind {job.kind!r}")
+        return
+    last = [0.0]
+
+    def progress(fraction: float, message: str) -> None:
+        now = time.monotonic()
+        if now - last[0] < _PROGRESS_EVERY and fraction < 1:
+            return
+        last[0] = now
+        if store.write(job_sql.set_progress, job.job_id, fraction, message):
+            raise JobCancelled
+
+    try:
+        result = handler(store, job.params, progress)
+    except JobCancelled:
+        store.write(job_sql.finish, job.job_id, "cancelled", message="cancelled on request")
+    except GoldenloopError as exc:
+        store.write(job_sql.finish, job.job_id, "failed", error=str(exc))
+    except Exception as exc:  # a bug: keep the trace for the Jobs page, keep the runner alive
+        log.exception("job %s (%s) failed", job.job_id, job.kind)
+        store.write(job_sql.finish, job.job_id, "failed",
+                    error=f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=5)}")
+    else:
+        store.write(job_sql.finish, job.job_id, "done", result=result,
+                    message=result.get("summary") if isinstance(result, dict) else None)
