@@ -85,7 +85,7 @@ def read_jsonl(path: Path, cur) -> Iterator[SourceChunk]:
         })
         name = f"_jsonl_{id(lines)}"
         cur.register(name, lines)
-        ok = "json_valid(line) AND json_type(line) = 'OBJECT'"
+        ok = "CASE WHEN json_valid(line) THEN json_type(line) = 'OBJECT' ELSE false END"
         cur.execute(
             f"SELECT _row, json_valid(line), left(line, 100000) FROM {name} WHERE NOT ({ok})"
         )

@@ -91,7 +91,7 @@ def cast_expr(f: Field, col: str, sql_type: str) -> str:
         txt = _blank_null(_as_text(col, sql_type), "VARCHAR")
         return (
             f"CASE WHEN {txt} IS NULL THEN NULL "
-            f"WHEN json_valid({txt}) AND json_type({txt}) = 'ARRAY' "
+            f"WHEN CASE WHEN json_valid({txt}) THEN json_type({txt}) = 'ARRAY' END "
             f"THEN from_json({txt}, '[\"VARCHAR\"]') "
             f"ELSE list_filter(list_transform(regexp_split_to_array({txt}, '[,;]'), lambda x: trim(x)),"
             f" lambda x: x <> '') END"

@@ -87,7 +87,9 @@ def insert_spans(cur: duckdb.DuckDBPyConnection, validated: str, import_id: int,
         if name in redact:
             expr = redact[name].replace("{expr}", expr)
         sel.append(f"{expr} AS {name}")
-    good = f"""SELECT {', '.join(sel)} FROM ({validated}) WHERE len(_errors) = 0
+    # Derive first, then keep the first row of each identity within the file.
+    good = f"""SELECT * FROM (SELECT {', '.join(sel)}, _row FROM ({validated})
+                              WHERE len(_errors) = 0)
                QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY _row) = 1"""
     cols = ", ".join(FIELD_NAMES)
     cur.execute(
