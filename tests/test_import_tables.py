@@ -55,7 +55,7 @@ def test_messy_csv_keeps_good_rows_and_explains_bad_ones(store, tmp_path):
     raw, file = store.rows("SELECT raw, file FROM quarantine WHERE row_number = 9")[0]
     assert json.loads(raw)["status"] == "weird" and file == str(path)
     # The multi-line quoted record is one row; its offset time is converted to UTC.
-    out, start, end, latency, status = store.rows(
+    out, start, _end, latency, status = store.rows(
         "SELECT output, start_time, end_time, latency_ms, status FROM spans WHERE trace_id = 't8'"
     )[0]
     assert out == "multi\nline, with comma" and status == "error"
