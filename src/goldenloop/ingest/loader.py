@@ -73,12 +73,16 @@ def import_file(store: Store, path: str | Path, options: ImportOptions | None = 
     t0 = time.perf_counter()
     note = progress or (lambda _f, _m: None)
     note(0.0, f"reading {p.name} as {fmt}")
-    with store.transaction() as cur:
-        import_id = import_sql.start(cur, str(p), digest, fmt, opts.origin)
-        counts = _load(cur, p, fmt, opts, import_id, note)
-        unknown = span_sql.unknown_price_models(cur, import_id)
-        import_sql.finish(cur, import_id, counts, sum(n for _, n in unknown))
-        bad = import_sql.first_bad_rows(cur, import_id)
+    try:
+        with store.transaction() as cur:
+            import_id = import_sql.start(cur, str(p), digest, fmt, opts.origin)
+            counts = _load(cur, p, fmt, opts, import_id, note)
+            unknown = span_sql.unknown_price_models(cur, import_id)
+            import_sql.finish(cur, import_id, counts, sum(n for _, n in unknown))
+            bad = import_sql.first_bad_rows(cur, import_id)
+    except (duckdb.IOException, duckdb.InvalidInputException, UnicodeError) as exc:
+        # The file itself cannot be read (truncated Parquet, wrong format): say which.
+        raise _unreadable(p, fmt, exc) from exc
     note(1.0, "done")
     return ImportResult(str(p), fmt, import_id, counts["rows_read"], counts["imported"],
                         counts["duplicates"], counts["quarantined"], unknown,
@@ -136,6 +140,11 @@ def _chunks(p: Path, fmt: str, opts: ImportOptions,
     if reader is None:
         raise ImportFileError(f"{p}: unknown format {fmt!r}; known: {', '.join(detect.READERS)}")
     yield from reader(p, cur, opts)
+
+
+def _unreadable(p: Path, fmt: str, exc: Exception) -> ImportFileError:
+    first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ImportFileError(f"{p}: cannot read it as {fmt}: {first}")
 
 
 def import_table(store: Store, table: pa.Table, *, source: str, origin: str,

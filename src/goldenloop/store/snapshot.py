@@ -8,7 +8,8 @@ under the write lock, and renames the copy into place, so readers never see a ha
 from __future__ import annotations
 
 import os
-import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -25,7 +26,7 @@ def publish(store: Store, dest: Path) -> float:
     tmp = dest.with_name(dest.name + ".tmp")
     with store.exclusive() as cur:
         _checkpoint(cur)
-        shutil.copyfile(store.path, tmp)
+        _copy_in_child(store.path, tmp)
     os.replace(tmp, dest)
     return time.perf_counter() - t0
 
@@ -40,6 +41,15 @@ def _checkpoint(cur: duckdb.DuckDBPyConnection) -> None:
             if attempt == _CHECKPOINT_TRIES - 1:
                 raise
             time.sleep(0.05)
+
+
+def _copy_in_child(src: Path, dst: Path) -> None:
+    # DuckDB guards the file with a POSIX record lock, and POSIX drops every lock a process
+    # holds on a file when that process closes *any* descriptor of it. Copying in this process
+    # would silently unlock the live database for other processes; a child's close does not.
+    code = "import shutil, sys; shutil.copyfile(sys.argv[1], sys.argv[2])"
+    subprocess.run([sys.executable, "-c", code, str(src), str(dst)], check=True,
+                   capture_output=True, timeout=600)
 
 
 def age_seconds(path: Path) -> float | None:

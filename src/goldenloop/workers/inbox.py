@@ -53,7 +53,9 @@ def process_file(store: Store, paths: Paths, p: Path) -> str:
             _queue_job(store, p, digest)
         else:
             import_file(store, p, ImportOptions(origin="inbox"))
-    except (GoldenloopError, ValueError, OSError) as exc:
+    except Exception as exc:  # one bad file must never block the inbox: set it aside
+        if not isinstance(exc, GoldenloopError | ValueError | OSError):
+            log.exception("inbox %s: unexpected failure", p.name)
         store.write(import_sql.record_failure, str(p), digest, None, "inbox", str(exc))
         _fail(p, paths.inbox_failed, str(exc))
         return "failed"
