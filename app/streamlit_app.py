@@ -1,0 +1,37 @@
+"""goldenloop's Streamlit entry: the navigation, and the one place the store is opened.
+
+Add a page with one line in ``SECTIONS``; the Home page links to every page listed here.
+"""
+
+from __future__ import annotations
+
+import state
+import streamlit as st
+
+from goldenloop.errors import GoldenloopError
+
+SECTIONS: dict[str, list[st.Page]] = {
+    "Overview": [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True,
+                help="What the store holds: traffic, apps, model versions, grades and imports"),
+    ],
+    "Monitor": [],
+    "Review": [],
+    "Golden sets": [],
+    "Operations": [],
+}
+
+st.set_page_config(page_title="goldenloop", page_icon=":material/all_inclusive:", layout="wide")
+
+sections = {name: pages for name, pages in SECTIONS.items() if pages}
+current = st.navigation(sections)
+state.remember_pages(page for pages in sections.values() for page in pages)
+
+try:
+    state.get_store()
+except GoldenloopError as exc:  # translated once, here, for every page
+    st.error("The database cannot be opened.", icon=":material/error:")
+    st.text(str(exc))
+    st.stop()
+
+current.run()
