@@ -16,10 +16,9 @@ import duckdb
 import pyarrow as pa
 
 from goldenloop.errors import ImportFileError
-from goldenloop.ingest import detect, mapping
+from goldenloop.ingest import detect, mapping, validate
 from goldenloop.ingest.redact import redaction_templates
 from goldenloop.ingest.source import SourceChunk
-from goldenloop.ingest.validate import typed_select
 from goldenloop.pricing import price_table
 from goldenloop.store import Store
 from goldenloop.store import imports as import_sql
@@ -106,10 +105,13 @@ def _load_chunks(cur: duckdb.DuckDBPyConnection, chunks: Iterator[SourceChunk], 
         for name, table in chunk.tables.items():
             cur.register(name, table)
         good_rows = chunk.rows if chunk.rows >= 0 else _count(cur, chunk.relation)
-        validated = _validated(cur, chunk, opts.mapping, file)
-        bad = span_sql.quarantine_malformed(cur, chunk.malformed, import_id, file)
-        bad += span_sql.quarantine_rows(cur, validated, import_id, file)
-        new = span_sql.insert_spans(cur, validated, import_id, source, redact)
+        v, columns = _validation(cur, chunk, opts.mapping, file)
+        bad = span_sql.find_bad_rows(cur, v.checked)
+        if bad:
+            span_sql.quarantine_rows(cur, chunk.relation, columns, import_id, file)
+        bad += span_sql.quarantine_malformed(cur, chunk.malformed, import_id, file)
+        new = span_sql.insert_spans(cur, v.values, import_id, source, has_bad=bad > 0,
+                                    redact=redact)
         for name in chunk.tables:  # on failure the transaction's cursor is dropped instead
             cur.unregister(name)
         read = good_rows + len(chunk.malformed)
@@ -126,12 +128,12 @@ def _count(cur: duckdb.DuckDBPyConnection, relation: str) -> int:
     return int(cur.fetchone()[0])
 
 
-def _validated(cur: duckdb.DuckDBPyConnection, chunk: SourceChunk, explicit: dict[str, str],
-               file: str) -> str:
+def _validation(cur: duckdb.DuckDBPyConnection, chunk: SourceChunk, explicit: dict[str, str],
+                file: str) -> tuple[validate.Validation, list[str]]:
     cur.execute(f"DESCRIBE SELECT * FROM {chunk.relation}")
     types = {name: typ for name, typ, *_ in cur.fetchall() if name not in ("_row", "_raw")}
     mapped = mapping.resolve(list(types), explicit, file)
-    return typed_select(chunk.relation, mapped, types)
+    return validate.build(chunk.relation, mapped, types), list(types)
 
 
 def _chunks(p: Path, fmt: str, opts: ImportOptions,

@@ -1,16 +1,19 @@
 """Vectorized validation: SQL that casts mapped source columns to span fields and lists,
 for every row at once, each field that fails and why.
 
-``typed_select`` yields the span fields, ``_row``, ``_raw`` and ``_errors`` (a list of
-``{field, reason}`` structs, empty when the row is good). Nothing here runs per row in Python.
+``build`` gives the SQL of each row's errors (a list of ``{field, reason}`` structs, empty when
+the row is good) and of its typed span fields. Nothing here runs per row in Python.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from goldenloop.store.span_columns import SPAN_FIELDS, STATUSES, Field
 
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
             "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+_LONG_TEXT = ("output", "last_user_message", "system_prompt", "error_message")
 _STATUS_SYNONYMS = {
     "ok": "ok", "success": "ok", "succeeded": "ok", "status_code_ok": "ok", "unset": "ok",
     "status_code_unset": "ok", "completed": "ok", "200": "ok",
@@ -60,6 +63,8 @@ def cast_expr(f: Field, col: str, sql_type: str) -> str:
     t = sql_type.upper()
     v = _blank_null(col, sql_type)
     if f.kind == "text":
+        if f.name in _LONG_TEXT:  # trimming long texts copies them; only '' means missing
+            return f"NULLIF({_as_text(col, sql_type)}, '')"
         return _blank_null(_as_text(col, sql_type), "VARCHAR")
     if f.kind == "int":
         if _is_numeric(t) and t.startswith(("FLOAT", "DOUBLE", "DECIMAL")):
@@ -128,11 +133,18 @@ def _err(cond: str, field: str, reason_sql: str) -> str:
     return f"CASE WHEN {cond} THEN {{'field': {lit(field)}, 'reason': {reason_sql}}} END"
 
 
-def typed_select(relation: str, mapping: dict[str, str], types: dict[str, str]) -> str:
-    """SELECT over ``relation`` giving typed span fields, ``_row``, ``_raw`` and ``_errors``.
+@dataclass(frozen=True)
+class Validation:
+    """Two views of one chunk: ``checked`` lists each row's errors (``_row``, ``_raw``,
+    ``_errors``); ``values`` gives the typed span fields (``_row`` and every field)."""
 
-    ``mapping`` maps span field → source column; ``types`` gives each source column's type.
-    """
+    checked: str
+    values: str
+
+
+def build(relation: str, mapping: dict[str, str], types: dict[str, str]) -> Validation:
+    """Validation SQL over ``relation``; ``mapping`` maps span field → source column and
+    ``types`` gives each source column's DuckDB type."""
     exprs, checks = [], []
     for f in SPAN_FIELDS:
         col_name = mapping.get(f.name)
@@ -143,13 +155,12 @@ def typed_select(relation: str, mapping: dict[str, str], types: dict[str, str]) 
         typed = _status_expr(col, sql_type) if f.name == "status" else cast_expr(f, col, sql_type)
         exprs.append(f"{typed} AS {f.name}")
         checks += _checks(f, col, sql_type, typed)
+    # start_time may be derived from end_time and latency before the cross-field checks.
+    derive = ("* REPLACE (coalesce(start_time, end_time - to_milliseconds(latency_ms))"
+              " AS start_time)")
+    values = f"SELECT {derive} FROM (SELECT _row, {', '.join(exprs)} FROM {relation})"
     field_errors = "[" + ", ".join(checks) + "]" if checks else "[]"
     inner = f"SELECT _row, _raw, {', '.join(exprs)}, {field_errors} AS _e FROM {relation}"
-    # start_time may be derived from end_time and latency before the cross-field checks.
-    mid = (
-        "SELECT * REPLACE (coalesce(start_time, end_time - to_milliseconds(latency_ms))"
-        f" AS start_time) FROM ({inner})"
-    )
     cross = [
         _err("start_time IS NULL", "start_time",
              "'missing: every span needs a start time (or an end time and a latency)'"),
@@ -158,4 +169,5 @@ def typed_select(relation: str, mapping: dict[str, str], types: dict[str, str]) 
              "CAST(start_time AS VARCHAR)"),
     ]
     errors = "list_filter(_e || [" + ", ".join(cross) + "], lambda e: e IS NOT NULL)"
-    return f"SELECT * EXCLUDE (_e), {errors} AS _errors FROM ({mid})"
+    checked = f"SELECT _row, _raw, {errors} AS _errors FROM (SELECT {derive} FROM ({inner}))"
+    return Validation(checked, values)

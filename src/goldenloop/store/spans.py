@@ -15,17 +15,31 @@ from goldenloop.store.span_columns import FIELD_NAMES
 _TEXT_FIELDS_FOR_HASH = ("trace_id", "span_id", "start_time", "name", "model", "output")
 
 
-def quarantine_rows(cur: duckdb.DuckDBPyConnection, validated: str, import_id: int,
-                    file: str) -> int:
-    """Copy rows with validation errors to the quarantine; return how many."""
+def find_bad_rows(cur: duckdb.DuckDBPyConnection, checked: str) -> int:
+    """Rows with validation errors, into temp table _bad (narrow: row, errors, raw)."""
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _bad AS "
+                f"SELECT _row, _errors, _raw FROM ({checked}) WHERE len(_errors) > 0")
+    return int(cur.execute("SELECT count(*) FROM _bad").fetchall()[0][0])
+
+
+def quarantine_rows(cur: duckdb.DuckDBPyConnection, relation: str, columns: list[str],
+                    import_id: int, file: str) -> None:
+    """Copy the rows in _bad to the quarantine, with the row as read when the reader kept
+    none (Parquet): nothing of a bad row is lost."""
+    as_read = "to_json(struct_pack(" + ", ".join(
+        f"{_q(c)} := s.{_q(c)}" for c in columns) + "))" if columns else "NULL"
     cur.execute(
         f"""INSERT INTO quarantine
-            SELECT ?, ?, _row, _errors[1].field, _errors[1].reason, to_json(_errors),
-                   _raw, now()::TIMESTAMP
-            FROM ({validated}) WHERE len(_errors) > 0""",
+            SELECT ?, ?, b._row, b._errors[1].field, b._errors[1].reason, to_json(b._errors),
+                   coalesce(b._raw, {as_read}), now()::TIMESTAMP
+            FROM _bad b LEFT JOIN (SELECT * FROM {relation} SEMI JOIN _bad USING (_row)) s
+                 ON s._row = b._row""",
         [import_id, file],
     )
-    return int(cur.fetchone()[0])
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def quarantine_malformed(cur: duckdb.DuckDBPyConnection, bad: list, import_id: int,
@@ -49,8 +63,8 @@ def quarantine_malformed(cur: duckdb.DuckDBPyConnection, bad: list, import_id: i
     return len(bad)
 
 
-def insert_spans(cur: duckdb.DuckDBPyConnection, validated: str, import_id: int,
-                 source: str, redact: dict[str, str] | None = None) -> int:
+def insert_spans(cur: duckdb.DuckDBPyConnection, values: str, import_id: int, source: str,
+                 *, has_bad: bool, redact: dict[str, str] | None = None) -> int:
     """Insert the good rows of ``validated`` that are not already stored; return how many.
 
     Identity is (trace_id, span_id); a row without ids gets ids hashed from its content so
@@ -58,39 +72,19 @@ def insert_spans(cur: duckdb.DuckDBPyConnection, validated: str, import_id: int,
     user message, system prompt, cost) are filled here, once, for every producer.
     """
     redact = redact or {}
-    content = " || '|' || ".join(f"coalesce(CAST({c} AS VARCHAR), '')"
-                                 for c in _TEXT_FIELDS_FOR_HASH)
-    derived = {
-        "trace_id": f"coalesce(trace_id, md5({content}))",
-        "span_id": f"coalesce(span_id, md5({content} || '|' || CAST(_row AS VARCHAR)))",
-        "end_time": "coalesce(end_time, start_time + to_milliseconds(latency_ms))",
-        "latency_ms": "coalesce(latency_ms, epoch_ms(end_time) - epoch_ms(start_time))",
-        "kind": "coalesce(kind, 'llm')",
-        "status": (
-            "coalesce(status, CASE WHEN error_type IS NOT NULL OR error_message IS NOT NULL "
-            "THEN 'error' WHEN coalesce(kind, 'llm') = 'llm' AND coalesce(output, '') = '' "
-            "AND tool_calls IS NULL THEN 'empty' ELSE 'ok' END)"
-        ),
-        "last_user_message": (
-            "coalesce(last_user_message, list_filter(CAST(json_extract(messages, '$[*]') AS JSON[]),"
-            " lambda m: m->>'role' = 'user')[-1]->>'content')"
-        ),
-        "system_prompt": (
-            "coalesce(system_prompt, list_filter(CAST(json_extract(messages, '$[*]') AS JSON[]),"
-            " lambda m: m->>'role' IN ('system', 'developer'))[1]->>'content')"
-        ),
-        "source": f"coalesce(source, '{source}')",
-    }
+    derived = {**_derived_ids(), **_DERIVED, "source": f"coalesce(source, '{source}')"}
     sel = []
     for name in FIELD_NAMES:
         expr = derived.get(name, name)
         if name in redact:
             expr = redact[name].replace("{expr}", expr)
         sel.append(f"{expr} AS {name}")
-    # Derive first, then keep the first row of each identity within the file.
-    good = f"""SELECT * FROM (SELECT {', '.join(sel)}, _row FROM ({validated})
-                              WHERE len(_errors) = 0)
-               QUALIFY row_number() OVER (PARTITION BY trace_id, span_id ORDER BY _row) = 1"""
+    # A window over full-width rows would copy every text; find in-file repeats on the
+    # narrow id columns instead, and only when there are any.
+    good_rows = f"SELECT * FROM ({values}) ANTI JOIN _bad USING (_row)" if has_bad else values
+    if _mark_repeats(cur, good_rows):
+        good_rows = f"SELECT * FROM ({good_rows}) ANTI JOIN _repeats USING (_row)"
+    good = f"SELECT {', '.join(sel)} FROM ({good_rows})"
     cols = ", ".join(FIELD_NAMES)
     cur.execute(
         f"""INSERT INTO spans (span_key, {cols}, cost_estimated, import_id, ingested_at)
@@ -105,6 +99,55 @@ def insert_spans(cur: duckdb.DuckDBPyConnection, validated: str, import_id: int,
         [import_id],
     )
     return int(cur.fetchone()[0])
+
+
+def _derived_ids() -> dict[str, str]:
+    content = " || '|' || ".join(f"coalesce(CAST({c} AS VARCHAR), '')"
+                                 for c in _TEXT_FIELDS_FOR_HASH)
+    return {
+        "trace_id": f"coalesce(trace_id, md5({content}))",
+        "span_id": f"coalesce(span_id, md5({content} || '|' || CAST(_row AS VARCHAR)))",
+    }
+
+
+_DERIVED = {
+    "end_time": "coalesce(end_time, start_time + to_milliseconds(latency_ms))",
+    "latency_ms": "coalesce(latency_ms, epoch_ms(end_time) - epoch_ms(start_time))",
+    "kind": "coalesce(kind, 'llm')",
+    "status": (
+        "coalesce(status, CASE WHEN error_type IS NOT NULL OR error_message IS NOT NULL "
+        "THEN 'error' WHEN coalesce(kind, 'llm') = 'llm' AND coalesce(output, '') = '' "
+        "AND tool_calls IS NULL THEN 'empty' ELSE 'ok' END)"
+    ),
+    "last_user_message": (
+        "coalesce(last_user_message, list_filter(CAST(json_extract(messages, '$[*]') AS JSON[]),"
+        " lambda m: m->>'role' = 'user')[-1]->>'content')"
+    ),
+    "system_prompt": (
+        "coalesce(system_prompt, list_filter(CAST(json_extract(messages, '$[*]') AS JSON[]),"
+        " lambda m: m->>'role' IN ('system', 'developer'))[1]->>'content')"
+    ),
+}
+
+
+def _mark_repeats(cur: duckdb.DuckDBPyConnection, good_rows: str) -> int:
+    """Rows repeating an identity seen earlier in the same file, into temp table _repeats.
+
+    A hash aggregate finds repeated ids cheaply; the ordered window that picks which row
+    to keep runs only over those ids, usually none.
+    """
+    ids = _derived_ids()
+    keyed = f"SELECT _row, {ids['trace_id']} AS t, {ids['span_id']} AS s FROM ({good_rows})"
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _repeat_ids AS "
+                f"SELECT t, s FROM ({keyed}) GROUP BY t, s HAVING count(*) > 1")
+    if not cur.execute("SELECT count(*) FROM _repeat_ids").fetchall()[0][0]:
+        return 0
+    cur.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _repeats AS
+            SELECT _row FROM ({keyed}) k SEMI JOIN _repeat_ids r ON k.t = r.t AND k.s = r.s
+            QUALIFY row_number() OVER (PARTITION BY k.t, k.s ORDER BY _row) > 1"""
+    )
+    return int(cur.execute("SELECT count(*) FROM _repeats").fetchall()[0][0])
 
 
 def _select_with_cost() -> str:

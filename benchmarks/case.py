@@ -1,0 +1,35 @@
+"""One benchmark case in its own process; prints seconds and peak memory as JSON."""
+
+from __future__ import annotations
+
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def main() -> None:
+    case, src, db = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
+    t0 = time.perf_counter()
+    if case == "bare_ctas":
+        import duckdb
+
+        con = duckdb.connect(str(db))
+        con.execute(f"CREATE TABLE spans AS SELECT * FROM read_parquet('{src}')")
+        rows = con.execute("SELECT count(*) FROM spans").fetchone()[0]
+        con.close()
+    else:
+        from goldenloop.ingest import import_file
+        from goldenloop.store import Store
+
+        with Store(db) as store:
+            t0 = time.perf_counter()  # schema creation is not part of the import
+            rows = import_file(store, src).imported
+    seconds = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"case": case, "rows": rows, "seconds": seconds, "peak_mb": peak_mb}))
+
+
+if __name__ == "__main__":
+    main()
