@@ -65,3 +65,12 @@ def remember_pages(pages: Iterable[st.Page]) -> None:
 def navigation_pages() -> list[st.Page]:
     """The pages in the navigation, in menu order, so a page can link to the others."""
     return list(st.session_state.get(_PAGES_KEY, []))
+
+
+def serving() -> bool:
+    """True inside `goldenloop serve`, where workers run queued jobs."""
+    return server.owned_store() is not None
+
+
+def data_paths():
+    return server.owned_paths() or resolve_paths().ensure()

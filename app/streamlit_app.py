@@ -18,7 +18,13 @@ SECTIONS: dict[str, list[st.Page]] = {
     "Monitor": [],
     "Review": [],
     "Golden sets": [],
-    "Operations": [],
+    "Operations": [
+        st.Page("pages/imports.py", title="Imports", icon=":material/upload_file:",
+                url_path="imports",
+                help="Load trace files and see what was kept aside in quarantine, and why"),
+        st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:",
+                url_path="jobs", help="Progress and results of imports and other long work"),
+    ],
 }
 
 st.set_page_config(page_title="goldenloop", page_icon=":material/all_inclusive:", layout="wide")

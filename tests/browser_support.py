@@ -40,14 +40,10 @@ def free_port() -> int:
 
 
 def app_command(db: Path, port: int) -> list[str]:
-    """How the app is started: the one place to change when `goldenloop serve` takes over
-    (``[sys.executable, "-m", "goldenloop.cli", "serve", "--db", str(db), "--port", str(port),
-    "--no-demo"]`` passes these tests; without ``--no-demo`` a new database gets a demo)."""
-    return [
-        sys.executable, "-m", "streamlit", "run", str(APP),
-        "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
-        "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none",
-    ]
+    """How the app is started: as users start it, by the owner process `goldenloop serve`
+    (``--no-demo``: tests bring their own data)."""
+    return [sys.executable, "-m", "goldenloop.cli", "serve", "--db", str(db), "--port", str(port),
+            "--no-demo"]
 
 
 @contextmanager

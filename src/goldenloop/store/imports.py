@@ -59,9 +59,10 @@ def first_bad_rows(cur: duckdb.DuckDBPyConnection, import_id: int,
 
 
 def recent(cur: duckdb.DuckDBPyConnection, limit: int = 50):
+    """Recent imports of data (job files handed to the owner are logged too, but not shown)."""
     cur.execute(
-        "SELECT * FROM import_log ORDER BY import_id DESC LIMIT ?", [limit]
-    )
+        "SELECT * FROM import_log WHERE format IS DISTINCT FROM 'job' "
+        "ORDER BY import_id DESC LIMIT ?", [limit])
     return cur.df()
 
 
@@ -72,7 +73,7 @@ def start_committed(cur: duckdb.DuckDBPyConnection, file: str, digest: str, fmt:
         """INSERT INTO import_log (import_id, file, content_hash, format, origin, status,
                                    rows_read, imported, duplicates, quarantined,
                                    started_at, finished_at)
-           VALUES (nextval('import_seq'), ?, ?, ?, ?, 'committed', 1, 1, 0, 0,
+           VALUES (nextval('import_seq'), ?, ?, ?, ?, 'committed', 0, 0, 0, 0,
                    now()::TIMESTAMP, now()::TIMESTAMP)
            RETURNING import_id""",
         [file, digest, fmt, origin],
@@ -88,3 +89,15 @@ def quarantined(cur: duckdb.DuckDBPyConnection, import_id: int | None, limit: in
         f"SELECT file, row_number, field, reason FROM quarantine {where} "
         "ORDER BY import_id DESC, row_number LIMIT ?", params)
     return cur.fetchall()
+
+
+def quarantine_frame(cur: duckdb.DuckDBPyConnection, import_id: int | None = None,
+                     limit: int = 500):
+    """Quarantined rows for display: newest import first, each with its reason and raw row."""
+    where = "WHERE q.import_id = ?" if import_id is not None else ""
+    params = [import_id, limit] if import_id is not None else [limit]
+    cur.execute(
+        f"""SELECT q.import_id, q.file, q.row_number, q.field, q.reason, q.raw, q.quarantined_at
+            FROM quarantine q {where}
+            ORDER BY q.import_id DESC, q.row_number LIMIT ?""", params)
+    return cur.df()

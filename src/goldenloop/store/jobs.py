@@ -130,3 +130,12 @@ def recent(cur: duckdb.DuckDBPyConnection, limit: int = 50) -> pd.DataFrame:
 def active_count(cur: duckdb.DuckDBPyConnection) -> int:
     cur.execute("SELECT count(*) FROM jobs WHERE status IN ('queued', 'running')")
     return int(cur.fetchone()[0])
+
+
+def running_or_queued(cur: duckdb.DuckDBPyConnection, kind: str | None = None) -> pd.DataFrame:
+    where = "AND kind = ?" if kind else ""
+    cur.execute(
+        f"""SELECT job_id, kind, status, progress, message FROM jobs
+            WHERE status IN ('queued', 'running') {where} ORDER BY job_id""",
+        [kind] if kind else [])
+    return cur.df()

@@ -131,7 +131,7 @@ def import_totals(store: Store) -> ImportTotals:
                   coalesce(sum(rows_read), 0), coalesce(sum(imported), 0),
                   coalesce(sum(duplicates), 0), coalesce(sum(quarantined), 0),
                   max(finished_at)
-           FROM import_log"""
+           FROM import_log WHERE format IS DISTINCT FROM 'job'"""
     )[0]
     return ImportTotals(*(int(v) for v in row[:8]), row[8])
 

@@ -21,7 +21,7 @@ class SnapshotPublisher(Loop):
 
     interval = 2.0
 
-    def __init__(self, store: Store, paths: Paths, every: float = 30.0):
+    def __init__(self, store: Store, paths: Paths, every: float = 10.0):
         super().__init__("goldenloop-snapshot")
         self.store, self.paths, self.every = store, paths, every
         self._published_generation = -1
@@ -39,7 +39,7 @@ class SnapshotPublisher(Loop):
 
 
 class Workers:
-    def __init__(self, store: Store, paths: Paths, snapshot_every: float = 30.0):
+    def __init__(self, store: Store, paths: Paths, snapshot_every: float = 10.0):
         requeued, interrupted = store.write(job_sql.recover_after_restart)
         if requeued or interrupted:
             log.warning("after restart: %d job(s) queued again, %d interrupted", requeued,

@@ -1,0 +1,26 @@
+"""Jobs: every long piece of work the server runs, with progress, errors and cancel."""
+
+from __future__ import annotations
+
+import state
+import streamlit as st
+import widgets
+
+st.title("Jobs")
+st.caption("Imports, demo generation and snapshots run as jobs in the server process; their "
+           "progress is kept in the store, so it survives a page reload.")
+
+store = state.get_store()
+if not state.serving():
+    st.warning("This app is not running inside `goldenloop serve`, so no worker runs queued "
+               "jobs. Start the app with `goldenloop serve`.")
+
+widgets.draw_active_jobs(store, kind=None, allow_cancel=True)
+
+st.subheader("Recent jobs")
+jobs = widgets.recent_jobs(store)
+if jobs.empty:
+    st.info("No jobs yet.")
+else:
+    st.dataframe(jobs, hide_index=True, column_config=widgets.JOB_COLUMNS,
+                 column_order=list(widgets.JOB_COLUMNS))

@@ -1,0 +1,128 @@
+"""Small drawing helpers shared by pages: column configurations, live job progress, and the
+import form's submit action. Pages stay thin; nothing here caches."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import state
+import streamlit as st
+
+from goldenloop.errors import GoldenloopError
+from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.ingest import mapping as column_mapping
+from goldenloop.ingest.uploads import save_upload
+from goldenloop.store import Store
+from goldenloop.store import imports as import_sql
+from goldenloop.store import jobs as job_sql
+
+WHEN = "YYYY-MM-DD HH:mm:ss"
+IMPORT_COLUMNS = {
+    "import_id": st.column_config.NumberColumn("Import", format="plain", width="small"),
+    "file": st.column_config.TextColumn("File"),
+    "format": st.column_config.TextColumn("Format", width="small"),
+    "status": st.column_config.TextColumn("Status", width="small"),
+    "rows_read": st.column_config.NumberColumn("Read", format="localized"),
+    "imported": st.column_config.NumberColumn("Imported", format="localized"),
+    "duplicates": st.column_config.NumberColumn("Duplicates", format="localized"),
+    "quarantined": st.column_config.NumberColumn("Quarantined", format="localized"),
+    "unknown_price": st.column_config.NumberColumn("No price", format="localized",
+                                                   help="Spans whose model has no price"),
+    "message": st.column_config.TextColumn("Message"),
+    "finished_at": st.column_config.DatetimeColumn("Finished (UTC)", format=WHEN),
+}
+QUARANTINE_COLUMNS = {
+    "import_id": st.column_config.NumberColumn("Import", format="plain", width="small"),
+    "file": st.column_config.TextColumn("File"),
+    "row_number": st.column_config.NumberColumn("Row", format="plain", width="small",
+                                                help="Line number for CSV and JSONL"),
+    "field": st.column_config.TextColumn("Field"),
+    "reason": st.column_config.TextColumn("Reason", width="large"),
+    "raw": st.column_config.TextColumn("Row as read", width="large"),
+    "quarantined_at": st.column_config.DatetimeColumn("When (UTC)", format=WHEN),
+}
+JOB_COLUMNS = {
+    "job_id": st.column_config.NumberColumn("Job", format="plain", width="small"),
+    "kind": st.column_config.TextColumn("Kind", width="small"),
+    "status": st.column_config.TextColumn("Status", width="small"),
+    "progress": st.column_config.ProgressColumn("Progress", min_value=0.0, max_value=1.0),
+    "message": st.column_config.TextColumn("Message", width="large"),
+    "error": st.column_config.TextColumn("Error", width="large"),
+    "origin": st.column_config.TextColumn("From", width="small"),
+    "created_at": st.column_config.DatetimeColumn("Created (UTC)", format=WHEN),
+    "finished_at": st.column_config.DatetimeColumn("Finished (UTC)", format=WHEN),
+}
+
+
+def recent_imports(store: Store) -> pd.DataFrame:
+    return import_sql.recent(store.cursor(), 50)
+
+
+def quarantine(store: Store) -> pd.DataFrame:
+    return import_sql.quarantine_frame(store.cursor())
+
+
+def recent_jobs(store: Store) -> pd.DataFrame:
+    return job_sql.recent(store.cursor(), 100)
+
+
+def start_import(store: Store, files, fmt: str | None, mapping_text: str, redact: bool) -> None:
+    """Save the uploads, then import them: as a job for the server's workers when serving,
+    else right here with a progress bar."""
+    try:
+        mapping = column_mapping.parse_map_flags(
+            [ln.strip() for ln in mapping_text.splitlines() if ln.strip()])
+    except GoldenloopError as exc:
+        st.error(str(exc))
+        return
+    folder = state.data_paths().uploads
+    saved = [save_upload(folder, f.name, f.getvalue()) for f in files]
+    if state.serving():
+        params = {"files": [str(p) for p in saved], "format": fmt, "mapping": mapping,
+                  "redact": redact, "origin": "app"}
+        job_id = store.write(job_sql.create, "import", params, "app")
+        st.toast(f"Import queued as job {job_id}")
+        return
+    _import_here(store, saved, ImportOptions(format=fmt, mapping=mapping, redact=redact,
+                                             origin="app"))
+
+
+def _import_here(store: Store, saved, opts: ImportOptions) -> None:
+    bar = st.progress(0.0, "Starting")
+    for i, path in enumerate(saved):
+        def note(frac: float, msg: str, i: int = i) -> None:
+            bar.progress(min(1.0, (i + frac) / len(saved)), msg)
+
+        try:
+            r = import_file(store, path, opts, note)
+        except GoldenloopError as exc:
+            st.error(str(exc))
+            continue
+        st.text(f"{path.name}: {r.rows_read:,} read, {r.imported:,} imported, "
+                f"{r.duplicates:,} duplicates, {r.quarantined:,} quarantined")
+    bar.progress(1.0, "Done")
+
+
+def draw_active_jobs(store: Store, kind: str | None, allow_cancel: bool = False) -> None:
+    """Live progress of queued and running jobs, refreshed every second while any runs."""
+
+    @st.fragment(run_every=1.0 if _has_active(store, kind) else None)
+    def live() -> None:
+        active = job_sql.running_or_queued(store.cursor(), kind)
+        if active.empty:
+            return
+        st.subheader("In progress")
+        for job in active.itertuples():
+            label = f"Job {job.job_id} · {job.kind} · {job.status}: {job.message or 'waiting'}"
+            st.progress(float(job.progress or 0), text=label)
+            if allow_cancel and st.button("Cancel", key=f"cancel-{job.job_id}"):
+                store.write(job_sql.request_cancel, int(job.job_id))
+                time.sleep(0.2)
+                st.rerun(scope="fragment")
+
+    live()
+
+
+def _has_active(store: Store, kind: str | None) -> bool:
+    return not job_sql.running_or_queued(store.cursor(), kind).empty

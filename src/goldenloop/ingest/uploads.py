@@ -1,0 +1,22 @@
+"""Files uploaded through the app: kept in ``data/uploads/`` under a safe, unique name, so
+the import (often run later by the owner's job runner) reads a stable file."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from pathlib import Path
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+def save_upload(folder: Path, name: str, data: bytes) -> Path:
+    """Write ``data`` inside ``folder`` only: path parts of ``name`` are dropped."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = _UNSAFE.sub("_", Path(name).name).strip("._") or "upload"
+    dest = folder / f"{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}-{base}"
+    tmp = dest.with_name("." + dest.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, dest)
+    return dest
