@@ -1,0 +1,161 @@
+"""SQL that writes grades and rubric criteria in bulk, from Arrow tables.
+
+Grades are append-only (DESIGN.md): a bulk insert adds rows, each with a fresh ``grade_id``
+from ``grade_seq``. Span targets are joined by ``span_key``; a table that names spans by
+``(trace_id, span_id)`` instead has the key resolved here, and a span target without a
+``target_id`` gets the span key as its id.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+GRADE_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("target_type", "VARCHAR"),
+    ("target_id", "VARCHAR"),
+    ("span_key", "BIGINT"),
+    ("criterion", "VARCHAR"),
+    ("value_number", "DOUBLE"),
+    ("value_label", "VARCHAR"),
+    ("value_labels", "VARCHAR[]"),
+    ("value_text", "VARCHAR"),
+    ("not_applicable", "BOOLEAN"),
+    ("flagged", "BOOLEAN"),
+    ("source", "VARCHAR"),
+    ("author_kind", "VARCHAR"),
+    ("author_id", "VARCHAR"),
+    ("judge_name", "VARCHAR"),
+    ("judge_model", "VARCHAR"),
+    ("judge_version", "VARCHAR"),
+    ("rubric_name", "VARCHAR"),
+    ("rubric_version", "VARCHAR"),
+    ("queue_id", "BIGINT"),
+    ("queue_item_id", "BIGINT"),
+    ("is_gold", "BOOLEAN"),
+    ("is_adjudication", "BOOLEAN"),
+    ("comment", "VARCHAR"),
+    ("raw", "JSON"),
+    ("created_at", "TIMESTAMP"),
+    ("supersedes", "BIGINT"),
+)
+_BOOL_DEFAULTS = ("not_applicable", "flagged", "is_gold", "is_adjudication")
+
+CRITERIA_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("rubric_name", "VARCHAR"),
+    ("rubric_version", "VARCHAR"),
+    ("name", "VARCHAR"),
+    ("value_type", "VARCHAR"),
+    ("min_value", "DOUBLE"),
+    ("max_value", "DOUBLE"),
+    ("labels", "VARCHAR[]"),
+    ("label_descriptions", "JSON"),
+    ("higher_is_better", "BOOLEAN"),
+    ("multi_select", "BOOLEAN"),
+    ("instructions", "VARCHAR"),
+    ("created_at", "TIMESTAMP"),
+)
+
+
+def _select_list(columns: tuple[tuple[str, str], ...], present: set[str], alias: str,
+                 overrides: dict[str, str] | None = None) -> str:
+    overrides = overrides or {}
+    out = []
+    for name, typ in columns:
+        if name in overrides:
+            out.append(f"{overrides[name]} AS {name}")
+        elif name in present:
+            out.append(f"CAST({alias}.{name} AS {typ}) AS {name}")
+        else:
+            out.append(f"CAST(NULL AS {typ}) AS {name}")
+    return ", ".join(out)
+
+
+def insert_grades(cur: duckdb.DuckDBPyConnection, table: pa.Table, *,
+                  skip_existing: bool = True) -> int:
+    """Insert grade rows from ``table``; return how many were added.
+
+    Columns are any of ``GRADE_COLUMNS``, plus ``trace_id``/``span_id`` to name span targets.
+    With ``skip_existing``, a row equal to a stored grade on target, criterion, source,
+    author and created time is skipped, so loading the same grades twice adds nothing.
+    Grade ids follow the table's row order.
+    """
+    if table.num_rows == 0:
+        return 0
+    present = set(table.column_names)
+    name = f"_grades_in_{id(table)}"
+    cur.register(name, table.append_column("_ord", pa.array(range(table.num_rows), pa.int64())))
+    try:
+        overrides = {}
+        join = ""
+        if {"trace_id", "span_id"} <= present:
+            join = "LEFT JOIN spans s ON s.trace_id = g.trace_id AND s.span_id = g.span_id"
+            key = "coalesce(CAST(g.span_key AS BIGINT), s.span_key)" if "span_key" in present \
+                else "s.span_key"
+            overrides["span_key"] = key
+        key_expr = overrides.get("span_key", "CAST(g.span_key AS BIGINT)" if "span_key" in present
+                                 else "CAST(NULL AS BIGINT)")
+        target_type = "coalesce(CAST(g.target_type AS VARCHAR), 'span')" \
+            if "target_type" in present else "'span'"
+        overrides["target_type"] = target_type
+        target_id = "CAST(g.target_id AS VARCHAR)" if "target_id" in present else "NULL"
+        overrides["target_id"] = (
+            f"coalesce({target_id}, CASE WHEN {target_type} = 'span' "
+            f"THEN CAST({key_expr} AS VARCHAR) END)"
+        )
+        for b in _BOOL_DEFAULTS:
+            overrides[b] = f"coalesce(CAST(g.{b} AS BOOLEAN), false)" if b in present else "false"
+        if "created_at" not in present:
+            overrides["created_at"] = "now()::TIMESTAMP"
+        src = f"SELECT g._ord, {_select_list(GRADE_COLUMNS, present, 'g', overrides)} " \
+              f"FROM {name} g {join}"
+        where = ""
+        if skip_existing:
+            where = """WHERE NOT EXISTS (
+                SELECT 1 FROM grades o
+                WHERE o.target_type = n.target_type AND o.target_id = n.target_id
+                  AND o.criterion = n.criterion
+                  AND o.source IS NOT DISTINCT FROM n.source
+                  AND o.author_id IS NOT DISTINCT FROM n.author_id
+                  AND o.created_at IS NOT DISTINCT FROM n.created_at)"""
+        cols = ", ".join(c for c, _ in GRADE_COLUMNS)
+        # Ids come from one block of the sequence (writes hold the lock), numbered by row order.
+        cur.execute(
+            f"""INSERT INTO grades (grade_id, {cols})
+                SELECT min(_nv) OVER () + _rn - 1, {cols}
+                FROM (SELECT nextval('grade_seq') AS _nv,
+                             row_number() OVER (ORDER BY _ord) AS _rn, *
+                      FROM ({src}) n {where})"""
+        )
+        return int(cur.fetchone()[0])
+    finally:
+        cur.unregister(name)
+
+
+def insert_criteria(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
+    """Insert rubric criteria rows; a (rubric_name, rubric_version, name) already stored is kept
+    as it is (a rubric version is immutable). Returns how many were added."""
+    if table.num_rows == 0:
+        return 0
+    present = set(table.column_names)
+    name = f"_criteria_in_{id(table)}"
+    cur.register(name, table)
+    try:
+        overrides = {} if "created_at" in present else {"created_at": "now()::TIMESTAMP"}
+        if "multi_select" not in present:
+            overrides["multi_select"] = "false"
+        cols = ", ".join(c for c, _ in CRITERIA_COLUMNS)
+        cur.execute(
+            f"""INSERT INTO criteria ({cols})
+                SELECT {cols} FROM (
+                    SELECT {_select_list(CRITERIA_COLUMNS, present, 'c', overrides)} FROM {name} c
+                ) n
+                WHERE NOT EXISTS (SELECT 1 FROM criteria o
+                                  WHERE o.rubric_name = n.rubric_name
+                                    AND o.rubric_version = n.rubric_version
+                                    AND o.name = n.name)"""
+        )
+        return int(cur.fetchone()[0])
+    finally:
+        cur.unregister(name)
+
