@@ -1,4 +1,5 @@
-"""OpenAI log import: Batch API output joined with its input file, and request/response pairs."""
+"""OpenAI log import: Batch API output joined with its input file, request/response pairs, and
+detection when the first line is broken."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import json
 from pathlib import Path
 
 from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.ingest.detect import detect_format
 
 CREATED = 1_736_932_400  # 2025-01-15 09:13:20 UTC
 
@@ -167,3 +169,14 @@ def test_request_response_pairs(store, tmp_path: Path):
     again = import_file(store, path)
     assert (again.imported, again.duplicates, again.quarantined) == (0, 3, 1)
     assert len({(s["trace_id"], s["span_id"]) for s in spans(store)}) == 3
+
+
+def test_a_broken_first_line_does_not_hide_a_batch_output(store, tmp_path: Path):
+    out = write_jsonl(tmp_path / "batch_output.jsonl",
+                      ['{"id": "batch_req_000", "custom_id": ', *batch_output_rows()[:2]])
+    assert detect_format(out) == "openai-batch"
+    result = import_file(store, out)
+    assert (result.format, result.imported, result.quarantined) == ("openai-batch", 2, 1)
+    # "request" and "response" name too many things to tell pairs from text alone.
+    pairs = write_jsonl(tmp_path / "pairs.jsonl", ['{"request": ', {"request": {}, "response": "hi"}])
+    assert detect_format(pairs) == "jsonl"

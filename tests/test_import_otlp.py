@@ -1,5 +1,6 @@
 """OTLP JSON import: the shared real span in both attribute conventions, JSON Lines exports,
-quarantine of broken lines and spans, errors, and re-import."""
+quarantine of broken lines and spans, errors, re-import, and detection of files whose first
+record does not parse."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import json
 from pathlib import Path
 
 from goldenloop.ingest import import_file
+from goldenloop.ingest.detect import detect_format
 from goldenloop.ingest.otel_attributes import span_fields
 
 T0 = 1_736_932_400_000_000_000  # 2025-01-15 09:13:20 UTC, in Unix nanoseconds
@@ -138,6 +140,35 @@ def test_jsonl_export_quarantines_broken_lines_and_imports_the_rest(store, tmp_p
     assert (again.imported, again.duplicates, again.quarantined) == (0, 3, 2)
     assert store.scalar("SELECT count(*) FROM spans") == 3
 
+
+
+def test_a_pretty_printed_export_larger_than_the_detection_head_is_otlp(store, tmp_path: Path):
+    answer = "Rain all week. " * 2_000  # long outputs: 40 spans make a file over 1 MiB
+    many = [otlp_span({"gen_ai.request.model": "gpt-4o", "output": answer},
+                      trace="f" * 32, span=f"{i + 1:016x}", start=T0 + i * 10**9)
+            for i in range(40)]
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps(request(*many), indent=2))
+    assert path.stat().st_size > 1 << 20
+
+    assert detect_format(path) == "otlp"
+    result = import_file(store, path)
+    assert (result.format, result.imported, result.quarantined) == ("otlp", 40, 0)
+    assert store.scalar("SELECT count(*) FROM spans WHERE output = ?", [answer]) == 40
+
+
+def test_a_broken_first_line_does_not_hide_an_otlp_export(store, tmp_path: Path):
+    good = [otlp_span({"gen_ai.request.model": "gpt-4o", "output": f"answer {i}"},
+                      trace="9" * 32, span=f"{i + 1:016x}", start=T0 + i * 10**9)
+            for i in range(2)]
+    path = tmp_path / "cut.jsonl"
+    path.write_text("\n".join(['{"resourceSpans": [{"scopeSpans": [',
+                               *(json.dumps(request(span)) for span in good)]) + "\n")
+
+    assert detect_format(path) == "otlp"
+    result = import_file(store, path)
+    assert (result.format, result.imported, result.quarantined) == ("otlp", 2, 1)
+    assert result.bad_rows[0][:2] == (1, "<line>") and "not valid JSON" in result.bad_rows[0][2]
 
 def test_error_status_with_exception_event_and_timeouts(store, tmp_path: Path):
     exception = {"timeUnixNano": str(T0), "name": "exception", "attributes": [

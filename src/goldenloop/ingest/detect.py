@@ -1,8 +1,10 @@
-"""Format detection by extension and a look at the first record, and the reader registry."""
+"""Format detection by extension and a look at the first record (or, when it does not parse, at
+the keys named in the first MiB of text), and the reader registry."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -40,9 +42,20 @@ def register(name: str, reader: Reader) -> None:
     READERS[name] = reader
 
 
-def _first_json(p: Path) -> object | None:
+_HEAD_CHARS = 1 << 20
+# Keys looked for in the text when the first record does not parse (a broken first line, or a
+# pretty-printed document larger than the head). Quoted and followed by a colon, so a key name
+# quoted inside a string value (escaped there) does not count.
+_OTLP_KEY = re.compile(r'"(?:resourceSpans|resource_spans)"\s*:')
+_BATCH_KEYS = (re.compile(r'"custom_id"\s*:'), re.compile(r'"response"\s*:'))
+
+
+def _head(p: Path) -> str:
     with open(p, encoding="utf-8", errors="replace") as fh:
-        head = fh.read(1 << 20)
+        return fh.read(_HEAD_CHARS)
+
+
+def _first_json(head: str) -> object | None:
     stripped = head.lstrip()
     if stripped.startswith("{") and "\n" in stripped:
         first = stripped.split("\n", 1)[0]
@@ -51,9 +64,29 @@ def _first_json(p: Path) -> object | None:
         except ValueError:
             pass
     try:
-        return json.loads(head) if len(head) < (1 << 20) else None
+        return json.loads(head) if len(head) < _HEAD_CHARS else None
     except ValueError:
         return None
+
+
+def _json_format(p: Path) -> str:
+    head = _head(p)
+    first = _first_json(head)
+    if isinstance(first, dict):
+        if "resourceSpans" in first or "resource_spans" in first:
+            return "otlp"
+        if "custom_id" in first and "response" in first:
+            return "openai-batch"
+        if "request" in first and "response" in first:
+            return "openai-pairs"
+        return "jsonl"
+    if first is None:
+        # "request" and "response" are too common to tell pairs from text alone.
+        if _OTLP_KEY.search(head):
+            return "otlp"
+        if all(k.search(head) for k in _BATCH_KEYS):
+            return "openai-batch"
+    return "jsonl"
 
 
 def detect_format(p: Path) -> str:
@@ -65,15 +98,7 @@ def detect_format(p: Path) -> str:
     if suffix == ".tsv":
         return "tsv"
     if suffix in (".jsonl", ".ndjson", ".json"):
-        first = _first_json(p)
-        if isinstance(first, dict):
-            if "resourceSpans" in first or "resource_spans" in first:
-                return "otlp"
-            if "custom_id" in first and "response" in first:
-                return "openai-batch"
-            if "request" in first and "response" in first:
-                return "openai-pairs"
-        return "jsonl"
+        return _json_format(p)
     raise ImportFileError(
         f"{p}: cannot tell the format from the name; pass --format "
         f"({', '.join(READERS)})"

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from goldenloop.errors import ImportFileError
-from goldenloop.ingest.otel_attributes import chat_messages, completion_fields, message_fields
-from goldenloop.ingest.otlp import uniform_columns
+from goldenloop.ingest.messages import chat_messages, completion_fields, message_fields
 from goldenloop.ingest.source import BadRow, SourceChunk, records_chunk
 from goldenloop.store.span_columns import FIELDS_BY_NAME
 
@@ -81,7 +80,7 @@ def _chunk(records: list[dict[str, Any]], bad: list[BadRow]) -> SourceChunk:
     for rec in records:
         if not rec.get("metadata"):
             rec.pop("metadata", None)
-    return records_chunk(uniform_columns(records), malformed=bad)
+    return records_chunk(records, malformed=bad)
 
 
 # -- one line ----------------------------------------------------------------------------------

@@ -23,8 +23,7 @@ from typing import Any
 from goldenloop.ingest.otel_attributes import span_fields
 from goldenloop.ingest.source import BadRow, SourceChunk, records_chunk
 
-__all__ = ["CHUNK_BYTES", "CHUNK_SPANS", "any_value", "attribute_map", "read_otlp", "span_record",
-           "uniform_columns"]
+__all__ = ["CHUNK_BYTES", "CHUNK_SPANS", "any_value", "attribute_map", "read_otlp", "span_record"]
 
 CHUNK_SPANS = 50_000
 CHUNK_BYTES = 64 << 20  # spans with long conversations are large: bound a chunk by size too
@@ -57,11 +56,11 @@ def read_otlp(path: Path) -> Iterator[SourceChunk]:
             records.append(span_record(span, resource, scope, ordinal))
             size += len(records[-1]["_raw"])
             if len(records) >= CHUNK_SPANS or size >= CHUNK_BYTES:
-                yield records_chunk(uniform_columns(records), malformed=bad)
+                yield records_chunk(records, malformed=bad)
                 records, size = [], 0
                 bad.clear()  # records_chunk copied it; _spans keeps appending to this list
     if records or bad:
-        yield records_chunk(uniform_columns(records), malformed=bad)
+        yield records_chunk(records, malformed=bad)
 
 
 def _documents(path: Path) -> Iterator[tuple[int, Any, str, str | None]]:
@@ -274,25 +273,3 @@ def _g(d: Any, camel: str) -> Any:
         snake = _SNAKE[camel] = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel)
     return d.get(snake)
 
-
-def uniform_columns(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Make each column one type: a number or flag kept raw beside text becomes text.
-
-    ``records_chunk`` types a column from its values, and a column mixing numbers with a
-    broken text value (kept so quarantine can show it) must be text throughout.
-    """
-    kinds: dict[str, set[type]] = {}
-    for r in records:
-        for k, v in r.items():
-            if v is not None:
-                kinds.setdefault(k, set()).add(type(v))
-    mixed = [k for k, t in kinds.items()
-             if k not in ("_row", "_raw") and not t <= {int, float} and t & {int, float, bool}]
-    for k in mixed:
-        for r in records:
-            v = r.get(k)
-            if isinstance(v, bool):
-                r[k] = "true" if v else "false"
-            elif isinstance(v, int | float):
-                r[k] = str(v)
-    return records

@@ -42,6 +42,9 @@ def records_chunk(records: list[dict], *, malformed: list[BadRow] | None = None)
 
     Each record holds span field names, plus ``_row`` and optionally ``_raw``. JSON-valued
     fields may be Python objects; they are serialised here so the loader validates one shape.
+    A column of only integers (or integers and floats) stays numeric; any other mix becomes
+    text, since readers keep a broken raw value beside good ones so validation can quarantine
+    it under its field name.
     """
     cols: dict[str, list] = {"_row": [], "_raw": []}
     names = sorted({k for r in records for k in r if k not in ("_row", "_raw")})
@@ -52,7 +55,7 @@ def records_chunk(records: list[dict], *, malformed: list[BadRow] | None = None)
         cols["_raw"].append(r.get("_raw"))
         for n in names:
             cols[n].append(_cell(n, r.get(n)))
-    table = pa.table({k: pa.array(v, type=_arrow_type(k, v)) for k, v in cols.items()})
+    table = pa.table({k: _column(k, v) for k, v in cols.items()})
     name = f"_src_records_{next(_chunk_ids)}"
     return SourceChunk(
         relation=name, columns=names, tables={name: table},
@@ -73,15 +76,26 @@ def _cell(name: str, value: object) -> object:
     return value
 
 
-def _arrow_type(name: str, values: list) -> pa.DataType:
+def _column(name: str, values: list) -> pa.Array:
     if name == "_row":
-        return pa.int64()
+        return pa.array(values, type=pa.int64())
     kinds = {type(v) for v in values if v is not None}
     if kinds and kinds <= {int}:
-        return pa.int64()
+        return pa.array(values, type=pa.int64())
     if kinds and kinds <= {int, float}:
-        return pa.float64()
-    return pa.string()
+        return pa.array(values, type=pa.float64())
+    if kinds <= {str}:
+        return pa.array(values, type=pa.string())
+    return pa.array([_text(v) for v in values], type=pa.string())
+
+
+def _text(value: object) -> str | None:
+    """A value in a text column as its text (flags spelled as JSON spells them)."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def batched(items: Iterable, n: int) -> Iterator[list]:
