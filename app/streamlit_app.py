@@ -1,6 +1,8 @@
 """goldenloop's Streamlit entry: the navigation, and the one place the store is opened.
 
 Add a page with one line in ``SECTIONS``; the Home page links to every page listed here.
+Pages live in ``views/``, not ``pages/``: Streamlit would also list a ``pages/`` folder as an
+old-style multipage app and serve its files directly on a first visit to their URL.
 """
 
 from __future__ import annotations
@@ -12,17 +14,17 @@ from goldenloop.errors import GoldenloopError
 
 SECTIONS: dict[str, list[st.Page]] = {
     "Overview": [
-        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True,
+        st.Page("views/home.py", title="Home", icon=":material/home:", default=True,
                 help="What the store holds: traffic, apps, model versions, grades and imports"),
     ],
     "Monitor": [],
     "Review": [],
     "Golden sets": [],
     "Operations": [
-        st.Page("pages/imports.py", title="Imports", icon=":material/upload_file:",
+        st.Page("views/imports.py", title="Imports", icon=":material/upload_file:",
                 url_path="imports",
                 help="Load trace files and see what was kept aside in quarantine, and why"),
-        st.Page("pages/jobs.py", title="Jobs", icon=":material/pending_actions:",
+        st.Page("views/jobs.py", title="Jobs", icon=":material/pending_actions:",
                 url_path="jobs", help="Progress and results of imports and other long work"),
     ],
 }

@@ -4,6 +4,7 @@ import form's submit action. Pages stay thin; nothing here caches."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pandas as pd
 import state
@@ -55,12 +56,17 @@ JOB_COLUMNS = {
 }
 
 
+def _short_files(df: pd.DataFrame) -> pd.DataFrame:
+    # Full paths crowd the table out; the file name says which file, the log keeps the path.
+    return df.assign(file=df["file"].map(lambda f: f and Path(f).name)) if not df.empty else df
+
+
 def recent_imports(store: Store) -> pd.DataFrame:
-    return import_sql.recent(store.cursor(), 50)
+    return _short_files(import_sql.recent(store.cursor(), 50))
 
 
 def quarantine(store: Store) -> pd.DataFrame:
-    return import_sql.quarantine_frame(store.cursor())
+    return _short_files(import_sql.quarantine_frame(store.cursor()))
 
 
 def recent_jobs(store: Store) -> pd.DataFrame:
@@ -105,11 +111,18 @@ def _import_here(store: Store, saved, opts: ImportOptions) -> None:
 
 
 def draw_active_jobs(store: Store, kind: str | None, allow_cancel: bool = False) -> None:
-    """Live progress of queued and running jobs, refreshed every second while any runs."""
+    """Live progress of queued and running jobs, refreshed every second while any runs;
+    when one finishes the whole page reruns, so its results appear without a reload."""
+    seen_key = f"_active_jobs_{kind}"
 
     @st.fragment(run_every=1.0 if _has_active(store, kind) else None)
     def live() -> None:
         active = job_sql.running_or_queued(store.cursor(), kind)
+        ids = set(active["job_id"].astype(int)) if not active.empty else set()
+        finished = st.session_state.get(seen_key, set()) - ids
+        st.session_state[seen_key] = ids
+        if finished:
+            st.rerun(scope="app")
         if active.empty:
             return
         st.subheader("In progress")

@@ -295,7 +295,7 @@ current.run()
 
 def test_links_to_the_other_pages_in_the_navigation(app_db: Path) -> None:
     seed_known_history(app_db)
-    script = NAV_WITH_MORE_PAGES.format(home=str(APP_DIR / "pages" / "home.py"))
+    script = NAV_WITH_MORE_PAGES.format(home=str(APP_DIR / "views" / "home.py"))
     at = AppTest.from_string(script, default_timeout=60)
     at.run()
     assert not at.exception, [e.value for e in at.exception]

@@ -49,6 +49,7 @@ bad = widgets.quarantine(store)
 if bad.empty:
     st.success("No rows in quarantine.")
 else:
+    st.text(f"{len(bad):,} rows in quarantine" + (" (newest 500 shown)" if len(bad) >= 500 else ""))
     st.caption("Rows kept aside, newest import first. `raw` is the row exactly as read: fix "
                "the file and import it again; rows already imported are not duplicated.")
     st.dataframe(bad, hide_index=True, column_config=widgets.QUARANTINE_COLUMNS)
