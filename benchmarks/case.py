@@ -12,13 +12,21 @@ from pathlib import Path
 def main() -> None:
     case, src, db = sys.argv[1], Path(sys.argv[2]), Path(sys.argv[3])
     t0 = time.perf_counter()
-    if case == "bare_ctas":
+    if case.startswith("bare_ctas"):
         import duckdb
 
         con = duckdb.connect(str(db))
-        con.execute(f"CREATE TABLE spans AS SELECT * FROM read_parquet('{src}')")
+        reader = "read_json" if src.suffix == ".jsonl" else "read_parquet"
+        con.execute(f"CREATE TABLE spans AS SELECT * FROM {reader}('{src}')")
         rows = con.execute("SELECT count(*) FROM spans").fetchone()[0]
         con.close()
+    elif case == "demo_200k":
+        from goldenloop import demo
+        from goldenloop.store import Store
+
+        with Store(db) as store:
+            t0 = time.perf_counter()
+            rows = demo.generate(store, spans=200_000).spans
     else:
         from goldenloop.ingest import import_file
         from goldenloop.store import Store

@@ -40,10 +40,13 @@ def main() -> None:
         bare = run_case("bare_ctas", files["parquet"], work)
         pq_imp = run_case("import_parquet", files["parquet"], work)
         js_imp = run_case("import_jsonl", files["jsonl"], work)
-        results = [bare, pq_imp, js_imp]
+        bare_js = run_case("bare_ctas_jsonl", files["jsonl"], work)
+        demo = run_case("demo_200k", files["parquet"], work)
+        results = [bare, pq_imp, bare_js, js_imp, demo]
     print(f"{'case':16} {'rows':>10} {'seconds':>8} {'rows/s':>10} {'peak MB':>8} {'vs bare':>8}")
     for r in results:
-        ratio = r["seconds"] / bare["seconds"]
+        base = bare_js if r["case"].endswith("jsonl") else bare
+        ratio = r["seconds"] / base["seconds"]
         print(f"{r['case']:16} {r['rows']:>10,} {r['seconds']:>8.2f} "
               f"{r['rows'] / r['seconds']:>10,.0f} {r['peak_mb']:>8.0f} {ratio:>7.2f}x")
     (out_dir / "import.json").write_text(json.dumps(results, indent=2))

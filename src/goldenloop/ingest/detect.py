@@ -18,7 +18,7 @@ READERS: dict[str, Reader] = {
     "parquet": lambda p, cur, opts: tables.read_parquet(p),
     "csv": lambda p, cur, opts: tables.read_csv(p),
     "tsv": lambda p, cur, opts: tables.read_csv(p, delimiter="\t"),
-    "jsonl": lambda p, cur, opts: tables.read_jsonl(p, cur),
+    "jsonl": lambda p, cur, opts: tables.read_jsonl(p, cur, opts.line_count),
     # Readers of nested log formats are imported on use: they are larger and often unused.
     "otlp": lambda p, cur, opts: _otlp().read_otlp(p),
     "openai-batch": lambda p, cur, opts: _openai().read_batch(p, opts.batch_input),

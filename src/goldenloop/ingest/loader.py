@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import duckdb
@@ -35,6 +35,7 @@ class ImportOptions:
     batch_input: Path | None = None  # OpenAI Batch API input file, for the messages
     origin: str = "cli"
     prices: str | None = None  # extra price table
+    line_count: int | None = None  # set by the loader from its one read of the file
 
 
 @dataclass
@@ -57,8 +58,18 @@ class ImportResult:
 
 
 def file_hash(path: Path) -> str:
+    return file_facts(path)[0]
+
+
+def file_facts(path: Path) -> tuple[str, int]:
+    """Content hash and number of lines, in one read of the file."""
+    digest, lines, last = hashlib.sha256(), 0, b"\n"
     with open(path, "rb") as fh:
-        return hashlib.file_digest(fh, "sha256").hexdigest()
+        while block := fh.read(16 << 20):
+            digest.update(block)
+            lines += block.count(b"\n")
+            last = block[-1:]
+    return digest.hexdigest(), lines + (0 if last == b"\n" else 1)
 
 
 def import_file(store: Store, path: str | Path, options: ImportOptions | None = None,
@@ -68,8 +79,9 @@ def import_file(store: Store, path: str | Path, options: ImportOptions | None = 
     if not p.is_file():
         raise ImportFileError(f"{p}: no such file")
     fmt = opts.format or detect.detect_format(p)
-    digest = file_hash(p)
     t0 = time.perf_counter()
+    digest, lines = file_facts(p)
+    opts = replace(opts, line_count=lines)
     note = progress or (lambda _f, _m: None)
     note(0.0, f"reading {p.name} as {fmt}")
     try:

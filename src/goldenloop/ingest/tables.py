@@ -86,14 +86,15 @@ _SCALAR_TYPES = ("VARCHAR", "BIGINT", "DOUBLE", "BOOLEAN", "TIMESTAMP", "DATE",
                  "TIMESTAMP WITH TIME ZONE", "UBIGINT", "HUGEINT")
 
 
-def read_jsonl(path: Path, cur) -> Iterator[SourceChunk]:
+def read_jsonl(path: Path, cur, line_count: int | None = None) -> Iterator[SourceChunk]:
     """JSON Lines of flat-ish objects; nested values stay JSON text.
 
     A clean file is parsed by DuckDB's own parallel reader in one pass. A file with a broken
     line, mixed types or blank lines (which would shift row numbers) takes the careful path,
     block by block, so each broken line is quarantined with its line number.
     """
-    fast = _read_jsonl_fast(path, cur) if path.stat().st_size <= FAST_JSONL_MAX_BYTES else None
+    small = path.stat().st_size <= FAST_JSONL_MAX_BYTES
+    fast = _read_jsonl_fast(path, cur, line_count or _count_lines(path)) if small else None
     if fast is not None:
         yield from fast
         return
@@ -109,32 +110,30 @@ def _count_lines(path: Path) -> int:
     return n + (0 if last == b"\n" else 1)
 
 
-def _read_jsonl_fast(path: Path, cur) -> list[SourceChunk] | None:
-    """All rows of a clean file, or None when the careful path is needed."""
+def _read_jsonl_fast(path: Path, cur, line_count: int) -> list[SourceChunk] | None:
+    """All rows of a clean file as one chunk, or None when the careful path is needed."""
     probe = cur.cursor()  # a failed read here must not abort the caller's transaction
     src = f"read_json({lit(str(path))}, format = 'newline_delimited'"
     try:
-        # Types are detected over the whole file (sample_size = -1) so that no key or value
-        # seen only late in the file is dropped; nested values stay JSON text.
+        # Types are detected over the whole file (sample_size = -1), which also proves that
+        # every line parses, and that no key or value seen only late in the file is dropped;
+        # nested values stay JSON text.
         probe.execute(f"DESCRIBE SELECT * FROM {src}, maximum_depth = 2, sample_size = -1)")
         types = {name: (typ if typ in _SCALAR_TYPES else "JSON")
                  for name, typ, *_ in probe.fetchall()}
-        spec = "{" + ", ".join(f"{lit(k)}: {lit(t)}" for k, t in types.items()) + "}"
-        table = probe.sql(
-            f"SELECT row_number() OVER () AS _row, CAST(NULL AS VARCHAR) AS _raw, * "
-            f"FROM {src}, columns = {spec})"
-        ).to_arrow_table()
-        keys = list(types)
     except duckdb.Error:
         return None
     finally:
         probe.close()
-    if table.num_rows != _count_lines(path):
+    spec = "{" + ", ".join(f"{lit(k)}: {lit(t)}" for k, t in types.items()) + "}"
+    # A native temp table, read in parallel and in file order, so rowid + 1 is the line.
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _jsonl_fast AS SELECT * FROM {src}, "
+                f"columns = {spec})")
+    if cur.execute("SELECT count(*) FROM _jsonl_fast").fetchall()[0][0] != line_count:
+        cur.execute("DROP TABLE _jsonl_fast")
         return None  # blank lines: row numbers would not be line numbers
-    # One chunk: the table is in memory already, and each chunk pays for a duplicate check
-    # against the whole store.
-    name = f"_jsonl_fast_{id(table)}"
-    return [SourceChunk(name, keys, {name: table}, [], table.num_rows)]
+    rel = "(SELECT rowid + 1 AS _row, CAST(NULL AS VARCHAR) AS _raw, * FROM _jsonl_fast)"
+    return [SourceChunk(rel, list(types), {}, [], line_count)]
 
 
 def _read_jsonl_lines(path: Path, cur) -> Iterator[SourceChunk]:
