@@ -53,6 +53,15 @@ def when(ts: datetime | pd.Timestamp | None) -> str:
     return "—" if ts is None or pd.isna(ts) else f"{ts:%Y-%m-%d %H:%M} UTC"
 
 
+def compact(n: int) -> str:
+    """Short enough for a sixth of the page: 205,631 → 205.6k (the tile's help is exact)."""
+    if n < 100_000:
+        return f"{n:,}"
+    if n < 1_000_000:
+        return f"{n / 1e3:.1f}k"
+    return f"{n / 1e6:.2f}M"
+
+
 def plural(n: int, word: str) -> str:
     return f"{n:,} {word}" + ("" if n == 1 else "s")
 
@@ -96,7 +105,7 @@ def draw_tiles(summary) -> None:
         ("Grades", summary.grades_total, "current human, judge, canary and imported grades"),
     ]
     for col, (label, value, help_text) in zip(st.columns(len(tiles)), tiles, strict=True):
-        col.metric(label, f"{value:,}", help=help_text, border=True)
+        col.metric(label, compact(value), help=f"{help_text} ({value:,})", border=True)
     t_first, t_last = t.first_start, t.last_start
     st.caption(
         f"Spans from {when(t_first)} to {when(t_last)} ({span_of(t_first, t_last)}). "

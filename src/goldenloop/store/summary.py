@@ -93,11 +93,13 @@ def apps(store: Store, limit: int = TABLE_LIMIT) -> pd.DataFrame:
 
 
 def model_versions(store: Store, limit: int = TABLE_LIMIT) -> pd.DataFrame:
-    """Spans per answering model version, with the model names requested; newest first."""
+    """Spans that name a model, per answering model version, with the model names requested;
+    newest first. Agent, retrieval and tool steps usually name no model and are left out."""
     return store.df(
         """SELECT model_version, string_agg(DISTINCT model, ', ' ORDER BY model) AS models,
                   count(*) AS spans, min(start_time) AS first_seen, max(start_time) AS last_seen
-           FROM spans GROUP BY model_version
+           FROM spans WHERE model IS NOT NULL OR model_version IS NOT NULL
+           GROUP BY model_version
            ORDER BY last_seen DESC NULLS LAST, model_version NULLS LAST LIMIT ?""",
         [limit],
     )
