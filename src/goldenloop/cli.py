@@ -163,6 +163,18 @@ def status(db: DbOption = None) -> None:
 
 
 @app.command()
+def snapshot(db: DbOption = None) -> None:
+    """Ask the running server to publish a fresh snapshot for readers now."""
+    paths = resolve_paths(db)
+    owner = access.running_owner(paths)
+    if owner is None:
+        typer.echo("No server is running: commands read the database directly.")
+        return
+    job = access.submit_job(paths, "snapshot", {"dest": str(paths.snapshot)})
+    typer.echo(f"Asked the server (process {owner.pid}) for a snapshot ({job.name}).")
+
+
+@app.command()
 def quarantine(db: DbOption = None, import_id: Annotated[int | None, typer.Option()] = None,
                limit: int = 50) -> None:
     """Rows kept aside by imports, with file, row, field and reason."""
