@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from goldenloop import access
+from goldenloop import access, cli_monitor, cli_producers
 from goldenloop.config import resolve_paths
 from goldenloop.errors import GoldenloopError
 from goldenloop.ingest import ImportOptions, import_file
@@ -184,6 +184,11 @@ def quarantine(db: DbOption = None, import_id: Annotated[int | None, typer.Optio
         typer.echo(f"{file}: row {row}: {field}: {reason}")
     if not rows:
         typer.echo("Nothing in quarantine.")
+
+
+# Commands that belong to other parts live beside them and register here.
+cli_producers.register(app)
+cli_monitor.register(app)
 
 
 if __name__ == "__main__":

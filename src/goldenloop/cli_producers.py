@@ -1,0 +1,9 @@
+"""Commands of the producers: the OTLP/HTTP receiver (`goldenloop collect`)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to the main command line."""
