@@ -24,5 +24,5 @@ def store(tmp_path: Path):
 def shared_data() -> Path:
     """The shared public data sets; tests that need them skip, saying why, when absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared data sets not found beside the project ({SHARED_DATA.name}/ missing)")
+        pytest.skip("shared data sets not found: ../shared/data is not beside the project")
     return SHARED_DATA
