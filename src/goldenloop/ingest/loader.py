@@ -118,11 +118,11 @@ def _load_chunks(cur: duckdb.DuckDBPyConnection, chunks: Iterator[SourceChunk], 
             cur.register(name, table)
         good_rows = chunk.rows if chunk.rows >= 0 else _count(cur, chunk.relation)
         v, columns = _validation(cur, chunk, opts.mapping, file)
-        bad = span_sql.find_bad_rows(cur, v.checked)
-        if bad:
+        invalid = span_sql.find_bad_rows(cur, v.checked)
+        if invalid:
             span_sql.quarantine_rows(cur, chunk.relation, columns, import_id, file)
-        bad += span_sql.quarantine_malformed(cur, chunk.malformed, import_id, file)
-        new = span_sql.insert_spans(cur, v.values, import_id, source, has_bad=bad > 0,
+        bad = invalid + span_sql.quarantine_malformed(cur, chunk.malformed, import_id, file)
+        new = span_sql.insert_spans(cur, v.values, import_id, source, has_bad=invalid > 0,
                                     redact=redact)
         for name in chunk.tables:  # on failure the transaction's cursor is dropped instead
             cur.unregister(name)
