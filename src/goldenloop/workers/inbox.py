@@ -6,7 +6,8 @@ rename when complete, so a file seen here is whole. Each file is imported in one
 that also records its content hash in the import log; only then is it moved to ``done/``.
 A crash between commit and move leaves the file in place, and the hash makes the next pass
 move it without importing it again. A file that fails goes to ``failed/`` with a
-``.reason.txt`` beside it; nothing is deleted.
+``.reason.txt`` beside it; nothing is deleted. Feedback spool files (``*.feedback.parquet``,
+from the SDK's ``feedback()``) go to the feedback table, not through the span import.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ import logging
 import os
 from pathlib import Path
 
+import pyarrow.parquet as pq
+
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.ingest.loader import file_hash
+from goldenloop.spool import is_feedback
 from goldenloop.store import Store
 from goldenloop.store import imports as import_sql
 from goldenloop.store import jobs as job_sql
+from goldenloop.store.feedback import insert_feedback
 from goldenloop.workers.loop import Loop
 
 log = logging.getLogger("goldenloop.inbox")
@@ -51,6 +56,8 @@ def process_file(store: Store, paths: Paths, p: Path) -> str:
     try:
         if p.name.endswith(JOB_SUFFIX):
             _queue_job(store, p, digest)
+        elif is_feedback(p):
+            _import_feedback(store, p, digest)
         else:
             import_file(store, p, ImportOptions(origin="inbox"))
     except Exception as exc:  # one bad file must never block the inbox: set it aside
@@ -73,6 +80,20 @@ def _queue_job(store: Store, p: Path, digest: str) -> None:
         import_sql.start_committed(cur, str(p), digest, "job", "inbox")
 
     store.write(queue)
+
+
+def _import_feedback(store: Store, p: Path, digest: str) -> None:
+    """The file's feedback rows and its import-log entry, committed together."""
+    table = pq.read_table(p)
+
+    def insert(cur) -> None:
+        import_id = import_sql.start_committed(cur, str(p), digest, "feedback", "inbox")
+        n = insert_feedback(cur, table)
+        counts = {"rows_read": table.num_rows, "imported": n,
+                  "duplicates": table.num_rows - n, "quarantined": 0}
+        import_sql.finish(cur, import_id, counts, 0)
+
+    store.write(insert)
 
 
 def _move(p: Path, folder: Path) -> Path:

@@ -1,0 +1,100 @@
+"""Finished SDK spans → rows of span fields, on the writer thread.
+
+Runs off the caller's thread, so it may take its time: it reads the raw references a span kept
+(an exception, a return value, an OpenAI response) and writes plain values, with JSON fields as
+JSON text and times as Unix microseconds, ready for ``spool.span_table``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from goldenloop.sdk.context import Span
+
+log = logging.getLogger("goldenloop.sdk")
+TEXT_LIMIT = 100_000  # characters kept of one captured value; a span is not a blob store
+_JSON_FIELDS = ("messages", "tool_calls", "retrieved_context", "metadata")
+
+
+def render_rows(spans: list[Span], settings: Any) -> tuple[list[dict[str, Any]], int]:
+    """Rows for ``spans`` and how many renderers failed (those spans keep their base fields)."""
+    rows, errors = [], 0
+    base = {"app": settings.app, "environment": settings.environment,
+            "release": settings.release, "source": "sdk"}
+    for span in spans:
+        row = {**base, **_base_fields(span)}
+        try:
+            if span.error is not None:
+                row.update(error_fields(span.error))
+            if span.renderer is not None:
+                span.renderer(span, row)
+        except Exception as exc:  # a strange response must cost its details, not the span
+            errors += 1
+            log.debug("goldenloop: cannot render %r", span, exc_info=True)
+            row["metadata"] = {**(row.get("metadata") or {}), "render_error": repr(exc)[:500]}
+        for name in _JSON_FIELDS:
+            value = row.get(name)
+            if value is not None and not isinstance(value, str):
+                row[name] = to_json(value)
+        rows.append(row)
+    return rows, errors
+
+
+def _base_fields(span: Span) -> dict[str, Any]:
+    return {
+        "trace_id": span.trace_id, "span_id": span.span_id,
+        "parent_span_id": span.parent_span_id, "session_id": span.session_id,
+        "turn_index": span.turn_index, "user_id": span.user_id, "kind": span.kind,
+        "name": span.name, "start_time": span.start_ns // 1000,
+        "end_time": span.end_ns // 1000 if span.end_ns is not None else None,
+        "latency_ms": span.latency_ms, "ttft_ms": span.ttft_ms,
+    }
+
+
+def error_fields(exc: BaseException) -> dict[str, Any]:
+    name = type(exc).__name__
+    timed_out = isinstance(exc, TimeoutError) or "timeout" in name.lower()
+    return {"status": "timeout" if timed_out else "error", "error_type": name,
+            "error_message": (str(exc) or name)[:TEXT_LIMIT]}
+
+
+def render_function(span: Span, row: dict[str, Any]) -> None:
+    """A ``@trace`` span: its arguments in metadata and its return value as the output."""
+    data = span.data
+    if "args" in data:
+        args, kwargs = data["args"], data["kwargs"]
+        inputs: dict[str, Any] = {}
+        if args:
+            inputs["args"] = list(args)
+        if kwargs:
+            inputs["kwargs"] = dict(kwargs)
+        if inputs:
+            row["metadata"] = {"inputs": json.loads(to_json(inputs))}
+    if "result" in data and span.error is None:
+        row["output"] = text(data["result"])
+        row["status"] = "ok"  # a function that returned is ok, even when it returned nothing
+
+
+def text(value: Any) -> str | None:
+    """A captured value as text: strings as they are, anything else as JSON (or its repr)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value[:TEXT_LIMIT]
+    return to_json(value)[:TEXT_LIMIT]
+
+
+def to_json(value: Any) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False, default=_default)
+    except (TypeError, ValueError):  # circular or otherwise unserialisable: keep its repr
+        return json.dumps(repr(value)[:TEXT_LIMIT])
+
+
+def _default(value: Any) -> Any:
+    dump = getattr(value, "model_dump", None)  # pydantic objects (OpenAI types) as their fields
+    if callable(dump):
+        return dump(mode="json", exclude_none=True)
+    return repr(value)[:TEXT_LIMIT]
