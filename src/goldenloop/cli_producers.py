@@ -2,8 +2,35 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+
+def collect(
+    db: Annotated[str | None, typer.Option("--db", help="Database whose inbox receives the "
+                                           "spool files (default: $GOLDENLOOP_DB or "
+                                           "data/goldenloop.duckdb); it is never opened.")] = None,
+    inbox: Annotated[Path | None, typer.Option(help="Write spool files here instead of the "
+                                               "database's inbox.")] = None,
+    host: Annotated[str, typer.Option(help="Address to bind; keep 127.0.0.1 unless exporters "
+                                      "on other machines must reach it.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port (4318 is OTLP/HTTP's).")] = 4318,
+    max_body_mb: Annotated[float, typer.Option(help="Largest request body accepted, in MiB "
+                                               "after decompression.")] = 32.0,
+) -> None:
+    """Receive OpenTelemetry traces over OTLP/HTTP (POST /v1/traces, protobuf or JSON) and hand
+    them to the owner as spool files."""
+    from goldenloop.collector import serve
+    from goldenloop.config import resolve_paths
+
+    target = inbox if inbox is not None else resolve_paths(db).inbox
+    target.mkdir(parents=True, exist_ok=True)
+    serve(target.resolve(), host=host, port=port, max_body=int(max_body_mb * (1 << 20)),
+          say=typer.echo)
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main command line."""
+    app.command("collect")(collect)
