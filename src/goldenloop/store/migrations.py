@@ -258,10 +258,23 @@ def m003_operations(cur: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+def m004_moderation_signals(cur: duckdb.DuckDBPyConnection) -> None:
+    """Signals of the optional moderation endpoint, per side (last user message, output)."""
+    for column, sql_type in (
+        ("user_moderation_flagged", "BOOLEAN"),   # the endpoint flagged the text
+        ("user_moderation_score", "DOUBLE"),      # its highest category score, in [0, 1]
+        ("output_moderation_flagged", "BOOLEAN"),
+        ("output_moderation_score", "DOUBLE"),
+        ("moderation_categories", "JSON"),        # {"user": [flagged...], "output": [...]}
+    ):
+        cur.execute(f"ALTER TABLE signals ADD COLUMN {column} {sql_type}")
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "traces", m001_traces),
     (2, "review", m002_review),
     (3, "operations", m003_operations),
+    (4, "moderation_signals", m004_moderation_signals),
 )
 LATEST = MIGRATIONS[-1][0]
 
