@@ -2,8 +2,61 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Annotated, Any
+
 import typer
+
+
+def score(
+    db: Annotated[str | None, typer.Option("--db", help="Database file (default: "
+                                           "$GOLDENLOOP_DB or data/goldenloop.duckdb).")] = None,
+    rescore: Annotated[bool, typer.Option(help="Score every LLM span again, not only those "
+                                          "without signals or with an older scorer.")] = False,
+    moderation_config: Annotated[Path | None, typer.Option(help="Moderation endpoint config "
+                                                           "(default: moderation.yaml beside "
+                                                           "the database, if present).")] = None,
+) -> None:
+    """Compute automatic signals of LLM spans: offensive language, sentiment, refusals, output
+    length (offline), and moderation when configured."""
+    from goldenloop import access
+    from goldenloop.config import resolve_paths
+    from goldenloop.errors import GoldenloopError
+
+    paths = resolve_paths(db)
+    params: dict[str, Any] = {"rescore": rescore}
+    if moderation_config:
+        params["moderation_config"] = str(moderation_config.resolve())
+    owner = access.running_owner(paths)
+    if owner:
+        job = access.submit_job(paths, "score", params)
+        typer.echo(f"The server (process {owner.pid}) owns {paths.db}: queued scoring as a job "
+                   f"({job.name}). Follow it on the Jobs page or with `goldenloop jobs`.")
+        return
+    if not paths.db.exists():
+        raise GoldenloopError(f"no database at {paths.db}: run `goldenloop demo` or "
+                              "`goldenloop import FILE` first")
+    typer.echo(_run_here(paths.db, params))
+
+
+def _run_here(db: Path, params: dict[str, Any]) -> str:
+    """Score in this process with a progress bar; return the summary."""
+    from goldenloop.scorers.run import score_job
+    from goldenloop.store import Store
+
+    with Store(db) as store, typer.progressbar(length=100, label="score") as bar:
+        done = [0]
+
+        def progress(fraction: float, message: str) -> None:
+            step = int(fraction * 100) - done[0]
+            if step > 0:
+                bar.update(step)
+                done[0] += step
+
+        result = score_job(store, params, progress)
+    return result["summary"]
 
 
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main command line."""
+    app.command("score")(score)

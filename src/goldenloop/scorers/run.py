@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -164,7 +163,3 @@ def score_job(store: Store, params: dict[str, Any], progress: Progress) -> dict[
                    summary=f"{r.summary}; {m.summary}")
     return out
 
-
-def config_path(db: str | Path) -> Path:
-    """Where ``score`` looks for the moderation config when none is named."""
-    return Path(db).parent / mod.CONFIG_FILE

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.scorers.run import score_job
 from goldenloop.store import Store, snapshot
 from goldenloop.workers.jobs import Handler, Progress
 
@@ -53,4 +54,5 @@ HANDLERS: dict[str, Handler] = {
     "import": import_files,
     "demo": generate_demo,
     "snapshot": publish_snapshot,
+    "score": score_job,
 }

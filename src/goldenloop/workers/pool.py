@@ -6,8 +6,10 @@ import logging
 import time
 
 from goldenloop.config import Paths
+from goldenloop.scorers.run import versions as scorer_versions
 from goldenloop.store import Store, snapshot
 from goldenloop.store import jobs as job_sql
+from goldenloop.store import signals as signal_sql
 from goldenloop.workers.handlers import HANDLERS
 from goldenloop.workers.inbox import InboxWatcher
 from goldenloop.workers.jobs import JobRunner
@@ -38,6 +40,40 @@ class SnapshotPublisher(Loop):
         return False
 
 
+class ScoreScheduler(Loop):
+    """Queues a "score" job when LLM spans lack signals, whatever stored them (the inbox, an
+    import job, the demo, a direct import before the server started) — after their import
+    committed, never inside it. Checks only when something was committed; queues nothing
+    while a score job is queued or running, and at most one every ``gap`` seconds, so a
+    steady stream of spool files is scored in batches and a failing job is not retried in
+    a tight loop."""
+
+    interval = 5.0
+
+    def __init__(self, store: Store, gap: float = 30.0):
+        super().__init__("goldenloop-score")
+        self.store, self.gap = store, gap
+        self._checked_generation = -1
+        self._last_queued = -float("inf")
+
+    def tick(self) -> bool:
+        gen = self.store.generation
+        if gen == self._checked_generation or time.monotonic() - self._last_queued < self.gap:
+            return False
+        self._checked_generation = gen
+        pending = signal_sql.has_pending(self.store.cursor(), scorer_versions())
+        if pending and self.store.write(queue_score_job) is not None:
+            self._last_queued = time.monotonic()
+        return False
+
+
+def queue_score_job(cur) -> int | None:
+    """Queue a "score" job unless one is queued or running; return its id."""
+    if not job_sql.running_or_queued(cur, "score").empty:
+        return None
+    return job_sql.create(cur, "score", {}, "worker")
+
+
 class Workers:
     def __init__(self, store: Store, paths: Paths, snapshot_every: float = 10.0):
         requeued, interrupted = store.write(job_sql.recover_after_restart)
@@ -48,6 +84,7 @@ class Workers:
             JobRunner(store, HANDLERS),
             InboxWatcher(store, paths),
             SnapshotPublisher(store, paths, snapshot_every),
+            ScoreScheduler(store),
         ]
 
     def start(self) -> Workers:
