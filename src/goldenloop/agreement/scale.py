@@ -1,0 +1,125 @@
+"""How a criterion's grades become numbers the statistics can use.
+
+Nominal, boolean and ordinal grades become category codes (0..K-1, in the criterion's label
+order, which is the rank order for ordinal scales); interval grades stay numbers. Anything
+missing or outside the scale becomes NaN, so every statistic drops it pairwise.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pandas as pd
+
+from goldenloop.errors import GoldenloopError
+
+VALUE_TYPES = ("interval", "ordinal", "nominal", "boolean")
+CATEGORICAL = ("ordinal", "nominal", "boolean")
+BOOLEAN_CATEGORIES = ("fail", "pass")
+_PASS = {"pass", "passed", "true", "yes", "y", "1", "ok", "good"}
+_FAIL = {"fail", "failed", "false", "no", "n", "0", "bad"}
+
+
+class AgreementError(GoldenloopError):
+    """Agreement cannot be computed as asked (unknown criterion, text criterion, ...)."""
+
+
+def label_of(value: object) -> str | None:
+    """The category key of one grade value: numbers print without a trailing '.0'."""
+    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA:
+        return None
+    if isinstance(value, bool | np.bool_):
+        return "1" if value else "0"
+    if isinstance(value, int | float | np.integer | np.floating):
+        return f"{float(value):g}"
+    return str(value)
+
+
+def _boolean_key(label: str | None) -> str | None:
+    if label is None:
+        return None
+    key = label.strip().lower()
+    return "pass" if key in _PASS else "fail" if key in _FAIL else None
+
+
+@dataclass(frozen=True)
+class Scale:
+    """A criterion's value type and, for categorical types, its ordered categories."""
+
+    value_type: str
+    categories: tuple[str, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.value_type not in VALUE_TYPES:
+            raise AgreementError(
+                f"no agreement statistics for value type {self.value_type!r}: "
+                f"expected one of {', '.join(VALUE_TYPES)}")
+        if self.value_type == "boolean":
+            object.__setattr__(self, "categories", BOOLEAN_CATEGORIES)
+
+    @property
+    def categorical(self) -> bool:
+        return self.value_type in CATEGORICAL
+
+    @property
+    def k(self) -> int:
+        return len(self.categories or ())
+
+    @classmethod
+    def from_criterion(cls, row: Mapping) -> Scale:
+        """From a ``criteria`` row: ordered ``labels``, else the integer range min..max."""
+        value_type = row.get("value_type")
+        labels = row.get("labels")
+        if labels is not None and len(labels) > 0:
+            return cls(value_type, tuple(str(x) for x in labels))
+        lo, hi = row.get("min_value"), row.get("max_value")
+        if (value_type == "ordinal" and lo is not None and hi is not None
+                and not (pd.isna(lo) or pd.isna(hi)) and float(lo).is_integer()
+                and float(hi).is_integer() and hi - lo < 1000):
+            return cls(value_type, tuple(label_of(v) for v in range(int(lo), int(hi) + 1)))
+        return cls(value_type)
+
+    def with_observed(self, *columns: Iterable) -> Scale:
+        """Add categories seen in the data when the criterion lists none (or not all).
+
+        Ordinal categories without labels are ordered by their numeric value; nominal ones
+        alphabetically, after the listed labels.
+        """
+        if not self.categorical or self.value_type == "boolean":
+            return self
+        seen = {label_of(v) for col in columns for v in col} - {None}
+        known = list(self.categories or ())
+        extra = sorted(seen - set(known))
+        if not extra:
+            return self
+        if self.value_type == "ordinal" and not known:
+            with contextlib.suppress(ValueError):  # non-numeric labels keep alphabetical order
+                extra = sorted(extra, key=float)
+        elif self.value_type == "ordinal":
+            # An ordinal scale cannot guess where unlisted labels rank: they stay missing.
+            return self
+        return replace(self, categories=tuple(known + extra))
+
+    def encode(self, values: Sequence | pd.Series) -> np.ndarray:
+        """Codes (categorical) or numbers (interval) as floats; NaN for missing or unknown."""
+        s = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
+        if not self.categorical:
+            return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
+        keys = s.map(label_of)
+        if self.value_type == "boolean":
+            keys = keys.map(_boolean_key)
+        index = {c: float(i) for i, c in enumerate(self.categories or ())}
+        return keys.map(index).to_numpy(dtype=float, na_value=np.nan)
+
+    def decode(self, codes: np.ndarray) -> np.ndarray:
+        """Category labels for integer codes (interval values pass through)."""
+        if not self.categorical:
+            return np.asarray(codes, dtype=float)
+        cats = np.array(self.categories, dtype=object)
+        out = np.full(len(codes), None, dtype=object)
+        ok = np.isfinite(codes)
+        out[ok] = cats[codes[ok].astype(int)]
+        return out

@@ -1,0 +1,172 @@
+"""SQL that turns stored grades into the frames agreement is computed from.
+
+Grades are append-only: an edit is a new row whose ``supersedes`` names the grade it
+replaces, so a grade counts only when nothing supersedes it, and of several live grades by
+one author (a reviewer; a judge name and version) on one target and criterion the latest
+counts. That latest grade is then dropped when it says "not applicable" or is flagged — an
+author who ends on N/A has no grade, rather than falling back to an older one. Adjudication
+grades are left out unless asked for: they are made after seeing the others, so they are
+not independent ratings.
+
+Each row carries what agreement is sliced by: the span's app, model version, session and
+start time (for trace targets, those of the trace's first span; a session target is its
+own session), the judge's name, model and version, and the reviewer.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from goldenloop.store.store import Store
+
+_HUMAN = "(g.source = 'human' OR (g.source = 'imported' AND g.author_kind = 'reviewer'))"
+_JUDGE = "(g.source = 'judge' OR (g.source = 'imported' AND g.author_kind = 'judge'))"
+
+_GRADED = f"""
+live AS (
+    SELECT g.*, CASE WHEN {_JUDGE} THEN 'judge' WHEN {_HUMAN} THEN 'human' END AS side
+    FROM grades g
+    WHERE g.criterion = $criterion
+      AND ($rubric_name IS NULL OR g.rubric_name = $rubric_name)
+      AND ($rubric_version IS NULL OR g.rubric_version = $rubric_version)
+      AND NOT EXISTS (SELECT 1 FROM grades s WHERE s.supersedes = g.grade_id)
+),
+latest AS (
+    SELECT * FROM live
+    WHERE side IS NOT NULL AND ($adjudication OR NOT coalesce(is_adjudication, false))
+    QUALIFY row_number() OVER (
+        PARTITION BY target_type, target_id, rubric_name, rubric_version, side, author_id,
+                     judge_name, judge_version
+        ORDER BY created_at DESC, grade_id DESC) = 1
+),
+usable AS (
+    SELECT * FROM latest
+    WHERE NOT coalesce(not_applicable, false) AND NOT coalesce(flagged, false)
+),
+trace_info AS (
+    SELECT s.trace_id,
+           arg_min(s.session_id, s.start_time) AS session_id,
+           arg_min(s.app, s.start_time) AS app,
+           arg_min(s.model_version, s.start_time) FILTER (WHERE s.model_version IS NOT NULL)
+               AS model_version,
+           min(s.start_time) AS start_time
+    FROM spans s
+    WHERE s.trace_id IN (SELECT target_id FROM usable WHERE target_type = 'trace')
+    GROUP BY s.trace_id
+),
+graded AS (
+    SELECT u.grade_id, u.target_type, u.target_id, u.span_key, u.criterion,
+           u.rubric_name, u.rubric_version, u.side, u.author_id, u.judge_name,
+           u.judge_model, u.judge_version, u.value_number, u.value_label, u.is_gold,
+           u.is_adjudication, u.created_at,
+           u.target_type || ':' || u.target_id AS item,
+           coalesce(sp.session_id, ti.session_id,
+                    CASE WHEN u.target_type = 'session' THEN u.target_id END) AS session_id,
+           coalesce(sp.app, ti.app) AS app,
+           coalesce(sp.model_version, ti.model_version) AS model_version,
+           coalesce(sp.start_time, ti.start_time) AS start_time
+    FROM usable u
+    LEFT JOIN spans sp ON u.target_type = 'span' AND sp.span_key = u.span_key
+    LEFT JOIN trace_info ti ON u.target_type = 'trace' AND ti.trace_id = u.target_id
+),
+with_cluster AS (
+    SELECT *, coalesce('session:' || session_id, item) AS cluster FROM graded
+)
+"""
+
+_SAME_TARGET = """h.item = j.item AND h.rubric_name IS NOT DISTINCT FROM j.rubric_name
+                  AND h.rubric_version IS NOT DISTINCT FROM j.rubric_version"""
+
+
+def _params(criterion: str, rubric_name: str | None, rubric_version: str | None,
+            adjudication: bool) -> dict:
+    return {"criterion": criterion, "rubric_name": rubric_name,
+            "rubric_version": rubric_version, "adjudication": adjudication}
+
+
+def value_column(label: pd.Series, number: pd.Series) -> np.ndarray:
+    """One grade value: the label when there is one, else the number."""
+    out = number.astype(object).to_numpy(copy=True)
+    has_label = label.notna().to_numpy()
+    out[has_label] = label.to_numpy()[has_label]
+    return out
+
+
+def live_grades(store: Store, criterion: str, *, rubric_name: str | None = None,
+                rubric_version: str | None = None, adjudication: bool = False) -> pd.DataFrame:
+    """One row per counted grade (human and judge) of ``criterion``, with ``value``."""
+    df = store.df(f"WITH {_GRADED} SELECT * FROM with_cluster ORDER BY item, side, author_id",
+                  _params(criterion, rubric_name, rubric_version, adjudication))
+    df["value"] = value_column(df["value_label"], df["value_number"])
+    return df
+
+
+def judge_human_pairs(store: Store, criterion: str, *, rubric_name: str | None = None,
+                      rubric_version: str | None = None, adjudication: bool = False
+                      ) -> pd.DataFrame:
+    """Every (judge grade, human grade) of one target: one row per judge version and reviewer,
+    with ``human`` and ``judge`` values and the columns agreement is sliced by."""
+    df = store.df(
+        f"""WITH {_GRADED}
+            SELECT j.item, j.cluster, j.target_type, j.target_id, j.span_key, j.criterion,
+                   j.rubric_name, j.rubric_version, j.session_id, j.app, j.model_version,
+                   j.start_time, h.author_id AS reviewer, h.grade_id AS human_grade_id,
+                   h.value_number AS human_number, h.value_label AS human_label,
+                   h.created_at AS human_created_at, h.is_gold,
+                   j.judge_name, j.judge_model, j.judge_version, j.grade_id AS judge_grade_id,
+                   j.value_number AS judge_number, j.value_label AS judge_label,
+                   j.created_at AS judge_created_at
+            FROM with_cluster j JOIN with_cluster h ON {_SAME_TARGET}
+            WHERE j.side = 'judge' AND h.side = 'human'
+            ORDER BY j.judge_name, j.judge_version, j.item, reviewer""",
+        _params(criterion, rubric_name, rubric_version, adjudication))
+    df["human"] = value_column(df["human_label"], df["human_number"])
+    df["judge"] = value_column(df["judge_label"], df["judge_number"])
+    return df
+
+
+def human_human_pairs(store: Store, criterion: str, *, rubric_name: str | None = None,
+                      rubric_version: str | None = None, adjudication: bool = False
+                      ) -> pd.DataFrame:
+    """Every pair of two reviewers' grades of one target (reviewer_a < reviewer_b), with
+    values ``a`` and ``b``."""
+    df = store.df(
+        f"""WITH {_GRADED}
+            SELECT h.item, h.cluster, h.author_id AS reviewer_a, j.author_id AS reviewer_b,
+                   h.value_number AS a_number, h.value_label AS a_label,
+                   j.value_number AS b_number, j.value_label AS b_label,
+                   h.app, h.model_version, h.start_time
+            FROM with_cluster h JOIN with_cluster j ON {_SAME_TARGET}
+            WHERE h.side = 'human' AND j.side = 'human' AND h.author_id < j.author_id
+            ORDER BY h.item, reviewer_a, reviewer_b""",
+        _params(criterion, rubric_name, rubric_version, adjudication))
+    df["a"] = value_column(df["a_label"], df["a_number"])
+    df["b"] = value_column(df["b_label"], df["b_number"])
+    return df
+
+
+def criterion_rows(store: Store, criterion: str, rubric_name: str | None = None,
+                   rubric_version: str | None = None) -> pd.DataFrame:
+    """The ``criteria`` rows defining ``criterion`` (every rubric version unless named)."""
+    return store.df(
+        """SELECT * FROM criteria
+           WHERE name = $criterion
+             AND ($rubric_name IS NULL OR rubric_name = $rubric_name)
+             AND ($rubric_version IS NULL OR rubric_version = $rubric_version)
+           ORDER BY rubric_name, created_at DESC, rubric_version DESC""",
+        {"criterion": criterion, "rubric_name": rubric_name, "rubric_version": rubric_version})
+
+
+def graded_criteria(store: Store) -> pd.DataFrame:
+    """Criteria with both human and judge grades: what agreement can be shown for."""
+    return store.df(
+        f"""SELECT c.rubric_name, c.rubric_version, c.name AS criterion, c.value_type,
+                   count(*) FILTER (WHERE {_HUMAN}) AS human_grades,
+                   count(*) FILTER (WHERE {_JUDGE}) AS judge_grades
+            FROM criteria c JOIN grades g
+              ON g.criterion = c.name AND g.rubric_name IS NOT DISTINCT FROM c.rubric_name
+             AND g.rubric_version IS NOT DISTINCT FROM c.rubric_version
+            GROUP BY ALL
+            HAVING human_grades > 0 AND judge_grades > 0
+            ORDER BY c.rubric_name, c.rubric_version, criterion""")
