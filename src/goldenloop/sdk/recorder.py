@@ -96,16 +96,14 @@ class Recorder:
                 self._thread.start()
 
     def _run(self) -> None:
+        _writer_modules()
         while not self._stop.is_set():
             self._wake.wait(self.settings.batch_seconds)
             self._wake.clear()
             self.flush()
 
     def _write_pending(self) -> int:
-        # pyarrow (and the span columns) load on the writer's first batch, not at import.
-        from goldenloop import spool
-        from goldenloop.sdk.render import render_rows
-
+        spool, render_rows = _writer_modules()
         written = 0
         with self._lock:
             self._retry_unwritten()
@@ -120,8 +118,7 @@ class Recorder:
         return written
 
     def _write(self, table: Any, *, feedback: bool) -> int:
-        from goldenloop import spool
-
+        spool, _ = _writer_modules()
         try:
             spool.write_spool(self.settings.inbox, table, prefix="sdk", feedback=feedback)
         except OSError as exc:
@@ -148,6 +145,18 @@ class Recorder:
         pending, self._unwritten = self._unwritten, []
         for table, feedback in pending:
             self._write(table, feedback=feedback)
+
+
+def _writer_modules() -> tuple[Any, Any]:
+    """The spool writer and the renderers, imported on first use rather than with the SDK:
+    they load pyarrow and the span columns (and, through the package, DuckDB), which an
+    application that only imports the SDK should not pay for. ``configure()`` loads them at
+    start-up, since an import begun at interpreter exit can fail."""
+    from goldenloop import spool
+    from goldenloop.sdk import openai_render  # noqa: F401  (used by the OpenAI spans' renderers)
+    from goldenloop.sdk.render import render_rows
+
+    return spool, render_rows
 
 
 def _take(items: deque, n: int) -> list:
@@ -198,6 +207,7 @@ def get_recorder() -> Recorder:
 def install(settings: Settings) -> Recorder:
     """Replace the process's recorder (spans recorded so far are written first)."""
     global _recorder
+    _writer_modules()
     with _recorder_lock:
         old, _recorder = _recorder, Recorder(settings)
     if old is not None:

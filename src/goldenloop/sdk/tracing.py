@@ -37,7 +37,7 @@ def trace(fn: Any = None, *, name: str | None = None, kind: str = "chain",
     ``capture=False`` keeps arguments and return value out of the span (secrets, large data).
     """
     def decorate(func: F) -> F:
-        span_name = name or func.__qualname__
+        span_name = name or func.__name__
         if inspect.iscoroutinefunction(func):
             return functools.wraps(func)(_async(func, span_name, kind, capture))  # type: ignore[return-value]
         return functools.wraps(func)(_sync(func, span_name, kind, capture))  # type: ignore[return-value]
