@@ -204,35 +204,42 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         self.server.begin()
-        media = _PROTOBUF
+        media = self._content_type()
+        # Errors are answered in the request's encoding; an unknown one gets readable JSON.
+        answer_as = media if media in (_PROTOBUF, _JSON) else _JSON
+        self._consumed = False
         try:
-            media = self._media_type()
+            self._check(media)
             body = self._body()
             self.server.accept(body, media)
             self._reply(200, media, b"" if media == _PROTOBUF else b"{}")
         except BadRequest as exc:
             self.server.counters.add(rejected=1)
+            if not self._consumed:  # an unread body would be taken for the next request
+                self.close_connection = True
             log.warning("rejected %s: %s %s", self.client_address[0], exc.status, exc)
-            self._error(exc, media)
+            self._error(exc, answer_as)
         except Exception as exc:  # a bug: answer 500 so the exporter keeps its spans
             log.exception("receiver failure")
-            self._error(BadRequest(500, f"internal error: {exc}", _GRPC_UNAVAILABLE), media)
+            self._error(BadRequest(500, f"internal error: {exc}", _GRPC_UNAVAILABLE), answer_as)
         finally:
             self.server.end()
 
     def do_GET(self) -> None:
+        self.close_connection = True
         self._error(BadRequest(405, "only POST /v1/traces is served"), _JSON)
 
     do_PUT = do_DELETE = do_PATCH = do_GET
 
-    def _media_type(self) -> str:
+    def _content_type(self) -> str:
+        return (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
+
+    def _check(self, media: str) -> None:
         if self.path.split("?", 1)[0].rstrip("/") != "/v1/traces":
             raise BadRequest(404, f"no such endpoint {self.path!r}: send traces to /v1/traces")
-        media = (self.headers.get("Content-Type") or "").split(";", 1)[0].strip().lower()
         if media not in (_PROTOBUF, _JSON):
             raise BadRequest(415, f"unsupported content type {media or '(none)'!r}: "
                                   f"use {_PROTOBUF} or {_JSON}")
-        return media
 
     def _body(self) -> bytes:
         length = self.headers.get("Content-Length")
@@ -243,6 +250,7 @@ class Handler(BaseHTTPRequestHandler):
             n = int(length)
         except ValueError as exc:
             raise BadRequest(400, f"bad Content-Length {length!r}") from exc
+        self._consumed = True
         if n > self.server.max_body:
             self._discard(n)
             raise BadRequest(413, f"body of {n:,} bytes exceeds the limit of "

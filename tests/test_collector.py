@@ -1,0 +1,247 @@
+"""The OTLP/HTTP receiver with real parts: the OpenTelemetry SDK's own OTLP/HTTP exporter sends
+to it on loopback, the owner's inbox imports its spool files into a real store, and the spans
+match, field for field, what the file import makes of the same spans."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+from google.protobuf.json_format import MessageToJson
+from google.rpc.status_pb2 import Status
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.exporter.otlp.proto.http import Compression
+from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status as OtelStatus
+from opentelemetry.trace import StatusCode
+from test_import_otlp import COMPARED, T0, otlp_span, request
+
+from goldenloop.collector import Receiver
+from goldenloop.config import resolve_paths
+from goldenloop.ingest import import_file
+from goldenloop.store import Store
+from goldenloop.workers.inbox import pending_files, process_file
+
+RESOURCE = {"service.name": "weather-bot", "service.version": "1.4.2",
+            "deployment.environment.name": "production"}
+# Columns the store fills itself, or that say where a row came from.
+NOT_COMPARED = {"span_key", "import_id", "ingested_at", "source"}
+
+
+@pytest.fixture
+def receiver(store):
+    inbox = resolve_paths(store.path).ensure().inbox
+    server = Receiver(("127.0.0.1", 0), inbox, max_body=1 << 20)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05},
+                              daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_port}/v1/traces"
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+def provider(url: str, **exporter_options) -> tuple[TracerProvider, InMemorySpanExporter]:
+    """A tracer provider exporting to ``url`` and keeping a copy of each finished span."""
+    tp = TracerProvider(resource=Resource.create(RESOURCE))
+    tp.add_span_processor(SimpleSpanProcessor(OTLPSpanExporter(endpoint=url, **exporter_options)))
+    memory = InMemorySpanExporter()
+    tp.add_span_processor(SimpleSpanProcessor(memory))
+    return tp, memory
+
+
+def import_inbox(store) -> list[str]:
+    paths = resolve_paths(store.path)
+    return [process_file(store, paths, p) for p in pending_files(paths.inbox)]
+
+
+def rows(store, where: str = "TRUE") -> list[dict]:
+    cur = store.cursor().execute(f"SELECT * FROM spans WHERE {where} ORDER BY start_time, span_id")
+    names = [d[0] for d in cur.description]
+    return [{k: v for k, v in zip(names, r, strict=True) if k not in NOT_COMPARED}
+            for r in cur.fetchall()]
+
+
+def same_as_file_import(store, tmp_path: Path, doc_json: str) -> None:
+    """The receiver's rows equal what ``goldenloop import`` makes of the same request."""
+    export = tmp_path / "export.json"
+    export.write_text(doc_json)
+    with Store(tmp_path / "file-import.duckdb") as other:
+        result = import_file(other, export)
+        assert result.quarantined == 0
+        assert rows(store) == rows(other)
+
+
+def test_the_sdk_exporter_sends_both_conventions_mapped_like_the_file_import(
+        receiver, store, tmp_path, shared_data):
+    tp, memory = provider(receiver.url)
+    tracer = tp.get_tracer("weather")
+    for convention in ("otel_genai", "openinference"):
+        attrs = json.loads((shared_data / "traces" / f"{convention}_client_span_tool_calls.json")
+                           .read_text())
+        # The same times for both, as in the file-import test these fields come from.
+        tracer.start_span("chat gpt-4", attributes=attrs, start_time=T0).end(T0 + 1_500_000_000)
+    assert tp.force_flush()
+    assert import_inbox(store) == ["done", "done"]
+
+    genai, oi = rows(store)
+    for field in COMPARED:
+        assert genai[field] == oi[field], field
+    assert (genai["app"], genai["model"], genai["model_version"]) == \
+        ("weather-bot", "gpt-4", "gpt-4-0613")
+    assert json.loads(genai["messages"]) == json.loads(oi["messages"])
+    same_as_file_import(store, tmp_path, MessageToJson(encode_spans(memory.get_finished_spans())))
+
+
+def test_traces_nest_errors_count_and_gzip_works(receiver, store, tmp_path):
+    tp, memory = provider(receiver.url, compression=Compression.Gzip)
+    tracer = tp.get_tracer("app")
+    with tracer.start_as_current_span("agent"):
+        with tracer.start_as_current_span("chat gpt-4o-mini", attributes={
+                "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",
+                "gen_ai.usage.input_tokens": 12, "gen_ai.usage.output_tokens": 3,
+                "gen_ai.usage.cache_read.input_tokens": 8,
+                "gen_ai.usage.reasoning.output_tokens": 1, "session.id": "conv-9",
+                "user.id": "u-1"}):
+            pass
+        with tracer.start_as_current_span("chat slow") as span:
+            span.record_exception(TimeoutError("Request timed out."))
+            span.set_status(OtelStatus(StatusCode.ERROR, "Request timed out."))
+    assert tp.force_flush()
+    # The exporter saw 200 for each span, so each spool file is already in place.
+    assert receiver.counters.files == 3 and len(pending_files(receiver.inbox)) == 3
+    import_inbox(store)
+
+    agent, chat, slow = (rows(store, f"name = '{n}'")[0] for n in ("agent", "chat gpt-4o-mini",
+                                                                  "chat slow"))
+    assert chat["parent_span_id"] == agent["span_id"] == slow["parent_span_id"]
+    assert (chat["input_tokens"], chat["output_tokens"], chat["cached_input_tokens"],
+            chat["reasoning_tokens"]) == (12, 3, 8, 1)
+    assert (chat["session_id"], chat["user_id"], chat["kind"]) == ("conv-9", "u-1", "llm")
+    assert (slow["status"], slow["error_type"]) == ("timeout", "TimeoutError")
+    assert store.scalar("SELECT count(DISTINCT source) FROM spans") == 1
+    assert store.scalar("SELECT min(source) FROM spans") == "otlp"
+    same_as_file_import(store, tmp_path, MessageToJson(encode_spans(memory.get_finished_spans())))
+
+
+def post(url: str, body: bytes, content_type: str = "application/json",
+         headers: dict | None = None, method: str = "POST") -> tuple[int, bytes, dict]:
+    req = urllib.request.Request(url, data=body if method == "POST" else None, method=method,
+                                 headers={"Content-Type": content_type, **(headers or {})})
+    try:
+        with urllib.request.urlopen(req, timeout=30) as r:
+            return r.status, r.read(), dict(r.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), dict(e.headers)
+
+
+def test_otlp_json_bodies_are_accepted_and_stored_like_the_file_import(receiver, store,
+                                                                       tmp_path):
+    doc = request(
+        otlp_span({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o",
+                   "gen_ai.usage.input_tokens": 5,
+                   "gen_ai.input.messages": json.dumps([{"role": "user", "parts": [
+                       {"type": "text", "content": "hi"}]}])},
+                  trace="0af7651916cd43dd8448eb211c80319c", span="b7ad6b7169203331"),
+        otlp_span({"openinference.span.kind": "TOOL", "tool.name": "lookup",
+                   "input.value": "{\"q\": 1}", "output.value": "found"},
+                  trace="0af7651916cd43dd8448eb211c80319c", span="00f067aa0ba902b7",
+                  parent="b7ad6b7169203331", name="lookup"))
+    status, body, _ = post(receiver.url, json.dumps(doc).encode())
+    assert (status, json.loads(body)) == (200, {})
+    assert import_inbox(store) == ["done"]
+    tool = rows(store, "kind = 'tool'")[0]
+    assert (tool["output"], tool["parent_span_id"]) == ("found", "b7ad6b7169203331")
+    same_as_file_import(store, tmp_path, json.dumps(doc))
+
+
+BOMB = gzip.compress(b"\0" * (2 << 20))  # 2 MiB inflated from about 2 KiB: over the 1 MiB limit
+
+
+@pytest.mark.parametrize(("method", "path", "ctype", "body", "headers", "status", "says"), [
+    ("GET", "/v1/traces", "application/json", b"", {}, 405, "only POST"),
+    ("POST", "/v1/metrics", "application/json", b"{}", {}, 404, "/v1/traces"),
+    ("POST", "/v1/traces", "text/plain", b"{}", {}, 415, "unsupported content type"),
+    ("POST", "/v1/traces", "application/json", b"x" * ((1 << 20) + 1), {}, 413, "exceeds"),
+    ("POST", "/v1/traces", "application/json", BOMB, {"Content-Encoding": "gzip"}, 413,
+     "decompressed"),
+    ("POST", "/v1/traces", "application/json", b"{\"resourceSpans\": [", {}, 400, "not valid JSON"),
+    ("POST", "/v1/traces", "application/json", b"[1, 2]", {}, 400, "not an ExportTrace"),
+    ("POST", "/v1/traces", "application/json", b"{\"resourceSpans\": 7}", {}, 400, "not a list"),
+    ("POST", "/v1/traces", "application/json", b"not gzip", {"Content-Encoding": "gzip"}, 400,
+     "not valid gzip"),
+    ("POST", "/v1/traces", "application/json", b"{}", {"Content-Encoding": "br"}, 415, "br"),
+])
+def test_bad_requests_are_refused_with_the_right_status_and_a_message(
+        receiver, method, path, ctype, body, headers, status, says):
+    url = receiver.url.replace("/v1/traces", path)
+    got, answer, _ = post(url, body, ctype, headers, method)
+    assert got == status
+    assert says in json.loads(answer)["message"]
+    assert not pending_files(receiver.inbox)
+
+
+def test_a_bad_protobuf_body_gets_a_protobuf_status(receiver):
+    got, answer, headers = post(receiver.url, b"\xff\xff\xff\xff", "application/x-protobuf")
+    assert got == 400 and headers["Content-Type"] == "application/x-protobuf"
+    status = Status.FromString(answer)
+    assert status.code == 3 and "not an ExportTraceServiceRequest" in status.message
+
+
+def test_an_unwritable_inbox_answers_503_so_the_exporter_retries(tmp_path):
+    blocked = tmp_path / "inbox"
+    blocked.write_text("a file where the inbox folder should be")
+    server = Receiver(("127.0.0.1", 0), blocked)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        doc = request(otlp_span({}, trace="0af7651916cd43dd8448eb211c80319c",
+                                span="b7ad6b7169203331"))
+        got, answer, headers = post(f"http://127.0.0.1:{server.server_port}/v1/traces",
+                                    json.dumps(doc).encode())
+        assert got == 503 and headers["Retry-After"] == "1"
+        assert "cannot write the spool file" in json.loads(answer)["message"]
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_goldenloop_collect_runs_receives_and_stops_cleanly(tmp_path):
+    db = tmp_path / "g.duckdb"
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "goldenloop.cli", "collect", "--db", str(db),
+                             "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        assert "OTLP/HTTP traces at" in proc.stdout.readline()
+        tp, _ = provider(f"http://127.0.0.1:{port}/v1/traces")
+        with tp.get_tracer("cli").start_as_current_span("hello"):
+            pass
+        assert tp.force_flush()
+        tp.shutdown()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, out
+    assert "1 requests, 1 spans in 1 spool files, 0 rejected" in out
+    inbox = resolve_paths(db).inbox
+    assert len(pending_files(inbox)) == 1
+    assert not db.exists()  # the receiver never opens the database
