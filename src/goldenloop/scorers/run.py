@@ -10,7 +10,8 @@ twice: rows are updated in place or inserted after an anti-join).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -71,20 +72,32 @@ def score_spans(store: Store, *, rescore: bool = False, batch_spans: int = BATCH
     note = progress or (lambda _f, _m: None)
     t0 = time.perf_counter()
     current = versions()
-    keys = signal_sql.pending_keys(store.cursor(), current, rescore)
     result = ScoreResult()
-    note(0.0, f"{len(keys):,} LLM spans to score")
-    for start in range(0, len(keys), batch_spans):
-        batch = signal_sql.texts_for(store.cursor(), keys.slice(start, batch_spans))
-        signals = compute(batch)
-        inserted, updated = store.write(signal_sql.write_offline, signals, current)
-        result.spans += batch.num_rows
-        result.inserted += inserted
-        result.updated += updated
-        result.texts += _count_texts(batch)
-        note(result.spans / len(keys), f"{result.spans:,} of {len(keys):,} LLM spans scored")
+    with _reader(store) as cur:
+        keys = signal_sql.pending_keys(cur, current, rescore)
+        note(0.0, f"{len(keys):,} LLM spans to score")
+        for start in range(0, len(keys), batch_spans):
+            batch = signal_sql.texts_for(cur, keys.slice(start, batch_spans))
+            signals = compute(batch)
+            inserted, updated = store.write(signal_sql.write_offline, signals, current)
+            result.spans += batch.num_rows
+            result.inserted += inserted
+            result.updated += updated
+            result.texts += _count_texts(batch)
+            note(result.spans / len(keys), f"{result.spans:,} of {len(keys):,} LLM spans scored")
     result.seconds = time.perf_counter() - t0
     return result
+
+
+@contextmanager
+def _reader(store: Store) -> Iterator:
+    """A cursor of the run's own: Arrow reads need one with no half-read result on it, which
+    the thread's shared cursor cannot promise."""
+    cur = store.con.cursor()
+    try:
+        yield cur
+    finally:
+        cur.close()
 
 
 def _count_texts(batch: pa.Table) -> int:
@@ -108,7 +121,8 @@ def moderate_spans(store: Store, config: mod.ModerationConfig,
                    progress: Progress | None = None) -> ModerationResult:
     """Moderation for scored LLM spans never moderated, newest first, up to the config's cap."""
     note = progress or (lambda _f, _m: None)
-    pending = signal_sql.moderation_pending(store.cursor(), config.max_spans_per_run)
+    with _reader(store) as cur:
+        pending = signal_sql.moderation_pending(cur, config.max_spans_per_run)
     result = ModerationResult()
     if pending.num_rows == 0:
         return result

@@ -36,6 +36,8 @@ MODERATION_COLUMNS: tuple[tuple[str, str], ...] = (
     ("moderation_categories", "JSON"),
 )
 _NAME = re.compile(r"^[a-z_]+$")
+# Results are always fetched to the end: DuckDB refuses the relation API (``cur.sql``) on a
+# cursor whose last ``execute`` result was left half-read.
 
 
 def _stale(alias: str, versions: dict[str, str]) -> tuple[str, list[str]]:
@@ -71,7 +73,7 @@ def has_pending(cur: duckdb.DuckDBPyConnection, versions: dict[str, str]) -> boo
                            WHERE s.kind = 'llm' AND (g.span_key IS NULL OR {stale}))""",
         params,
     )
-    return bool(cur.fetchone()[0])
+    return bool(cur.fetchall()[0][0])
 
 
 def texts_for(cur: duckdb.DuckDBPyConnection, keys: pa.Array) -> pa.Table:
@@ -113,7 +115,7 @@ def write_offline(cur: duckdb.DuckDBPyConnection, table: pa.Table,
                 FROM {name} b WHERE signals.span_key = b.span_key""",
             [json.dumps(versions, sort_keys=True)],
         )
-        updated = int(cur.fetchone()[0])
+        updated = int(cur.fetchall()[0][0])
         typed = ", ".join(f"CAST(b.{c} AS {t})" for c, t in OFFLINE_COLUMNS)
         cur.execute(
             f"""INSERT INTO signals (span_key, {', '.join(cols)}, scorer_versions, computed_at)
@@ -121,7 +123,7 @@ def write_offline(cur: duckdb.DuckDBPyConnection, table: pa.Table,
                 WHERE NOT EXISTS (SELECT 1 FROM signals g WHERE g.span_key = b.span_key)""",
             [json.dumps(versions, sort_keys=True)],
         )
-        inserted = int(cur.fetchone()[0])
+        inserted = int(cur.fetchall()[0][0])
     finally:
         cur.unregister(name)
     return inserted, updated
@@ -156,7 +158,7 @@ def write_moderation(cur: duckdb.DuckDBPyConnection, table: pa.Table, version: s
                 FROM {name} b WHERE signals.span_key = b.span_key""",
             [json.dumps({"moderation": version})],
         )
-        return int(cur.fetchone()[0])
+        return int(cur.fetchall()[0][0])
     finally:
         cur.unregister(name)
 
@@ -170,5 +172,5 @@ def coverage(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
              ON g.span_key = s.span_key
            WHERE s.kind = 'llm'"""
     )
-    llm, scored, moderated = cur.fetchone()
+    llm, scored, moderated = cur.fetchall()[0]
     return {"llm_spans": int(llm), "scored": int(scored), "moderated": int(moderated)}
