@@ -95,6 +95,11 @@ def agreement_for(value_type: str | Scale, pairs: pd.DataFrame, *, human: str = 
     clusters, g = bs.factorize(keys.to_numpy()[ok])
     n_items = int(pairs.loc[ok, item].nunique()) if len(pairs) else 0
     h, j = h[ok], j[ok]
+    counts = {"n": int(ok.sum()), "n_items": n_items, "n_clusters": g,
+              "n_dropped": int((~ok).sum())}
+    names = STATISTICS[scale.value_type]
+    if not ok.any():
+        return result_rows({k: (np.nan, np.array([])) for k in names}, names, counts, level)
     if scale.categorical:
         k = scale.k
         positive = scale.categories.index("fail") if scale.value_type == "boolean" else None
@@ -106,9 +111,7 @@ def agreement_for(value_type: str | Scale, pairs: pd.DataFrame, *, human: str = 
         sums = bs.cluster_sums(clusters, g, interval.moment_rows(h, j))
         results = bs.bootstrap(sums, interval.moment_stats, n_resamples=n_resamples, seed=seed)
         results |= interval.rank_stats(h, j, clusters, g, n_resamples=n_resamples, seed=seed)
-    counts = {"n": int(ok.sum()), "n_items": n_items, "n_clusters": g,
-              "n_dropped": int((~ok).sum())}
-    return result_rows(results, STATISTICS[scale.value_type], counts, level)
+    return result_rows(results, names, counts, level)
 
 
 def result_rows(results: dict[str, tuple[float, np.ndarray]], names: Sequence[str],
