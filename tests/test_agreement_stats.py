@@ -174,6 +174,9 @@ def test_resampled_tables_give_the_statistic_of_the_resampled_rows(seed):
     take = np.repeat(np.arange(150), w[0][clusters].astype(int))
     assert moments["pearson"][0] == pytest.approx(stats.pearsonr(x[take], y[take]).statistic)
     assert moments["mae"][0] == pytest.approx(np.abs(x[take] - y[take]).mean())
+    ranks = [np.unique(v, return_inverse=True)[1] for v in (x, y)]
+    rho = interval.weighted_spearman((ranks[0], 150), (ranks[1], 150), w[:, clusters])
+    assert rho[0] == pytest.approx(stats.spearmanr(x[take], y[take]).statistic)
 
 
 # -- published figures ---------------------------------------------------------------------

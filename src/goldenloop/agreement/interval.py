@@ -3,18 +3,20 @@ human), Krippendorff's interval alpha, and the rank correlations Spearman and Ke
 
 The first four are functions of a handful of sums (the ``MOMENTS`` columns), so they are
 bootstrapped as sums. Rank correlations are computed from the contingency table of distinct
-values when there are few of them (grades on a scale, means of a few raters); for finely
-grained numbers they fall back to scipy on each resample, one call per resample.
+values when there are few of them (grades on a scale, means of a few raters). For finely
+grained numbers Spearman comes from weighted mid-ranks, still for all resamples at once, and
+Kendall's tau-b from scipy, one call per resample (it needs the pairs' order, which no sum
+gives).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats
+from scipy import sparse, stats
 
 from goldenloop.agreement import bootstrap as bs
 from goldenloop.agreement import ordinal
-from goldenloop.agreement.nominal import ratio
+from goldenloop.agreement.nominal import midranks, ratio
 
 MOMENTS = ("n", "h", "j", "hh", "jj", "hj", "abs_diff", "sq_diff")
 MAX_TABLE_CELLS = 400  # distinct human values x distinct judge values for the table path
@@ -82,24 +84,48 @@ def rank_stats(h: np.ndarray, j: np.ndarray, clusters: np.ndarray, n_clusters: i
         shape = (len(hv), len(jv))
         return bs.bootstrap(sums, lambda x: rank_stats_table(x.reshape(-1, *shape)),
                             n_resamples=n_resamples, seed=seed)
-    return _rank_stats_scipy(h, j, clusters, n_clusters, n_resamples, seed)
+    return _rank_stats_fine(h, j, (hc, len(hv)), (jc, len(jv)), clusters, n_clusters,
+                            n_resamples, seed)
 
 
-def _scipy_pair(h: np.ndarray, j: np.ndarray) -> tuple[float, float]:
+def weighted_spearman(h: tuple[np.ndarray, int], j: tuple[np.ndarray, int],
+                      w: np.ndarray) -> np.ndarray:
+    """Spearman's rho of each resample, rows (b x n) of ``w`` counting how often each pair was
+    drawn; ``h`` and ``j`` are (codes of distinct values in order, how many distinct values).
+    Mid-ranks come from the cumulative weight of the distinct values, so no resample is
+    ever sorted or expanded."""
+    n = w.sum(axis=1, keepdims=True)
+    ranks = []
+    for codes, k in (h, j):
+        onehot = sparse.csr_matrix((np.ones(len(codes)), (np.arange(len(codes)), codes)),
+                                   shape=(len(codes), k))
+        per_value = np.asarray((onehot.T @ w.T).T)
+        ranks.append(midranks(per_value)[:, codes] - (n + 1) / 2)  # centred: mean is (n+1)/2
+    dx, dy = ranks
+    vx, vy = (w * dx**2).sum(axis=1), (w * dy**2).sum(axis=1)
+    flat = (vx <= 1e-9 * n[:, 0] ** 3) | (vy <= 1e-9 * n[:, 0] ** 3)
+    r = ratio((w * dx * dy).sum(axis=1), np.sqrt(np.where(flat, 0.0, vx * vy)))
+    return np.where(flat, np.nan, r)
+
+
+def _kendall(h: np.ndarray, j: np.ndarray) -> float:
     if len(h) < 2 or np.ptp(h) == 0 or np.ptp(j) == 0:
-        return float("nan"), float("nan")
-    return (float(stats.spearmanr(h, j).statistic),
-            float(stats.kendalltau(h, j, variant="b").statistic))
+        return float("nan")
+    return float(stats.kendalltau(h, j, variant="b").statistic)
 
 
-def _rank_stats_scipy(h: np.ndarray, j: np.ndarray, clusters: np.ndarray, n_clusters: int,
-                      n_resamples: int, seed: int) -> dict[str, tuple[float, np.ndarray]]:
-    est = _scipy_pair(h, j)
-    out = np.full((max(n_resamples, 0), 2), np.nan)
-    b = 0
-    for w in bs.resample_counts(n_clusters, n_resamples, seed):
-        for row in w:  # too many distinct values for a table: one scipy call per resample
-            take = np.repeat(np.arange(len(h)), row[clusters].astype(np.int64))
-            out[b] = _scipy_pair(h[take], j[take])
-            b += 1
-    return {"spearman": (est[0], out[:, 0]), "kendall_tau_b": (est[1], out[:, 1])}
+def _rank_stats_fine(h, j, h_codes, j_codes, clusters, n_clusters, n_resamples, seed
+                     ) -> dict[str, tuple[float, np.ndarray]]:
+    """Too many distinct values for a table: Spearman from weighted mid-ranks (vectorized),
+    Kendall's tau-b from scipy, one O(n log n) call per resample."""
+    rho = [weighted_spearman(h_codes, j_codes, np.ones((1, len(h))))]
+    tau = []
+    for w in bs.resample_counts(n_clusters, n_resamples, seed, width=len(h)):
+        rows = w[:, clusters]
+        rho.append(weighted_spearman(h_codes, j_codes, rows))
+        for counts in rows.astype(np.int64):
+            take = np.repeat(np.arange(len(h)), counts)
+            tau.append(_kendall(h[take], j[take]))
+    rho_all = np.concatenate(rho)
+    return {"spearman": (float(rho_all[0]), rho_all[1:]),
+            "kendall_tau_b": (_kendall(h, j), np.array(tau, dtype=float))}
