@@ -270,11 +270,53 @@ def m004_moderation_signals(cur: duckdb.DuckDBPyConnection) -> None:
         cur.execute(f"ALTER TABLE signals ADD COLUMN {column} {sql_type}")
 
 
+def m005_review_workbench(cur: duckdb.DuckDBPyConnection) -> None:
+    """Review workbench: claim history, late and undone grades, rubric documents."""
+    for table, column, sql_type in (
+        ("grades", "late", "BOOLEAN DEFAULT false"),        # arrived after its claim was lost
+        ("grades", "seconds_spent", "DOUBLE"),              # from claim to submit
+        ("grades", "retracted", "BOOLEAN DEFAULT false"),   # an undo: supersedes, holds no value
+        ("corrections", "retracted", "BOOLEAN DEFAULT false"),
+        ("queue_items", "claim_id", "BIGINT"),              # the live claim; changes on each claim
+        ("queue_items", "claimed_at", "TIMESTAMP"),
+        ("queue_items", "risk_reasons", "VARCHAR[]"),       # which signals raised the risk score
+    ):
+        cur.execute(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+    cur.execute("CREATE SEQUENCE claim_seq START 1")
+    cur.execute(
+        """CREATE TABLE queue_claims (
+            claim_id BIGINT,
+            queue_id BIGINT,
+            queue_item_id BIGINT,
+            reviewer VARCHAR,
+            claimed_at TIMESTAMP,
+            renewed_at TIMESTAMP,
+            expires_at TIMESTAMP,
+            ended_at TIMESTAMP,
+            outcome VARCHAR              -- open, graded, skipped, later, released
+        )"""
+    )
+    cur.execute(
+        """CREATE TABLE rubrics (
+            rubric_name VARCHAR,
+            rubric_version VARCHAR,      -- content hash of the definition
+            title VARCHAR,
+            definition JSON,             -- the whole validated rubric, as loaded from YAML
+            origin VARCHAR,              -- package or user
+            based_on VARCHAR,            -- the version a lead's edit started from
+            edited_by VARCHAR,
+            edited_at TIMESTAMP,
+            loaded_at TIMESTAMP
+        )"""
+    )
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "traces", m001_traces),
     (2, "review", m002_review),
     (3, "operations", m003_operations),
     (4, "moderation_signals", m004_moderation_signals),
+    (5, "review_workbench", m005_review_workbench),
 )
 LATEST = MIGRATIONS[-1][0]
 
