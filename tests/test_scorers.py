@@ -162,3 +162,13 @@ def test_scorers_load_and_run_with_the_network_blocked():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert "[0.9" in out.stdout
+
+
+def test_every_signal_column_has_an_honest_label():
+    from goldenloop.scorers.labels import SIGNALS
+    from goldenloop.store.signals import MODERATION_COLUMNS
+
+    columns = {c for c, _ in OFFLINE_COLUMNS} | {c for c, _ in MODERATION_COLUMNS}
+    assert columns - {"moderation_categories"} == set(SIGNALS)
+    assert all("Not a toxicity" in SIGNALS[c][1] for c in ("user_offensive", "output_offensive"))
+    assert all("English" in SIGNALS[c][1] for c in ("user_sentiment", "output_sentiment"))
