@@ -197,3 +197,11 @@ def test_slices_mark_small_ones_and_never_mix_judges():
     assert weekly.groupby("judge_version")["n"].max().sum() <= n
     with pytest.raises(ValueError, match="cannot slice"):
         slice_agreement(FIVE, df, "colour")
+
+
+@pytest.mark.parametrize("scale", [FIVE, Scale("nominal"), Scale("boolean"), Scale("interval")])
+def test_empty_inputs_give_nan_rows_not_errors(scale):
+    empty = pd.DataFrame({"item": [], "reviewer": [], "value": [], "human": [], "judge": []})
+    for rows in (agreement_for(scale, empty), judge_vs_consensus(scale, empty),
+                 human_agreement(scale, empty)):
+        assert len(rows) and rows["value"].isna().all() and (rows["n"] == 0).all()

@@ -158,6 +158,13 @@ def test_criterion_agreement_on_hand_grades(graded):
     assert res.humans.set_index("statistic").loc["krippendorff_alpha", "n_items"] == 2
 
 
+def test_criterion_without_grades_gives_empty_frames(graded):
+    res = criterion_agreement(graded, "safe", n_resamples=10)
+    assert res.judges.empty and "statistic" in res.judges.columns
+    assert res.humans["value"].isna().all() and res.confusion == {}
+    assert res.slices("app").empty
+
+
 def test_criterion_errors_are_named(graded):
     with pytest.raises(AgreementError, match="several rubric versions"):
         criterion_agreement(graded, "quality")

@@ -74,7 +74,7 @@ def alpha_finish(metric: str, k: int | None = None):
     """The function turning summed rows (b x d) into {'krippendorff_alpha': (b,)}."""
     if metric == "interval":
         return lambda s: {"krippendorff_alpha": interval_alpha_sums(s)}
-    return lambda s: {"krippendorff_alpha": alpha_from_coincidence(s.reshape(-1, k, k), metric)}
+    return lambda s: {"krippendorff_alpha": alpha_from_coincidence(s.reshape(len(s), k, k), metric)}
 
 
 def krippendorff_alpha(units, values, metric: str, k: int | None = None) -> float:

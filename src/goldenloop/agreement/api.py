@@ -15,7 +15,7 @@ import pandas as pd
 
 from goldenloop.agreement import bootstrap as bs
 from goldenloop.agreement.multi import human_agreement, judge_vs_consensus
-from goldenloop.agreement.report import agreement_for, confusion
+from goldenloop.agreement.report import COLUMNS, agreement_for, confusion
 from goldenloop.agreement.scale import AgreementError, Scale
 from goldenloop.agreement.slices import JUDGE_KEYS, SMALL_SLICE, slice_agreement
 from goldenloop.store import agreement_sql as q
@@ -79,10 +79,10 @@ def criterion_agreement(store: Store, criterion: str, *, rubric_name: str | None
             judges.append(rows.assign(judge_name=key[0], judge_version=key[1], comparison=name))
         if scale.categorical:
             tables[key] = confusion(scale, part)
-    judges_df = pd.concat(judges, ignore_index=True) if judges else pd.DataFrame()
-    if not judges_df.empty:
-        lead = [*JUDGE_KEYS, "comparison"]
-        judges_df = judges_df[lead + [c for c in judges_df.columns if c not in lead]]
+    lead = [*JUDGE_KEYS, "comparison"]
+    judges_df = (pd.concat(judges, ignore_index=True) if judges
+                 else pd.DataFrame(columns=[*lead, *COLUMNS]))
+    judges_df = judges_df[lead + list(COLUMNS)]
     ceiling = human_agreement(scale, humans, cluster="cluster", **boot)
     return CriterionAgreement(criterion, rn, rv, scale, judges_df, ceiling, tables, pairs,
                               {"n_resamples": n_resamples, "seed": seed, "level": level})

@@ -30,6 +30,7 @@ def consensus(scale: Scale, grades: pd.DataFrame, *, value: str = "value",
               item: str = "item", min_humans: int = 2) -> pd.DataFrame:
     """One row per item with at least ``min_humans`` usable grades: ``consensus`` (a label,
     or a number for interval scales; None when tied), ``n_humans`` and ``tie``."""
+    scale = scale.with_observed(grades[value])
     v = scale.encode(grades[value])
     ok = np.isfinite(v)
     df = pd.DataFrame({"item": grades[item].to_numpy()[ok], "v": v[ok]})
@@ -55,6 +56,7 @@ def judge_vs_consensus(scale: Scale, pairs: pd.DataFrame, *, human: str = "human
                        min_humans: int = 2, **boot) -> pd.DataFrame:
     """The judge against the consensus of each item's human grades in ``pairs`` (one row per
     judge grade and human grade of an item, one judge)."""
+    scale = scale.with_observed(pairs[human], pairs[judge])
     cons = consensus(scale, pairs, value=human, item=item, min_humans=min_humans)
     keep = [item, judge] + ([cluster] if cluster else [])
     first = pairs.drop_duplicates(item)[keep]
@@ -136,7 +138,7 @@ def _pairwise_sums(scale: Scale, a, b, p, n_pairs, clusters, g) -> np.ndarray:
         rows = interval.moment_rows(a, b)
         out = np.zeros((g, n_pairs, rows.shape[1]))
         np.add.at(out, (clusters, p), rows)
-        return out.reshape(g, -1)
+        return out.reshape(g, n_pairs * rows.shape[1])
     k = scale.k
     cells = p * k * k + (a * k + b).astype(np.int64)
     return bs.cluster_counts(clusters, g, cells, n_pairs * k * k)
@@ -147,7 +149,7 @@ def _pairwise_finish(scale: Scale, n_pairs: int, name: str):
 
     def finish(s: np.ndarray) -> dict[str, np.ndarray]:
         if scale.value_type == "interval":
-            per_pair = interval.pearson(s.reshape(len(s), n_pairs, -1))
+            per_pair = interval.pearson(s.reshape(len(s), n_pairs, len(interval.MOMENTS)))
         else:
             per_pair = nominal.cohen_kappa(s.reshape(len(s), n_pairs, scale.k, scale.k), weights)
         good = np.isfinite(per_pair)

@@ -118,7 +118,7 @@ class Scale:
         """Category labels for integer codes (interval values pass through)."""
         if not self.categorical:
             return np.asarray(codes, dtype=float)
-        cats = np.array(self.categories, dtype=object)
+        cats = np.array(list(self.categories or ()), dtype=object)
         out = np.full(len(codes), None, dtype=object)
         ok = np.isfinite(codes)
         out[ok] = cats[codes[ok].astype(int)]
