@@ -190,3 +190,13 @@ def test_without_a_config_nothing_is_sent(store, endpoint):
     assert moderation.find_config(store.path) is None
     result = run.score_job(store, {}, lambda _f, _m: None)
     assert "moderated" not in result and endpoint.requests == []
+
+
+def test_a_broken_config_fails_the_job_after_the_offline_signals(store):
+    (store.path.parent / moderation.CONFIG_FILE).write_text("batch_size: lots\n")
+    _spans(store)
+    jid = store.write(job_sql.create, "score", {}, "test")
+    run_job(store, store.write(job_sql.claim_next), HANDLERS)
+    job = store.write(job_sql.get, jid)
+    assert job.status == "failed" and "bad moderation config" in job.error
+    assert store.scalar("SELECT count(*) FROM signals") == 5

@@ -54,11 +54,15 @@ class ModerationConfig(BaseModel):
             raise ModerationError(f"bad moderation config {p}: {exc}{hint}") from exc
 
 
+def default_config_path(db_path: str | Path) -> Path:
+    return Path(db_path).parent / CONFIG_FILE
+
+
 def find_config(db_path: str | Path, explicit: str | Path | None = None) -> ModerationConfig | None:
     """The explicit config file, else ``moderation.yaml`` beside the database, else None."""
     if explicit:
         return ModerationConfig.load(explicit)
-    beside = Path(db_path).parent / CONFIG_FILE
+    beside = default_config_path(db_path)
     return ModerationConfig.load(beside) if beside.is_file() else None
 
 

@@ -161,9 +161,12 @@ def _moderate_group(moderator: mod.Moderator, group: pa.Table) -> tuple[pa.Table
 
 
 def score_job(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
-    """The "score" job: offline signals, then moderation when a config is found."""
-    config = mod.find_config(store.path, params.get("moderation_config"))
-    share = 0.5 if config else 1.0
+    """The "score" job: offline signals, then moderation when configured. The offline pass
+    commits first, so a broken moderation config or endpoint fails the job without holding
+    back the offline signals."""
+    explicit = params.get("moderation_config")
+    wanted = bool(explicit) or mod.default_config_path(store.path).is_file()
+    share = 0.5 if wanted else 1.0
 
     def offline_note(frac: float, msg: str) -> None:
         progress(frac * share, msg)
@@ -171,9 +174,9 @@ def score_job(store: Store, params: dict[str, Any], progress: Progress) -> dict[
     r = score_spans(store, rescore=bool(params.get("rescore")), progress=offline_note)
     out: dict[str, Any] = {"spans": r.spans, "inserted": r.inserted, "updated": r.updated,
                            "texts": r.texts, "seconds": round(r.seconds, 2), "summary": r.summary}
-    if config:
+    if wanted:
+        config = mod.find_config(store.path, explicit)
         m = moderate_spans(store, config, lambda f, msg: progress(share + f * (1 - share), msg))
         out.update(moderated=m.spans, moderation_flagged=m.flagged,
                    summary=f"{r.summary}; {m.summary}")
     return out
-
