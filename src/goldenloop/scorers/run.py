@@ -61,9 +61,10 @@ class ScoreResult:
     def summary(self) -> str:
         if not self.spans:
             return "signals up to date: no LLM span needed scoring"
-        rate = self.texts / self.seconds if self.seconds else 0.0
+        # A rate over a few texts is mostly the models' one-second load: say it only at scale.
+        rate = f" ({self.texts / self.seconds:,.0f} texts/s)" if self.texts >= 10_000 else ""
         return (f"scored {self.spans:,} LLM spans ({self.inserted:,} new, {self.updated:,} "
-                f"again): {self.texts:,} texts in {self.seconds:.1f} s ({rate:,.0f} texts/s)")
+                f"again): {self.texts:,} texts in {self.seconds:.1f} s{rate}")
 
 
 def score_spans(store: Store, *, rescore: bool = False, batch_spans: int = BATCH_SPANS,
