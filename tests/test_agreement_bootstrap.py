@@ -205,3 +205,10 @@ def test_empty_inputs_give_nan_rows_not_errors(scale):
     for rows in (agreement_for(scale, empty), judge_vs_consensus(scale, empty),
                  human_agreement(scale, empty)):
         assert len(rows) and rows["value"].isna().all() and (rows["n"] == 0).all()
+
+
+def test_rows_without_a_session_are_their_own_clusters():
+    df = pd.DataFrame({"item": range(6), "session": ["a", "a", None, None, None, np.nan],
+                       "human": list("xyxyxy"), "judge": list("xyxyyy")})
+    rows = agreement_for("nominal", df, cluster="session", n_resamples=20)
+    assert (rows["n_clusters"] == 5).all() and (rows["n_items"] == 6).all()

@@ -17,7 +17,7 @@ import pandas as pd
 from goldenloop.agreement import alpha as kalpha
 from goldenloop.agreement import bootstrap as bs
 from goldenloop.agreement import interval, nominal
-from goldenloop.agreement.report import agreement_for, result_rows
+from goldenloop.agreement.report import agreement_for, cluster_keys, result_rows
 from goldenloop.agreement.scale import Scale
 
 MIN_SHARED_ITEMS = 10  # a reviewer pair with fewer shared items adds noise, not signal
@@ -47,7 +47,8 @@ def consensus(scale: Scale, grades: pd.DataFrame, *, value: str = "value",
         tie = counts.eq(top, axis=0).sum(axis=1) > 1
         cons = counts.idxmax(axis=1).astype(float).where(~tie)
     out = pd.DataFrame({item: n.index, "consensus": scale.decode(cons.reindex(n.index).to_numpy()),
-                        "n_humans": n.to_numpy(), "tie": tie.reindex(n.index).to_numpy()})
+                        "n_humans": n.to_numpy(),
+                        "tie": tie.reindex(n.index).to_numpy(dtype=bool)})
     return out[out["n_humans"] >= min_humans].reset_index(drop=True)
 
 
@@ -80,8 +81,9 @@ def human_agreement(scale: Scale, grades: pd.DataFrame, *, value: str = "value",
     v = scale.encode(grades[value])
     df = grades.assign(_v=v)[np.isfinite(v)]
     df = df[df.groupby(item)[item].transform("size") >= 2]
+    df = df.assign(_cluster=cluster_keys(df, item, cluster))
     boot = {"n_resamples": n_resamples, "seed": seed}
-    clusters, g = bs.factorize(df[cluster if cluster else item].to_numpy())
+    clusters, g = bs.factorize(df["_cluster"].to_numpy())
     sums = kalpha.alpha_sums(df[item].to_numpy(), df["_v"].to_numpy(), clusters, g,
                              METRIC[scale.value_type], scale.k)
     res = bs.bootstrap(sums, kalpha.alpha_finish(METRIC[scale.value_type], scale.k), **boot)
@@ -89,8 +91,8 @@ def human_agreement(scale: Scale, grades: pd.DataFrame, *, value: str = "value",
               "n_dropped": int((~np.isfinite(v)).sum())}
     rows = [result_rows(res, ["krippendorff_alpha"], counts, level)]
     rows[0]["note"] = _join(f"{df[reviewer].nunique()} reviewers", rows[0]["note"][0])
-    rows.append(mean_pairwise(scale, reviewer_pairs(df, item, reviewer, cluster), level=level,
-                              **boot))
+    rows.append(mean_pairwise(scale, reviewer_pairs(df, item, reviewer, "_cluster"),
+                              level=level, **boot))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -121,7 +123,7 @@ def mean_pairwise(scale: Scale, pairs: pd.DataFrame, *, encoded: bool = True,
     shared = key[ok].map(key[ok].value_counts())
     ok[ok] = (shared >= min_shared).to_numpy()
     p, n_pairs = bs.factorize(key.to_numpy()[ok])
-    clusters, g = bs.factorize(pairs["cluster"].to_numpy()[ok])
+    clusters, g = bs.factorize(cluster_keys(pairs, "item", "cluster")[ok])
     res = bs.bootstrap(_pairwise_sums(scale, a[ok], b[ok], p, n_pairs, clusters, g),
                        _pairwise_finish(scale, n_pairs, name),
                        n_resamples=n_resamples, seed=seed)

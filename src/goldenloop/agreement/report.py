@@ -78,6 +78,16 @@ def resolve_scale(value_type: str | Scale, pairs: pd.DataFrame, human: str, judg
     return scale.with_observed(pairs[human], pairs[judge]) if len(pairs) else scale
 
 
+def cluster_keys(pairs: pd.DataFrame, item: str, cluster: str | None) -> np.ndarray:
+    """Integer key of the unit each row is resampled with: its cluster, or its own item when
+    it has none (missing sessions must not merge every session-less item into one cluster)."""
+    items = pd.factorize(pairs[item].to_numpy(dtype=object))[0]
+    if not cluster:
+        return items
+    keys = pd.factorize(pairs[cluster].to_numpy(dtype=object))[0]  # -1 where missing
+    return np.where(keys < 0, keys.max(initial=-1) + 1 + items, keys)
+
+
 def agreement_for(value_type: str | Scale, pairs: pd.DataFrame, *, human: str = "human",
                   judge: str = "judge", item: str = "item", cluster: str | None = None,
                   n_resamples: int = bs.DEFAULT_RESAMPLES, seed: int = bs.DEFAULT_SEED,
@@ -91,8 +101,7 @@ def agreement_for(value_type: str | Scale, pairs: pd.DataFrame, *, human: str = 
     """
     scale = resolve_scale(value_type, pairs, human, judge)
     h, j, ok = encode_pairs(pairs, scale, human, judge)
-    keys = pairs[cluster if cluster else item] if len(pairs) else pd.Series([], dtype=object)
-    clusters, g = bs.factorize(keys.to_numpy()[ok])
+    clusters, g = bs.factorize(cluster_keys(pairs, item, cluster)[ok])
     n_items = int(pairs.loc[ok, item].nunique()) if len(pairs) else 0
     h, j = h[ok], j[ok]
     counts = {"n": int(ok.sum()), "n_items": n_items, "n_clusters": g,
