@@ -97,6 +97,11 @@ def graded(store):
         grade(s4, None, "human", "ana", 15, supersedes=ids[8], not_applicable=True),
     ])
     insert(store, [grade(s2, 3, "human", "dev", 16, supersedes=edits[1])])
+    eve = insert(store, [grade(s2, 4, "human", "eve", 10)])
+    undo = insert(store, [grade(s2, None, "human", "eve", 12, supersedes=eve[0])])
+    # insert_grades has no column for it yet: mark the undo as the review module will.
+    store.write(lambda cur: cur.execute("UPDATE grades SET retracted = true WHERE grade_id = ?",
+                                        undo))
     return store
 
 
@@ -115,7 +120,8 @@ def test_pairs_take_the_latest_live_grade_of_each_author(graded):
         ("v1", "trace:t3", "ana"): (2.0, 3.0),
         ("v2", s1, "ana"): (4.0, 3.0),
         ("v2", s1, "ben"): (5.0, 3.0),
-    }  # s3: N/A and flagged; s4: the last word was N/A; lead: adjudication; canary: no
+    }  # s3: N/A and flagged; s4: the last word was N/A; eve: retracted; lead: adjudication;
+    # canary results are not agreement grades
 
 
 def test_pairs_carry_slicing_columns_and_sessions_as_clusters(graded):

@@ -3,8 +3,9 @@
 Grades are append-only: an edit is a new row whose ``supersedes`` names the grade it
 replaces, so a grade counts only when nothing supersedes it, and of several live grades by
 one author (a reviewer; a judge name and version) on one target and criterion the latest
-counts. That latest grade is then dropped when it says "not applicable" or is flagged — an
-author who ends on N/A has no grade, rather than falling back to an older one. Adjudication
+counts. That latest grade is then dropped when it says "not applicable", is flagged or is a
+retraction (an undo, which supersedes and holds no value) — an author who ends on N/A or
+an undo has no grade, rather than falling back to an older one. Adjudication
 grades are left out unless asked for: they are made after seeing the others, so they are
 not independent ratings.
 
@@ -43,6 +44,7 @@ latest AS (
 usable AS (
     SELECT * FROM latest
     WHERE NOT coalesce(not_applicable, false) AND NOT coalesce(flagged, false)
+      AND NOT coalesce(retracted, false)
 ),
 trace_info AS (
     SELECT s.trace_id,
