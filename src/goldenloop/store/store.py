@@ -57,8 +57,9 @@ class Store:
         return self.cursor().execute(sql, params or []).fetchall()
 
     def scalar(self, sql: str, params: list | dict | None = None) -> Any:
-        row = self.cursor().execute(sql, params or []).fetchone()
-        return row[0] if row else None
+        # Read the result to the end: a half-read result keeps the cursor busy in DuckDB 2.
+        rows = self.cursor().execute(sql, params or []).fetchall()
+        return rows[0][0] if rows else None
 
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
