@@ -1,0 +1,83 @@
+"""The span filter every monitoring view shares: a time range and the dimensions a user can
+narrow traffic by. Pages that compare versions, drill into spans or sample review queues
+take the same object, so a view can hand its filter to the next one (and a queue can keep
+it as its sampling frame: ``to_dict`` is JSON).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import datetime, timedelta
+from typing import Any
+
+from goldenloop.errors import GoldenloopError
+
+SPLITS = ("model_version", "prompt_version", "app", "environment")
+_LISTS = ("apps", "environments", "model_versions", "prompt_versions", "tags")
+
+
+class FilterError(GoldenloopError):
+    """A filter that cannot select anything sensible (an inverted range, an unknown split)."""
+
+
+@dataclass(frozen=True)
+class SpanFilter:
+    """Which spans to look at. Unset parts select everything.
+
+    ``start`` is inclusive and ``end`` exclusive, both naive UTC. Within one list the values
+    are alternatives (any of these apps); the parts combine with AND. ``tags`` selects spans
+    carrying any of the tags. Frozen and made of tuples, so it is hashable (a cache key).
+    """
+
+    start: datetime | None = None
+    end: datetime | None = None
+    apps: tuple[str, ...] = ()
+    environments: tuple[str, ...] = ()
+    model_versions: tuple[str, ...] = ()
+    prompt_versions: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for name in _LISTS:  # accept any iterable of strings, keep a canonical tuple
+            value = getattr(self, name)
+            if isinstance(value, str):
+                value = (value,)
+            object.__setattr__(self, name, tuple(sorted(set(value or ()))))
+        if self.start is not None and self.end is not None and self.end <= self.start:
+            raise FilterError(f"the time range is empty: it ends ({self.end:%Y-%m-%d %H:%M}) "
+                              f"before it starts ({self.start:%Y-%m-%d %H:%M})")
+
+    @property
+    def duration(self) -> timedelta | None:
+        if self.start is None or self.end is None:
+            return None
+        return self.end - self.start
+
+    def with_range(self, start: datetime | None, end: datetime | None) -> SpanFilter:
+        return replace(self, start=start, end=end)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: times as ISO strings, lists as lists, unset parts left out."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, datetime):
+                out[f.name] = value.isoformat()
+            elif value:
+                out[f.name] = list(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SpanFilter:
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise FilterError(f"unknown filter fields: {', '.join(sorted(unknown))}")
+        times = {k: datetime.fromisoformat(data[k]) if data.get(k) else None
+                 for k in ("start", "end")}
+        return cls(**times, **{k: tuple(data.get(k) or ()) for k in _LISTS})
+
+
+def check_split(split: str | None) -> str | None:
+    if split is not None and split not in SPLITS:
+        raise FilterError(f"cannot split by {split!r}: choose one of {', '.join(SPLITS)}")
+    return split

@@ -1,0 +1,155 @@
+"""Everything the Monitor page draws for one filter, in one call: totals, the request series,
+signals, correctness, feedback, the moments model versions first appeared, and (on demo
+data) the injected incidents. Also the values each filter can take.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pandas as pd
+
+from goldenloop.metrics import buckets, quality
+from goldenloop.metrics.filters import FilterError, SpanFilter, check_split
+from goldenloop.metrics.series import RequestStats, request_stats
+from goldenloop.store import Store
+from goldenloop.store import incidents as incident_sql
+from goldenloop.store import metrics_sql as sql
+
+DIMENSION_LIMIT = 200  # filter options per dimension, busiest first
+UNSPLIT_LINES = 3  # the widest unsplit chart: latency p50/p95/p99, failures by status
+# A version first seen this close to the first request of all was already in use when the
+# data begins: its first request is not a change worth a marker.
+PRESENT_FROM_START = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Dimensions:
+    first: datetime | None  # first request
+    last: datetime | None
+    requests: int
+    values: dict[str, list[str]]  # filter name (apps, environments, ...) -> values
+
+    @property
+    def empty(self) -> bool:
+        return self.requests == 0
+
+
+@dataclass(frozen=True)
+class Totals:
+    requests: int
+    failures: int
+    failure_rate: float | None
+    latency_p50: float | None
+    latency_p95: float | None
+    output_tokens: float | None
+    cost_usd: float | None
+    priced: int
+    groups: int
+
+
+@dataclass(frozen=True)
+class Overview:
+    filter: SpanFilter
+    split: str | None
+    totals: Totals
+    requests: RequestStats
+    signals: pd.DataFrame
+    correctness: pd.DataFrame
+    feedback: pd.DataFrame
+    markers: pd.DataFrame  # model_version, first_seen: versions that appeared in the range
+    incidents: pd.DataFrame  # kind, app, model_version, starts_at, ends_at, description
+
+    @property
+    def bucket(self) -> timedelta:
+        return self.requests.bucket
+
+    @property
+    def empty(self) -> bool:
+        return self.totals.requests == 0
+
+
+_DIMENSIONS = {"app": "apps", "environment": "environments", "model_version": "model_versions",
+               "prompt_version": "prompt_versions", "tags": "tags"}
+
+
+def dimensions(store: Store, limit: int = DIMENSION_LIMIT) -> Dimensions:
+    first, last, n = sql.request_range(store)
+    values: dict[str, list[str]] = {name: [] for name in _DIMENSIONS.values()}
+    if n:
+        frame = sql.dimension_values(store, limit)
+        for dim, group in frame.groupby("dimension", sort=False):
+            values[_DIMENSIONS[dim]] = group["value"].tolist()
+    return Dimensions(first, last, n, values)
+
+
+def totals(store: Store, f: SpanFilter, split: str | None = None) -> Totals:
+    row = sql.request_totals(store, f, check_split(split)).iloc[0]
+    requests = int(row["requests"])
+    failures = int(row["errors"] + row["timeouts"] + row["empty"])
+    return Totals(
+        requests=requests, failures=failures,
+        failure_rate=failures / requests if requests else None,
+        latency_p50=_num(row["latency_p50"]), latency_p95=_num(row["latency_p95"]),
+        output_tokens=_num(row["output_tokens"]), cost_usd=_num(row["cost_usd"]),
+        priced=int(row["priced"]), groups=int(row["groups"]),
+    )
+
+
+def version_markers(store: Store, f: SpanFilter) -> pd.DataFrame:
+    """Model versions whose first request (under ``f``'s other filters, over all time) falls
+    inside ``f``'s time range and after the data began: model_version, first_seen, requests."""
+    seen = sql.version_first_seen(store, f)
+    cols = ["model_version", "first_seen", "requests"]
+    if seen.empty:
+        return pd.DataFrame(columns=cols)
+    appeared = seen["first_seen"] - seen["data_start"] >= PRESENT_FROM_START
+    inside = pd.Series(True, index=seen.index)
+    if f.start is not None:
+        inside &= seen["first_seen"] >= f.start
+    if f.end is not None:
+        inside &= seen["first_seen"] < f.end
+    return seen.loc[appeared & inside, cols].reset_index(drop=True)
+
+
+def incidents(store: Store, f: SpanFilter) -> pd.DataFrame:
+    """Recorded (demo) incidents overlapping the range, of the filtered apps when set."""
+    rows = incident_sql.list_incidents(store.cursor(), since=f.start, until=f.end)
+    if f.apps:
+        rows = [r for r in rows if r["app"] is None or r["app"] in f.apps]
+    return pd.DataFrame(rows, columns=list(incident_sql.COLUMNS))
+
+
+def overview(store: Store, f: SpanFilter, split: str | None = None, *,
+             criterion: str = quality.CORRECTNESS) -> Overview:
+    """All the Monitor's series for ``f`` (which must have a time range), split by ``split``
+    (one of ``SPLITS``). The bucket width is chosen once, from the range, the number of lines
+    the widest chart draws and the number of requests, and shared by every chart."""
+    check_split(split)
+    t = totals(store, f, split)
+    lines = max(t.groups, 1) if split else UNSPLIT_LINES
+    start, end = _range(f)
+    bucket = buckets.choose_bucket(end - start, lines=lines, requests=t.requests)
+    stats = request_stats(store, f, split, bucket)
+    return Overview(
+        filter=f, split=split, totals=t, requests=stats,
+        signals=quality.signals(store, f, split, bucket),
+        correctness=quality.correctness(store, f, split, criterion=criterion),
+        feedback=quality.feedback(store, f, split, bucket),
+        markers=version_markers(store, f),
+        incidents=incidents(store, f),
+    )
+
+
+def _range(f: SpanFilter) -> tuple[datetime, datetime]:
+    if f.start is None or f.end is None:
+        raise FilterError("the overview needs a time range: set the filter's start and end")
+    return f.start, f.end
+
+
+def _num(value) -> float | None:
+    return None if value is None or pd.isna(value) else float(value)
+
+
+

@@ -1,0 +1,287 @@
+"""SQL of the Monitor's aggregates: time-bucketed request statistics, automatic signals,
+correctness from grades, end-user feedback, version first-seen times and the filter clause
+they all share.
+
+Every user value reaches DuckDB as a named parameter. The only text spliced into these
+statements comes from this module: the split column, chosen from ``SPLIT_COLUMNS`` by name,
+and the filter clauses, whose shape depends only on which filters are set. Each function
+returns one aggregate of at most a few thousand rows; none returns spans.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Protocol
+
+import pandas as pd
+
+from goldenloop.store.store import Store
+
+# What a chart may be split by: a name callers pass, and the column it reads.
+SPLIT_COLUMNS = {
+    "model_version": "s.model_version",
+    "prompt_version": "s.prompt_version",
+    "app": "s.app",
+    "environment": "s.environment",
+}
+ALL_GROUP = "all"  # the one group of an unsplit series
+UNSET_GROUP = "(not set)"  # spans that do not name the split column
+OFFENSIVE_THRESHOLD = 0.5  # a text counts as offensive at this probability or above
+# Requests are LLM calls: agent, retrieval and tool steps wrap or feed a call and would
+# count one user request several times, with latencies and costs that are not the model's.
+REQUEST_KIND = "llm"
+
+
+class FilterLike(Protocol):
+    start: datetime | None
+    end: datetime | None
+    apps: Sequence[str]
+    environments: Sequence[str]
+    model_versions: Sequence[str]
+    prompt_versions: Sequence[str]
+    tags: Sequence[str]
+
+
+_LIST_FILTERS = (  # filter attribute, column; a span matches when its value is in the list
+    ("apps", "s.app"),
+    ("environments", "s.environment"),
+    ("model_versions", "s.model_version"),
+    ("prompt_versions", "s.prompt_version"),
+)
+
+
+def where_clause(f: FilterLike, *, with_time: bool = True) -> tuple[str, dict]:
+    """The filter as a SQL condition on spans aliased ``s``, and its named parameters.
+
+    Values within one filter are alternatives (any app of the list); filters combine with
+    AND. Tags match a span carrying any of the listed tags. Unset filters add nothing, so
+    DuckDB's plan stays as simple as the bare query's.
+    """
+    parts: list[str] = []
+    params: dict = {}
+    if with_time and f.start is not None:
+        parts.append("s.start_time >= $start")
+        params["start"] = f.start
+    if with_time and f.end is not None:
+        parts.append("s.start_time < $end")
+        params["end"] = f.end
+    for name, column in _LIST_FILTERS:
+        values = list(getattr(f, name))
+        if values:
+            parts.append(f"list_contains(${name}, {column})")
+            params[name] = values
+    if f.tags:
+        parts.append("list_has_any(s.tags, $tags)")
+        params["tags"] = list(f.tags)
+    return " AND ".join(parts) or "TRUE", params
+
+
+def group_expr(split: str | None) -> str:
+    if split is None:
+        return f"'{ALL_GROUP}'"
+    return f"coalesce({SPLIT_COLUMNS[split]}, '{UNSET_GROUP}')"
+
+
+def _bucket(alias: str = "s") -> str:
+    return f"time_bucket(to_microseconds($bucket_us), {alias}.start_time)"
+
+
+def request_stats(store: Store, f: FilterLike, split: str | None, bucket_us: int) -> pd.DataFrame:
+    """Per time bucket and group: requests, failures by status, exact latency and time to
+    first token percentiles, tokens per answered request, cost.
+
+    One scan; the three latency percentiles come from one sort per group (a list argument).
+    Latency counts every request, failed ones included: a timeout is what the user waited.
+    Tokens are averaged over answered (``ok``) requests, which is what "per response" means.
+    """
+    where, params = where_clause(f)
+    params["bucket_us"] = bucket_us
+    return store.df(
+        f"""SELECT bucket AS time, grp AS "group", requests, errors, timeouts, empty,
+                   lat[1] AS latency_p50, lat[2] AS latency_p95, lat[3] AS latency_p99,
+                   ttft[1] AS ttft_p50, ttft[2] AS ttft_p95,
+                   input_tokens, output_tokens, cost_usd, priced
+            FROM (
+                SELECT {_bucket()} AS bucket, {group_expr(split)} AS grp,
+                       count(*) AS requests,
+                       count(*) FILTER (WHERE s.status = 'error') AS errors,
+                       count(*) FILTER (WHERE s.status = 'timeout') AS timeouts,
+                       count(*) FILTER (WHERE s.status = 'empty') AS empty,
+                       quantile_cont(s.latency_ms, [0.5, 0.95, 0.99]) AS lat,
+                       quantile_cont(s.ttft_ms, [0.5, 0.95]) AS ttft,
+                       avg(s.input_tokens) FILTER (WHERE s.status = 'ok') AS input_tokens,
+                       avg(s.output_tokens) FILTER (WHERE s.status = 'ok') AS output_tokens,
+                       sum(s.cost_usd) AS cost_usd,
+                       count(s.cost_usd) AS priced
+                FROM spans s WHERE s.kind = '{REQUEST_KIND}' AND {where}
+                GROUP BY ALL
+            ) ORDER BY time, "group" """,
+        params,
+    )
+
+
+def request_totals(store: Store, f: FilterLike, split: str | None) -> pd.DataFrame:
+    """One row over the whole filter: requests, failures, latency percentiles, cost, the
+    number of groups of ``split`` and the first and last request."""
+    where, params = where_clause(f)
+    return store.df(
+        f"""SELECT count(*) AS requests,
+                   count(*) FILTER (WHERE s.status = 'error') AS errors,
+                   count(*) FILTER (WHERE s.status = 'timeout') AS timeouts,
+                   count(*) FILTER (WHERE s.status = 'empty') AS empty,
+                   quantile_cont(s.latency_ms, 0.5) AS latency_p50,
+                   quantile_cont(s.latency_ms, 0.95) AS latency_p95,
+                   avg(s.output_tokens) FILTER (WHERE s.status = 'ok') AS output_tokens,
+                   sum(s.cost_usd) AS cost_usd, count(s.cost_usd) AS priced,
+                   count(DISTINCT {group_expr(split)}) AS groups,
+                   min(s.start_time) AS first_start, max(s.start_time) AS last_start
+            FROM spans s WHERE s.kind = '{REQUEST_KIND}' AND {where}""",
+        params,
+    )
+
+
+def signals(store: Store, f: FilterLike, split: str | None, bucket_us: int) -> pd.DataFrame:
+    """Per time bucket and group, over spans with a signals row: how many, the share of user
+    messages and of answers that are offensive, the mean sentiment of each, and for each of
+    these four how many values it averages (``*_n``: a span without text has none)."""
+    where, params = where_clause(f)
+    params |= {"bucket_us": bucket_us, "threshold": OFFENSIVE_THRESHOLD}
+    return store.df(
+        f"""SELECT {_bucket()} AS time, {group_expr(split)} AS "group",
+                   count(*) AS scored,
+                   count(g.user_offensive) AS user_offensive_n,
+                   count(g.output_offensive) AS output_offensive_n,
+                   count(g.user_sentiment) AS user_sentiment_n,
+                   count(g.output_sentiment) AS output_sentiment_n,
+                   avg(CAST(g.user_offensive >= $threshold AS DOUBLE)) AS user_offensive,
+                   avg(CAST(g.output_offensive >= $threshold AS DOUBLE)) AS output_offensive,
+                   avg(g.user_sentiment) AS user_sentiment,
+                   avg(g.output_sentiment) AS output_sentiment
+            FROM signals g JOIN spans s ON s.span_key = g.span_key
+            WHERE {where}
+            GROUP BY ALL ORDER BY time, "group" """,
+        params,
+    )
+
+
+# Weight of one graded span in the correctness mean. "inclusion": a grade answering a review
+# queue item counts 1 / its inclusion probability (a Hajek mean: spans a design sampled
+# rarely stand for more traffic); grades given outside a queue count 1. "equal": all count 1.
+GRADE_WEIGHTS = {
+    "inclusion": "coalesce(1.0 / nullif(qi.inclusion_prob, 0), 1.0)",
+    "equal": "1.0",
+}
+
+
+def correctness(store: Store, f: FilterLike, split: str | None, criterion: str,
+                sources: Sequence[str], weights: str, bucket_us: int) -> pd.DataFrame:
+    """Per day (of the graded span's start), source and group: graded spans, the sum of their
+    weights and of squared weights, and the weighted mean and mean square of the value.
+
+    Current grades only (an edited grade counts once, as edited); a span graded by several
+    reviewers counts once, with the mean of their values.
+    """
+    where, params = where_clause(f)
+    params |= {"criterion": criterion, "sources": list(sources), "bucket_us": bucket_us}
+    return store.df(
+        f"""WITH current AS (
+                SELECT g.span_key, g.source, g.value_number AS value, {GRADE_WEIGHTS[weights]} AS w
+                FROM grades g LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
+                WHERE g.criterion = $criterion AND list_contains($sources, g.source)
+                  AND g.span_key IS NOT NULL AND g.value_number IS NOT NULL
+                  AND NOT coalesce(g.not_applicable, false)
+                  AND NOT EXISTS (SELECT 1 FROM grades e WHERE e.supersedes = g.grade_id)
+            ), per_span AS (
+                SELECT span_key, source, avg(value) AS value, avg(w) AS w
+                FROM current GROUP BY span_key, source
+            )
+            SELECT {_bucket()} AS time, p.source, {group_expr(split)} AS "group",
+                   count(*) AS n, sum(p.w) AS sum_w, sum(p.w * p.w) AS sum_w2,
+                   sum(p.w * p.value) / sum(p.w) AS mean,
+                   sum(p.w * p.value * p.value) / sum(p.w) AS mean_sq
+            FROM per_span p JOIN spans s ON s.span_key = p.span_key
+            WHERE {where}
+            GROUP BY ALL ORDER BY time, p.source, "group" """,
+        params,
+    )
+
+
+def numeric_criteria(store: Store) -> pd.DataFrame:
+    """Criteria with numeric grades on spans: name, grades, and the scale when a rubric
+    states it (the newest rubric's, when several do)."""
+    return store.df(
+        """WITH graded AS (
+               SELECT criterion, count(*) AS grades FROM grades
+               WHERE span_key IS NOT NULL AND value_number IS NOT NULL GROUP BY criterion
+           ), scale AS (
+               SELECT name, arg_max(min_value, created_at) AS min_value,
+                      arg_max(max_value, created_at) AS max_value,
+                      arg_max(higher_is_better, created_at) AS higher_is_better
+               FROM criteria GROUP BY name
+           )
+           SELECT g.criterion, g.grades, c.min_value, c.max_value, c.higher_is_better
+           FROM graded g LEFT JOIN scale c ON c.name = g.criterion
+           ORDER BY g.grades DESC, g.criterion"""
+    )
+
+
+def feedback(store: Store, f: FilterLike, split: str | None, bucket_us: int) -> pd.DataFrame:
+    """Per time bucket and group of requests: how many, how many got end-user feedback, and
+    thumbs given and thumbs down. Feedback counts on the span it names (its ``span_key``)."""
+    where, params = where_clause(f)
+    params["bucket_us"] = bucket_us
+    return store.df(
+        f"""WITH fb AS (
+                SELECT span_key, count(*) FILTER (WHERE kind = 'thumbs') AS thumbs,
+                       count(*) FILTER (WHERE kind = 'thumbs' AND value = 0) AS down
+                FROM feedback WHERE span_key IS NOT NULL GROUP BY span_key
+            )
+            SELECT {_bucket()} AS time, {group_expr(split)} AS "group",
+                   count(*) AS requests, count(fb.span_key) AS with_feedback,
+                   coalesce(sum(fb.thumbs), 0) AS thumbs, coalesce(sum(fb.down), 0) AS down
+            FROM spans s LEFT JOIN fb ON fb.span_key = s.span_key
+            WHERE s.kind = '{REQUEST_KIND}' AND {where}
+            GROUP BY ALL ORDER BY time, "group" """,
+        params,
+    )
+
+
+def version_first_seen(store: Store, f: FilterLike) -> pd.DataFrame:
+    """Each model version that answered a request matching the filter (time range aside):
+    its first and last request, how many, and the first request of any version, so callers
+    can tell a version that appeared from one present since the data began."""
+    where, params = where_clause(f, with_time=False)
+    return store.df(
+        f"""SELECT s.model_version, min(s.start_time) AS first_seen,
+                   max(s.start_time) AS last_seen, count(*) AS requests,
+                   min(min(s.start_time)) OVER () AS data_start
+            FROM spans s
+            WHERE s.kind = '{REQUEST_KIND}' AND s.model_version IS NOT NULL AND {where}
+            GROUP BY s.model_version ORDER BY first_seen, s.model_version""",
+        params,
+    )
+
+
+def dimension_values(store: Store, limit: int) -> pd.DataFrame:
+    """The values each filter can take among requests (busiest first, ``limit`` per
+    dimension): columns dimension, value, requests."""
+    per_column = " UNION ALL ".join(
+        f"""(SELECT '{name}' AS dimension, {column} AS value, count(*) AS requests
+             FROM spans s WHERE s.kind = '{REQUEST_KIND}' AND {column} IS NOT NULL
+             GROUP BY ALL ORDER BY requests DESC, value LIMIT {int(limit)})"""
+        for name, column in SPLIT_COLUMNS.items()
+    )
+    tags = f"""(SELECT 'tags' AS dimension, tag AS value, count(*) AS requests
+                FROM (SELECT unnest(s.tags) AS tag FROM spans s
+                      WHERE s.kind = '{REQUEST_KIND}' AND s.tags IS NOT NULL)
+                GROUP BY ALL ORDER BY requests DESC, value LIMIT {int(limit)})"""
+    return store.df(f"{per_column} UNION ALL {tags}")
+
+
+def request_range(store: Store) -> tuple[datetime | None, datetime | None, int]:
+    """First and last request start, and how many requests there are."""
+    row = store.rows(
+        f"SELECT min(start_time), max(start_time), count(*) FROM spans WHERE kind = '{REQUEST_KIND}'"
+    )[0]
+    return row[0], row[1], int(row[2])
