@@ -245,3 +245,44 @@ def test_goldenloop_collect_runs_receives_and_stops_cleanly(tmp_path):
     inbox = resolve_paths(db).inbox
     assert len(pending_files(inbox)) == 1
     assert not db.exists()  # the receiver never opens the database
+
+
+def test_every_attribute_value_kind_reads_the_same_from_protobuf_and_json(receiver, store,
+                                                                          tmp_path):
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, ArrayValue, KeyValue, KeyValueList
+
+    def kv(key: str, value: AnyValue) -> KeyValue:
+        return KeyValue(key=key, value=value)
+
+    nested = KeyValueList(values=[kv("a", AnyValue(int_value=1)),
+                                  kv("b", AnyValue(array_value=ArrayValue(values=[
+                                      AnyValue(string_value="x"), AnyValue(bool_value=True)])))])
+    req = ExportTraceServiceRequest()
+    rs = req.resource_spans.add()
+    rs.resource.attributes.append(kv("service.name", AnyValue(string_value="kinds")))
+    span = rs.scope_spans.add().spans.add()
+    span.trace_id, span.span_id, span.name = bytes(range(16)), bytes(range(8)), "kinds"
+    span.start_time_unix_nano, span.end_time_unix_nano = T0, T0 + 10**9
+    span.attributes.extend([
+        kv("gen_ai.request.model", AnyValue(string_value="m")),
+        kv("gen_ai.usage.input_tokens", AnyValue(int_value=9)),
+        kv("gen_ai.request.temperature", AnyValue(double_value=0.5)),
+        kv("tag.tags", AnyValue(array_value=ArrayValue(values=[AnyValue(string_value="t")]))),
+        kv("custom.map", AnyValue(kvlist_value=nested)),
+        kv("custom.list_of_maps", AnyValue(array_value=ArrayValue(values=[
+            AnyValue(kvlist_value=nested)]))),
+        kv("custom.bytes", AnyValue(bytes_value=b"\x00\xff")),
+        kv("custom.empty", AnyValue()),
+    ])
+    got, _, _ = post(receiver.url, req.SerializeToString(), "application/x-protobuf")
+    assert got == 200
+    import_inbox(store)
+    (row,) = rows(store)
+    attrs = json.loads(row["metadata"])["attributes"]
+    assert attrs["custom.map"] == {"a": 1, "b": ["x", True]}
+    assert attrs["custom.list_of_maps"] == [{"a": 1, "b": ["x", True]}]
+    assert row["tags"] == ["t"] and row["input_tokens"] == 9
+    same_as_file_import(store, tmp_path, MessageToJson(req))

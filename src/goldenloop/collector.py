@@ -13,6 +13,7 @@ database: the owner imports the spool files.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import signal
@@ -65,7 +66,8 @@ def span_records(doc: dict[str, Any]) -> list[dict[str, Any]]:
         raise BadRequest(400, "resourceSpans is not a list")
     records: list[dict[str, Any]] = []
     for rs in resource_spans:
-        resource_attrs = attribute_map(_get(_get(rs, "resource", dict) or {}, "attributes", list))
+        resource = _get(rs, "resource", dict) or {}
+        resource_attrs = attribute_map(_get(resource, "attributes", (list, dict)))
         # instrumentationLibrary* are the names before OTLP 0.15; old exporters still send them.
         for ss in _get(rs, "scopeSpans", list) or _get(rs, "instrumentationLibrarySpans", list) or []:
             scope = _get(ss, "scope", dict) or _get(ss, "instrumentationLibrary", dict) or {}
@@ -85,14 +87,14 @@ def records_table(records: list[dict[str, Any]]) -> pa.Table:
     return table.drop_columns(["_row", "_raw"])
 
 
-def _get(d: Any, camel: str, kind: type) -> Any:
+def _get(d: Any, camel: str, kind: type | tuple[type, ...]) -> Any:
     """A field by its OTLP/JSON name or protobuf name, checked to be of ``kind``."""
     if not isinstance(d, dict):
         raise BadRequest(400, f"expected an object holding {camel!r}")
     snake = "".join("_" + c.lower() if c.isupper() else c for c in camel)
     value = d.get(camel, d.get(snake))
     if value is not None and not isinstance(value, kind):
-        raise BadRequest(400, f"{camel} is not {'a list' if kind is list else 'an object'}")
+        raise BadRequest(400, f"{camel} is not {'an object' if kind is dict else 'a list'}")
     return value
 
 
@@ -126,21 +128,43 @@ def _pb_span(s: Any) -> dict[str, Any]:
     }
 
 
-def _pb_attributes(kvs: Any) -> list[dict[str, Any]]:
-    return [{"key": kv.key, "value": _pb_any(kv.value)} for kv in kvs]
+def _pb_attributes(kvs: Any) -> dict[str, Any]:
+    """Protobuf attributes as the plain ``{key: value}`` mapping ``otlp.attribute_map`` also
+    accepts: scalars and arrays as the Python values it would decode, key-value lists in their
+    OTLP/JSON form (which it decodes itself). Decoding here, in one pass, keeps a protobuf
+    body cheaper to read than its JSON twin."""
+    out: dict[str, Any] = {}
+    for kv in kvs:
+        v = kv.value
+        kind = v.WhichOneof("value")
+        out[kv.key] = _pb_json(v) if kind == "kvlist_value" else _pb_value(v, kind)
+    return out
 
 
-def _pb_any(v: Any) -> dict[str, Any]:
-    """A protobuf AnyValue in the OTLP/JSON encoding (with protobuf's snake_case names, which
-    the OTLP reader accepts as well)."""
+def _pb_value(v: Any, kind: str | None) -> Any:
+    """A protobuf AnyValue as the Python value ``otlp.any_value`` makes of its JSON form."""
+    if kind is None:
+        return None
+    if kind == "array_value":
+        return [_pb_value(x, x.WhichOneof("value")) for x in v.array_value.values]
+    if kind == "kvlist_value":
+        return {x.key: _pb_value(x.value, x.value.WhichOneof("value"))
+                for x in v.kvlist_value.values}
+    if kind == "bytes_value":
+        return base64.b64encode(v.bytes_value).decode()  # as OTLP/JSON writes bytes
+    return getattr(v, kind)
+
+
+def _pb_json(v: Any) -> dict[str, Any]:
+    """A protobuf AnyValue in its OTLP/JSON form (protobuf's snake_case names, which the OTLP
+    reader accepts as well)."""
     kind = v.WhichOneof("value")
     if kind == "array_value":
-        return {kind: {"values": [_pb_any(x) for x in v.array_value.values]}}
+        return {kind: {"values": [_pb_json(x) for x in v.array_value.values]}}
     if kind == "kvlist_value":
-        return {kind: {"values": _pb_attributes(v.kvlist_value.values)}}
-    if kind == "bytes_value":
-        return {kind: v.bytes_value.hex()}
-    return {kind: getattr(v, kind)} if kind else {}
+        return {kind: {"values": [{"key": x.key, "value": _pb_json(x.value)}
+                                  for x in v.kvlist_value.values]}}
+    return {} if kind is None else {kind: _pb_value(v, kind)}
 
 
 # -- the HTTP server ------------------------------------------------------------------------------

@@ -55,9 +55,8 @@ def feedback_table(rows: Iterable[Mapping[str, Any]]) -> pa.Table:
 
 
 def _typed(rows: Iterable[Mapping[str, Any]], schema: pa.Schema) -> pa.Table:
-    rows = list(rows)
-    return pa.table({f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema},
-                    schema=schema)
+    # Arrow converts the dicts in C++, several times faster than a Python list per column.
+    return pa.Table.from_pylist(list(rows), schema=schema)
 
 
 def write_spool(inbox: Path, table: pa.Table, *, prefix: str, feedback: bool = False) -> Path:

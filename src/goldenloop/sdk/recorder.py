@@ -13,6 +13,7 @@ import atexit
 import logging
 import os
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,8 +30,11 @@ class Settings:
     app: str | None = None
     environment: str | None = None
     release: str | None = None
-    max_buffer: int = 100_000  # spans held in memory at most; more are dropped and counted
-    batch_spans: int = 10_000  # a spool file holds at most this many spans ...
+    # Spans held in memory at most (about 0.8 KB each); more are dropped and counted.
+    max_buffer: int = 100_000
+    # A spool file holds at most this many spans ... (each import has a fixed cost in the
+    # owner, so larger files import faster; smaller ones keep the buffer low under load)
+    batch_spans: int = 20_000
     batch_seconds: float = 1.0  # ... and is written at least this often when spans wait
 
 
@@ -44,6 +48,7 @@ class Recorder:
         self._lock = threading.Lock()  # one writer at a time: the thread, flush() or exit
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._last_write = time.monotonic()
         self._count_lock = threading.Lock()  # drops are counted exactly, from any thread
         self.counts = dict(dropped=0, written=0, files=0, write_errors=0, render_errors=0)
 
@@ -100,21 +105,34 @@ class Recorder:
         while not self._stop.is_set():
             self._wake.wait(self.settings.batch_seconds)
             self._wake.clear()
-            self.flush()
+            try:
+                self._write_pending(full_only=True)
+            except Exception:
+                log.exception("goldenloop: writing spans failed")
 
-    def _write_pending(self) -> int:
+    def _write_pending(self, full_only: bool = False) -> int:
+        """Write the buffer; with ``full_only``, only full batches, unless the last write was
+        ``batch_seconds`` ago (so a busy app gets full files, and a quiet one timely ones)."""
         spool, render_rows = _writer_modules()
         written = 0
         with self._lock:
             self._retry_unwritten()
-            while self._spans:
-                batch = _take(self._spans, self.settings.batch_spans)
+            due = time.monotonic() - self._last_write >= self.settings.batch_seconds
+            size = self.settings.batch_spans
+            n = len(self._spans)  # spans recorded while this runs wait for the next round
+            if full_only and not due:
+                n -= n % size
+            while n > 0:
+                batch = _take(self._spans, min(n, size))
+                n -= len(batch)
                 rows, errors = render_rows(batch, self.settings)
                 self.counts["render_errors"] += errors
                 written += self._write(spool.span_table(rows), feedback=False)
-            if self._feedback:
+            if self._feedback and (not full_only or due):
                 rows = list(_take(self._feedback, len(self._feedback)))
                 self._write(spool.feedback_table(rows), feedback=True)
+            if due or not full_only:
+                self._last_write = time.monotonic()
         return written
 
     def _write(self, table: Any, *, feedback: bool) -> int:

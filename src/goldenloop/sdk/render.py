@@ -63,15 +63,15 @@ def error_fields(exc: BaseException) -> dict[str, Any]:
 def render_function(span: Span, row: dict[str, Any]) -> None:
     """A ``@trace`` span: its arguments in metadata and its return value as the output."""
     data = span.data
-    if "args" in data:
+    if "args" in data:  # a metadata dict set by an earlier renderer is replaced: none sets one
         args, kwargs = data["args"], data["kwargs"]
         inputs: dict[str, Any] = {}
         if args:
             inputs["args"] = list(args)
         if kwargs:
             inputs["kwargs"] = dict(kwargs)
-        if inputs:
-            row["metadata"] = {"inputs": json.loads(to_json(inputs))}
+        if inputs:  # JSON text at once: the values are the caller's objects, of any type
+            row["metadata"] = '{"inputs": ' + to_json(inputs) + "}"
     if "result" in data and span.error is None:
         row["output"] = text(data["result"])
         row["status"] = "ok"  # a function that returned is ok, even when it returned nothing
@@ -88,7 +88,7 @@ def text(value: Any) -> str | None:
 
 def to_json(value: Any) -> str:
     try:
-        return json.dumps(value, ensure_ascii=False, default=_default)
+        return _ENCODER.encode(value)
     except (TypeError, ValueError):  # circular or otherwise unserialisable: keep its repr
         return json.dumps(repr(value)[:TEXT_LIMIT])
 
@@ -98,3 +98,7 @@ def _default(value: Any) -> Any:
     if callable(dump):
         return dump(mode="json", exclude_none=True)
     return repr(value)[:TEXT_LIMIT]
+
+
+# One encoder for every value: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=_default)

@@ -1,0 +1,299 @@
+"""Benchmarks of the producers: the SDK's cost on the caller's thread, sustained ingest
+SDK → spool → store, and the OTLP/HTTP receiver fed by one OpenTelemetry exporter while the
+owner is killed and restarted.
+
+    python benchmarks/bench_producers.py [--spans 600000] [--producers 2] [--rate 60000]
+        [--otlp-spans 60000]
+
+Every part runs in its own process, as in production: the application (SDK or OpenTelemetry
+exporter), `goldenloop collect`, and the owner importing the inbox (the inbox watcher the
+server runs, without the web app). Results go to stdout and benchmarks/out/producers.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+TEXT = ("Your parcel left our warehouse this morning and should reach you within two working "
+        "days; you will get an e-mail with the tracking link as soon as the carrier scans it.")
+
+
+# -- roles run as child processes -------------------------------------------------------------------
+def role_owner(db: str) -> None:
+    """Import the inbox as the server's watcher does, printing when each file is committed."""
+    from goldenloop.config import resolve_paths
+    from goldenloop.store import Store
+    from goldenloop.workers.inbox import pending_files, process_file
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    store, paths = Store(db), resolve_paths(db).ensure()
+    print("ready", flush=True)
+    while not stop.is_set():
+        files = pending_files(paths.inbox)
+        if not files:
+            time.sleep(0.02)
+        for p in files[:50]:
+            outcome = process_file(store, paths, p)
+            print(f"{time.time():.6f} {outcome} {p.name}", flush=True)
+    store.close()
+
+
+def role_sdk_producer(inbox: str, spans: int, rate: float) -> None:
+    """An application traced by the SDK: a root span and a child span per request, paced at
+    ``rate`` spans/s (a real app's spans wrap real work; a tight loop only measures how the
+    SDK sheds load, which the drop counter reports)."""
+    from goldenloop import sdk
+
+    sdk.configure(inbox, app="bench", environment="bench")
+
+    @sdk.trace
+    def retrieve(i: int) -> str:
+        return TEXT
+
+    @sdk.trace(kind="agent")
+    def handle(i: int) -> str:
+        return retrieve(i)
+
+    t0 = time.time()
+    tick = 0.01
+    per_tick = max(1, int(rate * tick / 2))
+    for start in range(0, spans // 2, per_tick):
+        for i in range(start, min(start + per_tick, spans // 2)):
+            handle(i)
+        ahead = t0 + (start + per_tick) * 2 / rate - time.time()
+        if ahead > 0:
+            time.sleep(ahead)
+    made = time.time()
+    sdk.flush()
+    print(json.dumps({"start": t0, "made": made, "flushed": time.time(), **sdk.stats()}))
+
+
+def role_otel_exporter(url: str, spans: int) -> None:
+    """An application instrumented with the OpenTelemetry SDK and its OTLP/HTTP exporter."""
+    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+    tp = TracerProvider(resource=Resource.create({"service.name": "bench"}))
+    # A queue that holds the whole run: a span the exporter drops is not the receiver's loss.
+    tp.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=url, timeout=30),
+                                             max_queue_size=spans, max_export_batch_size=512,
+                                             schedule_delay_millis=200))
+    tracer = tp.get_tracer("bench")
+    t0 = time.time()
+    for i in range(spans):
+        with tracer.start_as_current_span("chat gpt-4o-mini") as s:
+            s.set_attributes({"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini",
+                              "gen_ai.response.model": "gpt-4o-mini-2024-07-18",
+                              "gen_ai.usage.input_tokens": 120 + i % 50,
+                              "gen_ai.usage.output_tokens": 40, "session.id": f"s{i // 10}",
+                              "gen_ai.response.finish_reasons": ["stop"], "output": TEXT})
+    ok = tp.force_flush(timeout_millis=600_000)
+    print(json.dumps({"start": t0, "end": time.time(), "flushed": ok}))
+    tp.shutdown()
+
+
+# -- the driver ----------------------------------------------------------------------------------
+class Owner:
+    """An owner process and the commit times it reports."""
+
+    def __init__(self, db: Path):
+        self.proc = subprocess.Popen([sys.executable, __file__, "--role", "owner", str(db)],
+                                     stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready"
+        self.commits: list[float] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        for line in self.proc.stdout:
+            self.commits.append(float(line.split()[0]))
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        self.proc.send_signal(sig)
+        self.proc.wait(timeout=120)
+
+
+def wait_inbox_empty(inbox: Path, timeout: float = 600) -> None:
+    deadline = time.monotonic() + timeout
+    while any(p.suffix == ".parquet" for p in inbox.iterdir()):
+        if time.monotonic() > deadline:
+            raise TimeoutError("the owner did not empty the inbox")
+        time.sleep(0.05)
+    time.sleep(0.2)  # the last file's move is reported just after its commit
+
+
+def store_counts(db: Path) -> tuple[int, int]:
+    from goldenloop.store import Store
+
+    with Store(db) as s:
+        return tuple(s.rows("SELECT count(*), count(DISTINCT (trace_id, span_id)) FROM spans")[0])
+
+
+def bench_overhead() -> dict:
+    """Added microseconds per call on the caller's thread: @trace and the OpenAI wrapper."""
+    import httpx2
+    import openai
+
+    from goldenloop import sdk
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sdk.configure(tmp, max_buffer=10_000_000, batch_seconds=3600)
+
+        def bare(i: int) -> int:
+            return i
+
+        traced = sdk.trace(bare)
+        body = json.dumps({"id": "c", "object": "chat.completion", "created": 0, "model": "m",
+                           "choices": [{"index": 0, "finish_reason": "stop",
+                                        "message": {"role": "assistant", "content": TEXT}}],
+                           "usage": {"prompt_tokens": 1, "completion_tokens": 1,
+                                     "total_tokens": 2}}).encode()
+
+        def client() -> openai.OpenAI:
+            transport = httpx2.MockTransport(lambda _r: httpx2.Response(
+                200, content=body, headers={"Content-Type": "application/json"}))
+            return openai.OpenAI(base_url="http://stub/v1", api_key="x", max_retries=0,
+                                 http_client=httpx2.Client(transport=transport))
+
+        plain, wrapped = client(), sdk.wrap_openai(client())
+        msgs = [{"role": "user", "content": "hi"}]
+        out = {
+            "trace_us": _added_us(bare, traced, 20_000),
+            "openai_us": _added_us(
+                lambda _i: plain.chat.completions.create(model="m", messages=msgs),
+                lambda _i: wrapped.chat.completions.create(model="m", messages=msgs), 1_000),
+        }
+        sdk.flush()
+        return out
+
+
+def _added_us(bare, traced, n: int, rounds: int = 9) -> float:
+    def per_call(fn) -> float:
+        t0 = time.perf_counter()
+        for i in range(n):
+            fn(i)
+        return (time.perf_counter() - t0) / n * 1e6
+
+    per_call(bare), per_call(traced)  # warm up: the writer thread, imports, connections
+    return statistics.median(per_call(traced) - per_call(bare) for _ in range(rounds))
+
+
+def bench_sdk_ingest(spans: int, producers: int, rate: float) -> dict:
+    import duckdb
+
+    from goldenloop.config import resolve_paths
+    from goldenloop.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        paths = resolve_paths(db).ensure()
+        Store(db).close()
+        owner = Owner(db)
+        procs = [subprocess.Popen([sys.executable, __file__, "--role", "sdk-producer",
+                                   str(paths.inbox), str(spans // producers),
+                                   str(rate / producers)],
+                                  stdout=subprocess.PIPE, text=True) for _ in range(producers)]
+        outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+        made = {"start": min(o["start"] for o in outs), "made": max(o["made"] for o in outs),
+                "dropped": sum(o["dropped"] for o in outs)}
+        wait_inbox_empty(paths.inbox)
+        owner.stop()
+        stored, distinct = store_counts(db)
+        seconds = max(owner.commits) - made["start"]
+        files = sorted(str(p) for p in paths.inbox_done.glob("*.parquet"))
+        t0 = time.perf_counter()
+        duckdb.connect(str(Path(tmp) / "bare.duckdb")).execute(
+            "CREATE TABLE t AS SELECT * FROM read_parquet(?)", [files])
+        bare = time.perf_counter() - t0
+    return {"spans": spans, "producers": producers, "target_rate": rate, "stored": stored,
+            "distinct": distinct, "lag_after_last_span_s": max(owner.commits) - made["made"],
+            "files": len(files),
+            "dropped": made["dropped"], "seconds": seconds, "spans_per_s": stored / seconds,
+            "app_spans_per_s": spans / (made["made"] - made["start"]),
+            "bare_seconds": bare, "bare_rows_per_s": stored / bare,
+            "ratio_to_bare": (stored / bare) / (stored / seconds)}
+
+
+def bench_receiver(spans: int) -> dict:
+    from goldenloop.config import resolve_paths
+    from goldenloop.store import Store
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = Path(tmp) / "bench.duckdb"
+        paths = resolve_paths(db).ensure()
+        Store(db).close()
+        port = _free_port()
+        collect = subprocess.Popen([sys.executable, "-m", "goldenloop.cli", "collect", "--db",
+                                    str(db), "--port", str(port)], stdout=subprocess.PIPE,
+                                   text=True)
+        collect.stdout.readline()
+        owner = Owner(db)
+        exporter = subprocess.Popen([sys.executable, __file__, "--role", "otel-exporter",
+                                     f"http://127.0.0.1:{port}/v1/traces", str(spans)],
+                                    stdout=subprocess.PIPE, text=True)
+        time.sleep(3)  # into the run: then the owner dies without warning, and comes back
+        owner.stop(signal.SIGKILL)
+        down_at = time.time()
+        time.sleep(2)
+        owner = Owner(db)
+        sent = json.loads(exporter.communicate(timeout=900)[0].strip().splitlines()[-1])
+        wait_inbox_empty(paths.inbox)
+        owner.stop()
+        collect.send_signal(signal.SIGTERM)
+        summary = collect.communicate(timeout=60)[0].strip().splitlines()[-1]
+        stored, distinct = store_counts(db)
+    seconds = sent["end"] - sent["start"]
+    return {"spans": spans, "stored": stored, "distinct": distinct, "lost": spans - distinct,
+            "exporter_flushed": sent["flushed"], "seconds": seconds,
+            "spans_per_s": spans / seconds, "owner_killed_after_s": down_at - sent["start"],
+            "collector": summary}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spans", type=int, default=600_000)
+    ap.add_argument("--otlp-spans", type=int, default=60_000)
+    ap.add_argument("--producers", type=int, default=2, help="application processes (web "
+                    "workers) traced by the SDK")
+    ap.add_argument("--rate", type=float, default=60_000, help="spans/s the producers make, "
+                    "together")
+    ap.add_argument("--role")
+    ap.add_argument("args", nargs="*")
+    a = ap.parse_args()
+    if a.role:
+        {"owner": lambda: role_owner(a.args[0]),
+         "sdk-producer": lambda: role_sdk_producer(a.args[0], int(a.args[1]),
+                                                   float(a.args[2])),
+         "otel-exporter": lambda: role_otel_exporter(a.args[0], int(a.args[1]))}[a.role]()
+        return
+    result = {"load_before": os.getloadavg(), "overhead": bench_overhead(),
+              "sdk_ingest": bench_sdk_ingest(a.spans, a.producers, a.rate),
+              "receiver": bench_receiver(a.otlp_spans),
+              "load_after": os.getloadavg()}
+    (HERE / "out").mkdir(exist_ok=True)
+    (HERE / "out" / "producers.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
