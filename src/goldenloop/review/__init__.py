@@ -1,0 +1,52 @@
+"""Review: claiming queue items, showing them, submitting grades and corrections.
+
+The grading screen's whole contract::
+
+    claim = review.next_item(store, queue_id, "ana")        # None when nothing is left
+    shown = review.payload(store, claim)                    # what to draw
+    rubric = review.queue_rubric(store, queue_id)           # the questions
+    review.renew(store, claim)                              # on every interaction
+    review.submit(store, claim, {"correctness": 4, "tone": ["on-brand"]},
+                  correction="...")                         # committed before returning
+    review.skip(store, claim) / review.later(store, claim)
+    review.undo_last(store, queue_id, "ana")                # the item comes back
+    review.queue_progress(store, queue_id); review.reviewer_progress(store, queue_id)
+"""
+
+from goldenloop.review.answers import Answer, GradeError
+from goldenloop.review.claims import (
+    DEFAULT_LOCK_SECONDS,
+    Claim,
+    ClaimLost,
+    QueueClosed,
+    later,
+    next_item,
+    release,
+    renew,
+    skip,
+)
+from goldenloop.review.gold import add_gold, gold_accuracy
+from goldenloop.review.payload import (
+    ComparisonPayload,
+    ItemPayload,
+    Message,
+    Payload,
+    SessionPayload,
+    SpanPayload,
+    Turn,
+    payload,
+    payload_for,
+)
+from goldenloop.review.progress import QueueProgress, left_for, queue_progress, reviewer_progress
+from goldenloop.review.queues import close_queue, get_queue, list_queues
+from goldenloop.review.submit import Submission, queue_rubric, submit, undo_last
+from goldenloop.store.review_sql import QueueNotFound
+
+__all__ = [
+    "DEFAULT_LOCK_SECONDS", "Answer", "Claim", "ClaimLost", "ComparisonPayload", "GradeError",
+    "ItemPayload", "Message", "Payload", "QueueClosed", "QueueNotFound", "QueueProgress",
+    "SessionPayload", "SpanPayload", "Submission", "Turn", "add_gold", "close_queue",
+    "get_queue", "gold_accuracy", "later", "left_for", "list_queues", "next_item", "payload",
+    "payload_for", "queue_progress", "queue_rubric", "release", "renew", "reviewer_progress",
+    "skip", "submit", "undo_last",
+]

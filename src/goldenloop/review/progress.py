@@ -1,0 +1,50 @@
+"""Progress of a queue and of each reviewer in it, and time spent per item.
+
+Gold items are counted apart: they are extra items every reviewer grades, not part of the
+sample. Time spent is from claiming the item to submitting its grades.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from goldenloop.review.claims import utcnow
+from goldenloop.store import Store, review_stats_sql
+
+
+@dataclass(frozen=True)
+class QueueProgress:
+    queue_id: int
+    items: int                      # sampled items (gold items apart)
+    done: int                       # items with all the reviewers they need
+    claimed: int                    # held by someone right now
+    skipped: int                    # skipped and not graded by anyone yet
+    graded_at_least_once: int
+    reviews_needed: int             # items × reviewers per item
+    reviews_done: int
+    gold_items: int
+    late_reviews: int
+    median_seconds: float | None
+
+    @property
+    def fraction_done(self) -> float:
+        return self.reviews_done / self.reviews_needed if self.reviews_needed else 1.0
+
+
+def queue_progress(store: Store, queue_id: int) -> QueueProgress:
+    counts = review_stats_sql.queue_counts(store, queue_id, utcnow())
+    return QueueProgress(queue_id=queue_id, **{k: (v if k == "median_seconds" else int(v or 0))
+                                               for k, v in counts.items()})
+
+
+def reviewer_progress(store: Store, queue_id: int) -> pd.DataFrame:
+    """Per reviewer: graded, gold graded, late, skipped, put off, median and total seconds,
+    last graded time."""
+    return review_stats_sql.reviewer_table(store, queue_id)
+
+
+def left_for(store: Store, queue_id: int, reviewer: str) -> int:
+    """How many items this reviewer may still be given in the queue."""
+    return review_stats_sql.left_for(store, queue_id, reviewer)

@@ -1,0 +1,166 @@
+"""Submitting grades, and undoing the last submission.
+
+A submission is one transaction: a grade row per answered criterion, an optional corrected
+answer, the claim closed, the item's reviewer count and status recomputed, and an audit
+entry. It is committed before the call returns, so the screen moves on only after the grade
+is safe. A submission whose claim was lost (it expired and another reviewer took the item)
+is still stored, marked ``late``; the item counts each reviewer once, so a late grade is
+never double-counted. Submitting again for the same item supersedes the earlier grades.
+
+Undo supersedes the reviewer's live grades on their last graded item with retraction rows
+(nothing is deleted) and hands the item back to them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from goldenloop import roles
+from goldenloop import rubric as rubrics
+from goldenloop.review.answers import Answer, GradeError, Value, as_answer, value_columns
+from goldenloop.review.claims import DEFAULT_LOCK_SECONDS, Claim, claim_item, utcnow
+from goldenloop.store import Store, audit, payload_sql, review_sql
+
+_SWAP = {"A better": "B better", "B better": "A better"}
+
+
+@dataclass(frozen=True)
+class Submission:
+    grade_ids: list[int]
+    correction_id: int | None
+    late: bool
+    seconds_spent: float | None
+
+
+def queue_rubric(store: Store, queue_id: int) -> rubrics.Rubric:
+    q = review_sql.queue(store, queue_id)
+    return rubrics.get(store, q["rubric_name"], q["rubric_version"])
+
+
+def check_answers(rubric: rubrics.Rubric, answers: Mapping[str, Answer | Value]
+                  ) -> dict[str, tuple[Answer, dict[str, Any]]]:
+    """Answers by criterion with their value columns; raises GradeError naming the criterion."""
+    unknown = set(answers) - {c.name for c in rubric.criteria}
+    if unknown:
+        raise GradeError(f"the rubric has no criteria {', '.join(sorted(unknown))}")
+    out = {}
+    for c in rubric.criteria:
+        a = as_answer(answers.get(c.name))
+        if a.empty:
+            if c.required:
+                raise GradeError(f"{c.name}: required; answer it or mark it not applicable")
+            continue
+        out[c.name] = (a, value_columns(c, a))
+    return out
+
+
+def _shown_order(cur, item: dict[str, Any]) -> str:
+    if item["target_type"] != "comparison":
+        return "AB"
+    row = payload_sql.comparison(cur, item["target_id"])
+    return (row or {}).get("shown_order") or "AB"
+
+
+def grade_rows(item: dict[str, Any], reviewer: str, rubric: rubrics.Rubric, checked: dict,
+          shown: str, now: datetime, late: bool, seconds: float | None,
+          previous: dict[str, int], is_gold: bool = False) -> list[dict[str, Any]]:
+    rows = []
+    for name, (a, cols) in checked.items():
+        raw = None
+        if rubric.criterion(name).is_pairwise and cols["value_label"]:
+            raw = json.dumps({"shown_order": shown, "answered": cols["value_label"]})
+            if shown == "BA":  # the reviewer saw B first, as "A"
+                cols = {**cols, "value_label": _SWAP.get(cols["value_label"], cols["value_label"])}
+        rows.append({
+            "target_type": item["target_type"], "target_id": item["target_id"],
+            "span_key": item["span_key"], "criterion": name, **cols,
+            "not_applicable": a.not_applicable, "flagged": a.flagged, "source": "human",
+            "author_kind": "lead" if is_gold else "reviewer", "author_id": reviewer,
+            "rubric_name": rubric.name, "rubric_version": rubric.version,
+            "queue_id": item["queue_id"], "queue_item_id": item["queue_item_id"],
+            "is_gold": is_gold, "comment": a.comment, "raw": raw, "created_at": now,
+            "supersedes": previous.get(name), "late": late, "seconds_spent": seconds,
+            "retracted": False,
+        })
+    return rows
+
+
+def _retractions(old: list[dict[str, Any]], keep: set[str], now: datetime) -> list[dict]:
+    """Rows retracting the live grades in ``old`` whose criterion is not in ``keep``."""
+    return [{**{c: g[c] for c, _ in review_sql.HUMAN_GRADE_COLUMNS if c in g},
+             "value_number": None, "value_label": None, "value_labels": None, "value_text": None,
+             "not_applicable": False, "flagged": False, "comment": None, "raw": None,
+             "created_at": now, "supersedes": g["grade_id"], "late": False,
+             "seconds_spent": None, "retracted": True}
+            for g in old if g["criterion"] not in keep]
+
+
+def submit(store: Store, claim: Claim, answers: Mapping[str, Answer | Value], *,
+           correction: str | None = None) -> Submission:
+    """Store the reviewer's answers for the claimed item (see the module docstring)."""
+    rubric = queue_rubric(store, claim.queue_id)
+    checked = check_answers(rubric, answers)
+    if correction is not None and not rubric.corrected_answer.enabled:
+        raise GradeError(f"rubric {rubric.name} asks for no corrected answer")
+    if not checked and not (correction or "").strip():
+        raise GradeError("nothing to submit: answer at least one criterion")
+
+    def write(cur) -> Submission:
+        now = utcnow()
+        item = review_sql.item(cur, claim.queue_item_id)
+        held = item["claim_id"] == claim.claim_id
+        started = review_sql.claimed_at(cur, claim.claim_id)
+        seconds = (now - started).total_seconds() if started else None
+        old = review_sql.live_grades(cur, claim.queue_item_id, claim.reviewer)
+        old = [g for g in old if not g["is_gold"]]
+        previous = {g["criterion"]: g["grade_id"] for g in old}
+        rows = grade_rows(item, claim.reviewer, rubric, checked, _shown_order(cur, item), now,
+                     not held, seconds, previous)
+        ids = review_sql.insert_human_grades(cur, rows + _retractions(old, set(checked), now))
+        cid = None
+        if (correction or "").strip():
+            cid = review_sql.insert_correction(cur, item, correction, claim.reviewer,
+                                               claim.queue_item_id, now)
+        review_sql.end_claim(cur, claim.queue_item_id, claim.claim_id, "graded", now)
+        review_sql.refresh_item(cur, claim.queue_item_id, now)
+        audit.record(cur, claim.reviewer, "grade.submit", f"queue_item:{claim.queue_item_id}",
+                     {"grades": ids, "correction": cid, "late": not held})
+        return Submission(ids, cid, not held, seconds)
+
+    return store.write(write)
+
+
+def undo_last(store: Store, queue_id: int, reviewer: str, *,
+              lock_seconds: float = DEFAULT_LOCK_SECONDS) -> Claim | None:
+    """Retract the reviewer's last submission in a queue and give them the item back (None
+    when there is nothing to undo, or another reviewer now holds the item)."""
+    who = roles.require(store, reviewer, roles.Action.GRADE)
+
+    def write(cur) -> Claim | None:
+        now = utcnow()
+        item_id = review_sql.last_graded_item(cur, queue_id, who)
+        if item_id is None:
+            return None
+        old = [g for g in review_sql.live_grades(cur, item_id, who) if not g["is_gold"]]
+        review_sql.insert_human_grades(cur, _retractions(old, set(), now))
+        item = review_sql.item(cur, item_id)
+        review_sql.insert_correction(cur, item, None, who, item_id, now, retract=True)
+        for other_item, other_claim in review_sql.open_claims(cur, queue_id, who, now):
+            if other_item != item_id:  # one item at a time: the one they moved on to goes back
+                review_sql.end_claim(cur, other_item, other_claim, "released", now)
+                review_sql.refresh_item(cur, other_item, now)
+        review_sql.refresh_item(cur, item_id, now)
+        audit.record(cur, who, "grade.undo", f"queue_item:{item_id}",
+                     {"retracted": [g["grade_id"] for g in old]})
+        claim = claim_item(cur, item_id, who, lock_seconds)
+        review_sql.refresh_item(cur, item_id, now)
+        return claim
+
+    return store.write(write)
+
+
+__all__ = ["GradeError", "Submission", "check_answers", "queue_rubric", "submit", "undo_last"]

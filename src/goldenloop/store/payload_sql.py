@@ -1,0 +1,66 @@
+"""SQL that reads what a reviewer sees: a span with its conversation and context, a session's
+turns, a comparison, an item. Each function takes a cursor (reads see committed data)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import duckdb
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def _first(cur: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:
+    rows = _dicts(cur)
+    return rows[0] if rows else None
+
+
+def span(cur: duckdb.DuckDBPyConnection, span_key: int) -> dict[str, Any] | None:
+    cur.execute(
+        """SELECT span_key, trace_id, session_id, turn_index, app, environment, kind, name,
+                  model_version, prompt_name, prompt_version, start_time, end_time, status,
+                  error_type, error_message, system_prompt, messages::VARCHAR AS messages,
+                  last_user_message, output, retrieved_context::VARCHAR AS retrieved_context,
+                  tool_calls::VARCHAR AS tool_calls
+           FROM spans WHERE span_key = ?""", [span_key])
+    return _first(cur)
+
+
+def trace_context(cur: duckdb.DuckDBPyConnection, trace_id: str, until: Any
+                  ) -> list[dict[str, Any]]:
+    """Spans of the trace carrying retrieved context or tool results, started by ``until``."""
+    cur.execute(
+        """SELECT span_key, kind, name, retrieved_context::VARCHAR AS retrieved_context,
+                  tool_calls::VARCHAR AS tool_calls
+           FROM spans
+           WHERE trace_id = ? AND (retrieved_context IS NOT NULL OR tool_calls IS NOT NULL)
+             AND (? IS NULL OR start_time <= ?)
+           ORDER BY start_time, span_key""", [trace_id, until, until])
+    return _dicts(cur)
+
+
+def session_turns(cur: duckdb.DuckDBPyConnection, session_id: str,
+                  before_turn: int | None = None) -> list[dict[str, Any]]:
+    """The LLM calls of a session in order (before ``before_turn`` when given)."""
+    cur.execute(
+        """SELECT span_key, turn_index, app, model_version, status, start_time,
+                  last_user_message, output
+           FROM spans
+           WHERE session_id = ? AND kind = 'llm' AND (? IS NULL OR turn_index < ?)
+           ORDER BY turn_index NULLS LAST, start_time, span_key""",
+        [session_id, before_turn, before_turn])
+    return _dicts(cur)
+
+
+def comparison(cur: duckdb.DuckDBPyConnection, comparison_id: str) -> dict[str, Any] | None:
+    cur.execute("SELECT * FROM comparisons WHERE comparison_id = ?", [comparison_id])
+    return _first(cur)
+
+
+def item(cur: duckdb.DuckDBPyConnection, item_id: str) -> dict[str, Any] | None:
+    cur.execute("SELECT item_id, dataset, input, output, reference FROM items WHERE item_id = ?",
+                [item_id])
+    return _first(cur)
