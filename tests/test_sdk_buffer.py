@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
+import pytest
 
 from goldenloop import sdk
 
@@ -107,3 +108,31 @@ def test_tracing_adds_well_under_50_microseconds_per_call(tmp_path):
     # The median of several rounds: the machine is shared, one slow round proves nothing.
     added = statistics.median(_per_call_us(work) - _per_call_us(bare) for _ in range(7))
     assert added < 50, f"{added:.1f} µs per call"
+
+
+def test_failures_inside_the_sdk_never_reach_the_app(tmp_path, monkeypatch):
+    from goldenloop.sdk import tracing
+
+    sdk.configure(tmp_path, batch_seconds=3600)
+
+    def broken_renderer(span, row):
+        raise RuntimeError("an answer of an unexpected shape")
+
+    @sdk.trace
+    def odd() -> str:
+        sdk.current_span().renderer = broken_renderer
+        return "fine"
+
+    assert odd() == "fine"
+    sdk.flush()
+    (row,) = pq.read_table(next(tmp_path.glob("*.parquet"))).to_pylist()
+    assert row["name"] == "odd" and "unexpected shape" in row["metadata"]  # kept, with why
+    assert sdk.stats()["render_errors"] == 1
+
+    def no_span(*_args, **_kwargs):
+        raise RuntimeError("the SDK itself is broken")
+
+    monkeypatch.setattr(tracing, "start_span", no_span)
+    assert work(41) == 41  # the call runs untraced
+    with pytest.raises(ZeroDivisionError):  # and the app's own errors still reach it
+        sdk.trace(lambda: 1 / 0)()
