@@ -328,7 +328,7 @@ def get(store: Store, name: str, version: str) -> Rubric:
 def save_edit(store: Store, rubric: Rubric, edited_by: str) -> Rubric:
     """A lead's edit: write it as a new YAML file in the user folder and load it. An edit
     that changes nothing returns the existing version and writes nothing."""
-    roles.require(store, edited_by, roles.Action.EDIT_RUBRIC)
+    edited_by = roles.require(store, edited_by, roles.Action.EDIT_RUBRIC)
     base = current(store, rubric.name)
     if base.version == rubric.version:
         return base
