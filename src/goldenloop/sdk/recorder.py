@@ -33,7 +33,8 @@ class Settings:
     # Spans held in memory at most (about 0.8 KB each); more are dropped and counted.
     max_buffer: int = 100_000
     # A spool file holds at most this many spans ... (each import has a fixed cost in the
-    # owner, so larger files import faster; smaller ones keep the buffer low under load)
+    # owner, so a busy app's spans go in few large files; not so large that a batch being
+    # rendered lets the buffer overflow)
     batch_spans: int = 20_000
     batch_seconds: float = 1.0  # ... and is written at least this often when spans wait
 
