@@ -63,7 +63,8 @@ def _new_claim_id(cur) -> int:
 
 def next_item(store: Store, queue_id: int, reviewer: str, *,
               lock_seconds: float = DEFAULT_LOCK_SECONDS) -> Claim | None:
-    """The reviewer's current item, or a newly claimed one; None when nothing is left for them."""
+    """The reviewer's current item, or a newly claimed one. None when no item is free for
+    them now: ``left_for`` then tells whether items held by others may still come to them."""
     who = roles.require(store, reviewer, roles.Action.GRADE)
     if review_sql.queue(store, queue_id)["status"] != "open":
         raise QueueClosed(f"queue {queue_id} is closed")

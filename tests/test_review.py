@@ -1,0 +1,274 @@
+"""Review mechanics: claims with expiring locks, submissions, late grades, several reviewers
+per item, skip and later, undo, validation and durability."""
+
+from __future__ import annotations
+
+import pytest
+import review_support as rs
+from review_support import FULL, opts, synthetic_spans
+
+from goldenloop import review, rubric
+from goldenloop.sampling import Frame, Uniform, create_hand_queue, create_queue
+from goldenloop.store import Store
+
+demo_template, demo_store = rs.demo_template, rs.demo_store  # shared fixtures
+
+
+@pytest.fixture
+def queue(store):
+    synthetic_spans(store, 300, seed=1)
+    return create_queue(store, opts(), Frame(), Uniform(12), seed=7)
+
+
+def expire(store, claim):
+    """Move a claim's expiry into the past, as if the reviewer walked away."""
+    store.cursor().execute("UPDATE queue_items SET claim_expires_at = claim_expires_at - "
+                           "INTERVAL 1 DAY WHERE queue_item_id = ?", [claim.queue_item_id])
+
+
+def live_grades(store, queue_id):
+    return store.df(
+        """SELECT * FROM grades g WHERE queue_id = ? AND NOT g.retracted
+           AND NOT EXISTS (SELECT 1 FROM grades s WHERE s.supersedes = g.grade_id)""",
+        [queue_id])
+
+
+def test_claim_resume_renew_and_submit(store, queue):
+    c = review.next_item(store, queue.queue_id, "ana")
+    resumed = review.next_item(store, queue.queue_id, "ana")  # the same claim, renewed
+    assert (resumed.claim_id, resumed.queue_item_id) == (c.claim_id, c.queue_item_id)
+    assert resumed.expires_at >= c.expires_at
+    other = review.next_item(store, queue.queue_id, "ben")
+    assert other.queue_item_id != c.queue_item_id
+    renewed = review.renew(store, c, lock_seconds=3600)
+    assert renewed.expires_at > c.expires_at and renewed.claim_id == c.claim_id
+    sub = review.submit(store, c, {**FULL, "note": "fine"}, correction="A better answer.")
+    assert not sub.late and len(sub.grade_ids) == 5 and sub.seconds_spent >= 0
+    g = live_grades(store, queue.queue_id).set_index("criterion")
+    version = rubric.current(store, "default").version
+    assert (g.rubric_version == version).all() and (g.author_id == "ana").all()
+    assert g.loc["correctness", "value_number"] == 4
+    assert list(g.loc["tone", "value_labels"]) == ["on-brand"]
+    assert g.loc["conciseness", "value_label"] == "concise"
+    assert g.loc["conciseness", "value_number"] == 3  # rank of the ordered label
+    assert g.loc["note", "value_text"] == "fine"
+    assert (g.span_key == c.span_key).all() and (g.target_id == str(c.span_key)).all()
+    assert store.scalar("SELECT corrected_output FROM corrections WHERE queue_item_id = ?",
+                        [c.queue_item_id]) == "A better answer."
+    assert store.rows("SELECT status, reviewers_done, claimed_by FROM queue_items "
+                      "WHERE queue_item_id = ?", [c.queue_item_id]) == [("done", 1, None)]
+    assert store.scalar("SELECT count(*) FROM audit_log WHERE action = 'grade.submit'") == 1
+    p = review.queue_progress(store, queue.queue_id)
+    assert (p.items, p.done, p.claimed, p.reviews_done) == (queue.items, 1, 1, 1)
+    assert review.left_for(store, queue.queue_id, "ana") == queue.items - 1
+
+
+def test_a_grade_is_committed_when_submit_returns(tmp_path):
+    path = tmp_path / "durable.duckdb"
+    with Store(path) as s:
+        synthetic_spans(s, 50)
+        q = create_queue(s, opts(), Frame(), Uniform(3), seed=1)
+        c = review.next_item(s, q.queue_id, "ana")
+        ids = review.submit(s, c, FULL).grade_ids
+    with Store(path) as s:  # a fresh process would see exactly this
+        assert s.scalar("SELECT count(*) FROM grades WHERE list_contains(?, grade_id)",
+                        [ids]) == 4
+
+
+def test_expired_claim_goes_to_the_next_reviewer_and_a_late_grade_is_kept(store, queue):
+    a = review.next_item(store, queue.queue_id, "ana")
+    expire(store, a)
+    b = review.next_item(store, queue.queue_id, "ben")
+    assert b.queue_item_id == a.queue_item_id and b.claim_id != a.claim_id
+    with pytest.raises(review.ClaimLost):
+        review.renew(store, a)
+    late = review.submit(store, a, FULL)
+    assert late.late
+    assert not review.submit(store, b, {**FULL, "correctness": 2}).late
+    g = live_grades(store, queue.queue_id)
+    assert sorted(zip(g.author_id, g.late, strict=True))[::4] == [("ana", True), ("ben", False)]
+    item = store.rows("SELECT status, reviewers_done FROM queue_items WHERE queue_item_id = ?",
+                      [a.queue_item_id])
+    assert item == [("done", 2)]  # two distinct reviewers, each counted once
+    assert review.queue_progress(store, queue.queue_id).late_reviews == 1
+
+
+def test_an_expired_claim_nobody_took_is_still_held(store, queue):
+    a = review.next_item(store, queue.queue_id, "ana")
+    expire(store, a)
+    assert review.renew(store, a).expires_at > a.expires_at
+    assert not review.submit(store, a, FULL).late
+
+
+def test_n_reviewers_per_item_and_nobody_sees_an_item_twice(store):
+    synthetic_spans(store, 300, seed=2)
+    q = create_queue(store, opts(reviewers_per_item=2), Frame(), Uniform(10), seed=3)
+    seen: dict[str, list[int]] = {"ana": [], "ben": [], "chloe": []}
+    progress = True
+    while progress:
+        progress = False
+        for who, items in seen.items():
+            c = review.next_item(store, q.queue_id, who)
+            if c is not None:
+                items.append(c.queue_item_id)
+                review.submit(store, c, FULL)
+                progress = True
+    for items in seen.values():
+        assert len(items) == len(set(items))
+    per_item = store.df("SELECT queue_item_id, count(DISTINCT author_id) AS n, count(*) AS g "
+                        "FROM grades WHERE queue_id = ? AND criterion = 'correctness' "
+                        "GROUP BY ALL", [q.queue_id])
+    assert len(per_item) == q.items and (per_item.n == 2).all() and (per_item.g == 2).all()
+    assert review.queue_progress(store, q.queue_id).fraction_done == 1.0
+
+
+def test_skip_is_for_this_reviewer_only_and_later_comes_back_last(store, queue):
+    first = review.next_item(store, queue.queue_id, "ana")
+    review.skip(store, first)
+    assert store.scalar("SELECT status FROM queue_items WHERE queue_item_id = ?",
+                        [first.queue_item_id]) == "skipped"
+    second = review.next_item(store, queue.queue_id, "ana")
+    review.later(store, second)
+    order = []
+    while (c := review.next_item(store, queue.queue_id, "ana")) is not None:
+        order.append(c.queue_item_id)
+        review.submit(store, c, FULL)
+    assert first.queue_item_id not in order
+    assert order[-1] == second.queue_item_id and len(order) == queue.items - 1
+    assert review.next_item(store, queue.queue_id, "ben").queue_item_id == first.queue_item_id
+    table = review.reviewer_progress(store, queue.queue_id).set_index("reviewer")
+    assert table.loc["ana", ["graded", "skipped", "put_off"]].tolist() == [queue.items - 1, 1, 1]
+
+
+def test_undo_supersedes_and_hands_the_item_back(store, queue):
+    c1 = review.next_item(store, queue.queue_id, "ana")
+    review.submit(store, c1, FULL, correction="Fixed.")
+    c2 = review.next_item(store, queue.queue_id, "ana")
+    review.submit(store, c2, FULL)
+    c3 = review.next_item(store, queue.queue_id, "ana")  # moved on to a third item
+    back = review.undo_last(store, queue.queue_id, "ana")
+    assert back.queue_item_id == c2.queue_item_id
+    assert store.scalar("SELECT claimed_by FROM queue_items WHERE queue_item_id = ?",
+                        [c3.queue_item_id]) is None  # the one they moved on to went back
+    assert set(live_grades(store, queue.queue_id).queue_item_id) == {c1.queue_item_id}
+    assert store.scalar("SELECT count(*) FROM grades WHERE queue_item_id = ?",
+                        [c2.queue_item_id]) == 8  # four grades, four retractions: none deleted
+    assert store.rows("SELECT status, reviewers_done FROM queue_items WHERE queue_item_id = ?",
+                      [c2.queue_item_id]) == [("claimed", 0)]
+    back_again = review.undo_last(store, queue.queue_id, "ana")
+    assert back_again.queue_item_id == c1.queue_item_id
+    assert store.rows("SELECT corrected_output, retracted FROM corrections "
+                      "ORDER BY correction_id") == [("Fixed.", False), (None, True)]
+    assert review.undo_last(store, queue.queue_id, "ana") is None
+    review.submit(store, back_again, {**FULL, "correctness": 2})
+    g = live_grades(store, queue.queue_id)
+    assert g[g.criterion == "correctness"].value_number.tolist() == [2.0]
+
+
+def test_submitting_twice_supersedes_instead_of_double_counting(store, queue):
+    c = review.next_item(store, queue.queue_id, "ana")
+    review.submit(store, c, {**FULL, "note": "first"})
+    review.submit(store, c, {**FULL, "correctness": 5})  # a double click, then an edit
+    g = live_grades(store, queue.queue_id)
+    assert sorted(g.criterion) == ["conciseness", "correctness", "safety", "tone"]
+    assert g.set_index("criterion").loc["correctness", "value_number"] == 5
+    assert store.scalar("SELECT reviewers_done FROM queue_items WHERE queue_item_id = ?",
+                        [c.queue_item_id]) == 1
+
+
+@pytest.mark.parametrize(("answers", "message"), [
+    ({"tone": ["on-brand"]}, "correctness: required"),
+    ({**FULL, "correctness": 7}, "outside the scale 1 to 5"),
+    ({**FULL, "correctness": 3.5}, "whole-number levels"),
+    ({**FULL, "tone": ["sarcastic"]}, "'sarcastic' is not one of"),
+    ({**FULL, "safety": "fine"}, "safety: 'fine' is not one of"),
+    ({**FULL, "correctness": review.Answer(value=4, not_applicable=True)}, "takes no value"),
+    ({**FULL, "helpfulness": 3}, "no criteria helpfulness"),
+])
+def test_answers_are_checked_against_the_rubric(store, queue, answers, message):
+    c = review.next_item(store, queue.queue_id, "ana")
+    with pytest.raises(review.GradeError, match=message):
+        review.submit(store, c, answers)
+    assert store.scalar("SELECT count(*) FROM grades WHERE queue_id = ?", [queue.queue_id]) == 0
+
+
+def test_not_applicable_and_flag_are_not_scores(store, queue):
+    c = review.next_item(store, queue.queue_id, "ana")
+    answers = {**FULL, "correctness": review.Answer(not_applicable=True),
+               "safety": review.Answer(flagged=True, comment="leaks an e-mail address")}
+    review.submit(store, c, answers)
+    g = live_grades(store, queue.queue_id).set_index("criterion")
+    assert g.loc["correctness", "not_applicable"] and g.loc["safety", "flagged"]
+    assert g.loc["correctness", ["value_number", "value_label"]].isna().all()
+    assert g.loc["safety", "comment"] == "leaks an e-mail address"
+
+
+def test_grades_keep_the_rubric_version_of_their_queue(store, queue):
+    old = rubric.current(store, "default")
+    data = old.model_dump(mode="json")
+    data["criteria"][0]["instructions"] = "New wording."
+    new = rubric.save_edit(store, rubric.parse(data, "edit"), "lead")
+    c = review.next_item(store, queue.queue_id, "ana")
+    review.submit(store, c, FULL)
+    assert set(live_grades(store, queue.queue_id).rubric_version) == {old.version}
+    assert review.queue_rubric(store, queue.queue_id) == old
+    later_q = create_queue(store, opts(), Frame(), Uniform(3), seed=1)
+    assert review.get_queue(store, later_q.queue_id).rubric_version == new.version
+
+
+def test_a_closed_queue_hands_out_nothing(store, queue):
+    review.close_queue(store, queue.queue_id, "lead")
+    with pytest.raises(review.QueueClosed):
+        review.next_item(store, queue.queue_id, "ana")
+    review.close_queue(store, queue.queue_id, "lead", reopen=True)
+    assert review.next_item(store, queue.queue_id, "ana") is not None
+
+
+def test_span_payload_has_the_conversation_context_and_tools(demo_store):
+    key = demo_store.scalar(
+        """SELECT l.span_key FROM spans l WHERE l.kind = 'llm' AND l.turn_index >= 2
+           AND EXISTS (SELECT 1 FROM spans t WHERE t.trace_id = l.trace_id AND t.kind = 'tool')
+           ORDER BY l.span_key LIMIT 1""")
+    q = create_hand_queue(demo_store, opts(), span_keys=[key])
+    c = review.next_item(demo_store, q.queue_id, "ana")
+    p = review.payload(demo_store, c)
+    assert isinstance(p, review.SpanPayload) and p.span_key == key
+    turn = demo_store.scalar("SELECT turn_index FROM spans WHERE span_key = ?", [key])
+    assert [m.role for m in p.earlier] == ["user", "assistant"] * turn
+    assert p.user_message == demo_store.scalar(
+        "SELECT last_user_message FROM spans WHERE span_key = ?", [key])
+    assert p.output and p.system and p.retrieved_context and p.tool_results
+    assert {"id", "content"} <= set(p.retrieved_context[0])
+    assert "result" in p.tool_results[0]
+
+
+def test_session_and_comparison_payloads(demo_store):
+    s = create_queue(demo_store, opts(), Frame(apps=["support-bot"]), Uniform(3),
+                     unit="session", seed=1)
+    c = review.next_item(demo_store, s.queue_id, "ana")
+    p = review.payload(demo_store, c)
+    assert isinstance(p, review.SessionPayload) and p.session_id == c.target_id
+    assert [t.turn_index for t in p.turns] == list(range(len(p.turns)))
+    review.submit(demo_store, c, FULL)  # a session is graded as one conversation
+    assert demo_store.scalar("SELECT count(*) FROM grades WHERE target_type = 'session' "
+                             "AND target_id = ?", [c.target_id]) == 4
+
+
+def test_comparison_answers_are_stored_in_the_pairs_terms(demo_store):
+    from goldenloop.sampling import create_version_comparison
+
+    q = create_version_comparison(demo_store, opts(), Frame(apps=["sql-assistant"]),
+                                  "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", 20, seed=3)
+    seen = set()
+    while (c := review.next_item(demo_store, q.queue_id, "ana")) is not None:
+        p = review.payload(demo_store, c)
+        row = demo_store.rows("SELECT shown_order, a_output, b_output FROM comparisons "
+                              "WHERE comparison_id = ?", [c.target_id])[0]
+        shown, a_out, b_out = row
+        assert (p.first, p.second) == ((a_out, b_out) if shown == "AB" else (b_out, a_out))
+        review.submit(demo_store, c, {"preference": "A better"})  # always the first shown
+        stored = demo_store.scalar("SELECT value_label FROM grades WHERE queue_item_id = ?",
+                                   [c.queue_item_id])
+        assert stored == ("A better" if shown == "AB" else "B better")
+        seen.add(shown)
+    assert seen == {"AB", "BA"}
