@@ -117,4 +117,4 @@ def test_only_leads_edit_rubrics(store):
     data["title"] = "Changed"
     with pytest.raises(PermissionDenied, match="ben may not edit rubric"):
         rubric.save_edit(store, rubric.parse(data, "edit"), "ben")
-    assert rubric.save_edit(store, rubric.parse(data, "edit"), "Ana ").edited_by == "Ana"
+    assert rubric.save_edit(store, rubric.parse(data, "edit"), " Ana ").edited_by == "ana"

@@ -200,3 +200,16 @@ def test_empty_frame_and_bad_designs_are_refused(demo_store):
         Frame(start=DEMO_END, end=DEMO_END)
     with pytest.raises(SamplingError, match="unknown frame fields"):
         Frame.from_dict({"colour": ["red"]})
+
+
+def test_frame_from_a_monitoring_filter_with_tags(store):
+    from review_support import synthetic_spans
+
+    synthetic_spans(store, 30)
+    store.cursor().execute("UPDATE spans SET tags = ['vip'] WHERE span_key <= 4")
+    frame = Frame.from_dict({"start": "2026-01-01T00:00:00", "apps": ["a1", "a2"],
+                             "tags": ["vip", "beta"]})
+    assert frame.start.year == 2026 and frame.kinds == ("llm",)
+    q = create_hand_queue(store, opts(), frame=frame)
+    assert sorted(items(store, q.queue_id).span_key) == [1, 2, 3, 4]
+    assert Frame.from_dict(frame.to_dict()) == frame

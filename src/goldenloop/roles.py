@@ -11,8 +11,8 @@ library trusts it. Roles only keep honest people from doing a lead's work by mis
 Without the file every name is a lead: a single user or a small trusting team can use
 everything at once, and adding the file is how a team narrows it down. With the file, a
 name listed under ``leads`` is a lead; a name under ``reviewers`` (or any other name, when
-that key is absent) is a reviewer; any other name has no role. Names compare without regard
-to case or surrounding spaces.
+that key is absent) is a reviewer; any other name has no role. Names are identities after
+trimming spaces and lower-casing: grades, claims and progress are kept under that form.
 """
 
 from __future__ import annotations
@@ -62,8 +62,9 @@ _REVIEWER_ACTIONS = frozenset({Action.GRADE})
 
 
 def normalize_name(name: str) -> str:
-    """A usable display name: trimmed, inner spaces collapsed, no control characters."""
-    clean = " ".join(str(name or "").split())
+    """A reviewer's identity: trimmed, inner spaces collapsed, lower case (so "Ana" and
+    "ana " are one reviewer, who never gets the same item twice), no control characters."""
+    clean = " ".join(str(name or "").split()).casefold()
     if not clean:
         raise RolesError("a reviewer name is required")
     if len(clean) > _MAX_NAME or _CONTROL.search(clean):
@@ -86,7 +87,7 @@ class Roles:
     configured: bool = False
 
     def role_of(self, name: str) -> Role | None:
-        key = normalize_name(name).casefold()
+        key = normalize_name(name)
         if not self.configured or key in self.leads:
             return Role.LEAD
         if self.reviewers is None or key in self.reviewers:
@@ -118,7 +119,7 @@ def load(data_dir: Path) -> Roles:
         raise RolesError(f"{path.name}: {where}") from None
 
     def keys(names: list[str]) -> frozenset[str]:
-        return frozenset(normalize_name(n).casefold() for n in names)
+        return frozenset(normalize_name(n) for n in names)
 
     reviewers = None if parsed.reviewers is None else keys(parsed.reviewers)
     return Roles(leads=keys(parsed.leads), reviewers=reviewers, configured=True)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from goldenloop import roles
 from goldenloop.review.claims import utcnow
 from goldenloop.store import Store, review_stats_sql
 
@@ -46,5 +47,6 @@ def reviewer_progress(store: Store, queue_id: int) -> pd.DataFrame:
 
 
 def left_for(store: Store, queue_id: int, reviewer: str) -> int:
-    """How many items this reviewer may still be given in the queue."""
-    return review_stats_sql.left_for(store, queue_id, reviewer)
+    """How many items this reviewer may still be given in the queue (including items others
+    hold now that still need this reviewer)."""
+    return review_stats_sql.left_for(store, queue_id, roles.normalize_name(reviewer))

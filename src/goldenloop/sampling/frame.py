@@ -1,7 +1,7 @@
 """The sampling frame: which spans a queue is drawn from, kept with the queue as JSON.
 
 A frame is a filter over spans (a time window on ``start_time``, apps, environments, model
-and prompt versions, span kinds and statuses). Its field names match the monitoring views'
+and prompt versions, span kinds, statuses and tags). Its field names match the monitoring views'
 span filter, so ``Frame.from_dict(span_filter.to_dict())`` turns a chart's filter into a frame.
 """
 
@@ -13,7 +13,8 @@ from typing import Any
 
 from goldenloop.errors import GoldenloopError
 
-_LISTS = ("apps", "environments", "model_versions", "prompt_versions", "kinds", "statuses")
+_LISTS = ("apps", "environments", "model_versions", "prompt_versions", "kinds", "statuses",
+          "tags")
 # Each list field filters one span column.
 _COLUMN = {"apps": "app", "environments": "environment", "model_versions": "model_version",
            "prompt_versions": "prompt_version", "kinds": "kind", "statuses": "status"}
@@ -36,6 +37,7 @@ class Frame:
     prompt_versions: tuple[str, ...] = ()
     kinds: tuple[str, ...] = ("llm",)
     statuses: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()       # spans carrying any of these tags
 
     def __post_init__(self) -> None:
         for name in _LISTS:  # any iterable of strings; a canonical sorted tuple
@@ -58,7 +60,7 @@ class Frame:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Frame:
         known = {f.name for f in fields(cls)}
-        extra = set(data) - known - {"tags"}  # a span filter's tags are not part of a frame
+        extra = set(data) - known
         if extra:
             raise SamplingError(f"unknown frame fields: {', '.join(sorted(extra))}")
         kw: dict[str, Any] = {k: data[k] for k in known & set(data) if data[k] is not None}
@@ -78,7 +80,10 @@ class Frame:
             params.append(self.end)
         for name in _LISTS:
             values = getattr(self, name)
-            if values:
+            if values and name == "tags":
+                terms.append(f"list_has_any({alias}.tags, ?::VARCHAR[])")
+                params.append(list(values))
+            elif values:
                 terms.append(f"{alias}.{_COLUMN[name]} IN ({', '.join('?' * len(values))})")
                 params.extend(values)
         return " AND ".join(terms), params
