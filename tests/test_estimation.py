@@ -141,7 +141,9 @@ def test_each_item_counts_once_gold_items_and_na_are_left_out(store):
     share = estimate(store, q.queue_id, "correctness", at_least=4)
     assert share.value == pytest.approx(0.5) and share.ci_high <= 1.0
     on_brand = estimate(store, q.queue_id, "tone", label="on-brand")
-    assert on_brand.value == 1.0
+    assert on_brand.value == 1.0 and on_brand.se == 0
+    assert 0.7 < on_brand.ci_low < 1.0 == on_brand.ci_high  # not a zero-width interval
+    assert "Wilson" in on_brand.notes[0]
     assert len(truth) == 400
 
 

@@ -19,7 +19,9 @@ Method (stated, so a reader can check it):
 - **Variance** by Taylor linearization of the ratio for Poisson sampling:
   ``v = Σ (1 − π*ᵢ) / π*ᵢ² · zᵢ²`` with ``zᵢ = (yᵢ − ŷ) / N̂``. The interval is the normal
   approximation ``ŷ ± z₁₋α/₂ · √v`` (95% by default), clipped to [0, 1] for proportions; with
-  few graded items (say under 30) or an estimate near 0 or 1 it is only approximate.
+  few graded items (say under 30) or an estimate near 0 or 1 it is only approximate. When
+  every graded item agrees (a share of exactly 0 or 1, so ``v = 0``), the interval is the
+  Wilson score interval on the number of graded items instead, and a note says so.
 - **Excluded:** gold items (not part of the sample). Queues made by hand have no inclusion
   probabilities: estimation refuses them, since they say nothing about traffic as a whole.
 """
@@ -100,11 +102,20 @@ def hajek(y: np.ndarray, pi: np.ndarray, responded: np.ndarray, classes: np.ndar
     z = (yd - est) / n_hat
     var = float(((1.0 - pi_star[dom]) * w * w * z * z).sum())
     se = var ** 0.5
-    half = float(norm.ppf(0.5 + level / 2)) * se
-    lo, hi = est - half, est + half
+    zq = float(norm.ppf(0.5 + level / 2))
+    lo, hi = est - zq * se, est + zq * se
+    if proportion and se == 0:  # every graded item agrees: a zero-width interval claims too much
+        lo, hi = _wilson(est, int(dom.sum()), zq)
+        notes.append("all graded items agree: Wilson score interval on the graded count")
     if proportion:
         lo, hi = max(lo, 0.0), min(hi, 1.0)
     return est, se, lo, hi, notes
+
+
+def _wilson(p: float, n: int, z: float) -> tuple[float, float]:
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5
+    return centre - half, centre + half
 
 
 def _outcome(rubric: rubrics.Rubric, criterion: str, at_least: float | None,
