@@ -144,45 +144,49 @@ def store_counts(db: Path) -> tuple[int, int]:
 
 
 def bench_overhead() -> dict:
-    """Added microseconds per call on the caller's thread: @trace and the OpenAI wrapper."""
+    """Added microseconds per call on the caller's thread: @trace, the OpenAI wrapper around a
+    create() that returns at once (the SDK's work alone), and a real client call through
+    httpx's mock transport (the same work, amid the client's own)."""
     import httpx2
     import openai
+    from openai.types.chat import ChatCompletion
 
     from goldenloop import sdk
+    from goldenloop.sdk.openai_wrap import _chat_chunk, _sync_call, render_chat
 
     with tempfile.TemporaryDirectory() as tmp:
         sdk.configure(tmp, max_buffer=10_000_000, batch_seconds=3600)
+        body = {"id": "c", "object": "chat.completion", "created": 0, "model": "m",
+                "choices": [{"index": 0, "finish_reason": "stop",
+                             "message": {"role": "assistant", "content": TEXT}}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}}
+        canned = ChatCompletion.model_validate(body)
 
-        def bare(i: int) -> int:
-            return i
-
-        traced = sdk.trace(bare)
-        body = json.dumps({"id": "c", "object": "chat.completion", "created": 0, "model": "m",
-                           "choices": [{"index": 0, "finish_reason": "stop",
-                                        "message": {"role": "assistant", "content": TEXT}}],
-                           "usage": {"prompt_tokens": 1, "completion_tokens": 1,
-                                     "total_tokens": 2}}).encode()
+        def create(**_kwargs):
+            return canned
 
         def client() -> openai.OpenAI:
-            transport = httpx2.MockTransport(lambda _r: httpx2.Response(
-                200, content=body, headers={"Content-Type": "application/json"}))
+            transport = httpx2.MockTransport(lambda _r: httpx2.Response(200, json=body))
             return openai.OpenAI(base_url="http://stub/v1", api_key="x", max_retries=0,
                                  http_client=httpx2.Client(transport=transport))
 
         plain, wrapped = client(), sdk.wrap_openai(client())
+        traced_create = _sync_call(create, "chat", render_chat, _chat_chunk)
         msgs = [{"role": "user", "content": "hi"}]
-        out = {
-            "trace_us": _added_us(bare, traced, 20_000),
-            "openai_us": _added_us(
+        return {
+            "trace_us": _added_us(lambda i: i, sdk.trace(lambda i: i), 20_000),
+            "openai_wrapper_us": _added_us(lambda _i: create(model="m", messages=msgs),
+                                           lambda _i: traced_create(model="m", messages=msgs),
+                                           20_000),
+            "openai_client_us": _added_us(
                 lambda _i: plain.chat.completions.create(model="m", messages=msgs),
-                lambda _i: wrapped.chat.completions.create(model="m", messages=msgs), 1_000),
+                lambda _i: wrapped.chat.completions.create(model="m", messages=msgs), 200),
         }
-        sdk.flush()
-        return out
 
 
 def _added_us(bare, traced, n: int, rounds: int = 15) -> float:
-    """Median over rounds of (traced − bare) per call. Buffered spans are written between
+    """Median over rounds of (traced − bare) per call, the two run back to back in each round
+    so that a load spike from other processes hits both. Buffered spans are written between
     rounds, outside the timing, as the writer thread would: spans piling up unwritten would
     slow the garbage collector and bill the caller for it."""
     from goldenloop import sdk
@@ -195,7 +199,7 @@ def _added_us(bare, traced, n: int, rounds: int = 15) -> float:
 
     per_call(bare), per_call(traced)  # warm up: imports, connections
     diffs = []
-    for _ in range(rounds):
+    for _ in range(rounds * 5 if n < 1000 else rounds):
         diffs.append(per_call(traced) - per_call(bare))
         sdk.flush()
     return statistics.median(diffs)
