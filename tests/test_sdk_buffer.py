@@ -136,3 +136,32 @@ def test_failures_inside_the_sdk_never_reach_the_app(tmp_path, monkeypatch):
     assert work(41) == 41  # the call runs untraced
     with pytest.raises(ZeroDivisionError):  # and the app's own errors still reach it
         sdk.trace(lambda: 1 / 0)()
+
+
+FORKS = textwrap.dedent("""
+    import os, sys
+    from goldenloop import sdk
+    sdk.configure(sys.argv[1], batch_seconds=3600)
+
+    @sdk.trace
+    def step(who):
+        return who
+
+    step("parent-before-fork")
+    pid = os.fork()
+    if pid == 0:  # a pre-forking server's worker
+        step("child")
+        sdk.flush()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    sdk.flush()
+""")
+
+
+def test_a_forked_worker_writes_its_own_spans_only(tmp_path):
+    proc = subprocess.run([sys.executable, "-c", FORKS, str(tmp_path)], capture_output=True,
+                          text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    outputs = sorted(r["output"] for p in tmp_path.glob("*.parquet")
+                     for r in pq.read_table(p).to_pylist())
+    assert outputs == ["child", "parent-before-fork"]  # the parent's span written once
