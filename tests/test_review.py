@@ -272,3 +272,30 @@ def test_comparison_answers_are_stored_in_the_pairs_terms(demo_store):
         assert stored == ("A better" if shown == "AB" else "B better")
         seen.add(shown)
     assert seen == {"AB", "BA"}
+
+
+def test_canary_answers_against_references_by_hand(store):
+    from goldenloop.sampling import create_pair_queue, item_reference_pairs
+
+    store.cursor().execute(
+        """INSERT INTO items (item_id, dataset, input, output, reference) VALUES
+           ('c1', 'canary', 'Refund window?', 'Thirty days.', '30 days from delivery.'),
+           ('c2', 'canary', 'Ship to Peru?', 'No.', 'Yes, to 28 countries including Peru.')""")
+    pairs = item_reference_pairs(store, ["c1", "c2"])
+    q = create_pair_queue(store, opts(), pairs, seed=4)
+    assert q.items == 2 and q.design == "by_hand"
+    shown = {}
+    while (c := review.next_item(store, q.queue_id, "ana")) is not None:
+        p = review.payload(store, c)
+        assert p.input in ("Refund window?", "Ship to Peru?")
+        shown[p.input] = (p.first, p.second)
+        review.submit(store, c, {"preference": "tie"})
+    assert set(shown["Ship to Peru?"]) == {"No.", "Yes, to 28 countries including Peru."}
+    assert store.scalar("SELECT count(*) FROM grades WHERE target_type = 'comparison' "
+                        "AND value_label = 'tie'") == 2
+    # Creating the same pairs again reuses the stored comparisons.
+    again = create_pair_queue(store, opts("again"), pairs, seed=5)
+    assert again.items == 2 and store.scalar("SELECT count(*) FROM comparisons") == 2
+    with pytest.raises(review.GradeError, match="no corrected answer"):
+        c = review.next_item(store, again.queue_id, "ben")
+        review.submit(store, c, {"preference": "tie"}, correction="x")

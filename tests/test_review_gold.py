@@ -76,3 +76,17 @@ def test_gold_items_need_a_lead_known_answers_and_a_new_target(store, queue):
     with pytest.raises(review.GradeError, match="no span"):
         review.add_gold(store, queue.queue_id, "span", 10**9, FULL, "lead")
     assert store.scalar("SELECT count(*) FROM grades WHERE is_gold") == 0
+
+
+def test_an_imported_example_can_be_a_gold_item(store, queue):
+    store.cursor().execute("INSERT INTO items (item_id, dataset, input, output, reference) "
+                           "VALUES ('ex1', 'seed', 'What is 2+2?', '5', '4')")
+    item = review.add_gold(store, queue.queue_id, "item", "ex1",
+                           {**FULL, "correctness": 1}, "lead")
+    got = _grade_everything(store, queue.queue_id, "ana", lambda c: {**FULL, "correctness": 1})
+    (claim,) = [c for c in got if c.queue_item_id == item]
+    p = review.payload(store, claim)
+    assert isinstance(p, review.ItemPayload) and (p.input, p.output) == ("What is 2+2?", "5")
+    assert not hasattr(p, "reference")  # the known answer is not shown
+    acc = review.gold_accuracy(store).set_index(["reviewer", "criterion"])
+    assert acc.loc[("ana", "correctness"), "accuracy"] == 1.0
