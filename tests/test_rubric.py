@@ -72,6 +72,8 @@ BAD = [
      "criteria[0] (a).scales: Extra inputs are not permitted"),
     ({"criteria": [{"name": "a", "type": "stars"}]}, "criteria[0] (a).type"),
     ({"criteria": []}, "at least one criterion"),
+    ({"criteria": [{"name": "Tone Of Voice", "type": "text"}]},
+     "criteria[0] (Tone Of Voice).name: use lower-case letters"),
 ]
 
 

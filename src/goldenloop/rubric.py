@@ -79,7 +79,10 @@ class Criterion(BaseModel):
     levels: dict[int, str] = Field(default_factory=dict)
     labels: tuple[Label, ...] = ()
 
-    _name = field_validator("name")(classmethod(lambda _cls, v: _check_name(v)))
+    @field_validator("name")
+    @classmethod
+    def check_name(cls, v: str) -> str:
+        return _check_name(v)
 
     @field_validator("labels", mode="before")
     @classmethod
@@ -155,7 +158,10 @@ class Rubric(BaseModel):
     edited_by: str | None = None
     edited_at: datetime | None = None
 
-    _name = field_validator("name")(classmethod(lambda _cls, v: _check_name(v)))
+    @field_validator("name")
+    @classmethod
+    def check_name(cls, v: str) -> str:
+        return _check_name(v)
 
     @model_validator(mode="after")
     def _unique(self) -> Rubric:

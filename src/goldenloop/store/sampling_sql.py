@@ -144,10 +144,10 @@ def insert_items(cur: duckdb.DuckDBPyConnection, queue_id: int, items: pa.Table,
     cur.register(name, items.append_column("_ord", pa.array(range(items.num_rows), pa.int64())))
     try:
         have = set(items.column_names)
-        sel = ", ".join(f"CAST(i.{c} AS {t}) AS {c}" if c in have else f"CAST(NULL AS {t}) AS {c}"
-                        for c, t in ITEM_COLUMNS).replace(
-            "CAST(i.is_gold AS BOOLEAN)", "coalesce(CAST(i.is_gold AS BOOLEAN), false)").replace(
-            "CAST(NULL AS BOOLEAN) AS is_gold", "false AS is_gold")
+        cast = {c: f"CAST(i.{c} AS {t})" if c in have else f"CAST(NULL AS {t})"
+                for c, t in ITEM_COLUMNS}
+        cast["is_gold"] = f"coalesce({cast['is_gold']}, false)"  # an explicit NULL skips the default
+        sel = ", ".join(f"{expr} AS {c}" for c, expr in cast.items())
         cols = ", ".join(c for c, _ in ITEM_COLUMNS)
         cur.execute(
             f"""INSERT INTO queue_items (queue_item_id, queue_id, {cols}, status,
