@@ -66,8 +66,10 @@ def _shown_order(cur, item: dict[str, Any]) -> str:
 
 
 def grade_rows(item: dict[str, Any], reviewer: str, rubric: rubrics.Rubric, checked: dict,
-          shown: str, now: datetime, late: bool, seconds: float | None,
-          previous: dict[str, int], is_gold: bool = False) -> list[dict[str, Any]]:
+               shown: str, now: datetime, late: bool, seconds: float | None,
+               previous: dict[str, int], is_gold: bool = False) -> list[dict[str, Any]]:
+    """Grade rows for the checked answers; a pairwise answer is turned from the order shown
+    into the stored pair's terms, keeping what the reviewer saw in ``raw``."""
     rows = []
     for name, (a, cols) in checked.items():
         raw = None
