@@ -299,3 +299,22 @@ def test_canary_answers_against_references_by_hand(store):
     with pytest.raises(review.GradeError, match="no corrected answer"):
         c = review.next_item(store, again.queue_id, "ben")
         review.submit(store, c, {"preference": "tie"}, correction="x")
+
+
+def test_migration_5_keeps_old_grades_live(tmp_path):
+    import duckdb
+
+    from goldenloop.store.migrations import migrate
+
+    path = tmp_path / "old.duckdb"
+    con = duckdb.connect(str(path))
+    migrate(con, target=4)
+    con.execute("INSERT INTO grades (grade_id, target_type, target_id, criterion, value_number, "
+                "source, author_id) VALUES (nextval('grade_seq'), 'span', '1', 'correctness', "
+                "4, 'human', 'ana')")
+    con.close()
+    with Store(path) as s:
+        assert s.rows("SELECT late, retracted, seconds_spent FROM grades") == [
+            (False, False, None)]
+        assert s.scalar("SELECT count(*) FROM queue_claims") == 0
+        assert s.scalar("SELECT nextval('claim_seq')") == 1
