@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import monitor_charts
 import streamlit as st
 
-from goldenloop import server
+from goldenloop import metrics, server
 from goldenloop.config import resolve_paths
 from goldenloop.store import Store
 from goldenloop.store import summary as summary_sql
@@ -74,3 +75,49 @@ def serving() -> bool:
 
 def data_paths():
     return server.owned_paths() or resolve_paths().ensure()
+
+
+# -- Monitor ---------------------------------------------------------------------------------
+MONITOR_BUCKETS = 400  # per line: a half-width chart is about 450 pixels wide
+# Each value is an aggregate of a few thousand rows at most (bucket widths cap the points), so
+# a cache hit costs milliseconds. The filter object is frozen and made of tuples: a cache key.
+
+
+def monitor_dimensions(store: Store) -> metrics.Dimensions:
+    """The values each Monitor filter offers, and the first and last request. Not kept while
+    the store has no requests, so the page shows new ones on the next reload."""
+    dims = _monitor_dimensions(store, str(store.path))
+    if dims.empty:
+        _monitor_dimensions.clear(store, str(store.path))
+    return dims
+
+
+@st.cache_data(ttl=AGGREGATE_TTL_S, show_spinner=False)
+def _monitor_dimensions(_store: Store, db: str) -> metrics.Dimensions:
+    return metrics.dimensions(_store)
+
+
+@st.cache_data(ttl=AGGREGATE_TTL_S, show_spinner="Aggregating requests…")
+def _monitor_overview(_store: Store, db: str, f: metrics.SpanFilter, split: str | None
+                      ) -> metrics.Overview:
+    return metrics.overview(_store, f, split, max_buckets=MONITOR_BUCKETS)
+
+
+def monitor_overview(store: Store, f: metrics.SpanFilter, split: str | None) -> metrics.Overview:
+    """Every series of the Monitor page for one filter and split (see ``metrics.overview``)."""
+    return _monitor_overview(store, str(store.path), f, split)
+
+
+@st.cache_data(ttl=AGGREGATE_TTL_S, show_spinner=False)
+def _monitor_chart(_store: Store, db: str, f: metrics.SpanFilter, split: str | None, name: str,
+                   choice: str | None) -> dict:
+    # Building a chart and turning it into Vega-Lite costs tens of milliseconds, more than
+    # the aggregate itself once cached: keep the finished spec (its data is the aggregate).
+    view = _monitor_overview(_store, db, f, split)
+    return monitor_charts.build(view, name, choice).vega_spec()
+
+
+def monitor_chart(store: Store, f: metrics.SpanFilter, split: str | None, name: str,
+                  choice: str | None = None) -> dict:
+    """The Vega-Lite spec, data included, of one Monitor chart (``monitor_charts.CHARTS``)."""
+    return _monitor_chart(store, str(store.path), f, split, name, choice)

@@ -17,7 +17,10 @@ SECTIONS: dict[str, list[st.Page]] = {
         st.Page("views/home.py", title="Home", icon=":material/home:", default=True,
                 help="What the store holds: traffic, apps, model versions, grades and imports"),
     ],
-    "Monitor": [],
+    "Monitor": [
+        st.Page("views/monitor.py", title="Monitor", icon=":material/monitoring:", url_path="monitor",
+                help="Traffic, latency, tokens, cost, failures and answer quality over time"),
+    ],
     "Review": [],
     "Golden sets": [],
     "Operations": [

@@ -199,8 +199,10 @@ def test_bucket_width_keeps_every_chart_under_5000_points() -> None:
     assert M.choose_bucket(timedelta(days=30), lines=3) == HOUR
     assert M.choose_bucket(timedelta(days=7), lines=3) == timedelta(minutes=15)
     assert M.choose_bucket(timedelta(days=1), lines=3) == timedelta(minutes=5)
-    # More lines or sparse traffic widen the buckets.
-    assert M.choose_bucket(timedelta(days=30), lines=12) == timedelta(hours=3)
+    # More lines, sparse traffic or fewer pixels widen the buckets.
+    assert M.choose_bucket(timedelta(days=30), lines=12) == timedelta(hours=2)
+    assert M.choose_bucket(timedelta(days=30), lines=20) == timedelta(hours=3)
+    assert M.choose_bucket(timedelta(days=30), lines=3, max_buckets=400) == timedelta(hours=2)
     assert M.choose_bucket(timedelta(days=30), lines=3, requests=2000) == timedelta(days=1)
 
 

@@ -3,8 +3,9 @@
 Three limits, finest width that meets all of them:
 - ``MAX_POINTS``: a chart draws at most 5,000 points (buckets × lines). Every point goes to
   the browser, and Vega slows down well before Altair's own 5,000-row guard.
-- ``TARGET_BUCKETS``: at most ~1,000 buckets per line: a chart is about that many pixels wide,
-  so finer buckets only add noise.
+- ``max_buckets`` (default ``TARGET_BUCKETS``): at most this many buckets per line. A bucket
+  finer than a pixel only adds noise; a page of many half-width charts asks for fewer (the
+  browser's cost grows with the points drawn).
 - ``MIN_PER_BUCKET``: on average at least this many requests per bucket and line, so a p95
   means something; sparse traffic gets wider buckets.
 Widths divide a day, so daily sums (cost per day) roll up from buckets exactly.
@@ -20,13 +21,13 @@ import pandas as pd
 MAX_POINTS = 5_000
 TARGET_BUCKETS = 1_000
 MIN_PER_BUCKET = 20
-LADDER = tuple(timedelta(minutes=m) for m in (5, 15, 30, 60, 180, 360, 720, 1440))
+LADDER = tuple(timedelta(minutes=m) for m in (5, 15, 30, 60, 120, 180, 360, 720, 1440))
 DAY = timedelta(days=1)
 ORIGIN = pd.Timestamp("2000-01-03")  # DuckDB's time_bucket origin: our buckets line up with it
 
 
-def choose_bucket(duration: timedelta, *, lines: int = 1, requests: int | None = None
-                  ) -> timedelta:
+def choose_bucket(duration: timedelta, *, lines: int = 1, requests: int | None = None,
+                  max_buckets: int = TARGET_BUCKETS) -> timedelta:
     """The bucket width for a chart of ``lines`` series over ``duration``, holding about
     ``requests`` requests (None: unknown, no density limit)."""
     lines = min(max(1, lines), MAX_POINTS // 2)
@@ -34,7 +35,7 @@ def choose_bucket(duration: timedelta, *, lines: int = 1, requests: int | None =
     for width in LADDER:
         buckets = bucket_count(duration, width)
         dense = requests is None or requests / (buckets * lines) >= MIN_PER_BUCKET
-        if buckets * lines <= MAX_POINTS and buckets <= TARGET_BUCKETS and dense:
+        if buckets * lines <= MAX_POINTS and buckets <= max_buckets and dense:
             return width
     # Beyond the ladder (years of data, or many lines): whole days, still within the limit.
     per_line = MAX_POINTS // lines - 1  # buckets a line may have, one spare for alignment

@@ -60,6 +60,7 @@ class Overview:
     feedback: pd.DataFrame
     markers: pd.DataFrame  # model_version, first_seen: versions that appeared in the range
     incidents: pd.DataFrame  # kind, app, model_version, starts_at, ends_at, description
+    correctness_scale: tuple[float | None, float | None] = (None, None)  # the rubric's range
 
     @property
     def bucket(self) -> timedelta:
@@ -122,15 +123,18 @@ def incidents(store: Store, f: SpanFilter) -> pd.DataFrame:
 
 
 def overview(store: Store, f: SpanFilter, split: str | None = None, *,
-             criterion: str = quality.CORRECTNESS) -> Overview:
+             criterion: str = quality.CORRECTNESS,
+             max_buckets: int = buckets.TARGET_BUCKETS) -> Overview:
     """All the Monitor's series for ``f`` (which must have a time range), split by ``split``
     (one of ``SPLITS``). The bucket width is chosen once, from the range, the number of lines
-    the widest chart draws and the number of requests, and shared by every chart."""
+    the widest chart draws, the number of requests and ``max_buckets``, and shared by every
+    chart."""
     check_split(split)
     t = totals(store, f, split)
     lines = max(t.groups, 1) if split else UNSPLIT_LINES
     start, end = _range(f)
-    bucket = buckets.choose_bucket(end - start, lines=lines, requests=t.requests)
+    bucket = buckets.choose_bucket(end - start, lines=lines, requests=t.requests,
+                                   max_buckets=max_buckets)
     stats = request_stats(store, f, split, bucket)
     return Overview(
         filter=f, split=split, totals=t, requests=stats,
@@ -139,7 +143,17 @@ def overview(store: Store, f: SpanFilter, split: str | None = None, *,
         feedback=quality.feedback(store, f, split, bucket),
         markers=version_markers(store, f),
         incidents=incidents(store, f),
+        correctness_scale=criterion_scale(store, criterion),
     )
+
+
+def criterion_scale(store: Store, criterion: str) -> tuple[float | None, float | None]:
+    """The range a rubric states for ``criterion`` (None where it states none)."""
+    rows = quality.graded_criteria(store)
+    row = rows[rows["criterion"] == criterion]
+    if row.empty:
+        return None, None
+    return _num(row["min_value"].iloc[0]), _num(row["max_value"].iloc[0])
 
 
 def _range(f: SpanFilter) -> tuple[datetime, datetime]:

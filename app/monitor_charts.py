@@ -1,0 +1,149 @@
+"""The Monitor page's charts by name: which series of ``metrics.Overview`` each one draws,
+with which titles, formats and demo incidents. ``state.monitor_chart`` caches the resulting
+Vega-Lite specs, so a page view that changes nothing draws from the cache.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import charts as c
+import pandas as pd
+
+from goldenloop.metrics import Overview, buckets
+
+LATENCY = ("p50", "p95", "p99")
+FAILURES = {"all failures": "all", "errors": "error", "timeouts": "timeout",
+            "empty answers": "empty"}
+SIGNALS_OF = {"users": "user", "model": "output"}
+# Which demo incidents each chart shades (the ground truth of `goldenloop demo`).
+INCIDENTS = {
+    "latency": ("latency_spike", "timeout_storm"), "failures": ("error_burst", "timeout_storm"),
+    "tokens": ("token_drift",), "offensive": ("offensive_rise",),
+    "correctness": ("correctness_drop",),
+}
+
+
+def frame_of(view: Overview) -> c.Frame:
+    f = view.filter
+    return c.Frame(f.start, f.end, view.requests.groups, view.markers, view.incidents)
+
+
+def pick(data: pd.DataFrame, keep: list[str], labels: dict[str, str] | None = None
+         ) -> pd.DataFrame:
+    out = data[data["series"].isin(keep)]
+    return out.assign(series=out["series"].map(labels)) if labels else out
+
+
+def _requests(view: Overview, choice: str | None) -> c.Chart:
+    r = view.requests
+    spec = c.Spec(f"Requests per {buckets.label(r.bucket)}", "requests")
+    return c.line_chart(r.volume().assign(series="requests"), spec, frame_of(view), _split(view))
+
+
+def _failures(view: Overview, choice: str | None) -> c.Chart:
+    labels = {v: k for k, v in FAILURES.items()}
+    if _split(view):
+        kind = choice or "all failures"
+        keep, title = [FAILURES[kind]], f"Failure rate: {kind}"
+    else:
+        keep, title = ["error", "timeout", "empty"], "Failure rate by kind"
+    spec = c.Spec(title, "share of requests", ".2%", percent=True, incidents=INCIDENTS["failures"])
+    return c.line_chart(pick(view.requests.failures(), keep, labels), spec, frame_of(view),
+                        _split(view))
+
+
+def _latency(view: Overview, choice: str | None) -> c.Chart:
+    keep = [choice or "p95"] if _split(view) else list(LATENCY)
+    spec = c.Spec(f"Latency {' / '.join(keep)}", "ms (log scale)", ",.0f",
+                  incidents=INCIDENTS["latency"], log=True)
+    return c.line_chart(pick(view.requests.latency(), keep), spec, frame_of(view), _split(view))
+
+
+def _ttft(view: Overview, choice: str | None) -> c.Chart:
+    keep = [choice if choice in ("p50", "p95") else "p95"] if _split(view) else ["p50", "p95"]
+    spec = c.Spec(f"Time to first token {' / '.join(keep)} (streamed requests)", "ms (log scale)",
+                  ",.0f", incidents=INCIDENTS["latency"], log=True)
+    return c.line_chart(pick(view.requests.ttft(), keep), spec, frame_of(view), _split(view))
+
+
+def _tokens(which: str) -> Callable[[Overview, str | None], c.Chart]:
+    def build(view: Overview, choice: str | None) -> c.Chart:
+        spec = c.Spec(f"{which.capitalize()} tokens per response", "tokens", ",.0f",
+                      "answered requests", incidents=INCIDENTS["tokens"])
+        return c.line_chart(pick(view.requests.tokens(), [which]), spec, frame_of(view),
+                            _split(view))
+    return build
+
+
+def _cost_per_day(view: Overview, choice: str | None) -> c.Chart:
+    spec = c.Spec("Cost per day", "USD", "$,.2f", incidents=INCIDENTS["tokens"])
+    data = view.requests.cost_per_day().assign(series="cost")
+    return c.bar_chart(data, spec, frame_of(view), _split(view))
+
+
+def _cost_per_1k(view: Overview, choice: str | None) -> c.Chart:
+    spec = c.Spec("Cost per 1,000 requests", "USD", "$,.3f", incidents=INCIDENTS["tokens"])
+    data = pick(view.requests.cost(), ["per_1k_requests"], {"per_1k_requests": "per 1k requests"})
+    return c.line_chart(data, spec, frame_of(view), _split(view))
+
+
+def _signal(measure: str) -> Callable[[Overview, str | None], c.Chart]:
+    def build(view: Overview, choice: str | None) -> c.Chart:
+        whose = [choice or "users"] if _split(view) else list(SIGNALS_OF)
+        keep = [f"{SIGNALS_OF[w]}_{measure}" for w in whose]
+        labels = {f"{v}_{measure}": k for k, v in SIGNALS_OF.items()}
+        if measure == "offensive":
+            spec = c.Spec("Offensive messages", "share of texts", ".1%", "texts scored",
+                          incidents=INCIDENTS["offensive"], percent=True)
+        else:
+            spec = c.Spec("Sentiment (−1 to 1)", "mean sentiment", ".2f", "texts scored",
+                          zero=False, axis_format=".1f")
+        return c.line_chart(pick(view.signals, keep, labels), spec, frame_of(view), _split(view))
+    return build
+
+
+def _correctness(source: str, title: str) -> Callable[[Overview, str | None], c.Chart]:
+    def build(view: Overview, choice: str | None) -> c.Chart:
+        data = view.correctness[view.correctness["series"] == source]
+        spec = c.Spec(f"{title}, daily mean", "mean grade", n_title="graded requests",
+                      incidents=INCIDENTS["correctness"], zero=False)
+        return c.ci_chart(data, spec, frame_of(view), _split(view), view.correctness_scale)
+    return build
+
+
+def _feedback(series: str, title: str, y_title: str, n_title: str, label: str
+              ) -> Callable[[Overview, str | None], c.Chart]:
+    def build(view: Overview, choice: str | None) -> c.Chart:
+        spec = c.Spec(title, y_title, ".1%", n_title, percent=True)
+        return c.line_chart(pick(view.feedback, [series], {series: label}), spec,
+                            frame_of(view), _split(view))
+    return build
+
+
+def _split(view: Overview) -> bool:
+    return view.split is not None
+
+
+CHARTS: dict[str, Callable[[Overview, str | None], c.Chart]] = {
+    "requests": _requests,
+    "failures": _failures,
+    "latency": _latency,
+    "ttft": _ttft,
+    "input_tokens": _tokens("input"),
+    "output_tokens": _tokens("output"),
+    "cost_per_day": _cost_per_day,
+    "cost_per_1k": _cost_per_1k,
+    "offensive": _signal("offensive"),
+    "sentiment": _signal("sentiment"),
+    "correctness_human": _correctness("human", "Reviewers (human grades)"),
+    "correctness_judge": _correctness("judge", "LLM judge scores"),
+    "feedback_rate": _feedback("feedback_rate", "Feedback rate", "share of requests",
+                               "requests", "feedback given"),
+    "thumbs_down": _feedback("thumbs_down", "Thumbs down", "share of thumbs", "thumbs",
+                             "thumbs down"),
+}
+
+
+def build(view: Overview, name: str, choice: str | None = None) -> c.Chart:
+    return CHARTS[name](view, choice)
