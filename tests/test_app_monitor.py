@@ -1,0 +1,202 @@
+"""The Monitor page, run in-process with AppTest over real DuckDB files with known rows."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+from test_app_home import APP_DIR, HOSTILE_APP
+from test_metrics import known_frame, load
+
+from goldenloop import metrics as M
+from goldenloop.store import Store
+from goldenloop.store.feedback import insert_feedback
+from goldenloop.store.grades import insert_grades
+
+ALL_CHARTS = 14
+
+
+@pytest.fixture
+def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A database path for the app (GOLDENLOOP_DB), the app folder importable, empty caches."""
+    db = tmp_path / "goldenloop.duckdb"
+    monkeypatch.setenv("GOLDENLOOP_DB", str(db))
+    monkeypatch.syspath_prepend(str(APP_DIR))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield db
+    st.cache_data.clear()
+    st.cache_resource.clear()  # closes the app's store
+
+
+def seed(db: Path, *, quality: bool = True, apps: tuple[str, str] = ("support", "sql")) -> pd.DataFrame:
+    """Known LLM calls (v2 appears mid-range), and unless told otherwise signals, grades and
+    feedback on them. Returns the LLM calls."""
+    df = known_frame(2000, seed=21)
+    df["app"] = np.where(df["app"] == "support", apps[0], apps[1])
+    with Store(db) as store:
+        load(store, df)
+        if quality:
+            store.write(_quality_rows)
+    return df[df["kind"] == "llm"]
+
+
+def _quality_rows(cur) -> None:
+    cur.execute("""INSERT INTO signals (span_key, user_offensive, output_offensive, user_sentiment,
+                                        output_sentiment)
+                   SELECT span_key, (span_key % 10) / 10, 0.1, 0.2, 0.3 FROM spans
+                   WHERE kind = 'llm'""")
+    keys = cur.execute("SELECT trace_id, span_id FROM spans WHERE kind = 'llm' "
+                       "ORDER BY span_key LIMIT 300").fetchall()
+    grades = pa.table({
+        "target_type": ["span"] * 300, "trace_id": [k[0] for k in keys],
+        "span_id": [k[1] for k in keys], "criterion": ["correctness"] * 300,
+        "value_number": [float(1 + i % 5) for i in range(300)],
+        "source": ["human" if i % 3 == 0 else "judge" for i in range(300)],
+        "created_at": [datetime(2025, 3, 9)] * 300,
+    })
+    insert_grades(cur, grades)
+    insert_feedback(cur, pa.table({"trace_id": [k[0] for k in keys[::3]],
+                                   "span_id": [k[1] for k in keys[::3]],
+                                   "kind": ["thumbs"] * 100, "value": [1.0, 0.0] * 50}))
+
+
+def monitor() -> AppTest:
+    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
+    at.switch_page("views/monitor.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def charts(at: AppTest) -> list[dict]:
+    """Each chart's Vega-Lite spec, with its datasets as frames."""
+    out = []
+    for chart in at.get("vega_lite_chart"):
+        spec = json.loads(chart.proto.spec)
+        spec["datasets"] = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pandas()
+                            for d in chart.proto.datasets}
+        out.append(spec)
+    return out
+
+
+def mark_types(spec: dict) -> list[str]:
+    if "layer" in spec:
+        return [m for layer in spec["layer"] for m in mark_types(layer)]
+    mark = spec.get("mark")
+    return [mark["type"] if isinstance(mark, dict) else mark]
+
+
+def tiles(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def test_empty_store_says_what_to_run(app_db: Path) -> None:
+    at = monitor()
+    assert at.title[0].value == "Monitor"
+    assert "No LLM requests yet" in at.info[0].value
+    assert [c.value for c in at.code] == ["goldenloop demo", "goldenloop import FILE"]
+    assert not at.get("vega_lite_chart") and not at.metric
+
+
+def test_every_chart_drawn_with_the_version_marker(app_db: Path) -> None:
+    df = seed(app_db)
+    at = monitor()
+    shown = charts(at)
+    assert len(shown) == ALL_CHARTS
+    first_v2 = df.loc[df["model_version"] == "v2", "start_time"].min()
+    for spec in shown:
+        markers = spec["datasets"]["markers"]  # on every time chart, as a labelled rule
+        assert markers["model_version"].tolist() == ["v2"]
+        assert markers["first_seen"].iloc[0] == first_v2
+        marks = mark_types(spec)
+        assert marks.count("rule") >= 1 and "text" in marks
+        assert sum(len(d) for d in spec["datasets"].values()) <= M.MAX_POINTS
+    assert tiles(at)["Requests"] == f"{len(df):,}"
+    assert tiles(at)["Failure rate"] == f"{(df['status'] != 'ok').mean():.2%}"
+    titles = [s["title"]["text"] for s in shown]  # 2,000 requests in 30 days: daily buckets
+    assert titles[:3] == ["Requests per 1 day", "Failure rate by kind", "Latency p50 / p95 / p99"]
+    assert not at.info  # no empty states
+
+
+def test_split_by_model_version_and_pick_a_percentile(app_db: Path) -> None:
+    seed(app_db)
+    at = monitor()
+    at.sidebar.radio[0].set_value("model version").run()
+    latency = next(s for s in charts(at) if s["title"]["text"].startswith("Latency"))
+    assert latency["title"]["text"] == "Latency p95"
+    main = latency["datasets"]["main"]
+    assert set(main["series"]) == {"p95"} and set(main["group"]) == {"mini", "v1", "v2"}
+    pct = next(b for b in at.get("button_group") if b.key == "latency_pct")
+    pct.set_value("p99").run()
+    latency = next(s for s in charts(at) if s["title"]["text"].startswith("Latency"))
+    assert set(latency["datasets"]["main"]["series"]) == {"p99"}
+    assert len(charts(at)) == ALL_CHARTS
+
+
+def test_filters_narrow_every_number(app_db: Path) -> None:
+    df = seed(app_db)
+    at = monitor()
+    at.sidebar.multiselect(key="app").set_value(["sql"]).run()
+    assert tiles(at)["Requests"] == f"{(df['app'] == 'sql').sum():,}"
+    requests = charts(at)[0]["datasets"]["main"]
+    assert requests["value"].sum() == (df["app"] == "sql").sum()
+    # v2 answers only after day 1.5, prompt p1 only on day 0: nothing matches both.
+    at.sidebar.multiselect(key="model").set_value(["v2"])
+    at.sidebar.multiselect(key="prompt").set_value(["p1"]).run()
+    assert "No requests match these filters" in at.info[0].value
+    assert not at.get("vega_lite_chart")
+
+
+def test_missing_signals_grades_and_feedback_say_so(app_db: Path) -> None:
+    seed(app_db, quality=False)
+    at = monitor()
+    infos = " ".join(i.value for i in at.info)
+    assert "No automatic signals" in infos
+    assert "No human grades or judge scores" in infos
+    assert "No end-user feedback" in infos
+    assert len(at.get("vega_lite_chart")) == ALL_CHARTS - 6
+
+
+def test_overview_is_computed_once_and_cached(app_db: Path, monkeypatch) -> None:
+    seed(app_db)
+    calls = []
+    real = M.overview
+    monkeypatch.setattr(M, "overview", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    at = monitor()
+    at.run()
+    assert len(calls) == 1
+    at.sidebar.radio[0].set_value("prompt version").run()
+    assert len(calls) == 2
+
+
+def test_user_names_never_reach_markdown(app_db: Path) -> None:
+    seed(app_db, apps=(HOSTILE_APP, "sql"))
+    at = monitor()
+    assert HOSTILE_APP in at.sidebar.multiselect(key="app").options
+    rendered = [e.value for kind in ("markdown", "caption", "title", "subheader", "info")
+                for e in at.get(kind)]
+    assert not any("example.invalid" in str(v) for v in rendered)
+
+
+@pytest.mark.parametrize("split", [None, "model_version"])
+def test_every_chart_is_valid_vega_lite(tmp_path: Path, monkeypatch, split) -> None:
+    monkeypatch.syspath_prepend(str(APP_DIR))
+    import monitor_charts  # an app module: importable with the app folder on the path
+
+    db = tmp_path / "v.duckdb"
+    seed(db)
+    with Store(db) as store:
+        f = M.SpanFilter(start=datetime(2025, 3, 3), end=datetime(2025, 3, 6))
+        view = M.overview(store, f, split)
+    for name in monitor_charts.CHARTS:
+        chart = monitor_charts.build(view, name, None)
+        chart.vega_spec(validate=True)  # raises on any schema error
+        assert chart.points <= M.MAX_POINTS
