@@ -34,6 +34,7 @@ from goldenloop.review.payload import (
     SessionPayload,
     SpanPayload,
     Turn,
+    other_grades,
     payload,
     payload_for,
 )
@@ -46,7 +47,7 @@ __all__ = [
     "DEFAULT_LOCK_SECONDS", "Answer", "Claim", "ClaimLost", "ComparisonPayload", "GradeError",
     "ItemPayload", "Message", "Payload", "Queue", "QueueClosed", "QueueNotFound", "QueueProgress",
     "SessionPayload", "SpanPayload", "Submission", "Turn", "add_gold", "close_queue",
-    "get_queue", "gold_accuracy", "later", "left_for", "list_queues", "next_item", "payload",
-    "payload_for", "queue_progress", "queue_rubric", "release", "renew", "reviewer_progress",
-    "skip", "submit", "undo_last",
+    "get_queue", "gold_accuracy", "later", "left_for", "list_queues", "next_item", "other_grades",
+    "payload", "payload_for", "queue_progress", "queue_rubric", "release", "renew",
+    "reviewer_progress", "skip", "submit", "undo_last",
 ]

@@ -186,3 +186,11 @@ def payload_for(store: Store, target_type: str, target_id: str) -> Payload:
     if target_type == "item":
         return item_payload(cur, target_id)
     raise QueueNotFound(f"unknown target type {target_type!r}")
+
+
+def other_grades(store: Store, claim: Claim) -> list[dict[str, Any]]:
+    """Judge scores and other reviewers' live grades of the claimed item's target (never the
+    reviewer's own, never gold answers). Blind mode shows them only after a submission."""
+    rows = payload_sql.target_grades(store.cursor(), claim.target_type, claim.target_id,
+                                     claim.span_key)
+    return [r for r in rows if not (r["source"] == "human" and r["author_id"] == claim.reviewer)]

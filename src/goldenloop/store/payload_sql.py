@@ -64,3 +64,20 @@ def item(cur: duckdb.DuckDBPyConnection, item_id: str) -> dict[str, Any] | None:
     cur.execute("SELECT item_id, dataset, input, output, reference FROM items WHERE item_id = ?",
                 [item_id])
     return _first(cur)
+
+
+def target_grades(cur: duckdb.DuckDBPyConnection, target_type: str, target_id: str,
+                  span_key: int | None) -> list[dict[str, Any]]:
+    """Live judge and human grades of one target (a span also by its key), gold answers left
+    out: what blind mode hides from a reviewer until they have submitted."""
+    cur.execute(
+        """SELECT g.source, g.author_id, g.criterion, g.value_number, g.value_label,
+                  array_to_string(g.value_labels, ', ') AS value_labels, g.value_text,
+                  g.not_applicable, g.flagged, g.created_at
+           FROM grades g
+           WHERE ((g.target_type = ? AND g.target_id = ?) OR (? IS NOT NULL AND g.span_key = ?))
+             AND NOT coalesce(g.is_gold, false) AND NOT coalesce(g.retracted, false)
+             AND NOT EXISTS (SELECT 1 FROM grades sup WHERE sup.supersedes = g.grade_id)
+           ORDER BY g.source, g.criterion, g.created_at""",
+        [target_type, target_id, span_key, span_key])
+    return _dicts(cur)
