@@ -7,6 +7,7 @@ old-style multipage app and serve its files directly on a first visit to their U
 
 from __future__ import annotations
 
+import review_identity
 import state
 import streamlit as st
 
@@ -21,7 +22,12 @@ SECTIONS: dict[str, list[st.Page]] = {
         st.Page("views/monitor.py", title="Monitor", icon=":material/monitoring:", url_path="monitor",
                 help="Traffic, latency, tokens, cost, failures and answer quality over time"),
     ],
-    "Review": [],
+    "Review": [
+        st.Page("views/grade.py", title="Grade", icon=":material/rate_review:", url_path="grade",
+                help="Grade queue items with the keyboard: claim, read, score, submit"),
+        st.Page("views/queues.py", title="Queues", icon=":material/checklist:", url_path="queues",
+                help="Draw review queues by a sampling design; progress, gold accuracy, estimates"),
+    ],
     "Golden sets": [],
     "Operations": [
         st.Page("views/imports.py", title="Imports", icon=":material/upload_file:",
@@ -45,4 +51,5 @@ except GoldenloopError as exc:  # translated once, here, for every page
     st.text(str(exc))
     st.stop()
 
+review_identity.sidebar(state.get_store())  # who grades: an honour system, kept in the URL
 current.run()

@@ -1,0 +1,308 @@
+"""Drawing helpers of the grading screen: the claimed item as plain text, the rubric's
+controls with their keys, the action buttons, and the keyboard script.
+
+Keyboard. The action buttons use Streamlit's own ``shortcut=`` (Ctrl+Enter submit, S skip,
+L later, U undo). Criteria use one small script, installed once per browser tab through
+``st.html(..., unsafe_allow_javascript=True)`` (a constant string, no user data): it listens
+for keydown on the document and, unless focus is in a text box, a criterion's letter focuses
+that criterion (Q W E T Y I O P, shown before its name), J and K move to the next and the
+previous one, and a digit clicks the option showing that digit (0 is N/A); after a
+single-choice pick focus moves on. F toggles the flag. The script only clicks Streamlit's own
+controls, so every value goes through the widgets and the server sees exactly what the mouse
+would have sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from goldenloop import review
+from goldenloop.rubric import Criterion, Rubric
+
+CRITERION_KEYS = "QWETYIOP"  # C and R are Streamlit's; S, L, U, F, J, K are ours
+NA = "N/A"
+MAX_CHARS_SHOWN = 20_000
+
+
+def key_of(claim_id: int, name: str) -> str:
+    return f"gl_{claim_id}_{name}"
+
+
+def _options(c: Criterion) -> list[Any]:
+    if c.scale is not None and c.type == "ordinal":
+        lo, hi = int(c.scale[0]), int(c.scale[1])
+        return [*range(lo, hi + 1), NA]
+    if c.type == "boolean":
+        return ["yes", "no", NA]
+    return [*c.label_names, NA]
+
+
+def _shown(options: list[Any]) -> dict[Any, str]:
+    """Each option with the digit that picks it (shown on the control itself)."""
+    out = {}
+    for i, o in enumerate(options):
+        if o == NA:
+            out[o] = "0 · N/A"
+        elif i < 9:
+            out[o] = str(o) if isinstance(o, int) and o == i + 1 else f"{i + 1} · {o}"
+        else:
+            out[o] = str(o)
+    return out
+
+
+def _anchors(c: Criterion) -> str:
+    if c.levels:
+        return " · ".join(f"{k} {v.split(':')[0]}" for k, v in sorted(c.levels.items()))
+    return " · ".join(f"{lab.name}: {lab.description}" for lab in c.labels if lab.description)
+
+
+def controls(rubric: Rubric, claim_id: int) -> None:
+    """One keyed container per criterion (the script finds them by class), then the flag and
+    the corrected answer."""
+    for i, c in enumerate(rubric.criteria):
+        letter = CRITERION_KEYS[i] if i < len(CRITERION_KEYS) else ""
+        kind = "text" if c.type in ("text", "interval") else (
+            "multi" if c.multi_select else "single")
+        with st.container(key=f"glcrit-{letter.lower() or 'x'}-{kind}-{i}", border=True):
+            # Rubric names match [a-z0-9_-]: safe as Markdown; instructions are a lead's text.
+            st.markdown(f"`{letter}` **{c.name}**" + ("" if c.required else " (optional)"))
+            if c.instructions:
+                st.caption(c.instructions)
+            _control(c, claim_id)
+    with st.container(key="glflag"):
+        st.checkbox("`F` Flag for a lead (unsafe or broken item)", key=key_of(claim_id, "_flag"))
+    if rubric.corrected_answer.enabled:
+        with st.expander("Corrected answer (optional)"):
+            st.text_area("The answer the assistant should have given",
+                         key=key_of(claim_id, "_correction"),
+                         help=rubric.corrected_answer.instructions or None)
+
+
+def _control(c: Criterion, claim_id: int) -> None:
+    key = key_of(claim_id, c.name)
+    if c.type == "text":
+        st.text_area(c.name, key=key, label_visibility="collapsed", height=68)
+        return
+    if c.type == "interval":
+        lo, hi = c.scale
+        st.number_input(c.name, float(lo), float(hi), None, key=key, label_visibility="collapsed")
+        return
+    options = _options(c)
+    shown = _shown(options)
+    st.segmented_control(c.name, options, format_func=shown.get, key=key,
+                         selection_mode="multi" if c.multi_select else "single",
+                         label_visibility="collapsed")
+    anchors = _anchors(c)
+    if anchors:
+        st.caption(anchors)
+
+
+def answers(rubric: Rubric, claim_id: int) -> tuple[dict[str, review.Answer], str | None]:
+    """The widgets' values as library answers, and the corrected answer."""
+    ss = st.session_state
+    flagged = bool(ss.get(key_of(claim_id, "_flag")))
+    out: dict[str, review.Answer] = {}
+    for c in rubric.criteria:
+        v = ss.get(key_of(claim_id, c.name))
+        if c.type == "text":
+            if v and v.strip():
+                out[c.name] = review.Answer(v.strip())
+            continue
+        na = v == NA or (isinstance(v, list) and NA in v)
+        if c.type == "boolean" and v in ("yes", "no"):
+            v = v == "yes"
+        if na:
+            out[c.name] = review.Answer(not_applicable=True, flagged=flagged)
+        elif v is not None and v != []:
+            out[c.name] = review.Answer(v, flagged=flagged)
+        elif flagged:
+            out[c.name] = review.Answer(flagged=True)
+    correction = (ss.get(key_of(claim_id, "_correction")) or "").strip() or None
+    return out, correction
+
+
+def forget(claim_id: int) -> None:
+    """Drop a finished item's widget values from the session."""
+    prefix = f"gl_{claim_id}_"
+    for k in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix)]:
+        del st.session_state[k]
+
+
+# -- the item ----------------------------------------------------------------------------------
+def _text(value: str | None) -> None:
+    """Untrusted text, plain: never Markdown or HTML."""
+    if value is None or value == "":
+        st.text("(empty)")
+        return
+    cut = value if len(value) <= MAX_CHARS_SHOWN else value[:MAX_CHARS_SHOWN] + " …(cut)"
+    st.text(cut)
+
+
+def _blob(x: Any) -> str:
+    return x if isinstance(x, str) else json.dumps(x, indent=2, ensure_ascii=False, default=str)
+
+
+def draw_payload(p: review.Payload) -> None:
+    if isinstance(p, review.SpanPayload):
+        _span(p)
+    elif isinstance(p, review.SessionPayload):
+        _session(p)
+    elif isinstance(p, review.ComparisonPayload):
+        _comparison(p)
+    else:
+        st.text(f"item {p.item_id} · dataset {p.dataset or '—'}")
+        with st.chat_message("user"):
+            _text(p.input)
+        with st.chat_message("assistant"):
+            _text(p.output)
+
+
+def _span(p: review.SpanPayload) -> None:
+    when = "" if p.start_time is None else f"{p.start_time:%Y-%m-%d %H:%M} UTC"
+    st.text(f"{p.app or '(no app)'} · {p.model_version or '(no version)'} · {when} · "
+            f"{p.status or ''}")
+    if p.error_message:
+        st.text(f"error: {p.error_message}")
+    if p.system:
+        with st.expander("System prompt"):
+            for s in p.system:
+                _text(s)
+    if p.earlier:
+        with st.expander(f"Earlier conversation ({len(p.earlier)} messages)"):
+            for m in p.earlier:
+                with st.chat_message("user" if m.role == "user" else "assistant"):
+                    _text(m.content)
+    for label, items in (("Retrieved context", p.retrieved_context),
+                         ("Tool results", p.tool_results)):
+        if items:
+            with st.expander(f"{label} ({len(items)})"):
+                for x in items:
+                    st.code(_blob(x), language=None, wrap_lines=True)
+    with st.chat_message("user"):
+        _text(p.user_message)
+    with st.chat_message("assistant"):
+        _text(p.output)
+
+
+def _session(p: review.SessionPayload) -> None:
+    st.text(f"Session {p.session_id} · {p.app or '(no app)'} · {len(p.turns)} turns: "
+            "grade the whole conversation")
+    for t in p.turns:
+        st.caption(f"Turn {t.turn_index if t.turn_index is not None else '—'}")
+        with st.chat_message("user"):
+            _text(t.user)
+        with st.chat_message("assistant"):
+            _text(t.assistant)
+
+
+def _comparison(p: review.ComparisonPayload) -> None:
+    st.text("Input")
+    with st.chat_message("user"):
+        _text(p.input)
+    a, b = st.columns(2, gap="medium")
+    with a, st.container(border=True, key="glanswer-a"):
+        st.markdown("**Answer A**")
+        _text(p.first)
+    with b, st.container(border=True, key="glanswer-b"):
+        st.markdown("**Answer B**")
+        _text(p.second)
+
+
+def draw_others(rows: list[dict[str, Any]], title: str) -> None:
+    """Judge scores and other reviewers' grades as a plain table."""
+    with st.expander(title, expanded=True):
+        if not rows:
+            st.caption("No judge scores or other reviewers' grades for it.")
+            return
+        shown = [{"source": r["source"], "by": r["author_id"], "criterion": r["criterion"],
+                  "value": "N/A" if r["not_applicable"] else next(
+                      (str(r[k]) for k in ("value_label", "value_labels", "value_text")
+                       if r[k] not in (None, "")),
+                      "" if r["value_number"] is None else f"{r['value_number']:g}"),
+                  "flagged": bool(r["flagged"])} for r in rows]
+        st.dataframe(shown, hide_index=True)
+
+
+KEYBOARD_JS = """
+<script>
+(() => {
+  if (window.__goldenloopKeys) return;
+  window.__goldenloopKeys = true;
+  const LETTERS = "qwetyiop";
+  const crits = () => Array.from(document.querySelectorAll('[class*="st-key-glcrit-"]'));
+  const info = (el) => {
+    const cls = Array.from(el.classList).find(c => c.startsWith("st-key-glcrit-"));
+    const [letter, kind] = cls.slice("st-key-glcrit-".length).split("-");
+    return {letter, kind};
+  };
+  const typing = (el) => el && (el.tagName === "TEXTAREA" || el.isContentEditable ||
+      (el.tagName === "INPUT" && !["checkbox", "radio", "button"].includes(el.type)));
+  let focus = 0, item = null;
+  const paint = () => {
+    const list = crits();
+    const now = document.querySelector('[class*="st-key-glitem-"]');
+    const id = now ? Array.from(now.classList).find(c => c.startsWith("st-key-glitem-")) : null;
+    if (id !== item) { item = id; focus = 0; }
+    list.forEach((el, i) => {
+      el.style.outline = i === focus ? "2px solid #ff4b4b" : "";
+      el.style.outlineOffset = "2px";
+      el.dataset.glFocused = i === focus ? "1" : "0";
+    });
+  };
+  setInterval(paint, 150);
+  const move = (i) => {
+    const list = crits();
+    if (!list.length) return;
+    focus = Math.max(0, Math.min(list.length - 1, i));
+    paint();
+    const el = list[focus];
+    el.scrollIntoView({block: "nearest"});
+    if (info(el).kind === "text") {
+      const box = el.querySelector("textarea, input");
+      if (box) box.focus();
+    }
+  };
+  document.addEventListener("keydown", (e) => {
+    if (!crits().length || e.ctrlKey || e.metaKey || e.altKey) return;
+    if (typing(document.activeElement)) {
+      if (e.key === "Escape") document.activeElement.blur();
+      return;
+    }
+    const k = e.key.toLowerCase();
+    const list = crits();
+    if (LETTERS.includes(k)) {
+      const i = list.findIndex(el => info(el).letter === k);
+      if (i >= 0) { e.preventDefault(); move(i); }
+    } else if (k === "j" || k === "arrowdown") { e.preventDefault(); move(focus + 1); }
+    else if (k === "k" || k === "arrowup") { e.preventDefault(); move(focus - 1); }
+    else if (k === "f") {
+      const box = document.querySelector('.st-key-glflag input[type="checkbox"]');
+      if (box) { e.preventDefault(); box.click(); }
+    } else if (/^[0-9]$/.test(k)) {
+      const el = list[focus];
+      if (!el) return;
+      const buttons = Array.from(el.querySelectorAll("button"));
+      const want = k === "0" ? "0 · N/A" : k;
+      const b = buttons.find(x => {
+        const t = x.innerText.trim();
+        return t === want || t.startsWith(want + " · ");
+      });
+      if (!b) return;
+      e.preventDefault();
+      const kind = info(el).kind;
+      const on = ["aria-checked", "aria-pressed"].some(a => b.getAttribute(a) === "true")
+          || (b.getAttribute("kind") || "").endsWith("Active");
+      if (kind === "multi" || !on) b.click();
+      if (kind === "single") setTimeout(() => move(focus + 1), 0);
+    }
+  }, true);
+})();
+</script>
+"""
+
+
+def keyboard() -> None:
+    st.html(KEYBOARD_JS, unsafe_allow_javascript=True)

@@ -1,0 +1,232 @@
+"""Drawing helpers of the Queues page: the lead's form that draws a queue, the queue table,
+progress, gold accuracy and the estimates of all traffic. Nothing here caches: grading data
+changes with every submission."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pandas as pd
+import state
+import streamlit as st
+
+from goldenloop import estimation, review, sampling
+from goldenloop.errors import GoldenloopError
+from goldenloop.rubric import Rubric
+from goldenloop.store import Store
+
+DESIGNS = ("Stratified", "Uniform", "Risk-raised", "By hand", "Version comparison")
+WHEN = "YYYY-MM-DD HH:mm"
+QUEUE_COLUMNS = {
+    "queue_id": st.column_config.NumberColumn("Queue", format="plain", width="small"),
+    "name": st.column_config.TextColumn("Name"),
+    "target_type": st.column_config.TextColumn("Unit", width="small"),
+    "design": st.column_config.TextColumn("Design", width="small"),
+    "status": st.column_config.TextColumn("Status", width="small"),
+    "progress": st.column_config.ProgressColumn("Done", min_value=0.0, max_value=1.0),
+    "items": st.column_config.NumberColumn("Items", format="localized", width="small"),
+    "done": st.column_config.NumberColumn("Items done", format="localized", width="small"),
+    "gold_items": st.column_config.NumberColumn("Gold", format="localized", width="small"),
+    "population_size": st.column_config.NumberColumn("Frame size", format="localized"),
+    "rubric_name": st.column_config.TextColumn("Rubric", width="small"),
+    "created_by": st.column_config.TextColumn("By", width="small"),
+    "created_at": st.column_config.DatetimeColumn("Created (UTC)", format=WHEN),
+}
+REVIEWER_COLUMNS = {
+    "reviewer": st.column_config.TextColumn("Reviewer"),
+    "graded": st.column_config.NumberColumn("Graded", format="localized"),
+    "gold_graded": st.column_config.NumberColumn("Gold graded", format="localized"),
+    "late": st.column_config.NumberColumn("Late", format="localized",
+                                          help="Submitted after the lock went to someone else"),
+    "skipped": st.column_config.NumberColumn("Skipped", format="localized"),
+    "put_off": st.column_config.NumberColumn("Later", format="localized"),
+    "median_seconds": st.column_config.NumberColumn("Median s/item", format="%.1f"),
+    "total_seconds": st.column_config.NumberColumn("Total s", format="%.0f"),
+    "last_graded_at": st.column_config.DatetimeColumn("Last graded (UTC)", format=WHEN),
+}
+ESTIMATE_COLUMNS = {
+    "criterion": st.column_config.TextColumn("Criterion"),
+    "measure": st.column_config.TextColumn("Estimate of", width="medium"),
+    "value": st.column_config.NumberColumn("Estimate", format="%.3f"),
+    "ci_low": st.column_config.NumberColumn("95% low", format="%.3f"),
+    "ci_high": st.column_config.NumberColumn("95% high", format="%.3f"),
+    "n_graded": st.column_config.NumberColumn("Graded items", format="localized"),
+    "n_sampled": st.column_config.NumberColumn("Sampled items", format="localized"),
+}
+
+
+def queue_table(store: Store) -> pd.DataFrame:
+    df = review.list_queues(store)
+    if df.empty:
+        return df
+    items = df["items"].where(df["items"] > 0)
+    return df.assign(progress=(df["done"] / items).fillna(0.0))
+
+
+def _frame_inputs(store: Store) -> tuple[sampling.Frame, dict]:
+    dims = state.monitor_dimensions(store)
+    days = st.select_slider("Time window", options=[1, 7, 14, 30, 90, 0], value=30,
+                            format_func=lambda d: "all data" if d == 0 else f"last {d} days",
+                            help="Counted back from the last request in the store")
+    start = None
+    if days and dims.last is not None:
+        start = dims.last.replace(minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
+    cols = st.columns(2)
+    apps = cols[0].multiselect("Apps (all when empty)", dims.values.get("apps", []))
+    versions = cols[1].multiselect("Model versions (all when empty)",
+                                   dims.values.get("model_versions", []))
+    frame = sampling.Frame(start=start, end=None, apps=apps, model_versions=versions)
+    return frame, dims.values
+
+
+def _design(kind: str, n: int):
+    if kind == "Uniform":
+        return sampling.Uniform(n)
+    if kind == "Risk-raised":
+        return sampling.RiskRaised(n)
+    by = st.multiselect("Strata", ["app", "model_version", "environment", "prompt_version"],
+                        default=["app", "model_version"])
+    allocation = st.radio("Allocation", ["proportional", "equal"], horizontal=True)
+    return sampling.Stratified(n, by=tuple(by) or ("app",), allocation=allocation)
+
+
+def create_form(store: Store, who: str) -> None:
+    """The lead's form: a frame, a design, and the queue's options; creates on the button."""
+    kind = st.radio("Design", DESIGNS, horizontal=True, key="gl_design")
+    c1, c2, c3 = st.columns([3, 1, 1])
+    name = c1.text_input("Queue name", key="gl_queue_name", placeholder="e.g. weekly support check")
+    n = c2.number_input("Sample size", 1, 100_000, 50, key="gl_queue_n")
+    per_item = c3.number_input("Reviewers per item", 1, 10, 1)
+    unit = "span"
+    if kind in ("Stratified", "Uniform", "Risk-raised", "By hand"):
+        unit = st.radio("Unit", ["span", "session"], horizontal=True,
+                        help="Grade single answers, or whole conversations")
+    frame, values = _frame_inputs(store)
+    design = _design(kind, int(n)) if kind in ("Stratified", "Uniform", "Risk-raised") else None
+    keys_text, va, vb = "", None, None
+    if kind == "By hand":
+        keys_text = st.text_area("Span keys (one per line; empty: every unit of the frame)")
+    if kind == "Version comparison":
+        versions = values.get("model_versions", [])
+        c1, c2 = st.columns(2)
+        va = c1.selectbox("Version A", versions, index=0 if versions else None)
+        vb = c2.selectbox("Version B", versions, index=1 if len(versions) > 1 else None)
+    rubric = "comparison" if kind == "Version comparison" else "default"
+    if not st.button("Create queue", type="primary", key="gl_create"):
+        return
+    opts = sampling.QueueOptions(name=name, created_by=who, rubric=rubric,
+                                 reviewers_per_item=int(per_item))
+    try:
+        with st.spinner("Drawing the sample…"):
+            made = _create(store, kind, opts, frame, design, unit, keys_text, va, vb, int(n))
+    except (GoldenloopError, ValueError) as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    st.success(f"Queue {made.queue_id} created with {made.items:,} items", icon=":material/check:")
+
+
+def _create(store, kind, opts, frame, design, unit, keys_text, va, vb, n):
+    if kind == "Version comparison":
+        return sampling.create_version_comparison(store, opts, frame, va, vb, n)
+    if kind == "By hand":
+        keys = [int(k) for k in keys_text.split()] if keys_text.strip() else None
+        return sampling.create_hand_queue(store, opts, span_keys=keys,
+                                          frame=None if keys else frame, unit=unit)
+    return sampling.create_queue(store, opts, frame, design, unit=unit)
+
+
+def draw_progress(store: Store, queue_id: int) -> None:
+    p = review.queue_progress(store, queue_id)
+    cols = st.columns(5)
+    cols[0].metric("Items", f"{p.items:,}")
+    cols[1].metric("Done", f"{p.done:,}")
+    cols[2].metric("Held now", f"{p.claimed:,}")
+    cols[3].metric("Late grades", f"{p.late_reviews:,}")
+    cols[4].metric("Median time per item",
+                   "—" if p.median_seconds is None else f"{p.median_seconds:.1f} s")
+    st.progress(p.fraction_done, text=f"{p.reviews_done:,} of {p.reviews_needed:,} reviews done")
+    who = review.reviewer_progress(store, queue_id)
+    if who.empty:
+        st.caption("Nobody has graded this queue yet.")
+    else:
+        st.dataframe(who, hide_index=True, column_config=REVIEWER_COLUMNS,
+                     column_order=list(REVIEWER_COLUMNS))
+
+
+def _measures(rubric: Rubric):
+    """(criterion, what, estimate keywords) for each criterion an estimate makes sense for."""
+    for c in rubric.criteria:
+        if c.type == "text":
+            continue
+        if c.scale is not None:
+            lo, hi = c.scale
+            yield c.name, f"mean ({lo:g}–{hi:g})", {}
+            yield c.name, f"share ≥ {hi - 1:g}", {"at_least": hi - 1}
+        elif c.type == "boolean":
+            yield c.name, "share yes", {}
+        else:
+            for label in c.label_names:
+                yield c.name, f"share '{label}'", {"label": label}
+
+
+def estimates(store: Store, queue_id: int) -> tuple[pd.DataFrame, list[str]]:
+    """One row per criterion measure; the notes of the library's estimates."""
+    rubric = review.queue_rubric(store, queue_id)
+    rows, notes = [], []
+    for name, what, kw in _measures(rubric):
+        try:
+            e = estimation.estimate(store, queue_id, name, **kw)
+        except estimation.NonProbabilityQueue:
+            raise
+        except estimation.EstimationError:
+            continue
+        rows.append({"criterion": name, "measure": what, "value": e.value, "ci_low": e.ci_low,
+                     "ci_high": e.ci_high, "n_graded": e.n_in_domain, "n_sampled": e.n_sampled})
+        notes += [n for n in e.notes if n not in notes]
+    return pd.DataFrame(rows), notes
+
+
+def draw_estimates(store: Store, queue_id: int) -> None:
+    st.subheader("Estimated over all traffic in the frame")
+    try:
+        df, notes = estimates(store, queue_id)
+    except estimation.NonProbabilityQueue:
+        st.info("This queue was made by hand: it says nothing about traffic as a whole, so no "
+                "estimate is shown.", icon=":material/info:")
+        return
+    if df.empty:
+        st.caption("No grades yet: estimates appear after the first submission.")
+        return
+    st.dataframe(df, hide_index=True, column_config=ESTIMATE_COLUMNS,
+                 column_order=list(ESTIMATE_COLUMNS))
+    for n in notes:
+        st.caption(n)
+    st.caption("Hájek estimator weighted by each item's inclusion probability, with a 95% "
+               "normal interval (see goldenloop.estimation).")
+
+
+def draw_gold(store: Store, queue_id: int) -> None:
+    st.subheader("Gold accuracy")
+    acc = review.gold_accuracy(store, queue_id)
+    if acc.empty:
+        st.caption("No gold items graded yet. Seed one below: reviewers grade it unaware.")
+    else:
+        st.dataframe(acc, hide_index=True)
+
+
+def gold_form(store: Store, queue_id: int, who: str, target_type: str) -> None:
+    """Seed a gold item: a target and its known answers as JSON (criterion: value)."""
+    with st.expander("Seed a gold item"):
+        target = st.text_input("Target id (span key, or session id)", key="gl_gold_target")
+        answers = st.text_area("Known answers as JSON", key="gl_gold_answers",
+                               placeholder='{"correctness": 5, "tone": ["on-brand"], '
+                                           '"conciseness": "concise", "safety": "safe"}')
+        if st.button("Add gold item", key="gl_gold_add"):
+            try:
+                item = review.add_gold(store, queue_id, target_type, target.strip(),
+                                       json.loads(answers or "{}"), who)
+            except (GoldenloopError, ValueError) as exc:
+                st.error(str(exc))
+            else:
+                st.success(f"Gold item {item} added")

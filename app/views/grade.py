@@ -1,0 +1,180 @@
+"""Grade: claim the next item of a queue, read it, answer the rubric, submit, and go on.
+
+Keyboard first (keys are shown next to the controls; see ``review_grading`` for how):
+Q W E T … focus a criterion, digits pick its level (0 is N/A), J/K move, F flags,
+Ctrl+Enter submits, S skips, L comes back later, U undoes the last submission. No key fires
+while the cursor is in a text box (Escape leaves it).
+
+Blind mode (on by default) hides judge scores and other reviewers' grades until the reviewer
+has submitted; then they are shown for the item just graded.
+
+Durability: ``review.submit`` returns only after its transaction committed; only then does
+the grading fragment rerun (a fragment-level rerun, not the whole page) and claim and draw
+the next item in the same run. Every interaction renews the claim's lock. A claim that
+expired and went to someone else is said so; a grade submitted anyway is kept, as late.
+Model output and user text are drawn as plain text only.
+"""
+
+from __future__ import annotations
+
+import review_grading as rg
+import review_identity as identity
+import state
+import streamlit as st
+
+from goldenloop import review, roles
+from goldenloop.errors import GoldenloopError
+
+st.title("Grade")
+store = state.get_store()
+who = identity.current(store)
+if who is None:
+    st.info("Type your name in the sidebar first: grades are kept under it.",
+            icon=":material/person:")
+    st.stop()
+if not roles.can(store, who, roles.Action.GRADE):
+    st.warning("That name has no reviewer role in roles.yaml: ask a lead to add it.",
+               icon=":material/block:")
+    st.stop()
+
+queues = review.list_queues(store)
+queues = queues[queues["status"] == "open"] if not queues.empty else queues
+if queues.empty:
+    st.info("No open review queues. A lead creates one on the Queues page.",
+            icon=":material/inbox:")
+    st.stop()
+
+names = dict(zip(queues["queue_id"].astype(int), queues["name"], strict=True))
+top = st.columns([3, 1])
+queue_id = top[0].selectbox("Queue", list(names), format_func=lambda q: f"{q} · {names[q]}",
+                            key="queue", bind="query-params")
+blind = top[1].toggle("Blind mode", value=True, key="gl_blind",
+                      help="Hide judge scores and other reviewers' grades until you submit")
+if queue_id is None:
+    st.stop()
+queue_id = int(queue_id)
+claim_key = f"gl_claim_{queue_id}_{who}"
+
+
+def _flash(kind: str, text: str) -> None:
+    st.session_state["gl_flash"] = (kind, text)
+
+
+def on_submit(claim: review.Claim, rubric) -> None:
+    answers, correction = rg.answers(rubric, claim.claim_id)
+    try:
+        done = review.submit(store, claim, answers, correction=correction)  # committed here
+    except GoldenloopError as exc:
+        _flash("error", str(exc))
+        return
+    st.session_state[claim_key] = None
+    st.session_state["gl_previous"] = claim
+    rg.forget(claim.claim_id)
+    spent = "" if done.seconds_spent is None else f" in {done.seconds_spent:.0f} s"
+    _flash("warning" if done.late else "success",
+           f"Saved {len(done.grade_ids)} grades{spent}" + (
+               ": late — another reviewer had taken the item, your grade is kept as late"
+               if done.late else "."))
+
+
+def on_move(claim: review.Claim, how: str) -> None:
+    try:
+        (review.skip if how == "skip" else review.later)(store, claim)
+    except GoldenloopError as exc:
+        _flash("error", str(exc))
+        return
+    st.session_state[claim_key] = None
+    rg.forget(claim.claim_id)
+    _flash("info", "Skipped: it goes to other reviewers." if how == "skip"
+           else "Put off: it comes back after the rest.")
+
+
+def on_undo() -> None:
+    old = st.session_state.get(claim_key)
+    try:
+        claim = review.undo_last(store, queue_id, who)
+    except GoldenloopError as exc:
+        _flash("error", str(exc))
+        return
+    if claim is None:
+        _flash("info", "Nothing to undo (or another reviewer now holds that item).")
+        return
+    if old is not None and old.claim_id != claim.claim_id:
+        rg.forget(old.claim_id)
+    st.session_state[claim_key] = claim
+    _flash("info", "Your last submission was withdrawn: grade the item again.")
+
+
+def current_claim() -> tuple[review.Claim | None, bool]:
+    """(the claim, whether it was lost). Renews the lock: every rerun is an interaction."""
+    claim = st.session_state.get(claim_key)
+    if claim is None:
+        claim = review.next_item(store, queue_id, who)
+        st.session_state[claim_key] = claim
+        return claim, False
+    try:
+        st.session_state[claim_key] = claim = review.renew(store, claim)
+    except review.ClaimLost:
+        return claim, True
+    return claim, False
+
+
+def actions(claim: review.Claim, rubric) -> None:
+    cols = st.columns(4)
+    cols[0].button("Submit · Ctrl+Enter", type="primary", shortcut="Ctrl+Enter",
+                   on_click=on_submit, args=(claim, rubric), key="gl_submit",
+                   width="stretch")
+    cols[1].button("Skip · S", shortcut="S", on_click=on_move, args=(claim, "skip"),
+                   key="gl_skip", width="stretch")
+    cols[2].button("Later · L", shortcut="L", on_click=on_move, args=(claim, "later"),
+                   key="gl_later", width="stretch")
+    cols[3].button("Undo · U", shortcut="U", on_click=on_undo, key="gl_undo", width="stretch")
+
+
+@st.fragment
+def grading() -> None:
+    flash = st.session_state.pop("gl_flash", None)
+    if flash:
+        getattr(st, flash[0])(flash[1])
+    try:
+        claim, lost = current_claim()
+    except GoldenloopError as exc:
+        st.error(str(exc), icon=":material/error:")
+        return
+    previous = st.session_state.get("gl_previous")
+    if previous is not None and previous.queue_id == queue_id:
+        rg.draw_others(review.other_grades(store, previous),
+                       "Judge scores and other reviewers' grades of the item you just graded")
+    if claim is None:
+        left = review.left_for(store, queue_id, who)
+        if left:
+            st.info(f"{left} items are held by other reviewers right now; they come to you if "
+                    "their locks expire.", icon=":material/hourglass:")
+        else:
+            st.success("Nothing left for you in this queue.", icon=":material/done_all:")
+        st.button("Undo my last submission · U", shortcut="U", on_click=on_undo, key="gl_undo0")
+        return
+    if lost:
+        st.warning("Your lock on this item expired and another reviewer took it. You can "
+                   "still submit: your grade is kept, marked late.", icon=":material/lock_open:")
+    progress = review.queue_progress(store, queue_id)
+    st.progress(progress.fraction_done,
+                text=f"{review.left_for(store, queue_id, who)} left for you · "
+                     f"{progress.reviews_done} of {progress.reviews_needed} reviews done")
+    rubric = review.queue_rubric(store, queue_id)
+    with st.container(key=f"glitem-{claim.claim_id}"):
+        item_col, rubric_col = st.columns([3, 2], gap="large")
+        with item_col:
+            rg.draw_payload(review.payload(store, claim))
+            if not blind:
+                rg.draw_others(review.other_grades(store, claim),
+                               "Judge scores and other reviewers' grades")
+        with rubric_col:
+            actions(claim, rubric)
+            rg.controls(rubric, claim.claim_id)
+    st.caption("Keys: Q W E T … focus a criterion · digits pick (0 = N/A) · J/K next/previous · "
+               "F flag · Ctrl+Enter submit · S skip · L later · U undo · Esc leaves a text box")
+    rg.keyboard()
+
+
+grading()
