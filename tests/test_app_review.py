@@ -153,7 +153,8 @@ def test_hostile_output_is_plain_text(demo_db: Path) -> None:
     hostile = "**bold** ![x](http://example.invalid/x.png)"
     with Store(demo_db) as s:
         key = s.scalar("SELECT min(span_key) FROM spans WHERE kind = 'llm'")
-        s.execute("UPDATE spans SET output = ? WHERE span_key = ?", [hostile, key])
+        s.write(lambda cur: cur.execute("UPDATE spans SET output = ? WHERE span_key = ?",
+                                        [hostile, key]))
         sampling.create_hand_queue(s, opts("hand"), span_keys=[key])
     at = page("grade")
     assert hostile in [t.value for t in at.text]
