@@ -31,8 +31,9 @@ TEXT = ("Your parcel left our warehouse this morning and should reach you within
 
 
 # -- roles run as child processes -------------------------------------------------------------------
-def role_owner(db: str) -> None:
-    """Import the inbox as the server's watcher does, printing when each file is committed."""
+def role_owner(db: str, checkpoint_threshold: str = "") -> None:
+    """Import the inbox as the server's watcher does, printing when each file is committed.
+    ``checkpoint_threshold`` (e.g. 1GB) overrides DuckDB's (16MB), to show what it costs."""
     from goldenloop.config import resolve_paths
     from goldenloop.store import Store
     from goldenloop.workers.inbox import pending_files, process_file
@@ -40,6 +41,8 @@ def role_owner(db: str) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     store, paths = Store(db), resolve_paths(db).ensure()
+    if checkpoint_threshold:
+        store.con.execute(f"SET checkpoint_threshold = '{checkpoint_threshold}'")
     print("ready", flush=True)
     while not stop.is_set():
         files = pending_files(paths.inbox)
@@ -111,8 +114,11 @@ def role_otel_exporter(url: str, spans: int) -> None:
 class Owner:
     """An owner process and the commit times it reports."""
 
+    threshold = ""  # set from --owner-checkpoint-threshold
+
     def __init__(self, db: Path):
-        self.proc = subprocess.Popen([sys.executable, __file__, "--role", "owner", str(db)],
+        self.proc = subprocess.Popen([sys.executable, __file__, "--role", "owner", str(db),
+                                      self.threshold],
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
         self.commits: list[float] = []
@@ -180,29 +186,34 @@ def bench_overhead() -> dict:
                                            20_000),
             "openai_client_us": _added_us(
                 lambda _i: plain.chat.completions.create(model="m", messages=msgs),
-                lambda _i: wrapped.chat.completions.create(model="m", messages=msgs), 200),
+                lambda _i: wrapped.chat.completions.create(model="m", messages=msgs), 3_000),
         }
 
 
-def _added_us(bare, traced, n: int, rounds: int = 15) -> float:
-    """Median over rounds of (traced − bare) per call, the two run back to back in each round
-    so that a load spike from other processes hits both. Buffered spans are written between
+def _added_us(bare, traced, n: int, rounds: int = 10) -> dict[str, float]:
+    """Traced call minus bare call, in µs: medians (the usual call) and means (garbage
+    collection and every slow call included). The two alternate call by call, so a
+    load spike from other processes hits both alike. Buffered spans are written between
     rounds, outside the timing, as the writer thread would: spans piling up unwritten would
     slow the garbage collector and bill the caller for it."""
     from goldenloop import sdk
 
-    def per_call(fn) -> float:
-        t0 = time.perf_counter()
-        for i in range(n):
-            fn(i)
-        return (time.perf_counter() - t0) / n * 1e6
-
-    per_call(bare), per_call(traced)  # warm up: imports, connections
-    diffs = []
-    for _ in range(rounds * 5 if n < 1000 else rounds):
-        diffs.append(per_call(traced) - per_call(bare))
+    clock = time.perf_counter_ns
+    plain, with_sdk = [], []
+    for i in range(n // 10):  # warm up: imports, connections
+        bare(i), traced(i)
+    for _ in range(rounds):
+        for i in range(n // rounds):
+            t0 = clock()
+            bare(i)
+            t1 = clock()
+            traced(i)
+            t2 = clock()
+            plain.append(t1 - t0)
+            with_sdk.append(t2 - t1)
         sdk.flush()
-    return statistics.median(diffs)
+    return {"median": (statistics.median(with_sdk) - statistics.median(plain)) / 1000,
+            "mean": (statistics.fmean(with_sdk) - statistics.fmean(plain)) / 1000}
 
 
 def bench_sdk_ingest(spans: int, producers: int, rate: float) -> dict:
@@ -256,6 +267,8 @@ def _owner_alone(tmp: Path, files: list[Path]) -> float:
     for f in files:
         shutil.copy2(f, paths.inbox / f.name)
     with Store(paths.db) as store:
+        if Owner.threshold:
+            store.con.execute(f"SET checkpoint_threshold = '{Owner.threshold}'")
         t0 = time.perf_counter()
         for p in pending_files(paths.inbox):
             process_file(store, paths, p)
@@ -311,16 +324,20 @@ def main() -> None:
                     "workers) traced by the SDK")
     ap.add_argument("--rate", type=float, default=60_000, help="spans/s the producers make, "
                     "together")
+    ap.add_argument("--owner-checkpoint-threshold", default="", help="e.g. 1GB: the owner "
+                    "runs with this DuckDB checkpoint threshold instead of the store's")
     ap.add_argument("--role")
     ap.add_argument("args", nargs="*")
     a = ap.parse_args()
     if a.role:
-        {"owner": lambda: role_owner(a.args[0]),
+        {"owner": lambda: role_owner(a.args[0], a.args[1] if len(a.args) > 1 else ""),
          "sdk-producer": lambda: role_sdk_producer(a.args[0], int(a.args[1]),
                                                    float(a.args[2])),
          "otel-exporter": lambda: role_otel_exporter(a.args[0], int(a.args[1]))}[a.role]()
         return
-    result = {"load_before": os.getloadavg(), "overhead": bench_overhead(),
+    Owner.threshold = a.owner_checkpoint_threshold
+    result = {"load_before": os.getloadavg(), "owner_checkpoint_threshold": Owner.threshold,
+              "overhead": bench_overhead(),
               "sdk_ingest": bench_sdk_ingest(a.spans, a.producers, a.rate),
               "receiver": bench_receiver(a.otlp_spans),
               "load_after": os.getloadavg()}
