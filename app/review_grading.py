@@ -211,9 +211,9 @@ def _comparison(p: review.ComparisonPayload) -> None:
         _text(p.second)
 
 
-def draw_others(rows: list[dict[str, Any]], title: str) -> None:
+def draw_others(rows: list[dict[str, Any]], title: str, expanded: bool = True) -> None:
     """Judge scores and other reviewers' grades as a plain table."""
-    with st.expander(title, expanded=True):
+    with st.expander(title, expanded=expanded):
         if not rows:
             st.caption("No judge scores or other reviewers' grades for it.")
             return
@@ -262,7 +262,7 @@ KEYBOARD_JS = """
     el.scrollIntoView({block: "nearest"});
     if (info(el).kind === "text") {
       const box = el.querySelector("textarea, input");
-      if (box) box.focus();
+      if (box) setTimeout(() => box.focus(), 0);  // after this key, so it is not typed in
     }
   };
   document.addEventListener("keydown", (e) => {

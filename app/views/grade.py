@@ -120,15 +120,17 @@ def current_claim() -> tuple[review.Claim | None, bool]:
 
 
 def actions(claim: review.Claim, rubric) -> None:
+    # Streamlit draws each button's shortcut key inside the button.
     cols = st.columns(4)
-    cols[0].button("Submit · Ctrl+Enter", type="primary", shortcut="Ctrl+Enter",
-                   on_click=on_submit, args=(claim, rubric), key="gl_submit",
-                   width="stretch")
-    cols[1].button("Skip · S", shortcut="S", on_click=on_move, args=(claim, "skip"),
-                   key="gl_skip", width="stretch")
-    cols[2].button("Later · L", shortcut="L", on_click=on_move, args=(claim, "later"),
-                   key="gl_later", width="stretch")
-    cols[3].button("Undo · U", shortcut="U", on_click=on_undo, key="gl_undo", width="stretch")
+    cols[0].button("Submit", type="primary", shortcut="Ctrl+Enter", on_click=on_submit,
+                   args=(claim, rubric), key="gl_submit", width="stretch",
+                   help="Save the grades, then the next item appears")
+    cols[1].button("Skip", shortcut="S", on_click=on_move, args=(claim, "skip"),
+                   key="gl_skip", width="stretch", help="Not for me: others get it")
+    cols[2].button("Later", shortcut="L", on_click=on_move, args=(claim, "later"),
+                   key="gl_later", width="stretch", help="Come back to it after the rest")
+    cols[3].button("Undo last", shortcut="U", on_click=on_undo, key="gl_undo", width="stretch",
+                   help="Withdraw your last submission and grade that item again")
 
 
 @st.fragment
@@ -144,7 +146,8 @@ def grading() -> None:
     previous = st.session_state.get("gl_previous")
     if previous is not None and previous.queue_id == queue_id:
         rg.draw_others(review.other_grades(store, previous),
-                       "Judge scores and other reviewers' grades of the item you just graded")
+                       "Judge scores and other reviewers' grades of the item you just graded",
+                       expanded=False)
     if claim is None:
         left = review.left_for(store, queue_id, who)
         if left:
@@ -152,7 +155,7 @@ def grading() -> None:
                     "their locks expire.", icon=":material/hourglass:")
         else:
             st.success("Nothing left for you in this queue.", icon=":material/done_all:")
-        st.button("Undo my last submission · U", shortcut="U", on_click=on_undo, key="gl_undo0")
+        st.button("Undo my last submission", shortcut="U", on_click=on_undo, key="gl_undo0")
         return
     if lost:
         st.warning("Your lock on this item expired and another reviewer took it. You can "
@@ -163,6 +166,7 @@ def grading() -> None:
                      f"{progress.reviews_done} of {progress.reviews_needed} reviews done")
     rubric = review.queue_rubric(store, queue_id)
     with st.container(key=f"glitem-{claim.claim_id}"):
+        actions(claim, rubric)
         item_col, rubric_col = st.columns([3, 2], gap="large")
         with item_col:
             rg.draw_payload(review.payload(store, claim))
@@ -170,7 +174,6 @@ def grading() -> None:
                 rg.draw_others(review.other_grades(store, claim),
                                "Judge scores and other reviewers' grades")
         with rubric_col:
-            actions(claim, rubric)
             rg.controls(rubric, claim.claim_id)
     st.caption("Keys: Q W E T … focus a criterion · digits pick (0 = N/A) · J/K next/previous · "
                "F flag · Ctrl+Enter submit · S skip · L later · U undo · Esc leaves a text box")
