@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -63,7 +64,9 @@ def provider(url: str, **exporter_options) -> tuple[TracerProvider, InMemorySpan
     return tp, memory
 
 
-def import_inbox(store) -> list[str]:
+def import_inbox(store, receiver=None) -> list[str]:
+    if receiver is not None:
+        assert receiver.settle()
     paths = resolve_paths(store.path)
     return [process_file(store, paths, p) for p in pending_files(paths.inbox)]
 
@@ -95,7 +98,7 @@ def test_the_sdk_exporter_sends_both_conventions_mapped_like_the_file_import(
         # The same times for both, as in the file-import test these fields come from.
         tracer.start_span("chat gpt-4", attributes=attrs, start_time=T0).end(T0 + 1_500_000_000)
     assert tp.force_flush()
-    assert import_inbox(store) == ["done", "done"]
+    assert set(import_inbox(store, receiver)) == {"done"}
 
     genai, oi = rows(store)
     for field in COMPARED:
@@ -121,8 +124,9 @@ def test_traces_nest_errors_count_and_gzip_works(receiver, store, tmp_path):
             span.record_exception(TimeoutError("Request timed out."))
             span.set_status(OtelStatus(StatusCode.ERROR, "Request timed out."))
     assert tp.force_flush()
-    # The exporter saw 200 for each span, so each spool file is already in place.
-    assert receiver.counters.files == 3 and len(pending_files(receiver.inbox)) == 3
+    # The exporter saw 200 for each span: each request is already on disk, in the journal.
+    assert len(receiver.journal.pending()) + receiver.counters.files >= 1
+    assert receiver.settle() and receiver.counters.spans == 3
     import_inbox(store)
 
     agent, chat, slow = (rows(store, f"name = '{n}'")[0] for n in ("agent", "chat gpt-4o-mini",
@@ -162,7 +166,7 @@ def test_otlp_json_bodies_are_accepted_and_stored_like_the_file_import(receiver,
                   parent="b7ad6b7169203331", name="lookup"))
     status, body, _ = post(receiver.url, json.dumps(doc).encode())
     assert (status, json.loads(body)) == (200, {})
-    assert import_inbox(store) == ["done"]
+    assert import_inbox(store, receiver) == ["done"]
     tool = rows(store, "kind = 'tool'")[0]
     assert (tool["output"], tool["parent_span_id"]) == ("found", "b7ad6b7169203331")
     same_as_file_import(store, tmp_path, json.dumps(doc))
@@ -201,18 +205,18 @@ def test_a_bad_protobuf_body_gets_a_protobuf_status(receiver):
     assert status.code == 3 and "not an ExportTraceServiceRequest" in status.message
 
 
-def test_an_unwritable_inbox_answers_503_so_the_exporter_retries(tmp_path):
-    blocked = tmp_path / "inbox"
-    blocked.write_text("a file where the inbox folder should be")
-    server = Receiver(("127.0.0.1", 0), blocked)
+def test_a_full_or_broken_disk_answers_503_so_the_exporter_retries(tmp_path):
+    server = Receiver(("127.0.0.1", 0), tmp_path / "inbox")
     threading.Thread(target=server.serve_forever, daemon=True).start()
+    server.journal.dir.rmdir()
+    server.journal.dir.write_text("a file where the journal folder should be")
     try:
         doc = request(otlp_span({}, trace="0af7651916cd43dd8448eb211c80319c",
                                 span="b7ad6b7169203331"))
         got, answer, headers = post(f"http://127.0.0.1:{server.server_port}/v1/traces",
                                     json.dumps(doc).encode())
         assert got == 503 and headers["Retry-After"] == "1"
-        assert "cannot write the spool file" in json.loads(answer)["message"]
+        assert "cannot write the request to disk" in json.loads(answer)["message"]
     finally:
         server.shutdown()
         server.server_close()
@@ -279,10 +283,47 @@ def test_every_attribute_value_kind_reads_the_same_from_protobuf_and_json(receiv
     ])
     got, _, _ = post(receiver.url, req.SerializeToString(), "application/x-protobuf")
     assert got == 200
-    import_inbox(store)
+    import_inbox(store, receiver)
     (row,) = rows(store)
     attrs = json.loads(row["metadata"])["attributes"]
     assert attrs["custom.map"] == {"a": 1, "b": ["x", True]}
     assert attrs["custom.list_of_maps"] == [{"a": 1, "b": ["x", True]}]
     assert row["tags"] == ["t"] and row["input_tokens"] == 9
     same_as_file_import(store, tmp_path, MessageToJson(req))
+
+
+def collect(db: Path, port: int, *extra: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "goldenloop.cli", "collect", "--db", str(db),
+                             "--port", str(port), *extra], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    assert "OTLP/HTTP traces at" in proc.stdout.readline()
+    return proc
+
+
+def test_a_killed_receiver_loses_nothing_it_answered(tmp_path):
+    from goldenloop.collector.journal import JOURNAL_DIR
+
+    db, port = tmp_path / "g.duckdb", free_port()
+    inbox = resolve_paths(db).inbox
+    # Accepted requests wait an hour before their spool file: the kill comes first.
+    receiver = collect(db, port, "--spool-seconds", "3600")
+    tp, _ = provider(f"http://127.0.0.1:{port}/v1/traces")
+    for i in range(5):
+        with tp.get_tracer("crash").start_as_current_span(f"step {i}"):
+            pass
+    assert tp.force_flush()  # five requests, each answered 200
+    tp.shutdown()
+    receiver.send_signal(signal.SIGKILL)
+    receiver.wait()
+    assert len(list((inbox / JOURNAL_DIR).glob("*.pb"))) == 5 and not pending_files(inbox)
+
+    restarted = collect(db, port)  # converts what the killed one had accepted, first
+    deadline = time.monotonic() + 30
+    while not pending_files(inbox) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    restarted.send_signal(signal.SIGTERM)
+    restarted.communicate(timeout=30)
+    with Store(db) as store:
+        assert set(import_inbox(store)) == {"done"}
+        assert store.scalar("SELECT count(DISTINCT span_id) FROM spans") == 5
+    assert not list((inbox / JOURNAL_DIR).iterdir())

@@ -19,6 +19,8 @@ def collect(
     port: Annotated[int, typer.Option(help="Port (4318 is OTLP/HTTP's).")] = 4318,
     max_body_mb: Annotated[float, typer.Option(help="Largest request body accepted, in MiB "
                                                "after decompression.")] = 32.0,
+    spool_seconds: Annotated[float, typer.Option(help="How often accepted requests are merged "
+                                                 "into a spool file.")] = 0.5,
 ) -> None:
     """Receive OpenTelemetry traces over OTLP/HTTP (POST /v1/traces, protobuf or JSON) and hand
     them to the owner as spool files."""
@@ -28,7 +30,7 @@ def collect(
     target = inbox if inbox is not None else resolve_paths(db).inbox
     target.mkdir(parents=True, exist_ok=True)
     serve(target.resolve(), host=host, port=port, max_body=int(max_body_mb * (1 << 20)),
-          say=typer.echo)
+          spool_seconds=spool_seconds, say=typer.echo)
 
 
 def register(app: typer.Typer) -> None:

@@ -15,9 +15,9 @@ from __future__ import annotations
 import itertools
 import os
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 from goldenloop.store.span_columns import SPAN_FIELDS
 
 __all__ = ["FEEDBACK_SUFFIX", "SPAN_SCHEMA", "SPOOL_SUFFIX", "feedback_table", "is_feedback",
-           "span_table", "write_spool"]
+           "span_table", "write_durably", "write_spool"]
 
 SPOOL_SUFFIX = ".parquet"
 FEEDBACK_SUFFIX = ".feedback.parquet"
@@ -66,21 +66,27 @@ def write_spool(inbox: Path, table: pa.Table, *, prefix: str, feedback: bool = F
     owner, which takes files oldest first, imports a producer's spans before feedback written
     after them.
     """
-    inbox = Path(inbox)
-    inbox.mkdir(parents=True, exist_ok=True)
     suffix = FEEDBACK_SUFFIX if feedback else SPOOL_SUFFIX
     name = f"{prefix}-{time.time_ns():020d}-{os.getpid()}-{next(_seq):06d}{suffix}"
-    final, tmp = inbox / name, inbox / f".{name}.tmp"
+    return write_durably(Path(inbox), name,
+                         lambda fh: pq.write_table(table, fh, compression="zstd"))
+
+
+def write_durably(folder: Path, name: str, write: Callable[[BinaryIO], object]) -> Path:
+    """Create ``folder/name`` whole or not at all, and so that it survives a crash once this
+    returns: written under a temporary dot-name, fsynced, renamed, the folder fsynced."""
+    folder.mkdir(parents=True, exist_ok=True)
+    final, tmp = folder / name, folder / f".{name}.tmp"
     try:
         with open(tmp, "wb") as fh:
-            pq.write_table(table, fh, compression="zstd")
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, final)
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(inbox)  # the rename itself must survive a crash, not only the bytes
+    _fsync_dir(folder)  # the rename itself must survive a crash, not only the bytes
     return final
 
 

@@ -1,19 +1,16 @@
-"""The OTLP/HTTP trace receiver (`goldenloop collect`): OpenTelemetry SDKs and Collectors send
-``POST /v1/traces``; each request becomes one spool file in the inbox.
+"""The HTTP side of the receiver: ``POST /v1/traces`` with a protobuf
+(``application/x-protobuf``) or OTLP/JSON (``application/json``) body, plain or
+gzip/deflate-compressed.
 
-Bodies are protobuf (``application/x-protobuf``) or OTLP/JSON (``application/json``), plain or
-gzip/deflate-compressed. Both are read into the OTLP/JSON shape and each span goes through
-``ingest.otlp.span_record``, the mapping the file import uses, so a span sent here and the same
-span imported from an export file are stored alike. The answer is 200 only once the spool file
-is durable (fsynced and renamed); a body too large is refused with 413, one that is not OTLP
-with 400, an unknown media type with 415, and a failed write with 503 so the exporter retries.
-Errors carry a ``google.rpc.Status`` in the request's encoding. This process never opens the
-database: the owner imports the spool files.
+A body is checked (``decode.parse``) and kept in the journal before the answer: 200 only once
+it is durable there. One too large is refused with 413, one that is not OTLP with 400, an
+unknown media type or encoding with 415, and a failed write with 503 so the exporter retries;
+errors carry a ``google.rpc.Status`` in the request's encoding. The journal's converter turns
+accepted bodies into spool files; this process never opens the database.
 """
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
 import signal
@@ -24,147 +21,20 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-
-from goldenloop.ingest.otlp import attribute_map, span_record
-from goldenloop.ingest.source import records_chunk
-from goldenloop.spool import write_spool
+from goldenloop.collector.decode import (
+    GRPC_RESOURCE_EXHAUSTED,
+    GRPC_UNAVAILABLE,
+    JSON,
+    PROTOBUF,
+    BadRequest,
+    parse,
+)
+from goldenloop.collector.journal import Converter, Journal
+from goldenloop.errors import GoldenloopError
 
 log = logging.getLogger("goldenloop.collect")
 DEFAULT_PORT = 4318
 DEFAULT_MAX_BODY = 32 << 20  # bytes of a request body, after decompression
-_PROTOBUF, _JSON = "application/x-protobuf", "application/json"
-_GRPC_INVALID_ARGUMENT, _GRPC_RESOURCE_EXHAUSTED, _GRPC_UNAVAILABLE = 3, 8, 14
-
-
-class BadRequest(Exception):
-    """The request cannot be accepted: ``status`` is the HTTP code, the text says why."""
-
-    def __init__(self, status: int, message: str, grpc_code: int = _GRPC_INVALID_ARGUMENT):
-        super().__init__(message)
-        self.status, self.grpc_code = status, grpc_code
-
-
-# -- bodies → span records ------------------------------------------------------------------------
-def decode_request(body: bytes, media_type: str) -> dict[str, Any]:
-    """An ``ExportTraceServiceRequest`` body → the OTLP/JSON document shape."""
-    if media_type == _PROTOBUF:
-        return _protobuf_document(body)
-    try:
-        doc = json.loads(body) if body.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(400, f"the body is not valid JSON: {exc}") from exc
-    if not isinstance(doc, dict):
-        raise BadRequest(400, "the body is not an ExportTraceServiceRequest JSON object")
-    return doc
-
-
-def span_records(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    """Every span of the request as a span record, through the file import's mapping."""
-    resource_spans = doc.get("resourceSpans", doc.get("resource_spans")) or []
-    if not isinstance(resource_spans, list):
-        raise BadRequest(400, "resourceSpans is not a list")
-    records: list[dict[str, Any]] = []
-    for rs in resource_spans:
-        resource = _get(rs, "resource", dict) or {}
-        resource_attrs = attribute_map(_get(resource, "attributes", (list, dict)))
-        # instrumentationLibrary* are the names before OTLP 0.15; old exporters still send them.
-        for ss in _get(rs, "scopeSpans", list) or _get(rs, "instrumentationLibrarySpans", list) or []:
-            scope = _get(ss, "scope", dict) or _get(ss, "instrumentationLibrary", dict) or {}
-            for span in _get(ss, "spans", list) or []:
-                if not isinstance(span, dict):
-                    raise BadRequest(400, "a span is not an object")
-                rec = span_record(span, resource_attrs, scope, len(records) + 1)
-                rec.setdefault("source", "otlp")
-                records.append(rec)
-    return records
-
-
-def records_table(records: list[dict[str, Any]]) -> pa.Table:
-    """Span records → the spool table; odd values stay as sent, for the import's quarantine."""
-    chunk = records_chunk(records)
-    table = next(iter(chunk.tables.values()))
-    return table.drop_columns(["_row", "_raw"])
-
-
-def _get(d: Any, camel: str, kind: type | tuple[type, ...]) -> Any:
-    """A field by its OTLP/JSON name or protobuf name, checked to be of ``kind``."""
-    if not isinstance(d, dict):
-        raise BadRequest(400, f"expected an object holding {camel!r}")
-    snake = "".join("_" + c.lower() if c.isupper() else c for c in camel)
-    value = d.get(camel, d.get(snake))
-    if value is not None and not isinstance(value, kind):
-        raise BadRequest(400, f"{camel} is not {'an object' if kind is dict else 'a list'}")
-    return value
-
-
-def _protobuf_document(body: bytes) -> dict[str, Any]:
-    from google.protobuf.message import DecodeError
-    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-        ExportTraceServiceRequest,
-    )
-
-    try:
-        req = ExportTraceServiceRequest.FromString(body)
-    except DecodeError as exc:
-        raise BadRequest(400, f"the body is not an ExportTraceServiceRequest: {exc}") from exc
-    return {"resourceSpans": [{
-        "resource": {"attributes": _pb_attributes(rs.resource.attributes)},
-        "scopeSpans": [{"scope": {"name": ss.scope.name, "version": ss.scope.version},
-                        "spans": [_pb_span(s) for s in ss.spans]}
-                       for ss in rs.scope_spans],
-    } for rs in req.resource_spans]}
-
-
-def _pb_span(s: Any) -> dict[str, Any]:
-    return {
-        "traceId": s.trace_id.hex(), "spanId": s.span_id.hex(),
-        "parentSpanId": s.parent_span_id.hex(), "name": s.name, "kind": s.kind,
-        "startTimeUnixNano": s.start_time_unix_nano, "endTimeUnixNano": s.end_time_unix_nano,
-        "attributes": _pb_attributes(s.attributes),
-        "events": [{"name": e.name, "timeUnixNano": e.time_unix_nano,
-                    "attributes": _pb_attributes(e.attributes)} for e in s.events],
-        "status": {"code": s.status.code, "message": s.status.message},
-    }
-
-
-def _pb_attributes(kvs: Any) -> dict[str, Any]:
-    """Protobuf attributes as the plain ``{key: value}`` mapping ``otlp.attribute_map`` also
-    accepts: scalars and arrays as the Python values it would decode, key-value lists in their
-    OTLP/JSON form (which it decodes itself). Decoding here, in one pass, keeps a protobuf
-    body cheaper to read than its JSON twin."""
-    out: dict[str, Any] = {}
-    for kv in kvs:
-        v = kv.value
-        kind = v.WhichOneof("value")
-        out[kv.key] = _pb_json(v) if kind == "kvlist_value" else _pb_value(v, kind)
-    return out
-
-
-def _pb_value(v: Any, kind: str | None) -> Any:
-    """A protobuf AnyValue as the Python value ``otlp.any_value`` makes of its JSON form."""
-    if kind is None:
-        return None
-    if kind == "array_value":
-        return [_pb_value(x, x.WhichOneof("value")) for x in v.array_value.values]
-    if kind == "kvlist_value":
-        return {x.key: _pb_value(x.value, x.value.WhichOneof("value"))
-                for x in v.kvlist_value.values}
-    if kind == "bytes_value":
-        return base64.b64encode(v.bytes_value).decode()  # as OTLP/JSON writes bytes
-    return getattr(v, kind)
-
-
-def _pb_json(v: Any) -> dict[str, Any]:
-    """A protobuf AnyValue in its OTLP/JSON form (protobuf's snake_case names, which the OTLP
-    reader accepts as well)."""
-    kind = v.WhichOneof("value")
-    if kind == "array_value":
-        return {kind: {"values": [_pb_json(x) for x in v.array_value.values]}}
-    if kind == "kvlist_value":
-        return {kind: {"values": [{"key": x.key, "value": _pb_json(x.value)}
-                                  for x in v.kvlist_value.values]}}
-    return {} if kind is None else {kind: _pb_value(v, kind)}
 
 
 # -- the HTTP server ------------------------------------------------------------------------------
@@ -186,9 +56,14 @@ class Receiver(ThreadingHTTPServer):
     daemon_threads = True  # idle keep-alive connections must not hold up a stop
     allow_reuse_address = True
 
-    def __init__(self, address: tuple[str, int], inbox: Path, max_body: int = DEFAULT_MAX_BODY):
+    def __init__(self, address: tuple[str, int], inbox: Path, max_body: int = DEFAULT_MAX_BODY,
+                 spool_seconds: float = 0.5):
         self.inbox, self.max_body = Path(inbox), max_body
         self.counters = Counters()
+        self.journal = Journal(self.inbox)
+        self.converter = Converter(self.journal, lambda n: self.counters.add(files=1),
+                                   interval=spool_seconds)
+        self.converter.start()  # first, entries a crashed run left behind
         self._busy = 0
         self._idle = threading.Condition()
         super().__init__(address, Handler)
@@ -208,17 +83,24 @@ class Receiver(ThreadingHTTPServer):
             return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
     def accept(self, body: bytes, media_type: str) -> int:
-        """Decode, map and spool one request; return the number of spans written."""
-        records = span_records(decode_request(body, media_type))
-        if records:
+        """Check one request and keep it durably; return its number of spans."""
+        parsed, spans = parse(body, media_type)
+        if spans:
             try:
-                write_spool(self.inbox, records_table(records), prefix="otlp")
+                self.journal.append(body, media_type, parsed)
             except OSError as exc:
-                raise BadRequest(503, f"cannot write the spool file: {exc}",
-                                 _GRPC_UNAVAILABLE) from exc
-            self.counters.add(files=1)
-        self.counters.add(requests=1, spans=len(records))
-        return len(records)
+                raise BadRequest(503, f"cannot write the request to disk: {exc}",
+                                 GRPC_UNAVAILABLE) from exc
+        self.counters.add(requests=1, spans=spans)
+        return spans
+
+    def settle(self, timeout: float = 60.0) -> bool:
+        """Wait until every accepted request is in a spool file."""
+        return self.converter.wait_idle(timeout)
+
+    def server_close(self) -> None:
+        super().server_close()
+        self.converter.stop()  # converts what was accepted before it ends
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -230,13 +112,13 @@ class Handler(BaseHTTPRequestHandler):
         self.server.begin()
         media = self._content_type()
         # Errors are answered in the request's encoding; an unknown one gets readable JSON.
-        answer_as = media if media in (_PROTOBUF, _JSON) else _JSON
+        answer_as = media if media in (PROTOBUF, JSON) else JSON
         self._consumed = False
         try:
             self._check(media)
             body = self._body()
             self.server.accept(body, media)
-            self._reply(200, media, b"" if media == _PROTOBUF else b"{}")
+            self._reply(200, media, b"" if media == PROTOBUF else b"{}")
         except BadRequest as exc:
             self.server.counters.add(rejected=1)
             if not self._consumed:  # an unread body would be taken for the next request
@@ -245,13 +127,13 @@ class Handler(BaseHTTPRequestHandler):
             self._error(exc, answer_as)
         except Exception as exc:  # a bug: answer 500 so the exporter keeps its spans
             log.exception("receiver failure")
-            self._error(BadRequest(500, f"internal error: {exc}", _GRPC_UNAVAILABLE), answer_as)
+            self._error(BadRequest(500, f"internal error: {exc}", GRPC_UNAVAILABLE), answer_as)
         finally:
             self.server.end()
 
     def do_GET(self) -> None:
         self.close_connection = True
-        self._error(BadRequest(405, "only POST /v1/traces is served"), _JSON)
+        self._error(BadRequest(405, "only POST /v1/traces is served"), JSON)
 
     do_PUT = do_DELETE = do_PATCH = do_GET
 
@@ -261,9 +143,9 @@ class Handler(BaseHTTPRequestHandler):
     def _check(self, media: str) -> None:
         if self.path.split("?", 1)[0].rstrip("/") != "/v1/traces":
             raise BadRequest(404, f"no such endpoint {self.path!r}: send traces to /v1/traces")
-        if media not in (_PROTOBUF, _JSON):
+        if media not in (PROTOBUF, JSON):
             raise BadRequest(415, f"unsupported content type {media or '(none)'!r}: "
-                                  f"use {_PROTOBUF} or {_JSON}")
+                                  f"use {PROTOBUF} or {JSON}")
 
     def _body(self) -> bytes:
         length = self.headers.get("Content-Length")
@@ -278,7 +160,7 @@ class Handler(BaseHTTPRequestHandler):
         if n > self.server.max_body:
             self._discard(n)
             raise BadRequest(413, f"body of {n:,} bytes exceeds the limit of "
-                                  f"{self.server.max_body:,}", _GRPC_RESOURCE_EXHAUSTED)
+                                  f"{self.server.max_body:,}", GRPC_RESOURCE_EXHAUSTED)
         raw = self.rfile.read(n)
         if len(raw) < n:
             self.close_connection = True
@@ -297,7 +179,7 @@ class Handler(BaseHTTPRequestHandler):
             n -= len(got)
 
     def _error(self, exc: BadRequest, media: str) -> None:
-        if media == _PROTOBUF:
+        if media == PROTOBUF:
             body = _status_protobuf(exc.grpc_code, str(exc))
         else:
             body = json.dumps({"code": exc.grpc_code, "message": str(exc)}).encode()
@@ -332,7 +214,7 @@ def _decompress(raw: bytes, encoding: str | None, limit: int) -> bytes:
         raise BadRequest(400, f"the body is not valid {enc}: {exc}") from exc
     if len(out) > limit:
         raise BadRequest(413, f"decompressed body exceeds the limit of {limit:,} bytes",
-                         _GRPC_RESOURCE_EXHAUSTED)
+                         GRPC_RESOURCE_EXHAUSTED)
     return out
 
 
@@ -354,9 +236,14 @@ def _varint(n: int) -> bytes:
 
 # -- running it -----------------------------------------------------------------------------------
 def serve(inbox: Path, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
-          max_body: int = DEFAULT_MAX_BODY, say: Any = print) -> Counters:
-    """Receive until SIGINT or SIGTERM; requests being answered then are finished first."""
-    server = Receiver((host, port), inbox, max_body)
+          max_body: int = DEFAULT_MAX_BODY, spool_seconds: float = 0.5,
+          say: Any = print) -> Counters:
+    """Receive until SIGINT or SIGTERM; requests being answered then are finished, and every
+    accepted request is written to a spool file, before it returns."""
+    try:
+        server = Receiver((host, port), inbox, max_body, spool_seconds)
+    except OSError as exc:  # the port is taken, or the inbox cannot be written
+        raise GoldenloopError(f"cannot receive on {host}:{port} into {inbox}: {exc}") from exc
 
     def stop(_sig: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
