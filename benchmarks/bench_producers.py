@@ -298,10 +298,12 @@ def bench_receiver(spans: int) -> dict:
         time.sleep(2)
         owner = Owner(db)
         sent = json.loads(exporter.communicate(timeout=900)[0].strip().splitlines()[-1])
+        # The receiver stops first: on its way out it turns every accepted request into spool
+        # files; then the owner empties the inbox.
+        collect.send_signal(signal.SIGTERM)
+        summary = collect.communicate(timeout=120)[0].strip().splitlines()[-1]
         wait_inbox_empty(paths.inbox)
         owner.stop()
-        collect.send_signal(signal.SIGTERM)
-        summary = collect.communicate(timeout=60)[0].strip().splitlines()[-1]
         stored, distinct = store_counts(db)
     seconds = sent["end"] - sent["start"]
     return {"spans": spans, "stored": stored, "distinct": distinct, "lost": spans - distinct,
