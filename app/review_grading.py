@@ -240,12 +240,29 @@ KEYBOARD_JS = """
   };
   const typing = (el) => el && (el.tagName === "TEXTAREA" || el.isContentEditable ||
       (el.tagName === "INPUT" && !["checkbox", "radio", "button"].includes(el.type)));
-  let focus = 0, item = null;
+  let focus = 0, item = null, chain = Promise.resolve();
+  // A click sent while the server is still redrawing after the previous one can be undone by
+  // that redraw: picks wait, in order, until the app is idle.
+  const idle = () => {
+    const app = document.querySelector('[data-test-script-state]');
+    return !app || app.getAttribute("data-test-script-state") === "notRunning";
+  };
+  const whenIdle = (fn) => {
+    chain = chain.then(() => new Promise((done) => {
+      const t0 = Date.now();
+      const tick = () => (idle() || Date.now() - t0 > 3000) ? (fn(), setTimeout(done, 30))
+                                                               : setTimeout(tick, 25);
+      tick();
+    }));
+  };
   const paint = () => {
     const list = crits();
     const now = document.querySelector('[class*="st-key-glitem-"]');
     const id = now ? Array.from(now.classList).find(c => c.startsWith("st-key-glitem-")) : null;
-    if (id !== item) { item = id; focus = 0; }
+    if (id !== item) {  // a new item: start at the top, out of any text box
+      item = id; focus = 0;
+      if (typing(document.activeElement)) document.activeElement.blur();
+    }
     list.forEach((el, i) => {
       el.style.outline = i === focus ? "2px solid #ff4b4b" : "";
       el.style.outlineOffset = "2px";
@@ -253,20 +270,21 @@ KEYBOARD_JS = """
     });
   };
   setInterval(paint, 150);
-  const move = (i) => {
+  const move = (i, intoText = true) => {
     const list = crits();
     if (!list.length) return;
     focus = Math.max(0, Math.min(list.length - 1, i));
     paint();
     const el = list[focus];
     el.scrollIntoView({block: "nearest"});
-    if (info(el).kind === "text") {
+    if (intoText && info(el).kind === "text") {
       const box = el.querySelector("textarea, input");
       if (box) setTimeout(() => box.focus(), 0);  // after this key, so it is not typed in
     }
   };
   document.addEventListener("keydown", (e) => {
     if (!crits().length || e.ctrlKey || e.metaKey || e.altKey) return;
+    paint();  // notice a new item before acting on the key, not only on the timer
     if (typing(document.activeElement)) {
       if (e.key === "Escape") document.activeElement.blur();
       return;
@@ -280,9 +298,17 @@ KEYBOARD_JS = """
     else if (k === "k" || k === "arrowup") { e.preventDefault(); move(focus - 1); }
     else if (k === "f") {
       const box = document.querySelector('.st-key-glflag input[type="checkbox"]');
-      if (box) { e.preventDefault(); box.click(); }
+      if (box) { e.preventDefault(); whenIdle(() => box.click()); }
     } else if (/^[0-9]$/.test(k)) {
-      const el = list[focus];
+      const i = focus;
+      if (!list[i]) return;
+      e.preventDefault();
+      if (info(list[i]).kind === "single") move(focus + 1, false);
+      whenIdle(() => pick(i, k));
+    }
+  }, true);
+  const pick = (i, k) => {
+      const el = crits()[i];
       if (!el) return;
       const buttons = Array.from(el.querySelectorAll("button"));
       const want = k === "0" ? "0 · N/A" : k;
@@ -291,14 +317,12 @@ KEYBOARD_JS = """
         return t === want || t.startsWith(want + " · ");
       });
       if (!b) return;
-      e.preventDefault();
       const kind = info(el).kind;
-      const on = ["aria-checked", "aria-pressed"].some(a => b.getAttribute(a) === "true")
+      const on = ["aria-checked", "aria-pressed", "data-selected"]
+          .some(a => b.getAttribute(a) === "true")
           || (b.getAttribute("kind") || "").endsWith("Active");
       if (kind === "multi" || !on) b.click();
-      if (kind === "single") setTimeout(() => move(focus + 1), 0);
-    }
-  }, true);
+  };
 })();
 </script>
 """

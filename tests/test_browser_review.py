@@ -22,8 +22,11 @@ pytestmark = pytest.mark.browser
 _MARKER = """() => { const m = document.querySelector('[class*="st-key-glitem-"]');
     if (!m || !document.querySelector('[class*="st-key-glcrit-"]')) return null;
     return Array.from(m.classList).find(c => c.startsWith('st-key-glitem-')); }"""
-_CHECKED = """(i) => Array.from(document.querySelectorAll('[class*="st-key-glcrit-"]')[i]
-    .querySelectorAll('button[aria-checked="true"]')).map(b => b.innerText.trim())"""
+_CHECKED = """(i) => { const el = document.querySelectorAll('[class*="st-key-glcrit-"]')[i];
+    if (!el) return [];
+    return Array.from(el.querySelectorAll('button[aria-checked="true"], '
+        + 'button[aria-pressed="true"], button[data-selected="true"]'))
+        .map(b => b.innerText.trim()); }"""
 _NEXT_MS = """async () => {
     const marker = """ + _MARKER + """;
     const old = marker(), t0 = performance.now();
@@ -65,8 +68,12 @@ def _wait_item(page, old: str | None = None, timeout: float = 20_000) -> str:
 def _pick(page, key: str, criterion: int, expect: str) -> None:
     """Press a digit and wait until the focused criterion shows it chosen."""
     page.keyboard.press(key)
-    page.wait_for_function(f"(i) => ({_CHECKED})(i).includes({expect!r})", arg=criterion,
-                           timeout=10_000)
+    try:
+        page.wait_for_function(f"(i) => ({_CHECKED})(i).includes({expect!r})", arg=criterion,
+                               timeout=10_000)
+    except Exception:
+        bs.screenshot(page, "review-pick-failed")
+        raise
 
 
 def fill_default_by_keys(page) -> None:
