@@ -216,5 +216,6 @@ def _finish(base, data: pd.DataFrame, spec: Spec, frame: Frame) -> Chart:
     chart = alt.layer(base, *extra).properties(
         height=HEIGHT, title=alt.TitleParams(spec.title, anchor="start", fontSize=14),
     ).configure_axis(labelFontSize=11, titleFontSize=11, titleFontWeight="normal") \
-        .configure_view(strokeWidth=0)
+        .configure_view(strokeWidth=0) \
+        .configure(aria=False)  # no screen-reader text per point: evaluated for every point
     return Chart(chart, {"main": data.reset_index(drop=True), **datasets})

@@ -82,7 +82,7 @@ def hourly(df: pd.DataFrame, by: str | None = None):
 
 def test_latency_percentiles_are_exact(known) -> None:
     store, df = known
-    stats = M.request_stats(store, full_range(), split="model_version", bucket=HOUR)
+    stats = M.request_stats(store, full_range(), split="model_version", bucket=HOUR, ttft=True)
     got = stats.frame.set_index(["time", "group"])
     exp = hourly(df, "model_version")["latency_ms"]
     for q, col in ((50, "latency_p50"), (95, "latency_p95"), (99, "latency_p99")):
@@ -91,6 +91,10 @@ def test_latency_percentiles_are_exact(known) -> None:
     ttft = hourly(df, "model_version")["ttft_ms"].apply(lambda s: np.nanpercentile(s, 95))
     np.testing.assert_allclose(got["ttft_p95"].to_numpy(), ttft.to_numpy(), rtol=1e-9)
     assert got.index.equals(exp.size().index.rename(["time", "group"]))
+    plain = M.request_stats(store, full_range(), split="model_version", bucket=HOUR)
+    assert "ttft_p50" not in plain.frame  # the main chart query skips the second sort
+    with pytest.raises(ValueError, match="ttft=True"):
+        plain.ttft()
 
 
 def test_failure_rates_tokens_and_cost(known) -> None:

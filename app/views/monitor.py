@@ -116,17 +116,19 @@ def choice(container, label: str, options, default: str, key: str) -> str | None
     several measures); None when they are not."""
     if split is None:
         return None
-    picked = container.segmented_control(label, list(options), default=default, key=key,
-                                         label_visibility="collapsed")
+    picked = container.segmented_control(label, list(options), default=default, key=key)
     return picked or default
 
 
 def draw_requests() -> None:
+    # The measure pickers sit above both rows, so the charts beside each other line up.
+    left, right = st.columns(2, gap="medium")
+    kind = choice(left, "Failures", mc.FAILURES, "all failures", "failure_kind")
+    pct = choice(right, "Latency percentile", mc.LATENCY, "p95", "latency_pct")
     left, right = st.columns(2, gap="medium")
     show(left, "requests")
-    show(right, "failures", choice(right, "Failure", mc.FAILURES, "all failures", "failure_kind"))
+    show(right, "failures", kind)
     left, right = st.columns(2, gap="medium")
-    pct = choice(left, "Percentile", mc.LATENCY, "p95", "latency_pct")
     show(left, "latency", pct)
     show(right, "ttft", pct)
 
@@ -143,7 +145,7 @@ def draw_signals(view: Overview) -> None:
         st.info("No automatic signals for these requests yet: they appear once the scorers "
                 "have read the user messages and answers.", icon=":material/hourglass_empty:")
         return
-    whose = choice(st, "Of", mc.SIGNALS_OF, "users", "signals_of")
+    whose = choice(st, "Texts of", mc.SIGNALS_OF, "users", "signals_of")
     for col, name in zip(st.columns(2, gap="medium"), ("offensive", "sentiment"), strict=True):
         show(col, name, whose)
 

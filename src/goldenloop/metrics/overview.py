@@ -135,7 +135,7 @@ def overview(store: Store, f: SpanFilter, split: str | None = None, *,
     start, end = _range(f)
     bucket = buckets.choose_bucket(end - start, lines=lines, requests=t.requests,
                                    max_buckets=max_buckets)
-    stats = request_stats(store, f, split, bucket)
+    stats = request_stats(store, f, split, bucket, ttft=True)
     return Overview(
         filter=f, split=split, totals=t, requests=stats,
         signals=quality.signals(store, f, split, bucket),

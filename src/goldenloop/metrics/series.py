@@ -60,7 +60,10 @@ class RequestStats:
         return _tidy(self.complete(), LATENCY, n="requests")
 
     def ttft(self) -> pd.DataFrame:
-        """Time to first token percentiles, ms, of streamed requests (others have none)."""
+        """Time to first token percentiles, ms, of streamed requests (others have none).
+        Needs ``request_stats(..., ttft=True)``."""
+        if "ttft_p50" not in self.frame:
+            raise ValueError("time to first token was not aggregated: pass ttft=True")
         return _tidy(self.complete(), TTFT, n="requests")
 
     def tokens(self) -> pd.DataFrame:
@@ -100,15 +103,16 @@ class RequestStats:
 
 
 def request_stats(store: Store, f: SpanFilter, split: str | None = None,
-                  bucket: timedelta | None = None, *, lines: int | None = None) -> RequestStats:
-    """Requests matching ``f`` per bucket and group of ``split``. ``f`` must have a time
-    range; the bucket width is chosen from it (for ``lines`` lines per chart: by default
-    three unsplit, for p50/p95/p99) unless given."""
+                  bucket: timedelta | None = None, *, lines: int | None = None,
+                  ttft: bool = False) -> RequestStats:
+    """Requests matching ``f`` per bucket and group of ``split`` (time to first token too
+    with ``ttft``). ``f`` must have a time range; the bucket width is chosen from it (for
+    ``lines`` lines per chart: by default three unsplit, for p50/p95/p99) unless given."""
     check_split(split)
     start, end = _range(f)
     if bucket is None:
         bucket = buckets.choose_bucket(end - start, lines=lines or 3)
-    frame = sql.request_stats(store, f, split, buckets.to_us(bucket))
+    frame = sql.request_stats(store, f, split, buckets.to_us(bucket), ttft=ttft)
     return RequestStats(frame, start, end, bucket, split)
 
 

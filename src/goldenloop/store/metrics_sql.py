@@ -87,29 +87,31 @@ def _bucket(alias: str = "s") -> str:
     return f"time_bucket(to_microseconds($bucket_us), {alias}.start_time)"
 
 
-def request_stats(store: Store, f: FilterLike, split: str | None, bucket_us: int) -> pd.DataFrame:
-    """Per time bucket and group: requests, failures by status, exact latency and time to
-    first token percentiles, tokens per answered request, cost.
+def request_stats(store: Store, f: FilterLike, split: str | None, bucket_us: int,
+                  ttft: bool = False) -> pd.DataFrame:
+    """Per time bucket and group: requests, failures by status, exact latency percentiles,
+    tokens per answered request, cost, and with ``ttft`` time-to-first-token percentiles.
 
     One scan; the three latency percentiles come from one sort per group (a list argument).
     Latency counts every request, failed ones included: a timeout is what the user waited.
     Tokens are averaged over answered (``ok``) requests, which is what "per response" means.
+    Time to first token is a second sort per group, so only when asked.
     """
     where, params = where_clause(f)
     params["bucket_us"] = bucket_us
+    ttft_out = "ttft[1] AS ttft_p50, ttft[2] AS ttft_p95," if ttft else ""
+    ttft_agg = "quantile_cont(s.ttft_ms, [0.5, 0.95]) AS ttft," if ttft else ""
     return store.df(
         f"""SELECT bucket AS time, grp AS "group", requests, errors, timeouts, empty,
                    lat[1] AS latency_p50, lat[2] AS latency_p95, lat[3] AS latency_p99,
-                   ttft[1] AS ttft_p50, ttft[2] AS ttft_p95,
-                   input_tokens, output_tokens, cost_usd, priced
+                   {ttft_out} input_tokens, output_tokens, cost_usd, priced
             FROM (
                 SELECT {_bucket()} AS bucket, {group_expr(split)} AS grp,
                        count(*) AS requests,
                        count(*) FILTER (WHERE s.status = 'error') AS errors,
                        count(*) FILTER (WHERE s.status = 'timeout') AS timeouts,
                        count(*) FILTER (WHERE s.status = 'empty') AS empty,
-                       quantile_cont(s.latency_ms, [0.5, 0.95, 0.99]) AS lat,
-                       quantile_cont(s.ttft_ms, [0.5, 0.95]) AS ttft,
+                       quantile_cont(s.latency_ms, [0.5, 0.95, 0.99]) AS lat, {ttft_agg}
                        avg(s.input_tokens) FILTER (WHERE s.status = 'ok') AS input_tokens,
                        avg(s.output_tokens) FILTER (WHERE s.status = 'ok') AS output_tokens,
                        sum(s.cost_usd) AS cost_usd,

@@ -1,0 +1,163 @@
+"""The Monitor's main chart query at 1M and 10M spans, and the whole page in headless Chromium.
+
+    python benchmarks/bench_metrics.py                  # 1M (with texts) and 10M (without)
+    python benchmarks/bench_metrics.py --rows 1000000   # one size
+    python benchmarks/bench_metrics.py --page           # also the page over a 1M-span demo
+
+The main chart query is hourly x model version over 30 days: exact p50/p95/p99 latency,
+failure rate, tokens and cost. It is timed twice in the same run, alternating: as the
+library call (``metrics.request_stats``: filter, parameters, DuckDB, a DataFrame) and as
+the bare SQL aggregate written by hand with literals and fetched the same way. The ratio is
+our overhead; the machine is shared, so the ratio and the load average matter more than
+the absolute milliseconds. Stores are kept in benchmarks/out and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import metrics_data  # noqa: E402
+
+from goldenloop import metrics  # noqa: E402
+from goldenloop.store import Store  # noqa: E402
+
+OUT = HERE / "out"
+START = metrics_data.END - timedelta(days=metrics_data.DAYS)
+BARE_SQL = f"""
+SELECT bucket AS time, grp AS "group", requests, errors, timeouts, empty,
+       lat[1] AS latency_p50, lat[2] AS latency_p95, lat[3] AS latency_p99,
+       input_tokens, output_tokens, cost_usd, priced
+FROM (
+    SELECT time_bucket(INTERVAL 1 HOUR, start_time) AS bucket, model_version AS grp,
+           count(*) AS requests,
+           count(*) FILTER (WHERE status = 'error') AS errors,
+           count(*) FILTER (WHERE status = 'timeout') AS timeouts,
+           count(*) FILTER (WHERE status = 'empty') AS empty,
+           quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS lat,
+           avg(input_tokens) FILTER (WHERE status = 'ok') AS input_tokens,
+           avg(output_tokens) FILTER (WHERE status = 'ok') AS output_tokens,
+           sum(cost_usd) AS cost_usd, count(cost_usd) AS priced
+    FROM spans
+    WHERE kind = 'llm' AND start_time >= TIMESTAMP '{START:%Y-%m-%d %H:%M:%S}'
+      AND start_time < TIMESTAMP '{metrics_data.END:%Y-%m-%d %H:%M:%S}'
+    GROUP BY ALL
+) ORDER BY time, "group"
+"""
+
+
+def load_average() -> str:
+    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+
+
+def store_for(rows: int, texts: bool) -> tuple[Path, float | None]:
+    """The benchmark store of ``rows`` spans, built unless a complete one is there."""
+    path = OUT / f"metrics_{rows}{'_texts' if texts else ''}.duckdb"
+    if path.exists():
+        with Store(path, read_only=True) as s:
+            if s.scalar("SELECT count(*) FROM spans") == rows:
+                return path, None
+        path.unlink()
+    OUT.mkdir(parents=True, exist_ok=True)
+    t = time.perf_counter()
+    metrics_data.build_store(path, rows, texts=texts)
+    return path, time.perf_counter() - t
+
+
+def time_main_query(path: Path, runs: int) -> dict:
+    f = metrics.SpanFilter(start=START, end=metrics_data.END)
+    hour = timedelta(hours=1)
+    with Store(path, read_only=True) as store:
+        cur = store.cursor()
+        library = lambda: metrics.request_stats(store, f, "model_version", hour).frame  # noqa: E731
+        bare = lambda: cur.execute(BARE_SQL).df()  # noqa: E731
+        a, b = library(), bare()  # warm both (file pages, plans); and they must agree
+        assert len(a) == len(b) and (a["requests"].to_numpy() == b["requests"].to_numpy()).all()
+        assert abs(a["latency_p99"] - b["latency_p99"]).max() < 1e-6
+        times = {"library": [], "bare": []}
+        for _ in range(runs):  # alternate, so both see the same machine
+            for name, fn in (("library", library), ("bare", bare)):
+                t = time.perf_counter()
+                fn()
+                times[name].append(time.perf_counter() - t)
+        t = time.perf_counter()
+        metrics.overview(store, f, "model_version")
+        overview_s = time.perf_counter() - t
+    lib, bar = statistics.median(times["library"]), statistics.median(times["bare"])
+    return {"library_ms": lib * 1e3, "bare_ms": bar * 1e3, "ratio": lib / bar, "rows_out": len(a),
+            "overview_ms": overview_s * 1e3, "library_runs_ms": [round(x * 1e3, 1) for x in times["library"]]}
+
+
+def bench_query(sizes: list[int], runs: int) -> list[dict]:
+    results = []
+    for rows in sizes:
+        texts = rows <= 1_000_000
+        print(f"-- {rows:,} spans ({'with' if texts else 'without'} texts) [{load_average()}]",
+              flush=True)
+        path, built = store_for(rows, texts)
+        if built is not None:
+            print(f"   built in {built:.1f} s", flush=True)
+        r = {"rows": rows, "texts": texts, "load": load_average(), **time_main_query(path, runs)}
+        r["ns_per_span"] = r["library_ms"] * 1e6 / rows
+        results.append(r)
+        print(f"   library {r['library_ms']:.1f} ms, bare SQL {r['bare_ms']:.1f} ms, "
+              f"ratio {r['ratio']:.2f}x, {r['ns_per_span']:.1f} ns/span, "
+              f"{r['rows_out']:,} rows out; whole overview {r['overview_ms']:.0f} ms", flush=True)
+    return results
+
+
+def bench_page(spans: int, runs: int) -> dict:
+    """Median warm draw of the Monitor page over a ``spans``-span demo, in Chromium."""
+    sys.path.insert(0, str(HERE.parent / "tests"))
+    import browser_support as bs
+    from test_browser_monitor import draw_time, wait_until_idle
+
+    db = OUT / f"demo_{spans}.duckdb"
+    if not db.exists():
+        subprocess.run([sys.executable, "-m", "goldenloop.cli", "demo", "--db", str(db),
+                        "--spans", str(spans)], check=True, cwd=HERE.parent)
+    with bs.chromium() as browser, bs.running_app(db, OUT) as url:
+        page = bs.open_page(browser, url)
+        wait_until_idle(page, url)  # background scoring of new spans would share the CPU
+        cold = draw_time(page, f"{url}/monitor")
+        warm = [draw_time(page, f"{url}/monitor") for _ in range(runs)]
+        bs.screenshot(page, "monitor-bench")
+    return {"spans": spans, "cold_s": cold, "warm_median_s": statistics.median(warm),
+            "warm_s": [round(w, 3) for w in warm], "load": load_average()}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, action="append",
+                    help="spans (repeat for several sizes; default 1M and 10M)")
+    ap.add_argument("--runs", type=int, default=9)
+    ap.add_argument("--page", action="store_true", help="also time the page in Chromium")
+    ap.add_argument("--page-spans", type=int, default=1_000_000)
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores; {load_average()}")
+    out = {"query": bench_query(args.rows or [1_000_000, 10_000_000], args.runs)}
+    if len(out["query"]) > 1:
+        a, b = out["query"][0], out["query"][-1]
+        print(f"cost per span, {b['rows']:,} vs {a['rows']:,}: "
+              f"{b['ns_per_span'] / a['ns_per_span']:.2f}x (1.00x is linear)")
+    if args.page:
+        p = bench_page(args.page_spans, args.runs)
+        out["page"] = p
+        print(f"page over {p['spans']:,} demo spans: cold {p['cold_s']:.2f} s, warm median "
+              f"{p['warm_median_s']:.2f} s {p['warm_s']} [{p['load']}]")
+    out["finished"] = datetime.now().isoformat(timespec="seconds")
+    (OUT / "metrics.json").write_text(json.dumps(out, indent=2))
+
+
+if __name__ == "__main__":
+    main()

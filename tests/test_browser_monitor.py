@@ -1,0 +1,109 @@
+"""The Monitor page in real headless Chromium over a demo history: every chart drawn, the
+silent model update marked on each, every injected incident labelled, and the warm draw
+timed from navigation to the last chart."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from datetime import datetime
+from pathlib import Path
+
+import browser_support as bs
+import pytest
+from test_metrics_demo import fill_stand_in_signals
+
+from goldenloop.demo import generate
+from goldenloop.demo.incidents import NEW_4O
+from goldenloop.store import Store
+
+pytestmark = pytest.mark.browser
+
+ALL_CHARTS = 14
+INCIDENT_LABELS = ("latency spike", "error burst", "timeout storm", "token drift",
+                   "offensive rise", "correctness drop")
+# Every chart element holds a drawn Vega view (marks in its SVG), and nothing is loading.
+_DRAWN = """(n) => {
+    const charts = document.querySelectorAll('[data-testid="stVegaLiteChart"]');
+    if (charts.length < n) return false;
+    for (const c of charts) if (!c.querySelector('svg.marks .role-mark')) return false;
+    return document.querySelector('[data-testid="stSkeleton"]') === null;
+}"""
+
+
+def draw_time(page, url: str, charts: int = ALL_CHARTS, timeout_s: float = 60) -> float:
+    """Seconds from navigating to ``url`` until ``charts`` charts are drawn."""
+    t = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function(_DRAWN, arg=charts, timeout=timeout_s * 1000, polling=20)
+    return time.perf_counter() - t
+
+
+def wait_until_idle(page, url: str, timeout_s: float = 600, quiet_s: float = 3) -> None:
+    """Wait until the owner process runs no job (it scores new spans in the background),
+    so timings do not share the CPU with it."""
+    page.goto(f"{url}/jobs")
+    deadline = time.monotonic() + timeout_s
+    quiet_since = None
+    while time.monotonic() < deadline:
+        busy = page.get_by_text("In progress").count() > 0
+        quiet_since = None if busy else (quiet_since or time.monotonic())
+        if quiet_since and time.monotonic() - quiet_since >= quiet_s:
+            return
+        page.wait_for_timeout(500)
+    raise TimeoutError("the owner process was still busy with jobs")
+
+
+def chart_texts(page) -> list[str]:
+    return page.evaluate("""() => Array.from(
+        document.querySelectorAll('[data-testid="stVegaLiteChart"] svg.marks'),
+        svg => svg.textContent)""")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with bs.chromium() as b:
+        yield b
+
+
+@pytest.fixture(scope="module")
+def demo_db(tmp_path_factory) -> Path:
+    db = tmp_path_factory.mktemp("monitor") / "demo.duckdb"
+    with Store(db) as store:
+        generate(store, spans=60_000, seed=7, end=datetime(2026, 3, 2, 12))
+        fill_stand_in_signals(store)
+    return db
+
+
+def test_monitor_shows_every_incident_and_the_version_marker(browser, demo_db, tmp_path) -> None:
+    with bs.running_app(demo_db, tmp_path) as url:
+        page = bs.open_page(browser, url)
+        wait_until_idle(page, url)
+        cold = draw_time(page, f"{url}/monitor")
+        shot = bs.screenshot(page, "monitor-demo")
+        texts = chart_texts(page)
+        body = page.locator('[data-testid="stMain"]').inner_text()
+        exceptions = page.locator('[data-testid="stException"]').count()
+        warm = [draw_time(page, f"{url}/monitor") for _ in range(5)]
+
+        draw_time(page, f"{url}/monitor?split=model+version")
+        split_shot = bs.screenshot(page, "monitor-demo-split")
+        split_texts = chart_texts(page)
+    assert exceptions == 0
+    assert len(texts) == ALL_CHARTS
+    assert all(NEW_4O in t for t in texts)  # the silent update, marked on every time chart
+    everything = " ".join(texts)
+    for label in INCIDENT_LABELS:  # each shaded and named on the charts where it shows
+        assert label in everything, label
+    assert "No automatic signals" not in body and "Requests" in body
+    assert all(v in " ".join(split_texts) for v in
+               ("gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", NEW_4O))  # one line each
+    assert shot.stat().st_size > 50_000 and split_shot.stat().st_size > 50_000
+    timing = {"cold_s": round(cold, 3), "warm_s": [round(w, 3) for w in warm],
+              "warm_median_s": round(statistics.median(warm), 3)}
+    (bs.screenshot_dir() / "monitor-demo-timing.json").write_text(json.dumps(timing))
+    print(f"Monitor over 60k demo spans: {timing}")
+    # The goal (1.5 s at 1M spans) is measured by benchmarks/bench_metrics.py --page; here a
+    # bound that a shared, busy machine still meets catches a page that stopped caching.
+    assert timing["warm_median_s"] < 8, timing
