@@ -250,17 +250,7 @@ KEYBOARD_JS = """
   const whenIdle = (fn) => {
     chain = chain.then(() => new Promise((done) => {
       const t0 = Date.now();
-      const settle = () => {  // the click's rerun must start and end before the next pick
-        const t1 = Date.now();
-        let ran = false;
-        const wait = () => {
-          ran = ran || !idle();
-          if ((ran && idle()) || Date.now() - t1 > (ran ? 5000 : 300)) done();
-          else setTimeout(wait, 20);
-        };
-        wait();
-      };
-      const tick = () => (idle() || Date.now() - t0 > 3000) ? (fn(), settle())
+      const tick = () => (idle() || Date.now() - t0 > 3000) ? (fn(), setTimeout(done, 30))
                                                                : setTimeout(tick, 25);
       tick();
     }));
