@@ -78,7 +78,9 @@ def data_paths():
 
 
 # -- Monitor ---------------------------------------------------------------------------------
-MONITOR_BUCKETS = 400  # per line: a half-width chart is about 450 pixels wide
+# Buckets per line: a half-width chart is about 450 pixels wide, and the browser's time to
+# draw the page grows with the points (30 days: 3-hour buckets).
+MONITOR_BUCKETS = 300
 # Each value is an aggregate of a few thousand rows at most (bucket widths cap the points), so
 # a cache hit costs milliseconds. The filter object is frozen and made of tuples: a cache key.
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import monitor_charts as mc
+import pandas as pd
 import state
 import streamlit as st
 
@@ -82,6 +83,13 @@ def fmt_ms(v: float | None) -> str:
     return f"{v / 1000:.2f} s" if v >= 1000 else f"{v:.0f} ms"
 
 
+def compact(n: int) -> str:
+    """Short enough for a sixth of the page: 430,532 → 430.5k (the tile's help is exact)."""
+    if n < 100_000:
+        return f"{n:,}"
+    return f"{n / 1e3:.1f}k" if n < 1_000_000 else f"{n / 1e6:.2f}M"
+
+
 def fmt_usd(v: float | None) -> str:
     if v is None:
         return "—"
@@ -91,7 +99,7 @@ def fmt_usd(v: float | None) -> str:
 def draw_tiles(view: Overview) -> None:
     t = view.totals
     tiles = [
-        ("Requests", f"{t.requests:,}", "LLM calls in the range"),
+        ("Requests", compact(t.requests), f"{t.requests:,} LLM calls in the range"),
         ("Failure rate", f"{t.failure_rate:.2%}", f"{t.failures:,} errors, timeouts and empty "
                                                   "answers"),
         ("Latency p50", fmt_ms(t.latency_p50), "median over all requests, failed ones too"),
@@ -179,16 +187,17 @@ def draw_feedback(view: Overview) -> None:
 
 
 def draw_incidents(view: Overview) -> None:
+    """The demo's ground truth, as plain text: six lines do not need the table widget, which
+    the browser would load on every visit."""
     if view.incidents.empty:
         return
     with st.expander(f"Demo incidents in this range ({len(view.incidents)}): the ground truth "
                      "shaded on the charts"):
-        st.dataframe(view.incidents, hide_index=True, column_config={
-            "kind": "Incident", "app": "App", "model_version": "Model version",
-            "starts_at": st.column_config.DatetimeColumn("From (UTC)", format="YYYY-MM-DD HH:mm"),
-            "ends_at": st.column_config.DatetimeColumn("Until (UTC)", format="YYYY-MM-DD HH:mm"),
-            "description": st.column_config.TextColumn("What happened", width="large"),
-        })
+        for r in view.incidents.itertuples():
+            until = "still in effect" if pd.isna(r.ends_at) else f"until {r.ends_at:%Y-%m-%d %H:%M}"
+            app = r.app if isinstance(r.app, str) else "all apps"
+            st.text(f"{r.kind.replace('_', ' ')} ({app}), from "
+                    f"{r.starts_at:%Y-%m-%d %H:%M} UTC {until}: {r.description}")
 
 
 st.title("Monitor")
