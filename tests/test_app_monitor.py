@@ -19,6 +19,7 @@ from goldenloop import metrics as M
 from goldenloop.store import Store
 from goldenloop.store.feedback import insert_feedback
 from goldenloop.store.grades import insert_grades
+from goldenloop.store.incidents import insert_incidents
 
 ALL_CHARTS = 14
 
@@ -200,3 +201,23 @@ def test_every_chart_is_valid_vega_lite(tmp_path: Path, monkeypatch, split) -> N
         chart = monitor_charts.build(view, name, None)
         chart.vega_spec(validate=True)  # raises on any schema error
         assert chart.points <= M.MAX_POINTS
+
+
+def test_demo_incidents_shade_the_charts_they_belong_to(app_db: Path) -> None:
+    seed(app_db)
+    with Store(app_db) as store:
+        store.write(lambda cur: insert_incidents(cur, [
+            {"kind": "error_burst", "app": "sql", "starts_at": datetime(2025, 3, 4, 13),
+             "ends_at": datetime(2025, 3, 4, 15), "description": "Rate limiting **here**"},
+            {"kind": "correctness_drop", "app": None, "starts_at": datetime(2025, 3, 5, 8),
+             "ends_at": None, "description": "Retriever change"}]))
+    at = monitor()
+    shaded = {s["title"]["text"]: s["datasets"]["incidents"]["kind"].tolist()
+              for s in charts(at) if "incidents" in s["datasets"]}
+    assert shaded == {"Failure rate by kind": ["error_burst"],
+                      "Reviewers (human grades), daily mean": ["correctness_drop"],
+                      "LLM judge scores, daily mean": ["correctness_drop"]}
+    lines = [t.value for t in at.text]
+    assert any(v.startswith("error burst (sql), from 2025-03-04 13:00 UTC until 2025-03-04 15:00")
+               and v.endswith("Rate limiting **here**") for v in lines)  # plain text, as written
+    assert any("correctness drop (all apps)" in v and "still in effect" in v for v in lines)
