@@ -226,14 +226,9 @@ def bench_sdk_ingest(spans: int, producers: int, rate: float) -> dict:
         db = Path(tmp) / "bench.duckdb"
         paths = resolve_paths(db).ensure()
         Store(db).close()
+        alone = _producers(Path(tmp) / "sdk-alone", spans, producers, rate)
         owner = Owner(db)
-        procs = [subprocess.Popen([sys.executable, __file__, "--role", "sdk-producer",
-                                   str(paths.inbox), str(spans // producers),
-                                   str(rate / producers)],
-                                  stdout=subprocess.PIPE, text=True) for _ in range(producers)]
-        outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
-        made = {"start": min(o["start"] for o in outs), "made": max(o["made"] for o in outs),
-                "dropped": sum(o["dropped"] for o in outs)}
+        made = _producers(paths.inbox, spans, producers, rate)
         wait_inbox_empty(paths.inbox)
         owner.stop()
         stored, distinct = store_counts(db)
@@ -244,7 +239,9 @@ def bench_sdk_ingest(spans: int, producers: int, rate: float) -> dict:
             "CREATE TABLE t AS SELECT * FROM read_parquet(?)", [files])
         bare = time.perf_counter() - t0
         owner_alone = _owner_alone(Path(tmp), [Path(f) for f in files])
-    return {"spans": spans, "producers": producers, "target_rate": rate, "stored": stored,
+    return {"sdk_alone_spans_per_s": spans / (alone["flushed"] - alone["start"]),
+            "sdk_alone_dropped": alone["dropped"],
+            "spans": spans, "producers": producers, "target_rate": rate, "stored": stored,
             "distinct": distinct, "lag_after_last_span_s": max(owner.commits) - made["made"],
             "files": len(files),
             "dropped": made["dropped"], "seconds": seconds, "spans_per_s": stored / seconds,
@@ -252,6 +249,17 @@ def bench_sdk_ingest(spans: int, producers: int, rate: float) -> dict:
             "owner_alone_spans_per_s": stored / owner_alone,
             "bare_seconds": bare, "bare_rows_per_s": stored / bare,
             "ratio_to_bare": (stored / bare) / (stored / seconds)}
+
+
+def _producers(inbox: Path, spans: int, producers: int, rate: float) -> dict:
+    """Run the SDK producers to the end; their first start, last span, last flush, drops."""
+    procs = [subprocess.Popen([sys.executable, __file__, "--role", "sdk-producer", str(inbox),
+                               str(spans // producers), str(rate / producers)],
+                              stdout=subprocess.PIPE, text=True) for _ in range(producers)]
+    outs = [json.loads(p.communicate()[0].strip().splitlines()[-1]) for p in procs]
+    return {"start": min(o["start"] for o in outs), "made": max(o["made"] for o in outs),
+            "flushed": max(o["flushed"] for o in outs),
+            "dropped": sum(o["dropped"] for o in outs)}
 
 
 def _owner_alone(tmp: Path, files: list[Path]) -> float:

@@ -114,7 +114,7 @@ class Recorder:
     def _write_pending(self, full_only: bool = False) -> int:
         """Write the buffer; with ``full_only``, only full batches, unless the last write was
         ``batch_seconds`` ago (so a busy app gets full files, and a quiet one timely ones)."""
-        spool, render_rows = _writer_modules()
+        spool, render_table = _writer_modules()
         written = 0
         with self._lock:
             self._retry_unwritten()
@@ -126,9 +126,9 @@ class Recorder:
             while n > 0:
                 batch = _take(self._spans, min(n, size))
                 n -= len(batch)
-                rows, errors = render_rows(batch, self.settings)
+                table, errors = render_table(batch, self.settings)
                 self.counts["render_errors"] += errors
-                written += self._write(spool.span_table(rows), feedback=False)
+                written += self._write(table, feedback=False)
             if self._feedback and (not full_only or due):
                 rows = list(_take(self._feedback, len(self._feedback)))
                 self._write(spool.feedback_table(rows), feedback=True)
@@ -173,9 +173,9 @@ def _writer_modules() -> tuple[Any, Any]:
     start-up, since an import begun at interpreter exit can fail."""
     from goldenloop import spool
     from goldenloop.sdk import openai_render  # noqa: F401  (used by the OpenAI spans' renderers)
-    from goldenloop.sdk.render import render_rows
+    from goldenloop.sdk.render import render_table
 
-    return spool, render_rows
+    return spool, render_table
 
 
 def _take(items: deque, n: int) -> list:

@@ -1,8 +1,9 @@
-"""Finished SDK spans → rows of span fields, on the writer thread.
+"""Finished SDK spans → a spool table, on the writer thread.
 
 Runs off the caller's thread, so it may take its time: it reads the raw references a span kept
 (an exception, a return value, an OpenAI response) and writes plain values, with JSON fields as
-JSON text and times as Unix microseconds, ready for ``spool.span_table``.
+JSON text and times as Unix microseconds. Fields every span has are gathered column by column;
+a span's renderer adds the rest to a small dict of its own.
 """
 
 from __future__ import annotations
@@ -11,42 +12,56 @@ import json
 import logging
 from typing import Any
 
+import pyarrow as pa
+
 from goldenloop.sdk.context import Span
+from goldenloop.spool import SPAN_SCHEMA
 
 log = logging.getLogger("goldenloop.sdk")
 TEXT_LIMIT = 100_000  # characters kept of one captured value; a span is not a blob store
 _JSON_FIELDS = ("messages", "tool_calls", "retrieved_context", "metadata")
+_BASE = ("trace_id", "span_id", "parent_span_id", "session_id", "turn_index", "user_id", "kind",
+         "name", "latency_ms", "ttft_ms")
 
 
-def render_rows(spans: list[Span], settings: Any) -> tuple[list[dict[str, Any]], int]:
-    """Rows for ``spans`` and how many renderers failed (those spans keep their base fields)."""
-    rows, errors = [], 0
-    app, env, release = settings.app, settings.environment, settings.release
+def render_table(spans: list[Span], settings: Any) -> tuple[pa.Table, int]:
+    """The spool table of ``spans``, and how many renderers failed (those spans keep their
+    common fields and say why in ``metadata``)."""
+    n = len(spans)
+    cols: dict[str, Any] = {name: [getattr(s, name) for s in spans] for name in _BASE}
+    cols["start_time"] = [s.start_ns // 1000 for s in spans]
+    cols["end_time"] = [None if s.end_ns is None else s.end_ns // 1000 for s in spans]
+    for name, value in (("app", settings.app), ("environment", settings.environment),
+                        ("release", settings.release), ("source", "sdk")):
+        cols[name] = [value] * n
+    extras, errors = _extras(spans)
+    for name in {k for e in extras for k in e}:
+        cols[name] = [e.get(name) for e in extras]
+    arrays = [pa.array(cols[f.name], f.type) if f.name in cols else pa.nulls(n, f.type)
+              for f in SPAN_SCHEMA]
+    return pa.Table.from_arrays(arrays, schema=SPAN_SCHEMA), errors
+
+
+def _extras(spans: list[Span]) -> tuple[list[dict[str, Any]], int]:
+    """Per span, the fields its error and its renderer give (output, status, messages, ...)."""
+    out, errors = [], 0
     for span in spans:
-        end = span.end_ns
-        row = {  # one literal: this loop runs for every span the application makes
-            "trace_id": span.trace_id, "span_id": span.span_id,
-            "parent_span_id": span.parent_span_id, "session_id": span.session_id,
-            "turn_index": span.turn_index, "user_id": span.user_id, "app": app,
-            "environment": env, "release": release, "kind": span.kind, "name": span.name,
-            "start_time": span.start_ns // 1000, "end_time": None if end is None else end // 1000,
-            "latency_ms": span.latency_ms, "ttft_ms": span.ttft_ms, "source": "sdk",
-        }
+        extra: dict[str, Any] = {}
         try:
             if span.error is not None:
-                row.update(error_fields(span.error))
+                extra.update(error_fields(span.error))
             if span.renderer is not None:
-                span.renderer(span, row)
+                span.renderer(span, extra)
         except Exception as exc:  # a strange response must cost its details, not the span
             errors += 1
             log.debug("goldenloop: cannot render %r", span, exc_info=True)
-            row["metadata"] = {"render_error": repr(exc)[:500]}
+            extra["metadata"] = {"render_error": repr(exc)[:500]}
         for name in _JSON_FIELDS:
-            value = row.get(name)
+            value = extra.get(name)
             if value is not None and value.__class__ is not str:
-                row[name] = to_json(value)
-        rows.append(row)
-    return rows, errors
+                extra[name] = to_json(value)
+        out.append(extra)
+    return out, errors
 
 
 def error_fields(exc: BaseException) -> dict[str, Any]:
