@@ -83,8 +83,25 @@ def group_expr(split: str | None) -> str:
     return f"coalesce({SPLIT_COLUMNS[split]}, '{UNSET_GROUP}')"
 
 
+# Buckets count from a Monday at midnight long before any span, so every width that divides
+# a day (or a week) lines up with days (and weeks), and the integer division below never
+# meets a negative number (DuckDB's // truncates towards zero).
+BUCKET_ORIGIN_US = -2_208_988_800_000_000  # 1900-01-01 00:00 UTC, a Monday
+
+
+def _bucket_key(alias: str = "s") -> str:
+    """The bucket number of a span: grouping by an integer is cheaper than by time_bucket's
+    timestamp (about 15% of the main chart query at 10M spans)."""
+    return f"((epoch_us({alias}.start_time) - {BUCKET_ORIGIN_US}) // $bucket_us)"
+
+
+def _bucket_time(key: str) -> str:
+    """The start of bucket ``key``, as a timestamp."""
+    return f"make_timestamp({key} * $bucket_us + {BUCKET_ORIGIN_US})"
+
+
 def _bucket(alias: str = "s") -> str:
-    return f"time_bucket(to_microseconds($bucket_us), {alias}.start_time)"
+    return _bucket_time(_bucket_key(alias))
 
 
 def request_stats(store: Store, f: FilterLike, split: str | None, bucket_us: int,
@@ -102,11 +119,11 @@ def request_stats(store: Store, f: FilterLike, split: str | None, bucket_us: int
     ttft_out = "ttft[1] AS ttft_p50, ttft[2] AS ttft_p95," if ttft else ""
     ttft_agg = "quantile_cont(s.ttft_ms, [0.5, 0.95]) AS ttft," if ttft else ""
     return store.df(
-        f"""SELECT bucket AS time, grp AS "group", requests, errors, timeouts, empty,
+        f"""SELECT {_bucket_time("bucket")} AS time, grp AS "group", requests, errors, timeouts, empty,
                    lat[1] AS latency_p50, lat[2] AS latency_p95, lat[3] AS latency_p99,
                    {ttft_out} input_tokens, output_tokens, cost_usd, priced
             FROM (
-                SELECT {_bucket()} AS bucket, {group_expr(split)} AS grp,
+                SELECT {_bucket_key()} AS bucket, {group_expr(split)} AS grp,
                        count(*) AS requests,
                        count(*) FILTER (WHERE s.status = 'error') AS errors,
                        count(*) FILTER (WHERE s.status = 'timeout') AS timeouts,
