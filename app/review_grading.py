@@ -1,8 +1,8 @@
 """Drawing helpers of the grading screen: the claimed item as plain text, the rubric's
 controls with their keys, the action buttons, and the keyboard script.
 
-Keyboard. The action buttons use Streamlit's own ``shortcut=`` (Ctrl+Enter submit, S skip,
-L later, U undo). Criteria use one small script, installed once per browser tab through
+Keyboard. One small script handles every key (Ctrl+Enter submit, S skip, L later, U undo,
+and the criteria's keys), installed once per browser tab through
 ``st.html(..., unsafe_allow_javascript=True)`` (a constant string, no user data): it listens
 for keydown on the document and, unless focus is in a text box, a criterion's letter focuses
 that criterion (Q W E T Y I O P, shown before its name), J and K move to the next and the
@@ -66,7 +66,7 @@ def controls(rubric: Rubric, claim_id: int) -> None:
         letter = CRITERION_KEYS[i] if i < len(CRITERION_KEYS) else ""
         kind = "text" if c.type in ("text", "interval") else (
             "multi" if c.multi_select else "single")
-        with st.container(key=f"glcrit-{letter.lower() or 'x'}-{kind}-{i}", border=True):
+        with st.container(key=f"glcrit-{letter.lower() or 'x'}-{kind}-{i}-{claim_id}", border=True):
             # Rubric names match [a-z0-9_-]: safe as Markdown; instructions are a lead's text.
             st.markdown(f"`{letter}` **{c.name}**" + ("" if c.required else " (optional)"))
             if c.instructions:
@@ -232,7 +232,34 @@ KEYBOARD_JS = """
   if (window.__goldenloopKeys) return;
   window.__goldenloopKeys = true;
   const LETTERS = "qwetyiop";
-  const crits = () => Array.from(document.querySelectorAll('[class*="st-key-glcrit-"]'));
+  // The app says whether a run is in flight; count its changes so a click can wait for the
+  // rerun it caused to start and to finish.
+  const idle = () => {
+    const app = document.querySelector('[data-test-script-state]');
+    return !app || app.getAttribute("data-test-script-state") === "notRunning";
+  };
+  let changes = 0;
+  new MutationObserver((records) => { changes += records.length; })
+    .observe(document.documentElement,
+             {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
+  const seen = (el) => !el.checkVisibility || el.checkVisibility();
+  // The last match not left over from an earlier run, preferring one that is shown (Streamlit
+  // also renders hidden copies of some controls).
+  const last = (sel, root = document) => {
+    const all = Array.from(root.querySelectorAll(sel))
+      .filter(el => !el.closest('[data-stale="true"]'));
+    const shown = all.filter(seen), use = shown.length ? shown : all;
+    return use.length ? use[use.length - 1] : null;
+  };
+  // Only the current item counts: its marker container, and the controls inside it.
+  const current = () => last('[class*="st-key-glitem-"]');
+  const idOf = (el) => el ? Array.from(el.classList).find(c => c.startsWith("st-key-glitem-"))
+                          : null;
+  const crits = () => {
+    const it = current();
+    return it ? Array.from(it.querySelectorAll('[class*="st-key-glcrit-"]')) : [];
+  };
+  const button = (key) => last(`.st-key-${key} button`, current() || document);
   const info = (el) => {
     const cls = Array.from(el.classList).find(c => c.startsWith("st-key-glcrit-"));
     const [letter, kind] = cls.slice("st-key-glcrit-".length).split("-");
@@ -240,36 +267,57 @@ KEYBOARD_JS = """
   };
   const typing = (el) => el && (el.tagName === "TEXTAREA" || el.isContentEditable ||
       (el.tagName === "INPUT" && !["checkbox", "radio", "button"].includes(el.type)));
-  let focus = 0, item = null, chain = Promise.resolve();
-  // A click sent while the server is still redrawing after the previous one can be undone by
-  // that redraw: picks wait, in order, until the app is idle.
-  const idle = () => {
-    const app = document.querySelector('[data-test-script-state]');
-    return !app || app.getAttribute("data-test-script-state") === "notRunning";
-  };
-  const whenIdle = (fn) => {
-    chain = chain.then(() => new Promise((done) => {
-      const t0 = Date.now();
-      const tick = () => (idle() || Date.now() - t0 > 3000) ? (fn(), setTimeout(done, 30))
-                                                               : setTimeout(tick, 25);
-      tick();
-    }));
-  };
+  let focus = 0, item = null, chain = Promise.resolve(), pending = 0;
   const paint = () => {
-    const list = crits();
-    const now = document.querySelector('[class*="st-key-glitem-"]');
-    const id = now ? Array.from(now.classList).find(c => c.startsWith("st-key-glitem-")) : null;
+    const id = idOf(current());
     if (id !== item) {  // a new item: start at the top, out of any text box
       item = id; focus = 0;
       if (typing(document.activeElement)) document.activeElement.blur();
     }
-    list.forEach((el, i) => {
+    crits().forEach((el, i) => {
       el.style.outline = i === focus ? "2px solid #ff4b4b" : "";
       el.style.outlineOffset = "2px";
       el.dataset.glFocused = i === focus ? "1" : "0";
     });
   };
   setInterval(paint, 150);
+  const sleep = (ms) => new Promise(r => setTimeout(r, ms));
+  const untilIdle = async (ms) => {
+    const t0 = Date.now();
+    while (!idle() && Date.now() - t0 < ms) await sleep(20);
+  };
+  // A click, then its rerun seen to start and finish (or, if none is seen, a short wait).
+  const click = async (b) => {
+    if (!b) return;
+    const before = changes, t0 = Date.now();
+    const log = (window.__glLog = window.__glLog || []);  // the last clicks, for diagnosis
+    log.push(b.innerText.trim() + "@" + idOf(current()));
+    if (log.length > 40) log.shift();
+    b.click();
+    while (Date.now() - t0 < 15000) {
+      await sleep(20);
+      if (idle() && (changes > before || Date.now() - t0 > 1500)) return;
+    }
+  };
+  // Every key that clicks waits, in order, behind the reruns of the keys before it: a click
+  // sent mid-rerun could land on controls about to be replaced. The page marks itself busy
+  // (data-gl-keys-pending) while keys wait.
+  const queue = (fn) => {
+    pending++;
+    document.documentElement.dataset.glKeysPending = String(pending);
+    chain = chain.then(async () => {
+      try {
+        await untilIdle(15000);
+        paint();
+        await fn();
+      } catch (err) {
+        console.error("goldenloop keys", err);
+      } finally {
+        pending--;
+        document.documentElement.dataset.glKeysPending = String(pending);
+      }
+    });
+  };
   const move = (i, intoText = true) => {
     const list = crits();
     if (!list.length) return;
@@ -282,47 +330,69 @@ KEYBOARD_JS = """
       if (box) setTimeout(() => box.focus(), 0);  // after this key, so it is not typed in
     }
   };
+  // Focus keys act at once when nothing waits, else in turn behind the waiting keys.
+  const soon = (fn) => (pending === 0 && idle()) ? (paint(), fn()) : queue(fn);
+  const pick = async (k) => {
+    const list = crits();
+    const i = focus, el = list[i];
+    if (!el) return;
+    const kind = info(el).kind;
+    if (kind === "single") move(focus + 1, false);
+    const want = k === "0" ? "0 · N/A" : k;
+    const b = Array.from(el.querySelectorAll("button")).filter(seen).find(x => {
+      const t = x.innerText.trim();
+      return t === want || t.startsWith(want + " · ");
+    });
+    if (!b) return;
+    const on = ["aria-checked", "aria-pressed", "data-selected"]
+        .some(a => b.getAttribute(a) === "true")
+        || (b.getAttribute("kind") || "").endsWith("Active");
+    if (kind === "multi" || !on) await click(b);
+  };
+  const ACTIONS = {s: "gl_skip", l: "gl_later"};
   document.addEventListener("keydown", (e) => {
-    if (!crits().length || e.ctrlKey || e.metaKey || e.altKey) return;
-    paint();  // notice a new item before acting on the key, not only on the timer
-    if (typing(document.activeElement)) {
-      if (e.key === "Escape") document.activeElement.blur();
+    if (e.metaKey || e.altKey) return;
+    const active = document.activeElement;
+    if (e.ctrlKey) {
+      if (e.key === "Enter" && document.querySelector(".st-key-gl_submit")) {
+        e.preventDefault(); e.stopPropagation();
+        if (typing(active)) active.blur();  // commits the text box's value first
+        queue(async () => { await sleep(60); await untilIdle(15000);
+                            await click(button("gl_submit")); });
+      }
+      return;
+    }
+    if (typing(active)) {
+      if (e.key === "Escape") active.blur();
       return;
     }
     const k = e.key.toLowerCase();
-    const list = crits();
-    if (LETTERS.includes(k)) {
-      const i = list.findIndex(el => info(el).letter === k);
-      if (i >= 0) { e.preventDefault(); move(i); }
-    } else if (k === "j" || k === "arrowdown") { e.preventDefault(); move(focus + 1); }
-    else if (k === "k" || k === "arrowup") { e.preventDefault(); move(focus - 1); }
-    else if (k === "f") {
-      const box = document.querySelector('.st-key-glflag input[type="checkbox"]');
-      if (box) { e.preventDefault(); whenIdle(() => box.click()); }
-    } else if (/^[0-9]$/.test(k)) {
-      const i = focus;
-      if (!list[i]) return;
+    // Decide from what is on the page now (even if a rerun is redrawing it); find the control
+    // to click only when it is this key's turn.
+    if (k === "u" && document.querySelector(".st-key-gl_undo, .st-key-gl_undo0")) {
       e.preventDefault();
-      if (info(list[i]).kind === "single") move(focus + 1, false);
-      whenIdle(() => pick(i, k));
+      queue(() => click(button("gl_undo") || last(".st-key-gl_undo0 button")));
+      return;
+    }
+    if (!document.querySelector('[class*="st-key-glitem-"]')) return;
+    if (ACTIONS[k]) { e.preventDefault(); queue(() => click(button(ACTIONS[k]))); return; }
+    if (!document.querySelector('[class*="st-key-glcrit-"]')) return;
+    if (LETTERS.includes(k)) {
+      e.preventDefault();
+      soon(() => {
+        const i = crits().findIndex(el => info(el).letter === k);
+        if (i >= 0) move(i);
+      });
+    } else if (k === "j" || k === "arrowdown") { e.preventDefault(); soon(() => move(focus + 1)); }
+    else if (k === "k" || k === "arrowup") { e.preventDefault(); soon(() => move(focus - 1)); }
+    else if (k === "f") {
+      e.preventDefault();
+      queue(() => click(last('.st-key-glflag input[type="checkbox"]', current() || document)));
+    } else if (/^[0-9]$/.test(k)) {
+      e.preventDefault();
+      queue(() => pick(k));
     }
   }, true);
-  const pick = (i, k) => {
-      const el = crits()[i];
-      if (!el) return;
-      const buttons = Array.from(el.querySelectorAll("button"));
-      const want = k === "0" ? "0 · N/A" : k;
-      const b = buttons.find(x => {
-        const t = x.innerText.trim();
-        return t === want || t.startsWith(want + " · ");
-      });
-      if (!b) return;
-      const kind = info(el).kind;
-      const on = ["aria-checked", "aria-pressed", "data-selected"]
-          .some(a => b.getAttribute(a) === "true")
-          || (b.getAttribute("kind") || "").endsWith("Active");
-      if (kind === "multi" || !on) b.click();
-  };
 })();
 </script>
 """

@@ -108,7 +108,7 @@ def test_grade_submit_skip_undo_and_estimate(demo_db: Path) -> None:
     at = page("grade")
     first = _claim(at, qid)
     assert first is not None
-    assert "Submit" in [b.label for b in at.button]
+    assert "Submit · Ctrl+Enter" in [b.label for b in at.button]
     # Submitting without answers keeps the item and says why.
     at.button(key="gl_submit").click().run()
     assert "required" in texts(at)

@@ -18,19 +18,28 @@ from goldenloop.store import Store
 
 pytestmark = pytest.mark.browser
 
-# The item marker's class, and whether the rubric's controls are drawn.
-_MARKER = """() => { const m = document.querySelector('[class*="st-key-glitem-"]');
-    if (!m || !document.querySelector('[class*="st-key-glcrit-"]')) return null;
+# The app is idle: no run in flight and no key of the page's keyboard script still waiting.
+_IDLE = """(() => { const a = document.querySelector('[data-test-script-state]');
+    return a !== null && a.getAttribute('data-test-script-state') === 'notRunning'
+        && (document.documentElement.dataset.glKeysPending || '0') === '0'; })()"""
+# The current item's marker container (never a stale one left from the previous run).
+_CURRENT = """(() => { const all = Array.from(document.querySelectorAll('[class*="st-key-glitem-"]'))
+    .filter(el => !el.closest('[data-stale="true"]')); return all.length === 1 ? all[0] : null; })()"""
+# The item marker's class, once the app is idle and the rubric's controls are drawn.
+_MARKER = """() => { if (!""" + _IDLE + """) return null; const m = """ + _CURRENT + """;
+    if (!m || !m.querySelector('[class*="st-key-glcrit-"]')) return null;
     return Array.from(m.classList).find(c => c.startsWith('st-key-glitem-')); }"""
-_CHECKED = """(i) => { const el = document.querySelectorAll('[class*="st-key-glcrit-"]')[i];
+_CHECKED = """(i) => { const m = """ + _CURRENT + """; if (!m) return [];
+    const el = m.querySelectorAll('[class*="st-key-glcrit-"]')[i];
     if (!el) return [];
     return Array.from(el.querySelectorAll('button[aria-checked="true"], '
         + 'button[aria-pressed="true"], button[data-selected="true"]'))
         .map(b => b.innerText.trim()); }"""
+# Press Submit, then time until the next item is drawn and the app is idle again.
 _NEXT_MS = """async () => {
     const marker = """ + _MARKER + """;
     const old = marker(), t0 = performance.now();
-    document.querySelector('.st-key-gl_submit button').click();
+    """ + _CURRENT + """.querySelector('.st-key-gl_submit button').click();
     while (marker() === null || marker() === old) {
         if (performance.now() - t0 > 20000) return -1;
         await new Promise(r => requestAnimationFrame(r));
@@ -39,7 +48,16 @@ _NEXT_MS = """async () => {
 }"""
 
 
-_NEXT_OR_DONE = f"""(o) => {{ const m = ({_MARKER})(); const t = document.body.innerText;
+# What a failed wait prints: run state, keys waiting, item markers, the focused criterion.
+_DEBUG = """() => [
+    document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state'),
+    document.documentElement.dataset.glKeysPending,
+    Array.from(document.querySelectorAll('[class*="st-key-glitem-"]'))
+        .map(e => (e.className.match(/st-key-glitem-[0-9]+/) || [''])[0]).join(','),
+    Array.from(document.querySelectorAll('[data-gl-focused]'))
+        .map(e => e.dataset.glFocused).join(''), window.__glLog]"""
+_NEXT_OR_DONE = f"""(o) => {{ if (!{_IDLE}) return false; const m = ({_MARKER})();
+    const t = document.body.innerText;
     return m !== o && (m !== null || t.includes('Nothing left') || t.includes('held by other'));
 }}"""
 
@@ -78,6 +96,7 @@ def _pick(page, key: str, criterion: int, expect: str) -> None:
                                timeout=10_000)
     except Exception:
         bs.screenshot(page, "review-pick-failed")
+        print("DEBUG", page.evaluate(_DEBUG), [page.evaluate(_CHECKED, i) for i in range(4)])
         raise
 
 
@@ -92,10 +111,9 @@ def fill_default_by_keys(page) -> None:
 
 
 def submit_by_keys(page) -> str:
-    old = _marker(page)
+    old = _wait_item(page)  # the app idle on this item
     page.keyboard.press("Control+Enter")
-    page.wait_for_function(f"(old) => {{ const m = ({_MARKER})(); return m !== old; }}",
-                           arg=old, timeout=20_000)
+    page.wait_for_function(_NEXT_OR_DONE, arg=old, timeout=20_000)
     return old
 
 

@@ -1,6 +1,6 @@
 """Grade: claim the next item of a queue, read it, answer the rubric, submit, and go on.
 
-Keyboard first (keys are shown next to the controls; see ``review_grading`` for how):
+Keyboard first (keys are shown on the controls; see ``review_grading`` for how):
 Q W E T … focus a criterion, digits pick its level (0 is N/A), J/K move, F flags,
 Ctrl+Enter submits, S skips, L comes back later, U undoes the last submission. No key fires
 while the cursor is in a text box (Escape leaves it).
@@ -16,6 +16,8 @@ Model output and user text are drawn as plain text only.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import review_grading as rg
 import review_identity as identity
@@ -120,52 +122,76 @@ def current_claim() -> tuple[review.Claim | None, bool]:
 
 
 def actions(claim: review.Claim, rubric) -> None:
-    # Streamlit draws each button's shortcut key inside the button.
+    # The keys are the page's keyboard script's (review_grading.KEYBOARD_JS), not Streamlit's
+    # shortcut=: the script queues every key behind the reruns of earlier ones, so Ctrl+Enter
+    # never overtakes a pick still waiting to be sent. The label shows the key.
     cols = st.columns(4)
-    cols[0].button("Submit", type="primary", shortcut="Ctrl+Enter", on_click=on_submit,
+    cols[0].button("Submit · Ctrl+Enter", type="primary", on_click=on_submit,
                    args=(claim, rubric), key="gl_submit", width="stretch",
                    help="Save the grades, then the next item appears")
-    cols[1].button("Skip", shortcut="S", on_click=on_move, args=(claim, "skip"),
+    cols[1].button("Skip · S", on_click=on_move, args=(claim, "skip"),
                    key="gl_skip", width="stretch", help="Not for me: others get it")
-    cols[2].button("Later", shortcut="L", on_click=on_move, args=(claim, "later"),
+    cols[2].button("Later · L", on_click=on_move, args=(claim, "later"),
                    key="gl_later", width="stretch", help="Come back to it after the rest")
-    cols[3].button("Undo last", shortcut="U", on_click=on_undo, key="gl_undo", width="stretch",
+    cols[3].button("Undo last · U", on_click=on_undo, key="gl_undo", width="stretch",
                    help="Withdraw your last submission and grade that item again")
+
+
+def _fresh(claim: review.Claim):
+    """A wrapper whose depth alternates from one item to the next. The browser reuses a
+    widget drawn at the same place in the same shape, and with it what the previous item's
+    control showed as picked (a pick the server never had for the new item): a new item
+    drawn one level deeper or shallower than the last gets fresh controls."""
+    if st.session_state.get("gl_drawn") != claim.claim_id:
+        st.session_state["gl_drawn"] = claim.claim_id
+        st.session_state["gl_depth"] = not st.session_state.get("gl_depth", False)
+    return st.container() if st.session_state["gl_depth"] else contextlib.nullcontext()
 
 
 @st.fragment
 def grading() -> None:
+    # Fixed slots: every run draws the same top-level sequence (notices, the item just graded,
+    # the item, the key list, the script), so the new item's container takes the old one's
+    # place during the fragment rerun instead of appearing beside it (no second Submit button,
+    # no second item marker).
+    notices, graded, slot = st.container(), st.container(), st.container(key="glslot")
+    st.caption("Keys: Q W E T … focus a criterion · digits pick (0 = N/A) · J/K next/previous · "
+               "F flag · Ctrl+Enter submit · S skip · L later · U undo · Esc leaves a text box")
+    rg.keyboard()
     flash = st.session_state.pop("gl_flash", None)
     if flash:
-        getattr(st, flash[0])(flash[1])
+        getattr(notices, flash[0])(flash[1])
     try:
         claim, lost = current_claim()
     except GoldenloopError as exc:
-        st.error(str(exc), icon=":material/error:")
+        notices.error(str(exc), icon=":material/error:")
         return
     previous = st.session_state.get("gl_previous")
     if previous is not None and previous.queue_id == queue_id:
-        rg.draw_others(review.other_grades(store, previous),
-                       "Judge scores and other reviewers' grades of the item you just graded",
-                       expanded=False)
+        with graded:
+            rg.draw_others(review.other_grades(store, previous),
+                           "Judge scores and other reviewers' grades of the item you just "
+                           "graded", expanded=False)
     if claim is None:
-        left = review.left_for(store, queue_id, who)
-        if left:
-            st.info(f"{left} items are held by other reviewers right now; they come to you if "
-                    "their locks expire.", icon=":material/hourglass:")
-        else:
-            st.success("Nothing left for you in this queue.", icon=":material/done_all:")
-        st.button("Undo my last submission", shortcut="U", on_click=on_undo, key="gl_undo0")
+        with slot, st.container(key="glempty"):
+            left = review.left_for(store, queue_id, who)
+            if left:
+                st.info(f"{left} items are held by other reviewers right now; they come to you "
+                        "if their locks expire.", icon=":material/hourglass:")
+            else:
+                st.success("Nothing left for you in this queue.", icon=":material/done_all:")
+            st.button("Undo my last submission · U", on_click=on_undo, key="gl_undo0")
         return
     if lost:
-        st.warning("Your lock on this item expired and another reviewer took it. You can "
-                   "still submit: your grade is kept, marked late.", icon=":material/lock_open:")
+        notices.warning("Your lock on this item expired and another reviewer took it. You can "
+                        "still submit: your grade is kept, marked late.",
+                        icon=":material/lock_open:")
     progress = review.queue_progress(store, queue_id)
-    st.progress(progress.fraction_done,
-                text=f"{review.left_for(store, queue_id, who)} left for you · "
-                     f"{progress.reviews_done} of {progress.reviews_needed} reviews done")
     rubric = review.queue_rubric(store, queue_id)
-    with st.container(key=f"glitem-{claim.claim_id}"):
+    with slot, _fresh(claim), st.container(key=f"glitem-{claim.claim_id}"):
+        st.progress(progress.fraction_done,
+                    text=f"{review.left_for(store, queue_id, who)} left for you · "
+                         f"{progress.reviews_done} of {progress.reviews_needed} reviews done")
         actions(claim, rubric)
         item_col, rubric_col = st.columns([3, 2], gap="large")
         with item_col:
@@ -175,9 +201,6 @@ def grading() -> None:
                                "Judge scores and other reviewers' grades")
         with rubric_col:
             rg.controls(rubric, claim.claim_id)
-    st.caption("Keys: Q W E T … focus a criterion · digits pick (0 = N/A) · J/K next/previous · "
-               "F flag · Ctrl+Enter submit · S skip · L later · U undo · Esc leaves a text box")
-    rg.keyboard()
 
 
 grading()
