@@ -145,17 +145,17 @@ def request_totals(store: Store, f: FilterLike, split: str | None) -> pd.DataFra
     number of groups of ``split`` and the first and last request."""
     where, params = where_clause(f)
     return store.df(
-        f"""SELECT count(*) AS requests,
-                   count(*) FILTER (WHERE s.status = 'error') AS errors,
-                   count(*) FILTER (WHERE s.status = 'timeout') AS timeouts,
-                   count(*) FILTER (WHERE s.status = 'empty') AS empty,
-                   quantile_cont(s.latency_ms, 0.5) AS latency_p50,
-                   quantile_cont(s.latency_ms, 0.95) AS latency_p95,
-                   avg(s.output_tokens) FILTER (WHERE s.status = 'ok') AS output_tokens,
-                   sum(s.cost_usd) AS cost_usd, count(s.cost_usd) AS priced,
-                   count(DISTINCT {group_expr(split)}) AS groups,
-                   min(s.start_time) AS first_start, max(s.start_time) AS last_start
-            FROM spans s WHERE s.kind = '{REQUEST_KIND}' AND {where}""",
+        f"""SELECT * EXCLUDE (lat), lat[1] AS latency_p50, lat[2] AS latency_p95 FROM (
+                SELECT count(*) AS requests,
+                       count(*) FILTER (WHERE s.status = 'error') AS errors,
+                       count(*) FILTER (WHERE s.status = 'timeout') AS timeouts,
+                       count(*) FILTER (WHERE s.status = 'empty') AS empty,
+                       quantile_cont(s.latency_ms, [0.5, 0.95]) AS lat,  -- one state, not two
+                       avg(s.output_tokens) FILTER (WHERE s.status = 'ok') AS output_tokens,
+                       sum(s.cost_usd) AS cost_usd, count(s.cost_usd) AS priced,
+                       count(DISTINCT {group_expr(split)}) AS groups,
+                       min(s.start_time) AS first_start, max(s.start_time) AS last_start
+                FROM spans s WHERE s.kind = '{REQUEST_KIND}' AND {where})""",
         params,
     )
 
