@@ -230,3 +230,12 @@ def gold_form(store: Store, queue_id: int, who: str, target_type: str) -> None:
                 st.error(str(exc))
             else:
                 st.success(f"Gold item {item} added")
+
+
+def seed_queue_choice(names: dict[int, str], key: str = "queue") -> None:
+    """Let a plain ``?queue=<id>`` link choose the queue. The selectbox bound to the URL
+    stores its formatted label there ("1 · weekly") and drops any other value, so a bare id
+    is turned into the widget's value before the widget is drawn (first run only)."""
+    raw = st.query_params.get(key)
+    if key not in st.session_state and raw and raw.strip().isdigit() and int(raw) in names:
+        st.session_state[key] = int(raw)

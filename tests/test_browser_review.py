@@ -165,15 +165,11 @@ def fill_default_by_mouse(page) -> None:
     """The same answers by clicks (this test is about two sessions, not the keyboard)."""
     for i, text in enumerate(("4", "1 · on-brand", "3 · concise", "3 · safe")):
         crit = page.locator('[class*="st-key-glcrit-"]').nth(i)
-        crit.locator("button").filter(has_text=text).first.click()
+        crit.locator("button >> visible=true").filter(has_text=text).first.click()
         page.wait_for_function(f"(i) => ({_CHECKED})(i).includes({text!r})", arg=i,
                                timeout=10_000)
 
 
-@pytest.mark.xfail(reason="unfinished: during a fragment rerun the previous item's controls "
-                   "linger (two Submit buttons), and the test's waits trip over them; the "
-                   "store-side checks below are the real proof and have not passed yet",
-                   strict=False)
 def test_two_browsers_grade_one_queue(db: Path, tmp_path: Path) -> None:
     with Store(db) as s:
         n = sampling.create_queue(s, sampling.QueueOptions("two", "lead"), sampling.Frame(),
@@ -194,7 +190,8 @@ def test_two_browsers_grade_one_queue(db: Path, tmp_path: Path) -> None:
                 break
             olds = [_marker(p) for p in active]
             for p in active:  # both submit at once: neither waits for the other
-                p.locator(".st-key-gl_submit button").last.click(no_wait_after=True)
+                p.locator(".st-key-gl_submit button >> visible=true").first.click(
+                    no_wait_after=True)
             for p, old in zip(active, olds, strict=True):
                 p.wait_for_function(_NEXT_OR_DONE, arg=old, timeout=20_000)
         for p in pages:
@@ -251,7 +248,7 @@ def test_comparison_and_session_graded(db: Path, tmp_path: Path) -> None:
     with bs.chromium() as browser, bs.running_app(db, tmp_path) as url:
         page = bs.open_page(browser, f"{url}/grade?reviewer=ana&queue=1")
         _wait_item(page)
-        page.get_by_text("Answer A").wait_for()
+        page.get_by_text("Answer A", exact=True).wait_for()
         bs.screenshot(page, "review-grade-comparison")
         page.keyboard.press("q")
         _pick(page, "2", 0, "2 · B better")
@@ -265,7 +262,8 @@ def test_comparison_and_session_graded(db: Path, tmp_path: Path) -> None:
         submit_by_keys(page)
     with Store(db, read_only=True, migrate_schema=False) as s:
         rows = s.rows("SELECT queue_id, target_type, criterion, raw FROM grades "
-                      "WHERE author_id = 'ana' AND source = 'human' ORDER BY grade_id")
+                      "WHERE author_id = 'ana' AND source = 'human' "
+                      "AND queue_id IN (1, 2) ORDER BY grade_id")
         assert [(q, t, c) for q, t, c, _ in rows] == [
             (1, "comparison", "preference")] + [
             (2, "session", c) for c in ("correctness", "tone", "conciseness", "safety")]

@@ -21,6 +21,7 @@ import contextlib
 
 import review_grading as rg
 import review_identity as identity
+import review_queues as rq
 import state
 import streamlit as st
 
@@ -46,7 +47,8 @@ if queues.empty:
             icon=":material/inbox:")
     st.stop()
 
-names = dict(zip(queues["queue_id"].astype(int), queues["name"], strict=True))
+names = {int(q): str(n) for q, n in zip(queues["queue_id"], queues["name"], strict=True)}
+rq.seed_queue_choice(names)
 top = st.columns([3, 1])
 queue_id = top[0].selectbox("Queue", list(names), format_func=lambda q: f"{q} · {names[q]}",
                             key="queue", bind="query-params")

@@ -35,7 +35,8 @@ if queues.empty:
 
 st.dataframe(queues, hide_index=True, column_config=rq.QUEUE_COLUMNS,
              column_order=list(rq.QUEUE_COLUMNS))
-names = dict(zip(queues["queue_id"].astype(int), queues["name"], strict=True))
+names = {int(q): str(n) for q, n in zip(queues["queue_id"], queues["name"], strict=True)}
+rq.seed_queue_choice(names)
 queue_id = st.selectbox("Queue", list(names), format_func=lambda q: f"{q} · {names[q]}",
                         key="queue", bind="query-params")
 if queue_id is None:
