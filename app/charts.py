@@ -77,6 +77,12 @@ class Chart:
         return sum(len(d) for d in self.datasets.values())
 
 
+def _data(name: str) -> alt.NamedData:
+    # The frames arrive with real timestamps: no per-point date parsing in the browser, where
+    # Streamlit evaluates Vega expressions with a slow (CSP-safe) interpreter.
+    return alt.NamedData(name=name, format=alt.DataFormat(parse=None))
+
+
 def _utc(t: datetime) -> alt.DateTime:
     # A DateTime, not epoch milliseconds: Streamlit's Vega build reads a numeric domain of
     # a time scale differently from the data and squeezes every point to one edge.
@@ -129,7 +135,7 @@ def overlays(frame: Frame, incident_kinds: tuple[str, ...]) -> tuple[list, dict]
                          until=inc["ends_at"].fillna(pd.Timestamp(frame.end)))
     if len(inc) and incident_kinds:
         data["incidents"] = inc
-        edge = alt.Chart(alt.NamedData("incidents")).encode(x=_x(frame, "starts_at"))
+        edge = alt.Chart(_data("incidents")).encode(x=_x(frame, "starts_at"))
         closed = edge.transform_filter("isValid(datum.ends_at)")
         layers.append(closed.mark_rect(color=INCIDENT_COLOR, opacity=0.18).encode(x2="until:T"))
         layers.append(edge.mark_rule(color=INCIDENT_COLOR, strokeWidth=1, opacity=0.7))
@@ -139,7 +145,7 @@ def overlays(frame: Frame, incident_kinds: tuple[str, ...]) -> tuple[list, dict]
                                      color=INCIDENT_COLOR).encode(text="label:N", y=alt.value(0)))
     if len(frame.markers):
         data["markers"] = frame.markers[["model_version", "first_seen"]]
-        rule = alt.Chart(alt.NamedData("markers")).encode(
+        rule = alt.Chart(_data("markers")).encode(
             x=_x(frame, "first_seen"),
             tooltip=[alt.Tooltip("model_version:N", title="model version first seen"),
                      alt.Tooltip("first_seen:T", title="at (UTC)", format=WHEN,
@@ -161,7 +167,7 @@ def line_chart(data: pd.DataFrame, spec: Spec, frame: Frame, split: bool) -> Cha
     axis = alt.Axis(format=spec.axis_format or (".0%" if spec.percent else "~s"),
                     title=spec.y_title)
     scale = alt.Scale(type="log") if spec.log else alt.Scale(zero=spec.zero)
-    base = alt.Chart(alt.NamedData("main")).mark_line(strokeWidth=1.6, clip=True).encode(
+    base = alt.Chart(_data("main")).mark_line(strokeWidth=1.6, clip=True).encode(
         x=_x(frame),
         y=alt.Y("value:Q", axis=axis, scale=scale),
         color=_color(split, frame, _names(data)),
@@ -178,7 +184,7 @@ def bar_chart(data: pd.DataFrame, spec: Spec, frame: Frame, split: bool) -> Char
     top = data.groupby("time")["value"].cumsum()
     data = data.assign(top=top, bottom=top - data["value"],
                        until=data["time"] + pd.Timedelta(hours=22))
-    base = alt.Chart(alt.NamedData("main")).mark_rect(opacity=0.85, clip=True).encode(
+    base = alt.Chart(_data("main")).mark_rect(opacity=0.85, clip=True).encode(
         x=_x(frame), x2="until:T",
         y=alt.Y("bottom:Q", axis=alt.Axis(format="$~s", title=spec.y_title)), y2="top:Q",
         color=_color(split, frame, _names(data), symbol="square"),
@@ -200,7 +206,7 @@ def ci_chart(data: pd.DataFrame, spec: Spec, frame: Frame, split: bool,
     tip = [*_tooltip(spec.y_title, ".2f", spec.n_title, split),
            alt.Tooltip("ci_low:Q", title="95% CI from", format=".2f"),
            alt.Tooltip("ci_high:Q", title="95% CI to", format=".2f")]
-    base = alt.Chart(alt.NamedData("main")).encode(x=_x(frame), detail="group:N")
+    base = alt.Chart(_data("main")).encode(x=_x(frame), detail="group:N")
     band = base.mark_area(opacity=0.18, clip=True).encode(
         y=alt.Y("ci_low:Q", scale=y_scale, axis=alt.Axis(title=spec.y_title)), y2="ci_high:Q",
         color=_color(split, frame, names, legend=False))
