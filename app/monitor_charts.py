@@ -106,7 +106,8 @@ def _signal(measure: str) -> Callable[[Overview, str | None], c.Chart]:
 def _correctness(source: str, title: str) -> Callable[[Overview, str | None], c.Chart]:
     def build(view: Overview, choice: str | None) -> c.Chart:
         data = view.correctness[view.correctness["series"] == source]
-        spec = c.Spec(f"{title}, daily mean", "mean grade", n_title="graded requests",
+        per = buckets.label(view.correctness_bucket).removeprefix("1 ")
+        spec = c.Spec(f"{title}, mean per {per}", "mean grade", n_title="graded requests",
                       incidents=INCIDENTS["correctness"], zero=False)
         return c.ci_chart(data, spec, frame_of(view), _split(view), view.correctness_scale)
     return build

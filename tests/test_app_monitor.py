@@ -215,8 +215,8 @@ def test_demo_incidents_shade_the_charts_they_belong_to(app_db: Path) -> None:
     shaded = {s["title"]["text"]: s["datasets"]["incidents"]["kind"].tolist()
               for s in charts(at) if "incidents" in s["datasets"]}
     assert shaded == {"Failure rate by kind": ["error_burst"],
-                      "Reviewers (human grades), daily mean": ["correctness_drop"],
-                      "LLM judge scores, daily mean": ["correctness_drop"]}
+                      "Reviewers (human grades), mean per day": ["correctness_drop"],
+                      "LLM judge scores, mean per day": ["correctness_drop"]}
     lines = [t.value for t in at.text]
     assert any(v.startswith("error burst (sql), from 2025-03-04 13:00 UTC until 2025-03-04 15:00")
                and v.endswith("Rate limiting **here**") for v in lines)  # plain text, as written

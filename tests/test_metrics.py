@@ -223,6 +223,7 @@ def test_overview_of_a_long_sparse_range_stays_within_budget(tmp_path) -> None:
         per_series = frame.groupby("series").size()
         assert (per_series <= M.MAX_POINTS).all()
     assert view.bucket >= timedelta(days=1)
+    assert view.correctness_bucket == max(view.bucket, timedelta(days=1))
 
 
 def test_version_markers(known) -> None:

@@ -171,10 +171,11 @@ def draw_correctness(view: Overview) -> None:
         else:
             col.caption(f"No {source} grades in this range.")
     n = c.groupby("series")["n"].sum()
-    st.caption("Daily mean grade of the graded requests, with a 95% confidence interval "
-               f"({int(n.get('human', 0)):,} requests graded by reviewers and "
-               f"{int(n.get('judge', 0)):,} by the judge in this range). Grades from review "
-               "queues count by their inclusion probability.")
+    per = buckets.label(view.correctness_bucket).removeprefix("1 ")
+    st.caption(f"Mean grade per {per} of the graded requests, by when they were answered, "
+               f"with a 95% confidence interval: {int(n.get('human', 0)):,} requests graded by "
+               f"reviewers and {int(n.get('judge', 0)):,} by the judge in this range. Grades "
+               "from review queues count by their inclusion probability.")
 
 
 def draw_feedback(view: Overview) -> None:

@@ -57,7 +57,7 @@ def to_us(width: timedelta) -> int:
 
 
 def label(width: timedelta) -> str:
-    """'5 min', '1 hour', '3 hours', '1 day'."""
+    """'5 min', '1 hour', '3 hours', '1 day', '3 days'."""
     minutes = int(width.total_seconds() // 60)
     if minutes % 1440 == 0:
         n, unit = minutes // 1440, "day"

@@ -61,6 +61,7 @@ class Overview:
     markers: pd.DataFrame  # model_version, first_seen: versions that appeared in the range
     incidents: pd.DataFrame  # kind, app, model_version, starts_at, ends_at, description
     correctness_scale: tuple[float | None, float | None] = (None, None)  # the rubric's range
+    correctness_bucket: timedelta = buckets.DAY  # grades are sparse: a day at the finest
 
     @property
     def bucket(self) -> timedelta:
@@ -136,14 +137,16 @@ def overview(store: Store, f: SpanFilter, split: str | None = None, *,
     bucket = buckets.choose_bucket(end - start, lines=lines, requests=t.requests,
                                    max_buckets=max_buckets)
     stats = request_stats(store, f, split, bucket, ttft=True)
+    graded = max(buckets.DAY, bucket)  # wider than a day only where the point budget says so
     return Overview(
         filter=f, split=split, totals=t, requests=stats,
         signals=quality.signals(store, f, split, bucket),
-        correctness=quality.correctness(store, f, split, criterion=criterion),
+        correctness=quality.correctness(store, f, split, criterion=criterion, bucket=graded),
         feedback=quality.feedback(store, f, split, bucket),
         markers=version_markers(store, f),
         incidents=incidents(store, f),
         correctness_scale=criterion_scale(store, criterion),
+        correctness_bucket=graded,
     )
 
 
