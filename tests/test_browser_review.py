@@ -171,10 +171,6 @@ def fill_default_by_mouse(page) -> None:
                                timeout=10_000)
 
 
-@pytest.mark.xfail(reason="flaky under load: failed 2 of 4 runs when the page ended on 'Nothing "
-                   "left' and the test's wait still timed out (its item marker was read twice "
-                   "and could be None); that read is now fixed, passed 1 run since: not yet "
-                   "proven reliable", strict=False)
 def test_two_browsers_grade_one_queue(db: Path, tmp_path: Path) -> None:
     with Store(db) as s:
         n = sampling.create_queue(s, sampling.QueueOptions("two", "lead"), sampling.Frame(),
