@@ -8,8 +8,8 @@ a second configuration of it from the same one.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -91,20 +91,10 @@ def _generate_demo(store: Store, spans: int, say: Callable[[str], None]) -> None
 
 
 def _run_streamlit(script: Path, host: str, port: int) -> None:
-    from streamlit import config as st_config
-    from streamlit.web import bootstrap
-
-    flags = {
-        "server_address": host,
-        "server_port": port,
-        "server_headless": True,
-        "server_fileWatcherType": "none",
-        "server_runOnSave": False,
-        "browser_gatherUsageStats": False,
-        "browser_serverAddress": host,
-        "browser_serverPort": port,
-    }
-    st_config._main_script_path = str(script)
-    bootstrap.load_config_options(flag_options=flags)
-    sys.argv = ["streamlit", "run", str(script)]
-    bootstrap.run(str(script), False, [], flags)
+    # The launcher sits in the app folder (app/host.py): the library never imports Streamlit.
+    spec = importlib.util.spec_from_file_location("goldenloop_app_host", script.parent / "host.py")
+    if spec is None or spec.loader is None:
+        raise GoldenloopError(f"cannot load the app launcher beside {script}")
+    host_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(host_module)
+    host_module.run(script, host, port)
