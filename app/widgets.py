@@ -61,6 +61,14 @@ def _short_files(df: pd.DataFrame) -> pd.DataFrame:
     return df.assign(file=df["file"].map(lambda f: f and Path(f).name)) if not df.empty else df
 
 
+def table_or_empty(df: pd.DataFrame, columns: dict, empty: str) -> None:
+    """A table with its configured columns, or a plain note when there is nothing to list."""
+    if df.empty:
+        st.info(empty)
+    else:
+        st.dataframe(df, hide_index=True, column_config=columns, column_order=list(columns))
+
+
 def recent_imports(store: Store) -> pd.DataFrame:
     return _short_files(import_sql.recent(store.cursor(), 50))
 

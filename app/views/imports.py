@@ -37,12 +37,8 @@ if submitted:
 widgets.draw_active_jobs(store, kind="import")
 
 st.subheader("Recent imports")
-log = widgets.recent_imports(store)
-if log.empty:
-    st.info("Nothing imported yet. Upload a file above, or run `goldenloop import FILE`.")
-else:
-    st.dataframe(log, hide_index=True, column_config=widgets.IMPORT_COLUMNS,
-                 column_order=list(widgets.IMPORT_COLUMNS))
+widgets.table_or_empty(widgets.recent_imports(store), widgets.IMPORT_COLUMNS,
+                       "Nothing imported yet. Upload a file above, or run `goldenloop import FILE`.")
 
 st.subheader("Quarantine")
 bad = widgets.quarantine(store)

@@ -7,7 +7,7 @@ import streamlit as st
 import widgets
 
 st.title("Jobs")
-st.caption("Imports, demo generation and snapshots run as jobs in the server process; their "
+st.caption("Imports, signal scoring, demo generation and snapshots run as jobs in the server process; their "
            "progress is kept in the store, so it survives a page reload.")
 
 store = state.get_store()
@@ -18,9 +18,4 @@ if not state.serving():
 widgets.draw_active_jobs(store, kind=None, allow_cancel=True)
 
 st.subheader("Recent jobs")
-jobs = widgets.recent_jobs(store)
-if jobs.empty:
-    st.info("No jobs yet.")
-else:
-    st.dataframe(jobs, hide_index=True, column_config=widgets.JOB_COLUMNS,
-                 column_order=list(widgets.JOB_COLUMNS))
+widgets.table_or_empty(widgets.recent_jobs(store), widgets.JOB_COLUMNS, "No jobs yet.")
