@@ -8,7 +8,8 @@ seconds for raw spans with texts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
 
 import monitor_charts
 import streamlit as st
@@ -18,6 +19,7 @@ from goldenloop.config import resolve_paths
 from goldenloop.store import Store
 from goldenloop.store import summary as summary_sql
 
+T = TypeVar("T")
 AGGREGATE_TTL_S = 30  # short: a reload shows new imports within half a minute
 _PAGES_KEY = "_goldenloop_pages"
 
@@ -75,6 +77,24 @@ def serving() -> bool:
 
 def data_paths():
     return server.owned_paths() or resolve_paths().ensure()
+
+
+def aggregate(store: Store, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(store, *args, **kwargs)``, cached briefly per database file.
+
+    For any library function whose result is an aggregate (a few thousand rows at most): pages
+    call it through here instead of adding a cached wrapper of their own. Arguments must be
+    hashable by Streamlit (numbers, strings, tuples, frozen dataclasses).
+    """
+    key = f"{fn.__module__}.{fn.__qualname__}"
+    return _aggregate(store, str(store.path), key, fn, args, tuple(sorted(kwargs.items())))
+
+
+@st.cache_data(ttl=AGGREGATE_TTL_S, show_spinner=False)
+def _aggregate(_store: Store, db: str, key: str, _fn: Callable[..., Any], args: tuple,
+               kwargs: tuple) -> Any:
+    # ``key`` names the function (``_fn`` itself is not hashed); ``db`` keys the database.
+    return _fn(_store, *args, **dict(kwargs))
 
 
 # -- Monitor ---------------------------------------------------------------------------------

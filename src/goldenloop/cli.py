@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from goldenloop import access, cli_monitor, cli_producers
+from goldenloop import access, cli_golden, cli_judge, cli_monitor, cli_producers
 from goldenloop.config import resolve_paths
 from goldenloop.errors import GoldenloopError
 from goldenloop.ingest import ImportOptions, import_file
@@ -189,6 +189,8 @@ def quarantine(db: DbOption = None, import_id: Annotated[int | None, typer.Optio
 # Commands that belong to other parts live beside them and register here.
 cli_producers.register(app)
 cli_monitor.register(app)
+cli_judge.register(app)
+cli_golden.register(app)
 
 
 if __name__ == "__main__":

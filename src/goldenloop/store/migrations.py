@@ -12,6 +12,9 @@ from datetime import UTC, datetime
 import duckdb
 
 from goldenloop.errors import SchemaTooNewError
+from goldenloop.store.schema_agreement import m008_agreement
+from goldenloop.store.schema_golden import m007_golden
+from goldenloop.store.schema_judge import m006_judge
 from goldenloop.store.span_columns import spans_ddl
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -317,6 +320,10 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (3, "operations", m003_operations),
     (4, "moderation_signals", m004_moderation_signals),
     (5, "review_workbench", m005_review_workbench),
+    # Later parts keep their tables beside their own code.
+    (6, "judge", m006_judge),
+    (7, "golden", m007_golden),
+    (8, "agreement", m008_agreement),
 )
 LATEST = MIGRATIONS[-1][0]
 
