@@ -23,6 +23,10 @@ QUEUE_COLUMNS = {
     "name": st.column_config.TextColumn("Name"),
     "target_type": st.column_config.TextColumn("Unit", width="small"),
     "design": st.column_config.TextColumn("Design", width="small"),
+    "purpose": st.column_config.TextColumn(
+        "Purpose", width="small",
+        help="review: blind grading of sampled items; adjudication: settle items others "
+             "graded, with their grades shown"),
     "status": st.column_config.TextColumn("Status", width="small"),
     "progress": st.column_config.ProgressColumn("Done", min_value=0.0, max_value=1.0),
     "items": st.column_config.NumberColumn("Items", format="localized", width="small"),
@@ -104,9 +108,13 @@ def create_form(store: Store, who: str) -> None:
                         help="Grade single answers, or whole conversations")
     frame, values = _frame_inputs(store)
     design = _design(kind, int(n)) if kind in ("Stratified", "Uniform", "Risk-raised") else None
-    keys_text, va, vb = "", None, None
+    keys_text, va, vb, purpose = "", None, None, "review"
     if kind == "By hand":
         keys_text = st.text_area("Span keys (one per line; empty: every unit of the frame)")
+        if st.checkbox("Adjudication queue", key="gl_adjudication",
+                       help="The reviewer settles items others graded: the earlier grades are "
+                            "shown (no blind mode) and the new grades are marked adjudication"):
+            purpose = "adjudication"
     if kind == "Version comparison":
         versions = values.get("model_versions", [])
         c1, c2 = st.columns(2)
@@ -116,7 +124,7 @@ def create_form(store: Store, who: str) -> None:
     if not st.button("Create queue", type="primary", key="gl_create"):
         return
     opts = sampling.QueueOptions(name=name, created_by=who, rubric=rubric,
-                                 reviewers_per_item=int(per_item))
+                                 reviewers_per_item=int(per_item), purpose=purpose)
     try:
         with st.spinner("Drawing the sample…"):
             made = _create(store, kind, opts, frame, design, unit, keys_text, va, vb, int(n))

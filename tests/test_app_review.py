@@ -16,6 +16,7 @@ from goldenloop import review, sampling
 from goldenloop.store import Store
 
 APP_DIR = Path(__file__).resolve().parents[1] / "app"
+OTHERS = "Earlier grades: judge scores and other reviewers'"
 
 
 @pytest.fixture
@@ -144,9 +145,31 @@ def test_grade_submit_skip_undo_and_estimate(demo_db: Path) -> None:
 def test_blind_mode_off_shows_other_grades_while_grading(demo_db: Path) -> None:
     make_queue(demo_db)
     at = page("grade")
-    assert not any(e.label == "Judge scores and other reviewers' grades" for e in at.expander)
+    assert not any(e.label == OTHERS for e in at.expander)
     at.toggle(key="gl_blind").set_value(False).run()
-    assert any(e.label == "Judge scores and other reviewers' grades" for e in at.expander)
+    assert any(e.label == OTHERS for e in at.expander)
+
+
+def test_adjudication_shows_the_earlier_grades_in_blind_mode(demo_db: Path) -> None:
+    with Store(demo_db) as s:
+        q = sampling.create_queue(s, opts("first pass", reviewers_per_item=2), sampling.Frame(),
+                                  sampling.Uniform(5), seed=3)
+        for who, score in (("ben", 5), ("cat", 1)):
+            c = review.next_item(s, q.queue_id, who)
+            review.submit(s, c, {"correctness": score, "tone": ["on-brand"],
+                                 "conciseness": "concise", "safety": "safe"})
+        adj = sampling.create_hand_queue(s, opts("settle", purpose="adjudication"),
+                                         span_keys=[c.span_key])
+    at = page("grade")
+    at.selectbox(key="queue").set_value(adj.queue_id).run()
+    assert at.toggle(key="gl_blind").value  # blind mode is on, and does not apply here
+    assert "Adjudication: settle this item" in texts(at)
+    shown = [e for e in at.expander if e.label == OTHERS]
+    assert shown, [e.label for e in at.expander]
+    table = shown[0].dataframe[0].value
+    picked = table[table["criterion"] == "correctness"]
+    assert sorted(zip(picked["by"], picked["value"], strict=True)) == [("ben", "5"), ("cat", "1")]
+    at.button(key="gl_submit")  # the adjudicator grades with the same controls
 
 
 def test_hostile_output_is_plain_text(demo_db: Path) -> None:

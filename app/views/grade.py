@@ -190,6 +190,7 @@ def grading() -> None:
                         icon=":material/lock_open:")
     progress = review.queue_progress(store, queue_id)
     rubric = review.queue_rubric(store, queue_id)
+    adjudicating = review.is_adjudication(store, queue_id)
     with slot, _fresh(claim), st.container(key=f"glitem-{claim.claim_id}"):
         st.progress(progress.fraction_done,
                     text=f"{review.left_for(store, queue_id, who)} left for you · "
@@ -197,10 +198,13 @@ def grading() -> None:
         actions(claim, rubric)
         item_col, rubric_col = st.columns([3, 2], gap="large")
         with item_col:
+            if adjudicating:
+                st.info("Adjudication: settle this item. The earlier grades are shown below "
+                        "(blind mode does not apply here).", icon=":material/balance:")
             rg.draw_payload(review.payload(store, claim))
-            if not blind:
+            if adjudicating or not blind:
                 rg.draw_others(review.other_grades(store, claim),
-                               "Judge scores and other reviewers' grades")
+                               "Earlier grades: judge scores and other reviewers'")
         with rubric_col:
             rg.controls(rubric, claim.claim_id)
 

@@ -40,14 +40,15 @@ from goldenloop.review.payload import (
 )
 from goldenloop.review.progress import QueueProgress, left_for, queue_progress, reviewer_progress
 from goldenloop.review.queues import Queue, close_queue, get_queue, list_queues
-from goldenloop.review.submit import Submission, queue_rubric, submit, undo_last
+from goldenloop.review.submit import Submission, is_adjudication, queue_rubric, submit, undo_last
 from goldenloop.store.review_sql import QueueNotFound
 
 __all__ = [
     "DEFAULT_LOCK_SECONDS", "Answer", "Claim", "ClaimLost", "ComparisonPayload", "GradeError",
     "ItemPayload", "Message", "Payload", "Queue", "QueueClosed", "QueueNotFound", "QueueProgress",
     "SessionPayload", "SpanPayload", "Submission", "Turn", "add_gold", "close_queue",
-    "get_queue", "gold_accuracy", "later", "left_for", "list_queues", "next_item", "other_grades",
+    "get_queue", "gold_accuracy", "is_adjudication", "later", "left_for", "list_queues",
+    "next_item", "other_grades",
     "payload", "payload_for", "queue_progress", "queue_rubric", "release", "renew",
     "reviewer_progress", "skip", "submit", "undo_last",
 ]

@@ -27,6 +27,7 @@ class Queue:
     created_by: str
     created_at: datetime
     status: str                     # open, closed
+    purpose: str = "review"         # review, adjudication (sees earlier grades)
 
     @property
     def is_probability_sample(self) -> bool:
@@ -39,7 +40,8 @@ def get_queue(store: Store, queue_id: int) -> Queue:
                  target_type=q["target_type"], design=q["design"], frame=q["frame_filter"],
                  population_size=q["population_size"], rubric_name=q["rubric_name"],
                  rubric_version=q["rubric_version"], reviewers_per_item=q["reviewers_per_item"],
-                 created_by=q["created_by"], created_at=q["created_at"], status=q["status"])
+                 created_by=q["created_by"], created_at=q["created_at"], status=q["status"],
+                 purpose=q.get("purpose") or "review")
 
 
 def list_queues(store: Store) -> pd.DataFrame:

@@ -41,6 +41,12 @@ def queue_rubric(store: Store, queue_id: int) -> rubrics.Rubric:
     return rubrics.get(store, q["rubric_name"], q["rubric_version"])
 
 
+def is_adjudication(store: Store, queue_id: int) -> bool:
+    """Whether the queue settles earlier grades: its reviewers see them, and their grades are
+    marked ``is_adjudication``."""
+    return review_sql.queue(store, queue_id).get("purpose") == "adjudication"
+
+
 def check_answers(rubric: rubrics.Rubric, answers: Mapping[str, Answer | Value]
                   ) -> dict[str, tuple[Answer, dict[str, Any]]]:
     """Answers by criterion with their value columns; raises GradeError naming the criterion."""
@@ -67,7 +73,8 @@ def _shown_order(cur, item: dict[str, Any]) -> str:
 
 def grade_rows(item: dict[str, Any], reviewer: str, rubric: rubrics.Rubric, checked: dict,
                shown: str, now: datetime, late: bool, seconds: float | None,
-               previous: dict[str, int], is_gold: bool = False) -> list[dict[str, Any]]:
+               previous: dict[str, int], is_gold: bool = False,
+               adjudication: bool = False) -> list[dict[str, Any]]:
     """Grade rows for the checked answers; a pairwise answer is turned from the order shown
     into the stored pair's terms, keeping what the reviewer saw in ``raw``."""
     rows = []
@@ -84,7 +91,8 @@ def grade_rows(item: dict[str, Any], reviewer: str, rubric: rubrics.Rubric, chec
             "author_kind": "lead" if is_gold else "reviewer", "author_id": reviewer,
             "rubric_name": rubric.name, "rubric_version": rubric.version,
             "queue_id": item["queue_id"], "queue_item_id": item["queue_item_id"],
-            "is_gold": is_gold, "comment": a.comment, "raw": raw, "created_at": now,
+            "is_gold": is_gold, "is_adjudication": adjudication and not is_gold,
+            "comment": a.comment, "raw": raw, "created_at": now,
             "supersedes": previous.get(name), "late": late, "seconds_spent": seconds,
             "retracted": False,
         })
@@ -105,6 +113,7 @@ def submit(store: Store, claim: Claim, answers: Mapping[str, Answer | Value], *,
            correction: str | None = None) -> Submission:
     """Store the reviewer's answers for the claimed item (see the module docstring)."""
     rubric = queue_rubric(store, claim.queue_id)
+    adjudication = is_adjudication(store, claim.queue_id)
     checked = check_answers(rubric, answers)
     if correction is not None and not rubric.corrected_answer.enabled:
         raise GradeError(f"rubric {rubric.name} asks for no corrected answer")
@@ -121,7 +130,7 @@ def submit(store: Store, claim: Claim, answers: Mapping[str, Answer | Value], *,
         old = [g for g in old if not g["is_gold"]]
         previous = {g["criterion"]: g["grade_id"] for g in old}
         rows = grade_rows(item, claim.reviewer, rubric, checked, _shown_order(cur, item), now,
-                     not held, seconds, previous)
+                     not held, seconds, previous, adjudication=adjudication)
         ids = review_sql.insert_human_grades(cur, rows + _retractions(old, set(checked), now))
         cid = None
         if (correction or "").strip():
@@ -165,4 +174,5 @@ def undo_last(store: Store, queue_id: int, reviewer: str, *,
     return store.write(write)
 
 
-__all__ = ["GradeError", "Submission", "check_answers", "queue_rubric", "submit", "undo_last"]
+__all__ = ["GradeError", "Submission", "check_answers", "is_adjudication", "queue_rubric",
+           "submit", "undo_last"]

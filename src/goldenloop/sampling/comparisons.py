@@ -21,7 +21,7 @@ import pyarrow as pa
 from goldenloop.sampling import designs as D
 from goldenloop.sampling.frame import Frame, SamplingError
 from goldenloop.sampling.queues import QueueOptions, QueueSummary, _positions, _prepare, now
-from goldenloop.store import Store, audit
+from goldenloop.store import Store, audit, review_sql
 from goldenloop.store import sampling_sql as sql
 
 
@@ -113,11 +113,12 @@ def create_version_comparison(store: Store, opts: QueueOptions, frame: Frame, ve
         stored = {"kind": "comparison", "unit": "comparison", "probability": True, "n": n,
                   "version_a": version_a, "version_b": version_b, "seed": seed,
                   "expected_size": float(p.sum())}
-        qid = sql.insert_queue(
+        qid = review_sql.insert_queue(
             cur, name=opts.name.strip(), description=opts.description, target_type="comparison",
             frame=frame.to_dict(), window=(frame.start, frame.end), population=cands.num_rows,
             design=stored, rubric_name=rubric.name, rubric_version=rubric.version,
-            reviewers=opts.reviewers_per_item, created_by=who, now=now())
+            reviewers=opts.reviewers_per_item, created_by=who, now=now(),
+            purpose=opts.purpose)
         added = _store(cur, qid, pairs, p[rows], None, opts.reviewers_per_item,
                        np.random.default_rng([seed, 2]))
         audit.record(cur, who, "queue.create", f"queue:{qid}", stored)
@@ -139,11 +140,12 @@ def create_pair_queue(store: Store, opts: QueueOptions, pairs: Sequence[Pair], *
     stored = {"kind": "by_hand", "unit": "comparison", "probability": False}
 
     def write(cur) -> QueueSummary:
-        qid = sql.insert_queue(
+        qid = review_sql.insert_queue(
             cur, name=opts.name.strip(), description=opts.description, target_type="comparison",
             frame=None, window=(None, None), population=None, design=stored,
             rubric_name=rubric.name, rubric_version=rubric.version,
-            reviewers=opts.reviewers_per_item, created_by=who, now=now())
+            reviewers=opts.reviewers_per_item, created_by=who, now=now(),
+            purpose=opts.purpose)
         added = _store(cur, qid, pairs, None, None, opts.reviewers_per_item, rng)
         audit.record(cur, who, "queue.create", f"queue:{qid}", stored)
         return QueueSummary(qid, opts.name.strip(), "comparison", "by_hand", None, added, None)

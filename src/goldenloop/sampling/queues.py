@@ -50,6 +50,9 @@ class QueueOptions:
     description: str = ""
     rubric: str = "default"
     reviewers_per_item: int = 1
+    # review: grade sampled items (blind by default); adjudication: settle items others
+    # graded, seeing their grades; such grades are marked is_adjudication.
+    purpose: str = "review"
 
 
 def now() -> datetime:
@@ -62,6 +65,9 @@ def _prepare(store: Store, opts: QueueOptions) -> tuple[str, rubrics.Rubric]:
         raise SamplingError("a queue needs a name")
     if opts.reviewers_per_item < 1:
         raise SamplingError("a queue needs at least one reviewer per item")
+    if opts.purpose not in review_sql.PURPOSES:
+        raise SamplingError(f"a queue's purpose is one of {', '.join(review_sql.PURPOSES)}, "
+                            f"not {opts.purpose!r}")
     rubrics.sync(store)
     return who, rubrics.current(store, opts.rubric)
 
@@ -122,11 +128,12 @@ def create_queue(store: Store, opts: QueueOptions, frame: Frame, design: D.Desig
         stored = {**D.to_dict(design), "seed": seed, "unit": unit, "probability": True,
                   "expected_size": float(p.sum())}
         t = now()
-        qid = sql.insert_queue(
+        qid = review_sql.insert_queue(
             cur, name=opts.name.strip(), description=opts.description, target_type=unit,
             frame=frame.to_dict(), window=(frame.start, frame.end), population=units.num_rows,
             design=stored, rubric_name=rubric.name, rubric_version=rubric.version,
-            reviewers=opts.reviewers_per_item, created_by=who, now=t)
+            reviewers=opts.reviewers_per_item, created_by=who, now=t,
+            purpose=opts.purpose)
         added = sql.insert_items(cur, qid, items, t)
         audit.record(cur, who, "queue.create", f"queue:{qid}", stored)
         return QueueSummary(qid, opts.name.strip(), unit, design.kind, units.num_rows, added,
@@ -150,12 +157,13 @@ def create_hand_queue(store: Store, opts: QueueOptions, *, span_keys: list[int] 
 
     def write(cur) -> QueueSummary:
         t = now()
-        qid = sql.insert_queue(
+        qid = review_sql.insert_queue(
             cur, name=opts.name.strip(), description=opts.description, target_type=unit,
             frame=None if frame is None else frame.to_dict(),
             window=(None, None) if frame is None else (frame.start, frame.end), population=None,
             design=stored, rubric_name=rubric.name, rubric_version=rubric.version,
-            reviewers=opts.reviewers_per_item, created_by=who, now=t)
+            reviewers=opts.reviewers_per_item, created_by=who, now=t,
+            purpose=opts.purpose)
         added = _add_by_hand(cur, qid, unit, span_keys, frame, opts.reviewers_per_item, rng)
         audit.record(cur, who, "queue.create", f"queue:{qid}", stored)
         return QueueSummary(qid, opts.name.strip(), unit, "by_hand", None, added, None)

@@ -59,7 +59,8 @@ def queue(store: Store, queue_id: int) -> dict[str, Any]:
 def queues(store: Store):
     """Every queue with its item counts, newest first (a DataFrame)."""
     return store.df(
-        """SELECT q.queue_id, q.name, q.target_type, q.design->>'kind' AS design, q.status,
+        """SELECT q.queue_id, q.name, q.target_type, q.design->>'kind' AS design, q.purpose,
+                  q.status,
                   q.rubric_name, q.rubric_version, q.reviewers_per_item, q.population_size,
                   q.created_by, q.created_at,
                   count(i.queue_item_id) FILTER (WHERE NOT i.is_gold) AS items,
@@ -85,6 +86,29 @@ def item_id_of(cur: duckdb.DuckDBPyConnection, queue_id: int, target_type: str,
     if found is None:
         raise QueueNotFound(f"queue {queue_id} has no {target_type} {target_id}")
     return int(found)
+
+
+PURPOSES = ("review", "adjudication")
+
+
+def insert_queue(cur: duckdb.DuckDBPyConnection, *, name: str, description: str,
+                 target_type: str, frame: dict | None, window: tuple, population: int | None,
+                 design: dict, rubric_name: str, rubric_version: str, reviewers: int,
+                 created_by: str, now: datetime, purpose: str = "review") -> int:
+    """Add a queue row; its id. Columns are named: later migrations add columns."""
+    cur.execute("SELECT nextval('queue_seq')")
+    queue_id = int(fetch1(cur)[0])
+    cur.execute(
+        """INSERT INTO queues (queue_id, name, description, target_type, frame_filter,
+                               window_start, window_end, population_size, design, rubric_name,
+                               rubric_version, reviewers_per_item, created_by, created_at,
+                               status, purpose)
+           VALUES (?, ?, ?, ?, ?::JSON, ?, ?, ?, ?::JSON, ?, ?, ?, ?, ?, 'open', ?)""",
+        [queue_id, name, description, target_type,
+         None if frame is None else json.dumps(frame), window[0], window[1], population,
+         json.dumps(design), rubric_name, rubric_version, reviewers, created_by, now, purpose],
+    )
+    return queue_id
 
 
 # -- claims ------------------------------------------------------------------------------------
@@ -223,8 +247,8 @@ HUMAN_GRADE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("flagged", "BOOLEAN"), ("source", "VARCHAR"), ("author_kind", "VARCHAR"),
     ("author_id", "VARCHAR"), ("rubric_name", "VARCHAR"), ("rubric_version", "VARCHAR"),
     ("queue_id", "BIGINT"), ("queue_item_id", "BIGINT"), ("is_gold", "BOOLEAN"),
-    ("comment", "VARCHAR"), ("raw", "JSON"), ("created_at", "TIMESTAMP"),
-    ("supersedes", "BIGINT"), ("late", "BOOLEAN"), ("seconds_spent", "DOUBLE"),
+    ("is_adjudication", "BOOLEAN"), ("comment", "VARCHAR"), ("raw", "JSON"),
+    ("created_at", "TIMESTAMP"), ("supersedes", "BIGINT"), ("late", "BOOLEAN"), ("seconds_spent", "DOUBLE"),
     ("retracted", "BOOLEAN"),
 )
 
