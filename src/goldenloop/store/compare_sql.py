@@ -1,0 +1,128 @@
+"""SQL of version comparison: per-session sums of every compared measure, and the per-request
+latencies (with their session's number) that quantiles are resampled from.
+
+A session is the unit a comparison resamples: turns of one conversation share a user, a
+topic and a mood, so they are not independent. Requests without a session count as a
+session of their own trace (and without a trace, alone).
+
+Sessions are numbered 0, 1, ... in the order of their key, in both statements, so row ``i``
+of ``session_sums`` is session ``i`` of ``request_latencies``. User values reach DuckDB as
+named parameters; the filter clause is ``metrics_sql.where_clause``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from goldenloop.store.metrics_sql import (
+    GRADE_WEIGHTS,
+    OFFENSIVE_THRESHOLD,
+    REQUEST_KIND,
+    FilterLike,
+    where_clause,
+)
+from goldenloop.store.store import Store
+
+SESSION_KEY = "coalesce(s.session_id, 't:' || s.trace_id, 'k:' || CAST(s.span_key AS VARCHAR))"
+
+# name -> SQL over one session's requests (``r``), signals (``g``), feedback (``fb``) and
+# grades (``h`` human, ``j`` judge). Every value is a sum or a count: ratios are formed from
+# the resampled sums (a ratio of sums, never a mean of per-session ratios).
+SUMS = {
+    "requests": "count(*)",
+    "errors": "count(*) FILTER (WHERE r.status = 'error')",
+    "timeouts": "count(*) FILTER (WHERE r.status = 'timeout')",
+    "empty": "count(*) FILTER (WHERE r.status = 'empty')",
+    # Tokens and output length per answered request, as the Monitor's "per response".
+    "input_tokens": "sum(r.input_tokens) FILTER (WHERE r.status = 'ok')",
+    "input_tokens_n": "count(r.input_tokens) FILTER (WHERE r.status = 'ok')",
+    "output_tokens": "sum(r.output_tokens) FILTER (WHERE r.status = 'ok')",
+    "output_tokens_n": "count(r.output_tokens) FILTER (WHERE r.status = 'ok')",
+    "output_chars": "sum(g.output_chars) FILTER (WHERE r.status = 'ok')",
+    "output_chars_n": "count(g.output_chars) FILTER (WHERE r.status = 'ok')",
+    "cost_usd": "sum(r.cost_usd)",
+    "priced": "count(r.cost_usd)",
+    "refusals": "count(*) FILTER (WHERE g.refusal)",
+    "refusal_n": "count(g.refusal)",
+    "user_offensive": "count(*) FILTER (WHERE g.user_offensive >= $threshold)",
+    "user_offensive_n": "count(g.user_offensive)",
+    "output_offensive": "count(*) FILTER (WHERE g.output_offensive >= $threshold)",
+    "output_offensive_n": "count(g.output_offensive)",
+    "user_sentiment": "sum(g.user_sentiment)",
+    "user_sentiment_n": "count(g.user_sentiment)",
+    "output_sentiment": "sum(g.output_sentiment)",
+    "output_sentiment_n": "count(g.output_sentiment)",
+    "with_feedback": "count(fb.span_key)",
+    "thumbs": "sum(fb.thumbs)",
+    "thumbs_down": "sum(fb.down)",
+    # Correctness: a weighted mean over graded requests (weights as the Monitor's), so the
+    # sums are of weight × value and of weight.
+    "human_wv": "sum(h.w * h.value)",
+    "human_w": "sum(h.w)",
+    "human_n": "count(h.value)",
+    "judge_wv": "sum(j.w * j.value)",
+    "judge_w": "sum(j.w)",
+    "judge_n": "count(j.value)",
+}
+
+
+def _requests_cte(where: str) -> str:
+    return f"""req AS (
+        SELECT s.span_key, {SESSION_KEY} AS sess, s.status, s.latency_ms, s.ttft_ms,
+               s.input_tokens, s.output_tokens, s.cost_usd
+        FROM spans s WHERE s.kind = '{REQUEST_KIND}' AND {where}
+    ), numbered AS (
+        SELECT sess, CAST(row_number() OVER (ORDER BY sess) - 1 AS INTEGER) AS idx
+        FROM (SELECT DISTINCT sess FROM req)
+    )"""
+
+
+def session_sums(store: Store, f: FilterLike, criterion: str, weights: str = "inclusion",
+                 sources: Sequence[str] = ("human", "judge")) -> dict[str, np.ndarray]:
+    """One row per session of the requests matching ``f`` (in session number order): every
+    sum of ``SUMS``, as float arrays (0 where a session has nothing to sum)."""
+    where, params = where_clause(f)
+    params |= {"threshold": OFFENSIVE_THRESHOLD, "criterion": criterion,
+               "sources": list(sources)}
+    cols = ",\n".join(f"coalesce({expr}, 0)::DOUBLE AS {name}" for name, expr in SUMS.items())
+    sql = f"""WITH {_requests_cte(where)},
+        fb AS (
+            SELECT span_key, count(*) FILTER (WHERE kind = 'thumbs') AS thumbs,
+                   count(*) FILTER (WHERE kind = 'thumbs' AND value = 0) AS down
+            FROM feedback WHERE span_key IS NOT NULL GROUP BY span_key
+        ), graded AS (
+            SELECT g.span_key, g.source, avg(g.value_number) AS value,
+                   avg({GRADE_WEIGHTS[weights]}) AS w
+            FROM grades g LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
+            WHERE g.criterion = $criterion AND list_contains($sources, g.source)
+              AND g.span_key IS NOT NULL AND g.value_number IS NOT NULL
+              AND NOT coalesce(g.not_applicable, false)
+              AND NOT EXISTS (SELECT 1 FROM grades e WHERE e.supersedes = g.grade_id)
+            GROUP BY g.span_key, g.source
+        )
+        SELECT n.idx, {cols}
+        FROM req r
+        JOIN numbered n ON n.sess = r.sess
+        LEFT JOIN signals g ON g.span_key = r.span_key
+        LEFT JOIN fb ON fb.span_key = r.span_key
+        LEFT JOIN graded h ON h.span_key = r.span_key AND h.source = 'human'
+        LEFT JOIN graded j ON j.span_key = r.span_key AND j.source = 'judge'
+        GROUP BY n.idx ORDER BY n.idx"""
+    out = store.cursor().execute(sql, params).fetchnumpy()
+    return {name: np.asarray(out[name], dtype=float) for name in SUMS}
+
+
+def request_latencies(store: Store, f: FilterLike, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """The ``column`` (``latency_ms`` or ``ttft_ms``) of every request matching ``f`` that has
+    one, sorted ascending, and the number of each one's session."""
+    if column not in ("latency_ms", "ttft_ms"):
+        raise ValueError(f"not a latency column: {column!r}")
+    where, params = where_clause(f)
+    sql = f"""WITH {_requests_cte(where)}
+        SELECT r.{column}::DOUBLE AS value, n.idx
+        FROM req r JOIN numbered n ON n.sess = r.sess
+        WHERE r.{column} IS NOT NULL ORDER BY value, n.idx"""
+    out = store.cursor().execute(sql, params).fetchnumpy()
+    return np.asarray(out["value"], dtype=float), np.asarray(out["idx"], dtype=np.int64)
