@@ -1,0 +1,259 @@
+"""Conversation analytics: how long sessions run, where users drop off, how many turns a
+resolved conversation takes, and whether users grow more offensive or negative deeper into
+a conversation.
+
+Definitions (the page states them too):
+- A **turn** is a trace holding at least one LLM call (a request) under the filter. Its user
+  message is the one the first call read; its answer is the last call's (its status says
+  whether the turn was answered: ``ok``; errored: ``error``; unanswered: ``timeout`` or
+  ``empty``). Its model version is the last call's.
+- A **session** is a run of turns of one conversation key with no idle gap longer than
+  ``idle_minutes`` (default 30) between one turn's end and the next turn's start. The key is
+  the span's ``session_id``; turns without one are grouped by ``user_id``, and a turn with
+  neither is a session of its own. So one ``session_id`` resumed after an hour counts as two
+  sessions. Only turns inside the filter's time range count: a session crossing its edge is
+  cut there.
+- A session's model version is the version that answered its last turn (the one the user
+  left after).
+- **Drop-off**: the session's last turn went unanswered, errored, or got negative feedback
+  (a thumbs down, or a rating of 2 or less); each reason is counted on its own and a session
+  with several counts once in ``any``.
+- **Resolved**: the last turn got positive feedback (a thumbs up, or a rating of 4 or more)
+  and no negative feedback. Turns to resolution is the number of turns of a resolved session.
+
+One SQL statement builds the turns once and returns two small cubes (sessions by version,
+turns, last outcome and last feedback; turns by depth with user-message signals); the
+figures are sums over them. Nothing returned is a span or a session: at most a few thousand
+rows, safe to cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from goldenloop.metrics.filters import FilterError, SpanFilter
+from goldenloop.store import Store
+from goldenloop.store import metrics_sql as msql
+
+IDLE_MINUTES = 30
+MAX_TURNS = 30  # longer sessions fall in the last bin, "30+"
+MAX_DEPTH = 20  # turn depths beyond fall in the last bin, "20+"
+OUTCOMES = ("answered", "errored", "unanswered")
+DROP_REASONS = ("unanswered", "errored", "negative_feedback")
+# Feedback values read as negative or positive; the same thresholds as review sampling.
+NEGATIVE = "(f.kind = 'thumbs' AND f.value <= 0) OR (f.kind = 'rating' AND f.value <= 2)"
+POSITIVE = "(f.kind = 'thumbs' AND f.value >= 1) OR (f.kind = 'rating' AND f.value >= 4)"
+
+
+@dataclass(frozen=True)
+class ConversationStats:
+    """Session and turn-depth aggregates of one filter and idle timeout."""
+
+    filter: SpanFilter
+    idle_minutes: int
+    sessions: pd.DataFrame  # model_version, turns, outcome, feedback, sessions (a cube)
+    depth: pd.DataFrame  # depth, turns, scored, offensive, sentiment_n, sentiment_sum, sentiment_sq
+
+    @property
+    def empty(self) -> bool:
+        return self.sessions.empty
+
+    @property
+    def total_sessions(self) -> int:
+        return int(self.sessions["sessions"].sum()) if not self.empty else 0
+
+    @property
+    def total_turns(self) -> int:
+        return int((self.sessions["turns"] * self.sessions["sessions"]).sum()) if not self.empty else 0
+
+    def turns_per_session(self, by_version: bool = False) -> pd.DataFrame:
+        """Sessions per number of turns (the last bin holds ``MAX_TURNS`` and more): columns
+        [model_version,] turns, sessions, share (of the group's sessions)."""
+        keys = ["model_version", "turns"] if by_version else ["turns"]
+        if self.empty:
+            return pd.DataFrame(columns=[*keys, "sessions", "share"])
+        out = self._capped().groupby(keys, as_index=False)["sessions"].sum()
+        total = out.groupby(keys[:-1])["sessions"].transform("sum") if by_version \
+            else out["sessions"].sum()
+        return out.assign(share=out["sessions"] / total)
+
+    def turn_summary(self) -> pd.DataFrame:
+        """Per model version and in all: sessions, mean and median turns (exact, from the
+        uncapped counts)."""
+        rows = []
+        frame = self.sessions
+        for version, part in [("all versions", frame), *frame.groupby("model_version", sort=True)]:
+            counts = part.groupby("turns")["sessions"].sum().sort_index()
+            n = int(counts.sum())
+            if not n:
+                continue
+            cum = counts.cumsum()
+            median = float(counts.index[np.searchsorted(cum.to_numpy(), (n + 1) / 2)])
+            if n % 2 == 0:  # the mean of the two middle sessions' turns
+                lower = float(counts.index[np.searchsorted(cum.to_numpy(), n / 2)])
+                median = (lower + float(counts.index[np.searchsorted(cum.to_numpy(), n / 2 + 1)])) / 2
+            rows.append({"model_version": version, "sessions": n,
+                         "mean_turns": float((counts.index * counts).sum() / n),
+                         "median_turns": median})
+        return pd.DataFrame(rows, columns=["model_version", "sessions", "mean_turns", "median_turns"])
+
+    def dropoff(self) -> pd.DataFrame:
+        """Per model version and in all: sessions, and how many (and what share) ended with
+        the last turn unanswered, errored, with negative feedback, and any of these."""
+        rows = []
+        frame = self.sessions
+        for version, part in [("all versions", frame), *frame.groupby("model_version", sort=True)]:
+            n = int(part["sessions"].sum())
+            if not n:
+                continue
+            flags = {"unanswered": part["outcome"] == "unanswered",
+                     "errored": part["outcome"] == "errored",
+                     "negative_feedback": part["feedback"] == "negative"}
+            row = {"model_version": version, "sessions": n}
+            for name, mask in flags.items():
+                row[name] = int(part.loc[mask, "sessions"].sum())
+            row["any"] = int(part.loc[flags["unanswered"] | flags["errored"]
+                                      | flags["negative_feedback"], "sessions"].sum())
+            for name in (*DROP_REASONS, "any"):
+                row[f"{name}_share"] = row[name] / n
+            rows.append(row)
+        cols = ["model_version", "sessions", *DROP_REASONS, "any",
+                *(f"{n}_share" for n in (*DROP_REASONS, "any"))]
+        return pd.DataFrame(rows, columns=cols)
+
+    def resolution(self) -> pd.DataFrame:
+        """Resolved sessions (last turn positively rated) by their number of turns (the last
+        bin holds ``MAX_TURNS`` and more): turns, resolved, share (of resolved sessions)."""
+        frame = self._capped()
+        resolved = frame[frame["feedback"] == "positive"]
+        out = resolved.groupby("turns", as_index=False)["sessions"].sum() \
+            .rename(columns={"sessions": "resolved"})
+        return out.assign(share=out["resolved"] / out["resolved"].sum() if len(out) else [])
+
+    def resolved_summary(self) -> dict[str, float | int | None]:
+        """Resolved sessions, their share of all, and mean and median turns to resolution."""
+        frame = self.sessions[self.sessions["feedback"] == "positive"]
+        n = int(frame["sessions"].sum())
+        if not n:
+            return {"resolved": 0, "share": None, "mean_turns": None, "median_turns": None}
+        turns = np.repeat(frame["turns"].to_numpy(), frame["sessions"].to_numpy())
+        return {"resolved": n, "share": n / self.total_sessions,
+                "mean_turns": float(turns.mean()), "median_turns": float(np.median(turns))}
+
+    def by_depth(self) -> pd.DataFrame:
+        """Per turn depth (1 = the session's first turn; the last bin holds ``MAX_DEPTH`` and
+        deeper): turns, the share of scored user messages that are offensive, their mean
+        sentiment with a 95% confidence interval (normal approximation), and the counts."""
+        d = self.depth
+        cols = ["depth", "turns", "scored", "offensive_share", "sentiment", "sentiment_low",
+                "sentiment_high", "sentiment_n"]
+        if d.empty:
+            return pd.DataFrame(columns=cols)
+        n = d["sentiment_n"].where(d["sentiment_n"] > 0)
+        mean = d["sentiment_sum"] / n
+        var = (d["sentiment_sq"] / n - mean ** 2).clip(lower=0) * n / (n - 1).where(n > 1)
+        half = 1.959963984540054 * np.sqrt(var / n)
+        return pd.DataFrame({
+            "depth": d["depth"], "turns": d["turns"], "scored": d["scored"],
+            "offensive_share": d["offensive"] / d["scored"].where(d["scored"] > 0),
+            "sentiment": mean, "sentiment_low": mean - half, "sentiment_high": mean + half,
+            "sentiment_n": d["sentiment_n"],
+        })[cols]
+
+    def _capped(self) -> pd.DataFrame:
+        return self.sessions.assign(turns=self.sessions["turns"].clip(upper=MAX_TURNS))
+
+
+def conversation_stats(store: Store, f: SpanFilter, idle_minutes: int = IDLE_MINUTES
+                       ) -> ConversationStats:
+    """Session and turn-depth aggregates of the requests matching ``f``."""
+    if idle_minutes <= 0:
+        raise FilterError(f"the idle timeout must be a positive number of minutes, not {idle_minutes}")
+    frame = _cubes(store, f, idle_minutes)
+    sessions = frame[frame["part"] == "sessions"][
+        ["model_version", "turns", "outcome", "feedback", "sessions"]].reset_index(drop=True)
+    sessions = sessions.astype({"turns": "int64", "sessions": "int64"})
+    depth = frame[frame["part"] == "depth"][
+        ["turns", "depth", "scored", "offensive", "sentiment_n", "sentiment_sum", "sentiment_sq"]]
+    depth = depth.astype({"depth": "int64", "turns": "int64", "scored": "int64",
+                          "offensive": "int64", "sentiment_n": "int64"})
+    return ConversationStats(f, int(idle_minutes), sessions,
+                             depth.sort_values("depth").reset_index(drop=True))
+
+
+def turns_sql(where: str) -> str:
+    """A CTE chain ending in ``numbered``: one row per turn with its conversation key
+    (``conv``), session number within the key (``sess_no``), depth, session length
+    (``n_turns``), status, model version, user-message signals and feedback flags."""
+    return f"""
+        llm AS (
+            SELECT s.span_key, s.trace_id, s.session_id, s.user_id, s.start_time, s.status,
+                   s.model_version,
+                   coalesce(s.end_time, s.start_time
+                            + to_microseconds(CAST(coalesce(s.latency_ms, 0) * 1000 AS BIGINT)))
+                       AS end_time
+            FROM spans s WHERE s.kind = '{msql.REQUEST_KIND}' AND {where}
+        ),
+        turns AS (
+            SELECT trace_id,
+                   coalesce('s:' || min(session_id), 'u:' || min(user_id), 't:' || trace_id) AS conv,
+                   min(start_time) AS t0, max(end_time) AS t1,
+                   arg_max(status, start_time) AS status,
+                   arg_max(model_version, start_time) AS model_version,
+                   arg_min(span_key, start_time) AS first_key
+            FROM llm GROUP BY trace_id
+        ),
+        fb AS (
+            SELECT f.trace_id, bool_or({NEGATIVE}) AS negative, bool_or({POSITIVE}) AS positive
+            FROM feedback f WHERE f.trace_id IN (SELECT trace_id FROM turns)
+            GROUP BY f.trace_id
+        ),
+        ordered AS (
+            SELECT t.*, g.user_offensive, g.user_sentiment,
+                   coalesce(fb.negative, false) AS negative,
+                   coalesce(fb.positive, false) AND NOT coalesce(fb.negative, false) AS positive,
+                   lag(t.t1) OVER (PARTITION BY t.conv ORDER BY t.t0, t.trace_id) AS prev_end
+            FROM turns t
+            LEFT JOIN signals g ON g.span_key = t.first_key
+            LEFT JOIN fb ON fb.trace_id = t.trace_id
+        ),
+        split AS (
+            SELECT *, sum(CASE WHEN prev_end IS NULL OR t0 - prev_end > to_minutes($idle)
+                               THEN 1 ELSE 0 END)
+                          OVER (PARTITION BY conv ORDER BY t0, trace_id ROWS UNBOUNDED PRECEDING)
+                          AS sess_no
+            FROM ordered
+        ),
+        numbered AS MATERIALIZED (
+            SELECT *, row_number() OVER w AS depth, count(*) OVER (PARTITION BY conv, sess_no) AS n_turns
+            FROM split WINDOW w AS (PARTITION BY conv, sess_no ORDER BY t0, trace_id)
+        )"""
+
+
+def _cubes(store: Store, f: SpanFilter, idle_minutes: int) -> pd.DataFrame:
+    where, params = msql.where_clause(f)
+    params |= {"idle": int(idle_minutes), "max_depth": MAX_DEPTH,
+               "threshold": msql.OFFENSIVE_THRESHOLD}
+    return store.df(
+        f"""WITH {turns_sql(where)},
+            last_turns AS (SELECT * FROM numbered WHERE depth = n_turns)
+            SELECT 'sessions' AS part, coalesce(model_version, '{msql.UNSET_GROUP}') AS model_version,
+                   n_turns AS turns,
+                   CASE WHEN status = 'ok' THEN 'answered' WHEN status = 'error' THEN 'errored'
+                        ELSE 'unanswered' END AS outcome,
+                   CASE WHEN negative THEN 'negative' WHEN positive THEN 'positive'
+                        ELSE 'none' END AS feedback,
+                   count(*) AS sessions, NULL::BIGINT AS depth, NULL::BIGINT AS scored,
+                   NULL::BIGINT AS offensive, NULL::BIGINT AS sentiment_n,
+                   NULL::DOUBLE AS sentiment_sum, NULL::DOUBLE AS sentiment_sq
+            FROM last_turns GROUP BY ALL
+            UNION ALL
+            SELECT 'depth', NULL, count(*), NULL, NULL, NULL, least(depth, $max_depth),
+                   count(user_offensive), count(*) FILTER (WHERE user_offensive >= $threshold),
+                   count(user_sentiment), sum(user_sentiment), sum(user_sentiment * user_sentiment)
+            FROM numbered GROUP BY least(depth, $max_depth)""",
+        params,
+    )

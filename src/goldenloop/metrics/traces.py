@@ -1,0 +1,249 @@
+"""Drill-down from aggregates to spans: the requests behind a chart bucket (``bucket_spans``),
+one span in full (``span_detail``), its trace as a tree with timings (``trace_tree``), and
+its conversation with every turn's signals, feedback and grades (``conversation``).
+
+Every statement is bounded: lists take a ``limit`` (at most ``MAX_LIMIT``), a trace at most
+``MAX_TRACE_SPANS`` spans and a conversation at most ``MAX_TURNS`` turns, and texts are cut
+to ``PREVIEW_CHARS`` in lists. Conditions and orders are chosen by name from the tables
+below, never spliced from callers, and user values reach DuckDB as parameters.
+Texts returned here are users' and models' words: pages show them as plain text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import pandas as pd
+
+from goldenloop.metrics.filters import FilterError, SpanFilter, check_split
+from goldenloop.store import Store
+from goldenloop.store import metrics_sql as msql
+
+MAX_LIMIT = 1_000
+MAX_TRACE_SPANS = 2_000
+MAX_TURNS = 500
+PREVIEW_CHARS = 160
+# What a chart's series means for the spans behind a bucket: a condition on the span ``s``
+# or its signals ``g``. Series not named here select every request of the bucket.
+CONDITIONS = {
+    "error": "s.status = 'error'",
+    "timeout": "s.status = 'timeout'",
+    "empty": "s.status = 'empty'",
+    "failed": "s.status <> 'ok'",
+    "user_offensive": f"g.user_offensive >= {msql.OFFENSIVE_THRESHOLD}",
+    "output_offensive": f"g.output_offensive >= {msql.OFFENSIVE_THRESHOLD}",
+    "user_scored": "g.user_sentiment IS NOT NULL",
+    "output_scored": "g.output_sentiment IS NOT NULL",
+    "feedback": "EXISTS (SELECT 1 FROM feedback fb WHERE fb.span_key = s.span_key)",
+    "thumbs_down": "EXISTS (SELECT 1 FROM feedback fb WHERE fb.span_key = s.span_key "
+                   "AND fb.kind = 'thumbs' AND fb.value <= 0)",
+    "graded": "EXISTS (SELECT 1 FROM grades gr WHERE gr.span_key = s.span_key)",
+}
+ORDERS = {  # the spans worth reading first
+    "recent": "s.start_time DESC",
+    "slowest": "s.latency_ms DESC NULLS LAST",
+    "slowest_first_token": "s.ttft_ms DESC NULLS LAST",
+    "most_input_tokens": "s.input_tokens DESC NULLS LAST",
+    "most_output_tokens": "s.output_tokens DESC NULLS LAST",
+    "costliest": "s.cost_usd DESC NULLS LAST",
+    "most_offensive_user": "g.user_offensive DESC NULLS LAST",
+    "most_offensive_output": "g.output_offensive DESC NULLS LAST",
+    "most_negative_user": "g.user_sentiment ASC NULLS LAST",
+    "most_negative_output": "g.output_sentiment ASC NULLS LAST",
+}
+LIST_COLUMNS = ["trace_id", "span_id", "session_id", "start_time", "app", "model_version",
+                "prompt_version", "status", "latency_ms", "ttft_ms", "input_tokens",
+                "output_tokens", "cost_usd", "user_offensive", "user_sentiment",
+                "output_offensive", "output_sentiment", "last_user_message", "output"]
+
+
+class NotFound(FilterError):
+    """No span, trace or session by that id."""
+
+
+@dataclass(frozen=True)
+class SpanList:
+    spans: pd.DataFrame  # LIST_COLUMNS, at most ``limit`` rows
+    total: int  # spans matching, beyond the limit too
+
+
+def bucket_spans(store: Store, f: SpanFilter, *, split: str | None = None,
+                 group: str | None = None, condition: str | None = None,
+                 order: str = "recent", limit: int = 100) -> SpanList:
+    """Requests matching ``f`` (its time range is the bucket), of ``group`` of ``split``
+    (``"(not set)"`` selects spans without a value), meeting the named ``condition``
+    (``CONDITIONS``), in the named ``order`` (``ORDERS``): the first ``limit`` and how many
+    match in all."""
+    check_split(split)
+    if condition is not None and condition not in CONDITIONS:
+        raise FilterError(f"unknown condition {condition!r}: one of {', '.join(CONDITIONS)}")
+    if order not in ORDERS:
+        raise FilterError(f"unknown order {order!r}: one of {', '.join(ORDERS)}")
+    where, params = msql.where_clause(f)
+    if split is not None and group is not None:
+        column = msql.SPLIT_COLUMNS[split]
+        if group == msql.UNSET_GROUP:
+            where += f" AND {column} IS NULL"
+        else:
+            where += f" AND {column} = $group"
+            params["group"] = group
+    if condition is not None:
+        where += f" AND {CONDITIONS[condition]}"
+    params["limit"] = max(1, min(int(limit), MAX_LIMIT))
+    params["chars"] = PREVIEW_CHARS
+    base = f"""FROM spans s LEFT JOIN signals g ON g.span_key = s.span_key
+               WHERE s.kind = '{msql.REQUEST_KIND}' AND {where}"""
+    # The page first, then the count: a window count would carry every match's texts
+    # through the sort, where a top-N with LIMIT reads texts of the rows it keeps only.
+    frame = store.df(
+        f"""SELECT s.trace_id, s.span_id, s.session_id, s.start_time, s.app, s.model_version,
+                   s.prompt_version, s.status, s.latency_ms, s.ttft_ms, s.input_tokens,
+                   s.output_tokens, s.cost_usd, g.user_offensive, g.user_sentiment,
+                   g.output_offensive, g.output_sentiment,
+                   left(s.last_user_message, $chars) AS last_user_message,
+                   left(s.output, $chars) AS output
+            {base} ORDER BY {ORDERS[order]}, s.span_key DESC LIMIT $limit""",
+        params,
+    )
+    total = len(frame)
+    if total == params["limit"]:
+        count_params = {k: v for k, v in params.items() if k not in ("limit", "chars")}
+        total = int(store.scalar(f"SELECT count(*) {base}", count_params))
+    return SpanList(frame, total)
+
+
+def find(store: Store, ident: str) -> dict[str, str]:
+    """What ``ident`` names: {"trace_id", "span_id"} for a span id (the most recent span of
+    that id), {"trace_id"} for a trace id, {"session_id"} for a session id."""
+    ident = ident.strip()
+    if not ident:
+        raise NotFound("give a span id, trace id or session id")
+    row = store.rows(
+        """SELECT kind, a, b FROM (
+               (SELECT 1 AS rank, 'span' AS kind, trace_id AS a, span_id AS b FROM spans
+                WHERE span_id = $id ORDER BY start_time DESC LIMIT 1)
+               UNION ALL (SELECT 2, 'trace', trace_id, NULL FROM spans WHERE trace_id = $id LIMIT 1)
+               UNION ALL (SELECT 3, 'session', session_id, NULL FROM spans
+                          WHERE session_id = $id LIMIT 1))
+           ORDER BY rank LIMIT 1""", {"id": ident})
+    if not row:
+        raise NotFound(f"no span, trace or session has the id {ident!r}")
+    kind, first, second = row[0]
+    if kind == "span":
+        return {"trace_id": first, "span_id": second}
+    return {"trace_id": first} if kind == "trace" else {"session_id": first}
+
+
+def span_detail(store: Store, trace_id: str, span_id: str) -> dict:
+    """Every column of one span, with its signals; raises ``NotFound``."""
+    frame = store.df(
+        """SELECT s.*, g.user_offensive, g.output_offensive, g.user_sentiment, g.output_sentiment,
+                  g.output_chars, g.refusal
+           FROM spans s LEFT JOIN signals g ON g.span_key = s.span_key
+           WHERE s.trace_id = $t AND s.span_id = $s LIMIT 1""", {"t": trace_id, "s": span_id})
+    if frame.empty:
+        raise NotFound(f"no span {span_id!r} in trace {trace_id!r}")
+    return frame.iloc[0].to_dict()
+
+
+def trace_tree(store: Store, trace_id: str) -> pd.DataFrame:
+    """The spans of one trace in tree order (a parent before its children, siblings by start)
+    with ``depth`` (0 for roots; a span whose parent is missing counts as a root),
+    ``offset_ms`` and ``end_ms`` from the trace's first start. Raises ``NotFound``."""
+    frame = store.df(
+        """SELECT s.span_key, s.span_id, s.parent_span_id, s.kind, s.name, s.model_version,
+                  s.status, s.start_time, s.end_time, s.latency_ms, s.ttft_ms, s.input_tokens,
+                  s.output_tokens, s.cost_usd, s.error_type
+           FROM spans s WHERE s.trace_id = $t ORDER BY s.start_time, s.span_key LIMIT $n""",
+        {"t": trace_id, "n": MAX_TRACE_SPANS})
+    if frame.empty:
+        raise NotFound(f"no trace {trace_id!r}")
+    return _tree_order(frame)
+
+
+def _tree_order(frame: pd.DataFrame) -> pd.DataFrame:
+    ids = set(frame["span_id"])
+    children: dict[str | None, list[int]] = {}
+    for i, parent in enumerate(frame["parent_span_id"]):
+        key = parent if isinstance(parent, str) and parent in ids else None
+        children.setdefault(key, []).append(i)  # rows come sorted by start: siblings too
+    order, depth = [], []
+    stack = [(i, 0) for i in reversed(children.get(None, []))]
+    seen: set[int] = set()
+    while stack:  # depth first, iterative: a deep agent loop must not hit the recursion limit
+        i, d = stack.pop()
+        if i in seen:  # a cycle in bad data: show each span once
+            continue
+        seen.add(i)
+        order.append(i)
+        depth.append(d)
+        span_id = frame["span_id"].iat[i]
+        stack.extend((c, d + 1) for c in reversed(children.get(span_id, [])))
+    rest = [i for i in range(len(frame)) if i not in seen]  # spans only reachable via a cycle
+    out = frame.iloc[order + rest].assign(depth=depth + [0] * len(rest)).reset_index(drop=True)
+    t0 = out["start_time"].min()
+    end = out["end_time"].fillna(out["start_time"] + pd.to_timedelta(out["latency_ms"].fillna(0),
+                                                                     unit="ms"))
+    return out.assign(offset_ms=(out["start_time"] - t0).dt.total_seconds() * 1000,
+                      end_ms=(end - t0).dt.total_seconds() * 1000)
+
+
+def conversation(store: Store, session_id: str) -> pd.DataFrame:
+    """Every turn (trace) of one session in time order: its start, user message (read by
+    its first LLM call), answer and status (its last call's), model version, latency, the
+    user-message and answer signals, end-user feedback (``feedback``: e.g. "thumbs down:
+    comment") and grades (``grades``: "criterion=value (source)"), and the idle gap since the
+    previous turn (``idle_min``). Raises ``NotFound``."""
+    frame = store.df(
+        f"""WITH sp AS (
+                SELECT * FROM spans WHERE session_id = $sid
+            ), turns AS (
+                SELECT trace_id, min(start_time) AS start_time,
+                       max(coalesce(end_time, start_time)) AS end_time,
+                       count(*) AS spans,
+                       count(*) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS requests,
+                       arg_min(last_user_message, start_time)
+                           FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS user_message,
+                       arg_max(output, start_time) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS answer,
+                       arg_max(status, start_time) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS status,
+                       arg_max(model_version, start_time)
+                           FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS model_version,
+                       arg_min(span_key, start_time) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS first_key,
+                       arg_max(span_key, start_time) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS last_key,
+                       arg_max(span_id, start_time) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS answer_span_id,
+                       sum(latency_ms) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS llm_ms,
+                       max(turn_index) AS turn_index
+                FROM sp GROUP BY trace_id
+                ORDER BY start_time LIMIT $n
+            ), fb AS (
+                SELECT f.trace_id, string_agg(
+                    CASE f.kind WHEN 'thumbs' THEN (CASE WHEN f.value >= 1 THEN 'thumbs up'
+                                                         ELSE 'thumbs down' END)
+                                ELSE f.kind || ' ' || coalesce(CAST(f.value AS VARCHAR), '') END
+                    || coalesce(': ' || f.comment, ''), '; ' ORDER BY f.created_at) AS feedback
+                FROM feedback f WHERE f.trace_id IN (SELECT trace_id FROM turns) GROUP BY f.trace_id
+            ), gr AS (
+                SELECT s.trace_id, string_agg(
+                    g.criterion || '=' || coalesce(CAST(g.value_number AS VARCHAR), g.value_label,
+                                                   array_to_string(g.value_labels, ','), '?')
+                    || ' (' || coalesce(g.source, '?') || ')', '; ' ORDER BY g.created_at) AS grades
+                FROM grades g JOIN sp s ON s.span_key = g.span_key
+                WHERE NOT EXISTS (SELECT 1 FROM grades e WHERE e.supersedes = g.grade_id)
+                GROUP BY s.trace_id
+            )
+            SELECT t.trace_id, t.answer_span_id AS span_id, t.turn_index, t.start_time,
+                   t.end_time, t.model_version, t.status, t.spans, t.requests, t.llm_ms,
+                   t.user_message, t.answer, u.user_offensive, u.user_sentiment,
+                   a.output_offensive, a.output_sentiment, fb.feedback, gr.grades
+            FROM turns t
+            LEFT JOIN signals u ON u.span_key = t.first_key
+            LEFT JOIN signals a ON a.span_key = t.last_key
+            LEFT JOIN fb ON fb.trace_id = t.trace_id
+            LEFT JOIN gr ON gr.trace_id = t.trace_id
+            ORDER BY t.start_time, t.trace_id""",
+        {"sid": session_id, "n": MAX_TURNS})
+    if frame.empty:
+        raise NotFound(f"no session {session_id!r}")
+    gap = frame["start_time"] - frame["end_time"].shift()
+    return frame.assign(turn=range(1, len(frame) + 1),
+                        idle_min=gap.dt.total_seconds() / 60)
+
