@@ -1,0 +1,35 @@
+"""Golden datasets: versioned exports of graded production data, with provenance.
+
+Build a dataset from a filter over graded targets (``preview``, ``build``), read its
+immutable versions (``versions``, ``get_version``, ``diff``) and write them out in every
+format with a dataset card (``export``).
+"""
+
+from goldenloop.golden.build import BuildResult, Preview, build, preview, resolve
+from goldenloop.golden.filters import (
+    ADJUDICATED,
+    CONSENSUS,
+    HUMAN,
+    HUMAN_JUDGE,
+    SOURCES,
+    FilterError,
+    GoldenError,
+    GoldenFilter,
+)
+from goldenloop.golden.versions import (
+    DatasetNotFound,
+    Diff,
+    Version,
+    datasets,
+    diff,
+    get_version,
+    rows,
+    versions,
+)
+
+__all__ = [
+    "ADJUDICATED", "CONSENSUS", "HUMAN", "HUMAN_JUDGE", "SOURCES", "BuildResult",
+    "DatasetNotFound", "Diff", "FilterError", "GoldenError", "GoldenFilter", "Preview",
+    "Version", "build", "datasets", "diff", "get_version", "preview", "resolve", "rows",
+    "versions",
+]

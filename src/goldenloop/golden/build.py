@@ -1,0 +1,206 @@
+"""Building golden datasets: a preview of what a filter gives, and saving it as a version.
+
+A version is saved only when its content differs from the dataset's latest version (the
+content hash is over every row's key and content hash), so building or exporting again
+over unchanged grades makes no new version. Rows are stored once by content hash and shared
+between versions.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from typing import Any
+
+import pandas as pd
+
+from goldenloop import roles
+from goldenloop.golden import select_sql
+from goldenloop.golden.filters import FilterError, GoldenFilter, check_name
+from goldenloop.golden.versions import Version, latest_version, version_info
+from goldenloop.store import Store, audit
+
+NO_EXPECTED = "no acceptable expected output"
+PREVIEW_COLUMNS = ["row_key", "app", "model_version", "label", "agreement_level", "reviewers",
+                   "judge_agrees", "expected_source", "input", "expected_output"]
+
+
+@dataclass(frozen=True)
+class Preview:
+    filter: GoldenFilter            # with the correctness rule filled in from the rubric
+    counts: dict[str, Any]          # considered, included, left_out {reason: n}, expected_sources
+    label_balance: pd.DataFrame     # label, rows, share
+    agreement: pd.DataFrame         # agreement_level, rows, share; judge agreement below
+    judge_agreement: float | None   # share of rows with a judge grade whose verdict matches
+    rows: pd.DataFrame              # the first rows, PREVIEW_COLUMNS
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    version: Version
+    created: bool                   # False: the content equals the latest version's
+    counts: dict[str, Any]
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def resolve(store: Store, f: GoldenFilter) -> GoldenFilter:
+    """``f`` with a correctness rule taken from the criterion when it has none: the upper
+    quarter of a numeric scale (4 and 5 on 1-5), the best of ordered labels, "yes" for a
+    boolean. Nominal criteria get none: name the correct labels."""
+    if f.has_correct_rule:
+        return f
+    row = store.rows(
+        """SELECT value_type, min_value, max_value, len(labels), higher_is_better
+           FROM criteria WHERE name = ? AND (? IS NULL OR rubric_name = ?)
+           ORDER BY created_at DESC LIMIT 1""", [f.criterion, f.rubric_name, f.rubric_name])
+    if not row:
+        return f
+    value_type, lo, hi, n_labels, higher = row[0]
+    if higher is False:
+        return f
+    if value_type == "boolean":
+        return replace(f, correct_at=1.0)
+    if value_type in ("ordinal", "interval") and lo is not None and hi is not None:
+        return replace(f, correct_at=float(lo + 0.75 * (hi - lo)))
+    if value_type == "ordinal" and n_labels:
+        return replace(f, correct_at=float(n_labels))  # ordered labels are stored as 1..n
+    return f
+
+
+def _candidates(cur, f: GoldenFilter) -> str:
+    """Materialise the candidate rows of ``f`` in a temporary table; return its name."""
+    name = f"_golden_cand_{uuid.uuid4().hex[:10]}"
+    cur.execute(f"CREATE TEMP TABLE {name} AS {select_sql.candidates_sql()}",
+                select_sql.params(f))
+    return name
+
+
+def _counts(cur, table: str) -> dict[str, Any]:
+    rows = cur.execute(f"SELECT reason, count(*) FROM {table} GROUP BY ALL").fetchall()
+    left_out = {r: int(n) for r, n in rows if r is not None}
+    included = sum(int(n) for r, n in rows if r is None)
+    sources = cur.execute(f"""SELECT expected_source, count(*) FROM {table}
+                              WHERE reason IS NULL GROUP BY ALL ORDER BY 1""").fetchall()
+    return {"considered": included + sum(left_out.values()), "included": included,
+            "left_out": dict(sorted(left_out.items())),
+            "expected_sources": {s: int(n) for s, n in sources}}
+
+
+def _shares(df: pd.DataFrame) -> pd.DataFrame:
+    total = df["rows"].sum()
+    return df.assign(share=df["rows"] / total if total else 0.0)
+
+
+def _label_balance(cur, table: str) -> pd.DataFrame:
+    df = cur.execute(f"""SELECT coalesce(label, '(none)') AS label, count(*) AS rows
+                         FROM {table} WHERE reason IS NULL
+                         GROUP BY ALL ORDER BY min(label_number) NULLS LAST, label""").df()
+    return _shares(df)
+
+
+def preview(store: Store, f: GoldenFilter, *, limit: int = 50) -> Preview:
+    """What ``f`` would give, without saving anything (works on a read-only snapshot)."""
+    f = resolve(store, f)
+    cur = store.cursor()
+    table = _candidates(cur, f)
+    try:
+        agreement = _shares(cur.execute(
+            f"""SELECT agreement_level, count(*) AS rows FROM {table} WHERE reason IS NULL
+                GROUP BY ALL ORDER BY rows DESC""").df())
+        judge = cur.execute(f"""SELECT avg(CAST(judge_agrees AS DOUBLE)) FROM {table}
+                                WHERE reason IS NULL""").fetchall()[0][0]
+        rows = cur.execute(f"""SELECT {', '.join(PREVIEW_COLUMNS)} FROM {table}
+                               WHERE reason IS NULL ORDER BY start_time DESC NULLS LAST, row_key
+                               LIMIT {int(limit)}""").df()
+        return Preview(f, _counts(cur, table), _label_balance(cur, table), agreement,
+                       None if judge is None else float(judge), rows)
+    finally:
+        cur.execute(f"DROP TABLE IF EXISTS {table}")
+
+
+def _dataset_id(cur, name: str, author: str, description: str, now: datetime) -> int:
+    row = cur.execute("SELECT dataset_id FROM golden_datasets WHERE name = ?", [name]).fetchall()
+    if row:
+        if description:
+            cur.execute("UPDATE golden_datasets SET description = ? WHERE dataset_id = ?",
+                        [description, row[0][0]])
+        return int(row[0][0])
+    cur.execute("""INSERT INTO golden_datasets
+                   VALUES (nextval('golden_dataset_seq'), ?, ?, ?, ?) RETURNING dataset_id""",
+                [name, description, author, now])
+    return int(cur.fetchall()[0][0])
+
+
+def _save(cur, dataset_id: int, f: GoldenFilter, author: str, cand: str, now: datetime
+          ) -> tuple[int, bool, dict[str, Any]]:
+    hashed = f"{cand}_h"
+    cur.execute(f"CREATE TEMP TABLE {hashed} AS {select_sql.hashed_sql(cand)}")
+    content_hash = cur.execute(
+        f"""SELECT sha256(coalesce(string_agg(row_key || ' ' || row_hash, chr(10)
+                                              ORDER BY row_key), ''))
+            FROM {hashed}""").fetchall()[0][0]
+    counts = _counts(cur, cand)
+    last = cur.execute("""SELECT version_id, content_hash FROM golden_versions
+                          WHERE dataset_id = ? ORDER BY version DESC LIMIT 1""",
+                       [dataset_id]).fetchall()
+    if last and last[0][1] == content_hash:
+        cur.execute(f"DROP TABLE {hashed}")
+        return int(last[0][0]), False, counts
+    cols = "row_hash, " + ", ".join(select_sql.ROW_COLUMNS)
+    cur.execute(f"""INSERT INTO golden_rows ({cols}, created_at)
+                    SELECT {cols}, ? FROM {hashed} h
+                    WHERE NOT EXISTS (SELECT 1 FROM golden_rows r WHERE r.row_hash = h.row_hash)
+                    QUALIFY row_number() OVER (PARTITION BY row_hash) = 1""", [now])
+    balance = _label_balance(cur, cand)
+    cur.execute(
+        """INSERT INTO golden_versions
+           SELECT nextval('golden_version_seq'), ?,
+                  coalesce((SELECT max(version) FROM golden_versions WHERE dataset_id = ?), 0) + 1,
+                  ?, ?, ?, ?, ?, ?, ?
+           RETURNING version_id""",
+        [dataset_id, dataset_id, content_hash, author, _json(f.to_dict()), _json(counts),
+         _json(dict(zip(balance["label"], balance["rows"].astype(int).tolist(), strict=True))),
+         counts["included"], now])
+    version_id = int(cur.fetchall()[0][0])
+    cur.execute(f"""INSERT INTO golden_version_rows SELECT ?, row_key, row_hash FROM {hashed}""",
+                [version_id])
+    cur.execute(f"DROP TABLE {hashed}")
+    return version_id, True, counts
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, default=str, sort_keys=True)
+
+
+def build(store: Store, name: str, f: GoldenFilter, author: str, *,
+          description: str = "") -> BuildResult:
+    """Save what ``f`` gives as a new version of dataset ``name`` unless it equals the latest
+    version. Leads only (roles.yaml); recorded in the audit log."""
+    name = check_name(name)
+    who = roles.require(store, author, roles.Action.EXPORT)
+    f = resolve(store, f)  # without a rule only corrections and comparisons give rows
+
+    def write(cur) -> tuple[int, bool, dict[str, Any]]:
+        now = _now()
+        dataset_id = _dataset_id(cur, name, who, description, now)
+        cand = _candidates(cur, f)  # a failure rolls back, temporary tables included
+        version_id, created, counts = _save(cur, dataset_id, f, who, cand, now)
+        cur.execute(f"DROP TABLE {cand}")
+        if created:
+            v = cur.execute("SELECT version FROM golden_versions WHERE version_id = ?",
+                            [version_id]).fetchall()[0][0]
+            audit.record(cur, who, "golden.version", f"golden:{name}:v{v}",
+                         {"filter": f.to_dict(), "counts": counts})
+        return version_id, created, counts
+
+    version_id, created, counts = store.write(write)
+    return BuildResult(version_info(store, version_id), created, counts)
+
+
+__all__ = ["NO_EXPECTED", "BuildResult", "FilterError", "Preview", "build", "latest_version",
+           "preview", "resolve"]

@@ -1,0 +1,312 @@
+"""The SQL that turns graded targets into candidate golden rows, each with the reason it is
+left out (NULL when it is kept).
+
+Which grades count follows agreement's rule: a grade counts when nothing supersedes it; of
+one author's live grades on a target the latest counts, and it is dropped when it says "not
+applicable", is flagged or is a retraction (an undo). Human grades are reviewers' (and
+imported reviewers'); adjudication grades are kept apart and, when present, settle the
+verdict. A grade's *verdict key* is "correct"/"incorrect" under the filter's correctness
+rule, else its value; reviewers agree when their keys match. Comparisons always compare
+values (A better, B better, tie).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from goldenloop.golden.filters import GoldenFilter
+
+_HUMAN = "(g.source = 'human' OR (g.source = 'imported' AND g.author_kind = 'reviewer'))"
+_JUDGE = "(g.source = 'judge' OR (g.source = 'imported' AND g.author_kind = 'judge'))"
+_VALUE = """coalesce(value_label, array_to_string(value_labels, '|'),
+        CASE WHEN value_number = round(value_number)
+             THEN CAST(CAST(value_number AS BIGINT) AS VARCHAR)
+             ELSE CAST(value_number AS VARCHAR) END)"""
+_PASS = """CASE WHEN target_type = 'comparison' THEN NULL
+        WHEN value_label IS NOT NULL AND len($correct_labels) > 0
+            THEN list_contains($correct_labels, value_label)
+        WHEN value_labels IS NOT NULL AND len($correct_labels) > 0
+            THEN len(value_labels) > 0 AND list_has_all($correct_labels, value_labels)
+        WHEN value_number IS NOT NULL AND $correct_at IS NOT NULL
+            THEN value_number >= $correct_at
+        END"""
+
+_GRADES = f"""
+g0 AS (
+    SELECT g.*, CASE WHEN {_JUDGE} THEN 'judge' WHEN {_HUMAN} THEN 'human' END AS side
+    FROM grades g
+    WHERE g.criterion = $criterion
+      AND ($rubric_name IS NULL OR g.rubric_name = $rubric_name)
+      AND list_contains($target_types, g.target_type)
+      AND NOT EXISTS (SELECT 1 FROM grades s WHERE s.supersedes = g.grade_id)
+),
+latest AS (
+    SELECT * FROM g0 WHERE side IS NOT NULL
+    QUALIFY row_number() OVER (
+        PARTITION BY target_type, target_id, side, author_id, judge_name, judge_version,
+                     coalesce(is_adjudication, false)
+        ORDER BY created_at DESC, grade_id DESC) = 1
+),
+valued AS (
+    SELECT *, {_VALUE} AS value, {_PASS} AS pass
+    FROM latest
+    WHERE NOT coalesce(not_applicable, false) AND NOT coalesce(flagged, false)
+      AND NOT coalesce(retracted, false)
+      AND (value_number IS NOT NULL OR value_label IS NOT NULL OR len(value_labels) > 0)
+),
+usable AS (
+    SELECT *, CASE WHEN pass IS NULL THEN value WHEN pass THEN 'correct'
+                   ELSE 'incorrect' END AS vkey
+    FROM valued
+),
+humans AS (
+    SELECT * FROM usable WHERE side = 'human' AND NOT coalesce(is_adjudication, false)
+),
+adj AS (
+    SELECT * FROM usable WHERE side = 'human' AND coalesce(is_adjudication, false)
+    QUALIFY row_number() OVER (PARTITION BY target_type, target_id
+                               ORDER BY created_at DESC, grade_id DESC) = 1
+),
+hum AS (
+    SELECT target_type, target_id, count(*) AS n_reviewers, count(DISTINCT vkey) AS n_keys,
+           list(author_id ORDER BY author_id) AS reviewers,
+           list({{'reviewer': author_id, 'value': value, 'grade_id': grade_id,
+                  'adjudication': false}} ORDER BY author_id) AS grades_list
+    FROM humans GROUP BY ALL
+),
+key_votes AS (SELECT target_type, target_id, vkey, count(*) AS n FROM humans GROUP BY ALL),
+value_votes AS (
+    SELECT target_type, target_id, vkey, value, count(*) AS n, max(grade_id) AS last_id
+    FROM humans GROUP BY ALL
+),
+majority_value AS (     -- the commonest value among the reviewers holding the majority key
+    SELECT v.target_type, v.target_id, v.last_id
+    FROM value_votes v
+    JOIN key_votes k USING (target_type, target_id, vkey)
+    JOIN hum h USING (target_type, target_id)
+    WHERE k.n * 2 > h.n_reviewers
+    QUALIFY row_number() OVER (PARTITION BY v.target_type, v.target_id
+                               ORDER BY v.n DESC, v.last_id DESC) = 1
+),
+cand AS (
+    SELECT target_type, target_id, max(span_key) AS span_key
+    FROM usable WHERE side = 'human' GROUP BY ALL
+),
+verdict AS (
+    SELECT c.target_type, c.target_id, c.span_key,
+           coalesce(a.grade_id, m.last_id) AS verdict_id, a.grade_id IS NOT NULL AS adjudicated,
+           coalesce(h.n_reviewers, 0) AS n_reviewers, coalesce(h.n_keys, 0) AS n_keys,
+           h.reviewers, h.grades_list, a.author_id AS adjudicator, a.value AS adj_value,
+           a.grade_id AS adj_grade_id
+    FROM cand c
+    LEFT JOIN adj a USING (target_type, target_id)
+    LEFT JOIN majority_value m USING (target_type, target_id)
+    LEFT JOIN hum h USING (target_type, target_id)
+),
+judge_latest AS (
+    SELECT * FROM usable WHERE side = 'judge'
+    QUALIFY row_number() OVER (PARTITION BY target_type, target_id
+                               ORDER BY created_at DESC, grade_id DESC) = 1
+),
+judge_all AS (
+    SELECT target_type, target_id,
+           to_json(list({{'judge': judge_name, 'model': judge_model, 'version': judge_version,
+                         'value': value, 'grade_id': grade_id}} ORDER BY created_at, grade_id))
+               AS judge_grades,
+           list(DISTINCT judge_version ORDER BY judge_version)
+               FILTER (WHERE judge_version IS NOT NULL) AS judge_versions
+    FROM usable WHERE side = 'judge' GROUP BY ALL
+),
+in_queue AS (
+    SELECT DISTINCT target_type, target_id FROM usable
+    WHERE side = 'human' AND list_contains($queue_ids, queue_id)
+),
+corr AS (
+    SELECT * FROM corrections c
+    WHERE NOT coalesce(c.retracted, false) AND trim(coalesce(c.corrected_output, '')) <> ''
+      AND NOT EXISTS (SELECT 1 FROM corrections s WHERE s.supersedes = c.correction_id)
+    QUALIFY row_number() OVER (PARTITION BY target_type, target_id
+                               ORDER BY created_at DESC, correction_id DESC) = 1
+)
+"""
+
+# The answer that was graded, and its context, per target type. Traces and sessions are
+# represented by their last LLM span (the answer the user saw last).
+_CONTEXT = """
+last_of AS (
+    SELECT c.target_type, c.target_id, s.span_key
+    FROM cand c JOIN spans s
+      ON (c.target_type = 'trace' AND s.trace_id = c.target_id)
+      OR (c.target_type = 'session' AND s.session_id = c.target_id)
+    QUALIFY row_number() OVER (PARTITION BY c.target_type, c.target_id
+                               ORDER BY (s.kind = 'llm') DESC, s.start_time DESC,
+                                        s.span_key DESC) = 1
+),
+span_of AS (
+    SELECT c.target_type, c.target_id,
+           CASE WHEN c.target_type = 'span' THEN coalesce(c.span_key,
+                                                          TRY_CAST(c.target_id AS BIGINT))
+                WHEN c.target_type IN ('trace', 'session') THEN l.span_key
+                WHEN c.target_type = 'comparison' AND cm.a_type = 'span'
+                    THEN TRY_CAST(cm.a_id AS BIGINT) END AS span_key,
+           cm.input AS cmp_input, cm.a_output, cm.b_output,
+           it.input AS item_input, it.output AS item_output, it.created_at AS item_time
+    FROM cand c
+    LEFT JOIN last_of l USING (target_type, target_id)
+    LEFT JOIN comparisons cm ON c.target_type = 'comparison' AND cm.comparison_id = c.target_id
+    LEFT JOIN items it ON c.target_type = 'item' AND it.item_id = c.target_id
+),
+ctx AS (
+    SELECT o.target_type, o.target_id, s.span_key, s.trace_id, s.span_id,
+           CASE WHEN o.target_type = 'session' THEN o.target_id ELSE s.session_id END
+               AS session_id,
+           s.app, s.model_version, s.prompt_name, s.prompt_version,
+           coalesce(s.start_time, o.item_time) AS start_time, s.tags, s.system_prompt,
+           CASE WHEN o.target_type IN ('span', 'trace', 'session') THEN s.messages END
+               AS messages,
+           coalesce(o.cmp_input, o.item_input, s.last_user_message) AS input,
+           CASE WHEN o.target_type = 'item' THEN o.item_output ELSE s.output END AS output,
+           o.a_output, o.b_output
+    FROM span_of o LEFT JOIN spans s ON s.span_key = o.span_key
+),
+"""
+
+_ROWS = """
+rows AS (
+    SELECT v.target_type || ':' || v.target_id AS row_key, v.target_type, v.target_id,
+           x.span_key, x.trace_id, x.span_id, x.session_id, x.app, x.model_version,
+           x.prompt_name, x.prompt_version, x.start_time, x.tags, x.system_prompt,
+           x.messages, x.input, x.a_output, x.b_output, x.output AS graded_output,
+           g.value AS label, g.value_number AS label_number, g.pass, g.vkey,
+           g.rubric_name, g.rubric_version, g.value_label,
+           v.adjudicated, v.n_reviewers, v.n_keys, v.reviewers, v.adjudicator,
+           CASE WHEN v.adjudicated
+                THEN list_append(coalesce(v.grades_list, []),
+                                 {'reviewer': v.adjudicator, 'value': v.adj_value,
+                                  'grade_id': v.adj_grade_id, 'adjudication': true})
+                ELSE v.grades_list END AS grades_list,
+           (SELECT n FROM key_votes k WHERE k.target_type = v.target_type
+                AND k.target_id = v.target_id AND k.vkey = g.vkey) AS agreeing,
+           j.vkey AS judge_vkey, ja.judge_grades, ja.judge_versions,
+           c.correction_id, c.corrected_output, c.author_id AS corrected_by,
+           qi.inclusion_prob, qi.queue_id
+    FROM verdict v
+    LEFT JOIN usable g ON g.grade_id = v.verdict_id
+    LEFT JOIN ctx x ON x.target_type = v.target_type AND x.target_id = v.target_id
+    LEFT JOIN judge_latest j ON j.target_type = v.target_type AND j.target_id = v.target_id
+    LEFT JOIN judge_all ja ON ja.target_type = v.target_type AND ja.target_id = v.target_id
+    LEFT JOIN corr c ON c.target_type = v.target_type AND c.target_id = v.target_id
+    LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
+    WHERE (len($queue_ids) = 0 OR EXISTS (SELECT 1 FROM in_queue q
+                                          WHERE q.target_type = v.target_type
+                                            AND q.target_id = v.target_id))
+      AND (len($apps) = 0 OR list_contains($apps, x.app))
+      AND (len($model_versions) = 0 OR list_contains($model_versions, x.model_version))
+      AND (len($prompt_versions) = 0 OR list_contains($prompt_versions, x.prompt_version))
+      AND (len($tags) = 0 OR len(list_intersect(coalesce(x.tags, []), $tags)) > 0)
+      AND ($start IS NULL OR x.start_time >= $start)
+      AND ($end IS NULL OR x.start_time < $end)
+),
+decided AS (
+    SELECT *,
+        CASE WHEN target_type = 'comparison' AND value_label = 'A better' THEN a_output
+             WHEN target_type = 'comparison' AND value_label = 'B better' THEN b_output
+             ELSE graded_output END AS output,
+        CASE WHEN target_type = 'comparison' AND value_label = 'A better' THEN b_output
+             WHEN target_type = 'comparison' AND value_label = 'B better' THEN a_output
+             WHEN corrected_output IS NOT NULL AND NOT coalesce(pass, false)
+                 THEN graded_output END AS rejected_output,
+        CASE WHEN corrected_output IS NOT NULL THEN 'correction'
+             WHEN target_type = 'comparison' AND value_label IN ('A better', 'B better')
+                 THEN 'preferred_output'
+             WHEN pass AND trim(coalesce(graded_output, '')) <> '' THEN 'graded_output'
+        END AS expected_source
+    FROM rows
+),
+judged AS (
+    SELECT *,
+        CASE WHEN expected_source = 'correction' THEN corrected_output
+             WHEN expected_source IS NOT NULL THEN output END AS expected_output,
+        CASE
+            WHEN $source = 'adjudicated' AND NOT adjudicated THEN 'not adjudicated'
+            WHEN $source = 'consensus' AND n_reviewers < $min_reviewers
+                THEN 'too few reviewers'
+            WHEN $source = 'consensus' AND n_keys > 1 THEN 'reviewers disagree'
+            WHEN label IS NULL THEN 'reviewers disagree'
+            WHEN $source = 'human_judge' AND judge_vkey IS NULL THEN 'no judge grade'
+            WHEN $source = 'human_judge' AND judge_vkey <> vkey THEN 'judge disagrees'
+            WHEN ($min_value IS NOT NULL AND NOT coalesce(label_number >= $min_value, false))
+              OR ($max_value IS NOT NULL AND NOT coalesce(label_number <= $max_value, false))
+              OR (len($labels) > 0 AND NOT list_contains($labels, label))
+                THEN 'outside the grade thresholds'
+            WHEN expected_source IS NULL THEN 'no acceptable expected output'
+        END AS reason,
+        CASE WHEN adjudicated THEN 'adjudicated'
+             WHEN n_reviewers = 1 THEN 'single reviewer'
+             WHEN n_keys = 1 THEN 'unanimous'
+             ELSE 'majority' END AS agreement_level,
+        CASE WHEN n_reviewers > 0 THEN coalesce(agreeing, 0) / n_reviewers END
+            AS human_agreement,
+        CASE WHEN judge_vkey IS NOT NULL THEN judge_vkey = vkey END AS judge_agrees
+    FROM decided
+)
+"""
+
+# The stored row, in golden_rows' column order (row_hash first, created_at last).
+ROW_COLUMNS = (
+    "row_key", "target_type", "target_id", "span_key", "trace_id", "span_id", "session_id",
+    "app", "model_version", "prompt_name", "prompt_version", "start_time", "tags",
+    "system_prompt", "messages", "input", "output", "rejected_output", "expected_output",
+    "expected_source", "criterion", "rubric_name", "rubric_version", "label", "label_number",
+    "correct", "reviewers", "human_grades", "n_reviewers", "human_agreement",
+    "agreement_level", "judge_grades", "judge_versions", "judge_agrees", "correction_id",
+    "corrected_by", "inclusion_prob", "queue_id",
+)
+_ROW_SELECT = """row_key, target_type, target_id, span_key, trace_id, span_id, session_id,
+    app, model_version, prompt_name, prompt_version, start_time, tags, system_prompt,
+    messages, input, output, rejected_output, expected_output, expected_source,
+    $criterion AS criterion, rubric_name, rubric_version, label, label_number, pass AS correct,
+    reviewers, to_json(grades_list) AS human_grades, n_reviewers, human_agreement,
+    agreement_level, judge_grades, judge_versions, judge_agrees, correction_id, corrected_by,
+    inclusion_prob, queue_id"""
+
+
+def candidates_sql() -> str:
+    """Every graded target the filter reaches: the row's columns and ``reason``."""
+    sql = f"""WITH {_GRADES}, {_CONTEXT} {_ROWS}
+        SELECT {_ROW_SELECT}, reason FROM judged"""
+    # Typed parameters: an empty list or a None would otherwise bind without a type.
+    return re.sub(r"\$(\w+)", lambda m: _TYPED.get(m.group(1), m.group(0)), sql)
+
+
+def hashed_sql(table: str) -> str:
+    """The kept rows of a candidates table with their content hash (every stored column)."""
+    cols = ", ".join(ROW_COLUMNS)
+    return f"""SELECT sha256(CAST(to_json(struct_pack({cols})) AS VARCHAR)) AS row_hash, {cols}
+               FROM {table} WHERE reason IS NULL"""
+
+
+_TYPED = {
+    **{n: f"CAST(${n} AS VARCHAR[])" for n in ("correct_labels", "labels", "target_types", "apps",
+                                              "model_versions", "prompt_versions", "tags")},
+    "queue_ids": "CAST($queue_ids AS BIGINT[])",
+    **{n: f"CAST(${n} AS DOUBLE)" for n in ("correct_at", "min_value", "max_value")},
+    "start": "CAST($start AS TIMESTAMP)", "end": "CAST($end AS TIMESTAMP)",
+    "rubric_name": "CAST($rubric_name AS VARCHAR)",
+}
+
+
+def params(f: GoldenFilter) -> dict[str, Any]:
+    return {
+        "criterion": f.criterion, "rubric_name": f.rubric_name, "source": f.source,
+        "min_reviewers": f.min_reviewers,
+        "correct_at": None if f.correct_at is None else float(f.correct_at),
+        "correct_labels": list(f.correct_labels),
+        "min_value": None if f.min_value is None else float(f.min_value),
+        "max_value": None if f.max_value is None else float(f.max_value),
+        "labels": list(f.labels), "target_types": list(f.target_types),
+        "apps": list(f.apps), "model_versions": list(f.model_versions),
+        "prompt_versions": list(f.prompt_versions), "tags": list(f.tags),
+        "queue_ids": [int(q) for q in f.queue_ids], "start": f.start, "end": f.end,
+    }
