@@ -7,9 +7,23 @@ tidy frames. Requests are LLM calls (spans of kind ``llm``).
     f = SpanFilter(start=..., end=..., apps=("support-bot",))
     view = overview(store, f, split="model_version")
     view.requests.latency()   # time, group, series (p50/p95/p99), value, n
+
+Version comparison (``compare``): two model versions, prompt versions or time windows of one
+app, every metric for both with a session-bootstrap interval of the difference, flagged only
+when significant and beyond a practical threshold.
 """
 
 from goldenloop.metrics.buckets import MAX_POINTS, choose_bucket
+from goldenloop.metrics.compare import (
+    CompareError,
+    Comparison,
+    Sides,
+    compare,
+    thresholds_by_key,
+    version_sides,
+    window_sides,
+)
+from goldenloop.metrics.compare_metrics import METRICS, Metric, Threshold
 from goldenloop.metrics.filters import SPLITS, FilterError, SpanFilter
 from goldenloop.metrics.overview import (
     Dimensions,
@@ -26,14 +40,21 @@ from goldenloop.metrics.series import RequestStats, request_stats
 
 __all__ = [
     "MAX_POINTS",
+    "METRICS",
     "SPLITS",
+    "CompareError",
+    "Comparison",
     "Dimensions",
     "FilterError",
+    "Metric",
     "Overview",
     "RequestStats",
+    "Sides",
     "SpanFilter",
+    "Threshold",
     "Totals",
     "choose_bucket",
+    "compare",
     "correctness",
     "dimensions",
     "feedback",
@@ -42,6 +63,9 @@ __all__ = [
     "overview",
     "request_stats",
     "signals",
+    "thresholds_by_key",
     "totals",
     "version_markers",
+    "version_sides",
+    "window_sides",
 ]
