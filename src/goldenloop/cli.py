@@ -10,8 +10,8 @@ import typer
 
 from goldenloop import access, cli_golden, cli_judge, cli_monitor, cli_producers
 from goldenloop.config import resolve_paths
-from goldenloop.errors import GoldenloopError
-from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.errors import GoldenloopError, MappingError
+from goldenloop.ingest import ImportOptions, grade_mapping, import_file
 from goldenloop.ingest import mapping as column_mapping
 from goldenloop.store import Store
 from goldenloop.store import imports as import_sql
@@ -57,8 +57,12 @@ def import_(
                                                "otlp, openai-batch, openai-pairs).")] = None,
     map: Annotated[list[str] | None, typer.Option("--map", help="Column mapping "
                                                   "span_field=source_column; repeatable.")] = None,
-    mapping_file: Annotated[Path | None, typer.Option(help="YAML/JSON file of "
-                                                      "span_field: source_column.")] = None,
+    mapping_file: Annotated[Path | None, typer.Option(
+        "--mapping-file", "--mapping", help="YAML/JSON file of span_field: source_column, or a "
+        "grade mapping (a `grades:` document: see examples/).")] = None,
+    out_of_scale: Annotated[str | None, typer.Option(
+        help="Grade imports: values outside the declared scale are kept as they are (keep) or "
+        "treated as missing (missing); overrides the mapping's choice.")] = None,
     batch_input: Annotated[Path | None, typer.Option(help="OpenAI Batch API input file, "
                                                      "joined for the messages.")] = None,
     redact: Annotated[bool, typer.Option(help="Redact e-mail addresses, phone numbers and "
@@ -66,8 +70,7 @@ def import_(
 ) -> None:
     """Import trace files. Exits 1 when any row was quarantined."""
     paths = resolve_paths(db)
-    explicit = column_mapping.load_mapping_file(mapping_file) if mapping_file else {}
-    explicit.update(column_mapping.parse_map_flags(map or []))
+    explicit = _import_mapping(mapping_file, map or [], out_of_scale)
     opts = ImportOptions(format=format, mapping=explicit, redact=redact, batch_input=batch_input)
     owner = access.running_owner(paths)
     if owner:
@@ -88,7 +91,26 @@ def import_(
     raise typer.Exit(1 if failed else 0)
 
 
+def _import_mapping(mapping_file: Path | None, flags: list[str], out_of_scale: str | None
+                    ) -> dict:
+    """A span mapping (file plus --map flags), or a grade mapping with the out-of-scale flag."""
+    doc = column_mapping.read_mapping_document(mapping_file) if mapping_file else None
+    if grade_mapping.is_grade_mapping(doc):
+        if flags:
+            raise MappingError("--map is for span mappings; a grade mapping names its columns")
+        grade_mapping.parse(doc, str(mapping_file))  # report a bad mapping before any work
+        return grade_mapping.with_out_of_scale(doc, out_of_scale)
+    if out_of_scale is not None:
+        raise MappingError("--out-of-scale applies to grade imports (a mapping with `grades:`)")
+    explicit = column_mapping.load_mapping_file(mapping_file) if mapping_file else {}
+    explicit.update(column_mapping.parse_map_flags(flags))
+    return explicit
+
+
 def _print_import(r) -> None:
+    if r.format.startswith("grades:"):
+        _print_grade_import(r)
+        return
     typer.echo(f"{r.file} ({r.format}): {r.rows_read:,} rows read: {r.imported:,} imported, "
                f"{r.duplicates:,} duplicates, {r.quarantined:,} quarantined "
                f"[{r.seconds:.1f} s]")
@@ -100,6 +122,32 @@ def _print_import(r) -> None:
     for model, n in r.unknown_price:
         typer.echo(f"  no price for {model!r} ({n:,} spans): cost left empty; add it to a "
                    "price file named by GOLDENLOOP_PRICES")
+
+
+def _print_grade_import(r) -> None:
+    d = r.details
+    if r.already_imported:
+        typer.echo(f"{r.file}: {d.get('note', 'already imported')}: nothing added")
+        return
+    typer.echo(f"{r.file} ({r.format}): {r.rows_read:,} rows read, {d['values']:,} values: "
+               f"{r.imported:,} grades imported, {r.duplicates:,} already stored, "
+               f"{r.quarantined:,} kept aside, {d['empty']:,} empty [{r.seconds:.1f} s]")
+    made = [f"{d[k]:,} {k}" for k in ("items", "comparisons", "criteria") if d.get(k)]
+    if made:
+        typer.echo(f"  new: {', '.join(made)}")
+    oos = d.get("out_of_scale") or {}
+    if oos:
+        how = ("kept as they are" if d.get("out_of_scale_choice") == "keep"
+               else "treated as missing")
+        typer.echo(f"  {sum(oos.values()):,} values outside the declared scale, {how} "
+                   "(--out-of-scale keep|missing):")
+        for field, n in sorted(oos.items(), key=lambda kv: -kv[1]):
+            typer.echo(f"    {field}: {n:,}")
+    for row, field, reason in r.bad_rows:
+        typer.echo(f"  {r.file}: row {row}: {field}: {reason}")
+    if r.quarantined > len(r.bad_rows):
+        typer.echo(f"  ... and {r.quarantined - len(r.bad_rows):,} more: "
+                   f"`goldenloop quarantine --import-id {r.import_id}`")
 
 
 @app.command()

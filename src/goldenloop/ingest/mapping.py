@@ -32,13 +32,19 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
-def load_mapping_file(path: str | Path) -> dict[str, str]:
+def read_mapping_document(path: str | Path) -> object:
+    """The parsed YAML or JSON of a mapping file (a span or a grade mapping)."""
     p = Path(path)
     try:
         text = p.read_text()
-        data = json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
+        return json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise MappingError(f"{p}: cannot read mapping file: {exc}") from exc
+
+
+def load_mapping_file(path: str | Path) -> dict[str, str]:
+    p = Path(path)
+    data = read_mapping_document(p)
     if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
         raise MappingError(f"{p}: a mapping file holds `span_field: source_column` pairs")
     return {str(k): v for k, v in data.items()}

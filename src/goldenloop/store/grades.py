@@ -159,3 +159,141 @@ def insert_criteria(cur: duckdb.DuckDBPyConnection, table: pa.Table) -> int:
     finally:
         cur.unregister(name)
 
+
+
+# --- Imports of existing grades -------------------------------------------------------------
+# These read ``_gv``, the checked values of one chunk of a grade file (see
+# ``goldenloop.ingest.grade_values``), inside the import's transaction.
+
+_GOOD = "target_error IS NULL AND value_error IS NULL"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quarantine_grade_values(cur: duckdb.DuckDBPyConnection, relation: str, columns: list[str],
+                            import_id: int, file: str) -> int:
+    """Keep aside each row whose target is bad (once per row) and each bad value of a good
+    row, with the row as read; return how many records were kept aside."""
+    as_read = "to_json(struct_pack(" + ", ".join(
+        f"{_q(c)} := s.{_q(c)}" for c in columns) + "))" if columns else "NULL"
+    cur.execute(
+        """CREATE OR REPLACE TEMP TABLE _gbad AS
+            SELECT DISTINCT _row, target_field AS field, target_error AS reason
+            FROM _gv WHERE target_error IS NOT NULL
+            UNION ALL
+            SELECT _row, field, value_error FROM _gv
+            WHERE target_error IS NULL AND value_error IS NOT NULL""")
+    cur.execute(
+        f"""INSERT INTO quarantine
+            SELECT ?, ?, b._row, b.field, b.reason,
+                   to_json([{{'field': b.field, 'reason': b.reason}}]),
+                   coalesce(s._raw, {as_read}), now()::TIMESTAMP
+            FROM _gbad b LEFT JOIN {relation} s ON s._row = b._row""",
+        [import_id, file])
+    return int(cur.fetchone()[0])
+
+
+def value_counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Usable values and empty cells (no value: no grade) among the good rows."""
+    cur.execute(f"SELECT count(*) FILTER (WHERE NOT empty), count(*) FILTER (WHERE empty) "
+                f"FROM _gv WHERE {_GOOD}")
+    values, empty = cur.fetchone()
+    return {"values": int(values), "empty": int(empty)}
+
+
+def out_of_scale_counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Values outside the declared scale, per source field."""
+    cur.execute("SELECT field, count(*) FROM _gv WHERE out_of_scale GROUP BY field ORDER BY field")
+    return {f: int(n) for f, n in cur.fetchall()}
+
+
+def insert_target_items(cur: duckdb.DuckDBPyConnection, spec) -> int:
+    """Add an ``items`` row for each new item target (its first row's texts and metadata)."""
+    cur.execute(
+        f"""INSERT INTO items
+            SELECT target_id, ?, arg_min(t_input, _row), arg_min(t_output, _row),
+                   arg_min(t_reference, _row), arg_min(t_metadata, _row), now()::TIMESTAMP
+            FROM _gv n
+            WHERE {_GOOD} AND target_type = 'item'
+              AND NOT EXISTS (SELECT 1 FROM items o WHERE o.item_id = n.target_id)
+            GROUP BY target_id""", [spec.dataset])
+    return int(cur.fetchone()[0])
+
+
+def insert_target_comparisons(cur: duckdb.DuckDBPyConnection, spec) -> int:
+    """Add a ``comparisons`` row for each new comparison target: its input and two outputs
+    given inline (type ``text``), A first as stored, and the dataset in its metadata."""
+    cur.execute(
+        f"""INSERT INTO comparisons
+            SELECT target_id, arg_min(t_input, _row), 'text', NULL, arg_min(t_a_output, _row),
+                   'text', NULL, arg_min(t_b_output, _row), 'AB',
+                   json_merge_patch(coalesce(arg_min(t_metadata, _row), '{{}}'::JSON),
+                                    json_object('dataset', ?)),
+                   now()::TIMESTAMP
+            FROM _gv n
+            WHERE {_GOOD} AND target_type = 'comparison'
+              AND NOT EXISTS (SELECT 1 FROM comparisons o WHERE o.comparison_id = n.target_id)
+            GROUP BY target_id""", [spec.dataset])
+    return int(cur.fetchone()[0])
+
+
+def define_criteria(cur: duckdb.DuckDBPyConnection, rubric_name: str, rubric_version: str,
+                    scale: dict) -> int:
+    """Define each criterion graded in the chunk under the import's rubric and scale."""
+    cur.execute(f"SELECT DISTINCT criterion FROM _gv WHERE {_GOOD} ORDER BY criterion")
+    names = [r[0] for r in cur.fetchall()]
+    n = len(names)
+    labels = scale.get("labels")
+    table = pa.table({
+        "rubric_name": [rubric_name] * n, "rubric_version": [rubric_version] * n,
+        "name": names, "value_type": [scale["type"]] * n,
+        "min_value": pa.array([scale.get("min")] * n, pa.float64()),
+        "max_value": pa.array([scale.get("max")] * n, pa.float64()),
+        "labels": pa.array([labels] * n, pa.list_(pa.string())),
+        "higher_is_better": pa.array([scale.get("higher_is_better")] * n, pa.bool_()),
+        "instructions": ["imported with a grade mapping"] * n,
+    })
+    return insert_criteria(cur, table)
+
+
+_IMPORT_KEY = ("target_type", "target_id", "criterion", "rubric_name", "rubric_version",
+               "source", "author_kind", "author_id", "judge_name", "judge_version",
+               "value_number", "value_label", "raw_text")
+
+
+def insert_imported_grades(cur: duckdb.DuckDBPyConnection, rubric_name: str,
+                           rubric_version: str) -> tuple[int, int]:
+    """Insert the chunk's usable values as grades (source ``imported``); return (added,
+    repeated). A value equal to one already stored, or repeated in the file, by the same
+    author on the same target and criterion is not added again."""
+    same = " AND ".join(f"o.{k} IS NOT DISTINCT FROM n.{k}" for k in _IMPORT_KEY)
+    cur.execute(f"SELECT count(*) FROM _gv WHERE {_GOOD} AND NOT empty")
+    usable = int(cur.fetchone()[0])
+    cur.execute(
+        f"""INSERT INTO grades (grade_id, target_type, target_id, span_key, criterion,
+                                value_number, value_label, source, author_kind, author_id,
+                                judge_name, judge_model, judge_version, rubric_name,
+                                rubric_version, comment, raw, created_at)
+            SELECT nextval('grade_seq'), target_type, target_id, span_key, criterion,
+                   value_number, value_label, source, author_kind, author_id, judge_name,
+                   judge_model, judge_version, rubric_name, rubric_version, comment,
+                   raw_text::JSON, created_at
+            FROM (
+                SELECT DISTINCT ON ({', '.join(_IMPORT_KEY)}) *
+                FROM (SELECT target_type, target_id, span_key, criterion, value_number,
+                             value_label, 'imported' AS source, author_kind, author_id,
+                             judge_name, judge_model, judge_version,
+                             ? AS rubric_name, ? AS rubric_version, comment,
+                             CAST(raw_json AS VARCHAR) AS raw_text,
+                             coalesce(graded_at, now()::TIMESTAMP) AS created_at, _row
+                      FROM _gv WHERE {_GOOD} AND NOT empty) n
+                WHERE NOT EXISTS (
+                    SELECT 1 FROM (SELECT *, CAST(raw AS VARCHAR) AS raw_text FROM grades
+                                   WHERE source = 'imported') o
+                    WHERE {same})
+                ORDER BY _row
+            )""", [rubric_name, rubric_version])
+    added = int(cur.fetchone()[0])
+    return added, usable - added

@@ -1,0 +1,104 @@
+"""The SQL that checks every imported grade value at once against its mapping: the target
+exists, the criterion is named, a number parses, and the value lies on the declared scale.
+
+Its result (``_gv``) has one row per (source row, rater) with ``target_error`` (the whole
+row is kept aside), ``value_error`` (this value is kept aside), ``empty`` (no value: no
+grade), ``out_of_scale``, and the value to store under the user's out-of-scale choice.
+Out-of-scale values are always kept in ``raw`` as read, so both readings stay possible.
+"""
+
+from __future__ import annotations
+
+from goldenloop.ingest import grade_mapping as gm
+from goldenloop.ingest.validate import lit
+
+
+def _mapped(m: gm.GradeMapping, col: str) -> str:
+    if not m.values:
+        return col
+    whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in m.values.items())
+    return f"CASE {col} {whens} ELSE {col} END"
+
+
+def _off_scale(m: gm.GradeMapping) -> str:
+    s = m.scale
+    if s.type == "text":
+        return "false"
+    if s.numeric:
+        cond = []
+        if s.min is not None:
+            cond.append(f"num < {float(s.min)!r}")
+        if s.max is not None:
+            cond.append(f"num > {float(s.max)!r}")
+        if s.type == "ordinal":
+            cond.append("num <> round(num)")
+        return f"coalesce({' OR '.join(cond) or 'false'}, false)"
+    labels = ", ".join(lit(x) for x in s.labels or [])
+    return f"(v1 IS NOT NULL AND v1 NOT IN ({labels}))"
+
+
+def _target(m: gm.GradeMapping) -> tuple[str, str, str]:
+    """(target id, span key, target error) expressions, and the spans join if any."""
+    t = m.target
+    prefix = lit(t.prefix)
+    missing = "target_raw IS NULL OR trim(target_raw) = ''"
+    if t.type != "span":
+        return (f"{prefix} || target_raw", "CAST(NULL AS BIGINT)",
+                f"CASE WHEN {missing} THEN 'no target id' END")
+    found = "sp.span_key"
+    err = (f"CASE WHEN {missing} THEN 'no target id' "
+           f"WHEN {found} IS NULL THEN 'no such span: ' || replace(target_raw, chr(31), ' / ') END")
+    return f"CAST({found} AS VARCHAR)", found, err
+
+
+def _span_join(m: gm.GradeMapping) -> str:
+    t = m.target
+    if t.type != "span":
+        return ""
+    if t.trace_id:
+        return ("LEFT JOIN spans sp ON sp.trace_id = split_part(w.target_raw, chr(31), 1) "
+                "AND sp.span_id = split_part(w.target_raw, chr(31), 2)")
+    return "LEFT JOIN spans sp ON sp.span_key = TRY_CAST(w.target_raw AS BIGINT)"
+
+
+def value_sql(m: gm.GradeMapping, long_rel: str) -> str:
+    s = m.scale
+    missing = lit(m.missing) if m.missing is not None else "NULL"
+    numeric = s.numeric
+    value_error = ("CASE WHEN criterion IS NULL OR trim(criterion) = '' THEN 'no criterion' "
+                   "WHEN rater IS NULL OR trim(rater) = '' THEN 'no rater' "
+                   + ("WHEN v1 IS NOT NULL AND (num IS NULL OR NOT isfinite(num)) "
+                      "THEN 'not a number: ' || v1 " if numeric else "")
+                   + "END")
+    drop = m.out_of_scale == "missing"
+    number = (f"CASE WHEN oos AND {str(drop).lower()} THEN NULL ELSE num END"
+              if numeric else "CAST(NULL AS DOUBLE)")
+    label = ("CAST(NULL AS VARCHAR)" if numeric
+             else f"CASE WHEN oos AND {str(drop).lower()} THEN NULL ELSE v1 END")
+    treated = "missing" if drop else "kept"
+    target_id, span_key, target_error = _target(m)
+    return f"""
+        WITH v AS (
+            SELECT g.*, coalesce({_mapped(m, "nullif(trim(g.raw_value), '')")}, {missing}) AS v1
+            FROM {long_rel} g
+        ), w AS (
+            SELECT *, TRY_CAST(v1 AS DOUBLE) AS num FROM v
+        ), x AS (
+            SELECT w.*, {target_id} AS target_id, {span_key} AS span_key,
+                   {target_error} AS target_error
+            FROM w {_span_join(m)}
+        ), y AS (
+            SELECT x.*, {value_error} AS value_error, v1 IS NULL AS empty,
+                   {_off_scale(m)} AS oos
+            FROM x
+        )
+        SELECT y.*, {lit(m.target.type)} AS target_type,
+               oos AND target_error IS NULL AND value_error IS NULL AS out_of_scale,
+               {number} AS value_number, {label} AS value_label,
+               CASE WHEN oos OR a.shown_order IS NOT NULL THEN json_object(
+                   'value', v1, 'out_of_scale', oos,
+                   'treated_as', CASE WHEN oos THEN {lit(treated)} END,
+                   'shown_order', a.shown_order) END AS raw_json,
+               a.author_kind, a.author_id, a.judge_name, a.judge_model, a.judge_version
+        FROM y LEFT JOIN _grade_authors a ON a.rater = y.rater
+    """
