@@ -6,6 +6,7 @@ format with a dataset card (``export``).
 """
 
 from goldenloop.golden.build import BuildResult, Preview, build, preview, resolve
+from goldenloop.golden.export import FORMATS, ExportPathError, ExportResult, export
 from goldenloop.golden.filters import (
     ADJUDICATED,
     CONSENSUS,
@@ -28,8 +29,8 @@ from goldenloop.golden.versions import (
 )
 
 __all__ = [
-    "ADJUDICATED", "CONSENSUS", "HUMAN", "HUMAN_JUDGE", "SOURCES", "BuildResult",
-    "DatasetNotFound", "Diff", "FilterError", "GoldenError", "GoldenFilter", "Preview",
-    "Version", "build", "datasets", "diff", "get_version", "preview", "resolve", "rows",
-    "versions",
+    "ADJUDICATED", "CONSENSUS", "FORMATS", "HUMAN", "HUMAN_JUDGE", "SOURCES", "BuildResult",
+    "DatasetNotFound", "Diff", "ExportPathError", "ExportResult", "FilterError", "GoldenError",
+    "GoldenFilter", "Preview", "Version", "build", "datasets", "diff", "export", "get_version",
+    "preview", "resolve", "rows", "versions",
 ]
