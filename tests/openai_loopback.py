@@ -1,18 +1,27 @@
-"""A loopback OpenAI-compatible server for SDK tests (a plain module, not a conftest).
+"""A loopback OpenAI-compatible server for SDK and judge tests (a plain module, not a conftest).
 
 Serves ``/v1/chat/completions`` (plain and streamed, as server-sent events) and
 ``/v1/responses``. The requested model picks the behaviour: ``rate-limited`` answers 429,
 ``slow`` waits two seconds (longer than the tests' client timeout), anything else answers
 with the reply ``REPLY``. Requests are kept in ``server.requests`` for assertions.
+
+For judges, set ``server.script`` to a function of the request body returning a ``Reply``:
+a scripted verdict (``content``), a refusal, malformed JSON, an HTTP error (429 with
+Retry-After, 500, …) or a slow answer (``delay_s``). ``server.formats`` lists the
+``response_format`` types the endpoint accepts (others get 400, as from endpoints without
+structured output); ``server.delay_s`` delays every scripted answer (the benchmark's 200 ms).
+``judged_text(body, "output")`` reads a delimited variable back out of a judge's prompt.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -24,15 +33,41 @@ USAGE = {"prompt_tokens": 42, "completion_tokens": 7, "total_tokens": 49,
 CHUNK_DELAY_S = 0.05  # between streamed chunks, so time to first token < latency
 
 
+@dataclass
+class Reply:
+    """What the scripted endpoint answers to one request."""
+    content: str | None = None          # the message text (a verdict, malformed JSON, prose)
+    refusal: str | None = None          # a structured-output refusal
+    status: int = 200                   # an HTTP error when not 200
+    retry_after: str | None = None      # Retry-After header of a 429
+    delay_s: float = 0.0                # answer after this long
+    usage: dict = field(default_factory=lambda: dict(USAGE))
+    finish_reason: str = "stop"
+
+
+def judged_text(body: dict, name: str) -> str | None:
+    """The text between <name> tags in a judge request's user message."""
+    text = "\n".join(m.get("content") or "" for m in body.get("messages", []))
+    m = re.search(rf"<{name}>\n(.*?)\n</{name}>", text, re.S)
+    return m.group(1) if m else None
+
+
+def verdict(**fields: Any) -> Reply:
+    return Reply(content=json.dumps(fields))
+
+
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server: Any
 
     def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        self.server.requests.append(body)
+        with self.server.lock:
+            self.server.requests.append(body)
         model = body.get("model")
-        if model == "rate-limited":
+        if self.server.script is not None and self.path.endswith("/chat/completions"):
+            self._scripted(body)
+        elif model == "rate-limited":
             self._json(429, {"error": {"message": "Rate limit reached for requests",
                                        "type": "requests", "code": "rate_limit_exceeded"}})
         elif model == "slow":
@@ -45,13 +80,39 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._json(200, _completion(body))
 
-    def _json(self, status: int, payload: dict) -> None:
+    def _scripted(self, body: dict) -> None:
+        fmt = (body.get("response_format") or {}).get("type")
+        if fmt and fmt not in self.server.formats:
+            self._json(400, {"error": {"message": f"response_format {fmt!r} is not supported",
+                                       "type": "invalid_request_error", "param": "response_format"}})
+            return
+        reply: Reply = self.server.script(body)
+        delay = reply.delay_s + self.server.delay_s
+        if delay:
+            time.sleep(delay)
+        if reply.status != 200:
+            headers = {"Retry-After": reply.retry_after} if reply.retry_after else {}
+            self._json(reply.status, {"error": {"message": f"scripted HTTP {reply.status}",
+                                                "type": "server_error"}}, headers)
+            return
+        message = {"role": "assistant", "content": reply.content, "refusal": reply.refusal}
+        self._json(200, {"id": "chatcmpl-j", "object": "chat.completion", "created": 1_736_932_400,
+                         "model": VERSION, "usage": reply.usage,
+                         "choices": [{"index": 0, "finish_reason": reply.finish_reason,
+                                      "message": message}]})
+
+    def _json(self, status: int, payload: dict, headers: dict | None = None) -> None:
         data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in (headers or {}).items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the client gave up (a timeout): nothing to answer
 
     def _stream(self, body: dict) -> None:
         self.send_response(200)
@@ -102,12 +163,20 @@ def _response(body: dict) -> dict:
                       "output_tokens_details": {"reasoning_tokens": 2}}}
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    request_queue_size = 128  # many judge calls connect at once
+
+
 @contextmanager
-def openai_server() -> Iterator[Any]:
+def openai_server(script: Callable[[dict], Reply] | None = None,
+                  formats: tuple[str, ...] = ("json_schema", "json_object"),
+                  delay_s: float = 0.0) -> Iterator[Any]:
     """A running server; its base URL is ``server.base_url``."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
+    server = _Server(("127.0.0.1", 0), _Handler)
     server.requests = []
+    server.lock = threading.Lock()
+    server.script, server.formats, server.delay_s = script, formats, delay_s
     server.base_url = f"http://127.0.0.1:{server.server_port}/v1"
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -1,0 +1,91 @@
+"""What a judge run grades: a queue's items, every span of a filter, a random sample of a
+filter, or given spans (online mode) — each target with its inclusion probability, so
+estimates from judge grades stay unbiased, and with the texts its prompt needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from goldenloop.judge.config import JudgeError, LoadedJudge
+from goldenloop.sampling import Frame
+from goldenloop.store import Store, judge_sql
+
+
+@dataclass
+class Target:
+    target_type: str               # span, comparison
+    target_id: str
+    span_key: int | None
+    inclusion_prob: float | None
+    variables: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Selection:
+    kind: str                      # queue, filter, sample, spans
+    params: dict[str, Any]
+    targets: list[Target]
+    skipped: int = 0               # items a judge of this kind cannot grade (sessions, …)
+    population: int | None = None
+
+
+def from_queue(store: Store, judge: LoadedJudge, queue_id: int) -> Selection:
+    items = judge_sql.queue_items(store, queue_id)
+    if not items:
+        raise JudgeError(f"queue {queue_id} has no items (or does not exist)")
+    want = "comparison" if judge.judge.kind == "pairwise" else "span"
+    usable = [i for i in items if i["target_type"] == want]
+    if not usable:
+        kinds = ", ".join(sorted({i["target_type"] for i in items}))
+        raise JudgeError(f"queue {queue_id} holds {kinds} items; judge {judge.name} "
+                         f"({judge.judge.kind}) grades {want}s")
+    targets = [Target(i["target_type"], i["target_id"], i["span_key"],
+                      None if i["is_gold"] else i["inclusion_prob"]) for i in usable]
+    _attach_texts(store, targets)
+    return Selection("queue", {"queue_id": queue_id}, targets, len(items) - len(usable))
+
+
+def from_spans(store: Store, span_keys: list[int], inclusion_prob: float | None = None,
+               kind: str = "spans", params: dict | None = None,
+               population: int | None = None) -> Selection:
+    targets = [Target("span", str(k), int(k), inclusion_prob) for k in span_keys]
+    _attach_texts(store, targets)
+    return Selection(kind, params or {}, targets, population=population)
+
+
+def from_filter(store: Store, frame: Frame, *, sample: int | None = None,
+                seed: int | None = None) -> Selection:
+    """Every LLM span of ``frame``, or a simple random sample of ``sample`` of them
+    (inclusion probability n/N for each)."""
+    where, params = frame.where("s")
+    keys = judge_sql.frame_span_keys(store, where, params)
+    if not keys:
+        raise JudgeError("the filter matches no answered spans: widen it")
+    population = len(keys)
+    stored = {"frame": frame.to_dict()}
+    if sample is not None and sample < population:
+        rng = np.random.default_rng(seed)
+        keys = sorted(int(k) for k in rng.choice(keys, size=int(sample), replace=False))
+        return from_spans(store, keys, sample / population, "sample",
+                          {**stored, "sample": int(sample), "seed": seed}, population)
+    return from_spans(store, keys, 1.0, "filter", stored, population)
+
+
+def _attach_texts(store: Store, targets: list[Target]) -> None:
+    spans = [t for t in targets if t.target_type == "span"]
+    if spans:
+        rows = {r["span_key"]: r for r in judge_sql.span_inputs(store, [t.span_key for t in spans])}
+        for t in spans:
+            r = rows.get(t.span_key) or {}
+            t.variables = {k: r.get(k) for k in ("input", "messages", "output",
+                                                 "retrieved_context", "reference")}
+    pairs = [t for t in targets if t.target_type == "comparison"]
+    if pairs:
+        rows = {r["comparison_id"]: r for r in judge_sql.comparisons(store, [t.target_id for t in pairs])}
+        for t in pairs:
+            r = rows.get(t.target_id) or {}
+            t.variables = {"input": r.get("input"), "output_a": r.get("a_output"),
+                           "output_b": r.get("b_output")}
