@@ -157,6 +157,25 @@ def overlays(frame: Frame, incident_kinds: tuple[str, ...]) -> tuple[list, dict]
     return layers, data
 
 
+# The point selection every chart carries: a click on a point (or a bar) picks its bucket,
+# group and series, and the page shows the spans behind it (``st.vega_lite_chart(...,
+# on_select=...)`` returns the picked fields under this name).
+PICK = "pick"
+
+
+def _pick_param() -> alt.Parameter:
+    return alt.selection_point(name=PICK, fields=["time", "group", "series"], on="click",
+                               clear="dblclick", toggle=False)
+
+
+def _pick_layer(frame: Frame, y: alt.Y, tooltip: list) -> alt.Chart:
+    """Invisible points on every value, the click targets of the selection: a line is one
+    mark, so a click on it would name its first point, not the bucket under the pointer.
+    They carry the tooltip too, which a line shows only for its first point."""
+    return alt.Chart(_data("main")).mark_point(size=90, filled=True, opacity=0).encode(
+        x=_x(frame), y=y, detail="group:N", tooltip=tooltip).add_params(_pick_param())
+
+
 def _names(data: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(data["series"])) if len(data) else []
 
@@ -167,14 +186,13 @@ def line_chart(data: pd.DataFrame, spec: Spec, frame: Frame, split: bool) -> Cha
     axis = alt.Axis(format=spec.axis_format or (".0%" if spec.percent else "~s"),
                     title=spec.y_title)
     scale = alt.Scale(type="log") if spec.log else alt.Scale(zero=spec.zero)
+    tip = _tooltip(spec.y_title, spec.value_format, spec.n_title, split)
+    y = alt.Y("value:Q", axis=axis, scale=scale)
     base = alt.Chart(_data("main")).mark_line(strokeWidth=1.6, clip=True).encode(
-        x=_x(frame),
-        y=alt.Y("value:Q", axis=axis, scale=scale),
-        color=_color(split, frame, _names(data)),
-        detail="group:N",
-        tooltip=_tooltip(spec.y_title, spec.value_format, spec.n_title, split),
+        x=_x(frame), y=y, color=_color(split, frame, _names(data)), detail="group:N",
     )
-    return _finish(base, data[["time", "group", "series", "value", "n"]], spec, frame)
+    return _finish(alt.layer(base, _pick_layer(frame, y, tip)),
+                   data[["time", "group", "series", "value", "n"]], spec, frame)
 
 
 def bar_chart(data: pd.DataFrame, spec: Spec, frame: Frame, split: bool) -> Chart:
@@ -189,7 +207,7 @@ def bar_chart(data: pd.DataFrame, spec: Spec, frame: Frame, split: bool) -> Char
         y=alt.Y("bottom:Q", axis=alt.Axis(format="$~s", title=spec.y_title)), y2="top:Q",
         color=_color(split, frame, _names(data), symbol="square"),
         tooltip=_tooltip(spec.y_title, spec.value_format, spec.n_title, split),
-    )
+    ).add_params(_pick_param())  # a bar is its own click target
     cols = ["time", "until", "group", "series", "value", "n", "top", "bottom"]
     return _finish(base, data[cols], spec, frame)
 
@@ -210,11 +228,11 @@ def ci_chart(data: pd.DataFrame, spec: Spec, frame: Frame, split: bool,
     band = base.mark_area(opacity=0.18, clip=True).encode(
         y=alt.Y("ci_low:Q", scale=y_scale, axis=alt.Axis(title=spec.y_title)), y2="ci_high:Q",
         color=_color(split, frame, names, legend=False))
+    y = alt.Y("value:Q", scale=y_scale)
     line = base.mark_line(point=alt.OverlayMarkDef(size=18), strokeWidth=1.6, clip=True).encode(
-        y=alt.Y("value:Q", scale=y_scale), tooltip=tip,
-        color=_color(split, frame, names, symbol="circle"))
+        y=y, color=_color(split, frame, names, symbol="circle"))
     cols = ["time", "group", "series", "value", "n", "ci_low", "ci_high"]
-    return _finish(alt.layer(band, line), data[cols], spec, frame)
+    return _finish(alt.layer(band, line, _pick_layer(frame, y, tip)), data[cols], spec, frame)
 
 
 def _finish(base, data: pd.DataFrame, spec: Spec, frame: Frame) -> Chart:

@@ -6,11 +6,13 @@ Vega-Lite specs, so a page view that changes nothing draws from the cache.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import charts as c
 import pandas as pd
 
-from goldenloop.metrics import Overview, buckets
+from goldenloop.metrics import Overview, SpanFilter, buckets
 
 LATENCY = ("p50", "p95", "p99")
 FAILURES = {"all failures": "all", "errors": "error", "timeouts": "timeout",
@@ -148,3 +150,89 @@ CHARTS: dict[str, Callable[[Overview, str | None], c.Chart]] = {
 
 def build(view: Overview, name: str, choice: str | None = None) -> c.Chart:
     return CHARTS[name](view, choice)
+
+
+# -- Drill-down: from a picked point to the spans behind it ------------------------------
+# Per chart: which spans of the bucket to list (a ``traces.CONDITIONS`` name, per picked
+# series where the series says it) and in which order (``traces.ORDERS``).
+DRILL = {
+    "requests": (None, "recent"),
+    "failures": ({"errors": "error", "timeouts": "timeout", "empty answers": "empty",
+                  "all failures": "failed"}, "recent"),
+    "latency": (None, "slowest"),
+    "ttft": (None, "slowest_first_token"),
+    "input_tokens": (None, "most_input_tokens"),
+    "output_tokens": (None, "most_output_tokens"),
+    "cost_per_day": (None, "costliest"),
+    "cost_per_1k": (None, "costliest"),
+    "offensive": ({"users": "user_offensive", "model": "output_offensive"}, "recent"),
+    "sentiment": ({"users": "user_scored", "model": "output_scored"}, None),
+    "correctness_human": ("graded", "recent"),
+    "correctness_judge": ("graded", "recent"),
+    "feedback_rate": ("feedback", "recent"),
+    "thumbs_down": ("thumbs_down", "recent"),
+}
+SENTIMENT_ORDER = {"users": "most_negative_user", "model": "most_negative_output"}
+
+
+@dataclass(frozen=True)
+class Drill:
+    """The spans behind one picked point: the bucket as a filter, and what to list."""
+
+    filter: SpanFilter
+    group: str | None
+    series: str | None
+    condition: str | None
+    order: str
+    title: str
+
+
+def drill(view: Overview, name: str, choice: str | None, picked: dict) -> Drill:
+    """What a click on chart ``name`` at ``picked`` (its time, group and series fields, as
+    Vega sends them: time in epoch milliseconds) selects."""
+    start = to_datetime(picked["time"])
+    width = bucket_of(view, name)
+    end = min(start + width, view.filter.end)
+    series = picked.get("series")
+    group = picked.get("group") if view.split else None
+    if view.split:  # one measure per split chart: the series is the measure chosen above
+        series = _split_series(name, choice)
+    condition, order = DRILL[name]
+    if isinstance(condition, dict):
+        condition = condition.get(series or "", None)
+    if order is None:
+        order = SENTIMENT_ORDER.get(series or "", "recent")
+    f = view.filter.with_range(max(start, view.filter.start), end)
+    what = " · ".join(str(v) for v in (group, series) if v and v != "all")
+    title = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC" + (f" · {what}" if what else "")
+    return Drill(f, group, series, condition, order, title)
+
+
+def _split_series(name: str, choice: str | None) -> str | None:
+    if name == "failures":
+        return choice or "all failures"
+    if name in ("offensive", "sentiment"):
+        return choice or "users"
+    return None
+
+
+def bucket_of(view: Overview, name: str) -> timedelta:
+    """The width of one point of chart ``name``: the page's bucket, a day for cost per day
+    and correctness, and the (possibly wider) feedback bucket."""
+    if name == "cost_per_day":
+        return max(view.bucket, buckets.DAY)
+    if name.startswith("correctness"):
+        return view.correctness_bucket
+    if name in ("feedback_rate", "thumbs_down") and len(view.feedback):
+        times = pd.Series(view.feedback["time"].unique()).sort_values()
+        if len(times) > 1:
+            return max(view.bucket, times.diff().min().to_pytimedelta())
+    return view.bucket
+
+
+def to_datetime(value) -> datetime:
+    """A time from a Vega selection (epoch milliseconds, UTC) as a naive UTC datetime."""
+    if isinstance(value, (int, float)):
+        return pd.Timestamp(int(value), unit="ms").to_pydatetime()
+    return pd.Timestamp(value).tz_localize(None).to_pydatetime() if pd.Timestamp(value).tzinfo \
+        else pd.Timestamp(value).to_pydatetime()

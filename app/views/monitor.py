@@ -7,66 +7,29 @@ from users' data: they reach the page only as widget options, chart data and pla
 
 from __future__ import annotations
 
-from datetime import datetime, time, timedelta
+from functools import partial
+from urllib.parse import urlencode
 
 import monitor_charts as mc
 import pandas as pd
+import span_filters
 import state
 import streamlit as st
+from charts import PICK
 
 from goldenloop.errors import GoldenloopError
-from goldenloop.metrics import Dimensions, Overview, SpanFilter, buckets
+from goldenloop.metrics import Dimensions, Overview, SpanFilter, buckets, traces
 
-RANGES = {"Last 24 hours": 1, "Last 7 days": 7, "Last 30 days": 30, "All data": None,
-          "Custom": "custom"}
 SPLITS = {"none": None, "model version": "model_version", "prompt version": "prompt_version",
           "app": "app"}
-FILTERS = (  # query parameter, label, Dimensions.values key
-    ("app", "Apps", "apps"),
-    ("env", "Environments", "environments"),
-    ("model", "Model versions", "model_versions"),
-    ("prompt", "Prompt versions", "prompt_versions"),
-    ("tag", "Tags", "tags"),
-)
-
-
-def hour_floor(t: datetime) -> datetime:
-    return t.replace(minute=0, second=0, microsecond=0)
-
-
-def time_range(dims: Dimensions) -> tuple[datetime, datetime, str]:
-    """The chosen range, ending at the hour after the last request (not the wall clock:
-    imported history stays visible), and a phrase for it."""
-    label = st.sidebar.selectbox("Time range", list(RANGES), index=2, key="range",
-                                 bind="query-params")
-    end = hour_floor(dims.last) + timedelta(hours=1)
-    days = RANGES[label]
-    if days == "custom":
-        first = dims.first.date()
-        picked = st.sidebar.date_input("From – to (UTC)", (max(first, end.date() - timedelta(7)),
-                                                          dims.last.date()),
-                                       min_value=first, max_value=dims.last.date())
-        if len(picked) == 2:
-            a, b = picked
-            return datetime.combine(a, time()), datetime.combine(b + timedelta(1), time()), \
-                f"{a:%Y-%m-%d} to {b:%Y-%m-%d}"
-        days = 7
-    start = hour_floor(dims.first) if days is None else end - timedelta(days=days)
-    return start, end, label.lower()
+DRILL_KEY = "_monitor_drill"  # the chart last clicked, set by its selection callback
 
 
 def sidebar_filters(dims: Dimensions) -> tuple[SpanFilter, str | None, str]:
-    st.sidebar.header("Filters")
-    start, end, phrase = time_range(dims)
-    chosen = {}
-    for key, label, values_key in FILTERS:
-        options = dims.values[values_key]
-        chosen[values_key] = st.sidebar.multiselect(
-            label, options, key=key, bind="query-params", placeholder="All",
-            disabled=not options)
+    f, phrase = span_filters.sidebar_filters(dims)
     split_label = st.sidebar.radio("Split every chart by", list(SPLITS), key="split",
                                    bind="query-params", horizontal=True)
-    return SpanFilter(start=start, end=end, **chosen), SPLITS[split_label], phrase
+    return f, SPLITS[split_label], phrase
 
 
 def draw_empty_store() -> None:
@@ -114,9 +77,67 @@ def draw_tiles(view: Overview) -> None:
 
 
 def show(container, name: str, choice: str | None = None) -> None:
-    """One chart, from the cache of finished specs (``state.monitor_chart``)."""
+    """One chart, from the cache of finished specs (``state.monitor_chart``). A click on a
+    point picks it (``charts.PICK``) and opens the spans behind it."""
     container.vega_lite_chart(spec=state.monitor_chart(store, f, split, name, choice),
-                              width="stretch")
+                              width="stretch", key=f"chart_{name}", selection_mode=PICK,
+                              on_select=partial(clicked, name, choice))
+
+
+def clicked(name: str, choice: str | None) -> None:
+    st.session_state[DRILL_KEY] = (name, choice)
+
+
+def trace_link(trace_id: str, span_id: str) -> str:
+    # Relative to the page's URL, so it works under any base path.
+    return "trace?" + urlencode({"trace": trace_id, "span": span_id})
+
+
+@st.dialog("Requests behind the point", width="large")
+def drill_dialog(view: Overview, name: str, choice: str | None, picked: dict) -> None:
+    d = mc.drill(view, name, choice, picked)
+    found = state.aggregate(store, traces.bucket_spans, d.filter, split=view.split,
+                            group=d.group, condition=d.condition, order=d.order, limit=200)
+    order = d.order.replace("_", " ")
+    st.text(f"{d.title}: {found.total:,} requests"
+            + (f" ({d.condition.replace('_', ' ')})" if d.condition else "")
+            + (f", {order} first" if found.total else "") + ".")
+    if found.spans.empty:
+        st.info("No requests behind this point.", icon=":material/filter_alt_off:")
+        return
+    rows = found.spans.assign(link=[trace_link(t, s) for t, s in
+                                    zip(found.spans["trace_id"], found.spans["span_id"], strict=True)])
+    st.dataframe(rows, hide_index=True, column_order=SPAN_COLUMNS, column_config=SPAN_CONFIG)
+    if found.total > len(rows):
+        st.caption(f"The first {len(rows):,} of {found.total:,}.")
+    st.caption("Open a request to see its trace, its conversation, signals, feedback and grades.")
+
+
+SPAN_COLUMNS = ["link", "start_time", "model_version", "app", "status", "latency_ms",
+                "output_tokens", "cost_usd", "last_user_message", "output"]
+SPAN_CONFIG = {
+    "link": st.column_config.LinkColumn("request", display_text="open", width="small"),
+    "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "model_version": "model version",
+    "latency_ms": st.column_config.NumberColumn("latency ms", format="%.0f"),
+    "output_tokens": st.column_config.NumberColumn("output tokens", format="%d"),
+    "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f"),
+    "last_user_message": "user message (start)",
+    "output": "answer (start)",
+}
+
+
+def open_drill(view: Overview) -> None:
+    """The dialog of the point just clicked, once per click (a later rerun, say a filter
+    change, does not reopen it)."""
+    clicked_chart = st.session_state.pop(DRILL_KEY, None)
+    if clicked_chart is None:
+        return
+    name, choice = clicked_chart
+    event = st.session_state.get(f"chart_{name}")
+    picked = (event or {}).get("selection", {}).get(PICK) or []
+    if picked:
+        drill_dialog(view, name, choice, picked[0])
 
 
 def choice(container, label: str, options, default: str, key: str) -> str | None:
@@ -218,7 +239,7 @@ except GoldenloopError as exc:
 st.caption(f"{phrase.capitalize()}: {f.start:%Y-%m-%d %H:%M} to {f.end:%Y-%m-%d %H:%M} UTC, "
            f"in buckets of {buckets.label(view.bucket)}. Requests are LLM calls; agent, "
            "retrieval and tool steps are not counted. Dashed lines mark the first request of "
-           "a new model version.")
+           "a new model version. Click a point to list the requests behind it.")
 if view.empty:
     st.info("No requests match these filters in this time range.", icon=":material/filter_alt_off:")
     st.stop()
@@ -232,3 +253,4 @@ draw_signals(view)
 draw_correctness(view)
 draw_feedback(view)
 draw_incidents(view)
+open_drill(view)
