@@ -9,6 +9,7 @@ from ``grade_seq``. Span targets are joined by ``span_key``; a table that names 
 from __future__ import annotations
 
 import duckdb
+import pandas as pd
 import pyarrow as pa
 
 GRADE_COLUMNS: tuple[tuple[str, str], ...] = (
@@ -297,3 +298,21 @@ def insert_imported_grades(cur: duckdb.DuckDBPyConnection, rubric_name: str,
             )""", [rubric_name, rubric_version])
     added = int(cur.fetchone()[0])
     return added, usable - added
+
+
+def out_of_scale_values(store, criterion: str, rubric_name: str | None = None) -> pd.DataFrame:
+    """Grades whose value was outside the declared scale at import: ``grade_id`` and the value
+    as read (``original``), whichever way the import treated it."""
+    return store.df(
+        """SELECT grade_id, TRY_CAST(raw ->> 'value' AS DOUBLE) AS original,
+                  raw ->> 'value' AS original_label
+           FROM grades
+           WHERE criterion = $criterion AND ($rubric IS NULL OR rubric_name = $rubric)
+             AND source = 'imported' AND CAST(raw ->> 'out_of_scale' AS BOOLEAN)""",
+        {"criterion": criterion, "rubric": rubric_name})
+
+
+def item_groups(store, key: str) -> pd.DataFrame:
+    """``item_id`` and the value of one metadata key (e.g. the generator of a story)."""
+    return store.df("SELECT item_id, metadata ->> $key AS grp FROM items "
+                    "WHERE metadata ->> $key IS NOT NULL", {"key": key})
