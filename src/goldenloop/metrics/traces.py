@@ -12,6 +12,7 @@ Texts returned here are users' and models' words: pages show them as plain text.
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import pandas as pd
 
 from goldenloop.metrics.filters import FilterError, SpanFilter, check_split
@@ -193,6 +194,7 @@ def conversation(store: Store, session_id: str) -> pd.DataFrame:
     user-message and answer signals, end-user feedback (``feedback``: e.g. "thumbs down:
     comment") and grades (``grades``: "criterion=value (source)"), and the idle gap since the
     previous turn (``idle_min``). Raises ``NotFound``."""
+    llm = f"WHERE kind = '{msql.REQUEST_KIND}'"
     frame = store.df(
         f"""WITH sp AS (
                 SELECT * FROM spans WHERE session_id = $sid
@@ -200,17 +202,17 @@ def conversation(store: Store, session_id: str) -> pd.DataFrame:
                 SELECT trace_id, min(start_time) AS start_time,
                        max(coalesce(end_time, start_time)) AS end_time,
                        count(*) AS spans,
-                       count(*) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS requests,
+                       count(*) FILTER ({llm}) AS requests,
                        arg_min(last_user_message, start_time)
-                           FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS user_message,
-                       arg_max(output, start_time) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS answer,
-                       arg_max(status, start_time) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS status,
+                           FILTER ({llm}) AS user_message,
+                       arg_max(output, start_time) FILTER ({llm}) AS answer,
+                       arg_max(status, start_time) FILTER ({llm}) AS status,
                        arg_max(model_version, start_time)
-                           FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS model_version,
-                       arg_min(span_key, start_time) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS first_key,
-                       arg_max(span_key, start_time) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS last_key,
-                       arg_max(span_id, start_time) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS answer_span_id,
-                       sum(latency_ms) FILTER (WHERE kind = '{msql.REQUEST_KIND}') AS llm_ms,
+                           FILTER ({llm}) AS model_version,
+                       arg_min(span_key, start_time) FILTER ({llm}) AS first_key,
+                       arg_max(span_key, start_time) FILTER ({llm}) AS last_key,
+                       arg_max(span_id, start_time) FILTER ({llm}) AS answer_span_id,
+                       sum(latency_ms) FILTER ({llm}) AS llm_ms,
                        max(turn_index) AS turn_index
                 FROM sp GROUP BY trace_id
                 ORDER BY start_time LIMIT $n
@@ -247,3 +249,21 @@ def conversation(store: Store, session_id: str) -> pd.DataFrame:
     return frame.assign(turn=range(1, len(frame) + 1),
                         idle_min=gap.dt.total_seconds() / 60)
 
+
+
+def span_annotations(store: Store, trace_id: str, span_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """End-user feedback (kind, value, comment, created_at) and current grades (criterion,
+    value, source, author, comment, created_at) of one span, oldest first."""
+    ids = {"t": trace_id, "s": span_id}
+    feedback = store.df(
+        """SELECT kind, value, comment, created_at FROM feedback
+           WHERE trace_id = $t AND span_id = $s ORDER BY created_at LIMIT 500""", ids)
+    grades = store.df(
+        """SELECT g.criterion, coalesce(CAST(g.value_number AS VARCHAR), g.value_label,
+                                        array_to_string(g.value_labels, ', ')) AS value,
+                  g.source, coalesce(g.author_id, g.judge_name) AS author, g.comment, g.created_at
+           FROM grades g JOIN spans s ON s.span_key = g.span_key
+           WHERE s.trace_id = $t AND s.span_id = $s
+             AND NOT EXISTS (SELECT 1 FROM grades e WHERE e.supersedes = g.grade_id)
+           ORDER BY g.created_at LIMIT 500""", ids)
+    return feedback, grades
