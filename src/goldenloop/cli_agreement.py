@@ -1,0 +1,122 @@
+"""Commands of agreement reports read from the store (`goldenloop agreement ...`):
+
+- ``orders``: pairwise judges in both answer orders (e.g. LLMBar MT-Bench);
+- ``levels``: judges against the human mean per item and per group, and human alpha
+  (e.g. HANNA).
+
+Both read (a snapshot when a server runs) and write nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database file (default: "
+                                              "$GOLDENLOOP_DB or data/goldenloop.duckdb).")]
+Resamples = Annotated[int, typer.Option("--resamples", help="Bootstrap resamples for the 95% "
+                                        "intervals (0: none).")]
+
+agreement_app = typer.Typer(no_args_is_help=True, help="Agreement reports from stored grades.")
+
+
+def _pct(x: float) -> str:
+    return "—" if x != x else f"{x * 100:.2f}%"
+
+
+def _num(x: float) -> str:
+    return "—" if x != x else f"{x:.3f}"
+
+
+def _ci(lo: float, hi: float, fmt=_num) -> str:
+    return "" if lo != lo else f"[{fmt(lo)}, {fmt(hi)}]"
+
+
+@agreement_app.command("orders")
+def orders(
+    rubric: Annotated[str | None, typer.Option(help="Rubric name (e.g. llmbar-mtbench).")] = None,
+    criterion: Annotated[str, typer.Option(help="The pairwise criterion.")] = "preference",
+    db: DbOption = None,
+    resamples: Resamples = 1000,
+) -> None:
+    """Pairwise judges in both answer orders: accuracy against the human preference per order,
+    their mean, both right, order agreement, and Cohen's kappa of each, with 95% intervals."""
+    import pandas as pd
+
+    from goldenloop import access
+    from goldenloop.agreement.pairwise import ACCURACY, KAPPA, order_report
+    from goldenloop.config import resolve_paths
+
+    with access.for_reading(resolve_paths(db)) as r:
+        if r.note:
+            typer.echo(f"({r.note})")
+        rep = order_report(r.store, criterion, rubric_name=rubric, n_resamples=resamples)
+    if rep.empty:
+        typer.echo("No judge grades with human grades on the same items.")
+        return
+    for (judge, prompt), part in rep.groupby(["judge_name", "prompt"], sort=True):
+        typer.echo(f"{judge} / {prompt}")
+        figs = part.set_index("figure")
+        for name in ACCURACY:
+            f = figs.loc[name]
+            count = (f"{int(f['count'])} / {int(f['n'])} = " if pd.notna(f["count"])
+                     else f"n={int(f['n'])}: ")
+            typer.echo(f"  {name:16} {count}{_pct(f['value'])}  "
+                       f"{_ci(f['ci_low'], f['ci_high'], _pct)}")
+        for name in KAPPA:
+            f = figs.loc[name]
+            typer.echo(f"  {name:16} {_num(f['value'])}  {_ci(f['ci_low'], f['ci_high'])}  "
+                       f"n={int(f['n'])}")
+
+
+@agreement_app.command("levels")
+def levels(
+    rubric: Annotated[str, typer.Option(help="Rubric name (e.g. hanna).")],
+    group: Annotated[str, typer.Option(help="Item metadata key of the group (system) level.")
+                     ] = "generator",
+    exclude: Annotated[list[str] | None, typer.Option(help="Groups left out of the judge "
+                                                      "figures; repeatable.")] = None,
+    detail: Annotated[bool, typer.Option(help="Also print every figure with its interval.")
+                      ] = False,
+    db: DbOption = None,
+    resamples: Resamples = 1000,
+) -> None:
+    """Kendall tau-b of each judge and judge version against the human mean per item and per
+    group (judge prompts side by side), out-of-scale values kept and treated as missing; and
+    Krippendorff's alpha among the human raters per criterion."""
+    import pandas as pd
+
+    from goldenloop import access
+    from goldenloop.agreement.levels import level_report, side_by_side
+    from goldenloop.config import resolve_paths
+
+    left_out = tuple(exclude) if exclude is not None else ("Human",)
+    with access.for_reading(resolve_paths(db)) as r:
+        if r.note:
+            typer.echo(f"({r.note})")
+        judges, humans = level_report(r.store, rubric, group_key=group, exclude=left_out,
+                                      n_resamples=resamples)
+    if humans.empty:
+        typer.echo(f"No grades of rubric {rubric!r}.")
+        return
+    typer.echo("Krippendorff's alpha among the human raters (every item):")
+    for h in humans.itertuples():
+        typer.echo(f"  {h.criterion:10} {h.metric:8} {_num(h.value)}  {_ci(h.ci_low, h.ci_high)}"
+                   f"  items={h.n_items}")
+    with pd.option_context("display.width", 200, "display.max_columns", 50,
+                           "display.float_format", "{:.3f}".format):
+        for level, what in (("story", "per item"), ("system", f"per {group} mean")):
+            for way, how in (("kept", "out-of-scale values kept"),
+                             ("missing", "out-of-scale values treated as missing")):
+                typer.echo(f"\nKendall tau-b, judge vs human mean, {what} ({how}; "
+                           f"{', '.join(left_out) or 'no group'} left out):")
+                typer.echo(side_by_side(judges, level, way).to_string())
+    n_oos = judges[(judges["level"] == "story") & (judges["out_of_scale"] == "kept")]
+    typer.echo(f"\nOut-of-scale judge values on these items: {int(n_oos['n_out_of_scale'].sum()):,}")
+    if detail:
+        typer.echo(judges.to_string(index=False))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(agreement_app, name="agreement")
