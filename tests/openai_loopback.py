@@ -58,6 +58,9 @@ def verdict(**fields: Any) -> Reply:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; without this, Nagle's algorithm and the
+    # client's delayed ACK add about 40 ms to every answer on a kept-alive connection.
+    disable_nagle_algorithm = True
     server: Any
 
     def do_POST(self) -> None:
@@ -185,3 +188,26 @@ def openai_server(script: Callable[[dict], Reply] | None = None,
     finally:
         server.shutdown()
         server.server_close()
+
+
+def good_bad_script(body: dict) -> Reply:
+    """Score 5 when the judged output says "good", 1 otherwise (the synthetic spans' truth)."""
+    return verdict(reason="scripted", score=5 if judged_text(body, "output") == "good" else 1)
+
+
+def main() -> None:
+    """Serve in its own process (benchmarks, app tests): prints the base URL, then serves until
+    stdin closes or the process is stopped."""
+    import argparse
+    import sys
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--delay", type=float, default=0.0)
+    args = ap.parse_args()
+    with openai_server(good_bad_script, delay_s=args.delay) as server:
+        print(server.base_url, flush=True)
+        sys.stdin.read()
+
+
+if __name__ == "__main__":
+    main()

@@ -80,10 +80,15 @@ def render(judge: LoadedJudge, variables: dict[str, Any], *, redact_texts: bool 
         if do_redact:
             text = redact(text)
         values[name] = delimit(name, text)
-    system = ENV.from_string(judge.judge.system).render(values).strip()
+    system = _compiled(judge.judge.system).render(values).strip()
     system = "\n\n".join(p for p in (system, INJECTION_NOTICE, _answer_instructions(judge)) if p)
-    user = ENV.from_string(judge.judge.template).render(values).strip()
+    user = _compiled(judge.judge.template).render(values).strip()
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
+
+
+@cache
+def _compiled(source: str):
+    return ENV.from_string(source)
 
 
 def _scale(judge: LoadedJudge) -> str:

@@ -137,9 +137,13 @@ class _Writer:
             "message": out.message, "raw_answer": out.raw, "attempts": len(out.attempts)})
         self.result.failed += 1
 
-    def flush(self) -> None:
-        grades, cache, failures, spans = self.grades, self.cache, self.failures, self.spans
+    def take(self) -> tuple[list, list, list, list]:
+        batch = self.grades, self.cache, self.failures, self.spans
         self.grades, self.cache, self.failures, self.spans = [], [], [], []
+        return batch
+
+    def flush(self, batch: tuple[list, list, list, list] | None = None) -> None:
+        grades, cache, failures, spans = batch or self.take()
         r = self.result
 
         def write(cur) -> None:
@@ -248,8 +252,11 @@ def _execute(plans: list[_Plan], outcomes: dict[str, Outcome], client: JudgeClie
     in_flight: dict[Future, _Call] = {}
     last_flush = time.monotonic()
     stop: BaseException | None = None
+    flushing: Future | None = None
+    # Writes run on their own thread so the loop keeps the model busy while they commit.
     with ThreadPoolExecutor(max_workers=max(1, opts.concurrency),
-                            thread_name_prefix="goldenloop-judge") as pool:
+                            thread_name_prefix="goldenloop-judge") as pool, \
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix="goldenloop-judge-writer") as io:
         while queue or in_flight:
             halted = stop is not None or budget.exhausted or (opts.cancel and opts.cancel.is_set())
             while queue and not halted and len(in_flight) < 2 * opts.concurrency:
@@ -269,12 +276,21 @@ def _execute(plans: list[_Plan], outcomes: dict[str, Outcome], client: JudgeClie
                 if not out.budget_stop:
                     outcomes[call.hash] = out
                     _resolve(waiting[call.hash], outcomes, writer)
-            if time.monotonic() - last_flush >= opts.flush_every_s:
+            if flushing is not None and flushing.done():
+                stop = stop or flushing.result()
+                flushing = None
+            if flushing is None and time.monotonic() - last_flush >= opts.flush_every_s:
                 last_flush = time.monotonic()
                 writer.result.cost_usd = budget.spent
-                writer.flush()
-                stop = stop or _report(progress, writer.result)
+                flushing = io.submit(_flush_and_report, writer, writer.take(), progress)
+        if flushing is not None:
+            stop = stop or flushing.result()
     return stop
+
+
+def _flush_and_report(writer: _Writer, batch, progress) -> BaseException | None:
+    writer.flush(batch)
+    return _report(progress, writer.result)
 
 
 def _report(progress, r: RunResult) -> BaseException | None:
