@@ -203,10 +203,11 @@ def _wide_columns(m: gm.GradeMapping, types: dict[str, str]) -> list[tuple[gm.Ra
 
 def _author(r: gm.Rater, fields: dict[str, str], key: str) -> dict:
     judge = r.kind == "judge"
-    name = gm.fill(r.name, fields, fields.get("rater", fields.get("column")))
+    source = fields.get("rater", fields.get("column"))  # the rater id, or the column's name
+    name = gm.fill(r.name, fields, source)
     return {
         "rater": key, "author_kind": r.kind,
-        "author_id": gm.fill(r.id, fields, name if judge else key),
+        "author_id": gm.fill(r.id, fields, name if judge else source),
         "judge_name": name if judge else None,
         "judge_model": gm.fill(r.model, fields, name) if judge else None,
         "judge_version": gm.fill(r.version, fields) if judge else None,
