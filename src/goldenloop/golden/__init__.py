@@ -17,6 +17,7 @@ from goldenloop.golden.filters import (
     GoldenError,
     GoldenFilter,
 )
+from goldenloop.golden.publish import PublishResult, golden_job, publish
 from goldenloop.golden.versions import (
     DatasetNotFound,
     Diff,
@@ -29,8 +30,32 @@ from goldenloop.golden.versions import (
 )
 
 __all__ = [
-    "ADJUDICATED", "CONSENSUS", "FORMATS", "HUMAN", "HUMAN_JUDGE", "SOURCES", "BuildResult",
-    "DatasetNotFound", "Diff", "ExportPathError", "ExportResult", "FilterError", "GoldenError",
-    "GoldenFilter", "Preview", "Version", "build", "datasets", "diff", "export", "get_version",
-    "preview", "resolve", "rows", "versions",
+    "ADJUDICATED",
+    "CONSENSUS",
+    "FORMATS",
+    "HUMAN",
+    "HUMAN_JUDGE",
+    "SOURCES",
+    "BuildResult",
+    "DatasetNotFound",
+    "Diff",
+    "ExportPathError",
+    "ExportResult",
+    "FilterError",
+    "GoldenError",
+    "GoldenFilter",
+    "Preview",
+    "PublishResult",
+    "Version",
+    "build",
+    "datasets",
+    "diff",
+    "export",
+    "get_version",
+    "golden_job",
+    "preview",
+    "publish",
+    "resolve",
+    "rows",
+    "versions",
 ]
