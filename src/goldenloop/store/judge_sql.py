@@ -286,6 +286,33 @@ def take_new_spans(cur: duckdb.DuckDBPyConnection, judge_name: str, limit: int =
     return keys
 
 
+def queue_judge_version(store: Store, queue_id: int, criterion: str) -> str | None:
+    """The judge version that graded most of the queue's (non-gold) items on ``criterion``."""
+    return store.scalar(
+        """SELECT g.judge_version FROM grades g
+           JOIN queue_items i ON i.target_type = g.target_type AND i.target_id = g.target_id
+           WHERE i.queue_id = ? AND NOT i.is_gold AND g.source = 'judge' AND g.criterion = ?
+           GROUP BY g.judge_version ORDER BY count(DISTINCT i.queue_item_id) DESC,
+                    max(g.created_at) DESC LIMIT 1""", [queue_id, criterion])
+
+
+def queue_judge_values(store: Store, queue_id: int, criterion: str, judge_version: str,
+                       mode: str, params: dict) -> pd.DataFrame:
+    """(queue_item_id, f): the judge version's latest value on each queue item, as ``y`` is
+    defined for human grades in estimation (a mean, a share at least a threshold, a label)."""
+    from goldenloop.store.estimation_sql import _Y  # one definition of the outcome
+
+    return store.df(
+        f"""SELECT i.queue_item_id, arg_max({_Y[mode]}, g.created_at) AS f
+            FROM queue_items i
+            JOIN grades g ON g.target_type = i.target_type AND g.target_id = i.target_id
+            WHERE i.queue_id = $q AND NOT i.is_gold AND g.source = 'judge'
+              AND g.criterion = $c AND g.judge_version = $v
+              AND NOT coalesce(g.not_applicable, false)
+            GROUP BY i.queue_item_id""",
+        {"q": queue_id, "c": criterion, "v": judge_version, **params})
+
+
 def judge_grades(store: Store, judge_version: str | None = None, limit: int = 500) -> pd.DataFrame:
     return store.df(
         """SELECT g.grade_id, g.judge_name, g.judge_version, g.judge_model, g.target_type,

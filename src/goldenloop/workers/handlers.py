@@ -50,9 +50,30 @@ def publish_snapshot(store: Store, params: dict[str, Any], progress: Progress) -
     return {"summary": f"snapshot published in {seconds:.2f} s", "seconds": seconds}
 
 
+def judge_run(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """A judge over a queue, a filter, a random sample or given spans (see judge.jobs)."""
+    from goldenloop.judge import run_params
+
+    r = run_params(store, params, progress)
+    return {"summary": r.summary, "run_id": r.run_id, "status": r.status, "judged": r.judged,
+            "failed": r.failed, "cost_usd": r.cost_usd}
+
+
+def judge_online(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Online judges over the spans imported since their last pass."""
+    from goldenloop.judge import judge_new_spans
+
+    runs = judge_new_spans(store, progress)
+    judged = sum(r.judged for r in runs)
+    return {"summary": f"{judged:,} new spans judged in {len(runs)} run(s)",
+            "run_ids": [r.run_id for r in runs], "judged": judged}
+
+
 HANDLERS: dict[str, Handler] = {
     "import": import_files,
     "demo": generate_demo,
     "snapshot": publish_snapshot,
     "score": score_job,
+    "judge": judge_run,
+    "judge_online": judge_online,
 }

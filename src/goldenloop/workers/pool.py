@@ -7,7 +7,7 @@ import time
 
 from goldenloop.config import Paths
 from goldenloop.scorers.run import versions as scorer_versions
-from goldenloop.store import Store, snapshot
+from goldenloop.store import Store, judge_sql, snapshot
 from goldenloop.store import jobs as job_sql
 from goldenloop.store import signals as signal_sql
 from goldenloop.workers.handlers import HANDLERS
@@ -74,6 +74,37 @@ def queue_score_job(cur) -> int | None:
     return job_sql.create(cur, "score", {}, "worker")
 
 
+class OnlineJudgeScheduler(Loop):
+    """Queues a "judge_online" job when spans were committed and an online judge is on, so a
+    configured fraction of new traffic is judged (goldenloop.judge.online), at most one job at
+    a time and one every ``gap`` seconds: judging never runs inside an import."""
+
+    interval = 5.0
+
+    def __init__(self, store: Store, gap: float = 15.0):
+        super().__init__("goldenloop-judge-online")
+        self.store, self.gap = store, gap
+        self._checked_generation = -1
+        self._last_queued = -float("inf")
+
+    def tick(self) -> bool:
+        gen = self.store.generation
+        if gen == self._checked_generation or time.monotonic() - self._last_queued < self.gap:
+            return False
+        self._checked_generation = gen
+        if not any(c["enabled"] for c in judge_sql.online_settings(self.store)):
+            return False
+        if self.store.write(queue_online_judge_job) is not None:
+            self._last_queued = time.monotonic()
+        return False
+
+
+def queue_online_judge_job(cur) -> int | None:
+    if not job_sql.running_or_queued(cur, "judge_online").empty:
+        return None
+    return job_sql.create(cur, "judge_online", {}, "worker")
+
+
 class Workers:
     def __init__(self, store: Store, paths: Paths, snapshot_every: float = 10.0):
         requeued, interrupted = store.write(job_sql.recover_after_restart)
@@ -85,6 +116,7 @@ class Workers:
             InboxWatcher(store, paths),
             SnapshotPublisher(store, paths, snapshot_every),
             ScoreScheduler(store),
+            OnlineJudgeScheduler(store),
         ]
 
     def start(self) -> Workers:
