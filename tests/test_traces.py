@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from test_app_home import APP_DIR
-from test_app_monitor import seed
+from test_app_monitor import app_db, seed  # noqa: F401 (app_db: a fixture)
 from test_metrics import END, T0
 
 from goldenloop import metrics as M
@@ -161,3 +161,64 @@ def test_find_tells_spans_traces_and_sessions_apart(store: Store) -> None:
         T.find(store, "missing")
     detail = T.span_detail(store, "tr", "sp")
     assert detail["kind"] == "llm" and detail["session_id"] == "se"
+
+
+# -- the Traces page, in-process (AppTest) ---------------------------------------------------
+HOSTILE = "![x](https://example.invalid/pixel.png) <img src=https://example.invalid/a.png> **hi**"
+
+
+def trace_page(params: dict | None = None):
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
+    at.switch_page("views/trace.py")
+    for k, v in (params or {}).items():
+        at.query_params[k] = v
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _seed_conversation(db: Path) -> None:
+    with Store(db) as store:
+        load_rows(store, [
+            _span("tA", "root", None, "agent", 0, 3000, session_id="sess-1"),
+            _span("tA", "llm1", "root", "llm", 0.5, 2000, session_id="sess-1",
+                  last_user_message=HOSTILE, output="Sure: <b>done</b>", model_version="m1"),
+            _span("tB", "llm2", None, "llm", 120, 900, session_id="sess-1",
+                  last_user_message="thanks", output="welcome", model_version="m1",
+                  status="error", error_message="rate limited"),
+        ])
+
+
+def test_trace_page_shows_request_trace_and_conversation_as_plain_text(app_db: Path) -> None:  # noqa: F811
+    _seed_conversation(app_db)
+    at = trace_page({"trace": "tA", "span": "llm1"})
+    assert [t.label for t in at.tabs] == ["Request", "Trace", "Conversation"]
+    codes = [c.value for c in at.code]
+    assert HOSTILE in codes and "Sure: <b>done</b>" in codes  # verbatim, in code blocks
+    assert any(c.startswith("agent agent-root") and "\n  └ llm llm-llm1" in c for c in codes)  # the indented tree
+    assert "thanks" in codes and "welcome" in codes  # the other turn of the session
+    rendered = [e.value for kind in ("markdown", "caption", "title", "subheader", "info")
+                for e in at.get(kind)]
+    assert not any("example.invalid" in str(v) or "<b>" in str(v) for v in rendered)
+    texts = [t.value for t in at.text]
+    assert any(v.startswith("Session sess-1: 2 turns") for v in texts)
+    assert any(v.startswith("Turn 2 ") and "error" in v for v in texts)
+
+
+def test_trace_page_search_by_session_id(app_db: Path) -> None:  # noqa: F811
+    _seed_conversation(app_db)
+    at = trace_page()
+    assert at.dataframe  # the list of recent requests
+    at.text_input[0].set_value("sess-1")
+    at.button[0].click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.query_params["session"] == ["sess-1"] or at.query_params["session"] == "sess-1"
+    assert [t.label for t in at.tabs] == ["Conversation"]
+
+
+def test_trace_page_unknown_id_says_so(app_db: Path) -> None:  # noqa: F811
+    _seed_conversation(app_db)
+    at = trace_page({"trace": "nope"})
+    assert "no trace 'nope'" in at.warning[0].value

@@ -1,0 +1,109 @@
+"""Charts of the Conversations page (Altair, drawing only; the numbers come from
+``goldenloop.metrics.conversations``): turns per session, drop-off by reason, turns to
+resolution, and user-message signals by turn depth."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+from charts import SERIES_COLORS
+
+from goldenloop.metrics import conversations as C
+
+HEIGHT = 260
+REASONS = {"unanswered": "unanswered", "errored": "errored",
+           "negative_feedback": "negative feedback"}
+REASON_COLORS = ["#f58518", "#e45756", "#b279a2"]
+
+
+def _titled(chart: alt.Chart, title: str) -> alt.Chart:
+    return chart.properties(height=HEIGHT, title=alt.TitleParams(title, anchor="start", fontSize=14))
+
+
+def _turn_label(turns: pd.Series, cap: int) -> pd.Series:
+    return turns.map(lambda t: f"{cap}+" if t >= cap else str(int(t)))
+
+
+def turns_per_session(data: pd.DataFrame) -> alt.Chart:
+    """Share of each version's sessions by their number of turns, versions side by side."""
+    data = data.assign(label=_turn_label(data["turns"], C.MAX_TURNS))
+    order = data.sort_values("turns")["label"].drop_duplicates().tolist()
+    chart = alt.Chart(data).mark_bar().encode(
+        x=alt.X("label:N", sort=order, title="turns in the session", axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("model_version:N"),
+        y=alt.Y("share:Q", title="share of the version's sessions", axis=alt.Axis(format=".0%")),
+        color=alt.Color("model_version:N", title=None, legend=alt.Legend(orient="top", columns=2),
+                        scale=alt.Scale(scheme="tableau10")),
+        tooltip=[alt.Tooltip("model_version:N", title="model version"),
+                 alt.Tooltip("label:N", title="turns"),
+                 alt.Tooltip("sessions:Q", format=","), alt.Tooltip("share:Q", format=".1%")],
+    )
+    return _titled(chart, "Turns per session, by model version")
+
+
+def dropoff(data: pd.DataFrame) -> alt.Chart:
+    """Share of sessions whose last turn went unanswered, errored or got negative feedback,
+    per model version (each reason counted on its own)."""
+    long = data.melt(id_vars=["model_version", "sessions"], value_vars=list(REASONS),
+                     var_name="reason", value_name="count")
+    long = long.assign(reason=long["reason"].map(REASONS), share=long["count"] / long["sessions"])
+    chart = alt.Chart(long).mark_bar().encode(
+        y=alt.Y("model_version:N", title=None, sort=data["model_version"].tolist(),
+                axis=alt.Axis(labelLimit=220)),
+        yOffset=alt.YOffset("reason:N", sort=list(REASONS.values())),
+        x=alt.X("share:Q", title="share of sessions that ended this way", axis=alt.Axis(format=".1%")),
+        color=alt.Color("reason:N", title=None, sort=list(REASONS.values()),
+                        scale=alt.Scale(domain=list(REASONS.values()), range=REASON_COLORS),
+                        legend=alt.Legend(orient="top")),
+        tooltip=[alt.Tooltip("model_version:N", title="model version"), alt.Tooltip("reason:N"),
+                 alt.Tooltip("count:Q", title="sessions", format=","),
+                 alt.Tooltip("share:Q", format=".2%"),
+                 alt.Tooltip("sessions:Q", title="of sessions", format=",")],
+    )
+    return _titled(chart, "Drop-off: how the last turn of a session went")
+
+
+def resolution(data: pd.DataFrame) -> alt.Chart:
+    data = data.assign(label=_turn_label(data["turns"], C.MAX_TURNS))
+    order = data.sort_values("turns")["label"].tolist()
+    chart = alt.Chart(data).mark_bar(color=SERIES_COLORS["cost"]).encode(
+        x=alt.X("label:N", sort=order, title="turns until the positive feedback",
+                axis=alt.Axis(labelAngle=0)),
+        y=alt.Y("resolved:Q", title="resolved sessions"),
+        tooltip=[alt.Tooltip("label:N", title="turns"), alt.Tooltip("resolved:Q", format=","),
+                 alt.Tooltip("share:Q", title="share of resolved", format=".1%")],
+    )
+    return _titled(chart, "Turns to resolution (sessions ending with positive feedback)")
+
+
+def _depth_x(data: pd.DataFrame) -> alt.X:
+    labels = _turn_label(data["depth"], C.MAX_DEPTH)
+    return alt.X("label:N", sort=labels.tolist(), title="turn depth (1 = first turn of a session)",
+                 axis=alt.Axis(labelAngle=0))
+
+
+def offensive_by_depth(data: pd.DataFrame) -> alt.Chart:
+    data = data.assign(label=_turn_label(data["depth"], C.MAX_DEPTH))
+    base = alt.Chart(data).encode(x=_depth_x(data))
+    chart = base.mark_line(point=True, color=SERIES_COLORS["users"]).encode(
+        y=alt.Y("offensive_share:Q", title="share of user messages", axis=alt.Axis(format=".1%")),
+        tooltip=[alt.Tooltip("label:N", title="turn depth"),
+                 alt.Tooltip("offensive_share:Q", title="offensive", format=".2%"),
+                 alt.Tooltip("scored:Q", title="messages scored", format=",")])
+    return _titled(chart, "Offensive user messages by turn depth")
+
+
+def sentiment_by_depth(data: pd.DataFrame) -> alt.Chart:
+    data = data.assign(label=_turn_label(data["depth"], C.MAX_DEPTH))
+    base = alt.Chart(data).encode(x=_depth_x(data))
+    band = base.mark_area(opacity=0.2, color=SERIES_COLORS["users"]).encode(
+        y=alt.Y("sentiment_low:Q", title="mean sentiment (−1 to 1)", scale=alt.Scale(zero=False)),
+        y2="sentiment_high:Q")
+    line = base.mark_line(point=True, color=SERIES_COLORS["users"]).encode(
+        y="sentiment:Q",
+        tooltip=[alt.Tooltip("label:N", title="turn depth"),
+                 alt.Tooltip("sentiment:Q", title="mean sentiment", format=".3f"),
+                 alt.Tooltip("sentiment_low:Q", title="95% CI from", format=".3f"),
+                 alt.Tooltip("sentiment_high:Q", title="95% CI to", format=".3f"),
+                 alt.Tooltip("sentiment_n:Q", title="messages scored", format=",")])
+    return _titled(alt.layer(band, line), "User sentiment by turn depth, with a 95% CI")
