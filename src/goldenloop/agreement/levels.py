@@ -49,10 +49,17 @@ def _grades(store: Store, criterion: str, rubric_name: str, groups: pd.DataFrame
     return g.merge(groups, left_on="target_id", right_on="item_id", how="left")
 
 
+def _signs(diff: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Signs of differences of means; a difference at rounding level is a tie (two groups with
+    the same mean, summed in another order, must not be ranked apart)."""
+    scale = np.abs(np.nan_to_num(values)).max(axis=1, keepdims=True)
+    return np.where(np.abs(diff) <= 1e-9 * scale, 0.0, np.sign(diff))
+
+
 def tau_b_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Kendall's tau-b of each row of x against the same row of y (few columns: all pairs)."""
     i, j = np.triu_indices(x.shape[1], 1)
-    dx, dy = np.sign(x[:, i] - x[:, j]), np.sign(y[:, i] - y[:, j])
+    dx, dy = _signs(x[:, i] - x[:, j], x), _signs(y[:, i] - y[:, j], y)
     den = np.sqrt((dx**2).sum(axis=1) * (dy**2).sum(axis=1))
     out = np.full(len(x), np.nan)
     np.divide((dx * dy).sum(axis=1), den, out=out, where=den > 0)
