@@ -172,3 +172,26 @@ def graded_criteria(store: Store) -> pd.DataFrame:
             GROUP BY ALL
             HAVING human_grades > 0 AND judge_grades > 0
             ORDER BY c.rubric_name, c.rubric_version, criterion""")
+
+
+
+def grade_notes(store: Store, grade_ids: list[int]) -> pd.DataFrame:
+    """Per grade: its comment, and the reason it gives — the comment when its author wrote
+    one, else the explanation field of a judge's raw JSON answer (judges asked for JSON put
+    their reasoning there rather than in a comment)."""
+    return store.df(
+        """SELECT grade_id, comment,
+                  coalesce(comment, json_extract_string(raw, '$.explanation'),
+                           json_extract_string(raw, '$.reason'),
+                           json_extract_string(raw, '$.rationale')) AS reason
+           FROM grades WHERE grade_id IN (SELECT unnest($ids::BIGINT[]))""",
+        {"ids": [int(g) for g in grade_ids]})
+
+
+def span_texts(store: Store, span_keys: list[int], width: int = 300) -> pd.DataFrame:
+    """The user's last message and the answer of each span, cut to ``width`` characters:
+    enough for a lead to recognise a disagreement before opening the trace."""
+    return store.df(
+        """SELECT span_key, left(last_user_message, $w) AS question, left(output, $w) AS answer
+           FROM spans WHERE span_key IN (SELECT unnest($keys::BIGINT[]))""",
+        {"keys": [int(k) for k in span_keys], "w": width})
