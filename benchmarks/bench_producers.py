@@ -49,8 +49,10 @@ def role_owner(db: str, checkpoint_threshold: str = "") -> None:
         if not files:
             time.sleep(0.02)
         for p in files[:50]:
+            t0 = time.perf_counter()
             outcome = process_file(store, paths, p)
-            print(f"{time.time():.6f} {outcome} {p.name}", flush=True)
+            print(f"{time.time():.6f} {outcome} {p.name} {time.perf_counter() - t0:.6f}",
+                  flush=True)
     store.close()
 
 
@@ -122,11 +124,14 @@ class Owner:
                                      stdout=subprocess.PIPE, text=True)
         assert self.proc.stdout.readline().strip() == "ready"
         self.commits: list[float] = []
+        self.busy = 0.0  # seconds spent importing
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
         for line in self.proc.stdout:
-            self.commits.append(float(line.split()[0]))
+            at, _outcome, _name, took = line.split()
+            self.commits.append(float(at))
+            self.busy += float(took)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
         self.proc.send_signal(sig)
@@ -243,7 +248,7 @@ def bench_sdk_ingest(spans: int, producers: int, rate: float) -> dict:
             "sdk_alone_dropped": alone["dropped"],
             "spans": spans, "producers": producers, "target_rate": rate, "stored": stored,
             "distinct": distinct, "lag_after_last_span_s": max(owner.commits) - made["made"],
-            "files": len(files),
+            "files": len(files), "owner_busy_s": owner.busy,
             "dropped": made["dropped"], "seconds": seconds, "spans_per_s": stored / seconds,
             "app_spans_per_s": spans / (made["made"] - made["start"]),
             "owner_alone_spans_per_s": stored / owner_alone,

@@ -173,8 +173,9 @@ def _writer_modules() -> tuple[Any, Any]:
     start-up, since an import begun at interpreter exit can fail."""
     from goldenloop import spool
     from goldenloop.sdk import openai_render  # noqa: F401  (used by the OpenAI spans' renderers)
-    from goldenloop.sdk.render import render_table
+    from goldenloop.sdk.render import render_table, warm_up
 
+    warm_up()
     return spool, render_table
 
 

@@ -42,6 +42,18 @@ def render_table(spans: list[Span], settings: Any) -> tuple[pa.Table, int]:
     return pa.Table.from_arrays(arrays, schema=SPAN_SCHEMA), errors
 
 
+_warm = False
+
+
+def warm_up() -> None:
+    """Build one array now: pyarrow imports pandas on its first conversion of a list, and an
+    import first tried at interpreter exit fails (the last spans would be lost)."""
+    global _warm
+    if not _warm:
+        pa.array([0])
+        _warm = True
+
+
 def _extras(spans: list[Span]) -> tuple[list[dict[str, Any]], int]:
     """Per span, the fields its error and its renderer give (output, status, messages, ...)."""
     out, errors = [], 0

@@ -23,6 +23,7 @@ from goldenloop.store.migrations import LATEST, migrate
 
 T = TypeVar("T")
 _CONFLICT_RETRIES = 5
+CHECKPOINT_THRESHOLD = "1GB"
 
 
 class Store:
@@ -133,4 +134,11 @@ def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
         pid = owner.pid_from_lock_error(msg)
         raise StoreLockedError(str(path), pid, owner.process_command(pid) if pid else None) from exc
     con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        # DuckDB checkpoints whenever 16 MB of WAL have piled up, inside the commit that crossed
+        # the mark, and a checkpoint's cost grows with the table: under a steady inflow of inbox
+        # files that took a third of the owner's time. The owner checkpoints on its own schedule
+        # instead (the snapshot publisher, every 10 s while things change; closing the
+        # store), so the automatic one is only a backstop against a runaway WAL.
+        con.execute(f"SET checkpoint_threshold = '{CHECKPOINT_THRESHOLD}'")
     return con
