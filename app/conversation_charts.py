@@ -13,7 +13,6 @@ from goldenloop.metrics import conversations as C
 HEIGHT = 260
 REASONS = {"unanswered": "unanswered", "errored": "errored",
            "negative_feedback": "negative feedback"}
-REASON_COLORS = ["#f58518", "#e45756", "#b279a2"]
 
 
 def _titled(chart: alt.Chart, title: str) -> alt.Chart:
@@ -32,8 +31,7 @@ def turns_per_session(data: pd.DataFrame) -> alt.Chart:
         x=alt.X("label:N", sort=order, title="turns in the session", axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("model_version:N"),
         y=alt.Y("share:Q", title="share of the version's sessions", axis=alt.Axis(format=".0%")),
-        color=alt.Color("model_version:N", title=None, legend=alt.Legend(orient="top", columns=2),
-                        scale=alt.Scale(scheme="tableau10")),
+        color=_version_color(),
         tooltip=[alt.Tooltip("model_version:N", title="model version"),
                  alt.Tooltip("label:N", title="turns"),
                  alt.Tooltip("sessions:Q", format=","), alt.Tooltip("share:Q", format=".1%")],
@@ -42,25 +40,30 @@ def turns_per_session(data: pd.DataFrame) -> alt.Chart:
 
 
 def dropoff(data: pd.DataFrame) -> alt.Chart:
-    """Share of sessions whose last turn went unanswered, errored or got negative feedback,
-    per model version (each reason counted on its own)."""
-    long = data.melt(id_vars=["model_version", "sessions"], value_vars=list(REASONS),
+    """Share of each version's sessions whose last turn went unanswered, errored or got
+    negative feedback (each reason on its own), and any of these; versions side by side."""
+    long = data.melt(id_vars=["model_version", "sessions"], value_vars=[*REASONS, "any"],
                      var_name="reason", value_name="count")
-    long = long.assign(reason=long["reason"].map(REASONS), share=long["count"] / long["sessions"])
+    labels = [*REASONS.values(), "any of these"]
+    long = long.assign(reason=long["reason"].map({**REASONS, "any": "any of these"}),
+                       share=long["count"] / long["sessions"])
     chart = alt.Chart(long).mark_bar().encode(
-        y=alt.Y("model_version:N", title=None, sort=data["model_version"].tolist(),
-                axis=alt.Axis(labelLimit=220)),
-        yOffset=alt.YOffset("reason:N", sort=list(REASONS.values())),
-        x=alt.X("share:Q", title="share of sessions that ended this way", axis=alt.Axis(format=".1%")),
-        color=alt.Color("reason:N", title=None, sort=list(REASONS.values()),
-                        scale=alt.Scale(domain=list(REASONS.values()), range=REASON_COLORS),
-                        legend=alt.Legend(orient="top")),
+        x=alt.X("reason:N", sort=labels, title="how the session's last turn went",
+                axis=alt.Axis(labelAngle=0)),
+        xOffset=alt.XOffset("model_version:N"),
+        y=alt.Y("share:Q", title="share of the version's sessions", axis=alt.Axis(format=".1%")),
+        color=_version_color(),
         tooltip=[alt.Tooltip("model_version:N", title="model version"), alt.Tooltip("reason:N"),
                  alt.Tooltip("count:Q", title="sessions", format=","),
                  alt.Tooltip("share:Q", format=".2%"),
                  alt.Tooltip("sessions:Q", title="of sessions", format=",")],
     )
-    return _titled(chart, "Drop-off: how the last turn of a session went")
+    return _titled(chart, "Drop-off by model version")
+
+
+def _version_color() -> alt.Color:
+    return alt.Color("model_version:N", title=None, legend=alt.Legend(orient="top", columns=2),
+                     scale=alt.Scale(scheme="tableau10"))
 
 
 def resolution(data: pd.DataFrame) -> alt.Chart:
@@ -85,12 +88,17 @@ def _depth_x(data: pd.DataFrame) -> alt.X:
 def offensive_by_depth(data: pd.DataFrame) -> alt.Chart:
     data = data.assign(label=_turn_label(data["depth"], C.MAX_DEPTH))
     base = alt.Chart(data).encode(x=_depth_x(data))
-    chart = base.mark_line(point=True, color=SERIES_COLORS["users"]).encode(
-        y=alt.Y("offensive_share:Q", title="share of user messages", axis=alt.Axis(format=".1%")),
+    band = base.mark_area(opacity=0.2, color=SERIES_COLORS["users"]).encode(
+        y=alt.Y("offensive_low:Q", title="share of user messages", axis=alt.Axis(format=".1%")),
+        y2="offensive_high:Q")
+    line = base.mark_line(point=True, color=SERIES_COLORS["users"]).encode(
+        y="offensive_share:Q",
         tooltip=[alt.Tooltip("label:N", title="turn depth"),
                  alt.Tooltip("offensive_share:Q", title="offensive", format=".2%"),
+                 alt.Tooltip("offensive_low:Q", title="95% CI from", format=".2%"),
+                 alt.Tooltip("offensive_high:Q", title="95% CI to", format=".2%"),
                  alt.Tooltip("scored:Q", title="messages scored", format=",")])
-    return _titled(chart, "Offensive user messages by turn depth")
+    return _titled(alt.layer(band, line), "Offensive user messages by turn depth, with a 95% CI")
 
 
 def sentiment_by_depth(data: pd.DataFrame) -> alt.Chart:

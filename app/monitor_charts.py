@@ -172,6 +172,13 @@ DRILL = {
     "feedback_rate": ("feedback", "recent"),
     "thumbs_down": ("thumbs_down", "recent"),
 }
+CHART_NAMES = {"requests": "Requests", "failures": "Failure rate", "latency": "Latency",
+               "ttft": "Time to first token", "input_tokens": "Input tokens",
+               "output_tokens": "Output tokens", "cost_per_day": "Cost per day",
+               "cost_per_1k": "Cost per 1,000 requests", "offensive": "Offensive messages",
+               "sentiment": "Sentiment", "correctness_human": "Correctness (reviewers)",
+               "correctness_judge": "Correctness (judge)", "feedback_rate": "Feedback rate",
+               "thumbs_down": "Thumbs down"}
 SENTIMENT_ORDER = {"users": "most_negative_user", "model": "most_negative_output"}
 
 
@@ -185,6 +192,7 @@ class Drill:
     condition: str | None
     order: str
     title: str
+    chart: str = ""
 
 
 def drill(view: Overview, name: str, choice: str | None, picked: dict) -> Drill:
@@ -205,7 +213,7 @@ def drill(view: Overview, name: str, choice: str | None, picked: dict) -> Drill:
     f = view.filter.with_range(max(start, view.filter.start), end)
     what = " · ".join(str(v) for v in (group, series) if v and v != "all")
     title = f"{start:%Y-%m-%d %H:%M} to {end:%Y-%m-%d %H:%M} UTC" + (f" · {what}" if what else "")
-    return Drill(f, group, series, condition, order, title)
+    return Drill(f, group, series, condition, order, title, CHART_NAMES.get(name, name))
 
 
 def _split_series(name: str, choice: str | None) -> str | None:

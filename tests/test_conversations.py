@@ -217,7 +217,7 @@ def test_page_shows_drop_off_and_turn_depth(demo_store: Store, app_db) -> None: 
         or [json.loads(c.proto.spec)["title"]["text"] for c in at.get("vega_lite_chart")]
     assert any(t.startswith("Drop-off") for t in titles)
     assert "User sentiment by turn depth, with a 95% CI" in titles
-    assert "Offensive user messages by turn depth" in titles
+    assert "Offensive user messages by turn depth, with a 95% CI" in titles
     at.sidebar.number_input(key="idle").set_value(5).run()
     assert not at.exception
     fewer = {m.label: m.value for m in at.metric}["Sessions"]
@@ -227,3 +227,10 @@ def test_page_shows_drop_off_and_turn_depth(demo_store: Store, app_db) -> None: 
 def test_page_on_an_empty_store_says_what_to_run(app_db) -> None:  # noqa: F811
     at = conversations_page(app_db)
     assert "No LLM requests yet" in at.info[0].value
+
+
+def test_wilson_interval_matches_published_values() -> None:
+    # Newcombe (1998), table I: 0 of 10 gives 0 to 0.2775; 5 of 10 gives 0.2366 to 0.7634.
+    low, high = C.wilson(pd.Series([0.0, 0.5]), pd.Series([10.0, 10.0]))
+    assert low.tolist() == pytest.approx([0.0, 0.2366], abs=1e-4)
+    assert high.tolist() == pytest.approx([0.2775, 0.7634], abs=1e-4)

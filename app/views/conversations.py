@@ -40,14 +40,15 @@ def draw_tiles(stats: C.ConversationStats) -> None:
     tiles = [
         ("Sessions", f"{stats.total_sessions:,}", "split by the idle timeout"),
         ("Turns", f"{stats.total_turns:,}", "traces with an LLM call"),
-        ("Turns per session", f"{summary['mean_turns']:.2f}",
+        ("Turns/session", f"{summary['mean_turns']:.2f}",
          f"mean; median {summary['median_turns']:g}"),
         ("Drop-off", pct(drop["any_share"]),
          f"{int(drop['any']):,} sessions ended unanswered, errored or with negative feedback"),
         ("Resolved", pct(resolved["share"]),
          f"{resolved['resolved']:,} sessions ended with positive feedback"),
-        ("Turns to resolution", "—" if resolved["median_turns"] is None
-         else f"{resolved['median_turns']:g}", "median turns of the resolved sessions"),
+        ("To resolution", "—" if resolved["median_turns"] is None
+         else f"{resolved['median_turns']:g}",
+         "median turns of the sessions that ended with positive feedback"),
     ]
     for col, (label, value, help_text) in zip(st.columns(len(tiles)), tiles, strict=True):
         col.metric(label, value, help=help_text, border=True)
@@ -56,18 +57,19 @@ def draw_tiles(stats: C.ConversationStats) -> None:
 def draw_dropoff(stats: C.ConversationStats) -> None:
     st.subheader("Drop-off")
     table = stats.dropoff()
-    left, right = st.columns([3, 2], gap="medium")
-    left.altair_chart(cc.dropoff(table), width="stretch")
-    right.dataframe(
-        table, hide_index=True,
-        column_order=["model_version", "sessions", "unanswered", "errored", "negative_feedback",
-                      "any", "any_share"],
-        column_config={"model_version": "model version", "negative_feedback": "negative feedback",
-                       "any": "any of these",
-                       "any_share": st.column_config.NumberColumn("drop-off", format="percent")})
+    left, right = st.columns(2, gap="medium")
+    left.altair_chart(cc.dropoff(table[table["model_version"] != "all versions"]), width="stretch")
+    shown = table[["model_version", "sessions"]].copy()
+    for name in (*C.DROP_REASONS, "any"):
+        shown[name] = [f"{n:,} ({s:.1%})" for n, s in zip(table[name], table[f"{name}_share"],
+                                                           strict=True)]
+    right.dataframe(shown, hide_index=True, column_config={
+        "model_version": "model version", "negative_feedback": "negative feedback",
+        "any": "any of these"})
     right.caption("Counted on the session's last turn: unanswered (timeout or empty answer), "
                   "errored, or negative feedback (thumbs down, rating of 2 or less). Each reason "
-                  "is counted on its own; a session with several counts once in the last column.")
+                  "is counted on its own; a session with several counts once in \"any of these\". "
+                  "The share is of the version's sessions.")
 
 
 def draw_turns(stats: C.ConversationStats) -> None:

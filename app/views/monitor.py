@@ -8,11 +8,11 @@ from users' data: they reach the page only as widget options, chart data and pla
 from __future__ import annotations
 
 from functools import partial
-from urllib.parse import urlencode
 
 import monitor_charts as mc
 import pandas as pd
 import span_filters
+import span_table
 import state
 import streamlit as st
 from charts import PICK
@@ -88,43 +88,22 @@ def clicked(name: str, choice: str | None) -> None:
     st.session_state[DRILL_KEY] = (name, choice)
 
 
-def trace_link(trace_id: str, span_id: str) -> str:
-    # Relative to the page's URL, so it works under any base path.
-    return "trace?" + urlencode({"trace": trace_id, "span": span_id})
-
-
 @st.dialog("Requests behind the point", width="large")
 def drill_dialog(view: Overview, name: str, choice: str | None, picked: dict) -> None:
     d = mc.drill(view, name, choice, picked)
     found = state.aggregate(store, traces.bucket_spans, d.filter, split=view.split,
                             group=d.group, condition=d.condition, order=d.order, limit=200)
     order = d.order.replace("_", " ")
-    st.text(f"{d.title}: {found.total:,} requests"
+    st.text(f"{d.chart} · {d.title}: {found.total:,} requests"
             + (f" ({d.condition.replace('_', ' ')})" if d.condition else "")
             + (f", {order} first" if found.total else "") + ".")
     if found.spans.empty:
         st.info("No requests behind this point.", icon=":material/filter_alt_off:")
         return
-    rows = found.spans.assign(link=[trace_link(t, s) for t, s in
-                                    zip(found.spans["trace_id"], found.spans["span_id"], strict=True)])
-    st.dataframe(rows, hide_index=True, column_order=SPAN_COLUMNS, column_config=SPAN_CONFIG)
-    if found.total > len(rows):
-        st.caption(f"The first {len(rows):,} of {found.total:,}.")
+    span_table.show(found.spans)
+    if found.total > len(found.spans):
+        st.caption(f"The first {len(found.spans):,} of {found.total:,}.")
     st.caption("Open a request to see its trace, its conversation, signals, feedback and grades.")
-
-
-SPAN_COLUMNS = ["link", "start_time", "model_version", "app", "status", "latency_ms",
-                "output_tokens", "cost_usd", "last_user_message", "output"]
-SPAN_CONFIG = {
-    "link": st.column_config.LinkColumn("request", display_text="open", width="small"),
-    "start_time": st.column_config.DatetimeColumn("started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
-    "model_version": "model version",
-    "latency_ms": st.column_config.NumberColumn("latency ms", format="%.0f"),
-    "output_tokens": st.column_config.NumberColumn("output tokens", format="%d"),
-    "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f"),
-    "last_user_message": "user message (start)",
-    "output": "answer (start)",
-}
 
 
 def open_drill(view: Overview) -> None:

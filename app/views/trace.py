@@ -9,11 +9,11 @@ plain text only (``st.text``, ``st.code``, table cells): never markdown or HTML.
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
 
 import altair as alt
 import pandas as pd
 import span_filters
+import span_table
 import state
 import streamlit as st
 
@@ -27,10 +27,6 @@ LIST_ORDERS = {"most recent": "recent", "slowest": "slowest", "costliest": "cost
 LIST_CONDITIONS = {"all requests": None, "failed": "failed", "errors": "error",
                    "timeouts": "timeout", "offensive user message": "user_offensive",
                    "thumbs down": "thumbs_down", "graded": "graded"}
-
-
-def link(**ids: str) -> str:
-    return "trace?" + urlencode(ids)
 
 
 def fmt_ms(v) -> str:
@@ -143,7 +139,7 @@ def draw_trace(trace_id: str, current: str | None) -> None:
              for d, k, n, o, ms, s in zip(tree["depth"], tree["kind"], tree["name"], tree["offset_ms"],
                                           tree["latency_ms"], tree["status"], strict=True)]
     st.code("\n".join(lines), language=None)
-    rows = tree.assign(link=[link(trace=trace_id, span=s) for s in tree["span_id"]])
+    rows = tree.assign(link=[span_table.trace_link(trace=trace_id, span=s) for s in tree["span_id"]])
     st.dataframe(rows, hide_index=True,
                  column_order=["link", "span_id", "kind", "name", "depth", "offset_ms", "latency_ms",
                                "status", "model_version", "input_tokens", "output_tokens"],
@@ -206,14 +202,7 @@ def draw_search() -> None:
                "Open one to see its trace and conversation.")
     if found.spans.empty:
         return
-    rows = found.spans.assign(link=[link(trace=t, span=s) for t, s in
-                                    zip(found.spans["trace_id"], found.spans["span_id"], strict=True)])
-    st.dataframe(rows, hide_index=True,
-                 column_order=["link", "start_time", "app", "model_version", "status", "latency_ms",
-                               "output_tokens", "cost_usd", "last_user_message", "output"],
-                 column_config={"link": st.column_config.LinkColumn("request", display_text="open"),
-                                "latency_ms": st.column_config.NumberColumn("latency ms", format="%.0f"),
-                                "cost_usd": st.column_config.NumberColumn("cost", format="$%.4f")})
+    span_table.show(found.spans, height=560)
 
 
 st.title("Traces")

@@ -40,6 +40,7 @@ from goldenloop.store import metrics_sql as msql
 
 IDLE_MINUTES = 30
 MAX_TURNS = 30  # longer sessions fall in the last bin, "30+"
+Z_975 = 1.959963984540054
 MAX_DEPTH = 20  # turn depths beyond fall in the last bin, "20+"
 OUTCOMES = ("answered", "errored", "unanswered")
 DROP_REASONS = ("unanswered", "errored", "negative_feedback")
@@ -145,26 +146,39 @@ class ConversationStats:
 
     def by_depth(self) -> pd.DataFrame:
         """Per turn depth (1 = the session's first turn; the last bin holds ``MAX_DEPTH`` and
-        deeper): turns, the share of scored user messages that are offensive, their mean
-        sentiment with a 95% confidence interval (normal approximation), and the counts."""
+        deeper): turns, the share of scored user messages that are offensive with a 95% Wilson
+        interval, their mean sentiment with a 95% confidence interval (normal approximation),
+        and the counts."""
         d = self.depth
-        cols = ["depth", "turns", "scored", "offensive_share", "sentiment", "sentiment_low",
-                "sentiment_high", "sentiment_n"]
+        cols = ["depth", "turns", "scored", "offensive_share", "offensive_low", "offensive_high",
+                "sentiment", "sentiment_low", "sentiment_high", "sentiment_n"]
         if d.empty:
             return pd.DataFrame(columns=cols)
         n = d["sentiment_n"].where(d["sentiment_n"] > 0)
         mean = d["sentiment_sum"] / n
         var = (d["sentiment_sq"] / n - mean ** 2).clip(lower=0) * n / (n - 1).where(n > 1)
-        half = 1.959963984540054 * np.sqrt(var / n)
+        half = Z_975 * np.sqrt(var / n)
+        scored = d["scored"].where(d["scored"] > 0)
+        share = d["offensive"] / scored
+        low, high = wilson(share, scored)
         return pd.DataFrame({
             "depth": d["depth"], "turns": d["turns"], "scored": d["scored"],
-            "offensive_share": d["offensive"] / d["scored"].where(d["scored"] > 0),
+            "offensive_share": share, "offensive_low": low, "offensive_high": high,
             "sentiment": mean, "sentiment_low": mean - half, "sentiment_high": mean + half,
             "sentiment_n": d["sentiment_n"],
         })[cols]
 
     def _capped(self) -> pd.DataFrame:
         return self.sessions.assign(turns=self.sessions["turns"].clip(upper=MAX_TURNS))
+
+
+def wilson(p: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """95% Wilson score interval of a proportion ``p`` of ``n``: stays inside [0, 1] and
+    is not empty at 0% (a few deep turns with no offensive message still say little)."""
+    z2 = Z_975 ** 2
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z_975 * np.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return centre - half, centre + half
 
 
 def conversation_stats(store: Store, f: SpanFilter, idle_minutes: int = IDLE_MINUTES
