@@ -10,7 +10,8 @@ tidy frames. Requests are LLM calls (spans of kind ``llm``).
 
 Version comparison (``compare``): two model versions, prompt versions or time windows of one
 app, every metric for both with a session-bootstrap interval of the difference, flagged only
-when significant and beyond a practical threshold.
+when significant and beyond a practical threshold. (The package's ``compare`` is the
+function; its module is ``goldenloop.metrics.compare``, imported by full name.)
 """
 
 from goldenloop.metrics.buckets import MAX_POINTS, choose_bucket
@@ -19,6 +20,8 @@ from goldenloop.metrics.compare import (
     Comparison,
     Sides,
     compare,
+    default_pair,
+    side_options,
     thresholds_by_key,
     version_sides,
     window_sides,
@@ -56,12 +59,14 @@ __all__ = [
     "choose_bucket",
     "compare",
     "correctness",
+    "default_pair",
     "dimensions",
     "feedback",
     "graded_criteria",
     "incidents",
     "overview",
     "request_stats",
+    "side_options",
     "signals",
     "thresholds_by_key",
     "totals",

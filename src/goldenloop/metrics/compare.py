@@ -36,7 +36,8 @@ BY = {"model_version": "model_versions", "prompt_version": "prompt_versions", "t
 QUANTILES = {"latency_ms": (0.5, 0.95), "ttft_ms": (0.5,)}
 N_BOOT = 1000
 COLUMNS = ["key", "metric", "section", "unit", "a", "b", "diff", "rel_diff", "ci_low",
-           "ci_high", "n_a", "n_b", "threshold", "significant", "practical", "flag", "verdict"]
+           "ci_high", "n_a", "n_b", "threshold", "limit", "significant", "practical", "flag",
+           "verdict"]
 
 
 class CompareError(GoldenloopError):
@@ -82,7 +83,9 @@ def window_sides(app: str, a: tuple[datetime, datetime], b: tuple[datetime, date
 @dataclass(frozen=True)
 class Comparison:
     sides: Sides
-    table: pd.DataFrame  # COLUMNS, one row per metric with data on either side
+    # COLUMNS, one row per metric with data on either side. ``limit`` is the threshold in the
+    # metric's unit (a relative one times |a|); ``n_a``, ``n_b`` the values behind each side.
+    table: pd.DataFrame
     sessions: tuple[int, int]
     requests: tuple[int, int]
     n_boot: int
@@ -117,6 +120,28 @@ def compare(store: Store, sides: Sides, thresholds: tuple[tuple[str, str, float]
     return Comparison(sides, table, (samples[0].sessions, samples[1].sessions),
                       (int(samples[0].total("requests")), int(samples[1].total("requests"))),
                       n_boot, level)
+
+
+def side_options(store: Store, app: str, by: str) -> pd.DataFrame:
+    """What can be compared within ``app`` by ``by`` (model_version or prompt_version): each
+    value with its requests, first and last request and requested model, the oldest first."""
+    if by not in ("model_version", "prompt_version"):
+        raise CompareError(f"cannot compare by {by!r}: choose model_version or prompt_version")
+    return compare_sql.side_values(store, app, by)
+
+
+def default_pair(options: pd.DataFrame) -> tuple[str, str] | None:
+    """The comparison a user most likely wants (rows of ``side_options``): B the newest
+    value, A what it most likely replaced: of the values requested as the same model as B
+    (a provider's earlier snapshot), else of all others, the busiest."""
+    if len(options) < 2:
+        return None
+    b = options.iloc[-1]
+    others = options.iloc[:-1]
+    same = others[others["model"] == b["model"]] if pd.notna(b["model"]) else others.iloc[:0]
+    pool = same if len(same) else others
+    return str(pool.sort_values("requests", ascending=False, kind="stable")["value"].iloc[0]), \
+        str(b["value"])
 
 
 def thresholds_by_key(overrides: tuple[tuple[str, str, float], ...] = ()) -> dict[str, Threshold]:
@@ -159,7 +184,9 @@ def _metric_row(m: Metric, samples: list[cs.Sample], reps: list[cs.Replicates],
     flag = significant and practical
     return dict(key=m.key, metric=m.label, section=m.section, unit=m.unit, a=a, b=b, diff=diff,
                 rel_diff=diff / abs(a) if a else math.nan, ci_low=low, ci_high=high,
-                n_a=n[0], n_b=n[1], threshold=limit.describe(m.unit), significant=significant,
+                n_a=n[0], n_b=n[1], threshold=limit.describe(m.unit),
+                limit=limit.value * abs(a) if limit.kind == "relative" else limit.value,
+                significant=significant,
                 practical=practical, flag=flag, verdict=_verdict(m, diff) if flag else "")
 
 
@@ -187,7 +214,7 @@ def _info(key: str, label: str, unit: str, values: list[float]) -> dict:
     a, b = values
     return dict(key=key, metric=label, section="Volume", unit=unit, a=a, b=b, diff=b - a,
                 rel_diff=(b - a) / abs(a) if a else math.nan, ci_low=math.nan, ci_high=math.nan,
-                n_a=math.nan, n_b=math.nan, threshold="not flagged", significant=False,
+                n_a=math.nan, n_b=math.nan, threshold="not flagged", limit=math.nan, significant=False,
                 practical=False, flag=False, verdict="")
 
 

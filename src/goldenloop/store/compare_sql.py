@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+import pandas as pd
 
 from goldenloop.store.metrics_sql import (
     GRADE_WEIGHTS,
@@ -126,3 +127,19 @@ def request_latencies(store: Store, f: FilterLike, column: str) -> tuple[np.ndar
         WHERE r.{column} IS NOT NULL ORDER BY value, n.idx"""
     out = store.cursor().execute(sql, params).fetchnumpy()
     return np.asarray(out["value"], dtype=float), np.asarray(out["idx"], dtype=np.int64)
+
+
+def side_values(store: Store, app: str, column: str) -> pd.DataFrame:
+    """The values of ``column`` (model_version or prompt_version) among ``app``'s requests:
+    value, requests, first_seen, last_seen, and the model most often requested of it (a
+    provider's snapshots share one), oldest first."""
+    if column not in ("model_version", "prompt_version"):
+        raise ValueError(f"not a version column: {column!r}")
+    return store.df(
+        f"""SELECT s.{column} AS value, count(*) AS requests, min(s.start_time) AS first_seen,
+                   max(s.start_time) AS last_seen, mode(s.model) AS model
+            FROM spans s
+            WHERE s.kind = '{REQUEST_KIND}' AND s.app = $app AND s.{column} IS NOT NULL
+            GROUP BY ALL ORDER BY first_seen, value""",
+        {"app": app},
+    )

@@ -1,0 +1,67 @@
+"""The Compare page, run in-process with AppTest over a real DuckDB file with known rows:
+default sides, the table and chart drawn from the library's result, time windows, an edited
+threshold, and user-named apps never reaching Markdown."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+from test_app_home import APP_DIR, HOSTILE_APP
+from test_app_monitor import app_db, seed  # noqa: F401  (fixture)
+
+from goldenloop import metrics as M
+from goldenloop.store import Store
+
+
+def compare_page() -> AppTest:
+    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
+    at.switch_page("views/compare.py")
+    at.run()
+    return at
+
+
+def shown_table(at: AppTest):
+    frames = [d.value for d in at.dataframe if "B − A" in d.value.columns]
+    assert len(frames) == 1, [d.value.columns for d in at.dataframe]
+    return frames[0].set_index("Metric")
+
+
+def test_empty_store_says_what_to_run(app_db: Path) -> None:  # noqa: F811
+    at = compare_page()
+    assert not at.exception
+    assert "nothing to compare" in at.info[0].value
+
+
+def test_default_sides_are_the_two_newest_versions(app_db: Path) -> None:  # noqa: F811
+    df = seed(app_db, apps=("support", HOSTILE_APP))
+    at = compare_page()
+    assert not at.exception, at.exception
+    assert at.sidebar.selectbox(key="app").value == "support"  # the busiest app first
+    assert (at.sidebar.selectbox(key="a").value, at.sidebar.selectbox(key="b").value) == ("v1", "v2")
+    table = shown_table(at)
+    with Store(app_db) as store:
+        want = M.compare(store, M.version_sides("support", "model_version", "v1", "v2",
+                                                *_days(df))).table.set_index("metric")
+    assert table.loc["Requests", "A"] == f"{int(want.loc['Requests', 'a']):,}"
+    assert table.loc["Latency p95", "Threshold"] == "±10%"
+    assert (table["Flag"] != "").sum() == int(want["flag"].sum())
+    assert len(at.get("vega_lite_chart")) == 1
+    for md in at.markdown:  # user-named apps only in widgets and tables
+        assert "click" not in md.value
+
+
+def test_time_windows_and_an_edited_threshold(app_db: Path) -> None:  # noqa: F811
+    seed(app_db)
+    at = compare_page()
+    at.sidebar.radio(key="what").set_value("time windows").run()
+    assert not at.exception, at.exception
+    table = shown_table(at)
+    assert "Requests per day" in table.index
+    assert not at.error
+
+
+def _days(df):
+    from datetime import datetime, time, timedelta
+    first, last = df["start_time"].min().date(), df["start_time"].max().date()
+    return datetime.combine(first, time()), datetime.combine(last + timedelta(days=1), time())
