@@ -14,11 +14,18 @@ from goldenloop.judge.config import Judge, JudgeError, LoadedJudge, available, g
 from goldenloop.judge.jobs import run_params
 from goldenloop.judge.online import configure_online, judge_new_spans
 from goldenloop.judge.run import RunOptions, RunResult, run
-from goldenloop.judge.targets import Selection, Target, from_filter, from_queue, from_spans
+from goldenloop.judge.targets import (
+    Selection,
+    Target,
+    from_comparisons,
+    from_filter,
+    from_queue,
+    from_spans,
+)
 
 __all__ = [
     "Budget", "BudgetError", "Judge", "JudgeClient", "JudgeError", "LoadedJudge", "Outcome",
     "Price", "Retry", "RunOptions", "RunResult", "Selection", "Target", "available",
-    "configure_online", "from_filter", "from_queue", "from_spans", "get", "judge_new_spans",
-    "load_file", "price_of", "run", "run_params",
+    "configure_online", "from_comparisons", "from_filter", "from_queue", "from_spans", "get",
+    "judge_new_spans", "load_file", "price_of", "run", "run_params",
 ]

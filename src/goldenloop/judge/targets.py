@@ -56,6 +56,13 @@ def from_spans(store: Store, span_keys: list[int], inclusion_prob: float | None 
     return Selection(kind, params or {}, targets, population=population)
 
 
+def from_comparisons(store: Store, comparison_ids: list[str]) -> Selection:
+    """Given comparisons (for a pairwise judge), each with inclusion probability 1."""
+    targets = [Target("comparison", str(c), None, 1.0) for c in comparison_ids]
+    _attach_texts(store, targets)
+    return Selection("comparisons", {"comparison_ids": list(comparison_ids)}, targets)
+
+
 def from_filter(store: Store, frame: Frame, *, sample: int | None = None,
                 seed: int | None = None) -> Selection:
     """Every LLM span of ``frame``, or a simple random sample of ``sample`` of them

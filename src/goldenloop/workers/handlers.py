@@ -69,6 +69,17 @@ def judge_online(store: Store, params: dict[str, Any], progress: Progress) -> di
             "run_ids": [r.run_id for r in runs], "judged": judged}
 
 
+def judge_configure(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Turn online judging on or off for a judge (from the CLI while the server runs)."""
+    from goldenloop.judge import configure_online
+
+    configure_online(store, params["judge"], float(params.get("fraction") or 0.05),
+                     budget_usd=params.get("budget_usd"), enabled=bool(params.get("enabled", True)),
+                     by=params.get("by", "cli"))
+    return {"summary": f"online judging of {params['judge']} "
+                       f"{'on' if params.get('enabled', True) else 'off'}"}
+
+
 HANDLERS: dict[str, Handler] = {
     "import": import_files,
     "demo": generate_demo,
@@ -76,4 +87,5 @@ HANDLERS: dict[str, Handler] = {
     "score": score_job,
     "judge": judge_run,
     "judge_online": judge_online,
+    "judge_configure": judge_configure,
 }
