@@ -112,6 +112,30 @@ def role_otel_exporter(url: str, spans: int) -> None:
     tp.shutdown()
 
 
+def role_null_server() -> None:
+    """An OTLP/HTTP endpoint that reads each body and answers 200 at once: what one exporter
+    sends when the receiving end costs nothing (the exporter's own ceiling)."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Null(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-protobuf")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_args) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Null)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
+    print(server.server_port, flush=True)
+    server.serve_forever(poll_interval=0.2)
+
+
 # -- the driver ----------------------------------------------------------------------------------
 class Owner:
     """An owner process and the commit times it reports."""
@@ -325,6 +349,24 @@ def bench_receiver(spans: int) -> dict:
             "collector": summary}
 
 
+def bench_exporter_alone(spans: int) -> dict:
+    """One OpenTelemetry exporter against an endpoint that answers at once: the most any
+    receiver can get from it on this machine at this moment."""
+    null = subprocess.Popen([sys.executable, __file__, "--role", "null-server"],
+                            stdout=subprocess.PIPE, text=True)
+    port = int(null.stdout.readline())
+    try:
+        out = subprocess.run([sys.executable, __file__, "--role", "otel-exporter",
+                              f"http://127.0.0.1:{port}/v1/traces", str(spans)],
+                             capture_output=True, text=True, timeout=900, check=True).stdout
+    finally:
+        null.send_signal(signal.SIGTERM)
+        null.wait(timeout=30)
+    sent = json.loads(out.strip().splitlines()[-1])
+    return {"spans": spans, "seconds": sent["end"] - sent["start"],
+            "spans_per_s": spans / (sent["end"] - sent["start"])}
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -348,13 +390,15 @@ def main() -> None:
         {"owner": lambda: role_owner(a.args[0], a.args[1] if len(a.args) > 1 else ""),
          "sdk-producer": lambda: role_sdk_producer(a.args[0], int(a.args[1]),
                                                    float(a.args[2])),
-         "otel-exporter": lambda: role_otel_exporter(a.args[0], int(a.args[1]))}[a.role]()
+         "otel-exporter": lambda: role_otel_exporter(a.args[0], int(a.args[1])),
+         "null-server": role_null_server}[a.role]()
         return
     Owner.threshold = a.owner_checkpoint_threshold
     result = {"load_before": os.getloadavg(), "owner_checkpoint_threshold": Owner.threshold,
               "overhead": bench_overhead(),
               "sdk_ingest": bench_sdk_ingest(a.spans, a.producers, a.rate),
               "receiver": bench_receiver(a.otlp_spans),
+              "exporter_alone": bench_exporter_alone(a.otlp_spans),
               "load_after": os.getloadavg()}
     (HERE / "out").mkdir(exist_ok=True)
     (HERE / "out" / "producers.json").write_text(json.dumps(result, indent=2))

@@ -50,7 +50,7 @@ def span_records(parsed: Any) -> list[dict[str, Any]]:
     doc = parsed if isinstance(parsed, dict) else _protobuf_document(parsed)
     records: list[dict[str, Any]] = []
     for span, resource_attrs, scope in _walk(doc):
-        rec = span_record(span, resource_attrs, scope, len(records) + 1)
+        rec = span_record(span, resource_attrs, scope, len(records) + 1, keep_raw=False)
         rec.setdefault("source", "otlp")
         records.append(rec)
     return records

@@ -122,8 +122,11 @@ def _spans(doc: dict[str, Any], line: int, bad: list[BadRow]
 
 
 def span_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[str, Any],
-                ordinal: int) -> dict[str, Any]:
-    """One OTLP span (JSON-decoded, not yet AnyValue-decoded) → a span record for the loader."""
+                ordinal: int, *, keep_raw: bool = True) -> dict[str, Any]:
+    """One OTLP span (JSON-decoded, not yet AnyValue-decoded) → a span record for the loader.
+
+    ``keep_raw`` keeps the span's JSON as ``_raw``, for the quarantine of a file's bad rows;
+    the receiver, whose spool files hold typed columns and no raw text, passes False."""
     attrs = attribute_map(_g(span, "attributes"))
     status = _g(span, "status") or {}
     failed = isinstance(status, dict) and _g(status, "code") in _ERROR_CODES
@@ -148,7 +151,8 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[str,
         rec["metadata"] = {**(rec.get("metadata") or {}), "otel_scope": scope_name}
     rec = {k: v for k, v in rec.items() if v is not None}
     rec["_row"] = ordinal
-    rec["_raw"] = json.dumps(span, ensure_ascii=False)
+    if keep_raw:
+        rec["_raw"] = json.dumps(span, ensure_ascii=False)
     return rec
 
 

@@ -46,16 +46,14 @@ def records_chunk(records: list[dict], *, malformed: list[BadRow] | None = None)
     text, since readers keep a broken raw value beside good ones so validation can quarantine
     it under its field name.
     """
-    cols: dict[str, list] = {"_row": [], "_raw": []}
-    names = sorted({k for r in records for k in r if k not in ("_row", "_raw")})
+    names = sorted({k for r in records for k in r} - {"_row", "_raw"})
+    # Column by column: one list per field and one conversion rule per field, rather than a
+    # rule looked up per cell (the receiver calls this for every span it accepts).
+    arrays = {"_row": _column("_row", [r["_row"] for r in records]),
+              "_raw": _column("_raw", [r.get("_raw") for r in records])}
     for n in names:
-        cols[n] = []
-    for r in records:
-        cols["_row"].append(r["_row"])
-        cols["_raw"].append(r.get("_raw"))
-        for n in names:
-            cols[n].append(_cell(n, r.get(n)))
-    table = pa.table({k: _column(k, v) for k, v in cols.items()})
+        arrays[n] = _column(n, _cells(n, [r.get(n) for r in records]))
+    table = pa.table(arrays)
     name = f"_src_records_{next(_chunk_ids)}"
     return SourceChunk(
         relation=name, columns=names, tables={name: table},
@@ -63,17 +61,27 @@ def records_chunk(records: list[dict], *, malformed: list[BadRow] | None = None)
     )
 
 
-def _cell(name: str, value: object) -> object:
+def _cells(name: str, values: list) -> list:
+    """A column's values as the loader validates them: JSON fields (and any dict or list) as
+    JSON text, tags as a JSON list."""
     f = FIELDS_BY_NAME.get(name)
-    if value is None:
-        return None
-    if f is not None and f.kind == "json" and not isinstance(value, str):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    if f is not None and f.kind == "tags":
-        return json.dumps(list(value) if not isinstance(value, str) else [value])
-    if isinstance(value, dict | list):
-        return json.dumps(value, ensure_ascii=False, default=str)
-    return value
+    kind = f.kind if f is not None else None
+    if kind == "tags":
+        return [None if v is None else json.dumps(list(v) if not isinstance(v, str) else [v])
+                for v in values]
+    if kind == "json":
+        return [v if v is None or isinstance(v, str) else _to_json(v) for v in values]
+    if any(issubclass(t, dict | list) for t in {v.__class__ for v in values}):
+        return [_to_json(v) if isinstance(v, dict | list) else v for v in values]
+    return values
+
+
+def _to_json(value: object) -> str:
+    return _ENCODER.encode(value)
+
+
+# One encoder for every value: json.dumps with options builds a new one per call.
+_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 def _column(name: str, values: list) -> pa.Array:
