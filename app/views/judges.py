@@ -1,5 +1,85 @@
-"""Placeholder: this page is being built."""
+"""Judges: versioned LLM judges. Run one on a queue, a filter or a random sample (a job with a
+progress bar and cancel), follow runs, cost and failures (with the raw answers), read the
+judge's grades, and estimate all traffic from judge and human grades together (PPI).
 
+Judge reasons and raw answers are model output: shown only inside dataframes."""
+
+from __future__ import annotations
+
+import judge_panels as jp
+import review_identity as identity
+import state
 import streamlit as st
+import widgets
 
-st.info("This page is being built.")
+from goldenloop import estimation, judge, roles
+from goldenloop.errors import GoldenloopError
+from goldenloop.store import judge_sql
+
+st.title("Judges")
+store = state.get_store()
+who = identity.current(store)
+
+try:
+    judges = judge.available(store)
+except GoldenloopError as exc:  # a broken judge file: say which, show nothing half-loaded
+    st.error("A judge file cannot be loaded.", icon=":material/error:")
+    st.text(str(exc))
+    st.stop()
+if not judges:
+    st.info("No judges: add a YAML file to judges/ beside the database.", icon=":material/gavel:")
+    st.stop()
+
+st.subheader("Run a judge")
+chosen = jp.judge_choice(judges)
+if chosen is not None:
+    st.caption(jp.endpoint_line(chosen))
+    if identity.can(store, who, roles.Action.CREATE_QUEUE):
+        jp.run_form(store, chosen)
+    else:
+        st.info("Leads run judges (a run spends money): type a lead's name in the sidebar.",
+                icon=":material/person:")
+widgets.draw_active_jobs(store, "judge", allow_cancel=True)
+
+st.subheader("Runs")
+runs = judge_sql.runs(store)
+widgets.table_or_empty(runs, jp.RUN_COLUMNS, "No judge runs yet: run one above.")
+
+st.subheader("Estimate of all traffic: judge and humans together")
+queues = jp.judged_queues(store)
+if not queues:
+    st.info("Draw a queue by a sampling design on the Queues page, run a judge on it, and grade "
+            "some of its items: the estimate appears here.", icon=":material/functions:")
+else:
+    qid = st.selectbox("Queue", list(queues), format_func=queues.get, key="ppi_queue")
+    try:
+        est = jp.ppi_table(store, int(qid))
+    except estimation.EstimationError as exc:
+        st.info(str(exc))
+        est = None
+    if est is not None and est.empty:
+        st.info("Nothing to estimate yet: it needs judge grades on this queue's items and human "
+                "grades on some of the same items.", icon=":material/hourglass_empty:")
+    elif est is not None:
+        st.dataframe(est, hide_index=True, column_config=jp.PPI_COLUMNS,
+                     column_order=list(jp.PPI_COLUMNS))
+        st.caption("Prediction-powered inference: the judge's mean over every judged item, "
+                   "corrected by the human−judge difference on the items both graded, weighted "
+                   "by inclusion probabilities; 95% normal interval (goldenloop.ppi). Beside it, "
+                   "the estimate from human grades alone. The judge alone is shown uncorrected: "
+                   "do not report it.")
+
+st.subheader("Judge versions")
+versions = judge_sql.versions(store)
+widgets.table_or_empty(versions, jp.VERSION_COLUMNS,
+                       "No judge has run yet. Available: " + ", ".join(
+                           f"{j.name} ({j.version})" for j in judges.values()))
+
+st.subheader("Failures")
+st.caption("Refusals, unparseable answers, timeouts and HTTP errors, each with exactly what "
+           "came back. They are never dropped; a rerun tries them again.")
+widgets.table_or_empty(judge_sql.failures(store, limit=200), jp.FAILURE_COLUMNS, "No failures.")
+
+st.subheader("Latest judge grades")
+widgets.table_or_empty(judge_sql.judge_grades(store, limit=200), jp.GRADE_COLUMNS,
+                       "No judge grades yet.")

@@ -33,13 +33,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 from scipy.stats import norm
 
 from goldenloop import estimation
+from goldenloop import rubric as rubrics
 from goldenloop.errors import GoldenloopError
-from goldenloop.store import Store, judge_sql
+from goldenloop.store import Store, judge_sql, review_sql
 
-__all__ = ["PPIError", "PPIEstimate", "queue_estimate", "two_phase"]
+__all__ = ["PPIError", "PPIEstimate", "measures", "queue_estimate", "queue_estimates",
+           "two_phase"]
 
 
 class PPIError(GoldenloopError):
@@ -125,10 +128,11 @@ def queue_estimate(store: Store, queue_id: int, criterion: str, *,
     ``at_least`` a threshold, or the share given ``label``), next to the human-only estimate
     (``goldenloop.estimation.estimate``). The judge version defaults to the one that graded
     most of the queue's items."""
-    # Validates the queue (a probability sample) and the outcome, and reads human values.
-    df, _q, proportion = estimation._frame(store, queue_id, criterion, at_least, label)
-    mode, params, _ = estimation._outcome(estimation.rubrics.get(
-        store, _q["rubric_name"], _q["rubric_version"]), criterion, at_least, label)
+    # The human side exactly as goldenloop.estimation reads it: the queue must be a probability
+    # sample, the outcome is checked, and y is the reviewers' value per item.
+    df, q, proportion = estimation._frame(store, queue_id, criterion, at_least, label)
+    mode, params, _ = estimation._outcome(rubrics.get(store, q["rubric_name"], q["rubric_version"]),
+                                          criterion, at_least, label)
     version = judge_version or judge_sql.queue_judge_version(store, queue_id, criterion)
     if version is None:
         raise PPIError(f"no judge has graded {criterion} on queue {queue_id}'s items: run a judge "
@@ -155,3 +159,43 @@ def queue_estimate(store: Store, queue_id: int, criterion: str, *,
     return PPIEstimate(est, se, lo, hi, level, lam_used, len(df), int(df["y"].notna().sum()),
                        float((w * df["f"].to_numpy()).sum() / w.sum()), human, version,
                        notes=notes)
+
+
+def measures(rubric: rubrics.Rubric):
+    """(criterion, what, estimate keywords) per criterion a judge can grade: the mean and the
+    share in the top two levels of a scale, the share "yes", the share of each label."""
+    for c in rubric.criteria:
+        if c.type == "text" or c.multi_select or c.is_pairwise:
+            continue
+        if c.scale is not None:
+            lo, hi = c.scale
+            yield c.name, f"mean ({lo:g}–{hi:g})", {}
+            yield c.name, f"share ≥ {hi - 1:g}", {"at_least": hi - 1}
+        elif c.type == "boolean":
+            yield c.name, "share yes", {}
+        else:
+            for label in c.label_names:
+                yield c.name, f"share '{label}'", {"label": label}
+
+
+def queue_estimates(store: Store, queue_id: int, level: float = 0.95) -> pd.DataFrame:
+    """One row per criterion measure that a judge graded on the queue: the PPI estimate and
+    interval beside the human-only one, the judge alone, and the counts. Empty when no judge
+    graded the queue or no reviewer graded a judged item yet. Raises
+    ``estimation.NonProbabilityQueue`` for a queue made by hand."""
+    q = review_sql.queue(store, queue_id)
+    rubric = rubrics.get(store, q["rubric_name"], q["rubric_version"])
+    rows = []
+    for name, what, kw in measures(rubric):
+        try:
+            e = queue_estimate(store, queue_id, name, level=level, **kw)
+        except PPIError:
+            continue
+        h = e.human_only
+        rows.append({
+            "criterion": name, "measure": what, "value": e.value, "ci_low": e.ci_low,
+            "ci_high": e.ci_high, "human_value": h.value if h else None,
+            "human_ci_low": h.ci_low if h else None, "human_ci_high": h.ci_high if h else None,
+            "judge_mean": e.judge_mean, "n_judged": e.n_judged, "n_human": e.n_human,
+            "lam": e.lam, "judge_version": e.judge_version})
+    return pd.DataFrame(rows)

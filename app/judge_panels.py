@@ -1,0 +1,175 @@
+"""Pieces of the Judges page: the endpoint line, the run form, and the tables' columns.
+
+A run is a job for the server's workers when serving (progress bar and cancel on the page),
+else it runs right here with a progress bar. Judge answers and raw failures are model output:
+they reach the page only inside dataframes (plain text)."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+
+import pandas as pd
+import state
+import streamlit as st
+import widgets
+
+from goldenloop import judge, ppi
+from goldenloop.errors import GoldenloopError
+from goldenloop.store import Store, review_sql
+from goldenloop.store import jobs as job_sql
+
+WHEN = widgets.WHEN
+VERSION_COLUMNS = {
+    "judge_name": st.column_config.TextColumn("Judge"),
+    "judge_version": st.column_config.TextColumn("Version", help="Hash of the judge's content"),
+    "kind": st.column_config.TextColumn("Kind", width="small"),
+    "criterion": st.column_config.TextColumn("Criterion"),
+    "model": st.column_config.TextColumn("Model"),
+    "runs": st.column_config.NumberColumn("Runs", format="localized"),
+    "grades": st.column_config.NumberColumn("Grades", format="localized"),
+    "failures": st.column_config.NumberColumn("Failures", format="localized"),
+    "cost_usd": st.column_config.NumberColumn("Cost", format="$%.4f"),
+    "origin": st.column_config.TextColumn("From", width="small"),
+}
+RUN_COLUMNS = {
+    "run_id": st.column_config.NumberColumn("Run", format="plain", width="small"),
+    "judge_name": st.column_config.TextColumn("Judge"),
+    "judge_version": st.column_config.TextColumn("Version"),
+    "target_kind": st.column_config.TextColumn("On", width="small"),
+    "status": st.column_config.TextColumn("Status", width="small"),
+    "targets": st.column_config.NumberColumn("Targets", format="localized"),
+    "judged": st.column_config.NumberColumn("Judged", format="localized"),
+    "cached": st.column_config.NumberColumn("No call", format="localized",
+                                            help="Answered from the cache or graded before"),
+    "failed": st.column_config.NumberColumn("Failed", format="localized"),
+    "not_run": st.column_config.NumberColumn("Not run", format="localized",
+                                             help="Left when the budget or a cancel stopped it"),
+    "calls": st.column_config.NumberColumn("Calls", format="localized",
+                                           help="HTTP attempts, retries included"),
+    "cost_usd": st.column_config.NumberColumn("Cost", format="$%.4f"),
+    "budget_usd": st.column_config.NumberColumn("Budget", format="$%.2f"),
+    "position_inconsistent": st.column_config.NumberColumn(
+        "Order flips", format="localized", help="Pairwise: verdicts that changed with the order"),
+    "started_at": st.column_config.DatetimeColumn("Started (UTC)", format=WHEN),
+}
+FAILURE_COLUMNS = {
+    "run_id": st.column_config.NumberColumn("Run", format="plain", width="small"),
+    "target_type": st.column_config.TextColumn("Target", width="small"),
+    "target_id": st.column_config.TextColumn("Id", width="small"),
+    "kind": st.column_config.TextColumn("Failure"),
+    "message": st.column_config.TextColumn("Message", width="medium"),
+    "raw_answer": st.column_config.TextColumn("Raw answer", width="large"),
+    "attempts": st.column_config.NumberColumn("Attempts", width="small"),
+}
+GRADE_COLUMNS = {
+    "judge_name": st.column_config.TextColumn("Judge"),
+    "judge_version": st.column_config.TextColumn("Version"),
+    "target_type": st.column_config.TextColumn("Target", width="small"),
+    "target_id": st.column_config.TextColumn("Id", width="small"),
+    "criterion": st.column_config.TextColumn("Criterion"),
+    "value_number": st.column_config.NumberColumn("Score", format="%g"),
+    "value_label": st.column_config.TextColumn("Label"),
+    "comment": st.column_config.TextColumn("Reason", width="large"),
+    "created_at": st.column_config.DatetimeColumn("When (UTC)", format=WHEN),
+}
+PPI_COLUMNS = {
+    "criterion": st.column_config.TextColumn("Criterion"),
+    "measure": st.column_config.TextColumn("Estimate of"),
+    "value": st.column_config.NumberColumn("Judge + humans (PPI)", format="%.3f"),
+    "ci_low": st.column_config.NumberColumn("95% low", format="%.3f"),
+    "ci_high": st.column_config.NumberColumn("95% high", format="%.3f"),
+    "human_value": st.column_config.NumberColumn("Humans only", format="%.3f"),
+    "human_ci_low": st.column_config.NumberColumn("95% low ", format="%.3f"),
+    "human_ci_high": st.column_config.NumberColumn("95% high ", format="%.3f"),
+    "judge_mean": st.column_config.NumberColumn("Judge alone", format="%.3f",
+                                                help="Uncorrected: biased when the judge is"),
+    "n_judged": st.column_config.NumberColumn("Judged items", format="localized"),
+    "n_human": st.column_config.NumberColumn("Also by humans", format="localized"),
+}
+TARGETS = ("A review queue", "Every span of a filter", "A random sample of a filter")
+
+
+def endpoint_line(j: judge.LoadedJudge) -> str:
+    """Where the judge's calls go; the key's variable is named, its value never shown."""
+    e = j.judge.endpoint
+    base = e.base_url or os.environ.get(e.base_url_env) or "api.openai.com (the default)"
+    key = "set" if os.environ.get(e.api_key_env) else "not set"
+    return (f"Calls go to {base} (from {e.base_url_env if not e.base_url else 'the judge file'}); "
+            f"the key comes from {e.api_key_env}, which is {key}. Model {j.judge.model}, "
+            f"temperature {j.judge.temperature:g}.")
+
+
+def judge_choice(judges: dict[str, judge.LoadedJudge]) -> judge.LoadedJudge | None:
+    names = list(judges)
+    name = st.selectbox("Judge", names, key="judge", format_func=lambda n: (
+        f"{n} · {judges[n].judge.kind} · {judges[n].criterion.name} · {judges[n].version}"))
+    return judges.get(name) if name else None
+
+
+def _queue_options(store: Store, j: judge.LoadedJudge) -> dict[int, str]:
+    want = "comparison" if j.judge.kind == "pairwise" else "span"
+    qs = review_sql.queues(store)
+    qs = qs[qs["target_type"] == want]
+    return {int(q): f"{q} · {n} ({items:,} items)"
+            for q, n, items in zip(qs["queue_id"], qs["name"], qs["items"], strict=True)}
+
+
+def run_form(store: Store, j: judge.LoadedJudge) -> None:
+    """Choose what to judge and the limits; start the run."""
+    target = st.radio("What to judge", TARGETS, horizontal=True, key="judge_target")
+    params: dict = {"judge": j.name}
+    if target == TARGETS[0]:
+        queues = _queue_options(store, j)
+        if not queues:
+            st.info(f"No queue of {'comparisons' if j.judge.kind == 'pairwise' else 'spans'} "
+                    "yet: create one on the Queues page, or judge a filter.")
+            return
+        params["queue_id"] = st.selectbox("Queue", list(queues), format_func=queues.get,
+                                          key="judge_queue")
+    else:
+        dims = state.monitor_dimensions(store)
+        c1, c2, c3 = st.columns(3)
+        apps = c1.multiselect("Apps", [a for a in dims.values.get("apps", [])
+                                       if a != "goldenloop-judge"], key="judge_apps")
+        versions = c2.multiselect("Model versions", dims.values.get("model_versions", []),
+                                  key="judge_versions")
+        days = c3.number_input("Last days", 1, 3650, 7, key="judge_days")
+        end = (dims.last or datetime.now(UTC).replace(tzinfo=None)) + timedelta(hours=1)
+        params["frame"] = {"apps": apps, "model_versions": versions,
+                           "start": (end - timedelta(days=int(days))).isoformat()}
+        if target == TARGETS[2]:
+            params["sample"] = int(st.number_input("Sample size", 1, 100_000, 200,
+                                                   key="judge_sample"))
+    c1, c2, c3 = st.columns(3)
+    params["budget_usd"] = c1.number_input("Budget (USD)", 0.0, 10_000.0, 1.0, step=0.5,
+                                           key="judge_budget",
+                                           help="The run stops before spending more")
+    params["concurrency"] = c2.slider("Calls at once", 1, 32, 8, key="judge_concurrency")
+    params["use_cache"] = c3.checkbox("Reuse cached answers", True, key="judge_cache")
+    if st.button("Run judge", type="primary", icon=":material/play_arrow:", key="judge_run"):
+        _start(store, params)
+
+
+def _start(store: Store, params: dict) -> None:
+    if state.serving():
+        job_id = store.write(job_sql.create, "judge", {**params, "origin": "app"}, "app")
+        st.toast(f"Judge run queued as job {job_id}")
+        st.rerun()
+    bar = st.progress(0.0, "Starting")
+    try:
+        r = judge.run_params(store, params, lambda f, m: bar.progress(min(1.0, f), m))
+    except GoldenloopError as exc:
+        st.error(str(exc))
+        return
+    bar.progress(1.0, r.summary)
+
+
+def ppi_table(store: Store, queue_id: int) -> pd.DataFrame:
+    return ppi.queue_estimates(store, queue_id)
+
+
+def judged_queues(store: Store) -> dict[int, str]:
+    qs = review_sql.queues(store)
+    qs = qs[qs["design"].notna() & (qs["design"] != "by_hand")]
+    return {int(q): f"{q} · {n}" for q, n in zip(qs["queue_id"], qs["name"], strict=True)}
