@@ -228,3 +228,40 @@ def test_command_line_and_import_job(tmp_path):
         params = {"files": [str(path)], "mapping": WIDE_MAPPING, "origin": "job"}
         result = import_files(store, params, lambda _f, _m: None)
         assert result["imported"] == 14 and result["quarantined"] == 2
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "parquet"])
+def test_long_table_of_item_grades_from_jsonl_and_parquet(store, tmp_path, fmt):
+    rows = [{"id": "e1", "prompt": "2+2?", "answer": "4", "rater": "ana", "metric": "level",
+             "score": "good"},
+            {"id": "e1", "prompt": "2+2?", "answer": "4", "rater": "gpt-4o", "metric": "level",
+             "score": "great"},
+            {"id": "e2", "prompt": "3+3?", "answer": "7", "rater": "ana", "metric": "level",
+             "score": "bad"},
+            {"id": "e2", "prompt": "3+3?", "answer": "7", "rater": "gpt-4o", "metric": "level",
+             "score": None}]
+    path = tmp_path / f"long.{fmt}"
+    if fmt == "jsonl":
+        path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    else:
+        import pyarrow.parquet as pq
+
+        pq.write_table(pa.Table.from_pylist(rows), path)
+    mapping = {"grades": {
+        "layout": "long", "target": {"type": "item", "column": "id"},
+        "item": {"dataset": "evals", "input": "prompt", "output": "answer"},
+        "criterion_column": "metric", "rater_column": "rater", "value_column": "score",
+        "scale": {"type": "ordinal", "labels": ["bad", "ok", "good"]},
+        "raters": [{"match": "^gpt", "kind": "judge", "version": "2024-08"}],
+    }}
+    r = import_file(store, path, ImportOptions(mapping=mapping))
+    assert (r.rows_read, r.imported, r.quarantined) == (4, 3, 0)
+    assert r.details["empty"] == 1 and r.details["out_of_scale"] == {"score": 1}  # "great"
+    got = grades(store)
+    assert ("item", "e1", "level", None, "great", "imported", "judge", "gpt-4o", "gpt-4o",
+            "2024-08") in got
+    assert ("item", "e2", "level", None, "bad", "imported", "reviewer", "ana", None, None) in got
+    assert store.rows("SELECT item_id, input, output FROM items ORDER BY 1") == [
+        ("e1", "2+2?", "4"), ("e2", "3+3?", "7")]
+    labels = store.scalar("SELECT labels FROM criteria WHERE name = 'level'")
+    assert list(labels) == ["bad", "ok", "good"]
