@@ -4,6 +4,11 @@ Grades are append-only (DESIGN.md): a bulk insert adds rows, each with a fresh `
 from ``grade_seq``. Span targets are joined by ``span_key``; a table that names spans by
 ``(trace_id, span_id)`` instead has the key resolved here, and a span target without a
 ``target_id`` gets the span key as its id.
+
+Imports of existing grades (``goldenloop.ingest.grade_tables``) write through the functions
+below the marker: quarantine of bad values, items and comparisons for targets that are not
+spans, criteria of the import's rubric, and grades (source ``imported``) that are not added
+again when the same author's same value on the same target is already stored.
 """
 
 from __future__ import annotations
