@@ -68,7 +68,8 @@ def import_(
     redact: Annotated[bool, typer.Option(help="Redact e-mail addresses, phone numbers and "
                                          "API keys in texts.")] = False,
 ) -> None:
-    """Import trace files. Exits 1 when any row was quarantined."""
+    """Import trace files, or existing grades with a grade mapping (--mapping). Exits 1 when
+    any row or value was quarantined."""
     paths = resolve_paths(db)
     explicit = _import_mapping(mapping_file, map or [], out_of_scale)
     opts = ImportOptions(format=format, mapping=explicit, redact=redact, batch_input=batch_input)
