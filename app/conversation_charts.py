@@ -10,7 +10,7 @@ from charts import SERIES_COLORS
 
 from goldenloop.metrics import conversations as C
 
-HEIGHT = 260
+HEIGHT = 300  # the whole chart; axis titles must stay shorter than the plot, or it shrinks
 REASONS = {"unanswered": "unanswered", "errored": "errored",
            "negative_feedback": "negative feedback"}
 
@@ -30,7 +30,7 @@ def turns_per_session(data: pd.DataFrame) -> alt.Chart:
     chart = alt.Chart(data).mark_bar().encode(
         x=alt.X("label:N", sort=order, title="turns in the session", axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("model_version:N"),
-        y=alt.Y("share:Q", title="share of the version's sessions", axis=alt.Axis(format=".0%")),
+        y=alt.Y("share:Q", title="share of sessions", axis=alt.Axis(format=".0%")),
         color=_version_color(),
         tooltip=[alt.Tooltip("model_version:N", title="model version"),
                  alt.Tooltip("label:N", title="turns"),
@@ -51,7 +51,7 @@ def dropoff(data: pd.DataFrame) -> alt.Chart:
         x=alt.X("reason:N", sort=labels, title="how the session's last turn went",
                 axis=alt.Axis(labelAngle=0)),
         xOffset=alt.XOffset("model_version:N"),
-        y=alt.Y("share:Q", title="share of the version's sessions", axis=alt.Axis(format=".1%")),
+        y=alt.Y("share:Q", title="share of sessions", axis=alt.Axis(format=".1%")),
         color=_version_color(),
         tooltip=[alt.Tooltip("model_version:N", title="model version"), alt.Tooltip("reason:N"),
                  alt.Tooltip("count:Q", title="sessions", format=","),
@@ -70,7 +70,7 @@ def resolution(data: pd.DataFrame) -> alt.Chart:
     data = data.assign(label=_turn_label(data["turns"], C.MAX_TURNS))
     order = data.sort_values("turns")["label"].tolist()
     chart = alt.Chart(data).mark_bar(color=SERIES_COLORS["cost"]).encode(
-        x=alt.X("label:N", sort=order, title="turns until the positive feedback",
+        x=alt.X("label:N", sort=order, title="turns until positive feedback",
                 axis=alt.Axis(labelAngle=0)),
         y=alt.Y("resolved:Q", title="resolved sessions"),
         tooltip=[alt.Tooltip("label:N", title="turns"), alt.Tooltip("resolved:Q", format=","),
@@ -89,7 +89,7 @@ def offensive_by_depth(data: pd.DataFrame) -> alt.Chart:
     data = data.assign(label=_turn_label(data["depth"], C.MAX_DEPTH))
     base = alt.Chart(data).encode(x=_depth_x(data))
     band = base.mark_area(opacity=0.2, color=SERIES_COLORS["users"]).encode(
-        y=alt.Y("offensive_low:Q", title="share of user messages", axis=alt.Axis(format=".1%")),
+        y=alt.Y("offensive_low:Q", title="share of messages", axis=alt.Axis(format=".1%")),
         y2="offensive_high:Q")
     line = base.mark_line(point=True, color=SERIES_COLORS["users"]).encode(
         y="offensive_share:Q",
@@ -105,7 +105,7 @@ def sentiment_by_depth(data: pd.DataFrame) -> alt.Chart:
     data = data.assign(label=_turn_label(data["depth"], C.MAX_DEPTH))
     base = alt.Chart(data).encode(x=_depth_x(data))
     band = base.mark_area(opacity=0.2, color=SERIES_COLORS["users"]).encode(
-        y=alt.Y("sentiment_low:Q", title="mean sentiment (−1 to 1)", scale=alt.Scale(zero=False)),
+        y=alt.Y("sentiment_low:Q", title="mean sentiment", scale=alt.Scale(zero=False)),
         y2="sentiment_high:Q")
     line = base.mark_line(point=True, color=SERIES_COLORS["users"]).encode(
         y="sentiment:Q",

@@ -63,7 +63,7 @@ def draw_dropoff(stats: C.ConversationStats) -> None:
     for name in (*C.DROP_REASONS, "any"):
         shown[name] = [f"{n:,} ({s:.1%})" for n, s in zip(table[name], table[f"{name}_share"],
                                                            strict=True)]
-    right.dataframe(shown, hide_index=True, column_config={
+    st.dataframe(shown, hide_index=True, column_config={
         "model_version": "model version", "negative_feedback": "negative feedback",
         "any": "any of these"})
     right.caption("Counted on the session's last turn: unanswered (timeout or empty answer), "

@@ -50,16 +50,16 @@ def plain(label: str, text) -> None:
 
 # -- one span ----------------------------------------------------------------------------------
 def draw_span(span: dict) -> None:
-    cols = st.columns(6)
+    cols = st.columns(5)
     for col, (label, value) in zip(cols, [
         ("Status", span["status"] or "—"), ("Latency", fmt_ms(span["latency_ms"])),
-        ("First token", fmt_ms(span["ttft_ms"])),
-        ("Tokens in / out", f"{fmt_num(span['input_tokens'])} / {fmt_num(span['output_tokens'])}"),
-        ("Cost", "—" if pd.isna(span["cost_usd"]) else f"${span['cost_usd']:.4f}"),
-        ("Kind", span["kind"] or "—"),
+        ("First token", fmt_ms(span["ttft_ms"])), ("Input tokens", fmt_num(span["input_tokens"])),
+        ("Output tokens", fmt_num(span["output_tokens"])),
     ], strict=True):
         col.metric(label, value, border=True)
-    st.text(f"Model version {span['model_version'] or '—'} · prompt {span['prompt_name'] or '—'} "
+    cost = "no cost" if pd.isna(span["cost_usd"]) else f"cost ${span['cost_usd']:.4f}"
+    st.text(f"{span['kind'] or 'span'} · {cost} · model version {span['model_version'] or '—'} · "
+            f"prompt {span['prompt_name'] or '—'} "
             f"{span['prompt_version'] or ''} · app {span['app'] or '—'} · "
             f"{span['environment'] or '—'} · started {span['start_time']:%Y-%m-%d %H:%M:%S} UTC")
     if span["status"] != "ok" and (span["error_type"] or span["error_message"]):
@@ -95,6 +95,10 @@ def signal_line(offensive, sentiment, whose: str) -> str:
     return f"{whose} offensive {offensive:.0%}, sentiment {sentiment:+.2f}"
 
 
+def text_or(value, default: str) -> str:
+    return value if isinstance(value, str) and value else default
+
+
 def pretty_json(value):
     if not isinstance(value, str) or not value:
         return value
@@ -125,7 +129,7 @@ def waterfall(tree: pd.DataFrame, current: str | None) -> alt.Chart:
         strokeWidth=alt.value(2),
         tooltip=[alt.Tooltip("row:N", title="span"), alt.Tooltip("latency_ms:Q", title="ms", format=",.0f"),
                  alt.Tooltip("status:N"), alt.Tooltip("model_version:N", title="model version")],
-    ).properties(height=max(60, 22 * len(data) + 30))
+    ).properties(height=alt.Step(22))  # a row per span: no container height to collapse into
 
 
 def draw_trace(trace_id: str, current: str | None) -> None:
@@ -161,12 +165,14 @@ def draw_conversation(session_id: str, current_trace: str | None) -> None:
         with st.container(border=True):
             st.text(f"Turn {t.turn}{here} · {t.start_time:%Y-%m-%d %H:%M:%S} UTC · "
                     f"{t.model_version or '—'} · {t.status or 'no LLM call'} · {fmt_ms(t.llm_ms)}")
-            plain("User", t.user_message)
-            plain("Answer", t.answer)
+            user, answer = st.columns(2)
+            with user:
+                plain("User", t.user_message)
+            with answer:
+                plain("Answer", t.answer)
             st.text("Signals: " + signal_line(t.user_offensive, t.user_sentiment, "user") + " · "
                     + signal_line(t.output_offensive, t.output_sentiment, "answer"))
-            st.text(f"Feedback: {t.feedback or 'none'}")
-            st.text(f"Grades: {t.grades or 'none'}")
+            st.text(f"Feedback: {text_or(t.feedback, 'none')} · grades: {text_or(t.grades, 'none')}")
             if isinstance(t.span_id, str):
                 st.page_link(page(), label="Open this turn", icon=":material/open_in_new:",
                              query_params={"trace": t.trace_id, "span": t.span_id})
