@@ -265,3 +265,14 @@ def test_long_table_of_item_grades_from_jsonl_and_parquet(store, tmp_path, fmt):
         ("e1", "2+2?", "4"), ("e2", "3+3?", "7")]
     labels = store.scalar("SELECT labels FROM criteria WHERE name = 'level'")
     assert list(labels) == ["bad", "ok", "good"]
+
+
+def test_json_path_into_text_cells_and_text_that_is_not_json(store, tmp_path):
+    path = write(tmp_path, "nested.csv", 'id,res\na,"{""v"": 3}"\nb,notjson\nc,"{""w"": 1}"\n')
+    mapping = {"grades": {"target": {"column": "id"}, "criterion": "c",
+                          "scale": {"type": "interval", "min": 1, "max": 5},
+                          "raters": [{"column": "res", "path": "$.v"}]}}
+    r = import_file(store, path, ImportOptions(mapping=mapping))
+    assert (r.imported, r.quarantined, r.details["empty"]) == (1, 1, 1)
+    assert r.bad_rows == [(3, "res.v", "not JSON")]
+    assert store.rows("SELECT target_id, value_number FROM grades") == [("a", 3.0)]

@@ -173,6 +173,8 @@ def _check_columns(m: gm.GradeMapping, types: dict[str, str], file: str) -> None
 def text_of(col: str, typ: str, path: str | None = None, alias: str = "s") -> str:
     """SQL giving a column's value (or the JSON ``path`` inside it) as text."""
     ref = f"{alias}.{q(col)}"
+    if path is not None and typ.upper() in _TEXT_TYPES:  # JSON written as text (a CSV cell)
+        return f"CASE WHEN json_valid({ref}) THEN json_extract_string({ref}, {lit(path)}) END"
     if path is not None:
         return f"json_extract_string(to_json({ref}), {lit(path)})"
     if typ.upper() in _TEXT_TYPES:
@@ -254,6 +256,13 @@ def _target_sql(m: gm.GradeMapping, types: dict[str, str]) -> tuple[str, str]:
     return text_of(t.column, types[t.column]), t.column
 
 
+def _read_error(col: str, typ: str, path: str | None) -> str:
+    """Why a value could not be read at all: a JSON path into text that is not JSON."""
+    if path is None or typ.upper() not in _TEXT_TYPES:
+        return "CAST(NULL AS VARCHAR)"
+    return f"CASE WHEN s.{q(col)} IS NOT NULL AND NOT json_valid(s.{q(col)}) THEN 'not JSON' END"
+
+
 def _long_sql(m: gm.GradeMapping, relation: str, types: dict[str, str]) -> str:
     """One row per (source row, rater): target, criterion, field and the value as text."""
     target, target_field = _target_sql(m, types)
@@ -280,10 +289,11 @@ def _long_sql(m: gm.GradeMapping, relation: str, types: dict[str, str]) -> str:
         rater = text_of(m.rater_column, types[m.rater_column])
         value = text_of(m.value_column, types[m.value_column])
         return (f"SELECT {common}, {rater} AS rater, {lit(m.value_column)} AS field, "
-                f"{value} AS raw_value FROM {relation} s")
+                f"{value} AS raw_value, CAST(NULL AS VARCHAR) AS read_error FROM {relation} s")
     parts = []
     for i, (r, col, _groups) in enumerate(_wide_columns(m, types)):
         field = col if r.path is None else f"{col}{r.path.removeprefix('$')}"
         parts.append(f"SELECT {common}, {lit(_wide_key(i, col))} AS rater, {lit(field)} AS field, "
-                     f"{text_of(col, types[col], r.path)} AS raw_value FROM {relation} s")
+                     f"{text_of(col, types[col], r.path)} AS raw_value, "
+                     f"{_read_error(col, types[col], r.path)} AS read_error FROM {relation} s")
     return " UNION ALL ".join(parts)

@@ -67,6 +67,7 @@ def value_sql(m: gm.GradeMapping, long_rel: str) -> str:
     numeric = s.numeric
     value_error = ("CASE WHEN criterion IS NULL OR trim(criterion) = '' THEN 'no criterion' "
                    "WHEN rater IS NULL OR trim(rater) = '' THEN 'no rater' "
+                   "WHEN read_error IS NOT NULL THEN read_error "
                    + ("WHEN v1 IS NOT NULL AND (num IS NULL OR NOT isfinite(num)) "
                       "THEN 'not a number: ' || v1 " if numeric else "")
                    + "END")
