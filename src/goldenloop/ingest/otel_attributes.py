@@ -51,6 +51,9 @@ _DIRECT = {
     "error_type": ("error.type", "exception.type"),
     "error_message": ("exception.message",),
 }
+# Attribute → (the span field it carries, its rank among that field's attributes): a span's
+# attributes are looked up once each, rather than every candidate name per field.
+_DIRECT_BY_KEY = {k: (field, rank) for field, keys in _DIRECT.items() for rank, k in enumerate(keys)}
 # Attributes read by name, and prefixes of content read as a whole; every other attribute is
 # kept in metadata["attributes"] so an unknown convention loses nothing.
 _READ = {k for keys in _DIRECT.values() for k in keys} | {
@@ -84,7 +87,7 @@ def span_fields(attributes: dict[str, Any], resource_attributes: dict[str, Any] 
     request = json_value(_first(a, "llm.invocation_parameters"))
     request = request if isinstance(request, dict) else {}
     inp = json_value(_first(a, "input.value", "input"))
-    out: dict[str, Any] = {field: _first(a, *keys) for field, keys in _DIRECT.items()}
+    out = _direct_fields(a)
     out.update({
         "app": _first(res, "service.name"),
         "environment": _first(res, "deployment.environment.name", "deployment.environment"),
@@ -109,6 +112,21 @@ def span_fields(attributes: dict[str, Any], resource_attributes: dict[str, Any] 
         out["retrieved_context"] = docs
     out["metadata"] = _metadata(a, request) or None
     return {k: v for k, v in out.items() if v is not None and v != ""}
+
+
+def _direct_fields(a: dict[str, Any]) -> dict[str, Any]:
+    """Each ``_DIRECT`` field from its most specific attribute that has a value (as ``_first``
+    would pick it), None when none has."""
+    out: dict[str, Any] = dict.fromkeys(_DIRECT)
+    ranks: dict[str, int] = {}
+    for key in a.keys() & _DIRECT_BY_KEY.keys():
+        value = a[key]
+        if value is None or value == "":
+            continue
+        field, rank = _DIRECT_BY_KEY[key]
+        if rank < ranks.get(field, len(_DIRECT_BY_KEY)):
+            out[field], ranks[field] = value, rank
+    return out
 
 
 # -- input and output --------------------------------------------------------------------------
