@@ -90,6 +90,20 @@ def test_weighted_quantiles_equal_numpy_on_the_repeated_values() -> None:
         np.testing.assert_allclose(got[row], np.quantile(repeated, qs), rtol=1e-12)
 
 
+@pytest.mark.parametrize("window", [None, 0.0, 0.3])
+def test_resampled_quantiles_equal_the_full_computation(window) -> None:
+    """Summing cumulative weights only near each quantile (``window=0`` forces every
+    replicate onto the full fallback) gives exactly the full computation's values."""
+    rng = np.random.default_rng(6)
+    for sessions, requests in ((3, 7), (200, 900), (4000, 9000)):
+        values = np.sort(rng.gamma(2, 300, requests))
+        owner = rng.integers(0, sessions, requests)
+        w = cs.session_weights(sessions, 60, rng)
+        qs = (0.0, 0.05, 0.5, 0.95, 0.99, 1.0)
+        np.testing.assert_allclose(cs.resampled_quantiles(values, owner, w, qs, window),
+                                   cs.weighted_quantiles(values, w[:, owner], qs), rtol=1e-12)
+
+
 def test_session_weights_draw_every_session_count_once_per_draw() -> None:
     rng = np.random.default_rng(1)
     w = cs.session_weights(50, 2000, rng)
