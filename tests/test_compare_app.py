@@ -1,6 +1,6 @@
 """The Compare page, run in-process with AppTest over a real DuckDB file with known rows:
-default sides, the table and chart drawn from the library's result, time windows, an edited
-threshold, and user-named apps never reaching Markdown."""
+default sides, the table and chart drawn from the library's result, time windows, the
+threshold editor's units, and user-named apps never reaching Markdown."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def test_default_sides_are_the_two_newest_versions(app_db: Path) -> None:  # noq
         assert "click" not in md.value
 
 
-def test_time_windows_and_an_edited_threshold(app_db: Path) -> None:  # noqa: F811
+def test_time_windows(app_db: Path) -> None:  # noqa: F811
     seed(app_db)
     at = compare_page()
     at.sidebar.radio(key="what").set_value("time windows").run()
@@ -59,6 +59,24 @@ def test_time_windows_and_an_edited_threshold(app_db: Path) -> None:  # noqa: F8
     table = shown_table(at)
     assert "Requests per day" in table.index
     assert not at.error
+
+
+def test_threshold_editor_rows_in_percent_and_points(monkeypatch) -> None:
+    monkeypatch.syspath_prepend(str(APP_DIR))
+    import compare_charts as cc
+
+    rows = cc.threshold_rows(M.thresholds_by_key()).set_index("key")
+    assert (rows.loc["latency_p50", "Threshold"], rows.loc["latency_p50", "Unit"]) == (10, "% of A")
+    assert rows.loc["failure_rate", "Unit"] == "percentage points"
+    assert rows.loc["output_sentiment", "Threshold"] == 0.1
+    rows.loc["latency_p50", "Threshold"] = 25  # a user types 25 (%)
+    rows.loc["failure_rate", "Threshold"] = 2.5  # and 2.5 (points)
+    got = {k: (kind, v) for k, kind, v in cc.thresholds_from_rows(rows.reset_index())}
+    assert got["latency_p50"] == ("relative", 0.25)
+    assert got["failure_rate"] == ("absolute", 0.025)
+    assert got["output_sentiment"] == ("absolute", 0.1)
+    assert M.thresholds_by_key(tuple((k, *v) for k, v in got.items()))["latency_p50"] == \
+        M.Threshold("relative", 0.25)
 
 
 def _days(df):
