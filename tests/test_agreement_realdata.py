@@ -202,3 +202,13 @@ def test_hanna_treated_as_missing_at_import_still_reports_both_ways(hanna_csv, t
         assert got[("EM", "Mistral-7B", "prompt1", "story", way)] == pytest.approx(story)
         assert got[("EM", "Mistral-7B", "prompt1", "system", way)] == pytest.approx(system)
     assert np.isfinite(rep["tau_b"]).all()
+    app = typer.Typer()
+    app.callback()(lambda: None)
+    cli_agreement.register(app)
+    res = CliRunner().invoke(app, ["agreement", "levels", "--rubric", "hanna", "--db", str(db),
+                                   "--resamples", "20"])
+    assert res.exit_code == 0, res.output
+    assert "Krippendorff's alpha among the human raters" in res.output
+    assert "per generator mean (out-of-scale values treated as missing" in res.output
+    em = got[("EM", "Mistral-7B", "prompt1", "story", "kept")]
+    assert re.search(rf"Mistral-7B CH .*\n(.*\n){{2}}\s+EM\s+{em:.3f} \[", res.output)

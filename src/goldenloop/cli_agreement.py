@@ -88,7 +88,7 @@ def levels(
     import pandas as pd
 
     from goldenloop import access
-    from goldenloop.agreement.levels import level_report, side_by_side
+    from goldenloop.agreement.levels import level_report
     from goldenloop.config import resolve_paths
 
     left_out = tuple(exclude) if exclude is not None else ("Human",)
@@ -111,11 +111,20 @@ def levels(
                              ("missing", "out-of-scale values treated as missing")):
                 typer.echo(f"\nKendall tau-b, judge vs human mean, {what} ({how}; "
                            f"{', '.join(left_out) or 'no group'} left out):")
-                typer.echo(side_by_side(judges, level, way).to_string())
+                typer.echo(_with_intervals(judges, level, way).to_string())
     n_oos = judges[(judges["level"] == "story") & (judges["out_of_scale"] == "kept")]
     typer.echo(f"\nOut-of-scale judge values on these items: {int(n_oos['n_out_of_scale'].sum()):,}")
     if detail:
         typer.echo(judges.to_string(index=False))
+
+
+def _with_intervals(judges, level: str, way: str):
+    """Judge versions side by side, each cell 'tau [low, high]'."""
+    sel = judges[(judges["level"] == level) & (judges["out_of_scale"] == way)].copy()
+    sel["cell"] = [f"{_num(t)} {_ci(lo, hi)}".strip()
+                   for t, lo, hi in zip(sel["tau_b"], sel["ci_low"], sel["ci_high"], strict=True)]
+    return sel.pivot_table(index=["judge_name", "criterion"], columns="judge_version",
+                           values="cell", aggfunc="first")
 
 
 def register(app: typer.Typer) -> None:
