@@ -6,7 +6,7 @@ format with a dataset card (``export``).
 """
 
 from goldenloop.golden.build import BuildResult, Preview, build, preview, resolve
-from goldenloop.golden.export import FORMATS, ExportPathError, ExportResult, export
+from goldenloop.golden.export import FORMATS, ExportPathError, ExportResult, export, zip_folder
 from goldenloop.golden.filters import (
     ADJUDICATED,
     CONSENSUS,
@@ -17,6 +17,7 @@ from goldenloop.golden.filters import (
     GoldenError,
     GoldenFilter,
 )
+from goldenloop.golden.options import Options, options
 from goldenloop.golden.publish import PublishResult, golden_job, publish
 from goldenloop.golden.versions import (
     DatasetNotFound,
@@ -44,6 +45,7 @@ __all__ = [
     "FilterError",
     "GoldenError",
     "GoldenFilter",
+    "Options",
     "Preview",
     "PublishResult",
     "Version",
@@ -53,9 +55,11 @@ __all__ = [
     "export",
     "get_version",
     "golden_job",
+    "options",
     "preview",
     "publish",
     "resolve",
     "rows",
     "versions",
+    "zip_folder",
 ]

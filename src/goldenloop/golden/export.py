@@ -9,9 +9,11 @@ written under a temporary name and renamed, so a reader never sees half a file.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
+import zipfile
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -156,6 +158,17 @@ def _write(store: Store, v: Version, fmt: str, dest: Path, problems: list[RowPro
     if fmt in openai_format.BUILDERS:
         return _openai(store, v, fmt, dest, problems)
     return _hf(store, v, dest)
+
+
+def zip_folder(folder: Path) -> bytes:
+    """An export folder as one zip file (the page's download), paths relative to it."""
+    buf = io.BytesIO()
+    folder = Path(folder)
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file() and not path.is_symlink() and not path.name.startswith("."):
+                z.write(path, f"{folder.parent.name}-{folder.name}/{path.relative_to(folder)}")
+    return buf.getvalue()
 
 
 def export(store: Store, name: str, out: Path, author: str, *, version: int | None = None,

@@ -1,0 +1,61 @@
+"""What a golden filter can choose from: graded criteria, and the apps, model and prompt
+versions, tags and review queues of graded targets (the page's choices)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from goldenloop.store import Store
+
+
+@dataclass(frozen=True)
+class Criterion:
+    name: str
+    human_grades: int
+    value_type: str | None
+    labels: tuple[str, ...]
+    min_value: float | None
+    max_value: float | None
+
+
+@dataclass(frozen=True)
+class Options:
+    criteria: tuple[Criterion, ...]
+    apps: tuple[str, ...]
+    model_versions: tuple[str, ...]
+    prompt_versions: tuple[str, ...]
+    tags: tuple[str, ...]
+    queues: tuple[tuple[int, str], ...]
+
+
+def _values(store: Store, column: str) -> tuple[str, ...]:
+    rows = store.rows(
+        f"""SELECT DISTINCT s.{column} FROM spans s
+            WHERE s.span_key IN (SELECT span_key FROM grades WHERE source = 'human')
+              AND s.{column} IS NOT NULL ORDER BY 1""")
+    return tuple(str(v) for (v,) in rows)
+
+
+def options(store: Store) -> Options:
+    crit = store.rows(
+        """WITH graded AS (SELECT criterion, count(*) AS n FROM grades
+                           WHERE source IN ('human', 'imported') AND NOT coalesce(retracted, false)
+                           GROUP BY ALL),
+                meta AS (SELECT * FROM criteria
+                         QUALIFY row_number() OVER (PARTITION BY name
+                                                    ORDER BY created_at DESC) = 1)
+           SELECT g.criterion, g.n, m.value_type, coalesce(m.labels, []), m.min_value,
+                  m.max_value
+           FROM graded g LEFT JOIN meta m ON m.name = g.criterion
+           WHERE coalesce(m.value_type, '') <> 'text'
+           ORDER BY g.n DESC, g.criterion""")
+    tags = store.rows(
+        """SELECT DISTINCT unnest(s.tags) FROM spans s
+           WHERE s.span_key IN (SELECT span_key FROM grades WHERE source = 'human')
+           ORDER BY 1""")
+    queues = store.rows("SELECT queue_id, name FROM queues ORDER BY queue_id DESC")
+    return Options(
+        tuple(Criterion(c, int(n), t, tuple(labels), lo, hi) for c, n, t, labels, lo, hi in crit),
+        _values(store, "app"), _values(store, "model_version"), _values(store, "prompt_version"),
+        tuple(str(t) for (t,) in tags if t is not None),
+        tuple((int(q), str(n)) for q, n in queues))
