@@ -276,3 +276,24 @@ def test_json_path_into_text_cells_and_text_that_is_not_json(store, tmp_path):
     assert (r.imported, r.quarantined, r.details["empty"]) == (1, 1, 1)
     assert r.bad_rows == [(3, "res.v", "not JSON")]
     assert store.rows("SELECT target_id, value_number FROM grades") == [("a", 3.0)]
+
+
+def test_trace_and_session_targets_must_exist(store, tmp_path):
+    spans = pa.table({"trace_id": ["t1"], "span_id": ["s1"], "session_id": ["c1"],
+                      "kind": ["llm"], "start_time": pa.array([datetime(2026, 3, 1, 9)],
+                                                              pa.timestamp("us"))})
+    import_table(store, spans, source="test", origin="test")
+    path = write(tmp_path, "t.csv", "trace,sess,ana\nt1,c1,4\nt2,c2,3\n")
+    for kind, col, absent in (("trace", "trace", "t2"), ("session", "sess", "c2")):
+        mapping = {"grades": {"target": {"type": kind, "column": col}, "criterion": kind,
+                              "scale": {"type": "interval", "min": 1, "max": 5},
+                              "raters": [{"column": "ana"}]}}
+        r = import_file(store, path, ImportOptions(mapping=mapping))
+        assert r.imported == 1 and r.bad_rows == [(3, col, f"no such {kind}: {absent}")]
+    assert store.rows("SELECT target_type, target_id FROM grades ORDER BY 1") == [
+        ("session", "c1"), ("trace", "t1")]
+    bad = {"grades": {"target": {"type": "trace", "column": "trace", "prefix": "x:"},
+                      "criterion": "c", "scale": {"type": "interval"},
+                      "raters": [{"column": "ana"}]}}
+    with pytest.raises(MappingError, match="prefix applies to item and comparison"):
+        import_file(store, path, ImportOptions(mapping=bad))

@@ -53,6 +53,9 @@ class Target(_Strict):
             raise ValueError("trace_id and span_id go together")
         if self.trace_id is not None and self.type != "span":
             raise ValueError("trace_id + span_id name span targets only")
+        if self.prefix and self.type not in ("item", "comparison"):
+            raise ValueError("prefix applies to item and comparison ids: spans, traces and "
+                             "sessions keep the ids the store has")
         return self
 
     def columns(self) -> list[str]:

@@ -42,9 +42,13 @@ def _target(m: gm.GradeMapping) -> tuple[str, str, str]:
     t = m.target
     prefix = lit(t.prefix)
     missing = "target_raw IS NULL OR trim(target_raw) = ''"
-    if t.type != "span":
+    if t.type in ("item", "comparison"):
         return (f"{prefix} || target_raw", "CAST(NULL AS BIGINT)",
                 f"CASE WHEN {missing} THEN 'no target id' END")
+    if t.type in ("trace", "session"):
+        return ("target_raw", "CAST(NULL AS BIGINT)",
+                f"CASE WHEN {missing} THEN 'no target id' "
+                f"WHEN known.id IS NULL THEN 'no such {t.type}: ' || target_raw END")
     found = "sp.span_key"
     err = (f"CASE WHEN {missing} THEN 'no target id' "
            f"WHEN {found} IS NULL THEN 'no such span: ' || replace(target_raw, chr(31), ' / ') END")
@@ -53,6 +57,10 @@ def _target(m: gm.GradeMapping) -> tuple[str, str, str]:
 
 def _span_join(m: gm.GradeMapping) -> str:
     t = m.target
+    if t.type in ("trace", "session"):
+        col = "trace_id" if t.type == "trace" else "session_id"
+        return (f"LEFT JOIN (SELECT DISTINCT {col} AS id FROM spans) known "
+                "ON known.id = w.target_raw")
     if t.type != "span":
         return ""
     if t.trace_id:
