@@ -41,10 +41,10 @@ def choose_sides(dims: M.Dimensions) -> M.Sides | None:
                                         bind="query-params", placeholder="All"))
     first, last = dims.first.date(), dims.last.date()
     if WHAT[what] == "time":
-        b = day_range("B: days (UTC)", (max(first, last - timedelta(6)), last), first, last, "b_days")
         a = day_range("A (baseline): days (UTC)", (max(first, last - timedelta(13)),
                                                    max(first, last - timedelta(7))),
                       first, last, "a_days")
+        b = day_range("B: days (UTC)", (max(first, last - timedelta(6)), last), first, last, "b_days")
         return M.window_sides(app, a, b, environments=envs) if a and b else None
     by = WHAT[what]
     found = state.aggregate(store, M.side_options, app, by)
@@ -81,8 +81,10 @@ def draw_sides(result: M.Comparison) -> None:
     s = result.sides
     sides = pd.DataFrame({"Side": ["A (baseline)", "B"], s.by.replace("_", " ").capitalize():
                           [s.a_label, s.b_label], "Requests": list(result.requests),
-                          "Sessions": list(result.sessions),
-                          "From (UTC)": [s.a.start, s.b.start], "Until (UTC)": [s.a.end, s.b.end]})
+                          "Sessions": list(result.sessions)})
+    if s.by != "time":  # a window's label is its range already
+        sides = sides.assign(**{"From (UTC)": [s.a.start, s.b.start],
+                                "Until (UTC)": [s.a.end, s.b.end]})
     st.dataframe(sides, hide_index=True, width="content")
 
 
