@@ -231,6 +231,9 @@ KEYBOARD_JS = """
 (() => {
   if (window.__goldenloopKeys) return;
   window.__goldenloopKeys = true;
+  // Keys pressed before this script ran went nowhere: say when it listens (tests wait for it;
+  // Streamlit loads the script's element lazily, so it can come after the item is drawn).
+  document.documentElement.dataset.glKeys = "ready";
   const LETTERS = "qwetyiop";
   // The app says whether a run is in flight; count its changes so a click can wait for the
   // rerun it caused to start and to finish.
@@ -332,18 +335,34 @@ KEYBOARD_JS = """
   };
   // Focus keys act at once when nothing waits, else in turn behind the waiting keys.
   const soon = (fn) => (pending === 0 && idle()) ? (paint(), fn()) : queue(fn);
+  // The option button showing digit ``want`` in criterion ``i`` of the current item. A
+  // control drawn for the first time may still be loading its code (Streamlit loads widget
+  // components lazily), so its buttons can come a moment after its container: wait for them
+  // rather than drop the key.
+  const option = async (i, want) => {
+    const t0 = Date.now();
+    while (Date.now() - t0 < 5000) {
+      const el = crits()[i];
+      const b = el && Array.from(el.querySelectorAll("button")).filter(seen).find(x => {
+        const t = x.innerText.trim();
+        return t === want || t.startsWith(want + " · ");
+      });
+      if (b) return b;
+      await sleep(20);
+    }
+    return null;
+  };
   const pick = async (k) => {
     const list = crits();
     const i = focus, el = list[i];
     if (!el) return;
     const kind = info(el).kind;
     if (kind === "single") move(focus + 1, false);
-    const want = k === "0" ? "0 · N/A" : k;
-    const b = Array.from(el.querySelectorAll("button")).filter(seen).find(x => {
-      const t = x.innerText.trim();
-      return t === want || t.startsWith(want + " · ");
-    });
-    if (!b) return;
+    const b = await option(i, k === "0" ? "0 · N/A" : k);
+    if (!b) {
+      (window.__glLog = window.__glLog || []).push(`no option ${k} in criterion ${i}`);
+      return;
+    }
     const on = ["aria-checked", "aria-pressed", "data-selected"]
         .some(a => b.getAttribute(a) === "true")
         || (b.getAttribute("kind") || "").endsWith("Active");

@@ -18,16 +18,22 @@ from goldenloop.store import Store
 
 pytestmark = pytest.mark.browser
 
-# The app is idle: no run in flight and no key of the page's keyboard script still waiting.
+# The app is idle: no run in flight, the page's keyboard script listening, and none of its
+# keys still waiting.
 _IDLE = """(() => { const a = document.querySelector('[data-test-script-state]');
+    const d = document.documentElement.dataset;
     return a !== null && a.getAttribute('data-test-script-state') === 'notRunning'
-        && (document.documentElement.dataset.glKeysPending || '0') === '0'; })()"""
+        && d.glKeys === 'ready' && (d.glKeysPending || '0') === '0'; })()"""
 # The current item's marker container (never a stale one left from the previous run).
 _CURRENT = """(() => { const all = Array.from(document.querySelectorAll('[class*="st-key-glitem-"]'))
     .filter(el => !el.closest('[data-stale="true"]')); return all.length === 1 ? all[0] : null; })()"""
-# The item marker's class, once the app is idle and the rubric's controls are drawn.
+# The item marker's class, once the app is idle and the rubric's controls are drawn: every
+# choice criterion shows its buttons (Streamlit loads a control's code lazily, so a container
+# can be there before its buttons).
 _MARKER = """() => { if (!""" + _IDLE + """) return null; const m = """ + _CURRENT + """;
-    if (!m || !m.querySelector('[class*="st-key-glcrit-"]')) return null;
+    const crits = m ? Array.from(m.querySelectorAll('[class*="st-key-glcrit-"]')) : [];
+    if (!crits.length || crits.some(c => !/-text-/.test(c.className)
+                                      && !c.querySelector('button'))) return null;
     return Array.from(m.classList).find(c => c.startsWith('st-key-glitem-')); }"""
 _CHECKED = """(i) => { const m = """ + _CURRENT + """; if (!m) return [];
     const el = m.querySelectorAll('[class*="st-key-glcrit-"]')[i];
@@ -48,10 +54,12 @@ _NEXT_MS = """async () => {
 }"""
 
 
-# What a failed wait prints: run state, keys waiting, item markers, the focused criterion.
+# What a failed wait prints: run state, keys ready and waiting, item markers, the focused
+# criterion, the element with the focus, the script's last clicks.
 _DEBUG = """() => [
     document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state'),
-    document.documentElement.dataset.glKeysPending,
+    document.documentElement.dataset.glKeys, document.documentElement.dataset.glKeysPending,
+    document.activeElement?.tagName,
     Array.from(document.querySelectorAll('[class*="st-key-glitem-"]'))
         .map(e => (e.className.match(/st-key-glitem-[0-9]+/) || [''])[0]).join(','),
     Array.from(document.querySelectorAll('[data-gl-focused]'))

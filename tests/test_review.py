@@ -3,6 +3,9 @@ per item, skip and later, undo, validation and durability."""
 
 from __future__ import annotations
 
+import dataclasses
+from datetime import timedelta
+
 import pytest
 import review_support as rs
 from review_support import FULL, opts, synthetic_spans
@@ -318,3 +321,41 @@ def test_migration_5_keeps_old_grades_live(tmp_path):
             (False, False, None)]
         assert s.scalar("SELECT count(*) FROM queue_claims") == 0
         assert s.scalar("SELECT nextval('claim_seq')") == 1
+
+
+def test_submit_and_next_commits_the_grade_and_claims_the_next_item(store, queue):
+    c = review.next_item(store, queue.queue_id, "ana")
+    done, nxt = review.submit_and_next(store, c, FULL)
+    assert not done.late and len(done.grade_ids) == 4
+    assert nxt is not None and nxt.queue_item_id != c.queue_item_id
+    assert review.next_item(store, queue.queue_id, "ana").claim_id == nxt.claim_id  # resumed
+    assert store.rows("SELECT status FROM queue_items WHERE queue_item_id = ?",
+                      [c.queue_item_id]) == [("done",)]
+    review.close_queue(store, queue.queue_id, "lead")
+    assert review.submit_and_next(store, nxt, FULL)[1] is None  # a closed queue: no next
+
+
+def test_grading_progress_agrees_with_the_queue_statistics(store, queue):
+    for who in ("ana", "ana", "ben"):
+        review.submit(store, review.next_item(store, queue.queue_id, who), FULL)
+    review.skip(store, review.next_item(store, queue.queue_id, "ana"))
+    for who in ("ana", "ben", "cy"):
+        g = review.grading_progress(store, queue.queue_id, who)
+        full = review.queue_progress(store, queue.queue_id)
+        assert g.left_for_me == review.left_for(store, queue.queue_id, who)
+        assert (g.reviews_done, g.reviews_needed) == (full.reviews_done, full.reviews_needed)
+        assert g.fraction_done == full.fraction_done
+    # three items done (one reviewer each), one skipped by ana
+    assert review.grading_progress(store, queue.queue_id, "ana").left_for_me == queue.items - 4
+
+
+def test_renew_unless_renewed_within_skips_the_write_for_a_fresh_claim(store, queue):
+    c = review.next_item(store, queue.queue_id, "ana")
+    assert review.renew(store, c, unless_renewed_within=30) is c  # just claimed: no write
+    old = store.scalar("SELECT claim_expires_at FROM queue_items WHERE queue_item_id = ?",
+                       [c.queue_item_id])
+    aged = dataclasses.replace(c, expires_at=c.expires_at - timedelta(seconds=45))
+    renewed = review.renew(store, aged, unless_renewed_within=30)  # renewed 45 s ago: write
+    assert renewed.expires_at > c.expires_at
+    assert store.scalar("SELECT claim_expires_at FROM queue_items WHERE queue_item_id = ?",
+                        [c.queue_item_id]) > old

@@ -58,6 +58,7 @@ if queue_id is None:
     st.stop()
 queue_id = int(queue_id)
 claim_key = f"gl_claim_{queue_id}_{who}"
+RENEW_GAP_S = 30.0
 
 
 def _flash(kind: str, text: str) -> None:
@@ -66,12 +67,12 @@ def _flash(kind: str, text: str) -> None:
 
 def on_submit(claim: review.Claim, rubric) -> None:
     answers, correction = rg.answers(rubric, claim.claim_id)
-    try:
-        done = review.submit(store, claim, answers, correction=correction)  # committed here
+    try:  # committed here, with the claim of the next item (one wait for the store's lock)
+        done, nxt = review.submit_and_next(store, claim, answers, correction=correction)
     except GoldenloopError as exc:
         _flash("error", str(exc))
         return
-    st.session_state[claim_key] = None
+    st.session_state[claim_key] = nxt
     st.session_state["gl_previous"] = claim
     rg.forget(claim.claim_id)
     spent = "" if done.seconds_spent is None else f" in {done.seconds_spent:.0f} s"
@@ -116,8 +117,9 @@ def current_claim() -> tuple[review.Claim | None, bool]:
         claim = review.next_item(store, queue_id, who)
         st.session_state[claim_key] = claim
         return claim, False
-    try:
-        st.session_state[claim_key] = claim = review.renew(store, claim)
+    try:  # a claim renewed in the last half minute is surely held: no write for each click
+        st.session_state[claim_key] = claim = review.renew(store, claim,
+                                                           unless_renewed_within=RENEW_GAP_S)
     except review.ClaimLost:
         return claim, True
     return claim, False
@@ -188,12 +190,12 @@ def grading() -> None:
         notices.warning("Your lock on this item expired and another reviewer took it. You can "
                         "still submit: your grade is kept, marked late.",
                         icon=":material/lock_open:")
-    progress = review.queue_progress(store, queue_id)
+    progress = review.grading_progress(store, queue_id, who)
     rubric = review.queue_rubric(store, queue_id)
     adjudicating = review.is_adjudication(store, queue_id)
     with slot, _fresh(claim), st.container(key=f"glitem-{claim.claim_id}"):
         st.progress(progress.fraction_done,
-                    text=f"{review.left_for(store, queue_id, who)} left for you · "
+                    text=f"{progress.left_for_me} left for you · "
                          f"{progress.reviews_done} of {progress.reviews_needed} reviews done")
         actions(claim, rubric)
         item_col, rubric_col = st.columns([3, 2], gap="large")

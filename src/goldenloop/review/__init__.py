@@ -38,17 +38,31 @@ from goldenloop.review.payload import (
     payload,
     payload_for,
 )
-from goldenloop.review.progress import QueueProgress, left_for, queue_progress, reviewer_progress
+from goldenloop.review.progress import (
+    GradingProgress,
+    QueueProgress,
+    grading_progress,
+    left_for,
+    queue_progress,
+    reviewer_progress,
+)
 from goldenloop.review.queues import Queue, close_queue, get_queue, list_queues
-from goldenloop.review.submit import Submission, is_adjudication, queue_rubric, submit, undo_last
+from goldenloop.review.submit import (
+    Submission,
+    is_adjudication,
+    queue_rubric,
+    submit,
+    submit_and_next,
+    undo_last,
+)
 from goldenloop.store.review_sql import QueueNotFound
 
 __all__ = [
     "DEFAULT_LOCK_SECONDS", "Answer", "Claim", "ClaimLost", "ComparisonPayload", "GradeError",
-    "ItemPayload", "Message", "Payload", "Queue", "QueueClosed", "QueueNotFound", "QueueProgress",
-    "SessionPayload", "SpanPayload", "Submission", "Turn", "add_gold", "close_queue",
-    "get_queue", "gold_accuracy", "is_adjudication", "later", "left_for", "list_queues",
-    "next_item", "other_grades",
+    "GradingProgress", "ItemPayload", "Message", "Payload", "Queue", "QueueClosed",
+    "QueueNotFound", "QueueProgress", "SessionPayload", "SpanPayload", "Submission", "Turn",
+    "add_gold", "close_queue", "get_queue", "gold_accuracy", "grading_progress",
+    "is_adjudication", "later", "left_for", "list_queues", "next_item", "other_grades",
     "payload", "payload_for", "queue_progress", "queue_rubric", "release", "renew",
-    "reviewer_progress", "skip", "submit", "undo_last",
+    "reviewer_progress", "skip", "submit", "submit_and_next", "undo_last",
 ]

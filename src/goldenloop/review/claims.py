@@ -68,17 +68,18 @@ def next_item(store: Store, queue_id: int, reviewer: str, *,
     who = roles.require(store, reviewer, roles.Action.GRADE)
     if review_sql.queue(store, queue_id)["status"] != "open":
         raise QueueClosed(f"queue {queue_id} is closed")
+    return store.write(claim_next, queue_id, who, lock_seconds)
 
-    def write(cur) -> Claim | None:
-        now = utcnow()
-        row = review_sql.claim_next(cur, queue_id, who, _new_claim_id(cur), now,
-                                    now + timedelta(seconds=lock_seconds))
-        if row is None:
-            return None
-        review_sql.record_claim(cur, row, now)
-        return Claim.from_row(row)
 
-    return store.write(write)
+def claim_next(cur, queue_id: int, reviewer: str, lock_seconds: float) -> Claim | None:
+    """Inside a transaction: the reviewer's live claim or the next item (see ``next_item``)."""
+    now = utcnow()
+    row = review_sql.claim_next(cur, queue_id, reviewer, _new_claim_id(cur), now,
+                                now + timedelta(seconds=lock_seconds))
+    if row is None:
+        return None
+    review_sql.record_claim(cur, row, now)
+    return Claim.from_row(row)
 
 
 def claim_item(cur, queue_item_id: int, reviewer: str, lock_seconds: float) -> Claim | None:
@@ -92,9 +93,18 @@ def claim_item(cur, queue_item_id: int, reviewer: str, lock_seconds: float) -> C
     return Claim.from_row(row)
 
 
-def renew(store: Store, claim: Claim, *, lock_seconds: float = DEFAULT_LOCK_SECONDS) -> Claim:
+def renew(store: Store, claim: Claim, *, lock_seconds: float = DEFAULT_LOCK_SECONDS,
+          unless_renewed_within: float = 0.0) -> Claim:
     """Push the claim's expiry forward (call it on every interaction). A claim that expired
-    but that nobody took is still held; one another reviewer took raises ClaimLost."""
+    but that nobody took is still held; one another reviewer took raises ClaimLost.
+
+    ``unless_renewed_within`` (seconds) skips the write when the claim was taken or renewed
+    that recently: an item is only handed to someone else after its lock expired, so a claim
+    with most of its lock left is surely still held, and a screen that renews on every click
+    need not queue a write behind the store's lock for each one."""
+    left = (claim.expires_at - utcnow()).total_seconds()
+    if unless_renewed_within > 0 and left > lock_seconds - unless_renewed_within:
+        return claim
     def write(cur) -> datetime | None:
         now = utcnow()
         expires = now + timedelta(seconds=lock_seconds)

@@ -22,7 +22,7 @@ from typing import Any
 from goldenloop import roles
 from goldenloop import rubric as rubrics
 from goldenloop.review.answers import Answer, GradeError, Value, as_answer, value_columns
-from goldenloop.review.claims import DEFAULT_LOCK_SECONDS, Claim, claim_item, utcnow
+from goldenloop.review.claims import DEFAULT_LOCK_SECONDS, Claim, claim_item, claim_next, utcnow
 from goldenloop.store import Store, audit, payload_sql, review_sql
 
 _SWAP = {"A better": "B better", "B better": "A better"}
@@ -109,38 +109,63 @@ def _retractions(old: list[dict[str, Any]], keep: set[str], now: datetime) -> li
             for g in old if g["criterion"] not in keep]
 
 
-def submit(store: Store, claim: Claim, answers: Mapping[str, Answer | Value], *,
-           correction: str | None = None) -> Submission:
-    """Store the reviewer's answers for the claimed item (see the module docstring)."""
+def _prepared(store: Store, claim: Claim, answers: Mapping[str, Answer | Value],
+              correction: str | None) -> tuple[rubrics.Rubric, dict, bool]:
     rubric = queue_rubric(store, claim.queue_id)
-    adjudication = is_adjudication(store, claim.queue_id)
     checked = check_answers(rubric, answers)
     if correction is not None and not rubric.corrected_answer.enabled:
         raise GradeError(f"rubric {rubric.name} asks for no corrected answer")
     if not checked and not (correction or "").strip():
         raise GradeError("nothing to submit: answer at least one criterion")
+    return rubric, checked, is_adjudication(store, claim.queue_id)
 
-    def write(cur) -> Submission:
-        now = utcnow()
-        item = review_sql.item(cur, claim.queue_item_id)
-        held = item["claim_id"] == claim.claim_id
-        started = review_sql.claimed_at(cur, claim.claim_id)
-        seconds = (now - started).total_seconds() if started else None
-        old = review_sql.live_grades(cur, claim.queue_item_id, claim.reviewer)
-        old = [g for g in old if not g["is_gold"]]
-        previous = {g["criterion"]: g["grade_id"] for g in old}
-        rows = grade_rows(item, claim.reviewer, rubric, checked, _shown_order(cur, item), now,
-                     not held, seconds, previous, adjudication=adjudication)
-        ids = review_sql.insert_human_grades(cur, rows + _retractions(old, set(checked), now))
-        cid = None
-        if (correction or "").strip():
-            cid = review_sql.insert_correction(cur, item, correction, claim.reviewer,
-                                               claim.queue_item_id, now)
-        review_sql.end_claim(cur, claim.queue_item_id, claim.claim_id, "graded", now)
-        review_sql.refresh_item(cur, claim.queue_item_id, now)
-        audit.record(cur, claim.reviewer, "grade.submit", f"queue_item:{claim.queue_item_id}",
-                     {"grades": ids, "correction": cid, "late": not held})
-        return Submission(ids, cid, not held, seconds)
+
+def _store_submission(cur, claim: Claim, rubric: rubrics.Rubric, checked: dict,
+                      correction: str | None, adjudication: bool) -> Submission:
+    now = utcnow()
+    item = review_sql.item(cur, claim.queue_item_id)
+    held = item["claim_id"] == claim.claim_id
+    started = review_sql.claimed_at(cur, claim.claim_id)
+    seconds = (now - started).total_seconds() if started else None
+    old = review_sql.live_grades(cur, claim.queue_item_id, claim.reviewer)
+    old = [g for g in old if not g["is_gold"]]
+    previous = {g["criterion"]: g["grade_id"] for g in old}
+    rows = grade_rows(item, claim.reviewer, rubric, checked, _shown_order(cur, item), now,
+                      not held, seconds, previous, adjudication=adjudication)
+    ids = review_sql.insert_human_grades(cur, rows + _retractions(old, set(checked), now))
+    cid = None
+    if (correction or "").strip():
+        cid = review_sql.insert_correction(cur, item, correction, claim.reviewer,
+                                           claim.queue_item_id, now)
+    review_sql.end_claim(cur, claim.queue_item_id, claim.claim_id, "graded", now)
+    review_sql.refresh_item(cur, claim.queue_item_id, now)
+    audit.record(cur, claim.reviewer, "grade.submit", f"queue_item:{claim.queue_item_id}",
+                 {"grades": ids, "correction": cid, "late": not held})
+    return Submission(ids, cid, not held, seconds)
+
+
+def submit(store: Store, claim: Claim, answers: Mapping[str, Answer | Value], *,
+           correction: str | None = None) -> Submission:
+    """Store the reviewer's answers for the claimed item (see the module docstring)."""
+    prepared = _prepared(store, claim, answers, correction)
+    return store.write(lambda cur: _store_submission(cur, claim, prepared[0], prepared[1],
+                                                     correction, prepared[2]))
+
+
+def submit_and_next(store: Store, claim: Claim, answers: Mapping[str, Answer | Value], *,
+                    correction: str | None = None,
+                    lock_seconds: float = DEFAULT_LOCK_SECONDS
+                    ) -> tuple[Submission, Claim | None]:
+    """``submit``, then the reviewer's next item, in one transaction: the grade is committed
+    with the claim of the next item, and the screen waits for the store's lock once. The next
+    claim is None when nothing is left for the reviewer or the queue was closed."""
+    rubric, checked, adjudication = _prepared(store, claim, answers, correction)
+    is_open = review_sql.queue(store, claim.queue_id)["status"] == "open"
+
+    def write(cur) -> tuple[Submission, Claim | None]:
+        done = _store_submission(cur, claim, rubric, checked, correction, adjudication)
+        nxt = claim_next(cur, claim.queue_id, claim.reviewer, lock_seconds) if is_open else None
+        return done, nxt
 
     return store.write(write)
 
@@ -175,4 +200,4 @@ def undo_last(store: Store, queue_id: int, reviewer: str, *,
 
 
 __all__ = ["GradeError", "Submission", "check_answers", "is_adjudication", "queue_rubric",
-           "submit", "undo_last"]
+           "submit", "submit_and_next", "undo_last"]

@@ -111,6 +111,30 @@ def insert_queue(cur: duckdb.DuckDBPyConnection, *, name: str, description: str,
     return queue_id
 
 
+def grading_counts(cur: duckdb.DuckDBPyConnection, queue_id: int, reviewer: str
+                   ) -> tuple[int, int, int]:
+    """(items this reviewer may still get, reviews done, reviews needed) of a queue: the
+    grading screen's progress line, from the queue's items and this reviewer's own grades and
+    skips only (the queue's full statistics are the Queues page's)."""
+    cur.execute(
+        f"""WITH mine AS (
+                SELECT g.queue_item_id FROM grades g
+                WHERE g.queue_id = $q AND g.author_id = $r AND {LIVE.format(a='g')}
+                UNION
+                SELECT h.queue_item_id FROM queue_claims h
+                WHERE h.queue_id = $q AND h.reviewer = $r AND h.outcome = 'skipped')
+            SELECT count(*) FILTER (WHERE m.queue_item_id IS NULL AND (
+                       c.reviewers_needed IS NULL OR c.reviewers_done < c.reviewers_needed)),
+                   coalesce(sum(least(c.reviewers_done, c.reviewers_needed))
+                            FILTER (WHERE NOT c.is_gold), 0),
+                   coalesce(sum(c.reviewers_needed) FILTER (WHERE NOT c.is_gold), 0)
+            FROM queue_items c LEFT JOIN (SELECT DISTINCT queue_item_id FROM mine) m
+                 ON m.queue_item_id = c.queue_item_id
+            WHERE c.queue_id = $q""", {"q": queue_id, "r": reviewer})
+    left, done, needed = fetch1(cur)
+    return int(left), int(done), int(needed)
+
+
 # -- claims ------------------------------------------------------------------------------------
 _SEEN_BY_ME = f"""(EXISTS (SELECT 1 FROM grades g WHERE g.queue_item_id = c.queue_item_id
                           AND g.author_id = $r AND {LIVE.format(a='g')})
