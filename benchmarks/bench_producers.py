@@ -342,10 +342,12 @@ def bench_receiver(spans: int) -> dict:
         wait_inbox_empty(paths.inbox)
         owner.stop()
         stored, distinct = store_counts(db)
+        all_stored = max(owner.commits) - sent["start"]
     seconds = sent["end"] - sent["start"]
     return {"spans": spans, "stored": stored, "distinct": distinct, "lost": spans - distinct,
             "exporter_flushed": sent["flushed"], "seconds": seconds,
             "spans_per_s": spans / seconds, "owner_killed_after_s": down_at - sent["start"],
+            "all_stored_after_s": all_stored,
             "collector": summary}
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -66,6 +67,19 @@ class Journal:
                 self._parsed.pop(e.name, None)
 
 
+def _lower_priority(step: int = 10) -> None:
+    """Make the calling thread yield the CPU to the threads answering exporters (and to other
+    processes): what it converts is already durable, so it may lag while requests pour in.
+    Linux gives each thread its own nice value; elsewhere this changes nothing."""
+    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
+        return
+    try:
+        tid = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
+    except OSError:
+        pass
+
+
 class Converter(threading.Thread):
     """Turns journal entries into spool files every ``interval`` seconds, and at once on start
     (entries left by a crash) and on stop (everything accepted)."""
@@ -78,6 +92,7 @@ class Converter(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
+        _lower_priority()
         while True:
             stopping = self._stop_event.is_set()
             try:
