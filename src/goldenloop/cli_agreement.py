@@ -129,3 +129,7 @@ def _with_intervals(judges, level: str, way: str):
 
 def register(app: typer.Typer) -> None:
     app.add_typer(agreement_app, name="agreement")
+
+
+if __name__ == "__main__":  # `python -m goldenloop.cli_agreement orders ...` works on its own too
+    agreement_app()
