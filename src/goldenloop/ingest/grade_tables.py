@@ -32,6 +32,7 @@ from goldenloop.store import imports as import_sql
 from goldenloop.store import spans as span_sql
 
 _TEXT_TYPES = ("VARCHAR",)
+GRADE_FORMATS = ("csv", "tsv", "parquet", "jsonl", "json")
 # Control characters no id contains: they join the parts of a composite target id.
 SEP, NULL_MARK = "chr(31)", "chr(30)"
 _AUTHOR_FIELDS = ("rater", "author_kind", "author_id", "judge_name", "judge_model",
@@ -44,6 +45,9 @@ def import_grades(store: Store, path: Path, opts, progress) -> object:
 
     mapping = gm.parse(opts.mapping, str(path))
     fmt = opts.format or grade_format(path)
+    if fmt not in GRADE_FORMATS:
+        raise ImportFileError(f"{path}: grades are read from {', '.join(GRADE_FORMATS)}, "
+                              f"not {fmt}")
     t0 = time.perf_counter()
     file_digest, lines = file_facts(path)
     # The mapping is part of what was imported: the same file read another way is new.
