@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from goldenloop import access, cli_golden, cli_judge, cli_monitor, cli_producers
+from goldenloop import access, cli_agreement, cli_golden, cli_judge, cli_monitor, cli_producers
 from goldenloop.config import resolve_paths
 from goldenloop.errors import GoldenloopError, MappingError
 from goldenloop.ingest import ImportOptions, grade_mapping, import_file
@@ -240,6 +240,7 @@ cli_producers.register(app)
 cli_monitor.register(app)
 cli_judge.register(app)
 cli_golden.register(app)
+cli_agreement.register(app)
 
 
 if __name__ == "__main__":
