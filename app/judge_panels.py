@@ -16,7 +16,7 @@ import widgets
 
 from goldenloop import judge, ppi
 from goldenloop.errors import GoldenloopError
-from goldenloop.store import Store, review_sql
+from goldenloop.store import Store, judge_sql, review_sql
 from goldenloop.store import jobs as job_sql
 
 WHEN = widgets.WHEN
@@ -165,11 +165,47 @@ def _start(store: Store, params: dict) -> None:
     bar.progress(1.0, r.summary)
 
 
-def ppi_table(store: Store, queue_id: int) -> pd.DataFrame:
-    return ppi.queue_estimates(store, queue_id)
+def ppi_table(store: Store, queue_id: int, judge_version: str | None) -> pd.DataFrame:
+    return ppi.queue_estimates(store, queue_id, judge_version=judge_version)
+
+
+def judge_version_choice(store: Store, queue_id: int) -> str | None:
+    """The judge version to combine with the humans (the one that graded most items first)."""
+    v = judge_sql.queue_judge_versions(store, queue_id)
+    if v.empty:
+        return None
+    labels = {str(r.judge_version): f"{r.judge_name} {r.judge_version} · {r.items:,} items judged"
+              for r in v.itertuples()}
+    # Keyed by the versions present: when a new one grades the queue, the choice starts over at
+    # the version that judged most items instead of keeping the old one.
+    return st.selectbox("Judge version", list(labels), format_func=labels.get,
+                        key=f"ppi_judge_{queue_id}_{'_'.join(labels)}")
 
 
 def judged_queues(store: Store) -> dict[int, str]:
     qs = review_sql.queues(store)
     qs = qs[qs["design"].notna() & (qs["design"] != "by_hand")]
     return {int(q): f"{q} · {n}" for q, n in zip(qs["queue_id"], qs["name"], strict=True)}
+
+
+def draw_headline(est: pd.DataFrame) -> None:
+    """One measure as metrics, PPI beside humans only, so the gain is read at a glance."""
+    labels = [f"{c} · {m}" for c, m in zip(est["criterion"], est["measure"], strict=True)]
+    share = [i for i, m in enumerate(est["measure"]) if m.startswith("share ≥")]
+    pick = st.selectbox("Measure", range(len(labels)), index=share[0] if share else 0,
+                        format_func=labels.__getitem__, key="ppi_measure")
+    row = est.iloc[int(pick)]
+    c1, c2, c3 = st.columns(3)
+    c1.metric("Judge + humans (PPI)", f"{row.value:.3f}",
+              help=f"95% interval {row.ci_low:.3f} to {row.ci_high:.3f}")
+    c1.caption(f"95%: {row.ci_low:.3f} to {row.ci_high:.3f} · {row.n_judged:,} judged, "
+               f"{row.n_human:,} also by humans")
+    if pd.notna(row.human_value):
+        c2.metric("Humans only", f"{row.human_value:.3f}",
+                  help=f"95% interval {row.human_ci_low:.3f} to {row.human_ci_high:.3f}")
+        narrower = 1 - (row.ci_high - row.ci_low) / (row.human_ci_high - row.human_ci_low)
+        c2.caption(f"95%: {row.human_ci_low:.3f} to {row.human_ci_high:.3f} · the judge makes "
+                   f"the interval {narrower:.0%} narrower" if narrower > 0 else
+                   f"95%: {row.human_ci_low:.3f} to {row.human_ci_high:.3f}")
+    c3.metric("Judge alone (uncorrected)", f"{row.judge_mean:.3f}",
+              help="Biased by as much as the judge is: the PPI estimate corrects it")

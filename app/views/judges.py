@@ -52,15 +52,21 @@ if not queues:
             "some of its items: the estimate appears here.", icon=":material/functions:")
 else:
     qid = st.selectbox("Queue", list(queues), format_func=queues.get, key="ppi_queue")
-    try:
-        est = jp.ppi_table(store, int(qid))
-    except estimation.EstimationError as exc:
-        st.info(str(exc))
-        est = None
+    version = jp.judge_version_choice(store, int(qid))
+    est = None
+    if version is None:
+        st.info("No judge has graded this queue yet: run one on it above.",
+                icon=":material/hourglass_empty:")
+    else:
+        try:
+            est = jp.ppi_table(store, int(qid), version)
+        except estimation.EstimationError as exc:
+            st.info(str(exc))
     if est is not None and est.empty:
         st.info("Nothing to estimate yet: it needs judge grades on this queue's items and human "
                 "grades on some of the same items.", icon=":material/hourglass_empty:")
     elif est is not None:
+        jp.draw_headline(est)
         st.dataframe(est, hide_index=True, column_config=jp.PPI_COLUMNS,
                      column_order=list(jp.PPI_COLUMNS))
         st.caption("Prediction-powered inference: the judge's mean over every judged item, "

@@ -178,17 +178,20 @@ def measures(rubric: rubrics.Rubric):
                 yield c.name, f"share '{label}'", {"label": label}
 
 
-def queue_estimates(store: Store, queue_id: int, level: float = 0.95) -> pd.DataFrame:
+def queue_estimates(store: Store, queue_id: int, level: float = 0.95,
+                    judge_version: str | None = None) -> pd.DataFrame:
     """One row per criterion measure that a judge graded on the queue: the PPI estimate and
     interval beside the human-only one, the judge alone, and the counts. Empty when no judge
-    graded the queue or no reviewer graded a judged item yet. Raises
+    graded the queue or no reviewer graded a judged item yet. ``judge_version`` defaults, per
+    criterion, to the version that graded most of the queue's items. Raises
     ``estimation.NonProbabilityQueue`` for a queue made by hand."""
     q = review_sql.queue(store, queue_id)
     rubric = rubrics.get(store, q["rubric_name"], q["rubric_version"])
     rows = []
     for name, what, kw in measures(rubric):
         try:
-            e = queue_estimate(store, queue_id, name, level=level, **kw)
+            e = queue_estimate(store, queue_id, name, level=level, judge_version=judge_version,
+                               **kw)
         except PPIError:
             continue
         h = e.human_only

@@ -296,6 +296,17 @@ def queue_judge_version(store: Store, queue_id: int, criterion: str) -> str | No
                     max(g.created_at) DESC LIMIT 1""", [queue_id, criterion])
 
 
+def queue_judge_versions(store: Store, queue_id: int) -> pd.DataFrame:
+    """Judge versions with grades on the queue's items: name, version, items graded."""
+    return store.df(
+        """SELECT any_value(g.judge_name) AS judge_name, g.judge_version,
+                  count(DISTINCT i.queue_item_id) AS items, max(g.created_at) AS last_grade
+           FROM grades g
+           JOIN queue_items i ON i.target_type = g.target_type AND i.target_id = g.target_id
+           WHERE i.queue_id = ? AND NOT i.is_gold AND g.source = 'judge'
+           GROUP BY g.judge_version ORDER BY items DESC, last_grade DESC""", [queue_id])
+
+
 def queue_judge_values(store: Store, queue_id: int, criterion: str, judge_version: str,
                        mode: str, params: dict) -> pd.DataFrame:
     """(queue_item_id, f): the judge version's latest value on each queue item, as ``y`` is
