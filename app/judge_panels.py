@@ -146,7 +146,13 @@ def run_form(store: Store, j: judge.LoadedJudge) -> None:
                                            key="judge_budget",
                                            help="The run stops before spending more")
     params["concurrency"] = c2.slider("Calls at once", 1, 32, 8, key="judge_concurrency")
-    params["use_cache"] = c3.checkbox("Reuse cached answers", True, key="judge_cache")
+    params["use_cache"] = c3.checkbox("Reuse cached answers", True, key="judge_cache",
+                                      help="No second call for the same judge version and "
+                                           "the same prompt")
+    params["redact"] = c3.checkbox("Redact before sending", j.judge.redact, key="judge_redact",
+                                   help="Mask e-mail addresses, phone numbers and API keys in "
+                                        "the judged texts (this judge's file says "
+                                        f"{'yes' if j.judge.redact else 'no'})")
     if st.button("Run judge", type="primary", icon=":material/play_arrow:", key="judge_run"):
         _start(store, params)
 

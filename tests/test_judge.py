@@ -261,3 +261,53 @@ def test_cli_runs_a_judge_on_a_queue(store, endpoint, tmp_path):
     runs = subprocess.run([sys.executable, "-m", "goldenloop.cli", "judge", "runs", "--db",
                            str(store.path)], capture_output=True, text=True, timeout=60)
     assert "correctness" in runs.stdout and "done" in runs.stdout
+
+
+class _Stop(Exception):
+    pass
+
+
+def test_a_cancel_stops_calling_and_keeps_what_is_done(store, monkeypatch):
+    synthetic_spans(store, 300, seed=10)
+    with openai_server(_good_bad, delay_s=0.1) as srv:
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+        j = judge.get(store, "correctness")
+        seen = []
+
+        def progress(fraction: float, message: str) -> None:
+            seen.append(fraction)
+            raise _Stop  # what a job's cancel does
+
+        with pytest.raises(_Stop):
+            judge.run(store, j, judge.from_filter(store, Frame()), judge.RunOptions(
+                concurrency=4, flush_every_s=0.3, retry=FAST), progress)
+        calls = len(srv.requests)
+    run = store.df("SELECT * FROM judge_runs").iloc[0]
+    assert run.status == "cancelled" and run.not_run > 0 and seen
+    assert calls < 300 and run.judged == store.scalar(
+        "SELECT count(*) FROM grades WHERE source = 'judge'") > 0
+    assert run.judged + run.failed + run.not_run == 300
+
+
+def test_the_owner_queues_online_judging_and_runs_it_as_a_job(store, endpoint):
+    from goldenloop.store import jobs as job_sql
+    from goldenloop.workers.handlers import HANDLERS
+    from goldenloop.workers.jobs import run_job
+    from goldenloop.workers.pool import OnlineJudgeScheduler
+
+    synthetic_spans(store, 50, seed=11)
+    scheduler = OnlineJudgeScheduler(store, gap=0)
+    scheduler.tick()
+    assert job_sql.running_or_queued(store.cursor(), "judge_online").empty  # nothing enabled
+    configure = store.write(job_sql.create, "judge_configure",
+                            {"judge": "correctness", "fraction": 0.5, "budget_usd": 0.5}, "cli")
+    run_job(store, store.write(job_sql.claim_next), HANDLERS)
+    assert job_sql.get(store.cursor(), configure).status == "done"
+    synthetic_spans(store, 200, seed=12)
+    scheduler.tick()
+    job = store.write(job_sql.claim_next)
+    assert job is not None and job.kind == "judge_online"
+    run_job(store, job, HANDLERS)
+    done = job_sql.get(store.cursor(), job.job_id)
+    assert done.status == "done" and 60 <= done.result["judged"] <= 140
+    assert set(store.df("SELECT inclusion_prob FROM judge_samples").inclusion_prob) == {0.5}
