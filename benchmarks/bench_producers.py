@@ -32,8 +32,9 @@ TEXT = ("Your parcel left our warehouse this morning and should reach you within
 
 # -- roles run as child processes -------------------------------------------------------------------
 def role_owner(db: str, checkpoint_threshold: str = "") -> None:
-    """Import the inbox as the server's watcher does, printing when each file is committed.
-    ``checkpoint_threshold`` (e.g. 1GB) overrides DuckDB's (16MB), to show what it costs."""
+    """Import the inbox as the server's watcher does, printing when each file is committed
+    and how long it took. ``checkpoint_threshold`` (e.g. 16MB, DuckDB's default) overrides
+    the store's (1GB), to show what automatic checkpoints cost."""
     from goldenloop.config import resolve_paths
     from goldenloop.store import Store
     from goldenloop.workers.inbox import pending_files, process_file
@@ -383,8 +384,8 @@ def main() -> None:
                     "workers) traced by the SDK")
     ap.add_argument("--rate", type=float, default=60_000, help="spans/s the producers make, "
                     "together")
-    ap.add_argument("--owner-checkpoint-threshold", default="", help="e.g. 1GB: the owner "
-                    "runs with this DuckDB checkpoint threshold instead of the store's")
+    ap.add_argument("--owner-checkpoint-threshold", default="", help="e.g. 16MB: the owner "
+                    "runs with this DuckDB checkpoint threshold instead of the store's (1GB)")
     ap.add_argument("--role")
     ap.add_argument("args", nargs="*")
     a = ap.parse_args()
