@@ -311,3 +311,27 @@ def test_the_owner_queues_online_judging_and_runs_it_as_a_job(store, endpoint):
     done = job_sql.get(store.cursor(), job.job_id)
     assert done.status == "done" and 60 <= done.result["judged"] <= 140
     assert set(store.df("SELECT inclusion_prob FROM judge_samples").inclusion_prob) == {0.5}
+
+
+def test_cli_run_becomes_a_job_while_a_server_owns_the_store(store, endpoint, tmp_path):
+    import browser_support as bs
+
+    synthetic_spans(store, 100, seed=13)
+    q = create_queue(store, opts(), Frame(), Uniform(20), seed=2)
+    store.close()
+    cli = [sys.executable, "-m", "goldenloop.cli"]
+    with bs.running_app(store.path, tmp_path):  # `goldenloop serve`, given OPENAI_BASE_URL
+        out = subprocess.run([*cli, "judge", "run", "correctness", "--queue", str(q.queue_id),
+                              "--db", str(store.path)], capture_output=True, text=True,
+                             timeout=60)
+        assert out.returncode == 0, out.stderr
+        assert "queued the judge run as a job" in out.stdout
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            runs = subprocess.run([*cli, "judge", "runs", "--db", str(store.path)],
+                                  capture_output=True, text=True, timeout=60)
+            if " done " in runs.stdout:
+                break
+            time.sleep(1)
+        assert "snapshot" in runs.stdout and " done " in runs.stdout, runs.stdout + runs.stderr
+    assert len(endpoint.requests) == q.items
