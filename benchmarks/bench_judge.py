@@ -7,8 +7,10 @@ Imports ``--spans`` synthetic LLM spans into a temporary store, then runs the pa
 ``correctness`` judge over all of them (real ``openai`` client, real HTTP, grades, cache,
 failures and the judge's call spans written as in production) and reports spans judged per
 second, next to the ideal ``concurrency / delay``. A second run over the same spans measures
-the cache (no call may be made). The load averages from ``uptime`` are printed: the machine
-is shared.
+the cache (no call may be made). As a baseline in the same run, the bare ``openai`` client
+sends the same number of requests from ``--concurrency`` threads (no store, no prompts, no
+budget): the ratio says what the judge adds. The load averages from ``uptime`` are printed:
+the machine is shared.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import openai
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -39,6 +44,17 @@ def _server(delay: float) -> tuple[subprocess.Popen, str]:
                              "--delay", str(delay)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
     return proc, proc.stdout.readline().strip()
+
+
+def _bare_client(base_url: str, n: int, concurrency: int) -> float:
+    """Requests per second of the bare openai client on the same endpoint."""
+    client = openai.OpenAI(base_url=base_url, api_key="bench", max_retries=0)
+    msgs = [{"role": "user", "content": "<output>\ngood\n</output>"}]
+    with ThreadPoolExecutor(concurrency) as pool:
+        t0 = time.perf_counter()
+        list(pool.map(lambda _: client.chat.completions.create(model="m", messages=msgs),
+                      range(n)))
+        return n / (time.perf_counter() - t0)
 
 
 def main() -> None:
@@ -76,6 +92,9 @@ def main() -> None:
             "load_after": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
         }
         store.close()
+        bare = _bare_client(base_url, args.spans, args.concurrency)
+        out["bare_client_per_s"] = round(bare, 1)
+        out["ratio_to_bare"] = round(out["spans_per_s"] / bare, 2)
     proc.stdin.close()
     proc.wait(timeout=10)
     print(json.dumps(out, indent=1))
