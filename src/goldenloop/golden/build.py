@@ -72,10 +72,10 @@ def resolve(store: Store, f: GoldenFilter) -> GoldenFilter:
     return f
 
 
-def _candidates(cur, f: GoldenFilter) -> str:
+def _candidates(cur, f: GoldenFilter, *, hashed: bool = False) -> str:
     """Materialise the candidate rows of ``f`` in a temporary table; return its name."""
     name = f"_golden_cand_{uuid.uuid4().hex[:10]}"
-    cur.execute(f"CREATE TEMP TABLE {name} AS {select_sql.candidates_sql()}",
+    cur.execute(f"CREATE TEMP TABLE {name} AS {select_sql.candidates_sql(hashed=hashed)}",
                 select_sql.params(f))
     return name
 
@@ -138,22 +138,20 @@ def _dataset_id(cur, name: str, author: str, description: str, now: datetime) ->
 
 def _save(cur, dataset_id: int, f: GoldenFilter, author: str, cand: str, now: datetime
           ) -> tuple[int, bool, dict[str, Any]]:
-    hashed = f"{cand}_h"
-    cur.execute(f"CREATE TEMP TABLE {hashed} AS {select_sql.hashed_sql(cand)}")
+    kept = f"(SELECT * FROM {cand} WHERE reason IS NULL)"
     content_hash = cur.execute(
         f"""SELECT sha256(coalesce(string_agg(row_key || ' ' || row_hash, chr(10)
                                               ORDER BY row_key), ''))
-            FROM {hashed}""").fetchall()[0][0]
+            FROM {kept}""").fetchall()[0][0]
     counts = _counts(cur, cand)
     last = cur.execute("""SELECT version_id, content_hash FROM golden_versions
                           WHERE dataset_id = ? ORDER BY version DESC LIMIT 1""",
                        [dataset_id]).fetchall()
     if last and last[0][1] == content_hash:
-        cur.execute(f"DROP TABLE {hashed}")
         return int(last[0][0]), False, counts
     cols = "row_hash, " + ", ".join(select_sql.ROW_COLUMNS)
     cur.execute(f"""INSERT INTO golden_rows ({cols}, created_at)
-                    SELECT {cols}, ? FROM {hashed} h
+                    SELECT {cols}, ? FROM {kept} h
                     WHERE NOT EXISTS (SELECT 1 FROM golden_rows r WHERE r.row_hash = h.row_hash)
                     QUALIFY row_number() OVER (PARTITION BY row_hash) = 1""", [now])
     balance = _label_balance(cur, cand)
@@ -167,9 +165,8 @@ def _save(cur, dataset_id: int, f: GoldenFilter, author: str, cand: str, now: da
          _json(dict(zip(balance["label"], balance["rows"].astype(int).tolist(), strict=True))),
          counts["included"], now])
     version_id = int(cur.fetchall()[0][0])
-    cur.execute(f"""INSERT INTO golden_version_rows SELECT ?, row_key, row_hash FROM {hashed}""",
+    cur.execute(f"INSERT INTO golden_version_rows SELECT ?, row_key, row_hash FROM {kept}",
                 [version_id])
-    cur.execute(f"DROP TABLE {hashed}")
     return version_id, True, counts
 
 
@@ -188,7 +185,7 @@ def build(store: Store, name: str, f: GoldenFilter, author: str, *,
     def write(cur) -> tuple[int, bool, dict[str, Any]]:
         now = _now()
         dataset_id = _dataset_id(cur, name, who, description, now)
-        cand = _candidates(cur, f)  # a failure rolls back, temporary tables included
+        cand = _candidates(cur, f, hashed=True)  # a failure rolls back temporary tables too
         version_id, created, counts = _save(cur, dataset_id, f, who, cand, now)
         cur.execute(f"DROP TABLE {cand}")
         if created:

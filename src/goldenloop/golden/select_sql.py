@@ -33,8 +33,13 @@ _PASS = """CASE WHEN target_type = 'comparison' THEN NULL
         END"""
 
 _GRADES = f"""
-g0 AS (
-    SELECT g.*, CASE WHEN {_JUDGE} THEN 'judge' WHEN {_HUMAN} THEN 'human' END AS side
+g0 AS (     -- only the columns used: wide rows (raw judge answers) would be carried along
+    SELECT g.grade_id, g.target_type, g.target_id, g.target_type || ':' || g.target_id AS tk,
+           g.span_key, g.author_id, g.judge_name, g.judge_model, g.judge_version,
+           g.value_number, g.value_label, g.value_labels, g.not_applicable, g.flagged,
+           g.retracted, g.is_adjudication, g.queue_id, g.queue_item_id, g.rubric_name,
+           g.rubric_version, g.created_at,
+           CASE WHEN {_JUDGE} THEN 'judge' WHEN {_HUMAN} THEN 'human' END AS side
     FROM grades g
     WHERE g.criterion = $criterion
       AND ($rubric_name IS NULL OR g.rubric_name = $rubric_name)
@@ -43,9 +48,12 @@ g0 AS (
 ),
 latest AS (
     SELECT * FROM g0 WHERE side IS NOT NULL
+    -- one author: a reviewer (their adjudications apart), or a judge name and version; one
+    -- text key partitions faster than six columns with NULLs
     QUALIFY row_number() OVER (
-        PARTITION BY target_type, target_id, side, author_id, judge_name, judge_version,
-                     coalesce(is_adjudication, false)
+        PARTITION BY tk, concat_ws(chr(31), side, coalesce(author_id, ''),
+                                   coalesce(judge_name, ''), coalesce(judge_version, ''),
+                                   coalesce(is_adjudication, false))
         ORDER BY created_at DESC, grade_id DESC) = 1
 ),
 valued AS (
@@ -65,86 +73,89 @@ humans AS (
 ),
 adj AS (
     SELECT * FROM usable WHERE side = 'human' AND coalesce(is_adjudication, false)
-    QUALIFY row_number() OVER (PARTITION BY target_type, target_id
-                               ORDER BY created_at DESC, grade_id DESC) = 1
+    QUALIFY row_number() OVER (PARTITION BY tk ORDER BY created_at DESC, grade_id DESC) = 1
 ),
 hum AS (
-    SELECT target_type, target_id, count(*) AS n_reviewers, count(DISTINCT vkey) AS n_keys,
-           list(author_id ORDER BY author_id) AS reviewers,
-           list({{'reviewer': author_id, 'value': value, 'grade_id': grade_id,
-                  'adjudication': false}} ORDER BY author_id) AS grades_list
-    FROM humans GROUP BY ALL
+    SELECT tk, count(*) AS n_reviewers, count(DISTINCT vkey) AS n_keys,
+           list_sort(list(author_id)) AS reviewers,   -- ordered aggregates are slow: sort after
+           list_sort(list({{'reviewer': author_id, 'value': value, 'grade_id': grade_id,
+                            'adjudication': false}})) AS grades_list
+    FROM humans GROUP BY tk
 ),
-key_votes AS (SELECT target_type, target_id, vkey, count(*) AS n FROM humans GROUP BY ALL),
+key_votes AS (SELECT tk, vkey, count(*) AS n FROM humans GROUP BY tk, vkey),
 value_votes AS (
-    SELECT target_type, target_id, vkey, value, count(*) AS n, max(grade_id) AS last_id
-    FROM humans GROUP BY ALL
+    SELECT tk, vkey, value, count(*) AS n, max(grade_id) AS last_id
+    FROM humans GROUP BY tk, vkey, value
 ),
 majority_value AS (     -- the commonest value among the reviewers holding the majority key
-    SELECT v.target_type, v.target_id, v.last_id
+    SELECT v.tk, v.last_id
     FROM value_votes v
-    JOIN key_votes k USING (target_type, target_id, vkey)
-    JOIN hum h USING (target_type, target_id)
+    JOIN key_votes k ON k.tk = v.tk AND k.vkey = v.vkey
+    JOIN hum h ON h.tk = v.tk
     WHERE k.n * 2 > h.n_reviewers
-    QUALIFY row_number() OVER (PARTITION BY v.target_type, v.target_id
-                               ORDER BY v.n DESC, v.last_id DESC) = 1
+    QUALIFY row_number() OVER (PARTITION BY v.tk ORDER BY v.n DESC, v.last_id DESC) = 1
 ),
 cand AS (
-    SELECT target_type, target_id, max(span_key) AS span_key
-    FROM usable WHERE side = 'human' GROUP BY ALL
+    SELECT tk, any_value(target_type) AS target_type, any_value(target_id) AS target_id,
+           max(span_key) AS span_key
+    FROM usable WHERE side = 'human' GROUP BY tk
 ),
 verdict AS (
-    SELECT c.target_type, c.target_id, c.span_key,
+    SELECT c.tk, c.target_type, c.target_id, c.span_key,
            coalesce(a.grade_id, m.last_id) AS verdict_id, a.grade_id IS NOT NULL AS adjudicated,
            coalesce(h.n_reviewers, 0) AS n_reviewers, coalesce(h.n_keys, 0) AS n_keys,
            h.reviewers, h.grades_list, a.author_id AS adjudicator, a.value AS adj_value,
            a.grade_id AS adj_grade_id
     FROM cand c
-    LEFT JOIN adj a USING (target_type, target_id)
-    LEFT JOIN majority_value m USING (target_type, target_id)
-    LEFT JOIN hum h USING (target_type, target_id)
+    LEFT JOIN adj a ON a.tk = c.tk
+    LEFT JOIN majority_value m ON m.tk = c.tk
+    LEFT JOIN hum h ON h.tk = c.tk
 ),
 judge_latest AS (
-    SELECT * FROM usable WHERE side = 'judge'
-    QUALIFY row_number() OVER (PARTITION BY target_type, target_id
-                               ORDER BY created_at DESC, grade_id DESC) = 1
+    SELECT tk, vkey FROM usable WHERE side = 'judge'
+    QUALIFY row_number() OVER (PARTITION BY tk ORDER BY created_at DESC, grade_id DESC) = 1
 ),
 judge_all AS (
-    SELECT target_type, target_id,
-           to_json(list({{'judge': judge_name, 'model': judge_model, 'version': judge_version,
-                         'value': value, 'grade_id': grade_id}} ORDER BY created_at, grade_id))
-               AS judge_grades,
-           list(DISTINCT judge_version ORDER BY judge_version)
-               FILTER (WHERE judge_version IS NOT NULL) AS judge_versions
-    FROM usable WHERE side = 'judge' GROUP BY ALL
+    SELECT tk,
+           to_json(list_sort(list({{'grade_id': grade_id, 'judge': judge_name,
+                                    'model': judge_model, 'version': judge_version,
+                                    'value': value}}))) AS judge_grades,   -- in grading order
+           list_sort(list(DISTINCT judge_version) FILTER (WHERE judge_version IS NOT NULL))
+               AS judge_versions
+    FROM usable WHERE side = 'judge' GROUP BY tk
 ),
 in_queue AS (
-    SELECT DISTINCT target_type, target_id FROM usable
+    SELECT DISTINCT tk FROM usable
     WHERE side = 'human' AND list_contains($queue_ids, queue_id)
 ),
 corr AS (
-    SELECT * FROM corrections c
+    SELECT c.target_type || ':' || c.target_id AS tk, c.correction_id, c.corrected_output,
+           c.author_id
+    FROM corrections c
     WHERE NOT coalesce(c.retracted, false) AND trim(coalesce(c.corrected_output, '')) <> ''
       AND NOT EXISTS (SELECT 1 FROM corrections s WHERE s.supersedes = c.correction_id)
-    QUALIFY row_number() OVER (PARTITION BY target_type, target_id
-                               ORDER BY created_at DESC, correction_id DESC) = 1
+    QUALIFY row_number() OVER (PARTITION BY c.target_type, c.target_id
+                               ORDER BY c.created_at DESC, c.correction_id DESC) = 1
 )
 """
 
 # The answer that was graded, and its context, per target type. Traces and sessions are
 # represented by their last LLM span (the answer the user saw last).
 _CONTEXT = """
-last_of AS (
-    SELECT c.target_type, c.target_id, s.span_key
-    FROM cand c JOIN spans s
-      ON (c.target_type = 'trace' AND s.trace_id = c.target_id)
-      OR (c.target_type = 'session' AND s.session_id = c.target_id)
-    QUALIFY row_number() OVER (PARTITION BY c.target_type, c.target_id
-                               ORDER BY (s.kind = 'llm') DESC, s.start_time DESC,
-                                        s.span_key DESC) = 1
+last_of AS (   -- two equi-joins: an OR in one join condition would compare every pair
+    SELECT tk, span_key FROM (
+        SELECT c.tk, s.span_key, s.kind, s.start_time
+        FROM cand c JOIN spans s ON s.trace_id = c.target_id
+        WHERE c.target_type = 'trace'
+        UNION ALL
+        SELECT c.tk, s.span_key, s.kind, s.start_time
+        FROM cand c JOIN spans s ON s.session_id = c.target_id
+        WHERE c.target_type = 'session')
+    QUALIFY row_number() OVER (PARTITION BY tk ORDER BY (kind = 'llm') DESC,
+                                                        start_time DESC, span_key DESC) = 1
 ),
 span_of AS (
-    SELECT c.target_type, c.target_id,
+    SELECT c.tk, c.target_type, c.target_id,
            CASE WHEN c.target_type = 'span' THEN coalesce(c.span_key,
                                                           TRY_CAST(c.target_id AS BIGINT))
                 WHEN c.target_type IN ('trace', 'session') THEN l.span_key
@@ -153,12 +164,12 @@ span_of AS (
            cm.input AS cmp_input, cm.a_output, cm.b_output,
            it.input AS item_input, it.output AS item_output, it.created_at AS item_time
     FROM cand c
-    LEFT JOIN last_of l USING (target_type, target_id)
+    LEFT JOIN last_of l ON l.tk = c.tk
     LEFT JOIN comparisons cm ON c.target_type = 'comparison' AND cm.comparison_id = c.target_id
     LEFT JOIN items it ON c.target_type = 'item' AND it.item_id = c.target_id
 ),
 ctx AS (
-    SELECT o.target_type, o.target_id, s.span_key, s.trace_id, s.span_id,
+    SELECT o.tk, s.span_key, s.trace_id, s.span_id,
            CASE WHEN o.target_type = 'session' THEN o.target_id ELSE s.session_id END
                AS session_id,
            s.app, s.model_version, s.prompt_name, s.prompt_version,
@@ -174,7 +185,7 @@ ctx AS (
 
 _ROWS = """
 rows AS (
-    SELECT v.target_type || ':' || v.target_id AS row_key, v.target_type, v.target_id,
+    SELECT v.tk AS row_key, v.target_type, v.target_id,
            x.span_key, x.trace_id, x.span_id, x.session_id, x.app, x.model_version,
            x.prompt_name, x.prompt_version, x.start_time, x.tags, x.system_prompt,
            x.messages, x.input, x.a_output, x.b_output, x.output AS graded_output,
@@ -186,21 +197,18 @@ rows AS (
                                  {'reviewer': v.adjudicator, 'value': v.adj_value,
                                   'grade_id': v.adj_grade_id, 'adjudication': true})
                 ELSE v.grades_list END AS grades_list,
-           (SELECT n FROM key_votes k WHERE k.target_type = v.target_type
-                AND k.target_id = v.target_id AND k.vkey = g.vkey) AS agreeing,
-           j.vkey AS judge_vkey, ja.judge_grades, ja.judge_versions,
+           kv.n AS agreeing, j.vkey AS judge_vkey, ja.judge_grades, ja.judge_versions,
            c.correction_id, c.corrected_output, c.author_id AS corrected_by,
            qi.inclusion_prob, qi.queue_id
     FROM verdict v
     LEFT JOIN usable g ON g.grade_id = v.verdict_id
-    LEFT JOIN ctx x ON x.target_type = v.target_type AND x.target_id = v.target_id
-    LEFT JOIN judge_latest j ON j.target_type = v.target_type AND j.target_id = v.target_id
-    LEFT JOIN judge_all ja ON ja.target_type = v.target_type AND ja.target_id = v.target_id
-    LEFT JOIN corr c ON c.target_type = v.target_type AND c.target_id = v.target_id
+    LEFT JOIN key_votes kv ON kv.tk = v.tk AND kv.vkey = g.vkey
+    LEFT JOIN ctx x ON x.tk = v.tk
+    LEFT JOIN judge_latest j ON j.tk = v.tk
+    LEFT JOIN judge_all ja ON ja.tk = v.tk
+    LEFT JOIN corr c ON c.tk = v.tk
     LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
-    WHERE (len($queue_ids) = 0 OR EXISTS (SELECT 1 FROM in_queue q
-                                          WHERE q.target_type = v.target_type
-                                            AND q.target_id = v.target_id))
+    WHERE (len($queue_ids) = 0 OR v.tk IN (SELECT tk FROM in_queue))
       AND (len($apps) = 0 OR list_contains($apps, x.app))
       AND (len($model_versions) = 0 OR list_contains($model_versions, x.model_version))
       AND (len($prompt_versions) = 0 OR list_contains($prompt_versions, x.prompt_version))
@@ -272,19 +280,20 @@ _ROW_SELECT = """row_key, target_type, target_id, span_key, trace_id, span_id, s
     inclusion_prob, queue_id"""
 
 
-def candidates_sql() -> str:
-    """Every graded target the filter reaches: the row's columns and ``reason``."""
+def candidates_sql(*, hashed: bool = False) -> str:
+    """Every graded target the filter reaches: the row's columns and ``reason``; with
+    ``hashed``, kept rows also get ``row_hash``: md5 over every stored column as text (NULL
+    marked apart from empty, columns joined by a separator no text holds). md5 names
+    content here; it guards against no adversary, and costs half of sha256."""
     sql = f"""WITH {_GRADES}, {_CONTEXT} {_ROWS}
         SELECT {_ROW_SELECT}, reason FROM judged"""
+    if hashed:
+        parts = ", ".join(f"coalesce(CAST({c} AS VARCHAR), chr(0))" for c in ROW_COLUMNS)
+        sql = f"""SELECT *, CASE WHEN reason IS NULL
+                                 THEN md5(concat_ws(chr(30), {parts})) END AS row_hash
+                  FROM ({sql})"""
     # Typed parameters: an empty list or a None would otherwise bind without a type.
     return re.sub(r"\$(\w+)", lambda m: _TYPED.get(m.group(1), m.group(0)), sql)
-
-
-def hashed_sql(table: str) -> str:
-    """The kept rows of a candidates table with their content hash (every stored column)."""
-    cols = ", ".join(ROW_COLUMNS)
-    return f"""SELECT sha256(CAST(to_json(struct_pack({cols})) AS VARCHAR)) AS row_hash, {cols}
-               FROM {table} WHERE reason IS NULL"""
 
 
 _TYPED = {

@@ -47,7 +47,7 @@ def m007_golden(cur: duckdb.DuckDBPyConnection) -> None:
     )
     cur.execute(
         """CREATE TABLE golden_rows (
-            row_hash VARCHAR,            -- sha256 of every column below
+            row_hash VARCHAR,            -- md5 of every column below, as text
             row_key VARCHAR,
             target_type VARCHAR,         -- span, trace, session, item, comparison
             target_id VARCHAR,

@@ -1,0 +1,154 @@
+"""Golden sets at 100k rows: build a version and export it to Parquet and to JSON Lines.
+
+    python benchmarks/bench_golden.py              # 100,000 graded spans
+    python benchmarks/bench_golden.py --rows 20000
+
+The store holds ``rows`` LLM spans with a system prompt, a two-turn conversation as
+messages (about 1 kB) and a 200-character answer; each span has one or two reviewer grades
+and a judge grade, and every answer graded below 4 a
+reviewer's correction, so every span becomes a row. The goal (issue 8): building and
+exporting a 100k-row version, to Parquet and to JSONL, under 5 s each. Each case builds a
+new dataset from scratch (the rows are new to the store the first time; the second case's
+rows are shared by content hash) and exports it; the build and the export are timed apart,
+and beside them DuckDB's bare COPY of the same rows, the floor of an export. The store is
+kept in benchmarks/out and reused.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from goldenloop import golden
+from goldenloop.golden.versions import rows_sql
+from goldenloop.ingest.loader import import_table
+from goldenloop.store import Store
+from goldenloop.store import grades as grade_sql
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "out"
+
+T0 = datetime(2026, 1, 1)
+SYSTEM = "You are the support assistant of an online shop. Answer in two to four sentences."
+
+
+def _text(rng: np.random.Generator, n: int, chars: int, prefix: str) -> list[str]:
+    words = np.array("order refund parcel delivery account invoice return address promo "
+                     "password shipping product warranty size colour store help".split())
+    picks = rng.integers(0, len(words), (n, chars // 7))
+    return [f"{prefix} {i}: " + " ".join(words[p])[:chars] for i, p in enumerate(picks)]
+
+
+def make_store(path: Path, rows: int, seed: int = 1) -> None:
+    rng = np.random.default_rng(seed)
+    t = [T0 + timedelta(seconds=int(i) * 20) for i in range(rows)]
+    q1, a1 = _text(rng, rows, 120, "question"), _text(rng, rows, 200, "earlier answer")
+    q2, out = _text(rng, rows, 120, "follow-up"), _text(rng, rows, 200, "answer")
+    messages = [json.dumps([{"role": "system", "content": SYSTEM},
+                            {"role": "user", "content": q1[i]},
+                            {"role": "assistant", "content": a1[i]},
+                            {"role": "user", "content": q2[i]}]) for i in range(rows)]
+    with Store(path) as s:
+        import_table(s, pa.table({
+            "trace_id": [f"t{i}" for i in range(rows)], "span_id": ["s"] * rows,
+            "kind": ["llm"] * rows, "app": np.where(np.arange(rows) % 4, "bot", "sql").tolist(),
+            "model_version": np.where(np.arange(rows) % 3, "m1", "m2").tolist(),
+            "start_time": pa.array(t, pa.timestamp("us")),
+            "end_time": pa.array([x + timedelta(seconds=2) for x in t], pa.timestamp("us")),
+            "status": ["ok"] * rows, "system_prompt": [SYSTEM] * rows, "messages": messages,
+            "last_user_message": q2, "output": out}), source="bench", origin="bench")
+        keys = np.array([k for (k,) in s.rows("SELECT span_key FROM spans ORDER BY span_key")])
+        # Every span ends up a row: answers graded below 4 all have a correction.
+        first = np.where(rng.random(rows) < 0.85, 5, rng.integers(1, 4, rows))
+        pick = rng.random(rows) < 0.3
+        second = keys[pick]
+        g_keys = np.r_[keys, second, keys]
+        n1, n2 = len(keys), len(second)
+        agree = np.where(first[pick] >= 4, 4, np.maximum(first[pick] - 1, 1))
+        values = np.r_[first, agree, np.where(rng.random(n1) < 0.85, 5, 3)].astype(float)
+        kind = ["human"] * (n1 + n2) + ["judge"] * n1
+        who = (list(np.array(["ana", "ben"])[rng.integers(0, 2, n1)]) + ["chloe"] * n2
+               + ["judge-a"] * n1)
+        table = pa.table({
+            "target_type": ["span"] * len(g_keys), "target_id": [str(k) for k in g_keys],
+            "span_key": g_keys, "criterion": ["correctness"] * len(g_keys),
+            "value_number": values, "source": kind,
+            "author_kind": ["reviewer" if k == "human" else "judge" for k in kind],
+            "author_id": who, "judge_name": [None if k == "human" else "judge-a" for k in kind],
+            "judge_version": [None if k == "human" else "j1" for k in kind],
+            "rubric_name": ["default"] * len(g_keys), "rubric_version": ["v1"] * len(g_keys),
+            "created_at": pa.array([T0] * len(g_keys), pa.timestamp("us"))})
+        corrected = keys[first < 4]
+        with s.transaction() as cur:
+            grade_sql.insert_grades(cur, table, skip_existing=False)
+            cur.execute("""INSERT INTO corrections
+                           SELECT nextval('correction_seq'), 'span', CAST(k AS VARCHAR), k,
+                                  'corrected answer ' || k, 'ana', NULL, ?, NULL, false
+                           FROM unnest(?) AS u(k)""", [T0, corrected.tolist()])
+        s.checkpoint()
+
+
+CPU = {"last": 0.0}
+
+
+def timed(fn):
+    """(result, wall seconds); the process's CPU seconds (all threads) go to CPU["last"]: on
+    a shared machine they say more than the wall time."""
+    t, c = time.perf_counter(), time.process_time()
+    out = fn()
+    CPU["last"] = time.process_time() - c
+    return out, time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=100_000)
+    args = ap.parse_args()
+    OUT.mkdir(exist_ok=True)
+    template = OUT / f"golden-{args.rows}.duckdb"
+    if not template.exists():
+        print(f"making a store of {args.rows:,} graded spans…", flush=True)
+        make_store(template, args.rows)
+    work = OUT / "golden-work.duckdb"
+    shutil.copy(template, work)
+    exports = OUT / "golden-exports"
+    shutil.rmtree(exports, ignore_errors=True)
+    print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
+    f = golden.GoldenFilter(correct_at=4)
+    with Store(work) as s:
+        for fmt in ("parquet", "jsonl"):
+            name = f"bench-{fmt}"
+            b, t_build = timed(lambda name=name: golden.build(s, name, f, "bench"))
+            c_build = CPU["last"]
+            e, t_export = timed(lambda name=name, fmt=fmt: golden.export(
+                s, name, exports, "bench", formats=[fmt]))
+            c_export = CPU["last"]
+            bare = exports / f"bare.{fmt}"
+            options = "FORMAT parquet, COMPRESSION zstd" if fmt == "parquet" else "FORMAT json"
+            _, t_bare = timed(lambda bare=bare, options=options, b=b: s.cursor().execute(
+                f"COPY ({rows_sql(b.version.version_id)}) TO '{bare}' "
+                f"({options})").fetchall())
+            size = e.files[fmt].stat().st_size / 1e6
+            print(f"{fmt:8} rows {b.version.rows:>9,}  build {t_build:5.2f} s (CPU "
+                  f"{c_build:5.2f} s)  export {t_export:5.2f} s (CPU {c_export:5.2f} s)  "
+                  f"total {t_build + t_export:5.2f} s  (bare COPY {t_bare:4.2f} s, CPU "
+                  f"{CPU['last']:4.2f} s; file {size:,.0f} MB)", flush=True)
+        _, t_again = timed(lambda: golden.build(s, "bench-parquet", f, "bench"))
+        print(f"build again, unchanged (no new version): {t_again:.2f} s (CPU {CPU['last']:.2f} s)")
+        _, t_prev = timed(lambda: golden.preview(s, f))
+        print(f"page preview of the same filter: {t_prev:.2f} s (CPU {CPU['last']:.2f} s)")
+    print(f"load average after: {os.getloadavg()[0]:.1f}")
+    work.unlink()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
