@@ -180,8 +180,11 @@ def draw_export(store, name: str, version: int, created: bool, folder: str) -> N
         draw_diff(golden.diff(store, name, version - 1, version))
     st.text(f"Files in {path}")
     files = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
+    notes = {**FORMAT_NOTES, "card": "the dataset card: purpose, counts, label balance, "
+                                     "sources, filters, version and hash",
+             "problems": "rows left out of a format, with the field and reason"}
     st.dataframe(pd.DataFrame({"file": files, "what": [
-        FORMAT_NOTES.get(k, "") for k in (_fmt_of(x) for x in files)]}), hide_index=True)
+        notes.get(_fmt_of(x), "") for x in files]}), hide_index=True)
     st.download_button("Download all (zip)", data=lambda: golden.zip_folder(path),
                        file_name=f"{name}-v{version}.zip", mime="application/zip",
                        icon=":material/download:", on_click="ignore", key="gs_download")
@@ -192,7 +195,8 @@ def draw_export(store, name: str, version: int, created: bool, folder: str) -> N
 
 
 def _fmt_of(file: str) -> str:
-    return next((k for k, v in FILES.items() if v == file), "")
+    extra = {"README.md": "card", "problems.jsonl": "problems"}
+    return extra.get(file) or next((k for k, v in FILES.items() if v == file), "")
 
 
 def draw_diff(d: golden.Diff) -> None:
@@ -214,7 +218,9 @@ def draw_versions(store, who: str) -> None:
     if sets.empty:
         st.info("No golden set yet: build one in the first tab.", icon=":material/inbox:")
         return
-    st.dataframe(sets, hide_index=True)
+    st.dataframe(sets, hide_index=True, column_config={
+        "latest_version": "latest version", "content_hash": "hash", "changed_at": "changed",
+        "created_by": "created by"})
     name = st.selectbox("Dataset", sets["name"].tolist(), key="gs_browse")
     found = golden.versions(store, name)
     st.dataframe(pd.DataFrame([{
@@ -225,8 +231,10 @@ def draw_versions(store, who: str) -> None:
     numbers = [v.version for v in found]
     if len(numbers) > 1:
         cols = st.columns(2)
-        old = cols[0].selectbox("Compare version", numbers[1:] + numbers[:1], key="gs_old")
-        new = cols[1].selectbox("with version", numbers, key="gs_new")
+        # Keys name the latest version: a new version resets the choice to the newest pair.
+        old = cols[0].selectbox("Compare version", numbers[1:] + numbers[:1],
+                                key=f"gs_old_{name}_{numbers[0]}")
+        new = cols[1].selectbox("with version", numbers, key=f"gs_new_{name}_{numbers[0]}")
         if old != new:
             draw_diff(golden.diff(store, name, min(old, new), max(old, new)))
     chosen = st.selectbox("Export version", numbers, key="gs_export_version")
