@@ -335,3 +335,21 @@ def test_cli_run_becomes_a_job_while_a_server_owns_the_store(store, endpoint, tm
             time.sleep(1)
         assert "snapshot" in runs.stdout and " done " in runs.stdout, runs.stdout + runs.stderr
     assert len(endpoint.requests) == q.items
+
+
+def test_an_explicit_output_schema_is_checked_and_versioned(store, tmp_path, endpoint):
+    schema = {"type": "object", "additionalProperties": False,
+              "required": ["reason", "confidence", "score"],
+              "properties": {"reason": {"type": "string"}, "confidence": {"type": "number"},
+                             "score": {"type": "integer", "minimum": 1, "maximum": 5}}}
+    j = judge.get(store, str(_judge_file(tmp_path, name="withschema", output_schema=schema)))
+    assert j.output_schema == schema and j.version != judge.get(store, "correctness").version
+    bad = {**schema, "required": ["reason"]}
+    with pytest.raises(JudgeError, match=r"output_schema: .*required property 'score'"):
+        judge.get(store, str(_judge_file(tmp_path, name="badschema", output_schema=bad)))
+    synthetic_spans(store, 5, seed=14)
+    endpoint.holder["script"] = lambda b: verdict(reason="r", confidence=0.9, score=4)
+    r = _run(store, j, judge.from_filter(store, Frame()))
+    assert r.judged == 5
+    sent = endpoint.requests[-1]["response_format"]["json_schema"]["schema"]
+    assert sent == schema

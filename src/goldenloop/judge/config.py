@@ -67,6 +67,9 @@ class Judge(BaseModel):
     system: str = ""
     template: str
     reason: bool = True              # ask for a short reason with the verdict
+    # The answer's JSON schema; derived from the criterion when left out (see verdict.py).
+    # Given, it must hold the criterion's answer field (score, label, pass or verdict).
+    output_schema: dict[str, Any] | None = None
     redact: bool = False             # mask e-mails, phone numbers, API keys before sending
     endpoint: Endpoint = Endpoint()
 
@@ -115,7 +118,8 @@ class LoadedJudge(BaseModel):
     def output_schema(self) -> dict[str, Any]:
         from goldenloop.judge.verdict import output_schema
 
-        return output_schema(self.criterion, self.judge.kind, self.judge.reason)
+        return self.judge.output_schema or output_schema(self.criterion, self.judge.kind,
+                                                         self.judge.reason)
 
     @cached_property
     def version(self) -> str:
@@ -159,6 +163,9 @@ def attach(store: Store | None, judge: Judge, source: str, origin: str = "packag
     problem = _criterion_problem(criterion, judge.kind)
     if problem:
         raise JudgeError(f"{source}: criterion: {problem}")
+    problem = _schema_problem(judge, criterion)
+    if problem:
+        raise JudgeError(f"{source}: output_schema: {problem}")
     return LoadedJudge(judge=judge, rubric=rubric, origin=origin, path=source)
 
 
@@ -172,6 +179,21 @@ def _criterion_problem(c: rubrics.Criterion, kind: str) -> str | None:
                f"not {c.name}"
     if kind == "pointwise" and c.is_pairwise:
         return f"{c.name} compares two answers: make the judge kind: pairwise"
+    return None
+
+
+def _schema_problem(judge: Judge, c: rubrics.Criterion) -> str | None:
+    from goldenloop.judge.verdict import answer_field
+
+    schema = judge.output_schema
+    if schema is None:
+        return None
+    field = answer_field(c, judge.kind)
+    props = schema.get("properties") if schema.get("type") == "object" else None
+    if not isinstance(props, dict):
+        return "a JSON schema of type object with properties"
+    if field not in props or field not in schema.get("required", []):
+        return f"the criterion {c.name} needs a required property {field!r}"
     return None
 
 
