@@ -94,7 +94,8 @@ class Judge(BaseModel):
         return v
 
     def content(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"description", "endpoint"})
+        # Unset optional fields are left out, so adding one later keeps existing versions.
+        return self.model_dump(mode="json", exclude={"description", "endpoint"}, exclude_none=True)
 
 
 class LoadedJudge(BaseModel):
