@@ -40,6 +40,7 @@ if chosen is not None:
         st.info("Leads run judges (a run spends money): type a lead's name in the sidebar.",
                 icon=":material/person:")
 widgets.draw_active_jobs(store, "judge", allow_cancel=True)
+jp.draw_failed_jobs(store)
 
 st.subheader("Runs")
 runs = judge_sql.runs(store)
