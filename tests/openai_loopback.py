@@ -206,7 +206,8 @@ def main() -> None:
     args = ap.parse_args()
     with openai_server(good_bad_script, delay_s=args.delay) as server:
         print(server.base_url, flush=True)
-        sys.stdin.read()
+        while sys.stdin.buffer.read(1):  # until stdin closes (a byte at a time: no memory)
+            pass
 
 
 if __name__ == "__main__":

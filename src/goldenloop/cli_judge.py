@@ -51,9 +51,14 @@ def run(
     concurrency: Annotated[int, typer.Option(help="Calls in flight at once.")] = 8,
     cache: Annotated[bool, typer.Option(help="Reuse answers to identical prompts.")] = True,
     seed: Annotated[int | None, typer.Option(help="Seed of --sample.")] = None,
+    all_spans: Annotated[bool, typer.Option("--all", help="Judge every span of the filter "
+                                            "(without --queue or --sample).")] = False,
     db: DbOption = None,
 ) -> None:
-    """Run a judge on a queue, a filter, or a random sample of a filter."""
+    """Run a judge on a queue, a filter (--all), or a random sample of a filter (--sample)."""
+    if queue is None and sample is None and not all_spans:
+        raise typer.BadParameter("say what to judge: --queue ID, --sample N, or --all (every "
+                                 "span of the filter; consider --budget)")
     params = {"judge": judge_name, "budget_usd": budget, "concurrency": concurrency,
               "use_cache": cache, "origin": "cli"}
     if queue is not None:
