@@ -10,8 +10,8 @@ tidy frames. Requests are LLM calls (spans of kind ``llm``).
 
 Version comparison (``compare``): two model versions, prompt versions or time windows of one
 app, every metric for both with a session-bootstrap interval of the difference, flagged only
-when significant and beyond a practical threshold. (The package's ``compare`` is the
-function; its module is ``goldenloop.metrics.compare``, imported by full name.)
+when significant and beyond a practical threshold. (``goldenloop.metrics.compare`` is the
+function, which hides its module of the same name: use the names exported here.)
 """
 
 from goldenloop.metrics.buckets import MAX_POINTS, choose_bucket
