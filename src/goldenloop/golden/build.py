@@ -152,8 +152,9 @@ def _save(cur, dataset_id: int, f: GoldenFilter, author: str, cand: str, now: da
     cols = "row_hash, " + ", ".join(select_sql.ROW_COLUMNS)
     cur.execute(f"""INSERT INTO golden_rows ({cols}, created_at)
                     SELECT {cols}, ? FROM {kept} h
-                    WHERE NOT EXISTS (SELECT 1 FROM golden_rows r WHERE r.row_hash = h.row_hash)
-                    QUALIFY row_number() OVER (PARTITION BY row_hash) = 1""", [now])
+                    WHERE NOT EXISTS (SELECT 1 FROM golden_rows r
+                                      WHERE r.row_hash = h.row_hash)""", [now])
+    # (no duplicates within one build: the hash covers the row key, unique per target)
     balance = _label_balance(cur, cand)
     cur.execute(
         """INSERT INTO golden_versions

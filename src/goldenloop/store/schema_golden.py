@@ -12,10 +12,12 @@ import duckdb
 
 
 def m007_golden(cur: duckdb.DuckDBPyConnection) -> None:
-    """Tables of the golden part."""
-    cur.execute("CREATE SEQUENCE golden_dataset_seq START 1")
+    """Tables of the golden part. Idempotent (IF NOT EXISTS): databases made while migration
+    7 was still an empty placeholder can get these tables from a later migration that runs
+    this function again."""
+    cur.execute("CREATE SEQUENCE IF NOT EXISTS golden_dataset_seq START 1")
     cur.execute(
-        """CREATE TABLE golden_datasets (
+        """CREATE TABLE IF NOT EXISTS golden_datasets (
             dataset_id BIGINT,
             name VARCHAR,                -- lower-case letters, digits, '.', '_' and '-'
             description VARCHAR,
@@ -23,9 +25,9 @@ def m007_golden(cur: duckdb.DuckDBPyConnection) -> None:
             created_at TIMESTAMP
         )"""
     )
-    cur.execute("CREATE SEQUENCE golden_version_seq START 1")
+    cur.execute("CREATE SEQUENCE IF NOT EXISTS golden_version_seq START 1")
     cur.execute(
-        """CREATE TABLE golden_versions (
+        """CREATE TABLE IF NOT EXISTS golden_versions (
             version_id BIGINT,
             dataset_id BIGINT,
             version INTEGER,             -- 1, 2, ... within the dataset
@@ -39,14 +41,14 @@ def m007_golden(cur: duckdb.DuckDBPyConnection) -> None:
         )"""
     )
     cur.execute(
-        """CREATE TABLE golden_version_rows (
+        """CREATE TABLE IF NOT EXISTS golden_version_rows (
             version_id BIGINT,
             row_key VARCHAR,             -- target_type:target_id, stable across versions
             row_hash VARCHAR
         )"""
     )
     cur.execute(
-        """CREATE TABLE golden_rows (
+        """CREATE TABLE IF NOT EXISTS golden_rows (
             row_hash VARCHAR,            -- md5 of every column below, as text
             row_key VARCHAR,
             target_type VARCHAR,         -- span, trace, session, item, comparison
