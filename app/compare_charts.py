@@ -138,7 +138,7 @@ def differences_chart(result: Comparison) -> alt.LayerChart:
     base = alt.Chart(t).encode(y=y, color=color, tooltip=tooltip)
     bars = base.mark_rule(strokeWidth=2).encode(
         x=alt.X("lo:Q", scale=x_scale,
-                title="Difference B − A in practical thresholds (shaded: within ±1 threshold)"),
+                title="Difference B − A in practical thresholds (shaded: within ±1; axis cut at ±10)"),
         x2="hi:Q")
     dots = base.mark_point(filled=True, size=70).encode(x="x:Q")
     return alt.layer(band, zero, bars, dots).properties(height=24 * len(t) + 40)
