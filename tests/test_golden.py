@@ -328,3 +328,48 @@ def test_filter_round_trips_through_a_dict():
     f = G.GoldenFilter(source="consensus", min_reviewers=3, apps=("a",), queue_ids=(4,),
                        start=T0, end=T0 + timedelta(1), correct_labels=("on-brand",))
     assert G.GoldenFilter.from_dict(f.to_dict()) == f
+
+
+def _grade(cur, target_type: str, target_id: str, criterion: str, **value) -> None:
+    review_sql.insert_human_grades(cur, [{
+        "target_type": target_type, "target_id": target_id, "criterion": criterion,
+        "source": "human", "author_kind": "reviewer", "author_id": "ana",
+        "rubric_name": "r", "rubric_version": "v1", "created_at": T0, **value}])
+
+
+def test_sessions_items_and_comparisons_become_rows(store):
+    t = [T0 + timedelta(minutes=i) for i in range(3)]
+    from goldenloop.ingest.loader import import_table
+
+    import_table(store, pa.table({   # one conversation: two LLM turns and a tool step last
+        "trace_id": ["a", "b", "b"], "span_id": ["1", "1", "2"], "session_id": ["s1"] * 3,
+        "kind": ["llm", "llm", "tool"], "app": ["bot"] * 3,
+        "start_time": pa.array(t, pa.timestamp("us")),
+        "end_time": pa.array([x + timedelta(seconds=1) for x in t], pa.timestamp("us")),
+        "status": ["ok"] * 3, "last_user_message": ["hi", "and then?", None],
+        "output": ["first answer", "last answer", "tool result"]}), source="t", origin="t")
+
+    def write(cur):
+        cur.execute("""INSERT INTO items VALUES ('it1', 'evalset', 'What is 2+2?', '4', '4',
+                                                  NULL, ?)""", [T0])
+        cur.execute("""INSERT INTO comparisons VALUES ('cmp1', 'Say hi', 'reference', NULL,
+                       'hello there', 'reference', NULL, 'go away', 'BA', NULL, ?)""", [T0])
+        cur.execute("""INSERT INTO comparisons VALUES ('cmp2', 'Say bye', 'reference', NULL,
+                       'bye', 'reference', NULL, 'ciao', 'AB', NULL, ?)""", [T0])
+        _grade(cur, "session", "s1", "correctness", value_number=5.0)
+        _grade(cur, "item", "it1", "correctness", value_number=4.0)
+        _grade(cur, "comparison", "cmp1", "preference", value_label="A better")
+        _grade(cur, "comparison", "cmp2", "preference", value_label="tie")
+
+    store.write(write)
+    rows = G.rows(store, G.build(store, "mixed", G.GoldenFilter(correct_at=4), "lead").version)
+    by_key = rows.set_index("row_key")
+    assert by_key.loc["session:s1", "expected_output"] == "last answer"   # the last LLM turn
+    assert by_key.loc["session:s1", "input"] == "and then?"
+    assert by_key.loc["item:it1", ["input", "expected_output"]].tolist() == ["What is 2+2?", "4"]
+    pref = G.build(store, "prefs", G.GoldenFilter(criterion="preference"), "lead")
+    prow = G.rows(store, pref.version).set_index("row_key")
+    assert list(prow.index) == ["comparison:cmp1"]                      # a tie gives no row
+    assert prow.loc["comparison:cmp1", ["expected_output", "rejected_output"]].tolist() == [
+        "hello there", "go away"]
+    assert pref.counts["left_out"] == {"no acceptable expected output": 1}
