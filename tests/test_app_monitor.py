@@ -95,6 +95,12 @@ def mark_types(spec: dict) -> list[str]:
     return [mark["type"] if isinstance(mark, dict) else mark]
 
 
+def selections(spec: dict) -> list[str]:
+    """Names of the selection parameters anywhere in a spec (Altair may hoist them)."""
+    found = [p["name"] for p in spec.get("params", []) if "select" in p]
+    return found + [n for layer in spec.get("layer", []) for n in selections(layer)]
+
+
 def tiles(at: AppTest) -> dict[str, str]:
     return {m.label: m.value for m in at.metric}
 
@@ -120,6 +126,7 @@ def test_every_chart_drawn_with_the_version_marker(app_db: Path) -> None:
         marks = mark_types(spec)
         assert marks.count("rule") >= 1 and "text" in marks
         assert sum(len(d) for d in spec["datasets"].values()) <= M.MAX_POINTS
+        assert selections(spec) == ["pick"]  # a click on a point opens the spans behind it
     assert tiles(at)["Requests"] == f"{len(df):,}"
     assert tiles(at)["Failure rate"] == f"{(df['status'] != 'ok').mean():.2%}"
     titles = [s["title"]["text"] for s in shown]  # 2,000 requests in 30 days: daily buckets
