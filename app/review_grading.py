@@ -188,7 +188,8 @@ def _span(p: review.SpanPayload) -> None:
 
 
 def _session(p: review.SessionPayload) -> None:
-    st.text(f"Session {p.session_id} · {p.app or '(no app)'} · {len(p.turns)} turns: "
+    turns = f"{len(p.turns)} turn" + ("" if len(p.turns) == 1 else "s")
+    st.text(f"Session {p.session_id} · {p.app or '(no app)'} · {turns}: "
             "grade the whole conversation")
     for t in p.turns:
         st.caption(f"Turn {t.turn_index if t.turn_index is not None else '—'}")
@@ -366,7 +367,14 @@ KEYBOARD_JS = """
     const on = ["aria-checked", "aria-pressed", "data-selected"]
         .some(a => b.getAttribute(a) === "true")
         || (b.getAttribute("kind") || "").endsWith("Active");
-    if (kind === "multi" || !on) await click(b);
+    // The item is a form: a pick reruns nothing, so there is no run to wait for.
+    if (kind === "multi" || !on) toggle(b);
+  };
+  const toggle = (b) => {
+    const log = (window.__glLog = window.__glLog || []);
+    log.push(b.innerText.trim() + "@" + idOf(current()));
+    if (log.length > 40) log.shift();
+    b.click();
   };
   const ACTIONS = {s: "gl_skip", l: "gl_later"};
   document.addEventListener("keydown", (e) => {
@@ -406,7 +414,10 @@ KEYBOARD_JS = """
     else if (k === "k" || k === "arrowup") { e.preventDefault(); soon(() => move(focus - 1)); }
     else if (k === "f") {
       e.preventDefault();
-      queue(() => click(last('.st-key-glflag input[type="checkbox"]', current() || document)));
+      queue(async () => {
+        const box = last('.st-key-glflag input[type="checkbox"]', current() || document);
+        if (box) toggle(box);
+      });
     } else if (/^[0-9]$/.test(k)) {
       e.preventDefault();
       queue(() => pick(k));

@@ -100,7 +100,10 @@ def create_form(store: Store, who: str) -> None:
     kind = st.radio("Design", DESIGNS, horizontal=True, key="gl_design")
     c1, c2, c3 = st.columns([3, 1, 1])
     name = c1.text_input("Queue name", key="gl_queue_name", placeholder="e.g. weekly support check")
-    n = c2.number_input("Sample size", 1, 100_000, 50, key="gl_queue_n")
+    n = c2.number_input("Sample size", 1, 100_000, 50, key="gl_queue_n",
+                        help="The expected number of items. Each span is drawn independently "
+                             "with its own probability (Poisson sampling), so the count drawn "
+                             "varies around it; a queue by hand takes every span given.")
     per_item = c3.number_input("Reviewers per item", 1, 10, 1)
     unit = "span"
     if kind in ("Stratified", "Uniform", "Risk-raised", "By hand"):
@@ -131,7 +134,11 @@ def create_form(store: Store, who: str) -> None:
     except (GoldenloopError, ValueError) as exc:
         st.error(str(exc), icon=":material/error:")
         return
-    st.success(f"Queue {made.queue_id} created with {made.items:,} items", icon=":material/check:")
+    drawn = f"Queue {made.queue_id} created with {made.items:,} items"
+    if made.expected_size is not None and made.population_size:
+        drawn += (f", drawn from {made.population_size:,} in the frame (expected "
+                  f"{made.expected_size:,.0f}: each is drawn independently, so the count varies)")
+    st.success(drawn, icon=":material/check:")
 
 
 def _create(store, kind, opts, frame, design, unit, keys_text, va, vb, n):

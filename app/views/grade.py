@@ -8,9 +8,11 @@ while the cursor is in a text box (Escape leaves it).
 Blind mode (on by default) hides judge scores and other reviewers' grades until the reviewer
 has submitted; then they are shown for the item just graded.
 
-Durability: ``review.submit`` returns only after its transaction committed; only then does
-the grading fragment rerun (a fragment-level rerun, not the whole page) and claim and draw
-the next item in the same run. Every interaction renews the claim's lock. A claim that
+Durability: the item is a form, so picks stay in the browser and nothing is redrawn under
+the reviewer's clicks; Submit sends them all at once. ``review.submit_and_next`` returns
+only after its transaction (the grades and the claim of the next item) committed; only then
+does the grading fragment rerun (a fragment-level rerun, not the whole page) and draw the next
+item. Every run of the page renews the claim's lock. A claim that
 expired and went to someone else is said so; a grade submitted anyway is kept, as late.
 Model output and user text are drawn as plain text only.
 """
@@ -111,7 +113,8 @@ def on_undo() -> None:
 
 
 def current_claim() -> tuple[review.Claim | None, bool]:
-    """(the claim, whether it was lost). Renews the lock: every rerun is an interaction."""
+    """(the claim, whether it was lost). Renews the lock: every rerun (showing the page,
+    submitting, skipping) is an interaction; picks inside the item's form are not sent."""
     claim = st.session_state.get(claim_key)
     if claim is None:
         claim = review.next_item(store, queue_id, who)
@@ -126,19 +129,21 @@ def current_claim() -> tuple[review.Claim | None, bool]:
 
 
 def actions(claim: review.Claim, rubric) -> None:
-    # The keys are the page's keyboard script's (review_grading.KEYBOARD_JS), not Streamlit's
-    # shortcut=: the script queues every key behind the reruns of earlier ones, so Ctrl+Enter
-    # never overtakes a pick still waiting to be sent. The label shows the key.
+    # Every action is a button of the item's form, so it sends the picks with it. The keys are
+    # the page's keyboard script's (review_grading.KEYBOARD_JS), not Streamlit's shortcut=;
+    # the label shows the key.
     cols = st.columns(4)
-    cols[0].button("Submit · Ctrl+Enter", type="primary", on_click=on_submit,
-                   args=(claim, rubric), key="gl_submit", width="stretch",
-                   help="Save the grades, then the next item appears")
-    cols[1].button("Skip · S", on_click=on_move, args=(claim, "skip"),
-                   key="gl_skip", width="stretch", help="Not for me: others get it")
-    cols[2].button("Later · L", on_click=on_move, args=(claim, "later"),
-                   key="gl_later", width="stretch", help="Come back to it after the rest")
-    cols[3].button("Undo last · U", on_click=on_undo, key="gl_undo", width="stretch",
-                   help="Withdraw your last submission and grade that item again")
+    cols[0].form_submit_button("Submit · Ctrl+Enter", type="primary", on_click=on_submit,
+                               args=(claim, rubric), key="gl_submit", width="stretch",
+                               help="Save the grades, then the next item appears")
+    cols[1].form_submit_button("Skip · S", on_click=on_move, args=(claim, "skip"),
+                               key="gl_skip", width="stretch", help="Not for me: others get it")
+    cols[2].form_submit_button("Later · L", on_click=on_move, args=(claim, "later"),
+                               key="gl_later", width="stretch",
+                               help="Come back to it after the rest")
+    cols[3].form_submit_button("Undo last · U", on_click=on_undo, key="gl_undo",
+                               width="stretch",
+                               help="Withdraw your last submission and grade that item again")
 
 
 def _fresh(claim: review.Claim):
@@ -193,7 +198,11 @@ def grading() -> None:
     progress = review.grading_progress(store, queue_id, who)
     rubric = review.queue_rubric(store, queue_id)
     adjudicating = review.is_adjudication(store, queue_id)
-    with slot, _fresh(claim), st.container(key=f"glitem-{claim.claim_id}"):
+    # The item is a form: picks stay in the browser until an action button sends them, so
+    # answering reruns nothing (no redraw under the reviewer's clicks, no server work per
+    # pick) and Submit sends every answer in the same message that asks for the next item.
+    with (slot, _fresh(claim), st.container(key=f"glitem-{claim.claim_id}"),
+          st.form(key=f"glform-{claim.claim_id}", border=False, enter_to_submit=False)):
         st.progress(progress.fraction_done,
                     text=f"{progress.left_for_me} left for you · "
                          f"{progress.reviews_done} of {progress.reviews_needed} reviews done")
