@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import random
 import subprocess
 import sys
 import textwrap
-import threading
-
-import pytest
 
 from goldenloop.ingest import otel_attributes as oa
 
@@ -25,26 +21,6 @@ def test_direct_fields_pick_what_a_lookup_per_candidate_picks():
         attrs.update({f"other.{i}": rng.choice(values) for i in range(rng.randint(0, 3))})
         expected = {field: oa._first(attrs, *keys) for field, keys in oa._DIRECT.items()}
         assert oa._direct_fields(attrs) == expected, attrs
-
-
-@pytest.mark.skipif(not hasattr(os, "setpriority"), reason="no per-thread priority here")
-def test_the_journal_converter_lowers_only_its_own_thread():
-    from goldenloop.collector.journal import _lower_priority
-
-    seen = {}
-
-    def convert() -> None:
-        tid = threading.get_native_id()
-        before = os.getpriority(os.PRIO_PROCESS, tid)
-        _lower_priority()
-        seen["before"], seen["after"] = before, os.getpriority(os.PRIO_PROCESS, tid)
-
-    main_before = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
-    t = threading.Thread(target=convert)
-    t.start()
-    t.join()
-    assert seen["after"] == min(19, seen["before"] + 10)
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == main_before
 
 
 def test_an_application_using_the_sdk_does_not_load_duckdb():

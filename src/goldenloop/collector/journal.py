@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -67,32 +66,22 @@ class Journal:
                 self._parsed.pop(e.name, None)
 
 
-def _lower_priority(step: int = 10) -> None:
-    """Make the calling thread yield the CPU to the threads answering exporters (and to other
-    processes): what it converts is already durable, so it may lag while requests pour in.
-    Linux gives each thread its own nice value; elsewhere this changes nothing."""
-    if not hasattr(os, "setpriority") or not hasattr(threading, "get_native_id"):
-        return
-    try:
-        tid = threading.get_native_id()
-        os.setpriority(os.PRIO_PROCESS, tid, min(19, os.getpriority(os.PRIO_PROCESS, tid) + step))
-    except OSError:
-        pass
-
-
 class Converter(threading.Thread):
     """Turns journal entries into spool files every ``interval`` seconds, and at once on start
     (entries left by a crash) and on stop (everything accepted)."""
 
     def __init__(self, journal: Journal, on_spool: Callable[[int], None],
-                 interval: float = 0.5, max_spans: int = 50_000):
+                 interval: float = 0.5, max_spans: int = 50_000,
+                 yield_to_requests: Callable[[], object] | None = None):
         super().__init__(name="goldenloop-collect-converter", daemon=True)
         self.journal, self.on_spool = journal, on_spool
         self.interval, self.max_spans = interval, max_spans
+        # Called before each entry is read: waits (briefly) while a request is being answered,
+        # so the exporter's wait for its 200 does not include our work on earlier requests.
+        self.yield_to_requests = yield_to_requests or (lambda: None)
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        _lower_priority()
         while True:
             stopping = self._stop_event.is_set()
             try:
@@ -127,6 +116,7 @@ class Converter(threading.Thread):
         records: list[dict[str, Any]] = []
         while entries and len(records) < self.max_spans:
             entry = entries.pop(0)
+            self.yield_to_requests()
             try:
                 records.extend(span_records(self.journal.parsed(entry)))
             except Exception as exc:

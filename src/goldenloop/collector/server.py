@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import logging
 import signal
+import sys
 import threading
 import zlib
 from dataclasses import dataclass, field
@@ -61,11 +62,11 @@ class Receiver(ThreadingHTTPServer):
         self.inbox, self.max_body = Path(inbox), max_body
         self.counters = Counters()
         self.journal = Journal(self.inbox)
-        self.converter = Converter(self.journal, lambda n: self.counters.add(files=1),
-                                   interval=spool_seconds)
-        self.converter.start()  # first, entries a crashed run left behind
         self._busy = 0
         self._idle = threading.Condition()
+        self.converter = Converter(self.journal, lambda n: self.counters.add(files=1),
+                                   interval=spool_seconds, yield_to_requests=self.quiet)
+        self.converter.start()  # first, entries a crashed run left behind
         super().__init__(address, Handler)
 
     def begin(self) -> None:
@@ -76,6 +77,13 @@ class Receiver(ThreadingHTTPServer):
         with self._idle:
             self._busy -= 1
             self._idle.notify_all()
+
+    def quiet(self, limit: float = 0.25) -> None:
+        """Wait until no request is being answered, or ``limit`` seconds: the converter's work
+        is already durable and can wait; an exporter waiting for its answer cannot. The limit
+        keeps a steady stream of requests from starving it."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._busy == 0, limit)
 
     def drain(self, timeout: float = 30.0) -> bool:
         """Wait for requests being answered (a stop must not cut a write short)."""
@@ -248,6 +256,10 @@ def serve(inbox: Path, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
     def stop(_sig: int, _frame: Any) -> None:
         threading.Thread(target=server.shutdown, daemon=True).start()
 
+    # A thread wanting the GIL waits up to this long for the one holding it (5 ms by default):
+    # a request answered while the converter works would wait that long at every step.
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
     previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     say(f"goldenloop collect: OTLP/HTTP traces at http://{host}:{server.server_port}/v1/traces "
         f"-> spool files in {inbox} (Ctrl+C stops it)")
@@ -258,6 +270,7 @@ def serve(inbox: Path, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
         server.server_close()
         for s, handler in previous.items():
             signal.signal(s, handler)
+        sys.setswitchinterval(switch)
     c = server.counters
     say(f"goldenloop collect: stopped after {c.requests:,} requests, {c.spans:,} spans in "
         f"{c.files:,} spool files, {c.rejected:,} rejected")
