@@ -67,7 +67,8 @@ def test_run_a_judge_on_a_demo_queue(demo_template: Path, tmp_path: Path, monkey
     # Demo texts repeat: identical prompts are sent once (the cache), every item is graded.
     assert 0 < len(srv.requests) <= items
     with Store(db, read_only=True, migrate_schema=False) as store:
-        assert store.scalar("SELECT count(*) FROM grades WHERE source = 'judge'") == items
+        assert store.scalar("SELECT count(*) FROM grades WHERE source = 'judge' "
+                            "AND judge_name = 'correctness'") == items
         assert store.scalar("SELECT count(*) FROM spans WHERE app = 'goldenloop-judge'") \
             == len(srv.requests)
         job = store.rows("SELECT status, origin FROM jobs WHERE kind = 'judge'")
