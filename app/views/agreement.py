@@ -156,10 +156,9 @@ def _ci(row) -> str:
     return f"95% interval {row['ci_low']:.2f} to {row['ci_high']:.2f}"
 
 
-def draw_figures(page: pdata.AgreementPage) -> None:
+def draw_figures(page: pdata.AgreementPage, specs: dict) -> None:
     st.subheader("Figures with 95% intervals")
-    st.altair_chart(charts.figures_chart(page.judges, page.humans, page.query.rule.min_lower),
-                    width="stretch")
+    st.vega_lite_chart(spec=specs["figures"], width="stretch")
     judges = page.judges.assign(
         who=lambda d: d["judge_name"] + " · " + d["judge_version"] + " vs " + d["comparison"])
     humans = page.humans.assign(who="reviewers among themselves")
@@ -174,35 +173,35 @@ def draw_figures(page: pdata.AgreementPage) -> None:
                    "Intervals resample whole sessions.")
 
 
-def draw_matrix_and_time(page: pdata.AgreementPage, key: tuple[str, str]) -> tuple | None:
+def draw_matrix_and_time(page: pdata.AgreementPage, specs: dict, key: tuple[str, str]
+                         ) -> tuple | None:
     """Both charts side by side; returns the clicked confusion-matrix cell, if any."""
     rule = page.query.rule
     left, right = st.columns([2, 3])
     cell = None
     with left:
         st.subheader("Confusion matrix")
-        table = page.confusion.get(key)
-        if table is None:
+        spec = specs.get(f"confusion:{key[0]}:{key[1]}")
+        if spec is None:
             st.info("Interval criteria have no confusion matrix: see the figures above.",
                     icon=":material/info:")
         else:
-            event = st.altair_chart(charts.confusion_chart(table), key="matrix",
-                                    on_select="rerun", selection_mode=charts.CELL)
+            event = st.vega_lite_chart(spec=spec, key="matrix", on_select="rerun",
+                                       selection_mode=charts.CELL)
             picked = event.selection.get(charts.CELL) or []
             if picked:
                 cell = (str(picked[0]["human"]), str(picked[0]["judge"]))
             st.caption("Rows: the reviewer's grade; columns: the judge's. Click a cell to list "
-                       "its items below; double-click to clear.")
+                       "its items below; double-click the matrix to list every disagreement "
+                       "again.")
     with right:
         st.subheader("Agreement over time")
         ot = page.over_time
         ceiling = g.ceiling(page.humans, rule.statistic)
-        if ot.empty or ot["value"].notna().sum() == 0:
+        if "over_time" not in specs:
             st.info("Not enough graded pairs in any time window.", icon=":material/info:")
         else:
-            st.altair_chart(charts.over_time_chart(
-                ot, rule.statistic, None if ceiling is None else float(ceiling["value"]),
-                rule.min_lower), width="stretch")
+            st.vega_lite_chart(spec=specs["over_time"], width="stretch")
             small = int(ot["small"].sum())
             st.caption(f"{g.label(rule.statistic)} per {_window(ot['window'].iloc[0])}, shaded "
                        f"95% interval. Hollow points: windows with fewer than "
@@ -333,14 +332,15 @@ if page.empty:
             "the slices in the sidebar.", icon=":material/filter_alt_off:")
     st.stop()
 
+specs = state.aggregate(store, charts.specs, query)
 draw_verdicts(page)
-draw_figures(page)
+draw_figures(page, specs)
 judges = sorted(page.disagreements)
 key = judges[0]
 if len(judges) > 1:
     key = st.selectbox("Judge version for the matrix and the disagreements", judges,
                        format_func=judge_name, key="matrix_judge")
-cell = draw_matrix_and_time(page, key)
+cell = draw_matrix_and_time(page, specs, key)
 draw_slices(page, slice_by)
 draw_versions(page)
 draw_disagreements(store, page, key, cell, who)

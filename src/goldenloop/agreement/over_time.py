@@ -12,8 +12,9 @@ from datetime import timedelta
 import pandas as pd
 
 from goldenloop.agreement import bootstrap as bs
+from goldenloop.agreement.by_group import statistic_by
 from goldenloop.agreement.scale import Scale
-from goldenloop.agreement.slices import SMALL_SLICE, slice_agreement
+from goldenloop.agreement.slices import SMALL_SLICE
 
 # (width, pandas frequency), narrowest first.
 WIDTHS = ((timedelta(hours=6), "6h"), (timedelta(days=1), "1D"), (timedelta(days=7), "7D"),
@@ -53,13 +54,11 @@ def agreement_over_time(scale: Scale, pairs: pd.DataFrame, statistic: str, *,
     # Windows must suit each judge version's own pairs: versions are never pooled.
     per_version = int(pairs.groupby(["judge_name", "judge_version"]).size().max())
     window = window or window_for((when.max() - when.min()).to_pytimedelta(), per_version)
-    out = slice_agreement(scale, pairs, "time", window=window, statistics=[statistic],
-                          small=small, n_resamples=n_resamples, seed=seed, level=level)
-    if out.empty:
-        return pd.DataFrame(columns=list(COLUMNS))
-    out = out.rename(columns={"slice_value": "window_start"}).assign(window=window)
-    # Pairs with no time at all form a "(none)" slice: not a point on a time axis.
-    out["window_start"] = pd.to_datetime(out["window_start"], errors="coerce")
-    out = out[out["window_start"].notna()]
+    timed = pairs.assign(window_start=pair_times(pairs).dt.floor(window))
+    # Pairs with no time at all are no point on a time axis.
+    timed = timed[timed["window_start"].notna()]
+    out = statistic_by(scale, timed, ["judge_name", "judge_version", "window_start"], statistic,
+                       small=small, n_resamples=n_resamples, seed=seed, level=level)
+    out = out.assign(window=window)
     return out[list(COLUMNS)].sort_values(["judge_name", "judge_version", "window_start"],
                                           ignore_index=True)

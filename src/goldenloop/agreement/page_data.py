@@ -16,13 +16,14 @@ import pandas as pd
 
 from goldenloop.agreement import bootstrap as bs
 from goldenloop.agreement.api import criterion_scale
+from goldenloop.agreement.by_group import statistic_by
 from goldenloop.agreement.disagreements import disagreements, with_notes
 from goldenloop.agreement.gate import GateRule, gate
 from goldenloop.agreement.multi import human_agreement, judge_vs_consensus
 from goldenloop.agreement.over_time import agreement_over_time, pair_times
 from goldenloop.agreement.report import COLUMNS, agreement_for, confusion
 from goldenloop.agreement.scale import Scale
-from goldenloop.agreement.slices import JUDGE_KEYS, SMALL_SLICE, slice_agreement
+from goldenloop.agreement.slices import DIMENSIONS, JUDGE_KEYS, NO_VALUE, SMALL_SLICE, time_windows
 from goldenloop.agreement.versions import side_by_side
 from goldenloop.store import agreement_sql as q
 from goldenloop.store.store import Store
@@ -121,6 +122,10 @@ def load(store: Store, f: PageFilter) -> tuple[Scale, pd.DataFrame, pd.DataFrame
     humans = humans[_keep(humans, f, pd.to_datetime(humans["start_time"])
                           .fillna(pd.to_datetime(humans["created_at"])))]
     scale = scale.with_observed(pairs["human"], pairs["judge"], humans["value"])
+    # Grades take a handful of values: as categoricals, every per-value step of the
+    # statistics (reading labels, encoding) runs once per distinct value, not once per row.
+    pairs = pairs.astype({"human": "category", "judge": "category"})
+    humans = humans.astype({"value": "category"})
     return scale, pairs.reset_index(drop=True), humans.reset_index(drop=True)
 
 
@@ -156,15 +161,26 @@ def agreement_page(store: Store, query: PageQuery) -> AgreementPage:
     judges_df = (pd.concat(judges, ignore_index=True)[lead + list(COLUMNS)] if judges
                  else pd.DataFrame(columns=[*lead, *COLUMNS]))
     ceiling = human_agreement(scale, humans, cluster="cluster", **boot)
-    stats = [rule.statistic]
     return AgreementPage(
         query=query, scale=scale, n_pairs=len(pairs), judges=judges_df, humans=ceiling,
         verdicts=gate(judges_df, rule), confusion=tables,
         over_time=agreement_over_time(scale, pairs, rule.statistic, **boot),
-        slices=(slice_agreement(scale, pairs, query.slice_by, statistics=stats, **boot)
-                if len(pairs) else pd.DataFrame()),
+        slices=slices(scale, pairs, query.slice_by, rule.statistic, **boot),
         versions=side_by_side(scale, pairs, oldest_first(pairs), rule.statistic, **boot),
         disagreements=counts)
+
+
+def slices(scale: Scale, pairs: pd.DataFrame, by: str, statistic: str, *, window: str = "7D",
+           **boot) -> pd.DataFrame:
+    """``statistic`` per judge version and slice of ``by`` (``slices.DIMENSIONS``), every
+    slice shown and the small ones marked: the columns of ``slices.slice_agreement``."""
+    if by not in DIMENSIONS:
+        raise ValueError(f"cannot slice by {by!r}: choose one of {', '.join(DIMENSIONS)}")
+    col = DIMENSIONS[by]
+    df = pairs.assign(window_start=time_windows(pairs, window)) if by == "time" else pairs
+    df = df.assign(slice_value=df[col].astype(object).where(df[col].notna(), NO_VALUE))
+    out = statistic_by(scale, df, [*JUDGE_KEYS, "slice_value"], statistic, **boot)
+    return out.assign(slice=by)
 
 
 def oldest_first(pairs: pd.DataFrame) -> list[tuple[str, str]]:

@@ -16,7 +16,8 @@ import pandas as pd
 
 from goldenloop.agreement import bootstrap as bs
 from goldenloop.agreement import interval
-from goldenloop.agreement.report import agreement_for, cluster_keys, table_stats
+from goldenloop.agreement.by_group import statistic_by
+from goldenloop.agreement.report import cluster_keys, table_stats
 from goldenloop.agreement.scale import Scale
 
 KEYS = ("judge_name", "judge_version")
@@ -27,8 +28,7 @@ def common_pairs(pairs: pd.DataFrame, versions: Sequence[tuple[str, str]]) -> pd
     """The rows of ``pairs`` for ``versions`` whose (item, reviewer) every version graded."""
     want = pd.MultiIndex.from_tuples(list(versions), names=list(KEYS))
     rows = pairs[pd.MultiIndex.from_frame(pairs[list(KEYS)]).isin(want)]
-    per_pair = rows.groupby(list(PAIR), sort=False)[list(KEYS)].apply(
-        lambda g: len(g.drop_duplicates())) if len(rows) else pd.Series(dtype=int)
+    per_pair = rows.drop_duplicates([*PAIR, *KEYS]).groupby(list(PAIR), sort=False).size()
     shared = per_pair[per_pair == len(versions)].index
     keep = pd.MultiIndex.from_frame(rows[list(PAIR)]).isin(shared)
     return rows[keep].sort_values([*KEYS, *PAIR], kind="stable").reset_index(drop=True)
@@ -50,11 +50,11 @@ def side_by_side(scale: Scale, pairs: pd.DataFrame, versions: Sequence[tuple[str
     scale = scale.with_observed(shared["human"], shared["judge"])
     boot = {"n_resamples": n_resamples, "seed": seed}
     diffs = paired_differences(scale, shared, versions, statistic, **boot)
+    each = statistic_by(scale, shared, list(KEYS), statistic, level=level, **boot)
+    each = each.set_index(list(KEYS))
     rows = []
     for v, key in enumerate(versions):
-        part = shared[(shared["judge_name"] == key[0]) & (shared["judge_version"] == key[1])]
-        r = agreement_for(scale, part, cluster="cluster", level=level, **boot)
-        r = r[r["statistic"] == statistic].iloc[0]
+        r = each.loc[key]
         est, resampled = diffs[v]
         ci = bs.percentile_interval(est, resampled, int(r["n_clusters"]), level)
         rows.append({"judge_name": key[0], "judge_version": key[1], "statistic": statistic,

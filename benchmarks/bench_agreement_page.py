@@ -1,0 +1,164 @@
+"""The Agreement page over 10k graded pairs per judge version, in headless Chromium.
+
+    python benchmarks/bench_agreement_page.py            # 8,000 spans, 10k pairs per version
+    python benchmarks/bench_agreement_page.py --runs 9
+
+The store (kept in benchmarks/out) holds 8,000 LLM spans over 30 days in sessions of three
+turns, an ordinal 1–5 criterion graded by four reviewers (one per span, a second on a
+quarter of them: 10,000 human grades) and by two judge versions on every span: 10,000
+judge–human pairs per version, 20,000 in all. Timed: the library call behind the page
+(cold, in this process), and the page in Chromium from navigation until its three charts
+are drawn and the verdicts shown — once cold, then warm (the app's cached aggregate) as the
+median of several loads. The machine is shared: the load average is printed beside.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+
+from goldenloop.agreement import page_data  # noqa: E402
+from goldenloop.agreement.gate import default_rule  # noqa: E402
+from goldenloop.ingest.loader import import_table  # noqa: E402
+from goldenloop.store import Store  # noqa: E402
+from goldenloop.store.grades import insert_criteria, insert_grades  # noqa: E402
+
+OUT = HERE / "out"
+SPANS = 8000
+START = datetime(2026, 1, 1)
+REVIEWERS = ("ana", "ben", "chloe", "dev")
+# Every chart drawn (marks in its SVG), the verdicts shown, nothing loading.
+_DRAWN = """() => {
+    const charts = document.querySelectorAll('[data-testid="stVegaLiteChart"]');
+    if (charts.length < 3) return false;
+    for (const c of charts) if (!c.querySelector('svg.marks .role-mark')) return false;
+    const t = document.body.innerText;
+    return (t.includes('Fit for use') || t.includes('Not fit for use'))
+        && document.querySelector('[data-testid="stSkeleton"]') === null;
+}"""
+
+
+def load_average() -> str:
+    a, b, c = os.getloadavg()
+    return f"load average {a:.1f} {b:.1f} {c:.1f}"
+
+
+def build(path: Path, seed: int = 0) -> None:
+    rng = np.random.default_rng(seed)
+    n = SPANS
+    t0 = [START + timedelta(seconds=int(s)) for s in np.sort(rng.integers(0, 30 * 86400, n))]
+    with Store(path) as store:
+        import_table(store, pa.table({
+            "trace_id": [f"t{i}" for i in range(n)], "span_id": [f"s{i}" for i in range(n)],
+            "session_id": [f"sess{i // 3}" for i in range(n)], "kind": ["llm"] * n,
+            "app": np.where(np.arange(n) % 3 == 0, "sql-assistant", "support-bot").tolist(),
+            "model_version": [("m-a", "m-b", "m-c")[i % 3] for i in range(n)],
+            "start_time": pa.array(t0, pa.timestamp("us")),
+            "end_time": pa.array([t + timedelta(seconds=2) for t in t0], pa.timestamp("us")),
+            "status": ["ok"] * n, "last_user_message": [f"question {i}" for i in range(n)],
+            "output": [f"answer {i}" for i in range(n)],
+        }), source="bench", origin="bench", label="<agreement bench>")
+        keys = np.array([k for (k,) in store.rows("SELECT span_key FROM spans ORDER BY span_key")])
+        store.write(insert_criteria, pa.table({
+            "rubric_name": ["default"], "rubric_version": ["bench-1"], "name": ["correctness"],
+            "value_type": ["ordinal"], "min_value": [1.0], "max_value": [5.0]}))
+        truth = rng.choice(5, n, p=[0.1, 0.1, 0.2, 0.3, 0.3]) + 1
+
+        def noisy(rows: np.ndarray, p_right: float) -> np.ndarray:
+            step = rng.choice([-1, 1], len(rows))
+            return np.where(rng.random(len(rows)) < p_right, truth[rows],
+                            np.clip(truth[rows] + step, 1, 5))
+
+        first = rng.integers(0, 4, n)
+        second_rows = np.sort(rng.choice(n, 10_000 - n, replace=False))
+        rows = np.r_[np.arange(n), second_rows]
+        who = np.r_[first, (first[second_rows] + rng.integers(1, 4, len(second_rows))) % 4]
+        grades = [_grades(keys[rows], noisy(rows, 0.8), "human", {
+            "author_kind": "reviewer", "author_id": [REVIEWERS[w] for w in who]})]
+        for day, (version, p) in enumerate((("v1", 0.75), ("v2", 0.85))):
+            everyone = np.arange(n)
+            grades.append(_grades(keys, noisy(everyone, p), "judge", {
+                "created_at": pa.array([START + timedelta(days=32 + day)] * n, pa.timestamp("us")),
+                "author_kind": "judge", "author_id": "bench-judge", "judge_name": "bench-judge",
+                "judge_version": version,
+                "raw": [json.dumps({"explanation": f"reason {i}"}) for i in range(n)]}))
+        for t in grades:
+            store.write(insert_grades, t)
+        store.checkpoint()
+
+
+def _grades(span_keys: np.ndarray, values: np.ndarray, source: str, extra: dict) -> pa.Table:
+    k = len(span_keys)
+    cols = {"target_type": ["span"] * k, "span_key": pa.array(span_keys, pa.int64()),
+            "criterion": ["correctness"] * k, "value_number": values.astype(float),
+            "source": [source] * k, "rubric_name": ["default"] * k,
+            "rubric_version": ["bench-1"] * k,
+            "created_at": pa.array([START + timedelta(days=31)] * k, pa.timestamp("us"))}
+    for name, v in extra.items():
+        cols[name] = v if isinstance(v, list | pa.Array) else [v] * k
+    return pa.table(cols)
+
+
+def draw_time(page, url: str, timeout_s: float = 120) -> float:
+    t = time.perf_counter()
+    page.goto(url)
+    page.wait_for_function(_DRAWN, timeout=timeout_s * 1000, polling=20)
+    return time.perf_counter() - t
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--runs", type=int, default=7)
+    args = ap.parse_args()
+    OUT.mkdir(exist_ok=True)
+    db = OUT / f"agreement_{SPANS}.duckdb"
+    if not db.exists():
+        build(db)
+    print(f"machine: {os.cpu_count()} cores; {load_average()}")
+    with Store(db) as store:
+        pairs = len(page_data.load(store, page_data.PageFilter("correctness"))[1])
+        query = page_data.PageQuery(page_data.PageFilter("correctness"), default_rule("ordinal"))
+        t = time.perf_counter()
+        page_data.agreement_page(store, query)
+        library_s = time.perf_counter() - t
+    print(f"{pairs:,} judge-human pairs (two judge versions); library call behind the page "
+          f"(cold, 1,000 resamples): {library_s:.2f} s", flush=True)
+
+    import browser_support as bs
+    from test_browser_monitor import wait_until_idle
+
+    with bs.chromium() as browser, bs.running_app(db, OUT) as url:
+        page = bs.open_page(browser, url)
+        wait_until_idle(page, url)  # the owner scores new spans first: not the page's time
+        cold = draw_time(page, f"{url}/agreement")
+        warm = []
+        for _ in range(args.runs):
+            # The app keeps aggregates 30 s: an untimed load first makes sure the timed one
+            # is served from the cache (warm), however long the previous loads took.
+            draw_time(page, f"{url}/agreement")
+            warm.append(draw_time(page, f"{url}/agreement"))
+        bs.screenshot(page, "agreement-bench")
+    result = {"pairs": pairs, "library_cold_s": round(library_s, 3), "page_cold_s": round(cold, 3),
+              "page_warm_median_s": round(statistics.median(warm), 3),
+              "page_warm_s": [round(w, 3) for w in warm], "load": load_average(),
+              "finished": datetime.now().isoformat(timespec="seconds")}
+    print(f"page in Chromium: cold {cold:.2f} s, warm median {result['page_warm_median_s']:.2f} s "
+          f"{result['page_warm_s']} [{result['load']}]")
+    (OUT / "agreement_page.json").write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
