@@ -199,51 +199,61 @@ def conversation_stats(store: Store, f: SpanFilter, idle_minutes: int = IDLE_MIN
 
 
 def turns_sql(where: str) -> str:
-    """A CTE chain ending in ``numbered``: one row per turn with its conversation key
-    (``conv``), session number within the key (``sess_no``), depth, session length
-    (``n_turns``), status, model version, user-message signals and feedback flags."""
+    """A CTE chain whose last two parts are ``numbered`` (one row per turn: its depth in its
+    session, user-message signals) and ``sessions`` (one row per session: turns, and the
+    last turn's status, model version and feedback).
+
+    Keys are 64-bit hashes of the trace id and of the conversation key: grouping, sorting
+    and partitioning integers costs a fraction of doing it on strings (three window passes
+    over strings took most of the time at 1M spans); a collision among a million keys has a
+    chance of about one in 30 million, and would only merge two turns or conversations."""
     return f"""
         llm AS (
-            SELECT s.span_key, s.trace_id, s.session_id, s.user_id, s.start_time, s.status,
-                   s.model_version,
+            SELECT s.span_key, hash(s.trace_id) AS tid, s.start_time, s.status, s.model_version,
+                   hash(coalesce('s:' || s.session_id, 'u:' || s.user_id, 't:' || s.trace_id)) AS conv,
                    coalesce(s.end_time, s.start_time
                             + to_microseconds(CAST(coalesce(s.latency_ms, 0) * 1000 AS BIGINT)))
                        AS end_time
             FROM spans s WHERE s.kind = '{msql.REQUEST_KIND}' AND {where}
         ),
-        turns AS (
-            SELECT trace_id,
-                   coalesce('s:' || min(session_id), 'u:' || min(user_id), 't:' || trace_id) AS conv,
-                   min(start_time) AS t0, max(end_time) AS t1,
+        turns AS MATERIALIZED (
+            SELECT tid, min(conv) AS conv, min(start_time) AS t0, max(end_time) AS t1,
                    arg_max(status, start_time) AS status,
                    arg_max(model_version, start_time) AS model_version,
                    arg_min(span_key, start_time) AS first_key
-            FROM llm GROUP BY trace_id
+            FROM llm GROUP BY tid
         ),
         fb AS (
-            SELECT f.trace_id, bool_or({NEGATIVE}) AS negative, bool_or({POSITIVE}) AS positive
-            FROM feedback f WHERE f.trace_id IN (SELECT trace_id FROM turns)
-            GROUP BY f.trace_id
+            SELECT hash(f.trace_id) AS tid, bool_or({NEGATIVE}) AS negative,
+                   bool_or({POSITIVE}) AS positive
+            FROM feedback f WHERE f.trace_id IS NOT NULL GROUP BY hash(f.trace_id)
         ),
         ordered AS (
             SELECT t.*, g.user_offensive, g.user_sentiment,
                    coalesce(fb.negative, false) AS negative,
                    coalesce(fb.positive, false) AND NOT coalesce(fb.negative, false) AS positive,
-                   lag(t.t1) OVER (PARTITION BY t.conv ORDER BY t.t0, t.trace_id) AS prev_end
+                   lag(t.t1) OVER (PARTITION BY t.conv ORDER BY t.t0, t.tid) AS prev_end
             FROM turns t
             LEFT JOIN signals g ON g.span_key = t.first_key
-            LEFT JOIN fb ON fb.trace_id = t.trace_id
+            LEFT JOIN fb ON fb.tid = t.tid
         ),
-        split AS (
+        split AS MATERIALIZED (
             SELECT *, sum(CASE WHEN prev_end IS NULL OR t0 - prev_end > to_minutes($idle)
-                               THEN 1 ELSE 0 END)
-                          OVER (PARTITION BY conv ORDER BY t0, trace_id ROWS UNBOUNDED PRECEDING)
-                          AS sess_no
+                               THEN 1 ELSE 0 END) OVER w AS sess_no,
+                      row_number() OVER w AS pos
             FROM ordered
+            WINDOW w AS (PARTITION BY conv ORDER BY t0, tid ROWS UNBOUNDED PRECEDING)
         ),
-        numbered AS MATERIALIZED (
-            SELECT *, row_number() OVER w AS depth, count(*) OVER (PARTITION BY conv, sess_no) AS n_turns
-            FROM split WINDOW w AS (PARTITION BY conv, sess_no ORDER BY t0, trace_id)
+        sessions AS MATERIALIZED (
+            -- A hash aggregate per session instead of two more window passes.
+            SELECT conv, sess_no, count(*) AS n_turns, min(pos) AS first_pos,
+                   arg_max(status, pos) AS status, arg_max(model_version, pos) AS model_version,
+                   arg_max(negative, pos) AS negative, arg_max(positive, pos) AS positive
+            FROM split GROUP BY conv, sess_no
+        ),
+        numbered AS (
+            SELECT t.user_offensive, t.user_sentiment, t.pos - s.first_pos + 1 AS depth
+            FROM split t JOIN sessions s ON s.conv = t.conv AND s.sess_no = t.sess_no
         )"""
 
 
@@ -252,8 +262,7 @@ def _cubes(store: Store, f: SpanFilter, idle_minutes: int) -> pd.DataFrame:
     params |= {"idle": int(idle_minutes), "max_depth": MAX_DEPTH,
                "threshold": msql.OFFENSIVE_THRESHOLD}
     return store.df(
-        f"""WITH {turns_sql(where)},
-            last_turns AS (SELECT * FROM numbered WHERE depth = n_turns)
+        f"""WITH {turns_sql(where)}
             SELECT 'sessions' AS part, coalesce(model_version, '{msql.UNSET_GROUP}') AS model_version,
                    n_turns AS turns,
                    CASE WHEN status = 'ok' THEN 'answered' WHEN status = 'error' THEN 'errored'
@@ -263,7 +272,7 @@ def _cubes(store: Store, f: SpanFilter, idle_minutes: int) -> pd.DataFrame:
                    count(*) AS sessions, NULL::BIGINT AS depth, NULL::BIGINT AS scored,
                    NULL::BIGINT AS offensive, NULL::BIGINT AS sentiment_n,
                    NULL::DOUBLE AS sentiment_sum, NULL::DOUBLE AS sentiment_sq
-            FROM last_turns GROUP BY ALL
+            FROM sessions GROUP BY ALL
             UNION ALL
             SELECT 'depth', NULL, count(*), NULL, NULL, NULL, least(depth, $max_depth),
                    count(user_offensive), count(*) FILTER (WHERE user_offensive >= $threshold),
