@@ -311,6 +311,8 @@ def test_the_owner_queues_online_judging_and_runs_it_as_a_job(store, endpoint):
     done = job_sql.get(store.cursor(), job.job_id)
     assert done.status == "done" and 60 <= done.result["judged"] <= 140
     assert set(store.df("SELECT inclusion_prob FROM judge_samples").inclusion_prob) == {0.5}
+    scheduler.tick()  # the judge's own writes are no new traffic: no empty pass is queued
+    assert job_sql.running_or_queued(store.cursor(), "judge_online").empty
 
 
 def test_cli_run_becomes_a_job_while_a_server_owns_the_store(store, endpoint, tmp_path):

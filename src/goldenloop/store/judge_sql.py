@@ -266,6 +266,16 @@ def set_online(cur: duckdb.DuckDBPyConnection, judge_name: str, fraction: float,
                 [judge_name, fraction, budget_usd, enabled, by, now])
 
 
+def has_new_spans(store: Store) -> bool:
+    """Whether an enabled online judge has LLM spans (not its own calls) past its watermark."""
+    return bool(store.scalar(
+        """SELECT EXISTS (SELECT 1 FROM spans s
+                          WHERE s.span_key > (SELECT min(watermark) FROM judge_online
+                                              WHERE enabled)
+                            AND s.kind = 'llm' AND s.app IS DISTINCT FROM ?
+                            AND s.output IS NOT NULL)""", [JUDGE_APP]))
+
+
 def take_new_spans(cur: duckdb.DuckDBPyConnection, judge_name: str, limit: int = 5000
                    ) -> list[int]:
     """LLM spans imported since the judge's watermark (not the judge's own), oldest first;

@@ -92,7 +92,9 @@ class OnlineJudgeScheduler(Loop):
         if gen == self._checked_generation or time.monotonic() - self._last_queued < self.gap:
             return False
         self._checked_generation = gen
-        if not any(c["enabled"] for c in judge_sql.online_settings(self.store)):
+        # Only when there is something to judge: the judge's own writes also bump the
+        # generation, and must not queue empty passes forever.
+        if not judge_sql.has_new_spans(self.store):
             return False
         if self.store.write(queue_online_judge_job) is not None:
             self._last_queued = time.monotonic()
