@@ -63,6 +63,15 @@ def update_run(cur: duckdb.DuckDBPyConnection, run_id: int, counts: dict[str, An
          "status": status, "message": message, "run_id": run_id})
 
 
+def close_interrupted_runs(cur: duckdb.DuckDBPyConnection) -> int:
+    """Runs left running by a stopped owner: marked interrupted (their grades are kept, and a
+    rerun asks only for what is missing)."""
+    cur.execute("""UPDATE judge_runs SET status = 'interrupted', finished_at = now()::TIMESTAMP,
+                          message = coalesce(message, '') || ' (the server stopped during the run)'
+                   WHERE status = 'running' RETURNING run_id""")
+    return len(cur.fetchall())
+
+
 def runs(store: Store, limit: int = 50) -> pd.DataFrame:
     return store.df(
         """SELECT run_id, judge_name, judge_version, model, target_kind, status, targets, judged,

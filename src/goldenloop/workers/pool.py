@@ -113,6 +113,7 @@ class Workers:
         if requeued or interrupted:
             log.warning("after restart: %d job(s) queued again, %d interrupted", requeued,
                         interrupted)
+        store.write(judge_sql.close_interrupted_runs)
         self.threads: list[Loop] = [
             JobRunner(store, HANDLERS),
             InboxWatcher(store, paths),
