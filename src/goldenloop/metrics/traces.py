@@ -39,17 +39,17 @@ CONDITIONS = {
                    "AND fb.kind = 'thumbs' AND fb.value <= 0)",
     "graded": "EXISTS (SELECT 1 FROM grades gr WHERE gr.span_key = s.span_key)",
 }
-ORDERS = {  # the spans worth reading first
-    "recent": "s.start_time DESC",
-    "slowest": "s.latency_ms DESC NULLS LAST",
-    "slowest_first_token": "s.ttft_ms DESC NULLS LAST",
-    "most_input_tokens": "s.input_tokens DESC NULLS LAST",
-    "most_output_tokens": "s.output_tokens DESC NULLS LAST",
-    "costliest": "s.cost_usd DESC NULLS LAST",
-    "most_offensive_user": "g.user_offensive DESC NULLS LAST",
-    "most_offensive_output": "g.output_offensive DESC NULLS LAST",
-    "most_negative_user": "g.user_sentiment ASC NULLS LAST",
-    "most_negative_output": "g.output_sentiment ASC NULLS LAST",
+ORDERS = {  # the spans worth reading first: a sort key and its direction
+    "recent": ("s.start_time", "DESC"),
+    "slowest": ("s.latency_ms", "DESC"),
+    "slowest_first_token": ("s.ttft_ms", "DESC"),
+    "most_input_tokens": ("s.input_tokens", "DESC"),
+    "most_output_tokens": ("s.output_tokens", "DESC"),
+    "costliest": ("s.cost_usd", "DESC"),
+    "most_offensive_user": ("g.user_offensive", "DESC"),
+    "most_offensive_output": ("g.output_offensive", "DESC"),
+    "most_negative_user": ("g.user_sentiment", "ASC"),
+    "most_negative_output": ("g.output_sentiment", "ASC"),
 }
 LIST_COLUMNS = ["trace_id", "span_id", "session_id", "start_time", "app", "model_version",
                 "prompt_version", "status", "latency_ms", "ttft_ms", "input_tokens",
@@ -93,16 +93,24 @@ def bucket_spans(store: Store, f: SpanFilter, *, split: str | None = None,
     params["chars"] = PREVIEW_CHARS
     base = f"""FROM spans s LEFT JOIN signals g ON g.span_key = s.span_key
                WHERE s.kind = '{msql.REQUEST_KIND}' AND {where}"""
-    # The page first, then the count: a window count would carry every match's texts
-    # through the sort, where a top-N with LIMIT reads texts of the rows it keeps only.
+    key, direction = ORDERS[order]
+    # The page first, then the count. The page in two steps: the keys of the first rows
+    # (a top-N over narrow columns), then their texts; sorting with the texts in tow was
+    # twice as slow at 1M spans.
     frame = store.df(
-        f"""SELECT s.trace_id, s.span_id, s.session_id, s.start_time, s.app, s.model_version,
+        f"""WITH top AS (
+                SELECT s.span_key, {key} AS sort_key {base}
+                ORDER BY {key} {direction} NULLS LAST, s.span_key DESC LIMIT $limit
+            )
+            SELECT s.trace_id, s.span_id, s.session_id, s.start_time, s.app, s.model_version,
                    s.prompt_version, s.status, s.latency_ms, s.ttft_ms, s.input_tokens,
                    s.output_tokens, s.cost_usd, g.user_offensive, g.user_sentiment,
                    g.output_offensive, g.output_sentiment,
                    left(s.last_user_message, $chars) AS last_user_message,
                    left(s.output, $chars) AS output
-            {base} ORDER BY {ORDERS[order]}, s.span_key DESC LIMIT $limit""",
+            FROM top JOIN spans s ON s.span_key = top.span_key
+            LEFT JOIN signals g ON g.span_key = s.span_key
+            ORDER BY top.sort_key {direction} NULLS LAST, top.span_key DESC""",
         params,
     )
     total = len(frame)
