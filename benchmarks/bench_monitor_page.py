@@ -2,6 +2,7 @@
 
     python benchmarks/bench_monitor_page.py                 # 1M spans, 7 warm runs
     python benchmarks/bench_monitor_page.py --spans 200000 --runs 5
+    python benchmarks/bench_monitor_page.py --library       # drill-down and conversation calls
 
 Three measures of one warm page view (the aggregates and chart specs already cached):
 - ``script_s``: the page script's run in-process (AppTest), i.e. the server's share: cache
@@ -164,15 +165,59 @@ def browser_times(db: Path, runs: int, variants: list[str]) -> dict:
     return out
 
 
+def library_times(db: Path, runs: int) -> dict:
+    """Median milliseconds of the drill-down and conversation calls over the whole store."""
+    from datetime import timedelta
+
+    from goldenloop.metrics import SpanFilter
+    from goldenloop.metrics import conversations as C
+    from goldenloop.metrics import traces as T
+    from goldenloop.store import Store
+
+    with Store(db, read_only=True) as store:
+        last = store.scalar("SELECT max(start_time) FROM spans WHERE kind = 'llm'")
+        month = SpanFilter(start=last - timedelta(days=30), end=last + timedelta(hours=1))
+        bucket = SpanFilter(start=last - timedelta(hours=3), end=last)
+        some = T.bucket_spans(store, month, order="slowest", limit=1).spans.iloc[0]
+        cases = {
+            "spans of a 3-hour bucket, one version, failed": lambda: T.bucket_spans(
+                store, bucket, split="model_version", group=some["model_version"],
+                condition="failed", order="slowest"),
+            "100 slowest requests of 30 days": lambda: T.bucket_spans(store, month, order="slowest"),
+            "find an id": lambda: T.find(store, some["span_id"]),
+            "one span in full": lambda: T.span_detail(store, some["trace_id"], some["span_id"]),
+            "trace tree": lambda: T.trace_tree(store, some["trace_id"]),
+            "conversation": lambda: T.conversation(store, some["session_id"]),
+            "conversation analytics, 30 days": lambda: C.conversation_stats(store, month),
+        }
+        out = {}
+        for name, fn in cases.items():
+            fn()  # warm: file pages and plans
+            times = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                fn()
+                times.append((time.perf_counter() - t) * 1000)
+            out[name] = round(statistics.median(times), 1)
+            print(f"  {name}: {out[name]:.1f} ms (median of {runs})", flush=True)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spans", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--variant", action="append", default=None,
                     help="a query string to time too, e.g. split=model+version (repeatable)")
+    ap.add_argument("--library", action="store_true",
+                    help="time the drill-down and conversation library calls only")
     ap.add_argument("--script-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     db = database(args.spans)
+    if args.library:
+        result = {"spans": args.spans, "load": load_average(), "ms": library_times(db, args.runs)}
+        (OUT / "drill_down_library.json").write_text(json.dumps(result, indent=2))
+        return
     if args.script_only:  # in a child process: the app must own the file afterwards
         print(json.dumps(script_times(db, args.runs)))
         return
