@@ -225,3 +225,35 @@ def draw_failed_jobs(store: Store) -> None:
     if not jobs.empty and jobs.iloc[0]["status"] == "failed":
         st.error(f"Judge job {int(jobs.iloc[0]['job_id'])} failed.", icon=":material/error:")
         st.text(str(jobs.iloc[0]["error"]))
+
+
+ONLINE_COLUMNS = {
+    "judge_name": st.column_config.TextColumn("Judge"),
+    "fraction": st.column_config.NumberColumn("Share of new spans", format="percent"),
+    "budget_usd": st.column_config.NumberColumn("Budget per pass", format="$%.2f"),
+    "enabled": st.column_config.CheckboxColumn("On"),
+    "updated_by": st.column_config.TextColumn("Set by"),
+    "updated_at": st.column_config.DatetimeColumn("Set (UTC)", format=WHEN),
+}
+
+
+def online_form(store: Store, j: judge.LoadedJudge, who: str) -> None:
+    """Online mode: the server judges a share of new LLM spans as they are imported."""
+    current = pd.DataFrame(judge_sql.online_settings(store))
+    if not current.empty:
+        st.dataframe(current, hide_index=True, column_config=ONLINE_COLUMNS,
+                     column_order=list(ONLINE_COLUMNS))
+    c1, c2, c3 = st.columns(3)
+    fraction = c1.number_input("Share of new spans (%)", 0.1, 100.0, 5.0, step=0.5,
+                               key="online_fraction") / 100
+    budget = c2.number_input("Budget per pass (USD)", 0.0, 1000.0, 0.5, key="online_budget")
+    on = c3.toggle("On", True, key="online_on")
+    if st.button(f"Save online judging for {j.name}", key="online_save"):
+        try:
+            judge.configure_online(store, j.name, fraction, budget_usd=budget or None,
+                                   enabled=on, by=who)
+        except GoldenloopError as exc:
+            st.error(str(exc))
+            return
+        st.toast(f"Online judging with {j.name} {'on' if on else 'off'}")
+        st.rerun()

@@ -36,6 +36,9 @@ if chosen is not None:
     st.caption(jp.endpoint_line(chosen))
     if identity.can(store, who, roles.Action.CREATE_QUEUE):
         jp.run_form(store, chosen)
+        with st.expander("Online: judge a share of new traffic as it arrives",
+                         icon=":material/sensors:"):
+            jp.online_form(store, chosen, who)
     else:
         st.info("Leads run judges (a run spends money): type a lead's name in the sidebar.",
                 icon=":material/person:")
