@@ -17,10 +17,9 @@ from typing import Any
 import pandas as pd
 
 from goldenloop import roles
-from goldenloop.golden import select_sql
 from goldenloop.golden.filters import FilterError, GoldenFilter, check_name
 from goldenloop.golden.versions import Version, latest_version, version_info
-from goldenloop.store import Store, audit
+from goldenloop.store import Store, audit, golden_sql
 
 NO_EXPECTED = "no acceptable expected output"
 PREVIEW_COLUMNS = ["row_key", "app", "model_version", "label", "agreement_level", "reviewers",
@@ -75,8 +74,8 @@ def resolve(store: Store, f: GoldenFilter) -> GoldenFilter:
 def _candidates(cur, f: GoldenFilter, *, hashed: bool = False) -> str:
     """Materialise the candidate rows of ``f`` in a temporary table; return its name."""
     name = f"_golden_cand_{uuid.uuid4().hex[:10]}"
-    cur.execute(f"CREATE TEMP TABLE {name} AS {select_sql.candidates_sql(hashed=hashed)}",
-                select_sql.params(f))
+    cur.execute(f"CREATE TEMP TABLE {name} AS {golden_sql.candidates_sql(hashed=hashed)}",
+                golden_sql.params(f))
     return name
 
 
@@ -149,7 +148,7 @@ def _save(cur, dataset_id: int, f: GoldenFilter, author: str, cand: str, now: da
                        [dataset_id]).fetchall()
     if last and last[0][1] == content_hash:
         return int(last[0][0]), False, counts
-    cols = "row_hash, " + ", ".join(select_sql.ROW_COLUMNS)
+    cols = "row_hash, " + ", ".join(golden_sql.ROW_COLUMNS)
     cur.execute(f"""INSERT INTO golden_rows ({cols}, created_at)
                     SELECT {cols}, ? FROM {kept} h
                     WHERE NOT EXISTS (SELECT 1 FROM golden_rows r

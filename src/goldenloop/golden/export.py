@@ -85,7 +85,7 @@ def _copy(store: Store, select: str, dest: Path, options: str) -> int:
 
 def _csv_select(version_id: int) -> str:
     """Every column as text or number, text cells that a spreadsheet would run neutralised."""
-    from goldenloop.golden.select_sql import ROW_COLUMNS
+    from goldenloop.store.golden_sql import ROW_COLUMNS
 
     cols = []
     for c in ("row_hash", *ROW_COLUMNS):

@@ -13,9 +13,8 @@ from typing import Any
 
 import pandas as pd
 
-from goldenloop.golden import select_sql
 from goldenloop.golden.filters import GoldenError, GoldenFilter, check_name
-from goldenloop.store import Store
+from goldenloop.store import Store, golden_sql
 
 
 class DatasetNotFound(GoldenError):
@@ -103,7 +102,7 @@ def get_version(store: Store, name: str, version: int | None = None) -> Version:
 
 def rows_sql(version_id: int) -> str:
     """SQL of a version's rows, every stored column, ordered by row key."""
-    cols = ", ".join(f"r.{c}" for c in select_sql.ROW_COLUMNS)
+    cols = ", ".join(f"r.{c}" for c in golden_sql.ROW_COLUMNS)
     return f"""SELECT r.row_hash, {cols}
                FROM golden_version_rows m JOIN golden_rows r USING (row_hash)
                WHERE m.version_id = {int(version_id)} ORDER BY r.row_key"""

@@ -80,6 +80,13 @@ def judge_configure(store: Store, params: dict[str, Any], progress: Progress) ->
                        f"{'on' if params.get('enabled', True) else 'off'}"}
 
 
+def golden(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Build a golden version (and export it) for `goldenloop golden` while a server runs."""
+    from goldenloop.golden import golden_job
+
+    return golden_job(store, params, progress)
+
+
 HANDLERS: dict[str, Handler] = {
     "import": import_files,
     "demo": generate_demo,
@@ -88,4 +95,5 @@ HANDLERS: dict[str, Handler] = {
     "judge": judge_run,
     "judge_online": judge_online,
     "judge_configure": judge_configure,
+    "golden": golden,
 }
