@@ -113,16 +113,27 @@ def role_otel_exporter(url: str, spans: int) -> None:
     tp.shutdown()
 
 
-def role_null_server() -> None:
+def role_null_server(durable: bool = False) -> None:
     """An OTLP/HTTP endpoint that reads each body and answers 200 at once: what one exporter
-    sends when the receiving end costs nothing (the exporter's own ceiling)."""
+    sends when the receiving end costs nothing (the exporter's own ceiling). With ``durable``
+    it first parses the body and writes it durably, as the receiver must before its 200, and
+    does nothing else: the ceiling of any receiver that keeps that promise, on this disk."""
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from goldenloop.collector.decode import PROTOBUF, parse
+    from goldenloop.spool import write_durably
+
+    folder = Path(tempfile.mkdtemp())
+    count = iter(range(1 << 62))
 
     class Null(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
         def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if durable:
+                parse(body, PROTOBUF)
+                write_durably(folder, f"{next(count):012d}.pb", lambda fh: fh.write(body))
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")
             self.send_header("Content-Length", "0")
@@ -134,7 +145,12 @@ def role_null_server() -> None:
     server = ThreadingHTTPServer(("127.0.0.1", 0), Null)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
     print(server.server_port, flush=True)
-    server.serve_forever(poll_interval=0.2)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        import shutil
+
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 # -- the driver ----------------------------------------------------------------------------------
@@ -352,10 +368,12 @@ def bench_receiver(spans: int) -> dict:
             "collector": summary}
 
 
-def bench_exporter_alone(spans: int) -> dict:
-    """One OpenTelemetry exporter against an endpoint that answers at once: the most any
-    receiver can get from it on this machine at this moment."""
-    null = subprocess.Popen([sys.executable, __file__, "--role", "null-server"],
+def bench_exporter_alone(spans: int, durable: bool = False) -> dict:
+    """One OpenTelemetry exporter against an endpoint that answers at once (or, ``durable``,
+    once the body is parsed and on disk): the most any receiver can get from it on this
+    machine at this moment."""
+    null = subprocess.Popen([sys.executable, __file__, "--role", "null-server"]
+                            + (["durable"] if durable else []),
                             stdout=subprocess.PIPE, text=True)
     port = int(null.stdout.readline())
     try:
@@ -394,7 +412,7 @@ def main() -> None:
          "sdk-producer": lambda: role_sdk_producer(a.args[0], int(a.args[1]),
                                                    float(a.args[2])),
          "otel-exporter": lambda: role_otel_exporter(a.args[0], int(a.args[1])),
-         "null-server": role_null_server}[a.role]()
+         "null-server": lambda: role_null_server(a.args[:1] == ["durable"])}[a.role]()
         return
     Owner.threshold = a.owner_checkpoint_threshold
     result = {"load_before": os.getloadavg(), "owner_checkpoint_threshold": Owner.threshold,
@@ -402,6 +420,7 @@ def main() -> None:
               "sdk_ingest": bench_sdk_ingest(a.spans, a.producers, a.rate),
               "receiver": bench_receiver(a.otlp_spans),
               "exporter_alone": bench_exporter_alone(a.otlp_spans),
+              "exporter_durable_only": bench_exporter_alone(a.otlp_spans, durable=True),
               "load_after": os.getloadavg()}
     (HERE / "out").mkdir(exist_ok=True)
     (HERE / "out" / "producers.json").write_text(json.dumps(result, indent=2))
