@@ -212,19 +212,34 @@ def _comparison(p: review.ComparisonPayload) -> None:
         _text(p.second)
 
 
+def _grade_value(r: dict[str, Any]) -> str:
+    if r["not_applicable"]:
+        return "N/A"
+    text = next((str(r[k]) for k in ("value_label", "value_labels", "value_text")
+                 if r[k] not in (None, "")), None)
+    if text is None:
+        text = "" if r["value_number"] is None else f"{r['value_number']:g}"
+    return " ".join(text.split())[:120] + (" · flagged" if r["flagged"] else "")
+
+
+def others_text(rows: list[dict[str, Any]]) -> str:
+    """Grades as an aligned plain-text table: source, by, criterion, value."""
+    table = [("source", "by", "criterion", "value")] + [
+        (str(r["source"]), str(r["author_id"] or ""), str(r["criterion"]), _grade_value(r))
+        for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)),
+                                 row[3]]) for row in table)
+
+
 def draw_others(rows: list[dict[str, Any]], title: str, expanded: bool = True) -> None:
-    """Judge scores and other reviewers' grades as a plain table."""
+    """Judge scores and other reviewers' grades as plain text (light to draw on every
+    submission, and never Markdown: a note is a reviewer's text)."""
     with st.expander(title, expanded=expanded):
         if not rows:
             st.caption("No judge scores or other reviewers' grades for it.")
             return
-        shown = [{"source": r["source"], "by": r["author_id"], "criterion": r["criterion"],
-                  "value": "N/A" if r["not_applicable"] else next(
-                      (str(r[k]) for k in ("value_label", "value_labels", "value_text")
-                       if r[k] not in (None, "")),
-                      "" if r["value_number"] is None else f"{r['value_number']:g}"),
-                  "flagged": bool(r["flagged"])} for r in rows]
-        st.dataframe(shown, hide_index=True)
+        st.text(others_text(rows))
 
 
 KEYBOARD_JS = """
