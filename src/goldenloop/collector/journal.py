@@ -67,15 +67,21 @@ class Journal:
 
 
 class Converter(threading.Thread):
-    """Turns journal entries into spool files every ``interval`` seconds, and at once on start
-    (entries left by a crash) and on stop (everything accepted)."""
+    """Turns journal entries into spool files: every ``interval`` seconds it looks, and
+    converts once about ``min_bytes`` of requests have gathered or the oldest has waited
+    ``max_wait`` seconds; on stop, everything accepted."""
 
     def __init__(self, journal: Journal, on_spool: Callable[[int], None],
                  interval: float = 0.5, max_spans: int = 50_000,
-                 yield_to_requests: Callable[[], object] | None = None):
+                 yield_to_requests: Callable[[], object] | None = None,
+                 min_bytes: int = 8 << 20, max_wait: float = 2.0):
         super().__init__(name="goldenloop-collect-converter", daemon=True)
         self.journal, self.on_spool = journal, on_spool
         self.interval, self.max_spans = interval, max_spans
+        # A round waits for about min_bytes of requests (some 15,000 spans) unless the oldest
+        # has waited max_wait seconds: the owner pays a fixed cost per file, about as much as
+        # importing a few thousand spans, so a steady stream should not become tiny files.
+        self.min_bytes, self.max_wait = min_bytes, max_wait
         # Called before each entry is read: waits (briefly) while a request is being answered,
         # so the exporter's wait for its 200 does not include our work on earlier requests.
         self.yield_to_requests = yield_to_requests or (lambda: None)
@@ -85,7 +91,7 @@ class Converter(threading.Thread):
         while True:
             stopping = self._stop_event.is_set()
             try:
-                self.convert_pending()
+                self.convert_pending(everything=stopping)
             except Exception:  # the next round tries again; nothing has been removed
                 log.exception("converting the journal failed")
             if stopping:
@@ -97,8 +103,12 @@ class Converter(threading.Thread):
         self._stop_event.set()
         self.join(timeout)
 
-    def convert_pending(self) -> int:
+    def convert_pending(self, everything: bool = True) -> int:
+        """Convert the journal's entries into spool files; unless ``everything``, only once
+        enough have gathered or the oldest has waited long enough."""
         entries = self.journal.pending()
+        if not everything and not self._due(entries):
+            return 0
         done = 0
         while entries:
             batch, records = self._take(entries)
@@ -108,6 +118,17 @@ class Converter(threading.Thread):
             self.journal.remove(batch)  # only now: their spans are in a durable spool file
             done += len(records)
         return done
+
+    def _due(self, entries: list[Path]) -> bool:
+        if not entries:
+            return False
+        try:
+            waited = time.time() - int(entries[0].name[:20]) / 1e9  # names start with time_ns
+            if waited >= self.max_wait:
+                return True
+            return sum(e.stat().st_size for e in entries) >= self.min_bytes
+        except (ValueError, OSError):  # a name not of ours, an entry gone: convert now
+            return True
 
     def _take(self, entries: list[Path]) -> tuple[list[Path], list[dict[str, Any]]]:
         """Entries from the front of ``entries`` (removed from it) and their span records,
