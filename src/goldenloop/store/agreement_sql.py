@@ -174,7 +174,6 @@ def graded_criteria(store: Store) -> pd.DataFrame:
             ORDER BY c.rubric_name, c.rubric_version, criterion""")
 
 
-
 def grade_notes(store: Store, grade_ids: list[int]) -> pd.DataFrame:
     """Per grade: its comment, and the reason it gives — the comment when its author wrote
     one, else the explanation field of a judge's raw JSON answer (judges asked for JSON put
