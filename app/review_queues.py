@@ -202,6 +202,21 @@ def estimates(store: Store, queue_id: int) -> tuple[pd.DataFrame, list[str]]:
     return pd.DataFrame(rows), notes
 
 
+def _headline(df: pd.DataFrame) -> None:
+    """The first criterion's share (e.g. correctness graded 4 or better) in words, with its
+    interval: the number a newcomer looks for, above the full table."""
+    first = df[df["criterion"] == df["criterion"].iloc[0]]
+    shares = first[first["measure"].str.startswith("share")]
+    row = (shares if not shares.empty else first).iloc[0]
+    share = str(row["measure"]).startswith("share")
+    fmt = (lambda v: f"{v:.0%}") if share else (lambda v: f"{v:.2f}")
+    st.metric(f"{row['criterion']} of all traffic in the frame: {row['measure']}",
+              fmt(row["value"]))
+    st.caption(f"95% interval {fmt(row['ci_low'])} to {fmt(row['ci_high'])}, from "
+               f"{row['n_graded']:,} graded of {row['n_sampled']:,} sampled items. "
+               "Every measure of every criterion is in the table below.")
+
+
 def draw_estimates(store: Store, queue_id: int) -> None:
     st.subheader("Estimated over all traffic in the frame")
     try:
@@ -213,6 +228,7 @@ def draw_estimates(store: Store, queue_id: int) -> None:
     if df.empty:
         st.caption("No grades yet: estimates appear after the first submission.")
         return
+    _headline(df)
     st.dataframe(df, hide_index=True, column_config=ESTIMATE_COLUMNS,
                  column_order=list(ESTIMATE_COLUMNS))
     for n in notes:

@@ -147,6 +147,11 @@ def test_keyboard_only_grading_and_the_estimate(db: Path, tmp_path: Path) -> Non
         bs.screenshot(page, "review-grade-after-ten")
         page.goto(f"{url}/queues?reviewer=lee&queue=1")
         page.get_by_text("Estimated over all traffic in the frame").wait_for(timeout=30_000)
+        # the headline: correctness graded 4 or better, with its interval, as text
+        page.get_by_text("correctness of all traffic in the frame: share ≥ 4").wait_for()
+        # all ten graded 4: the Wilson interval of 10 out of 10, lower end n / (n + z²)
+        low = 10 / (10 + 1.959964 ** 2)
+        page.get_by_text(f"95% interval {low:.0%} to 100%, from 10 graded").wait_for()
         bs.wait_rendered(page)
         bs.screenshot(page, "review-queue-estimate")
     with Store(db, read_only=True, migrate_schema=False) as s:
