@@ -91,9 +91,11 @@ def confusion_chart(table: pd.DataFrame) -> Chart:
     df["ink"] = df["share"].gt(0.12).map({True: "white", False: "black"})
     pick = alt.selection_point(name=CELL, fields=["human", "judge"], on="click",
                                clear="dblclick")
+    # Every category named, tilted when the names are words rather than grades.
+    angle = -30 if max((len(c) for c in cats), default=0) > 4 else 0
     base = alt.Chart(_data("confusion")).encode(
         x=alt.X("judge:N", sort=cats, title="judge's grade",
-                axis=alt.Axis(labelAngle=0, orient="top")),
+                axis=alt.Axis(labelAngle=angle, orient="top", labelOverlap=False)),
         y=alt.Y("human:N", sort=cats, title="reviewer's grade"))
     heat = base.mark_rect(stroke="white", strokeWidth=2).encode(
         color=alt.Color("count:Q", scale=alt.Scale(scheme="blues"), legend=None),

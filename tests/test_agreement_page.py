@@ -302,3 +302,55 @@ def test_one_statistic_per_group_equals_slice_agreement(store) -> None:
         full = full.assign(slice_value=full["slice_value"].astype(str))[cols]
         fast = fast.assign(slice_value=fast["slice_value"].astype(str))[cols]
         pd.testing.assert_frame_equal(full.reset_index(drop=True), fast.reset_index(drop=True))
+
+
+def test_interval_and_boolean_criteria(store) -> None:
+    """Interval criteria gate on Krippendorff's alpha and count gaps beyond a tolerance;
+    boolean ones gate on Cohen's kappa; neither breaks the page's other parts."""
+    synthetic_spans(store, 200, seed=2, start=START)
+    keys = [k for (k,) in store.rows("SELECT span_key FROM spans ORDER BY span_key")]
+    store.write(insert_criteria, pa.table({
+        "rubric_name": ["r", "r"], "rubric_version": ["1", "1"], "name": ["score", "ok"],
+        "value_type": ["interval", "boolean"], "min_value": [0.0, None],
+        "max_value": [10.0, None]}))
+    rng = np.random.default_rng(2)
+    truth = rng.uniform(0, 10, len(keys))
+    base = {"target_type": "span", "rubric_name": "r", "rubric_version": "1",
+            "created_at": START + timedelta(days=3)}
+    rows = []
+    for i, k in enumerate(keys):
+        h, j = truth[i] + rng.normal(0, 1), truth[i] + rng.normal(0.5, 1.5)
+        rows += [base | {"span_key": k, "criterion": "score", "value_number": round(h, 1),
+                         "source": "human", "author_kind": "reviewer", "author_id": "ana"},
+                 base | {"span_key": k, "criterion": "score", "value_number": round(j, 1),
+                         "source": "judge", "author_kind": "judge", "author_id": "jj",
+                         "judge_name": "jj", "judge_version": "v1"},
+                 base | {"span_key": k, "criterion": "ok", "value_label": str(h > 4).lower(),
+                         "source": "human", "author_kind": "reviewer", "author_id": "ana"},
+                 base | {"span_key": k, "criterion": "ok", "value_label": str(j > 4).lower(),
+                         "source": "judge", "author_kind": "judge", "author_id": "jj",
+                         "judge_name": "jj", "judge_version": "v1"}]
+    add_grades(store, rows)
+    page = pdata.agreement_page(store, pdata.PageQuery(
+        pdata.PageFilter("score"), default_rule("interval"), tolerance=2.0, n_resamples=100))
+    pairs = q.judge_human_pairs(store, "score")
+    h, j = pairs["human"].astype(float), pairs["judge"].astype(float)
+    expected = krippendorff.alpha(reliability_data=np.vstack([h, j]),
+                                  level_of_measurement="interval")
+    v = page.verdicts.iloc[0]
+    assert v["statistic"] == "krippendorff_alpha"
+    assert v["value"] == pytest.approx(expected, abs=1e-9)
+    assert page.confusion == {}
+    assert page.disagreements[("jj", "v1")] == int(((j - h).abs() > 2.0).sum())
+    listed = pdata.disagreement_list(store, pdata.PageFilter("score"), ("jj", "v1"),
+                                     tolerance=2.0)
+    assert ((listed["judge"].astype(float) - listed["human"].astype(float)).abs() > 2.0).all()
+    assert len(page.over_time) > 0 and len(page.slices) > 0
+
+    ok = pdata.agreement_page(store, pdata.PageQuery(
+        pdata.PageFilter("ok"), default_rule("boolean"), n_resamples=100))
+    okp = q.judge_human_pairs(store, "ok")
+    assert ok.verdicts.iloc[0]["statistic"] == "cohen_kappa"
+    assert ok.verdicts.iloc[0]["value"] == pytest.approx(
+        cohen_kappa_score(okp["human"], okp["judge"]), abs=1e-12)
+    assert list(ok.confusion[("jj", "v1")].index) == ["fail", "pass"]

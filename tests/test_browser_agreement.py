@@ -6,6 +6,7 @@ the disagreeing pairs, and the list turned into an adjudication queue."""
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -118,6 +119,18 @@ def test_agreement_page_gate_cells_disagreements_and_adjudication(db: Path, tmp_
         page.get_by_role("button", name="Make an adjudication queue").click()
         wait_text(page, "flagged as adjudication")
         bs.screenshot(page, "agreement-queue")
+
+        # Another criterion (nominal): its own judges, gate statistic and matrix.
+        page.locator('[data-testid="stSidebar"] [data-testid="stSelectbox"]').first.click()
+        page.get_by_role("option", name=re.compile(r"^tone \(nominal\)")).click()
+        wait_text(page, "tone (nominal), rubric")
+        wait_text(page, "Cohen's kappa")  # the gate statistic of nominal criteria
+        page.wait_for_function(_CHARTS_DRAWN, arg=3, timeout=60_000)
+        bs.wait_rendered(page)
+        text = main_text(page)
+        assert "Traceback" not in text and "flagged as adjudication" not in text
+        assert text.count("Fit for use") + text.count("Not fit for use") == 2
+        bs.screenshot(page, "agreement-tone")
     with Store(db) as s:
         queues = s.df("SELECT queue_id, purpose FROM queues")
         assert len(queues) == 1 and queues["purpose"].iloc[0] == "adjudication"

@@ -73,19 +73,21 @@ def choose_filter(store, crit: pd.Series) -> pdata.PageFilter:
     c = state.aggregate(store, pdata.choices, crit["criterion"], crit["rubric_name"],
                         crit["rubric_version"])
     labels = {judge_name(k): k for k in c.judges}
+    # Keys per criterion: another criterion offers other judges, versions and days.
+    tag = f"{crit['rubric_name']}/{crit['rubric_version']}/{crit['criterion']}"
     judges = st.sidebar.multiselect("Judge versions", list(labels), default=list(labels),
-                                    key="judges")
+                                    key=f"judges:{tag}")
     st.sidebar.subheader("Slices")
-    models = st.sidebar.multiselect("Model versions", c.model_versions, key="models",
+    models = st.sidebar.multiselect("Model versions", c.model_versions, key=f"models:{tag}",
                                     placeholder="All")
-    apps = st.sidebar.multiselect("Apps", c.apps, key="apps", placeholder="All")
-    reviewers = st.sidebar.multiselect("Reviewers", c.reviewers, key="reviewers",
+    apps = st.sidebar.multiselect("Apps", c.apps, key=f"apps:{tag}", placeholder="All")
+    reviewers = st.sidebar.multiselect("Reviewers", c.reviewers, key=f"reviewers:{tag}",
                                        placeholder="All")
     start = end = None
     if c.first is not None:
         picked = st.sidebar.date_input("Time window (UTC)", (c.first.date(), c.last.date()),
                                        min_value=c.first.date(), max_value=c.last.date(),
-                                       key="window")
+                                       key=f"window:{tag}")
         if len(picked) == 2 and picked != (c.first.date(), c.last.date()):
             start = datetime.combine(picked[0], time())
             end = datetime.combine(picked[1] + timedelta(days=1), time())
@@ -99,7 +101,8 @@ def choose_filter(store, crit: pd.Series) -> pdata.PageFilter:
 def choose_rule(value_type: str) -> tuple[g.GateRule, float]:
     st.sidebar.subheader("Gate")
     options = g.gate_statistics(value_type)
-    statistic = st.sidebar.selectbox("Statistic", options, format_func=g.label, key="gate_stat")
+    statistic = st.sidebar.selectbox("Statistic", options, format_func=g.label,
+                                     key=f"gate_stat:{value_type}")
     low = st.sidebar.slider("Lower end of the 95% interval at least", -0.2, 1.0,
                             g.DEFAULT_MIN_LOWER, 0.05, key="gate_low")
     items = st.sidebar.number_input("On at least this many graded items", 1, 100_000,
@@ -186,7 +189,9 @@ def draw_matrix_and_time(page: pdata.AgreementPage, specs: dict, key: tuple[str,
             st.info("Interval criteria have no confusion matrix: see the figures above.",
                     icon=":material/info:")
         else:
-            event = st.vega_lite_chart(spec=spec, key="matrix", on_select="rerun",
+            # Keyed by criterion and judge: a cell picked elsewhere means nothing here.
+            event = st.vega_lite_chart(spec=spec, on_select="rerun",
+                                       key=f"matrix:{page.query.filter.criterion}:{key[0]}:{key[1]}",
                                        selection_mode=charts.CELL)
             picked = event.selection.get(charts.CELL) or []
             if picked:
@@ -282,9 +287,10 @@ def draw_adjudication(store, page, key, rows: pd.DataFrame, who: str | None) -> 
                    "in the sidebar.")
         return
     f = page.query.filter
-    default = f"Adjudicate {f.criterion} · {key[0]} · {datetime.now():%Y-%m-%d %H:%M}"
-    name = st.text_input("Queue name", default, key="adjudication_name")
-    if st.button(f"Make an adjudication queue of these {len(keys):,} items", type="primary",
+    default = f"Adjudicate {f.criterion} · {key[0]} · {datetime.now():%Y-%m-%d}"
+    name = st.text_input("Queue name", default, key=f"adjudication_name:{f.criterion}:{key}")
+    pairs = f" ({len(rows):,} pairs)" if len(rows) != len(keys) else ""
+    if st.button(f"Make an adjudication queue of these {len(keys):,} spans{pairs}", type="primary",
                  icon=":material/gavel:", key="make_adjudication", disabled=not keys):
         try:
             queue, left_out = dis.adjudication_queue(
