@@ -77,7 +77,8 @@ def on_submit(claim: review.Claim, rubric) -> None:
     st.session_state[claim_key] = nxt
     st.session_state["gl_previous"] = claim
     rg.forget(claim.claim_id)
-    spent = "" if done.seconds_spent is None else f" in {done.seconds_spent:.0f} s"
+    secs = done.seconds_spent
+    spent = "" if secs is None else f" in {secs:.1f} s" if secs < 10 else f" in {secs:.0f} s"
     _flash("warning" if done.late else "success",
            f"Saved {len(done.grade_ids)} grades{spent}" + (
                ": late — another reviewer had taken the item, your grade is kept as late"

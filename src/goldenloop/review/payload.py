@@ -135,7 +135,8 @@ def span_payload(cur, span_key: int) -> SpanPayload:
     if s["system_prompt"] and s["system_prompt"] not in system:
         system.insert(0, s["system_prompt"])
     context, tools = [], []
-    for row in payload_sql.trace_context(cur, s["trace_id"], s["end_time"] or s["start_time"]):
+    for row in payload_sql.trace_context(cur, s["trace_id"], s["end_time"] or s["start_time"],
+                                         s["start_time"]):
         context += _json_list(row["retrieved_context"])
         tools += _json_list(row["tool_calls"])
     return SpanPayload(

@@ -110,14 +110,16 @@ def _retractions(old: list[dict[str, Any]], keep: set[str], now: datetime) -> li
 
 
 def _prepared(store: Store, claim: Claim, answers: Mapping[str, Answer | Value],
-              correction: str | None) -> tuple[rubrics.Rubric, dict, bool]:
-    rubric = queue_rubric(store, claim.queue_id)
+              correction: str | None) -> tuple[rubrics.Rubric, dict, bool, bool]:
+    """(rubric, checked answers, adjudication queue?, queue open?) from one read of the queue."""
+    q = review_sql.queue(store, claim.queue_id)
+    rubric = rubrics.get(store, q["rubric_name"], q["rubric_version"])
     checked = check_answers(rubric, answers)
     if correction is not None and not rubric.corrected_answer.enabled:
         raise GradeError(f"rubric {rubric.name} asks for no corrected answer")
     if not checked and not (correction or "").strip():
         raise GradeError("nothing to submit: answer at least one criterion")
-    return rubric, checked, is_adjudication(store, claim.queue_id)
+    return rubric, checked, q.get("purpose") == "adjudication", q["status"] == "open"
 
 
 def _store_submission(cur, claim: Claim, rubric: rubrics.Rubric, checked: dict,
@@ -147,9 +149,9 @@ def _store_submission(cur, claim: Claim, rubric: rubrics.Rubric, checked: dict,
 def submit(store: Store, claim: Claim, answers: Mapping[str, Answer | Value], *,
            correction: str | None = None) -> Submission:
     """Store the reviewer's answers for the claimed item (see the module docstring)."""
-    prepared = _prepared(store, claim, answers, correction)
-    return store.write(lambda cur: _store_submission(cur, claim, prepared[0], prepared[1],
-                                                     correction, prepared[2]))
+    rubric, checked, adjudication, _ = _prepared(store, claim, answers, correction)
+    return store.write(lambda cur: _store_submission(cur, claim, rubric, checked, correction,
+                                                     adjudication))
 
 
 def submit_and_next(store: Store, claim: Claim, answers: Mapping[str, Answer | Value], *,
@@ -159,8 +161,7 @@ def submit_and_next(store: Store, claim: Claim, answers: Mapping[str, Answer | V
     """``submit``, then the reviewer's next item, in one transaction: the grade is committed
     with the claim of the next item, and the screen waits for the store's lock once. The next
     claim is None when nothing is left for the reviewer or the queue was closed."""
-    rubric, checked, adjudication = _prepared(store, claim, answers, correction)
-    is_open = review_sql.queue(store, claim.queue_id)["status"] == "open"
+    rubric, checked, adjudication, is_open = _prepared(store, claim, answers, correction)
 
     def write(cur) -> tuple[Submission, Claim | None]:
         done = _store_submission(cur, claim, rubric, checked, correction, adjudication)
