@@ -71,11 +71,26 @@ def resolve(store: Store, f: GoldenFilter) -> GoldenFilter:
     return f
 
 
-def _candidates(cur, f: GoldenFilter, *, hashed: bool = False) -> str:
-    """Materialise the candidate rows of ``f`` in a temporary table; return its name."""
-    name = f"_golden_cand_{uuid.uuid4().hex[:10]}"
-    cur.execute(f"CREATE TEMP TABLE {name} AS {golden_sql.candidates_sql(hashed=hashed)}",
+def _temp_name() -> str:
+    return f"_golden_{uuid.uuid4().hex[:10]}"
+
+
+def _candidates(cur, f: GoldenFilter) -> str:
+    """Materialise the candidate rows of ``f``, without their long texts, in a temporary
+    table; return its name."""
+    name = _temp_name()
+    cur.execute(f"CREATE TEMP TABLE {name} AS {golden_sql.candidates_sql(texts=False)}",
                 golden_sql.params(f))
+    return name
+
+
+def _hashes(cur, cand: str) -> str:
+    """A temporary table of the kept rows' keys and content hashes: the texts are read and
+    hashed here but not kept (only new rows are stored, and they are read again then)."""
+    name = _temp_name()
+    kept = golden_sql.with_texts_sql(f"(SELECT * FROM {cand} WHERE reason IS NULL)")
+    cur.execute(f"""CREATE TEMP TABLE {name} AS
+                    SELECT row_key, {golden_sql.row_hash_sql()} AS row_hash FROM ({kept})""")
     return name
 
 
@@ -106,16 +121,17 @@ def preview(store: Store, f: GoldenFilter, *, limit: int = 50) -> Preview:
     """What ``f`` would give, without saving anything (works on a read-only snapshot)."""
     f = resolve(store, f)
     cur = store.cursor()
-    table = _candidates(cur, f)
+    table = _candidates(cur, f)  # the texts are read only for the rows shown
     try:
         agreement = _shares(cur.execute(
             f"""SELECT agreement_level, count(*) AS rows FROM {table} WHERE reason IS NULL
                 GROUP BY ALL ORDER BY rows DESC""").df())
         judge = cur.execute(f"""SELECT avg(CAST(judge_agrees AS DOUBLE)) FROM {table}
                                 WHERE reason IS NULL""").fetchall()[0][0]
-        rows = cur.execute(f"""SELECT {', '.join(PREVIEW_COLUMNS)} FROM {table}
-                               WHERE reason IS NULL ORDER BY start_time DESC NULLS LAST, row_key
-                               LIMIT {int(limit)}""").df()
+        order = "ORDER BY start_time DESC NULLS LAST, row_key"
+        shown = golden_sql.with_texts_sql(
+            f"(SELECT * FROM {table} WHERE reason IS NULL {order} LIMIT {int(limit)})")
+        rows = cur.execute(f"SELECT {', '.join(PREVIEW_COLUMNS)} FROM ({shown}) {order}").df()
         return Preview(f, _counts(cur, table), _label_balance(cur, table), agreement,
                        None if judge is None else float(judge), rows)
     finally:
@@ -137,23 +153,26 @@ def _dataset_id(cur, name: str, author: str, description: str, now: datetime) ->
 
 def _save(cur, dataset_id: int, f: GoldenFilter, author: str, cand: str, now: datetime
           ) -> tuple[int, bool, dict[str, Any]]:
-    kept = f"(SELECT * FROM {cand} WHERE reason IS NULL)"
+    hashes = _hashes(cur, cand)
     content_hash = cur.execute(
         f"""SELECT sha256(coalesce(string_agg(row_key || ' ' || row_hash, chr(10)
                                               ORDER BY row_key), ''))
-            FROM {kept}""").fetchall()[0][0]
+            FROM {hashes}""").fetchall()[0][0]
     counts = _counts(cur, cand)
     last = cur.execute("""SELECT version_id, content_hash FROM golden_versions
                           WHERE dataset_id = ? ORDER BY version DESC LIMIT 1""",
                        [dataset_id]).fetchall()
     if last and last[0][1] == content_hash:
+        cur.execute(f"DROP TABLE {hashes}")
         return int(last[0][0]), False, counts
-    cols = "row_hash, " + ", ".join(golden_sql.ROW_COLUMNS)
-    cur.execute(f"""INSERT INTO golden_rows ({cols}, created_at)
-                    SELECT {cols}, ? FROM {kept} h
-                    WHERE NOT EXISTS (SELECT 1 FROM golden_rows r
-                                      WHERE r.row_hash = h.row_hash)""", [now])
-    # (no duplicates within one build: the hash covers the row key, unique per target)
+    # Only rows no version holds yet are stored (no duplicates within one build: the hash
+    # covers the row key, unique per target); their texts are read again for them alone.
+    new = f"""(SELECT c.*, h.row_hash FROM {cand} c JOIN {hashes} h USING (row_key)
+               WHERE NOT EXISTS (SELECT 1 FROM golden_rows r WHERE r.row_hash = h.row_hash))"""
+    cols = ", ".join(golden_sql.ROW_COLUMNS)
+    rows = golden_sql.with_texts_sql(new, also=("row_hash",))
+    cur.execute(f"""INSERT INTO golden_rows (row_hash, {cols}, created_at)
+                    SELECT row_hash, {cols}, ? FROM ({rows})""", [now])
     balance = _label_balance(cur, cand)
     cur.execute(
         """INSERT INTO golden_versions
@@ -165,8 +184,9 @@ def _save(cur, dataset_id: int, f: GoldenFilter, author: str, cand: str, now: da
          _json(dict(zip(balance["label"], balance["rows"].astype(int).tolist(), strict=True))),
          counts["included"], now])
     version_id = int(cur.fetchall()[0][0])
-    cur.execute(f"INSERT INTO golden_version_rows SELECT ?, row_key, row_hash FROM {kept}",
+    cur.execute(f"INSERT INTO golden_version_rows SELECT ?, row_key, row_hash FROM {hashes}",
                 [version_id])
+    cur.execute(f"DROP TABLE {hashes}")
     return version_id, True, counts
 
 
@@ -185,7 +205,7 @@ def build(store: Store, name: str, f: GoldenFilter, author: str, *,
     def write(cur) -> tuple[int, bool, dict[str, Any]]:
         now = _now()
         dataset_id = _dataset_id(cur, name, who, description, now)
-        cand = _candidates(cur, f, hashed=True)  # a failure rolls back temporary tables too
+        cand = _candidates(cur, f)  # a failure rolls back temporary tables too
         version_id, created, counts = _save(cur, dataset_id, f, who, cand, now)
         cur.execute(f"DROP TABLE {cand}")
         if created:

@@ -63,7 +63,7 @@ valued AS (
       AND NOT coalesce(retracted, false)
       AND (value_number IS NOT NULL OR value_label IS NOT NULL OR len(value_labels) > 0)
 ),
-usable AS (
+usable AS MATERIALIZED (   -- read by seven parts below: computed once
     SELECT *, CASE WHEN pass IS NULL THEN value WHEN pass THEN 'correct'
                    ELSE 'incorrect' END AS vkey
     FROM valued
@@ -168,17 +168,15 @@ span_of AS (
     LEFT JOIN comparisons cm ON c.target_type = 'comparison' AND cm.comparison_id = c.target_id
     LEFT JOIN items it ON c.target_type = 'item' AND it.item_id = c.target_id
 ),
-ctx AS (
+ctx AS (   -- narrow: the long texts are joined last, and only for the rows kept
     SELECT o.tk, s.span_key, s.trace_id, s.span_id,
            CASE WHEN o.target_type = 'session' THEN o.target_id ELSE s.session_id END
                AS session_id,
            s.app, s.model_version, s.prompt_name, s.prompt_version,
-           coalesce(s.start_time, o.item_time) AS start_time, s.tags, s.system_prompt,
-           CASE WHEN o.target_type IN ('span', 'trace', 'session') THEN s.messages END
-               AS messages,
-           coalesce(o.cmp_input, o.item_input, s.last_user_message) AS input,
-           CASE WHEN o.target_type = 'item' THEN o.item_output ELSE s.output END AS output,
-           o.a_output, o.b_output
+           coalesce(s.start_time, o.item_time) AS start_time, s.tags,
+           o.cmp_input, o.item_input, o.item_output, o.a_output, o.b_output,
+           trim(coalesce(CASE WHEN o.target_type = 'item' THEN o.item_output ELSE s.output END,
+                         '')) <> '' AS has_output
     FROM span_of o LEFT JOIN spans s ON s.span_key = o.span_key
 ),
 """
@@ -187,8 +185,8 @@ _ROWS = """
 rows AS (
     SELECT v.tk AS row_key, v.target_type, v.target_id,
            x.span_key, x.trace_id, x.span_id, x.session_id, x.app, x.model_version,
-           x.prompt_name, x.prompt_version, x.start_time, x.tags, x.system_prompt,
-           x.messages, x.input, x.a_output, x.b_output, x.output AS graded_output,
+           x.prompt_name, x.prompt_version, x.start_time, x.tags, x.cmp_input, x.item_input,
+           x.item_output, x.a_output, x.b_output, x.has_output,
            g.value AS label, g.value_number AS label_number, g.pass, g.vkey,
            g.rubric_name, g.rubric_version, g.value_label,
            v.adjudicated, v.n_reviewers, v.n_keys, v.reviewers, v.adjudicator,
@@ -218,24 +216,15 @@ rows AS (
 ),
 decided AS (
     SELECT *,
-        CASE WHEN target_type = 'comparison' AND value_label = 'A better' THEN a_output
-             WHEN target_type = 'comparison' AND value_label = 'B better' THEN b_output
-             ELSE graded_output END AS output,
-        CASE WHEN target_type = 'comparison' AND value_label = 'A better' THEN b_output
-             WHEN target_type = 'comparison' AND value_label = 'B better' THEN a_output
-             WHEN corrected_output IS NOT NULL AND NOT coalesce(pass, false)
-                 THEN graded_output END AS rejected_output,
         CASE WHEN corrected_output IS NOT NULL THEN 'correction'
              WHEN target_type = 'comparison' AND value_label IN ('A better', 'B better')
                  THEN 'preferred_output'
-             WHEN pass AND trim(coalesce(graded_output, '')) <> '' THEN 'graded_output'
+             WHEN pass AND has_output THEN 'graded_output'
         END AS expected_source
     FROM rows
 ),
 judged AS (
     SELECT *,
-        CASE WHEN expected_source = 'correction' THEN corrected_output
-             WHEN expected_source IS NOT NULL THEN output END AS expected_output,
         CASE
             WHEN $source = 'adjudicated' AND NOT adjudicated THEN 'not adjudicated'
             WHEN $source = 'consensus' AND n_reviewers < $min_reviewers
@@ -271,29 +260,63 @@ ROW_COLUMNS = (
     "agreement_level", "judge_grades", "judge_versions", "judge_agrees", "correction_id",
     "corrected_by", "inclusion_prob", "queue_id",
 )
-_ROW_SELECT = """row_key, target_type, target_id, span_key, trace_id, span_id, session_id,
-    app, model_version, prompt_name, prompt_version, start_time, tags, system_prompt,
-    messages, input, output, rejected_output, expected_output, expected_source,
+# Without the long texts: what decides a row, its provenance and what the texts come from.
+_NARROW_SELECT = """row_key, target_type, target_id, span_key, trace_id, span_id, session_id,
+    app, model_version, prompt_name, prompt_version, start_time, tags, expected_source,
     $criterion AS criterion, rubric_name, rubric_version, label, label_number, pass AS correct,
     reviewers, to_json(grades_list) AS human_grades, n_reviewers, human_agreement,
     agreement_level, judge_grades, judge_versions, judge_agrees, correction_id, corrected_by,
-    inclusion_prob, queue_id"""
+    inclusion_prob, queue_id, reason,
+    value_label, corrected_output, cmp_input, item_input, item_output, a_output, b_output"""
+
+_GRADED = "CASE WHEN n.target_type = 'item' THEN n.item_output ELSE s.output END"
+_A = "n.target_type = 'comparison' AND n.value_label = 'A better'"
+_B = "n.target_type = 'comparison' AND n.value_label = 'B better'"
+_OUTPUT = f"CASE WHEN {_A} THEN n.a_output WHEN {_B} THEN n.b_output ELSE {_GRADED} END"
+_TEXTS = {
+    "system_prompt": "s.system_prompt",
+    "messages": "CASE WHEN n.target_type IN ('span', 'trace', 'session') THEN s.messages END",
+    "input": "coalesce(n.cmp_input, n.item_input, s.last_user_message)",
+    "output": _OUTPUT,
+    "rejected_output": f"""CASE WHEN {_A} THEN n.b_output WHEN {_B} THEN n.a_output
+        WHEN n.corrected_output IS NOT NULL AND NOT coalesce(n.correct, false)
+            THEN {_GRADED} END""",
+    "expected_output": f"""CASE WHEN n.expected_source = 'correction' THEN n.corrected_output
+        WHEN n.expected_source IS NOT NULL THEN {_OUTPUT} END""",
+}
 
 
-def candidates_sql(*, hashed: bool = False) -> str:
-    """Every graded target the filter reaches: the row's columns and ``reason``; with
-    ``hashed``, kept rows also get ``row_hash``: md5 over every stored column as text (NULL
-    marked apart from empty, columns joined by a separator no text holds). md5 names
-    content here; it guards against no adversary, and costs half of sha256."""
+def with_texts_sql(narrow: str, also: tuple[str, ...] = ()) -> str:
+    """The stored row's columns, ``reason`` and the columns ``also`` for the rows of
+    ``narrow`` (a parenthesised query or a table of ``candidates_sql(texts=False)`` rows): the
+    span's texts are joined here, for kept rows only; left-out rows get none (nothing reads
+    them)."""
+    cols = ", ".join([f"{_TEXTS[c]} AS {c}" if c in _TEXTS else f"n.{c}" for c in ROW_COLUMNS]
+                     + [f"n.{c}" for c in ("reason", *also)])
+    return f"""SELECT {cols}
+               FROM {narrow} n
+               LEFT JOIN spans s ON s.span_key = CASE WHEN n.reason IS NULL THEN n.span_key END"""
+
+
+def candidates_sql(*, texts: bool = True) -> str:
+    """Every graded target the filter reaches: the row's columns and ``reason``. The selection
+    runs on narrow rows; with ``texts`` the long texts are joined at the end, for kept rows;
+    without, the rows carry ``with_texts_sql``'s inputs instead (the way to select first and
+    read texts only for the rows that need them)."""
     sql = f"""WITH {_GRADES}, {_CONTEXT} {_ROWS}
-        SELECT {_ROW_SELECT}, reason FROM judged"""
-    if hashed:
-        parts = ", ".join(f"coalesce(CAST({c} AS VARCHAR), chr(0))" for c in ROW_COLUMNS)
-        sql = f"""SELECT *, CASE WHEN reason IS NULL
-                                 THEN md5(concat_ws(chr(30), {parts})) END AS row_hash
-                  FROM ({sql})"""
+        SELECT {_NARROW_SELECT} FROM judged"""
+    if texts:
+        sql = with_texts_sql(f"({sql})")
     # Typed parameters: an empty list or a None would otherwise bind without a type.
     return re.sub(r"\$(\w+)", lambda m: _TYPED.get(m.group(1), m.group(0)), sql)
+
+
+def row_hash_sql(prefix: str = "") -> str:
+    """A stored row's content hash: md5 over every stored column as text (NULL marked apart
+    from empty, columns joined by a separator no text holds). md5 names content here; it
+    guards against no adversary, and costs half of sha256."""
+    parts = ", ".join(f"coalesce(CAST({prefix}{c} AS VARCHAR), chr(0))" for c in ROW_COLUMNS)
+    return f"md5(concat_ws(chr(30), {parts}))"
 
 
 _TYPED = {
