@@ -218,6 +218,13 @@ def test_page_shows_drop_off_and_turn_depth(demo_store: Store, app_db) -> None: 
     assert any(t.startswith("Drop-off") for t in titles)
     assert "User sentiment by turn depth, with a 95% CI" in titles
     assert "Offensive user messages by turn depth, with a 95% CI" in titles
+    dropped = next(d.value for d in at.dataframe if "last_turn_at" in d.value.columns)
+    assert len(dropped) == min(100, stats.dropoff()["any"].iloc[0])
+    assert dropped["link"].str.startswith("trace?trace=").all()
+    at.get("button_group")[0].set_value("errored").run()  # the reason picker
+    dropped = next(d.value for d in at.dataframe if "last_turn_at" in d.value.columns)
+    assert len(dropped) == min(100, stats.dropoff()["errored"].iloc[0])
+    assert set(dropped["status"]) == {"error"}
     at.sidebar.number_input(key="idle").set_value(5).run()
     assert not at.exception
     fewer = {m.label: m.value for m in at.metric}["Sessions"]
@@ -234,3 +241,26 @@ def test_wilson_interval_matches_published_values() -> None:
     low, high = C.wilson(pd.Series([0.0, 0.5]), pd.Series([10.0, 10.0]))
     assert low.tolist() == pytest.approx([0.0, 0.2366], abs=1e-4)
     assert high.tolist() == pytest.approx([0.2775, 0.7634], abs=1e-4)
+
+
+@pytest.mark.parametrize("reason", ["unanswered", "errored", "negative_feedback", "any"])
+def test_dropped_sessions_are_the_ones_counted(store: Store, reason: str) -> None:
+    build(store)
+    f = SpanFilter(start=T0, end=T0 + timedelta(days=5))
+    stats = C.conversation_stats(store, f)
+    drop = stats.dropoff().set_index("model_version")
+    for version in ("m1", "m2"):
+        listed = C.dropped_sessions(store, f, reason=reason, model_version=version, limit=1000)
+        assert len(listed) == drop.loc[version, reason] > 0
+        assert set(listed["model_version"]) == {version}
+        assert listed["last_turn_at"].is_monotonic_decreasing
+    listed = C.dropped_sessions(store, f, reason=reason, limit=1000)
+    assert len(listed) == drop.loc["all versions", reason]
+    if reason == "errored":
+        assert set(listed["status"]) == {"error"}
+    # Each listed span is the last LLM call of its session's last turn (pandas, from raw rows).
+    spans = store.df("SELECT trace_id, span_id, start_time FROM spans WHERE kind = 'llm'")
+    last = spans.sort_values("start_time").groupby("trace_id")["span_id"].last()
+    assert (listed["span_id"].to_numpy() == last.loc[listed["trace_id"]].to_numpy()).all()
+    with pytest.raises(C.FilterError, match="unknown drop-off reason"):
+        C.dropped_sessions(store, f, reason="bored")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import conversation_charts as cc
 import span_filters
+import span_table
 import state
 import streamlit as st
 
@@ -63,13 +64,45 @@ def draw_dropoff(stats: C.ConversationStats) -> None:
     for name in (*C.DROP_REASONS, "any"):
         shown[name] = [f"{n:,} ({s:.1%})" for n, s in zip(table[name], table[f"{name}_share"],
                                                            strict=True)]
-    st.dataframe(shown, hide_index=True, column_config={
-        "model_version": "model version", "negative_feedback": "negative feedback",
-        "any": "any of these"})
+    event = st.dataframe(shown, hide_index=True, key="dropoff_table", on_select="rerun",
+                         selection_mode="single-row", column_config={
+                             "model_version": "model version",
+                             "negative_feedback": "negative feedback", "any": "any of these"})
+    rows = event.selection.rows if event else []
+    version = shown["model_version"].iloc[rows[0]] if rows else "all versions"
+    draw_dropped(version)
     right.caption("Counted on the session's last turn: unanswered (timeout or empty answer), "
                   "errored, or negative feedback (thumbs down, rating of 2 or less). Each reason "
                   "is counted on its own; a session with several counts once in \"any of these\". "
                   "The share is of the version's sessions.")
+
+
+REASONS = {"any of these": "any", "unanswered": "unanswered", "errored": "errored",
+           "negative feedback": "negative_feedback"}
+
+
+def draw_dropped(version: str) -> None:
+    """The sessions behind a row of the drop-off table (pick a row; all versions otherwise),
+    most recent first, each linking to its last turn and conversation."""
+    st.caption(f"Sessions that dropped off, {version} (select a row of the table to pick a "
+               "version), most recent first:")
+    label = st.segmented_control("Reason", list(REASONS), default="any of these", key="drop_reason",
+                                 label_visibility="collapsed") or "any of these"
+    picked = None if version == "all versions" else version
+    dropped = state.aggregate(store, C.dropped_sessions, f, idle, REASONS[label], picked, 100)
+    if dropped.empty:
+        st.text("None.")
+        return
+    rows = dropped.assign(link=[span_table.trace_link(trace=t, span=s) for t, s in
+                                zip(dropped["trace_id"], dropped["span_id"], strict=True)])
+    st.dataframe(rows, hide_index=True, height=300, column_order=[
+        "link", "last_turn_at", "model_version", "turns", "status", "feedback",
+        "last_user_message", "session_id"], column_config={
+        "link": st.column_config.LinkColumn("last turn", display_text="open", width="small"),
+        "last_turn_at": st.column_config.DatetimeColumn("last turn (UTC)",
+                                                        format="YYYY-MM-DD HH:mm"),
+        "model_version": "model version", "last_user_message": "last user message (start)",
+        "session_id": "session id"})
 
 
 def draw_turns(stats: C.ConversationStats) -> None:

@@ -44,6 +44,13 @@ Z_975 = 1.959963984540054
 MAX_DEPTH = 20  # turn depths beyond fall in the last bin, "20+"
 OUTCOMES = ("answered", "errored", "unanswered")
 DROP_REASONS = ("unanswered", "errored", "negative_feedback")
+# Which sessions dropped off, per reason: conditions on the ``sessions`` CTE (its last turn).
+DROP_CONDITIONS = {
+    "unanswered": "status IS DISTINCT FROM 'ok' AND status IS DISTINCT FROM 'error'",
+    "errored": "status = 'error'",
+    "negative_feedback": "negative",
+    "any": "status IS DISTINCT FROM 'ok' OR negative",
+}
 # Feedback values read as negative or positive; the same thresholds as review sampling.
 NEGATIVE = "(f.kind = 'thumbs' AND f.value <= 0) OR (f.kind = 'rating' AND f.value <= 2)"
 POSITIVE = "(f.kind = 'thumbs' AND f.value >= 1) OR (f.kind = 'rating' AND f.value >= 4)"
@@ -172,6 +179,39 @@ class ConversationStats:
         return self.sessions.assign(turns=self.sessions["turns"].clip(upper=MAX_TURNS))
 
 
+def dropped_sessions(store: Store, f: SpanFilter, idle_minutes: int = IDLE_MINUTES,
+                     reason: str = "any", model_version: str | None = None,
+                     limit: int = 100) -> pd.DataFrame:
+    """The most recent sessions that dropped off for ``reason`` (``DROP_CONDITIONS``), of
+    ``model_version`` when given: per session its turns, the last turn's status, feedback and
+    start, and the last turn's answering span (``trace_id``, ``span_id``, ``session_id``,
+    ``user_id``, the start of its user message), so a page can link to the conversation."""
+    if reason not in DROP_CONDITIONS:
+        raise FilterError(f"unknown drop-off reason {reason!r}: one of {', '.join(DROP_CONDITIONS)}")
+    where, params = msql.where_clause(f)
+    params |= {"idle": int(idle_minutes), "version": model_version,
+               "limit": max(1, min(int(limit), 1000))}
+    return store.df(
+        f"""WITH {turns_sql(where)},
+            picked AS (
+                SELECT * FROM sessions
+                WHERE ({DROP_CONDITIONS[reason]})
+                  AND ($version IS NULL OR coalesce(model_version, '{msql.UNSET_GROUP}') = $version)
+                ORDER BY last_t0 DESC, last_tid LIMIT $limit
+            )
+            SELECT s.trace_id, s.span_id, s.session_id, s.user_id, p.last_t0 AS last_turn_at,
+                   p.n_turns AS turns, p.model_version, p.status,
+                   CASE WHEN p.negative THEN 'negative' WHEN p.positive THEN 'positive'
+                        ELSE 'none' END AS feedback,
+                   left(s.last_user_message, 160) AS last_user_message
+            FROM picked p JOIN spans s
+              ON hash(s.trace_id) = p.last_tid AND s.kind = '{msql.REQUEST_KIND}'
+            QUALIFY row_number() OVER (PARTITION BY p.last_tid ORDER BY s.start_time DESC) = 1
+            ORDER BY p.last_t0 DESC, p.last_tid""",
+        params,
+    )
+
+
 def wilson(p: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
     """95% Wilson score interval of a proportion ``p`` of ``n``: stays inside [0, 1] and
     is not empty at 0% (a few deep turns with no offensive message still say little)."""
@@ -248,7 +288,8 @@ def turns_sql(where: str) -> str:
             -- A hash aggregate per session instead of two more window passes.
             SELECT conv, sess_no, count(*) AS n_turns, min(pos) AS first_pos,
                    arg_max(status, pos) AS status, arg_max(model_version, pos) AS model_version,
-                   arg_max(negative, pos) AS negative, arg_max(positive, pos) AS positive
+                   arg_max(negative, pos) AS negative, arg_max(positive, pos) AS positive,
+                   arg_max(tid, pos) AS last_tid, max(t0) AS last_t0
             FROM split GROUP BY conv, sess_no
         ),
         numbered AS (
