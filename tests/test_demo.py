@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from pathlib import Path
 
 import pyarrow as pa
 import pytest
@@ -308,6 +309,48 @@ def test_grades_by_source(history):
     assert 0.55 < exact < 0.92 and bias > 0
     labels = {r[0] for r in s.rows("SELECT DISTINCT value_label FROM grades WHERE criterion = 'tone'")}
     assert {"on-brand", "too casual", "too formal"} <= labels
+
+
+def test_reviewers_correct_some_low_graded_answers_and_they_become_golden_rows(history):
+    """Corrections are consistent with the grades, and a golden build takes them as the
+    expected output of every corrected span whose reviewers agree on the verdict."""
+    from goldenloop import golden
+    from goldenloop.demo.corrections import CORRECTED, insert_corrections
+
+    s, summary = history
+    with s.transaction() as cur:
+        insert_corrections(cur, summary.seed)   # adds nothing when the demo already did
+        assert insert_corrections(cur, summary.seed) == 0
+    corr = s.rows("""SELECT c.target_id, c.corrected_output, c.author_id, c.created_at,
+                            sp.app, sp.tags[1], c.supersedes, c.retracted
+                     FROM corrections c JOIN spans sp USING (span_key)""")
+    low = {(str(k), who, at) for k, who, at in s.rows(
+        """SELECT span_key, author_id, created_at FROM grades WHERE source = 'human'
+           AND criterion = 'correctness' AND value_number <= 2""")}
+    low_spans = {k for k, _, _ in low}
+    assert 0 < len(corr) < len(low_spans)                      # a share, not all
+    assert len({c[0] for c in corr}) == len(corr)               # one per span
+    for target, text, who, at, app, intent, supersedes, retracted in corr:
+        assert (target, who, at) in low           # by a reviewer who graded it low, then
+        assert app == "support-bot" and text in CORRECTED[intent]
+        assert supersedes is None and not retracted
+
+    (Path(s.path).parent / "roles.yaml").write_text("leads: [lead]\n", encoding="utf-8")
+    version = golden.build(s, "demo-corrected", golden.GoldenFilter(), "lead").version
+    rows = golden.rows(s, version)
+    from_corr = rows[rows["expected_source"] == "correction"]
+    texts = {f"span:{c[0]}": (c[1], c[2]) for c in corr}
+    # Independently: a corrected span is kept when its reviewers agree on the verdict
+    # (correct means 4 or 5 on the demo's 1-5 scale).
+    verdicts = {}
+    for k, v in s.rows("""SELECT span_key, value_number FROM grades WHERE source = 'human'
+                          AND criterion = 'correctness'"""):
+        verdicts.setdefault(f"span:{k}", set()).add(v >= 4)
+    agreed = {k for k in texts if len(verdicts[k]) == 1}
+    assert agreed and set(from_corr["row_key"]) == agreed
+    for r in from_corr.itertuples():
+        assert (r.expected_output, r.corrected_by) == texts[r.row_key]
+        assert r.rejected_output == r.output != r.expected_output and not r.correct
 
 
 # -- store functions -----------------------------------------------------------------------
