@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from goldenloop import access, cli_agreement, cli_golden, cli_judge, cli_monitor, cli_producers
+from goldenloop.cli_support import progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
 from goldenloop.errors import GoldenloopError, MappingError
 from goldenloop.ingest import ImportOptions, grade_mapping, import_file
@@ -73,14 +74,10 @@ def import_(
     paths = resolve_paths(db)
     explicit = _import_mapping(mapping_file, map or [], out_of_scale)
     opts = ImportOptions(format=format, mapping=explicit, redact=redact, batch_input=batch_input)
-    owner = access.running_owner(paths)
-    if owner:
-        params = {"files": [str(f.resolve()) for f in files], "format": format,
-                  "mapping": explicit, "redact": redact, "origin": "cli",
-                  "batch_input": str(batch_input.resolve()) if batch_input else None}
-        job = access.submit_job(paths, "import", params)
-        typer.echo(f"The server (process {owner.pid}) owns {paths.db}: queued the import as a "
-                   f"job ({job.name}). Follow it on the Jobs page or with `goldenloop jobs`.")
+    params = {"files": [str(f.resolve()) for f in files], "format": format,
+              "mapping": explicit, "redact": redact, "origin": "cli",
+              "batch_input": str(batch_input.resolve()) if batch_input else None}
+    if queued_to_server(paths, "import", params, "the import"):
         return
     paths.ensure()
     failed = False
@@ -159,24 +156,12 @@ def demo(
 ) -> None:
     """Write a realistic 30-day production history with known incidents."""
     paths = resolve_paths(db)
-    owner = access.running_owner(paths)
-    if owner:
-        job = access.submit_job(paths, "demo", {"spans": spans, "seed": seed})
-        typer.echo(f"The server (process {owner.pid}) owns {paths.db}: queued the demo as a "
-                   f"job ({job.name}).")
+    if queued_to_server(paths, "demo", {"spans": spans, "seed": seed}, "the demo"):
         return
     from goldenloop import demo as demo_history
 
     paths.ensure()
-    with Store(paths.db) as store, typer.progressbar(length=100, label="demo") as bar:
-        done = [0]
-
-        def progress(fraction: float, message: str) -> None:
-            step = int(fraction * 100) - done[0]
-            if step > 0:
-                bar.update(step)
-                done[0] += step
-
+    with Store(paths.db) as store, progress_bar("demo") as progress:
         s = demo_history.generate(store, spans=spans, seed=seed, progress=progress)
     typer.echo(f"Demo history written to {paths.db}: {s.spans:,} spans.")
 

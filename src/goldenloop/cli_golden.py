@@ -14,6 +14,8 @@ from typing import Annotated
 
 import typer
 
+from goldenloop.cli_support import queued_to_server
+
 golden_app = typer.Typer(no_args_is_help=True, help="Golden datasets: build versions from "
                          "graded data, export them, compare versions.")
 DbOption = Annotated[str | None, typer.Option("--db", help="Database file (default: "
@@ -101,13 +103,9 @@ def build(
         for row in p.label_balance.itertuples():
             typer.echo(f"  label {row.label}: {row.rows:,} ({row.share:.0%})")
         return
-    owner = access.running_owner(paths)
-    if owner:
-        job = access.submit_job(paths, "golden", {
-            "name": name, "filter": f.to_dict(), "author": _author(author),
-            "description": description, "build_only": True})
-        typer.echo(f"The server (process {owner.pid}) owns {paths.db}: queued the build as a "
-                   f"job ({job.name}). Follow it with `goldenloop jobs`.")
+    params = {"name": name, "filter": f.to_dict(), "author": _author(author),
+              "description": description, "build_only": True}
+    if queued_to_server(paths, "golden", params, "the build"):
         return
     with Store(paths.db) as store:
         b = golden.build(store, name, f, _author(author), description=description)
@@ -135,16 +133,12 @@ def export(
 
     paths = resolve_paths(db)
     folder, formats = _out(paths, out), format or list(golden.FORMATS)
-    owner = access.running_owner(paths)
     if rebuild:
         with access.for_reading(paths) as r:
             last = golden.get_version(r.store, name)
-        if owner:
-            job = access.submit_job(paths, "golden", {
-                "name": name, "filter": last.filter.to_dict(), "author": _author(author),
-                "out": str(folder), "formats": formats})
-            typer.echo(f"The server (process {owner.pid}) owns {paths.db}: queued the build "
-                       f"and export as a job ({job.name}). Follow it with `goldenloop jobs`.")
+        params = {"name": name, "filter": last.filter.to_dict(), "author": _author(author),
+                  "out": str(folder), "formats": formats}
+        if queued_to_server(paths, "golden", params, "the build and export"):
             return
         with Store(paths.db) as store:
             r = golden.publish(store, name, last.filter, _author(author), folder,
@@ -152,7 +146,7 @@ def export(
         typer.echo(r.summary())
         _print_export(r.export)
         return
-    if owner:  # an existing version reads the same from the snapshot
+    if access.running_owner(paths):  # an existing version reads the same from the snapshot
         with access.for_reading(paths) as r:
             typer.echo(f"({r.note}; the export is not in the server's audit log)")
             done = golden.export(r.store, name, folder, _author(author), version=version,

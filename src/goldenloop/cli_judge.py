@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 
 from goldenloop import access
+from goldenloop.cli_support import progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
 from goldenloop.store import Store, judge_sql
 
@@ -69,24 +70,13 @@ def run(
                            "end": until.isoformat() if until else None}
         params["sample"], params["seed"] = sample, seed
     paths = resolve_paths(db)
-    owner = access.running_owner(paths)
-    if owner:
-        job = access.submit_job(paths, "judge", params)
-        typer.echo(f"The server (process {owner.pid}) owns {paths.db}: queued the judge run as a "
-                   f"job ({job.name}). Follow it on the Judges page or with `goldenloop jobs`.")
+    if queued_to_server(paths, "judge", params, "the judge run",
+                        follow="the Judges page or `goldenloop jobs`"):
         return
     from goldenloop.judge import run_params
 
     paths.ensure()
-    with Store(paths.db) as store, typer.progressbar(length=100, label="judging") as bar:
-        done = [0]
-
-        def progress(fraction: float, message: str) -> None:
-            step = int(fraction * 100) - done[0]
-            if step > 0:
-                bar.update(step)
-                done[0] += step
-
+    with Store(paths.db) as store, progress_bar("judging") as progress:
         result = run_params(store, params, progress)
     typer.echo(f"run {result.run_id}: {result.summary}")
     if result.failed:
@@ -133,11 +123,7 @@ def online(
     """Judge a fraction of new spans as they are imported (the server does it)."""
     params = {"judge": judge_name, "fraction": fraction, "budget_usd": budget, "enabled": not off}
     paths = resolve_paths(db)
-    owner = access.running_owner(paths)
-    if owner:
-        job = access.submit_job(paths, "judge_configure", params)
-        typer.echo(f"The server (process {owner.pid}) owns {paths.db}: queued the change as a "
-                   f"job ({job.name}).")
+    if queued_to_server(paths, "judge_configure", params, "the change"):
         return
     from goldenloop.judge import configure_online
 

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 import typer
 
+from goldenloop.cli_support import progress_bar, queued_to_server
+
 
 def score(
     db: Annotated[str | None, typer.Option("--db", help="Database file (default: "
@@ -19,7 +21,6 @@ def score(
 ) -> None:
     """Compute automatic signals of LLM spans: offensive language, sentiment, refusals, output
     length (offline), and moderation when configured."""
-    from goldenloop import access
     from goldenloop.config import resolve_paths
     from goldenloop.errors import GoldenloopError
 
@@ -27,11 +28,7 @@ def score(
     params: dict[str, Any] = {"rescore": rescore}
     if moderation_config:
         params["moderation_config"] = str(moderation_config.resolve())
-    owner = access.running_owner(paths)
-    if owner:
-        job = access.submit_job(paths, "score", params)
-        typer.echo(f"The server (process {owner.pid}) owns {paths.db}: queued scoring as a job "
-                   f"({job.name}). Follow it on the Jobs page or with `goldenloop jobs`.")
+    if queued_to_server(paths, "score", params, "scoring"):
         return
     if not paths.db.exists():
         raise GoldenloopError(f"no database at {paths.db}: run `goldenloop demo` or "
@@ -44,15 +41,7 @@ def _run_here(db: Path, params: dict[str, Any]) -> str:
     from goldenloop.scorers.run import score_job
     from goldenloop.store import Store
 
-    with Store(db) as store, typer.progressbar(length=100, label="score") as bar:
-        done = [0]
-
-        def progress(fraction: float, message: str) -> None:
-            step = int(fraction * 100) - done[0]
-            if step > 0:
-                bar.update(step)
-                done[0] += step
-
+    with Store(db) as store, progress_bar("score") as progress:
         result = score_job(store, params, progress)
     return result["summary"]
 
