@@ -19,8 +19,10 @@ def collect(
     port: Annotated[int, typer.Option(help="Port (4318 is OTLP/HTTP's).")] = 4318,
     max_body_mb: Annotated[float, typer.Option(help="Largest request body accepted, in MiB "
                                                "after decompression.")] = 32.0,
-    spool_seconds: Annotated[float, typer.Option(help="How often accepted requests are merged "
-                                                 "into a spool file.")] = 0.5,
+    spool_seconds: Annotated[float, typer.Option(help="How often the converter looks for "
+                                                 "accepted requests; it merges them into one spool "
+                                                 "file once about 8 MiB gathered or the oldest "
+                                                 "waited 2 s.")] = 0.5,
 ) -> None:
     """Receive OpenTelemetry traces over OTLP/HTTP (POST /v1/traces, protobuf or JSON) and hand
     them to the owner as spool files."""
