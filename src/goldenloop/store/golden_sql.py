@@ -46,16 +46,16 @@ g0 AS (     -- only the columns used: wide rows (raw judge answers) would be car
       AND list_contains($target_types, g.target_type)
       AND NOT EXISTS (SELECT 1 FROM grades s WHERE s.supersedes = g.grade_id)
 ),
-latest AS (
-    SELECT * FROM g0 WHERE side IS NOT NULL
-    -- one author: a reviewer (their adjudications apart), or a judge name and version; one
-    -- text key partitions faster than six columns with NULLs
-    QUALIFY row_number() OVER (
-        PARTITION BY tk, concat_ws(chr(31), side, coalesce(author_id, ''),
-                                   coalesce(judge_name, ''), coalesce(judge_version, ''),
-                                   coalesce(is_adjudication, false))
-        ORDER BY created_at DESC, grade_id DESC) = 1
+newest AS (   -- one author's latest grade on each target: a reviewer (their adjudications
+              -- apart), or a judge name and version; a grouping over narrow columns costs
+              -- less than a window that carries every column along
+    SELECT max({{'t': coalesce(created_at, '-infinity'::TIMESTAMP), 'g': grade_id}}).g
+               AS grade_id
+    FROM g0 WHERE side IS NOT NULL
+    GROUP BY tk, side, coalesce(author_id, ''), coalesce(judge_name, ''),
+             coalesce(judge_version, ''), coalesce(is_adjudication, false)
 ),
+latest AS (SELECT * FROM g0 WHERE grade_id IN (SELECT grade_id FROM newest)),
 valued AS (
     SELECT *, {_VALUE} AS value, {_PASS} AS pass
     FROM latest
@@ -120,8 +120,8 @@ judge_all AS (
            to_json(list_sort(list({{'grade_id': grade_id, 'judge': judge_name,
                                     'model': judge_model, 'version': judge_version,
                                     'value': value}}))) AS judge_grades,   -- in grading order
-           list_sort(list(DISTINCT judge_version) FILTER (WHERE judge_version IS NOT NULL))
-               AS judge_versions
+           CASE WHEN count(judge_version) > 0     -- list(DISTINCT) would be one more grouping
+                THEN list_sort(list_distinct(list(judge_version))) END AS judge_versions
     FROM usable WHERE side = 'judge' GROUP BY tk
 ),
 in_queue AS (
