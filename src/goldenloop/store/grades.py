@@ -77,13 +77,25 @@ def _select_list(columns: tuple[tuple[str, str], ...], present: set[str], alias:
     return ", ".join(out)
 
 
+# What makes a stored grade the same grade as a new row (``insert_grades`` skips such a row):
+# the target, the criterion, who graded (source, author, and for a judge its name, model and
+# version), under which rubric version, when, and the value. Two judge versions sharing an
+# author id and a timestamp, or one author's two different values, are two grades.
+_SAME_GRADE = ("target_type", "target_id", "criterion", "source", "author_kind", "author_id",
+               "judge_name", "judge_model", "judge_version", "rubric_name", "rubric_version",
+               "created_at", "value_number", "value_label", "value_labels", "value_text",
+               "not_applicable")
+
+
 def insert_grades(cur: duckdb.DuckDBPyConnection, table: pa.Table, *,
                   skip_existing: bool = True) -> int:
     """Insert grade rows from ``table``; return how many were added.
 
     Columns are any of ``GRADE_COLUMNS``, plus ``trace_id``/``span_id`` to name span targets.
-    With ``skip_existing``, a row equal to a stored grade on target, criterion, source,
-    author and created time is skipped, so loading the same grades twice adds nothing.
+    With ``skip_existing``, a row equal to a stored grade on every field of ``_SAME_GRADE``
+    (target, criterion, source, author, judge name, model and version, rubric name and
+    version, created time and value) is skipped, so loading the same grades twice adds
+    nothing while grades that differ in any of those are all kept.
     Grade ids follow the table's row order.
     """
     if table.num_rows == 0:
@@ -117,13 +129,11 @@ def insert_grades(cur: duckdb.DuckDBPyConnection, table: pa.Table, *,
               f"FROM {name} g {join}"
         where = ""
         if skip_existing:
-            where = """WHERE NOT EXISTS (
+            same = " AND ".join(f"o.{k} IS NOT DISTINCT FROM n.{k}" for k in _SAME_GRADE[2:])
+            where = f"""WHERE NOT EXISTS (
                 SELECT 1 FROM grades o
                 WHERE o.target_type = n.target_type AND o.target_id = n.target_id
-                  AND o.criterion = n.criterion
-                  AND o.source IS NOT DISTINCT FROM n.source
-                  AND o.author_id IS NOT DISTINCT FROM n.author_id
-                  AND o.created_at IS NOT DISTINCT FROM n.created_at)"""
+                  AND {same})"""
         cols = ", ".join(c for c, _ in GRADE_COLUMNS)
         # Ids come from one block of the sequence (writes hold the lock), numbered by row order.
         cur.execute(
