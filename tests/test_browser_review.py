@@ -164,6 +164,31 @@ def test_keyboard_only_grading_and_the_estimate(db: Path, tmp_path: Path) -> Non
         assert e.value == 4.0 and e.n_graded == 10
 
 
+def test_a_note_typed_and_ctrl_enter_from_the_text_box(db: Path, tmp_path: Path) -> None:
+    """Keys typed in the note box are text, not shortcuts; Ctrl+Enter from inside it submits
+    the picks and the note together (the item is a form: nothing is sent before)."""
+    with Store(db) as s:
+        sampling.create_queue(s, sampling.QueueOptions("notes", "lead"), sampling.Frame(),
+                              sampling.Uniform(6), seed=4)
+    with bs.chromium() as browser, bs.running_app(db, tmp_path) as url:
+        page = bs.open_page(browser, f"{url}/grade?reviewer=ana&queue=1")
+        _wait_item(page)
+        fill_default_by_keys(page)
+        page.keyboard.press("y")  # the note: the focus goes into its text box
+        page.wait_for_function("() => document.activeElement.tagName === 'TEXTAREA'")
+        page.keyboard.type("quite slow; sure")  # s, l, u, q, w... typed, not obeyed
+        old = _wait_item(page)
+        page.keyboard.press("Control+Enter")
+        page.wait_for_function(_NEXT_OR_DONE, arg=old, timeout=20_000)
+    with Store(db, read_only=True, migrate_schema=False) as s:
+        rows = s.rows("SELECT criterion, value_number, value_text FROM grades "
+                      "WHERE author_id = 'ana' AND queue_id = 1 ORDER BY criterion")
+        assert rows == [("conciseness", 3.0, None), ("correctness", 4.0, None),
+                        ("note", None, "quite slow; sure"), ("safety", 3.0, None),
+                        ("tone", None, None)]
+        assert s.scalar("SELECT count(*) FROM queue_claims WHERE outcome = 'skipped'") == 0
+
+
 def _grade_some(page, seen: set[str]) -> bool:
     """Fill the current item by keys; False when this page has nothing to grade."""
     m = _marker(page)
@@ -263,9 +288,10 @@ def test_next_item_latency(db: Path, tmp_path: Path) -> None:
           f"{len(times)} items")
     (bs.screenshot_dir() / "review-latency.txt").write_text(
         f"median_ms={median:.1f} max_ms={max(times):.1f} n={len(times)}\n")
-    # The target is 300 ms. Measured here on a loaded 2-core machine shared with other work
-    # (until the next item is drawn *and* the rerun has finished): median 414 ms, max 909 ms.
-    # The bound asserted is one this machine meets, not the target.
+    # The target is 300 ms (on 1M spans: benchmarks/bench_review.py). Measured here on a
+    # 2-core machine shared with other work (load average 9-13), until the next item is drawn
+    # *and* the run has finished: median 325 ms on this 20k-span demo. The bound asserted is
+    # one a loaded machine meets, not the target.
     assert median < 800, f"median {median:.0f} ms (target 300 ms)"
 
 
