@@ -75,12 +75,20 @@ adj AS (
     SELECT * FROM usable WHERE side = 'human' AND coalesce(is_adjudication, false)
     QUALIFY row_number() OVER (PARTITION BY tk ORDER BY created_at DESC, grade_id DESC) = 1
 ),
-hum AS (
-    SELECT tk, count(*) AS n_reviewers, count(DISTINCT vkey) AS n_keys,
-           list_sort(list(author_id)) AS reviewers,   -- ordered aggregates are slow: sort after
+hum AS (   -- per target: what the reviewers said (adjudications apart), and the target
+    SELECT tk, any_value(target_type) AS target_type, any_value(target_id) AS target_id,
+           max(span_key) AS span_key,
+           count(*) FILTER (WHERE NOT adjudication) AS n_reviewers,
+           coalesce(min(vkey) FILTER (WHERE NOT adjudication)
+                    <> max(vkey) FILTER (WHERE NOT adjudication), false) AS split,
+           -- ordered aggregates are slow: sort after
+           list_sort(list(author_id) FILTER (WHERE NOT adjudication)) AS reviewers,
            list_sort(list({{'reviewer': author_id, 'value': value, 'grade_id': grade_id,
-                            'adjudication': false}})) AS grades_list
-    FROM humans GROUP BY tk
+                            'adjudication': false}}) FILTER (WHERE NOT adjudication))
+               AS grades_list
+    FROM (SELECT *, coalesce(is_adjudication, false) AS adjudication FROM usable
+          WHERE side = 'human')
+    GROUP BY tk
 ),
 key_votes AS (SELECT tk, vkey, count(*) AS n FROM humans GROUP BY tk, vkey),
 value_votes AS (
@@ -95,28 +103,21 @@ majority_value AS (     -- the commonest value among the reviewers holding the m
     WHERE k.n * 2 > h.n_reviewers
     QUALIFY row_number() OVER (PARTITION BY v.tk ORDER BY v.n DESC, v.last_id DESC) = 1
 ),
-cand AS (
-    SELECT tk, any_value(target_type) AS target_type, any_value(target_id) AS target_id,
-           max(span_key) AS span_key
-    FROM usable WHERE side = 'human' GROUP BY tk
-),
+cand AS (SELECT * FROM hum),   -- every target a reviewer graded
 verdict AS (
     SELECT c.tk, c.target_type, c.target_id, c.span_key,
            coalesce(a.grade_id, m.last_id) AS verdict_id, a.grade_id IS NOT NULL AS adjudicated,
-           coalesce(h.n_reviewers, 0) AS n_reviewers, coalesce(h.n_keys, 0) AS n_keys,
-           h.reviewers, h.grades_list, a.author_id AS adjudicator, a.value AS adj_value,
-           a.grade_id AS adj_grade_id
+           c.n_reviewers, c.split, c.reviewers, c.grades_list, a.author_id AS adjudicator,
+           a.value AS adj_value, a.grade_id AS adj_grade_id
     FROM cand c
     LEFT JOIN adj a ON a.tk = c.tk
     LEFT JOIN majority_value m ON m.tk = c.tk
-    LEFT JOIN hum h ON h.tk = c.tk
-),
-judge_latest AS (
-    SELECT tk, vkey FROM usable WHERE side = 'judge'
-    QUALIFY row_number() OVER (PARTITION BY tk ORDER BY created_at DESC, grade_id DESC) = 1
 ),
 judge_all AS (
     SELECT tk,
+           -- the latest judge grade's verdict key (no window and join of its own)
+           max({{'t': coalesce(created_at, '-infinity'::TIMESTAMP), 'g': grade_id,
+                 'k': vkey}}).k AS judge_vkey,
            to_json(list_sort(list({{'grade_id': grade_id, 'judge': judge_name,
                                     'model': judge_model, 'version': judge_version,
                                     'value': value}}))) AS judge_grades,   -- in grading order
@@ -189,20 +190,19 @@ rows AS (
            x.item_output, x.a_output, x.b_output, x.has_output,
            g.value AS label, g.value_number AS label_number, g.pass, g.vkey,
            g.rubric_name, g.rubric_version, g.value_label,
-           v.adjudicated, v.n_reviewers, v.n_keys, v.reviewers, v.adjudicator,
+           v.adjudicated, v.n_reviewers, v.split, v.reviewers, v.adjudicator,
            CASE WHEN v.adjudicated
                 THEN list_append(coalesce(v.grades_list, []),
                                  {'reviewer': v.adjudicator, 'value': v.adj_value,
                                   'grade_id': v.adj_grade_id, 'adjudication': true})
                 ELSE v.grades_list END AS grades_list,
-           kv.n AS agreeing, j.vkey AS judge_vkey, ja.judge_grades, ja.judge_versions,
+           kv.n AS agreeing, ja.judge_vkey, ja.judge_grades, ja.judge_versions,
            c.correction_id, c.corrected_output, c.author_id AS corrected_by,
            qi.inclusion_prob, qi.queue_id
     FROM verdict v
     LEFT JOIN usable g ON g.grade_id = v.verdict_id
     LEFT JOIN key_votes kv ON kv.tk = v.tk AND kv.vkey = g.vkey
     LEFT JOIN ctx x ON x.tk = v.tk
-    LEFT JOIN judge_latest j ON j.tk = v.tk
     LEFT JOIN judge_all ja ON ja.tk = v.tk
     LEFT JOIN corr c ON c.tk = v.tk
     LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
@@ -229,7 +229,7 @@ judged AS (
             WHEN $source = 'adjudicated' AND NOT adjudicated THEN 'not adjudicated'
             WHEN $source = 'consensus' AND n_reviewers < $min_reviewers
                 THEN 'too few reviewers'
-            WHEN $source = 'consensus' AND n_keys > 1 THEN 'reviewers disagree'
+            WHEN $source = 'consensus' AND split THEN 'reviewers disagree'
             WHEN label IS NULL THEN 'reviewers disagree'
             WHEN $source = 'human_judge' AND judge_vkey IS NULL THEN 'no judge grade'
             WHEN $source = 'human_judge' AND judge_vkey <> vkey THEN 'judge disagrees'
@@ -241,7 +241,7 @@ judged AS (
         END AS reason,
         CASE WHEN adjudicated THEN 'adjudicated'
              WHEN n_reviewers = 1 THEN 'single reviewer'
-             WHEN n_keys = 1 THEN 'unanimous'
+             WHEN n_reviewers > 0 AND NOT split THEN 'unanimous'
              ELSE 'majority' END AS agreement_level,
         CASE WHEN n_reviewers > 0 THEN coalesce(agreeing, 0) / n_reviewers END
             AS human_agreement,
