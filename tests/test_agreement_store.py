@@ -145,11 +145,16 @@ def test_adjudication_grades_only_when_asked(graded):
     assert len(withadj) == len(plain) + 3  # lead paired with ana, ben and dev on s2
 
 
-def test_live_grades_without_rubric_filter_keep_versions_apart(graded):
+def test_live_grades_of_one_scale_keep_each_authors_latest_across_versions(graded):
+    # v1 and v2 define "quality" on the same 1-5 scale: ana's v2 grade (hour 12) and her
+    # edited v1 grade (hour 15) are two grades of one target, and the latest counts.
     g = q.live_grades(graded, "quality")
     ana_s1 = g[(g.author_id == "ana") & (g.item.str.startswith("span:"))
                & (g.target_id == g.target_id.min())]
-    assert sorted(ana_s1.rubric_version) == ["v1", "v2"]
+    assert ana_s1[["rubric_version", "value"]].values.tolist() == [["v1", 4.0]]
+    # Naming a version keeps both sides to it.
+    v2 = q.live_grades(graded, "quality", rubric_name="r", rubric_version="v2")
+    assert v2[["author_id", "value"]].values.tolist() == [["ana", 1.0]]
 
 
 def test_criterion_agreement_on_hand_grades(graded):
@@ -172,7 +177,10 @@ def test_criterion_without_grades_gives_empty_frames(graded):
 
 
 def test_criterion_errors_are_named(graded):
-    with pytest.raises(AgreementError, match="several rubric versions"):
+    graded.write(insert_criteria, pa.table({
+        "rubric_name": ["other"], "rubric_version": ["1"], "name": ["quality"],
+        "value_type": ["nominal"], "labels": [["good", "bad"]]}))
+    with pytest.raises(AgreementError, match="several rubrics"):
         criterion_agreement(graded, "quality")
     with pytest.raises(AgreementError, match="free text"):
         criterion_agreement(graded, "summary")

@@ -43,17 +43,24 @@ class CriterionAgreement:
 
 def criterion_scale(store: Store, criterion: str, rubric_name: str | None,
                     rubric_version: str | None) -> tuple[Scale, str | None, str | None]:
-    """The criterion's scale and the rubric (name, version) it comes from."""
+    """The criterion's scale and the rubric (name, version) it comes from.
+
+    With no version named, the scale is that of the rubric's latest version, and the version
+    returned is None when several versions are stored (their grades meet when their scales
+    match: ``store.agreement_sql``); with one version stored, it is that version."""
     rows = q.criterion_rows(store, criterion, rubric_name, rubric_version)
     if rows.empty:
         raise AgreementError(f"criterion {criterion!r} is not defined in any rubric"
                              + (f" {rubric_name}/{rubric_version}" if rubric_name else "")
                              + ": agreement needs its value type")
-    if len(rows) > 1:
-        found = ", ".join(f"{r.rubric_name}/{r.rubric_version}" for r in rows.itertuples())
-        raise AgreementError(f"criterion {criterion!r} is defined in several rubric versions "
+    names = rows["rubric_name"].drop_duplicates()
+    if len(names) > 1:
+        found = ", ".join(str(n) for n in names)
+        raise AgreementError(f"criterion {criterion!r} is defined in several rubrics "
                              f"({found}): name one")
-    row = rows.iloc[0].to_dict()
+    row = rows.iloc[0].to_dict()  # the latest version (criterion_rows orders them)
+    if len(rows) > 1:
+        row["rubric_version"] = None
     if row["value_type"] == "text":
         raise AgreementError(f"criterion {criterion!r} is free text: it has no agreement "
                              "statistics")

@@ -9,6 +9,20 @@ an undo has no grade, rather than falling back to an older one. Adjudication
 grades are left out unless asked for: they are made after seeing the others, so they are
 not independent ratings.
 
+Which rubric versions meet: a judge grade and a human grade are compared when they grade the
+same target, under the same rubric NAME and criterion, and the criterion's SCALE is the same
+in both grades' rubric versions — the same value type, the same levels (min..max) and the
+same labels in the same order (and single or multiple choice). Descriptions of levels and
+instructions may differ: a lead who rewords a rubric, or a judge run that stores the packaged
+rubric under its content-hash version, still meets grades made under the earlier version.
+Grades under two versions whose scales differ are never compared. With no version named,
+each rubric counts its grades under its current scale of the criterion (that of its latest
+version in ``criteria``); grades under an earlier, different scale count only when that
+version is named, and naming a version keeps both sides to exactly that version. A grade
+whose rubric version defines no such criterion is compared only within its own version.
+Among one author's grades on a target, the latest under the same scale counts, whichever
+version it was made under.
+
 Each row carries what agreement is sliced by: the span's app, model version, session and
 start time (for trace targets, those of the trace's first span; a session target is its
 own session), the judge's name, model and version, and the reviewer.
@@ -24,20 +38,43 @@ from goldenloop.store.store import Store
 _HUMAN = "(g.source = 'human' OR (g.source = 'imported' AND g.author_kind = 'reviewer'))"
 _JUDGE = "(g.source = 'judge' OR (g.source = 'imported' AND g.author_kind = 'judge'))"
 
-_GRADED = f"""
+# A criterion's scale as one comparable string: what two rubric versions must share for
+# their grades to be compared (descriptions and instructions are left out on purpose).
+_SCALE_KEY = """to_json(struct_pack(value_type := c.value_type, labels := c.labels,
+                                     min_value := c.min_value, max_value := c.max_value,
+                                     multi_select := coalesce(c.multi_select, false)))::VARCHAR"""
+
+_SCALES = f"""
+scales AS (
+    SELECT c.rubric_name, c.rubric_version, c.created_at, {_SCALE_KEY} AS scale_key
+    FROM criteria c WHERE c.name = $criterion
+),
+current_scale AS (
+    SELECT rubric_name,
+           first(scale_key ORDER BY created_at DESC, rubric_version DESC) AS scale_key
+    FROM scales GROUP BY rubric_name
+)"""
+
+_GRADED = f"""{_SCALES},
 live AS (
-    SELECT g.*, CASE WHEN {_JUDGE} THEN 'judge' WHEN {_HUMAN} THEN 'human' END AS side
+    SELECT g.*, CASE WHEN {_JUDGE} THEN 'judge' WHEN {_HUMAN} THEN 'human' END AS side,
+           coalesce(sc.scale_key, 'undefined in version ' || coalesce(g.rubric_version, ''))
+               AS scale_key
     FROM grades g
+    LEFT JOIN scales sc ON sc.rubric_name IS NOT DISTINCT FROM g.rubric_name
+                       AND sc.rubric_version IS NOT DISTINCT FROM g.rubric_version
+    LEFT JOIN current_scale cs ON cs.rubric_name IS NOT DISTINCT FROM g.rubric_name
     WHERE g.criterion = $criterion
       AND ($rubric_name IS NULL OR g.rubric_name = $rubric_name)
-      AND ($rubric_version IS NULL OR g.rubric_version = $rubric_version)
+      AND CASE WHEN $rubric_version IS NOT NULL THEN g.rubric_version = $rubric_version
+               ELSE cs.scale_key IS NULL OR sc.scale_key = cs.scale_key END
       AND NOT EXISTS (SELECT 1 FROM grades s WHERE s.supersedes = g.grade_id)
 ),
 latest AS (
     SELECT * FROM live
     WHERE side IS NOT NULL AND ($adjudication OR NOT coalesce(is_adjudication, false))
     QUALIFY row_number() OVER (
-        PARTITION BY target_type, target_id, rubric_name, rubric_version, side, author_id,
+        PARTITION BY target_type, target_id, rubric_name, scale_key, side, author_id,
                      judge_name, judge_version
         ORDER BY created_at DESC, grade_id DESC) = 1
 ),
@@ -59,7 +96,7 @@ trace_info AS (
 ),
 graded AS (
     SELECT u.grade_id, u.target_type, u.target_id, u.span_key, u.criterion,
-           u.rubric_name, u.rubric_version, u.side, u.author_id, u.judge_name,
+           u.rubric_name, u.rubric_version, u.scale_key, u.side, u.author_id, u.judge_name,
            u.judge_model, u.judge_version, u.value_number, u.value_label, u.is_gold,
            u.is_adjudication, u.created_at,
            u.target_type || ':' || u.target_id AS item,
@@ -77,8 +114,10 @@ with_cluster AS (
 )
 """
 
+# Two grades are compared when they grade one target under one rubric name and one scale of
+# the criterion (the module's docstring says why versions need not match).
 _SAME_TARGET = """h.item = j.item AND h.rubric_name IS NOT DISTINCT FROM j.rubric_name
-                  AND h.rubric_version IS NOT DISTINCT FROM j.rubric_version"""
+                  AND h.scale_key = j.scale_key"""
 
 
 def _params(criterion: str, rubric_name: str | None, rubric_version: str | None,
@@ -116,6 +155,7 @@ def judge_human_pairs(store: Store, criterion: str, *, rubric_name: str | None =
                    j.start_time, h.author_id AS reviewer, h.grade_id AS human_grade_id,
                    h.value_number AS human_number, h.value_label AS human_label,
                    h.created_at AS human_created_at, h.is_gold,
+                   h.rubric_version AS human_rubric_version,
                    j.judge_name, j.judge_model, j.judge_version, j.grade_id AS judge_grade_id,
                    j.value_number AS judge_number, j.value_label AS judge_label,
                    j.created_at AS judge_created_at
@@ -161,17 +201,52 @@ def criterion_rows(store: Store, criterion: str, rubric_name: str | None = None,
 
 
 def graded_criteria(store: Store) -> pd.DataFrame:
-    """Criteria with both human and judge grades: what agreement can be shown for."""
+    """Criteria with both human and judge grades: what agreement can be shown for.
+
+    One row per rubric name and criterion for the grades under its current scale, whichever
+    versions they were made under: ``rubric_version`` is that version when there is one,
+    else NULL (no version filter: the current scale's versions meet), and
+    ``rubric_versions`` lists them. A version whose scale differs from the current one gets
+    a row of its own (its grades are compared only among themselves)."""
     return store.df(
-        f"""SELECT c.rubric_name, c.rubric_version, c.name AS criterion, c.value_type,
-                   count(*) FILTER (WHERE {_HUMAN}) AS human_grades,
-                   count(*) FILTER (WHERE {_JUDGE}) AS judge_grades
-            FROM criteria c JOIN grades g
-              ON g.criterion = c.name AND g.rubric_name IS NOT DISTINCT FROM c.rubric_name
-             AND g.rubric_version IS NOT DISTINCT FROM c.rubric_version
-            GROUP BY ALL
-            HAVING human_grades > 0 AND judge_grades > 0
-            ORDER BY c.rubric_name, c.rubric_version, criterion""")
+        f"""WITH all_scales AS (
+                SELECT c.rubric_name, c.rubric_version, c.name AS criterion, c.value_type,
+                       c.created_at, {_SCALE_KEY} AS scale_key
+                FROM criteria c
+            ),
+            now_scale AS (
+                SELECT rubric_name, criterion,
+                       first(scale_key ORDER BY created_at DESC, rubric_version DESC) AS scale_key
+                FROM all_scales GROUP BY rubric_name, criterion
+            ),
+            counted AS (
+                SELECT s.rubric_name, s.rubric_version, s.criterion, s.value_type,
+                       s.scale_key = n.scale_key AS is_current,
+                       count(*) FILTER (WHERE {_HUMAN}) AS human_grades,
+                       count(*) FILTER (WHERE {_JUDGE}) AS judge_grades
+                FROM all_scales s
+                JOIN now_scale n ON n.rubric_name IS NOT DISTINCT FROM s.rubric_name
+                                AND n.criterion = s.criterion
+                JOIN grades g ON g.criterion = s.criterion
+                             AND g.rubric_name IS NOT DISTINCT FROM s.rubric_name
+                             AND g.rubric_version IS NOT DISTINCT FROM s.rubric_version
+                GROUP BY ALL
+            )
+            SELECT rubric_name,
+                   CASE WHEN count(*) = 1 THEN first(rubric_version) END AS rubric_version,
+                   criterion, first(value_type) AS value_type,
+                   CAST(sum(human_grades) AS BIGINT) AS human_grades,
+                   CAST(sum(judge_grades) AS BIGINT) AS judge_grades,
+                   list(rubric_version ORDER BY rubric_version) AS rubric_versions
+            FROM counted WHERE is_current
+            GROUP BY rubric_name, criterion
+            HAVING sum(human_grades) > 0 AND sum(judge_grades) > 0
+            UNION ALL
+            SELECT rubric_name, rubric_version, criterion, value_type, human_grades,
+                   judge_grades, [rubric_version]
+            FROM counted
+            WHERE NOT is_current AND human_grades > 0 AND judge_grades > 0
+            ORDER BY rubric_name, rubric_version NULLS FIRST, criterion""")
 
 
 def grade_notes(store: Store, grade_ids: list[int]) -> pd.DataFrame:
