@@ -96,7 +96,8 @@ def make_queue(db: Path, n: int) -> tuple[int, int, int]:
 
 
 def profile_library(db: Path, queue_id: int, items: int) -> dict[str, float]:
-    """Median ms of each library call of one fragment run, outside the app."""
+    """Median ms of each library call the grading screen makes for one submission (the
+    callback, then the fragment's run), outside the app."""
     calls: dict[str, list[float]] = {}
 
     def timed(name, fn, *args):
@@ -106,18 +107,15 @@ def profile_library(db: Path, queue_id: int, items: int) -> dict[str, float]:
         return out
 
     with Store(db) as s:
-        previous = None
-        for _ in range(min(items, 30)):
-            c = timed("next_item", review.next_item, s, queue_id, "pat")
-            timed("renew", review.renew, s, c)
-            timed("queue_progress", review.queue_progress, s, queue_id)
-            timed("left_for", review.left_for, s, queue_id, "pat")
+        claim = review.next_item(s, queue_id, "pat")
+        for _ in range(min(items, 30) - 1):
+            _, nxt = timed("submit_and_next", review.submit_and_next, s, claim, FULL)
+            timed("other_grades (just graded)", review.other_grades, s, claim)
+            timed("grading_progress", review.grading_progress, s, queue_id, "pat")
             timed("queue_rubric", review.queue_rubric, s, queue_id)
-            timed("payload", review.payload, s, c)
-            if previous is not None:
-                timed("other_grades", review.other_grades, s, previous)
-            timed("submit", review.submit, s, c, FULL)
-            previous = c
+            timed("is_adjudication", review.is_adjudication, s, queue_id)
+            timed("payload", review.payload, s, nxt)
+            claim = nxt
     return {k: round(statistics.median(v), 1) for k, v in calls.items()}
 
 
@@ -168,7 +166,8 @@ def main() -> None:
           f"{out['shown_median_ms']:.0f} ms (p90 {out['shown_p90_ms']:.0f}), run settled median "
           f"{out['settled_median_ms']:.0f} ms (max {out['settled_max_ms']:.0f}) [{out['load']}]")
     (OUT / "review.json").write_text(json.dumps(out, indent=2))
-    db.unlink(missing_ok=True)
+    for f in OUT.glob(f"{db.stem}*"):  # the working copy and the snapshot the server published
+        f.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":
