@@ -19,23 +19,30 @@ log = logging.getLogger("goldenloop.workers")
 
 
 class SnapshotPublisher(Loop):
-    """Publishes a snapshot when something changed and the last one is old enough."""
+    """Publishes a snapshot when something changed and the last one is old enough.
+
+    Publishing holds the write lock while the file is checkpointed and copied, so writers
+    (a reviewer's submit) wait behind it. The gap after a publish grows with its cost: at
+    least ``every`` seconds and at least ``duty`` times the time it took, so a large store
+    never spends more than about 1/duty of the time locked for snapshots.
+    """
 
     interval = 2.0
+    duty = 20.0
 
     def __init__(self, store: Store, paths: Paths, every: float = 10.0):
         super().__init__("goldenloop-snapshot")
         self.store, self.paths, self.every = store, paths, every
         self._published_generation = -1
-        self._last = 0.0
+        self._next = 0.0
 
     def tick(self) -> bool:
-        fresh = time.monotonic() - self._last < self.every
-        if self.store.generation == self._published_generation or fresh:
+        if self.store.generation == self._published_generation or time.monotonic() < self._next:
             return False
         gen = self.store.generation
         seconds = snapshot.publish(self.store, self.paths.snapshot)
-        self._published_generation, self._last = gen, time.monotonic()
+        self._published_generation = gen
+        self._next = time.monotonic() + max(self.every, self.duty * seconds)
         log.info("snapshot published in %.2f s", seconds)
         return False
 
