@@ -9,7 +9,6 @@ never enters the same queue twice, whichever path adds it.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 
 import duckdb
@@ -109,21 +108,6 @@ def existing_span_keys(cur: duckdb.DuckDBPyConnection, keys: list[int]) -> set[i
         return {k for (k,) in cur.fetchall()}
     finally:
         cur.unregister("_keys_in")
-
-
-def insert_queue(cur: duckdb.DuckDBPyConnection, *, name: str, description: str,
-                 target_type: str, frame: dict | None, window: tuple, population: int | None,
-                 design: dict, rubric_name: str, rubric_version: str, reviewers: int,
-                 created_by: str, now: datetime) -> int:
-    cur.execute("SELECT nextval('queue_seq')")
-    queue_id = int(fetch1(cur)[0])
-    cur.execute(
-        "INSERT INTO queues VALUES (?, ?, ?, ?, ?::JSON, ?, ?, ?, ?::JSON, ?, ?, ?, ?, ?, 'open')",
-        [queue_id, name, description, target_type,
-         None if frame is None else json.dumps(frame), window[0], window[1], population,
-         json.dumps(design), rubric_name, rubric_version, reviewers, created_by, now],
-    )
-    return queue_id
 
 
 ITEM_COLUMNS: tuple[tuple[str, str], ...] = (
