@@ -11,9 +11,8 @@ import pandas as pd
 import state
 import streamlit as st
 
-from goldenloop import estimation, review, sampling
+from goldenloop import estimation, ppi, review, sampling
 from goldenloop.errors import GoldenloopError
-from goldenloop.rubric import Rubric
 from goldenloop.store import Store
 
 DESIGNS = ("Stratified", "Uniform", "Risk-raised", "By hand", "Version comparison")
@@ -169,27 +168,11 @@ def draw_progress(store: Store, queue_id: int) -> None:
                      column_order=list(REVIEWER_COLUMNS))
 
 
-def _measures(rubric: Rubric):
-    """(criterion, what, estimate keywords) for each criterion an estimate makes sense for."""
-    for c in rubric.criteria:
-        if c.type == "text":
-            continue
-        if c.scale is not None:
-            lo, hi = c.scale
-            yield c.name, f"mean ({lo:g}–{hi:g})", {}
-            yield c.name, f"share ≥ {hi - 1:g}", {"at_least": hi - 1}
-        elif c.type == "boolean":
-            yield c.name, "share yes", {}
-        else:
-            for label in c.label_names:
-                yield c.name, f"share '{label}'", {"label": label}
-
-
 def estimates(store: Store, queue_id: int) -> tuple[pd.DataFrame, list[str]]:
     """One row per criterion measure; the notes of the library's estimates."""
     rubric = review.queue_rubric(store, queue_id)
     rows, notes = [], []
-    for name, what, kw in _measures(rubric):
+    for name, what, kw in estimation.measures(rubric):
         try:
             e = estimation.estimate(store, queue_id, name, **kw)
         except estimation.NonProbabilityQueue:
@@ -235,6 +218,38 @@ def draw_estimates(store: Store, queue_id: int) -> None:
         st.caption(n)
     st.caption("Hájek estimator weighted by each item's inclusion probability, with a 95% "
                "normal interval (see goldenloop.estimation).")
+    draw_ppi(store, queue_id)
+
+
+PPI_COLUMNS = {
+    "criterion": st.column_config.TextColumn("Criterion"),
+    "measure": st.column_config.TextColumn("Estimate of", width="medium"),
+    "value": st.column_config.NumberColumn("With the judge", format="%.3f"),
+    "ci_low": st.column_config.NumberColumn("95% low", format="%.3f"),
+    "ci_high": st.column_config.NumberColumn("95% high", format="%.3f"),
+    "human_value": st.column_config.NumberColumn("Humans only", format="%.3f"),
+    "human_ci_low": st.column_config.NumberColumn("95% low ", format="%.3f"),
+    "human_ci_high": st.column_config.NumberColumn("95% high ", format="%.3f"),
+    "judge_mean": st.column_config.NumberColumn("Judge alone", format="%.3f",
+                                                help="Uncorrected: biased when the judge is"),
+    "n_judged": st.column_config.NumberColumn("Judged", format="localized"),
+    "n_human": st.column_config.NumberColumn("Both graded", format="localized"),
+    "judge_version": st.column_config.TextColumn("Judge version"),
+}
+
+
+def draw_ppi(store: Store, queue_id: int) -> None:
+    """The judge-assisted estimate beside the human-only one, once a judge graded the queue."""
+    df = ppi.queue_estimates(store, queue_id)
+    if df.empty:
+        st.caption("Run a judge on this queue (Judges page) to narrow these intervals with "
+                   "prediction-powered inference.")
+        return
+    st.markdown("**With the judge** (prediction-powered inference)")
+    st.dataframe(df, hide_index=True, column_config=PPI_COLUMNS, column_order=list(PPI_COLUMNS))
+    st.caption("The judge's mean over every judged item, corrected by the human−judge "
+               "difference on items both graded: the judge's bias is removed, and an "
+               "informative judge narrows the interval (see goldenloop.ppi).")
 
 
 def draw_gold(store: Store, queue_id: int) -> None:

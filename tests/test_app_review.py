@@ -182,3 +182,31 @@ def test_hostile_output_is_plain_text(demo_db: Path) -> None:
     at = page("grade")
     assert hostile in [t.value for t in at.text]
     assert not any(hostile in m.value for m in at.markdown)
+
+
+def test_queue_summary_shows_the_judge_assisted_estimate(demo_db: Path, monkeypatch) -> None:
+    """Once a judge graded a drawn queue and reviewers graded some of it, the Queues page shows
+    the PPI estimate beside the human-only one, as the library computes it."""
+    from openai_loopback import judged_text, openai_server, verdict
+    from review_support import FULL
+
+    from goldenloop import judge, ppi
+
+    qid = make_queue(demo_db, n=40)
+    with openai_server(lambda body: verdict(reason="scripted", score=5 if len(
+            judged_text(body, "output") or "") > 150 else 2)) as srv:
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        with Store(demo_db) as s:
+            j = judge.get(s, "correctness")
+            judge.run(s, j, judge.from_queue(s, j, qid),
+                      judge.RunOptions(concurrency=4, retry=judge.Retry(max_attempts=1)))
+            for _ in range(8):
+                claim = review.next_item(s, qid, "ben")
+                review.submit(s, claim, FULL)
+            expected = ppi.queue_estimates(s, qid)
+    assert not expected.empty
+    q = page("queues")
+    assert "With the judge" in texts(q)
+    shown = next(d.value for d in q.dataframe if "judge_mean" in d.value.columns)
+    assert shown["value"].tolist() == pytest.approx(expected["value"].tolist())

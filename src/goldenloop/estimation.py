@@ -196,3 +196,22 @@ def estimate_by(store: Store, queue_id: int, criterion: str, by: str, *,
         rows.append({by: value, **{k: getattr(e, k) for k in (
             "value", "se", "ci_low", "ci_high", "n_sampled", "n_graded", "n_in_domain")}})
     return pd.DataFrame(rows)
+
+
+def measures(rubric: rubrics.Rubric, *, single_valued: bool = False):
+    """(criterion, what, estimate keywords) for each criterion an estimate makes sense for: the
+    mean and the share in the top two levels of a scale, the share "yes", the share of each
+    label. ``single_valued`` leaves out multi-select and pairwise criteria (a pointwise judge
+    gives one value)."""
+    for c in rubric.criteria:
+        if c.type == "text" or (single_valued and (c.multi_select or c.is_pairwise)):
+            continue
+        if c.scale is not None:
+            lo, hi = c.scale
+            yield c.name, f"mean ({lo:g}–{hi:g})", {}
+            yield c.name, f"share ≥ {hi - 1:g}", {"at_least": hi - 1}
+        elif c.type == "boolean":
+            yield c.name, "share yes", {}
+        else:
+            for label in c.label_names:
+                yield c.name, f"share '{label}'", {"label": label}

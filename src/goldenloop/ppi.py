@@ -162,20 +162,9 @@ def queue_estimate(store: Store, queue_id: int, criterion: str, *,
 
 
 def measures(rubric: rubrics.Rubric):
-    """(criterion, what, estimate keywords) per criterion a judge can grade: the mean and the
-    share in the top two levels of a scale, the share "yes", the share of each label."""
-    for c in rubric.criteria:
-        if c.type == "text" or c.multi_select or c.is_pairwise:
-            continue
-        if c.scale is not None:
-            lo, hi = c.scale
-            yield c.name, f"mean ({lo:g}–{hi:g})", {}
-            yield c.name, f"share ≥ {hi - 1:g}", {"at_least": hi - 1}
-        elif c.type == "boolean":
-            yield c.name, "share yes", {}
-        else:
-            for label in c.label_names:
-                yield c.name, f"share '{label}'", {"label": label}
+    """The estimates a judge can improve: those of ``estimation.measures`` for criteria with
+    one value per item."""
+    return estimation.measures(rubric, single_valued=True)
 
 
 def queue_estimates(store: Store, queue_id: int, level: float = 0.95,
