@@ -45,6 +45,16 @@ def _boolean_key(label: str | None) -> str | None:
     return "pass" if key in _PASS else "fail" if key in _FAIL else None
 
 
+def _distinct(values: Iterable) -> Iterable:
+    """The distinct values of a column (in C, by hash): equal values share one label, so
+    reading labels per distinct value gives the same set as per row."""
+    if isinstance(values, pd.Series | pd.Categorical | pd.Index | np.ndarray | list | tuple):
+        with contextlib.suppress(TypeError):  # unhashable values (lists) are read one by one
+            return pd.factorize(pd.Series(values) if isinstance(values, list | tuple) else values,
+                                use_na_sentinel=True)[1]
+    return values
+
+
 @dataclass(frozen=True)
 class Scale:
     """A criterion's value type and, for categorical types, its ordered categories."""
@@ -90,7 +100,7 @@ class Scale:
         """
         if not self.categorical or self.value_type == "boolean":
             return self
-        seen = {label_of(v) for col in columns for v in col} - {None}
+        seen = {label_of(v) for col in columns for v in _distinct(col)} - {None}
         known = list(self.categories or ())
         extra = sorted(seen - set(known))
         if not extra:
@@ -108,11 +118,17 @@ class Scale:
         s = pd.Series(values, dtype=object) if not isinstance(values, pd.Series) else values
         if not self.categorical:
             return pd.to_numeric(s, errors="coerce").to_numpy(dtype=float)
-        keys = s.map(label_of)
+        # Grades take a handful of distinct values: read each once, then index the codes.
+        try:
+            codes, uniques = pd.factorize(s, use_na_sentinel=True)
+        except TypeError:  # unhashable values (lists): read them one by one
+            codes, uniques = np.arange(len(s)), list(s)
+        keys = [label_of(u) for u in uniques]
         if self.value_type == "boolean":
-            keys = keys.map(_boolean_key)
+            keys = [_boolean_key(k) for k in keys]
         index = {c: float(i) for i, c in enumerate(self.categories or ())}
-        return keys.map(index).to_numpy(dtype=float, na_value=np.nan)
+        per_value = np.array([index.get(k, np.nan) for k in keys] + [np.nan], dtype=float)
+        return per_value[codes]  # the sentinel -1 (missing) picks the trailing NaN
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         """Category labels for integer codes (interval values pass through)."""
