@@ -19,6 +19,7 @@ from goldenloop.demo import grades as demo_grades
 from goldenloop.demo import spanbuild as B
 from goldenloop.demo import sql, support
 from goldenloop.demo import texts_support as S
+from goldenloop.demo.corrections import insert_corrections
 from goldenloop.demo.feedback import feedback_table
 from goldenloop.demo.incidents import (
     MODEL_VERSIONS,
@@ -122,6 +123,7 @@ def generate(store: Store, *, spans: int = 200_000, seed: int = 7, days: int = 3
         n_feedback = insert_feedback(cur, fb)
         n_human = insert_grades(cur, human)
         n_judge = insert_grades(cur, judge)
+        insert_corrections(cur, seed)  # derived from the stored grades: after them
     note(1.0, "done")
     return DemoSummary(
         seed=seed, start=from_us(plan.start_us), end=end, spans=counts["spans"],
