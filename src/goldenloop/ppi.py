@@ -191,3 +191,43 @@ def queue_estimates(store: Store, queue_id: int, level: float = 0.95,
             "judge_mean": e.judge_mean, "n_judged": e.n_judged, "n_human": e.n_human,
             "lam": e.lam, "judge_version": e.judge_version})
     return pd.DataFrame(rows)
+
+
+def _headline_measure(rubric: rubrics.Rubric):
+    """The measure a dashboard shows first: the first criterion's share in the top levels (or
+    its first measure)."""
+    found = list(estimation.measures(rubric, single_valued=True))
+    for name, what, kw in found:
+        if name == found[0][0] and kw:
+            return name, what, kw
+    return found[0] if found else None
+
+
+def traffic_estimates(store: Store, start=None, end=None, level: float = 0.95) -> pd.DataFrame:
+    """Per review queue drawn by a design whose window overlaps [start, end): its headline
+    measure over all traffic in its frame, from reviewers alone and, once a judge graded the
+    queue, by PPI. One row per queue; queues made by hand or without usable grades are left
+    out (they estimate nothing)."""
+    rows = []
+    for q in review_sql.probability_queues(store, start, end).itertuples():
+        rubric = rubrics.get(store, q.rubric_name, q.rubric_version)
+        head = _headline_measure(rubric)
+        if head is None:
+            continue
+        name, what, kw = head
+        try:
+            human = estimation.estimate(store, q.queue_id, name, level=level, **kw)
+        except estimation.EstimationError:
+            continue
+        row = {"queue_id": q.queue_id, "queue": q.name, "window_start": q.window_start,
+               "window_end": q.window_end, "criterion": name, "measure": what,
+               "human_value": human.value, "human_ci_low": human.ci_low,
+               "human_ci_high": human.ci_high, "n_graded": human.n_in_domain,
+               "value": None, "ci_low": None, "ci_high": None, "n_judged": None}
+        try:
+            e = queue_estimate(store, q.queue_id, name, level=level, **kw)
+            row.update(value=e.value, ci_low=e.ci_low, ci_high=e.ci_high, n_judged=e.n_judged)
+        except PPIError:
+            pass
+        rows.append(row)
+    return pd.DataFrame(rows)

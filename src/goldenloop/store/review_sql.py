@@ -344,3 +344,16 @@ def set_queue_status(cur: duckdb.DuckDBPyConnection, queue_id: int, status: str)
                 [status, queue_id])
     if fetch1(cur) is None:
         raise QueueNotFound(f"no queue {queue_id}")
+
+
+def probability_queues(store: Store, start=None, end=None):
+    """Review queues drawn by a sampling design (not by hand, not comparisons, not
+    adjudication) whose window overlaps [start, end), newest first (a DataFrame)."""
+    return store.df(
+        """SELECT queue_id, name, rubric_name, rubric_version, window_start, window_end
+           FROM queues
+           WHERE coalesce(purpose, 'review') = 'review' AND target_type <> 'comparison'
+             AND coalesce(CAST(design->>'probability' AS BOOLEAN), false)
+             AND ($start IS NULL OR window_end IS NULL OR window_end > $start)
+             AND ($end IS NULL OR window_start IS NULL OR window_start < $end)
+           ORDER BY queue_id DESC""", {"start": start, "end": end})
