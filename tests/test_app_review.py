@@ -205,7 +205,14 @@ def test_queue_summary_shows_the_judge_assisted_estimate(demo_db: Path, monkeypa
                 claim = review.next_item(s, qid, "ben")
                 review.submit(s, claim, FULL)
             expected = ppi.queue_estimates(s, qid)
+            traffic = ppi.traffic_estimates(s).set_index("queue_id").loc[qid]
     assert not expected.empty
+    # The Monitor's panel: the same queue's headline measure, human-only and with the judge.
+    head = expected[(expected["criterion"] == "correctness")
+                    & expected["measure"].str.startswith("share")].iloc[0]
+    assert traffic["measure"] == head["measure"]
+    assert traffic["value"] == pytest.approx(head["value"])
+    assert traffic["human_value"] == pytest.approx(head["human_value"])
     q = page("queues")
     assert "With the judge" in texts(q)
     shown = next(d.value for d in q.dataframe if "judge_mean" in d.value.columns)
