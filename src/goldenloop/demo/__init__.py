@@ -15,7 +15,9 @@ from datetime import datetime
 
 import pyarrow as pa
 
+from goldenloop import rubric as rubrics
 from goldenloop.demo import grades as demo_grades
+from goldenloop.demo import queue as demo_queue
 from goldenloop.demo import spanbuild as B
 from goldenloop.demo import sql, support
 from goldenloop.demo import texts_support as S
@@ -60,6 +62,7 @@ class DemoSummary:
     human_grades: int
     judge_grades: int
     criteria: int
+    queue_id: int = 0  # the demo review queue (demo.queue)
     incidents: list[Incident] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -115,14 +118,19 @@ def generate(store: Store, *, spans: int = 200_000, seed: int = 7, days: int = 3
     note(0.9, "feedback and grades")
     truth = B.Truth.concat(truths)
     fb = feedback_table(seed, truth, plan.end_us)
-    human, judge = demo_grades.grade_tables(seed, truth, plan.end_us, spans)
+    graded = demo_grades.grade_tables(seed, truth, plan.end_us, spans)
     criteria = demo_grades.criteria_table(from_us(plan.start_us))
+    queue_rubric = rubrics.current(store, demo_queue.RUBRIC)  # demo.queue says why not demo-1
     with store.transaction() as cur:
         insert_incidents(cur, [i.as_row() for i in plan.incidents])
         n_criteria = insert_criteria(cur, criteria)
         n_feedback = insert_feedback(cur, fb)
-        n_human = insert_grades(cur, human)
-        n_judge = insert_grades(cur, judge)
+        queue_id = demo_queue.write_queue(
+            cur, seed=seed, truth=truth, grades=graded, start_us=plan.start_us,
+            end_us=plan.end_us, rubric_name=queue_rubric.name, rubric_version=queue_rubric.version)
+        n_human = insert_grades(cur, demo_queue.link_grades(cur, queue_id, graded.human))
+        n_judge = insert_grades(cur, graded.judge)  # no queue ids: that would count as a review
+        demo_queue.count_reviews(cur, queue_id)
         insert_corrections(cur, seed)  # derived from the stored grades: after them
     note(1.0, "done")
     return DemoSummary(
@@ -130,5 +138,6 @@ def generate(store: Store, *, spans: int = 200_000, seed: int = 7, days: int = 3
         traces=counts["traces"], sessions=counts["sessions"], llm_spans=truth.n,
         duplicates=counts["duplicates"], quarantined=counts["quarantined"],
         feedback=n_feedback, human_grades=n_human, judge_grades=n_judge, criteria=n_criteria,
+        queue_id=queue_id,
         incidents=list(plan.incidents), seconds=time.perf_counter() - t_start,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
@@ -76,12 +77,32 @@ def criteria_table(created: datetime) -> pa.Table:
     })
 
 
-def _sample(rng: np.random.Generator, truth: B.Truth, end_us: int, spans: int
+ELIGIBLE_BEFORE_END_US = 3 * HOUR_US  # spans that ended this long before the history's end
+
+
+def eligible(truth: B.Truth, end_us: int) -> np.ndarray:
+    """Rows the demo grades are drawn from (the demo queue's frame): LLM spans that answered
+    (status ok) and ended at least three hours before the history's end."""
+    return np.flatnonzero((truth.status == B.OK)
+                          & (truth.end_us < end_us - ELIGIBLE_BEFORE_END_US))
+
+
+@dataclass(frozen=True)
+class DemoGrades:
+    human: pa.Table    # reviewers' grades (no queue ids yet: see demo.queue)
+    judge: pa.Table    # the demo judge's grades
+    judged: np.ndarray  # truth rows the judge graded: the demo queue's items
+    graded: np.ndarray  # truth rows a reviewer graded (a subset of ``judged``)
+    population: int     # eligible rows the sample was drawn from
+
+
+def _sample(rng: np.random.Generator, frame: np.ndarray, spans: int
             ) -> tuple[np.ndarray, np.ndarray]:
-    eligible = np.flatnonzero((truth.status == B.OK) & (truth.end_us < end_us - 3 * HOUR_US))
-    n_judge = min(len(eligible), int(np.clip(spans // 60, 400, 6000)))
+    """(judged, graded by a reviewer): simple random samples without replacement, of fixed
+    size, the first from ``frame``, the second from the first."""
+    n_judge = min(len(frame), int(np.clip(spans // 60, 400, 6000)))
     n_human = min(n_judge, int(np.clip(spans // 600, 80, 600)))
-    judged = np.sort(rng.choice(eligible, n_judge, replace=False))
+    judged = np.sort(rng.choice(frame, n_judge, replace=False))
     human = np.sort(rng.choice(judged, n_human, replace=False))
     return judged, human
 
@@ -121,11 +142,11 @@ def _rows(truth: B.Truth, rows: np.ndarray, value: np.ndarray, tone: np.ndarray,
     return pa.table(cols)
 
 
-def grade_tables(seed: int, truth: B.Truth, end_us: int, spans: int
-                 ) -> tuple[pa.Table, pa.Table]:
-    """(human grades, judge grades) as rows for ``store.grades.insert_grades``."""
+def grade_tables(seed: int, truth: B.Truth, end_us: int, spans: int) -> DemoGrades:
+    """Human and judge grades as rows for ``store.grades.insert_grades``, with the sample."""
     rng = np.random.default_rng([seed, 31])
-    judged, human = _sample(rng, truth, end_us, spans)
+    frame = eligible(truth, end_us)
+    judged, human = _sample(rng, frame, spans)
     q_true, t_true = truth.quality.astype(np.int64), truth.tone.astype(np.int64)
 
     # Reviewers: one per sampled span, a second on about a quarter of them.
@@ -164,4 +185,4 @@ def grade_tables(seed: int, truth: B.Truth, end_us: int, spans: int
         "judge_name": JUDGE_NAME, "judge_model": JUDGE_MODEL, "judge_version": JUDGE_VERSION,
         "raw": raw,
     })
-    return human_t, judge_t
+    return DemoGrades(human_t, judge_t, judged, human, len(frame))

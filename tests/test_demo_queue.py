@@ -1,0 +1,163 @@
+"""The demo's review queue: its stated design and frame, its items and probabilities, the
+reviewers' grades linked to it, the estimate it gives, and a judge run on it giving the
+prediction-powered estimate and judge–human pairs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from openai_loopback import judged_text, openai_server, verdict
+from review_support import DEMO_END, demo_template  # noqa: F401  (fixture)
+
+from goldenloop import agreement, estimation, judge, ppi, review
+from goldenloop import rubric as rubrics
+from goldenloop.demo import generate
+from goldenloop.demo.queue import NAME
+from goldenloop.sampling import Frame
+from goldenloop.store import Store
+
+
+@pytest.fixture
+def demo(demo_template: Path, tmp_path: Path):  # noqa: F811
+    path = tmp_path / "goldenloop.duckdb"
+    shutil.copy(demo_template, path)
+    with Store(path) as s:
+        yield s, int(s.scalar("SELECT queue_id FROM queues WHERE name = ?", [NAME]))
+
+
+def _eligible(s: Store, q: dict) -> int:
+    """The frame counted independently from the stored spans: LLM calls that answered and
+    ended before the queue's cutoff."""
+    return s.scalar("""SELECT count(*) FROM spans WHERE kind = 'llm' AND status = 'ok'
+                       AND end_time < ?""", [q["window_end"]])
+
+
+def test_one_queue_states_its_frame_and_design(demo):
+    s, qid = demo
+    assert s.scalar("SELECT count(*) FROM queues") == 1
+    q = review.get_queue(s, qid)
+    raw = s.rows("SELECT population_size, window_start, window_end, frame_filter, design "
+                 "FROM queues WHERE queue_id = ?", [qid])[0]
+    population, start, cutoff = raw[0], raw[1], raw[2]
+    assert q.is_probability_sample and q.design["kind"] == "uniform" and q.target_type == "span"
+    assert cutoff == DEMO_END.replace(hour=DEMO_END.hour - 3)
+    assert population == _eligible(s, {"window_end": cutoff})
+    # The stored Frame (by start time) holds the same spans: none started before the cutoff
+    # and ended after it in this history.
+    where, params = Frame.from_dict(q.frame).where("s")
+    assert s.scalar(f"SELECT count(*) FROM spans s WHERE {where}", params) == population
+    assert start <= s.scalar("SELECT min(start_time) FROM spans")
+    assert q.design["n"] == q.design["expected_size"] == s.scalar(
+        "SELECT count(*) FROM queue_items WHERE queue_id = ?", [qid])
+    # Its rubric loads, as the Grade and Queues pages load it.
+    assert rubrics.get(s, q.rubric_name, q.rubric_version).criterion("correctness").scale == (1, 5)
+
+
+def test_items_are_the_judged_spans_with_probability_n_over_population(demo):
+    s, qid = demo
+    items = s.df("SELECT * FROM queue_items WHERE queue_id = ?", [qid])
+    population = s.scalar("SELECT population_size FROM queues WHERE queue_id = ?", [qid])
+    assert np.allclose(items["inclusion_prob"], len(items) / population)
+    judged = set(s.df("SELECT DISTINCT span_key FROM grades WHERE source = 'judge'").span_key)
+    assert set(items["span_key"]) == judged
+    assert sorted(items["position"]) == list(range(len(items)))  # a random serving order
+    assert not (items["position"].to_numpy() == np.argsort(items["span_key"])).all()
+    # Items are eligible spans: answered, and ended before the cutoff.
+    bad = s.scalar("""SELECT count(*) FROM queue_items i JOIN spans s USING (span_key)
+                      JOIN queues q USING (queue_id)
+                      WHERE i.queue_id = ? AND (s.status <> 'ok' OR s.kind <> 'llm'
+                                                OR s.end_time >= q.window_end)""", [qid])
+    assert bad == 0
+    # Strata as a drawn queue names them: app / model version.
+    strata = s.df("""SELECT i.stratum, s.app || ' / ' || s.model_version AS expected
+                     FROM queue_items i JOIN spans s USING (span_key) WHERE i.queue_id = ?""",
+                  [qid])
+    assert (strata["stratum"] == strata["expected"]).all()
+
+
+def test_reviewers_grades_are_linked_and_counted(demo):
+    s, qid = demo
+    unlinked = s.scalar("SELECT count(*) FROM grades WHERE source = 'human' AND queue_id IS NULL")
+    assert unlinked == 0
+    assert s.scalar("SELECT count(*) FROM grades WHERE source = 'judge' "
+                    "AND (queue_id IS NOT NULL OR queue_item_id IS NOT NULL)") == 0
+    wrong_item = s.scalar("""SELECT count(*) FROM grades g JOIN queue_items i USING (queue_item_id)
+                             WHERE g.source = 'human'
+                               AND (i.span_key <> g.span_key OR i.queue_id <> g.queue_id)""")
+    assert wrong_item == 0
+    counts = s.df("""SELECT i.queue_item_id, i.status, i.reviewers_done,
+                            count(DISTINCT g.author_id) AS authors
+                     FROM queue_items i LEFT JOIN grades g
+                          ON g.queue_item_id = i.queue_item_id AND g.source = 'human'
+                     WHERE i.queue_id = ? GROUP BY ALL""", [qid])
+    assert (counts["reviewers_done"] == counts["authors"]).all()
+    assert set(counts.loc[counts["authors"] > 0, "status"]) == {"done"}
+    assert set(counts.loc[counts["authors"] == 0, "status"]) == {"pending"}
+    assert counts["authors"].max() == 2 and (counts["authors"] == 0).sum() > 0
+    # A newcomer is served a pending item, and grading it counts.
+    claim = review.next_item(s, qid, "newcomer")
+    assert claim is not None
+    assert counts.set_index("queue_item_id").loc[claim.queue_item_id, "status"] == "pending"
+
+
+def test_the_queue_estimate_matches_an_independent_computation(demo):
+    s, qid = demo
+    e = estimation.estimate(s, qid, "correctness", at_least=4)
+    assert e.ci_low < e.value < e.ci_high and e.ci_high - e.ci_low < 0.4
+    # Independent: each graded item's share of its reviewers' latest grades >= 4, Hájek with
+    # equal probabilities is the plain mean over graded items (response rates are close
+    # across strata, so the stratum adjustment moves it only a little).
+    per_item = s.df("""SELECT queue_item_id, avg(CAST(value_number >= 4 AS DOUBLE)) AS y
+                       FROM grades WHERE queue_id = ? AND criterion = 'correctness'
+                       GROUP BY queue_item_id""", [qid])
+    assert e.n_graded == len(per_item) and e.n_nonresponse == e.n_sampled - len(per_item)
+    assert abs(e.value - per_item["y"].mean()) < 2 * e.se
+    assert e.population_estimate == pytest.approx(e.population_size)
+
+
+def test_generating_again_writes_no_second_queue(tmp_path: Path):
+    with Store(tmp_path / "g.duckdb") as s:
+        a = generate(s, spans=3_000, days=7, end=DEMO_END)
+        b = generate(s, spans=3_000, days=7, end=DEMO_END)
+        assert a.queue_id == b.queue_id and s.scalar("SELECT count(*) FROM queues") == 1
+        assert s.scalar("SELECT count(*) FROM queue_items") == s.scalar(
+            "SELECT count(DISTINCT span_key) FROM grades WHERE source = 'judge'")
+
+
+def _by_length(body: dict):
+    """A judge that calls long answers correct: informative about the demo's answers, not
+    their truth (the scripted verdict knows only the text it is shown)."""
+    return verdict(reason="scripted", score=5 if len(judged_text(body, "output") or "") > 120 else 2)
+
+
+def test_a_judge_run_on_the_demo_queue_gives_ppi_and_agreement_pairs(demo, monkeypatch):
+    s, qid = demo
+    with openai_server(_by_length) as srv:
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        j = judge.get(s, "correctness")
+        r = judge.run(s, j, judge.from_queue(s, j, qid),
+                      judge.RunOptions(concurrency=8, retry=judge.Retry(max_attempts=1)))
+    items = s.scalar("SELECT count(*) FROM queue_items WHERE queue_id = ?", [qid])
+    assert r.judged == items and r.failed == 0
+    rows = ppi.queue_estimates(s, qid)
+    assert not rows.empty and set(rows["judge_version"]) == {j.version}
+    share = rows[(rows["criterion"] == "correctness") & rows["measure"].str.startswith("share")]
+    assert len(share) == 1
+    row = share.iloc[0]
+    assert row["ci_low"] <= row["value"] <= row["ci_high"]
+    assert row["n_judged"] == items
+    assert row["n_human"] == s.scalar("SELECT count(DISTINCT queue_item_id) FROM grades "
+                                      "WHERE queue_id = ? AND source = 'human'", [qid])
+    human = estimation.estimate(s, qid, "correctness", at_least=4)
+    assert row["human_value"] == pytest.approx(human.value)
+    # Agreement: the new judge's grades meet the demo reviewers' (rubric versions differ:
+    # the judge grades under the packaged rubric's hash version, the reviewers under demo-1).
+    found = agreement.criterion_agreement(s, "correctness")
+    mine = found.pairs[found.pairs["judge_version"] == j.version]
+    assert len(mine) >= row["n_human"]  # every item a reviewer graded, once per reviewer
+    assert set(mine["span_key"]) <= set(s.df(
+        "SELECT span_key FROM queue_items WHERE queue_id = ?", [qid]).span_key)
