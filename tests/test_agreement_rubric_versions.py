@@ -81,6 +81,8 @@ def test_new_version_with_the_same_scale_pairs_with_grades_of_the_old(store, spa
         page_data.PageFilter("quality", "r", None),
         default_rule("ordinal"), n_resamples=20))
     assert page.n_pairs == 4
+    # A frame may spell the missing version as NaN: it still means "no version filter".
+    assert page_data.choices(store, "quality", "r", float("nan")).judges == [("jj", "jj-new")]
     # Naming a version keeps both sides to it: neither version alone has both kinds.
     for version in ("old", "new"):
         assert q.judge_human_pairs(store, "quality", rubric_name="r",
@@ -141,11 +143,9 @@ def test_packaged_judge_run_today_pairs_with_demo_reviewers(demo_store, monkeypa
         r = judge.run(store, j, judge.from_spans(store, keys), judge.RunOptions(
             retry=judge.Retry(max_attempts=3, base_s=0.01, cap_s=0.05), concurrency=4))
     assert (r.judged, r.failed) == (40, 0)
-    # A run does not store its rubric version's criteria; creating a queue or editing a
-    # rubric does (rubric.sync). Agreement needs the version's scale to compare across
-    # versions: a grade under a version the store does not define meets only its own version.
-    assert q.judge_human_pairs(store, "correctness", rubric_name="default")[
-        "judge_version"].eq(j.version).sum() == 0
+    # Agreement reads the run's rubric version's scale from ``criteria``: a run does not
+    # store it today, creating a queue or editing a rubric does (rubric.sync). A grade under
+    # a version the store does not define meets only grades of its own version.
     rubric.sync(store)
     assert j.rubric.version != "demo-1"  # the packaged rubric's content hash
     res = criterion_agreement(store, "correctness", rubric_name="default", n_resamples=20)

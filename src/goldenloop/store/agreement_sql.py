@@ -120,10 +120,16 @@ _SAME_TARGET = """h.item = j.item AND h.rubric_name IS NOT DISTINCT FROM j.rubri
                   AND h.scale_key = j.scale_key"""
 
 
+def _absent(value: object) -> object:
+    """None for a missing name or version, however a frame spelled it (None, NaN, NA): a
+    version read from ``graded_criteria`` can be missing, meaning "no version filter"."""
+    return None if value is None or (not isinstance(value, str) and pd.isna(value)) else value
+
+
 def _params(criterion: str, rubric_name: str | None, rubric_version: str | None,
             adjudication: bool) -> dict:
-    return {"criterion": criterion, "rubric_name": rubric_name,
-            "rubric_version": rubric_version, "adjudication": adjudication}
+    return {"criterion": criterion, "rubric_name": _absent(rubric_name),
+            "rubric_version": _absent(rubric_version), "adjudication": adjudication}
 
 
 def value_column(label: pd.Series, number: pd.Series) -> np.ndarray:
@@ -197,7 +203,8 @@ def criterion_rows(store: Store, criterion: str, rubric_name: str | None = None,
              AND ($rubric_name IS NULL OR rubric_name = $rubric_name)
              AND ($rubric_version IS NULL OR rubric_version = $rubric_version)
            ORDER BY rubric_name, created_at DESC, rubric_version DESC""",
-        {"criterion": criterion, "rubric_name": rubric_name, "rubric_version": rubric_version})
+        {"criterion": criterion, "rubric_name": _absent(rubric_name),
+         "rubric_version": _absent(rubric_version)})
 
 
 def graded_criteria(store: Store) -> pd.DataFrame:
@@ -208,7 +215,7 @@ def graded_criteria(store: Store) -> pd.DataFrame:
     else NULL (no version filter: the current scale's versions meet), and
     ``rubric_versions`` lists them. A version whose scale differs from the current one gets
     a row of its own (its grades are compared only among themselves)."""
-    return store.df(
+    df = store.df(
         f"""WITH all_scales AS (
                 SELECT c.rubric_name, c.rubric_version, c.name AS criterion, c.value_type,
                        c.created_at, {_SCALE_KEY} AS scale_key
@@ -247,6 +254,10 @@ def graded_criteria(store: Store) -> pd.DataFrame:
             FROM counted
             WHERE NOT is_current AND human_grades > 0 AND judge_grades > 0
             ORDER BY rubric_name, rubric_version NULLS FIRST, criterion""")
+    # A missing version stays None (not NaN): callers pass it back as "no version filter".
+    df["rubric_version"] = pd.Series([_absent(v) for v in df["rubric_version"]], dtype=object,
+                                     index=df.index)
+    return df
 
 
 def grade_notes(store: Store, grade_ids: list[int]) -> pd.DataFrame:
