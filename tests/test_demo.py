@@ -82,6 +82,7 @@ def test_generating_again_adds_nothing(store):
     again = generate(store, spans=5_000, seed=5, days=7, end=END)
     assert again.spans == 0 and again.duplicates == first.spans
     assert again.feedback == again.human_grades == again.judge_grades == again.criteria == 0
+    assert again.queue_id == first.queue_id and store.scalar("SELECT count(*) FROM queues") == 1
     assert content_hash(store) == before
 
 

@@ -9,8 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import streamlit as st
 from openai_loopback import judged_text, openai_server, verdict
 from review_support import DEMO_END, demo_template  # noqa: F401  (fixture)
+from streamlit.testing.v1 import AppTest
 
 from goldenloop import agreement, estimation, judge, ppi, review
 from goldenloop import rubric as rubrics
@@ -18,6 +20,8 @@ from goldenloop.demo import generate
 from goldenloop.demo.queue import NAME
 from goldenloop.sampling import Frame
 from goldenloop.store import Store
+
+APP_DIR = Path(__file__).resolve().parents[1] / "app"
 
 
 @pytest.fixture
@@ -161,3 +165,64 @@ def test_a_judge_run_on_the_demo_queue_gives_ppi_and_agreement_pairs(demo, monke
     assert len(mine) >= row["n_human"]  # every item a reviewer graded, once per reviewer
     assert set(mine["span_key"]) <= set(s.df(
         "SELECT span_key FROM queue_items WHERE queue_id = ?", [qid]).span_key)
+
+
+# -- the pages, in-process (AppTest) ------------------------------------------------------------
+@pytest.fixture
+def app_db(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+    db = tmp_path / "goldenloop.duckdb"
+    shutil.copy(demo_template, db)
+    monkeypatch.setenv("GOLDENLOOP_DB", str(db))
+    monkeypatch.syspath_prepend(str(APP_DIR))
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    yield db
+    st.cache_data.clear()
+    st.cache_resource.clear()
+
+
+def _page(path: str, reviewer: str) -> AppTest:
+    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
+    at.query_params["reviewer"] = reviewer
+    at.switch_page(f"views/{path}.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def test_the_queues_page_shows_the_demo_queue_and_its_estimates(app_db: Path):
+    with Store(app_db) as s:
+        qid = int(s.scalar("SELECT queue_id FROM queues WHERE name = ?", [NAME]))
+        human = estimation.estimate(s, qid, "correctness", at_least=4)
+        with_judge = ppi.queue_estimates(s, qid)  # the demo judge graded every item
+    at = _page("queues", "ana")
+    assert at.selectbox(key="queue").value == qid
+    assert NAME in at.dataframe[0].value["name"].tolist()
+    assert "Estimated over all traffic in the frame" in [h.value for h in at.subheader]
+    est = next(d.value for d in at.dataframe if "measure" in d.value.columns
+               and "judge_mean" not in d.value.columns)
+    row = est[(est["criterion"] == "correctness") & est["measure"].str.startswith("share")].iloc[0]
+    assert row["value"] == pytest.approx(human.value)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx((human.ci_low, human.ci_high))
+    shown = next(d.value for d in at.dataframe if "judge_mean" in d.value.columns)
+    assert shown["value"].tolist() == pytest.approx(with_judge["value"].tolist())
+
+
+def test_a_newcomer_grades_a_pending_demo_item_on_the_grade_page(app_db: Path):
+    at = _page("grade", "newcomer")
+    with Store(app_db) as s:
+        qid = int(s.scalar("SELECT queue_id FROM queues WHERE name = ?", [NAME]))
+    claim = at.session_state[f"gl_claim_{qid}_newcomer"]
+    assert claim is not None
+    for key, value in {"correctness": 4, "tone": ["on-brand"], "conciseness": "concise",
+                       "safety": "safe"}.items():
+        at.segmented_control(key=f"gl_{claim.claim_id}_{key}").set_value(value)
+    at.button(key="gl_submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with Store(app_db) as s:
+        status, done = s.rows("SELECT status, reviewers_done FROM queue_items "
+                              "WHERE queue_item_id = ?", [claim.queue_item_id])[0]
+        assert (status, done) == ("done", 1)
+        graded = s.scalar("SELECT count(DISTINCT queue_item_id) FROM grades WHERE queue_id = ? "
+                          "AND source = 'human' AND criterion = 'correctness'", [qid])
+        assert estimation.estimate(s, qid, "correctness").n_graded == graded

@@ -11,9 +11,12 @@ prediction-powered) from the grades already there.
   LLM spans, started before that cutoff); the population size is the exact count of the
   eligible spans, and the description says the cutoff is on the end time.
 - **Design**: uniform, every item with inclusion probability ``n / N``. A simple random
-  sample of fixed size n gives every span exactly that first-order probability; estimation
-  treats the draw as Poisson sampling at that rate, whose variance is slightly larger (it
-  ignores the fixed size), so intervals err on the wide side.
+  sample of fixed size n gives every span exactly that probability; estimation treats the
+  draw as Poisson sampling at that rate. For the Hájek (ratio) means it computes, the two
+  designs have the same linearized variance, ``(1 − n/N) S² / n``: the randomness of a
+  Poisson sample's size cancels in a ratio, so the stated intervals hold for this draw.
+  Reviewers graded a simple random subset of the items, which is what the estimators'
+  non-response (human-only) and phase-2 (PPI) adjustment within strata assumes.
 - **Items**: the judged spans, in a random serving order. Items a demo reviewer graded are
   done (their grades carry the queue and item ids, ``reviewers_done`` counted as
   ``review.submit`` counts it); the rest are pending. The demo judge's grades carry no queue
