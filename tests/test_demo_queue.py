@@ -17,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 from goldenloop import agreement, estimation, judge, ppi, review
 from goldenloop import rubric as rubrics
 from goldenloop.demo import generate
+from goldenloop.demo import grades as demo_grades
 from goldenloop.demo.queue import NAME
 from goldenloop.sampling import Frame
 from goldenloop.store import Store
@@ -139,6 +140,8 @@ def _by_length(body: dict):
 
 def test_a_judge_run_on_the_demo_queue_gives_ppi_and_agreement_pairs(demo, monkeypatch):
     s, qid = demo
+    # Before any run, the demo judge's own grades (no queue ids) already give PPI rows.
+    assert set(ppi.queue_estimates(s, qid)["judge_version"]) == {demo_grades.JUDGE_VERSION}
     with openai_server(_by_length) as srv:
         monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
