@@ -243,3 +243,66 @@ def _finish(base, data: pd.DataFrame, spec: Spec, frame: Frame) -> Chart:
         .configure_view(strokeWidth=0) \
         .configure(aria=False)  # no screen-reader text per point: evaluated for every point
     return Chart(chart, {"main": data.reset_index(drop=True), **datasets})
+
+
+# -- One view per row ----------------------------------------------------------------------
+# Every ``st.vega_lite_chart`` is its own vega-embed instance (its own parse, dataflow, axes,
+# Arrow decoding and React element); drawing two charts of a row as one ``hconcat`` view
+# cuts the browser's CPU for the Monitor page by about a fifth (benchmarks/bench_monitor_page).
+# Concatenated views cannot stretch with the page, so each chart gets a fixed size: two fit
+# beside each other in the main area of a 1,400-pixel window with the sidebar open.
+ROW_PLOT_WIDTH = 380   # pixels of plot per chart; axes, legend and title come on top
+ROW_PLOT_HEIGHT = 175  # with its title, legend and axis a chart stays about HEIGHT tall
+CHART_FIELD = "chart"  # in every chart's main data: a click names the chart it came from
+
+
+def side_by_side(named: list[tuple[str, dict]]) -> dict:
+    """The finished specs (``Chart.vega_spec``) of one row, by chart name, as one view.
+
+    Datasets and views are renamed ``<chart>_<name>`` so the charts' data stay apart; their
+    point selections become one ``PICK`` over every view whose fields add ``CHART_FIELD``,
+    so a click names its chart, and a click in one chart replaces the pick in the other.
+    """
+    views, datasets, picks = [], {}, []
+    config = {}
+    for name, spec in named:
+        spec = dict(spec)
+        for key, frame in spec.pop("datasets").items():
+            datasets[f"{name}_{key}"] = frame.assign(**{CHART_FIELD: name}) if key == "main" \
+                else frame
+        config = spec.pop("config", config)
+        for key in ("$schema", "autosize"):
+            spec.pop(key, None)
+        picks += [_renamed(p, name) for p in spec.pop("params", [])]
+        views.append(_renamed(spec, name) | {"width": ROW_PLOT_WIDTH, "height": ROW_PLOT_HEIGHT})
+    out = {"hconcat": views, "spacing": 36, "config": config, "datasets": datasets,
+           "autosize": {"type": "pad", "contains": "padding"},  # "fit" is for single views
+           # SVG, as a single chart of this size gets: Streamlit switches a view with more
+           # than 2,000 data-driven marks to canvas, which has no text or paths to read.
+           "usermeta": {"embedOptions": {"renderer": "svg"}},
+           # Each chart keeps its own scales and legend (a shared colour scale would merge
+           # "p95" with "errors").
+           "resolve": {"scale": {"color": "independent", "x": "independent",
+                                 "y": "independent"}, "legend": {"color": "independent"}}}
+    if picks:
+        select = dict(picks[0]["select"])
+        select["fields"] = [CHART_FIELD, *select["fields"]]
+        out["params"] = [{"name": PICK, "select": select,
+                          "views": [v for p in picks for v in p.get("views", [])]}]
+    return out
+
+
+def _renamed(node, chart: str):
+    """A copy of a spec part with its data and view names prefixed by the chart's name."""
+    if isinstance(node, list):
+        return [_renamed(v, chart) for v in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _renamed(v, chart) for k, v in node.items()}
+    if isinstance(node.get("data"), dict) and "name" in node["data"]:
+        out["data"] = {**node["data"], "name": f"{chart}_{node['data']['name']}"}
+    if "views" in node:
+        out["views"] = [f"{chart}_{v}" for v in node["views"]]
+    if "name" in node and ("mark" in node or "layer" in node):  # a view's own name
+        out["name"] = f"{chart}_{node['name']}"
+    return out

@@ -6,6 +6,7 @@ import json
 from datetime import datetime
 from pathlib import Path
 
+import altair as alt
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -78,14 +79,32 @@ def monitor() -> AppTest:
 
 
 def charts(at: AppTest) -> list[dict]:
-    """Each chart's Vega-Lite spec, with its datasets as frames."""
+    """Each chart's Vega-Lite spec, with its datasets as frames (named as the chart names
+    them) and the selections that cover it. Two charts of a row are one view (an hconcat
+    whose datasets and views carry the chart's name as a prefix): split apart here."""
     out = []
-    for chart in at.get("vega_lite_chart"):
-        spec = json.loads(chart.proto.spec)
-        spec["datasets"] = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pandas()
-                            for d in chart.proto.datasets}
-        out.append(spec)
+    for element in at.get("vega_lite_chart"):
+        row = json.loads(element.proto.spec)
+        frames = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pandas()
+                  for d in element.proto.datasets}
+        for view in row.get("hconcat", [row]):
+            chart = next(n for n in data_names(view) if n.endswith("_main"))[:-len("_main")]
+            spec = dict(view)
+            spec["chart"] = chart
+            spec["datasets"] = {n[len(chart) + 1:]: frames[n] for n in data_names(view)}
+            spec["params"] = [p for p in row.get("params", [])
+                              if any(v.startswith(f"{chart}_") for v in p.get("views", []))]
+            out.append(spec)
     return out
+
+
+def data_names(node) -> set[str]:
+    if isinstance(node, list):
+        return set().union(*(data_names(v) for v in node)) if node else set()
+    if not isinstance(node, dict):
+        return set()
+    own = {node["data"]["name"]} if isinstance(node.get("data"), dict) else set()
+    return own.union(*(data_names(v) for v in node.values()))
 
 
 def mark_types(spec: dict) -> list[str]:
@@ -127,6 +146,9 @@ def test_every_chart_drawn_with_the_version_marker(app_db: Path) -> None:
         assert marks.count("rule") >= 1 and "text" in marks
         assert sum(len(d) for d in spec["datasets"].values()) <= M.MAX_POINTS
         assert selections(spec) == ["pick"]  # a click on a point opens the spans behind it
+        # ... and names its chart: a column of the chart's data and a field of the pick
+        assert set(spec["datasets"]["main"]["chart"]) == {spec["chart"]}
+        assert spec["params"][0]["select"]["fields"][0] == "chart"
     assert tiles(at)["Requests"] == f"{len(df):,}"
     assert tiles(at)["Failure rate"] == f"{(df['status'] != 'ok').mean():.2%}"
     titles = [s["title"]["text"] for s in shown]  # 2,000 requests in 30 days: daily buckets
@@ -170,7 +192,7 @@ def test_missing_signals_grades_and_feedback_say_so(app_db: Path) -> None:
     assert "No automatic signals" in infos
     assert "No human grades or judge scores" in infos
     assert "No end-user feedback" in infos
-    assert len(at.get("vega_lite_chart")) == ALL_CHARTS - 6
+    assert len(charts(at)) == ALL_CHARTS - 6
 
 
 def test_overview_is_computed_once_and_cached(app_db: Path, monkeypatch) -> None:
@@ -204,10 +226,20 @@ def test_every_chart_is_valid_vega_lite(tmp_path: Path, monkeypatch, split) -> N
     with Store(db) as store:
         f = M.SpanFilter(start=datetime(2025, 3, 3), end=datetime(2025, 3, 6))
         view = M.overview(store, f, split)
+    import charts as c
+
+    built = {}
     for name in monitor_charts.CHARTS:
         chart = monitor_charts.build(view, name, None)
-        chart.vega_spec(validate=True)  # raises on any schema error
+        built[name] = chart.vega_spec(validate=True)  # raises on any schema error
         assert chart.points <= M.MAX_POINTS
+    names = list(built)
+    for row in zip(names[::2], names[1::2], strict=True):  # the page draws charts in pairs
+        spec = c.side_by_side([(n, built[n]) for n in row])
+        spec["datasets"] = {k: json.loads(d.to_json(orient="records", date_format="iso"))
+                            for k, d in spec["datasets"].items()}
+        alt.HConcatChart.from_dict(spec, validate=True)  # raises on any schema error
+        assert spec["params"][0]["views"]  # one pick over both charts' click targets
 
 
 def test_demo_incidents_shade_the_charts_they_belong_to(app_db: Path) -> None:
@@ -244,4 +276,4 @@ def test_time_ranges(app_db: Path, label: str, bucket: str, phrase: str, shown: 
     at.sidebar.selectbox(key="range").set_value(label).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.caption[0].value.startswith(f"{phrase} UTC, in buckets of {bucket}.")
-    assert len(at.get("vega_lite_chart")) == shown
+    assert len(charts(at)) == shown

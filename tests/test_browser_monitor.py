@@ -22,6 +22,7 @@ from goldenloop.store import Store
 pytestmark = pytest.mark.browser
 
 ALL_CHARTS = 14
+ROWS = 7  # two charts side by side are one Vega view (one chart element)
 INCIDENT_LABELS = ("latency spike", "error burst", "timeout storm", "token drift",
                    "offensive rise", "correctness drop")
 # Every chart element holds a drawn Vega view (marks in its SVG), and nothing is loading.
@@ -33,8 +34,8 @@ _DRAWN = """(n) => {
 }"""
 
 
-def draw_time(page, url: str, charts: int = ALL_CHARTS, timeout_s: float = 60) -> float:
-    """Seconds from navigating to ``url`` until ``charts`` charts are drawn."""
+def draw_time(page, url: str, charts: int = ROWS, timeout_s: float = 60) -> float:
+    """Seconds from navigating to ``url`` until ``charts`` chart elements are drawn."""
     t = time.perf_counter()
     page.goto(url)
     page.wait_for_function(_DRAWN, arg=charts, timeout=timeout_s * 1000, polling=20)
@@ -57,9 +58,14 @@ def wait_until_idle(page, url: str, timeout_s: float = 600, quiet_s: float = 3) 
 
 
 def chart_texts(page) -> list[str]:
+    """The text of each chart, the charts of a row apart (Vega's group of each concatenated
+    view, or the whole view when it stands alone)."""
     return page.evaluate("""() => Array.from(
-        document.querySelectorAll('[data-testid="stVegaLiteChart"] svg.marks'),
-        svg => svg.textContent)""")
+        document.querySelectorAll('[data-testid="stVegaLiteChart"] svg.marks'), svg => {
+            const views = Array.from(svg.querySelectorAll('g.mark-group'))
+                .filter(g => /(^| )concat_[0-9]+_group( |$)/.test(g.getAttribute('class')));
+            return views.length ? views.map(g => g.textContent) : [svg.textContent];
+        }).flat()""")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import browser_support as bs
 import pytest
-from test_browser_monitor import ALL_CHARTS, draw_time, wait_until_idle
+from test_browser_monitor import ROWS, draw_time, wait_until_idle
 from test_metrics_demo import fill_stand_in_signals
 
 from goldenloop.demo import generate
@@ -30,10 +30,11 @@ def demo_db(tmp_path_factory) -> Path:
     return db
 
 
-def click_point(page, chart_index: int) -> None:
-    """Click a point in the middle of a chart (the invisible click targets of its selection)."""
-    chart = page.locator('[data-testid="stVegaLiteChart"]').nth(chart_index)
-    points = chart.locator("svg .mark-symbol path")
+def click_point(page, row: int, view: int) -> None:
+    """Click a point in the middle of a chart (the invisible click targets of its selection):
+    chart ``view`` (0 left, 1 right) of the ``row``-th chart element (a row of two)."""
+    chart = page.locator('[data-testid="stVegaLiteChart"]').nth(row)
+    points = chart.locator(f"svg g.concat_{view}_group .mark-symbol path")
     box = points.nth(points.count() // 2).bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
 
@@ -67,8 +68,8 @@ def test_drill_down_from_monitor_to_trace(browser, demo_db, tmp_path) -> None:
     with bs.running_app(demo_db, tmp_path) as url:
         page = bs.open_page(browser, url)
         wait_until_idle(page, url)
-        draw_time(page, f"{url}/monitor", charts=ALL_CHARTS)
-        click_point(page, 2)  # latency
+        draw_time(page, f"{url}/monitor", charts=ROWS)
+        click_point(page, 1, 0)  # latency, left of the second row
         dialog = page.locator('[role="dialog"]')
         dialog.wait_for(timeout=30_000)
         grid = dialog.locator('[data-testid="stDataFrame"]')

@@ -15,7 +15,7 @@ import span_filters
 import span_table
 import state
 import streamlit as st
-from charts import PICK
+from charts import CHART_FIELD, PICK, side_by_side
 
 from goldenloop.errors import GoldenloopError
 from goldenloop.metrics import Dimensions, Overview, SpanFilter, buckets, traces
@@ -76,16 +76,19 @@ def draw_tiles(view: Overview) -> None:
         col.metric(label, value, help=help_text, border=True)
 
 
-def show(container, name: str, choice: str | None = None) -> None:
-    """One chart, from the cache of finished specs (``state.monitor_chart``). A click on a
-    point picks it (``charts.PICK``) and opens the spans behind it."""
-    container.vega_lite_chart(spec=state.monitor_chart(store, f, split, name, choice),
-                              width="stretch", key=f"chart_{name}", selection_mode=PICK,
-                              on_select=partial(clicked, name, choice))
+def show_row(*row: tuple[str, str | None]) -> None:
+    """Charts side by side as one view (``charts.side_by_side``), each from the cache of
+    finished specs (``state.monitor_chart``), given as (name, measure chosen). A click on a
+    point picks it (``charts.PICK``, with the chart's name) and opens the spans behind it."""
+    spec = side_by_side([(name, state.monitor_chart(store, f, split, name, choice))
+                         for name, choice in row])
+    key = "chart_" + "_".join(name for name, _ in row)
+    st.vega_lite_chart(spec=spec, key=key, selection_mode=PICK,
+                       on_select=partial(clicked, key, dict(row)))
 
 
-def clicked(name: str, choice: str | None) -> None:
-    st.session_state[DRILL_KEY] = (name, choice)
+def clicked(key: str, choices: dict[str, str | None]) -> None:
+    st.session_state[DRILL_KEY] = (key, choices)
 
 
 @st.dialog("Requests behind the point", width="large")
@@ -109,14 +112,15 @@ def drill_dialog(view: Overview, name: str, choice: str | None, picked: dict) ->
 def open_drill(view: Overview) -> None:
     """The dialog of the point just clicked, once per click (a later rerun, say a filter
     change, does not reopen it)."""
-    clicked_chart = st.session_state.pop(DRILL_KEY, None)
-    if clicked_chart is None:
+    clicked_row = st.session_state.pop(DRILL_KEY, None)
+    if clicked_row is None:
         return
-    name, choice = clicked_chart
-    event = st.session_state.get(f"chart_{name}")
+    key, choices = clicked_row
+    event = st.session_state.get(key)
     picked = (event or {}).get("selection", {}).get(PICK) or []
-    if picked:
-        drill_dialog(view, name, choice, picked[0])
+    if picked and picked[0].get(CHART_FIELD) in choices:
+        name = picked[0][CHART_FIELD]
+        drill_dialog(view, name, choices[name], picked[0])
 
 
 def choice(container, label: str, options, default: str, key: str) -> str | None:
@@ -133,18 +137,13 @@ def draw_requests() -> None:
     left, right = st.columns(2, gap="medium")
     kind = choice(left, "Failures", mc.FAILURES, "all failures", "failure_kind")
     pct = choice(right, "Latency percentile", mc.LATENCY, "p95", "latency_pct")
-    left, right = st.columns(2, gap="medium")
-    show(left, "requests")
-    show(right, "failures", kind)
-    left, right = st.columns(2, gap="medium")
-    show(left, "latency", pct)
-    show(right, "ttft", pct)
+    show_row(("requests", None), ("failures", kind))
+    show_row(("latency", pct), ("ttft", pct))
 
 
 def draw_tokens_and_cost() -> None:
-    for names in (("input_tokens", "output_tokens"), ("cost_per_day", "cost_per_1k")):
-        for col, name in zip(st.columns(2, gap="medium"), names, strict=True):
-            show(col, name)
+    show_row(("input_tokens", None), ("output_tokens", None))
+    show_row(("cost_per_day", None), ("cost_per_1k", None))
 
 
 def draw_signals(view: Overview) -> None:
@@ -154,8 +153,7 @@ def draw_signals(view: Overview) -> None:
                 "have read the user messages and answers.", icon=":material/hourglass_empty:")
         return
     whose = choice(st, "Texts of", mc.SIGNALS_OF, "users", "signals_of")
-    for col, name in zip(st.columns(2, gap="medium"), ("offensive", "sentiment"), strict=True):
-        show(col, name, whose)
+    show_row(("offensive", whose), ("sentiment", whose))
 
 
 def draw_correctness(view: Overview) -> None:
@@ -165,11 +163,10 @@ def draw_correctness(view: Overview) -> None:
         st.info("No human grades or judge scores on these requests yet.",
                 icon=":material/hourglass_empty:")
         return
-    for col, source in zip(st.columns(2, gap="medium"), ("human", "judge"), strict=True):
-        if (c["series"] == source).any():
-            show(col, f"correctness_{source}")
-        else:
-            col.caption(f"No {source} grades in this range.")
+    sources = [s for s in ("human", "judge") if (c["series"] == s).any()]
+    show_row(*((f"correctness_{s}", None) for s in sources))
+    for missing in {"human", "judge"} - set(sources):
+        st.caption(f"No {missing} grades in this range.")
     n = c.groupby("series")["n"].sum()
     per = buckets.label(view.correctness_bucket).removeprefix("1 ")
     st.caption(f"Mean grade per {per} of the graded requests, by when they were answered, "
@@ -183,8 +180,7 @@ def draw_feedback(view: Overview) -> None:
     if view.feedback.empty:
         st.info("No end-user feedback on these requests yet.", icon=":material/hourglass_empty:")
         return
-    for col, name in zip(st.columns(2, gap="medium"), ("feedback_rate", "thumbs_down"), strict=True):
-        show(col, name)
+    show_row(("feedback_rate", None), ("thumbs_down", None))
 
 
 def draw_incidents(view: Overview) -> None:
