@@ -25,6 +25,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from goldenloop import rubric as rubrics
 from goldenloop.judge import prompt
 from goldenloop.judge.budget import Budget, BudgetError, price_of
 from goldenloop.judge.client import JudgeClient, Outcome, Retry
@@ -203,6 +204,9 @@ def run(store: Store, judge: LoadedJudge, selection: Selection, options: RunOpti
         raise BudgetError(f"no price for model {judge.judge.model!r}, so a budget cannot be kept: "
                           "add it to a price file named by GOLDENLOOP_PRICES, or run without one")
     budget = Budget(opts.budget_usd)
+    # The rubric version the grades will carry must be in the store, or agreement cannot tell
+    # that its scale equals an earlier version's (and pair these grades with older ones).
+    rubrics.sync(store)
     judge_client = JudgeClient(judge, price=price, budget=budget, retry=opts.retry, client=client)
     t0 = time.perf_counter()
     plans = _plan(judge, selection.targets, opts.redact)
