@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import streamlit as st
 from openai_loopback import judged_text, openai_server, verdict
-from review_support import DEMO_END, demo_template  # noqa: F401  (fixture)
+from review_support import DEMO_END
 from streamlit.testing.v1 import AppTest
 
 from goldenloop import agreement, estimation, judge, ppi, review
@@ -25,8 +25,18 @@ from goldenloop.store import Store
 APP_DIR = Path(__file__).resolve().parents[1] / "app"
 
 
+@pytest.fixture(scope="module")
+def demo_template(tmp_path_factory) -> Path:
+    """A 5,000-span demo history with its queue, generated once for this module."""
+    path = tmp_path_factory.mktemp("demo-queue") / "template.duckdb"
+    with Store(path) as s:
+        generate(s, spans=5000, end=DEMO_END)
+        s.checkpoint()
+    return path
+
+
 @pytest.fixture
-def demo(demo_template: Path, tmp_path: Path):  # noqa: F811
+def demo(demo_template: Path, tmp_path: Path):
     path = tmp_path / "goldenloop.duckdb"
     shutil.copy(demo_template, path)
     with Store(path) as s:
@@ -132,6 +142,18 @@ def test_generating_again_writes_no_second_queue(tmp_path: Path):
             "SELECT count(DISTINCT span_key) FROM grades WHERE source = 'judge'")
 
 
+def test_without_the_queue_the_same_grades_carry_no_queue_ids(tmp_path: Path):
+    """``queue=False`` (stores for tests that make their own queues) writes the same history
+    and grades, with no queue and no queue ids."""
+    rows = "SELECT * EXCLUDE (grade_id, queue_id, queue_item_id) FROM grades ORDER BY grade_id"
+    with Store(tmp_path / "a.duckdb") as a, Store(tmp_path / "b.duckdb") as b:
+        generate(a, spans=3_000, days=7, end=DEMO_END)
+        summary = generate(b, spans=3_000, days=7, end=DEMO_END, queue=False)
+        assert summary.queue_id == 0 and b.scalar("SELECT count(*) FROM queues") == 0
+        assert b.scalar("SELECT count(*) FROM grades WHERE queue_id IS NOT NULL") == 0
+        assert a.df(rows).equals(b.df(rows))
+
+
 def _by_length(body: dict):
     """A judge that calls long answers correct: informative about the demo's answers, not
     their truth (the scripted verdict knows only the text it is shown)."""
@@ -172,7 +194,7 @@ def test_a_judge_run_on_the_demo_queue_gives_ppi_and_agreement_pairs(demo, monke
 
 # -- the pages, in-process (AppTest) ------------------------------------------------------------
 @pytest.fixture
-def app_db(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):  # noqa: F811
+def app_db(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     db = tmp_path / "goldenloop.duckdb"
     shutil.copy(demo_template, db)
     monkeypatch.setenv("GOLDENLOOP_DB", str(db))

@@ -62,7 +62,7 @@ class DemoSummary:
     human_grades: int
     judge_grades: int
     criteria: int
-    queue_id: int = 0  # the demo review queue (demo.queue)
+    queue_id: int = 0  # the demo review queue (demo.queue); 0 when none was written
     incidents: list[Incident] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -76,9 +76,12 @@ def _volumes(spans: int) -> tuple[float, float]:
 
 
 def generate(store: Store, *, spans: int = 200_000, seed: int = 7, days: int = 30,
-             end: datetime | None = None, progress: Progress | None = None) -> DemoSummary:
+             end: datetime | None = None, progress: Progress | None = None,
+             queue: bool = True) -> DemoSummary:
     """Generate about ``spans`` spans over the ``days`` before ``end`` (default: the start of
-    the current UTC hour) and store them with feedback, grades and the incident ground truth."""
+    the current UTC hour) and store them with feedback, grades and the incident ground truth,
+    and (``queue``) the review queue of the graded sample (``demo.queue``). Without the queue
+    the reviewers' grades carry no queue ids: a store for tests that make their own queues."""
     t_start = time.perf_counter()
     note = progress or (lambda _f, _m: None)
     end = default_end() if end is None else from_us(to_us(end))
@@ -121,16 +124,22 @@ def generate(store: Store, *, spans: int = 200_000, seed: int = 7, days: int = 3
     graded = demo_grades.grade_tables(seed, truth, plan.end_us, spans)
     criteria = demo_grades.criteria_table(from_us(plan.start_us))
     queue_rubric = rubrics.current(store, demo_queue.RUBRIC)  # demo.queue says why not demo-1
+    queue_id = 0
     with store.transaction() as cur:
         insert_incidents(cur, [i.as_row() for i in plan.incidents])
         n_criteria = insert_criteria(cur, criteria)
         n_feedback = insert_feedback(cur, fb)
-        queue_id = demo_queue.write_queue(
-            cur, seed=seed, truth=truth, grades=graded, start_us=plan.start_us,
-            end_us=plan.end_us, rubric_name=queue_rubric.name, rubric_version=queue_rubric.version)
-        n_human = insert_grades(cur, demo_queue.link_grades(cur, queue_id, graded.human))
+        human = graded.human
+        if queue:
+            queue_id = demo_queue.write_queue(
+                cur, seed=seed, truth=truth, grades=graded, start_us=plan.start_us,
+                end_us=plan.end_us, rubric_name=queue_rubric.name,
+                rubric_version=queue_rubric.version)
+            human = demo_queue.link_grades(cur, queue_id, human)
+        n_human = insert_grades(cur, human)
         n_judge = insert_grades(cur, graded.judge)  # no queue ids: that would count as a review
-        demo_queue.count_reviews(cur, queue_id)
+        if queue:
+            demo_queue.count_reviews(cur, queue_id)
         insert_corrections(cur, seed)  # derived from the stored grades: after them
     note(1.0, "done")
     return DemoSummary(
