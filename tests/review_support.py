@@ -25,7 +25,7 @@ def demo_template(tmp_path_factory) -> Path:
     """A 5,000-span demo history, generated once per run."""
     path = tmp_path_factory.mktemp("demo") / "template.duckdb"
     with Store(path) as s:
-        generate(s, spans=5000, end=DEMO_END)
+        generate(s, spans=5000, end=DEMO_END, queue=False)  # tests draw their own queues
         s.checkpoint()
     return path
 
