@@ -164,6 +164,10 @@ def demo(
     with Store(paths.db) as store, progress_bar("demo") as progress:
         s = demo_history.generate(store, spans=spans, seed=seed, progress=progress)
     typer.echo(f"Demo history written to {paths.db}: {s.spans:,} spans.")
+    if s.queue_id:
+        typer.echo(f"Review queue {s.queue_id} holds the demo's graded sample: grade more of it, "
+                   f"or run a judge on it (`goldenloop judge run correctness --queue "
+                   f"{s.queue_id}`).")
 
 
 @app.command()
