@@ -268,8 +268,9 @@ def side_by_side(named: list[tuple[str, dict]]) -> dict:
     for name, spec in named:
         spec = dict(spec)
         for key, frame in spec.pop("datasets").items():
-            datasets[f"{name}_{key}"] = frame.assign(**{CHART_FIELD: name}) if key == "main" \
-                else frame
+            # A dictionary-encoded column: the name once, not once per row in the Arrow data.
+            datasets[f"{name}_{key}"] = frame.assign(
+                **{CHART_FIELD: pd.Categorical([name] * len(frame))}) if key == "main" else frame
         config = spec.pop("config", config)
         for key in ("$schema", "autosize"):
             spec.pop(key, None)
