@@ -277,3 +277,20 @@ def test_time_ranges(app_db: Path, label: str, bucket: str, phrase: str, shown: 
     assert not at.exception, [e.value for e in at.exception]
     assert at.caption[0].value.startswith(f"{phrase} UTC, in buckets of {bucket}.")
     assert len(charts(at)) == shown
+
+
+def test_estimates_of_all_traffic_from_the_demo_queue(app_db: Path) -> None:
+    """The demo's review queue (judged by the demo judge, partly graded by reviewers) gives the
+    Monitor page its correctness estimate of all traffic, with and without the judge."""
+    from goldenloop import demo, ppi
+
+    with Store(app_db) as s:
+        demo.generate(s, spans=4000)
+        expected = ppi.traffic_estimates(s)
+    assert len(expected) == 1 and expected["value"].notna().all()
+    at = monitor()
+    shown = next(d.value for d in at.dataframe if "judge" in d.value.columns)
+    assert shown["queue"].tolist() == expected["queue"].tolist()
+    row = expected.iloc[0]
+    assert f"{row['value']:.1%}" in shown["judge"].iloc[0]
+    assert f"{row['human_value']:.1%}" in shown["human"].iloc[0]

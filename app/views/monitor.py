@@ -11,6 +11,7 @@ from functools import partial
 
 import monitor_charts as mc
 import pandas as pd
+import quality_estimates
 import span_filters
 import span_table
 import state
@@ -226,6 +227,8 @@ st.subheader("Tokens and cost")
 draw_tokens_and_cost()
 draw_signals(view)
 draw_correctness(view)
+with st.expander("Correctness of all traffic, estimated from review queues (with the judge: PPI)"):
+    quality_estimates.draw(store, f.start, f.end)
 draw_feedback(view)
 draw_incidents(view)
 open_drill(view)
