@@ -59,11 +59,20 @@ def judge_name(key: tuple[str, str]) -> str:
     return f"{key[0]} · {key[1]}"
 
 
+def versions_of(crit) -> str:
+    """The rubric version of a criterion row, or the versions whose grades meet under it."""
+    v = crit["rubric_version"]
+    if isinstance(v, str) and v:
+        return v
+    many = crit.get("rubric_versions")
+    return ", ".join(many) if many is not None and len(many) else "any version"
+
+
 def choose_criterion(store) -> pd.Series | None:
     crit = state.aggregate(store, pdata.criteria)
     if crit.empty:
         return None
-    names = [f"{r.criterion} ({r.value_type}) · {r.rubric_name}/{r.rubric_version}"
+    names = [f"{r.criterion} ({r.value_type}) · {r.rubric_name}/{versions_of(r._asdict())}"
              for r in crit.itertuples()]
     chosen = st.sidebar.selectbox("Criterion", names, key="criterion", bind="query-params")
     return crit.iloc[names.index(chosen) if chosen in names else 0]
@@ -330,8 +339,8 @@ except GoldenloopError as exc:
     st.error(str(exc), icon=":material/error:")
     st.stop()
 
-st.caption(f"{crit['criterion']} ({crit['value_type']}), rubric {crit['rubric_name']}/"
-           f"{crit['rubric_version']}: {page.n_pairs:,} pairs of a judge grade and a "
+st.caption(f"{crit['criterion']} ({crit['value_type']}), rubric {crit['rubric_name']} "
+           f"(versions {versions_of(crit)}): {page.n_pairs:,} pairs of a judge grade and a "
            "reviewer's grade of the same item in the chosen slices.")
 if page.empty:
     st.info("No item in these slices has both a judge grade and a reviewer's grade. Widen "
