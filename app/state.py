@@ -99,8 +99,10 @@ def _aggregate(_store: Store, db: str, key: str, _fn: Callable[..., Any], args: 
 
 # -- Monitor ---------------------------------------------------------------------------------
 # Buckets per line: a half-width chart is about 450 pixels wide, and the browser's time to
-# draw the page grows with the points (30 days: 3-hour buckets).
-MONITOR_BUCKETS = 300
+# draw the page grows with the points: 150 keeps the warm Monitor page under 1.5 s at 1M spans
+# (30 days: 6-hour buckets; 7 days: 2 hours; 24 hours: 15 minutes). 300 took 2.0 s
+# (benchmarks/bench_monitor_page.py).
+MONITOR_BUCKETS = 150
 # Each value is an aggregate of a few thousand rows at most (bucket widths cap the points), so
 # a cache hit costs milliseconds. The filter object is frozen and made of tuples: a cache key.
 
