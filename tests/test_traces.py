@@ -197,7 +197,8 @@ def test_trace_page_shows_request_trace_and_conversation_as_plain_text(app_db: P
     assert [t.label for t in at.tabs] == ["Request", "Trace", "Conversation"]
     codes = [c.value for c in at.code]
     assert HOSTILE in codes and "Sure: <b>done</b>" in codes  # verbatim, in code blocks
-    assert any(c.startswith("agent agent-root") and "\n  └ llm llm-llm1" in c for c in codes)  # the indented tree
+    # the indented tree
+    assert any(c.startswith("agent agent-root") and "\n  └ llm llm-llm1" in c for c in codes)
     assert "thanks" in codes and "welcome" in codes  # the other turn of the session
     rendered = [e.value for kind in ("markdown", "caption", "title", "subheader", "info")
                 for e in at.get(kind)]
