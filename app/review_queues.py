@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 
+import judge_panels
 import pandas as pd
 import state
 import streamlit as st
@@ -221,23 +222,6 @@ def draw_estimates(store: Store, queue_id: int) -> None:
     draw_ppi(store, queue_id)
 
 
-PPI_COLUMNS = {
-    "criterion": st.column_config.TextColumn("Criterion"),
-    "measure": st.column_config.TextColumn("Estimate of", width="medium"),
-    "value": st.column_config.NumberColumn("With the judge", format="%.3f"),
-    "ci_low": st.column_config.NumberColumn("95% low", format="%.3f"),
-    "ci_high": st.column_config.NumberColumn("95% high", format="%.3f"),
-    "human_value": st.column_config.NumberColumn("Humans only", format="%.3f"),
-    "human_ci_low": st.column_config.NumberColumn("95% low ", format="%.3f"),
-    "human_ci_high": st.column_config.NumberColumn("95% high ", format="%.3f"),
-    "judge_mean": st.column_config.NumberColumn("Judge alone", format="%.3f",
-                                                help="Uncorrected: biased when the judge is"),
-    "n_judged": st.column_config.NumberColumn("Judged", format="localized"),
-    "n_human": st.column_config.NumberColumn("Both graded", format="localized"),
-    "judge_version": st.column_config.TextColumn("Judge version"),
-}
-
-
 def draw_ppi(store: Store, queue_id: int) -> None:
     """The judge-assisted estimate beside the human-only one, once a judge graded the queue."""
     df = ppi.queue_estimates(store, queue_id)
@@ -246,7 +230,8 @@ def draw_ppi(store: Store, queue_id: int) -> None:
                    "prediction-powered inference.")
         return
     st.markdown("**With the judge** (prediction-powered inference)")
-    st.dataframe(df, hide_index=True, column_config=PPI_COLUMNS, column_order=list(PPI_COLUMNS))
+    st.dataframe(df, hide_index=True, column_config=judge_panels.PPI_COLUMNS,
+                 column_order=list(judge_panels.PPI_COLUMNS))
     st.caption("The judge's mean over every judged item, corrected by the human−judge "
                "difference on items both graded: the judge's bias is removed, and an "
                "informative judge narrows the interval (see goldenloop.ppi).")
