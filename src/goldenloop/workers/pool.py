@@ -47,71 +47,66 @@ class SnapshotPublisher(Loop):
         return False
 
 
-class ScoreScheduler(Loop):
-    """Queues a "score" job when LLM spans lack signals, whatever stored them (the inbox, an
-    import job, the demo, a direct import before the server started) — after their import
-    committed, never inside it. Checks only when something was committed; queues nothing
-    while a score job is queued or running, and at most one every ``gap`` seconds, so a
-    steady stream of spool files is scored in batches and a failing job is not retried in
-    a tight loop."""
+class JobScheduler(Loop):
+    """Queues a job of ``kind`` after commits when ``pending()`` says there is work for it:
+    checks only when something was committed, queues nothing while such a job is queued or
+    running, and at most one every ``gap`` seconds, so a steady stream of imports is handled
+    in batches and a failing job is not retried in a tight loop. The work never runs inside
+    an import's transaction."""
 
     interval = 5.0
+    kind = ""
+
+    def __init__(self, store: Store, gap: float, name: str):
+        super().__init__(name)
+        self.store, self.gap = store, gap
+        self._checked_generation = -1
+        self._last_queued = -float("inf")
+
+    def pending(self) -> bool:
+        raise NotImplementedError
+
+    def tick(self) -> bool:
+        gen = self.store.generation
+        if gen == self._checked_generation or time.monotonic() - self._last_queued < self.gap:
+            return False
+        self._checked_generation = gen
+        if self.pending() and self.store.write(self._queue) is not None:
+            self._last_queued = time.monotonic()
+        return False
+
+    def _queue(self, cur) -> int | None:
+        if not job_sql.running_or_queued(cur, self.kind).empty:
+            return None
+        return job_sql.create(cur, self.kind, {}, "worker")
+
+
+class ScoreScheduler(JobScheduler):
+    """Queues a "score" job when LLM spans lack signals, whatever stored them (the inbox, an
+    import job, the demo, a direct import before the server started)."""
+
+    kind = "score"
 
     def __init__(self, store: Store, gap: float = 30.0):
-        super().__init__("goldenloop-score")
-        self.store, self.gap = store, gap
-        self._checked_generation = -1
-        self._last_queued = -float("inf")
+        super().__init__(store, gap, "goldenloop-score")
 
-    def tick(self) -> bool:
-        gen = self.store.generation
-        if gen == self._checked_generation or time.monotonic() - self._last_queued < self.gap:
-            return False
-        self._checked_generation = gen
-        pending = signal_sql.has_pending(self.store.cursor(), scorer_versions())
-        if pending and self.store.write(queue_score_job) is not None:
-            self._last_queued = time.monotonic()
-        return False
+    def pending(self) -> bool:
+        return signal_sql.has_pending(self.store.cursor(), scorer_versions())
 
 
-def queue_score_job(cur) -> int | None:
-    """Queue a "score" job unless one is queued or running; return its id."""
-    if not job_sql.running_or_queued(cur, "score").empty:
-        return None
-    return job_sql.create(cur, "score", {}, "worker")
-
-
-class OnlineJudgeScheduler(Loop):
+class OnlineJudgeScheduler(JobScheduler):
     """Queues a "judge_online" job when spans were committed and an online judge is on, so a
-    configured fraction of new traffic is judged (goldenloop.judge.online), at most one job at
-    a time and one every ``gap`` seconds: judging never runs inside an import."""
+    configured fraction of new traffic is judged (goldenloop.judge.online)."""
 
-    interval = 5.0
+    kind = "judge_online"
 
     def __init__(self, store: Store, gap: float = 15.0):
-        super().__init__("goldenloop-judge-online")
-        self.store, self.gap = store, gap
-        self._checked_generation = -1
-        self._last_queued = -float("inf")
+        super().__init__(store, gap, "goldenloop-judge-online")
 
-    def tick(self) -> bool:
-        gen = self.store.generation
-        if gen == self._checked_generation or time.monotonic() - self._last_queued < self.gap:
-            return False
-        self._checked_generation = gen
+    def pending(self) -> bool:
         # Only when there is something to judge: the judge's own writes also bump the
         # generation, and must not queue empty passes forever.
-        if not judge_sql.has_new_spans(self.store):
-            return False
-        if self.store.write(queue_online_judge_job) is not None:
-            self._last_queued = time.monotonic()
-        return False
-
-
-def queue_online_judge_job(cur) -> int | None:
-    if not job_sql.running_or_queued(cur, "judge_online").empty:
-        return None
-    return job_sql.create(cur, "judge_online", {}, "worker")
+        return judge_sql.has_new_spans(self.store)
 
 
 class Workers:
