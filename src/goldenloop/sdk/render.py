@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
-
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from goldenloop.sdk.context import Span
-from goldenloop.spool import SPAN_SCHEMA
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 log = logging.getLogger("goldenloop.sdk")
 TEXT_LIMIT = 100_000  # characters kept of one captured value; a span is not a blob store
@@ -27,6 +27,10 @@ _BASE = ("trace_id", "span_id", "parent_span_id", "session_id", "turn_index", "u
 def render_table(spans: list[Span], settings: Any) -> tuple[pa.Table, int]:
     """The spool table of ``spans``, and how many renderers failed (those spans keep their
     common fields and say why in ``metadata``)."""
+    import pyarrow as pa  # here, not at the top: ``@trace`` imports this module with the SDK
+
+    from goldenloop.spool import SPAN_SCHEMA
+
     n = len(spans)
     cols: dict[str, Any] = {name: [getattr(s, name) for s in spans] for name in _BASE}
     cols["start_time"] = [s.start_ns // 1000 for s in spans]
@@ -50,6 +54,8 @@ def warm_up() -> None:
     import first tried at interpreter exit fails (the last spans would be lost)."""
     global _warm
     if not _warm:
+        import pyarrow as pa
+
         pa.array([0])
         _warm = True
 
