@@ -110,11 +110,3 @@ def order_report(store: Store, criterion: str = "preference", *, rubric_name: st
     return pd.DataFrame(out, columns=["judge_name", "prompt", "figure", "value", "ci_low",
                                       "ci_high", "n", "count", "note"])
 
-
-def order_table(report: pd.DataFrame) -> pd.DataFrame:
-    """The report as one row per judge and prompt, one column per figure (values only)."""
-    if report.empty:
-        return pd.DataFrame()
-    t = report.pivot_table(index=["judge_name", "prompt"], columns="figure", values="value",
-                           aggfunc="first")
-    return t[[f for f in FIGURES if f in t.columns]].reset_index()

@@ -42,7 +42,6 @@ IDLE_MINUTES = 30
 MAX_TURNS = 30  # longer sessions fall in the last bin, "30+"
 Z_975 = 1.959963984540054
 MAX_DEPTH = 20  # turn depths beyond fall in the last bin, "20+"
-OUTCOMES = ("answered", "errored", "unanswered")
 DROP_REASONS = ("unanswered", "errored", "negative_feedback")
 # Which sessions dropped off, per reason: conditions on the ``sessions`` CTE (its last turn).
 DROP_CONDITIONS = {
