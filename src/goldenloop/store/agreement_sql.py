@@ -35,8 +35,9 @@ import pandas as pd
 
 from goldenloop.store.store import Store
 
-_HUMAN = "(g.source = 'human' OR (g.source = 'imported' AND g.author_kind = 'reviewer'))"
-_JUDGE = "(g.source = 'judge' OR (g.source = 'imported' AND g.author_kind = 'judge'))"
+# Which side a grade ``g`` is on (golden_sql counts sides by the same rule).
+HUMAN = "(g.source = 'human' OR (g.source = 'imported' AND g.author_kind = 'reviewer'))"
+JUDGE = "(g.source = 'judge' OR (g.source = 'imported' AND g.author_kind = 'judge'))"
 
 # A criterion's scale as one comparable string: what two rubric versions must share for
 # their grades to be compared (descriptions and instructions are left out on purpose).
@@ -57,7 +58,7 @@ current_scale AS (
 
 _GRADED = f"""{_SCALES},
 live AS (
-    SELECT g.*, CASE WHEN {_JUDGE} THEN 'judge' WHEN {_HUMAN} THEN 'human' END AS side,
+    SELECT g.*, CASE WHEN {JUDGE} THEN 'judge' WHEN {HUMAN} THEN 'human' END AS side,
            coalesce(sc.scale_key, 'undefined in version ' || coalesce(g.rubric_version, ''))
                AS scale_key
     FROM grades g
@@ -229,8 +230,8 @@ def graded_criteria(store: Store) -> pd.DataFrame:
             counted AS (
                 SELECT s.rubric_name, s.rubric_version, s.criterion, s.value_type,
                        s.scale_key = n.scale_key AS is_current,
-                       count(*) FILTER (WHERE {_HUMAN}) AS human_grades,
-                       count(*) FILTER (WHERE {_JUDGE}) AS judge_grades
+                       count(*) FILTER (WHERE {HUMAN}) AS human_grades,
+                       count(*) FILTER (WHERE {JUDGE}) AS judge_grades
                 FROM all_scales s
                 JOIN now_scale n ON n.rubric_name IS NOT DISTINCT FROM s.rubric_name
                                 AND n.criterion = s.criterion

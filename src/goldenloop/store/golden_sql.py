@@ -16,9 +16,8 @@ import re
 from typing import Any
 
 from goldenloop.golden.filters import GoldenFilter
+from goldenloop.store.agreement_sql import HUMAN, JUDGE
 
-_HUMAN = "(g.source = 'human' OR (g.source = 'imported' AND g.author_kind = 'reviewer'))"
-_JUDGE = "(g.source = 'judge' OR (g.source = 'imported' AND g.author_kind = 'judge'))"
 _VALUE = """coalesce(value_label, array_to_string(value_labels, '|'),
         CASE WHEN value_number = round(value_number)
              THEN CAST(CAST(value_number AS BIGINT) AS VARCHAR)
@@ -39,7 +38,7 @@ g0 AS (     -- only the columns used: wide rows (raw judge answers) would be car
            g.value_number, g.value_label, g.value_labels, g.not_applicable, g.flagged,
            g.retracted, g.is_adjudication, g.queue_id, g.queue_item_id, g.rubric_name,
            g.rubric_version, g.created_at,
-           CASE WHEN {_JUDGE} THEN 'judge' WHEN {_HUMAN} THEN 'human' END AS side
+           CASE WHEN {JUDGE} THEN 'judge' WHEN {HUMAN} THEN 'human' END AS side
     FROM grades g
     WHERE g.criterion = $criterion
       AND ($rubric_name IS NULL OR g.rubric_name = $rubric_name)
