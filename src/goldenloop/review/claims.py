@@ -76,10 +76,7 @@ def claim_next(cur, queue_id: int, reviewer: str, lock_seconds: float) -> Claim 
     now = utcnow()
     row = review_sql.claim_next(cur, queue_id, reviewer, _new_claim_id(cur), now,
                                 now + timedelta(seconds=lock_seconds))
-    if row is None:
-        return None
-    review_sql.record_claim(cur, row, now)
-    return Claim.from_row(row)
+    return _recorded(cur, row, now)
 
 
 def claim_item(cur, queue_item_id: int, reviewer: str, lock_seconds: float) -> Claim | None:
@@ -87,6 +84,11 @@ def claim_item(cur, queue_item_id: int, reviewer: str, lock_seconds: float) -> C
     now = utcnow()
     row = review_sql.claim_item(cur, queue_item_id, reviewer, _new_claim_id(cur), now,
                                 now + timedelta(seconds=lock_seconds))
+    return _recorded(cur, row, now)
+
+
+def _recorded(cur, row: dict[str, Any] | None, now: datetime) -> Claim | None:
+    """The claim a claiming UPDATE returned, recorded in the claims log (None if none)."""
     if row is None:
         return None
     review_sql.record_claim(cur, row, now)
