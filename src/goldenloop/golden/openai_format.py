@@ -103,17 +103,22 @@ def _check_message(i: int, m: Any) -> None:
         raise _Invalid(f"{where}.tool_call_id", "a tool message needs the id of its call")
 
 
+def _check_messages(field: str, messages: Any, needed_role: str) -> list:
+    """``messages`` when it is a non-empty list of valid messages with one of ``needed_role``."""
+    if not isinstance(messages, list) or not messages:
+        raise _Invalid(field, "missing or empty")
+    for i, m in enumerate(messages):
+        _check_message(i, m)
+    if not any(m["role"] == needed_role for m in messages):
+        raise _Invalid(field, f"no {needed_role} message")
+    return messages
+
+
 def validate_chat(example: Any) -> None:
     """Raise ``_Invalid`` naming the field when ``example`` breaks the chat format's rules."""
     if not isinstance(example, dict):
         raise _Invalid("<example>", "not an object")
-    messages = example.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise _Invalid("messages", "missing or empty")
-    for i, m in enumerate(messages):
-        _check_message(i, m)
-    if not any(m["role"] == "assistant" for m in messages):
-        raise _Invalid("messages", "no assistant message")
+    messages = _check_messages("messages", example.get("messages"), "assistant")
     chars = sum(len(str(m.get("content") or "")) for m in messages)
     if chars / CHARS_PER_TOKEN > MAX_TOKENS:
         raise _Invalid("messages", f"about {chars // CHARS_PER_TOKEN:,} tokens, over the "
@@ -137,13 +142,7 @@ def evals_example(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def validate_evals(example: dict[str, Any]) -> None:
-    messages = example.get("input")
-    if not isinstance(messages, list) or not messages:
-        raise _Invalid("input", "missing or empty")
-    for i, m in enumerate(messages):
-        _check_message(i, m)
-    if not any(m["role"] == "user" for m in messages):
-        raise _Invalid("input", "no user message")
+    _check_messages("input", example.get("input"), "user")
     if not isinstance(example.get("ideal"), str) or not example["ideal"].strip():
         raise _Invalid("ideal", "missing or empty")
 
