@@ -130,7 +130,7 @@ def queue_estimate(store: Store, queue_id: int, criterion: str, *,
     most of the queue's items."""
     # The human side exactly as goldenloop.estimation reads it: the queue must be a probability
     # sample, the outcome is checked, and y is the reviewers' value per item.
-    df, q, proportion = estimation._frame(store, queue_id, criterion, at_least, label)
+    frame, q, proportion = estimation._frame(store, queue_id, criterion, at_least, label)
     mode, params, _ = estimation._outcome(rubrics.get(store, q["rubric_name"], q["rubric_version"]),
                                           criterion, at_least, label)
     version = judge_version or judge_sql.queue_judge_version(store, queue_id, criterion)
@@ -138,7 +138,7 @@ def queue_estimate(store: Store, queue_id: int, criterion: str, *,
         raise PPIError(f"no judge has graded {criterion} on queue {queue_id}'s items: run a judge "
                        "on the queue first")
     judged = judge_sql.queue_judge_values(store, queue_id, criterion, version, mode, params)
-    df = df.merge(judged, on="queue_item_id", how="inner")
+    df = frame.merge(judged, on="queue_item_id", how="inner")
     df = df[df["f"].notna()]
     human_na = (df["grades"] > 0) & df["y"].isna()
     df = df[~human_na]
@@ -150,9 +150,8 @@ def queue_estimate(store: Store, queue_id: int, criterion: str, *,
         proportion=proportion)
     if human_na.any():
         notes.append(f"{int(human_na.sum())} items a reviewer marked not applicable were left out")
-    try:
-        human = estimation.estimate(store, queue_id, criterion, at_least=at_least, label=label,
-                                    level=level)
+    try:  # estimation.estimate of the frame already read, rather than reading it again
+        human = estimation._estimate(frame, q, proportion, level)
     except estimation.EstimationError:
         human = None
     w = 1.0 / df["inclusion_prob"].to_numpy()
