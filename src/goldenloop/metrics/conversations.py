@@ -35,12 +35,12 @@ import numpy as np
 import pandas as pd
 
 from goldenloop.metrics.filters import FilterError, SpanFilter
+from goldenloop.metrics.quality import Z_975
 from goldenloop.store import Store
 from goldenloop.store import metrics_sql as msql
 
 IDLE_MINUTES = 30
 MAX_TURNS = 30  # longer sessions fall in the last bin, "30+"
-Z_975 = 1.959963984540054
 MAX_DEPTH = 20  # turn depths beyond fall in the last bin, "20+"
 DROP_REASONS = ("unanswered", "errored", "negative_feedback")
 # Which sessions dropped off, per reason: conditions on the ``sessions`` CTE (its last turn).
