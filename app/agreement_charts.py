@@ -13,7 +13,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 import state
-from charts import Chart
+from charts import Chart, named_data
 
 from goldenloop.agreement import page_data as pdata
 from goldenloop.agreement.gate import CEILING, ceiling, label
@@ -25,10 +25,6 @@ HUMAN_COLOR = "#7f7f7f"
 GATE_COLOR = "#2ca02c"
 HUMANS = "reviewers among themselves"
 UNITS = ("mae", "bias")  # in grade units: they do not share an axis with coefficients
-
-
-def _data(name: str) -> alt.NamedData:
-    return alt.NamedData(name=name, format=alt.DataFormat(parse=None))
 
 
 def who_column(d: pd.DataFrame) -> pd.Series:
@@ -62,7 +58,7 @@ def figures_chart(judges: pd.DataFrame, humans: pd.DataFrame, min_lower: float) 
     # on that scale matters more than small differences between figures.
     low = max(-1.0, min(0.0, float(df["ci_low"].min()) if len(df) else 0.0, min_lower))
     x_scale = alt.Scale(domain=[low, 1.0], clamp=True)
-    base = alt.Chart(_data("figures")).encode(
+    base = alt.Chart(named_data("figures")).encode(
         y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260)),
         yOffset=alt.YOffset("who:N", sort=who),
         color=alt.Color("who:N", scale=scale,
@@ -74,7 +70,7 @@ def figures_chart(judges: pd.DataFrame, humans: pd.DataFrame, min_lower: float) 
         tooltip=[alt.Tooltip("who:N", title="who"), alt.Tooltip("label:N", title="statistic"),
                  alt.Tooltip("value:Q", format=".3f"), alt.Tooltip("ci_low:Q", format=".3f"),
                  alt.Tooltip("ci_high:Q", format=".3f"), alt.Tooltip("n:Q", title="pairs")])
-    gate = alt.Chart(_data("gate")).mark_rule(color=GATE_COLOR, strokeDash=[4, 4]).encode(
+    gate = alt.Chart(named_data("gate")).mark_rule(color=GATE_COLOR, strokeDash=[4, 4]).encode(
         x=alt.X("x:Q", scale=x_scale))
     chart = (bars + points + gate).properties(height=alt.Step(14))
     return Chart(chart, {"figures": df, "gate": pd.DataFrame({"x": [min_lower]})})
@@ -93,7 +89,7 @@ def confusion_chart(table: pd.DataFrame) -> Chart:
                                clear="dblclick")
     # Every category named, tilted when the names are words rather than grades.
     angle = -30 if max((len(c) for c in cats), default=0) > 4 else 0
-    base = alt.Chart(_data("confusion")).encode(
+    base = alt.Chart(named_data("confusion")).encode(
         x=alt.X("judge:N", sort=cats, title="judge's grade",
                 axis=alt.Axis(labelAngle=angle, orient="top", labelOverlap=False)),
         y=alt.Y("human:N", sort=cats, title="reviewer's grade"))
@@ -123,7 +119,7 @@ def over_time_chart(over_time: pd.DataFrame, statistic: str, human: float | None
     df["fill"] = df["who"].map(colors).where(~df["small"].astype(bool), "white")
     df = df[["who", "window_start", "value", "ci_low", "ci_high", "n", "n_clusters", "small",
              "fill"]].reset_index(drop=True)
-    base = alt.Chart(_data("over_time")).encode(
+    base = alt.Chart(named_data("over_time")).encode(
         x=alt.X("window_start:T", title=None, axis=alt.Axis(format="%b %d")),
         color=alt.Color("who:N", title=None, scale=scale,
                         legend=alt.Legend(orient="bottom", labelLimit=400)))
@@ -133,7 +129,7 @@ def over_time_chart(over_time: pd.DataFrame, statistic: str, human: float | None
     line = base.mark_line().encode(y=alt.Y("value:Q", scale=y_scale))
     # Points carry their own stroke and literal fill (hollow when small), not the colour
     # channel, which Vega-Lite drops when a fill is given.
-    points = alt.Chart(_data("over_time")).mark_point(size=55, strokeWidth=1.5).encode(
+    points = alt.Chart(named_data("over_time")).mark_point(size=55, strokeWidth=1.5).encode(
         x=alt.X("window_start:T"), y=alt.Y("value:Q", scale=y_scale),
         stroke=alt.Stroke("who:N", scale=scale, legend=None),
         fill=alt.Fill("fill:N", scale=None), opacity=alt.value(1),
@@ -145,7 +141,7 @@ def over_time_chart(over_time: pd.DataFrame, statistic: str, human: float | None
     if human is not None:
         rules = pd.concat([rules, pd.DataFrame({"y": [human], "what": [HUMANS]})],
                           ignore_index=True)
-    lines = alt.Chart(_data("rules")).mark_rule(strokeDash=[4, 4], color=HUMAN_COLOR).encode(
+    lines = alt.Chart(named_data("rules")).mark_rule(strokeDash=[4, 4], color=HUMAN_COLOR).encode(
         y=alt.Y("y:Q", scale=y_scale), tooltip=["what:N", alt.Tooltip("y:Q", format=".2f")])
     chart = (band + line + points + lines).properties(height=280)
     return Chart(chart, {"over_time": df, "rules": rules})

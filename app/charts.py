@@ -77,7 +77,7 @@ class Chart:
         return sum(len(d) for d in self.datasets.values())
 
 
-def _data(name: str) -> alt.NamedData:
+def named_data(name: str) -> alt.NamedData:
     # The frames arrive with real timestamps: no per-point date parsing in the browser, where
     # Streamlit evaluates Vega expressions with a slow (CSP-safe) interpreter.
     return alt.NamedData(name=name, format=alt.DataFormat(parse=None))
@@ -135,7 +135,7 @@ def overlays(frame: Frame, incident_kinds: tuple[str, ...]) -> tuple[list, dict]
                          until=inc["ends_at"].fillna(pd.Timestamp(frame.end)))
     if len(inc) and incident_kinds:
         data["incidents"] = inc
-        edge = alt.Chart(_data("incidents")).encode(x=_x(frame, "starts_at"))
+        edge = alt.Chart(named_data("incidents")).encode(x=_x(frame, "starts_at"))
         closed = edge.transform_filter("isValid(datum.ends_at)")
         layers.append(closed.mark_rect(color=INCIDENT_COLOR, opacity=0.18).encode(x2="until:T"))
         layers.append(edge.mark_rule(color=INCIDENT_COLOR, strokeWidth=1, opacity=0.7))
@@ -145,7 +145,7 @@ def overlays(frame: Frame, incident_kinds: tuple[str, ...]) -> tuple[list, dict]
                                      color=INCIDENT_COLOR).encode(text="label:N", y=alt.value(0)))
     if len(frame.markers):
         data["markers"] = frame.markers[["model_version", "first_seen"]]
-        rule = alt.Chart(_data("markers")).encode(
+        rule = alt.Chart(named_data("markers")).encode(
             x=_x(frame, "first_seen"),
             tooltip=[alt.Tooltip("model_version:N", title="model version first seen"),
                      alt.Tooltip("first_seen:T", title="at (UTC)", format=WHEN,
@@ -172,7 +172,7 @@ def _pick_layer(frame: Frame, y: alt.Y, tooltip: list) -> alt.Chart:
     """Invisible points on every value, the click targets of the selection: a line is one
     mark, so a click on it would name its first point, not the bucket under the pointer.
     They carry the tooltip too, which a line shows only for its first point."""
-    return alt.Chart(_data("main")).mark_point(size=90, filled=True, opacity=0).encode(
+    return alt.Chart(named_data("main")).mark_point(size=90, filled=True, opacity=0).encode(
         x=_x(frame), y=y, detail="group:N", tooltip=tooltip).add_params(_pick_param())
 
 
@@ -188,7 +188,7 @@ def line_chart(data: pd.DataFrame, spec: Spec, frame: Frame, split: bool) -> Cha
     scale = alt.Scale(type="log") if spec.log else alt.Scale(zero=spec.zero)
     tip = _tooltip(spec.y_title, spec.value_format, spec.n_title, split)
     y = alt.Y("value:Q", axis=axis, scale=scale)
-    base = alt.Chart(_data("main")).mark_line(strokeWidth=1.6, clip=True).encode(
+    base = alt.Chart(named_data("main")).mark_line(strokeWidth=1.6, clip=True).encode(
         x=_x(frame), y=y, color=_color(split, frame, _names(data)), detail="group:N",
     )
     return _finish(alt.layer(base, _pick_layer(frame, y, tip)),
@@ -202,7 +202,7 @@ def bar_chart(data: pd.DataFrame, spec: Spec, frame: Frame, split: bool) -> Char
     top = data.groupby("time")["value"].cumsum()
     data = data.assign(top=top, bottom=top - data["value"],
                        until=data["time"] + pd.Timedelta(hours=22))
-    base = alt.Chart(_data("main")).mark_rect(opacity=0.85, clip=True).encode(
+    base = alt.Chart(named_data("main")).mark_rect(opacity=0.85, clip=True).encode(
         x=_x(frame), x2="until:T",
         y=alt.Y("bottom:Q", axis=alt.Axis(format="$~s", title=spec.y_title)), y2="top:Q",
         color=_color(split, frame, _names(data), symbol="square"),
@@ -224,7 +224,7 @@ def ci_chart(data: pd.DataFrame, spec: Spec, frame: Frame, split: bool,
     tip = [*_tooltip(spec.y_title, ".2f", spec.n_title, split),
            alt.Tooltip("ci_low:Q", title="95% CI from", format=".2f"),
            alt.Tooltip("ci_high:Q", title="95% CI to", format=".2f")]
-    base = alt.Chart(_data("main")).encode(x=_x(frame), detail="group:N")
+    base = alt.Chart(named_data("main")).encode(x=_x(frame), detail="group:N")
     band = base.mark_area(opacity=0.18, clip=True).encode(
         y=alt.Y("ci_low:Q", scale=y_scale, axis=alt.Axis(title=spec.y_title)), y2="ci_high:Q",
         color=_color(split, frame, names, legend=False))
