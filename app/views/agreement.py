@@ -172,8 +172,8 @@ def draw_figures(page: pdata.AgreementPage, specs: dict) -> None:
     st.subheader("Figures with 95% intervals")
     st.vega_lite_chart(spec=specs["figures"], width="stretch")
     judges = page.judges.assign(
-        who=lambda d: d["judge_name"] + " · " + d["judge_version"] + " vs " + d["comparison"])
-    humans = page.humans.assign(who="reviewers among themselves")
+        who=lambda d: charts.who_column(d) + " vs " + d["comparison"])
+    humans = page.humans.assign(who=charts.HUMANS)
     table = pd.concat([judges, humans], ignore_index=True).assign(
         label=lambda d: d["statistic"].map(g.label))
     with st.expander("Every figure: pairs, items, sessions and notes"):
@@ -236,7 +236,7 @@ def draw_slices(page: pdata.AgreementPage, slice_by: str) -> None:
     if df.empty:
         st.info("No pairs to slice.", icon=":material/info:")
         return
-    df = df.assign(judge=lambda d: d["judge_name"] + " · " + d["judge_version"],
+    df = df.assign(judge=charts.who_column,
                    size=lambda d: d["small"].map({True: "small: read with care", False: ""}),
                    slice_value=lambda d: d["slice_value"].astype(str))
     st.dataframe(df, hide_index=True, column_order=[
@@ -254,7 +254,7 @@ def draw_versions(page: pdata.AgreementPage) -> None:
     if v.empty:
         return
     st.subheader("Judge versions side by side, on the same items")
-    v = v.assign(judge=lambda d: d["judge_name"] + " · " + d["judge_version"])
+    v = v.assign(judge=charts.who_column)
     st.dataframe(v, hide_index=True, column_order=[
         "judge", "value", "ci_low", "ci_high", "diff", "diff_low", "diff_high", "n", "n_items",
         "note"], column_config={
