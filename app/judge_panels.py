@@ -14,7 +14,7 @@ import state
 import streamlit as st
 import widgets
 
-from goldenloop import judge, ppi
+from goldenloop import judge
 from goldenloop.errors import GoldenloopError
 from goldenloop.store import Store, judge_sql, review_sql
 from goldenloop.store import jobs as job_sql
@@ -169,10 +169,6 @@ def _start(store: Store, params: dict) -> None:
         st.error(str(exc))
         return
     bar.progress(1.0, r.summary)
-
-
-def ppi_table(store: Store, queue_id: int, judge_version: str | None) -> pd.DataFrame:
-    return ppi.queue_estimates(store, queue_id, judge_version=judge_version)
 
 
 def judge_version_choice(store: Store, queue_id: int) -> str | None:

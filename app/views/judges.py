@@ -12,7 +12,7 @@ import state
 import streamlit as st
 import widgets
 
-from goldenloop import estimation, judge, roles
+from goldenloop import estimation, judge, ppi, roles
 from goldenloop.errors import GoldenloopError
 from goldenloop.store import judge_sql
 
@@ -63,7 +63,7 @@ else:
                 icon=":material/hourglass_empty:")
     else:
         try:
-            est = jp.ppi_table(store, int(qid), version)
+            est = ppi.queue_estimates(store, int(qid), judge_version=version)
         except estimation.EstimationError as exc:
             st.info(str(exc))
     if est is not None and est.empty:
