@@ -1,5 +1,5 @@
-"""Small drawing helpers shared by pages: column configurations, live job progress, and the
-import form's submit action. Pages stay thin; nothing here caches."""
+"""Small drawing helpers shared by pages: column configurations, a duration format, live job
+progress, and the import form's submit action. Pages stay thin; nothing here caches."""
 
 from __future__ import annotations
 
@@ -59,6 +59,13 @@ JOB_COLUMNS = {
 def _short_files(df: pd.DataFrame) -> pd.DataFrame:
     # Full paths crowd the table out; the file name says which file, the log keeps the path.
     return df.assign(file=df["file"].map(lambda f: f and Path(f).name)) if not df.empty else df
+
+
+def fmt_ms(v: float | None) -> str:
+    """A duration: 830 ms, 1.20 s; a dash when there is none."""
+    if v is None or pd.isna(v):
+        return "—"
+    return f"{v / 1000:.2f} s" if v >= 1000 else f"{v:.0f} ms"
 
 
 def table_or_empty(df: pd.DataFrame, columns: dict, empty: str) -> None:

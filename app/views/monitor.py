@@ -17,6 +17,7 @@ import span_table
 import state
 import streamlit as st
 from charts import CHART_FIELD, PICK, side_by_side
+from widgets import fmt_ms
 
 from goldenloop.errors import GoldenloopError
 from goldenloop.metrics import Dimensions, Overview, SpanFilter, buckets, traces
@@ -39,12 +40,6 @@ def draw_empty_store() -> None:
     st.code("goldenloop demo", language=None)
     st.code("goldenloop import FILE", language=None)
     st.caption("Then reload this page.")
-
-
-def fmt_ms(v: float | None) -> str:
-    if v is None:
-        return "—"
-    return f"{v / 1000:.2f} s" if v >= 1000 else f"{v:.0f} ms"
 
 
 def compact(n: int) -> str:

@@ -16,6 +16,7 @@ import span_filters
 import span_table
 import state
 import streamlit as st
+from widgets import fmt_ms
 
 from goldenloop.metrics import traces
 from goldenloop.metrics.conversations import IDLE_MINUTES
@@ -27,12 +28,6 @@ LIST_ORDERS = {"most recent": "recent", "slowest": "slowest", "costliest": "cost
 LIST_CONDITIONS = {"all requests": None, "failed": "failed", "errors": "error",
                    "timeouts": "timeout", "offensive user message": "user_offensive",
                    "thumbs down": "thumbs_down", "graded": "graded"}
-
-
-def fmt_ms(v) -> str:
-    if v is None or pd.isna(v):
-        return "—"
-    return f"{v / 1000:.2f} s" if v >= 1000 else f"{v:.0f} ms"
 
 
 def fmt_num(v, spec: str = ",.0f") -> str:
