@@ -8,6 +8,9 @@ import pytest
 
 from goldenloop.store import Store
 
+# The app fixture (app_db) for every test that runs pages in-process.
+pytest_plugins = ["app_support"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
 

@@ -9,15 +9,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pyarrow as pa
-import pytest
-import streamlit as st
+from app_support import APP_DIR, app_page
 from streamlit.testing.v1 import AppTest
 
 from goldenloop.ingest.loader import import_table
 from goldenloop.store import Store
 from goldenloop.store.summary import store_summary
 
-APP_DIR = Path(__file__).resolve().parents[1] / "app"
 T0 = datetime(2025, 3, 1, 8, 0)
 # Markdown and a link in a user-supplied name: must reach the page only as plain text.
 HOSTILE_APP = "**bold** [click](http://example.invalid/x.png)"
@@ -112,24 +110,8 @@ def seed_known_history(db: Path) -> Expected:
     return EXPECTED
 
 
-@pytest.fixture
-def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A database path for the app (GOLDENLOOP_DB), with the app folder importable."""
-    db = tmp_path / "goldenloop.duckdb"
-    monkeypatch.setenv("GOLDENLOOP_DB", str(db))
-    monkeypatch.syspath_prepend(str(APP_DIR))  # `streamlit run` does this for the entry's folder
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield db
-    st.cache_data.clear()
-    st.cache_resource.clear()  # closes the app's store (on_release)
-
-
 def run_app() -> AppTest:
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app_page()
 
 
 def metrics(at: AppTest) -> dict[str, str]:

@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-import streamlit as st
+from app_support import APP_DIR, app_page
 from streamlit.testing.v1 import AppTest
-from test_app_home import APP_DIR, HOSTILE_APP
+from test_app_home import HOSTILE_APP
 from test_metrics import known_frame, load
 
 from goldenloop import metrics as M
@@ -23,19 +23,6 @@ from goldenloop.store.grades import insert_grades
 from goldenloop.store.incidents import insert_incidents
 
 ALL_CHARTS = 14
-
-
-@pytest.fixture
-def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A database path for the app (GOLDENLOOP_DB), the app folder importable, empty caches."""
-    db = tmp_path / "goldenloop.duckdb"
-    monkeypatch.setenv("GOLDENLOOP_DB", str(db))
-    monkeypatch.syspath_prepend(str(APP_DIR))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield db
-    st.cache_data.clear()
-    st.cache_resource.clear()  # closes the app's store
 
 
 def seed(db: Path, *, quality: bool = True, apps: tuple[str, str] = ("support", "sql")) -> pd.DataFrame:
@@ -71,11 +58,7 @@ def _quality_rows(cur) -> None:
 
 
 def monitor() -> AppTest:
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
-    at.switch_page("views/monitor.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app_page("monitor")
 
 
 def charts(at: AppTest) -> list[dict]:

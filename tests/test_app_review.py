@@ -8,27 +8,14 @@ import shutil
 from pathlib import Path
 
 import pytest
-import streamlit as st
+from app_support import app_page
 from review_support import demo_template, opts  # noqa: F401  (fixture)
 from streamlit.testing.v1 import AppTest
 
 from goldenloop import review, sampling
 from goldenloop.store import Store
 
-APP_DIR = Path(__file__).resolve().parents[1] / "app"
 OTHERS = "Earlier grades: judge scores and other reviewers'"
-
-
-@pytest.fixture
-def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    db = tmp_path / "goldenloop.duckdb"
-    monkeypatch.setenv("GOLDENLOOP_DB", str(db))
-    monkeypatch.syspath_prepend(str(APP_DIR))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield db
-    st.cache_data.clear()
-    st.cache_resource.clear()
 
 
 @pytest.fixture
@@ -38,13 +25,7 @@ def demo_db(app_db: Path, demo_template: Path) -> Path:  # noqa: F811
 
 
 def page(path: str, reviewer: str | None = "ana") -> AppTest:
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
-    if reviewer:
-        at.query_params["reviewer"] = reviewer
-    at.switch_page(f"views/{path}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app_page(path, params={"reviewer": reviewer} if reviewer else None)
 
 
 def texts(at: AppTest) -> str:

@@ -6,19 +6,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from app_support import APP_DIR, app_page
 from streamlit.testing.v1 import AppTest
-from test_app_home import APP_DIR, HOSTILE_APP
-from test_app_monitor import app_db, seed  # noqa: F401  (fixture)
+from test_app_home import HOSTILE_APP
+from test_app_monitor import seed
 
 from goldenloop import metrics as M
 from goldenloop.store import Store
 
 
 def compare_page() -> AppTest:
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
-    at.switch_page("views/compare.py")
-    at.run()
-    return at
+    return app_page("compare", check=False)
 
 
 def shown_table(at: AppTest):
@@ -27,13 +25,13 @@ def shown_table(at: AppTest):
     return frames[0].set_index("Metric")
 
 
-def test_empty_store_says_what_to_run(app_db: Path) -> None:  # noqa: F811
+def test_empty_store_says_what_to_run(app_db: Path) -> None:
     at = compare_page()
     assert not at.exception
     assert "nothing to compare" in at.info[0].value
 
 
-def test_default_sides_are_the_two_newest_versions(app_db: Path) -> None:  # noqa: F811
+def test_default_sides_are_the_two_newest_versions(app_db: Path) -> None:
     df = seed(app_db, apps=("support", HOSTILE_APP))
     at = compare_page()
     assert not at.exception, at.exception
@@ -51,7 +49,7 @@ def test_default_sides_are_the_two_newest_versions(app_db: Path) -> None:  # noq
         assert "click" not in md.value
 
 
-def test_time_windows(app_db: Path) -> None:  # noqa: F811
+def test_time_windows(app_db: Path) -> None:
     seed(app_db)
     at = compare_page()
     at.sidebar.radio(key="what").set_value("time windows").run()

@@ -11,8 +11,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from app_support import app_page
 from review_support import DEMO_END, demo_store, demo_template  # noqa: F401 (fixtures)
-from test_app_monitor import app_db  # noqa: F401 (fixture)
 from test_traces import load_rows
 
 from goldenloop.metrics import SpanFilter
@@ -191,14 +191,7 @@ def test_demo_history_matches_pandas_and_shows_drop_off(demo_store: Store) -> No
 
 # -- the page, in-process (AppTest) over the demo history ----------------------------------------
 def conversations_page(db) -> object:
-    from streamlit.testing.v1 import AppTest
-    from test_app_home import APP_DIR
-
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=90)
-    at.switch_page("views/conversations.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app_page("conversations", timeout=90)
 
 
 def test_page_shows_drop_off_and_turn_depth(demo_store: Store, app_db) -> None:  # noqa: F811
@@ -231,7 +224,7 @@ def test_page_shows_drop_off_and_turn_depth(demo_store: Store, app_db) -> None: 
     assert fewer == f"{C.conversation_stats(demo_store, f, 5).total_sessions:,}" != tiles["Sessions"]
 
 
-def test_page_on_an_empty_store_says_what_to_run(app_db) -> None:  # noqa: F811
+def test_page_on_an_empty_store_says_what_to_run(app_db) -> None:
     at = conversations_page(app_db)
     assert "No LLM requests yet" in at.info[0].value
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import streamlit as st
+from app_support import app_page
 from openai_loopback import judged_text, openai_server, verdict
 from review_support import DEMO_END
 from streamlit.testing.v1 import AppTest
@@ -194,29 +194,17 @@ def test_a_judge_run_on_the_demo_queue_gives_ppi_and_agreement_pairs(demo, monke
 
 # -- the pages, in-process (AppTest) ------------------------------------------------------------
 @pytest.fixture
-def app_db(demo_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    db = tmp_path / "goldenloop.duckdb"
-    shutil.copy(demo_template, db)
-    monkeypatch.setenv("GOLDENLOOP_DB", str(db))
-    monkeypatch.syspath_prepend(str(APP_DIR))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield db
-    st.cache_data.clear()
-    st.cache_resource.clear()
+def demo_db(app_db: Path, demo_template: Path) -> Path:
+    shutil.copy(demo_template, app_db)
+    return app_db
 
 
 def _page(path: str, reviewer: str) -> AppTest:
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
-    at.query_params["reviewer"] = reviewer
-    at.switch_page(f"views/{path}.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app_page(path, params={"reviewer": reviewer})
 
 
-def test_the_queues_page_shows_the_demo_queue_and_its_estimates(app_db: Path):
-    with Store(app_db) as s:
+def test_the_queues_page_shows_the_demo_queue_and_its_estimates(demo_db: Path):
+    with Store(demo_db) as s:
         qid = int(s.scalar("SELECT queue_id FROM queues WHERE name = ?", [NAME]))
         human = estimation.estimate(s, qid, "correctness", at_least=4)
         with_judge = ppi.queue_estimates(s, qid)  # the demo judge graded every item
@@ -233,9 +221,9 @@ def test_the_queues_page_shows_the_demo_queue_and_its_estimates(app_db: Path):
     assert shown["value"].tolist() == pytest.approx(with_judge["value"].tolist())
 
 
-def test_a_newcomer_grades_a_pending_demo_item_on_the_grade_page(app_db: Path):
+def test_a_newcomer_grades_a_pending_demo_item_on_the_grade_page(demo_db: Path):
     at = _page("grade", "newcomer")
-    with Store(app_db) as s:
+    with Store(demo_db) as s:
         qid = int(s.scalar("SELECT queue_id FROM queues WHERE name = ?", [NAME]))
     claim = at.session_state[f"gl_claim_{qid}_newcomer"]
     assert claim is not None
@@ -244,7 +232,7 @@ def test_a_newcomer_grades_a_pending_demo_item_on_the_grade_page(app_db: Path):
         at.segmented_control(key=f"gl_{claim.claim_id}_{key}").set_value(value)
     at.button(key="gl_submit").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    with Store(app_db) as s:
+    with Store(demo_db) as s:
         status, done = s.rows("SELECT status, reviewers_done FROM queue_items "
                               "WHERE queue_item_id = ?", [claim.queue_item_id])[0]
         assert (status, done) == ("done", 1)

@@ -4,40 +4,18 @@ empty state, a preview that matches the library's, and saving a version."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import pyarrow.parquet as pq
-import pytest
-import streamlit as st
+from app_support import app_page
 from review_support import demo_template  # noqa: F401  (fixture)
 from streamlit.testing.v1 import AppTest
 
 from goldenloop import golden
 from goldenloop.store import Store
 
-APP_DIR = Path(__file__).resolve().parents[1] / "app"
-
-
-@pytest.fixture
-def app_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    db = tmp_path / "goldenloop.duckdb"
-    monkeypatch.setenv("GOLDENLOOP_DB", str(db))
-    monkeypatch.syspath_prepend(str(APP_DIR))
-    st.cache_data.clear()
-    st.cache_resource.clear()
-    yield db
-    st.cache_data.clear()
-    st.cache_resource.clear()
-
 
 def page(reviewer: str | None = "ana") -> AppTest:
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
-    if reviewer:
-        at.query_params["reviewer"] = reviewer
-    at.switch_page("views/golden.py")
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app_page("golden", params={"reviewer": reviewer} if reviewer else None)
 
 
 def infos(at: AppTest) -> str:

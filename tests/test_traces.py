@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from test_app_home import APP_DIR
-from test_app_monitor import app_db, seed  # noqa: F401 (app_db: a fixture)
+from app_support import APP_DIR, app_page
+from test_app_monitor import seed
 from test_metrics import END, T0
 
 from goldenloop import metrics as M
@@ -168,15 +168,7 @@ HOSTILE = "![x](https://example.invalid/pixel.png) <img src=https://example.inva
 
 
 def trace_page(params: dict | None = None):
-    from streamlit.testing.v1 import AppTest
-
-    at = AppTest.from_file(str(APP_DIR / "streamlit_app.py"), default_timeout=60)
-    at.switch_page("views/trace.py")
-    for k, v in (params or {}).items():
-        at.query_params[k] = v
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
+    return app_page("trace", params=params)
 
 
 def _seed_conversation(db: Path) -> None:
@@ -191,7 +183,7 @@ def _seed_conversation(db: Path) -> None:
         ])
 
 
-def test_trace_page_shows_request_trace_and_conversation_as_plain_text(app_db: Path) -> None:  # noqa: F811
+def test_trace_page_shows_request_trace_and_conversation_as_plain_text(app_db: Path) -> None:
     _seed_conversation(app_db)
     at = trace_page({"trace": "tA", "span": "llm1"})
     assert [t.label for t in at.tabs] == ["Request", "Trace", "Conversation"]
@@ -208,7 +200,7 @@ def test_trace_page_shows_request_trace_and_conversation_as_plain_text(app_db: P
     assert any(v.startswith("Turn 2 ") and "error" in v for v in texts)
 
 
-def test_trace_page_search_by_session_id(app_db: Path) -> None:  # noqa: F811
+def test_trace_page_search_by_session_id(app_db: Path) -> None:
     _seed_conversation(app_db)
     at = trace_page()
     assert at.dataframe  # the list of recent requests
@@ -219,7 +211,7 @@ def test_trace_page_search_by_session_id(app_db: Path) -> None:  # noqa: F811
     assert [t.label for t in at.tabs] == ["Conversation"]
 
 
-def test_trace_page_unknown_id_says_so(app_db: Path) -> None:  # noqa: F811
+def test_trace_page_unknown_id_says_so(app_db: Path) -> None:
     _seed_conversation(app_db)
     at = trace_page({"trace": "nope"})
     assert "no trace 'nope'" in at.warning[0].value
