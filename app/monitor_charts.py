@@ -240,7 +240,6 @@ def bucket_of(view: Overview, name: str) -> timedelta:
 
 def to_datetime(value) -> datetime:
     """A time from a Vega selection (epoch milliseconds, UTC) as a naive UTC datetime."""
-    if isinstance(value, (int, float)):
-        return pd.Timestamp(int(value), unit="ms").to_pydatetime()
-    return pd.Timestamp(value).tz_localize(None).to_pydatetime() if pd.Timestamp(value).tzinfo \
-        else pd.Timestamp(value).to_pydatetime()
+    t = pd.Timestamp(int(value), unit="ms") if isinstance(value, (int, float)) \
+        else pd.Timestamp(value)
+    return (t.tz_localize(None) if t.tzinfo else t).to_pydatetime()
