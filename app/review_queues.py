@@ -170,9 +170,10 @@ def draw_progress(store: Store, queue_id: int) -> None:
 
 
 def estimates(store: Store, queue_id: int) -> tuple[pd.DataFrame, list[str]]:
-    """One row per criterion measure; the notes of the library's estimates."""
+    """One row per criterion measure; the notes of the library's estimates, each naming the
+    estimates it concerns unless it concerns them all."""
     rubric = review.queue_rubric(store, queue_id)
-    rows, notes = [], []
+    rows, notes = [], {}
     for name, what, kw in estimation.measures(rubric):
         try:
             e = estimation.estimate(store, queue_id, name, **kw)
@@ -182,8 +183,10 @@ def estimates(store: Store, queue_id: int) -> tuple[pd.DataFrame, list[str]]:
             continue
         rows.append({"criterion": name, "measure": what, "value": e.value, "ci_low": e.ci_low,
                      "ci_high": e.ci_high, "n_graded": e.n_in_domain, "n_sampled": e.n_sampled})
-        notes += [n for n in e.notes if n not in notes]
-    return pd.DataFrame(rows), notes
+        for n in e.notes:
+            notes.setdefault(n, []).append(f"{name} {what}")
+    return pd.DataFrame(rows), [n if len(where) == len(rows) else f"{', '.join(where)}: {n}"
+                                for n, where in notes.items()]
 
 
 def _headline(df: pd.DataFrame) -> None:

@@ -208,7 +208,24 @@ def test_the_queues_page_shows_the_demo_queue_and_its_estimates(demo_db: Path):
         qid = int(s.scalar("SELECT queue_id FROM queues WHERE name = ?", [NAME]))
         human = estimation.estimate(s, qid, "correctness", at_least=4)
         with_judge = ppi.queue_estimates(s, qid)  # the demo judge graded every item
+        # Each estimate's notes, from the library: the page names the estimates a note
+        # concerns unless it concerns every one.
+        noted: dict[str, list[str]] = {}
+        estimated = 0
+        for name, what, kw in estimation.measures(review.queue_rubric(s, qid)):
+            try:
+                e = estimation.estimate(s, qid, name, **kw)
+            except estimation.EstimationError:  # nothing graded: no row, no notes
+                continue
+            estimated += 1
+            for n in e.notes:
+                noted.setdefault(n, []).append(f"{name} {what}")
     at = _page("queues", "ana")
+    captions = [c.value for c in at.caption]
+    assert noted
+    for n, where in noted.items():
+        want = n if len(where) == estimated else f"{', '.join(where)}: {n}"
+        assert want in captions, (want, captions)
     assert at.selectbox(key="queue").value == qid
     assert NAME in at.dataframe[0].value["name"].tolist()
     assert "Estimated over all traffic in the frame" in [h.value for h in at.subheader]
