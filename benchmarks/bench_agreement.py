@@ -21,27 +21,17 @@ The load averages from ``uptime`` are printed with the figures: the machine is s
 from __future__ import annotations
 
 import argparse
-import subprocess
-import time
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import cohen_kappa_score
+from timing import best, uptime
 
 from goldenloop.agreement import Scale, agreement_for, human_agreement, nominal, ordinal
 from goldenloop.agreement import bootstrap as bs
 
 ORDINAL = Scale("ordinal", ("1", "2", "3", "4", "5"))
-
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def pairs(n: int, seed: int = 1) -> pd.DataFrame:
@@ -97,7 +87,7 @@ def main() -> None:
         "item": np.repeat(np.arange(n), 3), "reviewer": np.tile(["a", "b", "c"], n),
         "value": np.clip(np.repeat(df["human"].astype(int).to_numpy(), 3)
                          + rng.choice([-1, 0, 0, 1], 3 * n), 1, 5).astype(str)})
-    print(f"load before: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    print(f"load before: {uptime()}")
     print(f"{n:,} graded pairs, {n // 5:,} sessions, {b:,} bootstrap resamples; best of {rep}\n")
     rows = []
 
@@ -123,7 +113,7 @@ def main() -> None:
          lambda: human_agreement(ORDINAL, raters, n_resamples=b), "coincidence sums per item")
     print(f"\ntables vs naive loop: {slow / fast:.0f}x faster; goal (< 2 s) "
           f"{'met' if fast < 2 else 'NOT met'}")
-    print(f"load after: {subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()}")
+    print(f"load after: {uptime()}")
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
 from review_support import synthetic_spans  # noqa: E402
+from timing import uptime  # noqa: E402
 
 from goldenloop import judge  # noqa: E402
 from goldenloop.sampling import Frame  # noqa: E402
@@ -64,7 +65,7 @@ def main() -> None:
     ap.add_argument("--concurrency", type=int, default=16)
     ap.add_argument("--budget", type=float, default=5.0)
     args = ap.parse_args()
-    load_before = subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
+    load_before = uptime()
     proc, base_url = _server(args.delay)
     with tempfile.TemporaryDirectory() as d:
         os.environ["OPENAI_BASE_URL"] = base_url
@@ -89,7 +90,7 @@ def main() -> None:
             "rerun_seconds": round(cached_s, 2), "rerun_calls": second.calls,
             "rerun_cached": second.cached,
             "load_before": load_before,
-            "load_after": subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip(),
+            "load_after": uptime(),
         }
         store.close()
         bare = _bare_client(base_url, args.spans, args.concurrency)

@@ -31,6 +31,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import metrics_data  # noqa: E402
+from timing import uptime  # noqa: E402
 
 from goldenloop import metrics  # noqa: E402
 from goldenloop.store import Store  # noqa: E402
@@ -84,10 +85,6 @@ FROM (SELECT time_bucket(INTERVAL 1 HOUR, start_time) AS bucket, model_version A
       FROM spans WHERE {_WHERE} GROUP BY ALL)
 ORDER BY time, "group"
 """
-
-
-def load_average() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def store_for(rows: int, texts: bool) -> tuple[Path, float | None]:
@@ -151,12 +148,12 @@ def bench_query(sizes: list[int], runs: int) -> list[dict]:
     results = []
     for rows in sizes:
         texts = rows <= 1_000_000
-        print(f"-- {rows:,} spans ({'with' if texts else 'without'} texts) [{load_average()}]",
+        print(f"-- {rows:,} spans ({'with' if texts else 'without'} texts) [{uptime()}]",
               flush=True)
         path, built = store_for(rows, texts)
         if built is not None:
             print(f"   built in {built:.1f} s", flush=True)
-        r = {"rows": rows, "texts": texts, "load": load_average(), **time_main_query(path, runs)}
+        r = {"rows": rows, "texts": texts, "load": uptime(), **time_main_query(path, runs)}
         r["ns_per_span"] = r["library_ms"] * 1e6 / rows
         results.append(r)
         c = r["cpu_ms"]
@@ -187,7 +184,7 @@ def bench_page(spans: int, runs: int) -> dict:
         warm = [draw_time(page, f"{url}/monitor") for _ in range(runs)]
         bs.screenshot(page, "monitor-bench")
     return {"spans": spans, "cold_s": cold, "warm_median_s": statistics.median(warm),
-            "warm_s": [round(w, 3) for w in warm], "load": load_average()}
+            "warm_s": [round(w, 3) for w in warm], "load": uptime()}
 
 
 def main() -> None:
@@ -198,7 +195,7 @@ def main() -> None:
     ap.add_argument("--page", action="store_true", help="also time the page in Chromium")
     ap.add_argument("--page-spans", type=int, default=1_000_000)
     args = ap.parse_args()
-    print(f"machine: {os.cpu_count()} cores; {load_average()}")
+    print(f"machine: {os.cpu_count()} cores; {uptime()}")
     out = {"query": bench_query(args.rows or [1_000_000, 10_000_000], args.runs)}
     if len(out["query"]) > 1:
         a, b = out["query"][0], out["query"][-1]

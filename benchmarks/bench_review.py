@@ -37,6 +37,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 import browser_support as bs  # noqa: E402
 from test_browser_monitor import wait_until_idle  # noqa: E402
 from test_browser_review import _CURRENT, _MARKER, _wait_item, fill_default_by_keys  # noqa: E402
+from timing import uptime  # noqa: E402
 
 from goldenloop import review, sampling  # noqa: E402
 from goldenloop.store import Store  # noqa: E402
@@ -63,10 +64,6 @@ _TIMED_SUBMIT = """async () => {
     }
     return [shown, -1];
 }"""
-
-
-def load_average() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def template(spans: int) -> Path:
@@ -145,7 +142,7 @@ def main() -> None:
     ap.add_argument("--items", type=int, default=50, help="timed submits")
     ap.add_argument("--profile", action="store_true", help="also time the library calls")
     args = ap.parse_args()
-    print(f"machine: {os.cpu_count()} cores; {load_average()}")
+    print(f"machine: {os.cpu_count()} cores; {uptime()}")
     db = working_copy(args.spans)
     queue_id, items, spans = make_queue(db, args.items + 30)
     assert items > args.items + 1, f"the queue holds {items} items, too few"
@@ -160,7 +157,7 @@ def main() -> None:
     out |= {"n": len(times), "shown_median_ms": round(statistics.median(shown), 1),
             "settled_median_ms": round(statistics.median(settled), 1),
             "shown_p90_ms": round(statistics.quantiles(shown, n=10)[-1], 1),
-            "settled_max_ms": round(max(settled), 1), "load": load_average(),
+            "settled_max_ms": round(max(settled), 1), "load": uptime(),
             "finished": datetime.now().isoformat(timespec="seconds")}
     print(f"{spans:,} spans, {len(times)} items: next item shown after submit median "
           f"{out['shown_median_ms']:.0f} ms (p90 {out['shown_p90_ms']:.0f}), run settled median "

@@ -14,28 +14,18 @@ averages from ``uptime`` are printed with the figures: the machine is shared.
 from __future__ import annotations
 
 import argparse
-import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from timing import best, uptime
 
 from goldenloop import demo
 from goldenloop.scorers import length, offensive, refusal, run, sentiment
 from goldenloop.store import Store
 from goldenloop.store import signals as signal_sql
-
-
-def best(fn: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def texts_of(table: pa.Table) -> int:
@@ -49,10 +39,6 @@ def made_distinct(table: pa.Table) -> pa.Table:
             for c in ("last_user_message", "output")}
     return table.set_column(1, "last_user_message", cols["last_user_message"]).set_column(
         2, "output", cols["output"])
-
-
-def uptime() -> str:
-    return subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
 
 
 def main() -> None:
