@@ -94,6 +94,13 @@ def test_progress_and_minimum_days(store):
         generate(store, spans=1_000, days=3, end=END)
 
 
+def test_a_small_history_with_a_day_without_sessions(store):
+    """A small demo can draw no session of an app on some day (this end hour does, for the
+    default seed): that day adds no turns instead of failing."""
+    summary = generate(store, spans=3000, end=datetime(2026, 11, 27, 22))
+    assert 2000 < summary.spans == store.scalar("SELECT count(*) FROM spans")
+
+
 def test_default_end_is_the_current_hour(store):
     s = generate(store, spans=2_000, days=7)
     assert s.end.minute == s.end.second == 0

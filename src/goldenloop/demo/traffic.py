@@ -106,13 +106,13 @@ def day_turns(seed: int, plan: Plan, profile: Profile, day: int, weights: np.nda
     s_ids = cat("sess_", hex_ids(rng, n_sessions))
 
     session = np.repeat(np.arange(n_sessions), s_len)
-    first = np.concatenate(([0], np.cumsum(s_len)[:-1])).astype(np.int64)
+    first = (np.cumsum(s_len) - s_len).astype(np.int64)  # each session's first turn (none: empty)
     turn_index = (np.arange(len(session)) - np.repeat(first, s_len)).astype(np.int32)
     gaps = profile.gap_min_s + rng.lognormal(np.log(profile.gap_median_s), profile.gap_sigma,
                                              len(session))
     gaps = np.where(turn_index == 0, 0.0, gaps * 1e6).astype(np.int64)
     csum = np.cumsum(gaps)
-    offset = csum - np.repeat(csum[first] if len(first) else csum[:0], s_len)
+    offset = csum - np.repeat(csum[first], s_len)
     start = s_start[session] + offset
 
     keep = start < plan.end_us
