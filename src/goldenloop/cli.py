@@ -8,7 +8,16 @@ from typing import Annotated
 
 import typer
 
-from goldenloop import access, cli_agreement, cli_golden, cli_judge, cli_monitor, cli_producers
+from goldenloop import (
+    access,
+    cli_agreement,
+    cli_alerts,
+    cli_anomalies,
+    cli_golden,
+    cli_judge,
+    cli_monitor,
+    cli_producers,
+)
 from goldenloop.cli_support import progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
 from goldenloop.errors import GoldenloopError, MappingError
@@ -230,6 +239,8 @@ cli_monitor.register(app)
 cli_judge.register(app)
 cli_golden.register(app)
 cli_agreement.register(app)
+cli_anomalies.register(app)
+cli_alerts.register(app)
 
 
 if __name__ == "__main__":

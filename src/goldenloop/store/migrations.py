@@ -11,10 +11,14 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from goldenloop.alerts.schema import m010_alerts
+from goldenloop.anomalies.schema import m009_anomalies
 from goldenloop.errors import SchemaTooNewError
+from goldenloop.ingest.schema import m011_import_hardening
 from goldenloop.store.schema_agreement import m008_agreement
 from goldenloop.store.schema_golden import m007_golden
 from goldenloop.store.schema_judge import m006_judge
+from goldenloop.store.schema_trust import m012_trusted_figures
 from goldenloop.store.span_columns import spans_ddl
 
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
@@ -324,6 +328,10 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (6, "judge", m006_judge),
     (7, "golden", m007_golden),
     (8, "agreement", m008_agreement),
+    (9, "anomalies", m009_anomalies),
+    (10, "alerts", m010_alerts),
+    (11, "import_hardening", m011_import_hardening),
+    (12, "trusted_figures", m012_trusted_figures),
 )
 LATEST = MIGRATIONS[-1][0]
 
