@@ -77,3 +77,22 @@ def spans_ddl() -> str:
     cols += [f"{f.name} {f.sql_type}" for f in SPAN_FIELDS]
     cols += [f"{name} {typ}" for name, typ in STORE_COLUMNS[1:]]
     return "CREATE TABLE spans (\n  " + ",\n  ".join(cols) + "\n)"
+
+
+# Spans goldenloop makes itself (judge calls, experiment runs, canaries): their ``source``
+# is set at insert by the code that makes them. They are kept out of production figures
+# (Monitor, Compare versions, Conversations, Home, sampling frames, anomaly detection) unless
+# a reader asks for them, and shown on the Judges page. The one definition: import it.
+INTERNAL_SOURCES: tuple[str, ...] = ("judge", "experiment", "canary")
+
+
+def internal_sql(alias: str = "") -> str:
+    """SQL condition true for goldenloop's own spans; ``alias`` is the spans table alias."""
+    col = f"{alias}.source" if alias else "source"
+    listed = ", ".join(f"'{s}'" for s in INTERNAL_SOURCES)
+    return f"coalesce({col}, '') IN ({listed})"
+
+
+def production_sql(alias: str = "") -> str:
+    """SQL condition true for spans of the monitored applications (not goldenloop's own)."""
+    return f"NOT ({internal_sql(alias)})"
