@@ -35,3 +35,15 @@ class MappingError(GoldenloopError):
 
 class JobError(GoldenloopError):
     """A job cannot be created or run."""
+
+
+class StoreUnavailableError(GoldenloopError):
+    """The store stopped accepting writes after a storage failure (the disk is full, or DuckDB
+    invalidated the database after a failed write); the owner reopens it when space returns."""
+
+    def __init__(self, reason: str):
+        self.reason = reason
+        super().__init__(
+            f"the database is not accepting writes: {reason}. Free disk space beside the "
+            "database; the server reopens it and retries what failed on its own."
+        )
