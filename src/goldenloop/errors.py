@@ -47,3 +47,11 @@ class StoreUnavailableError(GoldenloopError):
             f"the database is not accepting writes: {reason}. Free disk space beside the "
             "database; the server reopens it and retries what failed on its own."
         )
+
+
+class AnomalyError(GoldenloopError):
+    """A detection request or an anomaly status change that cannot be done as asked."""
+
+
+class AnomalyNotFoundError(AnomalyError):
+    """No anomaly has the given id."""
