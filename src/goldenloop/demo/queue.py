@@ -136,13 +136,12 @@ def count_reviews(cur: duckdb.DuckDBPyConnection, queue_id: int) -> None:
     """Set each item's reviewers_done and status from its live human grades, as
     ``review_sql.refresh_item`` does one item at a time (the demo has no claims or skips)."""
     cur.execute(
-        f"""UPDATE queue_items AS qi SET
+        """UPDATE queue_items AS qi SET
                 reviewers_done = n.done,
                 status = CASE WHEN n.done >= qi.reviewers_needed THEN 'done' ELSE 'pending' END
             FROM (SELECT i.queue_item_id,
                          count(DISTINCT g.author_id) FILTER (
-                             WHERE g.source = 'human' AND NOT g.is_gold
-                               AND {review_sql.LIVE.format(a='g')}) AS done
-                  FROM queue_items i LEFT JOIN grades g ON g.queue_item_id = i.queue_item_id
+                             WHERE g.source = 'human' AND NOT g.is_gold) AS done
+                  FROM queue_items i LEFT JOIN live_grades g ON g.queue_item_id = i.queue_item_id
                   WHERE i.queue_id = $q GROUP BY i.queue_item_id) n
             WHERE qi.queue_item_id = n.queue_item_id""", {"q": queue_id})

@@ -31,15 +31,15 @@ class Options:
 def _values(store: Store, column: str) -> tuple[str, ...]:
     rows = store.rows(
         f"""SELECT DISTINCT s.{column} FROM spans s
-            WHERE s.span_key IN (SELECT span_key FROM grades WHERE source = 'human')
+            WHERE s.span_key IN (SELECT span_key FROM live_grades WHERE source = 'human')
               AND s.{column} IS NOT NULL ORDER BY 1""")
     return tuple(str(v) for (v,) in rows)
 
 
 def options(store: Store) -> Options:
     crit = store.rows(
-        """WITH graded AS (SELECT criterion, count(*) AS n FROM grades
-                           WHERE source IN ('human', 'imported') AND NOT coalesce(retracted, false)
+        """WITH graded AS (SELECT criterion, count(*) AS n FROM live_grades
+                           WHERE source IN ('human', 'imported')
                            GROUP BY ALL),
                 meta AS (SELECT * FROM criteria
                          QUALIFY row_number() OVER (PARTITION BY name
@@ -51,7 +51,7 @@ def options(store: Store) -> Options:
            ORDER BY g.n DESC, g.criterion""")
     tags = store.rows(
         """SELECT DISTINCT unnest(s.tags) FROM spans s
-           WHERE s.span_key IN (SELECT span_key FROM grades WHERE source = 'human')
+           WHERE s.span_key IN (SELECT span_key FROM live_grades WHERE source = 'human')
            ORDER BY 1""")
     queues = store.rows("SELECT queue_id, name FROM queues ORDER BY queue_id DESC")
     return Options(

@@ -26,7 +26,8 @@ class SpanFilter:
 
     ``start`` is inclusive and ``end`` exclusive, both naive UTC. Within one list the values
     are alternatives (any of these apps); the parts combine with AND. ``tags`` selects spans
-    carrying any of the tags. Frozen and made of tuples, so it is hashable (a cache key).
+    carrying any of the tags. ``include_internal`` adds goldenloop's own spans. Frozen and
+    made of tuples, so it is hashable (a cache key).
     """
 
     start: datetime | None = None
@@ -36,6 +37,9 @@ class SpanFilter:
     model_versions: tuple[str, ...] = ()
     prompt_versions: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()
+    # goldenloop's own spans (judge calls, experiments, canaries) are not production traffic:
+    # left out unless asked for (span_columns.INTERNAL_SOURCES).
+    include_internal: bool = False
 
     def __post_init__(self) -> None:
         for name in _LISTS:  # accept any iterable of strings, keep a canonical tuple
@@ -74,7 +78,8 @@ class SpanFilter:
             raise FilterError(f"unknown filter fields: {', '.join(sorted(unknown))}")
         times = {k: datetime.fromisoformat(data[k]) if data.get(k) else None
                  for k in ("start", "end")}
-        return cls(**times, **{k: tuple(data.get(k) or ()) for k in _LISTS})
+        return cls(**times, **{k: tuple(data.get(k) or ()) for k in _LISTS},
+                   include_internal=bool(data.get("include_internal", False)))
 
 
 def check_split(split: str | None) -> str | None:

@@ -37,7 +37,7 @@ CONDITIONS = {
     "feedback": "EXISTS (SELECT 1 FROM feedback fb WHERE fb.span_key = s.span_key)",
     "thumbs_down": "EXISTS (SELECT 1 FROM feedback fb WHERE fb.span_key = s.span_key "
                    "AND fb.kind = 'thumbs' AND fb.value <= 0)",
-    "graded": "EXISTS (SELECT 1 FROM grades gr WHERE gr.span_key = s.span_key)",
+    "graded": "EXISTS (SELECT 1 FROM live_grades gr WHERE gr.span_key = s.span_key)",
 }
 ORDERS = {  # the spans worth reading first: a sort key and its direction
     "recent": ("s.start_time", "DESC"),
@@ -236,8 +236,7 @@ def conversation(store: Store, session_id: str) -> pd.DataFrame:
                     g.criterion || '=' || coalesce(CAST(g.value_number AS VARCHAR), g.value_label,
                                                    array_to_string(g.value_labels, ','), '?')
                     || ' (' || coalesce(g.source, '?') || ')', '; ' ORDER BY g.created_at) AS grades
-                FROM grades g JOIN sp s ON s.span_key = g.span_key
-                WHERE NOT EXISTS (SELECT 1 FROM grades e WHERE e.supersedes = g.grade_id)
+                FROM live_grades g JOIN sp s ON s.span_key = g.span_key
                 GROUP BY s.trace_id
             )
             SELECT t.trace_id, t.answer_span_id AS span_id, t.turn_index, t.start_time,
@@ -270,8 +269,7 @@ def span_annotations(store: Store, trace_id: str, span_id: str) -> tuple[pd.Data
         """SELECT g.criterion, coalesce(CAST(g.value_number AS VARCHAR), g.value_label,
                                         array_to_string(g.value_labels, ', ')) AS value,
                   g.source, coalesce(g.author_id, g.judge_name) AS author, g.comment, g.created_at
-           FROM grades g JOIN spans s ON s.span_key = g.span_key
+           FROM live_grades g JOIN spans s ON s.span_key = g.span_key
            WHERE s.trace_id = $t AND s.span_id = $s
-             AND NOT EXISTS (SELECT 1 FROM grades e WHERE e.supersedes = g.grade_id)
            ORDER BY g.created_at LIMIT 500""", ids)
     return feedback, grades

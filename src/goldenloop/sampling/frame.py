@@ -1,7 +1,8 @@
 """The sampling frame: which spans a queue is drawn from, kept with the queue as JSON.
 
 A frame is a filter over spans (a time window on ``start_time``, apps, environments, model
-and prompt versions, span kinds, statuses and tags). Its field names match the monitoring views'
+and prompt versions, span kinds, statuses and tags); goldenloop's own spans are left out
+unless ``include_internal`` is set. Its field names match the monitoring views'
 span filter, so ``Frame.from_dict(span_filter.to_dict())`` turns a chart's filter into a frame.
 """
 
@@ -12,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from goldenloop.errors import GoldenloopError
+from goldenloop.store.span_columns import production_sql
 
 _LISTS = ("apps", "environments", "model_versions", "prompt_versions", "kinds", "statuses",
           "tags")
@@ -38,6 +40,9 @@ class Frame:
     kinds: tuple[str, ...] = ("llm",)
     statuses: tuple[str, ...] = ()
     tags: tuple[str, ...] = ()       # spans carrying any of these tags
+    # goldenloop's own spans (judge calls, experiments, canaries) are not production traffic
+    # and stay out of a frame unless asked for (span_columns.INTERNAL_SOURCES).
+    include_internal: bool = False
 
     def __post_init__(self) -> None:
         for name in _LISTS:  # any iterable of strings; a canonical sorted tuple
@@ -71,7 +76,7 @@ class Frame:
 
     def where(self, alias: str = "s") -> tuple[str, list[Any]]:
         """A SQL condition on spans aliased ``alias`` and its parameters."""
-        terms, params = ["TRUE"], []
+        terms, params = ["TRUE" if self.include_internal else production_sql(alias)], []
         if self.start is not None:
             terms.append(f"{alias}.start_time >= ?")
             params.append(self.start)

@@ -1,11 +1,12 @@
 """SQL that turns stored grades into the frames agreement is computed from.
 
 Grades are append-only: an edit is a new row whose ``supersedes`` names the grade it
-replaces, so a grade counts only when nothing supersedes it, and of several live grades by
-one author (a reviewer; a judge name and version) on one target and criterion the latest
-counts. That latest grade is then dropped when it says "not applicable", is flagged or is a
-retraction (an undo, which supersedes and holds no value) — an author who ends on N/A or
-an undo has no grade, rather than falling back to an older one. Adjudication
+replaces, and an undo a retraction row superseding it. Only live grades count (the
+``live_grades`` view, the store's one definition: not retracted, not superseded), and of
+several live grades by one author (a reviewer; a judge name and version) on one target and
+criterion the latest counts. That latest grade is then dropped when it says "not
+applicable" or is flagged — an author who ends on N/A has no grade, rather than falling
+back to an older one. Adjudication
 grades are left out unless asked for: they are made after seeing the others, so they are
 not independent ratings.
 
@@ -61,7 +62,7 @@ live AS (
     SELECT g.*, CASE WHEN {JUDGE} THEN 'judge' WHEN {HUMAN} THEN 'human' END AS side,
            coalesce(sc.scale_key, 'undefined in version ' || coalesce(g.rubric_version, ''))
                AS scale_key
-    FROM grades g
+    FROM live_grades g
     LEFT JOIN scales sc ON sc.rubric_name IS NOT DISTINCT FROM g.rubric_name
                        AND sc.rubric_version IS NOT DISTINCT FROM g.rubric_version
     LEFT JOIN current_scale cs ON cs.rubric_name IS NOT DISTINCT FROM g.rubric_name
@@ -69,7 +70,6 @@ live AS (
       AND ($rubric_name IS NULL OR g.rubric_name = $rubric_name)
       AND CASE WHEN $rubric_version IS NOT NULL THEN g.rubric_version = $rubric_version
                ELSE cs.scale_key IS NULL OR sc.scale_key = cs.scale_key END
-      AND NOT EXISTS (SELECT 1 FROM grades s WHERE s.supersedes = g.grade_id)
 ),
 latest AS (
     SELECT * FROM live
@@ -82,7 +82,6 @@ latest AS (
 usable AS (
     SELECT * FROM latest
     WHERE NOT coalesce(not_applicable, false) AND NOT coalesce(flagged, false)
-      AND NOT coalesce(retracted, false)
 ),
 trace_info AS (
     SELECT s.trace_id,

@@ -96,11 +96,10 @@ def session_sums(store: Store, f: FilterLike, criterion: str, weights: str = "in
         ), graded AS (
             SELECT g.span_key, g.source, avg(g.value_number) AS value,
                    avg({GRADE_WEIGHTS[weights]}) AS w
-            FROM grades g LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
+            FROM live_grades g LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
             WHERE g.criterion = $criterion AND list_contains($sources, g.source)
               AND g.span_key IS NOT NULL AND g.value_number IS NOT NULL
               AND NOT coalesce(g.not_applicable, false)
-              AND NOT EXISTS (SELECT 1 FROM grades e WHERE e.supersedes = g.grade_id)
             GROUP BY g.span_key, g.source
         )
         SELECT n.idx, {cols}

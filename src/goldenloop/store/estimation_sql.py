@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import pandas as pd
 
-from goldenloop.store.review_sql import LIVE
 from goldenloop.store.store import Store
 
 # What ``y`` is for one grade, by estimation mode.
@@ -30,9 +29,9 @@ def item_values(store: Store, queue_id: int, criterion: str, mode: str,
         f"""WITH g AS (
                 SELECT g.*, CASE WHEN coalesce(g.not_applicable, false) THEN NULL
                                  ELSE {_Y[mode]} END AS y
-                FROM grades g
+                FROM live_grades g
                 WHERE g.queue_id = $q AND g.criterion = $c AND g.source = 'human'
-                  AND NOT g.is_gold AND {LIVE.format(a='g')}
+                  AND NOT g.is_gold
                 QUALIFY row_number() OVER (PARTITION BY g.queue_item_id, g.author_id
                                            ORDER BY g.created_at DESC, g.grade_id DESC) = 1),
             per AS (SELECT queue_item_id, count(*) AS grades, avg(y) AS y

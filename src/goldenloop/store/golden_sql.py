@@ -1,9 +1,9 @@
 """The SQL that turns graded targets into candidate golden rows, each with the reason it is
 left out (NULL when it is kept).
 
-Which grades count follows agreement's rule: a grade counts when nothing supersedes it; of
-one author's live grades on a target the latest counts, and it is dropped when it says "not
-applicable", is flagged or is a retraction (an undo). Human grades are reviewers' (and
+Which grades count follows agreement's rule: only live grades (the ``live_grades`` view);
+of one author's live grades on a target the latest counts, and it is dropped when it says
+"not applicable" or is flagged. Human grades are reviewers' (and
 imported reviewers'); adjudication grades are kept apart and, when present, settle the
 verdict. A grade's *verdict key* is "correct"/"incorrect" under the filter's correctness
 rule, else its value; reviewers agree when their keys match. Comparisons always compare
@@ -36,14 +36,13 @@ g0 AS (     -- only the columns used: wide rows (raw judge answers) would be car
     SELECT g.grade_id, g.target_type, g.target_id, g.target_type || ':' || g.target_id AS tk,
            g.span_key, g.author_id, g.judge_name, g.judge_model, g.judge_version,
            g.value_number, g.value_label, g.value_labels, g.not_applicable, g.flagged,
-           g.retracted, g.is_adjudication, g.queue_id, g.queue_item_id, g.rubric_name,
+           g.is_adjudication, g.queue_id, g.queue_item_id, g.rubric_name,
            g.rubric_version, g.created_at,
            CASE WHEN {JUDGE} THEN 'judge' WHEN {HUMAN} THEN 'human' END AS side
-    FROM grades g
+    FROM live_grades g
     WHERE g.criterion = $criterion
       AND ($rubric_name IS NULL OR g.rubric_name = $rubric_name)
       AND list_contains($target_types, g.target_type)
-      AND NOT EXISTS (SELECT 1 FROM grades s WHERE s.supersedes = g.grade_id)
 ),
 newest AS (   -- one author's latest grade on each target: a reviewer (their adjudications
               -- apart), or a judge name and version; a grouping over narrow columns costs
@@ -59,7 +58,6 @@ valued AS (
     SELECT *, {_VALUE} AS value, {_PASS} AS pass
     FROM latest
     WHERE NOT coalesce(not_applicable, false) AND NOT coalesce(flagged, false)
-      AND NOT coalesce(retracted, false)
       AND (value_number IS NOT NULL OR value_label IS NOT NULL OR len(value_labels) > 0)
 ),
 usable AS MATERIALIZED (   -- read by seven parts below: computed once
@@ -131,9 +129,8 @@ in_queue AS (
 corr AS (
     SELECT c.target_type || ':' || c.target_id AS tk, c.correction_id, c.corrected_output,
            c.author_id
-    FROM corrections c
-    WHERE NOT coalesce(c.retracted, false) AND trim(coalesce(c.corrected_output, '')) <> ''
-      AND NOT EXISTS (SELECT 1 FROM corrections s WHERE s.supersedes = c.correction_id)
+    FROM live_corrections c
+    WHERE trim(coalesce(c.corrected_output, '')) <> ''
     QUALIFY row_number() OVER (PARTITION BY c.target_type, c.target_id
                                ORDER BY c.created_at DESC, c.correction_id DESC) = 1
 )

@@ -89,7 +89,7 @@ def versions(store: Store) -> pd.DataFrame:
            FROM judge_versions v
            LEFT JOIN (SELECT judge_version, count(*) AS runs, sum(cost_usd) AS cost_usd
                       FROM judge_runs GROUP BY ALL) r USING (judge_version)
-           LEFT JOIN (SELECT judge_version, count(*) AS grades FROM grades
+           LEFT JOIN (SELECT judge_version, count(*) AS grades FROM live_grades
                       WHERE source = 'judge' GROUP BY ALL) g USING (judge_version)
            LEFT JOIN (SELECT judge_version, count(*) AS failures FROM judge_failures
                       GROUP BY ALL) f USING (judge_version)
@@ -308,7 +308,7 @@ def take_new_spans(cur: duckdb.DuckDBPyConnection, judge_name: str, limit: int =
 def queue_judge_version(store: Store, queue_id: int, criterion: str) -> str | None:
     """The judge version that graded most of the queue's (non-gold) items on ``criterion``."""
     return store.scalar(
-        """SELECT g.judge_version FROM grades g
+        """SELECT g.judge_version FROM live_grades g
            JOIN queue_items i ON i.target_type = g.target_type AND i.target_id = g.target_id
            WHERE i.queue_id = ? AND NOT i.is_gold AND g.source = 'judge' AND g.criterion = ?
            GROUP BY g.judge_version ORDER BY count(DISTINCT i.queue_item_id) DESC,
@@ -320,7 +320,7 @@ def queue_judge_versions(store: Store, queue_id: int) -> pd.DataFrame:
     return store.df(
         """SELECT any_value(g.judge_name) AS judge_name, g.judge_version,
                   count(DISTINCT i.queue_item_id) AS items, max(g.created_at) AS last_grade
-           FROM grades g
+           FROM live_grades g
            JOIN queue_items i ON i.target_type = g.target_type AND i.target_id = g.target_id
            WHERE i.queue_id = ? AND NOT i.is_gold AND g.source = 'judge'
            GROUP BY g.judge_version ORDER BY items DESC, last_grade DESC""", [queue_id])
@@ -335,7 +335,7 @@ def queue_judge_values(store: Store, queue_id: int, criterion: str, judge_versio
     return store.df(
         f"""SELECT i.queue_item_id, arg_max({_Y[mode]}, g.created_at) AS f
             FROM queue_items i
-            JOIN grades g ON g.target_type = i.target_type AND g.target_id = i.target_id
+            JOIN live_grades g ON g.target_type = i.target_type AND g.target_id = i.target_id
             WHERE i.queue_id = $q AND NOT i.is_gold AND g.source = 'judge'
               AND g.criterion = $c AND g.judge_version = $v
               AND NOT coalesce(g.not_applicable, false)
@@ -347,6 +347,6 @@ def judge_grades(store: Store, judge_version: str | None = None, limit: int = 50
     return store.df(
         """SELECT g.grade_id, g.judge_name, g.judge_version, g.judge_model, g.target_type,
                   g.target_id, g.criterion, g.value_number, g.value_label, g.comment, g.created_at
-           FROM grades g WHERE g.source = 'judge'
+           FROM live_grades g WHERE g.source = 'judge'
              AND ($v IS NULL OR g.judge_version = $v)
            ORDER BY g.grade_id DESC LIMIT $limit""", {"v": judge_version, "limit": limit})

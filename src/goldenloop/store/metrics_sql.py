@@ -16,6 +16,7 @@ from typing import Protocol
 
 import pandas as pd
 
+from goldenloop.store.span_columns import production_sql
 from goldenloop.store.store import Store
 
 # What a chart may be split by: a name callers pass, and the column it reads.
@@ -55,10 +56,11 @@ def where_clause(f: FilterLike, *, with_time: bool = True) -> tuple[str, dict]:
     """The filter as a SQL condition on spans aliased ``s``, and its named parameters.
 
     Values within one filter are alternatives (any app of the list); filters combine with
-    AND. Tags match a span carrying any of the listed tags. Unset filters add nothing, so
-    DuckDB's plan stays as simple as the bare query's.
+    AND. Tags match a span carrying any of the listed tags. goldenloop's own spans (judge
+    calls, experiments, canaries) are left out unless the filter's ``include_internal`` is
+    set. Other unset filters add nothing, so DuckDB's plan stays as simple as the bare query's.
     """
-    parts: list[str] = []
+    parts: list[str] = [] if getattr(f, "include_internal", False) else [production_sql("s")]
     params: dict = {}
     if with_time and f.start is not None:
         parts.append("s.start_time >= $start")
@@ -216,11 +218,10 @@ def correctness(store: Store, f: FilterLike, split: str | None, criterion: str,
     return store.df(
         f"""WITH current AS (
                 SELECT g.span_key, g.source, g.value_number AS value, {GRADE_WEIGHTS[weights]} AS w
-                FROM grades g LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
+                FROM live_grades g LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
                 WHERE g.criterion = $criterion AND list_contains($sources, g.source)
                   AND g.span_key IS NOT NULL AND g.value_number IS NOT NULL
                   AND NOT coalesce(g.not_applicable, false)
-                  AND NOT EXISTS (SELECT 1 FROM grades e WHERE e.supersedes = g.grade_id)
             ), per_span AS (
                 SELECT span_key, source, avg(value) AS value, avg(w) AS w
                 FROM current GROUP BY span_key, source
@@ -241,7 +242,7 @@ def numeric_criteria(store: Store) -> pd.DataFrame:
     states it (the newest rubric's, when several do)."""
     return store.df(
         """WITH graded AS (
-               SELECT criterion, count(*) AS grades FROM grades
+               SELECT criterion, count(*) AS grades FROM live_grades
                WHERE span_key IS NOT NULL AND value_number IS NOT NULL GROUP BY criterion
            ), scale AS (
                SELECT name, arg_max(min_value, created_at) AS min_value,
@@ -298,19 +299,22 @@ def dimension_values(store: Store, limit: int) -> pd.DataFrame:
     per_column = " UNION ALL ".join(
         f"""(SELECT '{name}' AS dimension, {column} AS value, count(*) AS requests
              FROM spans s WHERE s.kind = '{REQUEST_KIND}' AND {column} IS NOT NULL
+                   AND {production_sql("s")}
              GROUP BY ALL ORDER BY requests DESC, value LIMIT {int(limit)})"""
         for name, column in SPLIT_COLUMNS.items()
     )
     tags = f"""(SELECT 'tags' AS dimension, tag AS value, count(*) AS requests
                 FROM (SELECT unnest(s.tags) AS tag FROM spans s
-                      WHERE s.kind = '{REQUEST_KIND}' AND s.tags IS NOT NULL)
+                      WHERE s.kind = '{REQUEST_KIND}' AND s.tags IS NOT NULL
+                            AND {production_sql("s")})
                 GROUP BY ALL ORDER BY requests DESC, value LIMIT {int(limit)})"""
     return store.df(f"{per_column} UNION ALL {tags}")
 
 
 def request_range(store: Store) -> tuple[datetime | None, datetime | None, int]:
-    """First and last request start, and how many requests there are."""
+    """First and last production request start, and how many there are."""
     row = store.rows(
-        f"SELECT min(start_time), max(start_time), count(*) FROM spans WHERE kind = '{REQUEST_KIND}'"
+        f"SELECT min(start_time), max(start_time), count(*) FROM spans "
+        f"WHERE kind = '{REQUEST_KIND}' AND {production_sql()}"
     )[0]
     return row[0], row[1], int(row[2])

@@ -85,10 +85,9 @@ def target_grades(cur: duckdb.DuckDBPyConnection, target_type: str, target_id: s
         """SELECT g.source, g.author_id, g.criterion, g.value_number, g.value_label,
                   array_to_string(g.value_labels, ', ') AS value_labels, g.value_text,
                   g.not_applicable, g.flagged, g.created_at
-           FROM grades g
+           FROM live_grades g
            WHERE ((g.target_type = ? AND g.target_id = ?) OR (? IS NOT NULL AND g.span_key = ?))
-             AND NOT coalesce(g.is_gold, false) AND NOT coalesce(g.retracted, false)
-             AND NOT EXISTS (SELECT 1 FROM grades sup WHERE sup.supersedes = g.grade_id)
+             AND NOT coalesce(g.is_gold, false)
            ORDER BY g.source, g.criterion, g.created_at""",
         [target_type, target_id, span_key, span_key])
     return _dicts(cur)

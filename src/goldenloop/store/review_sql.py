@@ -8,7 +8,8 @@ is held while ``queue_items.claim_id`` names it: expiry only makes the item clai
 and a new claim replaces the id, so two reviewers never hold one item.
 
 Grades are append-only. A reviewer's grade is live when it is not retracted and no row
-supersedes it; an undo adds a retraction row (``retracted``, no value) superseding it.
+supersedes it; an undo adds a retraction row (``retracted``, no value) superseding it. Live
+grades are read from the ``live_grades`` view (``schema_trust``: the one definition).
 """
 
 from __future__ import annotations
@@ -29,9 +30,6 @@ def fetch1(cur: duckdb.DuckDBPyConnection) -> tuple | None:
     whose last result was left half-read)."""
     rows = cur.fetchall()
     return rows[0] if rows else None
-
-LIVE = """NOT coalesce({a}.retracted, false)
-          AND NOT EXISTS (SELECT 1 FROM grades sup WHERE sup.supersedes = {a}.grade_id)"""
 
 
 class QueueNotFound(GoldenloopError):
@@ -117,9 +115,9 @@ def grading_counts(cur: duckdb.DuckDBPyConnection, queue_id: int, reviewer: str
     grading screen's progress line, from the queue's items and this reviewer's own grades and
     skips only (the queue's full statistics are the Queues page's)."""
     cur.execute(
-        f"""WITH mine AS (
-                SELECT g.queue_item_id FROM grades g
-                WHERE g.queue_id = $q AND g.author_id = $r AND {LIVE.format(a='g')}
+        """WITH mine AS (
+                SELECT g.queue_item_id FROM live_grades g
+                WHERE g.queue_id = $q AND g.author_id = $r
                 UNION
                 SELECT h.queue_item_id FROM queue_claims h
                 WHERE h.queue_id = $q AND h.reviewer = $r AND h.outcome = 'skipped')
@@ -136,8 +134,8 @@ def grading_counts(cur: duckdb.DuckDBPyConnection, queue_id: int, reviewer: str
 
 
 # -- claims ------------------------------------------------------------------------------------
-_SEEN_BY_ME = f"""(EXISTS (SELECT 1 FROM grades g WHERE g.queue_item_id = c.queue_item_id
-                          AND g.author_id = $r AND {LIVE.format(a='g')})
+_SEEN_BY_ME = """(EXISTS (SELECT 1 FROM live_grades g WHERE g.queue_item_id = c.queue_item_id
+                          AND g.author_id = $r)
                OR EXISTS (SELECT 1 FROM queue_claims h WHERE h.queue_item_id = c.queue_item_id
                           AND h.reviewer = $r AND h.outcome = 'skipped'))"""
 _MINE_LIVE = "(c.claimed_by = $r AND c.claim_expires_at > $now)"
@@ -246,7 +244,7 @@ def refresh_item(cur: duckdb.DuckDBPyConnection, queue_item_id: int, now: dateti
     """Recount the distinct reviewers with live grades (a late grade counts once, like any
     other) and set the status from it."""
     cur.execute(
-        f"""UPDATE queue_items AS qi SET
+        """UPDATE queue_items AS qi SET
                 reviewers_done = n.done,
                 status = CASE
                     WHEN qi.reviewers_needed IS NOT NULL AND n.done >= qi.reviewers_needed THEN 'done'
@@ -254,9 +252,9 @@ def refresh_item(cur: duckdb.DuckDBPyConnection, queue_item_id: int, now: dateti
                     WHEN n.done = 0 AND n.skips > 0 THEN 'skipped'
                     ELSE 'pending' END
             FROM (SELECT
-                    (SELECT count(DISTINCT g.author_id) FROM grades g
+                    (SELECT count(DISTINCT g.author_id) FROM live_grades g
                      WHERE g.queue_item_id = $i AND g.source = 'human' AND NOT g.is_gold
-                       AND {LIVE.format(a='g')}) AS done,
+                    ) AS done,
                     (SELECT count(*) FROM queue_claims h
                      WHERE h.queue_item_id = $i AND h.outcome = 'skipped') AS skips) n
             WHERE qi.queue_item_id = $i""",
@@ -300,8 +298,8 @@ def live_grades(cur: duckdb.DuckDBPyConnection, queue_item_id: int, reviewer: st
                 ) -> list[dict[str, Any]]:
     """The reviewer's live grades on one item (gold answers included)."""
     cur.execute(
-        f"""SELECT * FROM grades g WHERE g.queue_item_id = ? AND g.author_id = ?
-              AND g.source = 'human' AND {LIVE.format(a='g')} ORDER BY g.grade_id""",
+        """SELECT * FROM live_grades g WHERE g.queue_item_id = ? AND g.author_id = ?
+              AND g.source = 'human' ORDER BY g.grade_id""",
         [queue_item_id, reviewer])
     cols = [d[0] for d in cur.description]
     return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
@@ -310,9 +308,8 @@ def live_grades(cur: duckdb.DuckDBPyConnection, queue_item_id: int, reviewer: st
 def last_graded_item(cur: duckdb.DuckDBPyConnection, queue_id: int, reviewer: str) -> int | None:
     """The item of the reviewer's most recent live grade in a queue (gold answers excluded)."""
     cur.execute(
-        f"""SELECT g.queue_item_id FROM grades g
+        """SELECT g.queue_item_id FROM live_grades g
             WHERE g.queue_id = ? AND g.author_id = ? AND g.source = 'human' AND NOT g.is_gold
-              AND {LIVE.format(a='g')}
             ORDER BY g.grade_id DESC LIMIT 1""", [queue_id, reviewer])
     row = fetch1(cur)
     return int(row[0]) if row else None
@@ -323,9 +320,8 @@ def insert_correction(cur: duckdb.DuckDBPyConnection, target: dict[str, Any], te
                       retract: bool = False) -> int | None:
     """Add a correction (or a retraction of the author's live one), superseding the live one."""
     cur.execute(
-        """SELECT correction_id FROM corrections c
-           WHERE c.queue_item_id = ? AND c.author_id = ? AND NOT coalesce(c.retracted, false)
-             AND NOT EXISTS (SELECT 1 FROM corrections s WHERE s.supersedes = c.correction_id)
+        """SELECT correction_id FROM live_corrections c
+           WHERE c.queue_item_id = ? AND c.author_id = ?
            ORDER BY correction_id DESC LIMIT 1""", [queue_item_id, author])
     row = fetch1(cur)
     previous = row[0] if row else None

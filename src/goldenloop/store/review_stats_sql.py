@@ -9,12 +9,12 @@ from datetime import datetime
 
 import pandas as pd
 
-from goldenloop.store.review_sql import LIVE, fetch1
+from goldenloop.store.review_sql import fetch1
 from goldenloop.store.store import Store
 
-_REVIEWER_GRADES = f"""
-    SELECT g.* FROM grades g
-    WHERE g.queue_id = $q AND g.source = 'human' AND NOT g.is_gold AND {LIVE.format(a='g')}"""
+_REVIEWER_GRADES = """
+    SELECT g.* FROM live_grades g
+    WHERE g.queue_id = $q AND g.source = 'human' AND NOT g.is_gold"""
 
 
 def queue_counts(store: Store, queue_id: int, now: datetime) -> dict:
@@ -73,11 +73,11 @@ def reviewer_table(store: Store, queue_id: int) -> pd.DataFrame:
 def left_for(store: Store, queue_id: int, reviewer: str) -> int:
     """Items this reviewer may still get: not done, not graded or skipped by them."""
     return int(store.scalar(
-        f"""SELECT count(*) FROM queue_items c
+        """SELECT count(*) FROM queue_items c
             WHERE c.queue_id = $q
               AND (c.reviewers_needed IS NULL OR c.reviewers_done < c.reviewers_needed)
-              AND NOT EXISTS (SELECT 1 FROM grades g WHERE g.queue_item_id = c.queue_item_id
-                              AND g.author_id = $r AND {LIVE.format(a='g')})
+              AND NOT EXISTS (SELECT 1 FROM live_grades g WHERE g.queue_item_id = c.queue_item_id
+                              AND g.author_id = $r)
               AND NOT EXISTS (SELECT 1 FROM queue_claims h
                               WHERE h.queue_item_id = c.queue_item_id AND h.reviewer = $r
                                 AND h.outcome = 'skipped')""", {"q": queue_id, "r": reviewer}))
@@ -88,10 +88,10 @@ def gold_accuracy(store: Store, queue_id: int | None) -> pd.DataFrame:
     (same label, labels, number, or not-applicable), and mean absolute error of numbers.
     Free-text criteria have no right answer and are left out."""
     return store.df(
-        f"""WITH live AS (
-                SELECT g.* FROM grades g JOIN queue_items i USING (queue_item_id)
+        """WITH live AS (
+                SELECT g.* FROM live_grades g JOIN queue_items i USING (queue_item_id)
                 WHERE i.is_gold AND g.source = 'human' AND ($q IS NULL OR g.queue_id = $q)
-                  AND g.value_text IS NULL AND {LIVE.format(a='g')}),
+                  AND g.value_text IS NULL),
             gold AS (SELECT * FROM live WHERE is_gold),
             rev AS (SELECT * FROM live WHERE NOT is_gold)
             SELECT r.author_id AS reviewer, r.criterion, count(*) AS gold_items,

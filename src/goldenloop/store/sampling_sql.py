@@ -51,11 +51,10 @@ judged AS (
                AS judge_low,
            bool_or(TRY_CAST(json_extract_string(g.raw, '$.confidence') AS DOUBLE) < 0.5)
                AS judge_uncertain
-    FROM grades g
+    FROM live_grades g
     LEFT JOIN criteria c ON c.name = g.criterion AND c.rubric_name = g.rubric_name
                         AND c.rubric_version = g.rubric_version
     WHERE g.source = 'judge' AND g.target_type = 'span' AND g.span_key IS NOT NULL
-      AND NOT EXISTS (SELECT 1 FROM grades n WHERE n.supersedes = g.grade_id)
     GROUP BY g.span_key
 )"""
 

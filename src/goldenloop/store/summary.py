@@ -11,6 +11,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from goldenloop.store.span_columns import production_sql
 from goldenloop.store.store import Store
 
 GRADE_SOURCES = ("human", "judge", "canary", "imported")
@@ -73,21 +74,22 @@ def store_summary(store: Store) -> StoreSummary:
 
 
 def span_totals(store: Store) -> SpanTotals:
+    """Production traffic: goldenloop's own spans (judge calls, ...) are left out."""
     row = store.rows(
-        """SELECT count(*), count(DISTINCT trace_id), count(DISTINCT session_id),
+        f"""SELECT count(*), count(DISTINCT trace_id), count(DISTINCT session_id),
                   count(DISTINCT app), count(DISTINCT model_version),
                   min(start_time), max(start_time), max(ingested_at)
-           FROM spans"""
+           FROM spans WHERE {production_sql()}"""
     )[0]
     return SpanTotals(*(int(v) for v in row[:5]), *row[5:])
 
 
 def apps(store: Store, limit: int = TABLE_LIMIT) -> pd.DataFrame:
-    """Spans per app (NULL app = spans that did not say), busiest first."""
+    """Production spans per app (NULL app = spans that did not say), busiest first."""
     return store.df(
-        """SELECT app, count(*) AS spans, min(start_time) AS first_seen,
+        f"""SELECT app, count(*) AS spans, min(start_time) AS first_seen,
                   max(start_time) AS last_seen
-           FROM spans GROUP BY app ORDER BY spans DESC, app NULLS LAST LIMIT ?""",
+           FROM spans WHERE {production_sql()} GROUP BY app ORDER BY spans DESC, app NULLS LAST LIMIT ?""",
         [limit],
     )
 
@@ -96,9 +98,9 @@ def model_versions(store: Store, limit: int = TABLE_LIMIT) -> pd.DataFrame:
     """Spans that name a model, per answering model version, with the model names requested;
     newest first. Agent, retrieval and tool steps usually name no model and are left out."""
     return store.df(
-        """SELECT model_version, string_agg(DISTINCT model, ', ' ORDER BY model) AS models,
+        f"""SELECT model_version, string_agg(DISTINCT model, ', ' ORDER BY model) AS models,
                   count(*) AS spans, min(start_time) AS first_seen, max(start_time) AS last_seen
-           FROM spans WHERE model IS NOT NULL OR model_version IS NOT NULL
+           FROM spans WHERE (model IS NOT NULL OR model_version IS NOT NULL) AND {production_sql()}
            GROUP BY model_version
            ORDER BY last_seen DESC NULLS LAST, model_version NULLS LAST LIMIT ?""",
         [limit],
@@ -106,16 +108,14 @@ def model_versions(store: Store, limit: int = TABLE_LIMIT) -> pd.DataFrame:
 
 
 def grades_by_source(store: Store) -> pd.DataFrame:
-    """Current grades (edited ones count once) per source; every known source is listed."""
+    """Live grades (edited ones count once, undone ones not at all) per source; every known
+    source is listed."""
     known = ", ".join(f"('{s}', {i})" for i, s in enumerate(GRADE_SOURCES))
     return store.df(
-        f"""WITH current AS (
-                SELECT source, criterion, created_at FROM grades g
-                WHERE NOT EXISTS (SELECT 1 FROM grades e WHERE e.supersedes = g.grade_id)
-            ), counted AS (
+        f"""WITH counted AS (
                 SELECT source, count(*) AS grades, count(DISTINCT criterion) AS criteria,
                        max(created_at) AS last_graded
-                FROM current GROUP BY source
+                FROM live_grades GROUP BY source
             )
             SELECT coalesce(k.source, c.source) AS source, coalesce(c.grades, 0) AS grades,
                    coalesce(c.criteria, 0) AS criteria, c.last_graded
