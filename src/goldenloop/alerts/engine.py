@@ -1,0 +1,226 @@
+"""Running rules: evaluate the due ones, record state transitions, queue one notification per
+transition (none within the cooldown, a resolution when a notified alert clears) and deliver
+them with retries and backoff, recording every attempt.
+
+Notification policy, per rule. ``notified_state`` is what the last message announced (OK after
+a resolution). When the state differs from it:
+- the state is OK: a resolution message is sent (a firing that was never sent has nothing to
+  resolve, and then the states agree already);
+- otherwise, when the last firing message is at least ``cooldown`` old (or there was none): a
+  firing message. Within the cooldown the transition is recorded with a ``suppressed``
+  delivery, and the message goes out at the first evaluation after the cooldown if the rule
+  is still not OK.
+
+Network calls happen outside the write lock: the delivery rows are written first (pending),
+sent, then updated.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import duckdb
+
+from goldenloop.alerts import notify, records
+from goldenloop.alerts.evaluate import Evaluation, evaluate
+from goldenloop.alerts.rules import DEFAULT_PUBLIC_URL, ChannelError, Rule
+from goldenloop.store.store import Store
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``attempts`` in all; attempt k+1 waits ``base_s * factor**(k-1)`` after attempt k."""
+
+    attempts: int = 4
+    base_s: float = 10.0
+    factor: float = 3.0
+
+    def delay(self, attempts_done: int) -> timedelta:
+        return timedelta(seconds=self.base_s * self.factor ** (attempts_done - 1))
+
+
+@dataclass(frozen=True)
+class Settings:
+    public_url: str = DEFAULT_PUBLIC_URL
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    timeout_s: float = notify.TIMEOUT_S
+
+
+@dataclass
+class CheckResult:
+    evaluations: list[Evaluation]
+    transitions: int
+    queued: int
+    sent: int = 0
+    failed: int = 0
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def check(store: Store, settings: Settings, *, at: datetime | None = None,
+          due_only: bool = False, wait: bool = False) -> CheckResult:
+    """Evaluate the enabled rules at ``at`` (default now; with ``due_only``, those whose
+    interval has passed), record what changed, and send what is due. With ``wait``, retries
+    are waited for here (a command run by cron has no later pass)."""
+    at = at or utcnow()
+    rules = [s.rule for s in records.stored_rules(store) if s.rule.enabled]
+    if due_only:
+        current = records.states(store)
+        rules = [r for r in rules if _due(r, current.get(r.name), at)]
+    evaluations = evaluate(store, rules, at) if rules else []
+    by_name = {r.name: r for r in rules}
+    transitions, queued = store.write(_record, evaluations, by_name, at, settings)
+    sent, failed = deliver_due(store, settings, wait=wait)
+    return CheckResult(evaluations, transitions, queued, sent, failed)
+
+
+def _due(rule: Rule, state: dict | None, at: datetime) -> bool:
+    return state is None or state["evaluated_at"] is None or \
+        at >= state["evaluated_at"] + rule.interval
+
+
+def _record(cur: duckdb.DuckDBPyConnection, evaluations: list[Evaluation],
+            rules: dict[str, Rule], at: datetime, settings: Settings) -> tuple[int, int]:
+    transitions = queued = 0
+    for ev in evaluations:
+        rule = rules[ev.rule]
+        row = cur.execute("SELECT state, since, notified_state, fired_at FROM alert_states "
+                          "WHERE name = ?", [ev.rule]).fetchone()
+        state, since, notified, fired_at = row or (None, None, "OK", None)
+        changed = state != ev.state
+        # A rule's first evaluation is a transition unless it starts out OK.
+        recorded = changed and (state is not None or ev.state != "OK")
+        if changed:
+            since = at
+        transitions += recorded
+        transition_id = _transition(cur, ev, state, at, recorded)
+        previous = _previous_state(cur, transition_id)
+        kind = None
+        if ev.state != notified:
+            if ev.state == "OK":
+                kind = "resolved"
+            elif fired_at is None or at - fired_at >= rule.cooldown:
+                kind, fired_at = "firing", at
+            elif changed:
+                _suppressed(cur, rule, transition_id, at, fired_at + rule.cooldown)
+        if kind:
+            p = notify.payload(kind, rule, ev, previous, at, settings.public_url)
+            queued += _queue(cur, rule, transition_id, kind, p)
+            notified = ev.state
+        cur.execute("DELETE FROM alert_states WHERE name = ?", [ev.rule])
+        cur.execute("INSERT INTO alert_states VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    [ev.rule, ev.state, since, ev.value, at, utcnow(), notified, fired_at])
+    return transitions, queued
+
+
+def _transition(cur: duckdb.DuckDBPyConnection, ev: Evaluation, state: str | None,
+                at: datetime, insert: bool) -> int | None:
+    """Record a transition when ``insert``; the id of the rule's latest transition."""
+    if insert:
+        cur.execute(
+            """INSERT INTO alert_transitions VALUES (nextval('alert_transition_seq'), ?, ?, ?, ?,
+                   ?, ?, ?, ?, ?, ?, ?)""",
+            [ev.rule, at, state, ev.state, ev.metric, ev.value, ev.threshold, ev.window_start,
+             ev.window_end, ev.samples, ev.reason])
+    return cur.execute("SELECT max(transition_id) FROM alert_transitions WHERE name = ?",
+                       [ev.rule]).fetchone()[0]
+
+
+def _previous_state(cur: duckdb.DuckDBPyConnection, transition_id: int | None) -> str | None:
+    if transition_id is None:
+        return None
+    return cur.execute("SELECT from_state FROM alert_transitions WHERE transition_id = ?",
+                       [transition_id]).fetchone()[0]
+
+
+def _queue(cur: duckdb.DuckDBPyConnection, rule: Rule, transition_id: int | None, kind: str,
+           p: dict) -> int:
+    for channel in rule.channels:
+        cur.execute(
+            """INSERT INTO alert_deliveries VALUES (nextval('alert_delivery_seq'), ?, ?, ?, ?,
+                   'pending', 0, now()::TIMESTAMP, NULL, ?, now()::TIMESTAMP, NULL)""",
+            [transition_id, rule.name, channel.label, kind, json.dumps(p)])
+    return len(rule.channels)
+
+
+def _suppressed(cur: duckdb.DuckDBPyConnection, rule: Rule, transition_id: int | None,
+                at: datetime, until: datetime) -> None:
+    if not rule.channels:
+        return
+    cur.execute(
+        """INSERT INTO alert_deliveries VALUES (nextval('alert_delivery_seq'), ?, ?, 'all',
+               'firing', 'suppressed', 0, NULL, ?, NULL, now()::TIMESTAMP, NULL)""",
+        [transition_id, rule.name,
+         f"within the cooldown: the next message may go at {until:%Y-%m-%d %H:%M} UTC"])
+
+
+def deliver_due(store: Store, settings: Settings, *, wait: bool = False) -> tuple[int, int]:
+    """Send the pending deliveries whose attempt is due: (sent, failed for good). With
+    ``wait``, sleep until retries fall due, until none is pending."""
+    sent = failed = 0
+    while True:
+        due = store.rows(
+            """SELECT delivery_id, name, channel, attempts, payload FROM alert_deliveries
+               WHERE status = 'pending' AND next_attempt_at <= now()::TIMESTAMP
+               ORDER BY delivery_id""")
+        rules = {s.rule.name: s.rule for s in records.stored_rules(store)} if due else {}
+        for delivery_id, name, label, attempts, payload in due:
+            ok = _attempt(store, settings, rules.get(name), delivery_id, label, attempts,
+                          json.loads(payload))
+            sent += ok is True
+            failed += ok is False
+        if not wait:
+            return sent, failed
+        nxt = store.scalar("SELECT min(next_attempt_at) FROM alert_deliveries "
+                           "WHERE status = 'pending'")
+        if nxt is None:
+            return sent, failed
+        time.sleep(max(0.0, (nxt - utcnow()).total_seconds()) + 0.01)
+
+
+def _attempt(store: Store, settings: Settings, rule: Rule | None, delivery_id: int,
+             label: str, attempts: int, p: dict) -> bool | None:
+    """One try: True sent, False failed for good, None will be retried."""
+    channel = next((c for c in rule.channels if c.label == label), None) if rule else None
+    error = None
+    try:
+        if channel is None:
+            raise ChannelError(f"{label}: the rule or this channel is no longer defined")
+        notify.send(channel, p, settings.timeout_s)
+    except (notify.DeliveryError, ChannelError) as exc:
+        error = str(exc)
+    attempts += 1
+    final = error is None or channel is None or attempts >= settings.retry.attempts
+    status = "sent" if error is None else ("failed" if final else "pending")
+    store.write(lambda cur: cur.execute(
+        """UPDATE alert_deliveries SET status = ?, attempts = ?, last_error = ?,
+               next_attempt_at = ?, sent_at = CASE WHEN ? THEN now()::TIMESTAMP END
+           WHERE delivery_id = ?""",
+        [status, attempts, error, None if final else utcnow() + settings.retry.delay(attempts),
+         error is None, delivery_id]))
+    return True if status == "sent" else (False if status == "failed" else None)
+
+
+def send_test(rule: Rule, settings: Settings, at: datetime | None = None
+                      ) -> list[tuple[str, str | None]]:
+    """Send a sample message to each channel of ``rule`` now, once: (channel, error or None).
+    Nothing is recorded: it checks the channels, not the rule."""
+    at = at or utcnow()
+    ev = Evaluation(rule=rule.name, metric=rule.metric, state="ALERT", value=rule.critical
+                    or rule.warn, samples=0, threshold=rule.critical or rule.warn,
+                    reference=None, change=None, window_start=at - rule.window, window_end=at,
+                    reason="a test message: nothing is wrong")
+    p = notify.payload("test", rule, ev, "OK", at, settings.public_url)
+    out = []
+    for channel in rule.channels:
+        try:
+            notify.send(channel, p, settings.timeout_s)
+            out.append((channel.label, None))
+        except (notify.DeliveryError, ChannelError) as exc:
+            out.append((channel.label, str(exc)))
+    return out
