@@ -1,21 +1,23 @@
 """OTLP/HTTP request bodies → span records, for the receiver.
 
-A body is checked when it arrives (``parse``: protobuf parsed, or JSON parsed and its structure
-walked), so a malformed one is refused before anything is kept; the spans are read later, off
-the request path (``span_records``), through ``ingest.otlp.span_record``, the mapping the file
-import uses, so a span sent here and the same span imported from an export file are stored
-alike.
+A body is parsed when it arrives (``parse``) and every span is mapped through
+``ingest.otlp.checked_record``, the file import's own mapping and per-span check
+(``span_records``), before the request is answered: a span the store could not hold is
+refused then, and reported to the exporter as OTLP's ``partial_success`` (``success_body``),
+never acknowledged and lost later. A span sent here and the same span imported from an export
+file are stored alike, and refused alike.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
-from goldenloop.ingest.otlp import attribute_map, span_record
+from goldenloop.ingest.otlp import Unreadable, checked_record, walk
 from goldenloop.ingest.source import records_chunk
 
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
@@ -30,30 +32,67 @@ class BadRequest(Exception):
         self.status, self.grpc_code = status, grpc_code
 
 
-def parse(body: bytes, media_type: str) -> tuple[Any, int]:
-    """The parsed request (a protobuf message or a JSON document) and its number of spans;
-    raises ``BadRequest`` for a body that is not an ``ExportTraceServiceRequest``."""
+@dataclass
+class Checked:
+    """A request's spans after the per-span check: the records of those that can be stored,
+    how many were refused, and why the first was."""
+
+    records: list[dict[str, Any]] = field(default_factory=list)
+    rejected: int = 0
+    message: str = ""
+
+
+def parse(body: bytes, media_type: str) -> Any:
+    """The parsed request (a protobuf message or a JSON document); raises ``BadRequest`` for a
+    body that is not an ``ExportTraceServiceRequest``."""
     if media_type == PROTOBUF:
-        req = _protobuf_request(body)
-        return req, sum(len(ss.spans) for rs in req.resource_spans for ss in rs.scope_spans)
+        return _protobuf_request(body)
     try:
         doc = json.loads(body) if body.strip() else {}
-    except (ValueError, UnicodeDecodeError) as exc:
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise BadRequest(400, f"the body is not valid JSON: {exc}") from exc
     if not isinstance(doc, dict):
         raise BadRequest(400, "the body is not an ExportTraceServiceRequest JSON object")
-    return doc, sum(1 for _ in _walk(doc))
+    return doc
 
 
-def span_records(parsed: Any) -> list[dict[str, Any]]:
-    """Every span of a parsed request as a span record, through the file import's mapping."""
+def span_records(parsed: Any) -> Checked:
+    """Every span of a parsed request as a span record, through the file import's mapping and
+    its per-span check; a span the file import would quarantine is refused here, counted and
+    explained. The same request always gives the same records (the converter relies on it)."""
     doc = parsed if isinstance(parsed, dict) else _protobuf_document(parsed)
-    records: list[dict[str, Any]] = []
-    for span, resource_attrs, scope in _walk(doc):
-        rec = span_record(span, resource_attrs, scope, len(records) + 1, keep_raw=False)
+    out = Checked()
+    for item in walk(doc):
+        n = len(out.records) + out.rejected + 1
+        rec = item if isinstance(item, Unreadable) else checked_record(*item, n, keep_raw=False)
+        if isinstance(rec, Unreadable):
+            if not out.message:
+                out.message = f"span {n}: {rec.field}: {rec.reason}"
+            out.rejected += rec.spans
+            continue
         rec.setdefault("source", "otlp")
-        records.append(rec)
-    return records
+        out.records.append(rec)
+    return out
+
+
+def success_body(checked: Checked, media_type: str) -> bytes:
+    """The 200 answer: an empty ``ExportTraceServiceResponse``, or one whose
+    ``partial_success`` says how many spans were refused and why (the OTLP specification's
+    answer to a request accepted in part)."""
+    if not checked.rejected:
+        return b"" if media_type == PROTOBUF else b"{}"
+    if media_type == PROTOBUF:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTracePartialSuccess,
+            ExportTraceServiceResponse,
+        )
+
+        partial = ExportTracePartialSuccess(rejected_spans=checked.rejected,
+                                            error_message=checked.message)
+        return ExportTraceServiceResponse(partial_success=partial).SerializeToString()
+    # OTLP/JSON writes 64-bit integers as decimal strings.
+    return json.dumps({"partialSuccess": {"rejectedSpans": str(checked.rejected),
+                                          "errorMessage": checked.message}}).encode()
 
 
 def records_table(records: list[dict[str, Any]]) -> pa.Table:
@@ -61,34 +100,6 @@ def records_table(records: list[dict[str, Any]]) -> pa.Table:
     chunk = records_chunk(records)
     table = next(iter(chunk.tables.values()))
     return table.drop_columns(["_row", "_raw"])
-
-
-def _walk(doc: dict[str, Any]):
-    """(span, resource attributes, scope) of each span; structural faults are ``BadRequest``."""
-    resource_spans = doc.get("resourceSpans", doc.get("resource_spans")) or []
-    if not isinstance(resource_spans, list):
-        raise BadRequest(400, "resourceSpans is not a list")
-    for rs in resource_spans:
-        resource = _get(rs, "resource", dict) or {}
-        resource_attrs = attribute_map(_get(resource, "attributes", (list, dict)))
-        # instrumentationLibrary* are the names before OTLP 0.15; old exporters still send them.
-        for ss in _get(rs, "scopeSpans", list) or _get(rs, "instrumentationLibrarySpans", list) or []:
-            scope = _get(ss, "scope", dict) or _get(ss, "instrumentationLibrary", dict) or {}
-            for span in _get(ss, "spans", list) or []:
-                if not isinstance(span, dict):
-                    raise BadRequest(400, "a span is not an object")
-                yield span, resource_attrs, scope
-
-
-def _get(d: Any, camel: str, kind: type | tuple[type, ...]) -> Any:
-    """A field by its OTLP/JSON name or protobuf name, checked to be of ``kind``."""
-    if not isinstance(d, dict):
-        raise BadRequest(400, f"expected an object holding {camel!r}")
-    snake = "".join("_" + c.lower() if c.isupper() else c for c in camel)
-    value = d.get(camel, d.get(snake))
-    if value is not None and not isinstance(value, kind):
-        raise BadRequest(400, f"{camel} is not {'an object' if kind is dict else 'a list'}")
-    return value
 
 
 def _protobuf_request(body: bytes) -> Any:

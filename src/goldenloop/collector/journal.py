@@ -33,37 +33,46 @@ _seq = itertools.count()
 
 
 class Journal:
-    def __init__(self, inbox: Path):
+    def __init__(self, inbox: Path, cache_bytes: int = 16 << 20):
         self.inbox = Path(inbox)
         self.dir = self.inbox / JOURNAL_DIR
         self.dir.mkdir(parents=True, exist_ok=True)
-        self._parsed: dict[str, Any] = {}  # bodies this process accepted, already parsed
+        # Span records of bodies this process accepted, so the converter need not map them
+        # again; bounded by the bodies' size (records take a few times more), so a converter
+        # that falls behind costs a second reading of the body, not memory.
+        self.cache_bytes = cache_bytes
+        self._cached: dict[str, tuple[list[dict[str, Any]], int]] = {}
+        self._cached_size = 0
         self._lock = threading.Lock()
 
-    def append(self, body: bytes, media: str, parsed: Any) -> None:
+    def append(self, body: bytes, media: str, records: list[dict[str, Any]]) -> None:
         """Keep an accepted body durably; returns once it would survive a crash."""
         name = f"{time.time_ns():020d}-{next(_seq):08d}{_SUFFIX[media]}"
         write_durably(self.dir, name, lambda fh: fh.write(body))
         with self._lock:
-            self._parsed[name] = parsed
+            if self._cached_size + len(body) <= self.cache_bytes:
+                self._cached[name] = (records, len(body))
+                self._cached_size += len(body)
 
     def pending(self) -> list[Path]:
         return sorted(p for p in self.dir.iterdir()
                       if p.suffix in _MEDIA and not p.name.startswith("."))
 
-    def parsed(self, entry: Path) -> Any:
-        """The entry's request, parsed when it was accepted or read again from the file."""
+    def records(self, entry: Path) -> list[dict[str, Any]]:
+        """The span records of the entry's request that passed the check: those mapped when
+        it was accepted, or the same ones mapped again from the file."""
         with self._lock:
-            cached = self._parsed.get(entry.name)
+            cached = self._cached.get(entry.name)
         if cached is not None:
-            return cached
-        return parse(entry.read_bytes(), _MEDIA[entry.suffix])[0]
+            return cached[0]
+        return span_records(parse(entry.read_bytes(), _MEDIA[entry.suffix])).records
 
     def remove(self, entries: list[Path]) -> None:
         for e in entries:
             e.unlink(missing_ok=True)
             with self._lock:
-                self._parsed.pop(e.name, None)
+                _, size = self._cached.pop(e.name, (None, 0))
+                self._cached_size -= size
 
 
 class Converter(threading.Thread):
@@ -72,7 +81,7 @@ class Converter(threading.Thread):
     ``max_wait`` seconds; on stop, everything accepted."""
 
     def __init__(self, journal: Journal, on_spool: Callable[[int], None],
-                 interval: float = 0.5, max_spans: int = 50_000,
+                 interval: float = 0.5, max_spans: int = 10_000,
                  yield_to_requests: Callable[[], object] | None = None,
                  min_bytes: int = 8 << 20, max_wait: float = 2.0):
         super().__init__(name="goldenloop-collect-converter", daemon=True)
@@ -139,7 +148,7 @@ class Converter(threading.Thread):
             entry = entries.pop(0)
             self.yield_to_requests()
             try:
-                records.extend(span_records(self.journal.parsed(entry)))
+                records.extend(self.journal.records(entry))
             except Exception as exc:
                 self._set_aside(entry, exc)
                 continue

@@ -6,8 +6,11 @@ integers, attributes as ``{key, value: AnyValue}``) and also accepts the protobu
 in snake_case. Attribute meaning is ``otel_attributes.span_fields``' business.
 
 Each span becomes a record whose ``_row`` is its ordinal in the file and whose ``_raw`` is the
-span's JSON as read; a line that is not JSON or not an OTLP request is quarantined whole under
-its line number.
+span's JSON as read. A span with a field of the wrong shape or a value the store cannot hold
+(``span_checks``), and a part that should hold spans but does not (``spans: 5``), is
+quarantined under its ordinal with the field and reason; a line that is not JSON or not an
+OTLP request is quarantined whole under its line number. ``walk`` and ``checked_record`` are
+shared with the receiver, so both refuse the same spans.
 """
 
 from __future__ import annotations
@@ -17,13 +20,16 @@ import binascii
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from goldenloop.ingest.otel_attributes import span_fields
 from goldenloop.ingest.source import BadRow, SourceChunk, records_chunk
+from goldenloop.ingest.span_checks import check_record
 
-__all__ = ["CHUNK_BYTES", "CHUNK_SPANS", "any_value", "attribute_map", "read_otlp", "span_record"]
+__all__ = ["CHUNK_BYTES", "CHUNK_SPANS", "ShapeError", "Unreadable", "any_value", "attribute_map",
+           "checked_record", "read_otlp", "span_record", "walk"]
 
 CHUNK_SPANS = 50_000
 CHUNK_BYTES = 64 << 20  # spans with long conversations are large: bound a chunk by size too
@@ -42,23 +48,23 @@ def read_otlp(path: Path) -> Iterator[SourceChunk]:
     bad: list[BadRow] = []
     ordinal = size = 0
     for line, doc, raw, reason in _documents(Path(path)):
-        if reason is None:
-            resource_spans = _g(doc, "resourceSpans")
-            if resource_spans is None and doc:
-                reason = "not an OTLP trace export (no resourceSpans)"
-            elif resource_spans is not None and not isinstance(resource_spans, list):
-                reason = "resourceSpans is not a list"
+        if reason is None and _g(doc, "resourceSpans") is None and doc:
+            reason = "not an OTLP trace export (no resourceSpans)"
         if reason is not None:
             bad.append(BadRow(line, "<line>", reason, raw[:100_000]))
             continue
-        for span, resource, scope in _spans(doc, line, bad):
-            ordinal += 1
-            records.append(span_record(span, resource, scope, ordinal))
-            size += len(records[-1]["_raw"])
+        for item in walk(doc):
+            ordinal += 1  # every span, and every part that should have held spans, is a row
+            rec = item if isinstance(item, Unreadable) else checked_record(*item, ordinal)
+            if isinstance(rec, Unreadable):
+                bad.append(BadRow(ordinal, rec.field, rec.reason, _raw_text(rec.raw)))
+                continue
+            records.append(rec)
+            size += len(rec["_raw"])
             if len(records) >= CHUNK_SPANS or size >= CHUNK_BYTES:
                 yield records_chunk(records, malformed=bad)
                 records, size = [], 0
-                bad.clear()  # records_chunk copied it; _spans keeps appending to this list
+                bad.clear()  # records_chunk copied it
     if records or bad:
         yield records_chunk(records, malformed=bad)
 
@@ -100,48 +106,145 @@ def _whole_document(path: Path) -> Any:
     return doc if isinstance(doc, dict) else None
 
 
-def _spans(doc: dict[str, Any], line: int, bad: list[BadRow]
-           ) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
-    for rs in _g(doc, "resourceSpans") or []:
-        if not isinstance(rs, dict):
-            bad.append(BadRow(line, "<resourceSpans>", "a resourceSpans entry is not an object",
-                              json.dumps(rs)[:100_000]))
+@dataclass(frozen=True)
+class Unreadable:
+    """A span, or a part of a request that should hold spans, that cannot be read: the field
+    at fault, why, the part as sent, and how many spans it held (at least 1)."""
+
+    field: str
+    reason: str
+    raw: Any
+    spans: int = 1
+
+
+class ShapeError(ValueError):
+    """A field whose JSON shape OTLP does not allow (``attributes: 5``, a list as a status
+    code): its span is quarantined under ``field``."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+def walk(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
+                                          | Unreadable]:
+    """(span, resource attributes, scope) for each span of an ``ExportTraceServiceRequest``
+    document, or an ``Unreadable`` for a span or container of the wrong shape, in order."""
+    resource_spans = _g(doc, "resourceSpans")
+    if resource_spans is None:
+        return
+    if not isinstance(resource_spans, list):
+        yield Unreadable("resourceSpans", f"not a list: {_kind(resource_spans)}", resource_spans)
+        return
+    for rs in resource_spans:
+        try:
+            resource = _resource(rs)
+            # instrumentationLibrarySpans: the name before OTLP 0.15; old exporters still send it.
+            scope_spans = _list(rs, "scopeSpans") or _list(rs, "instrumentationLibrarySpans") or []
+        except ShapeError as exc:
+            yield Unreadable(exc.field, exc.reason, rs, _count_spans(rs))
             continue
-        resource = attribute_map(_g(_g(rs, "resource") or {}, "attributes"))
-        # instrumentationLibrarySpans is the name before OTLP 0.15; old exporters still write it.
-        for ss in (_g(rs, "scopeSpans") or _g(rs, "instrumentationLibrarySpans") or []):
-            if not isinstance(ss, dict):
+        for ss in scope_spans:
+            try:
+                scope, spans = _scope_spans(ss)
+            except ShapeError as exc:
+                yield Unreadable(exc.field, exc.reason, ss, _count_spans({"scopeSpans": [ss]}))
                 continue
-            scope = _g(ss, "scope") or _g(ss, "instrumentationLibrary") or {}
-            for span in _g(ss, "spans") or []:
+            for span in spans:
                 if isinstance(span, dict):
-                    yield span, resource, scope if isinstance(scope, dict) else {}
+                    yield span, resource, scope
                 else:
-                    bad.append(BadRow(line, "<span>", "a span is not a JSON object",
-                                      json.dumps(span)[:100_000]))
+                    yield Unreadable("<span>", f"a span is not a JSON object: {_kind(span)}", span)
+
+
+def _resource(rs: Any) -> dict[str, Any]:
+    if not isinstance(rs, dict):
+        raise ShapeError("resourceSpans", f"an entry is not an object: {_kind(rs)}")
+    resource = _g(rs, "resource")
+    if resource is None:
+        return {}
+    if not isinstance(resource, dict):
+        raise ShapeError("resource", f"not an object: {_kind(resource)}")
+    return attribute_map(_g(resource, "attributes"), "resource.attributes")
+
+
+def _scope_spans(ss: Any) -> tuple[dict[str, Any], list[Any]]:
+    if not isinstance(ss, dict):
+        raise ShapeError("scopeSpans", f"an entry is not an object: {_kind(ss)}")
+    scope = _g(ss, "scope") or _g(ss, "instrumentationLibrary") or {}
+    if not isinstance(scope, dict):
+        raise ShapeError("scope", f"not an object: {_kind(scope)}")
+    return scope, _list(ss, "spans") or []
+
+
+def _list(d: dict[str, Any], camel: str) -> list[Any] | None:
+    value = _g(d, camel)
+    if value is not None and not isinstance(value, list):
+        raise ShapeError(camel, f"not a list: {_kind(value)}")
+    return value
+
+
+def _count_spans(node: Any) -> int:
+    """Spans inside an unreadable part, as far as they can be counted (at least 1), so the
+    receiver's count of rejected spans is honest."""
+    n = 0
+    scope_spans = _g(node, "scopeSpans") or _g(node, "instrumentationLibrarySpans")
+    for ss in scope_spans if isinstance(scope_spans, list) else []:
+        spans = _g(ss, "spans")
+        n += len(spans) if isinstance(spans, list) else 0
+    return max(n, 1)
+
+
+def _kind(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _raw_text(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)[:100_000]
+
+
+def checked_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[str, Any],
+                   ordinal: int, *, keep_raw: bool = True) -> dict[str, Any] | Unreadable:
+    """``span_record``, then every value checked against the store's limits: the record, or
+    an ``Unreadable`` naming the first field at fault and every reason."""
+    try:
+        rec = span_record(span, resource, scope, ordinal, keep_raw=keep_raw)
+    except ShapeError as exc:
+        return Unreadable(exc.field, exc.reason, span)
+    problems = check_record(rec)
+    if problems:
+        return Unreadable(problems[0][0], "; ".join(f"{f}: {why}" for f, why in problems), span)
+    return rec
 
 
 def span_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[str, Any],
                 ordinal: int, *, keep_raw: bool = True) -> dict[str, Any]:
-    """One OTLP span (JSON-decoded, not yet AnyValue-decoded) → a span record for the loader.
+    """One OTLP span (JSON-decoded, not yet AnyValue-decoded) → a span record for the loader;
+    raises ``ShapeError`` for a field of a shape OTLP does not allow.
 
     ``keep_raw`` keeps the span's JSON as ``_raw``, for the quarantine of a file's bad rows;
     the receiver, whose spool files hold typed columns and no raw text, passes False."""
     attrs = attribute_map(_g(span, "attributes"))
     status = _g(span, "status") or {}
-    failed = isinstance(status, dict) and _g(status, "code") in _ERROR_CODES
+    if not isinstance(status, dict):
+        raise ShapeError("status", f"not an object: {_kind(status)}")
+    code = _g(status, "code")
+    if code is not None and (isinstance(code, bool) or not isinstance(code, int | str)):
+        raise ShapeError("status.code", f"not a status code: {_kind(code)}")
+    failed = code in _ERROR_CODES
     _merge_events(attrs, _g(span, "events"), with_exceptions=failed)
     rec = span_fields(attrs, resource)
     rec.update({
-        "trace_id": _hex_id(_g(span, "traceId"), 16),
-        "span_id": _hex_id(_g(span, "spanId"), 8),
-        "parent_span_id": _hex_id(_g(span, "parentSpanId"), 8),
-        "name": _g(span, "name") or None,
-        "start_time": _time(_g(span, "startTimeUnixNano")),
-        "end_time": _time(_g(span, "endTimeUnixNano")),
+        "trace_id": _hex_id(_g(span, "traceId"), 16, "traceId"),
+        "span_id": _hex_id(_g(span, "spanId"), 8, "spanId"),
+        "parent_span_id": _hex_id(_g(span, "parentSpanId"), 8, "parentSpanId"),
+        "name": _text(span, "name") or None,
+        "start_time": _time(_g(span, "startTimeUnixNano"), "start_time"),
+        "end_time": _time(_g(span, "endTimeUnixNano"), "end_time"),
     })
     if failed:
-        message = _g(status, "message")
+        message = _text(status, "message", "status.message")
         if message and not rec.get("error_message"):
             rec["error_message"] = message
         said = f"{rec.get('error_type') or ''} {rec.get('error_message') or ''}"
@@ -156,38 +259,61 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[str,
     return rec
 
 
+def _text(d: dict[str, Any], camel: str, field: str | None = None) -> str | None:
+    value = _g(d, camel)
+    if value is not None and not isinstance(value, str):
+        raise ShapeError(field or camel, f"not a string: {_kind(value)}")
+    return value
+
+
 def _merge_events(attrs: dict[str, Any], events: Any, *, with_exceptions: bool) -> None:
     """Content and exception details recorded as span events, where the span lacks them."""
-    if not isinstance(events, list):
+    if events is None:
         return
-    for ev in events:
+    if not isinstance(events, list):
+        raise ShapeError("events", f"not a list: {_kind(events)}")
+    for i, ev in enumerate(events):
         if not isinstance(ev, dict):
-            continue
-        name = _g(ev, "name")
+            raise ShapeError(f"events[{i}]", f"not an object: {_kind(ev)}")
+        name = _text(ev, "name", f"events[{i}].name")
         if name == "exception" and not with_exceptions:
             continue  # an exception the span recovered from is not the span's error
         keys = _EVENT_KEYS.get(name)
         if keys:
-            ev_attrs = attribute_map(_g(ev, "attributes"))
+            ev_attrs = attribute_map(_g(ev, "attributes"), f"events[{i}].attributes")
             for k in keys:
                 if k in ev_attrs and attrs.get(k) is None:
                     attrs[k] = ev_attrs[k]
 
 
 # -- OTLP/JSON value decoding --------------------------------------------------------------------
-def attribute_map(attributes: Any) -> dict[str, Any]:
-    """``[{key, value: AnyValue}]`` → ``{key: value}`` (a plain mapping is taken as it is)."""
+def attribute_map(attributes: Any, field: str = "attributes") -> dict[str, Any]:
+    """``[{key, value: AnyValue}]`` → ``{key: value}`` (a plain mapping is taken as it is);
+    raises ``ShapeError`` naming ``field`` and the key for anything else."""
+    if attributes is None:
+        return {}
     if isinstance(attributes, dict):
-        return {k: any_value(v) for k, v in attributes.items()}
+        pairs = attributes.items()
+    elif isinstance(attributes, list):
+        pairs = []
+        for i, kv in enumerate(attributes):
+            if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
+                raise ShapeError(f"{field}[{i}]", f"not a {{key, value}} pair: {_kind(kv)}")
+            pairs.append((kv["key"], kv.get("value")))
+    else:
+        raise ShapeError(field, f"not a list of {{key, value}} pairs: {_kind(attributes)}")
     out: dict[str, Any] = {}
-    for kv in attributes or []:
-        if isinstance(kv, dict) and isinstance(kv.get("key"), str):
-            out[kv["key"]] = any_value(kv.get("value"))
+    for key, value in pairs:
+        try:
+            out[key] = any_value(value)
+        except ShapeError as exc:
+            raise ShapeError(f"{field}.{key}", exc.reason) from None
     return out
 
 
 def any_value(v: Any) -> Any:
-    """Decode an OTLP AnyValue; a value that does not parse is returned raw, for validation."""
+    """Decode an OTLP AnyValue; a scalar that does not parse is returned raw, for validation,
+    and a container of the wrong shape raises ``ShapeError``."""
     if not isinstance(v, dict):
         return v
     for key in v:
@@ -200,30 +326,42 @@ def any_value(v: Any) -> Any:
 def _int(x: Any) -> Any:
     try:
         return int(x)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
         return x
 
 
 def _double(x: Any) -> Any:
     try:
         return float(x)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: float(10**400)
         return x
 
 
-def _array(x: Any) -> list[Any]:
+def _bool(x: Any) -> Any:
+    # OTLP/JSON writes true/false; bool("false") would be True.
+    return x.lower() == "true" if isinstance(x, str) else x
+
+
+def _values(x: Any, kind: str) -> list[Any]:
     values = _g(x, "values") if isinstance(x, dict) else x
-    return [any_value(i) for i in values or []]
+    if values is None:
+        return []
+    if not isinstance(values, list):
+        raise ShapeError(kind, f"not {{values: [...]}}: {_kind(x)}")
+    return values
+
+
+def _array(x: Any) -> list[Any]:
+    return [any_value(i) for i in _values(x, "arrayValue")]
 
 
 def _kvlist(x: Any) -> dict[str, Any]:
-    values = _g(x, "values") if isinstance(x, dict) else x
-    return attribute_map(values)
+    return attribute_map(_values(x, "kvlistValue"), "kvlistValue")
 
 
 _ANY_KINDS = {
     "stringValue": lambda x: x, "string_value": lambda x: x,
-    "boolValue": bool, "bool_value": bool,
+    "boolValue": _bool, "bool_value": _bool,
     "intValue": _int, "int_value": _int,
     "doubleValue": _double, "double_value": _double,
     "arrayValue": _array, "array_value": _array,
@@ -232,12 +370,13 @@ _ANY_KINDS = {
 }
 
 
-def _hex_id(value: Any, n_bytes: int) -> Any:
-    """OTLP/JSON ids are hex; protobuf's canonical JSON mapping writes base64, so accept both."""
+def _hex_id(value: Any, n_bytes: int, field: str) -> str | None:
+    """OTLP/JSON ids are hex; protobuf's canonical JSON mapping writes base64, so accept both.
+    Any other string is kept as sent (validation judges it); a non-string is a ``ShapeError``."""
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        return value
+        raise ShapeError(field, f"not a string: {_kind(value)}")
     s = value.strip()
     if len(s) == 2 * n_bytes and all(c in "0123456789abcdefABCDEF" for c in s):
         return s.lower()
@@ -248,18 +387,19 @@ def _hex_id(value: Any, n_bytes: int) -> Any:
     return raw.hex() if len(raw) == n_bytes else s
 
 
-def _time(value: Any) -> Any:
-    """Unix nanoseconds → microseconds (exact, and read as such by validation's epoch rule).
-
-    0 means unset in OTLP. Anything else that is not an integer goes on raw, so the loader's
-    quarantine names the field and shows the value.
-    """
+def _time(value: Any, field: str) -> int | None:
+    """Unix nanoseconds (a string or an integral number) → microseconds, exact, and read as
+    such by validation's epoch rule; 0 means unset in OTLP. ``span_checks`` judges the range."""
     if value is None or value == "":
         return None
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise ShapeError(field, f"not a time in Unix nanoseconds: {_kind(value)}")
     try:
         ns = int(value)
-    except (TypeError, ValueError):
-        return str(value)
+    except ValueError:
+        raise ShapeError(field, f"not a time in Unix nanoseconds: {_kind(value)}") from None
     return ns // 1000 if ns else None
 
 
