@@ -12,7 +12,7 @@ from goldenloop.alerts.engine import (
     deliver_due,
     send_test,
 )
-from goldenloop.alerts.evaluate import Evaluation, evaluate
+from goldenloop.alerts.evaluation import Evaluation, evaluate
 from goldenloop.alerts.notify import PAYLOAD_VERSION, DeliveryError, alert_link
 from goldenloop.alerts.records import (
     StoredRule,

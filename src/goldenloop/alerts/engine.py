@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 import duckdb
 
 from goldenloop.alerts import notify, records
-from goldenloop.alerts.evaluate import Evaluation, evaluate
+from goldenloop.alerts.evaluation import Evaluation, evaluate
 from goldenloop.alerts.rules import DEFAULT_PUBLIC_URL, ChannelError, Rule
 from goldenloop.store.store import Store
 

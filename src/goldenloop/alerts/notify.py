@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 import apprise
 import requests
 
-from goldenloop.alerts.evaluate import Evaluation, fmt
+from goldenloop.alerts.evaluation import Evaluation, fmt
 from goldenloop.alerts.rules import Channel, Rule, format_duration
 from goldenloop.errors import GoldenloopError
 

@@ -70,10 +70,12 @@ def _classify(r: Rule, p: Periods, current: tuple, reference: tuple) -> Evaluati
     base = dict(rule=r.name, metric=r.metric, value=value, samples=n, threshold=None,
                 reference=None, change=None, window_start=p.start, window_end=p.end)
     over = f"over {format_duration(p.window)}"
-    enough = value is not None and (n >= r.min_samples or r.metric in EXTENSIVE)
+    # Totals and anomaly severities are values even when nothing was counted (zero).
+    enough = value is not None and (n >= r.min_samples or r.metric in EXTENSIVE
+                                    or r.condition == "anomaly")
+    if r.condition == "no_data" and n >= r.min_samples:
+        return Evaluation(state="OK", reason=f"{n:,} samples {over}", **base)
     if r.condition == "no_data" or not enough:
-        if enough:
-            return Evaluation(state="OK", reason=f"{n:,} samples {over}", **base)
         return Evaluation(state=r.no_data_state, reason=f"no data {over} ({n:,} samples, "
                           f"{r.min_samples:,} needed)", **base)
     if r.condition == "change":
