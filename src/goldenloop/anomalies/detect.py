@@ -1,0 +1,224 @@
+"""``detect``: one pass over every monitored series, and the record of what it found.
+
+The run reads hourly aggregates (daily for grades) from a few SQL scans, tests every bucket
+of the range and every level change, and decides which tests are anomalies once for all of
+them with the Benjamini-Hochberg procedure at the sensitivity's level, so the false alarms
+of a run stay bounded however many series there are. New versions and new failure kinds are
+events found by their own rules. Then each anomaly gets example spans and is stored.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+
+from goldenloop.anomalies import engine, events
+from goldenloop.anomalies import series_sql as sql
+from goldenloop.anomalies import stats as st
+from goldenloop.anomalies.catalogue import METRICS
+from goldenloop.anomalies.examples import attach_examples
+from goldenloop.anomalies.measures import build
+from goldenloop.anomalies.records import SEVERITY_NAMES, Finding, store_findings, utcnow
+from goldenloop.errors import AnomalyError
+from goldenloop.store import Store
+
+# The sensitivity is the false discovery rate of a run: under pure noise, the chance that a
+# run reports any anomaly at all (see docs/detection.md).
+SENSITIVITY_LEVELS = {"low": 1e-4, "medium": 1e-3, "high": 1e-2}
+DEFAULT_SENSITIVITY = "medium"
+DEFAULT_RANGE = timedelta(days=30)
+HISTORY = timedelta(days=st.LOOKBACK_DAYS + 1)  # read before the range: the baselines
+_SOURCES = {"requests": "request", "signals": "request", "feedback": "request",
+            "tools": "tool", "sessions": "session", "grades": "grade"}
+
+Progress = Callable[[float, str], None]
+
+
+@dataclass
+class DetectionResult:
+    since: datetime
+    until: datetime
+    series: int  # series x metrics tested
+    tests: int  # bucket tests and shift tests
+    threshold: float  # p-values at or below were significant (Benjamini-Hochberg)
+    found: int
+    added: int
+    updated: int
+    resolved: int
+    seconds: float
+
+    @property
+    def summary(self) -> str:
+        return (f"{self.found} anomalies ({self.added} new, {self.updated} updated, "
+                f"{self.resolved} resolved) over {self.series:,} series, "
+                f"{self.since:%Y-%m-%d %H:%M} to {self.until:%Y-%m-%d %H:%M}, "
+                f"in {self.seconds:.2f} s")
+
+
+def level(sensitivity: str | float | None) -> float:
+    if sensitivity is None:
+        sensitivity = DEFAULT_SENSITIVITY
+    if isinstance(sensitivity, str):
+        if sensitivity not in SENSITIVITY_LEVELS:
+            raise AnomalyError(f"sensitivity is one of {', '.join(SENSITIVITY_LEVELS)} or a "
+                               f"number between 0 and 0.2, not {sensitivity!r}")
+        return SENSITIVITY_LEVELS[sensitivity]
+    if not 0 < float(sensitivity) <= 0.2:
+        raise AnomalyError(f"sensitivity must be between 0 and 0.2 (got {sensitivity})")
+    return float(sensitivity)
+
+
+def detect_range(store: Store, since: datetime | None, until: datetime | None,
+                 now: datetime | None) -> tuple[datetime, datetime] | None:
+    """Complete hours only: ``until`` defaults to the start of the hour holding the latest
+    span (that hour may still be filling), never past ``now``."""
+    last = store.scalar(f"SELECT max(s.start_time) FROM spans s WHERE {sql.production()}")
+    if last is None:
+        return None
+    end = min(until or last, now or utcnow(), last if until is None else until)
+    end = end.replace(minute=0, second=0, microsecond=0)
+    start = since or end - DEFAULT_RANGE
+    if start >= end:
+        raise AnomalyError(f"nothing to examine: the range starts ({start:%Y-%m-%d %H:%M}) "
+                           f"at or after it ends ({end:%Y-%m-%d %H:%M})")
+    return start, end
+
+
+def detect(store: Store, *, since: datetime | None = None, until: datetime | None = None,
+           now: datetime | None = None, sensitivity: str | float | None = None,
+           progress: Progress | None = None) -> DetectionResult:
+    """Test every series over ``[since, until)`` (default: the last 30 days of data) and
+    record the anomalies: new ones added, continuing ones extended, ended ones resolved."""
+    t0 = time.perf_counter()
+    q = level(sensitivity)
+    note = progress or (lambda frac, msg: None)
+    now = now or utcnow()
+    rng = detect_range(store, since, until, now)
+    if rng is None:
+        return DetectionResult(since or now, until or now, 0, 0, 0.0, 0, 0, 0, 0, 0.0)
+    since, until = rng
+    note(0.05, "reading hourly aggregates")
+    tests, series = _series_tests(store, since, until)
+    note(0.5, "testing")
+    pool = [p for t in tests for p in (t.p_up, t.p_down) if p is not None]
+    pool += [c.p for t in tests for c in t.shifts]
+    found_events = events.find(store, since, until)
+    flat = np.concatenate([p.ravel() for p in pool]) if pool else np.array([])
+    threshold = st.benjamini_hochberg(flat, q)
+    cands = [c for t in tests for c in engine.spike_candidates(t, threshold)]
+    cands += [c for t in tests for c in t.shifts if c.p[0] <= threshold]
+    found = _merge_dimensions([_finding(c, t_first(tests, c), until) for c in cands])
+    found += [e.finding for e in found_events]  # events: no test, see events.py
+    note(0.8, f"{len(found)} anomalies: finding examples")
+    attach_examples(store, found)
+    added, updated, resolved = store.write(store_findings, found, since=since, until=until,
+                                           now=now)
+    note(1.0, "done")
+    return DetectionResult(since, until, series, int(np.sum(~np.isnan(flat))), threshold,
+                           len(found), added, updated, resolved, time.perf_counter() - t0)
+
+
+def _series_tests(store: Store, since: datetime, until: datetime
+                  ) -> tuple[list[engine.MetricTests], int]:
+    start = since - HISTORY
+    first, last = sql.to_bucket(start), sql.to_bucket(until)
+    hours = last - first
+    lo = sql.to_bucket(since) - first
+    frames = {"request": sql.request_buckets(store, start, until),
+              "tool": sql.tool_buckets(store, start, until),
+              "session": sql.session_buckets(store, start, until,
+                                             settled=until - timedelta(minutes=30))}
+    idx = st.reference_index(first % (7 * 24), hours)
+    tests = []
+    for source, frame in frames.items():
+        metrics = [m for m in METRICS if _SOURCES[m.source] == source]
+        for mx in build(frame, metrics, first, hours, sql.HOUR_US):
+            tests.append(engine.test_metric(mx, lo, hours, idx, 1 / 24))
+    # Grades are few: one bucket per day, compared with the previous week's days.
+    d_first, d_last = sql.to_bucket(start, sql.DAY_US), sql.to_bucket(until, sql.DAY_US)
+    days = d_last - d_first
+    grades = sql.grade_buckets(store, start, until)
+    d_idx = st.daily_reference_index(days)
+    d_lo = sql.to_bucket(since, sql.DAY_US) - d_first
+    for mx in build(grades, [m for m in METRICS if m.source == "grades"], d_first, days,
+                    sql.DAY_US):
+        tests.append(engine.test_metric(mx, d_lo, days, d_idx, 1.0))
+    return tests, sum(len(t.matrix.keys) for t in tests)
+
+
+def t_first(tests: list[engine.MetricTests], c: engine.Candidate) -> engine.MetricTests:
+    return next(t for t in tests if t.matrix.metric.name == c.metric
+                and c.key in t.matrix.keys)
+
+
+def _finding(c: engine.Candidate, t: engine.MetricTests, until: datetime) -> Finding:
+    mx, m = t.matrix, t.matrix.metric
+    start = sql.bucket_start(mx.first + c.start, mx.width_us)
+    end = sql.bucket_start(mx.first + c.end, mx.width_us)
+    ongoing = c.end >= mx.y.shape[1]
+    score = float(-np.log10(max(np.nanmin(c.p), 1e-300)))
+    severity = severity_of(abs(c.effect) / m.min_effect, score)
+    app, dim, value = c.key
+    return Finding(
+        metric=m.name, app=app, dimension=dim, value=value, kind=c.kind,
+        direction=c.direction, window_start=start, window_end=min(end, until),
+        baseline=c.baseline, baseline_low=c.low, baseline_high=c.high, observed=c.observed,
+        n=c.n, severity=severity, score=score, detector=f"{c.kind}:{m.kind}",
+        detector_version=engine.DETECTOR_VERSION,
+        description=describe(m, c, app, dim, value),
+        details={**c.details, "effect": c.effect, "buckets": int(c.end - c.start),
+                 "severity_name": SEVERITY_NAMES[severity]},
+        ongoing=ongoing)
+
+
+def severity_of(ratio: float, score: float) -> int:
+    """High: at least 4x the practical minimum change and very unlikely by chance; medium:
+    at least twice it; low otherwise."""
+    if ratio >= 4 and score >= 6:
+        return 3
+    return 2 if ratio >= 2 else 1
+
+
+def describe(m, c: engine.Candidate, app: str, dim: str | None, value: str | None) -> str:
+    where = app + (f", {dim.replace('_', ' ')} {value}" if dim else "")
+    what = {"spike": "rose", "dip": "fell", "shift": "shifted"}[c.kind]
+    return (f"{m.title} {what} for {where}: {_fmt(m, c.observed)} against a usual "
+            f"{_fmt(m, c.baseline)} ({_fmt_effect(m, c.effect)}).")
+
+
+def _fmt(m, x: float) -> str:
+    if m.unit == "share":
+        return f"{x:.1%}"
+    if m.unit == "USD":
+        return f"${x:.4f}"
+    return f"{x:,.3g}" if abs(x) < 100 else f"{x:,.0f}"
+
+
+def _fmt_effect(m, e: float) -> str:
+    if m.scale in ("log", "sqrt"):
+        return f"{e:+.0%}"
+    if m.unit == "share":
+        return f"{e * 100:+.1f} percentage points"
+    return f"{e:+.2f}"
+
+
+def _merge_dimensions(found: list[Finding]) -> list[Finding]:
+    """A change that shows for the whole app is reported once, for the app, naming the
+    versions where it also showed; a change only one version shows stays as that version's."""
+    apps = [f for f in found if f.dimension is None]
+    out = list(apps)
+    for f in found:
+        if f.dimension is None:
+            continue
+        parent = next((a for a in apps if a.app == f.app and a.metric == f.metric
+                       and a.kind == f.kind and a.window_start < f.window_end
+                       and f.window_start < a.window_end), None)
+        if parent is None:
+            out.append(f)
+        else:
+            parent.details.setdefault("also_in", []).append(f"{f.dimension}={f.value}")
+    return out

@@ -1,0 +1,224 @@
+"""SQL of detection: every monitored series in a few scans, as hourly (or daily) aggregates.
+
+One scan of LLM requests gives all request, signal and feedback measures per hour for every
+app, app x model version and app x prompt version at once (GROUPING SETS); one scan of tool
+and retrieval spans gives failures and latency per app and per component (the span name);
+sessions and grades have a scan each. Each returns at most a few hundred thousand rows of
+numbers, never spans. goldenloop's own traffic (``INTERNAL_SOURCES``) is left out of all.
+Buckets are integers: hours (or days) since ``ORIGIN_US``, a Monday long before any span.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pandas as pd
+
+from goldenloop.store import Store
+from goldenloop.store.judge_sql import JUDGE_APP
+from goldenloop.store.metrics_sql import OFFENSIVE_THRESHOLD, REQUEST_KIND, UNSET_GROUP
+from goldenloop.store.span_columns import production_sql
+
+HOUR_US = 3_600_000_000
+DAY_US = 24 * HOUR_US
+ORIGIN_US = -2_208_988_800_000_000  # 1900-01-01 00:00 UTC, a Monday
+TOOL_KINDS = ("tool", "retrieval")
+CORRECTNESS = "correctness"
+
+
+def production(alias: str = "s") -> str:
+    """Spans of the monitored applications: not goldenloop's own (judge, experiments,
+    canaries), whatever app name they were given."""
+    return f"{production_sql(alias)} AND {alias}.app IS NOT NULL AND {alias}.app <> '{JUDGE_APP}'"
+
+
+def bucket(alias: str = "s", width_us: int = HOUR_US) -> str:
+    return f"((epoch_us({alias}.start_time) - {ORIGIN_US}) // {int(width_us)})"
+
+
+def bucket_start(b: int, width_us: int = HOUR_US) -> datetime:
+    return pd.Timestamp(ORIGIN_US * 1000 + int(b) * width_us * 1000).to_pydatetime()
+
+
+def to_bucket(t: datetime, width_us: int = HOUR_US) -> int:
+    return int((pd.Timestamp(t).value // 1000 - ORIGIN_US) // width_us)
+
+
+def _dims(split_a: str, split_b: str) -> str:
+    """Dimension name and value columns of a GROUPING SETS row (NULL for the whole app)."""
+    return (f"CASE WHEN grouping({split_a}) = 0 THEN 'model_version' "
+            f"WHEN grouping({split_b}) = 0 THEN 'prompt_version' END AS dimension, "
+            f"CASE WHEN grouping({split_a}) = 0 THEN {split_a} "
+            f"WHEN grouping({split_b}) = 0 THEN {split_b} END AS value")
+
+
+def request_buckets(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
+    """Per hour, app and (whole app | model version | prompt version): requests, failures by
+    status, latency and time-to-first-token quantiles, token and cost means with their
+    variances, signal counts and means, thumbs and thumbs down."""
+    return store.df(
+        f"""WITH fb AS (
+                SELECT span_key, count(*) FILTER (WHERE kind = 'thumbs') AS thumbs,
+                       count(*) FILTER (WHERE kind = 'thumbs' AND value <= 0) AS down
+                FROM feedback WHERE span_key IS NOT NULL GROUP BY span_key
+            ), base AS (
+                SELECT {bucket()} AS b, s.app,
+                       coalesce(s.model_version, '{UNSET_GROUP}') AS mv,
+                       coalesce(s.prompt_version, '{UNSET_GROUP}') AS pv,
+                       s.status, s.latency_ms, s.ttft_ms, s.cost_usd,
+                       CASE WHEN s.status = 'ok' THEN s.input_tokens END AS in_tok,
+                       CASE WHEN s.status = 'ok' THEN s.output_tokens END AS out_tok,
+                       g.user_offensive, g.output_offensive, g.user_sentiment,
+                       g.output_sentiment, g.refusal, fb.thumbs, fb.down
+                FROM spans s
+                LEFT JOIN signals g ON g.span_key = s.span_key
+                LEFT JOIN fb ON fb.span_key = s.span_key
+                WHERE s.kind = '{REQUEST_KIND}' AND {production()}
+                  AND s.start_time >= $start AND s.start_time < $end
+            )
+            SELECT * EXCLUDE (lat, ttft), lat[1] AS lat_p50, lat[2] AS lat_p95,
+                   lat[3] AS lat_p99, ttft[1] AS ttft_p50, ttft[2] AS ttft_p95 FROM (
+            SELECT b, app, {_dims('mv', 'pv')},
+                   count(*) AS requests,
+                   count_if(status = 'error') AS errors,
+                   count_if(status = 'timeout') AS timeouts,
+                   count_if(status = 'empty') AS empty,
+                   quantile_cont(latency_ms, [0.5, 0.95, 0.99]) AS lat,
+                   quantile_cont(ttft_ms, [0.5, 0.95]) AS ttft, count(ttft_ms) AS ttft_n,
+                   avg(in_tok) AS in_tok_mean, var_samp(in_tok) AS in_tok_var,
+                   count(in_tok) AS in_tok_n,
+                   avg(out_tok) AS out_tok_mean, var_samp(out_tok) AS out_tok_var,
+                   count(out_tok) AS out_tok_n,
+                   avg(cost_usd) AS cost_mean, var_samp(cost_usd) AS cost_var,
+                   count(cost_usd) AS cost_n,
+                   count_if(user_offensive >= {OFFENSIVE_THRESHOLD}) AS user_off_k,
+                   count(user_offensive) AS user_off_n,
+                   count_if(output_offensive >= {OFFENSIVE_THRESHOLD}) AS out_off_k,
+                   count(output_offensive) AS out_off_n,
+                   avg(user_sentiment) AS user_sent_mean, var_samp(user_sentiment) AS user_sent_var,
+                   count(user_sentiment) AS user_sent_n,
+                   avg(output_sentiment) AS out_sent_mean,
+                   var_samp(output_sentiment) AS out_sent_var,
+                   count(output_sentiment) AS out_sent_n,
+                   count_if(refusal) AS refusal_k, count(refusal) AS refusal_n,
+                   coalesce(sum(thumbs), 0) AS thumbs, coalesce(sum(down), 0) AS down
+            FROM base
+            GROUP BY GROUPING SETS ((b, app), (b, app, mv), (b, app, pv)))""",
+        {"start": start, "end": end},
+    )
+
+
+def tool_buckets(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
+    """Per hour, app and (all tool/retrieval spans | one component by span name): how many,
+    how many failed, latency p50 and p95."""
+    kinds = ", ".join(f"'{k}'" for k in TOOL_KINDS)
+    return store.df(
+        f"""SELECT * EXCLUDE (tool_lat), tool_lat[1] AS tool_lat_p50,
+                   tool_lat[2] AS tool_lat_p95 FROM (
+            SELECT {bucket()} AS b, s.app,
+                   CASE WHEN grouping(s.name) = 0 THEN 'component' END AS dimension,
+                   CASE WHEN grouping(s.name) = 0 THEN coalesce(s.name, '{UNSET_GROUP}') END AS value,
+                   count(*) AS tool_n, count_if(s.status <> 'ok') AS tool_fail,
+                   quantile_cont(s.latency_ms, [0.5, 0.95]) AS tool_lat
+            FROM spans s
+            WHERE s.kind IN ({kinds}) AND {production()}
+              AND s.start_time >= $start AND s.start_time < $end
+            GROUP BY GROUPING SETS ((b, s.app), (b, s.app, s.name)))""",
+        {"start": start, "end": end},
+    )
+
+
+def session_buckets(store: Store, start: datetime, end: datetime,
+                    settled: datetime) -> pd.DataFrame:
+    """Per hour of a session's first request and app: sessions, their turns (traces) and how
+    many ended on a failed request. Sessions still active after ``settled`` may go on, so
+    they are left out."""
+    return store.df(
+        f"""WITH per_session AS (
+                SELECT s.app, s.session_id, min(s.start_time) AS first_at,
+                       max(s.start_time) AS last_at, count(DISTINCT s.trace_id) AS turns,
+                       arg_max(s.status, s.start_time) <> 'ok' AS dropped
+                FROM spans s
+                WHERE s.kind = '{REQUEST_KIND}' AND {production()} AND s.session_id IS NOT NULL
+                  AND s.start_time >= $start AND s.start_time < $end
+                GROUP BY s.app, s.session_id
+            )
+            SELECT {bucket('p', HOUR_US).replace('p.start_time', 'p.first_at')} AS b, app,
+                   NULL::VARCHAR AS dimension, NULL::VARCHAR AS value,
+                   count(*) AS sessions, avg(turns) AS turns_mean, var_samp(turns) AS turns_var,
+                   count_if(dropped) AS dropped
+            FROM per_session p WHERE last_at < $settled
+            GROUP BY ALL""",
+        {"start": start, "end": end, "settled": settled},
+    )
+
+
+def grade_buckets(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
+    """Per day of the graded span, app and (whole app | model version | prompt version): spans
+    with a live correctness grade (human or judge; a span graded several times counts once,
+    with its mean), the mean grade and its variance."""
+    return store.df(
+        f"""WITH per_span AS (
+                SELECT g.span_key, avg(g.value_number) AS v
+                FROM live_grades g
+                WHERE g.criterion = '{CORRECTNESS}' AND g.span_key IS NOT NULL
+                  AND g.value_number IS NOT NULL AND NOT coalesce(g.not_applicable, false)
+                GROUP BY g.span_key
+            ), base AS (
+                SELECT {bucket('s', DAY_US)} AS b, s.app,
+                       coalesce(s.model_version, '{UNSET_GROUP}') AS mv,
+                       coalesce(s.prompt_version, '{UNSET_GROUP}') AS pv, p.v
+                FROM per_span p JOIN spans s ON s.span_key = p.span_key
+                WHERE {production()} AND s.start_time >= $start AND s.start_time < $end
+            )
+            SELECT b, app, {_dims('mv', 'pv')}, count(*) AS graded, avg(v) AS grade_mean,
+                   var_samp(v) AS grade_var
+            FROM base GROUP BY GROUPING SETS ((b, app), (b, app, mv), (b, app, pv))""",
+        {"start": start, "end": end},
+    )
+
+
+def failure_kinds(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
+    """Every failure kind per app and component: the error type with its message normalised
+    (digits, hex ids and quoted values replaced), when it was first and last seen, how often
+    before ``start`` and from ``start`` on. Components are tool/retrieval span names; LLM
+    calls have component NULL."""
+    kinds = ", ".join(f"'{k}'" for k in TOOL_KINDS)
+    return store.df(
+        f"""WITH f AS (
+                SELECT s.app, CASE WHEN s.kind IN ({kinds}) THEN coalesce(s.name, '{UNSET_GROUP}')
+                                  END AS component,
+                       coalesce(s.error_type, s.status) AS error_kind,
+                       coalesce(s.error_type, s.status) || ': ' || left(regexp_replace(
+                           regexp_replace(regexp_replace(coalesce(s.error_message, ''),
+                               '[0-9a-fA-F]{{8}}-[0-9a-fA-F-]{{27,}}', '<id>', 'g'),
+                               '''[^'']*''|"[^"]*"', '<v>', 'g'),
+                           '[0-9]+(\\.[0-9]+)?', '#', 'g'), 120) AS failure,
+                       s.start_time, s.span_key
+                FROM spans s
+                WHERE s.status IS NOT NULL AND s.status NOT IN ('ok', 'empty')
+                  AND (s.kind = '{REQUEST_KIND}' OR s.kind IN ({kinds})) AND {production()}
+                  AND s.start_time < $end
+            )
+            SELECT app, component, error_kind, failure, min(start_time) AS first_seen,
+                   max(start_time) AS last_seen,
+                   count(*) FILTER (WHERE start_time < $start) AS before,
+                   count(*) FILTER (WHERE start_time >= $start) AS since,
+                   list(span_key ORDER BY start_time DESC)[1:20] AS recent_keys
+            FROM f GROUP BY ALL""",
+        {"start": start, "end": end},
+    )
+
+
+def version_first_seen(store: Store, end: datetime) -> pd.DataFrame:
+    """Per app, model version and prompt version: first and last request and how many, and
+    the app's first request (a version there from the start did not appear)."""
+    return store.df(
+        f"""SELECT app, {_dims('mv', 'pv')}, min(start_time) AS first_seen,
+                   max(start_time) AS last_seen, count(*) AS requests
+            FROM (SELECT s.app, s.start_time, s.model_version AS mv, s.prompt_version AS pv
+                  FROM spans s WHERE s.kind = '{REQUEST_KIND}' AND {production()}
+                    AND s.start_time < $end)
+            GROUP BY GROUPING SETS ((app), (app, mv), (app, pv))""",
+        {"end": end},
+    )
