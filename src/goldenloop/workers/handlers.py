@@ -87,6 +87,19 @@ def golden(store: Store, params: dict[str, Any], progress: Progress) -> dict[str
     return golden_job(store, params, progress)
 
 
+def detect_anomalies(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Anomaly detection over every series (after imports, on a timer, or from the CLI)."""
+    from datetime import datetime
+
+    from goldenloop.anomalies import detect
+
+    times = {k: datetime.fromisoformat(params[k]) if params.get(k) else None
+             for k in ("since", "until")}
+    r = detect(store, **times, sensitivity=params.get("sensitivity"), progress=progress)
+    return {"summary": r.summary, "found": r.found, "added": r.added, "updated": r.updated,
+            "resolved": r.resolved, "seconds": r.seconds}
+
+
 HANDLERS: dict[str, Handler] = {
     "import": import_files,
     "demo": generate_demo,
@@ -96,4 +109,5 @@ HANDLERS: dict[str, Handler] = {
     "judge_online": judge_online,
     "judge_configure": judge_configure,
     "golden": golden,
+    "detect": detect_anomalies,
 }

@@ -109,6 +109,37 @@ class OnlineJudgeScheduler(JobScheduler):
         return judge_sql.has_new_spans(self.store)
 
 
+class DetectScheduler(JobScheduler):
+    """Queues a "detect" job after spans were committed (at most every ``gap`` seconds), and
+    at least every ``every`` seconds on a timer, so anomalies end (and are resolved) even
+    when nothing new arrives."""
+
+    kind = "detect"
+
+    def __init__(self, store: Store, gap: float = 300.0, every: float = 900.0):
+        super().__init__(store, gap, "goldenloop-detect")
+        self.every = every
+        self._spans = -1
+        self._last_run = time.monotonic()
+
+    def pending(self) -> bool:
+        spans = int(self.store.scalar("SELECT count(*) FROM spans"))
+        changed, self._spans = spans != self._spans, spans
+        return changed
+
+    def tick(self) -> bool:
+        if time.monotonic() - self._last_run >= self.every:
+            self._checked_generation = -1  # the timer is due: check even without a commit
+            if self.store.write(self._queue) is not None:
+                self._last_run = self._last_queued = time.monotonic()
+            return False
+        queued_before = self._last_queued
+        super().tick()
+        if self._last_queued != queued_before:
+            self._last_run = self._last_queued
+        return False
+
+
 class Workers:
     def __init__(self, store: Store, paths: Paths, snapshot_every: float = 10.0):
         requeued, interrupted = store.write(job_sql.recover_after_restart)
@@ -122,6 +153,7 @@ class Workers:
             SnapshotPublisher(store, paths, snapshot_every),
             ScoreScheduler(store),
             OnlineJudgeScheduler(store),
+            DetectScheduler(store),
         ]
 
     def start(self) -> Workers:
