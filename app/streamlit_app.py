@@ -69,5 +69,10 @@ except GoldenloopError as exc:  # translated once, here, for every page
     st.text(str(exc))
     st.stop()
 
+if state.get_store().unavailable:  # a full disk: said on every page until the owner recovers
+    st.error("Writes are paused: the disk is full. Grades and imports wait, and pages may fail "
+             "to load; the server reopens the database on its own once space is freed.")
+    st.text(state.get_store().unavailable)
+
 review_identity.sidebar(state.get_store())  # who grades: an honour system, kept in the URL
 current.run()

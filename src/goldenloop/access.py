@@ -16,7 +16,7 @@ from pathlib import Path
 
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
-from goldenloop.store import Store, snapshot
+from goldenloop.store import Store, health, snapshot
 from goldenloop.store import owner as owner_file
 from goldenloop.workers.inbox import JOB_SUFFIX
 
@@ -33,12 +33,23 @@ def running_owner(paths: Paths) -> owner_file.OwnerRecord | None:
 
 def submit_job(paths: Paths, kind: str, params: dict, origin: str = "cli") -> Path:
     """Hand a job to the running owner: write the job file under a temporary name, rename."""
-    paths.inbox.mkdir(parents=True, exist_ok=True)
     name = f"{kind}-{uuid.uuid4().hex[:12]}{JOB_SUFFIX}"
     tmp = paths.inbox / f".{name}.tmp"
-    tmp.write_text(json.dumps({"kind": kind, "params": params, "origin": origin}))
-    os.replace(tmp, paths.inbox / name)
+    try:
+        paths.inbox.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps({"kind": kind, "params": params, "origin": origin}))
+        os.replace(tmp, paths.inbox / name)
+    except OSError as exc:  # a full disk: say so, leave no half-written job behind
+        tmp.unlink(missing_ok=True)
+        raise GoldenloopError(f"cannot hand the job to the server: writing it into "
+                              f"{paths.inbox} failed ({exc.strerror or exc})") from exc
     return paths.inbox / name
+
+
+def writes_paused(paths: Paths, owner: owner_file.OwnerRecord) -> str | None:
+    """Why the running owner refuses writes now (a full disk), or None when it accepts them."""
+    status = health.read_status(paths.db, owner.pid)
+    return status.reason if status is not None and status.paused else None
 
 
 @contextmanager

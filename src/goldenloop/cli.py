@@ -202,6 +202,9 @@ def status(db: DbOption = None) -> None:
     owner = access.running_owner(paths)
     typer.echo(f"database: {paths.db}")
     typer.echo(f"server: process {owner.pid} at {owner.url}" if owner else "server: not running")
+    paused = access.writes_paused(paths, owner) if owner else None
+    if paused:
+        typer.echo(f"server: writes paused ({paused}); they resume when disk space is freed")
     with access.for_reading(paths) as r:
         if r.note:
             typer.echo(f"({r.note})")

@@ -23,6 +23,10 @@ def queued_to_server(paths: Paths, kind: str, params: dict[str, Any], what: str,
     job = access.submit_job(paths, kind, params)
     typer.echo(f"The server (process {owner.pid}) owns {paths.db}: queued {what} as a job "
                f"({job.name}). Follow it on {follow}.")
+    paused = access.writes_paused(paths, owner)
+    if paused:
+        typer.echo(f"The server has paused writes ({paused}): the job waits and runs once disk "
+                   "space is freed.")
     return True
 
 

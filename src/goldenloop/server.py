@@ -15,7 +15,7 @@ from pathlib import Path
 
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
-from goldenloop.store import Store
+from goldenloop.store import Store, health
 from goldenloop.store import owner as owner_file
 from goldenloop.workers import Workers
 
@@ -63,14 +63,19 @@ def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_ne
     _owned, _paths = store, paths
     url = f"http://{host}:{port}"
     owner_file.write_owner(paths.owner_file, url)
+    health.write_status(paths.db, None, create=True)  # full size now: rewritten in place later
     workers = Workers(store, paths).start()
     say(f"goldenloop serving {paths.db} at {url} (Ctrl+C stops it)")
     try:
         _run_streamlit(app_script(), host, port)
     finally:
         workers.stop()
-        store.checkpoint()
+        try:
+            store.checkpoint()
+        except GoldenloopError as exc:  # a full disk: the write-ahead log keeps every commit
+            log.warning("no checkpoint at stop: %s", exc)
         owner_file.clear_owner(paths.owner_file)
+        health.clear_status(paths.db)
         store.close()
         _owned = None
 

@@ -95,7 +95,8 @@ def request_cancel(cur: duckdb.DuckDBPyConnection, job_id: int) -> None:
     )
 
 
-def recover_after_restart(cur: duckdb.DuckDBPyConnection) -> tuple[int, int]:
+def recover_after_restart(cur: duckdb.DuckDBPyConnection,
+                          why: str = "the server stopped while this job ran") -> tuple[int, int]:
     """Jobs left running by a stopped owner: repeat the safe ones, report the others."""
     kinds = ", ".join(f"'{k}'" for k in REPEATABLE_KINDS)
     cur.execute(
@@ -105,8 +106,8 @@ def recover_after_restart(cur: duckdb.DuckDBPyConnection) -> tuple[int, int]:
     requeued = len(cur.fetchall())
     cur.execute(
         """UPDATE jobs SET status = 'interrupted', finished_at = now()::TIMESTAMP,
-                  error = 'the server stopped while this job ran; start it again'
-           WHERE status = 'running' RETURNING job_id"""
+                  error = ? || '; start it again'
+           WHERE status = 'running' RETURNING job_id""", [why]
     )
     return requeued, len(cur.fetchall())
 

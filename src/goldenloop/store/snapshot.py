@@ -24,9 +24,13 @@ def publish(store: Store, dest: Path) -> float:
     """Write ``dest`` atomically; return the seconds it took."""
     t0 = time.perf_counter()
     tmp = dest.with_name(dest.name + ".tmp")
-    with store.exclusive() as cur:
-        _checkpoint(cur)
-        _copy_in_child(store.path, tmp)
+    try:
+        with store.exclusive() as cur:
+            _checkpoint(cur)
+            _copy_in_child(store.path, tmp)
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a half copy on a full disk would starve the database
+        raise
     os.replace(tmp, dest)
     return time.perf_counter() - t0
 

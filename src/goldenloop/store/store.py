@@ -3,27 +3,35 @@
 DuckDB lets one process hold the file for writing. Threads share the connection through
 their own cursors; every write goes through ``Store.transaction`` under one in-process lock,
 with a short retry when DuckDB reports a write conflict.
+
+A storage failure (the disk is full; DuckDB invalidated the database after a checkpoint could
+not write) marks the store unavailable: writes are refused with ``StoreUnavailableError``
+until ``recover()`` has reopened the connection and proved with a checkpoint that the
+backlog fits on disk again (see ``store.health``).
 """
 
 from __future__ import annotations
 
+import shutil
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 import pandas as pd
 
-from goldenloop.errors import StoreLockedError
+from goldenloop.errors import StoreLockedError, StoreUnavailableError
 from goldenloop.store import owner
+from goldenloop.store.health import is_storage_failure
 from goldenloop.store.migrations import LATEST, migrate
 
 T = TypeVar("T")
 _CONFLICT_RETRIES = 5
 CHECKPOINT_THRESHOLD = "1GB"
+_RECOVERY_HEADROOM = 8 << 20  # free bytes wanted beyond the write-ahead log before reopening
 
 
 class Store:
@@ -35,6 +43,8 @@ class Store:
         self._write_lock = threading.RLock()
         self._local = threading.local()
         self.generation = 0  # bumped on every commit: tells the snapshot publisher what changed
+        self.unavailable: str | None = None  # why writes are refused (a storage failure)
+        self._con_generation = 0  # bumped when the connection is reopened: cursors are stale
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self.con = _connect(self.path, read_only)
@@ -45,39 +55,48 @@ class Store:
     def cursor(self) -> duckdb.DuckDBPyConnection:
         """This thread's cursor (DuckDB connections are not safe to share across threads)."""
         cur = getattr(self._local, "cur", None)
-        if cur is None:
+        if cur is None or getattr(self._local, "con_generation", None) != self._con_generation:
+            if self.con is None:
+                raise StoreUnavailableError(self.unavailable or "the database is closed")
             cur = self.con.cursor()
             cur.execute("SET TimeZone = 'UTC'")
-            self._local.cur = cur
+            self._local.cur, self._local.con_generation = cur, self._con_generation
         return cur
 
     def df(self, sql: str, params: list | dict | None = None) -> pd.DataFrame:
-        return self.cursor().execute(sql, params or []).df()
+        with self._storage_guard():
+            return self.cursor().execute(sql, params or []).df()
 
     def rows(self, sql: str, params: list | dict | None = None) -> list[tuple]:
-        return self.cursor().execute(sql, params or []).fetchall()
+        with self._storage_guard():
+            return self.cursor().execute(sql, params or []).fetchall()
 
     def scalar(self, sql: str, params: list | dict | None = None) -> Any:
         # Read the result to the end: a half-read result keeps the cursor busy in DuckDB 2.
-        rows = self.cursor().execute(sql, params or []).fetchall()
+        with self._storage_guard():
+            rows = self.cursor().execute(sql, params or []).fetchall()
         return rows[0][0] if rows else None
 
     # -- writing -----------------------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """A cursor inside one transaction, under the process-wide write lock."""
-        with self._write_lock:
-            cur = self.con.cursor()
-            cur.execute("SET TimeZone = 'UTC'")
-            cur.execute("BEGIN TRANSACTION")
+        with self._write_lock, self._storage_guard():
+            cur = self._writable().cursor()
             try:
-                yield cur
-            except BaseException:
-                cur.execute("ROLLBACK")
-                cur.close()
-                raise
-            cur.execute("COMMIT")
-            cur.close()
+                cur.execute("SET TimeZone = 'UTC'")
+                cur.execute("BEGIN TRANSACTION")
+                try:
+                    yield cur
+                except BaseException:
+                    # An invalidated database refuses the rollback too; the cause is raised.
+                    with suppress(duckdb.Error):
+                        cur.execute("ROLLBACK")
+                    raise
+                cur.execute("COMMIT")
+            finally:
+                with suppress(duckdb.Error):
+                    cur.close()
             self.generation += 1
 
     def write(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -95,19 +114,98 @@ class Store:
     @contextmanager
     def exclusive(self) -> Iterator[duckdb.DuckDBPyConnection]:
         """Hold the write lock without a transaction (checkpoints, snapshot copies)."""
-        with self._write_lock:
-            cur = self.con.cursor()
+        with self._write_lock, self._storage_guard():
+            cur = self._writable().cursor()
             try:
                 yield cur
             finally:
-                cur.close()
+                with suppress(duckdb.Error):
+                    cur.close()
 
     def checkpoint(self) -> None:
         with self.exclusive() as cur:
             cur.execute("CHECKPOINT")
 
     def close(self) -> None:
-        self.con.close()
+        if self.con is not None:
+            with suppress(duckdb.Error):  # an invalidated database may refuse; the file is safe
+                self.con.close()
+
+    # -- storage failures --------------------------------------------------------------------
+    @contextmanager
+    def _storage_guard(self) -> Iterator[None]:
+        """Turn a storage failure into ``StoreUnavailableError`` and remember it."""
+        try:
+            yield
+        except StoreUnavailableError:
+            raise
+        except Exception as exc:
+            if self.read_only or not is_storage_failure(exc):
+                raise
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if self.unavailable is None:
+                self.unavailable = first[:300]
+            raise StoreUnavailableError(self.unavailable) from exc
+
+    def _writable(self) -> duckdb.DuckDBPyConnection:
+        if self.unavailable is not None or self.con is None:
+            raise StoreUnavailableError(self.unavailable or "the database is closed")
+        return self.con
+
+    def recover(self, on_recovered: Callable[[duckdb.DuckDBPyConnection], Any] | None = None
+                ) -> bool:
+        """Accept writes again if the disk allows it; True when the store is available.
+
+        Reopens the connection when DuckDB invalidated it (replaying its write-ahead log), and
+        checkpoints to prove the backlog fits on disk. ``on_recovered(cursor)`` runs in one
+        transaction before other writers are let in (the owner re-queues interrupted jobs).
+        """
+        with self._write_lock:
+            if self.unavailable is None:
+                return True
+            if _free_bytes(self.path.parent) < _wal_bytes(self.path) + _RECOVERY_HEADROOM:
+                return False
+            try:
+                self._checkpoint_or_reopen()
+                if on_recovered is not None:
+                    with self._raw_transaction() as cur:
+                        on_recovered(cur)
+            except duckdb.Error as exc:
+                if not is_storage_failure(exc) and not isinstance(exc, duckdb.TransactionException):
+                    raise
+                return False  # still failing (or a reader blocks the checkpoint): next time
+            self.unavailable = None
+            self.generation += 1
+            return True
+
+    def _checkpoint_or_reopen(self) -> None:
+        if self.con is not None:
+            try:
+                self.con.execute("CHECKPOINT")
+                return
+            except duckdb.Error as exc:
+                if not isinstance(exc, duckdb.FatalException) and "invalidated" not in str(exc):
+                    raise
+            self.close()  # closes every cursor made from it too
+            self.con = None
+        self._con_generation += 1
+        self.con = _connect(self.path, self.read_only)
+        self.con.execute("CHECKPOINT")
+
+    @contextmanager
+    def _raw_transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        assert self.con is not None
+        cur = self.con.cursor()
+        try:
+            cur.execute("BEGIN TRANSACTION")
+            yield cur
+            cur.execute("COMMIT")
+        except BaseException:
+            with suppress(duckdb.Error):
+                cur.execute("ROLLBACK")
+            raise
+        finally:
+            cur.close()
 
     @property
     def schema_version(self) -> int:
@@ -122,6 +220,20 @@ class Store:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _free_bytes(folder: Path) -> int:
+    try:
+        return shutil.disk_usage(folder).free
+    except OSError:
+        return 0
+
+
+def _wal_bytes(db: Path) -> int:
+    try:
+        return db.with_name(db.name + ".wal").stat().st_size
+    except OSError:
+        return 0
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:

@@ -6,7 +6,10 @@ rename when complete, so a file seen here is whole. Each file is imported in one
 that also records its content hash in the import log; only then is it moved to ``done/``.
 A crash between commit and move leaves the file in place, and the hash makes the next pass
 move it without importing it again. A file that fails goes to ``failed/`` with a
-``.reason.txt`` beside it; nothing is deleted. Feedback spool files (``*.feedback.parquet``,
+``.reason.txt`` beside it; nothing is deleted. A file that failed because the disk did (the
+store refused the write) stays in the inbox instead, and the watcher waits while the store
+is unavailable; files set aside in ``failed/`` for such a reason are put back by
+``requeue_storage_failures`` once the store recovers. Feedback spool files (``*.feedback.parquet``,
 from the SDK's ``feedback()``) go to the feedback table, not through the span import.
 """
 
@@ -20,7 +23,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from goldenloop.config import Paths
-from goldenloop.errors import GoldenloopError
+from goldenloop.errors import GoldenloopError, StoreUnavailableError
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.ingest.loader import file_hash
 from goldenloop.spool import is_feedback
@@ -28,6 +31,7 @@ from goldenloop.store import Store
 from goldenloop.store import imports as import_sql
 from goldenloop.store import jobs as job_sql
 from goldenloop.store.feedback import insert_feedback
+from goldenloop.store.health import is_storage_failure, is_storage_reason
 from goldenloop.workers.loop import Loop
 
 log = logging.getLogger("goldenloop.inbox")
@@ -48,7 +52,16 @@ def pending_files(inbox: Path) -> list[Path]:
 
 
 def process_file(store: Store, paths: Paths, p: Path) -> str:
-    """Import one inbox file and move it; return 'done', 'skipped' or 'failed'."""
+    """Import one inbox file and move it; return 'done', 'skipped', 'failed' or 'paused'
+    (the disk failed the write: the file stays in the inbox for the next pass)."""
+    try:
+        return _process(store, paths, p)
+    except StoreUnavailableError as exc:
+        log.warning("inbox %s: left in the inbox, the store refuses writes: %s", p.name, exc.reason)
+        return "paused"
+
+
+def _process(store: Store, paths: Paths, p: Path) -> str:
     digest = file_hash(p)
     if store.write(import_sql.committed_hash, digest) is not None:
         _move(p, paths.inbox_done)  # committed before a crash, not yet moved
@@ -60,7 +73,11 @@ def process_file(store: Store, paths: Paths, p: Path) -> str:
             _import_feedback(store, p, digest)
         else:
             import_file(store, p, ImportOptions(origin="inbox"))
+    except StoreUnavailableError:
+        raise
     except Exception as exc:  # one bad file must never block the inbox: set it aside
+        if is_storage_failure(exc):  # the disk, not the file: keep it for a retry
+            raise StoreUnavailableError(str(exc).splitlines()[0][:300]) from exc
         if not isinstance(exc, GoldenloopError | ValueError | OSError):
             log.exception("inbox %s: unexpected failure", p.name)
         store.write(import_sql.record_failure, str(p), digest, None, "inbox", str(exc))
@@ -110,6 +127,27 @@ def _fail(p: Path, folder: Path, reason: str) -> None:
     dest.with_name(dest.name + ".reason.txt").write_text(reason + "\n")
 
 
+def requeue_storage_failures(paths: Paths) -> int:
+    """Put back into the inbox the files set aside in ``failed/`` because the disk failed
+    (their reason file says so), so they are imported once the store accepts writes again.
+    Files that failed for their content stay where they are. Returns how many moved."""
+    moved = 0
+    if not paths.inbox_failed.is_dir():
+        return 0
+    for reason in sorted(paths.inbox_failed.glob("*.reason.txt")):
+        data = reason.with_name(reason.name[: -len(".reason.txt")])
+        try:
+            if not data.is_file() or not is_storage_reason(reason.read_text(errors="replace")):
+                continue
+            os.replace(data, paths.inbox / data.name)
+            reason.unlink()
+        except OSError as exc:
+            log.warning("inbox: cannot put %s back for a retry: %s", data.name, exc)
+            continue
+        moved += 1
+    return moved
+
+
 class InboxWatcher(Loop):
     interval = 1.0
 
@@ -118,8 +156,12 @@ class InboxWatcher(Loop):
         self.store, self.paths = store, paths
 
     def tick(self) -> bool:
+        if self.store.unavailable is not None:
+            return False  # the guard reopens the store; the files wait where they are
         files = pending_files(self.paths.inbox)
         for p in files[:50]:
             outcome = process_file(self.store, self.paths, p)
             log.info("inbox %s: %s", p.name, outcome)
+            if outcome == "paused":
+                return False
         return len(files) > 50

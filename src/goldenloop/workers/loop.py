@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 
+from goldenloop.errors import StoreUnavailableError
+
 log = logging.getLogger("goldenloop.workers")
 
 
@@ -27,6 +29,8 @@ class Loop(threading.Thread):
         while not self._stop_event.is_set():
             try:
                 busy = self.tick()
+            except StoreUnavailableError:  # the disk failed a write: StoreGuard reopens the store
+                busy = False
             except Exception:  # a bug in one tick must not kill the worker
                 log.exception("%s: tick failed", self.name)
                 busy = False

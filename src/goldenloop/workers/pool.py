@@ -7,11 +7,11 @@ import time
 
 from goldenloop.config import Paths
 from goldenloop.scorers.run import versions as scorer_versions
-from goldenloop.store import Store, judge_sql, snapshot
+from goldenloop.store import Store, health, judge_sql, snapshot
 from goldenloop.store import jobs as job_sql
 from goldenloop.store import signals as signal_sql
 from goldenloop.workers.handlers import HANDLERS
-from goldenloop.workers.inbox import InboxWatcher
+from goldenloop.workers.inbox import InboxWatcher, requeue_storage_failures
 from goldenloop.workers.jobs import JobRunner
 from goldenloop.workers.loop import Loop
 
@@ -109,6 +109,47 @@ class OnlineJudgeScheduler(JobScheduler):
         return judge_sql.has_new_spans(self.store)
 
 
+class StoreGuard(Loop):
+    """Keeps the store's health visible and restores it after a storage failure.
+
+    While the store refuses writes (a full disk), it says so in the status file the CLI
+    reads, and tries every few seconds to reopen it (``Store.recover``). On recovery it
+    re-queues the jobs the failure interrupted, in the same transaction that lets writers back
+    in, and puts the inbox files the disk failed back into the inbox.
+    """
+
+    interval = 2.0
+
+    def __init__(self, store: Store, paths: Paths):
+        super().__init__("goldenloop-store-guard")
+        self.store, self.paths = store, paths
+        self._said: str | None = "unset"
+
+    def tick(self) -> bool:
+        if self.store.unavailable is not None:
+            self._say(self.store.unavailable)
+            if not self.store.recover(_requeue_interrupted):
+                return False
+            log.warning("store accepts writes again: disk space was freed")
+        moved = requeue_storage_failures(self.paths)
+        if moved:
+            log.warning("inbox: %d file(s) the disk failed put back for a retry", moved)
+        self._say(None)
+        return False
+
+    def _say(self, reason: str | None) -> None:
+        if reason == self._said:
+            return
+        if reason is not None and self._said != reason:
+            log.warning("store refuses writes until disk space is freed: %s", reason)
+        if health.write_status(self.paths.db, reason):
+            self._said = reason
+
+
+def _requeue_interrupted(cur) -> None:
+    job_sql.recover_after_restart(cur, "the disk filled up while this job ran")
+
+
 class DetectScheduler(JobScheduler):
     """Queues a "detect" job after spans were committed (at most every ``gap`` seconds), and
     at least every ``every`` seconds on a timer, so anomalies end (and are resolved) even
@@ -154,6 +195,7 @@ class Workers:
             ScoreScheduler(store),
             OnlineJudgeScheduler(store),
             DetectScheduler(store),
+            StoreGuard(store, paths),
         ]
 
     def start(self) -> Workers:
