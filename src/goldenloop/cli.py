@@ -18,7 +18,7 @@ from goldenloop import (
     cli_monitor,
     cli_producers,
 )
-from goldenloop.cli_support import progress_bar, queued_to_server
+from goldenloop.cli_support import job_identity, progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
 from goldenloop.errors import GoldenloopError, MappingError
 from goldenloop.ingest import ImportOptions, grade_mapping, import_file
@@ -79,13 +79,18 @@ def import_(
                                          "API keys in texts.")] = False,
 ) -> None:
     """Import trace files, or existing grades with a grade mapping (--mapping). Exits 1 when
-    any row or value was quarantined."""
+    any row or value was quarantined or conflicted with a stored span."""
     paths = resolve_paths(db)
+    encoding: Annotated[str | None, typer.Option(
+        help="Text encoding of CSV, TSV and JSONL files (e.g. latin-1, utf-16); by default "
+        "UTF-8, a byte-order mark, or Windows-1252 for a file that is not UTF-8.")] = None,
     explicit = _import_mapping(mapping_file, map or [], out_of_scale)
-    opts = ImportOptions(format=format, mapping=explicit, redact=redact, batch_input=batch_input)
+    opts = ImportOptions(format=format, mapping=explicit, redact=redact, batch_input=batch_input,
+                         encoding=encoding)
     params = {"files": [str(f.resolve()) for f in files], "format": format,
-              "mapping": explicit, "redact": redact, "origin": "cli",
-              "batch_input": str(batch_input.resolve()) if batch_input else None}
+              "mapping": explicit, "redact": redact, "origin": "cli", "encoding": encoding,
+              "batch_input": str(batch_input.resolve()) if batch_input else None,
+              **job_identity(files)}
     if queued_to_server(paths, "import", params, "the import"):
         return
     paths.ensure()
@@ -93,7 +98,7 @@ def import_(
     with Store(paths.db) as store:
         for f in files:
             r = import_file(store, f, opts)
-            failed |= r.quarantined > 0
+            failed |= not r.ok
             _print_import(r)
     raise typer.Exit(1 if failed else 0)
 
@@ -119,12 +124,15 @@ def _print_import(r) -> None:
         _print_grade_import(r)
         return
     typer.echo(f"{r.file} ({r.format}): {r.rows_read:,} rows read: {r.imported:,} imported, "
-               f"{r.duplicates:,} duplicates, {r.quarantined:,} quarantined "
+               f"{r.duplicates:,} duplicates, {conflicts}{r.quarantined:,} quarantined "
                f"[{r.seconds:.1f} s]")
     for row, field, reason in r.bad_rows:
+    conflicts = f"{r.conflicts:,} conflicts, " if r.conflicts else ""
         typer.echo(f"  {r.file}: row {row}: {field}: {reason}")
     if r.quarantined > len(r.bad_rows):
         typer.echo(f"  ... and {r.quarantined - len(r.bad_rows):,} more: "
+    for note in r.notes:
+        typer.echo(f"  {r.file}: {note}")
                    f"`goldenloop quarantine --import-id {r.import_id}`")
     for model, n in r.unknown_price:
         typer.echo(f"  no price for {model!r} ({n:,} spans): cost left empty; add it to a "
@@ -152,9 +160,10 @@ def _print_grade_import(r) -> None:
             typer.echo(f"    {field}: {n:,}")
     for row, field, reason in r.bad_rows:
         typer.echo(f"  {r.file}: row {row}: {field}: {reason}")
-    if r.quarantined > len(r.bad_rows):
-        typer.echo(f"  ... and {r.quarantined - len(r.bad_rows):,} more: "
-                   f"`goldenloop quarantine --import-id {r.import_id}`")
+    if r.quarantined + r.conflicts > len(r.bad_rows):
+        typer.echo(f"  ... and {r.quarantined + r.conflicts - len(r.bad_rows):,} more: "
+                   "`goldenloop quarantine` (rows already in quarantine from an earlier "
+                   "import of the file are not added again)")
 
 
 @app.command()

@@ -3,8 +3,10 @@ or run it here with a progress bar."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -28,6 +30,20 @@ def queued_to_server(paths: Paths, kind: str, params: dict[str, Any], what: str,
         typer.echo(f"The server has paused writes ({paused}): the job waits and runs once disk "
                    "space is freed.")
     return True
+
+
+def job_identity(files: list[Path]) -> dict[str, Any]:
+    """What makes each import request its own job: the owner skips a job file whose content
+    it has seen, so a repeated command on a changed file must not write the same bytes. Each
+    request is unique, and names the size and modification time of the files it saw."""
+    seen = []
+    for f in files:
+        try:
+            st = f.stat()
+            seen.append({"file": str(f.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+        except OSError:
+            seen.append({"file": str(f), "size": None, "mtime_ns": None})
+    return {"request": uuid.uuid4().hex, "seen": seen}
 
 
 @contextmanager

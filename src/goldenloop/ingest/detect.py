@@ -9,21 +9,27 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from goldenloop.errors import ImportFileError
-from goldenloop.ingest import tables
+from goldenloop.ingest import jsonl, tables
+from goldenloop.ingest.encoding import UTF8, Encoding
 from goldenloop.ingest.source import SourceChunk
 
 Reader = Callable[..., Iterator[SourceChunk]]
 
 READERS: dict[str, Reader] = {
     "parquet": lambda p, cur, opts: tables.read_parquet(p),
-    "csv": lambda p, cur, opts: tables.read_csv(p),
-    "tsv": lambda p, cur, opts: tables.read_csv(p, delimiter="\t"),
-    "jsonl": lambda p, cur, opts: tables.read_jsonl(p, cur, opts.line_count),
+    "csv": lambda p, cur, opts: tables.read_csv(p, enc=_enc(opts)),
+    "tsv": lambda p, cur, opts: tables.read_csv(p, delimiter="\t", enc=_enc(opts)),
+    "jsonl": lambda p, cur, opts: jsonl.read_jsonl(p, cur, opts.line_count, _enc(opts)),
     # Readers of nested log formats are imported on use: they are larger and often unused.
     "otlp": lambda p, cur, opts: _otlp().read_otlp(p),
     "openai-batch": lambda p, cur, opts: _openai().read_batch(p, opts.batch_input),
     "openai-pairs": lambda p, cur, opts: _openai().read_pairs(p),
 }
+
+
+def _enc(opts) -> Encoding:
+    """The encoding the loader chose for the file (grade imports pass no choice: UTF-8)."""
+    return getattr(opts, "text_encoding", None) or UTF8
 
 
 def _otlp():

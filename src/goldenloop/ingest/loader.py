@@ -1,11 +1,12 @@
 """Import one file: detect its format, read it in chunks, validate in SQL, quarantine bad
 rows, insert new spans, log the import — all in one transaction.
 
-Rows read always equal imported + duplicates + quarantined.
+Rows read always equal imported + duplicates + conflicts + quarantined.
 """
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import time
 from collections.abc import Callable, Iterator
@@ -16,7 +17,8 @@ import duckdb
 import pyarrow as pa
 
 from goldenloop.errors import ImportFileError
-from goldenloop.ingest import detect, grade_mapping, grade_tables, mapping, validate
+from goldenloop.ingest import detect, encoding, grade_mapping, grade_tables, mapping, validate
+from goldenloop.ingest.encoding import Encoding
 from goldenloop.ingest.redact import redaction_templates
 from goldenloop.ingest.source import SourceChunk
 from goldenloop.pricing import price_table
@@ -35,7 +37,9 @@ class ImportOptions:
     batch_input: Path | None = None  # OpenAI Batch API input file, for the messages
     origin: str = "cli"
     prices: str | None = None  # extra price table
+    encoding: str | None = None  # text encoding of CSV/TSV/JSONL; guessed when None
     line_count: int | None = None  # set by the loader from its one read of the file
+    text_encoding: Encoding | None = None  # the encoding chosen, set by the loader
 
 
 @dataclass
@@ -52,10 +56,20 @@ class ImportResult:
     bad_rows: list[tuple[int, str, str]]  # first few (row, field, reason)
     already_imported: bool = False
     details: dict = field(default_factory=dict)  # grade imports: items, out-of-scale, ...
+    conflicts: int = 0  # same ids as a stored span (or an earlier row), other content
+    notes: list[str] = field(default_factory=list)  # encoding read with, unmapped columns
 
     @property
     def ok(self) -> bool:
-        return self.quarantined == 0
+        return self.quarantined == 0 and self.conflicts == 0
+
+
+@dataclass(frozen=True)
+class FileFacts:
+    digest: str  # sha256 of the content
+    lines: int
+    head: bytes  # the first bytes (a byte-order mark)
+    utf8: bool  # every byte is UTF-8
 
 
 def file_hash(path: Path) -> str:
@@ -64,19 +78,43 @@ def file_hash(path: Path) -> str:
 
 def file_facts(path: Path) -> tuple[str, int]:
     """Content hash and number of lines, in one read of the file."""
-    digest, lines, last = hashlib.sha256(), 0, b"\n"
+    facts = scan_file(path)
+    return facts.digest, facts.lines
+
+
+def scan_file(path: Path) -> FileFacts:
+    """Hash, lines, first bytes and whether it is all UTF-8, in one read of the file."""
+    digest, lines, last, head = hashlib.sha256(), 0, b"\n", b""
+    decoder, utf8 = codecs.getincrementaldecoder("utf-8")(), True
     with open(path, "rb") as fh:
         while block := fh.read(16 << 20):
             digest.update(block)
             lines += block.count(b"\n")
             last = block[-1:]
-    return digest.hexdigest(), lines + (0 if last == b"\n" else 1)
+            head = head or block[:4]
+            if utf8:
+                utf8 = _decodes(decoder, block, final=False)
+    utf8 = utf8 and _decodes(decoder, b"", final=True)
+    return FileFacts(digest.hexdigest(), lines + (0 if last == b"\n" else 1), head, utf8)
+
+
+def _decodes(decoder: codecs.IncrementalDecoder, block: bytes, final: bool) -> bool:
+    # ASCII, the usual case, is checked in C without building a string.
+    if block.isascii() and not decoder.getstate()[0]:
+        return True
+    try:
+        decoder.decode(block, final)
+        return True
+    except UnicodeDecodeError:
+        return False
 
 
 def import_file(store: Store, path: str | Path, options: ImportOptions | None = None,
                 progress: Progress | None = None) -> ImportResult:
     opts = options or ImportOptions()
     p = Path(path)
+    if p.is_dir():
+        raise ImportFileError(f"{p}: is a folder; name the files in it (e.g. {p}/*.jsonl)")
     if not p.is_file():
         raise ImportFileError(f"{p}: no such file")
     if grade_mapping.is_grade_mapping(opts.mapping):
@@ -84,28 +122,39 @@ def import_file(store: Store, path: str | Path, options: ImportOptions | None = 
         return grade_tables.import_grades(store, p, opts, progress or (lambda _f, _m: None))
     fmt = opts.format or detect.detect_format(p)
     t0 = time.perf_counter()
-    digest, lines = file_facts(p)
-    opts = replace(opts, line_count=lines)
+    facts = scan_file(p)
+    enc = encoding.choose(p, facts.head, facts.utf8, opts.encoding)
+    opts = replace(opts, line_count=facts.lines, text_encoding=enc)
     note = progress or (lambda _f, _m: None)
     note(0.0, f"reading {p.name} as {fmt}")
     try:
         with store.transaction() as cur:
-            import_id = import_sql.start(cur, str(p), digest, fmt, opts.origin)
+            import_id = import_sql.start(cur, str(p), facts.digest, fmt, opts.origin)
             counts = _load(cur, p, fmt, opts, import_id, note)
+            if enc.note and fmt in ("csv", "tsv", "jsonl"):
+                counts["notes"].insert(0, enc.note)
             unknown = span_sql.unknown_price_models(cur, import_id)
             import_sql.finish(cur, import_id, counts, sum(n for _, n in unknown))
-            bad = import_sql.first_bad_rows(cur, import_id)
     except (duckdb.IOException, duckdb.InvalidInputException, UnicodeError) as exc:
         # The file itself cannot be read (truncated Parquet, wrong format): say which.
         raise _unreadable(p, fmt, exc) from exc
     note(1.0, "done")
-    return ImportResult(str(p), fmt, import_id, counts["rows_read"], counts["imported"],
-                        counts["duplicates"], counts["quarantined"], unknown,
-                        time.perf_counter() - t0, bad)
+    return _result(str(p), fmt, import_id, counts, unknown, time.perf_counter() - t0)
+
+
+def _result(file: str, fmt: str, import_id: int, counts: dict, unknown: list,
+            seconds: float) -> ImportResult:
+    return ImportResult(file, fmt, import_id, counts["rows_read"], counts["imported"],
+                        counts["duplicates"], counts["quarantined"], unknown, seconds,
+                        sorted(counts["bad_rows"])[:_FIRST_BAD], conflicts=counts["conflicts"],
+                        notes=counts["notes"])
+
+
+_FIRST_BAD = 10
 
 
 def _load(cur: duckdb.DuckDBPyConnection, p: Path, fmt: str, opts: ImportOptions,
-          import_id: int, note: Progress) -> dict[str, int]:
+          import_id: int, note: Progress) -> dict:
     chunks = _chunks(p, fmt, opts, cur)
     return _load_chunks(cur, chunks, str(p), f"file:{fmt}", opts, import_id, note,
                         max(p.stat().st_size, 1))
@@ -113,30 +162,57 @@ def _load(cur: duckdb.DuckDBPyConnection, p: Path, fmt: str, opts: ImportOptions
 
 def _load_chunks(cur: duckdb.DuckDBPyConnection, chunks: Iterator[SourceChunk], file: str,
                  source: str, opts: ImportOptions, import_id: int, note: Progress,
-                 size: int) -> dict[str, int]:
+                 size: int) -> dict:
+    """Every chunk validated, quarantined and inserted; counts with rows read = imported +
+    duplicates + conflicts + quarantined, the first bad rows and notes for the summary."""
     span_sql.register_prices(cur, price_table(opts.prices))
     redact = redaction_templates() if opts.redact else None
-    counts = dict(rows_read=0, imported=0, duplicates=0, quarantined=0)
+    counts: dict = dict(rows_read=0, imported=0, duplicates=0, quarantined=0, conflicts=0,
+                        bad_rows=[], notes=[])
+    kept: set[str] = set()
     for chunk in chunks:
         for name, table in chunk.tables.items():
             cur.register(name, table)
         good_rows = chunk.rows if chunk.rows >= 0 else _count(cur, chunk.relation)
-        v, columns = _validation(cur, chunk, opts.mapping, file)
+        v, columns, extra = _validation(cur, chunk, opts.mapping, file)
+        kept.update(extra)
         invalid = span_sql.find_bad_rows(cur, v.checked)
         if invalid:
             span_sql.quarantine_rows(cur, chunk.relation, columns, import_id, file)
         bad = invalid + span_sql.quarantine_malformed(cur, chunk.malformed, import_id, file)
-        new = span_sql.insert_spans(cur, v.values, import_id, source, has_bad=invalid > 0,
-                                    redact=redact)
+        new, conflicts = span_sql.insert_spans(cur, v.values, import_id, source,
+                                               has_bad=invalid > 0,
+                                               candidates=good_rows - invalid, redact=redact)
+        if conflicts:
+            span_sql.quarantine_rows(cur, chunk.relation, columns, import_id, file, "_conflicts")
+        if len(counts["bad_rows"]) < _FIRST_BAD:
+            counts["bad_rows"] += _first_bad(cur, chunk, invalid, conflicts)
         for name in chunk.tables:  # on failure the transaction's cursor is dropped instead
             cur.unregister(name)
         read = good_rows + len(chunk.malformed)
         counts["rows_read"] += read
         counts["quarantined"] += bad
         counts["imported"] += new
-        counts["duplicates"] += read - bad - new
+        counts["conflicts"] += conflicts
+        counts["duplicates"] += read - bad - new - conflicts
         note(min(0.99, counts["rows_read"] * 300 / size), f"{counts['rows_read']:,} rows read")
+    if kept:
+        counts["notes"].append(f"columns no span field is read from, kept in metadata: "
+                               f"{', '.join(sorted(kept))}")
     return counts
+
+
+def _first_bad(cur: duckdb.DuckDBPyConnection, chunk: SourceChunk, invalid: int,
+               conflicts: int) -> list[tuple[int, str, str]]:
+    """The first bad rows of a chunk, for the summary (the quarantine holds them all, but a
+    re-import finds its rows already there)."""
+    out = [(b.row, b.field, b.reason) for b in chunk.malformed[:_FIRST_BAD]]
+    for table, n in (("_bad", invalid), ("_conflicts", conflicts)):
+        if n:
+            cur.execute(f"SELECT _row, _errors[1].field, _errors[1].reason FROM {table} "
+                        f"ORDER BY _row LIMIT {_FIRST_BAD}")
+            out += [(int(r), f, m) for r, f, m in cur.fetchall()]
+    return out
 
 
 def _count(cur: duckdb.DuckDBPyConnection, relation: str) -> int:
@@ -145,11 +221,13 @@ def _count(cur: duckdb.DuckDBPyConnection, relation: str) -> int:
 
 
 def _validation(cur: duckdb.DuckDBPyConnection, chunk: SourceChunk, explicit: dict[str, str],
-                file: str) -> tuple[validate.Validation, list[str]]:
+                file: str) -> tuple[validate.Validation, list[str], list[str]]:
+    """The chunk's validation SQL, its source columns, and those kept in metadata."""
     cur.execute(f"DESCRIBE SELECT * FROM {chunk.relation}")
     types = {name: typ for name, typ, *_ in cur.fetchall() if name not in ("_row", "_raw")}
     mapped = mapping.resolve(list(types), explicit, file)
-    return validate.build(chunk.relation, mapped, types), list(types)
+    return (validate.build(chunk.relation, mapped, types), list(types),
+            validate.unmapped(mapped, types))
 
 
 def _chunks(p: Path, fmt: str, opts: ImportOptions,
@@ -186,7 +264,4 @@ def import_table(store: Store, table: pa.Table, *, source: str, origin: str,
                               import_id, lambda _f, _m: None, 1)
         unknown = span_sql.unknown_price_models(cur, import_id)
         import_sql.finish(cur, import_id, counts, sum(n for _, n in unknown))
-        bad = import_sql.first_bad_rows(cur, import_id)
-    return ImportResult(label, "arrow", import_id, counts["rows_read"], counts["imported"],
-                        counts["duplicates"], counts["quarantined"], unknown,
-                        time.perf_counter() - t0, bad)
+    return _result(label, "arrow", import_id, counts, unknown, time.perf_counter() - t0)

@@ -1,5 +1,5 @@
 """Migration 11: what hardened imports record beyond migration 3 (conflicting duplicates,
-skipped encodings, unmapped columns)."""
+and notes such as the encoding a file was read with and the columns kept in metadata)."""
 
 from __future__ import annotations
 
@@ -7,4 +7,7 @@ import duckdb
 
 
 def m011_import_hardening(cur: duckdb.DuckDBPyConnection) -> None:
-    """Columns of the ingest part (filled in by the ingest package)."""
+    """Conflicts are counted apart from exact duplicates: rows read = imported + duplicates +
+    conflicts + quarantined."""
+    cur.execute("ALTER TABLE import_log ADD COLUMN conflicts BIGINT DEFAULT 0")
+    cur.execute("ALTER TABLE import_log ADD COLUMN notes VARCHAR[]")

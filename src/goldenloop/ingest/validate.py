@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from goldenloop.ingest import limits
 from goldenloop.store.span_columns import SPAN_FIELDS, STATUSES, Field
 
 _NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "FLOAT", "DOUBLE", "DECIMAL",
@@ -38,7 +39,14 @@ def _is_numeric(sql_type: str) -> bool:
 
 
 def _as_text(col: str, sql_type: str) -> str:
-    return col if sql_type.upper() == "VARCHAR" else f"CAST({col} AS VARCHAR)"
+    t = sql_type.upper()
+    if t == "VARCHAR":
+        return col
+    if t == "JSON":
+        # A JSON string as its text, anything else as JSON text: a column where one record
+        # holds an object keeps every other record's plain string unquoted.
+        return f"json_extract_string({col}, '$')"
+    return f"CAST({col} AS VARCHAR)"
 
 
 def _blank_null(col: str, sql_type: str) -> str:
@@ -48,18 +56,29 @@ def _blank_null(col: str, sql_type: str) -> str:
     return col
 
 
+# An epoch number's unit by its magnitude (seconds, ms, us or ns), and the microseconds it
+# means. Values beyond any unit's reach, or not finite, give NULL instead of an error.
 def _epoch_to_ts(num: str) -> str:
-    # Epoch numbers come in seconds, ms, us or ns; the magnitude tells which.
     return (
-        f"CASE WHEN abs({num}) < 1e11 THEN make_timestamp(CAST({num} * 1e6 AS BIGINT)) "
+        f"CASE WHEN NOT isfinite({num}) OR abs({num}) >= 1e19 THEN NULL "
+        f"WHEN abs({num}) < 1e11 THEN make_timestamp(CAST({num} * 1e6 AS BIGINT)) "
         f"WHEN abs({num}) < 1e14 THEN make_timestamp(CAST({num} * 1e3 AS BIGINT)) "
         f"WHEN abs({num}) < 1e17 THEN make_timestamp(CAST({num} AS BIGINT)) "
         f"ELSE make_timestamp(CAST({num} / 1e3 AS BIGINT)) END"
     )
 
 
+def _whole(num: str) -> str:
+    """A DOUBLE that holds a whole number, as BIGINT; NULL for 1.5, NaN or infinity."""
+    return (f"CASE WHEN isfinite({num}) AND {num} = round({num}) AND abs({num}) < 9e18 "
+            f"THEN CAST({num} AS BIGINT) END")
+
+
 def cast_expr(f: Field, col: str, sql_type: str) -> str:
-    """Typed value of field ``f`` from source column ``col`` (NULL when it cannot be cast)."""
+    """Typed value of field ``f`` from source column ``col`` (NULL when it cannot be cast).
+
+    Never raises, whatever the value: a value out of its field's range is typed here and
+    rejected by the range checks, so one bad cell cannot fail the file."""
     t = sql_type.upper()
     v = _blank_null(col, sql_type)
     if f.kind == "text":
@@ -68,23 +87,24 @@ def cast_expr(f: Field, col: str, sql_type: str) -> str:
         return _blank_null(_as_text(col, sql_type), "VARCHAR")
     if f.kind == "int":
         if _is_numeric(t) and t.startswith(("FLOAT", "DOUBLE", "DECIMAL")):
-            return f"CASE WHEN {v} = round({v}) THEN TRY_CAST({v} AS BIGINT) END"
-        if t == "VARCHAR":
-            return f"TRY_CAST(TRY_CAST({v} AS DOUBLE) AS BIGINT)"
-        return f"TRY_CAST({v} AS BIGINT)"
-    if f.kind == "float":
-        return f"TRY_CAST({v} AS DOUBLE)"
-    if f.kind == "time":
-        if t.startswith("TIMESTAMP WITH TIME ZONE") or t == "TIMESTAMPTZ":
-            return f"CAST({v} AS TIMESTAMP)"
-        if t.startswith(("TIMESTAMP", "DATE")):
-            return f"CAST({v} AS TIMESTAMP)"
+            return _whole(f"CAST({v} AS DOUBLE)")
         if _is_numeric(t):
-            return _epoch_to_ts(v)
-        num = f"TRY_CAST({v} AS DOUBLE)"
+            return f"TRY_CAST({v} AS BIGINT)"
+        # TRY_CAST('1.5' AS BIGINT) rounds to 2: read the text as a number, then require a
+        # whole one.
+        return _whole(f"TRY_CAST({_as_text(v, t)} AS DOUBLE)")
+    if f.kind == "float":
+        return f"TRY_CAST({v if _is_numeric(t) else _as_text(v, t)} AS DOUBLE)"
+    if f.kind == "time":
+        if t.startswith(("TIMESTAMP", "DATE")):
+            return f"TRY_CAST({v} AS TIMESTAMP)"
+        if _is_numeric(t):
+            return _epoch_to_ts(f"CAST({v} AS DOUBLE)")
+        txt = _as_text(v, t)
+        num = f"TRY_CAST({txt} AS DOUBLE)"
         return (
             f"CASE WHEN {num} IS NOT NULL THEN {_epoch_to_ts(num)} "
-            f"ELSE CAST(TRY_CAST({v} AS TIMESTAMPTZ) AS TIMESTAMP) END"
+            f"ELSE CAST(TRY_CAST({txt} AS TIMESTAMPTZ) AS TIMESTAMP) END"
         )
     if f.kind == "json":
         if t in ("VARCHAR", "JSON"):
@@ -92,12 +112,12 @@ def cast_expr(f: Field, col: str, sql_type: str) -> str:
         return f"to_json({v})"
     if f.kind == "tags":
         if t.endswith("[]"):
-            return f"CAST({v} AS VARCHAR[])"
+            return f"TRY_CAST({v} AS VARCHAR[])"
         txt = _blank_null(_as_text(col, sql_type), "VARCHAR")
         return (
             f"CASE WHEN {txt} IS NULL THEN NULL "
             f"WHEN CASE WHEN json_valid({txt}) THEN json_type({txt}) = 'ARRAY' END "
-            f"THEN from_json({txt}, '[\"VARCHAR\"]') "
+            f"THEN TRY_CAST(json_extract_string({txt}, '$[*]') AS VARCHAR[]) "
             f"ELSE list_filter(list_transform(regexp_split_to_array({txt}, '[,;]'), lambda x: trim(x)),"
             f" lambda x: x <> '') END"
         )
@@ -120,12 +140,31 @@ def _checks(f: Field, col: str, sql_type: str, typed: str) -> list[str]:
     if what:
         out.append(_err(f"{present} AND {typed} IS NULL", f.name,
                         f"'not {what}: \"' || {shown} || '\"'"))
-    if f.kind in ("int", "float"):
-        out.append(_err(f"{typed} < 0", f.name, f"'negative: ' || {shown}"))
+    if f.name in limits.NUMERIC_RANGES:
+        out += _range_checks(f, typed, shown)
+    if f.kind == "time":
+        lo, hi = (d.isoformat(sep=" ") for d in limits.TIME_RANGE)
+        out.append(_err(f"NOT ({typed} >= TIMESTAMP {lit(lo)} AND {typed} < TIMESTAMP {lit(hi)})",
+                        f.name, f"'outside {limits.EARLIEST:%Y}–{limits.LATEST:%Y}: ' || "
+                        f"CAST({typed} AS VARCHAR)"))
     if f.name == "status":
         ok = ", ".join(STATUSES)
         out.append(_err(f"{present} AND {typed} IS NULL", f.name,
                         f"'unknown status \"' || {shown} || '\" (expected {ok})'"))
+    return out
+
+
+def _range_checks(f: Field, typed: str, shown: str) -> list[str]:
+    """Limits from ``ingest.limits``: NaN and infinity would poison every average they enter,
+    and an integer beyond 2^31 cannot be stored in its column."""
+    lo, hi = limits.NUMERIC_RANGES[f.name]
+    out = []
+    if f.kind == "float":
+        out.append(_err(f"NOT isfinite({typed})", f.name, f"'not a finite number: ' || {shown}"))
+    finite = f"isfinite({typed}) AND " if f.kind == "float" else ""
+    below = "'negative: '" if lo == 0 else f"'below {lo}: '"
+    out.append(_err(f"{finite}{typed} < {lo}", f.name, f"{below} || {shown}"))
+    out.append(_err(f"{finite}{typed} > {hi}", f.name, f"'above {hi:,}: ' || {shown}"))
     return out
 
 
@@ -144,19 +183,26 @@ class Validation:
 
 def build(relation: str, mapping: dict[str, str], types: dict[str, str]) -> Validation:
     """Validation SQL over ``relation``; ``mapping`` maps span field → source column and
-    ``types`` gives each source column's DuckDB type."""
+    ``types`` gives each source column's DuckDB type. Columns no field maps are kept in
+    ``metadata`` (``unmapped``), never dropped."""
     exprs, checks = [], []
+    extra = unmapped(mapping, types)
     for f in SPAN_FIELDS:
         col_name = mapping.get(f.name)
         if col_name is None:
-            exprs.append(f"CAST(NULL AS {f.sql_type}) AS {f.name}")
-            continue
-        col, sql_type = q(col_name), types[col_name]
-        typed = _status_expr(col, sql_type) if f.name == "status" else cast_expr(f, col, sql_type)
+            typed = f"CAST(NULL AS {f.sql_type})"
+        else:
+            col, sql_type = q(col_name), types[col_name]
+            typed = (_status_expr(col, sql_type) if f.name == "status"
+                     else cast_expr(f, col, sql_type))
+            checks += _checks(f, col, sql_type, typed)
+        if f.name == "metadata" and extra:
+            typed = _with_unmapped(typed, extra, types)
         exprs.append(f"{typed} AS {f.name}")
-        checks += _checks(f, col, sql_type, typed)
-    # start_time may be derived from end_time and latency before the cross-field checks.
-    derive = ("* REPLACE (coalesce(start_time, end_time - to_milliseconds(latency_ms))"
+    # start_time may be derived from end_time and latency before the cross-field checks; a
+    # latency out of range derives nothing (to_milliseconds raises beyond its range).
+    latency = f"CASE WHEN latency_ms BETWEEN 0 AND {limits.MAX_DURATION_MS} THEN latency_ms END"
+    derive = (f"* REPLACE (coalesce(start_time, end_time - to_milliseconds({latency}))"
               " AS start_time)")
     values = f"SELECT {derive} FROM (SELECT _row, {', '.join(exprs)} FROM {relation})"
     field_errors = "[" + ", ".join(checks) + "]" if checks else "[]"
@@ -171,3 +217,34 @@ def build(relation: str, mapping: dict[str, str], types: dict[str, str]) -> Vali
     errors = "list_filter(_e || [" + ", ".join(cross) + "], lambda e: e IS NOT NULL)"
     checked = f"SELECT _row, _raw, {errors} AS _errors FROM (SELECT {derive} FROM ({inner}))"
     return Validation(checked, values)
+
+
+def unmapped(mapping: dict[str, str], types: dict[str, str]) -> list[str]:
+    """Source columns no span field is read from, sorted: both JSON Lines readers then build
+    the same metadata (the careful one sees keys sorted, the fast one in file order)."""
+    used = set(mapping.values())
+    return sorted(c for c in types if c not in used and c not in ("_row", "_raw"))
+
+
+def _with_unmapped(metadata: str, columns: list[str], types: dict[str, str]) -> str:
+    """``metadata`` with each unmapped column as a key (a missing or empty value adds none);
+    the metadata column's own keys win, and metadata that is not an object is kept under the
+    key ``metadata``. Text holding JSON is kept as JSON, so both JSON Lines readers agree."""
+    pairs = ", ".join(f"{lit(c)}, {_json_value(q(c), types[c])}" for c in columns)
+    # json_merge_patch drops keys whose value is null.
+    extra = f"json_merge_patch('{{}}', json_object({pairs}))"
+    return (f"CASE WHEN {metadata} IS NULL THEN {extra} "
+            f"WHEN json_type({metadata}) = 'OBJECT' THEN json_merge_patch({extra}, {metadata}) "
+            f"ELSE json_merge_patch({extra}, json_object('metadata', {metadata})) END")
+
+
+def _json_value(col: str, sql_type: str) -> str:
+    t = sql_type.upper()
+    if t == "JSON":
+        return col
+    if t == "VARCHAR":
+        # Text holding JSON is kept as JSON, except the word null, which would drop the key.
+        v = f"NULLIF({col}, '')"
+        return (f"CASE WHEN {v} <> 'null' AND json_valid({v}) THEN CAST({v} AS JSON) "
+                f"ELSE to_json({v}) END")
+    return f"to_json({col})"

@@ -19,11 +19,11 @@ def finish(cur: duckdb.DuckDBPyConnection, import_id: int, counts: dict[str, int
            unknown_price: int) -> None:
     cur.execute(
         """UPDATE import_log SET status = 'committed', rows_read = ?, imported = ?,
-                  duplicates = ?, quarantined = ?, unknown_price = ?,
+                  duplicates = ?, quarantined = ?, unknown_price = ?, conflicts = ?, notes = ?,
                   finished_at = now()::TIMESTAMP
            WHERE import_id = ?""",
         [counts["rows_read"], counts["imported"], counts["duplicates"], counts["quarantined"],
-         unknown_price, import_id],
+         unknown_price, counts.get("conflicts", 0), counts.get("notes") or None, import_id],
     )
 
 

@@ -10,9 +10,8 @@ import duckdb
 import pyarrow as pa
 
 from goldenloop.pricing import cost_sql
+from goldenloop.store import span_conflicts as conflicts
 from goldenloop.store.span_columns import FIELD_NAMES
-
-_TEXT_FIELDS_FOR_HASH = ("trace_id", "span_id", "start_time", "name", "model", "output")
 
 
 def find_bad_rows(cur: duckdb.DuckDBPyConnection, checked: str) -> int:
@@ -23,19 +22,29 @@ def find_bad_rows(cur: duckdb.DuckDBPyConnection, checked: str) -> int:
 
 
 def quarantine_rows(cur: duckdb.DuckDBPyConnection, relation: str, columns: list[str],
-                    import_id: int, file: str) -> None:
-    """Copy the rows in _bad to the quarantine, with the row as read when the reader kept
-    none (Parquet): nothing of a bad row is lost."""
+                    import_id: int, file: str, bad_table: str = "_bad") -> None:
+    """Copy the rows in ``bad_table`` to the quarantine, with the row as read when the reader
+    kept none (Parquet): nothing of a bad row is lost. A row this file already has in the
+    quarantine for the same reason (a re-import) is not added again."""
     as_read = "to_json(struct_pack(" + ", ".join(
         f"{_q(c)} := s.{_q(c)}" for c in columns) + "))" if columns else "NULL"
     cur.execute(
         f"""INSERT INTO quarantine
-            SELECT ?, ?, b._row, b._errors[1].field, b._errors[1].reason, to_json(b._errors),
-                   coalesce(b._raw, {as_read}), now()::TIMESTAMP
-            FROM _bad b LEFT JOIN (SELECT * FROM {relation} SEMI JOIN _bad USING (_row)) s
-                 ON s._row = b._row""",
-        [import_id, file],
+            SELECT ?, ?, _row, field, reason, errors, raw, now()::TIMESTAMP FROM (
+                SELECT b._row, b._errors[1].field AS field, b._errors[1].reason AS reason,
+                       to_json(b._errors) AS errors,
+                       coalesce(CAST(b._raw AS VARCHAR), CAST({as_read} AS VARCHAR)) AS raw
+                FROM {bad_table} b
+                LEFT JOIN (SELECT * FROM {relation} SEMI JOIN {bad_table} USING (_row)) s
+                     ON s._row = b._row) n
+            WHERE {_NOT_QUARANTINED}""",
+        [import_id, file, file],
     )
+
+
+# A row is quarantined once per file and reason, however often the file is imported again.
+_NOT_QUARANTINED = """NOT EXISTS (SELECT 1 FROM quarantine k WHERE k.file = ? AND k.field = n.field
+                              AND k.reason = n.reason AND k.raw IS NOT DISTINCT FROM n.raw)"""
 
 
 def _q(name: str) -> str:
@@ -53,23 +62,27 @@ def quarantine_malformed(cur: duckdb.DuckDBPyConnection, bad: list, import_id: i
     })
     cur.register("_malformed", tbl)
     cur.execute(
-        """INSERT INTO quarantine
-           SELECT ?, ?, row, field, reason,
-                  to_json([{'field': field, 'reason': reason}]), raw, now()::TIMESTAMP
-           FROM _malformed""",
-        [import_id, file],
+        f"""INSERT INTO quarantine
+            SELECT ?, ?, row, field, reason,
+                   to_json([{{'field': field, 'reason': reason}}]), raw, now()::TIMESTAMP
+            FROM _malformed n WHERE {_NOT_QUARANTINED}""",
+        [import_id, file, file],
     )
     cur.unregister("_malformed")
     return len(bad)
 
 
 def insert_spans(cur: duckdb.DuckDBPyConnection, values: str, import_id: int, source: str,
-                 *, has_bad: bool, redact: dict[str, str] | None = None) -> int:
-    """Insert the good rows of ``validated`` that are not already stored; return how many.
+                 *, has_bad: bool, candidates: int, redact: dict[str, str] | None = None
+                 ) -> tuple[int, int]:
+    """Insert the good rows of ``values`` that are not already stored; return how many, and
+    how many conflict (same ids, other content; listed in temp table ``_conflicts`` for the
+    quarantine). ``candidates`` is the number of good rows, to know when to look.
 
-    Identity is (trace_id, span_id); a row without ids gets ids hashed from its content so
-    re-importing the same file adds nothing. Derived fields (end time, latency, status, last
-    user message, system prompt, cost) are filled here, once, for every producer.
+    Identity is (trace_id, span_id); a row without ids gets ids hashed from its content only,
+    so re-importing the same rows (however the file is cut) adds nothing. Derived fields
+    (end time, latency, status, last user message, system prompt, cost) are filled here,
+    once, for every producer.
     """
     redact = redact or {}
     derived = {**_derived_ids(), **_DERIVED, "source": f"coalesce(source, '{source}')"}
@@ -79,17 +92,20 @@ def insert_spans(cur: duckdb.DuckDBPyConnection, values: str, import_id: int, so
         if name in redact:
             expr = redact[name].replace("{expr}", expr)
         sel.append(f"{expr} AS {name}")
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _conflicts ({conflicts.COLUMNS})")
     # A window over full-width rows would copy every text; find in-file repeats on the
     # narrow id columns instead, and only when there are any.
     good_rows = f"SELECT * FROM ({values}) ANTI JOIN _bad USING (_row)" if has_bad else values
-    if _mark_repeats(cur, good_rows):
+    repeats = _mark_repeats(cur, good_rows)
+    if repeats:
         good_rows = f"SELECT * FROM ({good_rows}) ANTI JOIN _repeats USING (_row)"
-    good = f"SELECT {', '.join(sel)} FROM ({good_rows})"
+    cur.execute(f"CREATE OR REPLACE TEMP VIEW _good AS SELECT _row, {', '.join(sel)} "
+                f"FROM ({good_rows})")
     cols = ", ".join(FIELD_NAMES)
     cur.execute(
         f"""INSERT INTO spans (span_key, {cols}, cost_estimated, import_id, ingested_at)
             SELECT nextval('span_key_seq'), {_select_with_cost()}
-            FROM ({good}) g
+            FROM _good g
             LEFT JOIN _prices pv ON pv.model = g.model_version
                  AND g.start_time >= pv.valid_from AND (pv.valid_to IS NULL OR g.start_time < pv.valid_to)
             LEFT JOIN _prices pm ON pm.model = g.model AND pv.model IS NULL
@@ -98,15 +114,19 @@ def insert_spans(cur: duckdb.DuckDBPyConnection, values: str, import_id: int, so
                               WHERE t.trace_id = g.trace_id AND t.span_id = g.span_id)""",
         [import_id],
     )
-    return int(cur.fetchone()[0])
+    new = int(cur.fetchone()[0])
+    if new < candidates - repeats:  # some rows were already stored: same content, or not?
+        conflicts.with_stored(cur, "_good")
+    return new, conflicts.count(cur)
 
 
 def _derived_ids() -> dict[str, str]:
-    content = " || '|' || ".join(f"coalesce(CAST({c} AS VARCHAR), '')"
-                                 for c in _TEXT_FIELDS_FOR_HASH)
+    """Ids of a row that has none, from its content only (never its place in the file)."""
+    content = "to_json(struct_pack(" + ", ".join(
+        f"{c} := {c}" for c in FIELD_NAMES if c != "source") + "))"
     return {
         "trace_id": f"coalesce(trace_id, md5({content}))",
-        "span_id": f"coalesce(span_id, md5({content} || '|' || CAST(_row AS VARCHAR)))",
+        "span_id": f"coalesce(span_id, md5('span:' || {content}))",
     }
 
 
@@ -131,10 +151,11 @@ _DERIVED = {
 
 
 def _mark_repeats(cur: duckdb.DuckDBPyConnection, good_rows: str) -> int:
-    """Rows repeating an identity seen earlier in the same file, into temp table _repeats.
+    """Rows repeating an identity seen earlier in the same file, into temp table _repeats,
+    those with other content than the first also into _conflicts.
 
     A hash aggregate finds repeated ids cheaply; the ordered window that picks which row
-    to keep runs only over those ids, usually none.
+    to keep, and the content comparison, run only over those ids, usually none.
     """
     ids = _derived_ids()
     keyed = f"SELECT _row, {ids['trace_id']} AS t, {ids['span_id']} AS s FROM ({good_rows})"
@@ -142,11 +163,18 @@ def _mark_repeats(cur: duckdb.DuckDBPyConnection, good_rows: str) -> int:
                 f"SELECT t, s FROM ({keyed}) GROUP BY t, s HAVING count(*) > 1")
     if not cur.execute("SELECT count(*) FROM _repeat_ids").fetchall()[0][0]:
         return 0
+    content = "md5(to_json(struct_pack(" + ", ".join(
+        f"{c} := v.{c}" for c in FIELD_NAMES if c != "source") + ")))"
     cur.execute(
         f"""CREATE OR REPLACE TEMP TABLE _repeats AS
-            SELECT _row FROM ({keyed}) k SEMI JOIN _repeat_ids r ON k.t = r.t AND k.s = r.s
-            QUALIFY row_number() OVER (PARTITION BY k.t, k.s ORDER BY _row) > 1"""
+            SELECT _row, h <> first_value(h) OVER w AS conflict
+            FROM (SELECT k._row, k.t, k.s, {content} AS h
+                  FROM ({keyed}) k SEMI JOIN _repeat_ids r ON k.t = r.t AND k.s = r.s
+                  JOIN ({good_rows}) v ON v._row = k._row)
+            WINDOW w AS (PARTITION BY t, s ORDER BY _row)
+            QUALIFY row_number() OVER w > 1"""
     )
+    conflicts.within_file(cur, "_repeats")
     return int(cur.execute("SELECT count(*) FROM _repeats").fetchall()[0][0])
 
 

@@ -17,6 +17,7 @@ def import_files(store: Store, params: dict[str, Any], progress: Progress) -> di
         format=params.get("format"), mapping=params.get("mapping") or {},
         redact=bool(params.get("redact")), origin=params.get("origin", "job"),
         batch_input=Path(params["batch_input"]) if params.get("batch_input") else None,
+        encoding=params.get("encoding"),
     )
     results = []
     for i, f in enumerate(files):
@@ -26,13 +27,13 @@ def import_files(store: Store, params: dict[str, Any], progress: Progress) -> di
         r = import_file(store, f, opts, note)
         results.append({
             "file": r.file, "rows_read": r.rows_read, "imported": r.imported,
-            "duplicates": r.duplicates, "quarantined": r.quarantined,
-            "bad_rows": r.bad_rows, "unknown_price": r.unknown_price,
+            "duplicates": r.duplicates, "conflicts": r.conflicts, "quarantined": r.quarantined,
+            "bad_rows": r.bad_rows, "unknown_price": r.unknown_price, "notes": r.notes,
         })
     total = {k: sum(r[k] for r in results) for k in ("rows_read", "imported", "duplicates",
-                                                      "quarantined")}
+                                                      "conflicts", "quarantined")}
     summary = (f"{total['imported']:,} imported, {total['duplicates']:,} duplicates, "
-               f"{total['quarantined']:,} quarantined")
+               f"{total['conflicts']:,} conflicts, {total['quarantined']:,} quarantined")
     return {"files": results, **total, "summary": summary}
 
 
