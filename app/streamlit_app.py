@@ -30,6 +30,8 @@ SECTIONS: dict[str, list[st.Page]] = {
         st.Page("views/trace.py", title="Traces", icon=":material/account_tree:",
                 url_path="trace",
                 help="The spans behind a chart; one trace as a tree; one conversation"),
+        st.Page("views/alerts.py", title="Alerts", icon=":material/notifications_active:",
+                url_path="alerts", help="Alert rules, their states and notifications"),
     ],
     "Review": [
         st.Page("views/grade.py", title="Grade", icon=":material/rate_review:", url_path="grade",

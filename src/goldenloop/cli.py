@@ -51,11 +51,15 @@ def serve(
     demo: Annotated[bool, typer.Option(help="Generate a demo history when the database "
                                        "does not exist yet.")] = True,
     demo_spans: Annotated[int, typer.Option(help="Size of that demo history.")] = 200_000,
+    alerts_file: Annotated[Path | None, typer.Option(
+        help="Alert rules file (default: $GOLDENLOOP_ALERTS_FILE, else alerts.yaml beside "
+        "the database).")] = None,
 ) -> None:
     """Own the database, run the background workers and the app."""
     from goldenloop.server import serve as run_server
 
-    run_server(resolve_paths(db), host=host, port=port, demo_if_new=demo, demo_spans=demo_spans)
+    run_server(resolve_paths(db), host=host, port=port, demo_if_new=demo, demo_spans=demo_spans,
+               alerts_file=alerts_file)
 
 
 @app.command("import")

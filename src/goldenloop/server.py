@@ -47,7 +47,8 @@ def app_script() -> Path:
 
 
 def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_new: bool = True,
-          demo_spans: int = 200_000, say: Callable[[str], None] = print) -> None:
+          demo_spans: int = 200_000, say: Callable[[str], None] = print,
+          alerts_file: Path | None = None) -> None:
     """Own the database, start the workers, then run the app until interrupted."""
     global _owned, _paths
     running = owner_file.read_owner(paths.owner_file)
@@ -64,7 +65,7 @@ def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_ne
     url = f"http://{host}:{port}"
     owner_file.write_owner(paths.owner_file, url)
     health.write_status(paths.db, None, create=True)  # full size now: rewritten in place later
-    workers = Workers(store, paths).start()
+    workers = Workers(store, paths, alerts_file=alerts_file).start()
     say(f"goldenloop serving {paths.db} at {url} (Ctrl+C stops it)")
     try:
         _run_streamlit(app_script(), host, port)

@@ -8,9 +8,11 @@ many in a bucket). ``bad`` says which direction is a problem (``up``, ``down`` o
 ``both``); detection reports only bad directions. ``scale`` is how values are compared:
 ``log`` for positive skewed values (a latency twice as long is the same news at 100 ms and
 at 10 s), ``sqrt`` for counts (it makes Poisson noise about constant), ``linear`` otherwise.
-``min_effect`` is the practical minimum change worth an anomaly: a relative change for
-``log``/``sqrt`` metrics (0.3 = 30%), an absolute one for rates (0.02 = 2 percentage
-points) and linear means, so a tiny but very significant drift at high volume stays quiet.
+``min_effect`` is the practical minimum change worth an anomaly: a fold change for
+``log``/``sqrt`` metrics (0.3 = 1.3 times more, or 1.3 times less), an absolute one for
+rates (0.02 = 2 percentage points) and linear means, so a tiny but very significant drift at
+high volume stays quiet. It applies to lasting shifts and version changes; one hour's spike
+or dip must reach ``spike_effect`` (larger for noisy hourly values such as latency).
 """
 
 from __future__ import annotations
@@ -32,18 +34,23 @@ class Metric:
     source: str  # requests, signals, feedback, grades, sessions, tools: which aggregate has it
     numerator: str = ""  # rate metrics: what counts
     denominator: str = ""  # rate metrics: out of what
+    spike_effect: float = 0.0  # an hour's change must reach this (0: ``min_effect``)
+
+    @property
+    def hourly_effect(self) -> float:
+        return self.spike_effect or self.min_effect
 
 
-def _m(name, title, unit, kind, bad, scale, min_effect, source, num="", den=""):
-    return Metric(name, title, unit, kind, bad, scale, min_effect, source, num, den)
+def _m(name, title, unit, kind, bad, scale, min_effect, source, num="", den="", spike=0.0):
+    return Metric(name, title, unit, kind, bad, scale, min_effect, source, num, den, spike)
 
 
 METRICS: tuple[Metric, ...] = (
-    _m("requests", "Requests", "requests/h", "count", "both", "sqrt", 0.5, "requests"),
-    _m("latency_p50", "Latency p50", "ms", "quantile", "up", "log", 0.5, "requests"),
-    _m("latency_p95", "Latency p95", "ms", "quantile", "up", "log", 0.5, "requests"),
-    _m("latency_p99", "Latency p99", "ms", "quantile", "up", "log", 0.5, "requests"),
-    _m("ttft_p95", "Time to first token p95", "ms", "quantile", "up", "log", 0.5, "requests"),
+    _m("requests", "Requests", "requests/h", "count", "both", "sqrt", 1.0, "requests"),
+    _m("latency_p50", "Latency p50", "ms", "quantile", "up", "log", 0.3, "requests", spike=1.0),
+    _m("latency_p95", "Latency p95", "ms", "quantile", "up", "log", 0.3, "requests", spike=1.0),
+    _m("latency_p99", "Latency p99", "ms", "quantile", "up", "log", 0.3, "requests", spike=1.0),
+    _m("ttft_p95", "Time to first token p95", "ms", "quantile", "up", "log", 0.3, "requests", spike=1.0),
     _m("error_rate", "Error rate", "share", "rate", "up", "linear", 0.02, "requests",
        "requests with status error", "requests"),
     _m("timeout_rate", "Timeout rate", "share", "rate", "up", "linear", 0.02, "requests",
@@ -51,10 +58,10 @@ METRICS: tuple[Metric, ...] = (
     _m("empty_rate", "Empty answer rate", "share", "rate", "up", "linear", 0.02, "requests",
        "requests with status empty", "requests"),
     _m("input_tokens", "Input tokens per request", "tokens", "mean", "both", "log", 0.3,
-       "requests"),
+       "requests", spike=0.5),
     _m("output_tokens", "Output tokens per request", "tokens", "mean", "both", "log", 0.2,
-       "requests"),
-    _m("cost_usd", "Cost per request", "USD", "mean", "up", "log", 0.3, "requests"),
+       "requests", spike=0.5),
+    _m("cost_usd", "Cost per request", "USD", "mean", "up", "log", 0.3, "requests", spike=0.5),
     _m("user_offensive_rate", "Offensive user messages", "share", "rate", "up", "linear", 0.02,
        "signals", "user messages scored offensive", "scored user messages"),
     _m("output_offensive_rate", "Offensive answers", "share", "rate", "up", "linear", 0.01,
@@ -74,8 +81,8 @@ METRICS: tuple[Metric, ...] = (
        "grades"),
     _m("tool_error_rate", "Tool/retrieval failure rate", "share", "rate", "up", "linear", 0.02,
        "tools", "tool and retrieval spans that failed", "tool and retrieval spans"),
-    _m("tool_latency_p95", "Tool/retrieval latency p95", "ms", "quantile", "up", "log", 0.5,
-       "tools"),
+    _m("tool_latency_p95", "Tool/retrieval latency p95", "ms", "quantile", "up", "log", 0.3,
+       "tools", spike=1.0),
 )
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}

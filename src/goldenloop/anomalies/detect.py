@@ -106,7 +106,7 @@ def detect(store: Store, *, since: datetime | None = None, until: datetime | Non
     note(0.5, "testing")
     pool = [p for t in tests for p in (t.p_up, t.p_down) if p is not None]
     pool += [c.p for t in tests for c in t.shifts]
-    found_events = events.find(store, since, until)
+    found_events = events.find(store, since, until, [t.matrix for t in tests])
     flat = np.concatenate([p.ravel() for p in pool]) if pool else np.array([])
     threshold = st.benjamini_hochberg(flat, q)
     cands = [c for t in tests for c in engine.spike_candidates(t, threshold)]
@@ -161,7 +161,8 @@ def _finding(c: engine.Candidate, t: engine.MetricTests, until: datetime) -> Fin
     end = sql.bucket_start(mx.first + c.end, mx.width_us)
     ongoing = c.end >= mx.y.shape[1]
     score = float(-np.log10(max(np.nanmin(c.p), 1e-300)))
-    severity = severity_of(abs(c.effect) / m.min_effect, score)
+    severity = severity_of(abs(c.effect) / (m.min_effect if c.kind == 'shift' else m.hourly_effect),
+                           score)
     app, dim, value = c.key
     return Finding(
         metric=m.name, app=app, dimension=dim, value=value, kind=c.kind,

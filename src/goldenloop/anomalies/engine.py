@@ -10,7 +10,6 @@ them are anomalies is decided once for the whole run (``benjamini_hochberg``).
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -78,48 +77,75 @@ def test_metric(mx: Matrix, lo: int, hi: int, idx: np.ndarray, days_per_bucket: 
         tested &= mx.n > 0
         base = np.clip(_pooled_rate(mx, idx, level_from), _rate_floor(mx, idx, level_from),
                        None)
-        # Requests of one conversation share a user and a topic: events come in clusters,
-        # so counts carry less evidence than independent draws. Divide by the dispersion.
-        phi = _dispersion(mx, base, tested)
-        k_eff, n_eff = mx.k / phi[:, None], mx.n / phi[:, None]
-        p_up = st.rate_pvalues(k_eff, n_eff, base, between, True) if up else None
-        p_down = st.rate_pvalues(k_eff, n_eff, base, between, False) if down else None
         band = 2 * np.sqrt(between + base * (1 - base) / np.maximum(np.nanmedian(mx.n), 1))
     else:
         # A bucket's own spread can be tiny by chance (ten sessions of one turn each): its
         # variance is at least the references' typical spread per request over its n.
-        with np.errstate(all="ignore"), warnings.catch_warnings():
-            warnings.simplefilter("ignore", RuntimeWarning)  # untested buckets: all NaN
-            per_item = np.nanmedian(st.gather(mx.v * mx.n, idx, level_from), axis=2)
+        with np.errstate(all="ignore"):
+            per_item = st.nanmedian(st.gather(mx.v * mx.n, idx, level_from))
             var = between + np.fmax(mx.v, per_item / mx.n)
-        p_up = st.normal_pvalues(mx.y, base, var, True) if up else None
-        p_down = st.normal_pvalues(mx.y, base, var, False) if down else None
         band = 2 * np.sqrt(between + np.nanmedian(np.where(np.isfinite(mx.v), mx.v, np.nan)))
     eff = effect(m, mx.raw, to_natural(m, base))
-    for p in (p_up, p_down):
-        if p is not None:
-            p[~tested] = np.nan
-    big_up, big_down = tested & (eff >= m.min_effect), tested & (eff <= -m.min_effect)
+    big_up = tested & (eff >= m.hourly_effect) if up else np.zeros_like(tested)
+    big_down = tested & (eff <= -m.hourly_effect) if down else np.zeros_like(tested)
     if m.kind == "rate":  # a handful of events is never an incident, whatever the rate
         with np.errstate(invalid="ignore"):
             excess = mx.k - mx.n * base
         big_up &= excess >= MIN_EXCESS
         big_down &= -excess >= MIN_EXCESS
+        # Requests of one conversation share a user and a topic: events come in clusters,
+        # so counts carry less evidence than independent draws. Divide by the dispersion.
+        phi = _dispersion(mx, base, tested)[:, None]
+
+        def pvals(mask: np.ndarray, upward: bool) -> np.ndarray:
+            rows = np.nonzero(mask)[0]
+            return st.rate_pvalues(mx.k[mask] / phi[rows, 0], mx.n[mask] / phi[rows, 0],
+                                   base[mask], between[mask], upward)
+    else:
+        # Calibrated on the series itself: hours of one conversation, mixtures of models
+        # and bursty clients make values vary more than their sampling variance says.
+        with np.errstate(all="ignore"):
+            z2 = (mx.y - base) ** 2 / var
+        var = var * _trimmed_scale(np.where(tested & np.isfinite(z2), z2, np.nan))[:, None]
+
+        def pvals(mask: np.ndarray, upward: bool) -> np.ndarray:
+            return st.normal_pvalues(mx.y[mask], base[mask], var[mask], upward)
+    # Only changes beyond the practical minimum can be anomalies: the others count as tests
+    # in the run's false-discovery control with p = 1 (which only makes it stricter).
+    p_up = _sparse(tested, big_up, lambda mask: pvals(mask, True)) if up else None
+    p_down = _sparse(tested, big_down, lambda mask: pvals(mask, False)) if down else None
     return MetricTests(mx, base, band, p_up, p_down, big_up, big_down, shifts)
 
 
+def _sparse(tested: np.ndarray, mask: np.ndarray, fn) -> np.ndarray:
+    p = np.where(tested, 1.0, np.nan)
+    if mask.any():
+        p[mask] = fn(mask)
+    return p
+
+
 def _dispersion(mx: Matrix, base: np.ndarray, tested: np.ndarray) -> np.ndarray:
-    """Per series: the mean squared Pearson residual of its buckets against their baselines
-    (quasi-binomial dispersion), the top 5% left out so incidents do not inflate it; at
-    least 1."""
+    """Per series: the quasi-binomial dispersion, from the squared Pearson residuals of its
+    buckets against their baselines."""
     with np.errstate(all="ignore"):
         r2 = (mx.k - mx.n * base) ** 2 / (mx.n * base * (1 - base))
-    r2 = np.where(tested & np.isfinite(r2), r2, np.nan)
+    return _trimmed_scale(np.where(tested & np.isfinite(r2), r2, np.nan))
+
+
+# Mean of the lower 95% of a chi-square with one degree of freedom: P(chi2_3 < 3.841) / 0.95.
+_TRIMMED_CHI2_MEAN = 0.7590
+
+
+def _trimmed_scale(r2: np.ndarray) -> np.ndarray:
+    """Per row: how much larger squared standardised residuals are than the model says
+    (their mean with the top 5% left out, so incidents do not inflate it, over what that
+    mean is for a chi-square); at least 1, and 1 with fewer than 20 values."""
     out = np.ones(r2.shape[0])
     for s in range(r2.shape[0]):
         row = r2[s][~np.isnan(r2[s])]
         if row.size >= 20:
-            out[s] = max(1.0, float(np.mean(np.sort(row)[: int(row.size * 0.95)])))
+            trimmed = np.sort(row)[: int(row.size * 0.95)]
+            out[s] = max(1.0, float(np.mean(trimmed)) / _TRIMMED_CHI2_MEAN)
     return out
 
 

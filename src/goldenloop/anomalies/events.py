@@ -1,7 +1,8 @@
 """Events that are anomalies by what they are, not by a test against a baseline: a new model
-or prompt version appearing (with the metrics that moved against the version before it,
-from ``goldenloop.metrics.compare``) and a new failure kind (an error type, or a failing
-component, never seen before in an app with history).
+or prompt version appearing (with the metrics that moved against the version before it:
+the same comparison as ``goldenloop.metrics.compare`` makes, read from the run's hourly
+series instead of a bootstrap over spans, so it costs nothing) and a new failure kind (an
+error type, or a failing component, never seen before in an app with history).
 
 Each event is reported with p = 0: it happened, and no multiple-testing correction can make
 it less true. What it costs in false alarms is the rules below (minimum history, counts).
@@ -12,10 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+import numpy as np
 import pandas as pd
 
 from goldenloop.anomalies import series_sql as sql
 from goldenloop.anomalies.catalogue import BY_NAME
+from goldenloop.anomalies.measures import Matrix, effect, to_natural
 from goldenloop.anomalies.records import SEVERITY_NAMES, Finding
 from goldenloop.store import Store
 
@@ -23,31 +26,23 @@ MIN_HISTORY = timedelta(days=3)  # before this much history, nothing is "new"
 MIN_VERSION_REQUESTS = 30
 MIN_FAILURES = 3  # one odd error is not yet a failure kind
 COMPARE_SPAN = timedelta(days=3)  # each side of a version comparison, at most
+VERSION_Z = 4.0  # a version comparison's z from which a metric "moved" (with the minimum effect)
 VERSION = "1"
-# Version comparison keys (goldenloop.metrics.compare) and the catalogue's names for them.
-COMPARE_TO_METRIC = {
-    "latency_p50": "latency_p50", "latency_p95": "latency_p95", "input_tokens": "input_tokens",
-    "output_tokens": "output_tokens", "cost_per_1k": "cost_usd", "error_rate": "error_rate",
-    "timeout_rate": "timeout_rate", "empty_rate": "empty_rate", "refusal_rate": "refusal_rate",
-    "output_offensive": "output_offensive_rate", "user_offensive": "user_offensive_rate",
-    "output_sentiment": "output_sentiment", "user_sentiment": "user_sentiment",
-    "thumbs_down": "negative_feedback_rate", "correctness_human": "correctness",
-    "correctness_judge": "correctness",
-}
-
-
 @dataclass
 class Event:
     finding: Finding
     p: float = 0.0
 
 
-def find(store: Store, since: datetime, until: datetime) -> list[Event]:
-    return new_versions(store, since, until) + new_failures(store, since, until)
+def find(store: Store, since: datetime, until: datetime, mats: list[Matrix]) -> list[Event]:
+    return new_versions(store, since, until, mats) + new_failures(store, since, until)
 
 
 # -- new versions ---------------------------------------------------------------------------------
-def new_versions(store: Store, since: datetime, until: datetime) -> list[Event]:
+def new_versions(store: Store, since: datetime, until: datetime,
+                 mats: list[Matrix]) -> list[Event]:
+    """Versions first seen in the range, in apps with some history before them; ``mats``
+    are the run's series (the comparison reads them instead of scanning spans again)."""
     seen = sql.version_first_seen(store, until)
     app_start = seen[seen["dimension"].isna()].set_index("app")["first_seen"]
     out = []
@@ -57,26 +52,38 @@ def new_versions(store: Store, since: datetime, until: datetime) -> list[Event]:
             continue
         if first - app_start[r.app].to_pydatetime() < MIN_HISTORY:
             continue
-        out += _version_event(store, r.app, r.dimension, r.value, first,
+        out += _version_event(store, mats, r.app, r.dimension, r.value, first,
                               r.last_seen.to_pydatetime(), until)
     return out
 
 
-def _previous(store: Store, app: str, dim: str, first: datetime) -> str | None:
+def _previous(store: Store, app: str, dim: str, value: str, first: datetime) -> str | None:
+    """The version the new one replaced: of the app's versions in the days before ``first``,
+    the one whose share of requests fell most in the days after (not simply the busiest:
+    an app may run two models side by side)."""
     rows = store.rows(
-        f"""SELECT s.{dim} FROM spans s
-            WHERE s.app = ? AND s.kind = 'llm' AND {sql.production()} AND s.{dim} IS NOT NULL
-              AND s.start_time >= ? AND s.start_time < ?
-            GROUP BY ALL ORDER BY count(*) DESC LIMIT 1""",
-        [app, first - COMPARE_SPAN, first])
+        f"""WITH v AS (
+                SELECT s.{dim} AS version,
+                       count(*) FILTER (WHERE s.start_time < $first) AS before,
+                       count(*) FILTER (WHERE s.start_time >= $first) AS after
+                FROM spans s
+                WHERE s.app = $app AND s.kind = 'llm' AND {sql.production()}
+                  AND s.{dim} IS NOT NULL
+                  AND s.start_time >= $lo AND s.start_time < $hi
+                GROUP BY ALL
+            )
+            SELECT version FROM v WHERE before > 0 AND version <> $value
+            ORDER BY before / sum(before) OVER () - after / greatest(sum(after) OVER (), 1) DESC,
+                     before DESC
+            LIMIT 1""",
+        {"app": app, "value": value, "first": first, "lo": first - COMPARE_SPAN,
+         "hi": first + COMPARE_SPAN})
     return rows[0][0] if rows else None
 
 
-def _version_event(store: Store, app: str, dim: str, value: str, first: datetime,
-                   last: datetime, until: datetime) -> list[Event]:
-    from goldenloop.metrics.compare import compare, version_sides
-
-    prev = _previous(store, app, dim, first)
+def _version_event(store: Store, mats: list[Matrix], app: str, dim: str, value: str,
+                   first: datetime, last: datetime, until: datetime) -> list[Event]:
+    prev = _previous(store, app, dim, value, first)
     end = min(first + COMPARE_SPAN, until)
     base = dict(metric="requests", app=app, dimension=dim, value=value, kind="new_version",
                 direction="new", window_start=first.replace(minute=0, second=0, microsecond=0),
@@ -87,35 +94,76 @@ def _version_event(store: Store, app: str, dim: str, value: str, first: datetime
     if prev is None or prev == value:
         return [Event(Finding(**base, description=f"New {label} {value} in {app}.",
                               details={"previous": None}))]
-    cmp = compare(store, version_sides(app, dim, prev, value, first - COMPARE_SPAN, end),
-                  n_boot=200)
-    moved = cmp.flagged
-    moved = moved[moved["key"].isin(COMPARE_TO_METRIC)]
-    details = {"previous": prev, "requests": [int(x) for x in cmp.requests],
-               "moved": moved["key"].tolist()}
-    if moved.empty:
-        return [Event(Finding(**{**base, "n": int(cmp.requests[1])}, details=details,
+    moved = [c for mx in mats if mx.metric.name != "requests"
+             for c in [compare_versions(mx, (app, dim, prev), (app, dim, value), first)]
+             if c is not None]
+    details = {"previous": prev, "moved": [c.metric for c in moved],
+               "compared": f"{COMPARE_SPAN.days} days before against up to "
+                           f"{COMPARE_SPAN.days} days after"}
+    if not moved:
+        return [Event(Finding(**base, details=details,
                               description=f"New {label} {value} in {app} (after {prev}): no "
                                           "metric moved beyond its practical threshold."))]
-    return [Event(_moved(base, r, prev, cmp.requests[1], details))
-            for r in moved.itertuples()]
+    return [Event(_moved(base, c, prev, details)) for c in moved]
 
 
-def _moved(base: dict, r, prev: str, n: int, details: dict) -> Finding:
-    m = BY_NAME[COMPARE_TO_METRIC[r.key]]
-    rel = r.diff / abs(r.a) if r.a else float("inf")
-    ratio = abs(rel if m.scale in ("log", "sqrt") else r.diff) / m.min_effect
-    severity = 3 if ratio >= 4 else 2 if ratio >= 1 else 1
+@dataclass
+class Moved:
+    metric: str
+    a: float  # the previous version's value, in the metric's unit
+    b: float  # the new version's
+    n: int  # the new version's requests (or other denominator)
+    z: float
+    effect: float
+
+
+def compare_versions(mx: Matrix, old: tuple, new: tuple, first: datetime) -> Moved | None:
+    """The previous version over the span before ``first`` against the new one over the span
+    from it: pooled rates with a two-proportion z, other values as the mean of their
+    buckets with a Welch z over buckets. Kept when |z| >= ``VERSION_Z`` and the change is
+    beyond the metric's practical minimum."""
+    if old not in mx.keys or new not in mx.keys:
+        return None
+    m = mx.metric
+    span = int(COMPARE_SPAN / timedelta(microseconds=mx.width_us))
+    c = sql.to_bucket(first, mx.width_us) - mx.first
+    sides = [(mx.keys.index(old), slice(max(c - span, 0), c)),
+             (mx.keys.index(new), slice(c, c + span))]
+    if m.kind == "rate":
+        (ka, na), (kb, nb) = [(np.nansum(mx.k[r, sl]), np.nansum(mx.n[r, sl])) for r, sl in sides]
+        if min(na, nb) < MIN_VERSION_REQUESTS:
+            return None
+        a, b, pool = ka / na, kb / nb, (ka + kb) / (na + nb)
+        z = (b - a) / np.sqrt(max(pool * (1 - pool), 1e-12) * (1 / na + 1 / nb))
+        n_new = nb
+    else:
+        vals = [mx.y[r, sl][np.isfinite(mx.y[r, sl])] for r, sl in sides]
+        if min(len(v) for v in vals) < 3:
+            return None
+        ya, yb = (float(np.mean(v)) for v in vals)
+        se = np.sqrt(sum(float(np.var(v, ddof=1)) / len(v) for v in vals))
+        z = (yb - ya) / max(se, 1e-12)
+        a, b = (float(to_natural(m, np.array(x))) for x in (ya, yb))
+        n_new = np.nansum(mx.n[sides[1][0], sides[1][1]])
+    eff = float(effect(m, np.array(b), np.array(a)))
+    if abs(z) < VERSION_Z or abs(eff) < m.min_effect:
+        return None
+    return Moved(m.name, float(a), float(b), int(n_new), float(z), eff)
+
+
+def _moved(base: dict, c: Moved, prev: str, details: dict) -> Finding:
+    m = BY_NAME[c.metric]
+    ratio = abs(c.effect) / m.min_effect
+    bad = m.bad == "both" or (m.bad == "up") == (c.b > c.a)
+    severity = (3 if ratio >= 4 else 2 if ratio >= 2 else 1) if bad else 1
     label = base["dimension"].replace("_", " ")
-    return Finding(**{**base, "metric": m.name, "direction": "up" if r.diff > 0 else "down",
-                      "baseline": float(r.a), "observed": float(r.b),
-                      "baseline_low": float(r.a + r.ci_low - r.diff),
-                      "baseline_high": float(r.a + r.ci_high - r.diff), "n": int(n),
-                      "severity": severity, "score": float(ratio)},
+    change = f"{c.effect:+.0%}" if m.scale in ("log", "sqrt") else f"{c.effect:+.3g}"
+    return Finding(**{**base, "metric": m.name, "direction": "up" if c.b > c.a else "down",
+                      "baseline": c.a, "observed": c.b, "n": c.n, "severity": severity,
+                      "score": abs(c.z)},
                    description=(f"New {label} {base['value']} in {base['app']} (after {prev}): "
-                                f"{m.title.lower()} {r.a:,.3g} → {r.b:,.3g} ({rel:+.0%})."),
-                   details={**details, "compare_key": r.key, "ci": [r.ci_low, r.ci_high],
-                            "severity_name": SEVERITY_NAMES[severity]})
+                                f"{m.title.lower()} {c.a:,.3g} → {c.b:,.3g} ({change})."),
+                   details={**details, "z": c.z, "severity_name": SEVERITY_NAMES[severity]})
 
 
 # -- new failure kinds ----------------------------------------------------------------------------

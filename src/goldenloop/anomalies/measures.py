@@ -176,9 +176,10 @@ def to_natural(m: Metric, y: np.ndarray) -> np.ndarray:
 
 
 def effect(m: Metric, observed: np.ndarray, base: np.ndarray) -> np.ndarray:
-    """The change in the unit ``min_effect`` is stated in: relative for log and sqrt
-    metrics, absolute otherwise."""
+    """The change in the unit ``min_effect`` is stated in: for log and sqrt metrics the fold
+    change less one, signed (2x more: +1, 2x less: -1, so rises and falls weigh alike),
+    otherwise the absolute difference."""
     with np.errstate(all="ignore"):
         if m.scale in ("log", "sqrt"):
-            return (observed - base) / np.abs(base)
+            return np.where(observed >= base, observed / base - 1, -(base / observed - 1))
         return observed - base

@@ -8,8 +8,6 @@ linear; see ``catalogue``); ``v`` is each value's own sampling variance on that 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import ruptures
 from scipy import stats
@@ -61,15 +59,25 @@ def gather(a: np.ndarray, idx: np.ndarray, valid_from: np.ndarray | None = None)
     return out
 
 
+def nanmedian(a: np.ndarray) -> np.ndarray:
+    """Median over the last axis ignoring NaN (NaN where all are): one sort, instead of
+    numpy's nanmedian, which goes through masked arrays and is ten times slower here."""
+    srt = np.sort(a, axis=-1)  # NaN sort last
+    count = np.sum(~np.isnan(a), axis=-1)
+    lo = np.clip((count - 1) // 2, 0, None)[..., None]
+    hi = np.clip(count // 2, 0, a.shape[-1] - 1)[..., None]
+    med = (np.take_along_axis(srt, lo, -1) + np.take_along_axis(srt, hi, -1))[..., 0] / 2
+    return np.where(count > 0, med, np.nan)
+
+
 def robust_baseline(refs: np.ndarray, ref_v: np.ndarray) -> tuple[np.ndarray, ...]:
     """Median of the references, and the variance between buckets beyond their own sampling
     noise (MAD-based, so a past incident among the references does not widen it)."""
     count = np.sum(~np.isnan(refs), axis=2)
-    with np.errstate(all="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN slices: untested buckets
-        med = np.nanmedian(refs, axis=2)
-        mad = np.nanmedian(np.abs(refs - med[:, :, None]), axis=2) * MAD_TO_SD
-        noise = np.nanmedian(ref_v, axis=2)
+    with np.errstate(all="ignore"):
+        med = nanmedian(refs)
+        mad = nanmedian(np.abs(refs - med[:, :, None])) * MAD_TO_SD
+        noise = nanmedian(np.where(np.isfinite(ref_v), ref_v, np.nan))
     between = np.clip(mad ** 2 - np.nan_to_num(noise), 0, None)
     med[count < MIN_REFS] = np.nan
     return med, between, mad

@@ -101,6 +101,13 @@ def detect_anomalies(store: Store, params: dict[str, Any], progress: Progress) -
             "resolved": r.resolved, "seconds": r.seconds}
 
 
+def alerts_check(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+    """Evaluate every alert rule once (`goldenloop alerts check` while a server runs)."""
+    from goldenloop.alerts import check_job
+
+    return check_job(store, params, progress)
+
+
 HANDLERS: dict[str, Handler] = {
     "import": import_files,
     "demo": generate_demo,
@@ -110,5 +117,6 @@ HANDLERS: dict[str, Handler] = {
     "judge_online": judge_online,
     "judge_configure": judge_configure,
     "golden": golden,
+    "alerts_check": alerts_check,
     "detect": detect_anomalies,
 }

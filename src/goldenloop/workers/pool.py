@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 
+from goldenloop import alerts
 from goldenloop.config import Paths
 from goldenloop.scorers.run import versions as scorer_versions
 from goldenloop.store import Store, health, judge_sql, snapshot
@@ -181,19 +183,40 @@ class DetectScheduler(JobScheduler):
         return False
 
 
+class AlertEvaluator(Loop):
+    """Evaluates the alert rules whose interval has passed and retries due notifications
+    (goldenloop.alerts); rules made on the Alerts page are picked up at the next tick."""
+
+    interval = 5.0
+
+    def __init__(self, store: Store, settings: alerts.Settings):
+        super().__init__("goldenloop-alerts")
+        self.store, self.settings = store, settings
+
+    def tick(self) -> bool:
+        alerts.check(self.store, self.settings, due_only=True)
+        return False
+
+
 class Workers:
-    def __init__(self, store: Store, paths: Paths, snapshot_every: float = 10.0):
+    def __init__(self, store: Store, paths: Paths, snapshot_every: float = 10.0,
+                 alerts_file: Path | None = None):
         requeued, interrupted = store.write(job_sql.recover_after_restart)
         if requeued or interrupted:
             log.warning("after restart: %d job(s) queued again, %d interrupted", requeued,
                         interrupted)
         store.write(judge_sql.close_interrupted_runs)
+        # A bad rules file stops the start with its message (file, rule, field): rules kept in
+        # git that silently do not run would be worse.
+        alert_settings = alerts.load_and_sync(
+            store, alerts.alerts_file_path(paths.data_dir, alerts_file))
         self.threads: list[Loop] = [
             JobRunner(store, HANDLERS),
             InboxWatcher(store, paths),
             SnapshotPublisher(store, paths, snapshot_every),
             ScoreScheduler(store),
             OnlineJudgeScheduler(store),
+            AlertEvaluator(store, alert_settings),
             DetectScheduler(store),
             StoreGuard(store, paths),
         ]
