@@ -11,6 +11,7 @@ Rules come from ``alerts.yaml`` (kept in git; loaded at start) and from the Aler
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import Any
 
 # Loaded on first use: the migration runner imports ``goldenloop.alerts.schema`` while the
@@ -18,6 +19,9 @@ from typing import Any
 
 
 def __getattr__(name: str) -> Any:
+    if name.startswith("__") or importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        # a submodule (`from goldenloop.alerts import records`): let the import system load it
+        raise AttributeError(name)
     api = importlib.import_module("goldenloop.alerts.api")
     if name in api.__all__:
         value = getattr(api, name)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from goldenloop.alerts.engine import (
     CheckResult,
@@ -47,9 +49,9 @@ __all__ = [
     "CONDITIONS", "METRICS", "PAYLOAD_VERSION", "STATES", "AlertsFile", "Channel",
     "ChannelError", "CheckResult", "DeliveryError", "Evaluation", "RetryPolicy", "Rule",
     "RuleError", "RuleFilter", "Settings", "StoredRule", "alert_link", "alerts_file_path",
-    "check", "delete_rule", "deliver_due", "deliveries", "ensure_tables", "evaluate",
+    "check", "check_job", "delete_rule", "deliver_due", "deliveries", "ensure_tables", "evaluate",
     "failed_deliveries", "find_rule", "load_and_sync", "load_file", "overview", "parse_rule",
-    "public_url", "save_rule", "send_test", "stored_rules", "to_yaml", "transitions",
+    "public_url", "save_rule", "send_test", "settings_of", "stored_rules", "to_yaml", "transitions",
 ]
 
 
@@ -62,7 +64,15 @@ def load_and_sync(store: Store, path: Path, by: str = "alerts.yaml") -> Settings
     parsed = load_file(path)
     ensure_tables(store)
     store.write(sync_file_rules, parsed.rules, by)
-    return Settings(public_url=public_url(parsed))
+    return settings_of(parsed)
+
+
+def settings_of(parsed: AlertsFile) -> Settings:
+    """The public URL and the delivery retries an alerts file (and the environment) give."""
+    d = parsed.delivery
+    return Settings(public_url=public_url(parsed),
+                    retry=RetryPolicy(attempts=d.attempts, base_s=d.backoff.total_seconds()),
+                    timeout_s=d.timeout.total_seconds())
 
 
 def find_rule(store: Store, name: str) -> StoredRule:
@@ -73,3 +83,18 @@ def find_rule(store: Store, name: str) -> StoredRule:
             return s
     known = ", ".join(repr(s.rule.name) for s in rules) or "none yet"
     raise RuleError(f"no alert rule named {name!r} (rules: {known})")
+
+
+def check_job(store: Store, params: dict[str, Any], progress: Any = None) -> dict[str, Any]:
+    """The owner's "alerts_check" job (`goldenloop alerts check` while a server runs): reload
+    the rules file, evaluate every rule once. Retries are left to the owner's alerts thread."""
+    path = params.get("alerts_file")
+    settings = load_and_sync(store, Path(path)) if path else Settings(public_url=public_url())
+    at = datetime.fromisoformat(params["at"]) if params.get("at") else None
+    r = check(store, settings, at=at)
+    states = [ev.state for ev in r.evaluations]
+    counts = ", ".join(f"{states.count(s)} {s}" for s in STATES if states.count(s))
+    return {"summary": f"{len(states)} rule(s) evaluated ({counts or 'none'}): "
+                       f"{r.transitions} state change(s), {r.sent} notification(s) sent, "
+                       f"{r.failed} failed",
+            "transitions": r.transitions, "sent": r.sent, "failed": r.failed}

@@ -74,7 +74,9 @@ def check(store: Store, settings: Settings, *, at: datetime | None = None,
         rules = [r for r in rules if _due(r, current.get(r.name), at)]
     evaluations = evaluate(store, rules, at) if rules else []
     by_name = {r.name: r for r in rules}
-    transitions, queued = store.write(_record, evaluations, by_name, at, settings)
+    # No write when nothing was due: every commit makes the owner publish a new snapshot.
+    transitions, queued = store.write(_record, evaluations, by_name, at, settings) \
+        if evaluations else (0, 0)
     sent, failed = deliver_due(store, settings, wait=wait)
     return CheckResult(evaluations, transitions, queued, sent, failed)
 

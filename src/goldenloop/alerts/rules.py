@@ -251,11 +251,23 @@ def parse_rule(data: Any, where: str = "rule") -> Rule:
         raise RuleError(f"{label}: {validation_message(exc)}") from None
 
 
+class Delivery(BaseModel):
+    """How hard to try: ``attempts`` in all, the first retry after ``backoff``, each later one
+    three times further apart; ``timeout`` per attempt."""
+
+    model_config = _Model
+    attempts: int = Field(default=4, ge=1, le=10)
+    backoff: Duration = timedelta(seconds=10)
+    timeout: Duration = timedelta(seconds=10)
+
+
 class AlertsFile(BaseModel):
-    """The YAML file: rules, and optionally the app's public URL that messages link to."""
+    """The YAML file: rules, and optionally the app's public URL that messages link to and
+    the delivery retries."""
 
     model_config = ConfigDict(extra="forbid")
     public_url: str | None = None
+    delivery: Delivery = Delivery()
     rules: list[Rule] = []
 
 
@@ -276,10 +288,14 @@ def load_file(path: Path) -> AlertsFile:
         raise RuleError(f"{path.name}: cannot read: {exc}") from None
     if not isinstance(data, dict):
         raise RuleError(f"{path.name}: expected a mapping with a `rules:` list")
-    unknown = set(data) - {"public_url", "rules"}
+    unknown = set(data) - {"public_url", "delivery", "rules"}
     if unknown:
         raise RuleError(f"{path.name}: unknown keys {', '.join(sorted(map(str, unknown)))} "
-                        "(expected public_url and rules)")
+                        "(expected public_url, delivery and rules)")
+    try:
+        delivery = Delivery.model_validate(data.get("delivery") or {})
+    except ValidationError as exc:
+        raise RuleError(f"{path.name}: delivery: {validation_message(exc)}") from None
     raw_rules = data.get("rules") or []
     if not isinstance(raw_rules, list):
         raise RuleError(f"{path.name}: rules must be a list")
@@ -288,7 +304,7 @@ def load_file(path: Path) -> AlertsFile:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise RuleError(f"{path.name}: rule names must be unique: {', '.join(map(repr, dupes))}")
-    return AlertsFile(public_url=data.get("public_url"), rules=rules)
+    return AlertsFile(public_url=data.get("public_url"), delivery=delivery, rules=rules)
 
 
 def public_url(file: AlertsFile | None = None) -> str:

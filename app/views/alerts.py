@@ -1,0 +1,60 @@
+"""Alerts: every rule with its state, notifications that could not be delivered, and one
+rule's definition, history of state changes and notifications. Leads create rules here, and
+edit or delete the rules made here (rules from alerts.yaml are edited in the file).
+
+Nothing here is cached: states change with every evaluation.
+"""
+
+from __future__ import annotations
+
+import alert_forms as forms
+import review_identity as identity
+import state
+import streamlit as st
+from untrusted import visible
+
+from goldenloop import alerts, roles
+from goldenloop.alerts import records
+
+st.title("Alerts")
+store = state.get_store()
+who = identity.current(store)
+lead = identity.can(store, who, roles.Action.MANAGE_ALERTS)
+rules = {s.rule.name: s for s in alerts.stored_rules(store)}
+
+if lead:
+    with st.expander("Create a rule", expanded=not rules, icon=":material/add_alert:"):
+        forms.rule_form(store, who)
+elif who is None:
+    st.info("Type your name in the sidebar: leads create and edit alert rules here.",
+            icon=":material/person:")
+else:
+    st.info("Only leads create and edit alert rules (roles.yaml beside the database).",
+            icon=":material/lock:")
+
+if not rules:
+    st.info("No alert rules yet. A lead creates one above, or write alerts.yaml beside the "
+            "database (see docs/alerts.md) and restart the server.", icon=":material/inbox:")
+    st.stop()
+
+failed = alerts.failed_deliveries(store)
+if failed:
+    st.warning(f"{failed:,} notification(s) could not be delivered: their errors are listed "
+               "under Notifications.", icon=":material/warning:")
+forms.table(alerts.overview(store), forms.RULE_COLUMNS)
+
+name = st.selectbox("Rule", list(rules), key="rule", bind="query-params", format_func=visible)
+if name is None or name not in rules:
+    st.stop()
+chosen = rules[name]
+if lead and chosen.origin == "app":
+    with st.expander("Edit this rule", icon=":material/edit:"):
+        forms.rule_form(store, who, chosen.rule)
+        if st.button("Delete this rule", key="gl_alert_delete"):
+            store.write(records.delete_rule, name, roles.require(store, who,
+                                                                 roles.Action.MANAGE_ALERTS))
+            st.rerun()
+elif lead:
+    st.text("This rule comes from alerts.yaml: edit it there (kept in git), then restart the "
+            "server or run `goldenloop alerts check`.")
+forms.draw_rule(store, chosen)

@@ -1,0 +1,73 @@
+"""The Alerts page in-process (Streamlit AppTest) on a real database: a lead creates a rule and
+sees its state and history; a name without the lead role cannot create one."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from alerts_support import load, minute_traffic, receiver
+from app_support import app_page
+
+from goldenloop import alerts
+from goldenloop.store import Store
+
+T0 = datetime(2025, 3, 3, 12, 0)
+
+
+def texts(at) -> str:
+    return "\n".join(str(t.value) for t in at.text)
+
+
+def test_a_lead_creates_a_rule_and_sees_its_state_and_history(app_db):
+    with Store(app_db) as store:
+        load(store, minute_traffic(T0, 30, 10, 0.5))
+    with receiver() as rec:
+        at = app_page("alerts", params={"reviewer": "ana"})  # no roles.yaml: everyone leads
+        assert "No alert rules yet" in at.info[-1].value
+        at.text_input(key="gl_alert_name").input("support <b>errors</b>")
+        at.selectbox(key="gl_alert_metric").set_value("error_rate")
+        at.text_input(key="gl_alert_window").input("10m")
+        at.text_input(key="gl_alert_warn").input("0.1")
+        at.text_input(key="gl_alert_critical").input("0.3")
+        at.selectbox(key="gl_alert_channel").set_value("webhook")
+        at.text_input(key="gl_alert_url").input(rec.url())
+        at.button(key="gl_alert_save").click().run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert at.success, [e.value for e in at.error]
+
+        store = Store(app_db)  # the app's own connection is closed by the fixture
+        try:
+            (stored,) = alerts.stored_rules(store)
+            assert stored.rule.name == "support <b>errors</b>" and stored.origin == "app"
+            assert stored.updated_by == "ana"
+            alerts.check(store, alerts.Settings(), at=T0 + timedelta(minutes=20))
+        finally:
+            store.close()
+        assert [b["state"] for b in rec.bodies()] == ["ALERT"]
+
+    at = app_page("alerts", params={"reviewer": "ana", "rule": "support <b>errors</b>"})
+    rules = at.dataframe[0].value
+    assert list(rules["name"]) == ["support <b>errors</b>"] and list(rules["state"]) == ["ALERT"]
+    history = at.dataframe[1].value
+    assert list(history["to_state"]) == ["ALERT"] and list(history["from_state"]) == [None]
+    deliveries = at.dataframe[2].value
+    assert list(deliveries["status"]) == ["sent"]
+    assert "name: support <b>errors</b>" in at.code[0].value  # the YAML to keep in git
+
+
+def test_a_reviewer_cannot_create_rules(app_db):
+    (app_db.parent / "roles.yaml").write_text("leads: [ana]\nreviewers: [ben]\n")
+    at = app_page("alerts", params={"reviewer": "ben"})
+    assert not [b for b in at.button if b.key == "gl_alert_save"]
+    assert any("Only leads create and edit alert rules" in i.value for i in at.info)
+
+
+def test_a_bad_rule_is_a_message_and_nothing_is_saved(app_db):
+    at = app_page("alerts", params={"reviewer": "ana"})
+    at.text_input(key="gl_alert_name").input("x")
+    at.text_input(key="gl_alert_window").input("soon")
+    at.button(key="gl_alert_save").click().run()
+    assert not at.exception
+    assert "window: 'soon' is not a duration" in texts(at)
+    with Store(app_db) as store:
+        assert alerts.stored_rules(store) == []
