@@ -74,23 +74,32 @@ def _documents(path: Path) -> Iterator[tuple[int, Any, str, str | None]]:
 
     JSON Lines when the first line is JSON by itself; otherwise the file is tried as one
     (pretty-printed) document, and only if that fails too are its lines reported one by one.
+    A line that is not UTF-8 is reported, never decoded with replacement characters.
     """
-    with open(path, encoding="utf-8", errors="replace") as fh:
+    with open(path, "rb") as fh:
         first = True
-        for i, text in enumerate(fh, start=1):
-            text = text.rstrip("\r\n")
+        for i, data in enumerate(fh, start=1):
+            try:
+                text = data.decode("utf-8-sig" if i == 1 else "utf-8").rstrip("\r\n")
+            except UnicodeDecodeError as exc:
+                first = False
+                shown = data.decode("utf-8", errors="backslashreplace").rstrip("\r\n")
+                yield i, None, shown, (f"not UTF-8 text: byte 0x{data[exc.start]:02x} at "
+                                       f"column {exc.start + 1} (shown escaped)")
+                continue
             if not text.strip():
                 continue
             try:
                 doc = json.loads(text)
-            except ValueError as exc:
+            except (ValueError, RecursionError) as exc:
                 if first:
                     whole = _whole_document(path)
                     if whole is not None:
                         yield i, whole, "", None
                         return
                 first = False
-                yield i, None, text, f"not valid JSON: {exc.msg} (column {exc.colno})"
+                where = f" (column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+                yield i, None, text, f"not valid JSON: {getattr(exc, 'msg', exc)}{where}"
                 continue
             first = False
             reason = None if isinstance(doc, dict) else "not a JSON object"
@@ -99,9 +108,8 @@ def _documents(path: Path) -> Iterator[tuple[int, Any, str, str | None]]:
 
 def _whole_document(path: Path) -> Any:
     try:
-        with open(path, encoding="utf-8", errors="replace") as fh:
-            doc = json.load(fh)
-    except ValueError:
+        doc = json.loads(path.read_bytes().decode("utf-8-sig"))
+    except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
         return None
     return doc if isinstance(doc, dict) else None
 
@@ -196,12 +204,23 @@ def _count_spans(node: Any) -> int:
 
 
 def _kind(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
+    text = json_text(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _raw_text(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, default=str)[:100_000]
+    return json_text(value)[:100_000]
+
+
+def json_text(value: Any) -> str:
+    """``value`` as JSON text, non-ASCII kept readable; escaped only when it holds a lone
+    surrogate (JSON's ``\\ud800``), which UTF-8 cannot store."""
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, default=str)
+    return text
 
 
 def checked_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[str, Any],
@@ -236,9 +255,9 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[str,
     _merge_events(attrs, _g(span, "events"), with_exceptions=failed)
     rec = span_fields(attrs, resource)
     rec.update({
-        "trace_id": _hex_id(_g(span, "traceId"), 16, "traceId"),
-        "span_id": _hex_id(_g(span, "spanId"), 8, "spanId"),
-        "parent_span_id": _hex_id(_g(span, "parentSpanId"), 8, "parentSpanId"),
+        "trace_id": _hex_id(_g(span, "traceId"), 16, "trace_id"),
+        "span_id": _hex_id(_g(span, "spanId"), 8, "span_id"),
+        "parent_span_id": _hex_id(_g(span, "parentSpanId"), 8, "parent_span_id"),
         "name": _text(span, "name") or None,
         "start_time": _time(_g(span, "startTimeUnixNano"), "start_time"),
         "end_time": _time(_g(span, "endTimeUnixNano"), "end_time"),
@@ -255,7 +274,7 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[str,
     rec = {k: v for k, v in rec.items() if v is not None}
     rec["_row"] = ordinal
     if keep_raw:
-        rec["_raw"] = json.dumps(span, ensure_ascii=False)
+        rec["_raw"] = json_text(span)
     return rec
 
 

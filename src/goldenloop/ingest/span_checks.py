@@ -9,6 +9,7 @@ bulk; text and JSON fields need none here (anything can be stored as text).
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime
 from typing import Any
@@ -48,7 +49,56 @@ def check_record(rec: dict[str, Any]) -> list[tuple[str, str]]:
             why = _time_problem(value)
             if why:
                 problems.append((name, why))
+    problems += _cross_problems(rec, {f for f, _ in problems})
+    for name, value in rec.items():
+        if not name.startswith("_"):
+            why = _text_problem(rec, name, value)
+            if why:
+                problems.append((name, why))
     return problems
+
+
+def _cross_problems(rec: dict[str, Any], bad: set[str]) -> list[tuple[str, str]]:
+    """The loader's checks across fields, for a span with no latency to derive a start from."""
+    start, end = rec.get("start_time"), rec.get("end_time")
+    if start is None and "start_time" not in bad:
+        return [("start_time", "missing: every span needs a start time")]
+    if (start is not None and end is not None and not bad & {"start_time", "end_time"}
+            and end < start):
+        return [("end_time", f"ends before it starts: {end * 1000} < {start * 1000} ns")]
+    return []
+
+
+def _text_problem(rec: dict[str, Any], name: str, value: Any) -> str | None:
+    """Structured values become JSON text here, with NaN and infinity written as strings (JSON
+    has no such numbers); text that UTF-8 cannot hold (a lone surrogate, which JSON's
+    ``\\ud800`` escapes can make) is refused rather than altered."""
+    field = FIELDS_BY_NAME.get(name)
+    if isinstance(value, dict | list) and not (field is not None and field.kind == "tags"):
+        try:
+            value = json.dumps(value, ensure_ascii=False, allow_nan=False, default=str)
+        except ValueError:  # NaN or infinity somewhere inside
+            value = json.dumps(_finite(value), ensure_ascii=False, default=str)
+        rec[name] = value
+    texts = value if isinstance(value, list) else [value]
+    for text in texts:
+        if isinstance(text, str):
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                return (f"holds a lone surrogate {text[exc.start]!r} at character "
+                        f"{exc.start + 1}, which is not text")
+    return None
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # 'nan', 'inf', '-inf'
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _number(value: Any, *, integer: bool) -> tuple[Any, str | None]:
