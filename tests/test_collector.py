@@ -245,7 +245,7 @@ def test_goldenloop_collect_runs_receives_and_stops_cleanly(tmp_path):
         proc.send_signal(signal.SIGTERM)
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == 0, out
-    assert "1 requests, 1 spans in 1 spool files, 0 rejected" in out
+    assert "1 requests, 1 spans in 1 spool files; 0 requests refused" in out
     inbox = resolve_paths(db).inbox
     assert len(pending_files(inbox)) == 1
     assert not db.exists()  # the receiver never opens the database

@@ -18,7 +18,9 @@ def collect(
                                       "on other machines must reach it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (4318 is OTLP/HTTP's).")] = 4318,
     max_body_mb: Annotated[float, typer.Option(help="Largest request body accepted, in MiB "
-                                               "after decompression.")] = 32.0,
+                                               "after decompression.")] = 16.0,
+    max_connections: Annotated[int, typer.Option(help="Connections served at once; more are "
+                                                 "answered 503 with Retry-After.")] = 256,
     spool_seconds: Annotated[float, typer.Option(help="How often the converter looks for "
                                                  "accepted requests; it merges them into one spool "
                                                  "file once about 8 MiB gathered or the oldest "
@@ -32,7 +34,7 @@ def collect(
     target = inbox if inbox is not None else resolve_paths(db).inbox
     target.mkdir(parents=True, exist_ok=True)
     serve(target.resolve(), host=host, port=port, max_body=int(max_body_mb * (1 << 20)),
-          spool_seconds=spool_seconds, say=typer.echo)
+          spool_seconds=spool_seconds, max_connections=max_connections, say=typer.echo)
 
 
 def register(app: typer.Typer) -> None:

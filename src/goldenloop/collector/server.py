@@ -336,11 +336,11 @@ def _varint(n: int) -> bytes:
 # -- running it -----------------------------------------------------------------------------------
 def serve(inbox: Path, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
           max_body: int = DEFAULT_MAX_BODY, spool_seconds: float = 0.5,
-          say: Any = print) -> Counters:
+          max_connections: int = DEFAULT_MAX_CONNECTIONS, say: Any = print) -> Counters:
     """Receive until SIGINT or SIGTERM; requests being answered then are finished, and every
     accepted request is written to a spool file, before it returns."""
     try:
-        server = Receiver((host, port), inbox, max_body, spool_seconds)
+        server = Receiver((host, port), inbox, max_body, spool_seconds, max_connections)
     except OSError as exc:  # the port is taken, or the inbox cannot be written
         raise GoldenloopError(f"cannot receive on {host}:{port} into {inbox}: {exc}") from exc
 
@@ -364,5 +364,6 @@ def serve(inbox: Path, *, host: str = "127.0.0.1", port: int = DEFAULT_PORT,
         sys.setswitchinterval(switch)
     c = server.counters
     say(f"goldenloop collect: stopped after {c.requests:,} requests, {c.spans:,} spans in "
-        f"{c.files:,} spool files, {c.rejected:,} rejected")
+        f"{c.files:,} spool files; {c.rejected:,} requests refused ({c.busy:,} of them busy), "
+        f"{c.rejected_spans:,} spans refused")
     return c
