@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import duckdb
+import pyarrow as pa
 
 from goldenloop.alerts import notify, records
 from goldenloop.alerts.evaluation import Evaluation, evaluate
@@ -88,20 +89,34 @@ def _due(rule: Rule, state: dict | None, at: datetime) -> bool:
 
 def _record(cur: duckdb.DuckDBPyConnection, evaluations: list[Evaluation],
             rules: dict[str, Rule], at: datetime, settings: Settings) -> tuple[int, int]:
-    transitions = queued = 0
+    """States, transitions and queued messages of one evaluation pass, written set-wise: a
+    few statements for any number of rules (one per rule made 100 rules take a second)."""
+    names = [ev.rule for ev in evaluations]
+    prior = {r[0]: r[1:] for r in cur.execute(
+        "SELECT name, state, since, notified_state, fired_at FROM alert_states "
+        "WHERE list_contains($names, name)", {"names": names}).fetchall()}
+    latest = {r[0]: r[1:] for r in cur.execute(
+        "SELECT name, max(transition_id), arg_max(from_state, transition_id) "
+        "FROM alert_transitions WHERE list_contains($names, name) GROUP BY name",
+        {"names": names}).fetchall()}
+    # A rule's first evaluation is a transition unless it starts out OK.
+    moved = [ev for ev in evaluations if (prior.get(ev.rule) or (None,))[0] != ev.state
+             and (ev.rule in prior or ev.state != "OK")]
+    ids = [r[0] for r in cur.execute("SELECT nextval('alert_transition_seq') FROM range(?)",
+                                     [len(moved)]).fetchall()]
+    transitions = []
+    for tid, ev in zip(ids, moved, strict=True):
+        before = (prior.get(ev.rule) or (None,))[0]
+        latest[ev.rule] = (tid, before)
+        transitions.append((tid, ev.rule, at, before, ev.state, ev.metric, ev.value,
+                            ev.threshold, ev.window_start, ev.window_end, ev.samples, ev.reason))
+    states, queued = [], 0
     for ev in evaluations:
         rule = rules[ev.rule]
-        row = cur.execute("SELECT state, since, notified_state, fired_at FROM alert_states "
-                          "WHERE name = ?", [ev.rule]).fetchone()
-        state, since, notified, fired_at = row or (None, None, "OK", None)
+        state, since, notified, fired_at = prior.get(ev.rule) or (None, None, "OK", None)
         changed = state != ev.state
-        # A rule's first evaluation is a transition unless it starts out OK.
-        recorded = changed and (state is not None or ev.state != "OK")
-        if changed:
-            since = at
-        transitions += recorded
-        transition_id = _transition(cur, ev, state, at, recorded)
-        previous = _previous_state(cur, transition_id)
+        since = at if changed else since
+        transition_id, previous = latest.get(ev.rule, (None, None))
         kind = None
         if ev.state != notified:
             if ev.state == "OK":
@@ -109,35 +124,44 @@ def _record(cur: duckdb.DuckDBPyConnection, evaluations: list[Evaluation],
             elif fired_at is None or at - fired_at >= rule.cooldown:
                 kind, fired_at = "firing", at
             elif changed:
-                _suppressed(cur, rule, transition_id, at, fired_at + rule.cooldown)
+                _suppressed(cur, rule, transition_id, fired_at + rule.cooldown)
         if kind:
             p = notify.payload(kind, rule, ev, previous, at, settings.public_url)
             queued += _queue(cur, rule, transition_id, kind, p)
             notified = ev.state
-        cur.execute("DELETE FROM alert_states WHERE name = ?", [ev.rule])
-        cur.execute("INSERT INTO alert_states VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                    [ev.rule, ev.state, since, ev.value, at, utcnow(), notified, fired_at])
-    return transitions, queued
+        states.append((ev.rule, ev.state, since, ev.value, at, utcnow(), notified, fired_at))
+    _insert(cur, "alert_transitions", _TRANSITION_COLUMNS, transitions)
+    cur.execute("DELETE FROM alert_states WHERE list_contains($names, name)", {"names": names})
+    _insert(cur, "alert_states", _STATE_COLUMNS, states)
+    return len(transitions), queued
 
 
-def _transition(cur: duckdb.DuckDBPyConnection, ev: Evaluation, state: str | None,
-                at: datetime, insert: bool) -> int | None:
-    """Record a transition when ``insert``; the id of the rule's latest transition."""
-    if insert:
-        cur.execute(
-            """INSERT INTO alert_transitions VALUES (nextval('alert_transition_seq'), ?, ?, ?, ?,
-                   ?, ?, ?, ?, ?, ?, ?)""",
-            [ev.rule, at, state, ev.state, ev.metric, ev.value, ev.threshold, ev.window_start,
-             ev.window_end, ev.samples, ev.reason])
-    return cur.execute("SELECT max(transition_id) FROM alert_transitions WHERE name = ?",
-                       [ev.rule]).fetchone()[0]
+_TRANSITION_COLUMNS = (
+    ("transition_id", pa.int64()), ("name", pa.string()), ("changed_at", pa.timestamp("us")),
+    ("from_state", pa.string()), ("to_state", pa.string()), ("metric", pa.string()),
+    ("value", pa.float64()), ("threshold", pa.float64()),
+    ("window_start", pa.timestamp("us")), ("window_end", pa.timestamp("us")),
+    ("samples", pa.int64()), ("reason", pa.string()))
+_STATE_COLUMNS = (
+    ("name", pa.string()), ("state", pa.string()), ("since", pa.timestamp("us")),
+    ("value", pa.float64()), ("evaluated_at", pa.timestamp("us")),
+    ("checked_at", pa.timestamp("us")), ("notified_state", pa.string()),
+    ("fired_at", pa.timestamp("us")))
 
 
-def _previous_state(cur: duckdb.DuckDBPyConnection, transition_id: int | None) -> str | None:
-    if transition_id is None:
-        return None
-    return cur.execute("SELECT from_state FROM alert_transitions WHERE transition_id = ?",
-                       [transition_id]).fetchone()[0]
+def _insert(cur: duckdb.DuckDBPyConnection, table: str, columns: tuple, rows: list[tuple]
+            ) -> None:
+    """Rows into ``table`` in one statement, through Arrow."""
+    if not rows:
+        return
+    schema = pa.schema(list(columns))
+    data = pa.Table.from_pylist([dict(zip(schema.names, r, strict=True)) for r in rows],
+                                schema=schema)
+    cur.register("_alert_rows", data)
+    try:
+        cur.execute(f"INSERT INTO {table} ({', '.join(schema.names)}) SELECT * FROM _alert_rows")
+    finally:
+        cur.unregister("_alert_rows")
 
 
 def _queue(cur: duckdb.DuckDBPyConnection, rule: Rule, transition_id: int | None, kind: str,
@@ -151,7 +175,7 @@ def _queue(cur: duckdb.DuckDBPyConnection, rule: Rule, transition_id: int | None
 
 
 def _suppressed(cur: duckdb.DuckDBPyConnection, rule: Rule, transition_id: int | None,
-                at: datetime, until: datetime) -> None:
+                until: datetime) -> None:
     if not rule.channels:
         return
     cur.execute(
