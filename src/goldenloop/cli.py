@@ -13,6 +13,7 @@ from goldenloop import (
     cli_agreement,
     cli_alerts,
     cli_anomalies,
+    cli_experiments,
     cli_golden,
     cli_judge,
     cli_monitor,
@@ -81,13 +82,13 @@ def import_(
                                                      "joined for the messages.")] = None,
     redact: Annotated[bool, typer.Option(help="Redact e-mail addresses, phone numbers and "
                                          "API keys in texts.")] = False,
+    encoding: Annotated[str | None, typer.Option(
+        help="Text encoding of CSV, TSV and JSONL files (e.g. latin-1, utf-16); by default "
+        "UTF-8, a byte-order mark, or Windows-1252 for a file that is not UTF-8.")] = None,
 ) -> None:
     """Import trace files, or existing grades with a grade mapping (--mapping). Exits 1 when
     any row or value was quarantined or conflicted with a stored span."""
     paths = resolve_paths(db)
-    encoding: Annotated[str | None, typer.Option(
-        help="Text encoding of CSV, TSV and JSONL files (e.g. latin-1, utf-16); by default "
-        "UTF-8, a byte-order mark, or Windows-1252 for a file that is not UTF-8.")] = None,
     explicit = _import_mapping(mapping_file, map or [], out_of_scale)
     opts = ImportOptions(format=format, mapping=explicit, redact=redact, batch_input=batch_input,
                          encoding=encoding)
@@ -127,17 +128,18 @@ def _print_import(r) -> None:
     if r.format.startswith("grades:"):
         _print_grade_import(r)
         return
+    conflicts = f"{r.conflicts:,} conflicts, " if r.conflicts else ""
     typer.echo(f"{r.file} ({r.format}): {r.rows_read:,} rows read: {r.imported:,} imported, "
                f"{r.duplicates:,} duplicates, {conflicts}{r.quarantined:,} quarantined "
                f"[{r.seconds:.1f} s]")
-    for row, field, reason in r.bad_rows:
-    conflicts = f"{r.conflicts:,} conflicts, " if r.conflicts else ""
-        typer.echo(f"  {r.file}: row {row}: {field}: {reason}")
-    if r.quarantined > len(r.bad_rows):
-        typer.echo(f"  ... and {r.quarantined - len(r.bad_rows):,} more: "
     for note in r.notes:
         typer.echo(f"  {r.file}: {note}")
-                   f"`goldenloop quarantine --import-id {r.import_id}`")
+    for row, field, reason in r.bad_rows:
+        typer.echo(f"  {r.file}: row {row}: {field}: {reason}")
+    if r.quarantined + r.conflicts > len(r.bad_rows):
+        typer.echo(f"  ... and {r.quarantined + r.conflicts - len(r.bad_rows):,} more: "
+                   "`goldenloop quarantine` (rows already in quarantine from an earlier "
+                   "import of the file are not added again)")
     for model, n in r.unknown_price:
         typer.echo(f"  no price for {model!r} ({n:,} spans): cost left empty; add it to a "
                    "price file named by GOLDENLOOP_PRICES")
@@ -164,10 +166,9 @@ def _print_grade_import(r) -> None:
             typer.echo(f"    {field}: {n:,}")
     for row, field, reason in r.bad_rows:
         typer.echo(f"  {r.file}: row {row}: {field}: {reason}")
-    if r.quarantined + r.conflicts > len(r.bad_rows):
-        typer.echo(f"  ... and {r.quarantined + r.conflicts - len(r.bad_rows):,} more: "
-                   "`goldenloop quarantine` (rows already in quarantine from an earlier "
-                   "import of the file are not added again)")
+    if r.quarantined > len(r.bad_rows):
+        typer.echo(f"  ... and {r.quarantined - len(r.bad_rows):,} more: "
+                   f"`goldenloop quarantine --import-id {r.import_id}`")
 
 
 @app.command()
@@ -257,6 +258,7 @@ cli_golden.register(app)
 cli_agreement.register(app)
 cli_anomalies.register(app)
 cli_alerts.register(app)
+cli_experiments.register(app)
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import duckdb
 from goldenloop.alerts.schema import m010_alerts
 from goldenloop.anomalies.schema import m009_anomalies
 from goldenloop.errors import SchemaTooNewError
+from goldenloop.experiments.schema import m013_experiments
 from goldenloop.ingest.schema import m011_import_hardening
 from goldenloop.store.schema_agreement import m008_agreement
 from goldenloop.store.schema_golden import m007_golden
@@ -332,6 +333,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (10, "alerts", m010_alerts),
     (11, "import_hardening", m011_import_hardening),
     (12, "trusted_figures", m012_trusted_figures),
+    (13, "experiments", m013_experiments),
 )
 LATEST = MIGRATIONS[-1][0]
 
