@@ -15,6 +15,7 @@ from datetime import datetime
 
 import altair as alt
 import pandas as pd
+from untrusted import visible
 
 HEIGHT = 250  # the whole chart: title, legend, axes and plot
 MARKER_COLOR = "#3b3b3b"
@@ -237,12 +238,24 @@ def ci_chart(data: pd.DataFrame, spec: Spec, frame: Frame, split: bool,
 
 def _finish(base, data: pd.DataFrame, spec: Spec, frame: Frame) -> Chart:
     extra, datasets = overlays(frame, spec.incidents)
+    data = visible_groups(data)
     chart = alt.layer(base, *extra).properties(
         height=HEIGHT, title=alt.TitleParams(spec.title, anchor="start", fontSize=14),
     ).configure_axis(labelFontSize=11, titleFontSize=11, titleFontWeight="normal") \
         .configure_view(strokeWidth=0) \
         .configure(aria=False)  # no screen-reader text per point: evaluated for every point
     return Chart(chart, {"main": data.reset_index(drop=True), **datasets})
+
+
+def visible_groups(data: pd.DataFrame) -> pd.DataFrame:
+    """Group names (apps, versions: data) with bidi and invisible characters made visible,
+    as the legend and tooltips show them (``untrusted.visible``)."""
+    if "group" not in data or data.empty:
+        return data
+    names = {g: visible(g) for g in data["group"].dropna().unique()}
+    if all(k == v for k, v in names.items()):
+        return data
+    return data.assign(group=data["group"].map(names))
 
 
 # -- One view per row ----------------------------------------------------------------------

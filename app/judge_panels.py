@@ -13,6 +13,7 @@ import pandas as pd
 import state
 import streamlit as st
 import widgets
+from untrusted import md, visible, visible_frame
 
 from goldenloop import judge
 from goldenloop.errors import GoldenloopError
@@ -95,7 +96,7 @@ def endpoint_line(j: judge.LoadedJudge) -> str:
     e = j.judge.endpoint
     base = e.base_url or os.environ.get(e.base_url_env) or "api.openai.com (the default)"
     key = "set" if os.environ.get(e.api_key_env) else "not set"
-    return (f"Calls go to {base} (from {e.base_url_env if not e.base_url else 'the judge file'}); "
+    return md(f"Calls go to {base} (from {e.base_url_env if not e.base_url else 'the judge file'}); "
             f"the key comes from {e.api_key_env}, which is {key}. Model {j.judge.model}, "
             f"temperature {j.judge.temperature:g}.")
 
@@ -103,7 +104,7 @@ def endpoint_line(j: judge.LoadedJudge) -> str:
 def judge_choice(judges: dict[str, judge.LoadedJudge]) -> judge.LoadedJudge | None:
     names = list(judges)
     name = st.selectbox("Judge", names, key="judge", format_func=lambda n: (
-        f"{n} · {judges[n].judge.kind} · {judges[n].criterion.name} · {judges[n].version}"))
+        visible(f"{n} · {judges[n].judge.kind} · {judges[n].criterion.name} · {judges[n].version}")))
     return judges.get(name) if name else None
 
 
@@ -111,7 +112,7 @@ def _queue_options(store: Store, j: judge.LoadedJudge) -> dict[int, str]:
     want = "comparison" if j.judge.kind == "pairwise" else "span"
     qs = review_sql.queues(store)
     qs = qs[qs["target_type"] == want]
-    return {int(q): f"{q} · {n} ({items:,} items)"
+    return {int(q): visible(f"{q} · {n} ({items:,} items)")
             for q, n, items in zip(qs["queue_id"], qs["name"], qs["items"], strict=True)}
 
 
@@ -164,11 +165,11 @@ def _start(store: Store, params: dict) -> None:
         st.rerun()
     bar = st.progress(0.0, "Starting")
     try:
-        r = judge.run_params(store, params, lambda f, m: bar.progress(min(1.0, f), m))
+        r = judge.run_params(store, params, lambda f, m: bar.progress(min(1.0, f), md(m)))
     except GoldenloopError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc), 2000))
         return
-    bar.progress(1.0, r.summary)
+    bar.progress(1.0, md(r.summary, 2000))
 
 
 def judge_version_choice(store: Store, queue_id: int) -> str | None:
@@ -176,7 +177,7 @@ def judge_version_choice(store: Store, queue_id: int) -> str | None:
     v = judge_sql.queue_judge_versions(store, queue_id)
     if v.empty:
         return None
-    labels = {str(r.judge_version): f"{r.judge_name} {r.judge_version} · {r.items:,} items judged"
+    labels = {str(r.judge_version): visible(f"{r.judge_name} {r.judge_version} · {r.items:,} items judged")
               for r in v.itertuples()}
     # Keyed by the versions present: when a new one grades the queue, the choice starts over at
     # the version that judged most items instead of keeping the old one.
@@ -187,12 +188,12 @@ def judge_version_choice(store: Store, queue_id: int) -> str | None:
 def judged_queues(store: Store) -> dict[int, str]:
     qs = review_sql.queues(store)
     qs = qs[qs["design"].notna() & (qs["design"] != "by_hand")]
-    return {int(q): f"{q} · {n}" for q, n in zip(qs["queue_id"], qs["name"], strict=True)}
+    return {int(q): visible(f"{q} · {n}") for q, n in zip(qs["queue_id"], qs["name"], strict=True)}
 
 
 def draw_headline(est: pd.DataFrame) -> None:
     """One measure as metrics, PPI beside humans only, so the gain is read at a glance."""
-    labels = [f"{c} · {m}" for c, m in zip(est["criterion"], est["measure"], strict=True)]
+    labels = [visible(f"{c} · {m}") for c, m in zip(est["criterion"], est["measure"], strict=True)]
     share = [i for i, m in enumerate(est["measure"]) if m.startswith("share ≥")]
     pick = st.selectbox("Measure", range(len(labels)), index=share[0] if share else 0,
                         format_func=labels.__getitem__, key="ppi_measure")
@@ -220,7 +221,7 @@ def draw_failed_jobs(store: Store) -> None:
     jobs = jobs[jobs["kind"] == "judge"]
     if not jobs.empty and jobs.iloc[0]["status"] == "failed":
         st.error(f"Judge job {int(jobs.iloc[0]['job_id'])} failed.", icon=":material/error:")
-        st.text(str(jobs.iloc[0]["error"]))
+        st.text(visible(jobs.iloc[0]["error"]))
 
 
 ONLINE_COLUMNS = {
@@ -237,19 +238,19 @@ def online_form(store: Store, j: judge.LoadedJudge, who: str) -> None:
     """Online mode: the server judges a share of new LLM spans as they are imported."""
     current = pd.DataFrame(judge_sql.online_settings(store))
     if not current.empty:
-        st.dataframe(current, hide_index=True, column_config=ONLINE_COLUMNS,
+        st.dataframe(visible_frame(current), hide_index=True, column_config=ONLINE_COLUMNS,
                      column_order=list(ONLINE_COLUMNS))
     c1, c2, c3 = st.columns(3)
     fraction = c1.number_input("Share of new spans (%)", 0.1, 100.0, 5.0, step=0.5,
                                key="online_fraction") / 100
     budget = c2.number_input("Budget per pass (USD)", 0.0, 1000.0, 0.5, key="online_budget")
     on = c3.toggle("On", True, key="online_on")
-    if st.button(f"Save online judging for {j.name}", key="online_save"):
+    if st.button(f"Save online judging for {md(j.name)}", key="online_save"):
         try:
             judge.configure_online(store, j.name, fraction, budget_usd=budget or None,
                                    enabled=on, by=who)
         except GoldenloopError as exc:
-            st.error(str(exc))
+            st.error(md(str(exc), 2000))
             return
-        st.toast(f"Online judging with {j.name} {'on' if on else 'off'}")
+        st.toast(f"Online judging with {md(j.name)} {'on' if on else 'off'}")
         st.rerun()

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta
 
 import charts as c
 import pandas as pd
+from untrusted import visible
 
 from goldenloop.metrics import Overview, SpanFilter, buckets
 
@@ -28,7 +29,11 @@ INCIDENTS = {
 
 def frame_of(view: Overview) -> c.Frame:
     f = view.filter
-    return c.Frame(f.start, f.end, view.requests.groups, view.markers, view.incidents)
+    markers = view.markers
+    if len(markers):
+        markers = markers.assign(model_version=markers["model_version"].map(visible))
+    return c.Frame(f.start, f.end, [visible(g) for g in view.requests.groups], markers,
+                   view.incidents)
 
 
 def pick(data: pd.DataFrame, keep: list[str], labels: dict[str, str] | None = None
@@ -203,6 +208,8 @@ def drill(view: Overview, name: str, choice: str | None, picked: dict) -> Drill:
     end = min(start + width, view.filter.end)
     series = picked.get("series")
     group = picked.get("group") if view.split else None
+    # The chart shows groups made visible (``charts.visible_groups``): back to the stored name.
+    group = {visible(g): g for g in view.requests.groups}.get(group, group)
     if view.split:  # one measure per split chart: the series is the measure chosen above
         series = _split_series(name, choice)
     condition, order = DRILL[name]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import state
 import streamlit as st
+from untrusted import visible_frame
 
 from goldenloop import ppi
 from goldenloop.store import Store
@@ -42,7 +43,7 @@ def draw(store: Store, start=None, end=None) -> None:
         human=[_interval(*r) for r in zip(share, df.human_value, df.human_ci_low,
                                           df.human_ci_high, strict=True)],
         judge=[_interval(*r) for r in zip(share, df.value, df.ci_low, df.ci_high, strict=True)])
-    st.dataframe(show, hide_index=True, column_config=COLUMNS, column_order=list(COLUMNS))
+    st.dataframe(visible_frame(show), hide_index=True, column_config=COLUMNS, column_order=list(COLUMNS))
     st.caption("Each queue's sample weighted by its inclusion probabilities (Hájek); with a "
                "judge, its grades on every item corrected by the reviewers' on the items both "
                "graded (see the Queues and Judges pages).")

@@ -18,6 +18,7 @@ import json
 from typing import Any
 
 import streamlit as st
+from untrusted import md, visible
 
 from goldenloop import review
 from goldenloop.rubric import Criterion, Rubric
@@ -67,10 +68,10 @@ def controls(rubric: Rubric, claim_id: int) -> None:
         kind = "text" if c.type in ("text", "interval") else (
             "multi" if c.multi_select else "single")
         with st.container(key=f"glcrit-{letter.lower() or 'x'}-{kind}-{i}-{claim_id}", border=True):
-            # Rubric names match [a-z0-9_-]: safe as Markdown; instructions are a lead's text.
-            st.markdown(f"`{letter}` **{c.name}**" + ("" if c.required else " (optional)"))
+            # Names and instructions are written by a lead, and may come from imported data.
+            st.markdown(f"`{letter}` **{md(c.name)}**" + ("" if c.required else " (optional)"))
             if c.instructions:
-                st.caption(c.instructions)
+                st.caption(md(c.instructions, 2000))
             _control(c, claim_id)
     with st.container(key="glflag"):
         st.checkbox("`F` Flag for a lead (unsafe or broken item)", key=key_of(claim_id, "_flag"))
@@ -92,12 +93,12 @@ def _control(c: Criterion, claim_id: int) -> None:
         return
     options = _options(c)
     shown = _shown(options)
-    st.segmented_control(c.name, options, format_func=shown.get, key=key,
+    st.segmented_control(md(c.name), options, format_func=lambda o: md(shown[o]), key=key,
                          selection_mode="multi" if c.multi_select else "single",
                          label_visibility="collapsed")
     anchors = _anchors(c)
     if anchors:
-        st.caption(anchors)
+        st.caption(md(anchors, 2000))
 
 
 def answers(rubric: Rubric, claim_id: int) -> tuple[dict[str, review.Answer], str | None]:
@@ -138,7 +139,7 @@ def _text(value: str | None) -> None:
         st.text("(empty)")
         return
     cut = value if len(value) <= MAX_CHARS_SHOWN else value[:MAX_CHARS_SHOWN] + " …(cut)"
-    st.text(cut)
+    st.text(visible(cut))
 
 
 def _blob(x: Any) -> str:
@@ -153,7 +154,7 @@ def draw_payload(p: review.Payload) -> None:
     elif isinstance(p, review.ComparisonPayload):
         _comparison(p)
     else:
-        st.text(f"item {p.item_id} · dataset {p.dataset or '—'}")
+        st.text(visible(f"item {p.item_id} · dataset {p.dataset or '—'}"))
         with st.chat_message("user"):
             _text(p.input)
         with st.chat_message("assistant"):
@@ -162,10 +163,10 @@ def draw_payload(p: review.Payload) -> None:
 
 def _span(p: review.SpanPayload) -> None:
     when = "" if p.start_time is None else f"{p.start_time:%Y-%m-%d %H:%M} UTC"
-    st.text(f"{p.app or '(no app)'} · {p.model_version or '(no version)'} · {when} · "
-            f"{p.status or ''}")
+    st.text(visible(f"{p.app or '(no app)'} · {p.model_version or '(no version)'} · {when} · "
+                    f"{p.status or ''}"))
     if p.error_message:
-        st.text(f"error: {p.error_message}")
+        st.text(visible(f"error: {p.error_message}"))
     if p.system:
         with st.expander("System prompt"):
             for s in p.system:
@@ -180,7 +181,7 @@ def _span(p: review.SpanPayload) -> None:
         if items:
             with st.expander(f"{label} ({len(items)})"):
                 for x in items:
-                    st.code(_blob(x), language=None, wrap_lines=True)
+                    st.code(visible(_blob(x)), language=None, wrap_lines=True)
     with st.chat_message("user"):
         _text(p.user_message)
     with st.chat_message("assistant"):
@@ -189,8 +190,8 @@ def _span(p: review.SpanPayload) -> None:
 
 def _session(p: review.SessionPayload) -> None:
     turns = f"{len(p.turns)} turn" + ("" if len(p.turns) == 1 else "s")
-    st.text(f"Session {p.session_id} · {p.app or '(no app)'} · {turns}: "
-            "grade the whole conversation")
+    st.text(visible(f"Session {p.session_id} · {p.app or '(no app)'} · {turns}: "
+                    "grade the whole conversation"))
     for t in p.turns:
         st.caption(f"Turn {t.turn_index if t.turn_index is not None else '—'}")
         with st.chat_message("user"):
@@ -225,7 +226,8 @@ def _grade_value(r: dict[str, Any]) -> str:
 def others_text(rows: list[dict[str, Any]]) -> str:
     """Grades as an aligned plain-text table: source, by, criterion, value."""
     table = [("source", "by", "criterion", "value")] + [
-        (str(r["source"]), str(r["author_id"] or ""), str(r["criterion"]), _grade_value(r))
+        (visible(r["source"]), visible(r["author_id"] or ""), visible(r["criterion"]),
+         visible(_grade_value(r)))
         for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)),

@@ -5,6 +5,7 @@ the role ``roles.yaml`` gives that name."""
 from __future__ import annotations
 
 import streamlit as st
+from untrusted import visible
 
 from goldenloop import roles
 from goldenloop.store import Store
@@ -24,7 +25,7 @@ def sidebar(store: Store) -> str | None:
                            "That name cannot be used.")
         return None
     role = roles.load(store.path.parent).role_of(who)
-    st.sidebar.text(f"{who} · {role.value if role else 'no role'}")
+    st.sidebar.text(visible(f"{who} · {role.value if role else 'no role'}"))
     return who
 
 

@@ -11,6 +11,7 @@ import judge_panels
 import pandas as pd
 import state
 import streamlit as st
+from untrusted import md, visible, visible_frame
 
 from goldenloop import estimation, ppi, review, sampling
 from goldenloop.errors import GoldenloopError
@@ -77,9 +78,10 @@ def _frame_inputs(store: Store) -> tuple[sampling.Frame, dict]:
     if days and dims.last is not None:
         start = dims.last.replace(minute=0, second=0, microsecond=0) - timedelta(days=days - 1)
     cols = st.columns(2)
-    apps = cols[0].multiselect("Apps (all when empty)", dims.values.get("apps", []))
+    apps = cols[0].multiselect("Apps (all when empty)", dims.values.get("apps", []),
+                               format_func=visible)
     versions = cols[1].multiselect("Model versions (all when empty)",
-                                   dims.values.get("model_versions", []))
+                                   dims.values.get("model_versions", []), format_func=visible)
     frame = sampling.Frame(start=start, end=None, apps=apps, model_versions=versions)
     return frame, dims.values
 
@@ -121,8 +123,9 @@ def create_form(store: Store, who: str) -> None:
     if kind == "Version comparison":
         versions = values.get("model_versions", [])
         c1, c2 = st.columns(2)
-        va = c1.selectbox("Version A", versions, index=0 if versions else None)
-        vb = c2.selectbox("Version B", versions, index=1 if len(versions) > 1 else None)
+        va = c1.selectbox("Version A", versions, index=0 if versions else None, format_func=visible)
+        vb = c2.selectbox("Version B", versions, index=1 if len(versions) > 1 else None,
+                          format_func=visible)
     rubric = "comparison" if kind == "Version comparison" else "default"
     if not st.button("Create queue", type="primary", key="gl_create"):
         return
@@ -132,7 +135,7 @@ def create_form(store: Store, who: str) -> None:
         with st.spinner("Drawing the sample…"):
             made = _create(store, kind, opts, frame, design, unit, keys_text, va, vb, int(n))
     except (GoldenloopError, ValueError) as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md(str(exc), 2000), icon=":material/error:")
         return
     drawn = f"Queue {made.queue_id} created with {made.items:,} items"
     if made.expected_size is not None and made.population_size:
@@ -165,7 +168,7 @@ def draw_progress(store: Store, queue_id: int) -> None:
     if who.empty:
         st.caption("Nobody has graded this queue yet.")
     else:
-        st.dataframe(who, hide_index=True, column_config=REVIEWER_COLUMNS,
+        st.dataframe(visible_frame(who), hide_index=True, column_config=REVIEWER_COLUMNS,
                      column_order=list(REVIEWER_COLUMNS))
 
 
@@ -197,7 +200,7 @@ def _headline(df: pd.DataFrame) -> None:
     row = (shares if not shares.empty else first).iloc[0]
     share = str(row["measure"]).startswith("share")
     fmt = (lambda v: f"{v:.0%}") if share else (lambda v: f"{v:.2f}")
-    st.metric(f"{row['criterion']} of all traffic in the frame: {row['measure']}",
+    st.metric(md(f"{row['criterion']} of all traffic in the frame: {row['measure']}"),
               fmt(row["value"]))
     st.caption(f"95% interval {fmt(row['ci_low'])} to {fmt(row['ci_high'])}, from "
                f"{row['n_graded']:,} graded of {row['n_sampled']:,} sampled items. "
@@ -216,10 +219,10 @@ def draw_estimates(store: Store, queue_id: int) -> None:
         st.caption("No grades yet: estimates appear after the first submission.")
         return
     _headline(df)
-    st.dataframe(df, hide_index=True, column_config=ESTIMATE_COLUMNS,
+    st.dataframe(visible_frame(df), hide_index=True, column_config=ESTIMATE_COLUMNS,
                  column_order=list(ESTIMATE_COLUMNS))
     for n in notes:
-        st.caption(n)
+        st.caption(md(n, 2000))  # notes name criteria
     st.caption("Hájek estimator weighted by each item's inclusion probability, with a 95% "
                "normal interval (see goldenloop.estimation).")
     draw_ppi(store, queue_id)
@@ -233,7 +236,7 @@ def draw_ppi(store: Store, queue_id: int) -> None:
                    "prediction-powered inference.")
         return
     st.markdown("**With the judge** (prediction-powered inference)")
-    st.dataframe(df, hide_index=True, column_config=judge_panels.PPI_COLUMNS,
+    st.dataframe(visible_frame(df), hide_index=True, column_config=judge_panels.PPI_COLUMNS,
                  column_order=list(judge_panels.PPI_COLUMNS))
     st.caption("The judge's mean over every judged item, corrected by the human−judge "
                "difference on items both graded: the judge's bias is removed, and an "
@@ -246,7 +249,7 @@ def draw_gold(store: Store, queue_id: int) -> None:
     if acc.empty:
         st.caption("No gold items graded yet. Seed one below: reviewers grade it unaware.")
     else:
-        st.dataframe(acc, hide_index=True)
+        st.dataframe(visible_frame(acc), hide_index=True)
 
 
 def gold_form(store: Store, queue_id: int, who: str, target_type: str) -> None:
@@ -261,7 +264,7 @@ def gold_form(store: Store, queue_id: int, who: str, target_type: str) -> None:
                 item = review.add_gold(store, queue_id, target_type, target.strip(),
                                        json.loads(answers or "{}"), who)
             except (GoldenloopError, ValueError) as exc:
-                st.error(str(exc))
+                st.error(md(str(exc), 2000))
             else:
                 st.success(f"Gold item {item} added")
 

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 import pandas as pd
 import streamlit as st
+from untrusted import visible_frame
 
 COLUMNS = ["link", "start_time", "model_version", "app", "status", "latency_ms",
            "output_tokens", "cost_usd", "last_user_message", "output"]
@@ -30,4 +31,5 @@ def trace_link(**ids: str) -> str:
 def show(spans: pd.DataFrame, height: int | str = "auto") -> None:
     rows = spans.assign(link=[trace_link(trace=t, span=s) for t, s in
                               zip(spans["trace_id"], spans["span_id"], strict=True)])
-    st.dataframe(rows, hide_index=True, column_order=COLUMNS, column_config=CONFIG, height=height)
+    st.dataframe(visible_frame(rows), hide_index=True, column_order=COLUMNS, column_config=CONFIG,
+                 height=height)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import review_identity
 import state
 import streamlit as st
+from untrusted import visible
 
 from goldenloop.errors import GoldenloopError
 
@@ -58,7 +59,9 @@ SECTIONS: dict[str, list[st.Page]] = {
     ],
 }
 
-st.set_page_config(page_title="goldenloop", page_icon=":material/all_inclusive:", layout="wide")
+# An emoji icon: Streamlit draws it as an inline image, where a Material icon as the page icon
+# is fetched from a font CDN (the app makes no request beyond its own server).
+st.set_page_config(page_title="goldenloop", page_icon="♾️", layout="wide")
 
 sections = {name: pages for name, pages in SECTIONS.items() if pages}
 current = st.navigation(sections)
@@ -68,7 +71,7 @@ try:
     state.get_store()
 except GoldenloopError as exc:  # translated once, here, for every page
     st.error("The database cannot be opened.", icon=":material/error:")
-    st.text(str(exc))
+    st.text(visible(exc))
     st.stop()
 
 if state.get_store().unavailable:  # a full disk: said on every page until the owner recovers

@@ -5,10 +5,12 @@ Two helpers, one per way a page shows text:
   invisible characters become visible markers such as ``<U+202E>``, so a right-to-left
   override cannot reverse what a reviewer reads and a zero-width character cannot hide.
 - ``md``: for the few places that always render Markdown (labels, titles, captions, widget
-  texts): ``visible``, on one line, with every ASCII punctuation character backslash-escaped
-  (CommonMark escapes them all, and Streamlit's extras, ``:red[...]``, ``:material/...:``,
-  ``$...$``, start with punctuation too) and the web addresses that GitHub Markdown would link
-  by themselves (``http://``, ``www.``, ``a@b.c``) broken by an invisible word joiner.
+  texts): ``visible``, on one line, with a backslash before every character Markdown or
+  Streamlit's extras act on inside a line (emphasis, code, links and images, HTML and entities,
+  ``:red[...]``, ``:material/...:``, ``$...$``), before a list or quote marker at the start,
+  and with the web addresses GitHub Markdown would link by themselves (``http://``, ``www.``,
+  ``a@b.c``) broken by an invisible word joiner. Hyphens, dots and quotes inside a line mean
+  nothing to Markdown and stay as they are, so ``gpt-4.1`` reads the same in a test.
 Prefer plain text; use ``md`` only where Streamlit offers nothing else.
 """
 
@@ -24,10 +26,12 @@ import pandas as pd
 # feed, and the line and paragraph separators.
 _KEEP = {"\t", "\n"}
 _HIDDEN_CATEGORIES = {"Cf", "Cc", "Zl", "Zp"}
-_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+# CommonMark lets a backslash escape any ASCII punctuation; these are the ones that act.
+_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#!|~:$&^])")
+_LINE_START = re.compile(r"^(\d{0,9})([-+.)])(?=\s|$)")  # a list item: "- x", "1. x"
 _JOINER = "\u2060"  # WORD JOINER: invisible, and not part of a web address
 # Bare addresses the GitHub Markdown extension turns into links, after escaping (``\:``).
-_AUTOLINK = re.compile(r"(?i)(https?|www|ftp|mailto|xmpp)(?=\\[:.])|(?<=@)")
+_AUTOLINK = re.compile(r"(?i)(https?|ftp|mailto|xmpp)(?=\\:)|(www)(?=\.)|(?<=@)")
 MD_LIMIT = 300
 
 
@@ -55,8 +59,8 @@ def md(value: object, limit: int = MD_LIMIT) -> str:
     text = " ".join(visible(value).split())
     if len(text) > limit:
         text = text[: limit - 1] + "…"
-    escaped = _PUNCTUATION.sub(r"\\\1", text)
-    return _AUTOLINK.sub(lambda m: (m.group(1) or "") + _JOINER, escaped)
+    escaped = _LINE_START.sub(r"\1\\\2", _SPECIAL.sub(r"\\\1", text))
+    return _AUTOLINK.sub(lambda m: (m.group(1) or m.group(2) or "") + _JOINER, escaped)
 
 
 def visible_frame(df: pd.DataFrame) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 import state
 import streamlit as st
+from untrusted import md, visible, visible_frame
 
 from goldenloop.errors import GoldenloopError
 from goldenloop.ingest import ImportOptions, import_file
@@ -73,7 +74,8 @@ def table_or_empty(df: pd.DataFrame, columns: dict, empty: str) -> None:
     if df.empty:
         st.info(empty)
     else:
-        st.dataframe(df, hide_index=True, column_config=columns, column_order=list(columns))
+        st.dataframe(visible_frame(df), hide_index=True, column_config=columns,
+                     column_order=list(columns))
 
 
 def recent_imports(store: Store) -> pd.DataFrame:
@@ -95,7 +97,7 @@ def start_import(store: Store, files, fmt: str | None, mapping_text: str, redact
         mapping = column_mapping.parse_map_flags(
             [ln.strip() for ln in mapping_text.splitlines() if ln.strip()])
     except GoldenloopError as exc:
-        st.error(str(exc))
+        st.error(md(str(exc), 2000))
         return
     folder = state.data_paths().uploads
     saved = [save_upload(folder, f.name, f.getvalue()) for f in files]
@@ -113,15 +115,15 @@ def _import_here(store: Store, saved, opts: ImportOptions) -> None:
     bar = st.progress(0.0, "Starting")
     for i, path in enumerate(saved):
         def note(frac: float, msg: str, i: int = i) -> None:
-            bar.progress(min(1.0, (i + frac) / len(saved)), msg)
+            bar.progress(min(1.0, (i + frac) / len(saved)), md(msg))
 
         try:
             r = import_file(store, path, opts, note)
         except GoldenloopError as exc:
-            st.error(str(exc))
+            st.error(md(str(exc), 2000))
             continue
-        st.text(f"{path.name}: {r.rows_read:,} read, {r.imported:,} imported, "
-                f"{r.duplicates:,} duplicates, {r.quarantined:,} quarantined")
+        st.text(visible(f"{path.name}: {r.rows_read:,} read, {r.imported:,} imported, "
+                f"{r.duplicates:,} duplicates, {r.quarantined:,} quarantined"))
     bar.progress(1.0, "Done")
 
 
@@ -143,7 +145,7 @@ def draw_active_jobs(store: Store, kind: str | None, allow_cancel: bool = False)
         st.subheader("In progress")
         for job in active.itertuples():
             label = f"Job {job.job_id} · {job.kind} · {job.status}: {job.message or 'waiting'}"
-            st.progress(float(job.progress or 0), text=label)
+            st.progress(float(job.progress or 0), text=md(label))  # messages name files
             if allow_cancel and st.button("Cancel", key=f"cancel-{job.job_id}"):
                 store.write(job_sql.request_cancel, int(job.job_id))
                 time.sleep(0.2)

@@ -18,6 +18,7 @@ import pandas as pd
 import review_identity as identity
 import state
 import streamlit as st
+from untrusted import md, visible, visible_frame
 
 from goldenloop import roles
 from goldenloop.agreement import disagreements as dis
@@ -72,7 +73,7 @@ def choose_criterion(store) -> pd.Series | None:
     crit = state.aggregate(store, pdata.criteria)
     if crit.empty:
         return None
-    names = [f"{r.criterion} ({r.value_type}) · {r.rubric_name}/{versions_of(r._asdict())}"
+    names = [visible(f"{r.criterion} ({r.value_type}) · {r.rubric_name}/{versions_of(r._asdict())}")
              for r in crit.itertuples()]
     chosen = st.sidebar.selectbox("Criterion", names, key="criterion", bind="query-params")
     return crit.iloc[names.index(chosen) if chosen in names else 0]
@@ -85,13 +86,14 @@ def choose_filter(store, crit: pd.Series) -> pdata.PageFilter:
     # Keys per criterion: another criterion offers other judges, versions and days.
     tag = f"{crit['rubric_name']}/{crit['rubric_version']}/{crit['criterion']}"
     judges = st.sidebar.multiselect("Judge versions", list(labels), default=list(labels),
-                                    key=f"judges:{tag}")
+                                    key=f"judges:{tag}", format_func=visible)
     st.sidebar.subheader("Slices")
     models = st.sidebar.multiselect("Model versions", c.model_versions, key=f"models:{tag}",
-                                    placeholder="All")
-    apps = st.sidebar.multiselect("Apps", c.apps, key=f"apps:{tag}", placeholder="All")
+                                    placeholder="All", format_func=visible)
+    apps = st.sidebar.multiselect("Apps", c.apps, key=f"apps:{tag}", placeholder="All",
+                                  format_func=visible)
     reviewers = st.sidebar.multiselect("Reviewers", c.reviewers, key=f"reviewers:{tag}",
-                                       placeholder="All")
+                                       placeholder="All", format_func=visible)
     start = end = None
     if c.first is not None:
         picked = st.sidebar.date_input("Time window (UTC)", (c.first.date(), c.last.date()),
@@ -134,13 +136,13 @@ def draw_verdicts(page: pdata.AgreementPage) -> None:
                 left.success("**Fit for use**", icon=":material/verified:")
             else:
                 left.error("**Not fit for use**", icon=":material/block:")
-            left.text(judge_name((v.judge_name, v.judge_version)))
+            left.text(visible(judge_name((v.judge_name, v.judge_version))))
             value = "—" if pd.isna(v.value) else f"{v.value:.2f}"
             interval = ("no interval" if pd.isna(v.ci_low)
                         else f"95% interval {v.ci_low:.2f} to {v.ci_high:.2f}")
             mid.metric(g.label(v.statistic), value, help=rule.describe(), border=False)
             mid.caption(f"{interval} · {v.n:,} pairs on {v.n_items:,} items")
-            right.markdown(f"**Why:** {v.reason}.")
+            right.markdown(f"**Why:** {md(v.reason, 2000)}.")  # reasons quote names
             right.caption(ceiling_text(page, (v.judge_name, v.judge_version), ceiling, alpha))
     st.caption(f"Gate: {rule.describe()}. Change it in the sidebar.")
 
@@ -177,7 +179,7 @@ def draw_figures(page: pdata.AgreementPage, specs: dict) -> None:
     table = pd.concat([judges, humans], ignore_index=True).assign(
         label=lambda d: d["statistic"].map(g.label))
     with st.expander("Every figure: pairs, items, sessions and notes"):
-        st.dataframe(table, hide_index=True, column_config=FIGURE_COLUMNS,
+        st.dataframe(visible_frame(table), hide_index=True, column_config=FIGURE_COLUMNS,
                      column_order=list(FIGURE_COLUMNS))
         st.caption("Against each human: every judge grade paired with every reviewer's grade "
                    "of the item. Against the consensus: items with two or more reviewers, "
@@ -239,7 +241,7 @@ def draw_slices(page: pdata.AgreementPage, slice_by: str) -> None:
     df = df.assign(judge=charts.who_column,
                    size=lambda d: d["small"].map({True: "small: read with care", False: ""}),
                    slice_value=lambda d: d["slice_value"].astype(str))
-    st.dataframe(df, hide_index=True, column_order=[
+    st.dataframe(visible_frame(df), hide_index=True, column_order=[
         "judge", "slice_value", "value", "ci_low", "ci_high", "n", "n_items", "n_clusters",
         "size", "note"], column_config={
         "judge": st.column_config.TextColumn("Judge"),
@@ -255,7 +257,7 @@ def draw_versions(page: pdata.AgreementPage) -> None:
         return
     st.subheader("Judge versions side by side, on the same items")
     v = v.assign(judge=charts.who_column)
-    st.dataframe(v, hide_index=True, column_order=[
+    st.dataframe(visible_frame(v), hide_index=True, column_order=[
         "judge", "value", "ci_low", "ci_high", "diff", "diff_low", "diff_high", "n", "n_items",
         "note"], column_config={
         "judge": st.column_config.TextColumn("Judge"),
@@ -281,10 +283,10 @@ def draw_disagreements(store, page: pdata.AgreementPage, key: tuple[str, str],
     rows = state.aggregate(store, pdata.disagreement_list, f, key, cell, page.query.tolerance)
     what = (f"reviewer said {cell[0]!r}, judge said {cell[1]!r}" if cell is not None
             else "judge and reviewer disagree")
-    st.markdown(f"**{len(rows):,} pairs** where {what} — judge {judge_name(key)}.")
+    st.markdown(f"**{len(rows):,} pairs** where {md(what)} — judge {md(judge_name(key))}.")
     if rows.empty:
         return
-    st.dataframe(rows, hide_index=True, column_config=LIST_COLUMNS,
+    st.dataframe(visible_frame(rows), hide_index=True, column_config=LIST_COLUMNS,
                  column_order=list(LIST_COLUMNS), key="disagreement_list")
     draw_adjudication(store, page, key, rows, who)
 
@@ -307,9 +309,9 @@ def draw_adjudication(store, page, key, rows: pd.DataFrame, who: str | None) -> 
                 description=f"Disagreements of {judge_name(key)} with reviewers on "
                             f"{f.criterion}")
         except GoldenloopError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(md(str(exc), 2000), icon=":material/error:")
             return
-        st.success(f"Queue {queue.queue_id} ({queue.name}) holds {queue.items:,} items; grades "
+        st.success(f"Queue {queue.queue_id} ({md(queue.name)}) holds {queue.items:,} items; grades "
                    "made in it are flagged as adjudication and kept out of agreement.",
                    icon=":material/check_circle:")
         if left_out:
@@ -336,11 +338,11 @@ query = pdata.PageQuery(flt, rule, slice_by=slice_by, tolerance=tolerance)
 try:
     page = state.aggregate(store, pdata.agreement_page, query)
 except GoldenloopError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(md(str(exc), 2000), icon=":material/error:")
     st.stop()
 
-st.caption(f"{crit['criterion']} ({crit['value_type']}), rubric {crit['rubric_name']} "
-           f"(versions {versions_of(crit)}): {page.n_pairs:,} pairs of a judge grade and a "
+st.caption(md(f"{crit['criterion']} ({crit['value_type']}), rubric {crit['rubric_name']} "
+              f"(versions {versions_of(crit)})") + f": {page.n_pairs:,} pairs of a judge grade and a "
            "reviewer's grade of the same item in the chosen slices.")
 if page.empty:
     st.info("No item in these slices has both a judge grade and a reviewer's grade. Widen "
@@ -354,7 +356,7 @@ judges = sorted(page.disagreements)
 key = judges[0]
 if len(judges) > 1:
     key = st.selectbox("Judge version for the matrix and the disagreements", judges,
-                       format_func=judge_name, key="matrix_judge")
+                       format_func=lambda k: visible(judge_name(k)), key="matrix_judge")
 cell = draw_matrix_and_time(page, specs, key)
 draw_slices(page, slice_by)
 draw_versions(page)

@@ -12,6 +12,7 @@ import span_filters
 import span_table
 import state
 import streamlit as st
+from untrusted import md, visible_frame
 
 from goldenloop.errors import GoldenloopError
 from goldenloop.metrics import conversations as C
@@ -64,7 +65,7 @@ def draw_dropoff(stats: C.ConversationStats) -> None:
     for name in (*C.DROP_REASONS, "any"):
         shown[name] = [f"{n:,} ({s:.1%})" for n, s in zip(table[name], table[f"{name}_share"],
                                                            strict=True)]
-    event = st.dataframe(shown, hide_index=True, key="dropoff_table", on_select="rerun",
+    event = st.dataframe(visible_frame(shown), hide_index=True, key="dropoff_table", on_select="rerun",
                          selection_mode="single-row", column_config={
                              "model_version": "model version",
                              "negative_feedback": "negative feedback", "any": "any of these"})
@@ -84,7 +85,7 @@ REASONS = {"any of these": "any", "unanswered": "unanswered", "errored": "errore
 def draw_dropped(version: str) -> None:
     """The sessions behind a row of the drop-off table (pick a row; all versions otherwise),
     most recent first, each linking to its last turn and conversation."""
-    st.caption(f"Sessions that dropped off, {version} (select a row of the table to pick a "
+    st.caption(f"Sessions that dropped off, {md(version)} (select a row of the table to pick a "
                "version), most recent first:")
     label = st.segmented_control("Reason", list(REASONS), default="any of these", key="drop_reason",
                                  label_visibility="collapsed") or "any of these"
@@ -95,7 +96,7 @@ def draw_dropped(version: str) -> None:
         return
     rows = dropped.assign(link=[span_table.trace_link(trace=t, span=s) for t, s in
                                 zip(dropped["trace_id"], dropped["span_id"], strict=True)])
-    st.dataframe(rows, hide_index=True, height=300, column_order=[
+    st.dataframe(visible_frame(rows), hide_index=True, height=300, column_order=[
         "link", "last_turn_at", "model_version", "turns", "status", "feedback",
         "last_user_message", "session_id"], column_config={
         "link": st.column_config.LinkColumn("last turn", display_text="open", width="small"),
@@ -109,7 +110,7 @@ def draw_turns(stats: C.ConversationStats) -> None:
     st.subheader("Turns per session and to resolution")
     left, right = st.columns(2, gap="medium")
     left.altair_chart(cc.turns_per_session(stats.turns_per_session(by_version=True)), width="stretch")
-    left.dataframe(stats.turn_summary(), hide_index=True, column_config={
+    left.dataframe(visible_frame(stats.turn_summary()), hide_index=True, column_config={
         "model_version": "model version",
         "mean_turns": st.column_config.NumberColumn("mean turns", format="%.2f"),
         "median_turns": st.column_config.NumberColumn("median turns", format="%g")})
@@ -152,7 +153,7 @@ try:
     f, idle, phrase = sidebar()
     stats = state.aggregate(store, C.conversation_stats, f, idle)
 except GoldenloopError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(md(str(exc), 2000), icon=":material/error:")
     st.stop()
 
 st.caption(f"{phrase.capitalize()}: {f.start:%Y-%m-%d %H:%M} to {f.end:%Y-%m-%d %H:%M} UTC. A turn "

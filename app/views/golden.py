@@ -18,6 +18,7 @@ import pandas as pd
 import review_identity as identity
 import state
 import streamlit as st
+from untrusted import md, visible, visible_frame
 
 from goldenloop import golden, roles
 from goldenloop.golden.build import NO_EXPECTED
@@ -51,7 +52,7 @@ def filter_form(opts: golden.Options) -> golden.GoldenFilter | None:
     crits = {c.name: c for c in opts.criteria}
     top = st.columns([2, 2, 1])
     name = top[0].selectbox("Criterion", list(crits), key="gs_criterion",
-                            format_func=lambda n: f"{n} ({crits[n].human_grades:,} human grades)")
+                            format_func=lambda n: visible(f"{n} ({crits[n].human_grades:,} human grades)"))
     source = top[1].selectbox("Source of truth", list(golden.SOURCES), key="gs_source",
                               format_func=golden.SOURCES.get)
     n_min = top[2].number_input("N reviewers", 2, 10, 2, key="gs_n",
@@ -78,7 +79,7 @@ def filter_form(opts: golden.Options) -> golden.GoldenFilter | None:
         queues = dict(opts.queues)
         kw["queue_ids"] = tuple(cols[0].multiselect(
             "Graded in review queues", list(queues), placeholder="any queue or none",
-            format_func=lambda q: f"{q} · {queues[q]}"))
+            format_func=lambda q: visible(f"{q} · {queues[q]}")))
         days = cols[1].date_input("Answers from – to (UTC)", value=(), key="gs_days")
         if len(days) == 2:
             kw["start"] = datetime.combine(days[0], time())
@@ -88,7 +89,7 @@ def filter_form(opts: golden.Options) -> golden.GoldenFilter | None:
     try:
         f = golden.GoldenFilter(criterion=name, source=source, min_reviewers=int(n_min), **kw)
     except golden.FilterError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(md(str(exc), 2000), icon=":material/error:")
         return None
     st.session_state["gs_filter"] = f
     st.session_state.pop("gs_export", None)
@@ -99,10 +100,11 @@ def _grade_rules(crit: Criterion) -> dict:
     """Correctness rule and thresholds, in the criterion's own terms."""
     cols = st.columns(2)
     if crit.value_type in ("nominal",) and crit.labels:
-        good = cols[0].multiselect("Labels that count as correct", crit.labels,
+        good = cols[0].multiselect("Labels that count as correct", crit.labels, format_func=visible,
                                    help="A graded answer with one of these labels can be the "
                                         "expected output; without any, only corrected answers")
-        keep = cols[1].multiselect("Keep only these labels", crit.labels, placeholder="all")
+        keep = cols[1].multiselect("Keep only these labels", crit.labels, placeholder="all",
+                                   format_func=visible)
         return {"correct_labels": tuple(good), "labels": tuple(keep)}
     lo, hi = crit.min_value or 1.0, crit.max_value or max(float(len(crit.labels)), 1.0)
     at = cols[0].number_input("Graded correct at or above", lo, hi, value=None,
@@ -133,9 +135,9 @@ def draw_preview(store, p: golden.Preview) -> None:
     left, right = st.columns(2)
     left.altair_chart(_bar(p.label_balance, "label", "Label balance"), width="stretch")
     right.altair_chart(_bar(p.agreement, "agreement_level", "Agreement level"), width="stretch")
-    st.caption(f"Rule for a correct answer: {'; '.join(p.filter.describe()[2:3]) or 'none'}. "
+    st.caption(f"Rule for a correct answer: {md('; '.join(p.filter.describe()[2:3]) or 'none')}. "
                f"First {len(p.rows)} rows:")
-    st.dataframe(p.rows, hide_index=True, column_config=ROW_COLUMNS,
+    st.dataframe(visible_frame(p.rows), hide_index=True, column_config=ROW_COLUMNS,
                  column_order=list(ROW_COLUMNS))
 
 
@@ -154,10 +156,10 @@ def export_form(store, who: str, f: golden.GoldenFilter) -> None:
                 r = golden.publish(store, name, f, who, _out(), formats=formats,
                                    description=desc)
         except golden.GoldenError as exc:
-            st.error(str(exc), icon=":material/error:")
+            st.error(md(str(exc), 2000), icon=":material/error:")
             return
         except roles.PermissionDenied as exc:
-            st.error(str(exc), icon=":material/block:")
+            st.error(md(str(exc), 2000), icon=":material/block:")
             return
         st.session_state["gs_export"] = (r.build.version.dataset, r.build.version.version,
                                          r.build.created, str(r.export.folder))
@@ -172,13 +174,13 @@ def _out():
 def draw_export(store, name: str, version: int, created: bool, folder: str) -> None:
     path = Path(folder)
     if created:
-        st.success(f"Saved {name} version {version} and exported it.", icon=":material/done:")
+        st.success(f"Saved {md(name)} version {version} and exported it.", icon=":material/done:")
     else:
-        st.info(f"Nothing changed since {name} version {version}: no new version; exported "
+        st.info(f"Nothing changed since {md(name)} version {version}: no new version; exported "
                 "it again.", icon=":material/published_with_changes:")
     if version > 1 and created:
         draw_diff(golden.diff(store, name, version - 1, version))
-    st.text(f"Files in {path}")
+    st.text(visible(f"Files in {path}"))
     files = sorted(p.name for p in path.iterdir() if not p.name.startswith("."))
     notes = {**FORMAT_NOTES, "card": "the dataset card: purpose, counts, label balance, "
                                      "sources, filters, version and hash",
@@ -191,7 +193,7 @@ def draw_export(store, name: str, version: int, created: bool, folder: str) -> N
     card = path / "README.md"
     if card.exists():
         with st.expander("Dataset card (README.md)", expanded=True, icon=":material/badge:"):
-            st.code(card.read_text(encoding="utf-8"), language="markdown", wrap_lines=True)
+            st.code(visible(card.read_text(encoding="utf-8")), language="markdown", wrap_lines=True)
 
 
 def _fmt_of(file: str) -> str:
@@ -200,7 +202,7 @@ def _fmt_of(file: str) -> str:
 
 
 def draw_diff(d: golden.Diff) -> None:
-    st.text(d.summary())
+    st.text(visible(d.summary()))
     m = st.columns(4)
     for col, label, n in zip(m, ("Added", "Removed", "Changed", "Unchanged"),
                              (len(d.added), len(d.removed), len(d.changed), d.unchanged),
@@ -209,7 +211,7 @@ def draw_diff(d: golden.Diff) -> None:
     for title, frame in (("Changed", d.changed), ("Added", d.added), ("Removed", d.removed)):
         if not frame.empty:
             st.caption(title)
-            st.dataframe(frame, hide_index=True, column_config={
+            st.dataframe(visible_frame(frame), hide_index=True, column_config={
                 "fields": st.column_config.ListColumn("What changed")})
 
 
@@ -218,16 +220,16 @@ def draw_versions(store, who: str) -> None:
     if sets.empty:
         st.info("No golden set yet: build one in the first tab.", icon=":material/inbox:")
         return
-    st.dataframe(sets, hide_index=True, column_config={
+    st.dataframe(visible_frame(sets), hide_index=True, column_config={
         "latest_version": "latest version", "content_hash": "hash", "changed_at": "changed",
         "created_by": "created by"})
-    name = st.selectbox("Dataset", sets["name"].tolist(), key="gs_browse")
+    name = st.selectbox("Dataset", sets["name"].tolist(), key="gs_browse", format_func=visible)
     found = golden.versions(store, name)
     st.dataframe(pd.DataFrame([{
         "version": v.version, "created": v.created_at, "author": v.author, "rows": v.rows,
         "left out": sum(v.counts.get("left_out", {}).values()), "hash": v.short_hash,
         "source of truth": golden.SOURCES[v.filter.source],
-        "filter": "; ".join(v.filter.describe()[2:])} for v in found]), hide_index=True)
+        "filter": visible("; ".join(v.filter.describe()[2:]))} for v in found]), hide_index=True)
     numbers = [v.version for v in found]
     if len(numbers) > 1:
         cols = st.columns(2)

@@ -26,6 +26,7 @@ import review_identity as identity
 import review_queues as rq
 import state
 import streamlit as st
+from untrusted import md, visible
 
 from goldenloop import review, roles
 from goldenloop.errors import GoldenloopError
@@ -52,7 +53,7 @@ if queues.empty:
 names = {int(q): str(n) for q, n in zip(queues["queue_id"], queues["name"], strict=True)}
 rq.seed_queue_choice(names)
 top = st.columns([3, 1])
-queue_id = top[0].selectbox("Queue", list(names), format_func=lambda q: f"{q} · {names[q]}",
+queue_id = top[0].selectbox("Queue", list(names), format_func=lambda q: visible(f"{q} · {names[q]}"),
                             key="queue", bind="query-params")
 blind = top[1].toggle("Blind mode", value=True, key="gl_blind",
                       help="Hide judge scores and other reviewers' grades until you submit")
@@ -170,11 +171,11 @@ def grading() -> None:
     rg.keyboard()
     flash = st.session_state.pop("gl_flash", None)
     if flash:
-        getattr(notices, flash[0])(flash[1])
+        getattr(notices, flash[0])(md(flash[1], 2000))  # messages may quote data
     try:
         claim, lost = current_claim()
     except GoldenloopError as exc:
-        notices.error(str(exc), icon=":material/error:")
+        notices.error(md(str(exc), 2000), icon=":material/error:")
         return
     previous = st.session_state.get("gl_previous")
     if previous is not None and previous.queue_id == queue_id:

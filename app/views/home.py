@@ -11,6 +11,7 @@ from datetime import datetime
 import pandas as pd
 import state
 import streamlit as st
+from untrusted import visible, visible_frame
 
 # url_path of the page that lists quarantined rows, whichever of these exists.
 QUARANTINE_PAGES = ("quarantine", "imports")
@@ -77,7 +78,7 @@ def span_of(first: datetime, last: datetime) -> str:
 
 def table(df: pd.DataFrame, columns: dict, unset: str | None = None) -> None:
     shown = df.fillna({df.columns[0]: unset}) if unset else df  # name the missing key
-    st.dataframe(shown, hide_index=True, column_config=columns, column_order=list(columns))
+    st.dataframe(visible_frame(shown), hide_index=True, column_config=columns, column_order=list(columns))
 
 
 def draw_empty_state(store_path: str, imports: int) -> None:
@@ -91,7 +92,7 @@ def draw_empty_state(store_path: str, imports: int) -> None:
     st.write("Or load your own traces (CSV, JSONL, Parquet, OpenAI logs, OTLP JSON):")
     st.code("goldenloop import FILE", language=None)
     st.caption("Then reload this page. Database file:")
-    st.text(store_path)
+    st.text(visible(store_path))
 
 
 def draw_tiles(summary) -> None:

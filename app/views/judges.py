@@ -11,6 +11,7 @@ import review_identity as identity
 import state
 import streamlit as st
 import widgets
+from untrusted import md, visible, visible_frame
 
 from goldenloop import estimation, judge, ppi, roles
 from goldenloop.errors import GoldenloopError
@@ -24,7 +25,7 @@ try:
     judges = judge.available(store)
 except GoldenloopError as exc:  # a broken judge file: say which, show nothing half-loaded
     st.error("A judge file cannot be loaded.", icon=":material/error:")
-    st.text(str(exc))
+    st.text(visible(exc))
     st.stop()
 if not judges:
     st.info("No judges: add a YAML file to judges/ beside the database.", icon=":material/gavel:")
@@ -65,13 +66,13 @@ else:
         try:
             est = ppi.queue_estimates(store, int(qid), judge_version=version)
         except estimation.EstimationError as exc:
-            st.info(str(exc))
+            st.info(md(str(exc), 2000))
     if est is not None and est.empty:
         st.info("Nothing to estimate yet: it needs judge grades on this queue's items and human "
                 "grades on some of the same items.", icon=":material/hourglass_empty:")
     elif est is not None:
         jp.draw_headline(est)
-        st.dataframe(est, hide_index=True, column_config=jp.PPI_COLUMNS,
+        st.dataframe(visible_frame(est), hide_index=True, column_config=jp.PPI_COLUMNS,
                      column_order=list(jp.PPI_COLUMNS))
         st.caption("Prediction-powered inference: the judge's mean over every judged item, "
                    "corrected by the human−judge difference on the items both graded, weighted "
@@ -82,8 +83,8 @@ else:
 st.subheader("Judge versions")
 versions = judge_sql.versions(store)
 widgets.table_or_empty(versions, jp.VERSION_COLUMNS,
-                       "No judge has run yet. Available: " + ", ".join(
-                           f"{j.name} ({j.version})" for j in judges.values()))
+                       "No judge has run yet. Available: " + md(", ".join(
+                           f"{j.name} ({j.version})" for j in judges.values()), 2000))
 
 st.subheader("Failures")
 st.caption("Refusals, unparseable answers, timeouts and HTTP errors, each with exactly what "

@@ -12,6 +12,7 @@ import review_identity as identity
 import review_queues as rq
 import state
 import streamlit as st
+from untrusted import visible, visible_frame
 
 from goldenloop import roles
 
@@ -33,11 +34,11 @@ if queues.empty:
             "design.", icon=":material/inbox:")
     st.stop()
 
-st.dataframe(queues, hide_index=True, column_config=rq.QUEUE_COLUMNS,
+st.dataframe(visible_frame(queues), hide_index=True, column_config=rq.QUEUE_COLUMNS,
              column_order=list(rq.QUEUE_COLUMNS))
 names = {int(q): str(n) for q, n in zip(queues["queue_id"], queues["name"], strict=True)}
 rq.seed_queue_choice(names)
-queue_id = st.selectbox("Queue", list(names), format_func=lambda q: f"{q} · {names[q]}",
+queue_id = st.selectbox("Queue", list(names), format_func=lambda q: visible(f"{q} · {names[q]}"),
                         key="queue", bind="query-params")
 if queue_id is None:
     st.stop()

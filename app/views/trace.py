@@ -16,6 +16,7 @@ import span_filters
 import span_table
 import state
 import streamlit as st
+from untrusted import md, visible, visible_frame
 from widgets import fmt_ms
 
 from goldenloop.metrics import traces
@@ -40,7 +41,7 @@ def plain(label: str, text) -> None:
     if text is None or (not isinstance(text, str) and pd.isna(text)) or text == "":
         st.text("—")
     else:
-        st.code(str(text), language=None, wrap_lines=True)
+        st.code(visible(text), language=None, wrap_lines=True)
 
 
 # -- one span ----------------------------------------------------------------------------------
@@ -51,12 +52,12 @@ def draw_span(span: dict) -> None:
         ("First token", fmt_ms(span["ttft_ms"])), ("Input tokens", fmt_num(span["input_tokens"])),
         ("Output tokens", fmt_num(span["output_tokens"])),
     ], strict=True):
-        col.metric(label, value, border=True)
+        col.metric(label, md(value), border=True)  # a metric's value renders Markdown
     cost = "no cost" if pd.isna(span["cost_usd"]) else f"cost ${span['cost_usd']:.4f}"
-    st.text(f"{span['kind'] or 'span'} · {cost} · model version {span['model_version'] or '—'} · "
+    st.text(visible(f"{span['kind'] or 'span'} · {cost} · model version {span['model_version'] or '—'} · "
             f"prompt {span['prompt_name'] or '—'} "
             f"{span['prompt_version'] or ''} · app {span['app'] or '—'} · "
-            f"{span['environment'] or '—'} · started {span['start_time']:%Y-%m-%d %H:%M:%S} UTC")
+            f"{span['environment'] or '—'} · started {span['start_time']:%Y-%m-%d %H:%M:%S} UTC"))
     if span["status"] != "ok" and (span["error_type"] or span["error_message"]):
         plain("Error", f"{span['error_type'] or ''}: {span['error_message'] or ''}")
     plain("Last user message", span["last_user_message"])
@@ -72,12 +73,12 @@ def draw_span(span: dict) -> None:
     if feedback.empty:
         left.text("none")
     else:
-        left.dataframe(feedback, hide_index=True)
+        left.dataframe(visible_frame(feedback), hide_index=True)
     right.caption("Grades (human and judge, current)")
     if grades.empty:
         right.text("none")
     else:
-        right.dataframe(grades, hide_index=True)
+        right.dataframe(visible_frame(grades), hide_index=True)
     with st.expander("System prompt, input messages, context and metadata"):
         plain("System prompt", span["system_prompt"])
         for name in ("messages", "retrieved_context", "tool_calls", "metadata"):
@@ -108,10 +109,11 @@ def waterfall(tree: pd.DataFrame, current: str | None) -> alt.Chart:
     """Each span as a bar from its start to its end, in tree order (children under their
     parent, indented), coloured by kind; the span being read is outlined."""
     data = tree.assign(
-        row=[f"{i + 1:>3}. {'   ' * d}{k or '?'} · {n or ''}"[:80]
+        row=[visible(f"{i + 1:>3}. {'   ' * d}{k or '?'} · {n or ''}")[:80]
              for i, (d, k, n) in enumerate(zip(tree["depth"], tree["kind"], tree["name"], strict=True))],
         end_ms=tree[["end_ms", "offset_ms"]].max(axis=1).clip(lower=tree["offset_ms"] + 1),
         current=tree["span_id"] == current,
+        model_version=tree["model_version"].map(visible),
     )[["row", "kind", "offset_ms", "end_ms", "latency_ms", "status", "model_version", "current"]]
     kinds = sorted(data["kind"].fillna("?").unique())
     colors = [KIND_COLORS.get(k, "#888888") for k in kinds]
@@ -130,16 +132,16 @@ def waterfall(tree: pd.DataFrame, current: str | None) -> alt.Chart:
 def draw_trace(trace_id: str, current: str | None) -> None:
     tree = state.aggregate(store, traces.trace_tree, trace_id)
     total = tree["end_ms"].max()
-    st.text(f"Trace {trace_id}: {len(tree)} spans over {fmt_ms(total)}"
+    st.text(f"Trace {visible(trace_id)}: {len(tree)} spans over {fmt_ms(total)}"
             + (f" (the first {traces.MAX_TRACE_SPANS:,})" if len(tree) >= traces.MAX_TRACE_SPANS else ""))
     st.altair_chart(waterfall(tree, current), width="stretch")
     st.caption("The tree, indented by depth (start offset, duration, status):")
     lines = [f"{'  ' * d}{'└ ' if d else ''}{k or '?'} {n or ''}  +{o:,.0f} ms  {fmt_ms(ms)}  {s or ''}"
              for d, k, n, o, ms, s in zip(tree["depth"], tree["kind"], tree["name"], tree["offset_ms"],
                                           tree["latency_ms"], tree["status"], strict=True)]
-    st.code("\n".join(lines), language=None)
+    st.code(visible("\n".join(lines)), language=None)
     rows = tree.assign(link=[span_table.trace_link(trace=trace_id, span=s) for s in tree["span_id"]])
-    st.dataframe(rows, hide_index=True,
+    st.dataframe(visible_frame(rows), hide_index=True,
                  column_order=["link", "span_id", "kind", "name", "depth", "offset_ms", "latency_ms",
                                "status", "model_version", "input_tokens", "output_tokens"],
                  column_config={"link": st.column_config.LinkColumn("span", display_text="open"),
@@ -150,16 +152,16 @@ def draw_trace(trace_id: str, current: str | None) -> None:
 # -- one conversation --------------------------------------------------------------------------
 def draw_conversation(session_id: str, current_trace: str | None) -> None:
     turns = state.aggregate(store, traces.conversation, session_id)
-    st.text(f"Session {session_id}: {len(turns)} turns from {turns['start_time'].min():%Y-%m-%d %H:%M} "
-            f"to {turns['end_time'].max():%Y-%m-%d %H:%M} UTC")
+    st.text(f"Session {visible(session_id)}: {len(turns)} turns from "
+            f"{turns['start_time'].min():%Y-%m-%d %H:%M} to {turns['end_time'].max():%Y-%m-%d %H:%M} UTC")
     for t in turns.itertuples():
         if pd.notna(t.idle_min) and t.idle_min > IDLE_MINUTES:
             st.caption(f"Idle {t.idle_min:,.0f} minutes: by the {IDLE_MINUTES}-minute rule of the "
                        "Conversations page, a new session starts here.")
         here = " (this trace)" if t.trace_id == current_trace else ""
         with st.container(border=True):
-            st.text(f"Turn {t.turn}{here} · {t.start_time:%Y-%m-%d %H:%M:%S} UTC · "
-                    f"{t.model_version or '—'} · {t.status or 'no LLM call'} · {fmt_ms(t.llm_ms)}")
+            st.text(visible(f"Turn {t.turn}{here} · {t.start_time:%Y-%m-%d %H:%M:%S} UTC · "
+                    f"{t.model_version or '—'} · {t.status or 'no LLM call'} · {fmt_ms(t.llm_ms)}"))
             user, answer = st.columns(2)
             with user:
                 plain("User", t.user_message)
@@ -167,7 +169,7 @@ def draw_conversation(session_id: str, current_trace: str | None) -> None:
                 plain("Answer", t.answer)
             st.text("Signals: " + signal_line(t.user_offensive, t.user_sentiment, "user") + " · "
                     + signal_line(t.output_offensive, t.output_sentiment, "answer"))
-            st.text(f"Feedback: {text_or(t.feedback, 'none')} · grades: {text_or(t.grades, 'none')}")
+            st.text(visible(f"Feedback: {text_or(t.feedback, 'none')} · grades: {text_or(t.grades, 'none')}"))
             if isinstance(t.span_id, str):
                 st.page_link(page(), label="Open this turn", icon=":material/open_in_new:",
                              query_params={"trace": t.trace_id, "span": t.span_id})
@@ -185,7 +187,7 @@ def draw_search() -> None:
             try:
                 found = state.aggregate(store, traces.find, ident.strip())
             except traces.NotFound as exc:
-                st.warning(str(exc), icon=":material/search_off:")
+                st.warning(md(str(exc)), icon=":material/search_off:")
             else:
                 st.query_params.from_dict({k.split("_")[0]: v for k, v in found.items()})
                 st.rerun()
@@ -229,7 +231,7 @@ try:
         root = span or state.aggregate(store, traces.span_detail, trace_id, tree["span_id"].iloc[0])
         session_id = root["session_id"] if isinstance(root["session_id"], str) else None
 except traces.NotFound as exc:
-    st.warning(str(exc), icon=":material/search_off:")
+    st.warning(md(str(exc)), icon=":material/search_off:")
     st.stop()
 
 names = (["Request"] if span else []) + (["Trace"] if trace_id else []) \
@@ -244,4 +246,4 @@ for tab, name in zip(st.tabs(names), names, strict=True):
             try:
                 draw_conversation(session_id, trace_id)
             except traces.NotFound as exc:
-                st.warning(str(exc), icon=":material/search_off:")
+                st.warning(md(str(exc)), icon=":material/search_off:")

@@ -70,14 +70,19 @@ def _classify(r: Rule, p: Periods, current: tuple, reference: tuple) -> Evaluati
     base = dict(rule=r.name, metric=r.metric, value=value, samples=n, threshold=None,
                 reference=None, change=None, window_start=p.start, window_end=p.end)
     over = f"over {format_duration(p.window)}"
-    # Totals and anomaly severities are values even when nothing was counted (zero).
-    enough = value is not None and (n >= r.min_samples or r.metric in EXTENSIVE
-                                    or r.condition == "anomaly")
-    if r.condition == "no_data" and n >= r.min_samples:
-        return Evaluation(state="OK", reason=f"{n:,} samples {over}", **base)
-    if r.condition == "no_data" or not enough:
+    if r.condition == "no_data":
+        if n >= r.min_samples:
+            return Evaluation(state="OK", reason=f"{n:,} samples {over}", **base)
         return Evaluation(state=r.no_data_state, reason=f"no data {over} ({n:,} samples, "
                           f"{r.min_samples:,} needed)", **base)
+    if value is None:
+        return Evaluation(state=r.no_data_state, reason=f"no data {over}", **base)
+    # Too few to judge is not "no data": a quiet night must not page anyone either way.
+    # Totals and anomaly severities are values whatever was counted (zero included).
+    if n < r.min_samples and r.metric not in EXTENSIVE and r.condition != "anomaly":
+        return Evaluation(state="OK", reason=f"{r.metric} {fmt(r.metric, value)} {over} rests "
+                          f"on {n:,} samples, fewer than min_samples ({r.min_samples:,}): not "
+                          "judged", **base)
     if r.condition == "change":
         return _change(r, p, value, reference, base, over)
     shown = f"{r.metric} {fmt(r.metric, value)} {over} ({n:,} samples)"
