@@ -104,21 +104,16 @@ def detect(store: Store, *, since: datetime | None = None, until: datetime | Non
     note(0.05, "reading hourly aggregates")
     tests, series = _series_tests(store, since, until)
     note(0.5, "testing")
-    pool = [p for t in tests for p in (t.p_up, t.p_down) if p is not None]
-    pool += [c.p for t in tests for c in t.shifts]
-    found_events = events.find(store, since, until, [t.matrix for t in tests])
-    flat = np.concatenate([p.ravel() for p in pool]) if pool else np.array([])
-    threshold = st.benjamini_hochberg(flat, q)
-    cands = [c for t in tests for c in engine.spike_candidates(t, threshold)]
-    cands += [c for t in tests for c in t.shifts if c.p[0] <= threshold]
+    threshold, n_tests, cands = engine.decide(tests, q)
     found = _merge_dimensions([_finding(c, t_first(tests, c), until) for c in cands])
+    found_events = events.find(store, since, until, [t.matrix for t in tests])
     found += [e.finding for e in found_events]  # events: no test, see events.py
     note(0.8, f"{len(found)} anomalies: finding examples")
     attach_examples(store, found)
     added, updated, resolved = store.write(store_findings, found, since=since, until=until,
                                            now=now)
     note(1.0, "done")
-    return DetectionResult(since, until, series, int(np.sum(~np.isnan(flat))), threshold,
+    return DetectionResult(since, until, series, n_tests, threshold,
                            len(found), added, updated, resolved, time.perf_counter() - t0)
 
 

@@ -20,6 +20,7 @@ from goldenloop.anomalies.measures import Matrix, effect, to_natural
 SHIFT_PENALTY = 3.0  # times log(days): binary segmentation's penalty on the noise-scaled series
 DETECTOR_VERSION = "1"
 MIN_EXCESS = 3  # a rate anomaly needs at least this many events more (or fewer) than expected
+MIN_COUNT_CHANGE = 10  # a volume anomaly needs at least this many requests more (or fewer)
 
 
 @dataclass
@@ -77,6 +78,9 @@ def test_metric(mx: Matrix, lo: int, hi: int, idx: np.ndarray, days_per_bucket: 
         tested &= mx.n > 0
         base = np.clip(_pooled_rate(mx, idx, level_from), _rate_floor(mx, idx, level_from),
                        None)
+        # The spread of hourly shares of a few events says little (its MAD is a step of
+        # 1/n): extra variation of rates is taken from the dispersion below instead.
+        between = np.zeros_like(base)
         band = 2 * np.sqrt(between + base * (1 - base) / np.maximum(np.nanmedian(mx.n), 1))
     else:
         # A bucket's own spread can be tiny by chance (ten sessions of one turn each): its
@@ -102,6 +106,11 @@ def test_metric(mx: Matrix, lo: int, hi: int, idx: np.ndarray, days_per_bucket: 
             return st.rate_pvalues(mx.k[mask] / phi[rows, 0], mx.n[mask] / phi[rows, 0],
                                    base[mask], between[mask], upward)
     else:
+        if m.kind == "count":  # from 0 to 6 requests is an infinite fold change, and nothing
+            with np.errstate(invalid="ignore"):
+                excess = mx.raw - to_natural(m, base)
+            big_up &= excess >= MIN_COUNT_CHANGE
+            big_down &= -excess >= MIN_COUNT_CHANGE
         # Calibrated on the series itself: hours of one conversation, mixtures of models
         # and bursty clients make values vary more than their sampling variance says.
         with np.errstate(all="ignore"):
@@ -172,6 +181,19 @@ def _rate_floor(mx: Matrix, idx: np.ndarray, level_from: np.ndarray) -> np.ndarr
     ref_n = np.nansum(st.gather(mx.n, idx, level_from), axis=2)
     with np.errstate(divide="ignore"):
         return np.where(ref_n > 0, 0.5 / ref_n, 0.5)
+
+
+def decide(tests: list[MetricTests], q: float) -> tuple[float, int, list[Candidate]]:
+    """Which tests of a run are anomalies: Benjamini-Hochberg at false discovery rate ``q``
+    over every bucket test and shift test of the run at once. Returns the p-value threshold,
+    the number of tests, and the anomalies (runs of flagged buckets, and shifts)."""
+    pool = [p.ravel() for t in tests for p in (t.p_up, t.p_down) if p is not None]
+    pool += [c.p for t in tests for c in t.shifts]
+    flat = np.concatenate(pool) if pool else np.array([])
+    threshold = st.benjamini_hochberg(flat, q)
+    cands = [c for t in tests for c in spike_candidates(t, threshold)]
+    cands += [c for t in tests for c in t.shifts if c.p[0] <= threshold]
+    return threshold, int(np.sum(~np.isnan(flat))), cands
 
 
 def spike_candidates(t: MetricTests, threshold: float) -> list[Candidate]:

@@ -89,14 +89,17 @@ def rate_pvalues(k: np.ndarray, n: np.ndarray, p0: np.ndarray, between: np.ndarr
     bucket to bucket with variance ``between``: a beta-binomial test (a plain binomial when
     ``between`` is 0). Counts, not shares: 2 of 10 is weak evidence, 300 of 1,000 strong."""
     p0 = np.clip(p0, 1e-6, 1 - 1e-6)
-    # Beta(a, b) with mean p0 and variance `between`: a + b = p0(1-p0)/between - 1.
-    with np.errstate(divide="ignore", invalid="ignore"):
-        conc = np.where(between > 0, p0 * (1 - p0) / between - 1, 1e7)
-    conc = np.clip(conc, 1.0, 1e7)
-    a, b = p0 * conc, (1 - p0) * conc
     kk = np.rint(np.nan_to_num(k)).astype(np.int64)  # effective counts may be fractional
     nn = np.rint(np.nan_to_num(n)).astype(np.int64)
-    p = stats.betabinom.sf(kk - 1, nn, a, b) if up else stats.betabinom.cdf(kk, nn, a, b)
+    # Beta(a, b) with mean p0 and variance `between`: a + b = p0(1-p0)/between - 1.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        conc = np.clip(np.where(between > 0, p0 * (1 - p0) / between - 1, 1.0), 1.0, None)
+    a, b = p0 * conc, (1 - p0) * conc
+    extra = between > 0
+    p = stats.binom.sf(kk - 1, nn, p0) if up else stats.binom.cdf(kk, nn, p0)
+    if extra.any():
+        p = np.where(extra, (stats.betabinom.sf(kk - 1, nn, a, b) if up
+                             else stats.betabinom.cdf(kk, nn, a, b)), p)
     return np.where(nn > 0, p, np.nan)
 
 
