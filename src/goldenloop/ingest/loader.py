@@ -18,8 +18,8 @@ import pyarrow as pa
 
 from goldenloop.errors import ImportFileError
 from goldenloop.ingest import detect, encoding, grade_mapping, grade_tables, mapping, validate
+from goldenloop.ingest import redact as redaction
 from goldenloop.ingest.encoding import Encoding
-from goldenloop.ingest.redact import redaction_templates
 from goldenloop.ingest.source import SourceChunk
 from goldenloop.pricing import price_table
 from goldenloop.store import Store
@@ -127,6 +127,8 @@ def import_file(store: Store, path: str | Path, options: ImportOptions | None = 
     opts = replace(opts, line_count=facts.lines, text_encoding=enc)
     note = progress or (lambda _f, _m: None)
     note(0.0, f"reading {p.name} as {fmt}")
+    if opts.redact:  # the masking functions and this store's pseudonym key
+        redaction.register(store)
     try:
         with store.transaction() as cur:
             import_id = import_sql.start(cur, str(p), facts.digest, fmt, opts.origin)
@@ -166,7 +168,8 @@ def _load_chunks(cur: duckdb.DuckDBPyConnection, chunks: Iterator[SourceChunk], 
     """Every chunk validated, quarantined and inserted; counts with rows read = imported +
     duplicates + conflicts + quarantined, the first bad rows and notes for the summary."""
     span_sql.register_prices(cur, price_table(opts.prices))
-    redact = redaction_templates() if opts.redact else None
+    redact = redaction.redaction_templates() if opts.redact else None
+    raw = redaction.RAW_TEMPLATE if opts.redact else None
     counts: dict = dict(rows_read=0, imported=0, duplicates=0, quarantined=0, conflicts=0,
                         bad_rows=[], notes=[])
     kept: set[str] = set()
@@ -178,13 +181,15 @@ def _load_chunks(cur: duckdb.DuckDBPyConnection, chunks: Iterator[SourceChunk], 
         kept.update(extra)
         invalid = span_sql.find_bad_rows(cur, v.checked)
         if invalid:
-            span_sql.quarantine_rows(cur, chunk.relation, columns, import_id, file)
-        bad = invalid + span_sql.quarantine_malformed(cur, chunk.malformed, import_id, file)
+            span_sql.quarantine_rows(cur, chunk.relation, columns, import_id, file, redact=raw)
+        bad = invalid + span_sql.quarantine_malformed(cur, chunk.malformed, import_id, file,
+                                                      redact=raw)
         new, conflicts = span_sql.insert_spans(cur, v.values, import_id, source,
                                                has_bad=invalid > 0,
                                                candidates=good_rows - invalid, redact=redact)
         if conflicts:
-            span_sql.quarantine_rows(cur, chunk.relation, columns, import_id, file, "_conflicts")
+            span_sql.quarantine_rows(cur, chunk.relation, columns, import_id, file, "_conflicts",
+                                     redact=raw)
         if len(counts["bad_rows"]) < _FIRST_BAD:
             counts["bad_rows"] += _first_bad(cur, chunk, invalid, conflicts)
         for name in chunk.tables:  # on failure the transaction's cursor is dropped instead

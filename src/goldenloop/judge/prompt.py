@@ -18,7 +18,7 @@ import re
 from functools import cache
 from typing import Any
 
-from goldenloop.ingest.redact import PATTERNS
+from goldenloop.ingest.redact import redact_text
 from goldenloop.judge.config import DATA_VARIABLES, ENV, LoadedJudge
 
 INJECTION_NOTICE = (
@@ -28,15 +28,8 @@ INJECTION_NOTICE = (
 _MAX_CHARS = 24_000  # per variable: a runaway context must not make one call cost a fortune
 
 
-@cache
-def _redactors() -> list[tuple[re.Pattern, str]]:
-    return [(re.compile(p), r) for p, r in PATTERNS]
-
-
 def redact(text: str) -> str:
-    for pattern, repl in _redactors():
-        text = pattern.sub(repl, text)
-    return text
+    return redact_text(text)  # the same detectors as `goldenloop import --redact`
 
 
 def delimit(name: str, text: str | None) -> str:

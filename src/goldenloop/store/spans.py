@@ -22,18 +22,22 @@ def find_bad_rows(cur: duckdb.DuckDBPyConnection, checked: str) -> int:
 
 
 def quarantine_rows(cur: duckdb.DuckDBPyConnection, relation: str, columns: list[str],
-                    import_id: int, file: str, bad_table: str = "_bad") -> None:
+                    import_id: int, file: str, bad_table: str = "_bad",
+                    redact: str | None = None) -> None:
     """Copy the rows in ``bad_table`` to the quarantine, with the row as read when the reader
     kept none (Parquet): nothing of a bad row is lost. A row this file already has in the
-    quarantine for the same reason (a re-import) is not added again."""
+    quarantine for the same reason (a re-import) is not added again. ``redact`` (a template
+    around ``{expr}``) masks the raw row and the reasons, which may quote a value."""
     as_read = "to_json(struct_pack(" + ", ".join(
         f"{_q(c)} := s.{_q(c)}" for c in columns) + "))" if columns else "NULL"
+    r = (lambda e: redact.replace("{expr}", e)) if redact else (lambda e: e)
     cur.execute(
         f"""INSERT INTO quarantine
             SELECT ?, ?, _row, field, reason, errors, raw, now()::TIMESTAMP FROM (
-                SELECT b._row, b._errors[1].field AS field, b._errors[1].reason AS reason,
-                       to_json(b._errors) AS errors,
-                       coalesce(CAST(b._raw AS VARCHAR), CAST({as_read} AS VARCHAR)) AS raw
+                SELECT b._row, b._errors[1].field AS field,
+                       {r("b._errors[1].reason")} AS reason,
+                       {r("CAST(to_json(b._errors) AS VARCHAR)")} AS errors,
+                       {r(f"coalesce(CAST(b._raw AS VARCHAR), CAST({as_read} AS VARCHAR))")} AS raw
                 FROM {bad_table} b
                 LEFT JOIN (SELECT * FROM {relation} SEMI JOIN {bad_table} USING (_row)) s
                      ON s._row = b._row) n
@@ -52,7 +56,7 @@ def _q(name: str) -> str:
 
 
 def quarantine_malformed(cur: duckdb.DuckDBPyConnection, bad: list, import_id: int,
-                         file: str) -> int:
+                         file: str, redact: str | None = None) -> int:
     """Rows a reader could not parse at all (broken JSON line, wrong CSV field count)."""
     if not bad:
         return 0
@@ -60,12 +64,14 @@ def quarantine_malformed(cur: duckdb.DuckDBPyConnection, bad: list, import_id: i
         "row": [b.row for b in bad], "field": [b.field for b in bad],
         "reason": [b.reason for b in bad], "raw": [b.raw for b in bad],
     })
+    r = (lambda e: redact.replace("{expr}", e)) if redact else (lambda e: e)
     cur.register("_malformed", tbl)
     cur.execute(
         f"""INSERT INTO quarantine
             SELECT ?, ?, row, field, reason,
                    to_json([{{'field': field, 'reason': reason}}]), raw, now()::TIMESTAMP
-            FROM _malformed n WHERE {_NOT_QUARANTINED}""",
+            FROM (SELECT row, field, {r("reason")} AS reason, {r("raw")} AS raw
+                  FROM _malformed) n WHERE {_NOT_QUARANTINED}""",
         [import_id, file, file],
     )
     cur.unregister("_malformed")
