@@ -109,6 +109,11 @@ class JudgeClient:
     def mode(self) -> str:
         return MODES[self._mode]
 
+    @property
+    def max_tokens(self) -> int:
+        # Subclasses that call for plain answers (experiment targets) say their own.
+        return self.judge.judge.max_tokens
+
     def _downgrade(self, from_mode: int) -> bool:
         with self._lock:
             if self._mode == from_mode and self._mode < len(MODES) - 1:
@@ -132,7 +137,7 @@ class JudgeClient:
         while tries < self.retry.max_attempts:
             mode_index = self._mode
             mode = MODES[mode_index]
-            most = self.price.most(messages, self.judge.judge.max_tokens) if self.price else 0.0
+            most = self.price.most(messages, self.max_tokens) if self.price else 0.0
             if not self.budget.reserve(most):
                 out.budget_stop, out.failure = True, None
                 return out
@@ -216,12 +221,17 @@ class JudgeClient:
         if refusal or att.finish_reason == "content_filter":
             out.failure, out.message = "refusal", "the judge refused to answer"
             return None
+        self._read(out, content)
+        return None
+
+    def _read(self, out: Outcome, content: str | None) -> None:
+        """Turn the answer's text into ``out.verdict`` or a failure (a subclass that wants
+        the text itself, an experiment target, overrides this)."""
         try:
             out.verdict = parse_answer(content, self.judge.criterion, self.judge.judge.kind)
         except Unparseable as exc:
             kind = "refusal" if content and _REFUSAL.search(content) else "unparseable"
             out.failure, out.message = kind, str(exc)
-        return None
 
 
 def _body(exc: Exception) -> str:
