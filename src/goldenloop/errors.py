@@ -55,3 +55,8 @@ class AnomalyError(GoldenloopError):
 
 class AnomalyNotFoundError(AnomalyError):
     """No anomaly has the given id."""
+
+
+class ExperimentError(GoldenloopError):
+    """A test set, target, run, scorer, comparison or canary suite that cannot be used as
+    asked (a bad file, an unknown name, a run on another test set, ...)."""
