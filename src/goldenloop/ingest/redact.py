@@ -48,13 +48,16 @@ TEXT_FIELDS = ("system_prompt", "last_user_message", "output", "error_message")
 JSON_FIELDS = ("messages", "retrieved_context", "tool_calls", "metadata")
 ID_FIELDS = ("user_id", "session_id")
 
-_EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"
+_EMAIL = r"[\w.%+'-]+@[\w-]+(?:\.[\w-]+)*\.[^\W\d_]{2,}"  # \w: any script's letters
 # LLM-provider key shapes detect-secrets does not know (its OpenAI pattern is the old format).
 _PROVIDER_KEYS = (
     r"\bsk-(?:proj-|svcacct-|admin-|ant-[a-z]+\d*-)?[A-Za-z0-9_-]{20,}",
     r"\bAIza[0-9A-Za-z_-]{35}",
     r"\bhf_[A-Za-z0-9]{30,}",
     r"\bgithub_pat_[A-Za-z0-9_]{22,}",
+    r"\bnpm_[A-Za-z0-9]{36}",
+    # A whole JSON Web Token: detect-secrets' pattern stops before the signature.
+    r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*",
     r"\b(?:gsk|xai|r8|pplx|sk_live|rk_live|pk_live)[-_][A-Za-z0-9]{20,}",
     r"(?i:\bbearer)\s+[A-Za-z0-9._~+/-]{20,}=*",
 )
@@ -126,11 +129,15 @@ def _luhn(digits: str) -> bool:
 
 
 def _bounded(m: re.Match, inside: str) -> bool:
-    """False when the match continues a longer word or number (a character of ``inside``
-    just before or after it)."""
+    """False when the match continues a longer word or number: a letter or digit right
+    beside it, or a character of ``inside`` with a letter or digit beyond (``1.5`` goes on,
+    a full stop ending the sentence does not)."""
     text, a, b = m.string, m.start(), m.end()
-    return not ((a > 0 and (text[a - 1] in inside or text[a - 1].isalnum()))
-                or (b < len(text) and (text[b] in inside or text[b].isalnum())))
+    if a > 0 and (text[a - 1].isalnum()
+                  or (text[a - 1] in inside and a > 1 and text[a - 2].isalnum())):
+        return False
+    return not (b < len(text) and (text[b].isalnum() or (
+        text[b] in inside and b + 1 < len(text) and text[b + 1].isalnum())))
 
 
 def _card(m: re.Match) -> str:
@@ -162,7 +169,8 @@ def _ipv6(m: re.Match) -> str:
 
 def _phone(m: re.Match) -> str:
     text = m.group()
-    return "[PHONE]" if _bounded(m, "+") and _is_phone(text) else text
+    # "-20241022" in a model name or "/0100" in a path is part of something else.
+    return "[PHONE]" if _bounded(m, "+-./_") and _is_phone(text) else text
 
 
 def redact_text(text: str) -> str:
