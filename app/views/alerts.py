@@ -15,12 +15,19 @@ from untrusted import visible
 
 from goldenloop import alerts, roles
 from goldenloop.alerts import records
+from goldenloop.errors import GoldenloopError
 
 st.title("Alerts")
 store = state.get_store()
 who = identity.current(store)
 lead = identity.can(store, who, roles.Action.MANAGE_ALERTS)
-rules = {s.rule.name: s for s in alerts.stored_rules(store)}
+try:
+    alerts.ensure_tables(store)
+    rules = {s.rule.name: s for s in alerts.stored_rules(store)}
+except GoldenloopError as exc:  # a stored rule another goldenloop version wrote
+    st.error("The alert rules cannot be read.", icon=":material/error:")
+    st.text(visible(exc))
+    st.stop()
 
 if lead:
     with st.expander("Create a rule", expanded=not rules, icon=":material/add_alert:"):

@@ -36,6 +36,9 @@ def list_(db: DbOption = None) -> None:
     from goldenloop import alerts as lib
 
     with access.for_reading(resolve_paths(db)) as r:
+        if not lib.has_tables(r.store):  # a database from before alerts, never served since
+            typer.echo("No alert rules yet: run `goldenloop alerts check` or start the server.")
+            return
         df = lib.overview(r.store)
         failed = lib.failed_deliveries(r.store)
         if r.note:

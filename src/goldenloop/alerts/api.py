@@ -22,6 +22,7 @@ from goldenloop.alerts.records import (
     deliveries,
     ensure_tables,
     failed_deliveries,
+    has_tables,
     overview,
     save_rule,
     stored_rules,
@@ -50,7 +51,7 @@ __all__ = [
     "ChannelError", "CheckResult", "DeliveryError", "Evaluation", "RetryPolicy", "Rule",
     "RuleError", "RuleFilter", "Settings", "StoredRule", "alert_link", "alerts_file_path",
     "check", "check_job", "delete_rule", "deliver_due", "deliveries", "ensure_tables", "evaluate",
-    "failed_deliveries", "find_rule", "load_and_sync", "load_file", "overview", "parse_rule",
+    "failed_deliveries", "find_rule", "has_tables", "load_and_sync", "load_file", "overview", "parse_rule",
     "public_url", "save_rule", "send_test", "settings_of", "stored_rules", "to_yaml", "transitions",
 ]
 

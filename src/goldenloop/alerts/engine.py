@@ -18,6 +18,7 @@ sent, then updated.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -63,12 +64,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
+# One check at a time in a process: the owner's thread and an "alerts_check" job reading the
+# same prior states would each announce the same transition.
+_CHECK_LOCK = threading.Lock()
+
+
 def check(store: Store, settings: Settings, *, at: datetime | None = None,
           due_only: bool = False, wait: bool = False) -> CheckResult:
     """Evaluate the enabled rules at ``at`` (default now; with ``due_only``, those whose
     interval has passed), record what changed, and send what is due. With ``wait``, retries
     are waited for here (a command run by cron has no later pass)."""
-    at = at or utcnow()
+    with _CHECK_LOCK:
+        return _check(store, settings, at or utcnow(), due_only, wait)
+
+
+def _check(store: Store, settings: Settings, at: datetime, due_only: bool,
+           wait: bool) -> CheckResult:
     rules = [s.rule for s in records.stored_rules(store) if s.rule.enabled]
     if due_only:
         current = records.states(store)

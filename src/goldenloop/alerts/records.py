@@ -28,10 +28,14 @@ class StoredRule:
     updated_at: datetime | None
 
 
+def has_tables(store: Store) -> bool:
+    return bool(store.scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'alert_rules'"))
+
+
 def ensure_tables(store: Store) -> None:
     """Create the tables on a database whose migration 10 ran before they were written."""
-    if not store.read_only and not store.scalar(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'alert_rules'"):
+    if not store.read_only and not has_tables(store):
         store.write(m010_alerts)
 
 
