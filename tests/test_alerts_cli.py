@@ -130,3 +130,47 @@ def test_the_check_job_reloads_the_file_and_evaluates(db_with_errors, tmp_path):
         assert result["summary"].startswith("1 rule(s) evaluated (1 ALERT): 1 state change(s), "
                                             "1 notification(s) sent")
         assert len(rec.bodies()) == 1
+
+
+def test_a_running_server_evaluates_rules_and_takes_the_check_as_a_job(tmp_path):
+    """`goldenloop serve` loads alerts.yaml and its thread notifies; `alerts check` while it
+    runs becomes a job for it (the CLI cannot open the file the server holds)."""
+    import signal
+
+    import browser_support as bs
+
+    db = tmp_path / "goldenloop.duckdb"
+    with Store(db) as store:
+        load(store, minute_traffic(utcnow() - timedelta(minutes=10), 10, 10, 0.5))
+    port = bs.free_port()
+    with receiver() as rec:
+        (tmp_path / "alerts.yaml").write_text(RULES.format(url=rec.url()))
+        with open(tmp_path / "serve.log", "wb") as log:
+            server = subprocess.Popen(
+                [sys.executable, "-m", "goldenloop.cli", "serve", "--db", str(db), "--port",
+                 str(port), "--no-demo"], stdout=log, stderr=subprocess.STDOUT)
+        try:
+            bs.wait_healthy(f"http://127.0.0.1:{port}", server, tmp_path / "serve.log")
+            deadline = time.monotonic() + 60
+            while not rec.bodies() and time.monotonic() < deadline:
+                time.sleep(0.2)
+            assert [(b["kind"], b["state"]) for b in rec.bodies()] == [("firing", "ALERT")]
+            out = subprocess.run([sys.executable, "-m", "goldenloop.cli", "alerts", "check",
+                                  "--db", str(db)], capture_output=True, text=True, timeout=120)
+            assert out.returncode == 0, out.stderr
+            assert f"process {server.pid}" in out.stdout and "queued the alert check" in out.stdout
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:  # the server runs the job, then says so
+                jobs = subprocess.run([sys.executable, "-m", "goldenloop.cli", "jobs", "--db",
+                                       str(db)], capture_output=True, text=True, timeout=120)
+                if "alerts_check" in jobs.stdout and " done " in jobs.stdout:
+                    break
+                time.sleep(1)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait(timeout=60)
+        assert len(rec.bodies()) == 1  # the job found nothing new to announce
+    with Store(db, read_only=True, migrate_schema=False) as store:
+        done = store.rows("SELECT status, result->>'summary' FROM jobs WHERE kind = 'alerts_check'")
+    assert done and done[0][0] == "done", (tmp_path / "serve.log").read_text()[-2000:]
+    assert done[0][1].startswith("1 rule(s) evaluated (1 ALERT): 0 state change(s)")
