@@ -13,9 +13,13 @@ again when the same author's same value on the same target is already stored.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import duckdb
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:  # pandas loads in about half a second: only for frames
+    import pandas as pd
 
 GRADE_COLUMNS: tuple[tuple[str, str], ...] = (
     ("target_type", "VARCHAR"),

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
+
+if TYPE_CHECKING:  # pandas loads in about half a second: only for frames
+    import pandas as pd
 
 FINISHED = ("done", "failed", "cancelled", "interrupted")
 REPEATABLE_KINDS = ("import", "snapshot")

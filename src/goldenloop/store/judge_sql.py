@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pandas as pd
 import pyarrow as pa
 
 from goldenloop.store.store import Store
+
+if TYPE_CHECKING:  # pandas loads in about half a second: only for frames
+    import pandas as pd
 
 JUDGE_APP = "goldenloop-judge"  # the app of the judge's own calls, recorded as spans
 

@@ -18,15 +18,17 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import duckdb
-import pandas as pd
 
 from goldenloop.errors import StoreLockedError, StoreUnavailableError
 from goldenloop.store import owner
 from goldenloop.store.health import is_storage_failure
 from goldenloop.store.migrations import LATEST, migrate
+
+if TYPE_CHECKING:  # pandas loads in about half a second: only for frames
+    import pandas as pd
 
 T = TypeVar("T")
 _CONFLICT_RETRIES = 5
