@@ -71,3 +71,29 @@ def test_a_bad_rule_is_a_message_and_nothing_is_saved(app_db):
     assert "window: 'soon' is not a duration" in texts(at)
     with Store(app_db) as store:
         assert alerts.stored_rules(store) == []
+
+
+def test_a_lead_edits_and_deletes_a_page_rule_but_not_a_file_rule(app_db):
+    from goldenloop.alerts import records
+
+    with Store(app_db) as store:
+        for name, origin in (("mine", "app"), ("from git", "file")):
+            rule = alerts.parse_rule({"name": name, "metric": "error_rate",
+                                      "condition": "above", "warn": 0.1, "critical": 0.2})
+            store.write(records.save_rule, rule, origin, "ana")
+    at = app_page("alerts", params={"reviewer": "ana", "rule": "from git"})
+    assert not [b for b in at.button if b.key == "gl_alert_edit_save"]
+    assert "comes from alerts.yaml" in texts(at)
+
+    at = app_page("alerts", params={"reviewer": "ana", "rule": "mine"})
+    at.text_input(key="gl_alert_edit_critical").input("0.4")
+    at.button(key="gl_alert_edit_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with Store(app_db) as store:
+        assert alerts.find_rule(store, "mine").rule.critical == 0.4
+    at.button(key="gl_alert_delete").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with Store(app_db) as store:
+        assert [s.rule.name for s in alerts.stored_rules(store)] == ["from git"]
+        assert store.scalar("SELECT count(*) FROM audit_log WHERE action = 'alert_rule_deleted'"
+                            " AND actor = 'ana'") == 1

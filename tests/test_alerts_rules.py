@@ -175,9 +175,9 @@ def test_anomaly_condition_counts_open_anomalies_by_severity(store):
     def anomaly(i, severity, status="open", app="support", muted_until=None):
         store.write(lambda cur: cur.execute(
             """INSERT INTO anomalies (anomaly_id, metric, app, severity, status, muted_until,
-                                      first_detected_at, last_detected_at)
-               VALUES (?, 'error_rate', ?, ?, ?, ?, ?, ?)""",
-            [i, app, severity, status, muted_until, T0, T0 + 50 * MIN]))
+                                      first_detected_at, last_detected_at, description)
+               VALUES (?, 'error_rate', ?, ?, ?, ?, ?, ?, ?)""",
+            [i, app, severity, status, muted_until, T0, T0 + 50 * MIN, f"anomaly {i}"]))
 
     rule = alerts.parse_rule({"name": "a", "metric": "anomalies", "condition": "anomaly",
                               "warn": 2, "critical": 3, "filter": {"apps": ["support"]}})
@@ -194,6 +194,7 @@ def test_anomaly_condition_counts_open_anomalies_by_severity(store):
     anomaly(6, 3, status="muted", muted_until=at - MIN)    # the mute ran out
     (ev,) = alerts.evaluate(store, [rule], at)
     assert (ev.state, ev.value, ev.threshold) == ("ALERT", 3.0, 3)
+    assert ev.reason.endswith("; most severe: anomaly 6")
 
 
 def test_no_data_condition_and_minimum_samples(store):

@@ -7,7 +7,7 @@ Reading only: recording transitions and sending notifications is ``engine``'s wo
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from goldenloop.alerts.rules import EXTENSIVE, Rule, format_duration
@@ -53,9 +53,12 @@ def evaluate(store: Store, rules: list[Rule], at: datetime) -> list[Evaluation]:
     for r in rules:
         periods = periods_of(r, at)
         if r.condition == "anomaly":
-            severity, count = anomaly_severity(store, r.filter.apps, r.anomaly_metrics,
-                                               periods.start, at)
-            out.append(_classify(r, periods, (float(severity), count), (None, 0)))
+            severity, count, top = anomaly_severity(store, r.filter.apps, r.anomaly_metrics,
+                                                    periods.start, at)
+            ev = _classify(r, periods, (float(severity), count), (None, 0))
+            if top and ev.state != "OK":  # what to look at, in the message itself
+                ev = replace(ev, reason=f"{ev.reason}; most severe: {top}")
+            out.append(ev)
             continue
         got = values[(FAMILY_OF[r.metric], r.filter.key(), periods, r.criterion)]
         out.append(_classify(r, periods, got.get((0, r.metric), (None, 0)),

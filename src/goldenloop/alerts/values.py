@@ -155,15 +155,20 @@ def family_values(store: Store, family: str, metrics: set[str], f, periods: Peri
 
 
 def anomaly_severity(store: Store, apps: list[str], metrics: list[str], since: datetime,
-                     at: datetime) -> tuple[int, int]:
+                     at: datetime) -> tuple[int, int, str | None]:
     """The highest severity among anomalies still open at ``at`` (open or acknowledged, or
-    muted with the mute run out) and last detected since ``since``, and how many there are.
-    (0, 0) when detection has not made its table yet."""
+    muted with the mute run out) and last detected since ``since``, how many there are, and
+    the description of the most severe (the latest among equals). (0, 0, None) when detection
+    has not made its table yet."""
     if not store.scalar("SELECT count(*) FROM information_schema.tables "
                         "WHERE table_name = 'anomalies'"):
-        return 0, 0
+        return 0, 0, None
     row = store.rows(
-        """SELECT coalesce(max(severity), 0), count(*) FROM anomalies
+        """SELECT coalesce(max(severity), 0), count(*),
+                  arg_max(coalesce(description, metric || ' ' || coalesce(kind, 'anomaly')
+                                   || ' in ' || coalesce(app, 'all apps')),
+                          severity * 1e11 + epoch(last_detected_at))
+           FROM anomalies
            WHERE (status IN ('open', 'acknowledged')
                   OR (status = 'muted' AND muted_until IS NOT NULL AND muted_until <= $at))
              AND last_detected_at >= $since AND first_detected_at <= $at
@@ -171,4 +176,4 @@ def anomaly_severity(store: Store, apps: list[str], metrics: list[str], since: d
              AND (len($metrics) = 0 OR list_contains($metrics, metric))""",
         {"apps": list(apps), "metrics": list(metrics), "since": since, "at": at},
     )[0]
-    return int(row[0]), int(row[1])
+    return int(row[0]), int(row[1]), row[2]
