@@ -20,6 +20,8 @@ from goldenloop.anomalies.measures import Matrix, effect, to_natural
 SHIFT_PENALTY = 3.0  # times log(days): binary segmentation's penalty on the noise-scaled series
 DETECTOR_VERSION = "1"
 MIN_EXCESS = 3  # a rate anomaly needs at least this many events more (or fewer) than expected
+RUN_GAP = 2  # flagged hours this close form one anomaly (as records.JOIN_GAP joins them)
+BAND_Z = 2.0  # the baseline band drawn around the baseline: +-2 standard deviations
 MIN_COUNT_CHANGE = 10  # a volume anomaly needs at least this many requests more (or fewer)
 
 
@@ -48,7 +50,7 @@ class MetricTests:
 
     matrix: Matrix
     base: np.ndarray
-    band: np.ndarray  # half-width of the baseline band, comparison scale
+    band: np.ndarray  # half-width of the baseline band per bucket, comparison scale
     p_up: np.ndarray | None
     p_down: np.ndarray | None
     big_up: np.ndarray
@@ -81,14 +83,12 @@ def test_metric(mx: Matrix, lo: int, hi: int, idx: np.ndarray, days_per_bucket: 
         # The spread of hourly shares of a few events says little (its MAD is a step of
         # 1/n): extra variation of rates is taken from the dispersion below instead.
         between = np.zeros_like(base)
-        band = 2 * np.sqrt(between + base * (1 - base) / np.maximum(np.nanmedian(mx.n), 1))
     else:
         # A bucket's own spread can be tiny by chance (ten sessions of one turn each): its
         # variance is at least the references' typical spread per request over its n.
         with np.errstate(all="ignore"):
             per_item = st.nanmedian(st.gather(mx.v * mx.n, idx, level_from))
             var = between + np.fmax(mx.v, per_item / mx.n)
-        band = 2 * np.sqrt(between + np.nanmedian(np.where(np.isfinite(mx.v), mx.v, np.nan)))
     eff = effect(m, mx.raw, to_natural(m, base))
     big_up = tested & (eff >= m.hourly_effect) if up else np.zeros_like(tested)
     big_down = tested & (eff <= -m.hourly_effect) if down else np.zeros_like(tested)
@@ -100,6 +100,8 @@ def test_metric(mx: Matrix, lo: int, hi: int, idx: np.ndarray, days_per_bucket: 
         # Requests of one conversation share a user and a topic: events come in clusters,
         # so counts carry less evidence than independent draws. Divide by the dispersion.
         phi = _dispersion(mx, base, tested)[:, None]
+        with np.errstate(all="ignore"):
+            band = BAND_Z * np.sqrt(phi * base * (1 - base) / np.maximum(mx.n, 1))
 
         def pvals(mask: np.ndarray, upward: bool) -> np.ndarray:
             rows = np.nonzero(mask)[0]
@@ -116,6 +118,7 @@ def test_metric(mx: Matrix, lo: int, hi: int, idx: np.ndarray, days_per_bucket: 
         with np.errstate(all="ignore"):
             z2 = (mx.y - base) ** 2 / var
         var = var * _trimmed_scale(np.where(tested & np.isfinite(z2), z2, np.nan))[:, None]
+        band = BAND_Z * np.sqrt(var)
 
         def pvals(mask: np.ndarray, upward: bool) -> np.ndarray:
             return st.normal_pvalues(mx.y[mask], base[mask], var[mask], upward)
@@ -205,7 +208,7 @@ def spike_candidates(t: MetricTests, threshold: float) -> list[Candidate]:
             continue
         flagged = (p <= threshold) & big
         for s in np.nonzero(flagged.any(axis=1))[0]:
-            for a, b in st.runs(flagged[s]):
+            for a, b in st.runs(flagged[s], max_gap=RUN_GAP):
                 out.append(_spike(t, s, a, b, p[s, a:b], kind, direction))
     return out
 
@@ -222,7 +225,7 @@ def _spike(t: MetricTests, s: int, a: int, b: int, p: np.ndarray, kind: str,
         w = np.where(np.isnan(mx.raw[s, a:b]), 0, n)
         observed = float(np.nansum(np.nan_to_num(mx.raw[s, a:b]) * w) / max(w.sum(), 1))
     base_y = float(np.nanmedian(t.base[s, a:b]))
-    band = float(np.nanmedian(np.broadcast_to(t.band, t.base.shape)[s, a:b]))
+    band = float(np.nanmedian(t.band[s, a:b]))
     nat = to_natural(m, np.array([base_y, base_y - band, base_y + band]))
     return Candidate(m.name, mx.keys[s], kind, direction, a, b, p, observed, float(nat[0]),
                      float(nat[1]), float(nat[2]), int(np.nansum(n)),

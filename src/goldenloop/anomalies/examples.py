@@ -8,7 +8,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from goldenloop.anomalies import engine, measures
@@ -184,7 +183,7 @@ def window_series(store: Store, anomaly: Anomaly | int, *, pad: timedelta | None
     idx = (st.daily_reference_index(last - first) if daily
            else st.reference_index(first % (7 * 24), last - first))
     t = engine.test_metric(mx, 0, last - first, idx, 1.0 if daily else 1 / 24)
-    band = np.broadcast_to(t.band, t.base.shape)[0]
+    band = t.band[0]
     base = t.base[0]
     out = pd.DataFrame({
         "time": [sql.bucket_start(first + i, width) for i in range(last - first)],
