@@ -9,15 +9,27 @@ application entry point), scored, compared run against run, and scheduled as can
     cmp = ex.compare(store, run.run_id, old_run)      # items, per-scorer statistics
 """
 
-from goldenloop.experiments.compare import Comparison, compare, mark_baseline, run_info
-from goldenloop.experiments.datasets import Dataset, ImportResult, import_file, resolve
-from goldenloop.experiments.runner import RunOptions, RunResult, run
-from goldenloop.experiments.scoring import DEFAULT as DEFAULT_SCORERS
-from goldenloop.experiments.targets import Target, TargetSpec
-from goldenloop.experiments.targets import get as get_target
+from __future__ import annotations
 
-__all__ = [
-    "DEFAULT_SCORERS", "Comparison", "Dataset", "ImportResult", "RunOptions", "RunResult",
-    "Target", "TargetSpec", "compare", "get_target", "import_file", "mark_baseline", "resolve",
-    "run", "run_info",
-]
+import importlib
+from typing import Any
+
+# Loaded on first use: the store's migration list imports ``experiments.schema``, so this
+# package must not import the store (or anything that does) when it is first loaded.
+_EXPORTS = {
+    "Comparison": "compare", "compare": "compare", "mark_baseline": "compare",
+    "run_info": "compare", "Dataset": "datasets", "ImportResult": "datasets",
+    "import_file": "datasets", "resolve": "datasets", "RunOptions": "runner",
+    "RunResult": "runner", "run": "runner", "Target": "targets", "TargetSpec": "targets",
+}
+__all__ = [*sorted(_EXPORTS), "DEFAULT_SCORERS", "get_target"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "DEFAULT_SCORERS":
+        return importlib.import_module("goldenloop.experiments.scoring").DEFAULT
+    if name == "get_target":
+        return importlib.import_module("goldenloop.experiments.targets").get
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"goldenloop.experiments.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
