@@ -54,6 +54,19 @@ def test_mixed_encoding_file_quarantines_the_undecodable_line_escaped(store, tmp
     assert "\ufffd" not in (store.scalar("SELECT string_agg(output, '') FROM spans") or "")
 
 
+def test_undecodable_bytes_in_a_short_row_or_the_header_are_kept_escaped(store, tmp_path):
+    p = tmp_path / "short.csv"
+    p.write_bytes(f"timestamp,response,naïve\n{T0},a,b\n".encode() + "café,1\n".encode("latin-1"))
+    r = import_file(store, p)
+    assert (r.imported, r.quarantined) == (1, 1)
+    assert store.scalar("SELECT raw FROM quarantine") == "caf\\xe9,1"
+    h = tmp_path / "header.csv"
+    h.write_bytes("timestamp,résumé\n".encode("latin-1") + f"{T0},x\n".encode() + "€\n".encode())
+    r = import_file(store, h)
+    assert r.imported == 1 and json.loads(store.scalar(
+        "SELECT metadata FROM spans WHERE import_id = ?", [r.import_id])) == {"r\\xe9sum\\xe9": "x"}
+
+
 def test_encoding_option_and_utf16_with_bom(store, tmp_path):
     p = tmp_path / "u16.csv"
     p.write_bytes("timestamp,response\n2025-03-01T10:00:00Z,größe\n".encode("utf-16"))

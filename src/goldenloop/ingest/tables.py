@@ -39,6 +39,8 @@ def read_csv(path: Path, *, delimiter: str = ",", enc: Encoding = UTF8) -> Itera
         header = next(reader, None)
         if not header:
             return
+        if enc.errors_possible:  # a name must be text: undecodable bytes shown escaped
+            header = [escaped(h) for h in header]
         header = header_names(header)
         width = len(header)
         rows = ((reader.line_num, rec) for rec in reader)
@@ -48,8 +50,9 @@ def read_csv(path: Path, *, delimiter: str = ",", enc: Encoding = UTF8) -> Itera
                 if len(rec) == width:
                     good.append((line, rec))
                 elif rec:  # blank lines are not rows
+                    raw = _csv_line(rec, delimiter)
                     bad.append(BadRow(line, "<row>", f"expected {width} fields, found {len(rec)}",
-                                      _csv_line(rec, delimiter)))
+                                      escaped(raw) if enc.errors_possible else raw))
             if enc.errors_possible:
                 good = _decoded_only(good, bad, enc, delimiter)
             cols = {"_row": pa.array([ln for ln, _ in good], pa.int64())}
