@@ -189,11 +189,11 @@ def failure_kinds(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
                 SELECT s.app, CASE WHEN s.kind IN ({kinds}) THEN coalesce(s.name, '{UNSET_GROUP}')
                                   END AS component,
                        coalesce(s.error_type, s.status) AS error_kind,
-                       coalesce(s.error_type, s.status) || ': ' || left(regexp_replace(
+                       rtrim(coalesce(s.error_type, s.status) || ': ' || left(regexp_replace(
                            regexp_replace(regexp_replace(coalesce(s.error_message, ''),
                                '[0-9a-fA-F]{{8}}-[0-9a-fA-F-]{{27,}}', '<id>', 'g'),
                                '''[^'']*''|"[^"]*"', '<v>', 'g'),
-                           '[0-9]+(\\.[0-9]+)?', '#', 'g'), 120) AS failure,
+                           '[0-9]+(\\.[0-9]+)?', '#', 'g'), 120), ': ') AS failure,
                        s.start_time, s.span_key
                 FROM spans s
                 WHERE s.status IS NOT NULL AND s.status NOT IN ('ok', 'empty')
