@@ -131,7 +131,7 @@ def test_every_request_metric_matches_pandas(store):
         "timeout_rate": (inside.status == "timeout").mean(),
         "empty_rate": (inside.status == "empty").mean(),
         "input_tokens": ok.input_tokens.mean(), "output_tokens": ok.output_tokens.mean(),
-        "cost_usd": inside.cost_usd.sum(),
+        "cost_usd": inside.cost_usd.mean(), "cost_total_usd": inside.cost_usd.sum(),
     }
     rules = [alerts.parse_rule({"name": m, "metric": m, "condition": "above", "warn": 1e12,
                                 "window": "30m", "filter": {"apps": ["support"]}})

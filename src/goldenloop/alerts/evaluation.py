@@ -138,7 +138,7 @@ def fmt(metric: str, value: float | None) -> str:
         return f"{value:.1%}"
     if "latency" in metric or metric.startswith("ttft"):
         return f"{value:,.0f} ms"
-    if metric == "cost_usd":
+    if metric.startswith("cost"):
         return f"${value:,.2f}"
     if metric in ("requests", "anomalies"):
         return f"{value:,.0f}"

@@ -45,7 +45,8 @@ METRICS: dict[str, str] = {
     "empty_rate": "share of requests answered with nothing",
     "input_tokens": "mean input tokens per answered request",
     "output_tokens": "mean output tokens per answered request",
-    "cost_usd": "cost of the requests in the window (USD)",
+    "cost_usd": "mean cost per priced request (USD), as detection measures it",
+    "cost_total_usd": "cost of all the requests in the window (USD): spend",
     "user_offensive_rate": "share of user messages scored offensive",
     "output_offensive_rate": "share of answers scored offensive",
     "user_sentiment": "mean sentiment of user messages (-1 to 1)",
@@ -61,7 +62,7 @@ CONDITIONS = ("above", "below", "change", "anomaly", "no_data")
 STATES = ("OK", "WARN", "ALERT", "NO_DATA")
 # Totals over the window rather than per-request values: compared with a longer baseline
 # period they are scaled to the window's length, and an empty window is 0, not "no data".
-EXTENSIVE = frozenset({"requests", "cost_usd"})
+EXTENSIVE = frozenset({"requests", "cost_total_usd"})
 
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")

@@ -33,7 +33,8 @@ _REQUESTS = {
                      "count(CASE WHEN s.status = 'ok' THEN s.input_tokens END)"),
     "output_tokens": ("avg(CASE WHEN s.status = 'ok' THEN s.output_tokens END)",
                       "count(CASE WHEN s.status = 'ok' THEN s.output_tokens END)"),
-    "cost_usd": ("coalesce(sum(s.cost_usd), 0)", "count(*)"),
+    "cost_usd": ("avg(s.cost_usd)", "count(s.cost_usd)"),
+    "cost_total_usd": ("coalesce(sum(s.cost_usd), 0)", "count(*)"),
 }
 _SIGNALS = {
     "user_offensive_rate": (f"avg((g.user_offensive >= {OFFENSIVE_THRESHOLD})::DOUBLE)",
