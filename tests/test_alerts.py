@@ -106,6 +106,8 @@ def test_evaluating_again_without_change_sends_nothing(store):
         for m in (20, 21, 22, 25):
             alerts.check(store, FAST, at=T0 + m * MIN)
         assert [b["state"] for b in rec.bodies()] == ["WARN"]
+    add_rule(store, name="new", metric="requests", condition="no_data")
+    assert alerts.state_counts(store) == {"WARN": 1, "not evaluated": 1}
 
 
 def test_a_failing_receiver_is_retried_with_backoff_and_recorded(store):

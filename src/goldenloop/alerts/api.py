@@ -25,6 +25,7 @@ from goldenloop.alerts.records import (
     has_tables,
     overview,
     save_rule,
+    state_counts,
     stored_rules,
     transitions,
 )
@@ -47,12 +48,12 @@ from goldenloop.alerts.rules import (
 from goldenloop.store.store import Store
 
 __all__ = [
-    "CONDITIONS", "METRICS", "PAYLOAD_VERSION", "STATES", "AlertsFile", "Channel",
-    "ChannelError", "CheckResult", "DeliveryError", "Evaluation", "RetryPolicy", "Rule",
-    "RuleError", "RuleFilter", "Settings", "StoredRule", "alert_link", "alerts_file_path",
-    "check", "check_job", "delete_rule", "deliver_due", "deliveries", "ensure_tables", "evaluate",
-    "failed_deliveries", "find_rule", "has_tables", "load_and_sync", "load_file", "overview", "parse_rule",
-    "public_url", "save_rule", "send_test", "settings_of", "stored_rules", "to_yaml", "transitions",
+    "CONDITIONS", "METRICS", "PAYLOAD_VERSION", "STATES", "AlertsFile", "Channel", "ChannelError",
+    "CheckResult", "DeliveryError", "Evaluation", "RetryPolicy", "Rule", "RuleError", "RuleFilter",
+    "Settings", "StoredRule", "alert_link", "alerts_file_path", "check", "check_job", "delete_rule",
+    "deliver_due", "deliveries", "ensure_tables", "evaluate", "failed_deliveries", "find_rule",
+    "has_tables", "load_and_sync", "load_file", "overview", "parse_rule", "public_url", "save_rule",
+    "send_test", "settings_of", "state_counts", "stored_rules", "to_yaml", "transitions",
 ]
 
 

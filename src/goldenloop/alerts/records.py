@@ -131,5 +131,14 @@ def deliveries(store: Store, name: str | None = None, limit: int = 200) -> pd.Da
         {"name": name, "limit": limit})
 
 
+def state_counts(store: Store) -> dict[str, int]:
+    """How many enabled rules are in each state (for Home): {"ALERT": 1, "OK": 12, ...}."""
+    if not has_tables(store):
+        return {}
+    return {state: int(n) for state, n in store.rows(
+        """SELECT coalesce(s.state, 'not evaluated'), count(*) FROM alert_rules r
+           LEFT JOIN alert_states s USING (name) WHERE r.enabled GROUP BY ALL""")}
+
+
 def failed_deliveries(store: Store) -> int:
     return int(store.scalar("SELECT count(*) FROM alert_deliveries WHERE status = 'failed'"))
