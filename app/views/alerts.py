@@ -63,5 +63,5 @@ if lead and chosen.origin == "app":
             st.rerun()
 elif lead:
     st.text("This rule comes from alerts.yaml: edit it there (kept in git), then restart the "
-            "server or run `goldenloop alerts check`.")
+            "server or run: goldenloop alerts check")
 forms.draw_rule(store, chosen)
