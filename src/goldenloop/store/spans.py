@@ -127,12 +127,14 @@ def insert_spans(cur: duckdb.DuckDBPyConnection, values: str, import_id: int, so
 
 
 def _derived_ids() -> dict[str, str]:
-    """Ids of a row that has none, from its content only (never its place in the file)."""
-    content = "to_json(struct_pack(" + ", ".join(
-        f"{c} := {c}" for c in FIELD_NAMES if c != "source") + "))"
+    """Ids of a row that has none, from its content only (never its place in the file).
+
+    The two hashes must not share a subexpression: DuckDB would compute a shared one once for
+    every row, ids or not, and hashing whole rows costs seconds per million."""
+    fields = ", ".join(f"{c} := {c}" for c in FIELD_NAMES if c != "source")
     return {
-        "trace_id": f"coalesce(trace_id, md5({content}))",
-        "span_id": f"coalesce(span_id, md5('span:' || {content}))",
+        "trace_id": f"coalesce(trace_id, md5(to_json(struct_pack(_id := 'trace', {fields}))))",
+        "span_id": f"coalesce(span_id, md5(to_json(struct_pack(_id := 'span', {fields}))))",
     }
 
 

@@ -1,0 +1,84 @@
+"""Whole-process import timing (issue 13): the `goldenloop import` command against a bare
+Python process doing DuckDB's CREATE TABLE AS of the same file, each timed from start to exit
+(interpreter start-up, imports, schema creation, validation and insert all count), best of N,
+alternating so that load changes hit both alike.
+
+    python benchmarks/bench_import_process.py PARQUET JSONL [--repeat 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from timing import uptime
+
+BARE = ("import duckdb, sys; con = duckdb.connect(sys.argv[2]); "
+        "con.execute(f\"CREATE TABLE spans AS SELECT * FROM {sys.argv[3]}('{sys.argv[1]}')\"); "
+        "con.close()")
+
+
+def _timed(cmd: list[str], expect: str | None = None) -> float:
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    seconds = time.perf_counter() - t0
+    if proc.returncode != 0 or (expect and expect not in proc.stdout):
+        raise SystemExit(f"{cmd[:4]} failed ({proc.returncode}): {proc.stdout[-500:]} "
+                         f"{proc.stderr[-2000:]}")
+    return seconds
+
+
+def _rows(src: Path) -> int:
+    import duckdb
+
+    reader = "read_json" if src.suffix == ".jsonl" else "read_parquet"
+    return duckdb.sql(f"SELECT count(*) FROM {reader}('{src}')").fetchall()[0][0]
+
+
+def _fresh(db: Path) -> Path:
+    for p in db.parent.glob(db.name + "*"):
+        p.unlink()
+    return db
+
+
+def measure(src: Path, repeat: int, work: Path) -> dict:
+    reader = "read_json" if src.suffix == ".jsonl" else "read_parquet"
+    rows = _rows(src)
+    bare, imp = [], []
+    for _ in range(repeat):
+        bare.append(_timed([sys.executable, "-c", BARE, str(src), str(_fresh(work / "bare.duckdb")),
+                            reader]))
+        # Counts as done only when every row was imported (a failed import is fast).
+        imp.append(_timed([sys.executable, "-m", "goldenloop.cli", "import", str(src), "--db",
+                           str(_fresh(work / "imp.duckdb"))], expect=f"{rows:,} imported"))
+    return {"file": src.name, "rows": rows, "bare_s": min(bare), "import_s": min(imp),
+            "ratio": min(imp) / min(bare), "runs": repeat}
+
+
+def report(files: list[Path], repeat: int) -> list[dict]:
+    before = uptime()
+    with tempfile.TemporaryDirectory() as tmp:
+        results = [measure(f, repeat, Path(tmp)) for f in files]
+    print(f"\nwhole processes, best of {repeat}\n  before: {before}\n  after:  {uptime()}")
+    print(f"{'file':28} {'rows':>10} {'bare CTAS s':>12} {'import s':>9} {'ratio':>6}")
+    for r in results:
+        print(f"{r['file']:28} {r['rows']:>10,} {r['bare_s']:>12.2f} {r['import_s']:>9.2f} "
+              f"{r['ratio']:>5.2f}x")
+    return results
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("files", nargs="+", type=Path)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+    print(json.dumps(report(args.files, args.repeat)))
+
+
+if __name__ == "__main__":
+    main()
