@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import streamlit as st
-from untrusted import visible
 
 from goldenloop.metrics import Dimensions, SpanFilter
 
@@ -61,6 +60,10 @@ def sidebar_filters(dims: Dimensions, only: tuple[str, ...] | None = None
             continue
         options = dims.values[values_key]
         chosen[values_key] = st.sidebar.multiselect(
-            label, options, key=key, bind="query-params", placeholder="All", format_func=visible,
+            label, options, key=key, bind="query-params", placeholder="All",
             disabled=not options)
-    return SpanFilter(start=start, end=end, **chosen), phrase
+    internal = st.sidebar.checkbox(
+        "Include goldenloop's own traffic", key="internal", bind="query-params",
+        help="Judge calls, experiments and canaries that goldenloop makes itself. Left out by "
+             "default: they are not your application's traffic (the Judges page shows them).")
+    return SpanFilter(start=start, end=end, include_internal=internal, **chosen), phrase

@@ -58,7 +58,8 @@ def _quality_rows(cur) -> None:
 
 
 def monitor() -> AppTest:
-    return app_page("monitor")
+    # The seeded judge never grades a span a reviewer graded (not yet checked): count it anyway.
+    return app_page("monitor", params={"judges": "any version"})
 
 
 def charts(at: AppTest) -> list[dict]:

@@ -16,6 +16,7 @@ from streamlit.testing.v1 import AppTest
 
 from goldenloop import agreement, estimation, judge, ppi, review
 from goldenloop import rubric as rubrics
+from goldenloop.agreement import fitness
 from goldenloop.demo import generate
 from goldenloop.demo import grades as demo_grades
 from goldenloop.demo.queue import NAME
@@ -172,7 +173,10 @@ def test_a_judge_run_on_the_demo_queue_gives_ppi_and_agreement_pairs(demo, monke
                       judge.RunOptions(concurrency=8, retry=judge.Retry(max_attempts=1)))
     items = s.scalar("SELECT count(*) FROM queue_items WHERE queue_id = ?", [qid])
     assert r.judged == items and r.failed == 0
-    rows = ppi.queue_estimates(s, qid)
+    # By default only judge versions fit for use count; "any" takes the one that graded most.
+    fit = fitness.choose(s, "correctness").versions
+    assert set(ppi.queue_estimates(s, qid)["judge_version"]) <= set(fit)
+    rows = ppi.queue_estimates(s, qid, judges="any")
     assert not rows.empty and set(rows["judge_version"]) == {j.version}
     share = rows[(rows["criterion"] == "correctness") & rows["measure"].str.startswith("share")]
     assert len(share) == 1

@@ -156,11 +156,12 @@ def _reference(facts, outputs, source: str, n_min: int = 2):
 def test_selection_matches_an_independent_computation(store, source):
     facts, outputs = _random_history(store, 300, seed=11)
     kept, reasons = _reference(facts, outputs, source)
-    p = G.preview(store, G.GoldenFilter(source=source, correct_at=4), limit=1000)
+    # The history's judge has no rubric to be rated under: count it ("any") to test selection.
+    p = G.preview(store, G.GoldenFilter(source=source, correct_at=4, judges="any"), limit=1000)
     assert p.counts["included"] == len(kept)
     assert p.counts["left_out"] == reasons
     got = G.build(store, f"set-{source.replace('_', '-')}", G.GoldenFilter(
-        source=source, correct_at=4), "lead")
+        source=source, correct_at=4, judges="any"), "lead")
     rows = G.rows(store, got.version)
     assert dict(zip(rows["row_key"], zip(rows["label"], rows["expected_output"], strict=True),
                     strict=True)) == kept

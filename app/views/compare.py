@@ -15,13 +15,14 @@ import compare_charts as cc
 import pandas as pd
 import state
 import streamlit as st
-from untrusted import md, visible, visible_frame
 
 from goldenloop import metrics as M
 from goldenloop.errors import GoldenloopError
 
 WHAT = {"model versions": "model_version", "prompt versions": "prompt_version",
         "time windows": "time"}
+# Which judge versions' scores count (goldenloop.agreement.fitness): fit ones by default.
+JUDGES = {"fit for use": "fit", "any version": "any", "none": "none"}
 
 
 def day_range(label: str, default: tuple[date, date], first: date, last: date, key: str
@@ -36,12 +37,10 @@ def day_range(label: str, default: tuple[date, date], first: date, last: date, k
 
 def choose_sides(dims: M.Dimensions) -> M.Sides | None:
     st.sidebar.header("Compare")
-    app = st.sidebar.selectbox("App", dims.values["apps"], key="app", bind="query-params",
-                               format_func=visible)
+    app = st.sidebar.selectbox("App", dims.values["apps"], key="app", bind="query-params")
     what = st.sidebar.radio("What", list(WHAT), key="what", bind="query-params")
     envs = tuple(st.sidebar.multiselect("Environments", dims.values["environments"], key="env",
-                                        bind="query-params", placeholder="All",
-                                        format_func=visible))
+                                        bind="query-params", placeholder="All"))
     first, last = dims.first.date(), dims.last.date()
     if WHAT[what] == "time":
         a = day_range("A (baseline): days (UTC)", (max(first, last - timedelta(13)),
@@ -58,9 +57,9 @@ def choose_sides(dims: M.Dimensions) -> M.Sides | None:
                 "Compare two time windows instead.", icon=":material/info:")
         return None
     a = st.sidebar.selectbox("A (baseline)", options, index=options.index(pair[0]), key="a",
-                             bind="query-params", format_func=visible)
+                             bind="query-params")
     b = st.sidebar.selectbox("B", options, index=options.index(pair[1]), key="b",
-                             bind="query-params", format_func=visible)
+                             bind="query-params")
     span = day_range("Between (UTC)", (first, last), first, last, "between")
     if span is None:
         return None
@@ -88,7 +87,7 @@ def draw_sides(result: M.Comparison) -> None:
     if s.by != "time":  # a window's label is its range already
         sides = sides.assign(**{"From (UTC)": [s.a.start, s.b.start],
                                 "Until (UTC)": [s.a.end, s.b.end]})
-    st.dataframe(visible_frame(sides), hide_index=True, width="content")
+    st.dataframe(sides, hide_index=True, width="content")
 
 
 def draw_summary(result: M.Comparison) -> None:
@@ -121,9 +120,14 @@ try:
     if sides is None:
         st.stop()
     limits = thresholds()
-    result = state.aggregate(store, M.compare, sides, limits)
+    judges = st.sidebar.radio(
+        "Judge versions counted", list(JUDGES), key="judges", bind="query-params",
+        help="Fit for use: only judge versions that pass the agreement gate for correctness "
+             "(see Agreement). A version no reviewer graded beside is not yet checked and "
+             "counts only under 'any version'.")
+    result = state.aggregate(store, M.compare, sides, limits, judges=JUDGES[judges])
 except GoldenloopError as exc:
-    st.error(md(str(exc), 2000), icon=":material/error:")
+    st.error(str(exc), icon=":material/error:")
     st.stop()
 
 draw_sides(result)
@@ -132,6 +136,8 @@ if result.empty:
             icon=":material/filter_alt_off:")
     st.stop()
 draw_summary(result)
+if result.judge_choice is not None and not result.judge_choice.table.empty:
+    st.text(result.judge_choice.describe())  # judge names come from data: plain text
 st.altair_chart(cc.differences_chart(result), width="stretch")
 st.dataframe(cc.table(result), hide_index=True, width="stretch", column_config=cc.TABLE_COLUMNS,
              height=36 * (len(result.table) + 1))

@@ -7,6 +7,7 @@ from users' data: they reach the page only as widget options, chart data and pla
 
 from __future__ import annotations
 
+from dataclasses import replace
 from functools import partial
 
 import monitor_charts as mc
@@ -18,7 +19,6 @@ import state
 import streamlit as st
 from charts import CHART_FIELD, PICK, side_by_side
 from widgets import fmt_ms
-from untrusted import md, visible
 
 from goldenloop.errors import GoldenloopError
 from goldenloop.metrics import Dimensions, Overview, SpanFilter, buckets, traces
@@ -26,13 +26,20 @@ from goldenloop.metrics import Dimensions, Overview, SpanFilter, buckets, traces
 SPLITS = {"none": None, "model version": "model_version", "prompt version": "prompt_version",
           "app": "app"}
 DRILL_KEY = "_monitor_drill"  # the chart last clicked, set by its selection callback
+# Which judge versions' scores count (goldenloop.agreement.fitness): fit ones by default.
+JUDGES = {"fit for use": "fit", "any version": "any", "none": "none"}
 
 
 def sidebar_filters(dims: Dimensions) -> tuple[SpanFilter, str | None, str]:
     f, phrase = span_filters.sidebar_filters(dims)
     split_label = st.sidebar.radio("Split every chart by", list(SPLITS), key="split",
                                    bind="query-params", horizontal=True)
-    return f, SPLITS[split_label], phrase
+    judges = st.sidebar.radio(
+        "Judge versions counted", list(JUDGES), key="judges", bind="query-params",
+        help="Fit for use: only judge versions that pass the agreement gate for the criterion "
+             "(see Agreement). A version no reviewer graded beside is not yet checked and "
+             "counts only under 'any version'.")
+    return replace(f, judges=JUDGES[judges]), SPLITS[split_label], phrase
 
 
 def draw_empty_store() -> None:
@@ -94,9 +101,9 @@ def drill_dialog(view: Overview, name: str, choice: str | None, picked: dict) ->
     found = state.aggregate(store, traces.bucket_spans, d.filter, split=view.split,
                             group=d.group, condition=d.condition, order=d.order, limit=200)
     order = d.order.replace("_", " ")
-    st.text(visible(f"{d.chart} · {d.title}: {found.total:,} requests"
+    st.text(f"{d.chart} · {d.title}: {found.total:,} requests"
             + (f" ({d.condition.replace('_', ' ')})" if d.condition else "")
-            + (f", {order} first" if found.total else "") + "."))
+            + (f", {order} first" if found.total else "") + ".")
     if found.spans.empty:
         st.info("No requests behind this point.", icon=":material/filter_alt_off:")
         return
@@ -155,6 +162,7 @@ def draw_signals(view: Overview) -> None:
 
 def draw_correctness(view: Overview) -> None:
     st.subheader("Correctness")
+    draw_judge_choice(view)
     c = view.correctness
     if c.empty:
         st.info("No human grades or judge scores on these requests yet.",
@@ -170,6 +178,16 @@ def draw_correctness(view: Overview) -> None:
                f"with a 95% confidence interval: {int(n.get('human', 0)):,} requests graded by "
                f"reviewers and {int(n.get('judge', 0)):,} by the judge in this range. Grades "
                "from review queues count by their inclusion probability.")
+
+
+def draw_judge_choice(view: Overview) -> None:
+    """Which judge versions the judge line rests on (names from data: plain text only)."""
+    choice = view.judge_choice
+    if choice is None or choice.table.empty:
+        return
+    st.text(choice.describe())
+    with st.expander("Judge versions of this criterion: fit, not fit, not yet checked"):
+        st.dataframe(choice.table, hide_index=True)
 
 
 def draw_feedback(view: Overview) -> None:
@@ -190,8 +208,8 @@ def draw_incidents(view: Overview) -> None:
         for r in view.incidents.itertuples():
             until = "still in effect" if pd.isna(r.ends_at) else f"until {r.ends_at:%Y-%m-%d %H:%M}"
             app = r.app if isinstance(r.app, str) else "all apps"
-            st.text(visible(f"{r.kind.replace('_', ' ')} ({app}), from "
-                            f"{r.starts_at:%Y-%m-%d %H:%M} UTC {until}: {r.description}"))
+            st.text(f"{r.kind.replace('_', ' ')} ({app}), from "
+                    f"{r.starts_at:%Y-%m-%d %H:%M} UTC {until}: {r.description}")
 
 
 st.title("Monitor")
@@ -205,7 +223,7 @@ try:
     f, split, phrase = sidebar_filters(dims)
     view = state.monitor_overview(store, f, split)
 except GoldenloopError as exc:
-    st.error(md(str(exc), 2000), icon=":material/error:")
+    st.error(str(exc), icon=":material/error:")
     st.stop()
 
 st.caption(f"{phrase.capitalize()}: {f.start:%Y-%m-%d %H:%M} to {f.end:%Y-%m-%d %H:%M} UTC, "

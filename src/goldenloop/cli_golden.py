@@ -40,11 +40,16 @@ def _filter(criterion: str, source: str, min_reviewers: int, correct_at: float |
             correct_label: list[str] | None, min_value: float | None, max_value: float | None,
             label: list[str] | None, app: list[str] | None, model_version: list[str] | None,
             prompt_version: list[str] | None, tag: list[str] | None, queue: list[int] | None,
-            start: datetime | None, end: datetime | None):
+            start: datetime | None, end: datetime | None, rubric: str | None = None,
+            judges: str = "fit", judge_version: list[str] | None = None):
     from goldenloop.golden import GoldenFilter
 
+    name, _, version = (rubric or "").partition("@")
     return GoldenFilter(
-        criterion=criterion, source=source, min_reviewers=min_reviewers, correct_at=correct_at,
+        criterion=criterion, rubric_name=name.strip() or None,
+        rubric_version=version.strip() or None,
+        judges="chosen" if judge_version else judges, judge_versions=tuple(judge_version or ()),
+        source=source, min_reviewers=min_reviewers, correct_at=correct_at,
         correct_labels=tuple(correct_label or ()), min_value=min_value, max_value=max_value,
         labels=tuple(label or ()), apps=tuple(app or ()), model_versions=tuple(model_version or ()),
         prompt_versions=tuple(prompt_version or ()), tags=tuple(tag or ()),
@@ -64,6 +69,15 @@ def build(
     db: DbOption = None,
     author: AuthorOption = None,
     criterion: Annotated[str, typer.Option(help="The graded criterion.")] = "correctness",
+    rubric: Annotated[str | None, typer.Option(
+        help="NAME or NAME@VERSION: the rubric whose criterion sets the correctness rule "
+             "(and whose grades count); needed when several rubrics define the criterion.")
+    ] = None,
+    judges: Annotated[str, typer.Option(
+        help="Judge versions counted for 'judge agrees': fit (those passing the agreement "
+             "gate), any, none.")] = "fit",
+    judge_version: Annotated[list[str] | None, typer.Option(
+        help="Count exactly this judge version; repeatable.")] = None,
     source: Annotated[str, typer.Option(help="Source of truth: human, human_judge, "
                                         "adjudicated, consensus.")] = "human",
     min_reviewers: Annotated[int, typer.Option(help="N for --source consensus.")] = 2,
@@ -91,7 +105,8 @@ def build(
     from goldenloop.store import Store
 
     f = _filter(criterion, source, min_reviewers, correct_at, correct_label, min_value,
-                max_value, label, app, model_version, prompt_version, tag, queue, start, end)
+                max_value, label, app, model_version, prompt_version, tag, queue, start, end,
+                rubric, judges, judge_version)
     paths = resolve_paths(db)
     if preview:
         with access.for_reading(paths) as r:

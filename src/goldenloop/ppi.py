@@ -38,6 +38,7 @@ from scipy.stats import norm
 
 from goldenloop import estimation
 from goldenloop import rubric as rubrics
+from goldenloop.agreement import fitness
 from goldenloop.errors import GoldenloopError
 from goldenloop.store import Store, judge_sql, review_sql
 
@@ -122,21 +123,19 @@ def two_phase(f: np.ndarray, y: np.ndarray, pi: np.ndarray, classes: np.ndarray 
 
 def queue_estimate(store: Store, queue_id: int, criterion: str, *,
                    judge_version: str | None = None, at_least: float | None = None,
-                   label: str | None = None, level: float = 0.95, lam: float | None = None
-                   ) -> PPIEstimate:
+                   label: str | None = None, level: float = 0.95, lam: float | None = None,
+                   judges: str = "fit") -> PPIEstimate:
     """The PPI estimate over a queue's whole frame of ``criterion`` (its mean, the share
     ``at_least`` a threshold, or the share given ``label``), next to the human-only estimate
     (``goldenloop.estimation.estimate``). The judge version defaults to the one that graded
-    most of the queue's items."""
+    most of the queue's items among those ``judges`` keeps ("fit": fit for use on the
+    criterion, the default; "any"; "none")."""
     # The human side exactly as goldenloop.estimation reads it: the queue must be a probability
     # sample, the outcome is checked, and y is the reviewers' value per item.
     frame, q, proportion = estimation._frame(store, queue_id, criterion, at_least, label)
     mode, params, _ = estimation._outcome(rubrics.get(store, q["rubric_name"], q["rubric_version"]),
                                           criterion, at_least, label)
-    version = judge_version or judge_sql.queue_judge_version(store, queue_id, criterion)
-    if version is None:
-        raise PPIError(f"no judge has graded {criterion} on queue {queue_id}'s items: run a judge "
-                       "on the queue first")
+    version = judge_version or _default_version(store, queue_id, criterion, judges)
     judged = judge_sql.queue_judge_values(store, queue_id, criterion, version, mode, params)
     df = frame.merge(judged, on="queue_item_id", how="inner")
     df = df[df["f"].notna()]
@@ -160,6 +159,18 @@ def queue_estimate(store: Store, queue_id: int, criterion: str, *,
                        notes=notes)
 
 
+def _default_version(store: Store, queue_id: int, criterion: str, judges: str) -> str:
+    choice = fitness.choose(store, criterion, judges)
+    if choice.versions == ():
+        raise PPIError(f"no judge version of {criterion} is counted: {choice.describe()}")
+    version = judge_sql.queue_judge_version(store, queue_id, criterion,
+                                            fitness.sql_versions(choice))
+    if version is None:
+        raise PPIError(f"no judge version counted for {criterion} has graded queue "
+                       f"{queue_id}'s items: {choice.describe()}")
+    return version
+
+
 def measures(rubric: rubrics.Rubric):
     """The estimates a judge can improve: those of ``estimation.measures`` for criteria with
     one value per item."""
@@ -167,11 +178,12 @@ def measures(rubric: rubrics.Rubric):
 
 
 def queue_estimates(store: Store, queue_id: int, level: float = 0.95,
-                    judge_version: str | None = None) -> pd.DataFrame:
+                    judge_version: str | None = None, judges: str = "fit") -> pd.DataFrame:
     """One row per criterion measure that a judge graded on the queue: the PPI estimate and
     interval beside the human-only one, the judge alone, and the counts. Empty when no judge
     graded the queue or no reviewer graded a judged item yet. ``judge_version`` defaults, per
-    criterion, to the version that graded most of the queue's items. Raises
+    criterion, to the version that graded most of the queue's items among those ``judges``
+    keeps (by default, those fit for use on the criterion). Raises
     ``estimation.NonProbabilityQueue`` for a queue made by hand."""
     q = review_sql.queue(store, queue_id)
     rubric = rubrics.get(store, q["rubric_name"], q["rubric_version"])
@@ -179,7 +191,7 @@ def queue_estimates(store: Store, queue_id: int, level: float = 0.95,
     for name, what, kw in measures(rubric):
         try:
             e = queue_estimate(store, queue_id, name, level=level, judge_version=judge_version,
-                               **kw)
+                               judges=judges, **kw)
         except PPIError:
             continue
         h = e.human_only

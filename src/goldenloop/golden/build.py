@@ -17,6 +17,7 @@ from typing import Any
 import pandas as pd
 
 from goldenloop import roles
+from goldenloop.agreement import fitness
 from goldenloop.golden.filters import FilterError, GoldenFilter, check_name
 from goldenloop.golden.versions import Version, latest_version, version_info
 from goldenloop.store import Store, audit, golden_sql
@@ -48,18 +49,19 @@ def _now() -> datetime:
 
 
 def resolve(store: Store, f: GoldenFilter) -> GoldenFilter:
-    """``f`` with a correctness rule taken from the criterion when it has none: the upper
-    quarter of a numeric scale (4 and 5 on 1-5), the best of ordered labels, "yes" for a
-    boolean. Nominal criteria get none: name the correct labels."""
+    """``f`` with the judge versions that count filled in (``fitness.choose``) and, when it
+    has no correctness rule, one taken from the chosen rubric's criterion: the upper quarter
+    of a numeric scale (4 and 5 on 1-5), the best of ordered labels, "yes" for a boolean.
+    Nominal criteria get none: name the correct labels."""
+    if f.judges in ("fit", "none"):
+        choice = fitness.choose(store, f.criterion, f.judges)
+        f = replace(f, judge_versions=tuple(choice.versions or ()))
     if f.has_correct_rule:
         return f
-    row = store.rows(
-        """SELECT value_type, min_value, max_value, len(labels), higher_is_better
-           FROM criteria WHERE name = ? AND (? IS NULL OR rubric_name = ?)
-           ORDER BY created_at DESC LIMIT 1""", [f.criterion, f.rubric_name, f.rubric_name])
-    if not row:
+    row = _rubric_criterion(store, f)
+    if row is None:
         return f
-    value_type, lo, hi, n_labels, higher = row[0]
+    value_type, lo, hi, n_labels, higher = row
     if higher is False:
         return f
     if value_type == "boolean":
@@ -69,6 +71,28 @@ def resolve(store: Store, f: GoldenFilter) -> GoldenFilter:
     if value_type == "ordinal" and n_labels:
         return replace(f, correct_at=float(n_labels))  # ordered labels are stored as 1..n
     return f
+
+
+def _rubric_criterion(store: Store, f: GoldenFilter) -> tuple | None:
+    """The chosen rubric's definition of the criterion: that version when named, else the
+    rubric's latest version. With no rubric named, the criterion must be defined by one
+    rubric only: taking whichever rubric defined it last would set the threshold by accident."""
+    rows = store.rows(
+        """SELECT rubric_name, value_type, min_value, max_value, len(labels), higher_is_better
+           FROM criteria WHERE name = $c AND ($n IS NULL OR rubric_name = $n)
+             AND ($v IS NULL OR rubric_version = $v)
+           ORDER BY created_at DESC, rubric_version DESC""",
+        {"c": f.criterion, "n": f.rubric_name, "v": f.rubric_version})
+    if not rows:
+        if f.rubric_name:
+            at = f"@{f.rubric_version}" if f.rubric_version else ""
+            raise FilterError(f"rubric {f.rubric_name}{at} does not define {f.criterion!r}")
+        return None
+    names = sorted({str(r[0]) for r in rows})
+    if len(names) > 1:
+        raise FilterError(f"criterion {f.criterion!r} is defined by several rubrics "
+                          f"({', '.join(names)}): choose one (--rubric NAME[@VERSION])")
+    return rows[0][1:]
 
 
 def _temp_name() -> str:

@@ -36,6 +36,9 @@ SOURCES = {
     CONSENSUS: "Consensus of at least N reviewers",
 }
 TARGET_TYPES = ("span", "trace", "session", "item", "comparison")
+# Which judge versions' grades count for "judge agrees" and the human_judge source: those fit
+# for use on the criterion (the agreement gate), every one, none, or the ones chosen.
+JUDGE_MODES = ("fit", "any", "none", "chosen")
 _NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 
 
@@ -57,10 +60,18 @@ class GoldenFilter:
     when the graded answer itself may be the expected output. Without either rule only
     corrected answers (and comparison winners) give rows. ``min_value``/``max_value``/
     ``labels`` are thresholds on the verdict: rows outside them are filtered out.
+
+    ``rubric_name`` and ``rubric_version`` choose the rubric whose criterion gives the
+    default correctness rule (and, when named, whose grades count). ``judges`` says which
+    judge versions count; ``judge_versions`` lists them (``build.resolve`` fills it in for
+    "fit" and "none"; for "chosen" the caller names them).
     """
 
     criterion: str = "correctness"
     rubric_name: str | None = None
+    rubric_version: str | None = None
+    judges: str = "fit"
+    judge_versions: tuple[str, ...] = ()
     source: str = HUMAN
     min_reviewers: int = 2                 # for CONSENSUS
     correct_at: float | None = None
@@ -79,7 +90,7 @@ class GoldenFilter:
 
     def __post_init__(self) -> None:
         for name in ("correct_labels", "labels", "target_types", "apps", "model_versions",
-                     "prompt_versions", "tags", "queue_ids"):
+                     "prompt_versions", "tags", "queue_ids", "judge_versions"):
             value = getattr(self, name)
             if isinstance(value, str) or not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple([value] if isinstance(value, str)
@@ -89,6 +100,10 @@ class GoldenFilter:
     def check(self) -> None:
         if not (self.criterion or "").strip():
             raise FilterError("criterion: required")
+        if self.judges not in JUDGE_MODES:
+            raise FilterError(f"judges: {self.judges!r} is not one of {', '.join(JUDGE_MODES)}")
+        if self.rubric_version and not self.rubric_name:
+            raise FilterError("rubric_version: name the rubric too")
         if self.source not in SOURCES:
             raise FilterError(f"source: {self.source!r} is not one of {', '.join(SOURCES)}")
         if self.source == CONSENSUS and self.min_reviewers < 2:
@@ -132,14 +147,19 @@ class GoldenFilter:
     def describe(self) -> list[str]:
         """The filter as short lines for a dataset card (only what is set)."""
         d = self.to_dict()
-        lines = [f"criterion: {self.criterion}" + (f" (rubric {self.rubric_name})"
-                                                   if self.rubric_name else ""),
+        rubric = "@".join(str(x) for x in (self.rubric_name, self.rubric_version) if x)
+        lines = [f"criterion: {self.criterion}" + (f" (rubric {rubric})" if rubric else ""),
                  f"source of truth: {SOURCES[self.source]}"
                  + (f" (N = {self.min_reviewers})" if self.source == CONSENSUS else "")]
         if self.correct_at is not None:
             lines.append(f"graded correct when the grade is at least {self.correct_at:g}")
         if self.correct_labels:
             lines.append(f"graded correct when labelled {', '.join(self.correct_labels)}")
+        if self.judges == "any":
+            lines.append("judge versions counted: every version")
+        else:
+            lines.append(f"judge versions counted ({self.judges}): "
+                         f"{', '.join(v or '(no version)' for v in self.judge_versions) or 'none'}")
         for key in ("min_value", "max_value", "labels", "target_types", "apps",
                     "model_versions", "prompt_versions", "tags", "queue_ids", "start", "end"):
             default = getattr(GoldenFilter, key, None)

@@ -25,6 +25,7 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
+from goldenloop.agreement import fitness
 from goldenloop.errors import GoldenloopError
 from goldenloop.metrics import compare_stats as cs
 from goldenloop.metrics.compare_metrics import METRICS, Metric, Threshold
@@ -90,6 +91,7 @@ class Comparison:
     requests: tuple[int, int]
     n_boot: int
     level: float
+    judge_choice: fitness.JudgeChoice | None = None  # which judge versions correctness counts
 
     @property
     def flagged(self) -> pd.DataFrame:
@@ -102,14 +104,20 @@ class Comparison:
 
 def compare(store: Store, sides: Sides, thresholds: tuple[tuple[str, str, float], ...] = (), *,
             criterion: str = "correctness", n_boot: int = N_BOOT, seed: int = 0,
-            level: float = 0.95) -> Comparison:
+            level: float = 0.95, judges: str | None = None,
+            judge_versions: tuple[str, ...] = ()) -> Comparison:
     """Every metric of ``METRICS`` for both sides, the difference B − A with its
     session-bootstrap interval at ``level``, and the flags. ``thresholds`` overrides the
     defaults: ``(metric key, "relative" | "absolute", value)`` triples (tuples, so the call
-    can be cached). The same ``seed`` gives the same intervals."""
+    can be cached). The same ``seed`` gives the same intervals. Judge scores count only
+    from the versions ``judges`` keeps (by default side A's filter's choice: those fit for
+    use on ``criterion``; ``judge_versions`` names them instead)."""
     limits = thresholds_by_key(thresholds)
     rng = np.random.default_rng(seed)
-    samples = [_sample(store, f, criterion) for f in (sides.a, sides.b)]
+    choice = fitness.choose(store, criterion, judges or sides.a.judges,
+                            judge_versions or sides.a.judge_versions)
+    samples = [_sample(store, f, criterion, fitness.sql_versions(choice))
+               for f in (sides.a, sides.b)]
     reps = [cs.bootstrap(s, QUANTILES, n_boot, rng) for s in samples]
     rows = [_volume_rows(store, sides, samples)]
     for m in METRICS:
@@ -119,7 +127,7 @@ def compare(store: Store, sides: Sides, thresholds: tuple[tuple[str, str, float]
     table = pd.concat(rows, ignore_index=True)[COLUMNS]
     return Comparison(sides, table, (samples[0].sessions, samples[1].sessions),
                       (int(samples[0].total("requests")), int(samples[1].total("requests"))),
-                      n_boot, level)
+                      n_boot, level, choice)
 
 
 def side_options(store: Store, app: str, by: str) -> pd.DataFrame:
@@ -155,8 +163,9 @@ def thresholds_by_key(overrides: tuple[tuple[str, str, float], ...] = ()) -> dic
     return limits
 
 
-def _sample(store: Store, f: SpanFilter, criterion: str) -> cs.Sample:
-    sums = compare_sql.session_sums(store, f, criterion)
+def _sample(store: Store, f: SpanFilter, criterion: str,
+            judge_versions: list[str] | None) -> cs.Sample:
+    sums = compare_sql.session_sums(store, f, criterion, judge_versions=judge_versions)
     sums["failures"] = sums["errors"] + sums["timeouts"] + sums["empty"]
     sums["sessions"] = np.ones_like(sums["requests"])
     values = {col: compare_sql.request_latencies(store, f, col) for col in QUANTILES}

@@ -14,6 +14,7 @@ from goldenloop.errors import GoldenloopError
 
 SPLITS = ("model_version", "prompt_version", "app", "environment")
 _LISTS = ("apps", "environments", "model_versions", "prompt_versions", "tags")
+JUDGE_MODES = ("fit", "any", "none")
 
 
 class FilterError(GoldenloopError):
@@ -40,6 +41,11 @@ class SpanFilter:
     # goldenloop's own spans (judge calls, experiments, canaries) are not production traffic:
     # left out unless asked for (span_columns.INTERNAL_SOURCES).
     include_internal: bool = False
+    # Which judge versions' grades count in quality figures (``agreement.fitness``): "fit"
+    # (those passing the agreement gate), "any" or "none"; ``judge_versions`` names them
+    # instead when set.
+    judges: str = "fit"
+    judge_versions: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in _LISTS:  # accept any iterable of strings, keep a canonical tuple
@@ -47,6 +53,9 @@ class SpanFilter:
             if isinstance(value, str):
                 value = (value,)
             object.__setattr__(self, name, tuple(sorted(set(value or ()))))
+        object.__setattr__(self, "judge_versions", tuple(sorted(set(self.judge_versions or ()))))
+        if self.judges not in JUDGE_MODES:
+            raise FilterError(f"judges must be one of {', '.join(JUDGE_MODES)}, not {self.judges!r}")
         if self.start is not None and self.end is not None and self.end <= self.start:
             raise FilterError(f"the time range is empty: it ends ({self.end:%Y-%m-%d %H:%M}) "
                               f"before it starts ({self.start:%Y-%m-%d %H:%M})")
@@ -67,8 +76,10 @@ class SpanFilter:
             value = getattr(self, f.name)
             if isinstance(value, datetime):
                 out[f.name] = value.isoformat()
-            elif value:
+            elif isinstance(value, tuple) and value:
                 out[f.name] = list(value)
+            elif isinstance(value, bool | str) and value != f.default:
+                out[f.name] = value
         return out
 
     @classmethod
@@ -79,7 +90,9 @@ class SpanFilter:
         times = {k: datetime.fromisoformat(data[k]) if data.get(k) else None
                  for k in ("start", "end")}
         return cls(**times, **{k: tuple(data.get(k) or ()) for k in _LISTS},
-                   include_internal=bool(data.get("include_internal", False)))
+                   include_internal=bool(data.get("include_internal", False)),
+                   judges=str(data.get("judges", "fit")),
+                   judge_versions=tuple(data.get("judge_versions") or ()))
 
 
 def check_split(split: str | None) -> str | None:

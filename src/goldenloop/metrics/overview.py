@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 
+from goldenloop.agreement import fitness
 from goldenloop.metrics import buckets, quality
 from goldenloop.metrics.filters import FilterError, SpanFilter, check_split
 from goldenloop.metrics.series import RequestStats, request_stats
@@ -62,6 +63,7 @@ class Overview:
     incidents: pd.DataFrame  # kind, app, model_version, starts_at, ends_at, description
     correctness_scale: tuple[float | None, float | None] = (None, None)  # the rubric's range
     correctness_bucket: timedelta = buckets.DAY  # grades are sparse: a day at the finest
+    judge_choice: fitness.JudgeChoice | None = None  # which judge versions correctness counts
 
     @property
     def bucket(self) -> timedelta:
@@ -129,7 +131,8 @@ def overview(store: Store, f: SpanFilter, split: str | None = None, *,
     """All the Monitor's series for ``f`` (which must have a time range), split by ``split``
     (one of ``SPLITS``). The bucket width is chosen once, from the range, the number of lines
     the widest chart draws, the number of requests and ``max_buckets``, and shared by every
-    chart."""
+    chart. Judge scores count only from the judge versions ``f.judges`` keeps (by default the
+    versions fit for use on ``criterion``; ``f.judge_versions`` names them instead)."""
     check_split(split)
     t = totals(store, f, split)
     lines = max(t.groups, 1) if split else UNSPLIT_LINES
@@ -138,15 +141,18 @@ def overview(store: Store, f: SpanFilter, split: str | None = None, *,
                                    max_buckets=max_buckets)
     stats = request_stats(store, f, split, bucket, ttft=True)
     graded = max(buckets.DAY, bucket)  # wider than a day only where the point budget says so
+    choice = fitness.choose(store, criterion, f.judges, f.judge_versions)
     return Overview(
         filter=f, split=split, totals=t, requests=stats,
         signals=quality.signals(store, f, split, bucket),
-        correctness=quality.correctness(store, f, split, criterion=criterion, bucket=graded),
+        correctness=quality.correctness(store, f, split, criterion=criterion, bucket=graded,
+                                        judge_versions=fitness.sql_versions(choice)),
         feedback=quality.feedback(store, f, split, bucket),
         markers=version_markers(store, f),
         incidents=incidents(store, f),
         correctness_scale=criterion_scale(store, criterion),
         correctness_bucket=graded,
+        judge_choice=choice,
     )
 
 

@@ -6,6 +6,7 @@ columns of ``series``, plus a confidence interval for correctness).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from datetime import timedelta
 
 import numpy as np
@@ -44,7 +45,8 @@ def signals(store: Store, f: SpanFilter, split: str | None = None,
 
 def correctness(store: Store, f: SpanFilter, split: str | None = None, *,
                 criterion: str = CORRECTNESS, sources: tuple[str, ...] = GRADE_SOURCES,
-                weights: str = "inclusion", bucket: timedelta = buckets.DAY) -> pd.DataFrame:
+                weights: str = "inclusion", bucket: timedelta = buckets.DAY,
+                judge_versions: Sequence[str] | None = None) -> pd.DataFrame:
     """Mean grade of ``criterion`` per day (of the graded span's start), per source (series
     ``human``, ``judge``) and group, with ``n`` graded spans and a 95% confidence interval
     (``ci_low``, ``ci_high``; missing for a single grade).
@@ -53,12 +55,16 @@ def correctness(store: Store, f: SpanFilter, split: str | None = None, *,
     review-queue item by 1 / its inclusion probability (a Hajek mean, with Kish's effective
     sample size in the interval); grades outside queues, and all grades under "equal", weigh
     1, which gives the plain mean and Student's t interval.
+
+    Judge grades count only from ``judge_versions`` (None: every version); the Monitor
+    passes the versions ``agreement.fitness.choose`` keeps (by default, those fit for use).
     """
     check_split(split)
     if weights not in sql.GRADE_WEIGHTS:
         raise FilterError(f"weights must be one of {', '.join(sql.GRADE_WEIGHTS)}")
     _default_bucket(f)  # checks the range
-    frame = sql.correctness(store, f, split, criterion, sources, weights, buckets.to_us(bucket))
+    frame = sql.correctness(store, f, split, criterion, sources, weights, buckets.to_us(bucket),
+                            judge_versions)
     cols = [*TIDY, "ci_low", "ci_high", "n_eff"]
     if frame.empty:
         return pd.DataFrame(columns=cols)

@@ -43,6 +43,9 @@ class Frame:
     # goldenloop's own spans (judge calls, experiments, canaries) are not production traffic
     # and stay out of a frame unless asked for (span_columns.INTERNAL_SOURCES).
     include_internal: bool = False
+    # Which judge versions may raise a span's risk (judge_low, judge_uncertain): those fit for
+    # use on their criterion (the agreement gate), every one, or none.
+    judges: str = "fit"
 
     def __post_init__(self) -> None:
         for name in _LISTS:  # any iterable of strings; a canonical sorted tuple
@@ -50,6 +53,8 @@ class Frame:
             if isinstance(value, str):
                 value = (value,)
             object.__setattr__(self, name, tuple(sorted(set(value or ()))))
+        if self.judges not in ("fit", "any", "none"):
+            raise SamplingError(f"judges must be fit, any or none, not {self.judges!r}")
         if self.start and self.end and self.end <= self.start:
             raise SamplingError(f"the frame's time window is empty: {self.start} to {self.end}")
 

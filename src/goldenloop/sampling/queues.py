@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from goldenloop import roles
 from goldenloop import rubric as rubrics
+from goldenloop.agreement import fitness
 from goldenloop.sampling import designs as D
 from goldenloop.sampling.frame import Frame, SamplingError
 from goldenloop.store import Store, audit, review_sql
@@ -100,9 +101,10 @@ def create_queue(store: Store, opts: QueueOptions, frame: Frame, design: D.Desig
     seed = secrets.randbits(63) if seed is None else int(seed)
     strata = design.by if isinstance(design, D.Stratified) else ("app", "model_version")
     where, params = frame.where("s")
+    judge_keys = fitness.counted_keys(store, frame.judges)
 
     def write(cur) -> QueueSummary:
-        units = sql.frame_units(cur, unit, where, params, strata)
+        units = sql.frame_units(cur, unit, where, params, strata, judge_keys)
         if units.num_rows == 0:
             raise SamplingError("the frame holds no spans: widen the time window or filter")
         signals = _signals(units)

@@ -40,6 +40,11 @@ from goldenloop.store.store import Store
 HUMAN = "(g.source = 'human' OR (g.source = 'imported' AND g.author_kind = 'reviewer'))"
 JUDGE = "(g.source = 'judge' OR (g.source = 'imported' AND g.author_kind = 'judge'))"
 
+# Judge grades of the chosen versions only: the named parameter ``$judge_versions`` lists
+# them (NULL: every version; a judge without a version is ''); other grades pass.
+CHOSEN_JUDGES = f"""(NOT coalesce({JUDGE}, false) OR $judge_versions::VARCHAR[] IS NULL
+    OR list_contains($judge_versions::VARCHAR[], coalesce(g.judge_version, '')))"""
+
 # A criterion's scale as one comparable string: what two rubric versions must share for
 # their grades to be compared (descriptions and instructions are left out on purpose).
 _SCALE_KEY = """to_json(struct_pack(value_type := c.value_type, labels := c.labels,
@@ -234,7 +239,7 @@ def graded_criteria(store: Store) -> pd.DataFrame:
                 FROM all_scales s
                 JOIN now_scale n ON n.rubric_name IS NOT DISTINCT FROM s.rubric_name
                                 AND n.criterion = s.criterion
-                JOIN grades g ON g.criterion = s.criterion
+                JOIN live_grades g ON g.criterion = s.criterion
                              AND g.rubric_name IS NOT DISTINCT FROM s.rubric_name
                              AND g.rubric_version IS NOT DISTINCT FROM s.rubric_version
                 GROUP BY ALL
@@ -258,6 +263,23 @@ def graded_criteria(store: Store) -> pd.DataFrame:
     df["rubric_version"] = pd.Series([_absent(v) for v in df["rubric_version"]], dtype=object,
                                      index=df.index)
     return df
+
+
+def judge_versions_of(store: Store, criterion: str) -> pd.DataFrame:
+    """Judge versions with live grades of ``criterion`` (a missing version is ''), with
+    their judge's name and how many grades: judge_name, judge_version, grades."""
+    return store.df(
+        f"""SELECT coalesce(g.judge_version, '') AS judge_version,
+                   coalesce(any_value(g.judge_name), '') AS judge_name, count(*) AS grades
+            FROM live_grades g WHERE g.criterion = $c AND {JUDGE}
+            GROUP BY ALL ORDER BY judge_version""", {"c": criterion}
+    )[["judge_name", "judge_version", "grades"]]
+
+
+def judged_criteria(store: Store) -> list[str]:
+    """Criteria with live judge grades."""
+    return [c for (c,) in store.rows(
+        f"SELECT DISTINCT g.criterion FROM live_grades g WHERE {JUDGE} ORDER BY 1")]
 
 
 def grade_notes(store: Store, grade_ids: list[int]) -> pd.DataFrame:

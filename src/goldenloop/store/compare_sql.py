@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from goldenloop.store.agreement_sql import CHOSEN_JUDGES
 from goldenloop.store.metrics_sql import (
     GRADE_WEIGHTS,
     OFFENSIVE_THRESHOLD,
@@ -81,12 +82,15 @@ def _requests_cte(where: str) -> str:
 
 
 def session_sums(store: Store, f: FilterLike, criterion: str, weights: str = "inclusion",
-                 sources: Sequence[str] = ("human", "judge")) -> dict[str, np.ndarray]:
+                 sources: Sequence[str] = ("human", "judge"),
+                 judge_versions: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """One row per session of the requests matching ``f`` (in session number order): every
-    sum of ``SUMS``, as float arrays (0 where a session has nothing to sum)."""
+    sum of ``SUMS``, as float arrays (0 where a session has nothing to sum). Judge grades
+    count only from ``judge_versions`` (None: every version)."""
     where, params = where_clause(f)
     params |= {"threshold": OFFENSIVE_THRESHOLD, "criterion": criterion,
-               "sources": list(sources)}
+               "sources": list(sources),
+               "judge_versions": None if judge_versions is None else list(judge_versions)}
     cols = ",\n".join(f"coalesce({expr}, 0)::DOUBLE AS {name}" for name, expr in SUMS.items())
     sql = f"""WITH {_requests_cte(where)},
         fb AS (
@@ -99,7 +103,7 @@ def session_sums(store: Store, f: FilterLike, criterion: str, weights: str = "in
             FROM live_grades g LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
             WHERE g.criterion = $criterion AND list_contains($sources, g.source)
               AND g.span_key IS NOT NULL AND g.value_number IS NOT NULL
-              AND NOT coalesce(g.not_applicable, false)
+              AND NOT coalesce(g.not_applicable, false) AND {CHOSEN_JUDGES}
             GROUP BY g.span_key, g.source
         )
         SELECT n.idx, {cols}

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from goldenloop.golden.filters import GoldenFilter
-from goldenloop.store.agreement_sql import HUMAN, JUDGE
+from goldenloop.store.agreement_sql import CHOSEN_JUDGES, HUMAN, JUDGE
 
 _VALUE = """coalesce(value_label, array_to_string(value_labels, '|'),
         CASE WHEN value_number = round(value_number)
@@ -42,7 +42,8 @@ g0 AS (     -- only the columns used: wide rows (raw judge answers) would be car
     FROM live_grades g
     WHERE g.criterion = $criterion
       AND ($rubric_name IS NULL OR g.rubric_name = $rubric_name)
-      AND list_contains($target_types, g.target_type)
+      AND ($rubric_version IS NULL OR g.rubric_version = $rubric_version)
+      AND list_contains($target_types, g.target_type) AND {CHOSEN_JUDGES}
 ),
 newest AS (   -- one author's latest grade on each target: a reviewer (their adjudications
               -- apart), or a judge name and version; a grouping over narrow columns costs
@@ -322,12 +323,15 @@ _TYPED = {
     **{n: f"CAST(${n} AS DOUBLE)" for n in ("correct_at", "min_value", "max_value")},
     "start": "CAST($start AS TIMESTAMP)", "end": "CAST($end AS TIMESTAMP)",
     "rubric_name": "CAST($rubric_name AS VARCHAR)",
+    "rubric_version": "CAST($rubric_version AS VARCHAR)",
 }
 
 
 def params(f: GoldenFilter) -> dict[str, Any]:
     return {
-        "criterion": f.criterion, "rubric_name": f.rubric_name, "source": f.source,
+        "criterion": f.criterion, "rubric_name": f.rubric_name,
+        "rubric_version": f.rubric_version, "source": f.source,
+        "judge_versions": None if f.judges == "any" else list(f.judge_versions),
         "min_reviewers": f.min_reviewers,
         "correct_at": None if f.correct_at is None else float(f.correct_at),
         "correct_labels": list(f.correct_labels),

@@ -307,14 +307,19 @@ def take_new_spans(cur: duckdb.DuckDBPyConnection, judge_name: str, limit: int =
     return keys
 
 
-def queue_judge_version(store: Store, queue_id: int, criterion: str) -> str | None:
-    """The judge version that graded most of the queue's (non-gold) items on ``criterion``."""
+def queue_judge_version(store: Store, queue_id: int, criterion: str,
+                        among: list[str] | None = None) -> str | None:
+    """The judge version that graded most of the queue's (non-gold) items on ``criterion``,
+    of the versions ``among`` (None: any)."""
     return store.scalar(
         """SELECT g.judge_version FROM live_grades g
            JOIN queue_items i ON i.target_type = g.target_type AND i.target_id = g.target_id
-           WHERE i.queue_id = ? AND NOT i.is_gold AND g.source = 'judge' AND g.criterion = ?
+           WHERE i.queue_id = $q AND NOT i.is_gold AND g.source = 'judge' AND g.criterion = $c
+             AND ($among::VARCHAR[] IS NULL
+                  OR list_contains($among::VARCHAR[], coalesce(g.judge_version, '')))
            GROUP BY g.judge_version ORDER BY count(DISTINCT i.queue_item_id) DESC,
-                    max(g.created_at) DESC LIMIT 1""", [queue_id, criterion])
+                    max(g.created_at) DESC LIMIT 1""",
+        {"q": queue_id, "c": criterion, "among": among})
 
 
 def queue_judge_versions(store: Store, queue_id: int) -> pd.DataFrame:

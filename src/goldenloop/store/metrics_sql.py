@@ -16,6 +16,7 @@ from typing import Protocol
 
 import pandas as pd
 
+from goldenloop.store.agreement_sql import CHOSEN_JUDGES
 from goldenloop.store.span_columns import production_sql
 from goldenloop.store.store import Store
 
@@ -206,22 +207,25 @@ GRADE_WEIGHTS = {
 
 
 def correctness(store: Store, f: FilterLike, split: str | None, criterion: str,
-                sources: Sequence[str], weights: str, bucket_us: int) -> pd.DataFrame:
+                sources: Sequence[str], weights: str, bucket_us: int,
+                judge_versions: Sequence[str] | None = None) -> pd.DataFrame:
     """Per day (of the graded span's start), source and group: graded spans, the sum of their
     weights and of squared weights, and the weighted mean and mean square of the value.
 
-    Current grades only (an edited grade counts once, as edited); a span graded by several
-    reviewers counts once, with the mean of their values.
+    Live grades only (an edited grade counts once, as edited); a span graded by several
+    reviewers counts once, with the mean of their values. Judge grades count only from
+    ``judge_versions`` (None: every version).
     """
     where, params = where_clause(f)
-    params |= {"criterion": criterion, "sources": list(sources), "bucket_us": bucket_us}
+    params |= {"criterion": criterion, "sources": list(sources), "bucket_us": bucket_us,
+               "judge_versions": None if judge_versions is None else list(judge_versions)}
     return store.df(
         f"""WITH current AS (
                 SELECT g.span_key, g.source, g.value_number AS value, {GRADE_WEIGHTS[weights]} AS w
                 FROM live_grades g LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
                 WHERE g.criterion = $criterion AND list_contains($sources, g.source)
                   AND g.span_key IS NOT NULL AND g.value_number IS NOT NULL
-                  AND NOT coalesce(g.not_applicable, false)
+                  AND NOT coalesce(g.not_applicable, false) AND {CHOSEN_JUDGES}
             ), per_span AS (
                 SELECT span_key, source, avg(value) AS value, avg(w) AS w
                 FROM current GROUP BY span_key, source

@@ -55,6 +55,9 @@ judged AS (
     LEFT JOIN criteria c ON c.name = g.criterion AND c.rubric_name = g.rubric_name
                         AND c.rubric_version = g.rubric_version
     WHERE g.source = 'judge' AND g.target_type = 'span' AND g.span_key IS NOT NULL
+      -- only judge versions that count (criterion|version keys; NULL: every version)
+      AND list_contains(coalesce(?::VARCHAR[], [g.criterion || '|' || coalesce(g.judge_version, '')]),
+                        g.criterion || '|' || coalesce(g.judge_version, ''))
     GROUP BY g.span_key
 )"""
 
@@ -74,8 +77,10 @@ def _stratum(columns: tuple[str, ...], agg: bool) -> str:
 
 
 def frame_units(cur: duckdb.DuckDBPyConnection, unit: str, where: str, params: list,
-                strata: tuple[str, ...]) -> pa.Table:
-    """One row per unit of the frame: target_id, span_key, stratum and the risk signals."""
+                strata: tuple[str, ...], judge_keys: list[str] | None = None) -> pa.Table:
+    """One row per unit of the frame: target_id, span_key, stratum and the risk signals.
+    Judge signals come only from the judge versions ``judge_keys`` names, as
+    ``criterion|version`` (None: every version)."""
     span_rows = f"""
         SELECT f.span_key, f.session_id, f.start_time, f.app, f.model_version,
                f.environment, f.prompt_version, {_SPAN_SIGNALS}
@@ -96,7 +101,7 @@ def frame_units(cur: duckdb.DuckDBPyConnection, unit: str, where: str, params: l
                          {_stratum(strata, True)} AS stratum, {flags}
                   FROM u f WHERE f.session_id IS NOT NULL
                   GROUP BY f.session_id ORDER BY f.session_id"""
-    return cur.sql(sql, params=params).to_arrow_table()
+    return cur.sql(sql, params=[judge_keys, *params]).to_arrow_table()
 
 
 def existing_span_keys(cur: duckdb.DuckDBPyConnection, keys: list[int]) -> set[int]:
