@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import datetime, time, timedelta
 
 import streamlit as st
+from untrusted import visible
 
 from goldenloop.metrics import Dimensions, SpanFilter
 
@@ -60,7 +61,7 @@ def sidebar_filters(dims: Dimensions, only: tuple[str, ...] | None = None
             continue
         options = dims.values[values_key]
         chosen[values_key] = st.sidebar.multiselect(
-            label, options, key=key, bind="query-params", placeholder="All",
+            label, options, key=key, bind="query-params", placeholder="All", format_func=visible,
             disabled=not options)
     internal = st.sidebar.checkbox(
         "Include goldenloop's own traffic", key="internal", bind="query-params",

@@ -15,6 +15,7 @@ import compare_charts as cc
 import pandas as pd
 import state
 import streamlit as st
+from untrusted import md, visible, visible_frame
 
 from goldenloop import metrics as M
 from goldenloop.errors import GoldenloopError
@@ -37,10 +38,12 @@ def day_range(label: str, default: tuple[date, date], first: date, last: date, k
 
 def choose_sides(dims: M.Dimensions) -> M.Sides | None:
     st.sidebar.header("Compare")
-    app = st.sidebar.selectbox("App", dims.values["apps"], key="app", bind="query-params")
+    app = st.sidebar.selectbox("App", dims.values["apps"], key="app", bind="query-params",
+                               format_func=visible)
     what = st.sidebar.radio("What", list(WHAT), key="what", bind="query-params")
     envs = tuple(st.sidebar.multiselect("Environments", dims.values["environments"], key="env",
-                                        bind="query-params", placeholder="All"))
+                                        bind="query-params", placeholder="All",
+                                        format_func=visible))
     first, last = dims.first.date(), dims.last.date()
     if WHAT[what] == "time":
         a = day_range("A (baseline): days (UTC)", (max(first, last - timedelta(13)),
@@ -57,9 +60,9 @@ def choose_sides(dims: M.Dimensions) -> M.Sides | None:
                 "Compare two time windows instead.", icon=":material/info:")
         return None
     a = st.sidebar.selectbox("A (baseline)", options, index=options.index(pair[0]), key="a",
-                             bind="query-params")
+                             bind="query-params", format_func=visible)
     b = st.sidebar.selectbox("B", options, index=options.index(pair[1]), key="b",
-                             bind="query-params")
+                             bind="query-params", format_func=visible)
     span = day_range("Between (UTC)", (first, last), first, last, "between")
     if span is None:
         return None
@@ -87,7 +90,7 @@ def draw_sides(result: M.Comparison) -> None:
     if s.by != "time":  # a window's label is its range already
         sides = sides.assign(**{"From (UTC)": [s.a.start, s.b.start],
                                 "Until (UTC)": [s.a.end, s.b.end]})
-    st.dataframe(sides, hide_index=True, width="content")
+    st.dataframe(visible_frame(sides), hide_index=True, width="content")
 
 
 def draw_summary(result: M.Comparison) -> None:
@@ -127,7 +130,7 @@ try:
              "counts only under 'any version'.")
     result = state.aggregate(store, M.compare, sides, limits, judges=JUDGES[judges])
 except GoldenloopError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(md(str(exc), 2000), icon=":material/error:")
     st.stop()
 
 draw_sides(result)

@@ -19,6 +19,7 @@ import state
 import streamlit as st
 from charts import CHART_FIELD, PICK, side_by_side
 from widgets import fmt_ms
+from untrusted import md, visible
 
 from goldenloop.errors import GoldenloopError
 from goldenloop.metrics import Dimensions, Overview, SpanFilter, buckets, traces
@@ -101,9 +102,9 @@ def drill_dialog(view: Overview, name: str, choice: str | None, picked: dict) ->
     found = state.aggregate(store, traces.bucket_spans, d.filter, split=view.split,
                             group=d.group, condition=d.condition, order=d.order, limit=200)
     order = d.order.replace("_", " ")
-    st.text(f"{d.chart} · {d.title}: {found.total:,} requests"
+    st.text(visible(f"{d.chart} · {d.title}: {found.total:,} requests"
             + (f" ({d.condition.replace('_', ' ')})" if d.condition else "")
-            + (f", {order} first" if found.total else "") + ".")
+            + (f", {order} first" if found.total else "") + "."))
     if found.spans.empty:
         st.info("No requests behind this point.", icon=":material/filter_alt_off:")
         return
@@ -208,8 +209,8 @@ def draw_incidents(view: Overview) -> None:
         for r in view.incidents.itertuples():
             until = "still in effect" if pd.isna(r.ends_at) else f"until {r.ends_at:%Y-%m-%d %H:%M}"
             app = r.app if isinstance(r.app, str) else "all apps"
-            st.text(f"{r.kind.replace('_', ' ')} ({app}), from "
-                    f"{r.starts_at:%Y-%m-%d %H:%M} UTC {until}: {r.description}")
+            st.text(visible(f"{r.kind.replace('_', ' ')} ({app}), from "
+                            f"{r.starts_at:%Y-%m-%d %H:%M} UTC {until}: {r.description}"))
 
 
 st.title("Monitor")
@@ -223,7 +224,7 @@ try:
     f, split, phrase = sidebar_filters(dims)
     view = state.monitor_overview(store, f, split)
 except GoldenloopError as exc:
-    st.error(str(exc), icon=":material/error:")
+    st.error(md(str(exc), 2000), icon=":material/error:")
     st.stop()
 
 st.caption(f"{phrase.capitalize()}: {f.start:%Y-%m-%d %H:%M} to {f.end:%Y-%m-%d %H:%M} UTC, "
