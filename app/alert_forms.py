@@ -83,8 +83,18 @@ def rule_form(store: Store, who: str, current: alerts.Rule | None = None) -> Non
     interval = c3.text_input("Evaluate every", _dur(d.interval), key=f"{k}interval")
     cooldown = c4.text_input("Cooldown", _dur(d.cooldown), key=f"{k}cooldown",
                              help="No second message within this time of the last one")
-    compare_to = st.radio("Change against", ["previous", "baseline"], horizontal=True,
-                          key=f"{k}compare", index=["previous", "baseline"].index(d.compare_to))
+    c1, c2, c3 = st.columns(3)
+    compare_to = c1.radio("Change against", ["previous", "baseline"], horizontal=True,
+                          key=f"{k}compare", index=["previous", "baseline"].index(d.compare_to),
+                          help="previous: the window before; baseline: the same hours of the "
+                               "previous 7 days")
+    directions = ["up", "down", "both"]
+    direction = c2.radio("Change direction", directions, horizontal=True, key=f"{k}direction",
+                         index=directions.index(d.direction))
+    min_samples = c3.number_input("Minimum samples", 1, 1_000_000, d.min_samples,
+                                  key=f"{k}min_samples",
+                                  help="Fewer in the window: not judged (a lone failed call at "
+                                       "night is 100% errors)")
     filters = _filter_inputs(store, d, k)
     channel = _channel_inputs(d, k)
     if not st.button("Save rule" if current else "Create rule", type="primary", key=f"{k}save"):
@@ -92,7 +102,7 @@ def rule_form(store: Store, who: str, current: alerts.Rule | None = None) -> Non
     data = {"name": name, "metric": metric, "condition": condition, "window": window,
             "warn": _parse_num(warn), "critical": _parse_num(critical), "interval": interval,
             "cooldown": cooldown, "filter": filters, "channels": channel,
-            "compare_to": compare_to}
+            "compare_to": compare_to, "direction": direction, "min_samples": int(min_samples)}
     try:
         roles.require(store, who, roles.Action.MANAGE_ALERTS)
         rule = alerts.parse_rule({k: v for k, v in data.items() if v not in (None, "")})

@@ -29,6 +29,7 @@ def test_a_lead_creates_a_rule_and_sees_its_state_and_history(app_db):
         at.text_input(key="gl_alert_window").input("10m")
         at.text_input(key="gl_alert_warn").input("0.1")
         at.text_input(key="gl_alert_critical").input("0.3")
+        at.number_input(key="gl_alert_min_samples").set_value(20)
         at.selectbox(key="gl_alert_channel").set_value("webhook")
         at.text_input(key="gl_alert_url").input(rec.url())
         at.button(key="gl_alert_save").click().run()
@@ -39,7 +40,7 @@ def test_a_lead_creates_a_rule_and_sees_its_state_and_history(app_db):
         try:
             (stored,) = alerts.stored_rules(store)
             assert stored.rule.name == "support <b>errors</b>" and stored.origin == "app"
-            assert stored.updated_by == "ana"
+            assert stored.updated_by == "ana" and stored.rule.min_samples == 20
             alerts.check(store, alerts.Settings(), at=T0 + timedelta(minutes=20))
         finally:
             store.close()
