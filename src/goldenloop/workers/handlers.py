@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from goldenloop.experiments.jobs import HANDLERS as EXPERIMENT_HANDLERS
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.scorers.run import score_job
 from goldenloop.store import Store, snapshot
@@ -119,4 +120,5 @@ HANDLERS: dict[str, Handler] = {
     "golden": golden,
     "alerts_check": alerts_check,
     "detect": detect_anomalies,
+    **EXPERIMENT_HANDLERS,  # experiment_run, canary_run, ...
 }
