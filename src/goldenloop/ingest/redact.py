@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING
 
 import phonenumbers
 import pyarrow as pa
+import pyarrow.compute as pc
 
 if TYPE_CHECKING:
     from goldenloop.store import Store
@@ -58,8 +59,9 @@ _PROVIDER_KEYS = (
     r"\bnpm_[A-Za-z0-9]{36}",
     # A whole JSON Web Token: detect-secrets' pattern stops before the signature.
     r"\beyJ[A-Za-z0-9_-]+\.eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*",
-    r"\b(?:gsk|xai|r8|pplx|sk_live|rk_live|pk_live)[-_][A-Za-z0-9]{20,}",
-    r"(?i:\bbearer)\s+[A-Za-z0-9._~+/-]{20,}=*",
+    r"\bgsk_[A-Za-z0-9]{20,}", r"\bxai-[A-Za-z0-9]{20,}", r"\br8_[A-Za-z0-9]{20,}",
+    r"\bpplx-[A-Za-z0-9]{20,}", r"\bpk_live_[A-Za-z0-9]{20,}",
+    r"\b[Bb]earer\s+[A-Za-z0-9._~+/-]{20,}=*",
 )
 # The patterns below start with what they match (no look-behind first), so the regex engine
 # skips ahead to a candidate character; the boundary checks are made in Python on the few
@@ -70,11 +72,17 @@ _IPV6 = re.compile(r"(?:[0-9A-Fa-f]{1,4}|:)(?::[0-9A-Fa-f]{0,4}){2,7}")
 # Phone candidates: an optional +country code, then digit groups with spaces, dots, dashes or
 # parentheses; dates and times are not numbers anyone calls.
 _PHONE = re.compile(r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,5}\)[\s.-]?)?\d[\d\s.-]{5,16}\d")
-_LONG_TOKEN = re.compile(r"\S{16,}")  # every secret shape has one (keys, tokens, URLs with auth)
-_DIGITS_8 = re.compile(r"\d(?:\D{0,3}\d){7}")
-_IPV4_HINT = re.compile(r"\d\.\d{1,3}\.\d")
-_IPV6_HINT = re.compile(r"::|[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]")
-_KEYWORD_HINTS = ("key", "pass", "pwd", "secret", "contrase")  # in every name of the list
+# What each detector needs to find anything, in syntax both RE2 (Arrow, at import: a whole
+# batch tested in C++) and Python's re accept. A text none of them matches is left alone.
+GATES = (
+    ("secret", r"\S{16}|PRIVATE KEY"),  # every key shape has 16 characters without a space
+    ("keyword", r"(?i:key|pass|pwd|secret|contrase)[^\s:=]*\s*[:=]"),
+    ("email", r"@"),
+    ("ipv4", r"\d\.\d{1,3}\.\d"),
+    ("ipv6", r"::|[0-9A-Fa-f]:[0-9A-Fa-f]{1,4}:[0-9A-Fa-f]"),
+    ("number", r"\d(?:\D{0,3}\d){7}"),  # cards and phone numbers have 8 digits or more
+)
+_PY_GATES = tuple(re.compile(p) for _, p in GATES)
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")
 
 
@@ -91,6 +99,57 @@ def _secret_patterns() -> tuple[re.Pattern, ...]:
         if issubclass(plugin, RegexBasedDetector) and plugin.__name__ != "IPPublicDetector":
             out.extend(plugin().denylist)
     return tuple(out)
+
+
+@cache
+def _secret_checks() -> tuple[tuple[re.Pattern, tuple[str, ...] | None, bool], ...]:
+    """Each secret pattern with words one of which any match must contain (read from the
+    pattern itself), so a pattern is tried only on texts that hold one: the patterns that
+    open with a look-behind or a class cost a scan of the whole text each."""
+    out = []
+    for rx in _secret_patterns():
+        nocase = bool(rx.flags & re.IGNORECASE)
+        words = _required_words(rx.pattern, rx.flags)
+        if "(?:key|pwd|" in rx.pattern and (words is None or min(map(len, words)) < 3):
+            # detect-secrets' assignment-style detectors (IBM, Cloudant, SoftLayer): a match
+            # names a key, password or token.
+            words, nocase = ("key", "pw", "pass", "token"), True
+        out.append((rx, tuple(w.lower() for w in words) if words and nocase else words, nocase))
+    return tuple(out)
+
+
+def _required_words(pattern: str, flags: int) -> tuple[str, ...] | None:
+    """The most selective set of words one of which every match contains: a run of literal
+    characters at the pattern's top level, or a group of literal alternatives (``(?:a|b)``).
+    None when there is none (or the pattern is beyond this simple reading)."""
+    from re import _constants as c
+    from re import _parser
+
+    try:
+        items = list(_parser.parse(pattern, flags))
+    except Exception:  # a pattern this reading does not follow: always try it
+        return None
+    options: list[tuple[str, ...]] = []
+    run: list[str] = []
+    for op, arg in [*items, (None, None)]:
+        if op is c.LITERAL:
+            run.append(chr(arg))
+            continue
+        if len(run) >= 2:
+            options.append(("".join(run),))
+        run = []
+        if op is c.SUBPATTERN and len(arg[-1]) == 1 and arg[-1][0][0] is c.BRANCH:
+            alternatives = [_literal(alt) for alt in arg[-1][0][1][1]]
+            if all(alternatives):
+                options.append(tuple(alternatives))
+    return max(options, key=lambda o: min(map(len, o)), default=None)
+
+
+def _literal(items) -> str:
+    from re import _constants as c
+
+    ops = list(items)
+    return "".join(chr(a) for _, a in ops) if ops and all(o is c.LITERAL for o, _ in ops) else ""
 
 
 @cache
@@ -176,23 +235,49 @@ def _phone(m: re.Match) -> str:
 def redact_text(text: str) -> str:
     """``text`` with e-mail addresses, secrets, card numbers, IPs and phone numbers masked.
 
-    Each detector runs only when the text has what it needs (a 16-character token for a
-    secret, ``@`` for an e-mail, a digit for numbers): plain prose costs a few scans."""
+    Each detector runs only when the text has what it needs (``GATES``): plain prose costs a
+    few scans."""
     if not text:
         return text
+    return _redact(text, tuple(bool(g.search(text)) for g in _PY_GATES))
+
+
+def _redact(text: str, gates: tuple[bool, ...]) -> str:
+    if not any(gates):
+        return text
+    if len(text) <= 2000:
+        return _redact_short(text, gates)
+    return _detect(text, gates)
+
+
+@lru_cache(maxsize=16384)  # system prompts and canned answers repeat; at most ~64 MB kept
+def _redact_short(text: str, gates: tuple[bool, ...]) -> str:
+    return _detect(text, gates)
+
+
+def _detect(text: str, gates: tuple[bool, ...]) -> str:
+    secret, keyword, email, ipv4, ipv6, number = gates
     out = text
-    if _LONG_TOKEN.search(out) or "PRIVATE KEY" in out:
-        for pattern in _secret_patterns():
+    if secret:
+        lower = out.lower()
+        for pattern, words, nocase in _secret_checks():
+            if words is not None:
+                hay = lower if nocase else out
+                for w in words:  # a plain loop: this runs ~50 times per text
+                    if w in hay:
+                        break
+                else:
+                    continue
             out = pattern.sub("[API_KEY]", out)
-    if ("=" in out or ":" in out) and any(k in out.lower() for k in _KEYWORD_HINTS):
+    if keyword:
         out = _keyword_pattern().sub(r"\1[API_KEY]", out)
-    if "@" in out:
+    if email:
         out = _email_pattern().sub("[EMAIL]", out)
-    if _IPV4_HINT.search(out):
+    if ipv4:
         out = _IPV4.sub(_ipv4, out)
-    if _IPV6_HINT.search(out):
+    if ipv6:
         out = _IPV6.sub(_ipv6, out)
-    if _DIGITS_8.search(out):  # cards and phone numbers have 8 digits or more
+    if number:
         out = _CARD.sub(_card, out)
         out = _PHONE.sub(_phone, out)
     return out
@@ -209,7 +294,8 @@ def redact_json(text: str) -> str:
         doc = json.loads(text)
     except ValueError:
         return redact_text(text)
-    return json.dumps(_walk(doc), ensure_ascii=False)
+    masked = _walk(doc)
+    return text if masked == doc else json.dumps(masked, ensure_ascii=False)
 
 
 def _walk(value):
@@ -218,10 +304,20 @@ def _walk(value):
     if isinstance(value, list):
         return [_walk(v) for v in value]
     if isinstance(value, dict):
-        return {k: _walk(v) for k, v in value.items()}
+        # {"api_key": "..."}: the name says what the value is, whatever its shape.
+        return {k: "[API_KEY]" if isinstance(v, str) and v and _secret_name().fullmatch(k)
+                else _walk(v) for k, v in value.items()}
     return value
 
 
+@cache
+def _secret_name() -> re.Pattern:
+    from detect_secrets.plugins.keyword import DENYLIST
+
+    return re.compile(rf"(?i)\w*(?:{'|'.join(DENYLIST)})\w*")
+
+
+@lru_cache(maxsize=65536)  # ids repeat across a user's spans
 def pseudonym(value: str, key: bytes) -> str:
     """A stable stand-in for an id: the same id and key always give the same pseudonym."""
     return "anon-" + hmac.new(key, value.encode(), hashlib.sha256).hexdigest()[:16]
@@ -245,9 +341,32 @@ def redaction_key(db: Path) -> bytes:
     return key
 
 
-def _arrow_udf(fn: Callable[[str], str]) -> Callable[[pa.Array], pa.Array]:
-    def udf(arr: pa.Array) -> pa.Array:
-        return pa.array([None if v is None else fn(v) for v in arr.to_pylist()], pa.string())
+def _arrow_udf(fn: Callable[[str], str], gate: str | None) -> Callable[[pa.Array], pa.Array]:
+    """A batch function for DuckDB. With ``gate`` ("text" or "json"), each of ``GATES`` is
+    tested on the whole batch in C++ first, and only texts some gate lets through reach the
+    Python detectors, with the gates' answers (most prose never leaves Arrow)."""
+    def udf(arr: pa.Array | pa.ChunkedArray) -> pa.Array:
+        if isinstance(arr, pa.ChunkedArray):
+            arr = arr.combine_chunks()
+        arr = arr.cast(pa.string())
+        if gate is None:
+            return pa.array([None if v is None else fn(v) for v in arr.to_pylist()], pa.string())
+        # In JSON text, brackets, quotes and commas join words into long "tokens".
+        seen = pc.replace_substring_regex(arr, r'[{}\[\]",]', " ") if gate == "json" else arr
+        masks = [pc.fill_null(pc.match_substring_regex(seen, p), False) for _, p in GATES]
+        maybe = masks[0]
+        for m in masks[1:]:
+            maybe = pc.or_(maybe, m)
+        todo = pc.indices_nonzero(maybe)
+        if len(todo) == 0:
+            return arr
+        flags = list(zip(*(m.take(todo).to_pylist() for m in masks), strict=True))
+        texts = arr.take(todo).to_pylist()
+        if gate == "json":
+            done = [redact_json(t) for t in texts]
+        else:
+            done = [_redact(t, f) for t, f in zip(texts, flags, strict=True)]
+        return pc.replace_with_mask(arr, maybe, pa.array(done, pa.string()))
     return udf
 
 
@@ -272,11 +391,12 @@ def register(store: Store) -> None:
         con = store.con
         con.execute("SELECT function_name FROM duckdb_functions() WHERE function_name LIKE 'gl_%'")
         defined = {name for (name,) in con.fetchall()}
-        for name, fn in (("gl_redact", redact_text), ("gl_redact_json", redact_json),
-                         ("gl_pseudonym", lambda v: pseudonym(v, _keys[path]))):
+        for name, fn, gate in (("gl_redact", redact_text, "text"),
+                               ("gl_redact_json", redact_json, "json"),
+                               ("gl_pseudonym", lambda v: pseudonym(v, _keys[path]), None)):
             if name not in defined:
-                con.create_function(name, _arrow_udf(fn), ["VARCHAR"], "VARCHAR", type="arrow",
-                                    side_effects=False)
+                con.create_function(name, _arrow_udf(fn, gate), ["VARCHAR"], "VARCHAR",
+                                    type="arrow", side_effects=False)
 
 
 def redaction_templates() -> dict[str, str]:
