@@ -8,6 +8,7 @@ from pathlib import Path
 
 from goldenloop import alerts
 from goldenloop.config import Paths
+from goldenloop.experiments.canaries import CanaryScheduler
 from goldenloop.scorers.run import versions as scorer_versions
 from goldenloop.store import Store, health, judge_sql, snapshot
 from goldenloop.store import jobs as job_sql
@@ -218,6 +219,7 @@ class Workers:
             OnlineJudgeScheduler(store),
             AlertEvaluator(store, alert_settings),
             DetectScheduler(store),
+            CanaryScheduler(store),
             StoreGuard(store, paths),
         ]
 
