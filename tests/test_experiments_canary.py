@@ -1,0 +1,116 @@
+"""Canaries: a simulated silent model update. A loopback endpoint changes its answers (and the
+model version it reports) between two scheduled canary runs; the drop shows in the canary
+series by model version, in the changed answers and in the run comparison. The schedule
+queues jobs that the owner's job runner executes."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from openai_loopback import Reply, openai_server
+
+from goldenloop.errors import ExperimentError
+from goldenloop.experiments import canaries, compare, datasets, results
+from goldenloop.workers.handlers import HANDLERS
+from goldenloop.workers.jobs import JobRunner
+
+
+class Endpoint:
+    """Answers right under one model version; after ``update()`` some answers change."""
+
+    def __init__(self):
+        self.version = "model-2026-01"
+
+    def update(self):
+        self.version = "model-2026-03"
+
+    def __call__(self, body):
+        n = int(body["messages"][-1]["content"].split()[-1])
+        wrong = self.version == "model-2026-03" and n % 4 == 0
+        return Reply(content="Sorry, I cannot help." if wrong else f"answer {n}")
+
+
+@pytest.fixture
+def endpoint_server(monkeypatch):
+    ep = Endpoint()
+    with openai_server(ep) as srv:
+        # The stub reports one fixed model; report the endpoint's current version instead.
+        import openai_loopback
+
+        monkeypatch.setattr(openai_loopback, "VERSION", ep.version)
+        yield ep, srv, monkeypatch, openai_loopback
+
+
+def _setup(store, tmp_path, url):
+    path = tmp_path / "canary.jsonl"
+    path.write_text("\n".join(json.dumps({"id": f"c{i:02d}", "input": f"prompt {i}",
+                                          "expected": f"answer {i}"}) for i in range(20)))
+    datasets.import_file(store, "canary-set", path)
+    folder = store.path.parent / "targets"
+    folder.mkdir(exist_ok=True)
+    (folder / "live.yaml").write_text(f"name: live\nmodel: gpt-4o-mini\ntemplate: '{{{{ input }}}}'\n"
+                                      f"endpoint:\n  base_url: {url}\n")
+
+
+def _run_queued(store):
+    runner = JobRunner(store, HANDLERS)
+    while runner.tick():
+        pass
+    assert canaries.wait_until_idle(store, 5)
+
+
+def test_silent_model_update_shows_in_series_changes_and_comparison(store, tmp_path,
+                                                                    endpoint_server):
+    ep, srv, monkeypatch, stub = endpoint_server
+    _setup(store, tmp_path, srv.base_url)
+    with pytest.raises(ExperimentError, match="no target named 'nope'"):
+        canaries.save(store, canaries.parse({"name": "x", "target": "nope", "dataset": "a"}))
+    suite = canaries.save(store, canaries.parse({
+        "name": "nightly", "target": "live", "dataset": "canary-set",
+        "scorers": ["exact", "token_f1"], "every_minutes": 60}))
+    assert canaries.queue_due(store) == ["nightly"]
+    assert canaries.queue_due(store) == []          # already queued: not twice
+    _run_queued(store)
+    assert canaries.due(store) == []               # ran just now: next in an hour
+
+    ep.update()
+    monkeypatch.setattr(stub, "VERSION", ep.version)
+    later = store.scalar("SELECT max(started_at) FROM experiment_runs") + timedelta(minutes=61)
+    assert [s.name for s in canaries.due(store, later)] == ["nightly"]
+    assert canaries.queue_due(store, later) == ["nightly"]
+    _run_queued(store)
+
+    runs = results.runs(store, suite="nightly")
+    assert list(runs["source"]) == ["canary", "canary"] and list(runs["status"]) == ["done"] * 2
+    assert store.scalar("SELECT count(*) FROM spans WHERE source = 'canary'") == 40
+    s = canaries.series(store, suite.name)
+    exact = s[s["scorer"] == "exact"].set_index("model_version")
+    assert exact.loc["model-2026-01", "mean"] == 1.0
+    assert exact.loc["model-2026-03", "mean"] == pytest.approx(15 / 20)
+    changed = canaries.changed_answers(store, "nightly")
+    assert sorted(changed["item_key"]) == [f"c{i:02d}" for i in range(0, 20, 4)]
+    row = changed.iloc[0]
+    assert row["previous"] == "answer 0" and row["current"] == "Sorry, I cannot help."
+    assert (row["previous_model_version"], row["current_model_version"]) == \
+        ("model-2026-01", "model-2026-03")
+    new, old = [int(r) for r in runs["run_id"]]
+    c = compare.compare(store, new, old)
+    assert c.regressions == 5 and c.improvements == 0
+    ex = c.scorers.set_index("scorer").loc["exact"]
+    assert ex["mean_diff"] == pytest.approx(-0.25) and ex["ci_high"] < 0
+    assert ex["passed_then_failed"] == 5
+
+
+def test_suites_are_validated_listed_and_removed(store, tmp_path):
+    _setup(store, tmp_path, "http://127.0.0.1:9/v1")
+    with pytest.raises(ExperimentError, match="every_minutes"):
+        canaries.parse({"name": "x", "target": "live", "dataset": "canary-set", "every_minutes": 0})
+    with pytest.raises(ExperimentError, match="unknown scorer"):
+        canaries.save(store, canaries.parse({"name": "x", "target": "live",
+                                             "dataset": "canary-set", "scorers": ["bleu"]}))
+    canaries.save(store, canaries.parse({"name": "x", "target": "live", "dataset": "canary-set",
+                                         "enabled": False}))
+    assert [s.name for s in canaries.suites(store)] == ["x"] and canaries.due(store) == []
+    assert canaries.remove(store, "x") and canaries.suites(store) == []
