@@ -194,14 +194,11 @@ def window_series(store: Store, anomaly: Anomaly | int, *, pad: timedelta | None
 
 
 def _frame(store: Store, source: str, start: datetime, end: datetime, app: str) -> pd.DataFrame:
-    fn = {"requests": sql.request_buckets, "signals": sql.request_buckets,
-          "feedback": sql.request_buckets, "tools": sql.tool_buckets,
-          "grades": sql.grade_buckets}.get(source)
     if source == "sessions":
-        df = sql.session_buckets(store, start, end, settled=end)
-    else:
-        df = fn(store, start, end)
-    return df[df["app"] == app]
+        return sql.session_buckets(store, start, end, settled=end, app=app)
+    fn = {"tools": sql.tool_buckets, "grades": sql.grade_buckets}.get(source,
+                                                                     sql.request_buckets)
+    return fn(store, start, end, app=app)
 
 
 def examples_to_queue(store: Store, anomaly_id: int, *, by: str, name: str | None = None) -> int:

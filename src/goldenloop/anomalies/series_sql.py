@@ -56,11 +56,12 @@ _KEYS = ["b", "app", "dimension", "value"]
 _SPAN_COLUMNS = f"""{bucket()} AS b, s.app,
                     coalesce(s.model_version, '{UNSET_GROUP}') AS mv,
                     coalesce(s.prompt_version, '{UNSET_GROUP}') AS pv"""
-_REQUESTS = f"s.kind = '{REQUEST_KIND}' AND {production()} AND s.start_time >= $start " \
-            "AND s.start_time < $end"
+_IN_RANGE = "s.start_time >= $start AND s.start_time < $end AND ($app IS NULL OR s.app = $app)"
+_REQUESTS = f"s.kind = '{REQUEST_KIND}' AND {production()} AND {_IN_RANGE}"
 
 
-def request_buckets(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
+def request_buckets(store: Store, start: datetime, end: datetime,
+                    app: str | None = None) -> pd.DataFrame:
     """Per hour, app and (whole app | model version | prompt version): requests, failures by
     status, latency and time-to-first-token quantiles, token and cost means with their
     variances, signal counts and means, thumbs and thumbs down.
@@ -68,8 +69,8 @@ def request_buckets(store: Store, start: datetime, end: datetime) -> pd.DataFram
     Three statements: quantiles need every request of each grouping set, so they come from
     spans alone; signals and feedback are joined, summed at the finest level (hour x app x
     model version x prompt version) and only then rolled up, which costs a third of joining
-    them into the quantile scan."""
-    params = {"start": start, "end": end}
+    them into the quantile scan. ``app``: one app only (a chart of one anomaly)."""
+    params = {"start": start, "end": end, "app": app}
     core = store.df(
         f"""WITH base AS (
                 SELECT {_SPAN_COLUMNS}, s.status, s.latency_ms, s.ttft_ms, s.cost_usd,
@@ -147,7 +148,8 @@ def _mean_var(total: str, n: str, name: str) -> str:
             f"/ nullif(sum({n}) - 1, 0) AS {name}_var, sum({n}) AS {n}")
 
 
-def tool_buckets(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
+def tool_buckets(store: Store, start: datetime, end: datetime,
+                 app: str | None = None) -> pd.DataFrame:
     """Per hour, app and (all tool/retrieval spans | one component by span name): how many,
     how many failed, latency p50 and p95."""
     kinds = ", ".join(f"'{k}'" for k in TOOL_KINDS)
@@ -160,15 +162,14 @@ def tool_buckets(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
                    count(*) AS tool_n, count_if(s.status <> 'ok') AS tool_fail,
                    quantile_cont(s.latency_ms, [0.5, 0.95]) AS tool_lat
             FROM spans s
-            WHERE s.kind IN ({kinds}) AND {production()}
-              AND s.start_time >= $start AND s.start_time < $end
+            WHERE s.kind IN ({kinds}) AND {production()} AND {_IN_RANGE}
             GROUP BY GROUPING SETS ((b, s.app), (b, s.app, s.name)))""",
-        {"start": start, "end": end},
+        {"start": start, "end": end, "app": app},
     )
 
 
-def session_buckets(store: Store, start: datetime, end: datetime,
-                    settled: datetime) -> pd.DataFrame:
+def session_buckets(store: Store, start: datetime, end: datetime, settled: datetime,
+                    app: str | None = None) -> pd.DataFrame:
     """Per hour of a session's first request and app: sessions, their turns (traces) and how
     many ended on a failed request. Sessions still active after ``settled`` may go on, so
     they are left out."""
@@ -178,8 +179,7 @@ def session_buckets(store: Store, start: datetime, end: datetime,
                        max(s.start_time) AS last_at, count(DISTINCT s.trace_id) AS turns,
                        arg_max(s.status, s.start_time) <> 'ok' AS dropped
                 FROM spans s
-                WHERE s.kind = '{REQUEST_KIND}' AND {production()} AND s.session_id IS NOT NULL
-                  AND s.start_time >= $start AND s.start_time < $end
+                WHERE {_REQUESTS} AND s.session_id IS NOT NULL
                 GROUP BY s.app, s.session_id
             )
             SELECT {bucket('p', HOUR_US).replace('p.start_time', 'p.first_at')} AS b, app,
@@ -188,11 +188,12 @@ def session_buckets(store: Store, start: datetime, end: datetime,
                    count_if(dropped) AS dropped
             FROM per_session p WHERE last_at < $settled
             GROUP BY ALL""",
-        {"start": start, "end": end, "settled": settled},
+        {"start": start, "end": end, "settled": settled, "app": app},
     )
 
 
-def grade_buckets(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
+def grade_buckets(store: Store, start: datetime, end: datetime,
+                  app: str | None = None) -> pd.DataFrame:
     """Per day of the graded span, app and (whole app | model version | prompt version): spans
     with a live correctness grade (human or judge; a span graded several times counts once,
     with its mean), the mean grade and its variance."""
@@ -208,12 +209,12 @@ def grade_buckets(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
                        coalesce(s.model_version, '{UNSET_GROUP}') AS mv,
                        coalesce(s.prompt_version, '{UNSET_GROUP}') AS pv, p.v
                 FROM per_span p JOIN spans s ON s.span_key = p.span_key
-                WHERE {production()} AND s.start_time >= $start AND s.start_time < $end
+                WHERE {production()} AND {_IN_RANGE}
             )
             SELECT b, app, {_dims('mv', 'pv')}, count(*) AS graded, avg(v) AS grade_mean,
                    var_samp(v) AS grade_var
             FROM base GROUP BY GROUPING SETS ((b, app), (b, app, mv), (b, app, pv))""",
-        {"start": start, "end": end},
+        {"start": start, "end": end, "app": app},
     )
 
 
