@@ -113,6 +113,24 @@ def test_the_owner_loads_the_file_and_its_thread_notifies(tmp_path, monkeypatch)
         assert store.scalar("SELECT count(*) FROM alert_states") == 1
 
 
+def test_the_owner_loads_the_file_again_when_it_changes(tmp_path):
+    db = tmp_path / "goldenloop.duckdb"
+    path = tmp_path / "alerts.yaml"
+    path.write_text(RULES.format(url="http://127.0.0.1:9/x"))
+    with Store(db) as store:
+        watched = alerts.RulesFile(store, path)
+        assert watched.refresh().public_url == "https://gl.example.org"
+        path.write_text(RULES.format(url="http://127.0.0.1:9/x").replace("0.3", "0.4")
+                        .replace("https://gl.example.org", "https://other.example.org"))
+        assert watched.refresh().public_url == "https://other.example.org"
+        assert alerts.find_rule(store, "support errors").rule.critical == 0.4
+        path.write_text("rules:\n  - name: broken\n")
+        assert watched.refresh().public_url == "https://other.example.org"  # kept
+        assert "rules[0] ('broken')" in watched.error
+        assert [s.rule.name for s in alerts.stored_rules(store)] == ["support errors"]
+        assert alerts.file_problem(path) == watched.error
+
+
 def test_the_owner_refuses_to_start_with_a_bad_rules_file(tmp_path):
     db = tmp_path / "goldenloop.duckdb"
     (tmp_path / "alerts.yaml").write_text("rules:\n  - name: x\n")

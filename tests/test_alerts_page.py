@@ -98,3 +98,10 @@ def test_a_lead_edits_and_deletes_a_page_rule_but_not_a_file_rule(app_db):
         assert [s.rule.name for s in alerts.stored_rules(store)] == ["from git"]
         assert store.scalar("SELECT count(*) FROM audit_log WHERE action = 'alert_rule_deleted'"
                             " AND actor = 'ana'") == 1
+
+
+def test_a_broken_rules_file_is_said_on_the_page(app_db):
+    (app_db.parent / "alerts.yaml").write_text("rules:\n  - name: x\n    metric: nope\n")
+    at = app_page("alerts", params={"reviewer": "ana"})
+    assert at.error[0].value.startswith("The rules file has an error")
+    assert "alerts.yaml: rules[0] ('x'): metric: Input should be" in texts(at)

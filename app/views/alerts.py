@@ -39,6 +39,12 @@ else:
     st.info("Only leads create and edit alert rules (roles.yaml beside the database).",
             icon=":material/lock:")
 
+problem = alerts.file_problem(alerts.alerts_file_path(state.data_paths().data_dir))
+if problem:
+    st.error("The rules file has an error: the server keeps the rules it loaded before.",
+             icon=":material/error:")
+    st.text(visible(problem))
+
 if not rules:
     st.info("No alert rules yet. A lead creates one above, or write alerts.yaml beside the "
             "database (see docs/alerts.md) and restart the server.", icon=":material/inbox:")
@@ -62,6 +68,6 @@ if lead and chosen.origin == "app":
                                                                  roles.Action.MANAGE_ALERTS))
             st.rerun()
 elif lead:
-    st.text("This rule comes from alerts.yaml: edit it there (kept in git), then restart the "
-            "server or run: goldenloop alerts check")
+    st.text("This rule comes from alerts.yaml: edit it there (kept in git); the server loads "
+            "the file again when it changes.")
 forms.draw_rule(store, chosen)

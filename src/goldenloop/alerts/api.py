@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -47,13 +48,16 @@ from goldenloop.alerts.rules import (
 )
 from goldenloop.store.store import Store
 
+log = logging.getLogger("goldenloop.alerts")
+
 __all__ = [
     "CONDITIONS", "METRICS", "PAYLOAD_VERSION", "STATES", "AlertsFile", "Channel", "ChannelError",
     "CheckResult", "DeliveryError", "Evaluation", "RetryPolicy", "Rule", "RuleError", "RuleFilter",
-    "Settings", "StoredRule", "alert_link", "alerts_file_path", "check", "check_job", "delete_rule",
-    "deliver_due", "deliveries", "ensure_tables", "evaluate", "failed_deliveries", "find_rule",
-    "has_tables", "load_and_sync", "load_file", "overview", "parse_rule", "public_url", "save_rule",
-    "send_test", "settings_of", "state_counts", "stored_rules", "to_yaml", "transitions",
+    "RulesFile", "Settings", "StoredRule", "alert_link", "alerts_file_path", "check", "check_job",
+    "delete_rule", "deliver_due", "deliveries", "ensure_tables", "evaluate", "failed_deliveries",
+    "file_problem", "find_rule", "has_tables", "load_and_sync", "load_file", "overview",
+    "parse_rule", "public_url", "save_rule", "send_test", "settings_of", "state_counts",
+    "stored_rules", "to_yaml", "transitions",
 ]
 
 
@@ -100,3 +104,47 @@ def check_job(store: Store, params: dict[str, Any], progress: Any = None) -> dic
                        f"{r.transitions} state change(s), {r.sent} notification(s) sent, "
                        f"{r.failed} failed",
             "transitions": r.transitions, "sent": r.sent, "failed": r.failed}
+
+
+class RulesFile:
+    """The rules file the owner loaded at start, loaded again when it changes (a ``git pull``
+    of alerts.yaml needs no restart). A bad new version is logged and kept in ``error``; the
+    rules loaded before stay in force. A bad file at start raises RuleError."""
+
+    def __init__(self, store: Store, path: Path):
+        self.store, self.path = store, Path(path)
+        self._stamp = _stamp(self.path)
+        self.settings = load_and_sync(store, self.path)
+        self.error: str | None = None
+
+    def refresh(self) -> Settings:
+        """The settings to use now, after loading the file again if it changed."""
+        stamp = _stamp(self.path)
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self.settings = load_and_sync(self.store, self.path)
+                self.error = None
+                log.info("alert rules loaded again from %s", self.path)
+            except RuleError as exc:
+                self.error = str(exc)
+                log.warning("%s (the rules loaded before stay in force)", exc)
+        return self.settings
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_mtime_ns, st.st_size
+
+
+def file_problem(path: Path) -> str | None:
+    """What is wrong with the rules file, or None (for the Alerts page: it reads the file
+    the same way the owner does, and says so before anyone wonders why a rule is missing)."""
+    try:
+        load_file(path)
+    except RuleError as exc:
+        return str(exc)
+    return None

@@ -186,16 +186,17 @@ class DetectScheduler(JobScheduler):
 
 class AlertEvaluator(Loop):
     """Evaluates the alert rules whose interval has passed and retries due notifications
-    (goldenloop.alerts); rules made on the Alerts page are picked up at the next tick."""
+    (goldenloop.alerts); rules made on the Alerts page are picked up at the next tick, and
+    the rules file is loaded again when it changes."""
 
     interval = 5.0
 
-    def __init__(self, store: Store, settings: alerts.Settings):
+    def __init__(self, store: Store, rules_file: alerts.RulesFile):
         super().__init__("goldenloop-alerts")
-        self.store, self.settings = store, settings
+        self.store, self.rules_file = store, rules_file
 
     def tick(self) -> bool:
-        alerts.check(self.store, self.settings, due_only=True)
+        alerts.check(self.store, self.rules_file.refresh(), due_only=True)
         return False
 
 
@@ -209,15 +210,14 @@ class Workers:
         store.write(judge_sql.close_interrupted_runs)
         # A bad rules file stops the start with its message (file, rule, field): rules kept in
         # git that silently do not run would be worse.
-        alert_settings = alerts.load_and_sync(
-            store, alerts.alerts_file_path(paths.data_dir, alerts_file))
+        alert_rules = alerts.RulesFile(store, alerts.alerts_file_path(paths.data_dir, alerts_file))
         self.threads: list[Loop] = [
             JobRunner(store, HANDLERS),
             InboxWatcher(store, paths),
             SnapshotPublisher(store, paths, snapshot_every),
             ScoreScheduler(store),
             OnlineJudgeScheduler(store),
-            AlertEvaluator(store, alert_settings),
+            AlertEvaluator(store, alert_rules),
             DetectScheduler(store),
             CanaryScheduler(store),
             StoreGuard(store, paths),
