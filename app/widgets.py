@@ -28,6 +28,9 @@ IMPORT_COLUMNS = {
     "rows_read": st.column_config.NumberColumn("Read", format="localized"),
     "imported": st.column_config.NumberColumn("Imported", format="localized"),
     "duplicates": st.column_config.NumberColumn("Duplicates", format="localized"),
+    "conflicts": st.column_config.NumberColumn(
+        "Conflicts", format="localized",
+        help="Rows with the ids of a stored span but other content, kept in quarantine"),
     "quarantined": st.column_config.NumberColumn("Quarantined", format="localized"),
     "unknown_price": st.column_config.NumberColumn("No price", format="localized",
                                                    help="Spans whose model has no price"),
@@ -123,7 +126,10 @@ def _import_here(store: Store, saved, opts: ImportOptions) -> None:
             st.error(md(str(exc), 2000))
             continue
         st.text(visible(f"{path.name}: {r.rows_read:,} read, {r.imported:,} imported, "
-                f"{r.duplicates:,} duplicates, {r.quarantined:,} quarantined"))
+                f"{r.duplicates:,} duplicates, {r.conflicts:,} conflicts, "
+                f"{r.quarantined:,} quarantined"))
+        for line in r.notes:  # the encoding it was read with, columns kept in metadata
+            st.text(visible(f"{path.name}: {line}"))
     bar.progress(1.0, "Done")
 
 

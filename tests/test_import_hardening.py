@@ -318,3 +318,13 @@ def test_same_name_uploads_are_kept_apart(tmp_path: Path):
     a = save_upload(tmp_path, "traces.csv", b"first")
     b = save_upload(tmp_path, "traces.csv", b"second")
     assert a != b and a.read_bytes() == b"first" and b.read_bytes() == b"second"
+
+
+def test_grade_files_follow_the_same_encoding_rules(store, tmp_path):
+    from test_grade_import import WIDE_CSV, WIDE_MAPPING
+
+    p = tmp_path / "grades.csv"
+    p.write_bytes(WIDE_CSV.replace("q1", "qué").encode("latin-1"))
+    r = import_file(store, p, ImportOptions(mapping=WIDE_MAPPING))
+    assert r.rows_read == 5
+    assert store.scalar("SELECT count(*) FROM items WHERE input = 'qué'") == 1

@@ -21,9 +21,9 @@ import duckdb
 import pyarrow as pa
 
 from goldenloop.errors import ImportFileError, MappingError
-from goldenloop.ingest import detect
+from goldenloop.ingest import detect, encoding
 from goldenloop.ingest import grade_mapping as gm
-from goldenloop.ingest.grade_values import value_sql
+from goldenloop.ingest.grade_values import mark_conflicts, value_sql
 from goldenloop.ingest.source import SourceChunk
 from goldenloop.ingest.validate import lit, q
 from goldenloop.store import Store
@@ -41,7 +41,7 @@ _AUTHOR_FIELDS = ("rater", "author_kind", "author_id", "judge_name", "judge_mode
 
 def import_grades(store: Store, path: Path, opts, progress) -> object:
     """Import one grade file (``opts.mapping`` holds the grade mapping); an ImportResult."""
-    from goldenloop.ingest.loader import ImportResult, file_facts
+    from goldenloop.ingest.loader import ImportResult, scan_file
 
     mapping = gm.parse(opts.mapping, str(path))
     fmt = opts.format or grade_format(path)
@@ -49,7 +49,11 @@ def import_grades(store: Store, path: Path, opts, progress) -> object:
         raise ImportFileError(f"{path}: grades are read from {', '.join(GRADE_FORMATS)}, "
                               f"not {fmt}")
     t0 = time.perf_counter()
-    file_digest, lines = file_facts(path)
+    facts = scan_file(path)
+    file_digest = facts.digest
+    # The same encoding rules as span files: detected, never replaced silently.
+    read_as = _ReaderOpts(facts.lines, encoding.choose(path, facts.head, facts.utf8,
+                                                       getattr(opts, "encoding", None)))
     # The mapping is part of what was imported: the same file read another way is new.
     digest = hashlib.sha256(f"{file_digest}:{gm.mapping_digest(opts.mapping)}".encode()
                             ).hexdigest()
@@ -62,7 +66,7 @@ def import_grades(store: Store, path: Path, opts, progress) -> object:
                                     time.perf_counter() - t0, [], already_imported=True,
                                     details={"note": f"already imported (import {prior})"})
             import_id = import_sql.start(cur, str(path), digest, f"grades:{fmt}", opts.origin)
-            counts = _load(cur, path, fmt, mapping, import_id, lines)
+            counts = _load(cur, path, fmt, mapping, import_id, read_as)
             import_sql.finish(cur, import_id, counts, 0)
             bad = import_sql.first_bad_rows(cur, import_id)
     except (duckdb.IOException, duckdb.InvalidInputException, UnicodeError) as exc:
@@ -89,7 +93,7 @@ def grade_format(path: Path) -> str:
     return fmt
 
 
-def _chunks(path: Path, fmt: str, cur: duckdb.DuckDBPyConnection, lines: int
+def _chunks(path: Path, fmt: str, cur: duckdb.DuckDBPyConnection, read_as: _ReaderOpts
             ) -> Iterator[SourceChunk]:
     if fmt == "json":
         # Nested values (lists, objects) stay JSON, so a mapping's JSON path can reach in.
@@ -100,20 +104,21 @@ def _chunks(path: Path, fmt: str, cur: duckdb.DuckDBPyConnection, lines: int
         rel = "(SELECT rowid + 1 AS _row, CAST(NULL AS VARCHAR) AS _raw, * FROM _grade_json)"
         yield SourceChunk(rel, cols, {}, [], -1)
         return
-    yield from detect.READERS[fmt](path, cur, _ReaderOpts(lines))
+    yield from detect.READERS[fmt](path, cur, read_as)
 
 
 class _ReaderOpts:
-    def __init__(self, lines: int):
+    def __init__(self, lines: int, text_encoding: encoding.Encoding):
         self.line_count = lines
+        self.text_encoding = text_encoding
 
 
 def _load(cur: duckdb.DuckDBPyConnection, path: Path, fmt: str, m: gm.GradeMapping,
-          import_id: int, lines: int) -> dict:
+          import_id: int, read_as: _ReaderOpts) -> dict:
     counts: dict = {"rows_read": 0, "imported": 0, "duplicates": 0, "quarantined": 0,
                     "values": 0, "empty": 0, "out_of_scale": {}, "items": 0,
                     "comparisons": 0, "criteria": 0, "out_of_scale_choice": m.out_of_scale}
-    for chunk in _chunks(path, fmt, cur, lines):
+    for chunk in _chunks(path, fmt, cur, read_as):
         for name, table in chunk.tables.items():
             cur.register(name, table)
         types = _column_types(cur, chunk.relation)
@@ -122,6 +127,7 @@ def _load(cur: duckdb.DuckDBPyConnection, path: Path, fmt: str, m: gm.GradeMappi
         cur.register("_grade_authors", authors)
         cur.execute(f"CREATE OR REPLACE TEMP TABLE _gl AS {_long_sql(m, chunk.relation, types)}")
         cur.execute(f"CREATE OR REPLACE TEMP TABLE _gv AS {value_sql(m, '_gl')}")
+        mark_conflicts(cur)  # one rater, one target, two values: quarantined, not guessed
         rows = chunk.rows if chunk.rows >= 0 else _count(cur, chunk.relation)
         bad = grade_sql.quarantine_grade_values(cur, chunk.relation, [c for c in types],
                                                 import_id, str(path))
