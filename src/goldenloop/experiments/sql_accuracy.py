@@ -29,6 +29,8 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from goldenloop.errors import ExperimentError
 
@@ -61,6 +63,7 @@ class SqlScorer:
         self._con = _open_duckdb(copy) if self.kind == "duckdb" else _open_sqlite(copy)
         self._lock = threading.Lock()  # one query at a time on the one connection
         self._expected: dict[str, tuple[list[tuple], bool] | str] = {}
+        self._watchdog = _Watchdog(self._con) if self.kind == "duckdb" else None
 
     def scorer(self):
         from goldenloop.experiments.scoring import Scorer
@@ -98,10 +101,12 @@ class SqlScorer:
     def run(self, sql: str) -> list[tuple]:
         with self._lock:
             if self.kind == "duckdb":
-                return _run_duckdb(self._con, sql, self.timeout_s, self.row_limit)
+                return _run_duckdb(self._con, sql, self.timeout_s, self.row_limit, self._watchdog)
             return _run_sqlite(self._con, sql, self.timeout_s, self.row_limit)
 
     def close(self) -> None:
+        if self._watchdog is not None:
+            self._watchdog.stop()
         self._con.close()
         self._dir.cleanup()
 
@@ -121,20 +126,54 @@ def _open_sqlite(path: Path) -> sqlite3.Connection:
     return con
 
 
+class _Watchdog(threading.Thread):
+    """Interrupts the connection's query when its deadline passes: one thread per scorer
+    polling every 20 ms (a timer thread per query costs more than most queries)."""
+
+    def __init__(self, con: duckdb.DuckDBPyConnection):
+        super().__init__(name="goldenloop-sql-watchdog", daemon=True)
+        self.con, self.deadline = con, None
+        self.lock, self.done = threading.Lock(), threading.Event()
+        self.start()
+
+    def arm(self, seconds: float) -> None:
+        with self.lock:
+            self.deadline = time.monotonic() + seconds
+
+    def disarm(self) -> None:
+        with self.lock:  # after this, no interrupt can reach the next query
+            self.deadline = None
+
+    def run(self) -> None:
+        while not self.done.wait(0.02):
+            with self.lock:
+                if self.deadline is not None and time.monotonic() > self.deadline:
+                    self.con.interrupt()
+                    self.deadline = None
+
+    def stop(self) -> None:
+        self.done.set()
+
+
 def _run_duckdb(con: duckdb.DuckDBPyConnection, sql: str, timeout_s: float,
-                row_limit: int) -> list[tuple]:
+                row_limit: int, watchdog: _Watchdog) -> list[tuple]:
     try:
         statements = con.extract_statements(sql)
     except duckdb.Error as exc:
         raise QueryFailed(_short(exc)) from None
     if len(statements) != 1 or statements[0].type != duckdb.StatementType.SELECT:
         raise QueryFailed("only one SELECT statement is allowed")
-    timer = threading.Timer(timeout_s, con.interrupt)
-    timer.start()
     t0 = time.monotonic()
+    watchdog.arm(timeout_s)
     try:
-        cur = con.execute(sql)
-        rows = cur.fetchmany(row_limit + 1)
+        reader = con.sql(sql).to_arrow_reader(4096)
+        batches, n = [], 0
+        for batch in reader:  # stop reading once past the limit
+            batches.append(batch)
+            n += batch.num_rows
+            if n > row_limit:
+                break
+        table = pa.Table.from_batches(batches, schema=reader.schema)
     except duckdb.InterruptException:
         raise QueryFailed(f"timed out after {timeout_s:g} s") from None
     except duckdb.Error as exc:
@@ -142,10 +181,29 @@ def _run_duckdb(con: duckdb.DuckDBPyConnection, sql: str, timeout_s: float,
             raise QueryFailed(f"timed out after {timeout_s:g} s") from None
         raise QueryFailed(_short(exc)) from None
     finally:
-        timer.cancel()
-    if len(rows) > row_limit:
+        watchdog.disarm()
+    if table.num_rows > row_limit:
         raise QueryFailed(f"more than {row_limit:,} rows")
-    return [_row(r) for r in rows]
+    return _arrow_rows(table)
+
+
+def _arrow_rows(table: pa.Table) -> list[tuple]:
+    """Rows as tuples, numbers normalised column-wise: decimals and floats to float rounded
+    to 6 places (NaN as the text 'NaN', so two NaNs are equal), booleans to 0/1."""
+    cols = []
+    for col in table.columns:
+        t = col.type
+        if pa.types.is_decimal(t) or pa.types.is_floating(t):
+            col = pc.round(col.cast(pa.float64()), 6)
+            values = col.to_pylist()
+            if pc.any(pc.is_nan(col)).as_py():
+                values = ["NaN" if v is not None and v != v else v for v in values]
+        elif pa.types.is_boolean(t):
+            values = col.cast(pa.int8()).to_pylist()
+        else:
+            values = col.to_pylist()
+        cols.append(values)
+    return list(zip(*cols, strict=True)) if cols else [() for _ in range(table.num_rows)]
 
 
 def _run_sqlite(con: sqlite3.Connection, sql: str, timeout_s: float, row_limit: int) -> list[tuple]:
