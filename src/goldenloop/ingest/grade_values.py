@@ -5,19 +5,38 @@ Its result (``_gv``) has one row per (source row, rater) with ``target_error`` (
 row is kept aside), ``value_error`` (this value is kept aside), ``empty`` (no value: no
 grade), ``out_of_scale``, and the value to store under the user's out-of-scale choice.
 Out-of-scale values are always kept in ``raw`` as read, so both readings stay possible.
+A boolean scale reads the usual spellings (1/0, true/false, yes/no) as its two labels, so
+a 0/1 column is neither out of scale nor warned about.
+
+``mark_conflicts`` then keeps aside, as a conflict, every value of a rater who gives one
+target two different values in the same file: which one was meant cannot be known.
 """
 
 from __future__ import annotations
 
+import duckdb
+
 from goldenloop.ingest import grade_mapping as gm
 from goldenloop.ingest.validate import lit
 
+_TRUE = ("1", "1.0", "true", "t", "yes", "y")
+_FALSE = ("0", "0.0", "false", "f", "no", "n")
+
 
 def _mapped(m: gm.GradeMapping, col: str) -> str:
-    if not m.values:
-        return col
-    whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in m.values.items())
-    return f"CASE {col} {whens} ELSE {col} END"
+    if m.values:
+        whens = " ".join(f"WHEN {lit(k)} THEN {lit(v)}" for k, v in m.values.items())
+        col = f"CASE {col} {whens} ELSE {col} END"
+    labels = m.scale.labels or []
+    if m.scale.type == "boolean" and len(labels) == 2:
+        # labels are (negative, positive), as the default ("fail", "pass")
+        no, yes = (lit(x) for x in labels)
+        ins = ", ".join(lit(x) for x in labels)
+        col = (f"CASE WHEN {col} IN ({ins}) THEN {col} "
+               f"WHEN lower({col}) IN ({', '.join(lit(x) for x in _TRUE)}) THEN {yes} "
+               f"WHEN lower({col}) IN ({', '.join(lit(x) for x in _FALSE)}) THEN {no} "
+               f"ELSE {col} END")
+    return col
 
 
 def _off_scale(m: gm.GradeMapping) -> str:
@@ -111,3 +130,26 @@ def value_sql(m: gm.GradeMapping, long_rel: str) -> str:
                a.author_kind, a.author_id, a.judge_name, a.judge_model, a.judge_version
         FROM y LEFT JOIN _grade_authors a ON a.rater = y.rater
     """
+
+
+def mark_conflicts(cur: duckdb.DuckDBPyConnection) -> int:
+    """In ``_gv``, set ``value_error`` on every value of a rater that gives one target and
+    criterion two different values (all of them: which was meant is unknown); return how
+    many values. The same value given twice is no conflict (the insert keeps one)."""
+    cur.execute(
+        """CREATE OR REPLACE TEMP TABLE _gconflict AS
+           SELECT target_id, criterion, rater,
+                  list(DISTINCT _row ORDER BY _row) AS rows_of
+           FROM _gv
+           WHERE target_error IS NULL AND value_error IS NULL AND NOT empty
+           GROUP BY target_id, criterion, rater
+           HAVING count(DISTINCT coalesce(CAST(value_number AS VARCHAR), value_label)) > 1""")
+    cur.execute(
+        """UPDATE _gv SET value_error = 'conflict: rater ' || _gv.rater || ' gives this target '
+                   || 'different values in this file (rows '
+                   || array_to_string(c.rows_of, ', ') || '); none of them is imported'
+           FROM _gconflict c
+           WHERE _gv.target_id = c.target_id AND _gv.criterion = c.criterion
+             AND _gv.rater = c.rater AND _gv.target_error IS NULL AND _gv.value_error IS NULL
+             AND NOT _gv.empty""")
+    return int(cur.fetchone()[0])
