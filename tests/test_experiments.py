@@ -259,3 +259,33 @@ def test_app_entry_point_target(store, tmp_path, monkeypatch):
                                             "x.yaml"))
     with pytest.raises(ExperimentError, match="cannot be imported"):
         runner.run(store, bad, ds, ["exact"])
+
+
+def test_a_judge_as_scorer_grades_the_answers(store, tmp_path, monkeypatch):
+    from openai_loopback import judged_text, verdict
+
+    ds = datasets.import_file(store, "qa", _qa_file(tmp_path, 6)).dataset
+
+    def script(body):
+        answer = judged_text(body, "output")
+        if answer is not None:                      # the judge: 5 for a right answer, else 1
+            return verdict(reason="scripted", score=5 if answer.startswith("answer") else 1)
+        n = _number(body)
+        if n == 5:
+            return Reply(status=400)
+        return Reply(content=f"answer {n}" if n % 2 == 0 else "no idea")
+
+    with openai_server(script) as srv:
+        monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
+        res = runner.run(store, _target(srv.base_url), ds, ["exact", "judge:correctness"],
+                         runner.RunOptions(concurrency=2, retry=FAST))
+    scores = store.df("""SELECT item_key, value, passed, scorer_version, detail
+                         FROM experiment_scores WHERE run_id = ? AND scorer = 'judge:correctness'
+                         ORDER BY item_key""", [res.run_id]).set_index("item_key")
+    assert list(scores["value"]) == [5.0, 1.0, 5.0, 1.0, 5.0, 1.0]    # q5 failed: the floor
+    assert list(scores["passed"]) == [True, False, True, False, True, False]
+    assert "the call failed" in scores.loc["q5", "detail"]
+    assert scores["scorer_version"].nunique() == 1
+    n = store.scalar("""SELECT count(*) FROM grades WHERE source = 'judge' AND target_type = 'item'
+                        AND starts_with(target_id, ?)""", [f"experiment:{res.run_id}:"])
+    assert n == 5
