@@ -244,7 +244,7 @@ def _attempt(store: Store, settings: Settings, rule: Rule | None, delivery_id: i
 
 
 def send_test(rule: Rule, settings: Settings, at: datetime | None = None
-                      ) -> list[tuple[str, str | None]]:
+              ) -> list[tuple[str, str | None]]:
     """Send a sample message to each channel of ``rule`` now, once: (channel, error or None).
     Nothing is recorded: it checks the channels, not the rule."""
     at = at or utcnow()
