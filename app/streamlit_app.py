@@ -49,6 +49,9 @@ SECTIONS: dict[str, list[st.Page]] = {
         st.Page("views/golden.py", title="Golden sets", icon=":material/workspace_premium:",
                 url_path="golden",
                 help="Build versioned golden datasets from graded traffic; export and diff"),
+        st.Page("views/experiments.py", title="Experiments", icon=":material/science:",
+                url_path="experiments",
+                help="Run test sets against prompts and models, compare runs; canaries"),
     ],
     "Operations": [
         st.Page("views/imports.py", title="Imports", icon=":material/upload_file:",
