@@ -13,7 +13,6 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import apprise
 import requests
 
 from goldenloop.alerts.evaluation import Evaluation, fmt
@@ -22,8 +21,8 @@ from goldenloop.errors import GoldenloopError
 
 PAYLOAD_VERSION = 1
 TIMEOUT_S = 10.0
-_APPRISE_TYPES = {"ALERT": apprise.NotifyType.FAILURE, "WARN": apprise.NotifyType.WARNING,
-                  "NO_DATA": apprise.NotifyType.WARNING, "OK": apprise.NotifyType.SUCCESS}
+# apprise's notification types (its NotifyType values) by state.
+_APPRISE_TYPES = {"ALERT": "failure", "WARN": "warning", "NO_DATA": "warning", "OK": "success"}
 
 
 class DeliveryError(GoldenloopError):
@@ -103,12 +102,14 @@ def _post(channel: Channel, url: str, p: dict[str, Any], timeout: float) -> None
 
 
 def _apprise(channel: Channel, url: str, p: dict[str, Any]) -> None:
+    import apprise  # half a second to import: only when a channel uses it
+
     sender = apprise.Apprise()
     if not sender.add(url):
         raise DeliveryError(f"{channel.label}: apprise does not recognise the URL (see "
                             "apprise's list of services for the URL forms)")
     title, body = title_and_body(p)
-    kind = apprise.NotifyType.INFO if p["kind"] == "test" else _APPRISE_TYPES[p["state"]]
+    kind = apprise.NotifyType("info" if p["kind"] == "test" else _APPRISE_TYPES[p["state"]])
     with apprise.LogCapture(level=logging.WARNING) as logs:
         ok = sender.notify(body=body, title=title, notify_type=kind)
     if not ok:

@@ -26,7 +26,6 @@ from pydantic import (
 )
 
 from goldenloop.errors import GoldenloopError
-from goldenloop.metrics.filters import SpanFilter
 
 FILE_NAME = "alerts.yaml"
 FILE_ENV = "GOLDENLOOP_ALERTS_FILE"
@@ -154,7 +153,11 @@ class RuleFilter(BaseModel):
     prompt_versions: list[str] = []
     tags: list[str] = []
 
-    def span_filter(self) -> SpanFilter:
+    def span_filter(self) -> Any:
+        """The Monitor's SpanFilter (imported here: the metrics package takes seconds to load,
+        and listing or validating rules needs none of it)."""
+        from goldenloop.metrics.filters import SpanFilter
+
         return SpanFilter(apps=tuple(self.apps), environments=tuple(self.environments),
                           model_versions=tuple(self.model_versions),
                           prompt_versions=tuple(self.prompt_versions), tags=tuple(self.tags))
