@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from goldenloop.anomalies import engine, events
+from goldenloop.anomalies import coarse, engine, events
 from goldenloop.anomalies import series_sql as sql
 from goldenloop.anomalies import stats as st
 from goldenloop.anomalies.catalogue import METRICS
@@ -105,7 +105,7 @@ def detect(store: Store, *, since: datetime | None = None, until: datetime | Non
     tests, series = _series_tests(store, since, until)
     note(0.5, "testing")
     threshold, n_tests, cands = engine.decide(tests, q)
-    found = _merge_dimensions([_finding(c, t_first(tests, c), until) for c in cands])
+    found = _merge_dimensions([_finding(c, until) for c in cands])
     found_events = events.find(store, since, until, [t.matrix for t in tests])
     found += [e.finding for e in found_events]  # events: no test, see events.py
     note(0.8, f"{len(found)} anomalies: finding examples")
@@ -128,45 +128,51 @@ def _series_tests(store: Store, since: datetime, until: datetime
               "session": sql.session_buckets(store, start, until,
                                              settled=until - timedelta(minutes=30))}
     idx = st.reference_index(first % (7 * 24), hours)
+    d_first, d_last = sql.to_bucket(start, sql.DAY_US), sql.to_bucket(until, sql.DAY_US)
+    days = d_last - d_first
+    d_idx = st.daily_reference_index(days)
+    d_lo = sql.to_bucket(since, sql.DAY_US) - d_first
     tests = []
     for source, frame in frames.items():
         metrics = [m for m in METRICS if _SOURCES[m.source] == source]
-        for mx in build(frame, metrics, first, hours, sql.HOUR_US):
-            tests.append(engine.test_metric(mx, lo, hours, idx, 1 / 24))
+        hourly = {mx.metric.name: engine.test_metric(mx, lo, hours, idx, 1 / 24)
+                  for mx in build(frame, metrics, first, hours, sql.HOUR_US)}
+        tests += hourly.values()
+        # Quiet series, whose hours are mostly too thin to test, are tested by the day.
+        for mx in build(coarse.daily(frame), coarse.metrics_for_days(metrics), d_first, days,
+                        sql.DAY_US):
+            quiet = coarse.quiet_keys(hourly[mx.metric.name], lo, hours)
+            if quiet:
+                coarse.keep_only(mx, quiet)
+                tests.append(engine.test_metric(mx, d_lo, days, d_idx, 1.0))
     # Grades are few: one bucket per day, compared with the previous week's days.
-    d_first, d_last = sql.to_bucket(start, sql.DAY_US), sql.to_bucket(until, sql.DAY_US)
-    days = d_last - d_first
     grades = sql.grade_buckets(store, start, until)
-    d_idx = st.daily_reference_index(days)
-    d_lo = sql.to_bucket(since, sql.DAY_US) - d_first
     for mx in build(grades, [m for m in METRICS if m.source == "grades"], d_first, days,
                     sql.DAY_US):
         tests.append(engine.test_metric(mx, d_lo, days, d_idx, 1.0))
-    return tests, sum(len(t.matrix.keys) for t in tests)
+    return tests, sum(len(t.matrix.keys) for t in tests if t.matrix.width_us == sql.HOUR_US)
 
 
-def t_first(tests: list[engine.MetricTests], c: engine.Candidate) -> engine.MetricTests:
-    return next(t for t in tests if t.matrix.metric.name == c.metric
-                and c.key in t.matrix.keys)
-
-
-def _finding(c: engine.Candidate, t: engine.MetricTests, until: datetime) -> Finding:
-    mx, m = t.matrix, t.matrix.metric
+def _finding(c: engine.Candidate, until: datetime) -> Finding:
+    mx, m = c.matrix, c.matrix.metric
     start = sql.bucket_start(mx.first + c.start, mx.width_us)
     end = sql.bucket_start(mx.first + c.end, mx.width_us)
     ongoing = c.end >= mx.y.shape[1]
     score = float(-np.log10(max(np.nanmin(c.p), 1e-300)))
-    severity = severity_of(abs(c.effect) / (m.min_effect if c.kind == 'shift' else m.hourly_effect),
-                           score)
+    minimum = m.min_effect if c.kind == "shift" else m.hourly_effect
+    severity = severity_of(abs(c.effect) / minimum, score)
     app, dim, value = c.key
+    daily = mx.width_us == sql.DAY_US and m.source != "grades"
     return Finding(
         metric=m.name, app=app, dimension=dim, value=value, kind=c.kind,
         direction=c.direction, window_start=start, window_end=min(end, until),
         baseline=c.baseline, baseline_low=c.low, baseline_high=c.high, observed=c.observed,
-        n=c.n, severity=severity, score=score, detector=f"{c.kind}:{m.kind}",
+        n=c.n, severity=severity, score=score,
+        detector=f"{c.kind}:{m.kind}" + (":daily" if daily else ""),
         detector_version=engine.DETECTOR_VERSION,
         description=describe(m, c, app, dim, value),
         details={**c.details, "effect": c.effect, "buckets": int(c.end - c.start),
+                 "bucket": "day" if mx.width_us == sql.DAY_US else "hour",
                  "severity_name": SEVERITY_NAMES[severity]},
         ongoing=ongoing)
 

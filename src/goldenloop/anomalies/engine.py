@@ -41,6 +41,7 @@ class Candidate:
     n: int
     effect: float
     details: dict = field(default_factory=dict)
+    matrix: Matrix | None = None  # the grid the positions refer to (set by ``decide``)
 
 
 @dataclass
@@ -194,8 +195,11 @@ def decide(tests: list[MetricTests], q: float) -> tuple[float, int, list[Candida
     pool += [c.p for t in tests for c in t.shifts]
     flat = np.concatenate(pool) if pool else np.array([])
     threshold = st.benjamini_hochberg(flat, q)
-    cands = [c for t in tests for c in spike_candidates(t, threshold)]
-    cands += [c for t in tests for c in t.shifts if c.p[0] <= threshold]
+    cands = []
+    for t in tests:
+        for c in spike_candidates(t, threshold) + [c for c in t.shifts if c.p[0] <= threshold]:
+            c.matrix = t.matrix
+            cands.append(c)
     return threshold, int(np.sum(~np.isnan(flat))), cands
 
 
