@@ -97,12 +97,15 @@ def rule_form(store: Store, who: str, current: alerts.Rule | None = None) -> Non
                                        "night is 100% errors)")
     filters = _filter_inputs(store, d, k)
     channel = _channel_inputs(d, k)
+    enabled = st.checkbox("Enabled", d.enabled, key=f"{k}enabled",
+                          help="A disabled rule keeps its history and is not evaluated")
     if not st.button("Save rule" if current else "Create rule", type="primary", key=f"{k}save"):
         return
     data = {"name": name, "metric": metric, "condition": condition, "window": window,
             "warn": _parse_num(warn), "critical": _parse_num(critical), "interval": interval,
             "cooldown": cooldown, "filter": filters, "channels": channel,
-            "compare_to": compare_to, "direction": direction, "min_samples": int(min_samples)}
+            "compare_to": compare_to, "direction": direction, "min_samples": int(min_samples),
+            "enabled": enabled}
     try:
         roles.require(store, who, roles.Action.MANAGE_ALERTS)
         rule = alerts.parse_rule({k: v for k, v in data.items() if v not in (None, "")})

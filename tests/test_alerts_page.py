@@ -88,10 +88,12 @@ def test_a_lead_edits_and_deletes_a_page_rule_but_not_a_file_rule(app_db):
 
     at = app_page("alerts", params={"reviewer": "ana", "rule": "mine"})
     at.text_input(key="gl_alert_edit_critical").input("0.4")
+    at.checkbox(key="gl_alert_edit_enabled").uncheck()
     at.button(key="gl_alert_edit_save").click().run()
     assert not at.exception, [e.value for e in at.exception]
     with Store(app_db) as store:
-        assert alerts.find_rule(store, "mine").rule.critical == 0.4
+        edited = alerts.find_rule(store, "mine").rule
+        assert (edited.critical, edited.enabled) == (0.4, False)
     at.button(key="gl_alert_delete").click().run()
     assert not at.exception, [e.value for e in at.exception]
     with Store(app_db) as store:
