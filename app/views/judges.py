@@ -14,8 +14,20 @@ import widgets
 from untrusted import md, visible, visible_frame
 
 from goldenloop import estimation, judge, ppi, roles
+from goldenloop.agreement import fitness
 from goldenloop.errors import GoldenloopError
 from goldenloop.store import judge_sql
+
+_N = st.column_config.NumberColumn
+OWN_CALLS = {"source": "Source", "name": "Judge", "version": "Version", "model": "Model",
+             "calls": _N("Calls", format="localized"), "failures": _N("Failures", format="localized"),
+             "latency_p50_ms": _N("Latency p50 (ms)", format="%.0f"),
+             "latency_p95_ms": _N("Latency p95 (ms)", format="%.0f"),
+             "cost_usd": _N("Cost", format="$%.4f"), "last_call": "Last call (UTC)"}
+FITNESS = {"criterion": "Criterion", "judge_name": "Judge", "judge_version": "Version",
+           "status": "Counted?", "reason": "Why", "value": _N("Agreement", format="%.2f"),
+           "ci_low": _N("Lower end", format="%.2f"), "n_items": _N("Items", format="localized"),
+           "grades": _N("Grades", format="localized")}
 
 st.title("Judges")
 store = state.get_store()
@@ -49,6 +61,21 @@ jp.draw_failed_jobs(store)
 st.subheader("Runs")
 runs = judge_sql.runs(store)
 widgets.table_or_empty(runs, jp.RUN_COLUMNS, "No judge runs yet: run one above.")
+
+st.subheader("Calls goldenloop made itself")
+st.caption("Judge runs (and experiments and canaries) call models too. Those calls are kept "
+           "out of Monitor, Compare versions, Conversations, Home and sampling frames, and "
+           "shown here: calls, failures, latency and cost per judge version.")
+widgets.table_or_empty(state.aggregate(store, judge_sql.own_calls), OWN_CALLS,
+                       "No calls yet: run a judge above.")
+
+st.subheader("Which judge versions count")
+st.caption("Quality figures (Monitor, Compare versions, estimates, golden sets, risk-raised "
+           "sampling) count a judge version's grades only when it passes the agreement gate "
+           "for the criterion, as the Agreement page measures it. Not yet checked: no reviewer "
+           "graded the same items.")
+widgets.table_or_empty(state.aggregate(store, fitness.all_status), FITNESS,
+                       "No judge grades yet.")
 
 st.subheader("Estimate of all traffic: judge and humans together")
 queues = jp.judged_queues(store)

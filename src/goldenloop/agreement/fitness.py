@@ -9,7 +9,7 @@ human grades on the same targets is "not yet checked": shown apart, counted only
 chooses it. A lead may instead count every version ("any"), none ("none"), or a chosen list.
 
 Judge versions are named by ``judge_version``; a judge imported without a version is named
-by the empty string (``NO_VERSION``), here and in the SQL filters that take the list.
+``NO_VERSION``, here, on the Agreement page and in the SQL filters that take the list.
 """
 
 from __future__ import annotations
@@ -26,11 +26,11 @@ from goldenloop.agreement.report import agreement_for
 from goldenloop.agreement.scale import AgreementError
 from goldenloop.errors import GoldenloopError
 from goldenloop.store import agreement_sql as q
+from goldenloop.store.agreement_sql import NO_VERSION
 from goldenloop.store.store import Store
 
 FIT, NOT_FIT, UNCHECKED = "fit", "not fit", "not yet checked"
 MODES = ("fit", "any", "none")
-NO_VERSION = ""
 STATUS_COLUMNS = ["judge_name", "judge_version", "grades", "status", "reason", "statistic",
                   "value", "ci_low", "n_items"]
 
@@ -53,7 +53,7 @@ class JudgeChoice:
         """The versions whose grades the figure uses, as shown to a lead."""
         every = self.table["judge_version"].tolist()
         kept = every if self.versions is None else [v for v in every if v in self.versions]
-        return [v or "(no version)" for v in kept]
+        return kept
 
     def describe(self) -> str:
         """One plain sentence: which judge versions count and which are left out."""
@@ -68,7 +68,7 @@ class JudgeChoice:
             self.table["judge_version"] if self.versions is None else self.versions)]
         if out.empty:
             return head
-        left = "; ".join(f"{v or '(no version)'} ({s})"
+        left = "; ".join(f"{v} ({s})"
                          for v, s in zip(out["judge_version"], out["status"], strict=True))
         return f"{head} Left out: {left}."
 
@@ -109,6 +109,13 @@ def _status_frame(versions: pd.DataFrame, rows: dict[str, dict]) -> pd.DataFrame
     out = versions.assign(**{k: [rows[v][k] for v in versions["judge_version"]]
                              for k in STATUS_COLUMNS[3:]})
     return out[STATUS_COLUMNS].reset_index(drop=True)
+
+
+def all_status(store: Store) -> pd.DataFrame:
+    """``judge_status`` of every criterion with judge grades, with a ``criterion`` column."""
+    parts = [judge_status(store, c).assign(criterion=c) for c in q.judged_criteria(store)]
+    cols = ["criterion", *STATUS_COLUMNS]
+    return pd.concat(parts, ignore_index=True)[cols] if parts else pd.DataFrame(columns=cols)
 
 
 def choose(store: Store, criterion: str, mode: str = "fit", chosen: Sequence[str] = (), *,

@@ -159,7 +159,7 @@ class GoldenFilter:
             lines.append("judge versions counted: every version")
         else:
             lines.append(f"judge versions counted ({self.judges}): "
-                         f"{', '.join(v or '(no version)' for v in self.judge_versions) or 'none'}")
+                         f"{', '.join(self.judge_versions) or 'none'}")
         for key in ("min_value", "max_value", "labels", "target_types", "apps",
                     "model_versions", "prompt_versions", "tags", "queue_ids", "start", "end"):
             default = getattr(GoldenFilter, key, None)

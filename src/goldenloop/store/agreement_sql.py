@@ -36,14 +36,17 @@ import pandas as pd
 
 from goldenloop.store.store import Store
 
+# How a judge imported without a version is named wherever versions are listed or chosen.
+NO_VERSION = "(no version)"
+
 # Which side a grade ``g`` is on (golden_sql counts sides by the same rule).
 HUMAN = "(g.source = 'human' OR (g.source = 'imported' AND g.author_kind = 'reviewer'))"
 JUDGE = "(g.source = 'judge' OR (g.source = 'imported' AND g.author_kind = 'judge'))"
 
 # Judge grades of the chosen versions only: the named parameter ``$judge_versions`` lists
-# them (NULL: every version; a judge without a version is ''); other grades pass.
+# them (NULL: every version; a judge without a version is NO_VERSION); other grades pass.
 CHOSEN_JUDGES = f"""(NOT coalesce({JUDGE}, false) OR $judge_versions::VARCHAR[] IS NULL
-    OR list_contains($judge_versions::VARCHAR[], coalesce(g.judge_version, '')))"""
+    OR list_contains($judge_versions::VARCHAR[], coalesce(g.judge_version, '(no version)')))"""
 
 # A criterion's scale as one comparable string: what two rubric versions must share for
 # their grades to be compared (descriptions and instructions are left out on purpose).
@@ -151,6 +154,15 @@ def live_grades(store: Store, criterion: str, *, rubric_name: str | None = None,
     df = store.df(f"WITH {_GRADED} SELECT * FROM with_cluster ORDER BY item, side, author_id",
                   _params(criterion, rubric_name, rubric_version, adjudication))
     df["value"] = value_column(df["value_label"], df["value_number"])
+    return _named_judges(df)
+
+
+def _named_judges(df: pd.DataFrame) -> pd.DataFrame:
+    """Judges imported without a name or version get NO_VERSION: grouping by judge keys
+    drops missing values, and a page would lose (or crash on) such a judge."""
+    judge = (df["side"] == "judge") if "side" in df else pd.Series(True, index=df.index)
+    for col in ("judge_name", "judge_version"):
+        df[col] = df[col].astype(object).where(df[col].notna() | ~judge, NO_VERSION)
     return df
 
 
@@ -176,7 +188,7 @@ def judge_human_pairs(store: Store, criterion: str, *, rubric_name: str | None =
         _params(criterion, rubric_name, rubric_version, adjudication))
     df["human"] = value_column(df["human_label"], df["human_number"])
     df["judge"] = value_column(df["judge_label"], df["judge_number"])
-    return df
+    return _named_judges(df)
 
 
 def human_human_pairs(store: Store, criterion: str, *, rubric_name: str | None = None,
@@ -266,10 +278,10 @@ def graded_criteria(store: Store) -> pd.DataFrame:
 
 
 def judge_versions_of(store: Store, criterion: str) -> pd.DataFrame:
-    """Judge versions with live grades of ``criterion`` (a missing version is ''), with
+    """Judge versions with live grades of ``criterion`` (a missing one is NO_VERSION), with
     their judge's name and how many grades: judge_name, judge_version, grades."""
     return store.df(
-        f"""SELECT coalesce(g.judge_version, '') AS judge_version,
+        f"""SELECT coalesce(g.judge_version, '(no version)') AS judge_version,
                    coalesce(any_value(g.judge_name), '') AS judge_name, count(*) AS grades
             FROM live_grades g WHERE g.criterion = $c AND {JUDGE}
             GROUP BY ALL ORDER BY judge_version""", {"c": criterion}

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from goldenloop.store.span_columns import internal_sql, production_sql
 from goldenloop.store.store import Store
 
 if TYPE_CHECKING:  # pandas loads in about half a second: only for frames
@@ -247,12 +248,29 @@ def comparisons(store: Store, ids: list[str]) -> list[dict[str, Any]]:
 
 def frame_span_keys(store: Store, where: str, params: list, exclude_app: str = JUDGE_APP
                     ) -> list[int]:
-    """LLM spans matching a frame condition on alias ``s`` (never the judge's own calls)."""
+    """LLM spans matching a frame condition on alias ``s`` (never goldenloop's own calls)."""
     cur = store.cursor()
     cur.execute(f"""SELECT s.span_key FROM spans s
-                    WHERE {where} AND s.app IS DISTINCT FROM ? AND s.output IS NOT NULL
+                    WHERE {where} AND s.app IS DISTINCT FROM ? AND {production_sql("s")}
+                      AND s.output IS NOT NULL
                     ORDER BY s.span_key""", [*params, exclude_app])
     return [int(r[0]) for r in cur.fetchall()]
+
+
+def own_calls(store: Store) -> pd.DataFrame:
+    """goldenloop's own calls (judge runs, experiments, canaries: ``INTERNAL_SOURCES``), per
+    source, name, version and model: calls, failures, latency, tokens, cost and when. They are
+    left out of production figures; this is where they are seen."""
+    return store.df(
+        f"""SELECT s.source, s.prompt_name AS name, s.prompt_version AS version, s.model,
+                   count(*) AS calls, count_if(s.status <> 'ok') AS failures,
+                   quantile_cont(s.latency_ms, 0.5) AS latency_p50_ms,
+                   quantile_cont(s.latency_ms, 0.95) AS latency_p95_ms,
+                   sum(s.input_tokens) AS input_tokens, sum(s.output_tokens) AS output_tokens,
+                   sum(s.cost_usd) AS cost_usd, min(s.start_time) AS first_call,
+                   max(s.start_time) AS last_call
+            FROM spans s WHERE {internal_sql("s")}
+            GROUP BY ALL ORDER BY last_call DESC""")
 
 
 # -- online mode ------------------------------------------------------------------------------------
@@ -280,11 +298,11 @@ def set_online(cur: duckdb.DuckDBPyConnection, judge_name: str, fraction: float,
 def has_new_spans(store: Store) -> bool:
     """Whether an enabled online judge has LLM spans (not its own calls) past its watermark."""
     return bool(store.scalar(
-        """SELECT EXISTS (SELECT 1 FROM spans s
+        f"""SELECT EXISTS (SELECT 1 FROM spans s
                           WHERE s.span_key > (SELECT min(watermark) FROM judge_online
                                               WHERE enabled)
                             AND s.kind = 'llm' AND s.app IS DISTINCT FROM ?
-                            AND s.output IS NOT NULL)""", [JUDGE_APP]))
+                            AND {production_sql("s")} AND s.output IS NOT NULL)""", [JUDGE_APP]))
 
 
 def take_new_spans(cur: duckdb.DuckDBPyConnection, judge_name: str, limit: int = 5000
@@ -295,9 +313,9 @@ def take_new_spans(cur: duckdb.DuckDBPyConnection, judge_name: str, limit: int =
     row = cur.fetchone()
     if row is None:
         return []
-    cur.execute("""SELECT span_key FROM spans
+    cur.execute(f"""SELECT span_key FROM spans
                    WHERE span_key > ? AND kind = 'llm' AND app IS DISTINCT FROM ?
-                     AND output IS NOT NULL
+                     AND {production_sql()} AND output IS NOT NULL
                    ORDER BY span_key LIMIT ?""", [row[0] or 0, JUDGE_APP, limit])
     keys = [int(r[0]) for r in cur.fetchall()]
     cur.execute("""UPDATE judge_online SET watermark = greatest(watermark,
@@ -316,7 +334,7 @@ def queue_judge_version(store: Store, queue_id: int, criterion: str,
            JOIN queue_items i ON i.target_type = g.target_type AND i.target_id = g.target_id
            WHERE i.queue_id = $q AND NOT i.is_gold AND g.source = 'judge' AND g.criterion = $c
              AND ($among::VARCHAR[] IS NULL
-                  OR list_contains($among::VARCHAR[], coalesce(g.judge_version, '')))
+                  OR list_contains($among::VARCHAR[], coalesce(g.judge_version, '(no version)')))
            GROUP BY g.judge_version ORDER BY count(DISTINCT i.queue_item_id) DESC,
                     max(g.created_at) DESC LIMIT 1""",
         {"q": queue_id, "c": criterion, "among": among})

@@ -39,7 +39,9 @@ def _signal_terms(cur: duckdb.DuckDBPyConnection) -> str:
            "FROM signals GROUP BY span_key"
 
 
-_RISK_CTES = """
+_JUDGE_KEY = "g.criterion || '|' || coalesce(g.judge_version, '(no version)')"
+
+_RISK_CTES = f"""
 fb AS (
     SELECT DISTINCT span_key FROM feedback
     WHERE span_key IS NOT NULL
@@ -56,8 +58,7 @@ judged AS (
                         AND c.rubric_version = g.rubric_version
     WHERE g.source = 'judge' AND g.target_type = 'span' AND g.span_key IS NOT NULL
       -- only judge versions that count (criterion|version keys; NULL: every version)
-      AND list_contains(coalesce(?::VARCHAR[], [g.criterion || '|' || coalesce(g.judge_version, '')]),
-                        g.criterion || '|' || coalesce(g.judge_version, ''))
+      AND list_contains(coalesce(?::VARCHAR[], [{_JUDGE_KEY}]), {_JUDGE_KEY})
     GROUP BY g.span_key
 )"""
 

@@ -1,0 +1,103 @@
+"""Quality figures a lead can trust: the Agreement page works for any import (judges
+without versions, a single reviewer, one time point), and grade imports are read as meant."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from app_support import app_page
+
+from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.store import Store
+
+
+def _import(db: Path, tmp_path: Path, text: str, raters: list[dict], *, name: str = "g.csv",
+            scale: dict | None = None, criterion: str = "quality") -> object:
+    p = tmp_path / name
+    p.write_text(text)
+    mapping = {"grades": {
+        "layout": "wide", "target": {"type": "item", "column": "id", "prefix": "t:"},
+        "item": {"dataset": "d", "input": "q", "output": "a"},
+        "rubric": {"name": "r", "version": "1"}, "criterion": criterion,
+        "scale": scale or {"type": "interval", "min": 1, "max": 5}, "raters": raters}}
+    with Store(db) as s:
+        return import_file(s, p, ImportOptions(mapping=mapping))
+
+
+def _rows(n: int, cols: int, seed: int = 1) -> str:
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    head = "id,q,a," + ",".join(f"c{i}" for i in range(cols))
+    lines = [head]
+    for i in range(n):
+        base = int(rng.integers(1, 6))
+        vals = [min(5, max(1, base + int(rng.integers(-1, 2)))) for _ in range(cols)]
+        lines.append(f"i{i},q{i},a{i}," + ",".join(map(str, vals)))
+    return "\n".join(lines) + "\n"
+
+
+SHAPES = {
+    # Judges imported without a version: the over-time chart crashed on a NaN version.
+    "judges without versions": (3, [{"columns": ["c0", "c1"], "kind": "reviewer"},
+                                    {"columns": ["c2"], "kind": "judge", "name": "gpt"}]),
+    "a single reviewer": (2, [{"columns": ["c0"], "kind": "reviewer"},
+                              {"columns": ["c1"], "kind": "judge", "name": "j", "version": "v1"}]),
+}
+
+
+@pytest.mark.parametrize("shape", list(SHAPES))
+def test_the_agreement_page_opens_on_any_import(app_db: Path, tmp_path: Path, shape: str):
+    cols, raters = SHAPES[shape]
+    r = _import(app_db, tmp_path, _rows(60, cols), raters)
+    assert r.imported > 0
+    at = app_page("agreement")  # items have no time: every pair falls on one time point
+    assert not at.exception
+    assert at.get("vega_lite_chart") or at.dataframe, "the page drew nothing"
+
+
+def test_two_values_from_one_rater_for_one_target_are_a_conflict(store, tmp_path: Path):
+    text = ("id,q,a,ana,gpt\n"
+            "x1,q,a,4,5\n"
+            "x2,q,a,2,2\n"
+            "x1,q,a,1,5\n"      # ana again on x1, another value: conflict; gpt repeats itself
+            "x3,q,a,3,3\n")
+    p = tmp_path / "conflict.csv"
+    p.write_text(text)
+    mapping = {"grades": {
+        "layout": "wide", "target": {"type": "item", "column": "id", "prefix": "t:"},
+        "rubric": {"name": "r", "version": "1"}, "criterion": "quality",
+        "scale": {"type": "interval", "min": 1, "max": 5},
+        "raters": [{"columns": ["ana"], "kind": "reviewer"},
+                   {"columns": ["gpt"], "kind": "judge", "name": "gpt", "version": "v1"}]}}
+    r = import_file(store, p, ImportOptions(mapping=mapping))
+    got = store.rows("SELECT target_id, author_id, judge_name, value_number FROM grades "
+                     "ORDER BY target_id, source, author_id")
+    ana_x1 = [g for g in got if g[0] == "t:x1" and g[1] == "ana"]
+    assert ana_x1 == []  # neither of ana's two values on x1 is guessed at
+    assert [g[3] for g in got if g[0] == "t:x1" and g[2] == "gpt"] == [5.0]  # same value twice
+    assert {g[0] for g in got if g[1] == "ana"} == {"t:x2", "t:x3"}
+    q = store.rows("SELECT row_number, field, reason FROM quarantine ORDER BY row_number")
+    assert [(row, field) for row, field, _ in q] == [(2, "ana"), (4, "ana")]  # CSV line numbers
+    assert all("conflict" in reason and "2, 4" in reason for _, _, reason in q)
+    assert r.quarantined == 2
+
+
+@pytest.mark.parametrize("spelling", [("0", "1"), ("false", "true"), ("No", "Yes")])
+def test_boolean_columns_are_read_without_a_warning(store, tmp_path: Path, spelling):
+    no, yes = spelling
+    p = tmp_path / "bool.csv"
+    p.write_text(f"id,q,a,ana,gpt\nx1,q,a,{yes},{yes}\nx2,q,a,{no},{yes}\nx3,q,a,{no},{no}\n")
+    mapping = {"grades": {
+        "layout": "wide", "target": {"type": "item", "column": "id", "prefix": "t:"},
+        "rubric": {"name": "r", "version": "1"}, "criterion": "ok",
+        "scale": {"type": "boolean"},
+        "raters": [{"columns": ["ana"], "kind": "reviewer"},
+                   {"columns": ["gpt"], "kind": "judge", "name": "gpt", "version": "v1"}]}}
+    r = import_file(store, p, ImportOptions(mapping=mapping))
+    assert r.quarantined == 0 and r.imported == 6
+    assert not (r.details or {}).get("out_of_scale"), r.details
+    assert store.rows("SELECT target_id, value_label FROM grades WHERE author_id = 'ana' "
+                      "ORDER BY target_id") == [("t:x1", "pass"), ("t:x2", "fail"), ("t:x3", "fail")]
+    assert store.scalar("SELECT count(*) FROM grades WHERE raw ->> 'out_of_scale' = 'true'") == 0
