@@ -291,6 +291,22 @@ def test_a_json_array_of_records_is_read_as_records(store, tmp_path):
         import_file(store, broken)
 
 
+def test_a_line_the_fast_reader_rejects_does_not_reject_the_file(store, tmp_path):
+    # DuckDB's typed read fails the whole file on a duplicate key; the careful path reads it.
+    p = tmp_path / "dup_key.jsonl"
+    p.write_text(json.dumps({"start_time": T0, "output": "a"}) + "\n"
+                 + '{"start_time": "%s", "output": "b", "output": "c"}\n' % T0)
+    r = import_file(store, p)
+    assert _balanced(r) and r.rows_read == 2 and r.imported == 2
+
+
+def test_an_array_of_non_objects_is_refused_with_a_message(store, tmp_path):
+    p = tmp_path / "numbers.json"
+    p.write_text("[1, 2, 3]")
+    with pytest.raises(ImportFileError, match="not a JSON array of objects"):
+        import_file(store, p)
+
+
 def test_a_folder_is_named_as_a_folder(store, tmp_path):
     with pytest.raises(ImportFileError, match="is a folder"):
         import_file(store, tmp_path)

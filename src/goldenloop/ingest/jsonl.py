@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from goldenloop.errors import ImportFileError
@@ -78,39 +79,53 @@ def _detect_types(cur, src: str) -> dict[str, str] | None:
     return {name: (typ if typ in _SCALAR_TYPES else "JSON") for name, typ, *_ in described}
 
 
-def _load_typed(cur, src: str, types: dict[str, str]) -> str:
-    """Rows into a native temp table, read in parallel and in file order; its relation with
-    ``_row`` numbered from 1 (a temp table's row ids need not start at 0)."""
+def _load_typed(cur, src: str, types: dict[str, str]) -> pa.Table | None:
+    """Rows as an Arrow table with ``_row`` numbered from 1, read in parallel and in file order;
+    None when a line fails the typed read (a duplicate key): the careful path quarantines it.
+    Read on a cursor of its own, so a failure does not abort the caller's transaction."""
     spec = "{" + ", ".join(f"{lit(k)}: {lit(t)}" for k, t in types.items()) + "}"
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE _jsonl_fast AS SELECT * FROM {src}, "
-                f"columns = {spec})")
-    base = cur.execute("SELECT coalesce(min(rowid), 0) FROM _jsonl_fast").fetchall()[0][0]
-    return (f"(SELECT rowid - {int(base)} + 1 AS _row, CAST(NULL AS VARCHAR) AS _raw, * "
-            f"FROM _jsonl_fast)")
+    probe = cur.cursor()
+    try:
+        table = probe.sql(f"SELECT * FROM {src}, columns = {spec})").to_arrow_table()
+    except duckdb.Error:
+        return None
+    finally:
+        probe.close()
+    return table.append_column("_row", pa.array(np.arange(1, table.num_rows + 1)))
+
+
+def _typed_chunk(table: pa.Table, types: dict[str, str]) -> SourceChunk:
+    name = f"_jsonl_fast_{id(table)}"
+    # Arrow carries JSON values as plain text: say again which columns hold JSON, so that
+    # validation reads a JSON string as its text and keeps objects as JSON.
+    json_cols = [q(k) for k, t in types.items() if t == "JSON"]
+    replace = f" REPLACE ({', '.join(f'CAST({c} AS JSON) AS {c}' for c in json_cols)})" \
+        if json_cols else ""
+    rel = f"(SELECT _row, CAST(NULL AS VARCHAR) AS _raw, * EXCLUDE (_row){replace} FROM {name})"
+    return SourceChunk(rel, list(types), {name: table}, [], table.num_rows)
 
 
 def _read_fast(path: Path, cur, line_count: int) -> SourceChunk | None:
     """All rows of a clean file as one chunk, or None when the careful path is needed."""
-    src = f"read_json({lit(str(path))}, format = 'newline_delimited'"
-    types = _detect_types(cur, src)
-    if types is None:
+    if line_count == 0:
         return None
-    rel = _load_typed(cur, src, types)
-    if cur.execute("SELECT count(*) FROM _jsonl_fast").fetchall()[0][0] != line_count:
-        cur.execute("DROP TABLE _jsonl_fast")
+    src = f"read_json({lit(str(path))}, format = 'newline_delimited', records = 'true'"
+    types = _detect_types(cur, src)
+    table = _load_typed(cur, src, types) if types is not None else None
+    if table is None or table.num_rows != line_count:
         return None  # blank lines: row numbers would not be line numbers
-    return SourceChunk(rel, list(types), {}, [], line_count)
+    return _typed_chunk(table, types)
 
 
 def _read_json_array(path: Path, cur) -> SourceChunk:
     """A file holding one JSON array of records: rows are numbered by their place in it."""
-    src = f"read_json({lit(str(path))}, format = 'array'"
+    src = f"read_json({lit(str(path))}, format = 'array', records = 'true'"
     types = _detect_types(cur, src)
-    if types is None:
+    table = _load_typed(cur, src, types) if types is not None else None
+    if table is None:
         raise ImportFileError(f"{path}: starts with '[' but is not a JSON array of objects "
                               "with named keys; write one JSON object per line (JSON Lines)")
-    rel = _load_typed(cur, src, types)
-    return SourceChunk(rel, list(types), {}, [], -1)
+    return _typed_chunk(table, types)
 
 
 def byte_blocks(path: Path) -> Iterator[Block]:
