@@ -101,3 +101,21 @@ def test_boolean_columns_are_read_without_a_warning(store, tmp_path: Path, spell
     assert store.rows("SELECT target_id, value_label FROM grades WHERE author_id = 'ana' "
                       "ORDER BY target_id") == [("t:x1", "pass"), ("t:x2", "fail"), ("t:x3", "fail")]
     assert store.scalar("SELECT count(*) FROM grades WHERE raw ->> 'out_of_scale' = 'true'") == 0
+
+
+def test_status_counts_grades_items_queues_judges_and_golden_sets(tmp_path: Path):
+    from typer.testing import CliRunner
+
+    from goldenloop.cli import app
+
+    db = tmp_path / "s.duckdb"
+    _import(db, tmp_path, _rows(40, 3), [{"columns": ["c0", "c1"], "kind": "reviewer"},
+                                         {"columns": ["c2"], "kind": "judge", "name": "gpt",
+                                          "version": "v7"}])
+    out = CliRunner().invoke(app, ["status", "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    lines = dict(line.split(": ", 1) for line in out.output.splitlines() if ": " in line)
+    assert lines["grades"] == "120" and lines["grades, imported"] == "120"
+    assert lines["items"] == "40" and lines["judge versions"] == "1"
+    assert lines["review queues"] == "0" and lines["golden datasets"] == "0"
+    assert lines["spans"] == "0"

@@ -28,6 +28,7 @@ from goldenloop.store import Store
 from goldenloop.store import imports as import_sql
 from goldenloop.store import jobs as job_sql
 from goldenloop.store import spans as span_sql
+from goldenloop.store.summary import store_counts
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="goldenloop: LLM monitoring and human-review workbench.")
@@ -223,7 +224,10 @@ def status(db: DbOption = None) -> None:
         if r.note:
             typer.echo(f"({r.note})")
         n, first, last = span_sql.span_range(r.store.cursor())
-    typer.echo(f"spans: {n:,}" + (f" from {first} to {last} UTC" if n else ""))
+        counts = store_counts(r.store)
+    typer.echo(f"spans (all): {n:,}" + (f" from {first} to {last} UTC" if n else ""))
+    for what, count in counts.items():  # grades, items, queues, judges, golden sets
+        typer.echo(f"{what}: {count:,}")
 
 
 @app.command()

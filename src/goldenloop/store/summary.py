@@ -144,3 +144,25 @@ def recent_jobs(store: Store, limit: int = RECENT_JOBS) -> pd.DataFrame:
            FROM jobs ORDER BY created_at DESC NULLS LAST, job_id DESC LIMIT ?""",
         [limit],
     )
+
+
+def store_counts(store: Store) -> dict[str, int]:
+    """What ``goldenloop status`` lists: production spans, goldenloop's own spans, live grades
+    (human, judge, imported, ...), items, review queues, judge versions, golden datasets and
+    their versions. One small query per table."""
+    grades = dict(store.rows("SELECT source, count(*) FROM live_grades GROUP BY source"))
+    counts = {
+        "spans": store.scalar(f"SELECT count(*) FROM spans WHERE {production_sql()}"),
+        "goldenloop's own spans": store.scalar(
+            f"SELECT count(*) FROM spans WHERE NOT ({production_sql()})"),
+        "grades": sum(grades.values()),
+        **{f"grades, {k}": v for k, v in sorted(grades.items(), key=lambda kv: str(kv[0]))},
+        "items": store.scalar("SELECT count(*) FROM items"),
+        "review queues": store.scalar("SELECT count(*) FROM queues"),
+        "judge versions": store.scalar(
+            "SELECT count(DISTINCT coalesce(judge_name, '') || '|' || coalesce(judge_version, '')) "
+            "FROM live_grades WHERE judge_name IS NOT NULL OR author_kind = 'judge'"),
+        "golden datasets": store.scalar("SELECT count(*) FROM golden_datasets"),
+        "golden versions": store.scalar("SELECT count(*) FROM golden_versions"),
+    }
+    return {k: int(v or 0) for k, v in counts.items()}
