@@ -83,6 +83,7 @@ GATES = (
     ("number", r"\d(?:\D{0,3}\d){7}"),  # cards and phone numbers have 8 digits or more
 )
 _PY_GATES = tuple(re.compile(p) for _, p in GATES)
+_ANY_GATE = "|".join(f"(?:{p})" for _, p in GATES)
 _DATE = re.compile(r"\d{4}[-./]\d{1,2}[-./]\d{1,2}|\d{1,2}[-./]\d{1,2}[-./]\d{4}")
 
 
@@ -353,14 +354,14 @@ def _arrow_udf(fn: Callable[[str], str], gate: str | None) -> Callable[[pa.Array
             return pa.array([None if v is None else fn(v) for v in arr.to_pylist()], pa.string())
         # In JSON text, brackets, quotes and commas join words into long "tokens".
         seen = pc.replace_substring_regex(arr, r'[{}\[\]",]', " ") if gate == "json" else arr
-        masks = [pc.fill_null(pc.match_substring_regex(seen, p), False) for _, p in GATES]
-        maybe = masks[0]
-        for m in masks[1:]:
-            maybe = pc.or_(maybe, m)
+        # One pass with every gate, then each gate apart on the few texts that passed.
+        maybe = pc.fill_null(pc.match_substring_regex(seen, _ANY_GATE), False)
         todo = pc.indices_nonzero(maybe)
         if len(todo) == 0:
             return arr
-        flags = list(zip(*(m.take(todo).to_pylist() for m in masks), strict=True))
+        passed = seen.take(todo)
+        flags = list(zip(*(pc.match_substring_regex(passed, p).to_pylist() for _, p in GATES),
+                         strict=True))
         texts = arr.take(todo).to_pylist()
         if gate == "json":
             done = [redact_json(t) for t in texts]
