@@ -1,0 +1,286 @@
+"""Drawing helpers of the Anomalies page: the list's columns, one anomaly's chart (observed
+series over its baseline band, the window shaded), its example spans with links to their
+traces, the status actions and the outlier spans. Every name and text comes from data and
+is shown as plain text, dataframe cells or chart data (``untrusted``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import altair as alt
+import pandas as pd
+import review_identity as identity
+import span_table
+import state
+import streamlit as st
+from untrusted import md, visible, visible_frame
+
+from goldenloop import anomalies, roles
+from goldenloop.errors import GoldenloopError
+from goldenloop.store import Store
+
+WHEN = "YYYY-MM-DD HH:mm"
+TITLES = {m.name: m.title for m in anomalies.METRICS}
+UNITS = {m.name: m.unit for m in anomalies.METRICS}
+STATUS_ORDER = list(anomalies.STATUSES)
+NEEDS_ATTENTION = ("open", "acknowledged", "muted")
+MUTE_FOR = {"1 hour": timedelta(hours=1), "6 hours": timedelta(hours=6),
+            "1 day": timedelta(days=1), "7 days": timedelta(days=7)}
+BAND = "#9ecae1"
+OBSERVED = "#08519c"
+WINDOW = "#d6404e"
+LIST_COLUMNS = {
+    "anomaly_id": st.column_config.NumberColumn("Id", format="plain", width="small"),
+    "severity_name": st.column_config.TextColumn("Severity", width="small"),
+    "status": st.column_config.TextColumn("Status", width="small"),
+    "app": st.column_config.TextColumn("App"),
+    "metric": st.column_config.TextColumn("Metric"),
+    "where": st.column_config.TextColumn("Where", help="The whole app, or one model version, "
+                                         "prompt version, component or error type"),
+    "kind": st.column_config.TextColumn("Kind", width="small"),
+    "window_start": st.column_config.DatetimeColumn("From (UTC)", format=WHEN),
+    "window_end": st.column_config.DatetimeColumn("Until (UTC)", format=WHEN),
+    "baseline": st.column_config.NumberColumn("Baseline", format="%.4g"),
+    "observed": st.column_config.NumberColumn("Observed", format="%.4g"),
+    "description": st.column_config.TextColumn("What happened", width="large"),
+}
+EXAMPLE_COLUMNS = {
+    "link": st.column_config.LinkColumn("trace", display_text="open", width="small"),
+    "why": st.column_config.TextColumn("Why it is an example"),
+    "start_time": st.column_config.DatetimeColumn("Started (UTC)", format="YYYY-MM-DD HH:mm:ss"),
+    "status": st.column_config.TextColumn("Status", width="small"),
+    "latency_ms": st.column_config.NumberColumn("Latency ms", format="%.0f"),
+    "output_tokens": st.column_config.NumberColumn("Output tokens", format="%d"),
+    "model_version": st.column_config.TextColumn("Model version"),
+    "error_message": st.column_config.TextColumn("Error"),
+    "last_user_message": st.column_config.TextColumn("User message (start)", width="medium"),
+    "output": st.column_config.TextColumn("Answer (start)", width="medium"),
+}
+
+
+def where(df: pd.DataFrame) -> pd.Series:
+    """"whole app", or "model_version = X": the series an anomaly was found in."""
+    dim = df["dimension"].fillna("")
+    return pd.Series([f"{d} = {v}" if d else "whole app"
+                      for d, v in zip(dim, df["value"].fillna(""), strict=True)], index=df.index)
+
+
+def list_table(df: pd.DataFrame) -> None:
+    shown = df.assign(where=where(df), metric=df["metric"].map(metric_title))
+    st.dataframe(visible_frame(shown), hide_index=True, column_config=LIST_COLUMNS,
+                 column_order=list(LIST_COLUMNS))
+
+
+def metric_title(name: str) -> str:
+    return TITLES.get(name, name)
+
+
+def unit_of(name: str) -> str:
+    return UNITS.get(name, "")
+
+
+def label(row) -> str:
+    """One anomaly in a choice: id, severity, metric, app and where (plain text)."""
+    place = f" · {row.dimension} = {row.value}" if isinstance(row.dimension, str) else ""
+    return visible(f"#{row.anomaly_id} · {row.severity_name} · {metric_title(row.metric)} · "
+                   f"{row.app}{place} · {row.kind} · {row.status}")
+
+
+def _fmt(v, unit: str) -> str:
+    if v is None or pd.isna(v):
+        return "—"
+    if unit == "share":
+        return f"{v:.2%}"
+    if unit == "USD":
+        return f"${v:,.4f}"
+    return f"{v:,.3g}" if abs(v) < 1000 else f"{v:,.0f}"
+
+
+def _change(observed, baseline, unit: str) -> str:
+    if observed is None or baseline is None or pd.isna(observed) or pd.isna(baseline):
+        return "—"
+    if unit == "share":
+        return f"{(observed - baseline) * 100:+.1f} pp"
+    return f"{observed / baseline - 1:+.0%}" if baseline else "—"
+
+
+def draw_header(a: anomalies.Anomaly) -> None:
+    unit = unit_of(a.metric)
+    st.text(visible(a.description))
+    cols = st.columns([1, 1, 1, 1, 1.6])  # room for "acknowledged"
+    cols[0].metric("Observed", _fmt(a.observed, unit), border=True)
+    band = ("" if a.baseline_low is None or pd.isna(a.baseline_low) else
+            f": usually {_fmt(a.baseline_low, unit)} to {_fmt(a.baseline_high, unit)}")
+    cols[1].metric("Baseline", _fmt(a.baseline, unit), border=True,
+                   help=f"What the series usually shows at these hours of the week{band}")
+    cols[2].metric("Change", _change(a.observed, a.baseline, unit), border=True)
+    cols[3].metric("Severity", a.severity_name, border=True)
+    cols[4].metric("Status", a.status, border=True)
+    muted = f", muted until {a.muted_until:%Y-%m-%d %H:%M} UTC" if a.muted_until else ""
+    by = f" by {a.status_by}" if a.status_by else ""
+    st.text(visible(
+        f"{metric_title(a.metric)} · {a.app} · " + (f"{a.dimension} = {a.value}" if a.dimension
+                                                     else "whole app")
+        + f" · {a.kind} ({a.direction}) from {a.window_start:%Y-%m-%d %H:%M} to "
+          f"{a.window_end:%Y-%m-%d %H:%M} UTC · {a.n or 0:,} requests in the window · "
+          f"status {a.status}{by}{muted} · detector {a.detector} {a.detector_version}"))
+
+
+def window_chart(series: pd.DataFrame, a: anomalies.Anomaly) -> alt.LayerChart:
+    """The observed series over the baseline band, the anomaly's window shaded. Hours after
+    the last observed one are cut (the window's padding can reach past the data)."""
+    unit = unit_of(a.metric)
+    seen = series.loc[series["n"].fillna(0) > 0, "time"]
+    if len(seen):
+        series = series[series["time"] <= seen.max()]
+    if unit in ("share", "requests/h", "ms", "tokens", "USD", "turns"):  # never below zero
+        series = series.assign(low=series["low"].clip(lower=0))
+    fmt = ".1%" if unit == "share" else "~s"
+    dense = len(series) > 200
+    x = alt.X("time:T", title=None, axis=alt.Axis(format="%b %d %H:%M", labelOverlap=True))
+    base = alt.Chart(series)
+    band = base.transform_filter("isValid(datum.low) && isValid(datum.high)").mark_area(
+        color=BAND, opacity=0.55).encode(
+        x=x, y=alt.Y("low:Q", title=unit, axis=alt.Axis(format=fmt)), y2="high:Q")
+    baseline = base.transform_filter("isValid(datum.baseline)").mark_line(
+        color="#4292c6", strokeDash=[4, 3]).encode(x=x, y="baseline:Q")
+    observed = base.mark_line(color=OBSERVED, strokeWidth=1 if dense else 1.6,
+                              point=False if dense else alt.OverlayMarkDef(size=16)).encode(
+        x=x, y="observed:Q",
+        tooltip=[alt.Tooltip("time:T", title="hour (UTC)", format="%Y-%m-%d %H:%M"),
+                 alt.Tooltip("observed:Q", format=".4g"), alt.Tooltip("baseline:Q", format=".4g"),
+                 alt.Tooltip("low:Q", title="usual from", format=".4g"),
+                 alt.Tooltip("high:Q", title="usual to", format=".4g"),
+                 alt.Tooltip("n:Q", title="requests", format=",")])
+    window = alt.Chart(pd.DataFrame({"start": [a.window_start], "end": [a.window_end]})) \
+        .mark_rect(color=WINDOW, opacity=0.12).encode(x="start:T", x2="end:T")
+    return alt.layer(window, band, baseline, observed).properties(height=260)
+
+
+def draw_chart(store: Store, a: anomalies.Anomaly) -> None:
+    try:
+        series = state.aggregate(store, anomalies.window_series, a.anomaly_id)
+    except GoldenloopError as exc:
+        st.error(md(str(exc), 2000), icon=":material/error:")
+        return
+    if series.empty:
+        st.info("No series to draw for this anomaly (a new failure kind or version is an event, "
+                "not a series).", icon=":material/info:")
+        return
+    st.altair_chart(window_chart(series, a), width="stretch")
+    st.caption("Dark line: what was observed each hour; dashed line and light band: the "
+               "baseline and its usual range for that hour of the week, from the weeks "
+               "before; red shading: the anomaly's window.")
+
+
+def draw_examples(store: Store, a: anomalies.Anomaly) -> pd.DataFrame:
+    ex = state.aggregate(store, anomalies.example_spans, a.anomaly_id)
+    if ex.empty:
+        st.caption("No example spans for this anomaly.")
+        return ex
+    rows = ex.assign(link=[span_table.trace_link(trace=t, span=s) for t, s in
+                           zip(ex["trace_id"], ex["span_id"], strict=True)])
+    st.dataframe(visible_frame(rows), hide_index=True, column_config=EXAMPLE_COLUMNS,
+                 column_order=list(EXAMPLE_COLUMNS))
+    return ex
+
+
+def draw_actions(store: Store, a: anomalies.Anomaly, has_examples: bool) -> None:
+    """Acknowledge, mute, reopen, and send the examples to a review queue, as the sidebar's
+    name; the library records who did what."""
+    who = identity.current(store)
+    if who is None:
+        st.caption("Type your name in the sidebar to acknowledge, mute or queue this anomaly.")
+        return
+    manage = identity.can(store, who, roles.Action.MANAGE_ALERTS)
+    cols = st.columns([1, 1, 1, 1])
+    if a.status in ("open", "muted") and cols[0].button(
+            "Acknowledge", icon=":material/done:", key="an_ack", disabled=not manage,
+            help="Seen and being handled: it stays listed, no longer counted as open"):
+        _set(store, a, "acknowledged", who)
+    period = cols[1].selectbox("Mute for", list(MUTE_FOR), index=2, key="an_mute_for",
+                               label_visibility="collapsed")
+    if a.status != "resolved" and cols[2].button(
+            f"Mute for {period}", icon=":material/notifications_off:", key="an_mute",
+            disabled=not manage):
+        _set(store, a, "muted", who, muted_until=utcnow() + MUTE_FOR[period])
+    if a.status != "open" and cols[3].button("Reopen", icon=":material/undo:", key="an_reopen",
+                                             disabled=not manage):
+        _set(store, a, "open", who)
+    if not manage:
+        st.caption("Only leads change an anomaly's status (roles.yaml).")
+    draw_queue_action(store, a, who, has_examples)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)  # the store's times are naive UTC
+
+
+def _set(store: Store, a: anomalies.Anomaly, status: str, who: str, **kw) -> None:
+    try:
+        anomalies.set_status(store, a.anomaly_id, status, by=who, **kw)
+    except GoldenloopError as exc:
+        st.error(md(str(exc), 2000), icon=":material/error:")
+        return
+    st.toast(f"Anomaly {a.anomaly_id}: {status}")
+    st.rerun()
+
+
+def draw_queue_action(store: Store, a: anomalies.Anomaly, who: str, has_examples: bool) -> None:
+    if not has_examples:
+        return
+    if not identity.can(store, who, roles.Action.CREATE_QUEUE):
+        st.caption("A lead can send these examples to a review queue.")
+        return
+    with st.form("an_queue", border=True):
+        st.caption("A review queue of these example spans, made by hand: its grades describe "
+                   "these spans, not all traffic (it is not a probability sample, so it gives "
+                   "no estimate).")
+        name = st.text_input("Queue name", f"Anomaly {a.anomaly_id}: {a.metric} {a.kind}",
+                             key=f"an_queue_name_{a.anomaly_id}")
+        if st.form_submit_button("Send the examples to a review queue", key="an_queue_send",
+                                 icon=":material/checklist:"):
+            try:
+                qid = anomalies.examples_to_queue(store, a.anomaly_id, by=who, name=name.strip()
+                                                  or None)
+            except GoldenloopError as exc:
+                st.error(md(str(exc), 2000), icon=":material/error:")
+                return
+            st.session_state["an_queued"] = (a.anomaly_id, qid)
+    queued = st.session_state.get("an_queued")
+    if queued and queued[0] == a.anomaly_id:
+        st.success(f"Queue {queued[1]} holds the examples: grade them on the Grade page.",
+                   icon=":material/check_circle:")
+        grade = next((p for p in state.navigation_pages() if p.url_path == "grade"), None)
+        if grade is not None:
+            st.page_link(grade, label="Grade them", icon=":material/rate_review:",
+                         query_params={"queue": str(queued[1])})
+
+
+def draw_history(store: Store, a: anomalies.Anomaly) -> None:
+    hist = anomalies.anomaly_history(store, a.anomaly_id)
+    if hist.empty:
+        return
+    with st.expander(f"History ({len(hist)} changes)"):
+        st.dataframe(visible_frame(hist), hide_index=True, column_config={
+            "at": st.column_config.DatetimeColumn("When (UTC)", format=WHEN),
+            "status": "status", "by": "by", "note": "note"})
+
+
+def draw_outliers(store: Store, f) -> None:
+    out = state.aggregate(store, anomalies.outlier_spans, f)
+    if out.empty:
+        st.info("No outlier spans in this range: no request is extreme for its app and model "
+                "version (robust z of 4 or more on latency or output tokens).",
+                icon=":material/check_circle:")
+        return
+    rows = out.assign(link=[span_table.trace_link(trace=t, span=s) for t, s in
+                            zip(out["trace_id"], out["span_id"], strict=True)])
+    st.dataframe(visible_frame(rows), hide_index=True, column_config={
+        **EXAMPLE_COLUMNS, "app": st.column_config.TextColumn("App"),
+        "robust_z": st.column_config.NumberColumn("Robust z", format="%.1f")},
+        column_order=["link", "why", "robust_z", "start_time", "app", "model_version",
+                      "latency_ms", "output_tokens", "status", "last_user_message", "output"])
+    st.caption("Requests extreme for their app and model version in normal times: latency or "
+               "output tokens at least 4 robust standard deviations (median and MAD of the "
+               "logarithm) from their version's. Material to sample and label, not anomalies.")
