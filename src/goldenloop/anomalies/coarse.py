@@ -65,10 +65,14 @@ def _combine(df: pd.DataFrame, keys: list[str], mean: str, var: str, n: str) -> 
 
 
 def quiet_keys(t: MetricTests, lo: int, hi: int) -> set[tuple]:
-    """Series of ``t`` whose hours in ``[lo, hi)`` were mostly too thin to test."""
+    """Series of ``t`` whose hours with traffic in ``[lo, hi)`` were mostly too thin to
+    test (hours without any, like those of a retired version, do not count)."""
     p = t.p_up if t.p_up is not None else t.p_down
-    share = np.mean(~np.isnan(p[:, lo:hi]), axis=1)
-    return {k for k, s in zip(t.matrix.keys, share, strict=True) if s < HOURLY_ENOUGH}
+    busy = t.matrix.n[:, lo:hi] > 0
+    tested = np.sum(~np.isnan(p[:, lo:hi]) & busy, axis=1)
+    share = tested / np.maximum(busy.sum(axis=1), 1)
+    return {k for k, s, b in zip(t.matrix.keys, share, busy.any(axis=1), strict=True)
+            if b and s < HOURLY_ENOUGH}
 
 
 def keep_only(mx, keys: set[tuple]) -> None:
