@@ -20,6 +20,7 @@ from untrusted import visible
 HEIGHT = 250  # the whole chart: title, legend, axes and plot
 MARKER_COLOR = "#3b3b3b"
 INCIDENT_COLOR = "#d6404e"
+DETECTED_COLOR = "#7b3294"  # anomalies found by detection: not the demo's answer key
 WHEN = "%Y-%m-%d %H:%M"
 # Fixed colours for the measures of an unsplit chart, so "p95" or "timeouts" look the same
 # everywhere; groups of a split chart take the category palette in sorted order instead.
@@ -256,6 +257,29 @@ def visible_groups(data: pd.DataFrame) -> pd.DataFrame:
     if all(k == v for k, v in names.items()):
         return data
     return data.assign(group=data["group"].map(names))
+
+
+def add_detected(chart: Chart, frame: Frame, detected: pd.DataFrame) -> Chart:
+    """Anomalies found by detection (columns start, end, label, and the tooltip's what,
+    where, severity) as shaded windows with a label at the foot of the plot: a layer of their
+    own, apart from the demo's answer key (``overlays``), which is labelled at the top."""
+    if detected.empty:
+        return chart
+    data = detected.assign(start=detected["start"].clip(lower=pd.Timestamp(frame.start)),
+                           end=detected["end"].clip(upper=pd.Timestamp(frame.end)))
+    edge = alt.Chart(named_data("detected")).encode(
+        x=_x(frame, "start"),
+        tooltip=[alt.Tooltip("what:N", title="detected anomaly"), alt.Tooltip("where:N"),
+                 alt.Tooltip("severity:N"),
+                 alt.Tooltip("start:T", title="from (UTC)", format=WHEN, formatType="utc")])
+    chart.chart.layer += [
+        edge.mark_rect(color=DETECTED_COLOR, opacity=0.14).encode(x2="end:T"),
+        edge.mark_rule(color=DETECTED_COLOR, strokeWidth=1.5),
+        edge.mark_text(align="left", baseline="bottom", dx=3, dy=-2, fontSize=10,
+                       color=DETECTED_COLOR).encode(text="label:N", y=alt.value("height")),
+    ]
+    chart.datasets["detected"] = data.reset_index(drop=True)
+    return chart
 
 
 # -- One view per row ----------------------------------------------------------------------

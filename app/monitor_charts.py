@@ -153,8 +153,42 @@ CHARTS: dict[str, Callable[[Overview, str | None], c.Chart]] = {
 }
 
 
-def build(view: Overview, name: str, choice: str | None = None) -> c.Chart:
-    return CHARTS[name](view, choice)
+# Which detected anomalies (``goldenloop.anomalies`` metric names) each chart shows.
+DETECTED = {
+    "requests": ("requests",), "failures": ("error_rate", "timeout_rate", "empty_rate"),
+    "latency": ("latency_p50", "latency_p95", "latency_p99"), "ttft": ("ttft_p95",),
+    "input_tokens": ("input_tokens",), "output_tokens": ("output_tokens",),
+    "cost_per_day": ("cost_usd",), "cost_per_1k": ("cost_usd",),
+    "offensive": ("user_offensive_rate", "output_offensive_rate"),
+    "sentiment": ("user_sentiment", "output_sentiment"),
+    "correctness_human": ("correctness",), "correctness_judge": ("correctness",),
+    "feedback_rate": ("negative_feedback_rate",), "thumbs_down": ("negative_feedback_rate",),
+}
+
+
+def build(view: Overview, name: str, choice: str | None = None,
+          detected: pd.DataFrame | None = None) -> c.Chart:
+    """Chart ``name``; with ``detected`` (``anomalies.list_anomalies`` rows), the anomalies
+    of its metrics drawn as a layer of their own."""
+    chart = CHARTS[name](view, choice)
+    if detected is None or detected.empty:
+        return chart
+    mine = detected[detected["metric"].isin(DETECTED.get(name, ()))]
+    return c.add_detected(chart, frame_of(view), detected_rows(mine))
+
+
+def detected_rows(df: pd.DataFrame) -> pd.DataFrame:
+    """The overlay's rows: window, a short label, and what, where and how severe (names
+    from data made visible)."""
+    where = [f"{d} = {v}" if isinstance(d, str) else "whole app"
+             for d, v in zip(df["dimension"], df["value"], strict=True)]
+    return pd.DataFrame({
+        "start": df["window_start"], "end": df["window_end"],
+        "label": ["detected: " + k.replace("_", " ") for k in df["kind"]],
+        "what": [f"{m.replace('_', ' ')} {k.replace('_', ' ')} · {s}" for m, k, s in
+                 zip(df["metric"], df["kind"], df["status"], strict=True)],
+        "where": [visible(f"{a} · {w}") for a, w in zip(df["app"], where, strict=True)],
+        "severity": df["severity_name"]})
 
 
 # -- Drill-down: from a picked point to the spans behind it ------------------------------

@@ -12,9 +12,10 @@ from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 import monitor_charts
+import pandas as pd
 import streamlit as st
 
-from goldenloop import metrics, server
+from goldenloop import anomalies, metrics, server
 from goldenloop.config import resolve_paths
 from goldenloop.store import Store
 from goldenloop.store import summary as summary_sql
@@ -138,7 +139,24 @@ def _monitor_chart(_store: Store, db: str, f: metrics.SpanFilter, split: str | N
     # Building a chart and turning it into Vega-Lite costs tens of milliseconds, more than
     # the aggregate itself once cached: keep the finished spec (its data is the aggregate).
     view = _monitor_overview(_store, db, f, split)
-    return monitor_charts.build(view, name, choice).vega_spec()
+    return monitor_charts.build(view, name, choice, _monitor_detected(_store, db, f)).vega_spec()
+
+
+def monitor_detected(store: Store, f: metrics.SpanFilter) -> pd.DataFrame:
+    """The detected anomalies the Monitor draws for filter ``f``: windows that meet its range,
+    of its apps, for the whole app or one of its chosen model versions."""
+    return _monitor_detected(store, str(store.path), f)
+
+
+@st.cache_data(ttl=AGGREGATE_TTL_S, show_spinner=False)
+def _monitor_detected(_store: Store, db: str, f: metrics.SpanFilter) -> pd.DataFrame:
+    df = anomalies.list_anomalies(_store, apps=f.apps, since=f.start, limit=2000)
+    if f.end is not None:
+        df = df[df["window_start"] < f.end]
+    if f.model_versions:
+        df = df[df["dimension"].isna() | ((df["dimension"] == "model_version")
+                                          & df["value"].isin(f.model_versions))]
+    return df.reset_index(drop=True)
 
 
 def monitor_chart(store: Store, f: metrics.SpanFilter, split: str | None, name: str,

@@ -22,6 +22,9 @@ SECTIONS: dict[str, list[st.Page]] = {
     "Monitor": [
         st.Page("views/monitor.py", title="Monitor", icon=":material/monitoring:", url_path="monitor",
                 help="Traffic, latency, tokens, cost, failures and answer quality over time"),
+        st.Page("views/anomalies.py", title="Anomalies", icon=":material/crisis_alert:",
+                url_path="anomalies",
+                help="What detection found: spikes, dips, shifts, new versions and failures"),
         st.Page("views/compare.py", title="Compare versions", icon=":material/compare_arrows:",
                 url_path="compare",
                 help="Two model versions, prompt versions or time windows side by side"),

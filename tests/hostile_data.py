@@ -2,7 +2,8 @@
 Lines file with markup, remote images, HTML, ``javascript:`` links, bidi overrides and very
 long text in every text field, and grades from a CSV whose rubric, criterion, labels,
 reviewer, judge name and judge version are hostile too; plus a queue by hand and a sampled
-queue with hostile names. Used by the browser test that opens every page over it."""
+queue with hostile names, and an anomaly of a hostile app. Used by the browser test that
+opens every page over it."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from goldenloop import sampling
+from goldenloop.anomalies.records import Finding, store_findings
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.store import Store
 
@@ -92,6 +94,21 @@ def grades_file(folder: Path) -> tuple[Path, dict]:
     return path, mapping
 
 
+def add_anomaly(store: Store, keys: list[int]) -> int:
+    """An open anomaly whose app, version and description are hostile, stored by the
+    detection package's own record writer."""
+    found = Finding(
+        metric="error_rate", app=hostile("app0"), dimension="model_version",
+        value=hostile("version0"), kind="spike", direction="up",
+        window_start=END - timedelta(hours=6), window_end=END - timedelta(hours=2),
+        baseline=0.01, baseline_low=0.0, baseline_high=0.03, observed=0.3, n=10, severity=3,
+        score=9.0, detector=hostile("detector"), detector_version=hostile("dv"),
+        description=hostile("description"), example_span_keys=keys, ongoing=True)
+    store.write(lambda cur: store_findings(cur, [found], since=END - timedelta(days=1),
+                                           until=END, now=END))
+    return int(store.scalar("SELECT max(anomaly_id) FROM anomalies"))
+
+
 def build(db: Path, folder: Path) -> dict:
     """The hostile store at ``db``; returns what the test needs (ids, queue ids)."""
     with Store(db) as store:
@@ -109,8 +126,9 @@ def build(db: Path, folder: Path) -> dict:
         sampled = sampling.create_queue(
             store, sampling.QueueOptions(name=hostile("sampled"), created_by=lead),
             sampling.Frame(), sampling.Uniform(20))
+        anomaly = add_anomaly(store, keys[:5])
         store.checkpoint()
     first = _span(0)
     return {"trace_id": first["trace_id"], "span_id": first["span_id"],
             "session_id": first["session_id"], "lead": lead,
-            "queues": (by_hand.queue_id, sampled.queue_id)}
+            "queues": (by_hand.queue_id, sampled.queue_id), "anomaly": anomaly}

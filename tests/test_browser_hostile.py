@@ -41,10 +41,12 @@ _ERRORS = "() => document.querySelectorAll('[data-testid=\"stException\"]').leng
 def urls(base: str, ids: dict) -> list[tuple[str, str]]:
     """(name, URL) of every page, signed in as the lead, and of the Traces page's views."""
     lead = {"reviewer": ids["lead"]}
-    pages = ["", "monitor", "compare", "conversations", "trace", "queues", "judges",
-             "agreement", "golden", "imports", "jobs"]
+    pages = ["", "monitor", "anomalies", "compare", "conversations", "trace", "queues",
+             "judges", "agreement", "golden", "imports", "jobs", "alerts"]
     out = [(p or "home", f"{base}/{p}?{urlencode(lead)}") for p in pages]
     out.append(("grade", f"{base}/grade?{urlencode(lead | {'queue': ids['queues'][0]})}"))
+    # The owner's own detection may resolve the planted anomaly: open it by its id.
+    out.append(("anomaly", f"{base}/anomalies?{urlencode(lead | {'anomaly': ids['anomaly']})}"))
     trace = [{"trace": hd.IMG}, {"span": hd.IMG}, {"session": hd.IMG},  # not found: reflected
              {"trace": ids["trace_id"], "span": ids["span_id"]}, {"session": ids["session_id"]}]
     out += [(f"trace {sorted(q)}", f"{base}/trace?{urlencode(lead | q)}") for q in trace]
@@ -83,4 +85,5 @@ def test_hostile_strings_never_render_and_nothing_leaves_loopback(tmp_path):
         hosts = {urlsplit(u).hostname for u in requests if urlsplit(u).scheme in ("http", "https")}
     assert outside == [] and hosts == {"127.0.0.1"}, (outside, hosts)
     # The hostile texts were shown (as text) where they belong, not dropped.
-    assert {"trace ['span', 'trace']", "trace ['session']", "grade", "monitor"} <= seen_marker
+    assert {"trace ['span', 'trace']", "trace ['session']", "grade", "monitor",
+            "anomaly"} <= seen_marker

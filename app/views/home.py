@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import anomaly_panels
 import pandas as pd
 import state
 import streamlit as st
 from untrusted import visible, visible_frame
+
+from goldenloop import anomalies
 
 # url_path of the page that lists quarantined rows, whichever of these exists.
 QUARANTINE_PAGES = ("quarantine", "imports")
@@ -37,6 +40,15 @@ GRADE_COLUMNS = {
     "grades": st.column_config.NumberColumn("Grades", format="localized", width="small"),
     "criteria": st.column_config.NumberColumn("Criteria", format="localized", width="small"),
     "last_graded": st.column_config.DatetimeColumn("Last graded (UTC)", format=WHEN),
+}
+ANOMALY_COLUMNS = {
+    "link": st.column_config.LinkColumn("Anomaly", display_text="open", width="small"),
+    "severity_name": st.column_config.TextColumn("Severity", width="small"),
+    "app": st.column_config.TextColumn("App"),
+    "metric": st.column_config.TextColumn("Metric"),
+    "where": st.column_config.TextColumn("Where"),
+    "description": st.column_config.TextColumn("What happened", width="large"),
+    "window_start": st.column_config.DatetimeColumn("Since (UTC)", format=WHEN),
 }
 JOB_COLUMNS = {
     "job_id": st.column_config.NumberColumn("Job", format="plain", width="small"),
@@ -142,6 +154,35 @@ def draw_imports(imports, pages) -> None:
                    icon=":material/error:")
 
 
+def draw_open_anomalies(store, pages) -> None:
+    """Open anomalies first, when there are any: counts by severity, the most severe few,
+    and the way to the Anomalies page. Read on every visit (a small table): an anomaly
+    acknowledged there is gone from here at once."""
+    summary = anomalies.open_summary(store)
+    if summary.empty:
+        return
+    st.subheader("Open anomalies")
+    by = summary.groupby("severity_name")["anomalies"].sum()
+    cols = st.columns(4)
+    for col, name in zip(cols, ("high", "medium", "low"), strict=False):
+        col.metric(f"{name.capitalize()} severity", f"{int(by.get(name, 0)):,}", border=True)
+    top = anomalies.list_anomalies(store, status="open", limit=5)
+    if not top.empty:
+        page = next((p for p in pages if p.url_path == "anomalies"), None)
+        rows = top.assign(
+            link=[f"anomalies?anomaly={int(i)}" for i in top["anomaly_id"]],
+            metric=top["metric"].map(anomaly_panels.metric_title),
+            where=[f"{d} = {v}" if isinstance(d, str) else "whole app"
+                   for d, v in zip(top["dimension"], top["value"], strict=True)])
+        st.dataframe(visible_frame(rows), hide_index=True, column_config=ANOMALY_COLUMNS,
+                     column_order=list(ANOMALY_COLUMNS))
+        if page is not None:
+            total = int(summary["anomalies"].sum())
+            st.page_link(page, label=f"See all {total:,} open "
+                         + ("anomaly" if total == 1 else "anomalies"),
+                         icon=":material/arrow_forward:")
+
+
 def draw_links(pages) -> None:
     others = [p for p in pages if p.url_path != ""]  # the default page ("") is this one
     if not others:
@@ -183,6 +224,7 @@ store = state.get_store()
 summary = state.store_summary(store)
 pages = state.navigation_pages()
 
+draw_open_anomalies(store, pages)
 if summary.is_empty:
     draw_empty_state(str(store.path), summary.imports.imports)
     if summary.imports.imports:

@@ -18,8 +18,8 @@ import span_table
 import state
 import streamlit as st
 from charts import CHART_FIELD, PICK, side_by_side
-from widgets import fmt_ms
 from untrusted import md, visible
+from widgets import fmt_ms
 
 from goldenloop.errors import GoldenloopError
 from goldenloop.metrics import Dimensions, Overview, SpanFilter, buckets, traces
@@ -213,6 +213,23 @@ def draw_incidents(view: Overview) -> None:
                             f"{r.starts_at:%Y-%m-%d %H:%M} UTC {until}: {r.description}"))
 
 
+def draw_detected(view: Overview) -> None:
+    """Say what the purple windows are (detection) apart from the red ones (the demo's
+    answer key), with the way to the Anomalies page."""
+    detected = state.monitor_detected(store, f)
+    if detected.empty:
+        return
+    opened = int((detected["status"] == "open").sum())
+    left, right = st.columns([4, 1])
+    left.caption(f"Purple windows labelled 'detected': {len(detected):,} anomalies found by "
+                 f"detection in this range ({opened:,} open)"
+                 + ("; red windows: the demo's own incidents, its answer key, drawn apart."
+                    if len(view.incidents) else "."))
+    page = next((p for p in state.navigation_pages() if p.url_path == "anomalies"), None)
+    if page is not None:
+        right.page_link(page, label="Anomalies", icon=":material/crisis_alert:")
+
+
 st.title("Monitor")
 store = state.get_store()
 dims = state.monitor_dimensions(store)
@@ -235,6 +252,7 @@ if view.empty:
     st.info("No requests match these filters in this time range.", icon=":material/filter_alt_off:")
     st.stop()
 
+draw_detected(view)
 draw_tiles(view)
 st.subheader("Traffic, failures and latency")
 draw_requests()
