@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-
-import pandas as pd
+from typing import TYPE_CHECKING
 
 from goldenloop.store.span_columns import production_sql
 from goldenloop.store.store import Store
+
+if TYPE_CHECKING:  # pandas loads in about half a second: only for frames
+    import pandas as pd
 
 GRADE_SOURCES = ("human", "judge", "canary", "imported")
 TABLE_LIMIT = 100  # rows of the apps and model-version tables; the totals count them all
