@@ -27,7 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from data_gen import spans_table
 from timing import uptime
 
-from goldenloop.ingest.redact import _arrow_udf, redact_text
+from goldenloop.ingest.redact import redact_text
+from goldenloop.ingest.redact_import import _arrow_udf
 
 
 def table(n: int) -> pa.Table:

@@ -109,6 +109,22 @@ def add_anomaly(store: Store, keys: list[int]) -> int:
     return int(store.scalar("SELECT max(anomaly_id) FROM anomalies"))
 
 
+def add_alert_rule(store: Store) -> None:
+    """An alert rule whose name, filter and channel name are hostile, evaluated once: the
+    Alerts page shows its definition, a transition and a failed delivery (its variable is
+    unset, so nothing is sent anywhere)."""
+    from goldenloop import alerts
+    from goldenloop.alerts import records
+
+    rule = alerts.parse_rule({
+        "name": f"{HTML}{BIDI}", "metric": "error_rate", "condition": "above", "warn": 0.01,
+        "window": "1d", "filter": {"apps": [hostile("app0")], "tags": [hostile("tag")]},
+        "channels": [{"type": "webhook", "name": f"{LINK}{BIDI}",
+                      "url_env": "GOLDENLOOP_HOSTILE_UNSET"}]})
+    store.write(records.save_rule, rule, "app", "lead")
+    alerts.check(store, alerts.Settings(), at=END)
+
+
 def build(db: Path, folder: Path) -> dict:
     """The hostile store at ``db``; returns what the test needs (ids, queue ids)."""
     with Store(db) as store:
@@ -127,6 +143,7 @@ def build(db: Path, folder: Path) -> dict:
             store, sampling.QueueOptions(name=hostile("sampled"), created_by=lead),
             sampling.Frame(), sampling.Uniform(20))
         anomaly = add_anomaly(store, keys[:5])
+        add_alert_rule(store)
         store.checkpoint()
     first = _span(0)
     return {"trace_id": first["trace_id"], "span_id": first["span_id"],

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from goldenloop.ingest import ImportOptions, import_file
-from goldenloop.ingest.redact import KEY_ENV, pseudonym, redaction_key
+from goldenloop.ingest.redact_import import KEY_ENV, pseudonym, redaction_key
 from goldenloop.store import Store
 
 EMAIL, KEY, PHONE = "jane.doe@example.com", "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW", "+1 (415) 555-0100"

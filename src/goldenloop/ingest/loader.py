@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from goldenloop.errors import ImportFileError
 from goldenloop.ingest import detect, encoding, grade_mapping, grade_tables, mapping, validate
-from goldenloop.ingest import redact as redaction
+from goldenloop.ingest import redact_import as redaction
 from goldenloop.ingest.encoding import Encoding
 from goldenloop.ingest.source import SourceChunk
 from goldenloop.pricing import price_table
