@@ -315,7 +315,7 @@ def test_a_killed_receiver_loses_nothing_it_answered(tmp_path):
     tp.shutdown()
     receiver.send_signal(signal.SIGKILL)
     receiver.wait()
-    assert len(list((inbox / JOURNAL_DIR).glob("*.pb"))) == 5 and not pending_files(inbox)
+    assert len(list((inbox / JOURNAL_DIR).glob("*.parquet"))) == 5 and not pending_files(inbox)
 
     restarted = collect(db, port)  # converts what the killed one had accepted, first
     deadline = time.monotonic() + 30

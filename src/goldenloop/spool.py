@@ -24,8 +24,9 @@ import pyarrow.parquet as pq
 
 from goldenloop.store.span_columns import SPAN_FIELDS
 
-__all__ = ["FEEDBACK_SUFFIX", "SPAN_SCHEMA", "SPOOL_SUFFIX", "feedback_table", "is_feedback",
-           "span_table", "write_durably", "write_spool"]
+__all__ = ["FEEDBACK_SUFFIX", "SPAN_SCHEMA", "SPOOL_SUFFIX", "feedback_table", "fsync_dir",
+           "fsync_file", "is_feedback", "span_table", "write_durably", "write_span_spool",
+           "write_spool"]
 
 SPOOL_SUFFIX = ".parquet"
 FEEDBACK_SUFFIX = ".feedback.parquet"
@@ -67,9 +68,23 @@ def write_spool(inbox: Path, table: pa.Table, *, prefix: str, feedback: bool = F
     after them.
     """
     suffix = FEEDBACK_SUFFIX if feedback else SPOOL_SUFFIX
-    name = f"{prefix}-{time.time_ns():020d}-{os.getpid()}-{next(_seq):06d}{suffix}"
-    return write_durably(Path(inbox), name,
+    return write_durably(Path(inbox), _name(prefix, suffix),
                          lambda fh: pq.write_table(table, fh, compression="zstd"))
+
+
+def write_span_spool(inbox: Path, tables: Iterable[pa.Table], *, prefix: str) -> Path:
+    """Like ``write_spool`` for span tables of ``SPAN_SCHEMA`` given in slices, each written
+    as a row group as it comes: a large batch never needs one large table in memory."""
+    def write(fh: BinaryIO) -> None:
+        with pq.ParquetWriter(fh, SPAN_SCHEMA, compression="zstd") as writer:
+            for table in tables:
+                writer.write_table(table)
+
+    return write_durably(Path(inbox), _name(prefix, SPOOL_SUFFIX), write)
+
+
+def _name(prefix: str, suffix: str) -> str:
+    return f"{prefix}-{time.time_ns():020d}-{os.getpid()}-{next(_seq):06d}{suffix}"
 
 
 def write_durably(folder: Path, name: str, write: Callable[[BinaryIO], object]) -> Path:
@@ -86,11 +101,20 @@ def write_durably(folder: Path, name: str, write: Callable[[BinaryIO], object]) 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-    _fsync_dir(folder)  # the rename itself must survive a crash, not only the bytes
+    fsync_dir(folder)  # the rename itself must survive a crash, not only the bytes
     return final
 
 
-def _fsync_dir(folder: Path) -> None:
+def fsync_file(path: Path) -> None:
+    """Flush a closed file's bytes to the disk (the receiver writes, then fsyncs later)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def fsync_dir(folder: Path) -> None:
     fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 
-from goldenloop.ingest.otlp import Unreadable, checked_record, walk
+from goldenloop.ingest.otlp import Unreadable, attribute_map, checked_record, walk
 from goldenloop.ingest.source import records_chunk
 
 PROTOBUF, JSON = "application/x-protobuf", "application/json"
@@ -34,9 +35,10 @@ class BadRequest(Exception):
 
 @dataclass
 class Checked:
-    """A request's spans after the per-span check: the records of those that can be stored,
-    how many were refused, and why the first was."""
+    """A request's spans after the per-span check: how many can be stored (and their records,
+    from ``span_records``), how many were refused, and why the first was."""
 
+    accepted: int = 0
     records: list[dict[str, Any]] = field(default_factory=list)
     rejected: int = 0
     message: str = ""
@@ -57,22 +59,30 @@ def parse(body: bytes, media_type: str) -> Any:
 
 
 def span_records(parsed: Any) -> Checked:
-    """Every span of a parsed request as a span record, through the file import's mapping and
-    its per-span check; a span the file import would quarantine is refused here, counted and
-    explained. The same request always gives the same records (the converter relies on it)."""
-    doc = parsed if isinstance(parsed, dict) else _protobuf_document(parsed)
+    """Every span of a parsed request through the file import's mapping and its per-span
+    check, with the records of the spans accepted (the journal streams them instead)."""
     out = Checked()
-    for item in walk(doc):
-        n = len(out.records) + out.rejected + 1
-        rec = item if isinstance(item, Unreadable) else checked_record(*item, n, keep_raw=False)
+    for n, rec in enumerate(checked_spans(parsed), start=1):
         if isinstance(rec, Unreadable):
             if not out.message:
                 out.message = f"span {n}: {rec.field}: {rec.reason}"
             out.rejected += rec.spans
-            continue
-        rec.setdefault("source", "otlp")
-        out.records.append(rec)
+        else:
+            out.accepted += 1
+            out.records.append(rec)
     return out
+
+
+def checked_spans(parsed: Any) -> Iterator[dict[str, Any] | Unreadable]:
+    """Each span of a parsed request, in order, as the record to store or, for a span the
+    file import would quarantine, the ``Unreadable`` saying why: the same request always
+    gives the same answers."""
+    items = walk(parsed) if isinstance(parsed, dict) else _protobuf_spans(parsed)
+    for n, item in enumerate(items, start=1):
+        rec = item if isinstance(item, Unreadable) else checked_record(*item, n, keep_raw=False)
+        if not isinstance(rec, Unreadable):
+            rec.setdefault("source", "otlp")
+        yield rec
 
 
 def success_body(checked: Checked, media_type: str) -> bytes:
@@ -114,14 +124,17 @@ def _protobuf_request(body: bytes) -> Any:
         raise BadRequest(400, f"the body is not an ExportTraceServiceRequest: {exc}") from exc
 
 
-def _protobuf_document(req: Any) -> dict[str, Any]:
-    """A parsed protobuf request in the OTLP/JSON document shape."""
-    return {"resourceSpans": [{
-        "resource": {"attributes": _pb_attributes(rs.resource.attributes)},
-        "scopeSpans": [{"scope": {"name": ss.scope.name, "version": ss.scope.version},
-                        "spans": [_pb_span(s) for s in ss.spans]}
-                       for ss in rs.scope_spans],
-    } for rs in req.resource_spans]}
+def _protobuf_spans(req: Any) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]]:
+    """What ``otlp.walk`` yields for a JSON document, from a parsed protobuf request, one span
+    at a time: the spans stay compact in the message until each is mapped (a body of many
+    MiB as Python dicts all at once would cost several times its size). Protobuf's types
+    leave no container of the wrong shape."""
+    for rs in req.resource_spans:
+        resource = attribute_map(_pb_attributes(rs.resource.attributes), "resource.attributes")
+        for ss in rs.scope_spans:
+            scope = {"name": ss.scope.name, "version": ss.scope.version}
+            for s in ss.spans:
+                yield _pb_span(s), resource, scope
 
 
 def _pb_span(s: Any) -> dict[str, Any]:

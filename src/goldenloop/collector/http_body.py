@@ -86,12 +86,17 @@ def _skip_trailers(rfile: BinaryIO) -> None:
     raise BadRequest(400, "too many trailer lines after a chunked body")
 
 
-def decompress(raw: bytes, encoding: str | None, limit: int) -> bytes:
+def check_encoding(encoding: str | None) -> str:
     enc = (encoding or "identity").strip().lower()
+    if enc not in ("identity", "gzip", "deflate"):
+        raise BadRequest(415, f"unsupported Content-Encoding {enc!r}: use gzip or deflate")
+    return enc
+
+
+def decompress(raw: bytes, encoding: str | None, limit: int) -> bytes:
+    enc = check_encoding(encoding)
     if enc == "identity":
         return raw
-    if enc not in ("gzip", "deflate"):
-        raise BadRequest(415, f"unsupported Content-Encoding {enc!r}: use gzip or deflate")
     d = zlib.decompressobj(wbits=31 if enc == "gzip" else 15)
     try:
         out = d.decompress(raw, limit + 1)  # never inflate past the limit (gzip bombs)

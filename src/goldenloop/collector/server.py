@@ -35,11 +35,16 @@ from goldenloop.collector.decode import (
     BadRequest,
     Checked,
     parse,
-    span_records,
     success_body,
 )
-from goldenloop.collector.http_body import decompress, framing, linger, read_body
-from goldenloop.collector.journal import Converter, Journal
+from goldenloop.collector.http_body import (
+    check_encoding,
+    decompress,
+    framing,
+    linger,
+    read_body,
+)
+from goldenloop.collector.journal import Converter, Journal, give_back_memory
 from goldenloop.errors import GoldenloopError
 
 log = logging.getLogger("goldenloop.collect")
@@ -102,11 +107,11 @@ class Receiver(ThreadingHTTPServer):
         self.inbox, self.max_body = Path(inbox), max_body
         self.max_connections, self.busy_wait = max_connections, busy_wait
         self.counters = Counters()
-        self.journal = Journal(self.inbox)
-        # Bodies read and waiting, and one body being mapped at a time: mapping holds the GIL,
-        # so a second one at once would add memory, not speed.
-        self.bodies = Budget(max(2 * max_body, 16 << 20))
+        # Bodies read and waiting, and one body being mapped at a time (here or by the
+        # converter): mapping holds the GIL, so a second one at once would add memory, not speed.
+        self.bodies = Budget(max(max_body, 16 << 20))
         self.mapping = threading.Semaphore(1)
+        self.journal = Journal(self.inbox, mapping=self.mapping)
         self._busy = self._connections = 0
         self._idle = threading.Condition()
         self._conn_lock = threading.Lock()
@@ -174,28 +179,37 @@ class Receiver(ThreadingHTTPServer):
         with self._idle:
             return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
-    def accept(self, body: bytes, media_type: str) -> Checked:
+    def accept(self, raw: bytes, media_type: str, encoding: str | None = None) -> Checked:
         """Check one request span by span and keep it durably when any span passed; 400 when
         none did. The spans refused are counted in the answer (``partial_success``)."""
         if not self.mapping.acquire(timeout=self.busy_wait):
             raise busy("the receiver is busy reading other requests")
         try:
-            checked = span_records(parse(body, media_type))
+            # Inflated only now, one body at a time: waiting requests hold their compressed
+            # bytes, which the body budget counts.
+            body = decompress(raw, encoding, self.max_body)
+            parsed = parse(body, media_type)
+            del body
+            staged = self.journal.stage(parsed)
+            del parsed
+        except OSError as exc:
+            raise cannot_write(exc) from exc
         finally:
             self.mapping.release()
+        try:
+            self.journal.commit(staged)
+        except OSError as exc:
+            raise cannot_write(exc) from exc
+        if len(raw) >= 1 << 20:
+            give_back_memory()
+        checked = staged.checked
         if checked.rejected:
             self.counters.add(rejected_spans=checked.rejected)
             log.warning("refused %d spans: %s", checked.rejected, checked.message)
-        if checked.records:
-            try:
-                self.journal.append(body, media_type, checked.records)
-            except OSError as exc:
-                raise BadRequest(503, f"cannot write the request to disk: {exc}",
-                                 GRPC_UNAVAILABLE) from exc
-        elif checked.rejected:
+        if not checked.accepted and checked.rejected:
             raise BadRequest(400, f"no span could be accepted ({checked.rejected:,} refused); "
                                   f"first: {checked.message}")
-        self.counters.add(requests=1, spans=len(checked.records))
+        self.counters.add(requests=1, spans=checked.accepted)
         return checked
 
     def settle(self, timeout: float = 60.0) -> bool:
@@ -210,6 +224,10 @@ class Receiver(ThreadingHTTPServer):
 
 def busy(why: str) -> BadRequest:
     return BadRequest(503, f"{why}: retry later", GRPC_UNAVAILABLE)
+
+
+def cannot_write(exc: OSError) -> BadRequest:
+    return BadRequest(503, f"cannot write the request to disk: {exc}", GRPC_UNAVAILABLE)
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -232,8 +250,8 @@ class Handler(BaseHTTPRequestHandler):
             if not self.server.bodies.take(reserved, self.server.busy_wait):
                 reserved = 0
                 raise busy("too many request bodies are waiting")
-            body = self._body(length)
-            checked = self.server.accept(body, media)
+            raw = self._body(length)
+            checked = self.server.accept(raw, media, self.headers.get("Content-Encoding"))
             self._reply(200, media, success_body(checked, media))
         except BadRequest as exc:
             self.server.counters.add(rejected=1, busy=exc.status == 503)
@@ -276,6 +294,7 @@ class Handler(BaseHTTPRequestHandler):
         if media not in (PROTOBUF, JSON):
             raise BadRequest(415, f"unsupported content type {media or '(none)'!r}: "
                                   f"use {PROTOBUF} or {JSON}")
+        check_encoding(self.headers.get("Content-Encoding"))
 
     def _body(self, length: int | None) -> bytes:
         try:
@@ -286,7 +305,7 @@ class Handler(BaseHTTPRequestHandler):
         self._unread = False
         if length is None:
             self.close_connection = True  # chunked bodies are rare from exporters: keep it simple
-        return decompress(raw, self.headers.get("Content-Encoding"), self.server.max_body)
+        return raw
 
     def _error(self, exc: BadRequest, media: str) -> None:
         if media == PROTOBUF:

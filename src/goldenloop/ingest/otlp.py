@@ -137,7 +137,10 @@ class ShapeError(ValueError):
 def walk(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
                                           | Unreadable]:
     """(span, resource attributes, scope) for each span of an ``ExportTraceServiceRequest``
-    document, or an ``Unreadable`` for a span or container of the wrong shape, in order."""
+    document, or an ``Unreadable`` for a span or container of the wrong shape, in order.
+
+    It consumes ``doc``: each span is dropped from it once the caller has handled it, so a
+    large request's parsed JSON shrinks while its records grow, instead of both at once."""
     resource_spans = _g(doc, "resourceSpans")
     if resource_spans is None:
         return
@@ -158,11 +161,12 @@ def walk(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any], 
             except ShapeError as exc:
                 yield Unreadable(exc.field, exc.reason, ss, _count_spans({"scopeSpans": [ss]}))
                 continue
-            for span in spans:
+            for i, span in enumerate(spans):
                 if isinstance(span, dict):
                     yield span, resource, scope
                 else:
                     yield Unreadable("<span>", f"a span is not a JSON object: {_kind(span)}", span)
+                spans[i] = None  # handled: its memory is freed while the records grow
 
 
 def _resource(rs: Any) -> dict[str, Any]:
@@ -233,7 +237,9 @@ def checked_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[s
         return Unreadable(exc.field, exc.reason, span)
     problems = check_record(rec)
     if problems:
-        return Unreadable(problems[0][0], "; ".join(f"{f}: {why}" for f, why in problems), span)
+        # The first field is the row's field; any others are named in its reason.
+        reason = "; ".join(why if i == 0 else f"{f}: {why}" for i, (f, why) in enumerate(problems))
+        return Unreadable(problems[0][0], reason, span)
     return rec
 
 

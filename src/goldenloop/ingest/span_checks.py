@@ -80,6 +80,10 @@ def _text_problem(rec: dict[str, Any], name: str, value: Any) -> str | None:
         except ValueError:  # NaN or infinity somewhere inside
             value = json.dumps(_finite(value), ensure_ascii=False, default=str)
         rec[name] = value
+    elif field is not None and field.kind == "text" and not isinstance(value, str):
+        # A number or flag where text belongs (an intValue session id): its text, as the
+        # loader would cast it, so a spool column has one type.
+        value = rec[name] = ("true" if value else "false") if isinstance(value, bool) else str(value)
     texts = value if isinstance(value, list) else [value]
     for text in texts:
         if isinstance(text, str):
