@@ -23,6 +23,7 @@ import pandas as pd
 from scipy import stats
 
 from goldenloop.errors import ExperimentError
+from goldenloop.experiments.schema import ensure_tables
 from goldenloop.store import Store
 
 
@@ -56,6 +57,7 @@ class Comparison:
 
 
 def run_info(store: Store, run_id: int) -> RunInfo:
+    ensure_tables(store)
     rows = store.rows("""SELECT r.run_id, r.target_name, r.target_version, d.name, d.version,
                                 r.status, coalesce(r.baseline, false)
                          FROM experiment_runs r JOIN experiment_datasets d USING (dataset_id)

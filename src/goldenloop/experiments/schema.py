@@ -122,6 +122,11 @@ def m013_experiments(cur: duckdb.DuckDBPyConnection) -> None:
 
 def ensure_tables(store) -> None:
     """Create the tables on a database migrated while migration 13 was still an empty slot."""
-    if not store.scalar("SELECT count(*) FROM information_schema.tables "
-                        "WHERE table_name = 'experiment_runs'"):
-        store.write(m013_experiments)
+    if store.scalar("SELECT count(*) FROM information_schema.tables "
+                    "WHERE table_name = 'canary_suites'"):
+        return
+    if store.read_only:  # a snapshot of such a database: nothing to read yet
+        from goldenloop.errors import ExperimentError
+
+        raise ExperimentError("this database holds no experiments yet")
+    store.write(m013_experiments)
