@@ -59,6 +59,7 @@ def test_runs_comparison_and_canary(app_db, tmp_path):
     assert scorer_table.set_index("scorer").loc["exact", "mean_diff"] == -3 / 8
     items = at.dataframe[2].value
     assert set(items["flag"]) == {"regression"} and HOSTILE in set(items["output_new"])
+    assert items["source"].isna().all()  # a file test set: no production span to link
     assert "3 answers changed between the last two runs" in texts
     assert at.get("vega_lite_chart")
     rendered = "\n".join(str(m.value) for m in at.markdown)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import altair as alt
 import pandas as pd
+import span_table
 import state
 import streamlit as st
 import widgets
@@ -103,10 +104,16 @@ else:
         st.dataframe(c.scorers, hide_index=True)
         only_flagged = st.toggle("Only regressions and improvements", True, key="exp_flagged")
         items = c.items[c.items["flag"] != ""] if only_flagged else c.items
-        front = ["flag", "item_key", "span_key", "input", "expected", "output_old", "output_new"]
+        # Each item links to the production span it came from (golden test sets).
+        items = items.assign(source=[
+            span_table.trace_link(trace=t, span=s) if isinstance(t, str) and isinstance(s, str)
+            else None for t, s in zip(items["source_trace_id"], items["source_span_id"], strict=True)])
+        front = ["flag", "item_key", "source", "input", "expected", "output_old", "output_new"]
         rest = [col for col in items.columns if col.endswith(("_old", "_new", "_diff"))
                 and col not in front]
-        st.dataframe(visible_frame(items[front + rest]), hide_index=True)
+        st.dataframe(visible_frame(items[front + rest]), hide_index=True,
+                     column_config={"source": st.column_config.LinkColumn(
+                         "production span", display_text="open")})
         if st.button("Mark the old run as baseline of its target", key="exp_mark"):
             cmp.mark_baseline(store, old_run)
             st.rerun()

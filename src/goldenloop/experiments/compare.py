@@ -119,8 +119,10 @@ def _scores(store: Store, run_id: int) -> pd.DataFrame:
 
 
 def _outputs(store: Store, run_id: int) -> pd.DataFrame:
-    return store.df("""SELECT i.item_key, i.input, i.expected, i.span_key, r.output, r.status,
-                              r.error, r.model_version
+    return store.df("""SELECT i.item_key, i.input, i.expected, i.span_key,
+                              json_extract_string(i.metadata, '$.trace_id') AS source_trace_id,
+                              json_extract_string(i.metadata, '$.span_id') AS source_span_id,
+                              r.output, r.status, r.error, r.model_version
                        FROM experiment_results r JOIN experiment_runs u USING (run_id)
                        JOIN experiment_items i ON i.dataset_id = u.dataset_id
                                               AND i.item_key = r.item_key
