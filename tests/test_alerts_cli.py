@@ -3,6 +3,7 @@ a YAML file and a real loopback receiver."""
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -62,6 +63,14 @@ def test_check_list_and_test_commands(db_with_errors, tmp_path, monkeypatch):
         out = runner.invoke(app, ["alerts", "list", "--db", db])
         assert out.exit_code == 0, out.output
         assert out.output.startswith("ALERT         support errors  [error_rate above, file]")
+
+        out = runner.invoke(app, ["alerts", "list", "--db", db, "--json"])
+        assert out.exit_code == 0, out.output
+        (line,) = [json.loads(x) for x in out.output.splitlines()]
+        assert line == {"name": "support errors", "state": "ALERT",
+                        "since": "2025-03-03T12:20:00", "metric": "error_rate",
+                        "condition": "above", "value": 0.5, "checked_at": line["checked_at"],
+                        "origin": "file", "enabled": True}
 
         out = runner.invoke(app, ["alerts", "test", "support errors", "--db", db])
         assert out.exit_code == 0, out.output

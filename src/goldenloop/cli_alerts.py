@@ -8,6 +8,7 @@ then mails its output). `list` reads the server's snapshot when one runs.
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -26,12 +27,30 @@ FileOption = Annotated[Path | None, typer.Option(
     "beside the database).")]
 
 
+_JSON_KEYS = ("name", "state", "since", "metric", "condition", "value", "checked_at", "origin",
+              "enabled")
+
+
+def _plain(v):
+    """A JSON value: times as ISO strings, missing values as null."""
+    if v is None or v != v:  # NaN and NaT are the values not equal to themselves
+        return None
+    if hasattr(v, "isoformat"):
+        return v.isoformat()
+    return v.item() if hasattr(v, "item") else v
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(alerts, name="alerts")
 
 
 @alerts.command("list")
-def list_(db: DbOption = None) -> None:
+def list_(
+    db: DbOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines, one rule a line, keys: "
+                                          "name, state, since, metric, condition, value, "
+                                          "checked_at, origin, enabled.")] = False,
+) -> None:
     """Every rule with its state, since when, and its last value."""
     from goldenloop import alerts as lib
 
@@ -43,6 +62,10 @@ def list_(db: DbOption = None) -> None:
         failed = lib.failed_deliveries(r.store)
         if r.note:
             typer.echo(f"({r.note})")
+    if as_json:
+        for row in df.to_dict("records"):
+            typer.echo(json.dumps({k: _plain(row[k]) for k in _JSON_KEYS}))
+        return
     if df.empty:
         typer.echo("No alert rules yet: write alerts.yaml beside the database (docs/alerts.md) "
                    "or create one on the Alerts page.")
