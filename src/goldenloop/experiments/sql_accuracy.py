@@ -10,7 +10,9 @@ functions only (no ATTACH, PRAGMA or writes; extension loading stays off). Each 
 time limit (DuckDB is interrupted; SQLite's progress handler stops it) and a row limit.
 
 Results are compared as multisets of rows (column names ignored, numbers to 6 decimals),
-in order only when the expected query orders its result at the top level. A generated
+in order only when the expected query orders its result at the top level. A generated query
+whose text is the expected query's (up to whitespace and a final semicolon) is right without
+running it again: the database is read-only, so its result is the expected one. A generated
 query that fails, times out or returns too many rows is wrong, with the error kept.
 """
 
@@ -87,8 +89,11 @@ class SqlScorer:
             self._expected[expected] = want
         if isinstance(want, str):
             return None, want
+        generated = _strip_fence(generated)
+        if _same_text(generated, expected):  # the expected query itself: its result is known
+            return True, None
         try:
-            got = self.run(_strip_fence(generated))
+            got = self.run(generated)
         except QueryFailed as exc:
             return False, str(exc)
         rows, ordered = want
@@ -241,6 +246,11 @@ def _value(v: Any) -> Any:
 def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}" if str(exc) \
         else type(exc).__name__
+
+
+def _same_text(a: str, b: str) -> bool:
+    """The same query text, up to whitespace and a final semicolon."""
+    return " ".join(a.rstrip().rstrip(";").split()) == " ".join(b.rstrip().rstrip(";").split())
 
 
 def _strip_fence(text: str) -> str:
