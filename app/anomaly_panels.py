@@ -29,6 +29,7 @@ MUTE_FOR = {"1 hour": timedelta(hours=1), "6 hours": timedelta(hours=6),
 BAND = "#9ecae1"
 OBSERVED = "#08519c"
 WINDOW = "#d6404e"
+MAX_POINTS = 180  # per line of an anomaly's chart: see ``coarser``
 LIST_COLUMNS = {
     "anomaly_id": st.column_config.NumberColumn("Id", format="plain", width="small"),
     "severity_name": st.column_config.TextColumn("Severity", width="small"),
@@ -126,6 +127,20 @@ def draw_header(a: anomalies.Anomaly) -> None:
           f"status {a.status}{by}{muted} · detector {a.detector} {a.detector_version}"))
 
 
+def coarser(series: pd.DataFrame, points: int = MAX_POINTS) -> pd.DataFrame:
+    """At most about ``points`` buckets: hours merged into wider buckets for a long window
+    (observed as the request-weighted mean, the band as the mean of its hourly ends), since
+    the browser's drawing time grows with the points. Short windows stay hourly."""
+    if len(series) <= points:
+        return series
+    hours = -(-len(series) // points)
+    s = series.assign(w=series["n"].fillna(0), ow=series["observed"] * series["n"].fillna(0))
+    g = s.resample(f"{hours}h", on="time")
+    out = g[["baseline", "low", "high"]].mean().assign(
+        n=g["w"].sum(), observed=g["ow"].sum() / g["w"].sum().where(lambda n: n > 0))
+    return out.reset_index()
+
+
 def window_chart(series: pd.DataFrame, a: anomalies.Anomaly) -> alt.LayerChart:
     """The observed series over the baseline band, the anomaly's window shaded. Hours after
     the last observed one are cut (the window's padding can reach past the data)."""
@@ -135,6 +150,7 @@ def window_chart(series: pd.DataFrame, a: anomalies.Anomaly) -> alt.LayerChart:
         series = series[series["time"] <= seen.max()]
     if unit in ("share", "requests/h", "ms", "tokens", "USD", "turns"):  # never below zero
         series = series.assign(low=series["low"].clip(lower=0))
+    series = coarser(series)
     fmt = ".1%" if unit == "share" else "~s"
     dense = len(series) > 200
     x = alt.X("time:T", title=None, axis=alt.Axis(format="%b %d %H:%M", labelOverlap=True))
@@ -147,7 +163,7 @@ def window_chart(series: pd.DataFrame, a: anomalies.Anomaly) -> alt.LayerChart:
     observed = base.mark_line(color=OBSERVED, strokeWidth=1 if dense else 1.6,
                               point=False if dense else alt.OverlayMarkDef(size=16)).encode(
         x=x, y="observed:Q",
-        tooltip=[alt.Tooltip("time:T", title="hour (UTC)", format="%Y-%m-%d %H:%M"),
+        tooltip=[alt.Tooltip("time:T", title="from (UTC)", format="%Y-%m-%d %H:%M"),
                  alt.Tooltip("observed:Q", format=".4g"), alt.Tooltip("baseline:Q", format=".4g"),
                  alt.Tooltip("low:Q", title="usual from", format=".4g"),
                  alt.Tooltip("high:Q", title="usual to", format=".4g"),

@@ -200,3 +200,20 @@ def test_monitor_draws_detected_anomalies_apart_from_the_answer_key(
     alt.LayerChart.from_dict({**latency, "datasets": {
         k: json.loads(d.to_json(orient="records", date_format="iso"))
         for k, d in latency["datasets"].items()}}, validate=True)
+
+
+def test_long_chart_windows_are_merged_into_wider_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(APP_DIR))
+    import anomaly_panels as ap
+
+    hours = pd.date_range("2026-01-01", periods=1000, freq="h")
+    n = (pd.Series(range(1000)) % 5).astype(float)
+    series = pd.DataFrame({"time": hours, "observed": (pd.Series(range(1000)) % 3 + 1.0).where(n > 0),
+                           "baseline": 1.0, "low": 0.5, "high": 2.0, "n": n})
+    out = ap.coarser(series, points=180)
+    assert len(out) <= 180 and out["n"].sum() == n.sum()  # every request kept
+    width = -(-1000 // 180)  # hours per bucket
+    first = series.iloc[:width]
+    assert out["observed"].iloc[0] == pytest.approx(
+        (first["observed"].fillna(0) * first["n"]).sum() / first["n"].sum())
+    assert ap.coarser(series.iloc[:100], points=180).equals(series.iloc[:100])  # short: hourly
