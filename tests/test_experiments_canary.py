@@ -114,3 +114,16 @@ def test_suites_are_validated_listed_and_removed(store, tmp_path):
                                          "enabled": False}))
     assert [s.name for s in canaries.suites(store)] == ["x"] and canaries.due(store) == []
     assert canaries.remove(store, "x") and canaries.suites(store) == []
+
+
+def test_a_broken_suite_is_queued_once_per_interval(store, tmp_path):
+    _setup(store, tmp_path, "http://127.0.0.1:9/v1")
+    canaries.save(store, canaries.parse({"name": "b", "target": "live", "dataset": "canary-set",
+                                         "every_minutes": 30}))
+    (store.path.parent / "targets" / "live.yaml").unlink()     # the job will fail
+    assert canaries.queue_due(store) == ["b"]
+    _run_queued(store)
+    assert store.scalar("SELECT status FROM jobs WHERE kind = 'canary_run'") == "failed"
+    assert canaries.queue_due(store) == []                      # not again within 30 minutes
+    later = store.scalar("SELECT max(created_at) FROM jobs") + timedelta(minutes=31)
+    assert canaries.queue_due(store, later) == ["b"]

@@ -127,12 +127,22 @@ def queue_due(store: Store, now: datetime | None = None) -> list[str]:
     if not ready:
         return []
 
+    now = now or datetime.now(UTC).replace(tzinfo=None)
+
     def write(cur) -> list[str]:
         busy = cur.execute("SELECT params FROM jobs WHERE kind = ? AND status IN "
                            "('queued', 'running')", [JOB_KIND]).fetchall()
         waiting = {json.loads(p).get("suite") for (p,) in busy if p}
+        # A job that failed before its run started leaves no run: without this, a broken
+        # suite would be queued again every tick instead of once per interval.
+        last_job = dict(cur.execute(
+            """SELECT json_extract_string(params, '$.suite'), max(created_at) FROM jobs
+               WHERE kind = ? AND origin = 'canary schedule' GROUP BY 1""", [JOB_KIND]).fetchall())
         queued = []
         for s in ready:
+            tried = last_job.get(s.name)
+            if tried is not None and tried + timedelta(minutes=s.every_minutes) > now:
+                continue
             if s.name not in waiting:
                 job_sql.create(cur, JOB_KIND, {"suite": s.name}, "canary schedule")
                 queued.append(s.name)

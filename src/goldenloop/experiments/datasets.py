@@ -89,7 +89,9 @@ def read_file(path: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
         if problem is None:
             item, problem = _item(rec, row)
         if problem is None and item["item_key"] in seen:
-            problem = ("id", f"repeats id {item['item_key']!r} of an earlier row")
+            problem = ("id", f"repeats id {item['item_key']!r} of an earlier row"
+                       if not item["item_key"].startswith("h:") else
+                       "repeats the input of an earlier row (give each row an id)")
         if problem is not None:
             fld, reason = problem
             raw = rec if isinstance(rec, str) else json.dumps(rec, ensure_ascii=False, default=str)
