@@ -29,10 +29,7 @@ def score_with_judge(store: Store, run_id: int, judge_name: str, opts: Any) -> i
     from goldenloop import judge as judges
     from goldenloop.experiments.runner import _SCORE_SCHEMA, insert_rows
 
-    try:
-        j = judges.get(store, judge_name)
-    except judges.JudgeError as exc:
-        raise ExperimentError(f"scorer judge:{judge_name}: {exc}") from None
+    j = load_judge(store, judge_name)
     rows = store.df("""SELECT r.item_key, r.output, r.status, r.error, i.input, i.expected
                        FROM experiment_results r
                        JOIN experiment_runs u USING (run_id)
@@ -72,6 +69,15 @@ def score_with_judge(store: Store, run_id: int, judge_name: str, opts: Any) -> i
                     "detail": detail, "source": source, "created_at": now})
     store.write(lambda cur: insert_rows(cur, "experiment_scores", out, _SCORE_SCHEMA))
     return len(out)
+
+
+def load_judge(store: Store, judge_name: str):
+    from goldenloop import judge as judges
+
+    try:
+        return judges.get(store, judge_name)
+    except judges.JudgeError as exc:
+        raise ExperimentError(f"scorer judge:{judge_name}: {exc}") from None
 
 
 def _spent(store: Store, run_id: int) -> float:

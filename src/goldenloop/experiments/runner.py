@@ -164,6 +164,11 @@ def run(store: Store, target: Target, dataset: ds.Dataset, scorer_specs: list[st
         raise ExperimentError(f"a run's source is one of {', '.join(SOURCES)}")
     ensure_tables(store)
     scorers = scoring.get_all(list(scorer_specs or scoring.DEFAULT), target.spec.database)
+    for s in scorers:  # an unknown judge is said now, not after every call was paid for
+        if s.fn is None:
+            from goldenloop.experiments.judges import load_judge
+
+            load_judge(store, s.name.removeprefix("judge:"))
     items = ds.items(store, dataset)
     budget = Budget(opts.budget_usd)
     if target.spec.kind == "endpoint":
@@ -180,6 +185,7 @@ def run(store: Store, target: Target, dataset: ds.Dataset, scorer_specs: list[st
                        budget_usd=opts.budget_usd)
     writer = _Writer(store, result, opts.source)
     stopped: BaseException | None = None
+    error: Exception | None = None
     try:
         stopped = _execute(items, target, caller, entry, scorers, writer, opts, progress, budget)
         later = [s for s in scorers if s.fn is None]
@@ -189,16 +195,22 @@ def run(store: Store, target: Target, dataset: ds.Dataset, scorer_specs: list[st
 
             for s in later:
                 score_with_judge(store, result.run_id, s.name.removeprefix("judge:"), opts)
+    except Exception as exc:  # recorded on the run, then raised to the caller
+        error = exc
+        raise
     finally:
         result.not_run = result.items - result.answered - result.failed
         result.cost_usd = budget.spent
         result.seconds = time.perf_counter() - t0
-        if stopped is not None or (opts.cancel is not None and opts.cancel.is_set()):
+        if error is not None:
+            result.status = "failed"
+        elif stopped is not None or (opts.cancel is not None and opts.cancel.is_set()):
             result.status = "cancelled"
         elif budget.exhausted and result.not_run:
             result.status = "budget"
         writer.flush()
-        store.write(_update_run, result, result.status, result.summary)
+        message = result.summary + (f"; failed: {error}" if error is not None else "")
+        store.write(_update_run, result, result.status, message[:2000])
         for s in scorers:
             closer = getattr(getattr(s.fn, "__self__", None), "close", None)
             if closer is not None:
