@@ -4,6 +4,7 @@ stop; deliveries are retried and recorded; apprise reaches the same kind of rece
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 
 import pandas as pd
@@ -116,9 +117,13 @@ def test_a_failing_receiver_is_retried_with_backoff_and_recorded(store):
         rec.fail_next = 2  # two HTTP 500s, then accepted
         add_rule(store, name="e", metric="error_rate", condition="above", critical=0.1,
                  window="10m", channels=[{"type": "webhook", "url": rec.url()}])
+        t0 = time.monotonic()
         result = alerts.check(store, FAST, at=T0 + 20 * MIN, wait=True)
+        waited = time.monotonic() - t0
         assert (result.sent, result.failed) == (1, 0)
         assert len(rec.bodies()) == 1
+    # backoff: the second attempt waited base_s, the third base_s * factor more
+    assert waited >= FAST.retry.base_s * (1 + FAST.retry.factor)
     row = alerts.deliveries(store, "e").iloc[0]
     assert (row["status"], row["attempts"]) == ("sent", 3)
 
