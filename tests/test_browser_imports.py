@@ -39,6 +39,6 @@ def test_upload_imports_as_a_job_and_shows_quarantine(tmp_path: Path) -> None:
         # The import job (the owner also queues its own work: scoring new spans, detection).
         jobs = store.rows("SELECT kind, status, origin FROM jobs WHERE kind = 'import'")
         assert jobs == [("import", "done", "app")]
-        assert "3 imported, 1 duplicates, 0 conflicts, 6 quarantined" in store.scalar(
+        assert "3 imported, 1 duplicates, 6 quarantined" in store.scalar(
             "SELECT message FROM jobs WHERE kind = 'import'")
         assert store.scalar("SELECT reason FROM quarantine WHERE row_number = 3") == "negative: -5"

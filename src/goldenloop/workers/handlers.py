@@ -33,8 +33,9 @@ def import_files(store: Store, params: dict[str, Any], progress: Progress) -> di
         })
     total = {k: sum(r[k] for r in results) for k in ("rows_read", "imported", "duplicates",
                                                       "conflicts", "quarantined")}
+    conflicts = f"{total['conflicts']:,} conflicts, " if total["conflicts"] else ""
     summary = (f"{total['imported']:,} imported, {total['duplicates']:,} duplicates, "
-               f"{total['conflicts']:,} conflicts, {total['quarantined']:,} quarantined")
+               f"{conflicts}{total['quarantined']:,} quarantined")
     return {"files": results, **total, "summary": summary}
 
 
