@@ -13,6 +13,7 @@ from goldenloop import (
     cli_agreement,
     cli_alerts,
     cli_anomalies,
+    cli_argilla,
     cli_experiments,
     cli_golden,
     cli_judge,
@@ -263,6 +264,7 @@ cli_agreement.register(app)
 cli_anomalies.register(app)
 cli_alerts.register(app)
 cli_experiments.register(app)
+cli_argilla.register(app)
 
 
 if __name__ == "__main__":

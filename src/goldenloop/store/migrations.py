@@ -13,6 +13,7 @@ import duckdb
 
 from goldenloop.alerts.schema import m010_alerts
 from goldenloop.anomalies.schema import m009_anomalies
+from goldenloop.argilla_sync.schema import m014_argilla
 from goldenloop.errors import SchemaTooNewError
 from goldenloop.experiments.schema import m013_experiments
 from goldenloop.ingest.schema import m011_import_hardening
@@ -334,6 +335,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (11, "import_hardening", m011_import_hardening),
     (12, "trusted_figures", m012_trusted_figures),
     (13, "experiments", m013_experiments),
+    (14, "argilla", m014_argilla),
 )
 LATEST = MIGRATIONS[-1][0]
 
