@@ -71,63 +71,66 @@ def test_metric(mx: Matrix, lo: int, hi: int, idx: np.ndarray, days_per_bucket: 
     up, down = directions(m.bad)
     level_from, shifts = _shifts(mx, lo, hi, days_per_bucket) if m.kind != "count" else (
         np.zeros(mx.y.shape, dtype=np.int64), [])
-    refs = st.gather(mx.y, idx, level_from)
-    ref_v = st.gather(mx.v, idx, level_from)
-    base, between, _ = st.robust_baseline(refs, ref_v)
     tested = np.zeros(mx.y.shape, dtype=bool)
     tested[:, lo:hi] = True
-    tested &= ~np.isnan(base) & ~np.isnan(mx.y)
-    if m.kind == "rate":
-        tested &= mx.n > 0
-        base = np.clip(_pooled_rate(mx, idx, level_from), _rate_floor(mx, idx, level_from),
-                       None)
-        # The spread of hourly shares of a few events says little (its MAD is a step of
-        # 1/n): extra variation of rates is taken from the dispersion below instead.
-        between = np.zeros_like(base)
-    else:
-        # A bucket's own spread can be tiny by chance (ten sessions of one turn each): its
-        # variance is at least the references' typical spread per request over its n.
-        with np.errstate(all="ignore"):
-            per_item = st.nanmedian(st.gather(mx.v * mx.n, idx, level_from))
-            var = between + np.fmax(mx.v, per_item / mx.n)
+    tested &= ~np.isnan(mx.y)
+    model = _rate_model if m.kind == "rate" else _value_model
+    base, band, pvals, excess, least = model(mx, idx, level_from, tested)
     eff = effect(m, mx.raw, to_natural(m, base))
     big_up = tested & (eff >= m.hourly_effect) if up else np.zeros_like(tested)
     big_down = tested & (eff <= -m.hourly_effect) if down else np.zeros_like(tested)
-    if m.kind == "rate":  # a handful of events is never an incident, whatever the rate
+    if excess is not None:  # a handful of events or calls is never an incident
         with np.errstate(invalid="ignore"):
-            excess = mx.k - mx.n * base
-        big_up &= excess >= MIN_EXCESS
-        big_down &= -excess >= MIN_EXCESS
-        # Requests of one conversation share a user and a topic: events come in clusters,
-        # so counts carry less evidence than independent draws. Divide by the dispersion.
-        phi = _dispersion(mx, base, tested)[:, None]
-        with np.errstate(all="ignore"):
-            band = BAND_Z * np.sqrt(phi * base * (1 - base) / np.maximum(mx.n, 1))
-
-        def pvals(mask: np.ndarray, upward: bool) -> np.ndarray:
-            rows = np.nonzero(mask)[0]
-            return st.rate_pvalues(mx.k[mask] / phi[rows, 0], mx.n[mask] / phi[rows, 0],
-                                   base[mask], between[mask], upward)
-    else:
-        if m.kind == "count":  # from 0 to 6 requests is an infinite fold change, and nothing
-            with np.errstate(invalid="ignore"):
-                excess = mx.raw - to_natural(m, base)
-            big_up &= excess >= MIN_COUNT_CHANGE
-            big_down &= -excess >= MIN_COUNT_CHANGE
-        # Calibrated on the series itself: hours of one conversation, mixtures of models
-        # and bursty clients make values vary more than their sampling variance says.
-        with np.errstate(all="ignore"):
-            z2 = (mx.y - base) ** 2 / var
-        var = var * _trimmed_scale(np.where(tested & np.isfinite(z2), z2, np.nan))[:, None]
-        band = BAND_Z * np.sqrt(var)
-
-        def pvals(mask: np.ndarray, upward: bool) -> np.ndarray:
-            return st.normal_pvalues(mx.y[mask], base[mask], var[mask], upward)
+            big_up &= excess >= least
+            big_down &= -excess >= least
     # Only changes beyond the practical minimum can be anomalies: the others count as tests
     # in the run's false-discovery control with p = 1 (which only makes it stricter).
     p_up = _sparse(tested, big_up, lambda mask: pvals(mask, True)) if up else None
     p_down = _sparse(tested, big_down, lambda mask: pvals(mask, False)) if down else None
     return MetricTests(mx, base, band, p_up, p_down, big_up, big_down, shifts)
+
+
+def _rate_model(mx: Matrix, idx: np.ndarray, level_from: np.ndarray, tested: np.ndarray):
+    """Baseline, band and p-values of a rate; narrows ``tested`` to buckets with a baseline."""
+    base = np.clip(_pooled_rate(mx, idx, level_from), _rate_floor(mx, idx, level_from), None)
+    tested &= ~np.isnan(base) & (mx.n > 0)
+    # Requests of one conversation share a user and a topic: events come in clusters, so
+    # counts carry less evidence than independent draws. Divide them by the dispersion.
+    # (The spread of hourly shares of a few events says little, its MAD being a step of
+    # 1/n: this is where extra variation of rates is accounted for.)
+    phi = _dispersion(mx, base, tested)
+    with np.errstate(all="ignore"):
+        band = BAND_Z * np.sqrt(phi[:, None] * base * (1 - base) / np.maximum(mx.n, 1))
+        excess = mx.k - mx.n * base
+
+    def pvals(mask: np.ndarray, upward: bool) -> np.ndarray:
+        div = phi[np.nonzero(mask)[0]]
+        return st.rate_pvalues(mx.k[mask] / div, mx.n[mask] / div, base[mask],
+                               np.zeros(int(mask.sum())), upward)
+    return base, band, pvals, excess, MIN_EXCESS
+
+
+def _value_model(mx: Matrix, idx: np.ndarray, level_from: np.ndarray, tested: np.ndarray):
+    """Baseline, band and p-values of a mean, a percentile or a count (on its comparison
+    scale); narrows ``tested`` to buckets with a baseline."""
+    base, between, _ = st.robust_baseline(st.gather(mx.y, idx, level_from),
+                                          st.gather(mx.v, idx, level_from))
+    tested &= ~np.isnan(base)
+    with np.errstate(all="ignore"):
+        # A bucket's own spread can be tiny by chance (ten sessions of one turn each): its
+        # variance is at least the references' typical spread per call over its n.
+        per_item = st.nanmedian(st.gather(mx.v * mx.n, idx, level_from))
+        var = between + np.fmax(mx.v, per_item / mx.n)
+        # Calibrated on the series itself: hours of one conversation, mixtures of models
+        # and bursty clients make values vary more than their sampling variance says.
+        z2 = (mx.y - base) ** 2 / var
+        var = var * _trimmed_scale(np.where(tested & np.isfinite(z2), z2, np.nan))[:, None]
+        # From 0 to 6 calls is an infinite fold change, and nothing.
+        excess = mx.raw - to_natural(mx.metric, base) if mx.metric.kind == "count" else None
+
+    def pvals(mask: np.ndarray, upward: bool) -> np.ndarray:
+        return st.normal_pvalues(mx.y[mask], base[mask], var[mask], upward)
+    return base, BAND_Z * np.sqrt(var), pvals, excess, MIN_COUNT_CHANGE
 
 
 def _sparse(tested: np.ndarray, mask: np.ndarray, fn) -> np.ndarray:
