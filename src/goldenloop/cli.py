@@ -82,8 +82,10 @@ def import_(
         "treated as missing (missing); overrides the mapping's choice.")] = None,
     batch_input: Annotated[Path | None, typer.Option(help="OpenAI Batch API input file, "
                                                      "joined for the messages.")] = None,
-    redact: Annotated[bool, typer.Option(help="Redact e-mail addresses, phone numbers and "
-                                         "API keys in texts.")] = False,
+    redact: Annotated[bool, typer.Option(help="Mask e-mail addresses, phone numbers, card "
+                                         "numbers, IP addresses and secrets in every text, "
+                                         "metadata and quarantined row; user and session ids "
+                                         "become stable pseudonyms.")] = False,
     encoding: Annotated[str | None, typer.Option(
         help="Text encoding of CSV, TSV and JSONL files (e.g. latin-1, utf-16); by default "
         "UTF-8, a byte-order mark, or Windows-1252 for a file that is not UTF-8.")] = None,
