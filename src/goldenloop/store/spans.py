@@ -91,7 +91,8 @@ def insert_spans(cur: duckdb.DuckDBPyConnection, values: str, import_id: int, so
     once, for every producer.
     """
     redact = redact or {}
-    derived = {**_derived_ids(), **_DERIVED, "source": f"coalesce(source, '{source}')"}
+    ids = _derived_ids(_lacks_ids(cur, values))
+    derived = {**ids, **_DERIVED, "source": f"coalesce(source, '{source}')"}
     sel = []
     for name in FIELD_NAMES:
         expr = derived.get(name, name)
@@ -102,7 +103,7 @@ def insert_spans(cur: duckdb.DuckDBPyConnection, values: str, import_id: int, so
     # A window over full-width rows would copy every text; find in-file repeats on the
     # narrow id columns instead, and only when there are any.
     good_rows = f"SELECT * FROM ({values}) ANTI JOIN _bad USING (_row)" if has_bad else values
-    repeats = _mark_repeats(cur, good_rows)
+    repeats = _mark_repeats(cur, good_rows, ids)
     if repeats:
         good_rows = f"SELECT * FROM ({good_rows}) ANTI JOIN _repeats USING (_row)"
     cur.execute(f"CREATE OR REPLACE TEMP VIEW _good AS SELECT _row, {', '.join(sel)} "
@@ -126,11 +127,20 @@ def insert_spans(cur: duckdb.DuckDBPyConnection, values: str, import_id: int, so
     return new, conflicts.count(cur)
 
 
-def _derived_ids() -> dict[str, str]:
+def _lacks_ids(cur: duckdb.DuckDBPyConnection, values: str) -> bool:
+    """Whether any row lacks an id (a narrow pass: only the id columns are computed)."""
+    cur.execute(f"SELECT count(*) FROM ({values}) WHERE trace_id IS NULL OR span_id IS NULL")
+    return cur.fetchall()[0][0] > 0
+
+
+def _derived_ids(needed: bool = True) -> dict[str, str]:
     """Ids of a row that has none, from its content only (never its place in the file).
 
-    The two hashes must not share a subexpression: DuckDB would compute a shared one once for
-    every row, ids or not, and hashing whole rows costs seconds per million."""
+    Only when some row needs them: even unused, the hash makes DuckDB compute every field of
+    every row. The two hashes must not share a subexpression: DuckDB would compute a shared
+    one once for every row, ids or not, and hashing whole rows costs seconds per million."""
+    if not needed:
+        return {"trace_id": "trace_id", "span_id": "span_id"}
     fields = ", ".join(f"{c} := {c}" for c in FIELD_NAMES if c != "source")
     return {
         "trace_id": f"coalesce(trace_id, md5(to_json(struct_pack(_id := 'trace', {fields}))))",
@@ -158,14 +168,13 @@ _DERIVED = {
 }
 
 
-def _mark_repeats(cur: duckdb.DuckDBPyConnection, good_rows: str) -> int:
+def _mark_repeats(cur: duckdb.DuckDBPyConnection, good_rows: str, ids: dict[str, str]) -> int:
     """Rows repeating an identity seen earlier in the same file, into temp table _repeats,
     those with other content than the first also into _conflicts.
 
     A hash aggregate finds repeated ids cheaply; the ordered window that picks which row
     to keep, and the content comparison, run only over those ids, usually none.
     """
-    ids = _derived_ids()
     keyed = f"SELECT _row, {ids['trace_id']} AS t, {ids['span_id']} AS s FROM ({good_rows})"
     cur.execute(f"CREATE OR REPLACE TEMP TABLE _repeat_ids AS "
                 f"SELECT t, s FROM ({keyed}) GROUP BY t, s HAVING count(*) > 1")
