@@ -24,6 +24,11 @@ def run(script: Path, host: str, port: int) -> None:
         "browser_gatherUsageStats": False,
         "browser_serverAddress": host,
         "browser_serverPort": port,
+        # The project's .streamlit/config.toml is read only from the working directory, and
+        # `goldenloop serve` runs from anywhere: the settings users see are repeated here.
+        "client_toolbarMode": "minimal",
+        "theme_base": "light",
+        "theme_primaryColor": "#b8860b",
     }
     st_config._main_script_path = str(script)
     bootstrap.load_config_options(flag_options=flags)
