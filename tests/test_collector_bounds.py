@@ -331,3 +331,19 @@ def pq_rows(path: Path) -> int:
     import pyarrow.parquet as pq
 
     return pq.ParquetFile(path).metadata.num_rows
+
+
+def test_raw_bodies_left_in_the_journal_by_an_older_version_are_checked_when_converted(store):
+    """Before the per-span check, the journal kept request bodies; a receiver upgraded after a
+    crash converts them, dropping the spans the check refuses instead of failing the file."""
+    from goldenloop.collector.journal import JOURNAL_DIR, Converter, Journal
+
+    paths = resolve_paths(store.path).ensure()
+    late = good_span(2)
+    late["startTimeUnixNano"] = 1e30
+    (paths.inbox / JOURNAL_DIR).mkdir(parents=True)
+    (paths.inbox / JOURNAL_DIR / f"{T0:020d}-00000001.json").write_text(
+        json.dumps(request(good_span(1), late)))
+    assert Converter(Journal(paths.inbox), lambda n: None).convert_pending() == 1
+    assert [process_file(store, paths, p) for p in pending_files(paths.inbox)] == ["done"]
+    assert store.rows("SELECT span_id FROM spans") == [(f"{1:016x}",)]

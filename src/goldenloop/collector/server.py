@@ -2,15 +2,16 @@
 (``application/x-protobuf``) or OTLP/JSON (``application/json``) body, plain or
 gzip/deflate-compressed, framed by a length or chunked.
 
-Every span of a body is mapped and checked (``decode.span_records``) and the body kept in the
-journal before the answer: 200 only once it is durable there, with a ``partial_success``
-counting the spans refused; 400 when none could be accepted or the body is not OTLP, 413 for
-a body over the limit (however it is framed), 415 for an unknown media type or encoding.
+Every span of a body is mapped and checked and the accepted ones kept in the journal
+(``journal.stage`` and ``commit``) before the answer: 200 only once they are durable, with a
+``partial_success`` counting the spans refused; 400 when none could be accepted or the body
+is not OTLP, 413 for a body over the limit (however it is framed), 415 for an unknown media
+type or encoding.
 The receiver stays bounded: bodies in memory have a byte budget, one body is mapped at a
 time, connections past a limit are answered rather than queued, and a request that cannot
 be served within those bounds gets 503 with Retry-After, as it does when the disk cannot be
 written, so the exporter backs off and retries. Errors carry a ``google.rpc.Status`` in the
-request's encoding. The journal's converter turns accepted bodies into spool files; this
+request's encoding. The journal's converter turns accepted spans into spool files; this
 process never opens the database.
 """
 

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from goldenloop.ingest.otel_attributes import span_fields
+from goldenloop.ingest.otlp_values import ShapeError, any_value, attribute_map, g, json_text, shown
 from goldenloop.ingest.source import BadRow, SourceChunk, records_chunk
 from goldenloop.ingest.span_checks import check_record
 
@@ -48,7 +49,7 @@ def read_otlp(path: Path) -> Iterator[SourceChunk]:
     bad: list[BadRow] = []
     ordinal = size = 0
     for line, doc, raw, reason in _documents(Path(path)):
-        if reason is None and _g(doc, "resourceSpans") is None and doc:
+        if reason is None and g(doc, "resourceSpans") is None and doc:
             reason = "not an OTLP trace export (no resourceSpans)"
         if reason is not None:
             bad.append(BadRow(line, "<line>", reason, raw[:100_000]))
@@ -125,15 +126,6 @@ class Unreadable:
     spans: int = 1
 
 
-class ShapeError(ValueError):
-    """A field whose JSON shape OTLP does not allow (``attributes: 5``, a list as a status
-    code): its span is quarantined under ``field``."""
-
-    def __init__(self, field: str, reason: str):
-        super().__init__(f"{field}: {reason}")
-        self.field, self.reason = field, reason
-
-
 def walk(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any], dict[str, Any]]
                                           | Unreadable]:
     """(span, resource attributes, scope) for each span of an ``ExportTraceServiceRequest``
@@ -141,11 +133,11 @@ def walk(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any], 
 
     It consumes ``doc``: each span is dropped from it once the caller has handled it, so a
     large request's parsed JSON shrinks while its records grow, instead of both at once."""
-    resource_spans = _g(doc, "resourceSpans")
+    resource_spans = g(doc, "resourceSpans")
     if resource_spans is None:
         return
     if not isinstance(resource_spans, list):
-        yield Unreadable("resourceSpans", f"not a list: {_kind(resource_spans)}", resource_spans)
+        yield Unreadable("resourceSpans", f"not a list: {shown(resource_spans)}", resource_spans)
         return
     for rs in resource_spans:
         try:
@@ -165,34 +157,34 @@ def walk(doc: dict[str, Any]) -> Iterator[tuple[dict[str, Any], dict[str, Any], 
                 if isinstance(span, dict):
                     yield span, resource, scope
                 else:
-                    yield Unreadable("<span>", f"a span is not a JSON object: {_kind(span)}", span)
+                    yield Unreadable("<span>", f"a span is not a JSON object: {shown(span)}", span)
                 spans[i] = None  # handled: its memory is freed while the records grow
 
 
 def _resource(rs: Any) -> dict[str, Any]:
     if not isinstance(rs, dict):
-        raise ShapeError("resourceSpans", f"an entry is not an object: {_kind(rs)}")
-    resource = _g(rs, "resource")
+        raise ShapeError("resourceSpans", f"an entry is not an object: {shown(rs)}")
+    resource = g(rs, "resource")
     if resource is None:
         return {}
     if not isinstance(resource, dict):
-        raise ShapeError("resource", f"not an object: {_kind(resource)}")
-    return attribute_map(_g(resource, "attributes"), "resource.attributes")
+        raise ShapeError("resource", f"not an object: {shown(resource)}")
+    return attribute_map(g(resource, "attributes"), "resource.attributes")
 
 
 def _scope_spans(ss: Any) -> tuple[dict[str, Any], list[Any]]:
     if not isinstance(ss, dict):
-        raise ShapeError("scopeSpans", f"an entry is not an object: {_kind(ss)}")
-    scope = _g(ss, "scope") or _g(ss, "instrumentationLibrary") or {}
+        raise ShapeError("scopeSpans", f"an entry is not an object: {shown(ss)}")
+    scope = g(ss, "scope") or g(ss, "instrumentationLibrary") or {}
     if not isinstance(scope, dict):
-        raise ShapeError("scope", f"not an object: {_kind(scope)}")
+        raise ShapeError("scope", f"not an object: {shown(scope)}")
     return scope, _list(ss, "spans") or []
 
 
 def _list(d: dict[str, Any], camel: str) -> list[Any] | None:
-    value = _g(d, camel)
+    value = g(d, camel)
     if value is not None and not isinstance(value, list):
-        raise ShapeError(camel, f"not a list: {_kind(value)}")
+        raise ShapeError(camel, f"not a list: {shown(value)}")
     return value
 
 
@@ -200,31 +192,15 @@ def _count_spans(node: Any) -> int:
     """Spans inside an unreadable part, as far as they can be counted (at least 1), so the
     receiver's count of rejected spans is honest."""
     n = 0
-    scope_spans = _g(node, "scopeSpans") or _g(node, "instrumentationLibrarySpans")
+    scope_spans = g(node, "scopeSpans") or g(node, "instrumentationLibrarySpans")
     for ss in scope_spans if isinstance(scope_spans, list) else []:
-        spans = _g(ss, "spans")
+        spans = g(ss, "spans")
         n += len(spans) if isinstance(spans, list) else 0
     return max(n, 1)
 
 
-def _kind(value: Any) -> str:
-    text = json_text(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
 def _raw_text(value: Any) -> str:
     return json_text(value)[:100_000]
-
-
-def json_text(value: Any) -> str:
-    """``value`` as JSON text, non-ASCII kept readable; escaped only when it holds a lone
-    surrogate (JSON's ``\\ud800``), which UTF-8 cannot store."""
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return json.dumps(value, default=str)
-    return text
 
 
 def checked_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[str, Any],
@@ -250,23 +226,23 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[str,
 
     ``keep_raw`` keeps the span's JSON as ``_raw``, for the quarantine of a file's bad rows;
     the receiver, whose spool files hold typed columns and no raw text, passes False."""
-    attrs = attribute_map(_g(span, "attributes"))
-    status = _g(span, "status") or {}
+    attrs = attribute_map(g(span, "attributes"))
+    status = g(span, "status") or {}
     if not isinstance(status, dict):
-        raise ShapeError("status", f"not an object: {_kind(status)}")
-    code = _g(status, "code")
+        raise ShapeError("status", f"not an object: {shown(status)}")
+    code = g(status, "code")
     if code is not None and (isinstance(code, bool) or not isinstance(code, int | str)):
-        raise ShapeError("status.code", f"not a status code: {_kind(code)}")
+        raise ShapeError("status.code", f"not a status code: {shown(code)}")
     failed = code in _ERROR_CODES
-    _merge_events(attrs, _g(span, "events"), with_exceptions=failed)
+    _merge_events(attrs, g(span, "events"), with_exceptions=failed)
     rec = span_fields(attrs, resource)
     rec.update({
-        "trace_id": _hex_id(_g(span, "traceId"), 16, "trace_id"),
-        "span_id": _hex_id(_g(span, "spanId"), 8, "span_id"),
-        "parent_span_id": _hex_id(_g(span, "parentSpanId"), 8, "parent_span_id"),
+        "trace_id": _hex_id(g(span, "traceId"), 16, "trace_id"),
+        "span_id": _hex_id(g(span, "spanId"), 8, "span_id"),
+        "parent_span_id": _hex_id(g(span, "parentSpanId"), 8, "parent_span_id"),
         "name": _text(span, "name") or None,
-        "start_time": _time(_g(span, "startTimeUnixNano"), "start_time"),
-        "end_time": _time(_g(span, "endTimeUnixNano"), "end_time"),
+        "start_time": _time(g(span, "startTimeUnixNano"), "start_time"),
+        "end_time": _time(g(span, "endTimeUnixNano"), "end_time"),
     })
     if failed:
         message = _text(status, "message", "status.message")
@@ -274,7 +250,7 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[str,
             rec["error_message"] = message
         said = f"{rec.get('error_type') or ''} {rec.get('error_message') or ''}"
         rec["status"] = "timeout" if _TIMEOUT.search(said) else "error"
-    scope_name = _g(scope, "name")
+    scope_name = g(scope, "name")
     if scope_name:
         rec["metadata"] = {**(rec.get("metadata") or {}), "otel_scope": scope_name}
     rec = {k: v for k, v in rec.items() if v is not None}
@@ -285,9 +261,9 @@ def span_record(span: dict[str, Any], resource: dict[str, Any], scope: dict[str,
 
 
 def _text(d: dict[str, Any], camel: str, field: str | None = None) -> str | None:
-    value = _g(d, camel)
+    value = g(d, camel)
     if value is not None and not isinstance(value, str):
-        raise ShapeError(field or camel, f"not a string: {_kind(value)}")
+        raise ShapeError(field or camel, f"not a string: {shown(value)}")
     return value
 
 
@@ -296,103 +272,19 @@ def _merge_events(attrs: dict[str, Any], events: Any, *, with_exceptions: bool) 
     if events is None:
         return
     if not isinstance(events, list):
-        raise ShapeError("events", f"not a list: {_kind(events)}")
+        raise ShapeError("events", f"not a list: {shown(events)}")
     for i, ev in enumerate(events):
         if not isinstance(ev, dict):
-            raise ShapeError(f"events[{i}]", f"not an object: {_kind(ev)}")
+            raise ShapeError(f"events[{i}]", f"not an object: {shown(ev)}")
         name = _text(ev, "name", f"events[{i}].name")
         if name == "exception" and not with_exceptions:
             continue  # an exception the span recovered from is not the span's error
         keys = _EVENT_KEYS.get(name)
         if keys:
-            ev_attrs = attribute_map(_g(ev, "attributes"), f"events[{i}].attributes")
+            ev_attrs = attribute_map(g(ev, "attributes"), f"events[{i}].attributes")
             for k in keys:
                 if k in ev_attrs and attrs.get(k) is None:
                     attrs[k] = ev_attrs[k]
-
-
-# -- OTLP/JSON value decoding --------------------------------------------------------------------
-def attribute_map(attributes: Any, field: str = "attributes") -> dict[str, Any]:
-    """``[{key, value: AnyValue}]`` → ``{key: value}`` (a plain mapping is taken as it is);
-    raises ``ShapeError`` naming ``field`` and the key for anything else."""
-    if attributes is None:
-        return {}
-    if isinstance(attributes, dict):
-        pairs = attributes.items()
-    elif isinstance(attributes, list):
-        pairs = []
-        for i, kv in enumerate(attributes):
-            if not isinstance(kv, dict) or not isinstance(kv.get("key"), str):
-                raise ShapeError(f"{field}[{i}]", f"not a {{key, value}} pair: {_kind(kv)}")
-            pairs.append((kv["key"], kv.get("value")))
-    else:
-        raise ShapeError(field, f"not a list of {{key, value}} pairs: {_kind(attributes)}")
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        try:
-            out[key] = any_value(value)
-        except ShapeError as exc:
-            raise ShapeError(f"{field}.{key}", exc.reason) from None
-    return out
-
-
-def any_value(v: Any) -> Any:
-    """Decode an OTLP AnyValue; a scalar that does not parse is returned raw, for validation,
-    and a container of the wrong shape raises ``ShapeError``."""
-    if not isinstance(v, dict):
-        return v
-    for key in v:
-        kind = _ANY_KINDS.get(key)
-        if kind is not None:
-            return kind(v[key])
-    return None
-
-
-def _int(x: Any) -> Any:
-    try:
-        return int(x)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: int(inf)
-        return x
-
-
-def _double(x: Any) -> Any:
-    try:
-        return float(x)
-    except (TypeError, ValueError, OverflowError):  # OverflowError: float(10**400)
-        return x
-
-
-def _bool(x: Any) -> Any:
-    # OTLP/JSON writes true/false; bool("false") would be True.
-    return x.lower() == "true" if isinstance(x, str) else x
-
-
-def _values(x: Any, kind: str) -> list[Any]:
-    values = _g(x, "values") if isinstance(x, dict) else x
-    if values is None:
-        return []
-    if not isinstance(values, list):
-        raise ShapeError(kind, f"not {{values: [...]}}: {_kind(x)}")
-    return values
-
-
-def _array(x: Any) -> list[Any]:
-    return [any_value(i) for i in _values(x, "arrayValue")]
-
-
-def _kvlist(x: Any) -> dict[str, Any]:
-    return attribute_map(_values(x, "kvlistValue"), "kvlistValue")
-
-
-_ANY_KINDS = {
-    "stringValue": lambda x: x, "string_value": lambda x: x,
-    "boolValue": _bool, "bool_value": _bool,
-    "intValue": _int, "int_value": _int,
-    "doubleValue": _double, "double_value": _double,
-    "arrayValue": _array, "array_value": _array,
-    "kvlistValue": _kvlist, "kvlist_value": _kvlist,
-    "bytesValue": lambda x: x, "bytes_value": lambda x: x,
-}
 
 
 def _hex_id(value: Any, n_bytes: int, field: str) -> str | None:
@@ -401,7 +293,7 @@ def _hex_id(value: Any, n_bytes: int, field: str) -> str | None:
     if value is None or value == "":
         return None
     if not isinstance(value, str):
-        raise ShapeError(field, f"not a string: {_kind(value)}")
+        raise ShapeError(field, f"not a string: {shown(value)}")
     s = value.strip()
     if len(s) == 2 * n_bytes and all(c in "0123456789abcdefABCDEF" for c in s):
         return s.lower()
@@ -420,25 +312,9 @@ def _time(value: Any, field: str) -> int | None:
     if isinstance(value, float) and value.is_integer():
         value = int(value)
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ShapeError(field, f"not a time in Unix nanoseconds: {_kind(value)}")
+        raise ShapeError(field, f"not a time in Unix nanoseconds: {shown(value)}")
     try:
         ns = int(value)
     except ValueError:
-        raise ShapeError(field, f"not a time in Unix nanoseconds: {_kind(value)}") from None
+        raise ShapeError(field, f"not a time in Unix nanoseconds: {shown(value)}") from None
     return ns // 1000 if ns else None
-
-
-_SNAKE: dict[str, str] = {}
-
-
-def _g(d: Any, camel: str) -> Any:
-    """A field by its OTLP/JSON (lowerCamelCase) name or its protobuf (snake_case) name."""
-    if not isinstance(d, dict):
-        return None
-    if camel in d:
-        return d[camel]
-    snake = _SNAKE.get(camel)
-    if snake is None:
-        snake = _SNAKE[camel] = re.sub(r"([A-Z])", lambda m: "_" + m.group(1).lower(), camel)
-    return d.get(snake)
-
