@@ -87,9 +87,10 @@ labels = {int(r.run_id): visible(f"#{r.run_id} · {r.target_name} {r.target_vers
           for r in runs.itertuples()}
 ids = list(labels)
 c1, c2 = st.columns(2)
-new_run = c1.selectbox("New run", ids, format_func=labels.get, key="exp_new")
+# Keyed by the newest run: when a run finishes, the choice starts over at newest vs previous.
+new_run = c1.selectbox("New run", ids, format_func=labels.get, key=f"exp_new_{ids[0]}")
 old_run = c2.selectbox("Old run", ids, index=min(1, len(ids) - 1), format_func=labels.get,
-                       key="exp_old")
+                       key=f"exp_old_{ids[0]}")
 if new_run == old_run:
     st.text("Choose two different runs of one test set.")
 else:
