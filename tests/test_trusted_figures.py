@@ -119,3 +119,64 @@ def test_status_counts_grades_items_queues_judges_and_golden_sets(tmp_path: Path
     assert lines["items"] == "40" and lines["judge versions"] == "1"
     assert lines["review queues"] == "0" and lines["golden datasets"] == "0"
     assert lines["spans"] == "0"
+
+
+def test_golden_correct_at_comes_from_the_chosen_rubric(store, tmp_path: Path):
+    from goldenloop import golden as G
+
+    # Two rubrics define "quality": r@1 on 1-5 (correct at 4), then r2@1 on 1-10 (at 7.75).
+    for name, text, rubric, scale in (
+            ("a.csv", _rows(20, 2), "r", {"type": "interval", "min": 1, "max": 5}),
+            ("b.csv", _rows(20, 2, seed=2), "r2",
+             {"type": "interval", "min": 1, "max": 10})):
+        p = tmp_path / name
+        p.write_text(text)
+        mapping = {"grades": {
+            "layout": "wide", "target": {"type": "item", "column": "id", "prefix": rubric + ":"},
+            "rubric": {"name": rubric, "version": "1"}, "criterion": "quality", "scale": scale,
+            "raters": [{"columns": ["c0", "c1"], "kind": "reviewer"}]}}
+        import_file(store, p, ImportOptions(mapping=mapping))
+    with pytest.raises(G.FilterError, match="several rubrics"):
+        G.resolve(store, G.GoldenFilter(criterion="quality"))
+    assert G.resolve(store, G.GoldenFilter(criterion="quality", rubric_name="r")).correct_at == 4
+    assert G.resolve(store, G.GoldenFilter(criterion="quality", rubric_name="r2",
+                                           rubric_version="1")).correct_at == 7.75
+    with pytest.raises(G.FilterError, match="does not define"):
+        G.resolve(store, G.GoldenFilter(criterion="quality", rubric_name="r", rubric_version="9"))
+    # Only the chosen rubric's grades count.
+    p = G.preview(store, G.GoldenFilter(criterion="quality", rubric_name="r"), limit=100)
+    assert p.counts["considered"] == 20  # r's 20 items, not r2's
+    assert set(p.rows["row_key"].str.split(":").str[1]) <= {"r"}
+
+
+@pytest.mark.parametrize("scale", [
+    {"type": "interval", "min": 1, "max": 5}, {"type": "ordinal", "min": 1, "max": 5},
+    {"type": "nominal", "labels": ["1", "2", "3", "4", "5"]}, {"type": "boolean"}])
+def test_agreement_report_for_every_value_type(tmp_path: Path, scale: dict):
+    import json
+
+    from typer.testing import CliRunner
+
+    from goldenloop.cli import app
+
+    db = tmp_path / "r.duckdb"
+    text = _rows(60, 3)
+    if scale["type"] == "boolean":  # 4 and 5 pass
+        text = "\n".join(",".join(c if i < 3 or j == 0 else str(int(int(c) >= 4))
+                                  for i, c in enumerate(line.split(",")))
+                         for j, line in enumerate(text.splitlines())) + "\n"
+    _import(db, tmp_path, text, [{"columns": ["c0", "c1"], "kind": "reviewer"},
+                                 {"columns": ["c2"], "kind": "judge", "name": "gpt",
+                                  "version": "v1"}], scale=scale)
+    run = CliRunner().invoke(app, ["agreement", "report", "--criterion", "quality", "--db",
+                                   str(db), "--json", "--resamples", "200", "--by", "reviewer"])
+    assert run.exit_code == 0, run.output
+    out = json.loads(run.output)
+    assert out["value_type"] == scale["type"]
+    assert [v["judge_version"] for v in out["verdicts"]] == ["v1"]
+    stats = {j["statistic"] for j in out["judges"]}
+    assert "krippendorff_alpha" in stats and out["humans"]
+    assert {s["slice_value"] for s in out["slices"]} == {"c0", "c1"}
+    text_run = CliRunner().invoke(app, ["agreement", "report", "--criterion", "quality",
+                                        "--db", str(db), "--resamples", "200"])
+    assert text_run.exit_code == 0 and "gpt v1: " in text_run.output, text_run.output

@@ -68,6 +68,7 @@ def filter_form(opts: golden.Options) -> golden.GoldenFilter | None:
         st.session_state["gs_filter"] = last
     with st.form("gs_filter_form", border=True):
         kw = _grade_rules(crit)
+        kw |= _rubric_and_judges(crit)
         cols = st.columns(4)
         kw["apps"] = tuple(cols[0].multiselect("Apps", opts.apps, placeholder="all"))
         kw["model_versions"] = tuple(cols[1].multiselect("Model versions", opts.model_versions,
@@ -94,6 +95,24 @@ def filter_form(opts: golden.Options) -> golden.GoldenFilter | None:
     st.session_state["gs_filter"] = f
     st.session_state.pop("gs_export", None)
     return f
+
+
+JUDGES = {"fit for use": "fit", "any version": "any", "none": "none"}
+
+
+def _rubric_and_judges(crit: Criterion) -> dict:
+    """Whose scale sets the default "correct at" rule, and which judge versions count."""
+    cols = st.columns(2)
+    rubric = cols[0].selectbox(
+        "Rubric", ["(the one that defines it)", *crit.rubrics], key="gs_rubric",
+        format_func=visible, help="Its scale sets 'Graded correct at' when left empty, and "
+                                  "only its grades count")
+    judges = cols[1].radio("Judge versions counted", list(JUDGES), key="gs_judges",
+                           horizontal=True, help="For 'judge agrees': fit for use means the "
+                                                 "versions that pass the agreement gate")
+    name, _, version = rubric.partition("@") if rubric in crit.rubrics else ("", "", "")
+    return {"rubric_name": name or None, "rubric_version": version or None,
+            "judges": JUDGES[judges]}
 
 
 def _grade_rules(crit: Criterion) -> dict:
@@ -125,6 +144,7 @@ def draw_preview(store, p: golden.Preview) -> None:
                 help="Graded not correct and not corrected: left out of the set, counted here")
     m[3].metric("Judge agrees", "—" if p.judge_agreement is None else f"{p.judge_agreement:.0%}",
                 help="Share of rows whose latest judge grade reaches the reviewers' verdict")
+    st.text(next(line for line in p.filter.describe() if line.startswith("judge versions")))
     if c["left_out"]:
         st.dataframe(pd.DataFrame(list(c["left_out"].items()), columns=["left out", "rows"]),
                      hide_index=True)

@@ -2,7 +2,10 @@
 
 - ``orders``: pairwise judges in both answer orders (e.g. LLMBar MT-Bench);
 - ``levels``: judges against the human mean per item and per group, and human alpha
-  (e.g. HANNA).
+  (e.g. HANNA);
+- ``report``: any criterion, whatever its value type: every judge version against each
+  reviewer (with the gate's verdict: which versions count in quality figures), the
+  reviewers' own agreement, and optionally per slice; ``--json`` for machines.
 
 Both read (a snapshot when a server runs) and write nothing.
 """
@@ -125,6 +128,73 @@ def _with_intervals(judges, level: str, way: str):
                    for t, lo, hi in zip(sel["tau_b"], sel["ci_low"], sel["ci_high"], strict=True)]
     return sel.pivot_table(index=["judge_name", "criterion"], columns="judge_version",
                            values="cell", aggfunc="first")
+
+
+@agreement_app.command("report")
+def report(
+    criterion: Annotated[str, typer.Option(help="The graded criterion.")],
+    rubric: Annotated[str | None, typer.Option(help="Rubric NAME or NAME@VERSION (needed when "
+                                               "several rubrics define the criterion).")] = None,
+    by: Annotated[str | None, typer.Option(help="Also per slice: judge_version, "
+                                           "model_version, app, reviewer or time.")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")
+                        ] = False,
+    db: DbOption = None,
+    resamples: Resamples = 1000,
+) -> None:
+    """Judge–human agreement of any criterion: each judge version's statistics (chosen by the
+    value type) with 95% intervals, whether it is fit for use, and the reviewers' own."""
+    import json
+
+    from goldenloop import access
+    from goldenloop.agreement import criterion_agreement
+    from goldenloop.agreement.gate import default_rule, gate
+    from goldenloop.config import resolve_paths
+
+    name, _, version = (rubric or "").partition("@")
+    with access.for_reading(resolve_paths(db)) as r:
+        if r.note and not json_out:
+            typer.echo(f"({r.note})")
+        res = criterion_agreement(r.store, criterion, rubric_name=name or None,
+                                  rubric_version=version or None, n_resamples=resamples)
+        rule = default_rule(res.scale.value_type)
+        each = res.judges[res.judges["comparison"] == "each human"]
+        verdicts = gate(each, rule)
+        slices = res.slices(by) if by else None
+    if json_out:
+        out = {"criterion": criterion, "rubric": rubric, "value_type": res.scale.value_type,
+               "gate": rule.describe(), "verdicts": _records(verdicts),
+               "judges": _records(res.judges), "humans": _records(res.humans),
+               "slices": None if slices is None else _records(slices)}
+        typer.echo(json.dumps(out, indent=1, default=str))
+        return
+    typer.echo(f"{criterion} ({res.scale.value_type}); gate: {rule.describe()}")
+    if verdicts.empty:
+        typer.echo("No judge grades with human grades on the same targets.")
+    for v in verdicts.itertuples():
+        fit = "fit for use" if v.fit else "NOT fit for use"
+        typer.echo(f"\n{v.judge_name} {v.judge_version}: {fit} ({v.reason})")
+        part = each[(each["judge_name"] == v.judge_name) & (each["judge_version"] == v.judge_version)]
+        for f in part.itertuples():
+            typer.echo(f"  {f.statistic:26} {_num(f.value)}  {_ci(f.ci_low, f.ci_high)}  "
+                       f"n={int(f.n)} items={int(f.n_items)}")
+    typer.echo("\nReviewers among themselves:")
+    for h in res.humans.itertuples():
+        typer.echo(f"  {h.statistic:26} {_num(h.value)}  {_ci(h.ci_low, h.ci_high)}  "
+                   f"items={int(h.n_items)}")
+    if slices is not None:
+        typer.echo(f"\nBy {by} ({rule.statistic}):")
+        sel = slices[slices["statistic"] == rule.statistic]
+        for s in sel.itertuples():
+            small = " (small)" if s.small else ""
+            typer.echo(f"  {s.judge_version} · {s.slice_value}: {_num(s.value)}  "
+                       f"{_ci(s.ci_low, s.ci_high)}  n={int(s.n)}{small}")
+
+
+def _records(df) -> list[dict]:
+    """A frame as JSON-ready records: NaN becomes null."""
+    return [{k: (None if isinstance(v, float) and v != v else v) for k, v in row.items()}
+            for row in df.to_dict(orient="records")]
 
 
 def register(app: typer.Typer) -> None:

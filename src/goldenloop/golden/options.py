@@ -16,6 +16,9 @@ class Criterion:
     labels: tuple[str, ...]
     min_value: float | None
     max_value: float | None
+    # Rubric versions that define the criterion, "name@version", newest first: the page's
+    # choice of whose scale sets the "correct at" rule.
+    rubrics: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -43,10 +46,14 @@ def options(store: Store) -> Options:
                            GROUP BY ALL),
                 meta AS (SELECT * FROM criteria
                          QUALIFY row_number() OVER (PARTITION BY name
-                                                    ORDER BY created_at DESC) = 1)
+                                                    ORDER BY created_at DESC) = 1),
+                defined AS (SELECT name, list(rubric_name || '@' || rubric_version
+                                              ORDER BY created_at DESC) AS rubrics
+                            FROM criteria GROUP BY name)
            SELECT g.criterion, g.n, m.value_type, coalesce(m.labels, []), m.min_value,
-                  m.max_value
+                  m.max_value, coalesce(d.rubrics, [])
            FROM graded g LEFT JOIN meta m ON m.name = g.criterion
+           LEFT JOIN defined d ON d.name = g.criterion
            WHERE coalesce(m.value_type, '') <> 'text'
            ORDER BY g.n DESC, g.criterion""")
     tags = store.rows(
@@ -55,7 +62,8 @@ def options(store: Store) -> Options:
            ORDER BY 1""")
     queues = store.rows("SELECT queue_id, name FROM queues ORDER BY queue_id DESC")
     return Options(
-        tuple(Criterion(c, int(n), t, tuple(labels), lo, hi) for c, n, t, labels, lo, hi in crit),
+        tuple(Criterion(c, int(n), t, tuple(labels), lo, hi, tuple(r))
+              for c, n, t, labels, lo, hi, r in crit),
         _values(store, "app"), _values(store, "model_version"), _values(store, "prompt_version"),
         tuple(str(t) for (t,) in tags if t is not None),
         tuple((int(q), str(n)) for q, n in queues))
