@@ -180,3 +180,20 @@ def test_agreement_report_for_every_value_type(tmp_path: Path, scale: dict):
     text_run = CliRunner().invoke(app, ["agreement", "report", "--criterion", "quality",
                                         "--db", str(db), "--resamples", "200"])
     assert text_run.exit_code == 0 and "gpt v1: " in text_run.output, text_run.output
+
+
+def test_a_judge_version_no_reviewer_met_is_shown_apart(app_db: Path, tmp_path: Path):
+    from goldenloop.agreement import fitness
+
+    _import(app_db, tmp_path, _rows(60, 3), [{"columns": ["c0", "c1"], "kind": "reviewer"},
+                                             {"columns": ["c2"], "kind": "judge", "name": "gpt",
+                                              "version": "v1"}])
+    other = _rows(30, 1).replace("\ni", "\nz")  # other items, graded by a judge only
+    _import(app_db, tmp_path, other, [{"columns": ["c0"], "kind": "judge", "name": "gpt",
+                                       "version": "v2"}], name="other.csv")
+    with Store(app_db) as s:
+        status = fitness.judge_status(s, "quality").set_index("judge_version")["status"]
+        assert status["v2"] == fitness.UNCHECKED and status["v1"] != fitness.UNCHECKED
+        assert "v2" not in (fitness.choose(s, "quality").versions or ())
+    at = app_page("agreement")
+    assert any("Not yet checked" in t.value and "gpt v2" in t.value for t in at.text)

@@ -22,6 +22,7 @@ from untrusted import md, visible, visible_frame
 
 from goldenloop import roles
 from goldenloop.agreement import disagreements as dis
+from goldenloop.agreement import fitness
 from goldenloop.agreement import gate as g
 from goldenloop.agreement import page_data as pdata
 from goldenloop.errors import GoldenloopError
@@ -351,6 +352,12 @@ if page.empty:
 
 specs = state.aggregate(store, charts.specs, query)
 draw_verdicts(page)
+unchecked = state.aggregate(store, fitness.judge_status, str(crit["criterion"]))
+unchecked = unchecked[unchecked["status"] == fitness.UNCHECKED]
+if len(unchecked):  # shown apart: no reviewer graded their items, so they count nowhere
+    st.text(visible("Not yet checked, so not counted in quality figures (no reviewer graded "
+                    "the same items): " + ", ".join(f"{n} {v}" for n, v in zip(
+                        unchecked["judge_name"], unchecked["judge_version"], strict=True))))
 draw_figures(page, specs)
 judges = sorted(page.disagreements)
 key = judges[0]
