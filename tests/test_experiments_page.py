@@ -64,3 +64,6 @@ def test_runs_comparison_and_canary(app_db, tmp_path):
     assert at.get("vega_lite_chart")
     rendered = "\n".join(str(m.value) for m in at.markdown)
     assert "example.com" not in rendered
+    at.text_input(key="exp_live").input("qa").run()
+    assert not at.exception
+    assert "No production request matches" in "\n".join(str(t.value) for t in at.text)

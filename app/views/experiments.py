@@ -1,6 +1,7 @@
 """Experiments: runs of test sets against targets (with progress and cancel while the server
-runs them), two runs compared item by item with per-scorer statistics, and canary suites
-with their series by model version and the answers that changed.
+runs them), two runs compared item by item with per-scorer statistics, production requests
+matching a test item scored against it by model version (live ground truth), and canary
+suites with their series by model version and the answers that changed.
 
 Outputs, inputs, target and test set names are untrusted: tables and st.text only."""
 
@@ -15,7 +16,7 @@ import widgets
 from untrusted import md, visible, visible_frame
 
 from goldenloop.errors import GoldenloopError
-from goldenloop.experiments import canaries, results, scoring
+from goldenloop.experiments import canaries, live, results, scoring
 from goldenloop.experiments import compare as cmp
 from goldenloop.experiments import targets as tg
 from goldenloop.experiments.jobs import run_params
@@ -118,6 +119,26 @@ else:
         if st.button("Mark the old run as baseline of its target", key="exp_mark"):
             cmp.mark_baseline(store, old_run)
             st.rerun()
+
+st.subheader("Live ground truth")
+ref = st.text_input("Production requests matching an item of test set (NAME or NAME@VERSION)",
+                    key="exp_live")
+if ref.strip():
+    try:
+        truth = state.aggregate(store, live.for_ref, ref.strip())
+    except GoldenloopError as exc:
+        st.text(visible(exc))
+    else:
+        if truth.empty:
+            st.text("No production request matches an item of this test set.")
+        else:
+            pick = st.selectbox("Scorer", sorted(truth["scorer"].unique()), key="exp_live_scorer")
+            rows = truth[truth["scorer"] == pick].assign(
+                model_version=lambda d: d["model_version"].map(visible))
+            st.altair_chart(alt.Chart(rows).mark_line(point=True).encode(
+                x=alt.X("period:T", title="day"), y=alt.Y("mean:Q", title=f"mean {pick}"),
+                color=alt.Color("model_version:N", title="model version"),
+                tooltip=["period", "model_version", "spans", "mean", "pass_rate"]))
 
 st.subheader("Canaries")
 suites = canaries.suites(store)

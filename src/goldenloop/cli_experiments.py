@@ -177,3 +177,25 @@ def baseline_(run_id: Annotated[int, typer.Argument(help="The run.")], db: DbOpt
     with Store(paths.db) as store:
         info = mark_baseline(store, run_id)
     typer.echo(f"run {info.run_id} is the baseline of {info.target_name}")
+
+
+@experiment.command()
+def live(dataset: Annotated[str, typer.Argument(help="NAME[@VERSION]: a test set or golden set.")],
+         since: Annotated[str | None, typer.Option(help="Only spans from this time (UTC).")] = None,
+         db: DbOption = None) -> None:
+    """Production requests matching a test item, scored against its expected output: mean and
+    pass rate per day, model version and scorer (JSON Lines)."""
+    from datetime import datetime
+
+    from goldenloop.experiments import datasets
+    from goldenloop.experiments import live as live_truth
+
+    when = datetime.fromisoformat(since) if since else None
+    with access.for_reading(resolve_paths(db)) as r:
+        _, items = datasets.read_items(r.store, dataset)
+        df = live_truth.by_model_version(r.store, items, since=when)
+    if df.empty:
+        typer.echo("No production request matches an item of this test set.")
+    for row in df.to_dict("records"):
+        row["period"] = row["period"].isoformat()
+        typer.echo(json.dumps(row, ensure_ascii=False, default=str))

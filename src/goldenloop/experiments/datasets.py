@@ -264,6 +264,17 @@ def from_golden(store: Store, name: str, version: int | None = None) -> Dataset:
                          WHERE golden_version_id = ?""", [v.version_id])
     if have:
         return Dataset(int(have[0][0]), name, v.version, "golden", int(have[0][1]), have[0][2])
+    items = _golden_items(store, v)
+    chash = content_hash(items)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    return store.write(lambda cur: _insert(cur, name, v.version, "golden",
+                                           f"golden {name} v{v.version}", chash, v.version_id,
+                                           items, v.author, now))
+
+
+def _golden_items(store: Store, v) -> list[dict[str, Any]]:
+    from goldenloop import golden
+
     df = golden.rows(store, v)
     items = []
     for r in df.to_dict("records"):
@@ -274,11 +285,7 @@ def from_golden(store: Store, name: str, version: int | None = None) -> Dataset:
                       "messages": r.get("messages"), "expected": r.get("expected_output"),
                       "metadata": json.dumps(meta, ensure_ascii=False, default=str),
                       "span_key": None if _missing(r.get("span_key")) else int(r["span_key"])})
-    chash = content_hash(items)
-    now = datetime.now(UTC).replace(tzinfo=None)
-    return store.write(lambda cur: _insert(cur, name, v.version, "golden",
-                                           f"golden {name} v{v.version}", chash, v.version_id,
-                                           items, v.author, now))
+    return items
 
 
 def _missing(value: Any) -> bool:
@@ -307,6 +314,25 @@ def resolve(store: Store, ref: str) -> Dataset:
         raise ExperimentError(f"no test set or golden dataset named {name!r}: import a file "
                               "with `goldenloop experiment import`, or build a golden set")
     return from_golden(store, name, version)
+
+
+def read_items(store: Store, ref: str) -> tuple[str, list[dict[str, Any]]]:
+    """The items of ``NAME[@VERSION]`` without writing anything (a snapshot can be read):
+    the resolved reference and the items (input, expected, item_key, span_key)."""
+    from goldenloop import golden
+
+    name, version = parse_ref(ref)
+    has_tables = store.scalar("SELECT count(*) FROM information_schema.tables "
+                              "WHERE table_name = 'experiment_datasets'")
+    if has_tables and store.scalar("SELECT count(*) FROM experiment_datasets WHERE name = ? "
+                                   "AND kind = 'file'", [name]):
+        found = resolve(store, ref)
+        return found.ref, items(store, found)
+    try:
+        v = golden.get_version(store, name, version)
+    except golden.DatasetNotFound as exc:
+        raise ExperimentError(f"no test set named {name!r}, and {exc}") from None
+    return f"{name}@{v.version}", _golden_items(store, v)
 
 
 def items(store: Store, dataset: Dataset) -> list[dict[str, Any]]:
