@@ -174,17 +174,26 @@ def build(view: Overview, name: str, choice: str | None = None,
     if detected is None or detected.empty:
         return chart
     mine = detected[detected["metric"].isin(DETECTED.get(name, ()))]
-    return c.add_detected(chart, frame_of(view), detected_rows(mine))
+    f = view.filter
+    apart = (f.end - f.start) / 12 if f.start and f.end else timedelta(0)
+    return c.add_detected(chart, frame_of(view), detected_rows(mine, apart))
 
 
-def detected_rows(df: pd.DataFrame) -> pd.DataFrame:
+def detected_rows(df: pd.DataFrame, apart: timedelta) -> pd.DataFrame:
     """The overlay's rows: window, a short label, and what, where and how severe (names
-    from data made visible)."""
+    from data made visible). Labels closer than ``apart`` to a more severe (or earlier)
+    one are left blank, so they do not print over each other; the tooltip still tells."""
+    df = df.sort_values(["severity", "window_start"], ascending=[False, True])
     where = [f"{d} = {v}" if isinstance(d, str) else "whole app"
              for d, v in zip(df["dimension"], df["value"], strict=True)]
+    shown: list[datetime] = []
+    labels = []
+    for start, kind in zip(df["window_start"], df["kind"], strict=True):
+        free = all(abs(start - t) >= apart for t in shown)
+        shown += [start] if free else []
+        labels.append("detected: " + kind.replace("_", " ") if free else "")
     return pd.DataFrame({
-        "start": df["window_start"], "end": df["window_end"],
-        "label": ["detected: " + k.replace("_", " ") for k in df["kind"]],
+        "start": df["window_start"], "end": df["window_end"], "label": labels,
         "what": [f"{m.replace('_', ' ')} {k.replace('_', ' ')} · {s}" for m, k, s in
                  zip(df["metric"], df["kind"], df["status"], strict=True)],
         "where": [visible(f"{a} · {w}") for a, w in zip(df["app"], where, strict=True)],

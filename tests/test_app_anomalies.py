@@ -197,6 +197,10 @@ def test_monitor_draws_detected_anomalies_apart_from_the_answer_key(
     assert len(requests["datasets"]["detected"]) == 1  # the ended one is history: still drawn
     cost = monitor_charts.build(view, "cost_per_1k", None, detected).vega_spec()
     assert "detected" not in cost["datasets"]  # no cost anomaly
+    # Labels closer than the given distance to a more severe or earlier one stay blank.
+    rows = monitor_charts.detected_rows(detected, timedelta(hours=2))
+    assert rows["label"].tolist() == ["detected: spike", "", "", "", ""]
+    assert rows["severity"].tolist()[:2] == ["high", "high"]
     alt.LayerChart.from_dict({**latency, "datasets": {
         k: json.loads(d.to_json(orient="records", date_format="iso"))
         for k, d in latency["datasets"].items()}}, validate=True)
