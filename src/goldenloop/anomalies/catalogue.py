@@ -73,7 +73,7 @@ METRICS: tuple[Metric, ...] = (
        "answers that refuse", "scored answers"),
     _m("negative_feedback_rate", "Negative feedback", "share", "rate", "up", "linear", 0.05,
        "feedback", "thumbs down", "thumbs given"),
-    _m("turns_per_session", "Turns per session", "turns", "mean", "both", "log", 0.3,
+    _m("turns_per_session", "Turns (LLM calls) per session", "turns", "mean", "both", "log", 0.3,
        "sessions"),
     _m("dropoff_rate", "Drop-off rate", "share", "rate", "up", "linear", 0.05, "sessions",
        "sessions whose last turn failed", "sessions"),

@@ -35,15 +35,17 @@ class Event:
 
 
 def find(store: Store, since: datetime, until: datetime, mats: list[Matrix]) -> list[Event]:
-    return new_versions(store, since, until, mats) + new_failures(store, since, until)
+    seen = sql.version_first_seen(store, until)
+    return (new_versions(store, since, until, mats, seen)
+            + new_failures(store, since, until, seen))
 
 
 # -- new versions ---------------------------------------------------------------------------------
-def new_versions(store: Store, since: datetime, until: datetime,
-                 mats: list[Matrix]) -> list[Event]:
+def new_versions(store: Store, since: datetime, until: datetime, mats: list[Matrix],
+                 seen: pd.DataFrame) -> list[Event]:
     """Versions first seen in the range, in apps with some history before them; ``mats``
-    are the run's series (the comparison reads them instead of scanning spans again)."""
-    seen = sql.version_first_seen(store, until)
+    are the run's series (the comparison reads them instead of scanning spans again),
+    ``seen`` is ``series_sql.version_first_seen``."""
     app_start = seen[seen["dimension"].isna()].set_index("app")["first_seen"]
     out = []
     for r in seen[seen["dimension"].notna() & seen["value"].notna()].itertuples():
@@ -168,12 +170,12 @@ def _moved(base: dict, c: Moved, prev: str, details: dict) -> Finding:
 
 
 # -- new failure kinds ----------------------------------------------------------------------------
-def new_failures(store: Store, since: datetime, until: datetime) -> list[Event]:
+def new_failures(store: Store, since: datetime, until: datetime,
+                 seen: pd.DataFrame) -> list[Event]:
     kinds = sql.failure_kinds(store, since, until)
     if kinds.empty:
         return []
-    starts = sql.version_first_seen(store, until)
-    app_start = starts[starts["dimension"].isna()].set_index("app")["first_seen"]
+    app_start = seen[seen["dimension"].isna()].set_index("app")["first_seen"]
     out = []
     for (app, component), grp in kinds.groupby(["app", "component"], dropna=False):
         key_col = "error_kind" if pd.isna(component) else None
