@@ -286,6 +286,10 @@ def test_a_judge_as_scorer_grades_the_answers(store, tmp_path, monkeypatch):
     assert list(scores["passed"]) == [True, False, True, False, True, False]
     assert "the call failed" in scores.loc["q5", "detail"]
     assert scores["scorer_version"].nunique() == 1
+    judged = store.scalar("SELECT sum(cost_usd) FROM judge_runs")
+    called = store.scalar("SELECT sum(cost_usd) FROM experiment_results WHERE run_id = ?",
+                          [res.run_id])
+    assert judged > 0 and res.cost_usd == pytest.approx(judged + called)
     with pytest.raises(ExperimentError, match="scorer judge:nope: no judge named 'nope'"):
         runner.run(store, _target("http://127.0.0.1:9/v1"), ds, ["judge:nope"])
     n = store.scalar("""SELECT count(*) FROM grades WHERE source = 'judge' AND target_type = 'item'

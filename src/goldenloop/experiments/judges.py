@@ -24,8 +24,10 @@ def target_id(run_id: int, item_key: str) -> str:
     return f"experiment:{run_id}:{item_key}"
 
 
-def score_with_judge(store: Store, run_id: int, judge_name: str, opts: Any) -> int:
-    """Judge the run's answers and write the verdicts as its scores; returns how many."""
+def score_with_judge(store: Store, run_id: int, judge_name: str, opts: Any,
+                     budget_left: float | None = None) -> float:
+    """Judge the run's answers and write the verdicts as its scores, spending at most
+    ``budget_left`` (None: no limit); returns what the judge's calls cost."""
     from goldenloop import judge as judges
     from goldenloop.experiments.runner import _SCORE_SCHEMA, insert_rows
 
@@ -45,11 +47,15 @@ def score_with_judge(store: Store, run_id: int, judge_name: str, opts: Any) -> i
         if pairwise:
             v = {"input": r["input"], "output_a": r["expected"], "output_b": r["output"]}
         targets.append(judges.Target("item", target_id(run_id, r["item_key"]), None, None, v))
+    cost = 0.0
     if targets:
-        remaining = None if opts.budget_usd is None else max(0.0, opts.budget_usd - _spent(store, run_id))
-        judges.run(store, j, judges.Selection("experiment", {"experiment_run": run_id}, targets),
-                   judges.RunOptions(concurrency=opts.concurrency, budget_usd=remaining,
-                                     prices=opts.prices, cancel=opts.cancel))
+        result = judges.run(store, j, judges.Selection("experiment", {"experiment_run": run_id},
+                                                       targets),
+                            judges.RunOptions(concurrency=opts.concurrency,
+                                              budget_usd=None if budget_left is None
+                                              else max(0.0, budget_left),
+                                              prices=opts.prices, cancel=opts.cancel))
+        cost = result.cost_usd
     verdicts = _verdicts(store, j.version, run_id)
     source = store.scalar("SELECT source FROM experiment_runs WHERE run_id = ?", [run_id])
     now = datetime.now(UTC).replace(tzinfo=None)
@@ -68,7 +74,7 @@ def score_with_judge(store: Store, run_id: int, judge_name: str, opts: Any) -> i
                     "scorer_version": j.version, "value": value, "passed": passed,
                     "detail": detail, "source": source, "created_at": now})
     store.write(lambda cur: insert_rows(cur, "experiment_scores", out, _SCORE_SCHEMA))
-    return len(out)
+    return cost
 
 
 def load_judge(store: Store, judge_name: str):
@@ -78,11 +84,6 @@ def load_judge(store: Store, judge_name: str):
         return judges.get(store, judge_name)
     except judges.JudgeError as exc:
         raise ExperimentError(f"scorer judge:{judge_name}: {exc}") from None
-
-
-def _spent(store: Store, run_id: int) -> float:
-    return float(store.scalar("SELECT coalesce(sum(cost_usd), 0) FROM experiment_results "
-                              "WHERE run_id = ?", [run_id]))
 
 
 def _verdicts(store: Store, version: str, run_id: int) -> dict[str, dict[str, Any]]:

@@ -193,8 +193,10 @@ def run(store: Store, target: Target, dataset: ds.Dataset, scorer_specs: list[st
             writer.flush()
             from goldenloop.experiments.judges import score_with_judge
 
-            for s in later:
-                score_with_judge(store, result.run_id, s.name.removeprefix("judge:"), opts)
+            for s in later:  # the judge's calls count against the run's budget
+                cost = score_with_judge(store, result.run_id, s.name.removeprefix("judge:"), opts,
+                                        budget.remaining)
+                budget.settle(0.0, cost)
     except Exception as exc:  # recorded on the run, then raised to the caller
         error = exc
         raise
