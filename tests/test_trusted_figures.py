@@ -197,3 +197,39 @@ def test_a_judge_version_no_reviewer_met_is_shown_apart(app_db: Path, tmp_path: 
         assert "v2" not in (fitness.choose(s, "quality").versions or ())
     at = app_page("agreement")
     assert any("Not yet checked" in t.value and "gpt v2" in t.value for t in at.text)
+
+
+def test_item_metadata_is_an_agreement_slice(app_db: Path, tmp_path: Path):
+    """A judge that fails on one answering model only: the slice by the items' metadata key
+    shows it, on the page and in the API."""
+    import numpy as np
+
+    from goldenloop.agreement import criterion_agreement
+
+    rng = np.random.default_rng(3)
+    lines = ["id,q,a,gen,ana,gpt"]
+    for i in range(120):
+        gen = "m-bad" if i % 2 else "m-good"
+        h = int(rng.integers(1, 6))
+        j = h if gen == "m-good" else int(rng.integers(1, 6))  # random on m-bad only
+        lines.append(f"i{i},q,a,{gen},{h},{j}")
+    p = tmp_path / "meta.csv"
+    p.write_text("\n".join(lines) + "\n")
+    mapping = {"grades": {
+        "layout": "wide", "target": {"type": "item", "column": "id", "prefix": "t:"},
+        "item": {"dataset": "d", "input": "q", "output": "a", "metadata": ["gen"]},
+        "rubric": {"name": "r", "version": "1"}, "criterion": "quality",
+        "scale": {"type": "interval", "min": 1, "max": 5},
+        "raters": [{"columns": ["ana"], "kind": "reviewer"},
+                   {"columns": ["gpt"], "kind": "judge", "name": "gpt", "version": "v1"}]}}
+    with Store(app_db) as s:
+        import_file(s, p, ImportOptions(mapping=mapping))
+        res = criterion_agreement(s, "quality", n_resamples=200)
+        by = res.slices("meta:gen")
+    alpha = by[by["statistic"] == "krippendorff_alpha"].set_index("slice_value")["value"]
+    assert alpha["m-good"] == pytest.approx(1.0) and alpha["m-bad"] < 0.5
+    at = app_page("agreement")
+    at.radio(key="slice_by").set_value("meta:gen").run()
+    assert not at.exception
+    table = next(d.value for d in at.dataframe if "slice_value" in d.value.columns)
+    assert {"m-good", "m-bad"} <= set(table["slice_value"])

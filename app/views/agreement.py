@@ -234,7 +234,9 @@ def _window(freq: str) -> str:
 
 
 def draw_slices(page: pdata.AgreementPage, slice_by: str) -> None:
-    st.subheader(f"By {SLICE_LABELS[slice_by]}")
+    st.subheader(f"By {SLICE_LABELS.get(slice_by, 'item metadata')}")
+    if slice_by not in SLICE_LABELS:  # a metadata key comes from data: plain text only
+        st.text(visible(slice_by.removeprefix("meta:")))
     df = page.slices
     if df.empty:
         st.info("No pairs to slice.", icon=":material/info:")
@@ -246,7 +248,8 @@ def draw_slices(page: pdata.AgreementPage, slice_by: str) -> None:
         "judge", "slice_value", "value", "ci_low", "ci_high", "n", "n_items", "n_clusters",
         "size", "note"], column_config={
         "judge": st.column_config.TextColumn("Judge"),
-        "slice_value": st.column_config.TextColumn(SLICE_LABELS[slice_by].capitalize()),
+        "slice_value": st.column_config.TextColumn(
+            SLICE_LABELS.get(slice_by, "item metadata").capitalize()),
         "size": st.column_config.TextColumn("Size", help=f"Fewer than {pdata.SMALL_SLICE} "
                                             "sessions: the interval is wide"),
         **{k: v for k, v in FIGURE_COLUMNS.items() if k not in ("who", "label")}})
@@ -333,8 +336,11 @@ if crit is None:
     st.stop()
 flt = choose_filter(store, crit)
 rule, tolerance = choose_rule(str(crit["value_type"]))
-slice_by = st.sidebar.radio("Slice the table by", pdata.SLICE_BY, key="slice_by",
-                            format_func=SLICE_LABELS.get, horizontal=True)
+slice_options = [*pdata.SLICE_BY, *state.aggregate(
+    store, pdata.choices, crit["criterion"], crit["rubric_name"], crit["rubric_version"]).metadata]
+slice_by = st.sidebar.radio(
+    "Slice the table by", slice_options, key="slice_by", horizontal=True,
+    format_func=lambda k: SLICE_LABELS.get(k) or visible(f"item {k.removeprefix('meta:')}"))
 query = pdata.PageQuery(flt, rule, slice_by=slice_by, tolerance=tolerance)
 try:
     page = state.aggregate(store, pdata.agreement_page, query)

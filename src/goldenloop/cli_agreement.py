@@ -136,7 +136,8 @@ def report(
     rubric: Annotated[str | None, typer.Option(help="Rubric NAME or NAME@VERSION (needed when "
                                                "several rubrics define the criterion).")] = None,
     by: Annotated[str | None, typer.Option(help="Also per slice: judge_version, "
-                                           "model_version, app, reviewer or time.")] = None,
+                                           "model_version, app, reviewer, time, or meta:KEY "
+                                           "(a key of the items' metadata).")] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print JSON instead of text.")
                         ] = False,
     db: DbOption = None,

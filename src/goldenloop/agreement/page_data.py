@@ -23,7 +23,12 @@ from goldenloop.agreement.multi import human_agreement, judge_vs_consensus
 from goldenloop.agreement.over_time import agreement_over_time, pair_times
 from goldenloop.agreement.report import COLUMNS, agreement_for, confusion
 from goldenloop.agreement.scale import Scale
-from goldenloop.agreement.slices import DIMENSIONS, JUDGE_KEYS, NO_VALUE, SMALL_SLICE, time_windows
+from goldenloop.agreement.slices import (
+    JUDGE_KEYS,
+    SMALL_SLICE,
+    metadata_keys,
+    slice_values,
+)
 from goldenloop.agreement.versions import side_by_side
 from goldenloop.store import agreement_sql as q
 from goldenloop.store.store import Store
@@ -66,6 +71,7 @@ class Choices:
     reviewers: list[str]
     first: datetime | None
     last: datetime | None
+    metadata: list[str] = field(default_factory=list)  # "meta:KEY" slices of the items
 
 
 @dataclass
@@ -106,7 +112,7 @@ def choices(store: Store, criterion: str, rubric_name: str | None = None,
                                                        strict=True)})
     return Choices(judges, values("model_version"), values("app"), values("reviewer"),
                    when.min().to_pydatetime() if len(when) else None,
-                   when.max().to_pydatetime() if len(when) else None)
+                   when.max().to_pydatetime() if len(when) else None, metadata_keys(pairs))
 
 
 def load(store: Store, f: PageFilter) -> tuple[Scale, pd.DataFrame, pd.DataFrame]:
@@ -172,13 +178,10 @@ def agreement_page(store: Store, query: PageQuery) -> AgreementPage:
 
 def slices(scale: Scale, pairs: pd.DataFrame, by: str, statistic: str, *, window: str = "7D",
            **boot) -> pd.DataFrame:
-    """``statistic`` per judge version and slice of ``by`` (``slices.DIMENSIONS``), every
-    slice shown and the small ones marked: the columns of ``slices.slice_agreement``."""
-    if by not in DIMENSIONS:
-        raise ValueError(f"cannot slice by {by!r}: choose one of {', '.join(DIMENSIONS)}")
-    col = DIMENSIONS[by]
-    df = pairs.assign(window_start=time_windows(pairs, window)) if by == "time" else pairs
-    df = df.assign(slice_value=df[col].astype(object).where(df[col].notna(), NO_VALUE))
+    """``statistic`` per judge version and slice of ``by`` (``slices.DIMENSIONS`` or
+    ``meta:KEY``), every slice shown and the small ones marked: the columns of
+    ``slices.slice_agreement``."""
+    df = pairs.assign(slice_value=slice_values(pairs, by, window))
     out = statistic_by(scale, df, [*JUDGE_KEYS, "slice_value"], statistic, **boot)
     return out.assign(slice=by)
 

@@ -26,7 +26,8 @@ version it was made under.
 
 Each row carries what agreement is sliced by: the span's app, model version, session and
 start time (for trace targets, those of the trace's first span; a session target is its
-own session), the judge's name, model and version, and the reviewer.
+own session), the judge's name, model and version, the reviewer, and for item targets the
+item's metadata (JSON text; its keys are slices ``meta:KEY``).
 """
 
 from __future__ import annotations
@@ -112,10 +113,12 @@ graded AS (
                     CASE WHEN u.target_type = 'session' THEN u.target_id END) AS session_id,
            coalesce(sp.app, ti.app) AS app,
            coalesce(sp.model_version, ti.model_version) AS model_version,
-           coalesce(sp.start_time, ti.start_time) AS start_time
+           coalesce(sp.start_time, ti.start_time) AS start_time,
+           CAST(it.metadata AS VARCHAR) AS item_metadata   -- slices by its keys (meta:KEY)
     FROM usable u
     LEFT JOIN spans sp ON u.target_type = 'span' AND sp.span_key = u.span_key
     LEFT JOIN trace_info ti ON u.target_type = 'trace' AND ti.trace_id = u.target_id
+    LEFT JOIN items it ON u.target_type = 'item' AND it.item_id = u.target_id
 ),
 with_cluster AS (
     SELECT *, coalesce('session:' || session_id, item) AS cluster FROM graded
@@ -175,7 +178,8 @@ def judge_human_pairs(store: Store, criterion: str, *, rubric_name: str | None =
         f"""WITH {_GRADED}
             SELECT j.item, j.cluster, j.target_type, j.target_id, j.span_key, j.criterion,
                    j.rubric_name, j.rubric_version, j.session_id, j.app, j.model_version,
-                   j.start_time, h.author_id AS reviewer, h.grade_id AS human_grade_id,
+                   j.start_time, j.item_metadata, h.author_id AS reviewer,
+                   h.grade_id AS human_grade_id,
                    h.value_number AS human_number, h.value_label AS human_label,
                    h.created_at AS human_created_at, h.is_gold,
                    h.rubric_version AS human_rubric_version,
