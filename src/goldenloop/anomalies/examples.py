@@ -155,43 +155,51 @@ def outlier_spans(store: Store, span_filter_like, limit: int = 50) -> pd.DataFra
         params)
 
 
+WINDOW_COLUMNS = ["time", "observed", "baseline", "low", "high", "n"]
+# Days read after the shown window: a level change near it is judged as detection judged it,
+# with up to a week of the new level (``stats.REF_DAYS``).
+AFTER = timedelta(days=st.REF_DAYS)
+
+
 def window_series(store: Store, anomaly: Anomaly | int, *, pad: timedelta | None = None
                   ) -> pd.DataFrame:
     """The anomaly's series around its window: time, observed, baseline, low, high, n (the
     baseline band as detection drew it), with ``pad`` of context on each side (default: the
-    window's length, at least a day)."""
+    window's length, at least a day). For a shift the band follows the level in force (after
+    the shift, the new one); the record's baseline and observed are the levels before and
+    after. Empty when the series has no values to draw (a new version's volume is not a
+    series of its own)."""
     a = anomaly if isinstance(anomaly, Anomaly) else get_anomaly(store, anomaly)
     m = BY_NAME.get(a.metric)
     if m is None:
-        return pd.DataFrame(columns=["time", "observed", "baseline", "low", "high", "n"])
+        return pd.DataFrame(columns=WINDOW_COLUMNS)
     pad = pad or max(a.window_end - a.window_start, timedelta(days=1))
     daily = m.source == "grades" or a.details.get("bucket") == "day"
     width = sql.DAY_US if daily else sql.HOUR_US
     lo_t, hi_t = a.window_start - pad, a.window_end + pad
     start = lo_t - timedelta(days=st.LOOKBACK_DAYS + 1)
-    first, last = sql.to_bucket(start, width), sql.to_bucket(hi_t, width) + 1
+    first, last = sql.to_bucket(start, width), sql.to_bucket(hi_t + AFTER, width) + 1
     frame = _frame(store, m.source, start, sql.bucket_start(last, width), a.app)
     if daily and m.source != "grades":  # a quiet series tested by the day: drawn by the day
         frame = coarse.daily(frame)
-    key = (a.app, a.dimension if a.dimension in ("model_version", "prompt_version",
-                                                 "component") else None,
-           a.value if a.dimension in ("model_version", "prompt_version", "component") else None)
+    split = a.dimension in ("model_version", "prompt_version", "component")
+    key = (a.app, a.dimension if split else None, a.value if split else None)
     frame = frame[(frame["dimension"].fillna("") == (key[1] or ""))
                   & (frame["value"].fillna("") == (key[2] or ""))]
     mats = measures.build(frame, [m], first, last - first, width)
-    if not mats:
-        return pd.DataFrame(columns=["time", "observed", "baseline", "low", "high", "n"])
+    if not mats or key not in mats[0].keys:
+        return pd.DataFrame(columns=WINDOW_COLUMNS)
     mx = mats[0]
     idx = (st.daily_reference_index(last - first) if daily
            else st.reference_index(first % (7 * 24), last - first))
     t = engine.test_metric(mx, 0, last - first, idx, 1.0 if daily else 1 / 24)
-    band = t.band[0]
-    base = t.base[0]
+    row = mx.keys.index(key)
+    base, band = t.base[row], t.band[row]
     out = pd.DataFrame({
         "time": [sql.bucket_start(first + i, width) for i in range(last - first)],
-        "observed": mx.raw[0], "baseline": measures.to_natural(m, base),
+        "observed": mx.raw[row], "baseline": measures.to_natural(m, base),
         "low": measures.to_natural(m, base - band), "high": measures.to_natural(m, base + band),
-        "n": mx.n[0]})
+        "n": mx.n[row]})
     return out[(out["time"] >= lo_t) & (out["time"] < hi_t)].reset_index(drop=True)
 
 
