@@ -146,6 +146,14 @@ def _wait(check, timeout: float, what: str, log: Path):
                          + log.read_text(errors="replace")[-3000:])
 
 
+def _spans_in_snapshot(paths) -> int:
+    try:
+        with Store(paths.snapshot, read_only=True, migrate_schema=False) as snap:
+            return int(snap.scalar("SELECT count(*) FROM spans"))
+    except Exception:  # not published yet, or being replaced
+        return -1
+
+
 def _random_text(rng: random.Random, n: int) -> str:
     # Incompressible, so a checkpoint needs about as many new blocks as the log took.
     return "".join(rng.choices(string.ascii_letters + string.digits + string.punctuation, k=n))
@@ -176,6 +184,8 @@ def test_server_pauses_on_a_full_disk_and_lands_every_span_after_space_returns(
         csv.write_text("timestamp,model,response\n2025-05-01T10:00:00Z,gpt-4o-mini,hello\n")
         reserve = staging / "reserve"
         reserve.write_bytes(b"\0" * (2_600 << 10))
+        room_for_a_job = staging / "room"
+        room_for_a_job.write_bytes(b"\0" * (256 << 10))
         filler = fill(small_disk)
         reserve.unlink()
         os.replace(files[0], paths.inbox / files[0].name)
@@ -192,12 +202,20 @@ def test_server_pauses_on_a_full_disk_and_lands_every_span_after_space_returns(
                               text=True, timeout=120)
         assert told.returncode != 0 and "No space left on device" in told.stdout + told.stderr
         assert "Traceback" not in told.stderr
+        # With room for the job file (not for the database), the job is queued and the
+        # command says it waits for the disk.
+        room_for_a_job.unlink()
+        told = subprocess.run([*CLI, "import", str(csv), "--db", str(db)], capture_output=True,
+                              text=True, timeout=120)
+        assert told.returncode == 0, told.stdout + told.stderr
+        assert "paused writes" in told.stdout and "No space left on device" in told.stdout
         time.sleep(3)  # the watcher's passes while paused set nothing aside as bad
         assert not list(paths.inbox_failed.glob("*.parquet"))
         assert server.poll() is None
 
         filler.unlink()
         _wait(lambda: _done_files(paths) == 6, 90, "all six spool files imported", log)
+        _wait(lambda: _spans_in_snapshot(paths) == 601, 90, "the queued import's span", log)
         _wait(lambda: not health.read_status(db, server.pid).paused, 30, "the ok status", log)
         assert not list(paths.inbox_failed.glob("*.parquet"))
     finally:
@@ -207,8 +225,9 @@ def test_server_pauses_on_a_full_disk_and_lands_every_span_after_space_returns(
     text = log.read_text()
     assert "FATAL" in text or "invalidated" in text, "the checkpoint did not fail: " + text[-2000:]
     with Store(db, read_only=True, migrate_schema=False) as store:
-        assert store.scalar("SELECT count(*) FROM spans") == 600
-        assert store.scalar("SELECT count(DISTINCT span_id) FROM spans") == 600
+        assert store.scalar("SELECT count(*) FROM spans") == 601
+        assert store.scalar("SELECT count(DISTINCT (trace_id, span_id)) FROM spans") == 601
+        assert store.scalar("SELECT list(status) FROM jobs WHERE kind = 'import'") == ["done"]
 
 
 def test_every_page_says_when_writes_are_paused(app_db: Path, monkeypatch: pytest.MonkeyPatch
