@@ -118,6 +118,21 @@ def test_a_commit_the_log_cannot_hold_is_refused_and_retried_later(small_disk: P
         store.close()
 
 
+def test_a_job_the_disk_failed_is_queued_again_not_failed(store: Store) -> None:
+    from goldenloop.store import jobs as job_sql
+    from goldenloop.workers.jobs import run_job
+
+    job_id = store.write(job_sql.create, "import", {"files": []}, "test")
+    job = store.write(job_sql.claim_next)
+
+    def handler(store, params, progress):
+        raise StoreUnavailableError('Could not write file "g.duckdb.wal": No space left on device')
+
+    with pytest.raises(StoreUnavailableError):
+        run_job(store, job, {"import": handler})
+    assert store.scalar("SELECT status FROM jobs WHERE job_id = ?", [job_id]) == "queued"
+
+
 def test_only_files_the_disk_failed_are_put_back(tmp_path: Path) -> None:
     paths = resolve_paths(tmp_path / "g.duckdb").ensure()
     for name, reason in (("a.parquet", 'Could not write file "x.wal": No space left on device'),

@@ -12,7 +12,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from goldenloop.errors import GoldenloopError
+from goldenloop.errors import GoldenloopError, StoreUnavailableError
 from goldenloop.store import Store
 from goldenloop.store import jobs as job_sql
 from goldenloop.workers.loop import Loop
@@ -62,6 +62,13 @@ def run_job(store: Store, job: job_sql.Job, handlers: dict[str, Handler]) -> Non
         result = handler(store, job.params, progress)
     except JobCancelled:
         store.write(job_sql.finish, job.job_id, "cancelled", message="cancelled on request")
+    except StoreUnavailableError:
+        # The disk failed, not the job: it is queued again (or reported) once the store
+        # recovers, here if that already happened, else by the store guard. This thread runs
+        # every job, so no other job is running now.
+        if store.unavailable is None:
+            store.write(job_sql.recover_after_restart, "the disk filled up while this job ran")
+        raise
     except GoldenloopError as exc:
         store.write(job_sql.finish, job.job_id, "failed", error=str(exc))
     except Exception as exc:  # a bug: keep the trace for the Jobs page, keep the runner alive
