@@ -165,17 +165,27 @@ def _wait(url: str, what: str, procs: list[subprocess.Popen], seconds: float = 9
     raise RuntimeError(f"{what} not ready after {seconds:.0f} s")
 
 
-def _users(py: Path, env: dict[str, str], log) -> dict[str, str]:
-    base = [str(py), "-m", "argilla_server", "database", "users", "create"]
-    subprocess.run([*base, "--first-name", "Owner", "--username", "owner", "--password",
+def _owner(py: Path, env: dict[str, str], log) -> None:
+    subprocess.run([str(py), "-m", "argilla_server", "database", "users", "create",
+                    "--first-name", "Owner", "--username", "owner", "--password",
                     "owner-pass-1234", "--role", "owner", "--api-key", OWNER_KEY,
                     "--workspace", "goldenloop"], env=env, check=True, stdout=log, stderr=log)
+
+
+def _annotators(url: str) -> dict[str, str]:
+    """Annotators made through the REST API as an owner would (each CLI call would start the
+    whole server module again); their API keys are the server's."""
     keys = {}
-    for name in ANNOTATORS:
-        keys[name] = f"goldenloop-test-{name}-key"
-        subprocess.run([*base, "--first-name", name.title(), "--username", name, "--password",
-                        PASSWORD, "--role", "annotator", "--api-key", keys[name], "--workspace",
-                        "goldenloop"], env=env, check=True, stdout=log, stderr=log)
+    with httpx.Client(base_url=url, timeout=60, headers={"X-Argilla-Api-Key": OWNER_KEY}) as h:
+        ws = next(w for w in h.get("/api/v1/me/workspaces").raise_for_status().json()["items"]
+                  if w["name"] == "goldenloop")
+        for name in ANNOTATORS:
+            user = h.post("/api/v1/users", json={"first_name": name.title(), "username": name,
+                                                 "password": PASSWORD, "role": "annotator"})
+            user = user.raise_for_status().json()
+            h.post(f"/api/v1/workspaces/{ws['id']}/users",
+                   json={"user_id": user["id"]}).raise_for_status()
+            keys[name] = user["api_key"]
     return keys
 
 
@@ -203,14 +213,15 @@ def argilla_server(tmp_path_factory) -> ArgillaServer:
         _wait(f"http://127.0.0.1:{os_port}/", "osmem", procs)
         subprocess.run([str(py), "-m", "argilla_server", "database", "migrate"], env=env,
                        check=True, stdout=log, stderr=log)
-        keys = _users(py, env, log)
+        _owner(py, env, log)
         (work / "launch.py").write_text(LAUNCHER)
         procs.append(subprocess.Popen([str(py), str(work / "launch.py"), str(port)], env=env,
                                       stdout=log, stderr=log, cwd=work))
         url = f"http://127.0.0.1:{port}"
         _wait(f"{url}/api/v1/status", "argilla-server", procs, seconds=120)
+        keys = _annotators(url)
         yield ArgillaServer(url=url, owner_key=OWNER_KEY, workspace="goldenloop", annotators=keys)
-    except (RuntimeError, subprocess.CalledProcessError) as exc:
+    except (RuntimeError, subprocess.CalledProcessError, httpx.HTTPError) as exc:
         log.flush()
         tail = (work / "server.log").read_text(errors="replace")[-1500:]
         raise RuntimeError(f"Argilla test server failed to start: {exc}\n{tail}") from None

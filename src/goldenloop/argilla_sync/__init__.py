@@ -1,2 +1,32 @@
-"""The Argilla round trip: push review queues and golden sets to an Argilla server as
-datasets, pull annotators' responses back as grades (named so as not to shadow ``argilla``)."""
+"""The Argilla round trip: push review queues to an Argilla server as datasets, pull
+annotators' responses back as grades (named so as not to shadow ``argilla``).
+
+    from goldenloop import argilla_sync
+    argilla_sync.push_queue(store, queue_id, pushed_by="lea", workspace="team")
+    argilla_sync.pull(store, "lea")            # every linked dataset, incremental
+    argilla_sync.status(store)                 # per queue: in Argilla, submitted, pulled, when
+
+The server's URL and key are read from environment variables whose names are kept
+(default ARGILLA_API_URL / ARGILLA_API_KEY); see docs/argilla.md.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+# Loaded on first use: the store's migration list imports ``argilla_sync.schema``, so this
+# package must not import the store (or anything that does) when it is first loaded.
+_EXPORTS = {
+    "KEY_ENV": "connect", "URL_ENV": "connect", "ArgillaSyncError": "connect",
+    "Endpoint": "connect", "PullResult": "pulling", "pull": "pulling", "pull_link": "pulling",
+    "PushResult": "push", "external_id": "push", "push_queue": "push", "set_aside": "sql",
+    "Status": "report", "status": "report",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"goldenloop.argilla_sync.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,4 +1,17 @@
-"""Migration 14: what the Argilla round trip remembers (pushed datasets, records, pulls)."""
+"""Migration 14: what the Argilla round trip remembers (pushed datasets, records, pulls).
+
+- ``argilla_datasets``: one row per goldenloop source pushed to one Argilla dataset: which
+  queue, the dataset's name, workspace and server id, the rubric version it was pushed with,
+  the names of the environment variables holding the URL and key (never the key itself),
+  and when it was last pushed and pulled.
+- ``argilla_records``: the records pushed, keyed by their stable external id (``q<queue>-
+  i<item>``), so a second push updates and never duplicates.
+- ``argilla_pulls``: the pull ledger, one row per response version taken in (Argilla's
+  response id and its ``updated_at``): what it became (graded, discarded, set aside with a
+  reason) and the grade ids it wrote. A response version already in the ledger is never
+  taken again, so pulling is idempotent; the ledger row is written in the same transaction
+  as the grades, so a pull killed midway leaves nothing half-written.
+"""
 
 from __future__ import annotations
 
@@ -6,4 +19,44 @@ import duckdb
 
 
 def m014_argilla(cur: duckdb.DuckDBPyConnection) -> None:
-    """Tables of the Argilla part (filled in by the argilla_sync package)."""
+    """Tables of the Argilla part (see the module docstring)."""
+    cur.execute("CREATE SEQUENCE IF NOT EXISTS argilla_dataset_seq START 1")
+    cur.execute(
+        """CREATE TABLE IF NOT EXISTS argilla_datasets (
+            link_id BIGINT,
+            source_kind VARCHAR,          -- queue
+            queue_id BIGINT,
+            dataset_name VARCHAR,
+            workspace VARCHAR,
+            argilla_dataset_id VARCHAR,
+            rubric_name VARCHAR,
+            rubric_version VARCHAR,
+            url_env VARCHAR,              -- the NAME of the variable holding the API URL
+            key_env VARCHAR,              -- the NAME of the variable holding the API key
+            suggestions BOOLEAN,
+            pushed_by VARCHAR,
+            pushed_at TIMESTAMP,
+            last_pull_at TIMESTAMP
+        )""")
+    cur.execute(
+        """CREATE TABLE IF NOT EXISTS argilla_records (
+            link_id BIGINT,
+            external_id VARCHAR,
+            queue_item_id BIGINT,
+            pushed_at TIMESTAMP
+        )""")
+    cur.execute(
+        """CREATE TABLE IF NOT EXISTS argilla_pulls (
+            link_id BIGINT,
+            external_id VARCHAR,
+            queue_item_id BIGINT,
+            username VARCHAR,
+            response_id VARCHAR,
+            response_updated_at TIMESTAMP,
+            status VARCHAR,               -- submitted, discarded
+            outcome VARCHAR,              -- graded, discarded, set_aside
+            reason VARCHAR,               -- why a response was set aside
+            raw_values JSON,              -- the response as Argilla sent it (set-aside ones)
+            grade_ids BIGINT[],
+            pulled_at TIMESTAMP
+        )""")

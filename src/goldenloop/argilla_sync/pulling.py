@@ -1,0 +1,180 @@
+"""Pull annotators' responses from Argilla as grades (``goldenloop argilla pull``).
+
+Each response VERSION (Argilla's response id and its ``updated_at``) is taken in once:
+- submitted -> human grades (author = the Argilla username, the rubric version the dataset
+  was pushed with, ``created_at`` = the response's time), through the same checks and rows as
+  the Grade page's submissions; a later version supersedes the annotator's earlier grades;
+- discarded -> the annotator skipped the item (a skip in the claims log; earlier grades of
+  theirs on it are retracted), so estimates count it as non-response;
+- draft -> ignored until submitted or discarded;
+- a value that does not fit the rubric -> kept aside in the ledger with its reason and the
+  raw response; the annotator's earlier grades stay.
+Grades, skips and the ledger row of a batch are written in one transaction, so a pull killed
+midway leaves whole responses only, and the next pull takes in the rest.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from goldenloop import roles
+from goldenloop import rubric as rubrics
+from goldenloop.argilla_sync import settings as S
+from goldenloop.argilla_sync import sql
+from goldenloop.argilla_sync.connect import Endpoint, http, translated
+from goldenloop.review.answers import GradeError
+from goldenloop.review.submit import _retractions, check_answers, grade_rows
+from goldenloop.store import Store, audit, payload_sql, review_sql
+from goldenloop.store.review_sql import fetch1
+
+PAGE = 1000
+BATCH = 250  # responses per transaction
+
+
+@dataclass
+class PullResult:
+    link_id: int
+    dataset: str
+    seen: int = 0             # submitted and discarded responses read
+    graded: int = 0
+    superseded: int = 0
+    discarded: int = 0
+    set_aside: int = 0
+    drafts: int = 0
+    unchanged: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+def _when(text: str) -> datetime:
+    t = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return (t.astimezone(UTC) if t.tzinfo else t).replace(tzinfo=None)
+
+
+def fetch(link: dict[str, Any]) -> tuple[dict[str, str], list[dict[str, Any]]]:
+    """(user id -> username, records with responses) of a linked dataset."""
+    endpoint = Endpoint(link["url_env"], link["key_env"])
+    url = endpoint.resolve()[0]
+    with translated(url), http(endpoint) as h:
+        users = h.get("/api/v1/users")
+        users.raise_for_status()
+        names = {u["id"]: u["username"] for u in users.json()["items"]}
+        records, offset = [], 0
+        while True:
+            r = h.get(f"/api/v1/datasets/{link['argilla_dataset_id']}/records",
+                      params={"include": ["responses"], "offset": offset, "limit": PAGE})
+            r.raise_for_status()
+            page = r.json()["items"]
+            records += page
+            if len(page) < PAGE:
+                return names, records
+            offset += PAGE
+
+
+def _responses(link: dict[str, Any], names: dict[str, str], records: list[dict[str, Any]],
+               done: set, result: PullResult) -> list[dict[str, Any]]:
+    """New response versions to take in, oldest first (drafts and versions seen left out)."""
+    out = []
+    prefix = f"q{link['queue_id']}-i"
+    for rec in records:
+        ext = rec.get("external_id") or ""
+        if not ext.startswith(prefix):
+            continue  # not a record goldenloop pushed
+        for resp in rec.get("responses") or []:
+            if resp["status"] == "draft":
+                result.drafts += 1
+                continue
+            result.seen += 1
+            when = _when(resp["updated_at"])
+            if (resp["id"], when) in done:
+                result.unchanged += 1
+                continue
+            values = {k: (v or {}).get("value") for k, v in (resp.get("values") or {}).items()}
+            out.append({"external_id": ext, "queue_item_id": int(ext[len(prefix):]),
+                        "username": roles.normalize_name(names.get(resp["user_id"], resp["user_id"])),
+                        "response_id": resp["id"], "updated_at": when,
+                        "status": resp["status"], "values": values})
+    return sorted(out, key=lambda r: (r["updated_at"], r["response_id"]))
+
+
+def _shown(cur, item: dict[str, Any]) -> str:
+    if item["target_type"] != "comparison":
+        return "AB"
+    return (payload_sql.comparison(cur, item["target_id"]) or {}).get("shown_order") or "AB"
+
+
+def _skip(cur, item: dict[str, Any], who: str, when: datetime) -> None:
+    cur.execute("SELECT nextval('claim_seq')")
+    claim_id = int(fetch1(cur)[0])
+    cur.execute("INSERT INTO queue_claims VALUES (?, ?, ?, ?, ?, NULL, ?, ?, 'skipped')",
+                [claim_id, item["queue_id"], item["queue_item_id"], who, when, when, when])
+
+
+def _take(cur, link: dict[str, Any], rubric: rubrics.Rubric, r: dict[str, Any],
+          now: datetime, result: PullResult) -> None:
+    """Take one response version in, inside the batch's transaction."""
+    item = review_sql.item(cur, r["queue_item_id"])
+    who, when = r["username"], r["updated_at"]
+    old = [g for g in review_sql.live_grades(cur, item["queue_item_id"], who) if not g["is_gold"]]
+    entry = {"link_id": link["link_id"], "external_id": r["external_id"],
+             "queue_item_id": r["queue_item_id"], "username": who,
+             "response_id": r["response_id"], "response_updated_at": when,
+             "status": r["status"], "pulled_at": now}
+    if r["status"] == "discarded":
+        ids = review_sql.insert_human_grades(cur, _retractions(old, set(), when))
+        _skip(cur, item, who, when)
+        entry.update(outcome="discarded", grade_ids=ids)
+        result.discarded += 1
+    else:
+        try:
+            answers, corrected = S.answers(rubric, r["values"])
+            checked = check_answers(rubric, answers)
+            if not checked and not corrected:
+                raise GradeError("nothing answered")
+        except (S.SetAside, GradeError) as exc:
+            entry.update(outcome="set_aside", reason=str(exc),
+                         raw_values=json.dumps(r["values"], default=str))
+            sql.record_pull(cur, entry)
+            result.set_aside += 1
+            result.reasons.append(f"{r['external_id']} by {who}: {exc}")
+            return
+        previous = {g["criterion"]: g["grade_id"] for g in old}
+        rows = grade_rows(item, who, rubric, checked, _shown(cur, item), when, False, None,
+                          previous)
+        ids = review_sql.insert_human_grades(cur, rows + _retractions(old, set(checked), when))
+        if corrected:
+            review_sql.insert_correction(cur, item, corrected, who, item["queue_item_id"], when)
+        entry.update(outcome="graded", grade_ids=ids)
+        result.graded += 1
+        result.superseded += bool(old)
+    review_sql.refresh_item(cur, item["queue_item_id"], now)
+    sql.record_pull(cur, entry)
+
+
+def pull_link(store: Store, link: dict[str, Any], pulled_by: str) -> PullResult:
+    """Take in the new response versions of one linked dataset."""
+    result = PullResult(link["link_id"], link["dataset_name"])
+    rubric = rubrics.get(store, link["rubric_name"], link["rubric_version"])
+    names, records = fetch(link)
+    todo = _responses(link, names, records, sql.pulled_versions(store, link["link_id"]), result)
+    now = datetime.now(UTC).replace(tzinfo=None)
+    for start in range(0, max(len(todo), 1), BATCH):
+        batch = todo[start:start + BATCH]
+
+        def write(cur, batch=batch) -> None:
+            for r in batch:
+                _take(cur, link, rubric, r, now, result)
+            sql.set_pulled(cur, link["link_id"], now)
+            audit.record(cur, pulled_by, "argilla.pull", f"queue:{link['queue_id']}",
+                         {"dataset": link["dataset_name"], "responses": len(batch)})
+
+        store.write(write)
+    return result
+
+
+def pull(store: Store, pulled_by: str, queue_id: int | None = None) -> list[PullResult]:
+    """Pull every linked dataset (of one queue, or all)."""
+    who = roles.require(store, pulled_by, roles.Action.CREATE_QUEUE)
+    return [pull_link(store, link, who) for link in sql.links(store, queue_id)]

@@ -1,0 +1,55 @@
+"""Where each pushed queue stands: records in Argilla, responses submitted, discarded and in
+draft, records still pending, what was pulled and when. Reads only; an unreachable server
+is reported per dataset in plain words and the other datasets are still shown."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from goldenloop.argilla_sync import sql
+from goldenloop.argilla_sync.connect import ArgillaSyncError
+from goldenloop.argilla_sync.pulling import fetch
+from goldenloop.store import Store
+
+
+@dataclass(frozen=True)
+class Status:
+    queue_id: int
+    dataset: str
+    workspace: str
+    pushed_at: datetime | None
+    last_pull_at: datetime | None
+    pulled_graded: int
+    pulled_discarded: int
+    set_aside: int
+    records: int | None = None        # None: the server could not be read (see error)
+    submitted: int | None = None
+    discarded: int | None = None
+    drafts: int | None = None
+    pending: int | None = None        # records not yet completed by enough annotators
+    error: str | None = None
+
+
+def status(store: Store, queue_id: int | None = None) -> list[Status]:
+    out = []
+    for link in sql.links(store, queue_id):
+        counts = sql.pull_counts(store, link["link_id"])
+        base = dict(queue_id=link["queue_id"], dataset=link["dataset_name"],
+                    workspace=link["workspace"], pushed_at=link["pushed_at"],
+                    last_pull_at=link["last_pull_at"], pulled_graded=counts.get("graded", 0),
+                    pulled_discarded=counts.get("discarded", 0),
+                    set_aside=counts.get("set_aside", 0))
+        try:
+            _names, records = fetch(link)
+        except ArgillaSyncError as exc:
+            out.append(Status(**base, error=str(exc)))
+            continue
+        by = {"submitted": 0, "discarded": 0, "draft": 0}
+        for rec in records:
+            for resp in rec.get("responses") or []:
+                by[resp["status"]] = by.get(resp["status"], 0) + 1
+        pending = sum(1 for rec in records if rec.get("status") != "completed")
+        out.append(Status(**base, records=len(records), submitted=by["submitted"],
+                          discarded=by["discarded"], drafts=by["draft"], pending=pending))
+    return out

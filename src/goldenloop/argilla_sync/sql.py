@@ -1,0 +1,153 @@
+"""SQL of the Argilla part: links, pushed records, the pull ledger, and the queue's items and
+judge grades as the push reads them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from goldenloop.store import Store
+from goldenloop.store.review_sql import fetch1
+
+
+def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
+    cols = [d[0] for d in cur.description]
+    return [dict(zip(cols, r, strict=True)) for r in cur.fetchall()]
+
+
+def queue_items(store: Store, queue_id: int) -> list[dict[str, Any]]:
+    """Items a push sends: not gold checks, not already done in goldenloop."""
+    cur = store.cursor()
+    cur.execute(
+        """SELECT qi.queue_item_id, qi.target_type, qi.target_id, qi.span_key, qi.stratum,
+                  qi.inclusion_prob, s.app, s.model_version, s.prompt_version
+           FROM queue_items qi LEFT JOIN spans s ON s.span_key = qi.span_key
+           WHERE qi.queue_id = ? AND NOT coalesce(qi.is_gold, false) AND qi.status <> 'done'
+           ORDER BY qi.position, qi.queue_item_id""", [queue_id])
+    return _dicts(cur)
+
+
+def judge_grades(store: Store, queue_id: int) -> list[dict[str, Any]]:
+    """Live judge grades of the queue's targets (by target or by span)."""
+    cur = store.cursor()
+    cur.execute(
+        """SELECT qi.queue_item_id, g.criterion, g.value_number, g.value_label, g.value_labels,
+                  g.value_text, coalesce(g.judge_name, g.author_id) AS judge_name,
+                  g.judge_version
+           FROM queue_items qi JOIN live_grades g
+             ON (g.target_type = qi.target_type AND g.target_id = qi.target_id)
+             OR (qi.span_key IS NOT NULL AND g.span_key = qi.span_key)
+           WHERE qi.queue_id = ? AND g.source = 'judge' AND NOT g.not_applicable
+           ORDER BY qi.queue_item_id, g.criterion, g.created_at""", [queue_id])
+    return _dicts(cur)
+
+
+def link(store: Store, queue_id: int, dataset: str, workspace: str) -> dict[str, Any] | None:
+    cur = store.cursor()
+    cur.execute("""SELECT * FROM argilla_datasets WHERE queue_id = ? AND dataset_name = ?
+                   AND workspace = ?""", [queue_id, dataset, workspace])
+    rows = _dicts(cur)
+    return rows[0] if rows else None
+
+
+def links(store: Store, queue_id: int | None = None) -> list[dict[str, Any]]:
+    cur = store.cursor()
+    cur.execute("SELECT * FROM argilla_datasets WHERE ? IS NULL OR queue_id = ? ORDER BY link_id",
+                [queue_id, queue_id])
+    return _dicts(cur)
+
+
+def save_link(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> int:
+    """Insert or update the link of (queue, dataset, workspace); its id."""
+    cur.execute("""SELECT link_id FROM argilla_datasets WHERE queue_id = ? AND dataset_name = ?
+                   AND workspace = ?""", [row["queue_id"], row["dataset_name"], row["workspace"]])
+    found = fetch1(cur)
+    if found:
+        cur.execute("""UPDATE argilla_datasets SET argilla_dataset_id = ?, rubric_version = ?,
+                       url_env = ?, key_env = ?, suggestions = ?, pushed_by = ?, pushed_at = ?
+                       WHERE link_id = ?""",
+                    [row["argilla_dataset_id"], row["rubric_version"], row["url_env"],
+                     row["key_env"], row["suggestions"], row["pushed_by"], row["pushed_at"],
+                     found[0]])
+        return int(found[0])
+    cur.execute("SELECT nextval('argilla_dataset_seq')")
+    link_id = int(fetch1(cur)[0])
+    cur.execute(
+        """INSERT INTO argilla_datasets (link_id, source_kind, queue_id, dataset_name, workspace,
+               argilla_dataset_id, rubric_name, rubric_version, url_env, key_env, suggestions,
+               pushed_by, pushed_at, last_pull_at)
+           VALUES (?, 'queue', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)""",
+        [link_id, row["queue_id"], row["dataset_name"], row["workspace"],
+         row["argilla_dataset_id"], row["rubric_name"], row["rubric_version"], row["url_env"],
+         row["key_env"], row["suggestions"], row["pushed_by"], row["pushed_at"]])
+    return link_id
+
+
+def save_records(cur: duckdb.DuckDBPyConnection, link_id: int, records: pd.DataFrame,
+                 now: datetime) -> int:
+    """Remember pushed records (anti-join: a record pushed again is not added twice)."""
+    cur.register("_argilla_records_in", records)
+    try:
+        cur.execute(
+            """INSERT INTO argilla_records
+               SELECT ?, r.external_id, r.queue_item_id, ? FROM _argilla_records_in r
+               WHERE NOT EXISTS (SELECT 1 FROM argilla_records a
+                                 WHERE a.link_id = ? AND a.external_id = r.external_id)""",
+            [link_id, now, link_id])
+        return int(fetch1(cur)[0])
+    finally:
+        cur.unregister("_argilla_records_in")
+
+
+def pulled_versions(store: Store, link_id: int) -> set[tuple[str, datetime]]:
+    """(response id, updated_at) of every response version already taken in."""
+    cur = store.cursor()
+    cur.execute("SELECT response_id, response_updated_at FROM argilla_pulls WHERE link_id = ?",
+                [link_id])
+    return {(r, t) for r, t in cur.fetchall()}
+
+
+def last_pull(cur: duckdb.DuckDBPyConnection, link_id: int, external_id: str,
+              username: str) -> dict[str, Any] | None:
+    cur.execute("""SELECT * FROM argilla_pulls WHERE link_id = ? AND external_id = ?
+                   AND username = ? ORDER BY pulled_at DESC, response_updated_at DESC LIMIT 1""",
+                [link_id, external_id, username])
+    rows = _dicts(cur)
+    return rows[0] if rows else None
+
+
+def record_pull(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
+    cur.execute(
+        """INSERT INTO argilla_pulls (link_id, external_id, queue_item_id, username, response_id,
+               response_updated_at, status, outcome, reason, raw_values, grade_ids, pulled_at)
+           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?, ?)""",
+        [row["link_id"], row["external_id"], row["queue_item_id"], row["username"],
+         row["response_id"], row["response_updated_at"], row["status"], row["outcome"],
+         row.get("reason"), row.get("raw_values"), row.get("grade_ids") or [], row["pulled_at"]])
+
+
+def set_pulled(cur: duckdb.DuckDBPyConnection, link_id: int, now: datetime) -> None:
+    cur.execute("UPDATE argilla_datasets SET last_pull_at = ? WHERE link_id = ?", [now, link_id])
+
+
+def pull_counts(store: Store, link_id: int) -> dict[str, int]:
+    """Latest outcome per (record, annotator) taken in: graded, discarded, set_aside."""
+    cur = store.cursor()
+    cur.execute(
+        """SELECT outcome, count(*) FROM (
+               SELECT outcome, row_number() OVER (PARTITION BY external_id, username
+                                                  ORDER BY pulled_at DESC,
+                                                           response_updated_at DESC) AS k
+               FROM argilla_pulls WHERE link_id = ?) WHERE k = 1 GROUP BY outcome""", [link_id])
+    return {o: int(n) for o, n in cur.fetchall()}
+
+
+def set_aside(store: Store, link_id: int | None = None) -> pd.DataFrame:
+    return store.df(
+        """SELECT link_id, external_id, username, response_updated_at, reason, raw_values,
+                  pulled_at
+           FROM argilla_pulls WHERE outcome = 'set_aside' AND (? IS NULL OR link_id = ?)
+           ORDER BY pulled_at""", [link_id, link_id])

@@ -1,0 +1,55 @@
+"""Helpers of the Argilla tests: a stratified queue on the demo history, annotators acting
+through Argilla's REST API (as the web UI does), and the same answers made in goldenloop."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from review_support import opts
+
+from goldenloop import review
+from goldenloop.review.claims import claim_item
+from goldenloop.sampling import Frame, Stratified, create_queue
+from goldenloop.store import Store
+
+
+def stratified_queue(store: Store, n: int = 12, reviewers: int = 2) -> int:
+    return create_queue(store, opts("argilla round trip", reviewers_per_item=reviewers),
+                        Frame(), Stratified(n), seed=3).queue_id
+
+
+def values(answers: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: {"value": v} for k, v in answers.items()}
+
+
+def records_of(h: httpx.Client, dataset_id: str) -> dict[str, dict[str, Any]]:
+    """The annotator's view: records by external id, with the annotator's responses."""
+    r = h.post(f"/api/v1/me/datasets/{dataset_id}/records/search",
+               params={"include": ["responses"], "limit": 1000}, json={})
+    r.raise_for_status()
+    return {i["record"]["external_id"]: i["record"] for i in r.json()["items"]}
+
+
+def respond(h: httpx.Client, record_id: str, answers: dict[str, Any] | None,
+            status: str) -> dict[str, Any]:
+    """One response through the single-response endpoint (the web UI's Submit button)."""
+    r = h.post(f"/api/v1/records/{record_id}/responses",
+               json={"values": values(answers or {}), "status": status})
+    assert r.status_code == 201, r.text
+    return r.json()
+
+
+def change(h: httpx.Client, response_id: str, answers: dict[str, Any]) -> None:
+    r = h.put(f"/api/v1/responses/{response_id}",
+              json={"values": values(answers), "status": "submitted"})
+    assert r.status_code == 200, r.text
+
+
+def submit_in_goldenloop(store: Store, item_id: int, who: str, answers: dict | None) -> None:
+    """The same answer made on goldenloop's Grade page (None: the reviewer skipped)."""
+    claim = store.write(claim_item, item_id, who, 600)
+    if answers is None:
+        review.skip(store, claim)
+    else:
+        review.submit(store, claim, answers)
