@@ -23,7 +23,7 @@ from goldenloop import (
 from goldenloop.cli_support import job_identity, progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
 from goldenloop.errors import GoldenloopError, MappingError
-from goldenloop.ingest import ImportOptions, grade_mapping, import_file
+from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.ingest import mapping as column_mapping
 from goldenloop.store import Store
 from goldenloop.store import imports as import_sql
@@ -116,7 +116,9 @@ def _import_mapping(mapping_file: Path | None, flags: list[str], out_of_scale: s
                     ) -> dict:
     """A span mapping (file plus --map flags), or a grade mapping with the out-of-scale flag."""
     doc = column_mapping.read_mapping_document(mapping_file) if mapping_file else None
-    if grade_mapping.is_grade_mapping(doc):
+    if column_mapping.is_grade_mapping(doc):
+        from goldenloop.ingest import grade_mapping  # pydantic: loaded only for grades
+
         if flags:
             raise MappingError("--map is for span mappings; a grade mapping names its columns")
         grade_mapping.parse(doc, str(mapping_file))  # report a bad mapping before any work

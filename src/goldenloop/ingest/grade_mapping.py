@@ -22,6 +22,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from goldenloop.errors import MappingError
+from goldenloop.ingest.mapping import is_grade_mapping as is_grade_mapping  # its home
 
 TARGET_TYPES = ("span", "trace", "session", "item", "comparison")
 OUT_OF_SCALE = ("keep", "missing")
@@ -183,10 +184,6 @@ class GradeMapping(_Strict):
         if self.rubric.get("version"):
             return str(self.rubric["version"])
         return hashlib.sha256(self.scale.model_dump_json().encode()).hexdigest()[:12]
-
-
-def is_grade_mapping(mapping: Mapping[str, Any] | None) -> bool:
-    return isinstance(mapping, Mapping) and isinstance(mapping.get("grades"), Mapping)
 
 
 def parse(mapping: Mapping[str, Any], where: str = "mapping") -> GradeMapping:

@@ -17,7 +17,7 @@ import duckdb
 import pyarrow as pa
 
 from goldenloop.errors import ImportFileError
-from goldenloop.ingest import detect, encoding, grade_mapping, grade_tables, mapping, validate
+from goldenloop.ingest import detect, encoding, mapping, validate
 from goldenloop.ingest import redact_import as redaction
 from goldenloop.ingest.encoding import Encoding
 from goldenloop.ingest.source import SourceChunk
@@ -117,8 +117,11 @@ def import_file(store: Store, path: str | Path, options: ImportOptions | None = 
         raise ImportFileError(f"{p}: is a folder; name the files in it (e.g. {p}/*.jsonl)")
     if not p.is_file():
         raise ImportFileError(f"{p}: no such file")
-    if grade_mapping.is_grade_mapping(opts.mapping):
-        # Existing grades, not spans: the mapping says so (CLI and import jobs alike).
+    if mapping.is_grade_mapping(opts.mapping):
+        # Existing grades, not spans: the mapping says so (CLI and import jobs alike). Loaded
+        # on use: the grade mapping's pydantic models cost every command start-up time.
+        from goldenloop.ingest import grade_tables
+
         return grade_tables.import_grades(store, p, opts, progress or (lambda _f, _m: None))
     fmt = opts.format or detect.detect_format(p)
     t0 = time.perf_counter()

@@ -8,9 +8,9 @@ Columns named like a span field, or like a common alias (``prompt_tokens``, ``ti
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
-
-import yaml
+from typing import Any
 
 from goldenloop.errors import MappingError
 from goldenloop.store.span_columns import FIELD_NAMES
@@ -34,12 +34,20 @@ ALIASES: dict[str, tuple[str, ...]] = {
 
 def read_mapping_document(path: str | Path) -> object:
     """The parsed YAML or JSON of a mapping file (a span or a grade mapping)."""
+    import yaml  # only when a mapping file is given: it costs every command start-up time
+
     p = Path(path)
     try:
         text = p.read_text()
         return json.loads(text) if p.suffix == ".json" else yaml.safe_load(text)
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise MappingError(f"{p}: cannot read mapping file: {exc}") from exc
+
+
+def is_grade_mapping(mapping: Mapping[str, Any] | None) -> bool:
+    """A mapping of existing grades (``grades:``), not of span columns. Here rather than in
+    ``grade_mapping`` so that telling them apart does not load pydantic."""
+    return isinstance(mapping, Mapping) and isinstance(mapping.get("grades"), Mapping)
 
 
 def load_mapping_file(path: str | Path) -> dict[str, str]:
