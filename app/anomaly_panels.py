@@ -30,6 +30,7 @@ BAND = "#9ecae1"
 OBSERVED = "#08519c"
 WINDOW = "#d6404e"
 MAX_POINTS = 180  # per line of an anomaly's chart: see ``coarser``
+CELL_CHARS = 300  # a table cell shows the start of a long text; the trace shows it whole
 LIST_COLUMNS = {
     "anomaly_id": st.column_config.NumberColumn("Id", format="plain", width="small"),
     "severity_name": st.column_config.TextColumn("Severity", width="small"),
@@ -66,9 +67,22 @@ def where(df: pd.DataFrame) -> pd.Series:
                       for d, v in zip(dim, df["value"].fillna(""), strict=True)], index=df.index)
 
 
+def grid(df: pd.DataFrame, columns: dict, keep: tuple[str, ...] = ()) -> pd.DataFrame:
+    """Only the columns a table shows (and ``keep``), long texts cut: every cell goes to the
+    browser, shown or not, and the grid's drawing time grows with them."""
+    out = df[[c for c in (*columns, *keep) if c in df.columns]]
+    texts = {c: out[c].str.slice(0, CELL_CHARS) for c in out.columns if _text(out[c])}
+    return visible_frame(out.assign(**texts))
+
+
+def _text(col: pd.Series) -> bool:
+    return pd.api.types.is_string_dtype(col) and bool(
+        col.map(lambda v: v is None or isinstance(v, str) or pd.isna(v)).all())
+
+
 def list_table(df: pd.DataFrame) -> None:
     shown = df.assign(where=where(df), metric=df["metric"].map(metric_title))
-    st.dataframe(visible_frame(shown), hide_index=True, column_config=LIST_COLUMNS,
+    st.dataframe(grid(shown, LIST_COLUMNS), hide_index=True, column_config=LIST_COLUMNS,
                  column_order=list(LIST_COLUMNS))
 
 
@@ -196,8 +210,8 @@ def draw_examples(store: Store, a: anomalies.Anomaly) -> pd.DataFrame:
         return ex
     rows = ex.assign(link=[span_table.trace_link(trace=t, span=s) for t, s in
                            zip(ex["trace_id"], ex["span_id"], strict=True)])
-    st.dataframe(visible_frame(rows), hide_index=True, column_config=EXAMPLE_COLUMNS,
-                 column_order=list(EXAMPLE_COLUMNS))
+    st.dataframe(grid(rows, EXAMPLE_COLUMNS, keep=("span_key", "trace_id", "span_id")),
+                 hide_index=True, column_config=EXAMPLE_COLUMNS, column_order=list(EXAMPLE_COLUMNS))
     return ex
 
 

@@ -174,7 +174,8 @@ def draw_open_anomalies(store, pages) -> None:
             metric=top["metric"].map(anomaly_panels.metric_title),
             where=[f"{d} = {v}" if isinstance(d, str) else "whole app"
                    for d, v in zip(top["dimension"], top["value"], strict=True)])
-        st.dataframe(visible_frame(rows), hide_index=True, column_config=ANOMALY_COLUMNS,
+        st.dataframe(anomaly_panels.grid(rows, ANOMALY_COLUMNS, keep=("anomaly_id",)),
+                     hide_index=True, column_config=ANOMALY_COLUMNS,
                      column_order=list(ANOMALY_COLUMNS))
         if page is not None:
             total = int(summary["anomalies"].sum())
