@@ -72,8 +72,10 @@ def test_file_import_quarantines_bad_rows_and_keeps_the_rest(store, tmp_path):
     assert not datasets.import_file(store, "mixed", path).new_version
     path.write_text(json.dumps({"id": "z", "input": "new"}) + "\n")
     assert datasets.import_file(store, "mixed", path).dataset.version == 2
+    path.write_text(json.dumps({"id": "z", "input": "new", "metadata": {"topic": "x"}}) + "\n")
+    assert datasets.import_file(store, "mixed", path).dataset.version == 3   # metadata counts
     assert datasets.resolve(store, "mixed@1").items == 3
-    assert datasets.resolve(store, "mixed").version == 2
+    assert datasets.resolve(store, "mixed").version == 3
 
 
 def test_csv_import_and_clear_errors(store, tmp_path):

@@ -190,8 +190,8 @@ def _is_messages(value: Any) -> bool:
 def content_hash(items: list[dict[str, Any]]) -> str:
     h = hashlib.sha256()
     for it in items:
-        h.update(json.dumps([it["item_key"], it["input"], it["messages"], it["expected"]],
-                            ensure_ascii=False).encode())
+        h.update(json.dumps([it["item_key"], it["input"], it["messages"], it["expected"],
+                             it["metadata"]], ensure_ascii=False).encode())
     return h.hexdigest()
 
 

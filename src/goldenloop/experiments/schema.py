@@ -16,7 +16,7 @@ _TABLES = (
         version INTEGER,             -- per name, from 1; a golden test set keeps the golden version
         kind VARCHAR,                -- file or golden
         origin VARCHAR,              -- the file's name, or 'golden NAME vN'
-        content_hash VARCHAR,        -- sha256 over the items' keys, inputs and expected outputs
+        content_hash VARCHAR,        -- sha256 over the items (key, input, messages, expected, metadata)
         golden_version_id BIGINT,
         items INTEGER,
         quarantined INTEGER,
