@@ -270,6 +270,21 @@ def test_fast_jsonl_reports_line_numbers(store, tmp_path):
     assert store.scalar("SELECT row_number FROM quarantine") == 4
 
 
+def test_fast_jsonl_line_numbers_hold_when_inserts_run_out_of_order(store, tmp_path):
+    # The command line lets DuckDB insert out of file order; the fast reader's row numbers
+    # are positions in its result, so that read must still come in file order.
+    cur = store.cursor()
+    cur.execute("SET preserve_insertion_order = false")
+    p = tmp_path / "order.jsonl"
+    rows = [{"start_time": T0, "span_id": str(i), "output": "x" * 50} for i in range(20_000)]
+    rows[17_345]["input_tokens"] = -1
+    p.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    r = import_file(store, p)
+    assert list(_bad(r)) == [17_346]
+    assert json.loads(store.scalar("SELECT raw FROM quarantine"))["span_id"] == "17345"
+    assert cur.execute("SELECT current_setting('preserve_insertion_order')").fetchall() == [(False,)]
+
+
 def test_an_empty_key_is_kept_not_misread(store, tmp_path):
     p = tmp_path / "empty_key.jsonl"
     p.write_text(json.dumps({"": 1, "start_time": T0, "output": "x"}) + "\n")

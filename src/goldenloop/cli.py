@@ -105,6 +105,11 @@ def import_(
     paths.ensure()
     failed = False
     with Store(paths.db) as store:
+        # This process alone holds the file: let DuckDB insert in parallel instead of in file
+        # order (span_key order, a tie-breaker between equal start times, is not file order
+        # then). About a fifth faster on 1M spans; the server, whose pages share the
+        # database, keeps the default.
+        store.cursor().execute("SET preserve_insertion_order = false")
         for f in files:
             r = import_file(store, f, opts)
             failed |= not r.ok

@@ -85,11 +85,18 @@ def _load_typed(cur, src: str, types: dict[str, str]) -> pa.Table | None:
     Read on a cursor of its own, so a failure does not abort the caller's transaction."""
     spec = "{" + ", ".join(f"{lit(k)}: {lit(t)}" for k, t in types.items()) + "}"
     probe = cur.cursor()
+    # Row numbers are positions in the result: it must come in file order (the command line
+    # lets inserts run out of order, a database-wide setting).
+    ordered = probe.execute("SELECT current_setting('preserve_insertion_order')").fetchall()[0][0]
     try:
+        if not ordered:
+            probe.execute("SET preserve_insertion_order = true")
         table = probe.sql(f"SELECT * FROM {src}, columns = {spec})").to_arrow_table()
     except duckdb.Error:
         return None
     finally:
+        if not ordered:
+            probe.execute("SET preserve_insertion_order = false")
         probe.close()
     return table.append_column("_row", pa.array(np.arange(1, table.num_rows + 1)))
 
