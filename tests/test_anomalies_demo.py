@@ -129,3 +129,18 @@ def test_cli_lists_json_lines_with_stable_keys(demo, tmp_path):
                                    str(copy)])
     # A named error: the CLI's entry point turns it into a message, not a traceback.
     assert isinstance(res.exception, AnomalyError) and "unknown status" in str(res.exception)
+
+
+def test_cli_detect_runs_here_when_no_server_owns_the_file(demo, tmp_path):
+    from goldenloop.cli import app
+
+    s, _, path = demo
+    s.checkpoint()
+    copy = tmp_path / "copy.duckdb"
+    shutil.copy(path, copy)
+    res = CliRunner().invoke(app, ["anomalies", "detect", "--db", str(copy)])
+    assert res.exit_code == 0, res.output
+    assert "0 new" in res.output and "anomalies (" in res.output
+    res = CliRunner().invoke(app, ["anomalies", "detect", "--sensitivity", "extreme", "--db",
+                                   str(copy)])
+    assert isinstance(res.exception, AnomalyError)

@@ -136,3 +136,14 @@ def test_the_scheduler_queues_detection_after_new_spans_and_on_its_timer(found):
     sched.every = 0.0  # the timer is due: a job even though no span arrived
     sched.tick()
     assert len(job_sql.running_or_queued(s.cursor(), "detect")) == 1
+
+
+def test_the_detect_job_runs_detection(found):
+    from goldenloop.workers.handlers import HANDLERS
+
+    s, before = found
+    notes = []
+    out = HANDLERS["detect"](s, {"sensitivity": "medium"}, lambda f, m: notes.append(f))
+    assert out["added"] == 0 and out["updated"] == out["found"] > 0
+    assert "anomalies" in out["summary"] and notes[-1] == 1.0
+    assert len(list_anomalies(s, limit=1000)) == len(before)
