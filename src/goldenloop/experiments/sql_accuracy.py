@@ -18,6 +18,7 @@ query that fails, times out or returns too many rows is wrong, with the error ke
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import sqlite3
@@ -119,7 +120,8 @@ class SqlScorer:
 def _open_duckdb(path: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(path), read_only=True, config={
         "enable_external_access": False, "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False, "memory_limit": "1GB", "threads": 1})
+        "autoload_known_extensions": False, "memory_limit": "1GB",
+        "threads": min(4, os.cpu_count() or 1)})
     con.execute("SET lock_configuration = true")
     return con
 
