@@ -174,7 +174,9 @@ def pull_link(store: Store, link: dict[str, Any], pulled_by: str) -> PullResult:
     return result
 
 
-def pull(store: Store, pulled_by: str, queue_id: int | None = None) -> list[PullResult]:
-    """Pull every linked dataset (of one queue, or all)."""
-    who = roles.require(store, pulled_by, roles.Action.CREATE_QUEUE)
+def pull(store: Store, pulled_by: str, queue_id: int | None = None, *,
+         check_role: bool = True) -> list[PullResult]:
+    """Pull every linked dataset (of one queue, or all). A person pulling needs a lead's
+    role; the owner's scheduled pull (``check_role=False``) acts for the lead who pushed."""
+    who = roles.require(store, pulled_by, roles.Action.CREATE_QUEUE) if check_role else pulled_by
     return [pull_link(store, link, who) for link in sql.links(store, queue_id)]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from goldenloop.argilla_sync.jobs import HANDLERS as ARGILLA_HANDLERS
 from goldenloop.experiments.jobs import HANDLERS as EXPERIMENT_HANDLERS
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.scorers.run import score_job
@@ -122,4 +123,5 @@ HANDLERS: dict[str, Handler] = {
     "alerts_check": alerts_check,
     "detect": detect_anomalies,
     **EXPERIMENT_HANDLERS,  # experiment_run, canary_run, ...
+    **ARGILLA_HANDLERS,  # argilla_push, argilla_pull
 }

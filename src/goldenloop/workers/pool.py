@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 
 from goldenloop import alerts
+from goldenloop.argilla_sync.jobs import ArgillaPullScheduler
 from goldenloop.config import Paths
 from goldenloop.experiments.canaries import CanaryScheduler
 from goldenloop.scorers.run import versions as scorer_versions
@@ -220,6 +221,7 @@ class Workers:
             AlertEvaluator(store, alert_rules),
             DetectScheduler(store),
             CanaryScheduler(store),
+            ArgillaPullScheduler(store),
             StoreGuard(store, paths),
         ]
 
