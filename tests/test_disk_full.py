@@ -101,6 +101,19 @@ def test_store_refuses_writes_on_a_full_disk_and_recovers_after_a_failed_checkpo
         store.close()
 
 
+def test_a_new_database_on_a_full_disk_is_refused_with_a_message(small_disk: Path,
+                                                                  tmp_path: Path) -> None:
+    csv = tmp_path / "calls.csv"  # elsewhere: only the database's disk is full
+    csv.write_text("timestamp,model,response\n2025-05-01T10:00:00Z,gpt-4o-mini,hello\n")
+    fill(small_disk)
+    with pytest.raises(StoreUnavailableError, match="No space left on device"):
+        Store(small_disk / "new.duckdb")
+    said = subprocess.run([*CLI, "import", str(csv), "--db", str(small_disk / "cli.duckdb")],
+                          capture_output=True, text=True, timeout=120)
+    assert said.returncode != 0 and "No space left on device" in said.stderr
+    assert "Traceback" not in said.stderr
+
+
 def test_a_commit_the_log_cannot_hold_is_refused_and_retried_later(small_disk: Path) -> None:
     store = Store(small_disk / "g.duckdb")
     try:

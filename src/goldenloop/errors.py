@@ -45,7 +45,8 @@ class StoreUnavailableError(GoldenloopError):
         self.reason = reason
         super().__init__(
             f"the database is not accepting writes: {reason}. Free disk space beside the "
-            "database; the server reopens it and retries what failed on its own."
+            "database: a running server then reopens it and retries what failed on its own; "
+            "a command, run it again."
         )
 
 

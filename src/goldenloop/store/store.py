@@ -49,9 +49,14 @@ class Store:
         self._con_generation = 0  # bumped when the connection is reopened: cursors are stale
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.con = _connect(self.path, read_only)
-        if migrate_schema and not read_only:
-            migrate(self.con.cursor())
+        try:
+            self.con = _connect(self.path, read_only)
+            if migrate_schema and not read_only:
+                migrate(self.con.cursor())
+        except duckdb.Error as exc:  # a full disk at open: say so, not a traceback
+            if not is_storage_failure(exc):
+                raise
+            raise StoreUnavailableError(str(exc).splitlines()[0][:300]) from exc
 
     # -- reading -----------------------------------------------------------------------------
     def cursor(self) -> duckdb.DuckDBPyConnection:
