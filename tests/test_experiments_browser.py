@@ -48,7 +48,7 @@ def test_run_from_the_page_and_compare(tmp_path: Path) -> None:
             page.get_by_text("· experiment_run ·").first.wait_for(timeout=60_000)
             bs.screenshot(page, "experiments-running")
             # When the job ends the page reruns: the new run is in the table and compared.
-            page.get_by_text("1 regressions, 0 improvements").wait_for(timeout=90_000)
+            page.get_by_text("1 regression, 0 improvements").wait_for(timeout=90_000)
             bs.wait_rendered(page)
             bs.screenshot(page, "experiments-compared")
             assert page.locator("img[src*='127.0.0.1:9']").count() == 0

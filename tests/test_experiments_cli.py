@@ -51,7 +51,7 @@ def test_cli_flow(tmp_path, monkeypatch):
         assert "run 2: 10 of 10 answered" in cli("experiment", "run", "bot", "-d", "qa@1",
                                                  "-s", "exact", db=db)
         out = cli("experiment", "compare", "2", db=db)
-        assert "2 regressions, 0 improvements" in out
+        assert "10 items paired: 2 regressions, 0 improvements" in out
         assert "exact        1.000 → 0.800  diff -0.200" in out
         assert '"Ignore this\\n\\u001b[31m<b>answer</b>"' in out   # escaped, one line
         out = cli("experiment", "runs", db=db)

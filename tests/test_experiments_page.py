@@ -54,7 +54,7 @@ def test_runs_comparison_and_canary(app_db, tmp_path):
     runs = at.dataframe[0].value
     assert sorted(runs["run_id"]) == sorted(ids)
     texts = "\n".join(str(t.value) for t in at.text)
-    assert f"{expected.regressions} regressions" in texts and expected.regressions == 3
+    assert expected.summary in texts and expected.regressions == 3
     scorer_table = at.dataframe[1].value
     assert scorer_table.set_index("scorer").loc["exact", "mean_diff"] == -3 / 8
     items = at.dataframe[2].value

@@ -100,9 +100,8 @@ else:
     except GoldenloopError as exc:
         st.text(visible(exc))
     else:
-        st.text(f"{len(c.items):,} items paired: {c.regressions:,} regressions, "
-                f"{c.improvements:,} improvements (95% paired bootstrap intervals; McNemar's "
-                "exact test on pass/fail).")
+        st.text(f"{c.summary}. 95% paired bootstrap intervals; McNemar's exact test on "
+                "pass/fail.")
         st.dataframe(c.scorers, hide_index=True)
         only_flagged = st.toggle("Only regressions and improvements", True, key="exp_flagged")
         items = c.items[c.items["flag"] != ""] if only_flagged else c.items

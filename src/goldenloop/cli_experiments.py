@@ -149,8 +149,7 @@ def compare(new_run: Annotated[int, typer.Argument(help="The new run.")],
         c = cmp.compare(r.store, new_run, old_run)
     typer.echo(f"run {c.old.run_id} ({c.old.target_name} {c.old.target_version}) → run "
                f"{c.new.run_id} ({c.new.target_name} {c.new.target_version}) on "
-               f"{c.new.dataset}: {len(c.items):,} items paired, {c.regressions:,} regressions, "
-               f"{c.improvements:,} improvements")
+               f"{c.new.dataset}: {c.summary}")
     for s in c.scorers.itertuples():
         typer.echo(f"  {s.scorer:12} {s.mean_old:.3f} → {s.mean_new:.3f}  diff {s.mean_diff:+.3f} "
                    f"[{s.ci_low:+.3f}, {s.ci_high:+.3f}]  passed→failed {s.passed_then_failed}, "

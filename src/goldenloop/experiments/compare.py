@@ -55,6 +55,19 @@ class Comparison:
     def improvements(self) -> int:
         return int((self.items["flag"] == "improvement").sum()) if len(self.items) else 0
 
+    @property
+    def summary(self) -> str:
+        text = (f"{len(self.items):,} items paired: {_n(self.regressions, 'regression')}, "
+                f"{_n(self.improvements, 'improvement')}")
+        if self.only_old or self.only_new:
+            text += (f" ({self.only_old:,} only in run {self.old.run_id}, {self.only_new:,} only "
+                     f"in run {self.new.run_id}: not compared)")
+        return text
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count:,} {word}{'' if count == 1 else 's'}"
+
 
 def run_info(store: Store, run_id: int) -> RunInfo:
     ensure_tables(store)
