@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import stats as scipy_stats
 
 from goldenloop.anomalies import stats as st
 from goldenloop.anomalies.measures import Matrix, effect, to_natural
@@ -279,6 +280,28 @@ def _daily(mx: Matrix, s: int, offset: int, per_day: int, days: int):
     return level, n.sum(1)
 
 
+def _refine(mx: Matrix, s: int, start: int, per_day: int, up: bool) -> int:
+    """The bucket within a day of ``start`` where the change is sharpest: the split whose
+    following day differs most from its preceding day (whole days on each side, so the
+    daily cycle cancels out)."""
+    best, where = -np.inf, start
+    for t in range(max(start - per_day, per_day), min(start + per_day, mx.y.shape[1] - per_day) + 1):
+        before, after = _level(mx, s, t - per_day, t), _level(mx, s, t, t + per_day)
+        gain = (after - before) if up else (before - after)
+        if gain > best:
+            best, where = gain, t
+    return where
+
+
+def _level(mx: Matrix, s: int, a: int, b: int) -> float:
+    n = mx.n[s, a:b]
+    if mx.metric.kind == "rate":
+        return float(np.nansum(mx.k[s, a:b]) / max(np.nansum(n), 1))
+    y = mx.y[s, a:b]
+    w = np.where(np.isnan(y), 0, n)
+    return float(np.nansum(np.nan_to_num(y) * w) / w.sum()) if w.sum() > 0 else np.nan
+
+
 def _shift(mx: Matrix, s: int, daily: np.ndarray, dn: np.ndarray, cp: int, offset: int,
            per_day: int) -> Candidate | None:
     """Test a change point: the days after it against the days before it (each side up to
@@ -301,10 +324,11 @@ def _shift(mx: Matrix, s: int, daily: np.ndarray, dn: np.ndarray, cp: int, offse
     eff = float(effect(m, np.array(nat_a), np.array(nat_b)))
     if abs(eff) < m.min_effect:
         return None
-    from scipy import stats
-    p = np.array([stats.norm.sf(abs(z))])
+    p = np.array([scipy_stats.norm.sf(abs(z))])
     band = to_natural(m, np.array([np.median(before) - 2 * sd, np.median(before) + 2 * sd]))
     start = offset + cp * per_day
+    if per_day > 1:
+        start = _refine(mx, s, start, per_day, diff > 0)
     return Candidate(m.name, mx.keys[s], "shift", "up" if diff > 0 else "down", start,
                      mx.y.shape[1], p, nat_a, nat_b, float(band[0]), float(band[1]),
                      int(dn[cp:].sum()), eff,
