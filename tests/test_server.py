@@ -62,7 +62,7 @@ def test_cli_hands_writes_to_the_server_and_reads_its_snapshot(tmp_path: Path) -
         assert "1 imported, 0 duplicates, 1 quarantined" in listing
         def one_span() -> str | None:
             r = cli("status", "--db", str(db))
-            return r.stdout if "spans: 1 " in r.stdout else None
+            return r.stdout if "\nspans: 1\n" in r.stdout else None
 
         status = wait_for(one_span)
         assert f"server: process {server.pid}" in status
@@ -73,7 +73,7 @@ def test_cli_hands_writes_to_the_server_and_reads_its_snapshot(tmp_path: Path) -
     assert server.returncode == 0, (tmp_path / "serve.log").read_text()[-2000:]
     assert not paths.owner_file.exists()
     status = cli("status", "--db", str(db))
-    assert "server: not running" in status.stdout and "spans: 1 " in status.stdout
+    assert "server: not running" in status.stdout and "\nspans: 1\n" in status.stdout
     with Store(db, read_only=True, migrate_schema=False) as store:
         result = json.loads(store.scalar("SELECT result FROM jobs WHERE kind = 'import'"))
     assert result["files"][0]["bad_rows"] == [[3, "input_tokens", "negative: -1"]]
