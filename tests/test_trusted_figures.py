@@ -6,10 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import review_support as rs
 from app_support import app_page
 
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.store import Store
+
+demo_template, demo_store = rs.demo_template, rs.demo_store  # shared fixtures
 
 
 def _import(db: Path, tmp_path: Path, text: str, raters: list[dict], *, name: str = "g.csv",
@@ -233,3 +236,47 @@ def test_item_metadata_is_an_agreement_slice(app_db: Path, tmp_path: Path):
     assert not at.exception
     table = next(d.value for d in at.dataframe if "slice_value" in d.value.columns)
     assert {"m-good", "m-bad"} <= set(table["slice_value"])
+
+
+def test_risk_raised_sampling_ignores_an_unfit_judge(demo_store):
+    """A second judge version that calls every answer 1 is not fit: its low scores raise no
+    span's risk unless a lead counts every version."""
+    import json
+
+    import pandas as pd
+    import pyarrow as pa
+    from review_support import opts
+
+    from goldenloop.agreement import fitness
+    from goldenloop.sampling import Frame, RiskRaised, create_queue
+    from goldenloop.store.grades import insert_grades
+
+    g = demo_store.df("SELECT * EXCLUDE (grade_id) FROM grades WHERE source = 'judge' "
+                      "AND criterion = 'correctness'")
+    g = g.assign(judge_version="v-harsh", value_number=1.0)
+    demo_store.write(insert_grades, pa.Table.from_pandas(g, preserve_index=False))
+    status = fitness.judge_status(demo_store, "correctness").set_index("judge_version")
+    assert status.loc["v-harsh", "status"] == fitness.NOT_FIT
+    fit = [v for v in status.index if status.loc[v, "status"] == fitness.FIT]
+    assert fit  # the demo's own judge
+    only_harsh = set(demo_store.df(
+        """SELECT span_key FROM grades WHERE source = 'judge' AND criterion = 'correctness'
+           GROUP BY span_key HAVING min(value_number) FILTER (WHERE judge_version <> 'v-harsh')
+               >= 3""").span_key)
+    assert only_harsh
+
+    def judge_low_spans(frame: Frame) -> set[int]:
+        q = create_queue(demo_store, opts(f"q-{frame.judges}"), frame, RiskRaised(100_000),
+                         seed=1)
+        df = demo_store.df("SELECT span_key, risk_reasons FROM queue_items WHERE queue_id = ?",
+                           [q.queue_id])
+        design = json.loads(demo_store.scalar("SELECT design FROM queues WHERE queue_id = ?",
+                                              [q.queue_id]))
+        counted = design["judge_versions_counted"]  # the design names what it rested on
+        assert counted is None if frame.judges == "any" else (
+            f"correctness|{fit[0]}" in counted and "correctness|v-harsh" not in counted)
+        return {k for k, r in zip(df.span_key, df.risk_reasons, strict=True)
+                if not isinstance(r, type(pd.NA)) and r is not None and "judge_low" in list(r)}
+
+    assert not judge_low_spans(Frame()) & only_harsh
+    assert judge_low_spans(Frame(judges="any")) >= only_harsh

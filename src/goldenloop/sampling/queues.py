@@ -128,7 +128,10 @@ def create_queue(store: Store, opts: QueueOptions, frame: Frame, design: D.Desig
             "position": _positions(rng, len(rows)),
         })
         stored = {**D.to_dict(design), "seed": seed, "unit": unit, "probability": True,
-                  "expected_size": float(p.sum())}
+                  "expected_size": float(p.sum()),
+                  # which judge versions could raise a risk score ("criterion|version"; None:
+                  # every version): the design says what its judge signals rested on
+                  "judge_versions_counted": judge_keys}
         t = now()
         qid = review_sql.insert_queue(
             cur, name=opts.name.strip(), description=opts.description, target_type=unit,

@@ -325,7 +325,7 @@ def out_of_scale_values(store, criterion: str, rubric_name: str | None = None) -
     return store.df(
         """SELECT grade_id, TRY_CAST(raw ->> 'value' AS DOUBLE) AS original,
                   raw ->> 'value' AS original_label
-           FROM grades
+           FROM live_grades
            WHERE criterion = $criterion AND ($rubric IS NULL OR rubric_name = $rubric)
              AND source = 'imported' AND CAST(raw ->> 'out_of_scale' AS BOOLEAN)""",
         {"criterion": criterion, "rubric": rubric_name})
