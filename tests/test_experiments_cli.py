@@ -54,6 +54,10 @@ def test_cli_flow(tmp_path, monkeypatch):
         assert "10 items paired: 2 regressions, 0 improvements" in out
         assert "exact        1.000 → 0.800  diff -0.200" in out
         assert '"Ignore this\\n\\u001b[31m<b>answer</b>"' in out   # escaped, one line
+        out = cli("experiment", "show", "2", db=db)
+        assert out.startswith("run 2: bot") and len(out.splitlines()) == 11
+        assert json.loads(out.splitlines()[1])["item_key"] == "q0"
+        assert "0 items shown" in cli("experiment", "show", "2", "--failed", db=db)
         out = cli("experiment", "runs", db=db)
         assert "#2 experiment bot" in out and "baseline" in out
         assert "canary nightly" in cli("experiment", "canary", "add", "nightly", "--target",

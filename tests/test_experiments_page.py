@@ -55,9 +55,11 @@ def test_runs_comparison_and_canary(app_db, tmp_path):
     assert sorted(runs["run_id"]) == sorted(ids)
     texts = "\n".join(str(t.value) for t in at.text)
     assert expected.summary in texts and expected.regressions == 3
-    scorer_table = at.dataframe[1].value
+    one = at.dataframe[1].value                     # the newest run's items
+    assert len(one) == 8 and set(one["status"]) == {"ok"} and "exact" in one.columns
+    scorer_table = at.dataframe[2].value
     assert scorer_table.set_index("scorer").loc["exact", "mean_diff"] == -3 / 8
-    items = at.dataframe[2].value
+    items = at.dataframe[3].value
     assert set(items["flag"]) == {"regression"} and HOSTILE in set(items["output_new"])
     assert items["source"].isna().all()  # a file test set: no production span to link
     assert "3 answers changed between the last two runs" in texts

@@ -83,9 +83,16 @@ st.dataframe(visible_frame(shown[["run_id", "source", "suite", "target_name", "t
                                   "cost_usd", "baseline", "means", "model_versions",
                                   "started_at"]]), hide_index=True)
 
-st.subheader("Compare two runs")
+st.subheader("One run")
 labels = {int(r.run_id): visible(f"#{r.run_id} · {r.target_name} {r.target_version} · {r.dataset}")
           for r in runs.itertuples()}
+shown_run = st.selectbox("Run", list(labels), format_func=labels.get, key=f"exp_one_{runs.iloc[0].run_id}")
+detail = results.run_items(store, shown_run)
+if st.toggle("Only failed items", False, key="exp_failed"):
+    detail = detail[detail["status"] != "ok"]
+st.dataframe(visible_frame(detail), hide_index=True)
+
+st.subheader("Compare two runs")
 ids = list(labels)
 c1, c2 = st.columns(2)
 # Keyed by the newest run: when a run finishes, the choice starts over at newest vs previous.

@@ -198,3 +198,25 @@ def live(dataset: Annotated[str, typer.Argument(help="NAME[@VERSION]: a test set
     for row in df.to_dict("records"):
         row["period"] = row["period"].isoformat()
         typer.echo(json.dumps(row, ensure_ascii=False, default=str))
+
+
+@experiment.command()
+def show(run_id: Annotated[int, typer.Argument(help="The run.")],
+         failed: Annotated[bool, typer.Option("--failed", help="Only failed items.")] = False,
+         limit: Annotated[int, typer.Option(help="Items to print.")] = 50,
+         db: DbOption = None) -> None:
+    """One run's items: status, model version, scores, and the error of each failure
+    (JSON Lines; texts are JSON strings)."""
+    from goldenloop.experiments import compare as cmp
+    from goldenloop.experiments import results
+
+    with access.for_reading(resolve_paths(db)) as r:
+        info = cmp.run_info(r.store, run_id)
+        df = results.run_items(r.store, run_id)
+    if failed:
+        df = df[df["status"] != "ok"]
+    typer.echo(f"run {info.run_id}: {info.target_name} {info.target_version} on "
+               f"{info.dataset}@{info.dataset_version}, {info.status}; {len(df):,} items shown")
+    for row in df.head(limit).to_dict("records"):
+        typer.echo(json.dumps({k: (None if v != v else v) if isinstance(v, float) else v
+                               for k, v in row.items()}, ensure_ascii=False, default=str))
