@@ -280,3 +280,48 @@ def test_risk_raised_sampling_ignores_an_unfit_judge(demo_store):
 
     assert not judge_low_spans(Frame()) & only_harsh
     assert judge_low_spans(Frame(judges="any")) >= only_harsh
+
+
+def test_goldenloop_traffic_is_kept_apart_unless_asked_for(store):
+    """Spans goldenloop made itself (source judge) stay out of Monitor, Conversations, Home,
+    the filters' choices and sampling frames; the explicit filter brings them back."""
+    from datetime import datetime, timedelta
+
+    import pyarrow as pa
+    from review_support import opts
+
+    from goldenloop import metrics as M
+    from goldenloop.ingest.loader import import_table
+    from goldenloop.metrics.conversations import conversation_stats
+    from goldenloop.sampling import Frame, Uniform, create_queue
+    from goldenloop.store import summary
+    from goldenloop.store.judge_sql import JUDGE_APP
+
+    t0 = datetime(2026, 1, 5, 10)
+
+    def spans(n: int, app: str, prefix: str) -> pa.Table:
+        return pa.table({
+            "trace_id": [f"{prefix}{i}" for i in range(n)], "span_id": ["s"] * n,
+            "session_id": [f"{prefix}-sess{i % 3}" for i in range(n)], "app": [app] * n,
+            "kind": ["llm"] * n, "model": ["m"] * n, "model_version": [f"{app}-v"] * n,
+            "start_time": [t0 + timedelta(minutes=i) for i in range(n)],
+            "latency_ms": [100.0] * n, "status": ["ok"] * n, "output": ["an answer"] * n,
+            "last_user_message": ["q"] * n})
+
+    import_table(store, spans(12, "shop", "p"), source="test", origin="test")
+    import_table(store, spans(30, JUDGE_APP, "j"), source="judge", origin="test")
+    dims = M.dimensions(store)
+    assert dims.requests == 12 and JUDGE_APP not in dims.values["apps"]
+    f = M.SpanFilter(start=t0, end=t0 + timedelta(hours=2))
+    assert M.overview(store, f).totals.requests == 12
+    both = M.SpanFilter(start=f.start, end=f.end, include_internal=True)
+    assert M.overview(store, both).totals.requests == 42
+    assert conversation_stats(store, f).sessions["sessions"].sum() == 3
+    assert conversation_stats(store, both).sessions["sessions"].sum() == 6
+    assert summary.span_totals(store).spans == 12
+    assert summary.apps(store)["app"].tolist() == ["shop"]
+    assert summary.store_counts(store)["goldenloop's own spans"] == 30
+    q = create_queue(store, opts("frame"), Frame(), Uniform(100), seed=1)
+    assert q.population_size == 12
+    q = create_queue(store, opts("all"), Frame(include_internal=True), Uniform(100), seed=1)
+    assert q.population_size == 42
