@@ -106,9 +106,14 @@ def test_examples_go_to_a_by_hand_queue(demo):
 
 def test_outlier_spans_are_extreme_for_their_version(demo):
     s, _, _ = demo
-    out = outlier_spans(s, SpanFilter(start=datetime(2026, 2, 1), end=END), limit=20)
-    assert 0 < len(out) <= 20
+    out = outlier_spans(s, SpanFilter(start=datetime(2026, 2, 1), end=END), limit=200)
+    assert 0 < len(out) <= 200
     assert (out["robust_z"] >= 4).all()
+    spikes = list_anomalies(s)
+    spikes = spikes[spikes["kind"].isin(["spike", "dip"])]
+    for o in out.itertuples():  # normal times: none inside a detected spike of its app
+        assert not ((spikes["app"] == o.app) & (spikes["window_start"] <= o.start_time)
+                    & (spikes["window_end"] > o.start_time)).any()
 
 
 def test_cli_lists_json_lines_with_stable_keys(demo, tmp_path):

@@ -127,13 +127,17 @@ def example_spans(store: Store, anomaly: Anomaly | int, limit: int = EXAMPLES) -
 
 def outlier_spans(store: Store, span_filter_like, limit: int = 50) -> pd.DataFrame:
     """LLM spans with extreme latency or output tokens for their app and model version in
-    the filter's range (robust z of the log value, at least 4): material for sampling and
-    labelling, not anomaly records."""
+    the filter's range, outside the app's detected spikes and dips (robust z of the log
+    value, at least 4): material for sampling and labelling, not anomaly records."""
     where, params = where_clause(span_filter_like)
     return store.df(
         f"""WITH f AS (
                 SELECT s.* FROM spans s
                 WHERE s.kind = 'llm' AND {sql.production()} AND {where}
+                  AND NOT EXISTS (  -- normal times: outside the app's spikes and dips
+                      SELECT 1 FROM anomalies a
+                      WHERE a.app = s.app AND a.kind IN ('spike', 'dip')
+                        AND s.start_time >= a.window_start AND s.start_time < a.window_end)
             ), lv AS (
                 SELECT span_key, app, model_version, 'latency_ms' AS measure,
                        ln(greatest(latency_ms, 1)) AS x FROM f WHERE latency_ms IS NOT NULL
