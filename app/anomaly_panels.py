@@ -291,10 +291,13 @@ def draw_history(store: Store, a: anomalies.Anomaly) -> None:
     hist = anomalies.anomaly_history(store, a.anomaly_id)
     if hist.empty:
         return
-    with st.expander(f"History ({len(hist)} changes)"):
-        st.dataframe(visible_frame(hist), hide_index=True, column_config={
-            "at": st.column_config.DatetimeColumn("When (UTC)", format=WHEN),
-            "status": "status", "by": "by", "note": "note"})
+    # Plain lines, not a table: a few rows do not need the grid, which the browser would
+    # build on every view even with the expander closed.
+    lines = [f"{r.at:%Y-%m-%d %H:%M} UTC  {r.status:<12} by {r.by}" + (f": {r.note}" if r.note
+                                                                        else "")
+             for r in hist.itertuples()]
+    with st.expander(f"History ({len(hist)} " + ("change)" if len(hist) == 1 else "changes)")):
+        st.text(visible("\n".join(lines)))
 
 
 def draw_outliers(store: Store, f) -> None:

@@ -120,6 +120,8 @@ def test_one_anomaly_with_chart_examples_and_actions(app_db: Path) -> None:
     with Store(app_db) as store:
         history = anomalies.anomaly_history(store, target)
     assert history["status"].tolist()[-3:] == ["acknowledged", "muted", "open"]
+    shown = next(t.value for t in at.text if "UTC  open" in t.value)  # the page's history
+    assert "acknowledged" in shown and "by lead: muted until" in shown
 
 
 def test_examples_go_to_a_by_hand_queue(app_db: Path) -> None:
