@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from goldenloop.errors import ImportFileError
-from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.ingest import ImportOptions, import_file, limits
 
 T0 = "2025-03-01T10:00:00Z"
 
@@ -178,7 +178,7 @@ BAD_VALUES = [
     ("start_time", "1e309", "not a time"),
     ("start_time", "nan", "not a time"),
     ("start_time", "inf", "not a time"),
-    ("start_time", "-5", "outside 2000–2100"),
+    ("start_time", "-5", f"outside {limits.EARLIEST:%Y}–{limits.LATEST:%Y}"),
     ("latency_ms", "nan", "not a finite number"),
     ("latency_ms", "inf", "not a finite number"),
     ("latency_ms", "1e20", "above"),
@@ -310,7 +310,7 @@ def test_a_line_the_fast_reader_rejects_does_not_reject_the_file(store, tmp_path
     # DuckDB's typed read fails the whole file on a duplicate key; the careful path reads it.
     p = tmp_path / "dup_key.jsonl"
     p.write_text(json.dumps({"start_time": T0, "output": "a"}) + "\n"
-                 + '{"start_time": "%s", "output": "b", "output": "c"}\n' % T0)
+                 + f'{{"start_time": "{T0}", "output": "b", "output": "c"}}\n')
     r = import_file(store, p)
     assert _balanced(r) and r.rows_read == 2 and r.imported == 2
 
