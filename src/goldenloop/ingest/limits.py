@@ -11,9 +11,10 @@ from __future__ import annotations
 from datetime import datetime
 
 INT32_MAX = 2**31 - 1
-# Spans before 2000 or after 2100 are a unit mix-up (seconds read as ms) or a bad clock, not
-# traffic: the earliest LLM API traffic is from 2020.
-EARLIEST = datetime(2000, 1, 1)
+# Spans before 1980 or after 2100 are a unit mix-up (seconds read as ms), an epoch-zero
+# default or a bad clock, not traffic. The floor is well below any real LLM traffic (2020 on)
+# so that synthetic and back-dated test histories still import.
+EARLIEST = datetime(1980, 1, 1)
 LATEST = datetime(2100, 1, 1)
 # A day: no single LLM call or application step runs longer; larger values are unit errors.
 MAX_DURATION_MS = 86_400_000.0
