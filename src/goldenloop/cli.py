@@ -18,6 +18,7 @@ from goldenloop import (
     cli_golden,
     cli_judge,
     cli_monitor,
+    cli_ops,
     cli_producers,
 )
 from goldenloop.cli_support import job_identity, progress_bar, queued_to_server
@@ -274,6 +275,7 @@ cli_anomalies.register(app)
 cli_alerts.register(app)
 cli_experiments.register(app)
 cli_argilla.register(app)
+cli_ops.register(app)
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from goldenloop.argilla_sync.schema import m014_argilla
 from goldenloop.errors import SchemaTooNewError
 from goldenloop.experiments.schema import m013_experiments
 from goldenloop.ingest.schema import m011_import_hardening
+from goldenloop.ops.schema import m015_operations
 from goldenloop.store.schema_agreement import m008_agreement
 from goldenloop.store.schema_golden import m007_golden
 from goldenloop.store.schema_judge import m006_judge
@@ -336,6 +337,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (12, "trusted_figures", m012_trusted_figures),
     (13, "experiments", m013_experiments),
     (14, "argilla", m014_argilla),
+    (15, "operations_2", m015_operations),
 )
 LATEST = MIGRATIONS[-1][0]
 
