@@ -12,6 +12,7 @@ backlog fits on disk again (see ``store.health``).
 
 from __future__ import annotations
 
+import os
 import shutil
 import threading
 import time
@@ -133,6 +134,31 @@ class Store:
         with self.exclusive() as cur:
             cur.execute("CHECKPOINT")
 
+    def rewrite(self) -> None:
+        """Copy the database into a fresh file and reopen on it: a DuckDB file keeps deleted
+        rows' bytes in free blocks until they are reused, and an erasure (ops.forget) must
+        leave none. Readers on other threads get new cursors; one mid-query may fail."""
+        with self._write_lock, self._storage_guard():
+            con = self._writable()
+            _retry_checkpoint(con)
+            name = con.execute("SELECT current_database()").fetchall()[0][0]
+            tmp = self.path.with_name(f".{self.path.name}.rewrite")
+            tmp.unlink(missing_ok=True)
+            con.execute(f"ATTACH '{_sql_text(tmp)}' AS goldenloop_rewrite")
+            try:
+                con.execute(f'COPY FROM DATABASE "{name}" TO goldenloop_rewrite')
+            finally:
+                con.execute("DETACH goldenloop_rewrite")
+            self.close()
+            self.con = None
+            self._con_generation += 1
+            # Checkpointed under the lock: the old log holds nothing the copy lacks, and replayed
+            # against the new file it would corrupt it.
+            self.path.with_name(self.path.name + ".wal").unlink(missing_ok=True)
+            os.replace(tmp, self.path)
+            self.con = _connect(self.path, self.read_only)
+            self.generation += 1
+
     def close(self) -> None:
         if self.con is not None:
             with suppress(duckdb.Error):  # an invalidated database may refuse; the file is safe
@@ -241,6 +267,22 @@ def _wal_bytes(db: Path) -> int:
         return db.with_name(db.name + ".wal").stat().st_size
     except OSError:
         return 0
+
+
+def _retry_checkpoint(con: duckdb.DuckDBPyConnection, tries: int = 20) -> None:
+    # A read still running on another cursor can make CHECKPOINT refuse; it ends quickly.
+    for attempt in range(tries):
+        try:
+            con.execute("CHECKPOINT")
+            return
+        except duckdb.TransactionException:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.05)
+
+
+def _sql_text(path: Path) -> str:
+    return str(path).replace("'", "''")
 
 
 def _connect(path: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
