@@ -26,7 +26,7 @@ COLUMNS = {
 
 def _interval(share: bool, value, low, high) -> str:
     if value is None or pd.isna(value):
-        return "no judge yet"
+        return "no judge fit for use yet"  # only judge versions that pass the gate count
     f = "{:.1%}" if share else "{:.2f}"
     return f"{f.format(value)} ({f.format(low)}–{f.format(high)})"
 

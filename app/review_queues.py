@@ -233,7 +233,8 @@ def draw_ppi(store: Store, queue_id: int) -> None:
     df = ppi.queue_estimates(store, queue_id)
     if df.empty:
         st.caption("Run a judge on this queue (Judges page) to narrow these intervals with "
-                   "prediction-powered inference.")
+                   "prediction-powered inference. Only judge versions fit for use count: "
+                   "those that pass the agreement gate (Agreement page).")
         return
     st.markdown("**With the judge** (prediction-powered inference)")
     st.dataframe(visible_frame(df), hide_index=True, column_config=judge_panels.PPI_COLUMNS,
