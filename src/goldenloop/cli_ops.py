@@ -1,9 +1,134 @@
-"""Commands of operations: backup, restore, forget, retention, audit."""
+"""Commands of operations: backup, restore, forget, audit."""
 
 from __future__ import annotations
 
+import getpass
+import json
+import os
+import time
+import uuid
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
 import typer
+
+from goldenloop import access
+from goldenloop.config import resolve_paths
+from goldenloop.errors import GoldenloopError
+
+DbOption = Annotated[str | None, typer.Option("--db", help="Database file (default: "
+                                              "$GOLDENLOOP_DB or data/goldenloop.duckdb).")]
+ByOption = Annotated[str | None, typer.Option(
+    "--by", help="Who asks (default: $GOLDENLOOP_USER or your login); kept in the audit log.")]
+
+
+def _by(by: str | None) -> str:
+    return by or os.environ.get("GOLDENLOOP_USER") or getpass.getuser()
+
+
+def backup(dest: Annotated[Path, typer.Argument(help="The backup file to write.")],
+           db: DbOption = None, by: ByOption = None) -> None:
+    """A consistent copy of the database (while a server runs: made by it, as a job)."""
+    from goldenloop.ops.backup import backup as run_backup
+    from goldenloop.ops.backup import manifest_path
+
+    manifest, note = run_backup(resolve_paths(db), dest, actor=_by(by))
+    dest = dest.expanduser().resolve()
+    typer.echo(f"backup written to {dest} at {manifest['taken_at']} UTC"
+               + (f" ({note})" if note else ""))
+    typer.echo(f"  {manifest['counts']['spans']:,} spans, {manifest['counts']['grades']:,} grades; "
+               f"manifest: {manifest_path(dest).name}")
+
+
+def restore(src: Annotated[Path, typer.Argument(help="A backup file made by `goldenloop backup`.")],
+            db: DbOption = None) -> None:
+    """Put a backup in place of the database (refused while a server owns it)."""
+    from goldenloop.ops.backup import restore as run_restore
+
+    paths = resolve_paths(db)
+    kept = run_restore(paths, src)
+    typer.echo(f"restored {src} into {paths.db}")
+    if kept is not None:
+        typer.echo(f"  the replaced database was kept as {kept.name} (delete it when sure)")
+
+
+def forget(user_id: Annotated[str | None, typer.Option(help="Erase this end user.")] = None,
+           session_id: Annotated[str | None, typer.Option(help="Erase this session.")] = None,
+           trace_id: Annotated[str | None, typer.Option(help="Erase this trace.")] = None,
+           db: DbOption = None, by: ByOption = None,
+           wait: Annotated[float, typer.Option(help="Seconds to wait for a server.")] = 600) -> None:
+    """Erase everything held about an end user, a session or a trace (docs/operations.md)."""
+    from goldenloop.ops.forget import ForgetError, report_folder
+    from goldenloop.ops.forget import forget as run_forget
+
+    given = [(k, v) for k, v in (("user_id", user_id), ("session_id", session_id),
+                                 ("trace_id", trace_id)) if v is not None]
+    if len(given) != 1:
+        raise ForgetError("give exactly one of --user-id, --session-id, --trace-id")
+    (selector, value), = given
+    paths = resolve_paths(db)
+    owner = access.running_owner(paths)
+    if owner is None:
+        from goldenloop.store import Store
+
+        if not paths.db.exists():
+            raise GoldenloopError(f"no database at {paths.db}")
+        with Store(paths.db) as store:
+            report = run_forget(store, selector, value, requested_by=_by(by)).to_dict()
+    else:
+        erasure_id = uuid.uuid4().hex[:12]
+        access.submit_job(paths, "forget", {"selector": selector, "value": value,
+                                            "by": _by(by), "erasure_id": erasure_id})
+        typer.echo(f"The server (process {owner.pid}) owns {paths.db}: the erasure runs there.")
+        report = _wait_report(report_folder(paths) / f"{erasure_id}.json", wait)
+    from goldenloop.ops.forget import ForgetReport
+
+    r = ForgetReport(report["erasure_id"], report["selector"], report["subject_hash"],
+                     report["removed"], report["golden_versions_marked"],
+                     report["golden_versions_made"], report["notes"])
+    for line in r.lines():
+        typer.echo(line)
+
+
+def _wait_report(path: Path, wait: float) -> dict:
+    deadline = time.monotonic() + wait
+    while time.monotonic() < deadline:
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            time.sleep(0.3)
+    raise GoldenloopError(f"the erasure has not finished after {wait:.0f} s: follow it on the "
+                          "Jobs page or `goldenloop jobs`")
+
+
+def audit(since: Annotated[datetime | None, typer.Option(help="From this time (UTC).")] = None,
+          until: Annotated[datetime | None, typer.Option(help="Before this time (UTC).")] = None,
+          actor: Annotated[str | None, typer.Option(help="Only this actor.")] = None,
+          action: Annotated[str | None, typer.Option(help="Actions starting with this.")] = None,
+          as_json: Annotated[bool, typer.Option("--json", help="One JSON object a line.")] = False,
+          db: DbOption = None) -> None:
+    """Export the audit log: who wrote what, when, from which interface."""
+    from goldenloop.store import audit as audit_sql
+
+    with access.for_reading(resolve_paths(db)) as ra:
+        df = audit_sql.entries(ra.store, since=since, until=until, actor=actor, action=action)
+    if ra.note and not as_json:
+        typer.echo(f"({ra.note})")
+    for row in df.sort_values("audit_id").itertuples(index=False):
+        if as_json:
+            typer.echo(json.dumps({"audit_id": int(row.audit_id), "at": row.logged_at.isoformat(),
+                                   "actor": row.actor, "action": row.action, "target": row.target,
+                                   "interface": row.interface,
+                                   "details": json.loads(row.details or "{}")}))
+        else:
+            typer.echo(f"{row.logged_at:%Y-%m-%d %H:%M:%S}  {row.actor}  {row.action}  "
+                       f"{row.target}  {row.interface or '-'}")
+    if df.empty and not as_json:
+        typer.echo("no audit entries in that range")
 
 
 def register(app: typer.Typer) -> None:
-    """Add the operations commands to ``app`` (filled in by the ops work)."""
+    """Add the operations commands to ``app``."""
+    for fn in (backup, restore, forget, audit):
+        app.command()(fn)

@@ -8,6 +8,7 @@ from typing import Any
 from goldenloop.argilla_sync.jobs import HANDLERS as ARGILLA_HANDLERS
 from goldenloop.experiments.jobs import HANDLERS as EXPERIMENT_HANDLERS
 from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.ops.jobs import HANDLERS as OPS_HANDLERS
 from goldenloop.scorers.run import score_job
 from goldenloop.store import Store, snapshot
 from goldenloop.workers.jobs import Handler, Progress
@@ -124,4 +125,5 @@ HANDLERS: dict[str, Handler] = {
     "detect": detect_anomalies,
     **EXPERIMENT_HANDLERS,  # experiment_run, canary_run, ...
     **ARGILLA_HANDLERS,  # argilla_push, argilla_pull
+    **OPS_HANDLERS,  # backup, forget
 }

@@ -1,0 +1,186 @@
+"""Deletion by end user: everything goldenloop holds about one user, session or trace.
+
+The rule, stated once (docs/operations.md repeats it):
+- the spans of the user's traces and sessions go, with their signals, end-user feedback,
+  grades and corrections (human and judge alike: a grade of erased text is erased), queue
+  items and claims, judge samples and failures, Argilla links, experiment items made from
+  them, and quarantined rows whose raw text names the user or one of the traces;
+- golden versions are never edited: the erased rows leave every version that held them (the
+  bytes must go), each such version is marked in ``ops_golden_erasures``, and the latest
+  version of each affected dataset is followed by a new version without them;
+- inbox and spool files mentioning the id are deleted (already imported or failed files) or
+  rewritten without the matching rows (files still waiting);
+- the database file is rewritten (``Store.rewrite``) so no deleted bytes stay in free blocks,
+  and the snapshot is published again from the rewritten file;
+- the audit log keeps the fact (who asked, when, a hash of the id, counts), not the content.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+
+from goldenloop.config import Paths
+from goldenloop.errors import GoldenloopError
+from goldenloop.ops import forget_files, forget_golden
+from goldenloop.store import Store, audit, snapshot
+
+SELECTORS = ("user_id", "session_id", "trace_id")
+
+
+class ForgetError(GoldenloopError):
+    """An erasure request that cannot be run (no id, an unknown selector)."""
+
+
+@dataclass
+class ForgetReport:
+    erasure_id: str
+    selector: str
+    subject_hash: str
+    removed: dict[str, int] = field(default_factory=dict)
+    golden_versions_marked: list[int] = field(default_factory=list)
+    golden_versions_made: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"erasure_id": self.erasure_id, "selector": self.selector,
+                "subject_hash": self.subject_hash, "removed": self.removed,
+                "golden_versions_marked": self.golden_versions_marked,
+                "golden_versions_made": self.golden_versions_made, "notes": self.notes}
+
+    def lines(self) -> list[str]:
+        out = [f"erasure {self.erasure_id}: {self.selector} with hash {self.subject_hash}"]
+        out += [f"  {name}: {n:,} removed" for name, n in sorted(self.removed.items()) if n]
+        if not any(self.removed.values()):
+            out.append("  nothing held about it was found")
+        if self.golden_versions_marked:
+            out.append(f"  golden versions marked as holding erased rows: "
+                       f"{', '.join(map(str, self.golden_versions_marked))}; new versions made: "
+                       f"{', '.join(map(str, self.golden_versions_made)) or 'none'}")
+        out += [f"  note: {n}" for n in self.notes]
+        return out
+
+
+# (table, condition) deleted in this order; _k holds span keys, _t trace ids, _s session ids,
+# _qi the queue items to delete (filled before those rows go).
+_TARGET = """(span_key IN (SELECT k FROM _k)
+              OR (target_type = 'trace' AND target_id IN (SELECT t FROM _t))
+              OR (target_type = 'session' AND target_id IN (SELECT s FROM _s)))"""
+_DELETES: tuple[tuple[str, str], ...] = (
+    ("signals", "span_key IN (SELECT k FROM _k)"),
+    ("grades", _TARGET),
+    ("corrections", _TARGET),
+    ("queue_claims", "queue_item_id IN (SELECT q FROM _qi)"),
+    ("argilla_records", "queue_item_id IN (SELECT q FROM _qi)"),
+    ("argilla_pulls", "queue_item_id IN (SELECT q FROM _qi)"),
+    ("queue_items", "queue_item_id IN (SELECT q FROM _qi)"),
+    ("judge_samples", _TARGET),
+    ("judge_failures", _TARGET),
+    ("experiment_items", "span_key IN (SELECT k FROM _k)"),
+    ("feedback", """span_key IN (SELECT k FROM _k) OR trace_id IN (SELECT t FROM _t)
+                    OR session_id IN (SELECT s FROM _s) OR user_id IN (SELECT u FROM _u)"""),
+    ("quarantine", """EXISTS (SELECT 1 FROM (SELECT t AS x FROM _t UNION ALL SELECT s FROM _s
+                              UNION ALL SELECT u FROM _u) ids WHERE contains(raw, ids.x))"""),
+    ("spans", "span_key IN (SELECT k FROM _k)"),
+)
+
+
+def forget(store: Store, selector: str, value: str, *, requested_by: str = "cli",
+           interface: str = "cli", rewrite: bool = True, erasure_id: str | None = None
+           ) -> ForgetReport:
+    """Erase everything about ``selector = value`` from the store and the data folder."""
+    if selector not in SELECTORS:
+        raise ForgetError(f"unknown selector {selector!r}: use one of {', '.join(SELECTORS)}")
+    if not value or not value.strip():
+        raise ForgetError(f"an empty {selector} names nobody: nothing erased")
+    report = ForgetReport(erasure_id or uuid.uuid4().hex[:12], selector, audit.subject_hash(value))
+    paths = Paths(store.path)
+    ids: dict[str, set[str]] = {}
+
+    def erase(cur: duckdb.DuckDBPyConnection) -> None:
+        _collect(cur, selector, value)
+        ids.update(_id_sets(cur))
+        forget_golden.erase(cur, report, requested_by)
+        for table, cond in _DELETES:
+            n = cur.execute(f"DELETE FROM {table} WHERE {cond}").fetchall()[0][0]
+            report.removed[table] = int(n)
+        _scrub_own_job(cur, selector, value, report.erasure_id)
+        _record(cur, report, requested_by, interface)
+        for t in ("_k", "_t", "_s", "_u", "_qi"):
+            cur.execute(f"DROP TABLE {t}")
+
+    store.write(erase)
+    report.removed.update(forget_files.scrub(paths, selector, value, ids))
+    report.notes.append("backups taken before this erasure still hold the data: "
+                        "erase or expire them by your backup policy")
+    if rewrite:
+        store.rewrite()
+        if paths.snapshot.exists():
+            snapshot.publish(store, paths.snapshot)
+    _write_report(paths, report)
+    return report
+
+
+def _collect(cur: duckdb.DuckDBPyConnection, selector: str, value: str) -> None:
+    """Temp tables of what goes: the matching spans' traces and sessions, and every span of
+    those (child spans without a user id carry the same conversation)."""
+    cur.execute(f"""CREATE TEMP TABLE _seed AS SELECT span_key, trace_id, session_id
+                    FROM spans WHERE {selector} = ?""", [value])
+    cur.execute("""CREATE TEMP TABLE _t AS SELECT DISTINCT trace_id AS t FROM _seed
+                   WHERE trace_id IS NOT NULL""")
+    cur.execute("""CREATE TEMP TABLE _s AS SELECT DISTINCT session_id AS s FROM _seed
+                   WHERE session_id IS NOT NULL""")
+    cur.execute("CREATE TEMP TABLE _u (u VARCHAR)")
+    target = {"trace_id": "_t", "session_id": "_s", "user_id": "_u"}[selector]
+    cur.execute(f"INSERT INTO {target} SELECT ? WHERE ? NOT IN (SELECT * FROM {target})",
+                [value, value])
+    cur.execute("""CREATE TEMP TABLE _k AS SELECT span_key AS k FROM spans
+                   WHERE trace_id IN (SELECT t FROM _t) OR session_id IN (SELECT s FROM _s)
+                   UNION SELECT span_key FROM _seed""")
+    cur.execute(f"CREATE TEMP TABLE _qi AS SELECT queue_item_id AS q FROM queue_items WHERE {_TARGET}")
+    cur.execute("DROP TABLE _seed")
+
+
+def _id_sets(cur: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    return {name: {r[0] for r in cur.execute(f"SELECT * FROM {t}").fetchall()}
+            for name, t in (("trace_id", "_t"), ("session_id", "_s"), ("user_id", "_u"))}
+
+
+def _scrub_own_job(cur: duckdb.DuckDBPyConnection, selector: str, value: str, erasure_id: str
+                   ) -> None:
+    # The job that asked for this erasure holds the id in its parameters: keep only the hash.
+    cur.execute("""UPDATE jobs SET params = ?
+                   WHERE kind = 'forget' AND json_extract_string(params, '$.value') = ?""",
+                [json.dumps({"selector": selector, "subject_hash": audit.subject_hash(value),
+                             "erasure_id": erasure_id}),
+                 value])
+
+
+def _record(cur: duckdb.DuckDBPyConnection, report: ForgetReport, by: str, interface: str) -> None:
+    now = datetime.now(UTC).replace(tzinfo=None)
+    cur.execute("INSERT INTO ops_erasures VALUES (?, ?, ?, ?, ?, ?)",
+                [report.erasure_id, report.selector, report.subject_hash,
+                 json.dumps(report.removed), by, now])
+    audit.record(cur, by, "forget", f"erasure:{report.erasure_id}",
+                 {"selector": report.selector, "subject_hash": report.subject_hash,
+                  "removed": report.removed}, interface)
+
+
+def report_folder(paths: Paths) -> Path:
+    return paths.data_dir / "erasures"
+
+
+def _write_report(paths: Paths, report: ForgetReport) -> None:
+    folder = report_folder(paths)
+    folder.mkdir(parents=True, exist_ok=True)
+    dest = folder / f"{report.erasure_id}.json"
+    tmp = folder / f".{report.erasure_id}.json.tmp"
+    tmp.write_text(json.dumps(report.to_dict(), indent=2))
+    os.replace(tmp, dest)
