@@ -15,7 +15,7 @@ import pytest
 from goldenloop.anomalies import engine
 from goldenloop.anomalies import stats as st
 from goldenloop.anomalies.catalogue import BY_NAME
-from goldenloop.anomalies.detect import SENSITIVITY_LEVELS
+from goldenloop.anomalies.detection import SENSITIVITY_LEVELS
 from goldenloop.anomalies.measures import Matrix, build
 
 HOUR_US = 3_600_000_000
@@ -170,6 +170,26 @@ def test_a_lasting_40_percent_longer_answer_is_one_shift_not_a_week_of_spikes():
     # Spikes may flag the first hours of the step, before its level is established, not after.
     late = [c for c in found if c.kind == "spike" and c.start > step_at + 3 * 24]
     assert late == []
+
+
+def volume_matrix(rng, series=4, per_hour=80.0) -> Matrix:
+    n = volume(rng, series, per_hour)
+    df = pd.DataFrame([(t, f"app{s}", n[s, t]) for s in range(series) for t in range(HOURS)
+                       if n[s, t] > 0], columns=["b", "app", "requests"])
+    df["dimension"], df["value"] = None, None
+    return build(df, [BY_NAME["requests"]], FIRST, HOURS, HOUR_US)[0]
+
+
+def test_an_outage_is_a_dip_in_volume():
+    rng = np.random.default_rng(15)
+    mx = volume_matrix(rng)
+    out = slice(LO + 24 * 10 + 10, LO + 24 * 10 + 13)  # a Friday, 10:00 to 13:00: nothing
+    for a in (mx.raw, mx.y, mx.n):
+        a[1, out] = 0.0
+    found = run([mx], SENSITIVITY_LEVELS["medium"])
+    dips = [(c.key[0], c.start, c.end) for c in found if c.kind == "dip"]
+    assert ("app1", out.start, out.stop) in dips
+    assert all(k == "app1" for k, _, _ in dips)
 
 
 def test_a_latency_spike_is_found():

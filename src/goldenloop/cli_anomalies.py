@@ -33,7 +33,7 @@ def detect(
     """Test every monitored series and record the anomalies (run by the server after imports
     and on a timer; this command is for cron or a one-off)."""
     from goldenloop.anomalies import detect as run_detect
-    from goldenloop.anomalies.detect import level
+    from goldenloop.anomalies.detection import level
     from goldenloop.config import resolve_paths
     from goldenloop.store import Store
 

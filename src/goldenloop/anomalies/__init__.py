@@ -14,10 +14,11 @@ import importlib
 from typing import Any
 
 # Where each public name lives. Loaded on first use: the store's migration runner imports
-# ``anomalies.schema``, which runs this file while the store itself is still loading.
+# ``anomalies.schema``, which runs this file while the store itself is still loading. (No
+# module may share a public function's name: importing it would shadow the function.)
 _WHERE = {
     "catalogue": ("DIMENSIONS", "METRICS", "METRIC_NAMES", "Metric", "metric"),
-    "detect": ("DEFAULT_SENSITIVITY", "SENSITIVITY_LEVELS", "DetectionResult", "detect"),
+    "detection": ("DEFAULT_SENSITIVITY", "SENSITIVITY_LEVELS", "DetectionResult", "detect"),
     "examples": ("example_spans", "examples_to_queue", "outlier_spans", "window_series"),
     "records": ("KINDS", "SEVERITY_NAMES", "STATUSES", "Anomaly", "anomaly_history",
                 "get_anomaly", "list_anomalies", "open_summary", "set_status"),

@@ -46,7 +46,7 @@ def _m(name, title, unit, kind, bad, scale, min_effect, source, num="", den="", 
 
 
 METRICS: tuple[Metric, ...] = (
-    _m("requests", "Requests", "requests/h", "count", "both", "sqrt", 1.0, "requests"),
+    _m("requests", "Requests", "requests/h", "count", "both", "sqrt", 1.0, "requests", spike=2.0),
     _m("latency_p50", "Latency p50", "ms", "quantile", "up", "log", 0.3, "requests", spike=1.0),
     _m("latency_p95", "Latency p95", "ms", "quantile", "up", "log", 0.3, "requests", spike=1.0),
     _m("latency_p99", "Latency p99", "ms", "quantile", "up", "log", 0.3, "requests", spike=1.0),

@@ -120,12 +120,20 @@ def _value_model(mx: Matrix, idx: np.ndarray, level_from: np.ndarray, tested: np
     with np.errstate(all="ignore"):
         # A bucket's own spread can be tiny by chance (ten sessions of one turn each): its
         # variance is at least the references' typical spread per call over its n.
-        per_item = st.nanmedian(st.gather(mx.v * mx.n, idx, level_from))
-        var = between + np.fmax(mx.v, per_item / mx.n)
-        # Calibrated on the series itself: hours of one conversation, mixtures of models
-        # and bursty clients make values vary more than their sampling variance says.
-        z2 = (mx.y - base) ** 2 / var
-        var = var * _trimmed_scale(np.where(tested & np.isfinite(z2), z2, np.nan))[:, None]
+        if mx.metric.kind == "count":
+            # Quasi-Poisson: calls come in sessions, so counts vary more than Poisson; the
+            # dispersion is measured on the counts (Pearson residuals) and scales the
+            # sqrt-scale variance 0.25. The MAD of a few night hours would say too little.
+            mu = np.square(base)
+            r2 = (mx.raw - mu) ** 2 / mu
+            var = mx.v * _trimmed_scale(np.where(tested & np.isfinite(r2), r2, np.nan))[:, None]
+        else:
+            per_item = st.nanmedian(st.gather(mx.v * mx.n, idx, level_from))
+            var = between + np.fmax(mx.v, per_item / mx.n)
+            # Calibrated on the series itself: hours of one conversation, mixtures of models
+            # and bursty clients make values vary more than their sampling variance says.
+            z2 = (mx.y - base) ** 2 / var
+            var = var * _trimmed_scale(np.where(tested & np.isfinite(z2), z2, np.nan))[:, None]
         # From 0 to 6 calls is an infinite fold change, and nothing.
         excess = mx.raw - to_natural(mx.metric, base) if mx.metric.kind == "count" else None
 
