@@ -189,7 +189,7 @@ def window_chart(series: pd.DataFrame, a: anomalies.Anomaly) -> alt.LayerChart:
 
 def draw_chart(store: Store, a: anomalies.Anomaly) -> None:
     try:
-        series = state.aggregate(store, anomalies.window_series, a.anomaly_id)
+        series = state.anomaly_window(store, a)
     except GoldenloopError as exc:
         st.error(md(str(exc), 2000), icon=":material/error:")
         return
@@ -204,7 +204,7 @@ def draw_chart(store: Store, a: anomalies.Anomaly) -> None:
 
 
 def draw_examples(store: Store, a: anomalies.Anomaly) -> pd.DataFrame:
-    ex = state.aggregate(store, anomalies.example_spans, a.anomaly_id)
+    ex = state.anomaly_examples(store, a)
     if ex.empty:
         st.caption("No example spans for this anomaly.")
         return ex

@@ -163,3 +163,26 @@ def monitor_chart(store: Store, f: metrics.SpanFilter, split: str | None, name: 
                   choice: str | None = None) -> dict:
     """The Vega-Lite spec, data included, of one Monitor chart (``monitor_charts.CHARTS``)."""
     return _monitor_chart(store, str(store.path), f, split, name, choice)
+
+
+# -- Anomalies -------------------------------------------------------------------------------
+# An anomaly's chart window and example spans change when detection updates the anomaly (its
+# ``last_detected_at``, part of the key) or, slowly, as hours after it fill in: kept longer
+# than other aggregates (computing a window reads weeks of baseline: seconds at 1M spans).
+ANOMALY_TTL_S = 900
+
+
+def anomaly_window(store: Store, a) -> pd.DataFrame:
+    """``anomalies.window_series`` of anomaly ``a``, cached per detection of it."""
+    return _anomaly_part(store, str(store.path), "window", a.anomaly_id, a.last_detected_at)
+
+
+def anomaly_examples(store: Store, a) -> pd.DataFrame:
+    """``anomalies.example_spans`` of anomaly ``a``, cached per detection of it."""
+    return _anomaly_part(store, str(store.path), "examples", a.anomaly_id, a.last_detected_at)
+
+
+@st.cache_data(ttl=ANOMALY_TTL_S, show_spinner="Reading the anomaly's window…")
+def _anomaly_part(_store: Store, db: str, part: str, anomaly_id: int, detected_at) -> pd.DataFrame:
+    fn = anomalies.window_series if part == "window" else anomalies.example_spans
+    return fn(_store, anomaly_id)
