@@ -220,6 +220,22 @@ def start_collect(inbox: Path, port: int, *extra: str) -> subprocess.Popen:
     return proc
 
 
+@pytest.fixture
+def collectors():
+    """Starts `goldenloop collect` processes, and kills any a failing test left running."""
+    procs: list[subprocess.Popen] = []
+
+    def start(inbox: Path, port: int, *extra: str) -> subprocess.Popen:
+        procs.append(start_collect(inbox, port, *extra))
+        return procs[-1]
+
+    yield start
+    for proc in procs:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+
+
 class RssPeak(threading.Thread):
     """The peak resident memory of a process, sampled every 20 ms until stopped."""
 
@@ -241,10 +257,11 @@ class RssPeak(threading.Thread):
         return self.peak / 2**20
 
 
-def test_200_connections_and_an_endless_body_get_answers_within_the_memory_ceiling(tmp_path):
+def test_200_connections_and_an_endless_body_get_answers_within_the_memory_ceiling(
+        tmp_path, collectors):
     inbox, port = tmp_path / "inbox", free_port()
     # Fewer connections served than opened, so the over-the-limit answer is exercised too.
-    proc = start_collect(inbox, port, "--max-connections", "120")
+    proc = collectors(inbox, port, "--max-connections", "120")
     base = psutil.Process(proc.pid).memory_info().rss / 2**20
     peak = RssPeak(proc.pid)
     peak.start()
@@ -294,37 +311,69 @@ def test_200_connections_and_an_endless_body_get_answers_within_the_memory_ceili
     assert stored == {k * per + i for k in accepted for i in range(per)}
 
 
-def test_bodies_near_the_size_limit_at_once_stay_within_the_memory_ceiling(tmp_path):
-    """The heaviest load per request: six bodies just under the 16 MiB default limit, sent
-    together (one gzip-compressed, inflated only when its turn comes)."""
+def protobuf_body(first: int, n: int) -> bytes:
+    """``n`` spans like ``good_span``'s as one protobuf request, built without a JSON detour
+    (the OpenTelemetry exporters' encoding)."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+    from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
+
+    req = ExportTraceServiceRequest()
+    scope = req.resource_spans.add().scope_spans.add()
+    template = scope.spans.add()
+    for key, value in (("gen_ai.request.model", AnyValue(string_value="gpt-4o")),
+                       ("gen_ai.usage.input_tokens", AnyValue(int_value=40)),
+                       ("output", AnyValue(string_value=TEXT))):
+        template.attributes.append(KeyValue(key=key, value=value))
+    for _ in range(n - 1):
+        scope.spans.add().CopyFrom(template)
+    for i, span in enumerate(scope.spans, start=first):
+        span.trace_id = (i // 1000 + 1).to_bytes(16, "big")
+        span.span_id = i.to_bytes(8, "big")
+        span.start_time_unix_nano = T0 + i * 1000
+        span.end_time_unix_nano = span.start_time_unix_nano + 1_500_000_000
+    return req.SerializeToString()
+
+
+def test_bodies_near_the_size_limits_at_once_stay_within_the_memory_ceiling(tmp_path,
+                                                                           collectors):
+    """The heaviest load per request: three JSON bodies just under their 8 MiB limit (one
+    gzip-compressed, inflated only when its turn comes) and three protobuf bodies just under
+    16 MiB, sent together."""
     inbox, port = tmp_path / "inbox", free_port()
-    proc = start_collect(inbox, port)
+    proc = collectors(inbox, port)
     peak = RssPeak(proc.pid)
     peak.start()
-    per = 21_000  # spans of about 750 bytes: 15.1 MiB of JSON
-    bodies = [body_of(k * per, per) for k in range(6)]
-    assert all(15 << 20 < len(b) < 16 << 20 for b in bodies)
-    bodies[0] = gzip.compress(bodies[0], 1)
-    outcomes: list = [None] * len(bodies)
+    json_n, pb_n = 10_400, 36_000  # 7.5 MiB of JSON, 15.1 MiB of protobuf
+    jobs = [(body_of(k * json_n, json_n), "application/json", json_n) for k in range(3)]
+    jobs += [(protobuf_body(10**6 + k * pb_n, pb_n), "application/x-protobuf", pb_n)
+             for k in range(3)]
+    assert all(7 << 20 < len(b) < 8 << 20 for b, media, _ in jobs if media.endswith("json"))
+    assert all(15 << 20 < len(b) < 16 << 20 for b, media, _ in jobs if media.endswith("buf"))
+    jobs[0] = (gzip.compress(jobs[0][0], 1), *jobs[0][1:])
+    outcomes: list = [None] * len(jobs)
 
     def client(k: int) -> None:
-        extra = {"Content-Encoding": "gzip"} if k == 0 else {}
-        outcomes[k] = post(port, bodies[k], extra, timeout=300)[0]
+        body, media, _ = jobs[k]
+        extra = {"Content-Type": media, **({"Content-Encoding": "gzip"} if k == 0 else {})}
+        outcomes[k] = post(port, body, extra, timeout=600)[0]
 
-    threads = [threading.Thread(target=client, args=(k,)) for k in range(len(bodies))]
+    threads = [threading.Thread(target=client, args=(k,)) for k in range(len(jobs))]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(600)
+        t.join(900)
     proc.send_signal(signal.SIGTERM)
     out, _ = proc.communicate(timeout=300)
     rss_peak = peak.stop()
-    print(f"collect RSS peak {rss_peak:.0f} MB with {len(bodies)} bodies of ~15.1 MiB; "
-          f"outcomes {outcomes}; {out.strip().splitlines()[-1]}")
+    print(f"collect RSS peak {rss_peak:.0f} MB with 3 JSON bodies of 7.5 MiB and 3 protobuf "
+          f"bodies of 15.1 MiB; outcomes {outcomes}; {out.strip().splitlines()[-1]}")
     assert set(outcomes) <= {200, 503} and 200 in outcomes
     assert rss_peak < RSS_CEILING_MB, f"{rss_peak:.0f} MB"
     spooled = sum(pq_rows(p) for p in inbox.glob("otlp-*.parquet"))
-    assert spooled == per * outcomes.count(200)  # every acknowledged span is in a spool file
+    # Every acknowledged span is in a spool file.
+    assert spooled == sum(n for (_, _, n), o in zip(jobs, outcomes, strict=True) if o == 200)
 
 
 def pq_rows(path: Path) -> int:

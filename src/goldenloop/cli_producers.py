@@ -20,7 +20,7 @@ def collect(
                                       "on other machines must reach it.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port (4318 is OTLP/HTTP's).")] = 4318,
     max_body_mb: Annotated[float, typer.Option(help="Largest request body accepted, in MiB "
-                                               "after decompression.")] = 16.0,
+                                               "after decompression (JSON bodies: half).")] = 16.0,
     max_connections: Annotated[int, typer.Option(help="Connections served at once; more are "
                                                  "answered 503 with Retry-After.")] = 256,
     spool_seconds: Annotated[float, typer.Option(help="How often the converter looks for "

@@ -125,6 +125,13 @@ class Receiver(ThreadingHTTPServer):
         self.converter.start()  # first, entries a crashed run left behind
         super().__init__(address, Handler)
 
+    def limit(self, media_type: str) -> int:
+        """The largest body accepted in ``media_type``, after decompression. JSON gets half:
+        read into Python objects it takes about four times its size, protobuf about twice, so
+        the memory ceiling holds for either at its limit. SDKs and Collectors send protobuf
+        unless told otherwise."""
+        return self.max_body // 2 if media_type == JSON else self.max_body
+
     # Connections: one thread each up to max_connections, then 503 from the refusers.
     def process_request(self, request: Any, client_address: Any) -> None:
         with self._conn_lock:
@@ -188,7 +195,7 @@ class Receiver(ThreadingHTTPServer):
         try:
             # Inflated only now, one body at a time: waiting requests hold their compressed
             # bytes, which the body budget counts.
-            body = decompress(raw, encoding, self.max_body)
+            body = decompress(raw, encoding, self.limit(media_type))
             parsed = parse(body, media_type)
             del body
             staged = self.journal.stage(parsed)
@@ -246,12 +253,13 @@ class Handler(BaseHTTPRequestHandler):
         reserved = 0
         try:
             self._check(media)
-            length = framing(self.headers, self.server.max_body)
-            reserved = self.server.max_body if length is None else length
+            limit = self.server.limit(media)
+            length = framing(self.headers, limit)
+            reserved = limit if length is None else length
             if not self.server.bodies.take(reserved, self.server.busy_wait):
                 reserved = 0
                 raise busy("too many request bodies are waiting")
-            raw = self._body(length)
+            raw = self._body(length, limit)
             checked = self.server.accept(raw, media, self.headers.get("Content-Encoding"))
             self._reply(200, media, success_body(checked, media))
         except BadRequest as exc:
@@ -297,9 +305,9 @@ class Handler(BaseHTTPRequestHandler):
                                   f"use {PROTOBUF} or {JSON}")
         check_encoding(self.headers.get("Content-Encoding"))
 
-    def _body(self, length: int | None) -> bytes:
+    def _body(self, length: int | None, limit: int) -> bytes:
         try:
-            raw = read_body(self.rfile, length, self.server.max_body)
+            raw = read_body(self.rfile, length, limit)
         except TimeoutError as exc:
             raise BadRequest(408, "the body stalled: nothing arrived for "
                                   f"{self.timeout} s") from exc
