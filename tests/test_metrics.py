@@ -253,16 +253,17 @@ def test_filter_round_trips_and_rejects_nonsense() -> None:
 
 
 def test_buckets_line_up_with_days_and_the_grid(tmp_path) -> None:
-    times = pd.to_datetime(["1999-12-31 23:30", "2000-01-01 00:30", "2025-03-05 17:59:59.999999",
+    # Imports accept 2000-2100 (ingest.limits): the year boundary tested is 2000/2001.
+    times = pd.to_datetime(["2000-12-31 23:30", "2001-01-01 00:30", "2025-03-05 17:59:59.999999",
                             "2025-03-06 00:00"], format="ISO8601")
     df = known_frame(400).iloc[:4].assign(start_time=times)
     with Store(tmp_path / "b.duckdb") as store:
         load(store, df)
-        f = M.SpanFilter(start=datetime(1999, 12, 31), end=datetime(2025, 3, 7))
+        f = M.SpanFilter(start=datetime(2000, 12, 31), end=datetime(2025, 3, 7))
         for width in (HOUR, timedelta(hours=3), timedelta(days=1), timedelta(days=3)):
             got = M.request_stats(store, f, bucket=width).frame["time"]
             assert list(got) == sorted(set(buckets.floor(pd.Series(times), width))), width
     hourly = buckets.floor(pd.Series(times), HOUR)
     assert list(hourly.dt.strftime("%Y-%m-%d %H:%M")) == [
-        "1999-12-31 23:00", "2000-01-01 00:00", "2025-03-05 17:00", "2025-03-06 00:00"]
+        "2000-12-31 23:00", "2001-01-01 00:00", "2025-03-05 17:00", "2025-03-06 00:00"]
     assert (buckets.floor(pd.Series(times), timedelta(days=7)).dt.day_of_week == 0).all()
