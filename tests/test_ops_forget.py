@@ -5,9 +5,14 @@ data folder for the user's strings."""
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import browser_support as bs
 import duckdb
 import pyarrow.parquet as pq
 import pytest
@@ -137,3 +142,43 @@ def test_forget_refuses_an_empty_id_and_an_unknown_selector(store: Store) -> Non
         forget(store, "user_id", "  ")
     with pytest.raises(ForgetError, match="unknown selector"):
         forget(store, "email", "x@example.org")
+
+
+def test_forget_through_the_running_server(tmp_path: Path) -> None:
+    """While a server owns the file the erasure runs there as a job: the live file is
+    rewritten under the owner's threads, and the snapshot published again."""
+    cli = [sys.executable, "-m", "goldenloop.cli"]
+    data = tmp_path / "data"
+    db = data / "goldenloop.duckdb"
+    paths = Paths(db).ensure()
+    rows = [_spool_row(i, USER, SECRET) for i in range(4)] + [_spool_row(i, OTHER, "x")
+                                                             for i in range(4)]
+    spool.write_spool(paths.inbox, spool.span_table(rows), prefix="sdk")
+    port = bs.free_port()
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen([*cli, "serve", "--db", str(db), "--port", str(port),
+                                   "--no-demo"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        bs.wait_healthy(f"http://127.0.0.1:{port}", server, log_path)
+        deadline = time.monotonic() + 120
+        while not list(paths.inbox_done.glob("sdk-*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        out = subprocess.run([*cli, "forget", "--user-id", USER, "--db", str(db), "--by", "dpo"],
+                             capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+        assert f"process {server.pid}" in out.stdout and "spans: 4 removed" in out.stdout
+        assert USER not in out.stdout
+        # The owner still works after reopening its file: the status reads the new snapshot.
+        status = subprocess.run([*cli, "status", "--db", str(db)], capture_output=True,
+                                text=True, timeout=120)
+        assert "\nspans: 4\n" in status.stdout, status.stdout
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert server.returncode == 0, log_path.read_text()[-2000:]
+    assert _files_holding(data, [USER.encode(), SECRET.encode()]) == []
+    with Store(db, read_only=True, migrate_schema=False) as s:
+        assert s.scalar("SELECT count(*) FROM spans") == 4
+        params = s.scalar("SELECT params FROM jobs WHERE kind = 'forget'")
+        assert json.loads(params)["subject_hash"] and "value" not in json.loads(params)
