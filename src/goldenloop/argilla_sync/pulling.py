@@ -31,7 +31,7 @@ from goldenloop.store import Store, audit, payload_sql, review_sql
 from goldenloop.store.review_sql import fetch1
 
 PAGE = 1000
-BATCH = 250  # responses per transaction
+BATCH = 500  # responses per transaction
 
 
 @dataclass
@@ -112,45 +112,92 @@ def _skip(cur, item: dict[str, Any], who: str, when: datetime) -> None:
                 [claim_id, item["queue_id"], item["queue_item_id"], who, when, when, when])
 
 
-def _take(cur, link: dict[str, Any], rubric: rubrics.Rubric, r: dict[str, Any],
-          now: datetime, result: PullResult) -> None:
-    """Take one response version in, inside the batch's transaction."""
-    item = review_sql.item(cur, r["queue_item_id"])
+def _entry(link: dict[str, Any], r: dict[str, Any], now: datetime) -> dict[str, Any]:
+    return {"link_id": link["link_id"], "external_id": r["external_id"],
+            "queue_item_id": r["queue_item_id"], "username": r["username"],
+            "response_id": r["response_id"], "response_updated_at": r["updated_at"],
+            "status": r["status"], "pulled_at": now}
+
+
+def _checked(rubric: rubrics.Rubric, r: dict[str, Any]) -> tuple[dict, str | None]:
+    """(checked answers, corrected answer); SetAside or GradeError when they do not fit."""
+    answers, corrected = S.answers(rubric, r["values"])
+    checked = check_answers(rubric, answers)
+    if not checked and not corrected:
+        raise GradeError("nothing answered")
+    return checked, corrected
+
+
+def _set_aside(entry: dict[str, Any], r: dict[str, Any], exc: Exception) -> Outcome:
+    entry.update(outcome="set_aside", reason=str(exc),
+                 raw_values=json.dumps(r["values"], default=str))
+    return ("set_aside", f"{r['external_id']} by {r['username']}: {exc}", False)
+
+
+Outcome = tuple[str, str | None, bool]  # (outcome, set-aside reason, superseded earlier grades)
+
+
+def _take_change(cur, rubric: rubrics.Rubric, r: dict[str, Any], item: dict[str, Any],
+                 entry: dict[str, Any], now: datetime) -> Outcome:
+    """A discard, or an answer replacing the annotator's live grades on the item."""
     who, when = r["username"], r["updated_at"]
     old = [g for g in review_sql.live_grades(cur, item["queue_item_id"], who) if not g["is_gold"]]
-    entry = {"link_id": link["link_id"], "external_id": r["external_id"],
-             "queue_item_id": r["queue_item_id"], "username": who,
-             "response_id": r["response_id"], "response_updated_at": when,
-             "status": r["status"], "pulled_at": now}
     if r["status"] == "discarded":
         ids = review_sql.insert_human_grades(cur, _retractions(old, set(), when))
         _skip(cur, item, who, when)
         entry.update(outcome="discarded", grade_ids=ids)
-        result.discarded += 1
-    else:
-        try:
-            answers, corrected = S.answers(rubric, r["values"])
-            checked = check_answers(rubric, answers)
-            if not checked and not corrected:
-                raise GradeError("nothing answered")
-        except (S.SetAside, GradeError) as exc:
-            entry.update(outcome="set_aside", reason=str(exc),
-                         raw_values=json.dumps(r["values"], default=str))
-            sql.record_pull(cur, entry)
-            result.set_aside += 1
-            result.reasons.append(f"{r['external_id']} by {who}: {exc}")
-            return
-        previous = {g["criterion"]: g["grade_id"] for g in old}
-        rows = grade_rows(item, who, rubric, checked, _shown(cur, item), when, False, None,
-                          previous)
-        ids = review_sql.insert_human_grades(cur, rows + _retractions(old, set(checked), when))
-        if corrected:
-            review_sql.insert_correction(cur, item, corrected, who, item["queue_item_id"], when)
-        entry.update(outcome="graded", grade_ids=ids)
-        result.graded += 1
-        result.superseded += bool(old)
+        review_sql.refresh_item(cur, item["queue_item_id"], now)
+        return ("discarded", None, False)
+    try:
+        checked, corrected = _checked(rubric, r)
+    except (S.SetAside, GradeError) as exc:
+        return _set_aside(entry, r, exc)
+    previous = {g["criterion"]: g["grade_id"] for g in old}
+    rows = grade_rows(item, who, rubric, checked, _shown(cur, item), when, False, None, previous)
+    ids = review_sql.insert_human_grades(cur, rows + _retractions(old, set(checked), when))
+    if corrected:
+        review_sql.insert_correction(cur, item, corrected, who, item["queue_item_id"], when)
+    entry.update(outcome="graded", grade_ids=ids)
     review_sql.refresh_item(cur, item["queue_item_id"], now)
-    sql.record_pull(cur, entry)
+    return ("graded", None, bool(old))
+
+
+def _write_batch(cur, link: dict[str, Any], rubric: rubrics.Rubric, batch: list[dict[str, Any]],
+                 now: datetime) -> list[Outcome]:
+    """Take a batch of response versions in, inside one transaction. A first answer of an
+    annotator on an item (the usual case) is gathered into one insert of grade rows and one
+    recount of items; discards and changed answers go one by one."""
+    ids = sorted({r["queue_item_id"] for r in batch})
+    items, live = sql.items(cur, ids), sql.live_authors(cur, ids)
+    entries, outcomes, rows, counts, touched = [], [], [], [], set()
+    for r in batch:
+        item, entry = items[r["queue_item_id"]], _entry(link, r, now)
+        entries.append(entry)
+        if r["status"] != "submitted" or (r["queue_item_id"], r["username"]) in live:
+            outcomes.append(_take_change(cur, rubric, r, item, entry, now))
+            continue
+        try:
+            checked, corrected = _checked(rubric, r)
+        except (S.SetAside, GradeError) as exc:
+            outcomes.append(_set_aside(entry, r, exc))
+            continue
+        new = grade_rows(item, r["username"], rubric, checked, _shown(cur, item),
+                         r["updated_at"], False, None, {})
+        if corrected:
+            review_sql.insert_correction(cur, item, corrected, r["username"],
+                                         item["queue_item_id"], r["updated_at"])
+        entry["outcome"] = "graded"
+        rows += new
+        counts.append((entry, len(new)))
+        touched.add(item["queue_item_id"])
+        outcomes.append(("graded", None, False))
+    grade_ids = review_sql.insert_human_grades(cur, rows)  # ids ascend in insertion order
+    at = 0
+    for entry, n in counts:
+        entry["grade_ids"], at = grade_ids[at:at + n], at + n
+    sql.refresh_items(cur, sorted(touched), now)
+    sql.record_pulls(cur, entries)
+    return outcomes
 
 
 def pull_link(store: Store, link: dict[str, Any], pulled_by: str) -> PullResult:
@@ -163,14 +210,21 @@ def pull_link(store: Store, link: dict[str, Any], pulled_by: str) -> PullResult:
     for start in range(0, max(len(todo), 1), BATCH):
         batch = todo[start:start + BATCH]
 
-        def write(cur, batch=batch) -> None:
-            for r in batch:
-                _take(cur, link, rubric, r, now, result)
+        def write(cur, batch=batch) -> list[Outcome]:
+            out = _write_batch(cur, link, rubric, batch, now) if batch else []
             sql.set_pulled(cur, link["link_id"], now)
             audit.record(cur, pulled_by, "argilla.pull", f"queue:{link['queue_id']}",
                          {"dataset": link["dataset_name"], "responses": len(batch)})
+            return out
 
-        store.write(write)
+        # Counted after the commit: a transaction retried on a write conflict counts once.
+        for outcome, reason, superseded in store.write(write):
+            result.graded += outcome == "graded"
+            result.discarded += outcome == "discarded"
+            result.set_aside += outcome == "set_aside"
+            result.superseded += superseded
+            if reason:
+                result.reasons.append(reason)
     return result
 
 

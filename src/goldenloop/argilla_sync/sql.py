@@ -8,6 +8,7 @@ from typing import Any
 
 import duckdb
 import pandas as pd
+import pyarrow as pa
 
 from goldenloop.store import Store
 from goldenloop.store.review_sql import fetch1
@@ -119,16 +120,6 @@ def last_pull(cur: duckdb.DuckDBPyConnection, link_id: int, external_id: str,
     return rows[0] if rows else None
 
 
-def record_pull(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> None:
-    cur.execute(
-        """INSERT INTO argilla_pulls (link_id, external_id, queue_item_id, username, response_id,
-               response_updated_at, status, outcome, reason, raw_values, grade_ids, pulled_at)
-           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?::JSON, ?, ?)""",
-        [row["link_id"], row["external_id"], row["queue_item_id"], row["username"],
-         row["response_id"], row["response_updated_at"], row["status"], row["outcome"],
-         row.get("reason"), row.get("raw_values"), row.get("grade_ids") or [], row["pulled_at"]])
-
-
 def set_pulled(cur: duckdb.DuckDBPyConnection, link_id: int, now: datetime) -> None:
     cur.execute("UPDATE argilla_datasets SET last_pull_at = ? WHERE link_id = ?", [now, link_id])
 
@@ -151,3 +142,71 @@ def set_aside(store: Store, link_id: int | None = None) -> pd.DataFrame:
                   pulled_at
            FROM argilla_pulls WHERE outcome = 'set_aside' AND (? IS NULL OR link_id = ?)
            ORDER BY pulled_at""", [link_id, link_id])
+
+
+# -- the pull's batch reads and writes (one statement per batch, not per response) ------------
+def items(cur: duckdb.DuckDBPyConnection, ids: list[int]) -> dict[int, dict[str, Any]]:
+    cur.execute("SELECT * FROM queue_items WHERE queue_item_id IN (SELECT unnest(?::BIGINT[]))",
+                [ids])
+    return {r["queue_item_id"]: r for r in _dicts(cur)}
+
+
+def live_authors(cur: duckdb.DuckDBPyConnection, ids: list[int]) -> set[tuple[int, str]]:
+    """(item, author) pairs with live human grades (gold answers aside) on these items."""
+    cur.execute("""SELECT DISTINCT queue_item_id, author_id FROM live_grades
+                   WHERE queue_item_id IN (SELECT unnest(?::BIGINT[])) AND source = 'human'
+                     AND NOT coalesce(is_gold, false)""", [ids])
+    return {(int(i), a) for i, a in cur.fetchall()}
+
+
+_PULL_COLUMNS = (("link_id", "BIGINT"), ("external_id", "VARCHAR"), ("queue_item_id", "BIGINT"),
+                 ("username", "VARCHAR"), ("response_id", "VARCHAR"),
+                 ("response_updated_at", "TIMESTAMP"), ("status", "VARCHAR"),
+                 ("outcome", "VARCHAR"), ("reason", "VARCHAR"), ("raw_values", "JSON"),
+                 ("grade_ids", "BIGINT[]"), ("pulled_at", "TIMESTAMP"))
+
+
+def record_pulls(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        return
+    names = [c for c, _ in _PULL_COLUMNS]
+    table = pa.Table.from_pylist([{c: r.get(c) for c in names} for r in rows], schema=pa.schema(
+        [(c, pa.list_(pa.int64()) if c == "grade_ids" else pa.int64() if t == "BIGINT"
+          else pa.timestamp("us") if t == "TIMESTAMP" else pa.string()) for c, t in _PULL_COLUMNS]))
+    cur.register("_argilla_pulls_in", table)
+    try:
+        sel = ", ".join(f"CAST(t.{c} AS {t_})" for c, t_ in _PULL_COLUMNS)
+        cur.execute(f"INSERT INTO argilla_pulls ({', '.join(names)}) "
+                    f"SELECT {sel} FROM _argilla_pulls_in t")
+    finally:
+        cur.unregister("_argilla_pulls_in")
+
+
+def refresh_items(cur: duckdb.DuckDBPyConnection, ids: list[int], now: datetime) -> None:
+    """``review_sql.refresh_item`` for many items in one statement: the same rule (distinct
+    reviewers with live grades; done, claimed, skipped or pending). The round-trip test
+    compares item statuses with the same answers made through goldenloop's own submit."""
+    if not ids:
+        return
+    cur.execute(
+        """UPDATE queue_items AS qi SET
+                reviewers_done = n.done,
+                status = CASE
+                    WHEN qi.reviewers_needed IS NOT NULL AND n.done >= qi.reviewers_needed THEN 'done'
+                    WHEN qi.claim_id IS NOT NULL AND qi.claim_expires_at > $now THEN 'claimed'
+                    WHEN n.done = 0 AND n.skips > 0 THEN 'skipped'
+                    ELSE 'pending' END
+            FROM (SELECT ids.i AS queue_item_id, coalesce(d.done, 0) AS done,
+                         coalesce(s.skips, 0) AS skips
+                  FROM (SELECT unnest($ids::BIGINT[]) AS i) ids
+                  LEFT JOIN (SELECT g.queue_item_id, count(DISTINCT g.author_id) AS done
+                             FROM live_grades g
+                             WHERE g.queue_item_id IN (SELECT unnest($ids::BIGINT[]))
+                               AND g.source = 'human' AND NOT g.is_gold
+                             GROUP BY 1) d ON d.queue_item_id = ids.i
+                  LEFT JOIN (SELECT h.queue_item_id, count(*) AS skips FROM queue_claims h
+                             WHERE h.queue_item_id IN (SELECT unnest($ids::BIGINT[]))
+                               AND h.outcome = 'skipped'
+                             GROUP BY 1) s ON s.queue_item_id = ids.i) n
+            WHERE qi.queue_item_id = n.queue_item_id""",
+        {"ids": ids, "now": now})
