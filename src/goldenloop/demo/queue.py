@@ -42,7 +42,7 @@ from goldenloop.demo.grades import ELIGIBLE_BEFORE_END_US, DemoGrades
 from goldenloop.demo.incidents import from_us
 from goldenloop.sampling import designs as D
 from goldenloop.sampling.frame import Frame
-from goldenloop.store import audit, review_sql
+from goldenloop.store import review_sql
 from goldenloop.store import sampling_sql as sql
 from goldenloop.store.review_sql import fetch1
 
@@ -115,7 +115,6 @@ def write_queue(cur: duckdb.DuckDBPyConnection, *, seed: int, truth: B.Truth, gr
         design=design, rubric_name=rubric_name, rubric_version=rubric_version,
         reviewers=REVIEWERS_PER_ITEM, created_by=CREATED_BY, now=cutoff)
     sql.insert_items(cur, qid, items, cutoff)
-    audit.record(cur, CREATED_BY, "queue.create", f"queue:{qid}", design)
     return qid
 
 

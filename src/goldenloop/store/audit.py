@@ -6,8 +6,11 @@ users name them by a hash of their id (``subject_hash``), never by the id or the
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -19,10 +22,30 @@ if TYPE_CHECKING:
     from goldenloop.store.store import Store
 
 INTERFACES = ("cli", "app", "job", "worker", "inbox", "library")
+# Which interface the current thread serves (the CLI, a page run, a job from the CLI...): set
+# once at each edge, so the library's many writers need not pass it along.
+_INTERFACE: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_interface",
+                                                                      default=None)
+
+
+def set_interface(interface: str) -> None:
+    """Name the interface of this thread's writes from now on (the CLI, a page run)."""
+    _INTERFACE.set(interface)
+
+
+@contextmanager
+def interface(name: str) -> Iterator[None]:
+    """Name the interface of the writes made inside (a job run for the CLI or the app)."""
+    token = _INTERFACE.set(name)
+    try:
+        yield
+    finally:
+        _INTERFACE.reset(token)
 
 
 def record(cur: duckdb.DuckDBPyConnection, actor: str, action: str, target: str,
            details: dict | None = None, interface: str | None = None) -> None:
+    interface = interface or _INTERFACE.get() or "library"
     cur.execute(
         """INSERT INTO audit_log (audit_id, logged_at, actor, action, target, details, interface)
            VALUES (nextval('audit_seq'), now()::TIMESTAMP, ?, ?, ?, ?, ?)""",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import duckdb
 
+from goldenloop.store import audit
+
 
 def start(cur: duckdb.DuckDBPyConnection, file: str, digest: str, fmt: str, origin: str) -> int:
     cur.execute(
@@ -25,6 +27,12 @@ def finish(cur: duckdb.DuckDBPyConnection, import_id: int, counts: dict[str, int
         [counts["rows_read"], counts["imported"], counts["duplicates"], counts["quarantined"],
          unknown_price, counts.get("conflicts", 0), counts.get("notes") or None, import_id],
     )
+    # One audit entry per committed import, in its transaction; the file's name, not its path.
+    origin, file, fmt = cur.execute("SELECT origin, file, format FROM import_log WHERE import_id = ?",
+                                    [import_id]).fetchall()[0]
+    audit.record(cur, origin or "import", "import", f"import:{import_id}",
+                 {"file": str(file or "").replace("\\", "/").rsplit("/", 1)[-1], "format": fmt,
+                  "imported": counts["imported"], "quarantined": counts["quarantined"]})
 
 
 def record_failure(cur: duckdb.DuckDBPyConnection, file: str, digest: str | None, fmt: str | None,

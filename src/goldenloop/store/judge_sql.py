@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 import pyarrow as pa
 
+from goldenloop.store import audit
 from goldenloop.store.span_columns import internal_sql, production_sql
 from goldenloop.store.store import Store
 
@@ -48,7 +49,10 @@ def start_run(cur: duckdb.DuckDBPyConnection, *, judge_name: str, judge_version:
            RETURNING run_id""",
         [judge_name, judge_version, model, job_id, target_kind, json.dumps(params, default=str),
          targets, budget_usd])
-    return int(cur.fetchone()[0])
+    run_id = int(cur.fetchone()[0])
+    audit.record(cur, params.get("by") or "judge", "judge.run", f"judge_run:{run_id}",
+                 {"judge": judge_name, "version": judge_version, "targets": targets})
+    return run_id
 
 
 def update_run(cur: duckdb.DuckDBPyConnection, run_id: int, counts: dict[str, Any],

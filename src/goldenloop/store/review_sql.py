@@ -22,6 +22,7 @@ import duckdb
 import pyarrow as pa
 
 from goldenloop.errors import GoldenloopError
+from goldenloop.store import audit
 from goldenloop.store.store import Store
 
 
@@ -106,6 +107,8 @@ def insert_queue(cur: duckdb.DuckDBPyConnection, *, name: str, description: str,
          None if frame is None else json.dumps(frame), window[0], window[1], population,
          json.dumps(design), rubric_name, rubric_version, reviewers, created_by, now, purpose],
     )
+    audit.record(cur, created_by, "queue.create", f"queue:{queue_id}",
+                 {"name": name, "population": population, "purpose": purpose})
     return queue_id
 
 
