@@ -297,3 +297,29 @@ def test_a_judge_as_scorer_grades_the_answers(store, tmp_path, monkeypatch):
     n = store.scalar("""SELECT count(*) FROM grades WHERE source = 'judge' AND target_type = 'item'
                         AND starts_with(target_id, ?)""", [f"experiment:{res.run_id}:"])
     assert n == 5
+
+
+def test_text_to_sql_run_scored_by_execution(store, tmp_path):
+    import duckdb
+
+    db = tmp_path / "shop.duckdb"
+    con = duckdb.connect(str(db))
+    con.execute("CREATE TABLE orders AS SELECT range AS id, range % 3 AS c FROM range(30)")
+    con.close()
+    path = _jsonl(tmp_path / "sql.jsonl", [
+        {"id": "count", "input": "How many orders?", "expected": "SELECT count(*) FROM orders"},
+        {"id": "per", "input": "Orders per customer?",
+         "expected": "SELECT c, count(*) FROM orders GROUP BY c"},
+        {"id": "file", "input": "Read a file", "expected": "SELECT 1"}])
+    ds = datasets.import_file(store, "sql", path).dataset
+    answers = {"How many orders?": "```sql\nSELECT COUNT(id) FROM orders;\n```",
+               "Orders per customer?": "SELECT c, count(*) FROM orders GROUP BY c HAVING c > 0",
+               "Read a file": "SELECT * FROM read_text('/etc/hostname')"}
+    with openai_server(lambda body: Reply(content=answers[body["messages"][-1]["content"]])) as srv:
+        t = _target(srv.base_url, template="{{ input }}", database=str(db))
+        res = runner.run(store, t, ds, ["sql", "exact"], runner.RunOptions(concurrency=2))
+    got = store.df("""SELECT item_key, value, detail FROM experiment_scores
+                      WHERE run_id = ? AND scorer = 'sql'""", [res.run_id]).set_index("item_key")
+    assert got.loc["count", "value"] == 1.0                    # written differently: right
+    assert got.loc["per", "value"] == 0.0 and got.loc["per", "detail"].startswith("different")
+    assert got.loc["file", "value"] == 0.0 and "Permission" in got.loc["file", "detail"]
