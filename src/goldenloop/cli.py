@@ -39,6 +39,9 @@ DbOption = Annotated[str | None, typer.Option("--db", help="Database file (defau
 
 
 def main() -> None:
+    from goldenloop.store import audit
+
+    audit.set_interface("cli")  # jobs and the app name their own interface
     try:
         app()
     except GoldenloopError as exc:

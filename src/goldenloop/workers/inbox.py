@@ -27,7 +27,7 @@ from goldenloop.errors import GoldenloopError, StoreUnavailableError
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.ingest.loader import file_hash
 from goldenloop.spool import is_feedback
-from goldenloop.store import Store
+from goldenloop.store import Store, audit
 from goldenloop.store import imports as import_sql
 from goldenloop.store import jobs as job_sql
 from goldenloop.store.feedback import insert_feedback
@@ -55,7 +55,8 @@ def process_file(store: Store, paths: Paths, p: Path) -> str:
     """Import one inbox file and move it; return 'done', 'skipped', 'failed' or 'paused'
     (the disk failed the write: the file stays in the inbox for the next pass)."""
     try:
-        return _process(store, paths, p)
+        with audit.interface("inbox"):
+            return _process(store, paths, p)
     except StoreUnavailableError as exc:
         log.warning("inbox %s: left in the inbox, the store refuses writes: %s", p.name, exc.reason)
         return "paused"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from goldenloop.errors import GoldenloopError, StoreUnavailableError
-from goldenloop.store import Store
+from goldenloop.store import Store, audit
 from goldenloop.store import jobs as job_sql
 from goldenloop.workers.loop import Loop
 
@@ -59,7 +59,8 @@ def run_job(store: Store, job: job_sql.Job, handlers: dict[str, Handler]) -> Non
             raise JobCancelled
 
     try:
-        result = handler(store, job.params, progress)
+        with audit.interface(job.origin or "job"):  # the audit log says who asked for the job
+            result = handler(store, job.params, progress)
     except JobCancelled:
         store.write(job_sql.finish, job.job_id, "cancelled", message="cancelled on request")
     except StoreUnavailableError:
