@@ -52,23 +52,25 @@ def is_storage_reason(text: str) -> bool:
 
 @dataclass
 class Status:
-    state: str  # "ok" or "paused"
+    state: str  # "ok", "degraded" (writes go on; the inbox backs up) or "paused"
     reason: str | None
     since: float
     pid: int
 
     @property
     def paused(self) -> bool:
-        return self.state != "ok"
+        return self.state == "paused"
 
 
 def status_path(db: Path) -> Path:
     return db.with_name(db.name + ".status.json")
 
 
-def write_status(db: Path, reason: str | None, *, create: bool = False) -> bool:
-    """Record whether writes are paused; False when the file could not be written."""
-    status = Status("paused" if reason else "ok", reason, time.time(), os.getpid())
+def write_status(db: Path, reason: str | None, *, create: bool = False,
+                 state: str | None = None) -> bool:
+    """Record whether writes are paused (or the owner ``degraded``, with ``state``); False when
+    the file could not be written."""
+    status = Status(state or ("paused" if reason else "ok"), reason, time.time(), os.getpid())
     text = json.dumps(asdict(status))[: _STATUS_SIZE - 1]
     data = text.encode().ljust(_STATUS_SIZE, b" ")
     path = status_path(db)

@@ -10,6 +10,7 @@ from goldenloop import alerts
 from goldenloop.argilla_sync.jobs import ArgillaPullScheduler
 from goldenloop.config import Paths
 from goldenloop.experiments.canaries import CanaryScheduler
+from goldenloop.ops import status as ops_status
 from goldenloop.scorers.run import versions as scorer_versions
 from goldenloop.store import Store, health, judge_sql, snapshot
 from goldenloop.store import jobs as job_sql
@@ -138,15 +139,17 @@ class StoreGuard(Loop):
         moved = requeue_storage_failures(self.paths)
         if moved:
             log.warning("inbox: %d file(s) the disk failed put back for a retry", moved)
-        self._say(None)
+        state, reasons = ops_status.health_of(ops_status.inbox_state(self.paths), None)
+        self._say("; ".join(reasons) or None, state)  # "degraded" when the inbox backs up
         return False
 
-    def _say(self, reason: str | None) -> None:
+    def _say(self, reason: str | None, state: str = "paused") -> None:
         if reason == self._said:
             return
-        if reason is not None and self._said != reason:
-            log.warning("store refuses writes until disk space is freed: %s", reason)
-        if health.write_status(self.paths.db, reason):
+        if reason is not None and (state == "paused" or self._said in (None, "unset")):
+            log.warning("store %s: %s", "degraded" if state == "degraded" else
+                        "refuses writes until disk space is freed", reason)
+        if health.write_status(self.paths.db, reason, state=state if reason else None):
             self._said = reason
 
 
