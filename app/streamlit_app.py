@@ -13,6 +13,9 @@ import streamlit as st
 from untrusted import visible
 
 from goldenloop.errors import GoldenloopError
+from goldenloop.store import audit
+
+audit.set_interface("app")  # this run's writes are the app's (jobs and the CLI name theirs)
 
 SECTIONS: dict[str, list[st.Page]] = {
     "Overview": [
@@ -62,6 +65,11 @@ SECTIONS: dict[str, list[st.Page]] = {
                 help="Load trace files and see what was kept aside in quarantine, and why"),
         st.Page("views/jobs.py", title="Jobs", icon=":material/pending_actions:",
                 url_path="jobs", help="Progress and results of imports and other long work"),
+        st.Page("views/operations.py", title="Operations", icon=":material/monitor_heart:",
+                url_path="operations",
+                help="Store and disk sizes, snapshot age, inbox backlog and failed files, job queue"),
+        st.Page("views/audit.py", title="Audit log", icon=":material/history:",
+                url_path="audit", help="Who wrote what, when and from where (leads)"),
     ],
 }
 
