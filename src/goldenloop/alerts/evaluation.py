@@ -41,14 +41,14 @@ def evaluate(store: Store, rules: list[Rule], at: datetime) -> list[Evaluation]:
     wanted: dict[tuple, set[str]] = defaultdict(set)
     for r in rules:
         if r.condition != "anomaly":
-            key = (FAMILY_OF[r.metric], r.filter.key(), periods_of(r, at), r.criterion)
+            key = (FAMILY_OF[r.metric], r.filter.key(), periods_of(r, at), _subject(r))
             wanted[key].add(r.metric)
     values: dict[tuple, dict] = {}
     for key, metrics in wanted.items():
         family, _, periods, criterion = key
         rule_filter = next(r.filter for r in rules if r.filter.key() == key[1])
-        values[key] = family_values(store, family, metrics, rule_filter.span_filter(), periods,
-                                    criterion)
+        f = rule_filter if family == "canaries" else rule_filter.span_filter()
+        values[key] = family_values(store, family, metrics, f, periods, criterion)
     out = []
     for r in rules:
         periods = periods_of(r, at)
@@ -60,10 +60,15 @@ def evaluate(store: Store, rules: list[Rule], at: datetime) -> list[Evaluation]:
                 ev = replace(ev, reason=f"{ev.reason}; most severe: {top}")
             out.append(ev)
             continue
-        got = values[(FAMILY_OF[r.metric], r.filter.key(), periods, r.criterion)]
+        got = values[(FAMILY_OF[r.metric], r.filter.key(), periods, _subject(r))]
         out.append(_classify(r, periods, got.get((0, r.metric), (None, 0)),
                              got.get((1, r.metric), (None, 0))))
     return out
+
+
+def _subject(r: Rule) -> str:
+    """What a rule's metric is of: the graded criterion, or a canary rule's scorer."""
+    return (r.scorer or "") if r.metric == "canary_score" else r.criterion
 
 
 def _classify(r: Rule, p: Periods, current: tuple, reference: tuple) -> Evaluation:

@@ -56,6 +56,7 @@ METRICS: dict[str, str] = {
     "tool_error_rate": "share of tool and retrieval spans that failed",
     "tool_latency_p95": "95th percentile latency of tool and retrieval spans (ms)",
     "anomalies": "highest severity of the open anomalies (1 low, 2 medium, 3 high; 0 none)",
+    "canary_score": "mean score (by one scorer) of the canary runs started in the window",
 }
 CONDITIONS = ("above", "below", "change", "anomaly", "no_data")
 STATES = ("OK", "WARN", "ALERT", "NO_DATA")
@@ -152,6 +153,7 @@ class RuleFilter(BaseModel):
     model_versions: list[str] = []
     prompt_versions: list[str] = []
     tags: list[str] = []
+    suites: list[str] = []            # metric canary_score: only these canary suites
 
     def span_filter(self) -> Any:
         """The Monitor's SpanFilter (imported here: the metrics package takes seconds to load,
@@ -186,6 +188,7 @@ class Rule(BaseModel):
     min_samples: int = Field(default=1, ge=1)
     anomaly_metrics: list[str] = []   # condition "anomaly": only these metrics' anomalies
     criterion: str = "correctness"    # metric "correctness": the graded criterion
+    scorer: str | None = None         # metric canary_score: the scorer whose mean is watched
     no_data_state: Literal["NO_DATA", "ALERT", "OK"] = "NO_DATA"
     interval: Duration = timedelta(minutes=5)
     cooldown: Duration = timedelta(hours=1)
@@ -197,6 +200,7 @@ class Rule(BaseModel):
         if _CONTROL.search(self.name):
             raise ValueError("name: control characters are not allowed")
         _check_levels(self)
+        _check_canary(self)
         if self.compare_to == "baseline" and self.window > timedelta(days=1):
             raise ValueError("compare_to baseline compares the same clock window of previous "
                              "days: the window must be at most 1d")
@@ -209,6 +213,25 @@ class Rule(BaseModel):
         """The rule as JSON-ready data without defaults (what YAML and the store keep)."""
         return self.model_dump(mode="json", exclude_defaults=True) | {
             "name": self.name, "metric": self.metric, "condition": self.condition}
+
+
+def _check_canary(rule: Rule) -> None:
+    """Canary runs have no app, environment, prompt version or tags of production traffic:
+    a canary rule filters by suite and by the model version that answered, and names a scorer
+    (means of different scorers are on different scales)."""
+    f = rule.filter
+    if rule.metric != "canary_score":
+        if f.suites:
+            raise ValueError("filter.suites applies to metric canary_score only")
+        if rule.scorer is not None:
+            raise ValueError("scorer applies to metric canary_score only")
+        return
+    if not rule.scorer:
+        raise ValueError("metric canary_score needs a scorer (e.g. exact or token_f1)")
+    extra = [k for k in ("apps", "environments", "prompt_versions", "tags") if getattr(f, k)]
+    if extra:
+        raise ValueError(f"metric canary_score filters by suites and model_versions only, not "
+                         f"{', '.join(extra)}")
 
 
 def _check_levels(rule: Rule) -> None:

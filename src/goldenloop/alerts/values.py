@@ -52,8 +52,10 @@ _TOOLS = {
 _FEEDBACK = {"negative_feedback_rate": ("sum(fb.down) / nullif(sum(fb.thumbs), 0)",
                                         "coalesce(sum(fb.thumbs), 0)")}
 _GRADES = {"correctness": ("avg(gr.value)", "count(*)")}
+# Per scored item of the canary runs started in the period (failed calls score 0).
+_CANARIES = {"canary_score": ("avg(s.value)", "count(s.value)")}
 FAMILIES = {"requests": _REQUESTS, "signals": _SIGNALS, "tools": _TOOLS,
-            "feedback": _FEEDBACK, "grades": _GRADES}
+            "feedback": _FEEDBACK, "grades": _GRADES, "canaries": _CANARIES}
 FAMILY_OF = {m: fam for fam, metrics in FAMILIES.items() for m in metrics}
 TOOL_KINDS = ("tool", "retrieval")
 
@@ -111,16 +113,33 @@ def _epoch_us(t: datetime) -> int:
 
 def family_values(store: Store, family: str, metrics: set[str], f, periods: Periods,
                   criterion: str = "correctness") -> dict[tuple[int, str], tuple[float | None, int]]:
-    """``{(period, metric): (value, n)}`` for the asked metrics of one family."""
+    """``{(period, metric): (value, n)}`` for the asked metrics of one family. For the
+    canaries family ``f`` is the rule's own filter (suites, model versions) and ``criterion``
+    the scorer."""
+    if family == "canaries" and not store.scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'experiment_runs'"):
+        return {}
     exprs = FAMILIES[family]
     chosen = sorted(m for m in metrics if m in exprs)
     cols = ", ".join(f"{exprs[m][0]} AS \"v_{m}\", {exprs[m][1]} AS \"n_{m}\"" for m in chosen)
-    where, params = where_clause(f, with_time=False)
+    if family == "canaries":
+        where, params = "TRUE", {"suites": list(f.suites), "versions": list(f.model_versions)}
+    else:
+        where, params = where_clause(f, with_time=False)
     period, pparams = periods.period_sql()
     params |= pparams
     scan = (f"s.start_time >= $p_scan AND s.start_time < $p_end AND {production_sql('s')} "
             f"AND {where}")
-    if family == "requests":
+    if family == "canaries":  # runs stand in for spans: their start time places them
+        source = """(SELECT u.started_at AS start_time, c.value
+                FROM experiment_runs u JOIN experiment_scores c USING (run_id)
+                JOIN experiment_results r ON r.run_id = c.run_id AND r.item_key = c.item_key
+                WHERE u.source = 'canary' AND c.scorer = $scorer
+                  AND (len($suites) = 0 OR list_contains($suites, u.suite))
+                  AND (len($versions) = 0 OR list_contains($versions, r.model_version))
+            ) s WHERE s.start_time >= $p_scan AND s.start_time < $p_end"""
+        params["scorer"] = criterion
+    elif family == "requests":
         source = f"spans s WHERE s.kind = '{REQUEST_KIND}' AND {scan}"
     elif family == "tools":
         source = f"spans s WHERE list_contains($tool_kinds, s.kind) AND {scan}"

@@ -1,0 +1,140 @@
+"""Canary results watched by alert rules: a loopback endpoint silently changes its answers (and
+the model version it reports) between two scheduled canary runs, and "canary score below 0.8"
+fires exactly once into a real loopback HTTP receiver; a "change" rule sees the drop against
+the previous window; filters by suite and model version select runs; bad definitions say why."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+from alerts_support import receiver
+from openai_loopback import Reply, openai_server
+
+from goldenloop import alerts
+from goldenloop.alerts import records
+from goldenloop.experiments import canaries, datasets
+from goldenloop.workers.handlers import HANDLERS
+from goldenloop.workers.jobs import JobRunner
+
+FAST = alerts.Settings(public_url="http://review.example:8501",
+                       retry=alerts.RetryPolicy(attempts=2, base_s=0.05, factor=2.0))
+
+
+class Endpoint:
+    """Right under the first model version; after ``update()`` every fourth answer refuses."""
+
+    def __init__(self):
+        self.version = "model-2026-01"
+
+    def __call__(self, body):
+        n = int(body["messages"][-1]["content"].split()[-1])
+        wrong = self.version == "model-2026-03" and n % 4 == 0
+        return Reply(content="Sorry, I cannot help." if wrong else f"answer {n}")
+
+
+def _setup(store, tmp_path, url):
+    path = tmp_path / "canary.jsonl"
+    path.write_text("\n".join(json.dumps({"id": f"c{i:02d}", "input": f"prompt {i}",
+                                          "expected": f"answer {i}"}) for i in range(20)))
+    datasets.import_file(store, "canary-set", path)
+    folder = store.path.parent / "targets"
+    folder.mkdir(exist_ok=True)
+    (folder / "live.yaml").write_text(f"name: live\nmodel: gpt-4o-mini\ntemplate: '{{{{ input }}}}'\n"
+                                      f"endpoint:\n  base_url: {url}\n")
+    canaries.save(store, canaries.parse({"name": "nightly", "target": "live",
+                                         "dataset": "canary-set", "scorers": ["exact"],
+                                         "every_minutes": 60}))
+
+
+def _run_due(store, now=None):
+    assert canaries.queue_due(store, now) == ["nightly"]
+    runner = JobRunner(store, HANDLERS)
+    while runner.tick():
+        pass
+    assert canaries.wait_until_idle(store, 5)
+
+
+def _rule(store, **fields):
+    rule = alerts.parse_rule(fields)
+    store.write(records.save_rule, rule, "app", "ana")
+    return rule
+
+
+def test_canary_score_below_fires_once_into_the_receiver(store, tmp_path, monkeypatch):
+    import openai_loopback
+
+    ep = Endpoint()
+    monkeypatch.setattr(openai_loopback, "VERSION", ep.version)
+    with openai_server(ep) as srv, receiver() as rec:
+        _setup(store, tmp_path, srv.base_url)
+        _run_due(store)
+        # The first run took place 90 minutes before the second (the schedule is hourly).
+        def earlier(cur):
+            cur.execute("UPDATE experiment_runs SET started_at = started_at - INTERVAL 90 MINUTE")
+            cur.execute("UPDATE jobs SET created_at = created_at - INTERVAL 90 MINUTE")
+
+        store.write(earlier)
+        t1 = store.scalar("SELECT max(started_at) FROM experiment_runs")
+        hook = [{"type": "webhook", "url": rec.url("/hooks/canary")}]
+        _rule(store, name="canary low", metric="canary_score", scorer="exact", condition="below",
+              critical=0.8, window="1h", interval="1m", filter={"suites": ["nightly"]},
+              channels=hook)
+        _rule(store, name="canary drop", metric="canary_score", scorer="exact",
+              condition="change", direction="down", warn=0.2, window="1h")
+        _rule(store, name="old version", metric="canary_score", scorer="exact",
+              condition="below", critical=0.8, window="1h",
+              filter={"model_versions": ["model-2026-01"]})
+        _rule(store, name="other suite", metric="canary_score", scorer="exact",
+              condition="below", critical=0.8, window="1h", filter={"suites": ["weekly"]})
+
+        first = {e.rule: e for e in alerts.check(store, FAST, at=t1 + timedelta(minutes=1))
+                 .evaluations}
+        assert first["canary low"].state == "OK" and first["canary low"].value == 1.0
+        assert first["canary low"].samples == 20
+        assert first["old version"].state == "OK"
+        assert first["other suite"].state == "NO_DATA"
+
+        ep.version = "model-2026-03"                      # the silent update
+        monkeypatch.setattr(openai_loopback, "VERSION", ep.version)
+        _run_due(store)
+        t2 = store.scalar("SELECT max(started_at) FROM experiment_runs")
+        checks = [alerts.check(store, FAST, at=t2 + timedelta(minutes=m), wait=True)
+                  for m in (1, 2, 5)]
+        sent = rec.bodies()
+
+    now = {e.rule: e for e in checks[0].evaluations}
+    # 5 of 20 answers changed to a refusal: exact match 15/20, only in the second run.
+    assert now["canary low"].state == "ALERT"
+    assert now["canary low"].value == pytest.approx(15 / 20) and now["canary low"].samples == 20
+    assert now["canary drop"].state == "WARN"
+    assert now["canary drop"].reference == 1.0
+    assert now["canary drop"].change == pytest.approx(-0.25)
+    assert now["old version"].state == "NO_DATA"        # no run answered by it in the hour
+    assert [e.state for c in checks for e in c.evaluations if e.rule == "canary low"] == \
+        ["ALERT"] * 3
+    assert [(b["kind"], b["state"], b["previous_state"]) for b in sent] == \
+        [("firing", "ALERT", "OK")]
+    assert sent[0]["metric"] == "canary_score" and sent[0]["threshold"] == 0.8
+    assert sent[0]["value"] == pytest.approx(0.75)
+    assert rec.paths == ["/hooks/canary"]
+
+
+def test_canary_score_on_a_database_without_experiments_is_no_data(store):
+    _rule(store, name="c", metric="canary_score", scorer="exact", condition="below", warn=0.9)
+    (ev,) = alerts.check(store, FAST).evaluations
+    assert ev.state == "NO_DATA" and ev.value is None
+
+
+@pytest.mark.parametrize(("fields", "message"), [
+    ({"metric": "canary_score"}, "needs a scorer"),
+    ({"metric": "canary_score", "scorer": "exact", "filter": {"apps": ["a"]}},
+     "filters by suites and model_versions only, not apps"),
+    ({"metric": "error_rate", "filter": {"suites": ["nightly"]}},
+     "filter.suites applies to metric canary_score only"),
+    ({"metric": "error_rate", "scorer": "exact"}, "scorer applies to metric canary_score only"),
+])
+def test_bad_canary_rules_say_why(fields, message):
+    with pytest.raises(alerts.RuleError, match=message):
+        alerts.parse_rule({"name": "x", "condition": "below", "warn": 0.5} | fields)
