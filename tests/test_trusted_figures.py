@@ -325,3 +325,25 @@ def test_goldenloop_traffic_is_kept_apart_unless_asked_for(store):
     assert q.population_size == 12
     q = create_queue(store, opts("all"), Frame(include_internal=True), Uniform(100), seed=1)
     assert q.population_size == 42
+
+
+def test_each_judge_is_checked_under_its_own_rubric(store, tmp_path: Path):
+    """Two rubrics name a criterion alike: each judge version is measured under the rubric
+    its grades were made under, not left unchecked because the name is ambiguous."""
+    from goldenloop.agreement import fitness
+
+    for name, rubric, judge_col in (("a.csv", "r", "c1"), ("b.csv", "r2", "c1")):
+        p = tmp_path / name
+        p.write_text(_rows(80, 2, seed=5))  # c1 is c0 give or take one level
+        mapping = {"grades": {
+            "layout": "wide", "target": {"type": "item", "column": "id", "prefix": rubric + ":"},
+            "rubric": {"name": rubric, "version": "1"}, "criterion": "quality",
+            "scale": {"type": "interval", "min": 1, "max": 5},
+            "raters": [{"columns": ["c0"], "kind": "reviewer"},
+                       {"columns": [judge_col], "kind": "judge", "name": "gpt",
+                        "version": f"v-{rubric}"}]}}
+        import_file(store, p, ImportOptions(mapping=mapping))
+    status = fitness.judge_status(store, "quality").set_index("judge_version")
+    assert set(status.index) == {"v-r", "v-r2"}
+    assert (status["status"] != fitness.UNCHECKED).all(), status[["status", "reason"]]
+    assert (status["n_items"] == 80).all()

@@ -26,10 +26,10 @@ from goldenloop.agreement.report import agreement_for
 from goldenloop.agreement.scale import AgreementError
 from goldenloop.errors import GoldenloopError
 from goldenloop.store import agreement_sql as q
-from goldenloop.store.agreement_sql import NO_VERSION
 from goldenloop.store.store import Store
 
 FIT, NOT_FIT, UNCHECKED = "fit", "not fit", "not yet checked"
+NO_VERSION = q.NO_VERSION  # how a judge imported without a version is named
 MODES = ("fit", "any", "none")
 STATUS_COLUMNS = ["judge_name", "judge_version", "grades", "status", "reason", "statistic",
                   "value", "ci_low", "n_items"]
@@ -83,15 +83,27 @@ def judge_status(store: Store, criterion: str, *, n_resamples: int = bs.DEFAULT_
     rows = {v: {"status": UNCHECKED, "reason": "no human grades of the same targets",
                 "statistic": None, "value": float("nan"), "ci_low": float("nan"), "n_items": 0}
             for v in versions["judge_version"]}
+    # Each version is measured under the rubric its grades were made under: a criterion name
+    # several rubrics define is several criteria.
+    for rubric, group in versions.groupby(versions["rubric_name"].fillna(""), sort=True):
+        _gate_rubric(store, criterion, rubric or None, set(group["judge_version"]), rows,
+                     n_resamples, seed)
+    return _status_frame(versions, rows)
+
+
+def _gate_rubric(store: Store, criterion: str, rubric: str | None, mine: set[str],
+                 rows: dict[str, dict], n_resamples: int, seed: int) -> None:
+    """Fill ``rows`` of the versions ``mine`` from their pairs with reviewers under
+    ``rubric``."""
     try:
-        scale, rn, rv = criterion_scale(store, criterion, None, None)
+        scale, rn, rv = criterion_scale(store, criterion, rubric, None)
     except AgreementError as e:
-        for r in rows.values():
-            r["reason"] = f"agreement cannot be measured: {e}"
-        return _status_frame(versions, rows)
+        for v in mine:
+            rows[v]["reason"] = f"agreement cannot be measured: {e}"
+        return
     rule = default_rule(scale.value_type)
     pairs = q.judge_human_pairs(store, criterion, rubric_name=rn, rubric_version=rv)
-    pairs = pairs.assign(judge_version=pairs["judge_version"].fillna(NO_VERSION))
+    pairs = pairs[pairs["judge_version"].isin(mine)]
     for version, part in pairs.groupby("judge_version", sort=True):
         stats = agreement_for(scale, part, cluster="cluster", n_resamples=n_resamples, seed=seed)
         hit = stats[stats["statistic"] == rule.statistic]
@@ -102,7 +114,6 @@ def judge_status(store: Store, criterion: str, *, n_resamples: int = bs.DEFAULT_
                          "value": float("nan") if row is None else float(row["value"]),
                          "ci_low": float("nan") if row is None else float(row["ci_low"]),
                          "n_items": 0 if row is None else int(row["n_items"])}
-    return _status_frame(versions, rows)
 
 
 def _status_frame(versions: pd.DataFrame, rows: dict[str, dict]) -> pd.DataFrame:

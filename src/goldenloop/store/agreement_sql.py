@@ -283,13 +283,15 @@ def graded_criteria(store: Store) -> pd.DataFrame:
 
 def judge_versions_of(store: Store, criterion: str) -> pd.DataFrame:
     """Judge versions with live grades of ``criterion`` (a missing one is NO_VERSION), with
-    their judge's name and how many grades: judge_name, judge_version, grades."""
+    their judge's name, how many grades, and the rubric most of them were made under:
+    judge_name, judge_version, grades, rubric_name."""
     return store.df(
         f"""SELECT coalesce(g.judge_version, '(no version)') AS judge_version,
-                   coalesce(any_value(g.judge_name), '') AS judge_name, count(*) AS grades
+                   coalesce(any_value(g.judge_name), '') AS judge_name, count(*) AS grades,
+                   mode(g.rubric_name) AS rubric_name
             FROM live_grades g WHERE g.criterion = $c AND {JUDGE}
             GROUP BY ALL ORDER BY judge_version""", {"c": criterion}
-    )[["judge_name", "judge_version", "grades"]]
+    )[["judge_name", "judge_version", "grades", "rubric_name"]]
 
 
 def judged_criteria(store: Store) -> list[str]:
