@@ -1,4 +1,4 @@
-"""Commands of operations: backup, restore, forget, audit."""
+"""Commands of operations: backup, restore, forget, audit, retention."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from goldenloop import access
+from goldenloop.cli_support import queued_to_server
 from goldenloop.config import resolve_paths
 from goldenloop.errors import GoldenloopError
 
@@ -128,7 +129,71 @@ def audit(since: Annotated[datetime | None, typer.Option(help="From this time (U
         typer.echo("no audit entries in that range")
 
 
+retention_app = typer.Typer(no_args_is_help=True, help="Keep each app's spans N days "
+                            "(reviewed and golden spans longer: docs/operations.md).")
+
+
+def _retention(db: str | None, params: dict, what: str):
+    """Run a retention job here, or hand it to the running server; the result or None."""
+    from goldenloop.ops.jobs import retention_job
+    from goldenloop.store import Store
+
+    paths = resolve_paths(db)
+    if queued_to_server(paths, "retention", params, what):
+        return None
+    with Store(paths.db) as store:
+        return retention_job(store, params, lambda f, m: None)
+
+
+@retention_app.command("set")
+def retention_set(app: Annotated[str, typer.Argument(help="The app, as in the spans' app field.")],
+                  days: Annotated[int, typer.Argument(help="Days to keep its spans.")],
+                  db: DbOption = None, by: ByOption = None) -> None:
+    """Keep APP's spans DAYS days."""
+    from goldenloop.ops.retention import RetentionError
+
+    if days < 1:
+        raise RetentionError(f"days must be 1 or more, got {days}")
+    r = _retention(db, {"set": True, "app": app, "days": days, "by": _by(by)},
+                   "the retention policy")
+    if r:
+        typer.echo(r["summary"])
+
+
+@retention_app.command("clear")
+def retention_clear(app: str, db: DbOption = None, by: ByOption = None) -> None:
+    """Keep APP's spans for ever again."""
+    r = _retention(db, {"clear": True, "app": app, "by": _by(by)}, "removing the policy")
+    if r:
+        typer.echo(r["summary"])
+
+
+@retention_app.command("run")
+def retention_run(db: DbOption = None, by: ByOption = None) -> None:
+    """Apply every policy now (the server also does it every hour)."""
+    r = _retention(db, {"by": _by(by)}, "a retention run")
+    if r:
+        typer.echo(r["summary"])
+        for app, n in sorted(r["deleted"].items()):
+            typer.echo(f"  {app}: {n:,} spans deleted")
+
+
+@retention_app.command("show")
+def retention_show(db: DbOption = None) -> None:
+    """The policies in force."""
+    from goldenloop.ops.retention import GRADED_FACTOR, policies
+
+    with access.for_reading(resolve_paths(db)) as ra:
+        found = policies(ra.store)
+    for p in found:
+        typer.echo(f"{p.app}: {p.days} days (reviewed spans {p.days * GRADED_FACTOR} days; "
+                   "golden spans while a version holds them)")
+    if not found:
+        typer.echo("no retention policy: every span is kept")
+
+
 def register(app: typer.Typer) -> None:
     """Add the operations commands to ``app``."""
     for fn in (backup, restore, forget, audit):
         app.command()(fn)
+    app.add_typer(retention_app, name="retention")

@@ -11,6 +11,7 @@ from goldenloop.argilla_sync.jobs import ArgillaPullScheduler
 from goldenloop.config import Paths
 from goldenloop.experiments.canaries import CanaryScheduler
 from goldenloop.ops import status as ops_status
+from goldenloop.ops.jobs import RetentionScheduler
 from goldenloop.scorers.run import versions as scorer_versions
 from goldenloop.store import Store, health, judge_sql, snapshot
 from goldenloop.store import jobs as job_sql
@@ -225,6 +226,7 @@ class Workers:
             DetectScheduler(store),
             CanaryScheduler(store),
             ArgillaPullScheduler(store),
+            RetentionScheduler(store),
             StoreGuard(store, paths),
         ]
 
