@@ -8,6 +8,7 @@ options and plain text. Nothing here is cached: grades change with every submiss
 
 from __future__ import annotations
 
+import argilla_panel
 import review_identity as identity
 import review_queues as rq
 import state
@@ -45,6 +46,7 @@ if queue_id is None:
 queue_id = int(queue_id)
 rq.draw_progress(store, queue_id)
 rq.draw_estimates(store, queue_id)
+argilla_panel.draw(store, queue_id, who, identity.can(store, who, roles.Action.CREATE_QUEUE))
 if identity.can(store, who, roles.Action.SEE_GOLD_ACCURACY):
     rq.draw_gold(store, queue_id)
     target_type = queues.set_index("queue_id").loc[queue_id, "target_type"]
