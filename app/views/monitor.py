@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from functools import partial
 
+import altair as alt
 import monitor_charts as mc
 import pandas as pd
 import quality_estimates
@@ -22,6 +23,7 @@ from untrusted import md, visible
 from widgets import fmt_ms
 
 from goldenloop.errors import GoldenloopError
+from goldenloop.experiments import canaries
 from goldenloop.metrics import Dimensions, Overview, SpanFilter, buckets, traces
 
 SPLITS = {"none": None, "model version": "model_version", "prompt version": "prompt_version",
@@ -191,6 +193,34 @@ def draw_judge_choice(view: Overview) -> None:
         st.dataframe(choice.table, hide_index=True)
 
 
+def draw_canaries() -> None:
+    """Each canary suite's mean score per run by the model version that answered (only when
+    suites exist). Suite, scorer and version names are data: chart values, never markdown."""
+    runs = state.aggregate(store, canaries.monitor_series, f.start, f.end)
+    if runs.empty:
+        return
+    st.subheader("Canaries")
+    ran = runs.dropna(subset=["run_id"])
+    idle = sorted(set(runs["suite"]) - set(ran["suite"]))
+    if idle:
+        st.text(visible(f"No runs in this range: {', '.join(idle)}"))
+    if ran.empty:
+        return
+    points = ran.assign(series=(ran["suite"] + " · " + ran["scorer"]).map(visible),
+                        model_version=ran["model_version"].map(visible))
+    st.altair_chart(alt.Chart(points).mark_line(point=True).encode(
+        x=alt.X("started_at:T", title="run started (UTC)"),
+        y=alt.Y("mean:Q", title="mean score", scale=alt.Scale(zero=False)),
+        color=alt.Color("model_version:N", title="model version"),
+        detail="series:N",
+        tooltip=["series:N", "model_version:N", "run_id:Q", "items:Q",
+                 alt.Tooltip("mean:Q", format=".3f")],
+    ).properties(height=220).facet(row=alt.Row("series:N", title=None)))
+    st.caption("Mean score per canary run (suite · scorer), coloured by the model version that "
+               "answered: a silent model update shows as a new colour and a drop. Canary calls "
+               "are not counted in the charts above. Details on the Experiments page.")
+
+
 def draw_feedback(view: Overview) -> None:
     st.subheader("End-user feedback")
     if view.feedback.empty:
@@ -262,6 +292,7 @@ draw_signals(view)
 draw_correctness(view)
 with st.expander("Correctness of all traffic, estimated from review queues (with the judge: PPI)"):
     quality_estimates.draw(store, f.start, f.end)
+draw_canaries()
 draw_feedback(view)
 draw_incidents(view)
 open_drill(view)

@@ -177,6 +177,29 @@ def series(store: Store, suite: str) -> pd.DataFrame:
         GROUP BY ALL ORDER BY u.run_id, model_version, s.scorer""", [suite])
 
 
+def monitor_series(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
+    """Every suite's series over runs started in ``[start, end)``, in one statement for the
+    Monitor page: one row per suite, run, model version and scorer. A suite without runs in
+    the range has one row with no run (so the page can say so); no suites, no rows. Reads
+    only: a database without the experiment tables (or a snapshot of one) has no rows."""
+    if not store.scalar("SELECT count(*) FROM information_schema.tables "
+                        "WHERE table_name = 'canary_suites'"):
+        return pd.DataFrame(columns=["suite", "run_id", "started_at", "model_version", "scorer",
+                                     "items", "mean"])
+    return store.df("""
+        WITH runs AS (
+            SELECT u.suite, u.run_id, u.started_at,
+                   coalesce(r.model_version, '(failed)') AS model_version, s.scorer,
+                   count(*) AS items, avg(s.value) AS mean
+            FROM experiment_runs u JOIN experiment_scores s USING (run_id)
+            JOIN experiment_results r ON r.run_id = s.run_id AND r.item_key = s.item_key
+            WHERE u.source = 'canary' AND u.started_at >= ? AND u.started_at < ?
+            GROUP BY ALL)
+        SELECT c.name AS suite, runs.* EXCLUDE (suite)
+        FROM canary_suites c LEFT JOIN runs ON runs.suite = c.name
+        ORDER BY c.name, runs.started_at, runs.model_version, runs.scorer""", [start, end])
+
+
 def changed_answers(store: Store, suite: str) -> pd.DataFrame:
     """Items whose answer differs between the suite's last two runs: previous and current."""
     ensure_tables(store)

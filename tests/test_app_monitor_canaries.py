@@ -1,0 +1,89 @@
+"""The Monitor page's canary section, in-process (AppTest) over a real DuckDB file: two canary
+runs against a loopback endpoint whose answers and model version change between them, drawn
+by model version; a suite that did not run in the range is named; no suites, no section."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import openai_loopback
+import pytest
+from app_support import app_page
+from openai_loopback import Reply, openai_server
+from test_app_monitor import seed
+from test_metrics import T0
+
+from goldenloop.experiments import canaries, datasets
+from goldenloop.store import Store
+
+HOSTILE_VERSION = "**v3** <b>x</b> [l](http://evil.example)"
+
+
+def _answer(version: str):
+    def reply(body):
+        n = int(body["messages"][-1]["content"].split()[-1])
+        wrong = version != "model-a" and n % 4 == 0
+        return Reply(content="Sorry, I cannot help." if wrong else f"answer {n}")
+    return reply
+
+
+def add_canary_runs(db: Path, tmp_path: Path, monkeypatch) -> None:
+    """Suite ``nightly`` run twice (model-a: all right; then the hostile version: 15 of 20),
+    placed inside the seeded traffic's range; suite ``weekly`` never runs."""
+    with Store(db) as store:
+        path = tmp_path / "canary.jsonl"
+        path.write_text("\n".join(json.dumps({"id": f"c{i:02d}", "input": f"prompt {i}",
+                                              "expected": f"answer {i}"}) for i in range(20)))
+        datasets.import_file(store, "canary-set", path)
+        folder = store.path.parent / "targets"
+        folder.mkdir(exist_ok=True)
+        with openai_server() as srv:
+            (folder / "live.yaml").write_text(
+                f"name: live\nmodel: gpt-4o-mini\ntemplate: '{{{{ input }}}}'\n"
+                f"endpoint:\n  base_url: {srv.base_url}\n")
+            for name in ("nightly", "weekly"):
+                canaries.save(store, canaries.parse({"name": name, "target": "live",
+                                                     "dataset": "canary-set",
+                                                     "scorers": ["exact"]}))
+            for day, version in ((1, "model-a"), (2, HOSTILE_VERSION)):
+                monkeypatch.setattr(openai_loopback, "VERSION", version)
+                srv.script = _answer(version)
+                run = canaries.run_suite(store, "nightly")
+                store.write(lambda cur, r=run.run_id, d=day: cur.execute(
+                    "UPDATE experiment_runs SET started_at = ? WHERE run_id = ?",
+                    [T0 + timedelta(days=d), r]))
+
+
+def canary_chart(at) -> tuple[dict, list[dict]]:
+    for element in at.get("vega_lite_chart"):
+        spec = json.loads(element.proto.spec)
+        if "facet" in spec:
+            import pyarrow as pa
+
+            rows = [r for d in element.proto.datasets
+                    for r in pa.ipc.open_stream(d.data.data).read_all().to_pylist()]
+            return spec, rows
+    raise AssertionError("no canary chart")
+
+
+def test_canary_series_drawn_by_model_version(app_db: Path, tmp_path: Path, monkeypatch) -> None:
+    seed(app_db)
+    add_canary_runs(app_db, tmp_path, monkeypatch)
+    at = app_page("monitor", params={"judges": "any version"})
+    assert "Canaries" in [h.value for h in at.subheader]
+    spec, rows = canary_chart(at)
+    assert spec["spec"]["encoding"]["color"]["field"] == "model_version"
+    means = {r["model_version"]: r["mean"] for r in rows}
+    assert means["model-a"] == 1.0 and means[HOSTILE_VERSION] == pytest.approx(15 / 20)
+    assert {r["series"] for r in rows} == {"nightly · exact"}
+    assert "No runs in this range: weekly" in [t.value for t in at.text]
+    # The hostile version reached the page only as chart data, never as markdown.
+    assert not any("evil.example" in m.value for m in [*at.markdown, *at.caption])
+
+
+def test_no_suites_no_canary_section(app_db: Path) -> None:
+    seed(app_db, quality=False)
+    at = app_page("monitor", params={"judges": "any version"})
+    assert "Canaries" not in [h.value for h in at.subheader]
