@@ -56,6 +56,7 @@ class Action(StrEnum):
     SEE_GOLD_ACCURACY = "see_gold_accuracy"
     EXPORT = "export"
     MANAGE_ALERTS = "manage_alerts"
+    EDIT_JUDGE = "edit_judge"
 
 
 _REVIEWER_ACTIONS = frozenset({Action.GRADE})

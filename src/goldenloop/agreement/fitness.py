@@ -7,6 +7,9 @@ criterion's value type (``gate.default_rule``), measured against each reviewer's
 the Agreement page shows it with its default settings. A version with judge grades but no
 human grades on the same targets is "not yet checked": shown apart, counted only when a lead
 chooses it. A lead may instead count every version ("any"), none ("none"), or a chosen list.
+A lead may also name one version per criterion for production figures (``judge.
+use_in_production``): while it passes the gate, the default counts it alone ("preferred");
+once it fails, every fit version counts again.
 
 Judge versions are named by ``judge_version``; a judge imported without a version is named
 ``NO_VERSION``, here, on the Agreement page and in the SQL filters that take the list.
@@ -44,7 +47,7 @@ class JudgeChoice:
     """The judge versions a figure counts, and why."""
 
     criterion: str
-    mode: str                              # fit, any, none, or chosen
+    mode: str                              # fit, any, none, chosen, or preferred
     versions: tuple[str, ...] | None       # None: every version (mode "any")
     table: pd.DataFrame                    # STATUS_COLUMNS, one row per judge version
 
@@ -61,7 +64,9 @@ class JudgeChoice:
             return f"No judge has graded {self.criterion}."
         counted = self.counted
         rule = {"fit": "versions that pass the agreement gate", "any": "every judge version",
-                "none": "no judge version", "chosen": "the versions chosen"}[self.mode]
+                "none": "no judge version", "chosen": "the versions chosen",
+                "preferred": "the version a lead chose for production, which passes the "
+                             "agreement gate"}[self.mode]
         head = (f"Judge grades of {self.criterion} counted: {', '.join(counted)} ({rule})."
                 if counted else f"No judge grades of {self.criterion} are counted ({rule}).")
         out = self.table[~self.table["judge_version"].isin(
@@ -143,7 +148,22 @@ def choose(store: Store, criterion: str, mode: str = "fit", chosen: Sequence[str
     if mode == "none":
         return JudgeChoice(criterion, mode, (), table)
     fit = table.loc[table["status"] == FIT, "judge_version"]
+    preferred = _production_version(store, criterion)
+    if preferred is not None and preferred in set(fit):  # a lead's choice, while it stays fit
+        return JudgeChoice(criterion, "preferred", (preferred,), table)
     return JudgeChoice(criterion, mode, tuple(sorted(fit)), table)
+
+
+def _production_version(store: Store, criterion: str) -> str | None:
+    """The version a lead chose for production figures of ``criterion`` (judge.edit); an
+    unreadable choice file counts every fit version (the Judges page shows the file's error)."""
+    from goldenloop.judge.config import JudgeError
+    from goldenloop.judge.edit import production_versions  # the judge package is heavy
+
+    try:
+        return production_versions(store).get(criterion)
+    except JudgeError:
+        return None
 
 
 def counted_keys(store: Store, mode: str = "fit") -> list[str] | None:

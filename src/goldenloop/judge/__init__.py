@@ -11,6 +11,14 @@ cache and every failure kept. Verdicts are ``grades`` rows with source ``judge``
 from goldenloop.judge.budget import Budget, BudgetError, Price, price_of
 from goldenloop.judge.client import JudgeClient, Outcome, Retry
 from goldenloop.judge.config import Judge, JudgeError, LoadedJudge, available, get, load_file
+from goldenloop.judge.edit import (
+    CostEstimate,
+    edit,
+    estimate_cost,
+    load_version,
+    production_versions,
+    use_in_production,
+)
 from goldenloop.judge.jobs import run_params
 from goldenloop.judge.online import configure_online, judge_new_spans
 from goldenloop.judge.run import RunOptions, RunResult, run
@@ -18,14 +26,18 @@ from goldenloop.judge.targets import (
     Selection,
     Target,
     from_comparisons,
+    from_disagreements,
     from_filter,
+    from_human_graded,
     from_queue,
     from_spans,
 )
 
 __all__ = [
-    "Budget", "BudgetError", "Judge", "JudgeClient", "JudgeError", "LoadedJudge", "Outcome",
-    "Price", "Retry", "RunOptions", "RunResult", "Selection", "Target", "available",
-    "configure_online", "from_comparisons", "from_filter", "from_queue", "from_spans", "get",
-    "judge_new_spans", "load_file", "price_of", "run", "run_params",
+    "Budget", "BudgetError", "CostEstimate", "Judge", "JudgeClient", "JudgeError", "LoadedJudge",
+    "Outcome", "Price", "Retry", "RunOptions", "RunResult", "Selection", "Target", "available",
+    "configure_online", "edit", "estimate_cost", "from_comparisons", "from_disagreements",
+    "from_filter", "from_human_graded", "from_queue", "from_spans", "get", "judge_new_spans",
+    "load_file", "load_version", "price_of", "production_versions", "run", "run_params",
+    "use_in_production",
 ]

@@ -1,8 +1,10 @@
 """A judge run described by plain parameters: what the "judge" job kind, the CLI and the app
 share. Parameters: ``judge`` (a name or a YAML path) and one of ``queue_id``, ``frame``
 (a sampling frame as a dict, with ``sample`` for a random sample of that many spans) or
-``span_keys`` (with ``inclusion_prob``); options ``budget_usd``, ``concurrency``,
-``use_cache``, ``redact``, ``seed``."""
+``span_keys`` (with ``inclusion_prob``), ``human_graded`` (the items reviewers graded) or
+``disagreements_of`` (a judge version: where it and a reviewer differ); ``judge_version``
+runs that exact version (an edited one) instead of the judge file; options ``budget_usd``,
+``concurrency``, ``use_cache``, ``redact``, ``seed``."""
 
 from __future__ import annotations
 
@@ -16,6 +18,10 @@ from goldenloop.store import Store
 
 
 def selection_of(store: Store, judge, params: dict[str, Any]) -> targets.Selection:
+    if params.get("human_graded"):
+        return targets.from_human_graded(store, judge)
+    if params.get("disagreements_of"):
+        return targets.from_disagreements(store, judge, str(params["disagreements_of"]))
     if params.get("queue_id") is not None:
         return targets.from_queue(store, judge, int(params["queue_id"]))
     if params.get("span_keys"):
@@ -38,6 +44,11 @@ def options_of(params: dict[str, Any], job_id: int | None = None) -> RunOptions:
 
 def run_params(store: Store, params: dict[str, Any], progress=None,
                job_id: int | None = None) -> RunResult:
-    judge = get(store, str(params["judge"]))
+    if params.get("judge_version"):  # an exact version (an edited one lives in the store)
+        from goldenloop.judge.edit import load_version
+
+        judge = load_version(store, str(params["judge_version"]))
+    else:
+        judge = get(store, str(params["judge"]))
     selection = selection_of(store, judge, params)
     return run(store, judge, selection, options_of(params, job_id), progress)

@@ -1,5 +1,6 @@
 """What a judge run grades: a queue's items, every span of a filter, a random sample of a
-filter, or given spans (online mode) — each target with its inclusion probability, so
+filter, given spans (online mode), the items reviewers graded, or a judge version's
+disagreements with them — each target with its inclusion probability, so
 estimates from judge grades stay unbiased, and with the texts its prompt needs."""
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ class Target:
 
 @dataclass
 class Selection:
-    kind: str                      # queue, filter, sample, spans
+    kind: str                      # queue, filter, sample, spans, human_graded, disagreements
     params: dict[str, Any]
     targets: list[Target]
     skipped: int = 0               # items a judge of this kind cannot grade (sessions, …)
@@ -46,6 +47,34 @@ def from_queue(store: Store, judge: LoadedJudge, queue_id: int) -> Selection:
                       None if i["is_gold"] else i["inclusion_prob"]) for i in usable]
     _attach_texts(store, targets)
     return Selection("queue", {"queue_id": queue_id}, targets, len(items) - len(usable))
+
+
+def from_human_graded(store: Store, judge: LoadedJudge) -> Selection:
+    """The targets reviewers graded on the judge's criterion: enough to measure a new judge
+    version's agreement, at a fraction of a run on everything."""
+    want = "comparison" if judge.judge.kind == "pairwise" else "span"
+    rows = judge_sql.human_graded_targets(store, judge.criterion.name, judge.rubric.name, want)
+    if not rows:
+        raise JudgeError(f"no reviewer has graded {judge.criterion.name} on a {want}")
+    return _listed(store, rows, "human_graded", {"criterion": judge.criterion.name})
+
+
+def from_disagreements(store: Store, judge: LoadedJudge, of_version: str) -> Selection:
+    """The targets where judge version ``of_version`` and a reviewer gave different values."""
+    want = "comparison" if judge.judge.kind == "pairwise" else "span"
+    rows = judge_sql.disagreement_targets(store, judge.criterion.name, of_version, want)
+    if not rows:
+        raise JudgeError(f"judge version {of_version} disagrees with no reviewer on "
+                         f"{judge.criterion.name}")
+    return _listed(store, rows, "disagreements", {"of_version": of_version})
+
+
+def _listed(store: Store, rows: list[dict], kind: str, params: dict) -> Selection:
+    # Chosen for their human grades, not drawn at random: no inclusion probability.
+    targets = [Target(r["target_type"], str(r["target_id"]),
+                      None if r["span_key"] is None else int(r["span_key"]), None) for r in rows]
+    _attach_texts(store, targets)
+    return Selection(kind, params, targets)
 
 
 def from_spans(store: Store, span_keys: list[int], inclusion_prob: float | None = None,

@@ -230,6 +230,37 @@ def span_inputs(store: Store, span_keys: list[int]) -> list[dict[str, Any]]:
         cur.unregister("_judge_keys")
 
 
+_HUMAN_SIDE = "(g.source = 'human' OR (g.source = 'imported' AND g.author_kind = 'reviewer'))"
+
+
+def human_graded_targets(store: Store, criterion: str, rubric_name: str, target_type: str
+                         ) -> list[dict[str, Any]]:
+    """Targets with a live human grade of ``criterion`` (re-running a judge version there is
+    all its agreement needs)."""
+    cur = store.cursor()
+    cur.execute(
+        f"""SELECT target_type, target_id, any_value(span_key) AS span_key FROM live_grades g
+            WHERE {_HUMAN_SIDE} AND criterion = ? AND target_type = ?
+              AND coalesce(rubric_name, ?) = ?
+            GROUP BY ALL ORDER BY target_id""", [criterion, target_type, rubric_name, rubric_name])
+    return _dicts(cur)
+
+
+def disagreement_targets(store: Store, criterion: str, judge_version: str, target_type: str
+                         ) -> list[dict[str, Any]]:
+    """Targets where a live grade of ``judge_version`` differs from a live human grade."""
+    cur = store.cursor()
+    cur.execute(
+        f"""SELECT DISTINCT g.target_type, g.target_id, g.span_key FROM live_grades g
+            JOIN live_grades j ON j.target_type = g.target_type AND j.target_id = g.target_id
+             AND j.criterion = g.criterion AND j.judge_version = ?
+            WHERE {_HUMAN_SIDE} AND g.criterion = ? AND g.target_type = ?
+              AND (g.value_number IS DISTINCT FROM j.value_number
+                   OR g.value_label IS DISTINCT FROM j.value_label)
+            ORDER BY g.target_id""", [judge_version, criterion, target_type])
+    return _dicts(cur)
+
+
 def queue_items(store: Store, queue_id: int) -> list[dict[str, Any]]:
     cur = store.cursor()
     cur.execute(
