@@ -19,6 +19,7 @@ from untrusted import md, visible, visible_frame
 
 from goldenloop import metrics as M
 from goldenloop.errors import GoldenloopError
+from goldenloop.experiments import releases
 
 WHAT = {"model versions": "model_version", "prompt versions": "prompt_version",
         "time windows": "time"}
@@ -102,6 +103,30 @@ def draw_summary(result: M.Comparison) -> None:
     st.warning(cc.summary(result), icon=":material/flag:")
 
 
+def draw_preceding(s: M.Sides) -> None:
+    """Redeploy and observe: the experiment and canary runs that tested side B before it went
+    to production, beside the before/after comparison (names from data: table cells only)."""
+    if s.by not in releases.BY:
+        return
+    st.subheader("Experiments before this release")
+    found = state.aggregate(store, releases.preceding_runs, s.by, s.b_label,
+                            s.b.apps[0] if s.b.apps else None)
+    what = s.by.replace("_", " ")
+    since = ("no production request yet" if found.released_at is None
+             else f"first production request {found.released_at:%Y-%m-%d %H:%M} UTC")
+    st.text(visible(f"B, {what} {s.b_label}: {since}; {len(found.runs):,} runs tested it "
+                    f"before that" + (f", {found.later:,} after." if found.later else ".")))
+    if found.runs.empty:
+        st.caption("No experiment or canary run tested this version before its release. A run "
+                   "counts when a model version that answered it is this model version, or its "
+                   "target is named after this prompt version, is that target version or "
+                   "declares it as prompt_version.")
+        return
+    st.dataframe(visible_frame(found.runs), hide_index=True, width="stretch")
+    st.caption("Newest first; mean of each scorer over the run's items (a failed call scores "
+               "0). Open a run on the Experiments page for its items and comparisons.")
+
+
 def draw_empty_store() -> None:
     st.info("No LLM requests yet: nothing to compare.", icon=":material/inbox:")
     st.code("goldenloop demo", language=None)
@@ -153,3 +178,4 @@ st.caption(
     "VADER's compound score (English, short texts). When the two sides cover different "
     "times (a version rolled out), whatever else changed in that time (releases, users, what "
     "they write) shows up too.")
+draw_preceding(result.sides)

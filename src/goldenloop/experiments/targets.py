@@ -56,6 +56,9 @@ class TargetSpec(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
     entry: str | None = None
     database: str | None = None      # the known database of the sql scorer (DuckDB or SQLite)
+    # The production prompt version this prompt ships as (spans' prompt_version), so a release
+    # can be shown beside the runs that tested it (experiments.releases).
+    prompt_version: str | None = Field(default=None, min_length=1, max_length=200)
     endpoint: Endpoint = Endpoint()
 
     @field_validator("name")
