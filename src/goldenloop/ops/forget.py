@@ -103,6 +103,7 @@ def forget(store: Store, selector: str, value: str, *, requested_by: str = "cli"
     report = ForgetReport(erasure_id or uuid.uuid4().hex[:12], selector, audit.subject_hash(value))
     paths = Paths(store.path)
     ids: dict[str, set[str]] = {}
+    scrubbed: list[int] = []  # the job row that held the id, when a server runs this
 
     def erase(cur: duckdb.DuckDBPyConnection) -> None:
         _collect(cur, selector, value)
@@ -111,16 +112,17 @@ def forget(store: Store, selector: str, value: str, *, requested_by: str = "cli"
         for table, cond in _DELETES:
             n = cur.execute(f"DELETE FROM {table} WHERE {cond}").fetchall()[0][0]
             report.removed[table] = int(n)
-        _scrub_own_job(cur, selector, value, report.erasure_id)
+        scrubbed.append(_scrub_own_job(cur, selector, value, report.erasure_id))
         _record(cur, report, requested_by, interface)
         for t in ("_k", "_t", "_s", "_u", "_qi"):
             cur.execute(f"DROP TABLE {t}")
 
     store.write(erase)
+    in_database = sum(report.removed.values()) + sum(scrubbed)
     report.removed.update(forget_files.scrub(paths, selector, value, ids))
     report.notes.append("backups taken before this erasure still hold the data: "
                         "erase or expire them by your backup policy")
-    if rewrite:
+    if rewrite and in_database:  # nothing deleted, no deleted bytes: no rewrite needed
         store.rewrite()
         if paths.snapshot.exists():
             snapshot.publish(store, paths.snapshot)
@@ -154,13 +156,13 @@ def _id_sets(cur: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
 
 
 def _scrub_own_job(cur: duckdb.DuckDBPyConnection, selector: str, value: str, erasure_id: str
-                   ) -> None:
+                   ) -> int:
     # The job that asked for this erasure holds the id in its parameters: keep only the hash.
-    cur.execute("""UPDATE jobs SET params = ?
+    return cur.execute("""UPDATE jobs SET params = ?
                    WHERE kind = 'forget' AND json_extract_string(params, '$.value') = ?""",
                 [json.dumps({"selector": selector, "subject_hash": audit.subject_hash(value),
                              "erasure_id": erasure_id}),
-                 value])
+                 value]).fetchall()[0][0]
 
 
 def _record(cur: duckdb.DuckDBPyConnection, report: ForgetReport, by: str, interface: str) -> None:
