@@ -50,10 +50,7 @@ st.subheader("Failed inbox files")
 if not s.inbox.failed:
     st.info("No failed inbox files.")
 else:
-    reasons = []
-    for name in s.inbox.failed:
-        reason = paths.inbox_failed / f"{name}.reason.txt"
-        reasons.append(reason.read_text(errors="replace")[:500] if reason.is_file() else "")
+    reasons = ops_status.failed_reasons(paths, s.inbox.failed)
     st.dataframe(pd.DataFrame({"file": s.inbox.failed, "reason": reasons}), hide_index=True,
                  width="stretch")
     chosen = st.selectbox("File to retry", s.inbox.failed, key="ops_retry_file")

@@ -105,6 +105,17 @@ def write_health(paths: Paths, store: Store) -> bool:
     return health.write_status(paths.db, "; ".join(reasons) or None, state=state)
 
 
+def failed_reasons(paths: Paths, names: list[str]) -> list[str]:
+    """Why each failed inbox file failed (the reason file the owner wrote beside it)."""
+    out = []
+    for name in names:
+        try:
+            out.append((paths.inbox_failed / f"{name}.reason.txt").read_text(errors="replace")[:500])
+        except OSError:
+            out.append("")
+    return out
+
+
 def retry_failed(paths: Paths, name: str) -> Path:
     """Put a failed inbox file back into the inbox for another try (its reason file goes)."""
     src = paths.inbox_failed / name
