@@ -16,6 +16,7 @@ from goldenloop import alerts, roles
 from goldenloop.alerts import records
 from goldenloop.alerts.rules import format_duration
 from goldenloop.errors import GoldenloopError
+from goldenloop.experiments import canaries
 from goldenloop.store import Store
 
 RULE_COLUMNS = {
@@ -96,6 +97,7 @@ def rule_form(store: Store, who: str, current: alerts.Rule | None = None) -> Non
                                   help="Fewer in the window: not judged (a lone failed call at "
                                        "night is 100% errors)")
     filters = _filter_inputs(store, d, k)
+    scorer = _canary_inputs(store, d, k, filters) if metric == "canary_score" else None
     channel = _channel_inputs(d, k)
     enabled = st.checkbox("Enabled", d.enabled, key=f"{k}enabled",
                           help="A disabled rule keeps its history and is not evaluated")
@@ -105,7 +107,7 @@ def rule_form(store: Store, who: str, current: alerts.Rule | None = None) -> Non
             "warn": _parse_num(warn), "critical": _parse_num(critical), "interval": interval,
             "cooldown": cooldown, "filter": filters, "channels": channel,
             "compare_to": compare_to, "direction": direction, "min_samples": int(min_samples),
-            "enabled": enabled}
+            "enabled": enabled, "scorer": scorer}
     try:
         roles.require(store, who, roles.Action.MANAGE_ALERTS)
         rule = alerts.parse_rule({k: v for k, v in data.items() if v not in (None, "")})
@@ -130,6 +132,20 @@ def _filter_inputs(store: Store, d: alerts.Rule, k: str) -> dict:
         out[field] = col.multiselect(label, options, default=getattr(d.filter, field),
                                      key=f"{k}{field}", format_func=visible)
     return {f: v for f, v in out.items() if v}
+
+
+def _canary_inputs(store: Store, d: alerts.Rule, k: str, filters: dict) -> str:
+    """Metric canary_score: the scorer watched and the suites (added to ``filters``)."""
+    c1, c2 = st.columns(2)
+    scorer = c1.text_input("Canary scorer", d.scorer or "exact", key=f"{k}scorer",
+                           help="The experiment scorer whose mean is watched: exact, token_f1, "
+                                "judge:NAME, ...")
+    names = sorted(set(canaries.suite_names(store)) | set(d.filter.suites))
+    suites = c2.multiselect("Canary suites", names, default=d.filter.suites, key=f"{k}suites",
+                            format_func=visible, placeholder="All")
+    if suites:
+        filters["suites"] = suites
+    return scorer.strip()
 
 
 def _channel_inputs(d: alerts.Rule, k: str) -> list[dict]:

@@ -138,3 +138,28 @@ def test_canary_score_on_a_database_without_experiments_is_no_data(store):
 def test_bad_canary_rules_say_why(fields, message):
     with pytest.raises(alerts.RuleError, match=message):
         alerts.parse_rule({"name": "x", "condition": "below", "warn": 0.5} | fields)
+
+
+def test_a_lead_creates_a_canary_rule_on_the_alerts_page(app_db, tmp_path):
+    from app_support import app_page
+
+    from goldenloop.store import Store
+
+    with Store(app_db) as store:
+        _setup(store, tmp_path, "http://127.0.0.1:9/v1")
+    at = app_page("alerts", params={"reviewer": "ana"})
+    at.text_input(key="gl_alert_name").input("nightly canary")
+    at.selectbox(key="gl_alert_metric").set_value("canary_score").run()
+    at.selectbox(key="gl_alert_condition").set_value("below")
+    at.text_input(key="gl_alert_warn").input("")
+    at.text_input(key="gl_alert_critical").input("0.8")
+    at.text_input(key="gl_alert_scorer").input("token_f1")
+    at.multiselect(key="gl_alert_suites").select("nightly")
+    at.button(key="gl_alert_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.success, [t.value for t in at.text]
+    with Store(app_db) as store:
+        (stored,) = alerts.stored_rules(store)
+    assert (stored.rule.metric, stored.rule.scorer, stored.rule.filter.suites) == \
+        ("canary_score", "token_f1", ["nightly"])
+    assert stored.rule.critical == 0.8

@@ -86,6 +86,14 @@ def suites(store: Store) -> list[Suite]:
             store.rows("SELECT definition, enabled FROM canary_suites ORDER BY name")]
 
 
+def suite_names(store: Store) -> list[str]:
+    """Names of the suites, reading only (none on a database without the tables)."""
+    if not store.scalar("SELECT count(*) FROM information_schema.tables "
+                        "WHERE table_name = 'canary_suites'"):
+        return []
+    return [n for (n,) in store.rows("SELECT name FROM canary_suites ORDER BY name")]
+
+
 def get(store: Store, name: str) -> Suite:
     for s in suites(store):
         if s.name == name:
