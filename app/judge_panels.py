@@ -172,6 +172,9 @@ def _start(store: Store, params: dict) -> None:
     bar.progress(1.0, md(r.summary, 2000))
 
 
+start_run = _start  # the edit panel's runs (judge_edit_panel) start the same way
+
+
 def judge_version_choice(store: Store, queue_id: int) -> str | None:
     """The judge version to combine with the humans (the one that graded most items first)."""
     v = judge_sql.queue_judge_versions(store, queue_id)

@@ -1,11 +1,13 @@
 """Judges: versioned LLM judges. Run one on a queue, a filter or a random sample (a job with a
 progress bar and cancel), follow runs, cost and failures (with the raw answers), read the
-judge's grades, and estimate all traffic from judge and human grades together (PPI).
+judge's grades, and estimate all traffic from judge and human grades together (PPI). Leads
+fix a judge that diverges from reviewers here too (judge_edit_panel).
 
 Judge reasons and raw answers are model output: shown only inside dataframes."""
 
 from __future__ import annotations
 
+import judge_edit_panel as jep
 import judge_panels as jp
 import review_identity as identity
 import state
@@ -57,6 +59,16 @@ if chosen is not None:
                 icon=":material/person:")
 widgets.draw_active_jobs(store, "judge", allow_cancel=True)
 jp.draw_failed_jobs(store)
+
+st.subheader("Fix a judge that diverges")
+if identity.can(store, who, roles.Action.EDIT_JUDGE):
+    st.caption("Read a version's prompt, model and settings; edit them into a new version; see "
+               "what running it on the items reviewers graded costs; run it; compare it with the "
+               "old version on the Agreement page; make the better one the version production "
+               "figures use.")
+    jep.draw(store, who)
+else:
+    st.info("Leads edit judges: type a lead's name in the sidebar.", icon=":material/person:")
 
 st.subheader("Runs")
 runs = judge_sql.runs(store)
