@@ -20,6 +20,7 @@ from goldenloop import golden as G
 from goldenloop import judge, ppi
 from goldenloop import metrics as M
 from goldenloop.agreement import fitness
+from goldenloop.anomalies import series_sql
 from goldenloop.demo import generate
 from goldenloop.demo.queue import NAME
 from goldenloop.store import Store, judge_sql, summary
@@ -50,7 +51,12 @@ def _figures(s: Store, qid: int, judges: str = "fit") -> dict:
     sides = M.version_sides("support-bot", "model_version", a, b, f.start, f.end)
     compared = M.compare(s, sides, n_boot=200, judges=judges).table
     gold = G.preview(s, G.GoldenFilter(source="human_judge", judges=judges), limit=0)
-    return {
+    out = {}
+    if judges == "fit":  # detection reads correctness with the judges fit for use, always
+        grades = series_sql.grade_buckets(s, f.start, f.end)  # grouping sets: any row order
+        out["detection"] = grades.sort_values(["b", "app", "dimension", "value"]).reset_index(
+            drop=True)
+    return out | {
         "apps": dims.values["apps"], "totals": view.totals,
         "correctness": view.correctness.reset_index(drop=True),
         "compare": compared.reset_index(drop=True),

@@ -194,17 +194,29 @@ def session_buckets(store: Store, start: datetime, end: datetime, settled: datet
     )
 
 
+def counted_judges(store: Store) -> list[str] | None:
+    """The judge versions whose correctness grades detection counts: those fit for use
+    (passing the agreement gate), as on the Monitor page. An unfit judge's grades would
+    otherwise raise or hide correctness anomalies of production traffic."""
+    from goldenloop.agreement import fitness  # heavy (bootstrap); only when grades are read
+
+    return fitness.sql_versions(fitness.choose(store, CORRECTNESS))
+
+
 def grade_buckets(store: Store, start: datetime, end: datetime,
                   app: str | None = None) -> pd.DataFrame:
     """Per day of the graded span, app and (whole app | model version | prompt version): spans
-    with a live correctness grade (human or judge; a span graded several times counts once,
-    with its mean), the mean grade and its variance."""
+    with a live correctness grade (human, or a judge version fit for use; a span graded
+    several times counts once, with its mean), the mean grade and its variance."""
+    from goldenloop.store.agreement_sql import CHOSEN_JUDGES
+
     return store.df(
         f"""WITH per_span AS (
                 SELECT g.span_key, avg(g.value_number) AS v
                 FROM live_grades g
                 WHERE g.criterion = '{CORRECTNESS}' AND g.span_key IS NOT NULL
                   AND g.value_number IS NOT NULL AND NOT coalesce(g.not_applicable, false)
+                  AND {CHOSEN_JUDGES}
                 GROUP BY g.span_key
             ), base AS (
                 SELECT {bucket('s', DAY_US)} AS b, s.app,
@@ -216,7 +228,7 @@ def grade_buckets(store: Store, start: datetime, end: datetime,
             SELECT b, app, {_dims('mv', 'pv')}, count(*) AS graded, avg(v) AS grade_mean,
                    var_samp(v) AS grade_var
             FROM base GROUP BY GROUPING SETS ((b, app), (b, app, mv), (b, app, pv))""",
-        {"start": start, "end": end, "app": app},
+        {"start": start, "end": end, "app": app, "judge_versions": counted_judges(store)},
     )
 
 
