@@ -65,6 +65,9 @@ def test_a_lead_edits_prices_runs_and_promotes_a_version(judged_db):
     estimate = next(t.value for t in at.text if t.value.startswith("Cost estimate"))
     assert "0 calls for 40 targets (40 already graded" in estimate
     assert any(t.value.startswith("Run ") and "40 of 40 judged" in t.value for t in at.text)
+    links = [p.proto for p in at.page_link]
+    assert any("Agreement" in link.label and "paired intervals" in link.label
+               and "agreement" in link.page for link in links)
     at.button(key="judge_edit_prod").click().run()
     assert not at.exception, [e.value for e in at.exception]
     with Store(db) as s:
