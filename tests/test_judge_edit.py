@@ -6,6 +6,9 @@ versions with paired intervals, and chooses the version production figures use."
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import zlib
 
 import pytest
@@ -142,3 +145,17 @@ def test_new_version_beside_old_with_paired_interval_and_chosen_for_production(g
     assert [json.loads(d)["version"] for d in log.details] == [old.version, newer.version]
     with pytest.raises(JudgeError, match="never graded 'correctness'"):
         judge.use_in_production(store, "correctness", "feedfeedfeed", by="lead")
+
+
+def test_cli_runs_an_edited_version_on_the_disagreements(graded):
+    store, old, srv = graded
+    new = judge.edit(store, old.version, {"system": old.judge.system + STRICT}, by="lead")
+    expected = len(judge.from_disagreements(store, new, old.version).targets)
+    store.close()
+    env = os.environ | {"OPENAI_BASE_URL": srv.base_url}
+    out = subprocess.run([sys.executable, "-m", "goldenloop.cli", "judge", "run", "correctness",
+                          "--version", new.version, "--disagreements-of", old.version,
+                          "--db", str(store.path)], capture_output=True, text=True, env=env,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert f"{expected} of {expected} judged" in out.stdout and len(srv.requests) == expected

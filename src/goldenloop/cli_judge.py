@@ -54,17 +54,27 @@ def run(
     seed: Annotated[int | None, typer.Option(help="Seed of --sample.")] = None,
     all_spans: Annotated[bool, typer.Option("--all", help="Judge every span of the filter "
                                             "(without --queue or --sample).")] = False,
+    version: Annotated[str | None, typer.Option(help="Run this judge version (an edited one "
+                                                "kept in the database).")] = None,
+    human_graded: Annotated[bool, typer.Option("--human-graded", help="Judge only the items "
+                                               "reviewers graded on its criterion.")] = False,
+    disagreements_of: Annotated[str | None, typer.Option(
+        help="Judge only where this judge version and a reviewer disagree.")] = None,
     db: DbOption = None,
 ) -> None:
-    """Run a judge on a queue, a filter (--all), or a random sample of a filter (--sample)."""
-    if queue is None and sample is None and not all_spans:
-        raise typer.BadParameter("say what to judge: --queue ID, --sample N, or --all (every "
-                                 "span of the filter; consider --budget)")
+    """Run a judge on a queue, a filter (--all), a random sample of a filter (--sample), the
+    items reviewers graded (--human-graded) or a version's disagreements with them."""
+    listed = human_graded or disagreements_of is not None
+    if queue is None and sample is None and not all_spans and not listed:
+        raise typer.BadParameter("say what to judge: --queue ID, --sample N, --all (every "
+                                 "span of the filter; consider --budget), --human-graded or "
+                                 "--disagreements-of VERSION")
     params = {"judge": judge_name, "budget_usd": budget, "concurrency": concurrency,
-              "use_cache": cache, "origin": "cli"}
+              "use_cache": cache, "origin": "cli", "judge_version": version,
+              "human_graded": human_graded, "disagreements_of": disagreements_of}
     if queue is not None:
         params["queue_id"] = queue
-    else:
+    elif not listed:  # else the targets come from the grades (judge.jobs)
         params["frame"] = {"apps": app_name or [], "model_versions": model_version or [],
                            "start": since.isoformat() if since else None,
                            "end": until.isoformat() if until else None}
