@@ -5,11 +5,14 @@ apps without a policy for ever; each run is audited. The CLI sets, shows and run
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
+import browser_support as bs
 import pytest
 
 from goldenloop import spool
@@ -99,3 +102,39 @@ def test_retention_commands(tmp_path: Path) -> None:
     assert out.returncode == 0 and "0 expired spans deleted" in out.stdout
     bad = run("set", "shop", "0")
     assert bad.returncode == 2 and "days must be 1 or more" in bad.stderr
+
+
+def test_retention_through_the_running_server(tmp_path: Path) -> None:
+    """While a server owns the file, `retention set` and `run` become jobs it runs; both are
+    audited as coming from the CLI."""
+    cli = [sys.executable, "-m", "goldenloop.cli"]
+    db = tmp_path / "data" / "goldenloop.duckdb"
+    with Store(db) as s:
+        _load(s, tmp_path)
+    port = bs.free_port()
+    log_path = tmp_path / "serve.log"
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen([*cli, "serve", "--db", str(db), "--port", str(port),
+                                   "--no-demo"], stdout=log, stderr=subprocess.STDOUT)
+    try:
+        bs.wait_healthy(f"http://127.0.0.1:{port}", server, log_path)
+        for args in (("set", "shop", "30", "--by", "lead"), ("run", "--by", "lead")):
+            out = subprocess.run([*cli, "retention", *args, "--db", str(db)],
+                                 capture_output=True, text=True, timeout=120)
+            assert out.returncode == 0 and "as a job" in out.stdout, out.stdout + out.stderr
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            out = subprocess.run([*cli, "audit", "--action", "retention.run", "--db", str(db)],
+                                 capture_output=True, text=True, timeout=120)
+            if "retention.run" in out.stdout:
+                break
+            time.sleep(1)
+        assert "lead  retention.run  spans  cli" in out.stdout, out.stdout
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(timeout=60)
+    assert server.returncode == 0, log_path.read_text()[-2000:]
+    with Store(db, read_only=True, migrate_schema=False) as s:
+        # Run now, not at NOW: everything of shop but the golden span is past 4 x 30 days.
+        assert sorted(t for (t,) in s.rows("SELECT trace_id FROM spans")) == [
+            "ancient-golden", "other-ancient"]
