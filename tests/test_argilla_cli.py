@@ -118,3 +118,47 @@ def test_values_that_do_not_fit_are_set_aside_with_a_reason():
     answers, _ = S.answers(r, {"score": "42.5", "ok": "yes", S.NOT_APPLICABLE: ["ok"]})
     checked = check_answers(r, answers)
     assert checked["score"][1]["value_number"] == 42.5 and checked["ok"][0].not_applicable
+
+
+SCORES = """name: scores
+criteria:
+  - name: score
+    type: interval
+    scale: [0, 100]
+"""
+
+
+def test_out_of_scale_answer_is_set_aside_then_a_fixed_one_is_graded(argilla_server, tmp_path,
+                                                                      monkeypatch):
+    from argilla_support import change
+
+    from goldenloop import argilla_sync
+
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.owner_key)
+    path = tmp_path / "goldenloop.duckdb"
+    (tmp_path / "rubrics").mkdir()
+    (tmp_path / "rubrics" / "scores.yaml").write_text(SCORES)
+    with Store(path) as s:
+        synthetic_spans(s, 10, seed=6)
+        qid = create_queue(s, opts("scored", rubric="scores"), Frame(), Uniform(4),
+                           seed=1).queue_id
+        argilla_sync.push_queue(s, qid, pushed_by="lead", workspace="goldenloop",
+                                dataset="scored-queue")
+        did = s.scalar("SELECT argilla_dataset_id FROM argilla_datasets")
+        with argilla_server.annotator_client("ben") as h:
+            rec = next(iter(records_of(h, did).values()))
+            resp = respond(h, rec["id"], {"score": "150"}, "submitted")
+        r = argilla_sync.pull(s, "lead")[0]
+        assert (r.graded, r.set_aside) == (0, 1)
+        assert "score: 150 is outside the scale 0 to 100" in r.reasons[0]
+        aside = argilla_sync.set_aside(s)
+        assert len(aside) == 1 and '"150"' in aside["raw_values"][0]
+        assert s.scalar("SELECT count(*) FROM grades WHERE source = 'human'") == 0
+        with argilla_server.annotator_client("ben") as h:
+            change(h, resp["id"], {"score": "42.5"})
+        r = argilla_sync.pull(s, "lead")[0]
+        assert (r.graded, r.set_aside) == (1, 0)
+        assert s.rows("SELECT author_id, value_number FROM live_grades "
+                      "WHERE source = 'human'") == [("ben", 42.5)]
+        assert argilla_sync.status(s, qid)[0].set_aside == 0  # the latest version counts

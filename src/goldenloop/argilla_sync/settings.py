@@ -74,13 +74,20 @@ def guidelines(rubric: Rubric) -> str:
     return "\n".join(lines).strip()
 
 
+def _na_labels(rubric: Rubric) -> list[str]:
+    """The criteria, plus a label that means nothing when there is only one criterion
+    (Argilla's label questions need two labels; ``answers`` ignores any non-criterion)."""
+    names = [c.name for c in rubric.criteria]
+    return names if len(names) > 1 else [*names, "(none)"]
+
+
 def settings(rg, rubric: Rubric, reviewers: int):
     """``rg.Settings`` for a queue graded with ``rubric`` by ``reviewers`` people per item."""
     required = {c.name for c in rubric.criteria if c.required} or {rubric.criteria[0].name}
     questions = [question(rg, c, c.name in required) for c in rubric.criteria]
     questions += [
         rg.MultiLabelQuestion(name=NOT_APPLICABLE, title="not applicable",
-                              labels=[c.name for c in rubric.criteria], required=False),
+                              labels=_na_labels(rubric), required=False),
         rg.LabelQuestion(name=FLAG, title="flag", labels=[FLAG_LABEL, NO_FLAG], required=False),
         rg.TextQuestion(name=NOTES, title="notes", required=False),
     ]
