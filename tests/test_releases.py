@@ -84,7 +84,7 @@ def test_compare_page_lists_the_runs_before_release_b(app_db: Path, tmp_path: Pa
     at = app_page("compare")
     assert "Experiments before this release" in [h.value for h in at.subheader]
     line = next(t.value for t in at.text if t.value.startswith("B, model version v2"))
-    assert "1 runs tested it before that, 1 after." in line
+    assert "1 run tested it before that, 1 after." in line
     frame = next(d.value for d in at.dataframe if "run_id" in d.value.columns)
     assert frame["run_id"].tolist() == [ids["before"]]
     assert frame["mean exact"].iloc[0] == pytest.approx(0.75)

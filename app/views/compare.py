@@ -114,8 +114,9 @@ def draw_preceding(s: M.Sides) -> None:
     what = s.by.replace("_", " ")
     since = ("no production request yet" if found.released_at is None
              else f"first production request {found.released_at:%Y-%m-%d %H:%M} UTC")
-    st.text(visible(f"B, {what} {s.b_label}: {since}; {len(found.runs):,} runs tested it "
-                    f"before that" + (f", {found.later:,} after." if found.later else ".")))
+    runs = f"{len(found.runs):,} run" + ("" if len(found.runs) == 1 else "s")
+    st.text(visible(f"B, {what} {s.b_label}: {since}; {runs} tested it before that"
+                    + (f", {found.later:,} after." if found.later else ".")))
     if found.runs.empty:
         st.caption("No experiment or canary run tested this version before its release. A run "
                    "counts when a model version that answered it is this model version, or its "
