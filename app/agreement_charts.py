@@ -147,6 +147,35 @@ def over_time_chart(over_time: pd.DataFrame, statistic: str, human: float | None
     return Chart(chart, {"over_time": df, "rules": rules})
 
 
+def across_slices_chart(rows: pd.DataFrame, statistic: str) -> Chart:
+    """One judge's statistic per slice: a dot with its 95% interval, red or orange where the
+    heterogeneity check flags the slice (lower or higher than the rest), and a grey tick at
+    the judge's figure on the rest of its slices."""
+    df = rows.assign(
+        slice=rows["slice_value"].astype(str),
+        mark=rows["direction"].map({"lower": "flagged: lower", "higher": "flagged: higher"})
+        .fillna("not flagged"),
+        low=rows["agreement_low"].fillna(rows["agreement"]),
+        high=rows["agreement_high"].fillna(rows["agreement"]))
+    df = df[df["agreement"].notna()]
+    df = df[["slice", "mark", "agreement", "low", "high", "elsewhere", "n", "q"]].reset_index(
+        drop=True)
+    colors = alt.Scale(domain=["not flagged", "flagged: lower", "flagged: higher"],
+                       range=["#1f77b4", "#d62728", "#ff7f0e"])
+    color = alt.Color("mark:N", scale=colors, title=None)
+    base = alt.Chart(named_data("across_slices")).encode(y=alt.Y("slice:N", title=None,
+                                                                 sort=None))
+    bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("low:Q", title=label(statistic)),
+                                                x2="high:Q", color=color)
+    dots = base.mark_point(filled=True, size=70).encode(
+        x="agreement:Q", color=color,
+        tooltip=["slice:N", alt.Tooltip("agreement:Q", format=".3f"),
+                 alt.Tooltip("elsewhere:Q", format=".3f"), "n:Q", alt.Tooltip("q:Q", format=".3f")])
+    rest = base.mark_tick(color=HUMAN_COLOR, thickness=2).encode(x="elsewhere:Q")
+    chart = (bars + rest + dots).properties(height=max(80, 28 * len(df)))
+    return Chart(chart, {"across_slices": df})
+
+
 def specs(store: Store, query: pdata.PageQuery) -> dict[str, dict]:
     """Every chart of one page view as a finished Vega-Lite spec, data included:
     ``figures``, ``over_time`` and ``confusion:<judge name>:<version>`` per judge version."""

@@ -106,3 +106,65 @@ def test_each_judge_version_is_tested_on_its_own():
     v1 = out[out["judge_version"] == "v1"].set_index("slice_value")
     assert v1.at["m1", "flagged"]
     assert len(out) == 10 and out["statistic"].eq("cohen_kappa").all()
+
+
+def _import_generators(db, tmp_path) -> None:
+    """Items answered by three models, graded by a reviewer and a judge that copies the
+    reviewer except on 'm-bad', where it answers at random."""
+    from goldenloop.ingest import ImportOptions, import_file
+    from goldenloop.store import Store
+
+    rng = np.random.default_rng(7)
+    lines = ["id,q,a,gen,ana,gpt"]
+    for i in range(180):
+        gen = ("m-good", "m-bad", "m-ok")[i % 3]
+        h = str(rng.choice(["a", "b", "c"]))
+        j = str(rng.choice(["a", "b", "c"])) if gen == "m-bad" else h
+        lines.append(f"i{i},q,a,{gen},{h},{j}")
+    p = tmp_path / "gens.csv"
+    p.write_text("\n".join(lines) + "\n")
+    mapping = {"grades": {
+        "layout": "wide", "target": {"type": "item", "column": "id", "prefix": "t:"},
+        "item": {"dataset": "d", "input": "q", "output": "a", "metadata": ["gen"]},
+        "rubric": {"name": "r", "version": "1"}, "criterion": "tone",
+        "scale": {"type": "nominal", "labels": ["a", "b", "c"]},
+        "raters": [{"columns": ["ana"], "kind": "reviewer"},
+                   {"columns": ["gpt"], "kind": "judge", "name": "gpt", "version": "v1"}]}}
+    with Store(db) as s:
+        import_file(s, p, ImportOptions(mapping=mapping))
+
+
+def test_page_shows_one_judge_across_slices_with_the_flag(app_db, tmp_path):
+    from app_support import app_page
+
+    _import_generators(app_db, tmp_path)
+    at = app_page("agreement")
+    at.selectbox(key="across_by").set_value("meta:gen").run()
+    assert not at.exception, [e.value for e in at.exception]
+    table = next(d.value for d in at.dataframe if "flag" in d.value.columns)
+    flags = table.set_index("slice_value")["flag"]
+    assert flags["m-bad"] == "flagged: lower" and flags["m-good"] != "flagged: lower"
+    assert any("One judge across slices" in h.value for h in at.subheader)
+    assert len(at.get("vega_lite_chart")) >= 1
+
+
+def test_cli_report_by_field_carries_the_flag(tmp_path):
+    import json
+
+    from typer.testing import CliRunner
+
+    from goldenloop.cli import app
+
+    db = tmp_path / "r.duckdb"
+    _import_generators(db, tmp_path)
+    args = ["agreement", "report", "--criterion", "tone", "--db", str(db), "--resamples", "300",
+            "--by", "meta:gen"]
+    run = CliRunner().invoke(app, [*args, "--json"])
+    assert run.exit_code == 0, run.output
+    rows = [s for s in json.loads(run.output)["slices"] if s["statistic"] == "cohen_kappa"]
+    flagged = {s["slice_value"]: (s["flagged"], s["direction"]) for s in rows}
+    assert flagged["m-bad"] == (True, "lower")
+    text = CliRunner().invoke(app, args)
+    assert text.exit_code == 0, text.output
+    bad = next(line for line in text.output.splitlines() if "· m-bad:" in line)
+    assert "FLAGGED: lower" in bad

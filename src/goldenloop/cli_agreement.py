@@ -150,6 +150,7 @@ def report(
     from goldenloop import access
     from goldenloop.agreement import criterion_agreement
     from goldenloop.agreement.gate import default_rule, gate
+    from goldenloop.agreement.heterogeneity import heterogeneity
     from goldenloop.config import resolve_paths
 
     name, _, version = (rubric or "").partition("@")
@@ -162,6 +163,10 @@ def report(
         each = res.judges[res.judges["comparison"] == "each human"]
         verdicts = gate(each, rule)
         slices = res.slices(by) if by else None
+        if slices is not None and not slices.empty:
+            slices = _with_flags(slices, heterogeneity(res.scale, res.pairs, by,
+                                                       statistic=rule.statistic,
+                                                       n_resamples=resamples))
     if json_out:
         out = {"criterion": criterion, "rubric": rubric, "value_type": res.scale.value_type,
                "gate": rule.describe(), "verdicts": _records(verdicts),
@@ -188,8 +193,21 @@ def report(
         sel = slices[slices["statistic"] == rule.statistic]
         for s in sel.itertuples():
             small = " (small)" if s.small else ""
+            flag = f"  FLAGGED: {s.direction} than elsewhere (q={s.q:.3f})" if s.flagged else ""
             typer.echo(f"  {s.judge_version} · {s.slice_value}: {_num(s.value)}  "
-                       f"{_ci(s.ci_low, s.ci_high)}  n={int(s.n)}{small}")
+                       f"{_ci(s.ci_low, s.ci_high)}  n={int(s.n)}{small}{flag}")
+        typer.echo("  (flagged: the slice differs from the judge's other slices; session "
+                   "bootstrap t-test, Benjamini-Hochberg q <= 0.05, gap >= 0.10)")
+
+
+def _with_flags(slices, het):
+    """``slices`` with the heterogeneity check's p, q, flagged and direction per slice."""
+    keys = ["judge_name", "judge_version", "_value"]
+    flags = het.assign(_value=het["slice_value"].astype(str))[
+        [*keys, "difference", "p", "q", "flagged", "direction"]]
+    out = slices.assign(_value=slices["slice_value"].astype(str)).merge(flags, on=keys, how="left")
+    out["flagged"] = out["flagged"].fillna(False).astype(bool)
+    return out.drop(columns="_value")
 
 
 def _records(df) -> list[dict]:

@@ -17,6 +17,8 @@ of that judge pooled. The test:
   Benjamini–Hochberg (``scipy.stats.false_discovery_control``) into q-values;
 - a slice is flagged when q <= ``alpha`` *and* the difference is at least ``min_difference``
   in size: a statistically clear but tiny gap on a large slice is not worth a lead's time.
+  ``direction`` says whether the slice is lower or higher than the rest. When one slice is
+  bad, the others can be flagged "higher": the rest they are compared with holds the bad one.
 
 Slices (or complements) with fewer than ``min_clusters`` sessions are shown but not tested
 (p and q missing): a bootstrap on a handful of sessions says little.
@@ -42,8 +44,9 @@ from goldenloop.agreement.slices import JUDGE_KEYS, SMALL_SLICE, slice_values
 DEFAULT_ALPHA = 0.05          # Benjamini–Hochberg false discovery rate per judge version
 DEFAULT_MIN_DIFFERENCE = 0.10  # smallest gap (in the statistic's units) worth flagging
 COLUMNS = ["judge_name", "judge_version", "slice", "slice_value", "statistic", "n",
-           "n_clusters", "agreement", "elsewhere", "n_elsewhere", "difference", "ci_low",
-           "ci_high", "p", "q", "flagged", "reason"]
+           "n_clusters", "agreement", "agreement_low", "agreement_high", "elsewhere",
+           "n_elsewhere", "difference", "ci_low", "ci_high", "p", "q", "flagged", "direction",
+           "reason"]
 
 
 def heterogeneity(scale: Scale, pairs: pd.DataFrame, by: str, *, statistic: str | None = None,
@@ -111,8 +114,8 @@ def _one_judge(scale: Scale, part: pd.DataFrame, values: np.ndarray, statistic: 
         return out
 
     # One set of resampled sessions serves every slice: the same draws, computed once.
-    res = bs.bootstrap(np.hstack([cells, *inside]), every_slice,
-                       n_resamples=n_resamples if any(tested) else 0, seed=seed)
+    res = bs.bootstrap(np.hstack([cells, *inside]), every_slice, n_resamples=n_resamples,
+                       seed=seed)
     rows = []
     for i, value in enumerate(names):
         est, boot = res[f"diff{i}"]
@@ -120,8 +123,10 @@ def _one_judge(scale: Scale, part: pd.DataFrame, values: np.ndarray, statistic: 
         p, reason = _p_value(est, boot, tested[i], *sizes[i], min_clusters)
         ci = (bs.percentile_interval(est, boot, g, level) if tested[i]
               else bs.Interval(np.nan, np.nan, True))
+        own = bs.percentile_interval(res[f"in{i}"][0], res[f"in{i}"][1], sizes[i][0], level)
         rows.append({"slice_value": value, "n": int(masks[i].sum()), "n_clusters": sizes[i][0],
-                     "agreement": res[f"in{i}"][0], "elsewhere": res[f"out{i}"][0],
+                     "agreement": res[f"in{i}"][0], "agreement_low": own.low,
+                     "agreement_high": own.high, "elsewhere": res[f"out{i}"][0],
                      "n_elsewhere": int((~masks[i]).sum()), "difference": est,
                      "ci_low": ci.low, "ci_high": ci.high, "p": p, "reason": reason})
     return pd.DataFrame(rows, columns=[c for c in COLUMNS if c not in (
@@ -148,7 +153,7 @@ def _p_value(est: float, boot: np.ndarray, tested: bool, g_in: int, g_out: int,
 
 def _adjust(rows: pd.DataFrame, alpha: float, min_difference: float) -> pd.DataFrame:
     """Benjamini–Hochberg q over the tested slices, and the flag with its reason."""
-    rows = rows.assign(q=np.nan, flagged=False)
+    rows = rows.assign(q=np.nan, flagged=False, direction="")
     tested = rows["p"].notna()
     if tested.any():
         rows.loc[tested, "q"] = false_discovery_control(rows.loc[tested, "p"].to_numpy(),
@@ -161,7 +166,7 @@ def _adjust(rows: pd.DataFrame, alpha: float, min_difference: float) -> pd.DataF
             rows.at[i, "reason"] = (f"clear but small: {diff:+.3f}, under "
                                     f"{min_difference:.2f}")
         else:
-            rows.at[i, "flagged"] = True
             side = "lower" if diff < 0 else "higher"
+            rows.at[i, "flagged"], rows.at[i, "direction"] = True, side
             rows.at[i, "reason"] = f"{side} here than elsewhere ({diff:+.3f}, q {q:.3f})"
     return rows

@@ -19,6 +19,7 @@ from goldenloop.agreement.api import criterion_scale
 from goldenloop.agreement.by_group import statistic_by
 from goldenloop.agreement.disagreements import disagreements, with_notes
 from goldenloop.agreement.gate import GateRule, gate
+from goldenloop.agreement.heterogeneity import heterogeneity
 from goldenloop.agreement.multi import human_agreement, judge_vs_consensus
 from goldenloop.agreement.over_time import agreement_over_time, pair_times
 from goldenloop.agreement.report import COLUMNS, agreement_for, confusion
@@ -184,6 +185,17 @@ def slices(scale: Scale, pairs: pd.DataFrame, by: str, statistic: str, *, window
     df = pairs.assign(slice_value=slice_values(pairs, by, window))
     out = statistic_by(scale, df, [*JUDGE_KEYS, "slice_value"], statistic, **boot)
     return out.assign(slice=by)
+
+
+def across_slices(store: Store, f: PageFilter, judge: tuple[str, str], by: str,
+                  statistic: str, n_resamples: int = bs.DEFAULT_RESAMPLES,
+                  seed: int = bs.DEFAULT_SEED) -> pd.DataFrame:
+    """One judge version across the slices of ``by``, each against the rest, with the
+    heterogeneity check's p, q and flag (``heterogeneity.heterogeneity``)."""
+    scale, pairs, _ = load(store, f)
+    part = pairs[(pairs["judge_name"] == judge[0]) & (pairs["judge_version"] == judge[1])]
+    return heterogeneity(scale, part.reset_index(drop=True), by, statistic=statistic,
+                         n_resamples=n_resamples, seed=seed)
 
 
 def oldest_first(pairs: pd.DataFrame) -> list[tuple[str, str]]:
