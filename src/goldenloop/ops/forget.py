@@ -122,6 +122,10 @@ def forget(store: Store, selector: str, value: str, *, requested_by: str = "cli"
     report.removed.update(forget_files.scrub(paths, selector, value, ids))
     report.notes.append("backups taken before this erasure still hold the data: "
                         "erase or expire them by your backup policy")
+    kept = sorted(p.name for p in paths.data_dir.glob(f"{paths.db.stem}.replaced-*.duckdb"))
+    if kept:
+        report.notes.append(f"databases kept aside by `goldenloop restore` may hold the data: "
+                            f"delete {', '.join(kept)}")
     if rewrite and in_database:  # nothing deleted, no deleted bytes: no rewrite needed
         store.rewrite()
         if paths.snapshot.exists():
