@@ -45,8 +45,8 @@ def load_version(store: Store, version: str) -> LoadedJudge:
     loaded = attach(store, parse(data, f"judge version {version}"), f"judge version {version}",
                     row[0][1] or "edit")
     if loaded.version != version:  # the rubric changed since: the stored text is a new version
-        raise JudgeError(f"judge version {version} was made under rubric version that is no "
-                         f"longer current; edit it again to make a version under today's rubric")
+        raise JudgeError(f"judge version {version} was made under a rubric version that is "
+                         f"no longer current; edit it again to make a version under today's rubric")
     return loaded
 
 
@@ -111,6 +111,8 @@ def estimate_cost(store: Store, version: str | LoadedJudge, targets: Selection,
     graded = judge_sql.graded_targets(store, j.version, j.criterion.name)
     todo = [t for t in targets.targets if (t.target_type, t.target_id) not in graded]
     calls = [c for p in _plan(j, todo, None) for c in p.calls]
+    cached = judge_sql.cached(store, j.version, [c.hash for c in calls])  # answered for free
+    calls = [c for c in calls if c.hash not in cached]
     raw = sum(len(m["content"].encode()) for c in calls for m in c.messages)
     input_tokens = -(-raw // _CHARS_PER_TOKEN)
     typical_out = min(j.judge.max_tokens, 60 if j.judge.reason else 15)
