@@ -38,7 +38,7 @@ def draw(store: Store, who: str) -> None:
     options = _version_options(store)
     if st.session_state.get(_PENDING) in options:
         st.session_state["judge_edit_base"] = st.session_state.pop(_PENDING)
-    version = st.selectbox("Judge version", list(options), format_func=options.get,
+    version = st.selectbox("Version to read and edit", list(options), format_func=options.get,
                            key="judge_edit_base")
     try:
         j = judge.load_version(store, str(version))
@@ -90,7 +90,7 @@ def _edit_form(store: Store, j: judge.LoadedJudge, who: str) -> None:
 
 def _run(store: Store, j: judge.LoadedJudge) -> None:
     st.markdown("**Run this version where reviewers graded**")
-    on = st.radio("Judge", (ON_HUMAN, ON_DISAGREEMENTS), horizontal=True, key="judge_edit_on")
+    on = st.radio("Run it on", (ON_HUMAN, ON_DISAGREEMENTS), horizontal=True, key="judge_edit_on")
     params: dict = {"judge": j.name, "judge_version": j.version}
     if on == ON_HUMAN:
         params["human_graded"] = True
@@ -109,7 +109,7 @@ def _run(store: Store, j: judge.LoadedJudge) -> None:
         st.info(md(str(exc), 2000))
         return
     st.text("Cost estimate: " + visible(est.describe()))
-    params["budget_usd"] = st.number_input("Budget (USD)", 0.0, 10_000.0,
+    params["budget_usd"] = st.number_input("Budget for this run (USD)", 0.0, 10_000.0,
                                            max(1.0, round(2 * (est.most_usd or 0), 2)),
                                            key="judge_edit_budget",
                                            help="The run stops before spending more")
