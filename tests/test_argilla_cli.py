@@ -162,3 +162,29 @@ def test_out_of_scale_answer_is_set_aside_then_a_fixed_one_is_graded(argilla_ser
         assert s.rows("SELECT author_id, value_number FROM live_grades "
                       "WHERE source = 'human'") == [("ben", 42.5)]
         assert argilla_sync.status(s, qid)[0].set_aside == 0  # the latest version counts
+
+
+def test_adjudication_queue_answers_are_marked_adjudication(argilla_server, db, tmp_path,
+                                                            monkeypatch):
+    from goldenloop import argilla_sync
+
+    monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
+    monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.owner_key)
+    path, review_qid = db
+    with Store(path) as s:
+        qid = create_queue(s, opts("settle", purpose="adjudication"), Frame(), Uniform(4),
+                           seed=8).queue_id
+        for q in (review_qid, qid):
+            argilla_sync.push_queue(s, q, pushed_by="lead", workspace="goldenloop",
+                                    dataset=f"adjudication-{q}")
+        links = {row[0]: (row[1], row[2]) for row in s.rows(
+            "SELECT queue_id, argilla_dataset_id, suggestions FROM argilla_datasets")}
+        assert links[qid][1] is True and links[review_qid][1] is False  # blind by default
+        with argilla_server.annotator_client("ana") as h:
+            for q in (review_qid, qid):
+                rec = next(iter(records_of(h, links[q][0]).values()))
+                respond(h, rec["id"], FULL, "submitted")
+        argilla_sync.pull(s, "lead")
+        flags = dict(s.rows("SELECT queue_id, bool_and(is_adjudication) FROM live_grades "
+                            "WHERE source = 'human' GROUP BY 1"))
+        assert flags == {qid: True, review_qid: False}

@@ -138,7 +138,7 @@ Outcome = tuple[str, str | None, bool]  # (outcome, set-aside reason, superseded
 
 
 def _take_change(cur, rubric: rubrics.Rubric, r: dict[str, Any], item: dict[str, Any],
-                 entry: dict[str, Any], now: datetime) -> Outcome:
+                 entry: dict[str, Any], now: datetime, adjudication: bool) -> Outcome:
     """A discard, or an answer replacing the annotator's live grades on the item."""
     who, when = r["username"], r["updated_at"]
     old = [g for g in review_sql.live_grades(cur, item["queue_item_id"], who) if not g["is_gold"]]
@@ -153,7 +153,8 @@ def _take_change(cur, rubric: rubrics.Rubric, r: dict[str, Any], item: dict[str,
     except (S.SetAside, GradeError) as exc:
         return _set_aside(entry, r, exc)
     previous = {g["criterion"]: g["grade_id"] for g in old}
-    rows = grade_rows(item, who, rubric, checked, _shown(cur, item), when, False, None, previous)
+    rows = grade_rows(item, who, rubric, checked, _shown(cur, item), when, False, None, previous,
+                      adjudication=adjudication)
     ids = review_sql.insert_human_grades(cur, rows + _retractions(old, set(checked), when))
     if corrected:
         review_sql.insert_correction(cur, item, corrected, who, item["queue_item_id"], when)
@@ -174,7 +175,7 @@ def _write_batch(cur, link: dict[str, Any], rubric: rubrics.Rubric, batch: list[
         item, entry = items[r["queue_item_id"]], _entry(link, r, now)
         entries.append(entry)
         if r["status"] != "submitted" or (r["queue_item_id"], r["username"]) in live:
-            outcomes.append(_take_change(cur, rubric, r, item, entry, now))
+            outcomes.append(_take_change(cur, rubric, r, item, entry, now, link["adjudication"]))
             continue
         try:
             checked, corrected = _checked(rubric, r)
@@ -182,7 +183,7 @@ def _write_batch(cur, link: dict[str, Any], rubric: rubrics.Rubric, batch: list[
             outcomes.append(_set_aside(entry, r, exc))
             continue
         new = grade_rows(item, r["username"], rubric, checked, _shown(cur, item),
-                         r["updated_at"], False, None, {})
+                         r["updated_at"], False, None, {}, adjudication=link["adjudication"])
         if corrected:
             review_sql.insert_correction(cur, item, corrected, r["username"],
                                          item["queue_item_id"], r["updated_at"])
@@ -204,6 +205,9 @@ def pull_link(store: Store, link: dict[str, Any], pulled_by: str) -> PullResult:
     """Take in the new response versions of one linked dataset."""
     result = PullResult(link["link_id"], link["dataset_name"])
     rubric = rubrics.get(store, link["rubric_name"], link["rubric_version"])
+    # Grades pulled for an adjudication queue settle earlier grades, as on the Grade page.
+    link = {**link, "adjudication":
+            review_sql.queue(store, link["queue_id"]).get("purpose") == "adjudication"}
     names, records = fetch(link)
     todo = _responses(link, names, records, sql.pulled_versions(store, link["link_id"]), result)
     now = datetime.now(UTC).replace(tzinfo=None)
