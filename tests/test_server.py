@@ -4,6 +4,7 @@ publishes snapshots for readers, and on stop releases the file cleanly."""
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -55,7 +56,9 @@ def test_cli_hands_writes_to_the_server_and_reads_its_snapshot(tmp_path: Path) -
 
         def job_done() -> str | None:
             r = cli("jobs", "--db", str(db))
-            return r.stdout if " done " in r.stdout else None
+            # The server also runs jobs of its own (detection): wait for the import's line.
+            done = [ln for ln in r.stdout.splitlines() if re.match(r"#\d+ import +done ", ln)]
+            return r.stdout if done else None
 
         listing = wait_for(job_done)
         assert "read from the server's snapshot" in listing
