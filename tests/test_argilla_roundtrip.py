@@ -15,6 +15,7 @@ from argilla_support import change, records_of, respond, stratified_queue, submi
 
 from goldenloop import argilla_sync, estimation
 from goldenloop import golden as G
+from goldenloop.argilla_sync import push
 from goldenloop.store import Store
 from goldenloop.store import agreement_sql as aq
 
@@ -159,3 +160,28 @@ def test_key_is_never_stored_and_status_names_an_unreachable_server(env, demo_st
     monkeypatch.setenv("ARGILLA_API_URL", "http://127.0.0.1:9")
     s = argilla_sync.status(demo_store)[0]
     assert s.records is None and "unreachable" in s.error
+
+
+def test_judge_scores_become_suggestions_with_the_judge_as_agent(env, demo_store):
+    qid = stratified_queue(demo_store, n=30)
+    judged = demo_store.rows(
+        """SELECT DISTINCT qi.queue_item_id FROM queue_items qi JOIN live_grades g
+           ON g.span_key = qi.span_key WHERE qi.queue_id = ? AND g.source = 'judge'
+           AND g.criterion = 'correctness'""", [qid])
+    assert judged, "the demo sample should hold judged spans"
+    pushed = _push(demo_store, qid, suggestions=True)
+    assert pushed.suggestions >= len(judged)
+    did = demo_store.scalar("SELECT argilla_dataset_id FROM argilla_datasets")
+    with env.owner_client() as owner:
+        recs = owner.get(f"/api/v1/datasets/{did}/records",
+                         params={"include": ["suggestions"], "limit": 1000}).json()["items"]
+    got = {r["external_id"]: r["suggestions"] for r in recs}
+    first = got[f"q{qid}-i{judged[0][0]}"]
+    mine = [x for x in first if x["value"] in (1, 2, 3, 4, 5)]
+    want = demo_store.rows(
+        """SELECT g.value_number, coalesce(g.judge_name, g.author_id), g.judge_version
+           FROM queue_items qi JOIN live_grades g ON g.span_key = qi.span_key
+           WHERE qi.queue_item_id = ? AND g.source = 'judge' AND g.criterion = 'correctness'
+           ORDER BY g.created_at DESC LIMIT 1""", [judged[0][0]])[0]
+    agent = push.agent_name(want[1], want[2])
+    assert ":" in agent and any(x["value"] == round(want[0]) and x["agent"] == agent for x in mine)

@@ -15,6 +15,7 @@ the network leaves goldenloop unchanged, and running it again finishes the job.
 from __future__ import annotations
 
 import json
+import re
 import warnings
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -84,6 +85,12 @@ def _metadata(item: dict[str, Any], queue_id: int) -> dict[str, Any]:
     return {k: v for k, v in meta.items() if v is not None and not (isinstance(v, float) and v != v)}
 
 
+def agent_name(judge: str | None, version: str | None) -> str:
+    """``judge:version`` in the characters Argilla accepts for an agent (others become -)."""
+    text = f"{judge or 'judge'}:{version}" if version else (judge or "judge")
+    return re.sub(r"[^a-zA-Z0-9_:./\s-]", "-", text)[:200]
+
+
 def _suggestions(rg, rubric: rubrics.Rubric, grades: list[dict[str, Any]]) -> list[Any]:
     """One suggestion per criterion: the latest live judge grade (grades come oldest first)."""
     latest: dict[str, dict[str, Any]] = {}
@@ -97,7 +104,7 @@ def _suggestions(rg, rubric: rubrics.Rubric, grades: list[dict[str, Any]]) -> li
             continue  # a judge of another rubric version's criterion
         value = S.suggestion_value(c, g)
         if value is not None:
-            agent = f"{g['judge_name']}@{g['judge_version']}" if g["judge_version"] else g["judge_name"]
+            agent = agent_name(g["judge_name"], g["judge_version"])
             out.append(rg.Suggestion(question_name=name, value=value, agent=agent, type="model"))
     return out
 
