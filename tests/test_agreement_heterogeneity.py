@@ -146,6 +146,13 @@ def test_page_shows_one_judge_across_slices_with_the_flag(app_db, tmp_path):
     assert flags["m-bad"] == "flagged: lower" and flags["m-good"] != "flagged: lower"
     assert any("One judge across slices" in h.value for h in at.subheader)
     assert len(at.get("vega_lite_chart")) >= 1
+    import agreement_charts  # the app folder is importable under app_db
+
+    rows = run(simulate(np.random.default_rng(2), corrupt="m4"), 0)
+    chart = agreement_charts.across_slices_chart(rows, "cohen_kappa")
+    chart.vega_spec(validate=True)  # a valid Vega-Lite spec
+    marks = chart.datasets["across_slices"].set_index("slice")["mark"]
+    assert marks["m4"] == "flagged: lower" and len(marks) == len(SLICES)
 
 
 def test_cli_report_by_field_carries_the_flag(tmp_path):
