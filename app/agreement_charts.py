@@ -162,9 +162,10 @@ def across_slices_chart(rows: pd.DataFrame, statistic: str) -> Chart:
         drop=True)
     colors = alt.Scale(domain=["not flagged", "flagged: lower", "flagged: higher"],
                        range=["#1f77b4", "#d62728", "#ff7f0e"])
-    color = alt.Color("mark:N", scale=colors, title=None)
-    base = alt.Chart(named_data("across_slices")).encode(y=alt.Y("slice:N", title=None,
-                                                                 sort=None))
+    color = alt.Color("mark:N", scale=colors, title=None,
+                      legend=alt.Legend(orient="bottom", title=None))
+    base = alt.Chart(named_data("across_slices")).encode(
+        y=alt.Y("slice:N", title=None, sort=None, axis=alt.Axis(labelLimit=260)))
     bars = base.mark_rule(strokeWidth=2).encode(x=alt.X("low:Q", title=label(statistic)),
                                                 x2="high:Q", color=color)
     dots = base.mark_point(filled=True, size=70).encode(
@@ -172,7 +173,7 @@ def across_slices_chart(rows: pd.DataFrame, statistic: str) -> Chart:
         tooltip=["slice:N", alt.Tooltip("agreement:Q", format=".3f"),
                  alt.Tooltip("elsewhere:Q", format=".3f"), "n:Q", alt.Tooltip("q:Q", format=".3f")])
     rest = base.mark_tick(color=HUMAN_COLOR, thickness=2).encode(x="elsewhere:Q")
-    chart = (bars + rest + dots).properties(height=max(80, 28 * len(df)))
+    chart = (bars + rest + dots).properties(height=alt.Step(28))
     return Chart(chart, {"across_slices": df})
 
 

@@ -281,7 +281,7 @@ def draw_across_slices(store, page: pdata.AgreementPage, options: list[str]) -> 
         "slice_value", "flag", "agreement", "elsewhere", "difference", "ci_low", "ci_high", "p",
         "q", "n", "n_clusters", "reason"], column_config={
         "slice_value": st.column_config.TextColumn("Slice"),
-        "flag": st.column_config.TextColumn("Flag"),
+        "flag": st.column_config.TextColumn("Flag", width="medium"),
         "agreement": st.column_config.NumberColumn("Here", format="%.3f"),
         "elsewhere": st.column_config.NumberColumn("Elsewhere", format="%.3f"),
         "difference": st.column_config.NumberColumn("Difference", format="%+.3f"),
