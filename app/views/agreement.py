@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
+import agreement_across as across
 import agreement_charts as charts
 import pandas as pd
 import review_identity as identity
@@ -24,7 +25,6 @@ from goldenloop import roles
 from goldenloop.agreement import disagreements as dis
 from goldenloop.agreement import fitness
 from goldenloop.agreement import gate as g
-from goldenloop.agreement import heterogeneity as het
 from goldenloop.agreement import page_data as pdata
 from goldenloop.errors import GoldenloopError
 
@@ -256,51 +256,6 @@ def draw_slices(page: pdata.AgreementPage, slice_by: str) -> None:
         **{k: v for k, v in FIGURE_COLUMNS.items() if k not in ("who", "label")}})
 
 
-def draw_across_slices(store, page: pdata.AgreementPage, options: list[str]) -> None:
-    """One judge version across the slices of a field, each slice against the rest, with the
-    heterogeneity check's flags."""
-    st.subheader("One judge across slices")
-    left, right = st.columns(2)
-    judges = sorted(page.disagreements)
-    judge = left.selectbox("Judge version", judges, key="across_judge",
-                           format_func=lambda k: visible(judge_name(k)))
-    by = right.selectbox("Field", options, key="across_by", format_func=lambda k: SLICE_LABELS.get(
-        k) or visible(f"item {k.removeprefix('meta:')}"))
-    statistic = page.query.rule.statistic
-    rows = state.aggregate(store, pdata.across_slices, page.query.filter, judge, by, statistic,
-                           n_resamples=page.query.n_resamples, seed=page.query.seed)
-    if rows.empty or rows["agreement"].notna().sum() == 0:
-        st.info("This judge version has no pairs to slice here.", icon=":material/info:")
-        return
-    st.vega_lite_chart(spec=charts.across_slices_chart(rows, statistic).vega_spec(),
-                       width="stretch")
-    flagged = rows.assign(flag=rows["direction"].map(
-        {"lower": "flagged: lower", "higher": "flagged: higher"}).fillna(""),
-        slice_value=rows["slice_value"].astype(str))
-    st.dataframe(visible_frame(flagged), hide_index=True, column_order=[
-        "slice_value", "flag", "agreement", "elsewhere", "difference", "ci_low", "ci_high", "p",
-        "q", "n", "n_clusters", "reason"], column_config={
-        "slice_value": st.column_config.TextColumn("Slice"),
-        "flag": st.column_config.TextColumn("Flag", width="medium"),
-        "agreement": st.column_config.NumberColumn("Here", format="%.3f"),
-        "elsewhere": st.column_config.NumberColumn("Elsewhere", format="%.3f"),
-        "difference": st.column_config.NumberColumn("Difference", format="%+.3f"),
-        "ci_low": st.column_config.NumberColumn("95% low", format="%+.3f"),
-        "ci_high": st.column_config.NumberColumn("95% high", format="%+.3f"),
-        "p": st.column_config.NumberColumn("p", format="%.4f"),
-        "q": st.column_config.NumberColumn("q (BH)", format="%.4f"),
-        "n": st.column_config.NumberColumn("Pairs", format="localized"),
-        "n_clusters": st.column_config.NumberColumn("Sessions", format="localized"),
-        "reason": st.column_config.TextColumn("Why", width="large")}, key="across_table")
-    n_flag = int(rows["flagged"].sum())
-    st.caption(f"{g.label(statistic)} of this judge in each slice against the rest of its "
-               f"slices. {n_flag} of {len(rows)} slices flagged: Benjamini–Hochberg q at most "
-               f"{het.DEFAULT_ALPHA:.2f} (a session-bootstrap t-test of the difference) and a "
-               f"difference of at least {het.DEFAULT_MIN_DIFFERENCE:.2f}. Slices with fewer than "
-               f"{pdata.SMALL_SLICE} sessions are shown but not tested. When one slice is bad, "
-               "the others can show as higher: the rest they are compared with holds it.")
-
-
 def draw_versions(page: pdata.AgreementPage) -> None:
     v = page.versions
     if v.empty:
@@ -418,6 +373,7 @@ if len(judges) > 1:
                        format_func=lambda k: visible(judge_name(k)), key="matrix_judge")
 cell = draw_matrix_and_time(page, specs, key)
 draw_slices(page, slice_by)
-draw_across_slices(store, page, slice_options)
+across.draw(store, page, slice_options, field_label=lambda k: SLICE_LABELS.get(k) or visible(
+    f"item {k.removeprefix('meta:')}"), judge_label=lambda k: visible(judge_name(k)))
 draw_versions(page)
 draw_disagreements(store, page, key, cell, who)
