@@ -110,9 +110,10 @@ def estimate_cost(store: Store, version: str | LoadedJudge, targets: Selection,
     j = version if isinstance(version, LoadedJudge) else load_version(store, version)
     graded = judge_sql.graded_targets(store, j.version, j.criterion.name)
     todo = [t for t in targets.targets if (t.target_type, t.target_id) not in graded]
-    calls = [c for p in _plan(j, todo, None) for c in p.calls]
-    cached = judge_sql.cached(store, j.version, [c.hash for c in calls])  # answered for free
-    calls = [c for c in calls if c.hash not in cached]
+    # One call per distinct prompt, as the run makes them; those the cache holds are free.
+    distinct = {c.hash: c for p in _plan(j, todo, None) for c in p.calls}
+    cached = judge_sql.cached(store, j.version, list(distinct))
+    calls = [c for h, c in distinct.items() if h not in cached]
     raw = sum(len(m["content"].encode()) for c in calls for m in c.messages)
     input_tokens = -(-raw // _CHARS_PER_TOKEN)
     typical_out = min(j.judge.max_tokens, 60 if j.judge.reason else 15)
