@@ -223,23 +223,24 @@ def draw_actions(store: Store, a: anomalies.Anomaly, has_examples: bool) -> None
         st.caption("Type your name in the sidebar to acknowledge, mute or queue this anomaly.")
         return
     manage = identity.can(store, who, roles.Action.MANAGE_ALERTS)
-    cols = st.columns([1, 1, 1, 1])
+    # The rarer actions' widgets sit in popovers: the browser builds a popover's content only
+    # when it is opened, and these widgets were about a third of the page's elements.
+    cols = st.columns([1, 1, 1, 1.4])
     if a.status in ("open", "muted") and cols[0].button(
             "Acknowledge", icon=":material/done:", key="an_ack", disabled=not manage,
             help="Seen and being handled: it stays listed, no longer counted as open"):
         _set(store, a, "acknowledged", who)
-    period = cols[1].selectbox("Mute for", list(MUTE_FOR), index=2, key="an_mute_for",
-                               label_visibility="collapsed")
-    if a.status != "resolved" and cols[2].button(
-            f"Mute for {period}", icon=":material/notifications_off:", key="an_mute",
-            disabled=not manage):
-        _set(store, a, "muted", who, muted_until=utcnow() + MUTE_FOR[period])
-    if a.status != "open" and cols[3].button("Reopen", icon=":material/undo:", key="an_reopen",
+    if a.status != "resolved":
+        with cols[1].popover("Mute", icon=":material/notifications_off:", disabled=not manage):
+            period = st.selectbox("Mute for", list(MUTE_FOR), index=2, key="an_mute_for")
+            if st.button(f"Mute for {period}", key="an_mute", disabled=not manage):
+                _set(store, a, "muted", who, muted_until=utcnow() + MUTE_FOR[period])
+    if a.status != "open" and cols[2].button("Reopen", icon=":material/undo:", key="an_reopen",
                                              disabled=not manage):
         _set(store, a, "open", who)
     if not manage:
         st.caption("Only leads change an anomaly's status (roles.yaml).")
-    draw_queue_action(store, a, who, has_examples)
+    draw_queue_action(store, a, who, has_examples, cols[3])
 
 
 def utcnow() -> datetime:
@@ -256,13 +257,15 @@ def _set(store: Store, a: anomalies.Anomaly, status: str, who: str, **kw) -> Non
     st.rerun()
 
 
-def draw_queue_action(store: Store, a: anomalies.Anomaly, who: str, has_examples: bool) -> None:
+def draw_queue_action(store: Store, a: anomalies.Anomaly, who: str, has_examples: bool,
+                      slot) -> None:
     if not has_examples:
         return
     if not identity.can(store, who, roles.Action.CREATE_QUEUE):
         st.caption("A lead can send these examples to a review queue.")
         return
-    with st.form("an_queue", border=True):
+    with slot.popover("Queue the examples", icon=":material/checklist:"), \
+            st.form("an_queue", border=False):
         st.caption("A review queue of these example spans, made by hand: its grades describe "
                    "these spans, not all traffic (it is not a probability sample, so it gives "
                    "no estimate).")

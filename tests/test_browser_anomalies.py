@@ -76,8 +76,9 @@ def test_home_to_anomaly_to_acknowledge_and_queue(detected_db: Path, tmp_path: P
         main.get_by_role("button", name="Acknowledge", exact=True).click()
         wait_text(page, "Status\n\nacknowledged")  # the status tile
         bs.wait_rendered(page)
-        main.get_by_label("Queue name").fill("anomaly examples")
-        main.get_by_role("button", name="Send the examples to a review queue").click()
+        main.get_by_role("button", name="Queue the examples").click()  # a popover
+        page.get_by_label("Queue name").fill("anomaly examples")
+        page.get_by_role("button", name="Send the examples to a review queue").click()
         wait_text(page, "holds the examples")
         bs.screenshot(page, "anomalies-queued")
     with Store(detected_db) as store:

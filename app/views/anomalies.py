@@ -62,6 +62,13 @@ def draw_list(store, flt: dict, everything: pd.DataFrame) -> None:
         st.text(shown + ": " + ", ".join(f"{counts[s]} {s}" for s in ("high", "medium", "low")
                                          if s in counts) + ".")
         ap.list_table(found)
+    draw_chosen(store, labels)
+
+
+@st.fragment
+def draw_chosen(store, labels: dict) -> None:
+    """The chosen anomaly's panel, a fragment: choosing another anomaly or a mute period runs
+    and redraws this panel only, not the list and the sidebar. A status change reruns all."""
     chosen = st.selectbox("Open an anomaly", list(labels), format_func=labels.get, key="anomaly")
     if chosen is not None:
         st.query_params["anomaly"] = str(chosen)
