@@ -46,8 +46,9 @@ if problem:
     st.text(visible(problem))
 
 if not rules:
-    st.info("No alert rules yet. A lead creates one above, or write alerts.yaml beside the "
-            "database (see docs/alerts.md) and restart the server.", icon=":material/inbox:")
+    st.info("No alert rules yet. A lead creates one above, or writes alerts.yaml beside the "
+            "database (see docs/alerts.md): the server loads it when it changes.",
+            icon=":material/inbox:")
     st.stop()
 
 failed = alerts.failed_deliveries(store)
