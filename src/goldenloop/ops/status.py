@@ -54,6 +54,13 @@ def _size(p: Path) -> int | None:
         return None
 
 
+def _wal_size(db: Path) -> int | None:
+    """The write-ahead log's size: 0 when DuckDB has none (it removes the file at each
+    checkpoint), unknown only when the database itself cannot be read."""
+    wal = db.with_name(db.name + ".wal")
+    return _size(wal) if wal.exists() else (0 if db.exists() else None)
+
+
 def inbox_state(paths: Paths, now: float | None = None) -> InboxState:
     now = time.time() if now is None else now
     try:
@@ -94,7 +101,7 @@ def operations_status(store: Store, paths: Paths) -> OperationsStatus:
         free = total = None
     state, reasons = health_of(inbox, store.unavailable)
     return OperationsStatus(
-        __version__, _size(paths.db), _size(paths.db.with_name(paths.db.name + ".wal")),
+        __version__, _size(paths.db), _wal_size(paths.db),
         snapshot.age_seconds(paths.snapshot), free, total, inbox, int(jobs.get("queued", 0)),
         int(jobs.get("running", 0)), state, reasons)
 
