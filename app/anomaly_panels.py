@@ -199,8 +199,8 @@ def draw_chart(store: Store, a: anomalies.Anomaly) -> None:
         return
     st.altair_chart(window_chart(series, a), width="stretch")
     st.caption("Dark line: what was observed each hour; dashed line and light band: the "
-               "baseline and its usual range for that hour of the week, from the weeks "
-               "before; red shading: the anomaly's window.")
+               "baseline and its usual range for that hour of the day on earlier days of "
+               "the same kind (weekday or weekend); red shading: the anomaly's window.")
 
 
 def draw_examples(store: Store, a: anomalies.Anomaly) -> pd.DataFrame:

@@ -93,7 +93,8 @@ def draw_one(store, anomaly_id: int) -> None:
 st.title("Anomalies")
 st.caption("Found by detection over every monitored series (per app, and per model version, "
            "prompt version and component): spikes and dips against the usual level for the "
-           "hour of the week, lasting shifts, new versions and new failure kinds. Detection "
+           "hour of the day (weekdays and weekends apart), lasting shifts, new versions and "
+           "new failure kinds. Detection "
            "runs after imports and every 15 minutes under `goldenloop serve`, or with "
            "`goldenloop anomalies detect`.")
 store = state.get_store()
