@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,19 @@ from goldenloop.store import Store
 pytest_plugins = ["app_support"]
 
 ROOT = Path(__file__).resolve().parents[1]
+LAYERS = ("unit", "app", "system", "browser")
+# Some tests reuse another test module's seeding helpers across layers (to be moved into
+# *_support modules): every layer folder is importable by module name.
+for _layer in LAYERS:
+    sys.path.insert(0, str(Path(__file__).resolve().parent / _layer))
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """The folder a test sits in is its layer: `-m unit`, `-m "not browser"`, ..."""
+    for item in items:
+        layer = next((part for part in Path(str(item.fspath)).parts if part in LAYERS), None)
+        if layer:
+            item.add_marker(getattr(pytest.mark, layer))
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 

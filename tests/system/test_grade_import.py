@@ -166,7 +166,7 @@ def test_pairwise_verdicts_from_nested_json_become_comparisons(store, tmp_path):
     folder.mkdir(parents=True)
     path = folder / "result.json"
     path.write_text(json.dumps(records))
-    mapping = yaml.safe_load(Path(__file__).parents[1].joinpath(
+    mapping = yaml.safe_load(Path(__file__).parents[2].joinpath(
         "examples", "llmbar_judges.yaml").read_text())
     r = import_file(store, path, ImportOptions(mapping=mapping))
     assert (r.rows_read, r.imported, r.quarantined) == (2, 4, 0)

@@ -23,7 +23,7 @@ from goldenloop.demo.queue import NAME
 from goldenloop.sampling import Frame
 from goldenloop.store import Store
 
-APP_DIR = Path(__file__).resolve().parents[1] / "app"
+APP_DIR = Path(__file__).resolve().parents[2] / "app"
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 from goldenloop.demo import generate
 from goldenloop.store import Store
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _script():

@@ -25,7 +25,7 @@ from goldenloop.agreement.levels import level_report, side_by_side
 from goldenloop.agreement.pairwise import order_report
 from goldenloop.store import Store
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CRITERIA = ["CH", "CX", "EG", "EM", "RE", "SU"]
 
 

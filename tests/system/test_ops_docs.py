@@ -10,7 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "operations.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "operations.md"
 
 
 def _commands() -> list[list[str]]:
