@@ -61,3 +61,8 @@ class AnomalyNotFoundError(AnomalyError):
 class ExperimentError(GoldenloopError):
     """A test set, target, run, scorer, comparison or canary suite that cannot be used as
     asked (a bad file, an unknown name, a run on another test set, ...)."""
+
+
+class SpanStoreError(GoldenloopError):
+    """The span store cannot be opened or used as configured (bad URL, missing client
+    library, unreachable server, a table written by another schema)."""
