@@ -1,0 +1,116 @@
+"""Import a spool or data file into a ClickHouse span store with DuckDB's guarantees.
+
+The file goes through the one import pipeline (``ingest.loader``: validation, quarantine,
+repeats within the file, derived fields, cost) into a scratch DuckDB file, so every rule
+and message is the same whatever holds the spans. Then:
+
+1. the good rows go to ClickHouse in large Arrow batches, in an order fixed by their ids,
+   each with the insert deduplication token ``file:<digest>:<batch rows>:<n>``;
+2. the import-log entry and the quarantined rows commit to the workflow store in one
+   transaction (the quarantine never lives in ClickHouse: it is workflow state);
+3. the span store's ledger marks the file done.
+
+A crash anywhere is safe: before (2) the workflow store has no record of the file, and the
+retry sends the same batches with the same tokens, which ClickHouse drops; after (2) the
+inbox sees the committed digest and only moves the file.
+
+Not yet the same as DuckDB: a span whose ids are already stored *with other content* is not
+reported as a conflict (the scratch file cannot see ClickHouse); the newest copy wins when
+parts merge, and readers read through FINAL.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+
+from goldenloop.ingest.loader import ImportOptions, ImportResult, file_hash, import_file
+from goldenloop.spanstore.clickhouse_spans import ClickHouseSpanStore
+from goldenloop.store import imports as import_sql
+from goldenloop.store.store import Store
+
+BATCH_ROWS = 500_000  # rows per insert: large parts, few merges, bounded memory
+
+
+def import_file_to_clickhouse(workflow: Store, spans: ClickHouseSpanStore, path: str | Path,
+                              options: ImportOptions | None = None, *,
+                              batch_rows: int = BATCH_ROWS,
+                              after_insert=None) -> ImportResult:
+    """Import one file: spans to ClickHouse, its log entry and quarantine to ``workflow``.
+
+    ``after_insert`` is called between steps (1) and (2) (tests stop the process there)."""
+    from goldenloop.schema import open_store  # the migration list sits above every feature
+
+    p = Path(path)
+    opts = options or ImportOptions()
+    digest = file_hash(p)
+    batch_id = f"file:{digest}"
+    t0 = time.perf_counter()
+    if workflow.write(import_sql.committed_hash, digest) is not None or spans.done(batch_id):
+        return ImportResult(str(p), opts.format or "", -1, 0, 0, 0, 0, [],
+                            time.perf_counter() - t0, [], already_imported=True)
+    with tempfile.TemporaryDirectory(prefix="goldenloop-import-") as tmp:
+        scratch = open_store(Path(tmp) / "scratch.duckdb")
+        try:
+            checked = import_file(scratch, p, opts)
+            import_id = int(workflow.scalar("SELECT nextval('import_seq')"))
+            spans.insert_batches("spans", _good_rows(scratch, import_id, batch_rows),
+                                 token=f"{batch_id}:{batch_rows}")
+            if after_insert is not None:
+                after_insert()
+            bad = _quarantine(scratch)
+        finally:
+            scratch.close()
+    workflow.write(_commit, p, digest, checked, import_id, bad, opts.origin)
+    spans.mark_done(batch_id, "spans", checked.imported)
+    checked.import_id = import_id
+    checked.seconds = time.perf_counter() - t0
+    return checked
+
+
+def _good_rows(scratch: Store, import_id: int, batch_rows: int) -> Iterator[pa.Table]:
+    """The validated spans in batches of ``batch_rows``, ordered by their ids so a retry
+    cuts the same batches (the scratch file's span keys follow insertion order, which a
+    parallel insert does not fix). The span key is left to ClickHouse (a hash of the ids)."""
+    # the scratch file is this import's alone: its connection's own cursor, closed here
+    cur = scratch.con.cursor()
+    try:
+        rel = cur.sql(f"SELECT * EXCLUDE (span_key, import_id), {int(import_id)}::BIGINT "
+                      "AS import_id FROM spans ORDER BY trace_id, span_id")
+        for batch in rel.to_arrow_reader(batch_rows):
+            yield pa.Table.from_batches([batch])
+    finally:
+        cur.close()
+
+
+def _quarantine(scratch: Store) -> pa.Table:
+    return scratch.cursor().sql(
+        "SELECT file, row_number, field, reason, CAST(errors AS VARCHAR) AS errors, raw, "
+        "quarantined_at FROM quarantine").to_arrow_table()
+
+
+def _commit(cur, p: Path, digest: str, checked: ImportResult, import_id: int,
+            bad: pa.Table, origin: str) -> None:
+    """The import's log entry and quarantined rows, in the workflow store's transaction."""
+    cur.execute(
+        """INSERT INTO import_log (import_id, file, content_hash, format, origin, status,
+                                   started_at)
+           VALUES (?, ?, ?, ?, ?, 'running', now()::TIMESTAMP)""",
+        [import_id, str(p), digest, checked.format, origin])
+    if bad.num_rows:
+        cur.register("_scratch_bad", bad)
+        cur.execute(
+            """INSERT INTO quarantine SELECT ?, n.file, n.row_number, n.field, n.reason,
+                      n.errors, n.raw, n.quarantined_at FROM _scratch_bad n
+               WHERE NOT EXISTS (SELECT 1 FROM quarantine k WHERE k.file = n.file
+                                 AND k.field = n.field AND k.reason = n.reason
+                                 AND k.raw IS NOT DISTINCT FROM n.raw)""", [import_id])
+        cur.unregister("_scratch_bad")
+    counts = {"rows_read": checked.rows_read, "imported": checked.imported,
+              "duplicates": checked.duplicates, "quarantined": checked.quarantined,
+              "conflicts": checked.conflicts, "notes": "; ".join(checked.notes)}
+    import_sql.finish(cur, import_id, counts, sum(n for _, n in checked.unknown_price))
