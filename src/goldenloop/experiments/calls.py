@@ -3,7 +3,8 @@
 Endpoint targets go through the judge's client (``JudgeClient``: retries, Retry-After, the
 budget, each HTTP attempt kept), asking for plain text and keeping the answer as it came.
 App targets call the entry point in the worker thread; an exception is the item's failure,
-with its type and message. Either way the item's outcome is an ``Outcome`` whose verdict
+with its type and message, and the SDK spans the app emits join the item's trace
+(``app_spans``). Either way the item's outcome is an ``Outcome`` whose verdict
 value is the answer text, and every attempt becomes a span with source ``experiment`` (or
 ``canary``): model version that answered, latency, tokens, cost, status and error.
 """
@@ -23,6 +24,7 @@ from goldenloop.experiments.targets import Target
 from goldenloop.judge.budget import Budget, Price
 from goldenloop.judge.client import MODES, Attempt, JudgeClient, Outcome, Retry, make_openai
 from goldenloop.judge.verdict import Verdict
+from goldenloop.sdk.context import Binding, bound
 
 
 class TargetClient(JudgeClient):
@@ -52,14 +54,16 @@ class TargetClient(JudgeClient):
         out.verdict = Verdict(content, None)
 
 
-def call_app(fn, item: dict[str, Any]) -> Outcome:
-    """Call an application entry point with the item's input and the item."""
+def call_app(fn, item: dict[str, Any], binding: Binding | None = None) -> Outcome:
+    """Call an application entry point with the item's input and the item; the SDK spans it
+    emits go to ``binding`` (``app_spans``)."""
     started = datetime.now(UTC).replace(tzinfo=None)
     t0 = time.perf_counter()
     att = Attempt(started, 0.0, "error", "app")
     out = Outcome(attempts=[att])
     try:
-        answer = fn(item["input"], dict(item))
+        with bound(binding):
+            answer = fn(item["input"], dict(item))
     except Exception as exc:  # the application's own failure is the item's result, kept
         att.latency_ms = (time.perf_counter() - t0) * 1000
         att.error_type, att.error_message = type(exc).__name__, str(exc)[:2000]

@@ -25,6 +25,7 @@ import pyarrow as pa
 from goldenloop.errors import ExperimentError
 from goldenloop.experiments import datasets as ds
 from goldenloop.experiments import scoring
+from goldenloop.experiments.app_spans import AppSpans
 from goldenloop.experiments.calls import TargetClient, call_app, span_rows, trace_id
 from goldenloop.experiments.schema import ensure_tables
 from goldenloop.experiments.targets import Target
@@ -95,19 +96,22 @@ def insert_rows(cur, table: str, rows: list[dict[str, Any]], schema: pa.Schema) 
 
 
 class _Writer:
-    def __init__(self, store: Store, result: RunResult, source: str):
+    def __init__(self, store: Store, result: RunResult, source: str,
+                 app_spans: AppSpans | None = None):
         self.store, self.result, self.source = store, result, source
+        self.app_spans = app_spans
         self.results: list[dict[str, Any]] = []
         self.scores: list[dict[str, Any]] = []
         self.spans: list[dict[str, Any]] = []
 
-    def take(self) -> tuple[list, list, list]:
-        batch = self.results, self.scores, self.spans
+    def take(self) -> tuple[list, list, list, list]:
+        app = self.app_spans.take() if self.app_spans is not None else []
+        batch = self.results, self.scores, self.spans, app
         self.results, self.scores, self.spans = [], [], []
         return batch
 
-    def flush(self, batch: tuple[list, list, list] | None = None) -> None:
-        results, scores, spans = batch or self.take()
+    def flush(self, batch: tuple[list, list, list, list] | None = None) -> None:
+        results, scores, spans, app = batch or self.take()
         r = self.result
 
         def write(cur) -> None:
@@ -121,6 +125,12 @@ class _Writer:
 
             import_table(self.store, pa.Table.from_pylist(spans), source=self.source,
                          origin=self.source, label=f"<{self.source} run {r.run_id}>")
+        table = self.app_spans.table(app) if app else None
+        if table is not None:  # after the run's own spans: their parents are there first
+            from goldenloop.ingest.loader import import_table
+
+            import_table(self.store, table, source=self.source, origin=self.source,
+                         label=f"<{self.source} run {r.run_id}: app spans>")
 
 
 def _update_run(cur, r: RunResult, status: str = "running", message: str | None = None) -> None:
@@ -183,7 +193,9 @@ def run(store: Store, target: Target, dataset: ds.Dataset, scorer_specs: list[st
     t0 = time.perf_counter()
     result = RunResult(_start(store, target, dataset, scorers, opts), "done", len(items),
                        budget_usd=opts.budget_usd)
-    writer = _Writer(store, result, opts.source)
+    app_spans = None if entry is None else AppSpans(
+        run_id=result.run_id, source=opts.source, target_version=target.version, suite=opts.suite)
+    writer = _Writer(store, result, opts.source, app_spans)
     stopped: BaseException | None = None
     error: Exception | None = None
     try:
@@ -240,7 +252,9 @@ def _execute(items, target: Target, caller: TargetClient | None, entry, scorers,
                     messages = target.messages(item)
                     in_flight[pool.submit(caller.call, messages)] = (item, messages)
                 else:
-                    in_flight[pool.submit(call_app, entry, item)] = (item, None)
+                    binding = writer.app_spans.binding(
+                        item, trace_id(opts.source, writer.result.run_id, item["item_key"]))
+                    in_flight[pool.submit(call_app, entry, item, binding)] = (item, None)
             if halted:  # items not started are left as not run; those running finish
                 for f in [f for f in in_flight if f.cancel()]:
                     in_flight.pop(f)

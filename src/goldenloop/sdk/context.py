@@ -5,6 +5,12 @@ A ``Span`` is a small slotted object: identity, parent, session, times and raw r
 the writer thread (``render``), so a traced call costs the caller a few microseconds. The
 current span and the current session live in context variables, so nesting works across
 threads and asyncio tasks the way ``contextvars`` copies them.
+
+A ``Binding`` (``bound``) hands the spans started inside it to someone else's trace: when
+goldenloop itself runs an instrumented application (an experiment's app target), the app's
+spans join the run's trace under the run's span for the item, carry the run's source and
+metadata, and go to the run (``sink``) instead of the inbox, so they never count as
+production traffic.
 """
 
 from __future__ import annotations
@@ -18,7 +24,8 @@ from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["Session", "Span", "current_span", "last_span", "session", "start_span"]
+__all__ = ["Binding", "Session", "Span", "bound", "current_span", "last_span", "session",
+           "start_span"]
 
 
 @dataclass
@@ -31,11 +38,25 @@ class Session:
     _turns: Iterator[int] = field(default_factory=itertools.count, repr=False)
 
 
+@dataclass(frozen=True)
+class Binding:
+    """Where spans started inside ``bound`` belong: the trace and parent span they join, the
+    ``source`` and ``metadata`` the recorder's consumer gives them, and the ``sink`` that
+    receives them when they end (instead of the process's recorder)."""
+
+    trace_id: str
+    parent_span_id: str | None
+    source: str
+    sink: Callable[[Span], None]
+    session_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
 class Span:
     """One traced call. Fields the caller knows at once are set here; ``data`` keeps raw
     references for ``renderer``, which the writer thread calls to produce the span fields."""
 
-    __slots__ = ("_t0", "data", "end_ns", "error", "kind", "latency_ms", "name",
+    __slots__ = ("_t0", "binding", "data", "end_ns", "error", "kind", "latency_ms", "name",
                  "parent_span_id", "renderer", "session_id", "span_id", "start_ns", "trace_id",
                  "ttft_ms", "turn_index", "user_id")
 
@@ -46,7 +67,9 @@ class Span:
             self.trace_id, self.parent_span_id = parent.trace_id, parent.span_id
             self.session_id, self.user_id = parent.session_id, parent.user_id
             self.turn_index = parent.turn_index
+            self.binding = parent.binding
         else:
+            self.binding = b = _binding.get()
             self.trace_id, self.parent_span_id = f"{random.getrandbits(128):032x}", None
             s = _session.get()
             if s is None:
@@ -54,6 +77,9 @@ class Span:
             else:
                 self.session_id, self.user_id, self.turn_index = (
                     s.session_id, s.user_id, next(s._turns))
+            if b is not None:  # a root span inside a binding joins the binding's trace
+                self.trace_id, self.parent_span_id = b.trace_id, b.parent_span_id
+                self.session_id = self.session_id or b.session_id
         self.data: dict[str, Any] = {}
         self.error: BaseException | None = None
         self.renderer: Callable[[Span, dict[str, Any]], None] | None = None
@@ -81,6 +107,7 @@ class Span:
 _current: ContextVar[Span | None] = ContextVar("goldenloop_span", default=None)
 _last: ContextVar[Span | None] = ContextVar("goldenloop_last_span", default=None)
 _session: ContextVar[Session | None] = ContextVar("goldenloop_session", default=None)
+_binding: ContextVar[Binding | None] = ContextVar("goldenloop_binding", default=None)
 
 
 def start_span(name: str, kind: str, *, make_current: bool) -> tuple[Span, Token | None]:
@@ -115,3 +142,20 @@ def session(session_id: str | None = None, user_id: str | None = None) -> Iterat
         yield s
     finally:
         _session.reset(token)
+
+
+@contextmanager
+def bound(binding: Binding | None) -> Iterator[Binding | None]:
+    """Spans started inside (and their children) join ``binding``'s trace and go to its sink;
+    ``None`` changes nothing. A span current outside is hidden inside, so the spans started
+    there are roots under the binding's parent span rather than children of the caller's."""
+    if binding is None:
+        yield None
+        return
+    token = _binding.set(binding)
+    outer = _current.set(None)  # the caller's own span (if any) is not the app's parent
+    try:
+        yield binding
+    finally:
+        _current.reset(outer)
+        _binding.reset(token)

@@ -55,6 +55,9 @@ class Recorder:
 
     # -- the caller's thread -----------------------------------------------------------------
     def record(self, span: Span) -> None:
+        if span.binding is not None:  # a span of goldenloop's own run of the app: the run's
+            span.binding.sink(span)
+            return
         n = len(self._spans)
         if n >= self.settings.max_buffer:
             self._dropped(1)
