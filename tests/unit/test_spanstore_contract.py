@@ -1,0 +1,147 @@
+"""The span store contract, run against both backends: DuckDB (the store's own file) and
+ClickHouse through chdb behind the same clickhouse-connect client. Each backend must import
+the same file to the same rows and quarantine, add nothing on a second import or a second
+insert of a batch, fetch spans by key, and give the Monitor's main query the same answer
+(percentiles exact on both: linear interpolation between order statistics)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from spanstore_support import START, chdb_url, span_rows, write_jsonl
+
+from goldenloop.ingest import import_file
+from goldenloop.metrics.filters import SpanFilter
+from goldenloop.spanstore import DialectSQL, open_span_store
+from goldenloop.spanstore import monitor as monitor_sql
+
+HOUR_US = 3600 * 1_000_000
+N = 3000
+
+
+@pytest.fixture(params=["duckdb", "chdb"])
+def spans(request, store, tmp_path_factory):
+    url = "duckdb" if request.param == "duckdb" else chdb_url(tmp_path_factory)
+    return open_span_store(url, store)
+
+
+def load(spans, store, path):
+    if spans.dialect == "duckdb":
+        return import_file(store, path)
+    from goldenloop.spanstore.ingest import import_file_to_clickhouse
+
+    return import_file_to_clickhouse(store, spans, path, batch_rows=700)
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory):
+    """The same file imported into a DuckDB store and a chdb span store."""
+    from goldenloop.schema import open_store
+
+    folder = tmp_path_factory.mktemp("contract")
+    rows = span_rows(N, seed=11)
+    path = write_jsonl(folder / "spans.jsonl", rows, bad=4)
+    duck_store = open_store(folder / "duck.duckdb")
+    ch_workflow = open_store(folder / "workflow.duckdb")
+    duck = open_span_store("duckdb", duck_store)
+    ch = open_span_store(chdb_url(tmp_path_factory), ch_workflow)
+    load(duck, duck_store, path)
+    load(ch, ch_workflow, path)
+    yield duck, ch, rows
+    duck_store.close()
+    ch_workflow.close()
+
+
+def test_import_quarantines_bad_rows_and_adds_nothing_twice(spans, store, tmp_path):
+    path = write_jsonl(tmp_path / "spans.jsonl", span_rows(500, seed=3), bad=2)
+    first = load(spans, store, path)
+    assert (first.rows_read, first.imported, first.quarantined) == (502, 500, 2)
+    assert spans.count("spans") == 500
+    # the quarantine stays in the workflow store whatever holds the spans, naming row and field
+    bad = store.rows("SELECT row_number, field, reason FROM quarantine ORDER BY row_number")
+    assert [(r, f) for r, f, _ in bad] == [(2, "start_time"), (4, "start_time")]
+    assert all("yesterday" in reason for _, _, reason in bad)
+    again = load(spans, store, path)
+    assert again.imported == 0
+    assert spans.count("spans") == 500
+    assert store.scalar("SELECT count(*) FROM quarantine") == 2
+
+
+def test_insert_rows_once_per_batch_id(spans):
+    signals = pa.table({"span_key": pa.array([11, 12, 13], pa.int64()),
+                        "user_sentiment": [0.5, -0.2, None], "output_chars": [10, 0, 3]})
+    halves = [signals.slice(0, 2), signals.slice(2)]
+    assert spans.insert_rows("signals", halves, batch_id="sig-1") == 3
+    assert spans.done("sig-1")
+    assert spans.insert_rows("signals", halves, batch_id="sig-1") == 0
+    assert spans.count("signals") == 3
+    assert not spans.done("sig-2")
+
+
+def test_spans_by_key(spans, store, tmp_path):
+    load(spans, store, write_jsonl(tmp_path / "s.jsonl", span_rows(200, seed=5)))
+    keys = spans.query(DialectSQL(
+        duckdb="SELECT span_key FROM spans WHERE span_id IN ('s3', 's150') ORDER BY span_id",
+        clickhouse="SELECT span_key FROM spans WHERE span_id IN ('s3', 's150') ORDER BY span_id",
+    ))["span_key"].tolist()
+    got = spans.spans_by_key(keys, ["span_key", "span_id", "trace_id"])
+    assert sorted(got.column("span_id").to_pylist()) == ["s150", "s3"]
+    assert spans.spans_by_key([]).num_rows == 0
+
+
+FILTERS = {
+    "all": SpanFilter(start=START, end=START + timedelta(days=4)),
+    "one_app": SpanFilter(start=START, end=START + timedelta(days=2), apps=("support-bot",)),
+    "versions_env": SpanFilter(start=START + timedelta(hours=30), end=START + timedelta(days=3),
+                               model_versions=("claude-3-5", "gpt-4o-2024-08-06"),
+                               environments=("production",)),
+    "tags": SpanFilter(start=START, end=START + timedelta(days=4), tags=("vip", "eu")),
+    "internal": SpanFilter(start=START, end=START + timedelta(days=4), include_internal=True),
+    "empty": SpanFilter(start=datetime(2020, 1, 1), end=datetime(2020, 1, 2)),
+}
+
+
+@pytest.mark.parametrize("split", [None, "model_version", "app", "environment"])
+@pytest.mark.parametrize("name", list(FILTERS))
+def test_monitor_query_same_on_both(both, name, split):
+    duck, ch, _ = both
+    bucket = 6 * HOUR_US if split else HOUR_US
+    a = monitor_sql.request_stats(duck, FILTERS[name], split, bucket, ttft=True)
+    b = monitor_sql.request_stats(ch, FILTERS[name], split, bucket, ttft=True)
+    if name == "empty":
+        assert a.empty and b.empty
+        return
+    assert len(a) > 3
+    pd.testing.assert_frame_equal(_normal(a), _normal(b), check_exact=False, rtol=1e-12)
+
+
+def test_monitor_percentiles_match_an_independent_computation(both):
+    """p50/p95/p99 of one bucket and version from the raw rows with numpy (method 'linear',
+    the same definition), not from either database."""
+    duck, ch, rows = both
+    f = FILTERS["all"]
+    day = 24 * HOUR_US
+    lat = [r["latency_ms"] for r in rows
+           if r["kind"] == "llm" and r["source"] != "judge" and r["model_version"] == "claude-3-5"
+           and r["start_time"][:10] == "2026-03-31" and r["latency_ms"] is not None]
+    want = np.percentile(lat, [50, 95, 99], method="linear")
+    for store in (duck, ch):
+        frame = monitor_sql.request_stats(store, f, "model_version", day)
+        row = frame[(frame["group"] == "claude-3-5")
+                    & (frame["time"] == pd.Timestamp("2026-03-31"))].iloc[0]
+        got = [row["latency_p50"], row["latency_p95"], row["latency_p99"]]
+        np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def _normal(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.copy()
+    out["time"] = pd.to_datetime(out["time"]).astype("datetime64[us]")
+    out["group"] = out["group"].astype(str)
+    for col in out.columns:
+        if col not in ("time", "group"):
+            out[col] = out[col].astype("float64")
+    return out.sort_values(["time", "group"]).reset_index(drop=True)
