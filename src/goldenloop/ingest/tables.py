@@ -2,25 +2,26 @@
 mapped to them (JSON Lines: ``jsonl``).
 
 Parquet is read by DuckDB directly. CSV is read in chunks so that a line that cannot be
-parsed, or decoded, is quarantined with its line number instead of stopping the file.
+parsed, or decoded, is quarantined with its line number instead of stopping the file (a stray
+quote costs its own line only: ``csv_records``).
 """
 
 from __future__ import annotations
 
 import csv
 import io
-import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
 
+from goldenloop.ingest import csv_records
 from goldenloop.ingest.encoding import ERRORS, UNDECODED, UTF8, Encoding, bad_line_reason, escaped
 from goldenloop.ingest.source import BadRow, SourceChunk, batched
 from goldenloop.ingest.validate import lit, q
 
 CHUNK_ROWS = 200_000
-csv.field_size_limit(sys.maxsize)
 
 
 def read_parquet(path: Path) -> Iterator[SourceChunk]:
@@ -35,25 +36,17 @@ def read_csv(path: Path, *, delimiter: str = ",", enc: Encoding = UTF8) -> Itera
     """CSV with a header row; ``_row`` is the line number (the header is line 1)."""
     errors = ERRORS if enc.errors_possible else "strict"
     with open(path, newline="", encoding=enc.name, errors=errors) as fh:
-        reader = csv.reader(fh, delimiter=delimiter)
-        header = next(reader, None)
+        header, rows = csv_records.records(fh, delimiter, str(path))
         if not header:
             return
         if enc.errors_possible:  # a name must be text: undecodable bytes shown escaped
             header = [escaped(h) for h in header]
         header = header_names(header)
-        width = len(header)
-        rows = ((reader.line_num, rec) for rec in reader)
         for batch in batched(rows, CHUNK_ROWS):
-            good, bad = [], []
-            for line, rec in batch:
-                if len(rec) == width:
-                    good.append((line, rec))
-                elif rec:  # blank lines are not rows
-                    raw = _csv_line(rec, delimiter)
-                    bad.append(BadRow(line, "<row>", f"expected {width} fields, found {len(rec)}",
-                                      escaped(raw) if enc.errors_possible else raw))
+            good = [r for r in batch if not isinstance(r, BadRow)]
+            bad = [r for r in batch if isinstance(r, BadRow)]
             if enc.errors_possible:
+                bad = [replace(b, raw=escaped(b.raw)) for b in bad]
                 good = _decoded_only(good, bad, enc, delimiter)
             cols = {"_row": pa.array([ln for ln, _ in good], pa.int64())}
             for i, name in enumerate(header):
