@@ -24,6 +24,7 @@ from goldenloop.errors import ImportFileError, MappingError
 from goldenloop.ingest import detect, encoding
 from goldenloop.ingest import grade_mapping as gm
 from goldenloop.ingest.grade_values import mark_conflicts, value_sql
+from goldenloop.ingest.outcome import ImportResult, scan_file
 from goldenloop.ingest.source import SourceChunk
 from goldenloop.ingest.validate import lit, q
 from goldenloop.store import Store
@@ -41,8 +42,6 @@ _AUTHOR_FIELDS = ("rater", "author_kind", "author_id", "judge_name", "judge_mode
 
 def import_grades(store: Store, path: Path, opts, progress) -> object:
     """Import one grade file (``opts.mapping`` holds the grade mapping); an ImportResult."""
-    from goldenloop.ingest.loader import ImportResult, scan_file
-
     mapping = gm.parse(opts.mapping, str(path))
     fmt = opts.format or grade_format(path)
     if fmt not in GRADE_FORMATS:
