@@ -1,4 +1,4 @@
-"""Run every benchmark in one go and print the figures the README quotes.
+"""Run every benchmark in one go and print the figures benchmarks/RESULTS.md quotes.
 
     python benchmarks/run.py [--rows 1000000]
 """

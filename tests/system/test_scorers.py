@@ -100,8 +100,8 @@ def test_offensive_language_scores_insults_high_and_polite_text_low():
 
 
 def test_offensive_is_not_a_safety_judgement():
-    # A threat in polite words carries no rude words: this model does not see it. The README
-    # says so; the optional moderation endpoint is the stronger signal.
+    # A threat in polite words carries no rude words: this model does not see it. The docs
+    # say so (docs/monitoring.md); the optional moderation endpoint is the stronger signal.
     [threat] = offensive.score(["I know where you live and I will find you tomorrow."]).to_pylist()
     assert threat < 0.5
 

@@ -3,8 +3,9 @@ addresses, phone numbers of 40 countries in international and national formats, 
 major providers, IP addresses, card numbers with a valid Luhn digit, and ordinary strings that
 must stay as they are (dates, versions, prices, ids, hashes, times).
 
-The figures are printed (``pytest -s``) and stated in the README's "Privacy" section; the
-asserted floors are those figures less a margin, so a regression fails here.
+The figures are printed (``pytest -s``) and stated in docs/operator.md ("Redaction", checked
+by test_readme_figures); the asserted floors are those figures less a margin, so a regression
+fails here.
 """
 
 from __future__ import annotations

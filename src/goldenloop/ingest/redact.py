@@ -15,7 +15,7 @@ What finds what, and why not one hand-grown regex each:
 Texts are masked with ``[EMAIL]``, ``[PHONE]``, ``[API_KEY]``, ``[CARD]``, ``[IP]``; JSON
 documents are masked value by value, so they stay valid JSON. Names and postal addresses are
 not detected (that needs a language model). How an import applies this, and pseudonyms for
-ids: ``redact_import``. Recall and cost: README, "Security and privacy".
+ids: ``redact_import``. Recall: docs/operator.md, "Redaction"; cost: benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
