@@ -1,6 +1,8 @@
 """The docs say only what exists: every `goldenloop ...` command they show names a real
-command and real options, every relative link and anchor points at something that is there,
-every repository path they name exists, and they name no host but the loopback.
+command and real options, every `python benchmarks/...` or `scripts/...` option is one the
+script reads, every `goldenloop.x.y` name and every import and attribute of the Python
+examples resolves, every relative link and anchor points at something that is there, every
+repository path they name exists, and they name no host but the loopback.
 
 Commands are checked in-process against the CLI's own definition (the Click command tree
 Typer builds), and each command the docs use is run with ``--help`` through Typer's
@@ -10,6 +12,8 @@ something.
 
 from __future__ import annotations
 
+import ast
+import importlib
 import re
 import shlex
 from dataclasses import dataclass
@@ -31,6 +35,7 @@ LOOPBACK = {"127.0.0.1", "localhost"}
 REPO_DIRS = ("src/", "tests/", "benchmarks/", "scripts/", "examples/", "app/", "docs/", ".ci/")
 
 FENCE = re.compile(r"^```[^\n]*\n(.*?)^```", re.S | re.M)
+PYTHON = re.compile(r"^```python\n(.*?)^```", re.S | re.M)
 INLINE = re.compile(r"(?<!`)`([^`]+)`(?!`)")
 LINK = re.compile(r"!?\[[^\]]*\]\(([^)\s]+)\)")
 URL = re.compile(r"\bhttps?://[^\s)>`'\"\]]+")
@@ -149,6 +154,80 @@ def test_every_command_the_docs_use_answers_help() -> None:
     assert not failed, "\n".join(failed)
 
 
+# ---- scripts and Python names ------------------------------------------------------------
+
+def script_problems(doc: Path) -> list[str]:
+    """`python benchmarks/x.py --opt` / `python scripts/x.py --opt`: the script exists and
+    reads that option (its argparse text names it)."""
+    problems = []
+    text = doc.read_text().replace("\\|", "|")
+    for m in re.finditer(r"python3? ((?:benchmarks|scripts)/[\w/]+\.py)([^`\n]*)", text):
+        script = ROOT / m.group(1)
+        if not script.exists():
+            problems.append(f"{doc.name}: no script {m.group(1)}")
+            continue
+        source = script.read_text()
+        for opt in re.findall(r"(?<![\w-])(--[a-z][\w-]*)", m.group(2).split("#")[0]):
+            if f'"{opt}"' not in source and f"'{opt}'" not in source:
+                problems.append(f"{doc.name}: {m.group(1)} has no option {opt}")
+    return problems
+
+
+def resolve(dotted: str) -> object:
+    """``goldenloop.a.b.c``: the longest importable module, then attributes."""
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for name in parts[i:]:
+            obj = getattr(obj, name)
+        return obj
+    raise ImportError(dotted)
+
+
+def name_problems(doc: Path) -> list[str]:
+    """Inline `goldenloop.x.y` (or `goldenloop.x.f(...)`) names a module or attribute."""
+    problems = []
+    for span in INLINE.findall(doc.read_text()):
+        m = re.match(r"goldenloop(?:\.\s*[A-Za-z_]\w*)+", span)
+        if not m or re.search(r"\.(json|duckdb|yaml|md|csv)\b|[<-]", span):
+            continue
+        name = re.sub(r"\s", "", m.group(0))
+        try:
+            resolve(name)
+        except (ImportError, AttributeError):
+            problems.append(f"{doc.name}: no such name {name}")
+    return problems
+
+
+def python_problems(doc: Path) -> list[str]:
+    """In the Python examples: what they import from goldenloop exists, and so does every
+    attribute they use of it (``judge.edit``, ``ppi.queue_estimate``, ...)."""
+    problems = []
+    for block in PYTHON.findall(doc.read_text()):
+        bound = {}
+        for node in ast.walk(ast.parse(block)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("goldenloop"):
+                for alias in node.names:
+                    try:
+                        bound[alias.asname or alias.name] = resolve(f"{node.module}.{alias.name}")
+                    except (ImportError, AttributeError):
+                        problems.append(f"{doc.name}: cannot import {alias.name} from {node.module}")
+        for node in ast.walk(ast.parse(block)):
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) \
+                    and node.value.id in bound and not hasattr(bound[node.value.id], node.attr):
+                problems.append(f"{doc.name}: {node.value.id}.{node.attr} does not exist")
+    return problems
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda d: d.relative_to(ROOT).as_posix())
+def test_scripts_and_python_names(doc: Path) -> None:
+    problems = script_problems(doc) + name_problems(doc) + python_problems(doc)
+    assert not problems, "\n".join(problems)
+
+
 # ---- links, paths and hosts ---------------------------------------------------------------
 
 def slug(heading: str) -> str:
@@ -247,6 +326,21 @@ def test_the_link_and_host_checkers_find_broken_links(tmp_path: Path) -> None:
     assert any("example.org" in p for p in problems) and any("10.1.2.3" in p for p in problems)
     assert any("tests/nowhere.py" in p for p in problems)
     assert not any("a-real-section" in p for p in problems)
+
+
+def test_the_script_and_name_checkers_find_wrong_names(tmp_path: Path) -> None:
+    doc = tmp_path / "doc.md"
+    doc.write_text("`python benchmarks/bench_judge.py --no-such-flag` and `goldenloop.nowhere`, "
+                   "`goldenloop.metrics.no_such_function`, `goldenloop.ppi` (real)\n\n"
+                   "```python\nfrom goldenloop import ppi, no_such_module\n"
+                   "ppi.queue_estimate(store, 1)\nppi.no_such_call()\n```\n")
+    problems = script_problems(doc) + name_problems(doc) + python_problems(doc)
+    assert any("--no-such-flag" in p for p in problems)
+    assert any("goldenloop.nowhere" in p for p in problems)
+    assert any("no_such_function" in p for p in problems)
+    assert any("no_such_module" in p for p in problems)
+    assert any("ppi.no_such_call" in p for p in problems)
+    assert len(problems) == 5, problems
 
 
 def test_slugs_follow_github() -> None:
