@@ -50,7 +50,11 @@ def import_file_to_clickhouse(workflow: Store, spans: ClickHouseSpanStore, path:
     digest = file_hash(p)
     batch_id = f"file:{digest}"
     t0 = time.perf_counter()
-    if workflow.write(import_sql.committed_hash, digest) is not None or spans.done(batch_id):
+    committed = workflow.write(import_sql.committed_hash, digest)
+    if committed is not None or spans.done(batch_id):
+        if committed is not None and not spans.done(batch_id):  # killed before step (3)
+            spans.mark_done(batch_id, "spans", int(workflow.scalar(
+                "SELECT imported FROM import_log WHERE import_id = ?", [committed])))
         return ImportResult(str(p), opts.format or "", -1, 0, 0, 0, 0, [],
                             time.perf_counter() - t0, [], already_imported=True)
     with tempfile.TemporaryDirectory(prefix="goldenloop-import-") as tmp:
