@@ -83,6 +83,9 @@ METRICS: tuple[Metric, ...] = (
        "tools", "tool and retrieval spans that failed", "tool and retrieval spans"),
     _m("tool_latency_p95", "Tool/retrieval latency p95", "ms", "quantile", "up", "log", 0.3,
        "tools", spike=1.0),
+    # One point per canary run, not per hour: tested on the items paired run to run
+    # (anomalies.canary). The minimum is a fall of the mean score by 0.05 (one item in 20).
+    _m("canary_score", "Canary score", "score", "mean", "down", "linear", 0.05, "canaries"),
 )
 
 BY_NAME: dict[str, Metric] = {m.name: m for m in METRICS}

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 
 import numpy as np
 
-from goldenloop.anomalies import coarse, engine, events
+from goldenloop.anomalies import canary, coarse, engine, events
 from goldenloop.anomalies import series_sql as sql
 from goldenloop.anomalies import stats as st
 from goldenloop.anomalies.catalogue import METRICS
@@ -33,7 +33,7 @@ DEFAULT_SENSITIVITY = "medium"
 DEFAULT_RANGE = timedelta(days=30)
 HISTORY = timedelta(days=st.LOOKBACK_DAYS + 1)  # read before the range: the baselines
 _SOURCES = {"requests": "request", "signals": "request", "feedback": "request",
-            "tools": "tool", "sessions": "session", "grades": "grade"}
+            "tools": "tool", "sessions": "session", "grades": "grade", "canaries": "canary"}
 
 Progress = Callable[[float, str], None]
 
@@ -92,29 +92,38 @@ def detect(store: Store, *, since: datetime | None = None, until: datetime | Non
            now: datetime | None = None, sensitivity: str | float | None = None,
            progress: Progress | None = None) -> DetectionResult:
     """Test every series over ``[since, until)`` (default: the last 30 days of data) and
-    record the anomalies: new ones added, continuing ones extended, ended ones resolved."""
+    record the anomalies: new ones added, continuing ones extended, ended ones resolved.
+    Canary suites' scores are tested too, run by run (``canary``)."""
     t0 = time.perf_counter()
     q = level(sensitivity)
     note = progress or (lambda frac, msg: None)
     now = now or utcnow()
     rng = detect_range(store, since, until, now)
-    if rng is None:
+    canaries = canary.find(store, since, until, now, q)
+    if rng is None and canaries.since is None:
         return DetectionResult(since or now, until or now, 0, 0, 0.0, 0, 0, 0, 0, 0.0)
-    since, until = rng
-    note(0.05, "reading hourly aggregates")
-    tests, series = _series_tests(store, since, until)
-    note(0.5, "testing")
-    threshold, n_tests, cands = engine.decide(tests, q)
-    found = _merge_dimensions([_finding(c, until) for c in cands])
-    found_events = events.find(store, since, until, [t.matrix for t in tests])
-    found += [e.finding for e in found_events]  # events: no test, see events.py
-    note(0.8, f"{len(found)} anomalies: finding examples")
-    attach_examples(store, found)
+    found, series, n_tests, threshold = [], 0, 0, 0.0
+    if rng is not None:
+        since_p, until_p = rng
+        note(0.05, "reading hourly aggregates")
+        tests, series = _series_tests(store, since_p, until_p)
+        note(0.5, "testing")
+        threshold, n_tests, cands = engine.decide(tests, q)
+        found = _merge_dimensions([_finding(c, until_p) for c in cands])
+        found_events = events.find(store, since_p, until_p, [t.matrix for t in tests])
+        found += [e.finding for e in found_events]  # events: no test, see events.py
+        note(0.8, f"{len(found)} anomalies: finding examples")
+        attach_examples(store, found)
+    found += canaries.found  # with their examples: the spans of the regressed items
+    # Records in the union of both ranges that were not found again are resolved.
+    ranges = [r for r in (rng, (canaries.since, canaries.until)) if r is not None and r[0]]
+    since, until = min(r[0] for r in ranges), max(r[1] for r in ranges)
     added, updated, resolved = store.write(store_findings, found, since=since, until=until,
                                            now=now)
     note(1.0, "done")
-    return DetectionResult(since, until, series, n_tests, threshold,
-                           len(found), added, updated, resolved, time.perf_counter() - t0)
+    return DetectionResult(since, until, series + canaries.series, n_tests + canaries.tests,
+                           threshold, len(found), added, updated, resolved,
+                           time.perf_counter() - t0)
 
 
 def _series_tests(store: Store, since: datetime, until: datetime
