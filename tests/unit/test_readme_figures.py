@@ -18,6 +18,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from goldenloop.agreement import nominal
 from goldenloop.agreement.alpha import krippendorff_alpha
@@ -39,6 +40,7 @@ def _script():
     return module
 
 
+@pytest.mark.slow  # generates the default-size demo (about 10-30 s)
 def test_the_demo_page_quotes_the_demo_queue_estimates(store):
     figures = _script()
     generate(store, end=figures.README_END)  # the default size and seed, as the page says
