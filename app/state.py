@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
-import monitor_charts
 import pandas as pd
 import streamlit as st
 
@@ -19,6 +18,7 @@ from goldenloop import anomalies, metrics, server
 from goldenloop.config import resolve_paths
 from goldenloop.store import Store
 from goldenloop.store import summary as summary_sql
+from goldenloop_app.monitor import charts as monitor_charts
 
 T = TypeVar("T")
 AGGREGATE_TTL_S = 30  # short: a reload shows new imports within half a minute

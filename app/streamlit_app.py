@@ -1,74 +1,77 @@
 """goldenloop's Streamlit entry: the navigation, and the one place the store is opened.
 
 Add a page with one line in ``SECTIONS``; the Home page links to every page listed here.
-Pages live in ``views/``, not ``pages/``: Streamlit would also list a ``pages/`` folder as an
-old-style multipage app and serve its files directly on a first visit to their URL.
+A page is a file in its feature's folder, beside that page's helpers, named after its URL
+(``review/grade.py`` is served at ``/grade``; tests find a page by that name). There is no
+``pages/`` folder: Streamlit would also list one as an old-style multipage app and serve its
+files directly on a first visit to their URL.
 """
 
 from __future__ import annotations
 
-import review_identity
-import state
 import streamlit as st
-from untrusted import visible
 
 from goldenloop.errors import GoldenloopError
 from goldenloop.store import audit
+from goldenloop_app import state
+from goldenloop_app.common import identity
+from goldenloop_app.untrusted import visible
 
 audit.set_interface("app")  # this run's writes are the app's (jobs and the CLI name theirs)
 
 SECTIONS: dict[str, list[st.Page]] = {
     "Overview": [
-        st.Page("views/home.py", title="Home", icon=":material/home:", default=True,
+        st.Page("home/home.py", title="Home", icon=":material/home:", default=True,
                 help="What the store holds: traffic, apps, model versions, grades and imports"),
     ],
     "Monitor": [
-        st.Page("views/monitor.py", title="Monitor", icon=":material/monitoring:", url_path="monitor",
+        st.Page("monitor/monitor.py", title="Monitor", icon=":material/monitoring:",
+                url_path="monitor",
                 help="Traffic, latency, tokens, cost, failures and answer quality over time"),
-        st.Page("views/anomalies.py", title="Anomalies", icon=":material/crisis_alert:",
+        st.Page("anomalies/anomalies.py", title="Anomalies", icon=":material/crisis_alert:",
                 url_path="anomalies",
                 help="What detection found: spikes, dips, shifts, new versions and failures"),
-        st.Page("views/compare.py", title="Compare versions", icon=":material/compare_arrows:",
+        st.Page("compare/compare.py", title="Compare versions", icon=":material/compare_arrows:",
                 url_path="compare",
                 help="Two model versions, prompt versions or time windows side by side"),
-        st.Page("views/conversations.py", title="Conversations", icon=":material/forum:",
+        st.Page("conversations/conversations.py", title="Conversations", icon=":material/forum:",
                 url_path="conversations",
                 help="Turns per session, drop-off, turns to resolution, mood by turn depth"),
-        st.Page("views/trace.py", title="Traces", icon=":material/account_tree:",
+        st.Page("traces/trace.py", title="Traces", icon=":material/account_tree:",
                 url_path="trace",
                 help="The spans behind a chart; one trace as a tree; one conversation"),
-        st.Page("views/alerts.py", title="Alerts", icon=":material/notifications_active:",
+        st.Page("alerts/alerts.py", title="Alerts", icon=":material/notifications_active:",
                 url_path="alerts", help="Alert rules, their states and notifications"),
     ],
     "Review": [
-        st.Page("views/grade.py", title="Grade", icon=":material/rate_review:", url_path="grade",
+        st.Page("review/grade.py", title="Grade", icon=":material/rate_review:", url_path="grade",
                 help="Grade queue items with the keyboard: claim, read, score, submit"),
-        st.Page("views/queues.py", title="Queues", icon=":material/checklist:", url_path="queues",
+        st.Page("review/queues.py", title="Queues", icon=":material/checklist:", url_path="queues",
                 help="Draw review queues by a sampling design; progress, gold accuracy, estimates"),
-        st.Page("views/judges.py", title="Judges", icon=":material/gavel:", url_path="judges",
+        st.Page("judge/judges.py", title="Judges", icon=":material/gavel:", url_path="judges",
                 help="Versioned LLM judges: run them on samples, follow cost and failures"),
-        st.Page("views/agreement.py", title="Agreement", icon=":material/handshake:",
+        st.Page("agreement/agreement.py", title="Agreement", icon=":material/handshake:",
                 url_path="agreement",
                 help="How far judges agree with human grades, and humans with each other"),
     ],
     "Golden sets": [
-        st.Page("views/golden.py", title="Golden sets", icon=":material/workspace_premium:",
+        st.Page("golden/golden.py", title="Golden sets", icon=":material/workspace_premium:",
                 url_path="golden",
                 help="Build versioned golden datasets from graded traffic; export and diff"),
-        st.Page("views/experiments.py", title="Experiments", icon=":material/science:",
+        st.Page("experiments/experiments.py", title="Experiments", icon=":material/science:",
                 url_path="experiments",
                 help="Run test sets against prompts and models, compare runs; canaries"),
     ],
     "Operations": [
-        st.Page("views/imports.py", title="Imports", icon=":material/upload_file:",
+        st.Page("ops/imports.py", title="Imports", icon=":material/upload_file:",
                 url_path="imports",
                 help="Load trace files and see what was kept aside in quarantine, and why"),
-        st.Page("views/jobs.py", title="Jobs", icon=":material/pending_actions:",
+        st.Page("ops/jobs.py", title="Jobs", icon=":material/pending_actions:",
                 url_path="jobs", help="Progress and results of imports and other long work"),
-        st.Page("views/operations.py", title="Operations", icon=":material/monitor_heart:",
+        st.Page("ops/operations.py", title="Operations", icon=":material/monitor_heart:",
                 url_path="operations",
                 help="Store and disk sizes, snapshot age, inbox backlog and failed files, job queue"),
-        st.Page("views/audit.py", title="Audit log", icon=":material/history:",
+        st.Page("ops/audit.py", title="Audit log", icon=":material/history:",
                 url_path="audit", help="Who wrote what, when and from where (leads)"),
     ],
 }
@@ -93,5 +96,5 @@ if state.get_store().unavailable:  # a full disk: said on every page until the o
              "to load; the server reopens the database on its own once space is freed.")
     st.text(state.get_store().unavailable)
 
-review_identity.sidebar(state.get_store())  # who grades: an honour system, kept in the URL
+identity.sidebar(state.get_store())  # who grades: an honour system, kept in the URL
 current.run()

@@ -70,11 +70,10 @@ def database(spans: int) -> Path:
 def script_times(db: Path, runs: int) -> dict:
     """The page script in-process: one cold run, then ``runs`` warm ones; chart sizes."""
     os.environ["GOLDENLOOP_DB"] = str(db)
-    sys.path.insert(0, str(ROOT / "app"))
     from streamlit.testing.v1 import AppTest
 
     at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=300)
-    at.switch_page("views/monitor.py")
+    at.switch_page("monitor/monitor.py")
     t = time.perf_counter()
     at.run()
     cold = time.perf_counter() - t

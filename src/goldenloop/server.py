@@ -8,6 +8,7 @@ a second configuration of it from the same one.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import logging
 from collections.abc import Callable
@@ -20,6 +21,7 @@ from goldenloop.store import owner as owner_file
 from goldenloop.workers import Workers
 
 log = logging.getLogger("goldenloop.server")
+APP_PACKAGE = "goldenloop_app"  # the app/ folder, installed beside this package (setup.py)
 _owned: Store | None = None
 _paths: Paths | None = None
 
@@ -34,15 +36,20 @@ def owned_paths() -> Paths | None:
 
 
 def app_script() -> Path:
-    """The Streamlit entry script: ``app/streamlit_app.py`` of the project checkout."""
-    here = Path(__file__).resolve()
-    for base in (here.parents[2], Path.cwd()):
-        script = base / "app" / "streamlit_app.py"
+    """The Streamlit entry script, ``streamlit_app.py`` of the installed ``goldenloop_app``
+    package (the ``app/`` folder of a checkout; the package's folder in site-packages).
+
+    Found without importing the package, so the library itself never imports Streamlit.
+    """
+    spec = importlib.util.find_spec(APP_PACKAGE)
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        script = Path(folder) / "streamlit_app.py"
         if script.is_file():
             return script
     raise GoldenloopError(
-        "cannot find app/streamlit_app.py: run goldenloop from a checkout installed with "
-        "`pip install -e .`"
+        f"cannot find the app ({APP_PACKAGE}/streamlit_app.py): reinstall goldenloop "
+        "(`pip install goldenloop`, or `pip install -e .` in a checkout)"
     )
 
 
@@ -97,10 +104,7 @@ def _generate_demo(store: Store, spans: int, say: Callable[[str], None]) -> None
 
 
 def _run_streamlit(script: Path, host: str, port: int) -> None:
-    # The launcher sits in the app folder (app/host.py): the library never imports Streamlit.
-    spec = importlib.util.spec_from_file_location("goldenloop_app_host", script.parent / "host.py")
-    if spec is None or spec.loader is None:
-        raise GoldenloopError(f"cannot load the app launcher beside {script}")
-    host_module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(host_module)
+    # The launcher lives with the app (goldenloop_app.host), imported only now, when serving:
+    # the library never imports Streamlit itself.
+    host_module = importlib.import_module(f"{APP_PACKAGE}.host")
     host_module.run(script, host, port)

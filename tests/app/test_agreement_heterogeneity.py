@@ -146,7 +146,7 @@ def test_page_shows_one_judge_across_slices_with_the_flag(app_db, tmp_path):
     assert flags["m-bad"] == "flagged: lower" and flags["m-good"] != "flagged: lower"
     assert any("One judge across slices" in h.value for h in at.subheader)
     assert len(at.get("vega_lite_chart")) >= 1
-    import agreement_charts  # the app folder is importable under app_db
+    from goldenloop_app.agreement import charts as agreement_charts
 
     rows = run(simulate(np.random.default_rng(2), corrupt="m4"), 0)
     chart = agreement_charts.across_slices_chart(rows, "cohen_kappa")

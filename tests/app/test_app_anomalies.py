@@ -12,7 +12,7 @@ from urllib.parse import urlencode
 import altair as alt
 import pandas as pd
 import pytest
-from app_support import APP_DIR, app_page
+from app_support import app_page
 from review_support import synthetic_spans
 
 from goldenloop import anomalies
@@ -182,9 +182,8 @@ def test_home_without_open_anomalies_has_no_section(app_db: Path) -> None:
 
 def test_monitor_draws_detected_anomalies_apart_from_the_answer_key(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(APP_DIR))
-    import monitor_charts
-    import state
+    from goldenloop_app import state
+    from goldenloop_app.monitor import charts as monitor_charts
 
     db = tmp_path / "m.duckdb"
     seed(db)
@@ -209,8 +208,7 @@ def test_monitor_draws_detected_anomalies_apart_from_the_answer_key(
 
 
 def test_long_chart_windows_are_merged_into_wider_buckets(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.syspath_prepend(str(APP_DIR))
-    import anomaly_panels as ap
+    from goldenloop_app.anomalies import panels as ap
 
     hours = pd.date_range("2026-01-01", periods=1000, freq="h")
     n = (pd.Series(range(1000)) % 5).astype(float)

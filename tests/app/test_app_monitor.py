@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from app_support import APP_DIR, app_page
+from app_support import app_page
 from streamlit.testing.v1 import AppTest
 from test_app_home import HOSTILE_APP
 from test_metrics import known_frame, load
@@ -202,15 +202,14 @@ def test_user_names_never_reach_markdown(app_db: Path) -> None:
 
 @pytest.mark.parametrize("split", [None, "model_version"])
 def test_every_chart_is_valid_vega_lite(tmp_path: Path, monkeypatch, split) -> None:
-    monkeypatch.syspath_prepend(str(APP_DIR))
-    import monitor_charts  # an app module: importable with the app folder on the path
+    from goldenloop_app.monitor import charts as monitor_charts
 
     db = tmp_path / "v.duckdb"
     seed(db)
     with Store(db) as store:
         f = M.SpanFilter(start=datetime(2025, 3, 3), end=datetime(2025, 3, 6))
         view = M.overview(store, f, split)
-    import charts as c
+    from goldenloop_app.common import charts as c
 
     built = {}
     for name in monitor_charts.CHARTS:

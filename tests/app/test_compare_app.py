@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from app_support import APP_DIR, app_page
+from app_support import app_page
 from streamlit.testing.v1 import AppTest
 from test_app_home import HOSTILE_APP
 from test_app_monitor import seed
@@ -60,8 +60,7 @@ def test_time_windows(app_db: Path) -> None:
 
 
 def test_threshold_editor_rows_in_percent_and_points(monkeypatch) -> None:
-    monkeypatch.syspath_prepend(str(APP_DIR))
-    import compare_charts as cc
+    from goldenloop_app.compare import charts as cc
 
     rows = cc.threshold_rows(M.thresholds_by_key()).set_index("key")
     assert (rows.loc["latency_p50", "Threshold"], rows.loc["latency_p50", "Unit"]) == (10, "% of A")

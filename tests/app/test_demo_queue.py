@@ -23,8 +23,6 @@ from goldenloop.demo.queue import NAME
 from goldenloop.sampling import Frame
 from goldenloop.store import Store
 
-APP_DIR = Path(__file__).resolve().parents[2] / "app"
-
 
 @pytest.fixture(scope="module")
 def demo_template(tmp_path_factory) -> Path:
@@ -227,7 +225,7 @@ def test_the_queues_page_shows_the_demo_queue_and_its_estimates(demo_db: Path):
     at = _page("queues", "ana")
     captions = [c.value for c in at.caption]
     assert noted
-    from untrusted import md  # notes name criteria: the page escapes them as Markdown
+    from goldenloop_app.untrusted import md  # notes name criteria: the page escapes them as Markdown
 
     for n, where in noted.items():
         want = n if len(where) == estimated else f"{', '.join(where)}: {n}"

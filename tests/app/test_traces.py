@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pytest
-from app_support import APP_DIR, app_page
+from app_support import app_page
 from test_app_monitor import seed
 from test_metrics import END, T0
 
@@ -48,8 +48,7 @@ def test_bucket_spans_match_an_independent_filter(known) -> None:
 
 def test_a_chart_point_drills_to_as_many_requests_as_it_counts(known, monkeypatch) -> None:
     """The chart's own n for a bucket equals the number of spans the drill-down finds."""
-    monkeypatch.syspath_prepend(str(APP_DIR))
-    import monitor_charts as mc
+    from goldenloop_app.monitor import charts as mc
 
     store, _ = known
     view = M.overview(store, M.SpanFilter(start=T0, end=END), "model_version")

@@ -7,17 +7,14 @@ from __future__ import annotations
 
 import html
 import re
-import sys
 
 import pandas as pd
 import pytest
-from app_support import APP_DIR
 from hypothesis import given
 from hypothesis import strategies as st
 
 markdown_it = pytest.importorskip("markdown_it")
-sys.path.insert(0, str(APP_DIR))
-from untrusted import md, visible, visible_frame  # noqa: E402
+from goldenloop_app.untrusted import md, visible, visible_frame  # noqa: E402
 
 JOINER = "\u2060"
 HOSTILE = [

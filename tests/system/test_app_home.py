@@ -255,8 +255,9 @@ def test_database_held_by_another_process_is_explained(app_db: Path) -> None:
 
 
 NAV_WITH_MORE_PAGES = """
-import state
 import streamlit as st
+
+from goldenloop_app import state
 
 def quarantine():
     st.title("Quarantine")
@@ -277,7 +278,7 @@ current.run()
 
 def test_links_to_the_other_pages_in_the_navigation(app_db: Path) -> None:
     seed_known_history(app_db)
-    script = NAV_WITH_MORE_PAGES.format(home=str(APP_DIR / "views" / "home.py"))
+    script = NAV_WITH_MORE_PAGES.format(home=str(APP_DIR / "home" / "home.py"))
     at = AppTest.from_string(script, default_timeout=60)
     at.run()
     assert not at.exception, [e.value for e in at.exception]

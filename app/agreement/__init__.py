@@ -1,0 +1,1 @@
+"""The Agreement page (``agreement.py``), its charts and the one-judge-across-slices section."""

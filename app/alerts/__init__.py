@@ -1,0 +1,1 @@
+"""The Alerts page and its rule forms."""

@@ -1,0 +1,1 @@
+"""The Anomalies page and its panels (also drawn on Home)."""

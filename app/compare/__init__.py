@@ -1,0 +1,1 @@
+"""The Compare versions page and its charts."""

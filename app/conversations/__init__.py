@@ -1,0 +1,1 @@
+"""The Conversations page and its charts."""

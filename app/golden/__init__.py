@@ -1,0 +1,1 @@
+"""The Golden sets page."""

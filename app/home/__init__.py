@@ -1,0 +1,1 @@
+"""The Home page: what the store holds, and links to every page."""

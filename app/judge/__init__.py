@@ -1,0 +1,1 @@
+"""The Judges page (``judges.py``), its panels and the judge edit panel."""

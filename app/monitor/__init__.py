@@ -1,0 +1,1 @@
+"""The Monitor page (``monitor.py``), its charts and its quality estimates."""

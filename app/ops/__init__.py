@@ -1,0 +1,1 @@
+"""The operations pages: Imports, Jobs, Operations and the Audit log."""

@@ -1,0 +1,449 @@
+"""Drawing helpers of the grading screen: the claimed item as plain text, the rubric's
+controls with their keys, the action buttons, and the keyboard script.
+
+Keyboard. One small script handles every key (Ctrl+Enter submit, S skip, L later, U undo,
+and the criteria's keys), installed once per browser tab through
+``st.html(..., unsafe_allow_javascript=True)`` (a constant string, no user data): it listens
+for keydown on the document and, unless focus is in a text box, a criterion's letter focuses
+that criterion (Q W E T Y I O P, shown before its name), J and K move to the next and the
+previous one, and a digit clicks the option showing that digit (0 is N/A); after a
+single-choice pick focus moves on. F toggles the flag. The script only clicks Streamlit's own
+controls, so every value goes through the widgets and the server sees exactly what the mouse
+would have sent.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from goldenloop import review
+from goldenloop.rubric import Criterion, Rubric
+from goldenloop_app.untrusted import md, visible
+
+CRITERION_KEYS = "QWETYIOP"  # C and R are Streamlit's; S, L, U, F, J, K are ours
+NA = "N/A"
+MAX_CHARS_SHOWN = 20_000
+
+
+def key_of(claim_id: int, name: str) -> str:
+    return f"gl_{claim_id}_{name}"
+
+
+def _options(c: Criterion) -> list[Any]:
+    if c.scale is not None and c.type == "ordinal":
+        lo, hi = int(c.scale[0]), int(c.scale[1])
+        return [*range(lo, hi + 1), NA]
+    if c.type == "boolean":
+        return ["yes", "no", NA]
+    return [*c.label_names, NA]
+
+
+def _shown(options: list[Any]) -> dict[Any, str]:
+    """Each option with the digit that picks it (shown on the control itself)."""
+    out = {}
+    for i, o in enumerate(options):
+        if o == NA:
+            out[o] = "0 · N/A"
+        elif i < 9:
+            out[o] = str(o) if isinstance(o, int) and o == i + 1 else f"{i + 1} · {o}"
+        else:
+            out[o] = str(o)
+    return out
+
+
+def _anchors(c: Criterion) -> str:
+    if c.levels:
+        return " · ".join(f"{k} {v.split(':')[0]}" for k, v in sorted(c.levels.items()))
+    return " · ".join(f"{lab.name}: {lab.description}" for lab in c.labels if lab.description)
+
+
+def controls(rubric: Rubric, claim_id: int) -> None:
+    """One keyed container per criterion (the script finds them by class), then the flag and
+    the corrected answer."""
+    for i, c in enumerate(rubric.criteria):
+        letter = CRITERION_KEYS[i] if i < len(CRITERION_KEYS) else ""
+        kind = "text" if c.type in ("text", "interval") else (
+            "multi" if c.multi_select else "single")
+        with st.container(key=f"glcrit-{letter.lower() or 'x'}-{kind}-{i}-{claim_id}", border=True):
+            # Names and instructions are written by a lead, and may come from imported data.
+            st.markdown(f"`{letter}` **{md(c.name)}**" + ("" if c.required else " (optional)"))
+            if c.instructions:
+                st.caption(md(c.instructions, 2000))
+            _control(c, claim_id)
+    with st.container(key="glflag"):
+        st.checkbox("`F` Flag for a lead (unsafe or broken item)", key=key_of(claim_id, "_flag"))
+    if rubric.corrected_answer.enabled:
+        with st.expander("Corrected answer (optional)"):
+            st.text_area("The answer the assistant should have given",
+                         key=key_of(claim_id, "_correction"),
+                         help=rubric.corrected_answer.instructions or None)
+
+
+def _control(c: Criterion, claim_id: int) -> None:
+    key = key_of(claim_id, c.name)
+    if c.type == "text":
+        st.text_area(c.name, key=key, label_visibility="collapsed", height=68)
+        return
+    if c.type == "interval":
+        lo, hi = c.scale
+        st.number_input(c.name, float(lo), float(hi), None, key=key, label_visibility="collapsed")
+        return
+    options = _options(c)
+    shown = _shown(options)
+    st.segmented_control(md(c.name), options, format_func=lambda o: md(shown[o]), key=key,
+                         selection_mode="multi" if c.multi_select else "single",
+                         label_visibility="collapsed")
+    anchors = _anchors(c)
+    if anchors:
+        st.caption(md(anchors, 2000))
+
+
+def answers(rubric: Rubric, claim_id: int) -> tuple[dict[str, review.Answer], str | None]:
+    """The widgets' values as library answers, and the corrected answer."""
+    ss = st.session_state
+    flagged = bool(ss.get(key_of(claim_id, "_flag")))
+    out: dict[str, review.Answer] = {}
+    for c in rubric.criteria:
+        v = ss.get(key_of(claim_id, c.name))
+        if c.type == "text":
+            if v and v.strip():
+                out[c.name] = review.Answer(v.strip())
+            continue
+        na = v == NA or (isinstance(v, list) and NA in v)
+        if c.type == "boolean" and v in ("yes", "no"):
+            v = v == "yes"
+        if na:
+            out[c.name] = review.Answer(not_applicable=True, flagged=flagged)
+        elif v is not None and v != []:
+            out[c.name] = review.Answer(v, flagged=flagged)
+        elif flagged:
+            out[c.name] = review.Answer(flagged=True)
+    correction = (ss.get(key_of(claim_id, "_correction")) or "").strip() or None
+    return out, correction
+
+
+def forget(claim_id: int) -> None:
+    """Drop a finished item's widget values from the session."""
+    prefix = f"gl_{claim_id}_"
+    for k in [k for k in st.session_state if isinstance(k, str) and k.startswith(prefix)]:
+        del st.session_state[k]
+
+
+# -- the item ----------------------------------------------------------------------------------
+def _text(value: str | None) -> None:
+    """Untrusted text, plain: never Markdown or HTML."""
+    if value is None or value == "":
+        st.text("(empty)")
+        return
+    cut = value if len(value) <= MAX_CHARS_SHOWN else value[:MAX_CHARS_SHOWN] + " …(cut)"
+    st.text(visible(cut))
+
+
+def _blob(x: Any) -> str:
+    return x if isinstance(x, str) else json.dumps(x, indent=2, ensure_ascii=False, default=str)
+
+
+def draw_payload(p: review.Payload) -> None:
+    if isinstance(p, review.SpanPayload):
+        _span(p)
+    elif isinstance(p, review.SessionPayload):
+        _session(p)
+    elif isinstance(p, review.ComparisonPayload):
+        _comparison(p)
+    else:
+        st.text(visible(f"item {p.item_id} · dataset {p.dataset or '—'}"))
+        with st.chat_message("user"):
+            _text(p.input)
+        with st.chat_message("assistant"):
+            _text(p.output)
+
+
+def _span(p: review.SpanPayload) -> None:
+    when = "" if p.start_time is None else f"{p.start_time:%Y-%m-%d %H:%M} UTC"
+    st.text(visible(f"{p.app or '(no app)'} · {p.model_version or '(no version)'} · {when} · "
+                    f"{p.status or ''}"))
+    if p.error_message:
+        st.text(visible(f"error: {p.error_message}"))
+    if p.system:
+        with st.expander("System prompt"):
+            for s in p.system:
+                _text(s)
+    if p.earlier:
+        with st.expander(f"Earlier conversation ({len(p.earlier)} messages)"):
+            for m in p.earlier:
+                with st.chat_message("user" if m.role == "user" else "assistant"):
+                    _text(m.content)
+    for label, items in (("Retrieved context", p.retrieved_context),
+                         ("Tool results", p.tool_results)):
+        if items:
+            with st.expander(f"{label} ({len(items)})"):
+                for x in items:
+                    st.code(visible(_blob(x)), language=None, wrap_lines=True)
+    with st.chat_message("user"):
+        _text(p.user_message)
+    with st.chat_message("assistant"):
+        _text(p.output)
+
+
+def _session(p: review.SessionPayload) -> None:
+    turns = f"{len(p.turns)} turn" + ("" if len(p.turns) == 1 else "s")
+    st.text(visible(f"Session {p.session_id} · {p.app or '(no app)'} · {turns}: "
+                    "grade the whole conversation"))
+    for t in p.turns:
+        st.caption(f"Turn {t.turn_index if t.turn_index is not None else '—'}")
+        with st.chat_message("user"):
+            _text(t.user)
+        with st.chat_message("assistant"):
+            _text(t.assistant)
+
+
+def _comparison(p: review.ComparisonPayload) -> None:
+    st.text("Input")
+    with st.chat_message("user"):
+        _text(p.input)
+    a, b = st.columns(2, gap="medium")
+    with a, st.container(border=True, key="glanswer-a"):
+        st.markdown("**Answer A**")
+        _text(p.first)
+    with b, st.container(border=True, key="glanswer-b"):
+        st.markdown("**Answer B**")
+        _text(p.second)
+
+
+def _grade_value(r: dict[str, Any]) -> str:
+    if r["not_applicable"]:
+        return "N/A"
+    text = next((str(r[k]) for k in ("value_label", "value_labels", "value_text")
+                 if r[k] not in (None, "")), None)
+    if text is None:
+        text = "" if r["value_number"] is None else f"{r['value_number']:g}"
+    return " ".join(text.split())[:120] + (" · flagged" if r["flagged"] else "")
+
+
+def others_text(rows: list[dict[str, Any]]) -> str:
+    """Grades as an aligned plain-text table: source, by, criterion, value."""
+    table = [("source", "by", "criterion", "value")] + [
+        (visible(r["source"]), visible(r["author_id"] or ""), visible(r["criterion"]),
+         visible(_grade_value(r)))
+        for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)),
+                                 row[3]]) for row in table)
+
+
+def draw_others(rows: list[dict[str, Any]], title: str, expanded: bool = True) -> None:
+    """Judge scores and other reviewers' grades as plain text (light to draw on every
+    submission, and never Markdown: a note is a reviewer's text)."""
+    with st.expander(title, expanded=expanded):
+        if not rows:
+            st.caption("No judge scores or other reviewers' grades for it.")
+            return
+        st.text(others_text(rows))
+
+
+KEYBOARD_JS = """
+<script>
+(() => {
+  if (window.__goldenloopKeys) return;
+  window.__goldenloopKeys = true;
+  // Keys pressed before this script ran went nowhere: say when it listens (tests wait for it;
+  // Streamlit loads the script's element lazily, so it can come after the item is drawn).
+  document.documentElement.dataset.glKeys = "ready";
+  const LETTERS = "qwetyiop";
+  // The app says whether a run is in flight; count its changes so a click can wait for the
+  // rerun it caused to start and to finish.
+  const idle = () => {
+    const app = document.querySelector('[data-test-script-state]');
+    return !app || app.getAttribute("data-test-script-state") === "notRunning";
+  };
+  let changes = 0;
+  new MutationObserver((records) => { changes += records.length; })
+    .observe(document.documentElement,
+             {subtree: true, attributes: true, attributeFilter: ["data-test-script-state"]});
+  const seen = (el) => !el.checkVisibility || el.checkVisibility();
+  // The last match not left over from an earlier run, preferring one that is shown (Streamlit
+  // also renders hidden copies of some controls).
+  const last = (sel, root = document) => {
+    const all = Array.from(root.querySelectorAll(sel))
+      .filter(el => !el.closest('[data-stale="true"]'));
+    const shown = all.filter(seen), use = shown.length ? shown : all;
+    return use.length ? use[use.length - 1] : null;
+  };
+  // Only the current item counts: its marker container, and the controls inside it.
+  const current = () => last('[class*="st-key-glitem-"]');
+  const idOf = (el) => el ? Array.from(el.classList).find(c => c.startsWith("st-key-glitem-"))
+                          : null;
+  const crits = () => {
+    const it = current();
+    return it ? Array.from(it.querySelectorAll('[class*="st-key-glcrit-"]')) : [];
+  };
+  const button = (key) => last(`.st-key-${key} button`, current() || document);
+  const info = (el) => {
+    const cls = Array.from(el.classList).find(c => c.startsWith("st-key-glcrit-"));
+    const [letter, kind] = cls.slice("st-key-glcrit-".length).split("-");
+    return {letter, kind};
+  };
+  const typing = (el) => el && (el.tagName === "TEXTAREA" || el.isContentEditable ||
+      (el.tagName === "INPUT" && !["checkbox", "radio", "button"].includes(el.type)));
+  let focus = 0, item = null, chain = Promise.resolve(), pending = 0;
+  const paint = () => {
+    const id = idOf(current());
+    if (id !== item) {  // a new item: start at the top, out of any text box
+      item = id; focus = 0;
+      if (typing(document.activeElement)) document.activeElement.blur();
+    }
+    crits().forEach((el, i) => {
+      el.style.outline = i === focus ? "2px solid #ff4b4b" : "";
+      el.style.outlineOffset = "2px";
+      el.dataset.glFocused = i === focus ? "1" : "0";
+    });
+  };
+  setInterval(paint, 150);
+  const sleep = (ms) => new Promise(r => setTimeout(r, ms));
+  const untilIdle = async (ms) => {
+    const t0 = Date.now();
+    while (!idle() && Date.now() - t0 < ms) await sleep(20);
+  };
+  // A click, then its rerun seen to start and finish (or, if none is seen, a short wait).
+  const click = async (b) => {
+    if (!b) return;
+    const before = changes, t0 = Date.now();
+    const log = (window.__glLog = window.__glLog || []);  // the last clicks, for diagnosis
+    log.push(b.innerText.trim() + "@" + idOf(current()));
+    if (log.length > 40) log.shift();
+    b.click();
+    while (Date.now() - t0 < 15000) {
+      await sleep(20);
+      if (idle() && (changes > before || Date.now() - t0 > 1500)) return;
+    }
+  };
+  // Every key that clicks waits, in order, behind the reruns of the keys before it: a click
+  // sent mid-rerun could land on controls about to be replaced. The page marks itself busy
+  // (data-gl-keys-pending) while keys wait.
+  const queue = (fn) => {
+    pending++;
+    document.documentElement.dataset.glKeysPending = String(pending);
+    chain = chain.then(async () => {
+      try {
+        await untilIdle(15000);
+        paint();
+        await fn();
+      } catch (err) {
+        console.error("goldenloop keys", err);
+      } finally {
+        pending--;
+        document.documentElement.dataset.glKeysPending = String(pending);
+      }
+    });
+  };
+  const move = (i, intoText = true) => {
+    const list = crits();
+    if (!list.length) return;
+    focus = Math.max(0, Math.min(list.length - 1, i));
+    paint();
+    const el = list[focus];
+    el.scrollIntoView({block: "nearest"});
+    if (intoText && info(el).kind === "text") {
+      const box = el.querySelector("textarea, input");
+      if (box) setTimeout(() => box.focus(), 0);  // after this key, so it is not typed in
+    }
+  };
+  // Focus keys act at once when nothing waits, else in turn behind the waiting keys.
+  const soon = (fn) => (pending === 0 && idle()) ? (paint(), fn()) : queue(fn);
+  // The option button showing digit ``want`` in criterion ``i`` of the current item. A
+  // control drawn for the first time may still be loading its code (Streamlit loads widget
+  // components lazily), so its buttons can come a moment after its container: wait for them
+  // rather than drop the key.
+  const option = async (i, want) => {
+    const t0 = Date.now();
+    while (Date.now() - t0 < 5000) {
+      const el = crits()[i];
+      const b = el && Array.from(el.querySelectorAll("button")).filter(seen).find(x => {
+        const t = x.innerText.trim();
+        return t === want || t.startsWith(want + " · ");
+      });
+      if (b) return b;
+      await sleep(20);
+    }
+    return null;
+  };
+  const pick = async (k) => {
+    const list = crits();
+    const i = focus, el = list[i];
+    if (!el) return;
+    const kind = info(el).kind;
+    if (kind === "single") move(focus + 1, false);
+    const b = await option(i, k === "0" ? "0 · N/A" : k);
+    if (!b) {
+      (window.__glLog = window.__glLog || []).push(`no option ${k} in criterion ${i}`);
+      return;
+    }
+    const on = ["aria-checked", "aria-pressed", "data-selected"]
+        .some(a => b.getAttribute(a) === "true")
+        || (b.getAttribute("kind") || "").endsWith("Active");
+    // The item is a form: a pick reruns nothing, so there is no run to wait for.
+    if (kind === "multi" || !on) toggle(b);
+  };
+  const toggle = (b) => {
+    const log = (window.__glLog = window.__glLog || []);
+    log.push(b.innerText.trim() + "@" + idOf(current()));
+    if (log.length > 40) log.shift();
+    b.click();
+  };
+  const ACTIONS = {s: "gl_skip", l: "gl_later"};
+  document.addEventListener("keydown", (e) => {
+    if (e.metaKey || e.altKey) return;
+    const active = document.activeElement;
+    if (e.ctrlKey) {
+      if (e.key === "Enter" && document.querySelector(".st-key-gl_submit")) {
+        e.preventDefault(); e.stopPropagation();
+        if (typing(active)) active.blur();  // commits the text box's value first
+        queue(async () => { await sleep(60); await untilIdle(15000);
+                            await click(button("gl_submit")); });
+      }
+      return;
+    }
+    if (typing(active)) {
+      if (e.key === "Escape") active.blur();
+      return;
+    }
+    const k = e.key.toLowerCase();
+    // Decide from what is on the page now (even if a rerun is redrawing it); find the control
+    // to click only when it is this key's turn.
+    if (k === "u" && document.querySelector(".st-key-gl_undo, .st-key-gl_undo0")) {
+      e.preventDefault();
+      queue(() => click(button("gl_undo") || last(".st-key-gl_undo0 button")));
+      return;
+    }
+    if (!document.querySelector('[class*="st-key-glitem-"]')) return;
+    if (ACTIONS[k]) { e.preventDefault(); queue(() => click(button(ACTIONS[k]))); return; }
+    if (!document.querySelector('[class*="st-key-glcrit-"]')) return;
+    if (LETTERS.includes(k)) {
+      e.preventDefault();
+      soon(() => {
+        const i = crits().findIndex(el => info(el).letter === k);
+        if (i >= 0) move(i);
+      });
+    } else if (k === "j" || k === "arrowdown") { e.preventDefault(); soon(() => move(focus + 1)); }
+    else if (k === "k" || k === "arrowup") { e.preventDefault(); soon(() => move(focus - 1)); }
+    else if (k === "f") {
+      e.preventDefault();
+      queue(async () => {
+        const box = last('.st-key-glflag input[type="checkbox"]', current() || document);
+        if (box) toggle(box);
+      });
+    } else if (/^[0-9]$/.test(k)) {
+      e.preventDefault();
+      queue(() => pick(k));
+    }
+  }, true);
+})();
+</script>
+"""
+
+
+def keyboard() -> None:
+    st.html(KEYBOARD_JS, unsafe_allow_javascript=True)

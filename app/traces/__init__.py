@@ -1,0 +1,1 @@
+"""The Traces page: spans behind a chart, one trace as a tree, one conversation."""
