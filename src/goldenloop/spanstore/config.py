@@ -103,6 +103,11 @@ def _common(query: dict, url: str) -> dict:
     return out
 
 
+def is_plain_name(name: str) -> bool:
+    """A name that may be spliced into SQL as an identifier (database, cluster)."""
+    return bool(_NAME.match(name))
+
+
 def password(cfg: SpanStoreConfig) -> str:
     """The password from the environment variable the configuration names ('' when unset)."""
     return os.environ.get(cfg.password_env, "")
