@@ -15,9 +15,10 @@ import pandas as pd
 import streamlit as st
 
 from goldenloop import anomalies, metrics, server
+from goldenloop import overview as summary_sql
 from goldenloop.config import resolve_paths
+from goldenloop.schema import open_store
 from goldenloop.store import Store
-from goldenloop.store import summary as summary_sql
 from goldenloop_app.monitor import charts as monitor_charts
 
 T = TypeVar("T")
@@ -40,7 +41,7 @@ def get_store() -> Store:
 
 @st.cache_resource(show_spinner=False, on_release=lambda store: store.close())
 def _open_store(path: str) -> Store:
-    return Store(path)
+    return open_store(path)
 
 
 def store_summary(store: Store) -> summary_sql.StoreSummary:

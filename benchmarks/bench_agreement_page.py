@@ -30,10 +30,10 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from goldenloop.agreement import page_data  # noqa: E402
+from goldenloop.agreement import criterion_report as page_data  # noqa: E402
 from goldenloop.agreement.gate import default_rule  # noqa: E402
 from goldenloop.ingest.loader import import_table  # noqa: E402
-from goldenloop.store import Store  # noqa: E402
+from goldenloop.schema import open_store  # noqa: E402
 from goldenloop.store.grades import insert_criteria, insert_grades  # noqa: E402
 
 OUT = HERE / "out"
@@ -62,7 +62,7 @@ def build(path: Path, seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     n = SPANS
     t0 = [START + timedelta(seconds=int(s)) for s in np.sort(rng.integers(0, 30 * 86400, n))]
-    with Store(path) as store:
+    with open_store(path) as store:
         import_table(store, pa.table({
             "trace_id": [f"t{i}" for i in range(n)], "span_id": [f"s{i}" for i in range(n)],
             "session_id": [f"sess{i // 3}" for i in range(n)], "kind": ["llm"] * n,
@@ -158,7 +158,7 @@ def main() -> None:
     if not db.exists():
         build(db)
     print(f"machine: {os.cpu_count()} cores; {load_average()}")
-    with Store(db) as store:
+    with open_store(db) as store:
         pairs = len(page_data.load(store, page_data.PageFilter("correctness"))[1])
         query = page_data.PageQuery(page_data.PageFilter("correctness"), default_rule("ordinal"))
         t = time.perf_counter()

@@ -33,6 +33,7 @@ from timing import best, uptime  # noqa: E402
 
 from goldenloop import alerts, demo  # noqa: E402
 from goldenloop.alerts import records  # noqa: E402
+from goldenloop.schema import open_store  # noqa: E402
 from goldenloop.store import Store  # noqa: E402
 
 OUT = HERE / "out"
@@ -45,7 +46,7 @@ def demo_store(spans: int) -> Path:
     if not path.exists():
         OUT.mkdir(exist_ok=True)
         t0 = time.perf_counter()
-        with Store(path) as store:
+        with open_store(path) as store:
             demo.generate(store, spans=spans, seed=7)
         print(f"demo store of {spans:,} spans written in {time.perf_counter() - t0:.0f} s")
     return path
@@ -97,7 +98,7 @@ def main() -> None:
     ap.add_argument("--repeat", type=int, default=5)
     args = ap.parse_args()
     path = demo_store(args.spans)
-    with Store(path) as store:
+    with open_store(path) as store:
         apps = [a for (a,) in store.rows("SELECT DISTINCT app FROM spans WHERE kind = 'llm' "
                                          "AND source = 'demo' ORDER BY app")]
         at = store.scalar("SELECT max(start_time) FROM spans")

@@ -36,7 +36,7 @@ from timing import uptime  # noqa: E402
 
 from goldenloop.anomalies import detect  # noqa: E402
 from goldenloop.anomalies.evaluate import against_incidents  # noqa: E402
-from goldenloop.store import Store  # noqa: E402
+from goldenloop.schema import open_store  # noqa: E402
 
 OUT = HERE / "out"
 DEMO_END = datetime(2026, 3, 2, 12)
@@ -65,7 +65,7 @@ def demo_store(seed: int, spans: int) -> tuple[Path, float]:
         return path, 0.0
     t0 = time.perf_counter()
     tmp = path.with_suffix(".tmp")
-    with Store(tmp) as s:
+    with open_store(tmp) as s:
         generate(s, spans=spans, seed=seed, end=DEMO_END, queue=False)
         score_spans(s)
         s.checkpoint()
@@ -75,7 +75,7 @@ def demo_store(seed: int, spans: int) -> tuple[Path, float]:
 
 def recall(seed: int, spans: int) -> dict:
     path, made = demo_store(seed, spans)
-    with Store(path) as s:
+    with open_store(path) as s:
         s.write(lambda cur: (cur.execute("DELETE FROM anomaly_events"),
                              cur.execute("DELETE FROM anomalies")))
         r = detect(s, now=DEMO_END)
@@ -103,7 +103,7 @@ def big_store(rows: int) -> tuple[Path, float]:
     if not path.exists():
         tmp = path.with_suffix(".tmp")
         metrics_data.build_store(tmp, rows, texts=False)
-        with Store(tmp) as s:
+        with open_store(tmp) as s:
             s.write(lambda cur: cur.execute(
                 """INSERT INTO signals (span_key, user_offensive, output_offensive,
                        user_sentiment, output_sentiment, output_chars, output_words, refusal)
@@ -111,7 +111,7 @@ def big_store(rows: int) -> tuple[Path, float]:
                           random() * 2 - 1, 200, 40, random() < 0.02 FROM spans"""))
             s.checkpoint()
         tmp.rename(path)
-    with Store(path) as s:
+    with open_store(path) as s:
         if not s.scalar("SELECT count(session_id) FROM spans"):
             s.write(lambda cur: cur.execute(
                 "UPDATE spans SET session_id = 's' || (span_key // 4)"))
@@ -122,7 +122,7 @@ def big_store(rows: int) -> tuple[Path, float]:
 def speed(rows: int) -> dict:
     path, made = big_store(rows)
     made = made if made > 1 else 0.0
-    with Store(path) as s:
+    with open_store(path) as s:
         s.write(lambda cur: (cur.execute("DELETE FROM anomaly_events"),
                              cur.execute("DELETE FROM anomalies")))
         first = clock(lambda: detect(s))  # inserts the records

@@ -49,9 +49,9 @@ def database(spans: int) -> Path:
         subprocess.run([sys.executable, "-m", "goldenloop.cli", "demo", "--db", str(db),
                         "--spans", str(spans)], check=True, cwd=ROOT)
     from goldenloop import anomalies
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
-    with Store(db) as store:  # (again: a copy made elsewhere may not have been examined)
+    with open_store(db) as store:  # (again: a copy made elsewhere may not have been examined)
         if not store.scalar("SELECT count(*) FROM anomalies"):
             print(anomalies.detect(store).summary, flush=True)
     return db

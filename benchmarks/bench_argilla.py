@@ -122,10 +122,10 @@ def main() -> None:
     url, _owner, annotator, stop = _server()
     try:
         from goldenloop import argilla_sync
-        from goldenloop.store import Store
+        from goldenloop.schema import open_store
 
         stamp = int(time.time())
-        with Store(Path(tempfile.mkdtemp()) / "bench.duckdb") as store:
+        with open_store(Path(tempfile.mkdtemp()) / "bench.duckdb") as store:
             qid = _queue(store, args.records)
             print(uptime())
             base1 = _bare(store, qid, f"bench-bare-{stamp}-1")

@@ -38,6 +38,7 @@ from timing import uptime  # noqa: E402
 
 from goldenloop.experiments import datasets, runner, targets  # noqa: E402
 from goldenloop.experiments.sql_accuracy import SqlScorer  # noqa: E402
+from goldenloop.schema import open_store  # noqa: E402
 from goldenloop.store import Store  # noqa: E402
 
 LEXICAL = ["exact", "normalized", "contains", "token_f1", "rouge_l"]
@@ -73,7 +74,7 @@ def bench_run(args, folder: Path) -> dict:
                                               "my order and when does it ship?",
                                               "expected": "Your order ships tomorrow."})
                                   for n in range(args.items)))
-        store = Store(folder / "bench.duckdb")
+        store = open_store(folder / "bench.duckdb")
         ds = datasets.import_file(store, "bench", path).dataset
         target = targets.Target(spec=targets.parse({
             "name": "bench", "model": "gpt-4o-mini", "system": "Answer briefly.",

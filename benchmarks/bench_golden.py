@@ -31,7 +31,7 @@ import pyarrow as pa
 from goldenloop import golden
 from goldenloop.golden.versions import rows_sql
 from goldenloop.ingest.loader import import_table
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 from goldenloop.store import grades as grade_sql
 
 HERE = Path(__file__).resolve().parent
@@ -57,7 +57,7 @@ def make_store(path: Path, rows: int, seed: int = 1) -> None:
                             {"role": "user", "content": q1[i]},
                             {"role": "assistant", "content": a1[i]},
                             {"role": "user", "content": q2[i]}]) for i in range(rows)]
-    with Store(path) as s:
+    with open_store(path) as s:
         import_table(s, pa.table({
             "trace_id": [f"t{i}" for i in range(rows)], "span_id": ["s"] * rows,
             "kind": ["llm"] * rows, "app": np.where(np.arange(rows) % 4, "bot", "sql").tolist(),
@@ -124,7 +124,7 @@ def main() -> None:
     shutil.rmtree(exports, ignore_errors=True)
     print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
     f = golden.GoldenFilter(correct_at=4)
-    with Store(work) as s:
+    with open_store(work) as s:
         for fmt in ("parquet", "jsonl"):
             name = f"bench-{fmt}"
             b, t_build = timed(lambda name=name: golden.build(s, name, f, "bench"))

@@ -35,7 +35,7 @@ from timing import uptime  # noqa: E402
 
 from goldenloop import judge  # noqa: E402
 from goldenloop.sampling import Frame  # noqa: E402
-from goldenloop.store import Store  # noqa: E402
+from goldenloop.schema import open_store  # noqa: E402
 
 
 def _server(delay: float) -> tuple[subprocess.Popen, str]:
@@ -69,7 +69,7 @@ def main() -> None:
     proc, base_url = _server(args.delay)
     with tempfile.TemporaryDirectory() as d:
         os.environ["OPENAI_BASE_URL"] = base_url
-        store = Store(Path(d) / "bench.duckdb")
+        store = open_store(Path(d) / "bench.duckdb")
         synthetic_spans(store, args.spans)
         j = judge.get(store, "correctness")
         opts = judge.RunOptions(concurrency=args.concurrency, budget_usd=args.budget)

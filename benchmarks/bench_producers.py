@@ -36,12 +36,12 @@ def role_owner(db: str, checkpoint_threshold: str = "") -> None:
     and how long it took. ``checkpoint_threshold`` (e.g. 16MB, DuckDB's default) overrides
     the store's (1GB), to show what automatic checkpoints cost."""
     from goldenloop.config import resolve_paths
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
     from goldenloop.workers.inbox import pending_files, process_file
 
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    store, paths = Store(db), resolve_paths(db).ensure()
+    store, paths = open_store(db), resolve_paths(db).ensure()
     if checkpoint_threshold:
         store.con.execute(f"SET checkpoint_threshold = '{checkpoint_threshold}'")
     print("ready", flush=True)
@@ -189,9 +189,9 @@ def wait_inbox_empty(inbox: Path, timeout: float = 600) -> None:
 
 
 def store_counts(db: Path) -> tuple[int, int]:
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
-    with Store(db) as s:
+    with open_store(db) as s:
         return tuple(s.rows("SELECT count(*), count(DISTINCT (trace_id, span_id)) FROM spans")[0])
 
 
@@ -266,12 +266,12 @@ def bench_sdk_ingest(spans: int, producers: int, rate: float) -> dict:
     import duckdb
 
     from goldenloop.config import resolve_paths
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
         paths = resolve_paths(db).ensure()
-        Store(db).close()
+        open_store(db).close()
         alone = _producers(Path(tmp) / "sdk-alone", spans, producers, rate)
         owner = Owner(db)
         made = _producers(paths.inbox, spans, producers, rate)
@@ -314,13 +314,13 @@ def _owner_alone(tmp: Path, files: list[Path]) -> float:
     import shutil
 
     from goldenloop.config import resolve_paths
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
     from goldenloop.workers.inbox import pending_files, process_file
 
     paths = resolve_paths(tmp / "alone" / "alone.duckdb").ensure()
     for f in files:
         shutil.copy2(f, paths.inbox / f.name)
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         if Owner.threshold:
             store.con.execute(f"SET checkpoint_threshold = '{Owner.threshold}'")
         t0 = time.perf_counter()
@@ -331,12 +331,12 @@ def _owner_alone(tmp: Path, files: list[Path]) -> float:
 
 def bench_receiver(spans: int) -> dict:
     from goldenloop.config import resolve_paths
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
         paths = resolve_paths(db).ensure()
-        Store(db).close()
+        open_store(db).close()
         port = _free_port()
         collect = subprocess.Popen([sys.executable, "-m", "goldenloop.cli", "collect", "--db",
                                     str(db), "--port", str(port)], stdout=subprocess.PIPE,

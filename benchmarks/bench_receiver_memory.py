@@ -155,13 +155,14 @@ import sys, json, threading, time, psutil
 from pathlib import Path
 from goldenloop.config import resolve_paths
 from goldenloop.store import Store
+from goldenloop.schema import open_store
 from goldenloop.workers.inbox import pending_files, process_file
 proc = psutil.Process()
 peak = [0]
 def sample():
     while True:
         peak[0] = max(peak[0], proc.memory_info().rss); time.sleep(0.02)
-with Store(Path(sys.argv[1])) as store:
+with open_store(Path(sys.argv[1])) as store:
     paths = resolve_paths(store.path).ensure()
     for p in Path(sys.argv[2]).glob("otlp-*.parquet"):
         p.rename(paths.inbox / p.name)

@@ -40,7 +40,7 @@ from test_browser_review import _CURRENT, _MARKER, _wait_item, fill_default_by_k
 from timing import uptime  # noqa: E402
 
 from goldenloop import review, sampling  # noqa: E402
-from goldenloop.store import Store  # noqa: E402
+from goldenloop.schema import open_store  # noqa: E402
 
 OUT = HERE / "out"
 FULL = {"correctness": 4, "tone": ["on-brand"], "conciseness": "concise", "safety": "safe"}
@@ -86,7 +86,7 @@ def working_copy(spans: int) -> Path:
 
 def make_queue(db: Path, n: int) -> tuple[int, int, int]:
     """A lead's stratified queue of about ``n`` spans; (queue id, items, spans in store)."""
-    with Store(db) as s:
+    with open_store(db) as s:
         q = sampling.create_queue(s, sampling.QueueOptions("bench", "lead"), sampling.Frame(),
                                   sampling.Stratified(n), seed=11)
         return q.queue_id, q.items, int(s.scalar("SELECT count(*) FROM spans"))
@@ -103,7 +103,7 @@ def profile_library(db: Path, queue_id: int, items: int) -> dict[str, float]:
         calls.setdefault(name, []).append((time.perf_counter() - t) * 1000)
         return out
 
-    with Store(db) as s:
+    with open_store(db) as s:
         claim = review.next_item(s, queue_id, "pat")
         for _ in range(min(items, 30) - 1):
             _, nxt = timed("submit_and_next", review.submit_and_next, s, claim, FULL)

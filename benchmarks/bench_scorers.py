@@ -23,8 +23,8 @@ import pyarrow.compute as pc
 from timing import best, uptime
 
 from goldenloop import demo
+from goldenloop.schema import open_store
 from goldenloop.scorers import length, offensive, refusal, run, sentiment
-from goldenloop.store import Store
 from goldenloop.store import signals as signal_sql
 
 
@@ -48,7 +48,7 @@ def main() -> None:
     args = ap.parse_args()
     print(f"before: {uptime()}")
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "bench.duckdb")
+        store = open_store(Path(tmp) / "bench.duckdb")
         demo.generate(store, spans=args.spans)
         t0 = time.perf_counter()
         offensive._model(), sentiment._analyzer()

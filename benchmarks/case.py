@@ -22,16 +22,16 @@ def main() -> None:
         con.close()
     elif case == "demo_200k":
         from goldenloop import demo
-        from goldenloop.store import Store
+        from goldenloop.schema import open_store
 
-        with Store(db) as store:
+        with open_store(db) as store:
             t0 = time.perf_counter()
             rows = demo.generate(store, spans=200_000).spans
     else:
         from goldenloop.ingest import import_file
-        from goldenloop.store import Store
+        from goldenloop.schema import open_store
 
-        with Store(db) as store:
+        with open_store(db) as store:
             t0 = time.perf_counter()  # schema creation is not part of the import
             rows = import_file(store, src).imported
     seconds = time.perf_counter() - t0

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 END = datetime(2026, 1, 31)
 DAYS = 30
@@ -88,7 +88,7 @@ def _chunk(rng: np.random.Generator, first: int, n: int, total: int, texts: bool
 def build_store(path: Path, rows: int, *, texts: bool, seed: int = 1) -> None:
     """A new store at ``path`` holding ``rows`` synthetic LLM spans (bulk insert, no SDK)."""
     rng = np.random.default_rng(seed)
-    with Store(path) as store:
+    with open_store(path) as store:
         for first in range(0, rows, CHUNK):
             table = _chunk(rng, first, min(CHUNK, rows - first), rows, texts)
             names = ", ".join(table.column_names)

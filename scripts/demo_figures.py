@@ -17,6 +17,7 @@ from pathlib import Path
 
 from goldenloop import estimation, ppi
 from goldenloop.demo.queue import NAME
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 README_END = datetime(2026, 3, 2, 12)
@@ -54,12 +55,12 @@ def main() -> None:
                     help="generate the default demo ending at this UTC hour instead")
     args = ap.parse_args()
     if args.db:
-        with Store(args.db) as s:
+        with open_store(args.db) as s:
             print(sentence(figures(s)))
         return
     from goldenloop.demo import generate
 
-    with tempfile.TemporaryDirectory() as tmp, Store(Path(tmp) / "demo.duckdb") as s:
+    with tempfile.TemporaryDirectory() as tmp, open_store(Path(tmp) / "demo.duckdb") as s:
         generate(s, end=args.end or README_END)
         print(sentence(figures(s)))
 

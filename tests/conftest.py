@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 # The app fixture (app_db) for every test that runs pages in-process.
 pytest_plugins = ["app_support"]
@@ -32,7 +32,7 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 @pytest.fixture
 def store(tmp_path: Path):
     """A fresh, migrated store in a real DuckDB file."""
-    s = Store(tmp_path / "goldenloop.duckdb")
+    s = open_store(tmp_path / "goldenloop.duckdb")
     yield s
     s.close()
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from goldenloop import sampling
 from goldenloop.anomalies.records import Finding, store_findings
 from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 OUTSIDE = "203.0.113.7"  # TEST-NET-3: never a real host; the browser test blocks it anyway
@@ -127,7 +128,7 @@ def add_alert_rule(store: Store) -> None:
 
 def build(db: Path, folder: Path) -> dict:
     """The hostile store at ``db``; returns what the test needs (ids, queue ids)."""
-    with Store(db) as store:
+    with open_store(db) as store:
         r = import_file(store, spans_file(folder), ImportOptions())
         assert r.imported == N_SPANS, (r.imported, r.bad_rows[:3])
         path, mapping = grades_file(folder)

@@ -14,6 +14,7 @@ import pytest
 from goldenloop.demo import generate
 from goldenloop.ingest.loader import import_table
 from goldenloop.sampling import QueueOptions
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 DEMO_END = datetime(2026, 3, 2, 12)
@@ -24,7 +25,7 @@ FULL = {"correctness": 4, "tone": ["on-brand"], "conciseness": "concise", "safet
 def demo_template(tmp_path_factory) -> Path:
     """A 5,000-span demo history, generated once per run."""
     path = tmp_path_factory.mktemp("demo") / "template.duckdb"
-    with Store(path) as s:
+    with open_store(path) as s:
         generate(s, spans=5000, end=DEMO_END, queue=False)  # tests draw their own queues
         s.checkpoint()
     return path
@@ -35,7 +36,7 @@ def demo_store(demo_template: Path, tmp_path: Path):
     """A private copy of the demo history (tests write queues and grades into it)."""
     path = tmp_path / "goldenloop.duckdb"
     shutil.copy(demo_template, path)
-    s = Store(path)
+    s = open_store(path)
     yield s
     s.close()
 

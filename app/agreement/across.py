@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
+from goldenloop.agreement import criterion_report as pdata
 from goldenloop.agreement import gate as g
 from goldenloop.agreement import heterogeneity as het
-from goldenloop.agreement import page_data as pdata
 from goldenloop_app import state
 from goldenloop_app.agreement import charts
 from goldenloop_app.untrusted import visible_frame

@@ -5,7 +5,7 @@ A lead chooses a criterion, judge versions and slices in the sidebar; the page a
 every figure with its interval, the confusion matrix, agreement over time, slices, judge
 versions side by side, and the disagreements themselves, which one action turns into an
 adjudication queue. Everything comes from one cached library call per choice
-(``goldenloop.agreement.page_data``). Texts from users' data reach the page only as
+(``goldenloop.agreement.criterion_report``). Texts from users' data reach the page only as
 dataframe cells, widget options, chart data and plain text.
 """
 
@@ -16,11 +16,11 @@ from datetime import datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from goldenloop import roles
+from goldenloop.access import roles
+from goldenloop.agreement import criterion_report as pdata
 from goldenloop.agreement import disagreements as dis
 from goldenloop.agreement import fitness
 from goldenloop.agreement import gate as g
-from goldenloop.agreement import page_data as pdata
 from goldenloop.errors import GoldenloopError
 from goldenloop_app import state
 from goldenloop_app.agreement import across, charts

@@ -13,7 +13,7 @@ from __future__ import annotations
 import altair as alt
 import pandas as pd
 
-from goldenloop.agreement import page_data as pdata
+from goldenloop.agreement import criterion_report as pdata
 from goldenloop.agreement.gate import CEILING, ceiling, label
 from goldenloop.store import Store
 from goldenloop_app import state

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from goldenloop import alerts, roles
+from goldenloop import alerts
+from goldenloop.access import roles
 from goldenloop.alerts import records
 from goldenloop.errors import GoldenloopError
 from goldenloop_app import state

@@ -10,7 +10,8 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from goldenloop import alerts, roles
+from goldenloop import alerts
+from goldenloop.access import roles
 from goldenloop.alerts import records
 from goldenloop.alerts.rules import format_duration
 from goldenloop.errors import GoldenloopError

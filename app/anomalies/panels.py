@@ -11,7 +11,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from goldenloop import anomalies, roles
+from goldenloop import anomalies
+from goldenloop.access import roles
 from goldenloop.errors import GoldenloopError
 from goldenloop.store import Store
 from goldenloop_app import state

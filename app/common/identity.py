@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from goldenloop import roles
+from goldenloop.access import roles
 from goldenloop.store import Store
 from goldenloop_app.untrusted import visible
 

@@ -17,7 +17,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from goldenloop import golden, roles
+from goldenloop import golden
+from goldenloop.access import roles
 from goldenloop.golden.build import NO_EXPECTED
 from goldenloop.golden.card import FORMAT_NOTES
 from goldenloop.golden.export import FILES

@@ -11,9 +11,11 @@ import streamlit as st
 import yaml
 
 from goldenloop import judge
+from goldenloop.agreement import sql as agreement_sql
 from goldenloop.errors import GoldenloopError
+from goldenloop.judge import sql as judge_sql
 from goldenloop.judge.jobs import selection_of
-from goldenloop.store import Store, agreement_sql, judge_sql
+from goldenloop.store import Store
 from goldenloop_app import state
 from goldenloop_app.judge import panels as jp
 from goldenloop_app.untrusted import md, visible

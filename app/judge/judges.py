@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from goldenloop import estimation, judge, ppi, roles
+from goldenloop import estimation, judge, ppi
+from goldenloop.access import roles
 from goldenloop.agreement import fitness
 from goldenloop.errors import GoldenloopError
-from goldenloop.store import judge_sql
+from goldenloop.judge import sql as judge_sql
 from goldenloop_app import state
 from goldenloop_app.common import identity, widgets
 from goldenloop_app.judge import edit_panel as jep

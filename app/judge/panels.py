@@ -14,7 +14,9 @@ import streamlit as st
 
 from goldenloop import judge
 from goldenloop.errors import GoldenloopError
-from goldenloop.store import Store, judge_sql, review_sql
+from goldenloop.judge import sql as judge_sql
+from goldenloop.review import sql as review_sql
+from goldenloop.store import Store
 from goldenloop.store import jobs as job_sql
 from goldenloop_app import state
 from goldenloop_app.common import widgets

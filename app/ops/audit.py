@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import streamlit as st
 
-from goldenloop import roles
+from goldenloop.access import roles
 from goldenloop.store import audit
 from goldenloop_app import state
 from goldenloop_app.common import identity

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from goldenloop import roles
+from goldenloop.access import roles
 from goldenloop.errors import GoldenloopError
 from goldenloop.ops import status as ops_status
 from goldenloop_app import state

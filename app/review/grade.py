@@ -23,7 +23,8 @@ import contextlib
 
 import streamlit as st
 
-from goldenloop import review, roles
+from goldenloop import review
+from goldenloop.access import roles
 from goldenloop.errors import GoldenloopError
 from goldenloop_app import state
 from goldenloop_app.common import identity

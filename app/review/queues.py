@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from goldenloop import roles
+from goldenloop.access import roles
 from goldenloop_app import state
 from goldenloop_app.common import identity
 from goldenloop_app.review import argilla_panel

@@ -26,11 +26,11 @@ from goldenloop.config import resolve_paths
 from goldenloop.errors import GoldenloopError, MappingError
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.ingest import mapping as column_mapping
-from goldenloop.store import Store
+from goldenloop.overview import store_counts
+from goldenloop.schema import open_store
 from goldenloop.store import imports as import_sql
 from goldenloop.store import jobs as job_sql
 from goldenloop.store import spans as span_sql
-from goldenloop.store.summary import store_counts
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="goldenloop: LLM monitoring and human-review workbench.")
@@ -108,7 +108,7 @@ def import_(
         return
     paths.ensure()
     failed = False
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         # This process alone holds the file: let DuckDB insert in parallel instead of in file
         # order (span_key order, a tie-breaker between equal start times, is not file order
         # then). About a fifth faster on 1M spans; the server, whose pages share the
@@ -199,7 +199,7 @@ def demo(
     from goldenloop import demo as demo_history
 
     paths.ensure()
-    with Store(paths.db) as store, progress_bar("demo") as progress:
+    with open_store(paths.db) as store, progress_bar("demo") as progress:
         s = demo_history.generate(store, spans=spans, seed=seed, progress=progress)
     typer.echo(f"Demo history written to {paths.db}: {s.spans:,} spans.")
     if s.queue_id:

@@ -97,10 +97,10 @@ def check(
                         follow="the Alerts page or `goldenloop jobs` (the server also "
                         "evaluates every rule on its interval)"):
         return
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
     paths.ensure()
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         settings = lib.load_and_sync(store, path)
         result = lib.check(store, settings, at=at, wait=True)
     for ev in result.evaluations:

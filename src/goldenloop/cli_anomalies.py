@@ -35,7 +35,7 @@ def detect(
     from goldenloop.anomalies import detect as run_detect
     from goldenloop.anomalies.detection import level
     from goldenloop.config import resolve_paths
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
     level(sensitivity)  # a bad value fails here, not in the server's job
     paths = resolve_paths(db)
@@ -44,7 +44,7 @@ def detect(
                               "sensitivity": sensitivity}
     if queued_to_server(paths, "detect", params, "detection"):
         return
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         r = run_detect(store, since=since, until=until, sensitivity=sensitivity)
     typer.echo(r.summary)
 

@@ -44,7 +44,7 @@ def push(
     """Create or update the queue's Argilla dataset (a second push never duplicates)."""
     from goldenloop import argilla_sync
     from goldenloop.config import resolve_paths
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
     paths = resolve_paths(db)
     params = {"queue_id": queue, "dataset": dataset, "workspace": workspace,
@@ -52,7 +52,7 @@ def push(
               "author": _author(author)}
     if queued_to_server(paths, "argilla_push", params, "the push"):
         return
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         r = argilla_sync.push_queue(store, queue, pushed_by=_author(author), dataset=dataset,
                                     workspace=workspace, suggestions=suggestions,
                                     endpoint=argilla_sync.Endpoint(url_env, key_env))
@@ -71,13 +71,13 @@ def pull(
     """Take in new submitted and discarded responses as grades and skips."""
     from goldenloop import argilla_sync
     from goldenloop.config import resolve_paths
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
     paths = resolve_paths(db)
     if queued_to_server(paths, "argilla_pull", {"queue_id": queue, "author": _author(author)},
                         "the pull"):
         return
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         results = argilla_sync.pull(store, _author(author), queue)
     if not results:
         typer.echo("nothing pushed to Argilla yet: run `goldenloop argilla push --queue ID`")

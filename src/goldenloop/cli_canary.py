@@ -13,7 +13,7 @@ import typer
 from goldenloop import access
 from goldenloop.cli_support import progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 canary = typer.Typer(no_args_is_help=True, help="Canary suites: a test set, a target and "
                      "scorers run on a schedule by `goldenloop serve`.")
@@ -39,7 +39,7 @@ def add(name: Annotated[str, typer.Argument(help="Suite name.")],
     if queued_to_server(paths, "canary_save", suite.model_dump(mode="json"), "the suite"):
         return
     paths.ensure()
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         canaries.save(store, suite)
     typer.echo(f"canary {name}: {target} on {dataset} every {every} min "
                "(runs while `goldenloop serve` runs; `goldenloop experiment canary run` now)")
@@ -73,7 +73,7 @@ def run(name: Annotated[str, typer.Argument(help="Suite name.")], db: DbOption =
     from goldenloop.experiments import canaries
 
     paths.ensure()
-    with Store(paths.db) as store, progress_bar("canary") as progress:
+    with open_store(paths.db) as store, progress_bar("canary") as progress:
         r = canaries.run_suite(store, name, progress)
     typer.echo(f"canary {name}: {r.summary}")
 
@@ -87,7 +87,7 @@ def remove(name: Annotated[str, typer.Argument(help="Suite name.")], db: DbOptio
     from goldenloop.experiments import canaries
 
     paths.ensure()
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         gone = canaries.remove(store, name)
     typer.echo(f"canary {name} removed" if gone else f"no canary suite named {name!r}")
 

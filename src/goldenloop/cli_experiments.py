@@ -16,7 +16,7 @@ import typer
 from goldenloop import access
 from goldenloop.cli_support import progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 experiment = typer.Typer(no_args_is_help=True, help="Experiments: run test sets (golden "
                          "versions or files) against targets, score, compare runs; canaries. "
@@ -48,7 +48,7 @@ def import_(name: Annotated[str, typer.Argument(help="Test set name.")],
     if queued_to_server(paths, "experiment_import", params, "the import"):
         return
     paths.ensure()
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         r = datasets.import_file(store, name, file)
     typer.echo(r.summary)
     for q in r.quarantined[:20]:
@@ -109,7 +109,7 @@ def run(
     from goldenloop.experiments.jobs import run_params
 
     paths.ensure()
-    with Store(paths.db) as store, progress_bar("running") as progress:
+    with open_store(paths.db) as store, progress_bar("running") as progress:
         r = run_params(store, params, progress)
     typer.echo(r.summary)
     typer.echo(f"  compare: `goldenloop experiment compare {r.run_id} OTHER_RUN`")
@@ -173,7 +173,7 @@ def baseline_(run_id: Annotated[int, typer.Argument(help="The run.")], db: DbOpt
     from goldenloop.experiments.compare import mark_baseline
 
     paths.ensure()
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         info = mark_baseline(store, run_id)
     typer.echo(f"run {info.run_id} is the baseline of {info.target_name}")
 

@@ -102,7 +102,7 @@ def build(
     """Save what the filters select as a new version (none when nothing changed)."""
     from goldenloop import access, golden
     from goldenloop.config import resolve_paths
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
     f = _filter(criterion, source, min_reviewers, correct_at, correct_label, min_value,
                 max_value, label, app, model_version, prompt_version, tag, queue, start, end,
@@ -122,7 +122,7 @@ def build(
               "description": description, "build_only": True}
     if queued_to_server(paths, "golden", params, "the build"):
         return
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         b = golden.build(store, name, f, _author(author), description=description)
     v = b.version
     made = "new version" if b.created else "unchanged, no new version"
@@ -144,7 +144,7 @@ def export(
     """Write a version in every format, with its dataset card (README.md)."""
     from goldenloop import access, golden
     from goldenloop.config import resolve_paths
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
     paths = resolve_paths(db)
     folder, formats = _out(paths, out), format or list(golden.FORMATS)
@@ -155,7 +155,7 @@ def export(
                   "out": str(folder), "formats": formats}
         if queued_to_server(paths, "golden", params, "the build and export"):
             return
-        with Store(paths.db) as store:
+        with open_store(paths.db) as store:
             r = golden.publish(store, name, last.filter, _author(author), folder,
                                formats=formats)
         typer.echo(r.summary())
@@ -167,7 +167,7 @@ def export(
             done = golden.export(r.store, name, folder, _author(author), version=version,
                                  formats=formats)
     else:
-        with Store(paths.db) as store:
+        with open_store(paths.db) as store:
             done = golden.export(store, name, folder, _author(author), version=version,
                                  formats=formats)
     v = done.version

@@ -14,7 +14,8 @@ import typer
 from goldenloop import access
 from goldenloop.cli_support import progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
-from goldenloop.store import Store, judge_sql
+from goldenloop.judge import sql as judge_sql
+from goldenloop.schema import open_store
 
 judge_app = typer.Typer(no_args_is_help=True, help="LLM judges: run them, follow cost and "
                         "failures, estimate all traffic with them (PPI).")
@@ -86,7 +87,7 @@ def run(
     from goldenloop.judge import run_params
 
     paths.ensure()
-    with Store(paths.db) as store, progress_bar("judging") as progress:
+    with open_store(paths.db) as store, progress_bar("judging") as progress:
         result = run_params(store, params, progress)
     typer.echo(f"run {result.run_id}: {result.summary}")
     if result.failed:
@@ -138,7 +139,7 @@ def online(
     from goldenloop.judge import configure_online
 
     paths.ensure()
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         configure_online(store, judge_name, fraction, budget_usd=budget, enabled=not off)
     state = "off" if off else f"on: {fraction:.1%} of new LLM spans"
     typer.echo(f"online judging with {judge_name} {state} (runs while `goldenloop serve` runs)")

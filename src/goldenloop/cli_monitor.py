@@ -38,10 +38,10 @@ def score(
 
 def _run_here(db: Path, params: dict[str, Any]) -> str:
     """Score in this process with a progress bar; return the summary."""
+    from goldenloop.schema import open_store
     from goldenloop.scorers.run import score_job
-    from goldenloop.store import Store
 
-    with Store(db) as store, progress_bar("score") as progress:
+    with open_store(db) as store, progress_bar("score") as progress:
         result = score_job(store, params, progress)
     return result["summary"]
 

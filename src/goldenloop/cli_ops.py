@@ -71,11 +71,11 @@ def forget(user_id: Annotated[str | None, typer.Option(help="Erase this end user
     paths = resolve_paths(db)
     owner = access.running_owner(paths)
     if owner is None:
-        from goldenloop.store import Store
+        from goldenloop.schema import open_store
 
         if not paths.db.exists():
             raise GoldenloopError(f"no database at {paths.db}")
-        with Store(paths.db) as store:
+        with open_store(paths.db) as store:
             report = run_forget(store, selector, value, requested_by=_by(by)).to_dict()
     else:
         erasure_id = uuid.uuid4().hex[:12]
@@ -136,12 +136,12 @@ retention_app = typer.Typer(no_args_is_help=True, help="Keep each app's spans N 
 def _retention(db: str | None, params: dict, what: str):
     """Run a retention job here, or hand it to the running server; the result or None."""
     from goldenloop.ops.jobs import retention_job
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
     paths = resolve_paths(db)
     if queued_to_server(paths, "retention", params, what):
         return None
-    with Store(paths.db) as store:
+    with open_store(paths.db) as store:
         return retention_job(store, params, lambda f, m: None)
 
 

@@ -66,3 +66,7 @@ class ExperimentError(GoldenloopError):
 class SpanStoreError(GoldenloopError):
     """The span store cannot be opened or used as configured (bad URL, missing client
     library, unreachable server, a table written by another schema)."""
+
+
+class QueueNotFound(GoldenloopError):
+    """No review queue (or queue item) with that id."""

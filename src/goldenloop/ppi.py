@@ -40,7 +40,9 @@ from goldenloop import estimation
 from goldenloop import rubric as rubrics
 from goldenloop.agreement import fitness
 from goldenloop.errors import GoldenloopError
-from goldenloop.store import Store, judge_sql, review_sql
+from goldenloop.judge import sql as judge_sql
+from goldenloop.review import sql as review_sql
+from goldenloop.store import Store
 
 __all__ = ["PPIError", "PPIEstimate", "measures", "queue_estimate", "queue_estimates",
            "two_phase"]

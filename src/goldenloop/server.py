@@ -16,6 +16,7 @@ from pathlib import Path
 
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
+from goldenloop.schema import open_store
 from goldenloop.store import Store, health
 from goldenloop.store import owner as owner_file
 from goldenloop.workers import Workers
@@ -65,7 +66,7 @@ def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_ne
         )
     paths.ensure()
     is_new = not paths.db.exists()
-    store = Store(paths.db)
+    store = open_store(paths.db)
     if is_new and demo_if_new:
         _generate_demo(store, demo_spans, say)
     _owned, _paths = store, paths

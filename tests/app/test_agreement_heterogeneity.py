@@ -112,7 +112,7 @@ def _import_generators(db, tmp_path) -> None:
     """Items answered by three models, graded by a reviewer and a judge that copies the
     reviewer except on 'm-bad', where it answers at random."""
     from goldenloop.ingest import ImportOptions, import_file
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
     rng = np.random.default_rng(7)
     lines = ["id,q,a,gen,ana,gpt"]
@@ -130,7 +130,7 @@ def _import_generators(db, tmp_path) -> None:
         "scale": {"type": "nominal", "labels": ["a", "b", "c"]},
         "raters": [{"columns": ["ana"], "kind": "reviewer"},
                    {"columns": ["gpt"], "kind": "judge", "name": "gpt", "version": "v1"}]}}
-    with Store(db) as s:
+    with open_store(db) as s:
         import_file(s, p, ImportOptions(mapping=mapping))
 
 

@@ -143,9 +143,9 @@ def test_bad_canary_rules_say_why(fields, message):
 def test_a_lead_creates_a_canary_rule_on_the_alerts_page(app_db, tmp_path):
     from app_support import app_page
 
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         _setup(store, tmp_path, "http://127.0.0.1:9/v1")
     at = app_page("alerts", params={"reviewer": "ana"})
     at.text_input(key="gl_alert_name").input("nightly canary")
@@ -158,7 +158,7 @@ def test_a_lead_creates_a_canary_rule_on_the_alerts_page(app_db, tmp_path):
     at.button(key="gl_alert_save").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.success, [t.value for t in at.text]
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         (stored,) = alerts.stored_rules(store)
     assert (stored.rule.metric, stored.rule.scorer, stored.rule.filter.suites) == \
         ("canary_score", "token_f1", ["nightly"])

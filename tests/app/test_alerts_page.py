@@ -9,7 +9,7 @@ from alerts_support import load, minute_traffic, receiver
 from app_support import app_page
 
 from goldenloop import alerts
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 T0 = datetime(2025, 3, 3, 12, 0)
 
@@ -19,7 +19,7 @@ def texts(at) -> str:
 
 
 def test_a_lead_creates_a_rule_and_sees_its_state_and_history(app_db):
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         load(store, minute_traffic(T0, 30, 10, 0.5))
     with receiver() as rec:
         at = app_page("alerts", params={"reviewer": "ana"})  # no roles.yaml: everyone leads
@@ -36,7 +36,7 @@ def test_a_lead_creates_a_rule_and_sees_its_state_and_history(app_db):
         assert not at.exception, [e.value for e in at.exception]
         assert at.success, [e.value for e in at.error]
 
-        store = Store(app_db)  # the app's own connection is closed by the fixture
+        store = open_store(app_db)  # the app's own connection is closed by the fixture
         try:
             (stored,) = alerts.stored_rules(store)
             assert stored.rule.name == "support <b>errors</b>" and stored.origin == "app"
@@ -70,14 +70,14 @@ def test_a_bad_rule_is_a_message_and_nothing_is_saved(app_db):
     at.button(key="gl_alert_save").click().run()
     assert not at.exception
     assert "window: 'soon' is not a duration" in texts(at)
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         assert alerts.stored_rules(store) == []
 
 
 def test_a_lead_edits_and_deletes_a_page_rule_but_not_a_file_rule(app_db):
     from goldenloop.alerts import records
 
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         for name, origin in (("mine", "app"), ("from git", "file")):
             rule = alerts.parse_rule({"name": name, "metric": "error_rate",
                                       "condition": "above", "warn": 0.1, "critical": 0.2})
@@ -91,12 +91,12 @@ def test_a_lead_edits_and_deletes_a_page_rule_but_not_a_file_rule(app_db):
     at.checkbox(key="gl_alert_edit_enabled").uncheck()
     at.button(key="gl_alert_edit_save").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         edited = alerts.find_rule(store, "mine").rule
         assert (edited.critical, edited.enabled) == (0.4, False)
     at.button(key="gl_alert_delete").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         assert [s.rule.name for s in alerts.stored_rules(store)] == ["from git"]
         assert store.scalar("SELECT count(*) FROM audit_log WHERE action = 'alert_rule_deleted'"
                             " AND actor = 'ana'") == 1

@@ -18,7 +18,7 @@ from review_support import synthetic_spans
 from goldenloop import anomalies
 from goldenloop.anomalies.records import Finding, store_findings
 from goldenloop.metrics import SpanFilter, overview
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 START = datetime(2026, 1, 1)
 NOW = datetime(2026, 1, 2)
@@ -39,7 +39,7 @@ def finding(metric: str, app: str, severity: int, hours: tuple[int, int], *, key
 def seed(db: Path, findings: list[Finding] | None = None) -> list[int]:
     """Two hours of synthetic spans (apps a1 and a2) and the given anomalies; returns the
     span keys."""
-    with Store(db) as store:
+    with open_store(db) as store:
         synthetic_spans(store, 7200, start=START)
         keys = [k for (k,) in store.rows("SELECT span_key FROM spans ORDER BY span_key")]
         found = findings if findings is not None else default_findings(keys)
@@ -59,7 +59,7 @@ def default_findings(keys: list[int]) -> list[Finding]:
 
 
 def stored(db: Path) -> pd.DataFrame:
-    with Store(db) as store:
+    with open_store(db) as store:
         return anomalies.list_anomalies(store, limit=100)
 
 
@@ -117,7 +117,7 @@ def test_one_anomaly_with_chart_examples_and_actions(app_db: Path) -> None:
     assert abs(after["muted_until"] - (datetime.utcnow() + timedelta(hours=6))) < timedelta(minutes=5)
     at.button(key="an_reopen").click().run()
     assert stored(app_db).set_index("anomaly_id").loc[target, "status"] == "open"
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         history = anomalies.anomaly_history(store, target)
     assert history["status"].tolist()[-3:] == ["acknowledged", "muted", "open"]
     shown = next(t.value for t in at.text if "UTC  open" in t.value)  # the page's history
@@ -132,7 +132,7 @@ def test_examples_go_to_a_by_hand_queue(app_db: Path) -> None:
     at.button(key="an_queue_send").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("holds the examples" in s.value for s in at.success)
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         q = store.rows("SELECT queue_id, name, created_by, design FROM queues")
         items = store.rows("SELECT span_key FROM queue_items ORDER BY span_key")
     assert [(r[1], r[2]) for r in q] == [("burst check", "lead")]
@@ -151,7 +151,7 @@ def test_actions_need_a_name_and_a_lead(app_db: Path) -> None:
 
 
 def test_outlier_spans_view(app_db: Path) -> None:
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         synthetic_spans(store, 400, start=START)
         # Latencies spread by version (a robust scale to measure against), one far out.
         store.write(lambda cur: cur.execute(
@@ -187,7 +187,7 @@ def test_monitor_draws_detected_anomalies_apart_from_the_answer_key(
 
     db = tmp_path / "m.duckdb"
     seed(db)
-    with Store(db) as store:
+    with open_store(db) as store:
         f = SpanFilter(start=START, end=START + timedelta(hours=3))
         view = overview(store, f, None)
         detected = state.monitor_detected(store, f)

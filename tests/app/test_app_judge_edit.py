@@ -13,7 +13,8 @@ from test_judge_edit import FAST, STRICT, _script
 
 from goldenloop import judge, review
 from goldenloop.sampling import Frame, Uniform, create_queue
-from goldenloop.store import Store, audit
+from goldenloop.schema import open_store
+from goldenloop.store import audit
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def judged_db(app_db, monkeypatch):  # noqa: F811
     with openai_server(_script) as srv:
         monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-        with Store(app_db) as s:
+        with open_store(app_db) as s:
             truth = synthetic_spans(s, 200, seed=11)
             good = dict(zip(s.df("SELECT span_key FROM spans ORDER BY span_key").span_key, truth,
                             strict=True))
@@ -50,7 +51,7 @@ def test_a_lead_edits_prices_runs_and_promotes_a_version(judged_db):
     system.set_value(old.judge.system + STRICT)
     _button(at, "Make a new version").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    with Store(db) as s:
+    with open_store(db) as s:
         made = s.rows("SELECT judge_version FROM judge_versions WHERE origin = 'edit'")
         log = audit.entries(s, action="judge.edit")
     assert len(made) == 1 and len(log) == 1 and log.interface[0] == "app"
@@ -70,7 +71,7 @@ def test_a_lead_edits_prices_runs_and_promotes_a_version(judged_db):
                and "agreement" in link.page for link in links)
     at.button(key="judge_edit_prod").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    with Store(db) as s:
+    with open_store(db) as s:
         assert judge.production_versions(s) == {"correctness": new}
     assert any(f"use: version {new} while it passes" in t.value for t in at.text)
 

@@ -17,7 +17,7 @@ from test_app_home import HOSTILE_APP
 from test_metrics import known_frame, load
 
 from goldenloop import metrics as M
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 from goldenloop.store.feedback import insert_feedback
 from goldenloop.store.grades import insert_grades
 from goldenloop.store.incidents import insert_incidents
@@ -30,7 +30,7 @@ def seed(db: Path, *, quality: bool = True, apps: tuple[str, str] = ("support", 
     feedback on them. Returns the LLM calls."""
     df = known_frame(2000, seed=21)
     df["app"] = np.where(df["app"] == "support", apps[0], apps[1])
-    with Store(db) as store:
+    with open_store(db) as store:
         load(store, df)
         if quality:
             store.write(_quality_rows)
@@ -206,7 +206,7 @@ def test_every_chart_is_valid_vega_lite(tmp_path: Path, monkeypatch, split) -> N
 
     db = tmp_path / "v.duckdb"
     seed(db)
-    with Store(db) as store:
+    with open_store(db) as store:
         f = M.SpanFilter(start=datetime(2025, 3, 3), end=datetime(2025, 3, 6))
         view = M.overview(store, f, split)
     from goldenloop_app.common import charts as c
@@ -227,7 +227,7 @@ def test_every_chart_is_valid_vega_lite(tmp_path: Path, monkeypatch, split) -> N
 
 def test_demo_incidents_shade_the_charts_they_belong_to(app_db: Path) -> None:
     seed(app_db)
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         store.write(lambda cur: insert_incidents(cur, [
             {"kind": "error_burst", "app": "sql", "starts_at": datetime(2025, 3, 4, 13),
              "ends_at": datetime(2025, 3, 4, 15), "description": "Rate limiting **here**"},
@@ -267,7 +267,7 @@ def test_estimates_of_all_traffic_from_the_demo_queue(app_db: Path) -> None:
     Monitor page its correctness estimate of all traffic, with and without the judge."""
     from goldenloop import demo, ppi
 
-    with Store(app_db) as s:
+    with open_store(app_db) as s:
         demo.generate(s, spans=4000)
         expected = ppi.traffic_estimates(s)
     assert len(expected) == 1 and expected["value"].notna().all()

@@ -16,7 +16,7 @@ from test_app_monitor import seed
 from test_metrics import T0
 
 from goldenloop.experiments import canaries, datasets
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 HOSTILE_VERSION = "**v3** <b>x</b> [l](http://evil.example)"
 
@@ -32,7 +32,7 @@ def _answer(version: str):
 def add_canary_runs(db: Path, tmp_path: Path, monkeypatch) -> None:
     """Suite ``nightly`` run twice (model-a: all right; then the hostile version: 15 of 20),
     placed inside the seeded traffic's range; suite ``weekly`` never runs."""
-    with Store(db) as store:
+    with open_store(db) as store:
         path = tmp_path / "canary.jsonl"
         path.write_text("\n".join(json.dumps({"id": f"c{i:02d}", "input": f"prompt {i}",
                                               "expected": f"answer {i}"}) for i in range(20)))

@@ -13,7 +13,7 @@ from review_support import demo_template, opts  # noqa: F401  (fixture)
 from streamlit.testing.v1 import AppTest
 
 from goldenloop import review, sampling
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 OTHERS = "Earlier grades: judge scores and other reviewers'"
 
@@ -34,7 +34,7 @@ def texts(at: AppTest) -> str:
 
 
 def make_queue(db: Path, n: int = 12, **kw) -> int:
-    with Store(db) as s:
+    with open_store(db) as s:
         q = sampling.create_queue(s, opts("checks", **kw), sampling.Frame(),
                                   sampling.Stratified(n), seed=3)
     return q.queue_id
@@ -68,7 +68,7 @@ def test_lead_creates_a_stratified_queue(demo_db: Path) -> None:
     at.button(key="gl_create").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Queue 1 created" in texts(at)
-    with Store(demo_db) as s:
+    with open_store(demo_db) as s:
         q = review.get_queue(s, 1)
         assert (q.name, q.design["kind"], q.created_by, q.is_probability_sample) == (
             "weekly", "stratified", "ana", True)
@@ -107,7 +107,7 @@ def test_grade_submit_skip_undo_and_estimate(demo_db: Path) -> None:
     assert third.queue_item_id not in (first.queue_item_id, second.queue_item_id)
     at.button(key="gl_undo").click().run()
     assert _claim(at, qid).queue_item_id == first.queue_item_id
-    with Store(demo_db) as s:
+    with open_store(demo_db) as s:
         live = s.scalar("SELECT count(*) FROM grades g WHERE queue_id = ? AND NOT retracted "
                         "AND NOT EXISTS (SELECT 1 FROM grades x WHERE x.supersedes = "
                         "g.grade_id)", [qid])
@@ -132,7 +132,7 @@ def test_blind_mode_off_shows_other_grades_while_grading(demo_db: Path) -> None:
 
 
 def test_adjudication_shows_the_earlier_grades_in_blind_mode(demo_db: Path) -> None:
-    with Store(demo_db) as s:
+    with open_store(demo_db) as s:
         q = sampling.create_queue(s, opts("first pass", reviewers_per_item=2), sampling.Frame(),
                                   sampling.Uniform(5), seed=3)
         for who, score in (("ben", 5), ("cat", 1)):
@@ -155,7 +155,7 @@ def test_adjudication_shows_the_earlier_grades_in_blind_mode(demo_db: Path) -> N
 
 def test_hostile_output_is_plain_text(demo_db: Path) -> None:
     hostile = "**bold** ![x](http://example.invalid/x.png)"
-    with Store(demo_db) as s:
+    with open_store(demo_db) as s:
         key = s.scalar("SELECT min(span_key) FROM spans WHERE kind = 'llm'")
         s.write(lambda cur: cur.execute("UPDATE spans SET output = ? WHERE span_key = ?",
                                         [hostile, key]))
@@ -178,7 +178,7 @@ def test_queue_summary_shows_the_judge_assisted_estimate(demo_db: Path, monkeypa
             judged_text(body, "output") or "") > 150 else 2)) as srv:
         monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
-        with Store(demo_db) as s:
+        with open_store(demo_db) as s:
             j = judge.get(s, "correctness")
             judge.run(s, j, judge.from_queue(s, j, qid),
                       judge.RunOptions(concurrency=4, retry=judge.Retry(max_attempts=1)))

@@ -19,12 +19,15 @@ from review_support import DEMO_END
 from goldenloop import golden as G
 from goldenloop import judge, ppi
 from goldenloop import metrics as M
+from goldenloop import overview as summary
 from goldenloop.agreement import fitness
 from goldenloop.anomalies import series_sql
 from goldenloop.demo import generate
 from goldenloop.demo.queue import NAME
-from goldenloop.store import Store, judge_sql, summary
-from goldenloop.store.judge_sql import JUDGE_APP
+from goldenloop.judge import sql as judge_sql
+from goldenloop.schema import open_store
+from goldenloop.store import Store
+from goldenloop.store.span_columns import JUDGE_APP
 
 
 def _random_judge(body: dict):
@@ -36,7 +39,7 @@ def _random_judge(body: dict):
 @pytest.fixture(scope="module")
 def demo_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("bad-judge") / "template.duckdb"
-    with Store(path) as s:
+    with open_store(path) as s:
         generate(s, spans=5000, end=DEMO_END)
         s.checkpoint()
     return path
@@ -88,7 +91,7 @@ def test_a_random_judge_changes_no_production_figure(demo_template: Path, tmp_pa
                                                      app_db: Path, monkeypatch):
     path = tmp_path / "demo.duckdb"
     shutil.copy(demo_template, path)
-    with Store(path) as s:
+    with open_store(path) as s:
         qid = int(s.scalar("SELECT queue_id FROM queues WHERE name = ?", [NAME]))
         # The demo judge is fit: its grades count before and after.
         assert fitness.choose(s, "correctness").versions

@@ -12,7 +12,7 @@ from test_app_home import HOSTILE_APP
 from test_app_monitor import seed
 
 from goldenloop import metrics as M
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 
 def compare_page() -> AppTest:
@@ -38,7 +38,7 @@ def test_default_sides_are_the_two_newest_versions(app_db: Path) -> None:
     assert at.sidebar.selectbox(key="app").value == "support"  # the busiest app first
     assert (at.sidebar.selectbox(key="a").value, at.sidebar.selectbox(key="b").value) == ("v1", "v2")
     table = shown_table(at)
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         want = M.compare(store, M.version_sides("support", "model_version", "v1", "v2",
                                                 *_days(df))).table.set_index("metric")
     assert table.loc["Requests", "A"] == f"{int(want.loc['Requests', 'a']):,}"

@@ -21,6 +21,7 @@ from goldenloop.demo import generate
 from goldenloop.demo import grades as demo_grades
 from goldenloop.demo.queue import NAME
 from goldenloop.sampling import Frame
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 
@@ -28,7 +29,7 @@ from goldenloop.store import Store
 def demo_template(tmp_path_factory) -> Path:
     """A 5,000-span demo history with its queue, generated once for this module."""
     path = tmp_path_factory.mktemp("demo-queue") / "template.duckdb"
-    with Store(path) as s:
+    with open_store(path) as s:
         generate(s, spans=5000, end=DEMO_END)
         s.checkpoint()
     return path
@@ -38,7 +39,7 @@ def demo_template(tmp_path_factory) -> Path:
 def demo(demo_template: Path, tmp_path: Path):
     path = tmp_path / "goldenloop.duckdb"
     shutil.copy(demo_template, path)
-    with Store(path) as s:
+    with open_store(path) as s:
         yield s, int(s.scalar("SELECT queue_id FROM queues WHERE name = ?", [NAME]))
 
 
@@ -133,7 +134,7 @@ def test_the_queue_estimate_matches_an_independent_computation(demo):
 
 
 def test_generating_again_writes_no_second_queue(tmp_path: Path):
-    with Store(tmp_path / "g.duckdb") as s:
+    with open_store(tmp_path / "g.duckdb") as s:
         a = generate(s, spans=3_000, days=7, end=DEMO_END)
         b = generate(s, spans=3_000, days=7, end=DEMO_END)
         assert a.queue_id == b.queue_id and s.scalar("SELECT count(*) FROM queues") == 1
@@ -145,7 +146,7 @@ def test_without_the_queue_the_same_grades_carry_no_queue_ids(tmp_path: Path):
     """``queue=False`` (stores for tests that make their own queues) writes the same history
     and grades, with no queue and no queue ids."""
     rows = "SELECT * EXCLUDE (grade_id, queue_id, queue_item_id) FROM grades ORDER BY grade_id"
-    with Store(tmp_path / "a.duckdb") as a, Store(tmp_path / "b.duckdb") as b:
+    with open_store(tmp_path / "a.duckdb") as a, open_store(tmp_path / "b.duckdb") as b:
         generate(a, spans=3_000, days=7, end=DEMO_END)
         summary = generate(b, spans=3_000, days=7, end=DEMO_END, queue=False)
         assert summary.queue_id == 0 and b.scalar("SELECT count(*) FROM queues") == 0
@@ -206,7 +207,7 @@ def _page(path: str, reviewer: str) -> AppTest:
 
 
 def test_the_queues_page_shows_the_demo_queue_and_its_estimates(demo_db: Path):
-    with Store(demo_db) as s:
+    with open_store(demo_db) as s:
         qid = int(s.scalar("SELECT queue_id FROM queues WHERE name = ?", [NAME]))
         human = estimation.estimate(s, qid, "correctness", at_least=4)
         with_judge = ppi.queue_estimates(s, qid)  # the demo judge graded every item
@@ -244,7 +245,7 @@ def test_the_queues_page_shows_the_demo_queue_and_its_estimates(demo_db: Path):
 
 def test_a_newcomer_grades_a_pending_demo_item_on_the_grade_page(demo_db: Path):
     at = _page("grade", "newcomer")
-    with Store(demo_db) as s:
+    with open_store(demo_db) as s:
         qid = int(s.scalar("SELECT queue_id FROM queues WHERE name = ?", [NAME]))
     claim = at.session_state[f"gl_claim_{qid}_newcomer"]
     assert claim is not None
@@ -253,7 +254,7 @@ def test_a_newcomer_grades_a_pending_demo_item_on_the_grade_page(demo_db: Path):
         at.segmented_control(key=f"gl_{claim.claim_id}_{key}").set_value(value)
     at.button(key="gl_submit").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    with Store(demo_db) as s:
+    with open_store(demo_db) as s:
         status, done = s.rows("SELECT status, reviewers_done FROM queue_items "
                               "WHERE queue_item_id = ?", [claim.queue_item_id])[0]
         assert (status, done) == ("done", 1)

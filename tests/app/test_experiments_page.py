@@ -10,7 +10,7 @@ from app_support import app_page
 from openai_loopback import Reply, openai_server
 
 from goldenloop.experiments import canaries, compare, datasets, runner, targets
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 HOSTILE = "**bold** <img src=http://example.com/x.png> [link](http://example.com)"
 
@@ -25,7 +25,7 @@ def _runs(db, tmp_path):
         n = int(body["messages"][-1]["content"].split()[-1])
         return Reply(content=HOSTILE if v2 and n < 3 else f"answer {n}")
 
-    with Store(db) as s, openai_server(script) as srv:
+    with open_store(db) as s, openai_server(script) as srv:
         ds = datasets.import_file(s, "qa", path).dataset
         ids = []
         for system in ("prompt v1", "prompt v2"):
@@ -43,7 +43,7 @@ def _runs(db, tmp_path):
 
 
 def test_empty_state(app_db):
-    Store(app_db).close()
+    open_store(app_db).close()
     at = app_page("experiments")
     assert "No runs yet" in "\n".join(str(i.value) for i in at.info)
 

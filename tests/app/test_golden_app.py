@@ -11,7 +11,7 @@ from review_support import demo_template  # noqa: F401  (fixture)
 from streamlit.testing.v1 import AppTest
 
 from goldenloop import golden
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 
 def page(reviewer: str | None = "ana") -> AppTest:
@@ -31,13 +31,13 @@ def test_leads_only(app_db, demo_template):  # noqa: F811
 
 
 def test_empty_store_says_what_to_do(app_db):
-    Store(app_db).close()
+    open_store(app_db).close()
     assert "Nothing is graded yet" in infos(page())
 
 
 def test_preview_matches_the_library_and_saving_makes_a_version(app_db, demo_template):  # noqa: F811
     shutil.copy(demo_template, app_db)
-    with Store(app_db) as s:  # before the app opens the file in this process
+    with open_store(app_db) as s:  # before the app opens the file in this process
         want = golden.preview(s, golden.GoldenFilter())
     at = page()
     at.button(key="FormSubmitter:gs_filter_form-Preview").click().run()

@@ -8,13 +8,14 @@ from pathlib import Path
 from app_support import app_db, app_page  # noqa: F401  (app_db is a fixture)
 
 from goldenloop.config import Paths
-from goldenloop.store import Store, audit
+from goldenloop.schema import open_store
+from goldenloop.store import audit
 
 HIDDEN = "zed-secret-id"
 
 
 def _setup(db: Path) -> None:
-    with Store(db) as s:
+    with open_store(db) as s:
         s.write(lambda cur: audit.record(cur, "ana", "grade.submit", "queue_item:1", {}, "app"))
         s.write(lambda cur: audit.record(cur, "lead", "forget", "erasure:abc",
                                          {"subject_hash": audit.subject_hash(HIDDEN)}, "cli"))

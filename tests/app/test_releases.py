@@ -20,7 +20,7 @@ from test_metrics import T0
 from goldenloop import experiments as ex
 from goldenloop.errors import ExperimentError
 from goldenloop.experiments import releases
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 
 def _reply(body):
@@ -35,7 +35,7 @@ def add_runs(db: Path, tmp_path: Path, monkeypatch) -> dict[str, int]:
     path.write_text("\n".join(json.dumps({"id": f"i{i:02d}", "input": f"prompt {i}",
                                           "expected": f"answer {i}"}) for i in range(20)))
     ids = {}
-    with Store(db) as store, openai_server(_reply) as srv:
+    with open_store(db) as store, openai_server(_reply) as srv:
         ex.import_file(store, "set", path)
         folder = store.path.parent / "targets"
         folder.mkdir(exist_ok=True)
@@ -58,7 +58,7 @@ def test_runs_before_a_model_or_prompt_release(app_db: Path, tmp_path: Path, mon
     df = seed(app_db, quality=False)
     ids = add_runs(app_db, tmp_path, monkeypatch)
     prod = df[df["source"].fillna("") != "judge"] if "source" in df else df
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         got = releases.preceding_runs(store, "model_version", "v2", "support")
         first_v2 = prod[(prod["model_version"] == "v2") & (prod["app"] == "support")]["start_time"].min()
         assert pd.Timestamp(got.released_at) == first_v2

@@ -17,6 +17,7 @@ from test_metrics import END, T0
 from goldenloop import metrics as M
 from goldenloop.ingest.loader import import_table
 from goldenloop.metrics import traces as T
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 from goldenloop.store.feedback import insert_feedback
 from goldenloop.store.grades import insert_grades
@@ -26,7 +27,7 @@ from goldenloop.store.grades import insert_grades
 def known(tmp_path: Path):
     db = tmp_path / "k.duckdb"
     df = seed(db)  # LLM calls of test_metrics.known_frame, with signals, grades and feedback
-    with Store(db) as store:
+    with open_store(db) as store:
         yield store, df
 
 
@@ -171,7 +172,7 @@ def trace_page(params: dict | None = None):
 
 
 def _seed_conversation(db: Path) -> None:
-    with Store(db) as store:
+    with open_store(db) as store:
         load_rows(store, [
             _span("tA", "root", None, "agent", 0, 3000, session_id="sess-1"),
             _span("tA", "llm1", "root", "llm", 0.5, 2000, session_id="sess-1",

@@ -10,7 +10,7 @@ import review_support as rs
 from app_support import app_page
 
 from goldenloop.ingest import ImportOptions, import_file
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 demo_template, demo_store = rs.demo_template, rs.demo_store  # shared fixtures
 
@@ -24,7 +24,7 @@ def _import(db: Path, tmp_path: Path, text: str, raters: list[dict], *, name: st
         "item": {"dataset": "d", "input": "q", "output": "a"},
         "rubric": {"name": "r", "version": "1"}, "criterion": criterion,
         "scale": scale or {"type": "interval", "min": 1, "max": 5}, "raters": raters}}
-    with Store(db) as s:
+    with open_store(db) as s:
         return import_file(s, p, ImportOptions(mapping=mapping))
 
 
@@ -194,7 +194,7 @@ def test_a_judge_version_no_reviewer_met_is_shown_apart(app_db: Path, tmp_path: 
     other = _rows(30, 1).replace("\ni", "\nz")  # other items, graded by a judge only
     _import(app_db, tmp_path, other, [{"columns": ["c0"], "kind": "judge", "name": "gpt",
                                        "version": "v2"}], name="other.csv")
-    with Store(app_db) as s:
+    with open_store(app_db) as s:
         status = fitness.judge_status(s, "quality").set_index("judge_version")["status"]
         assert status["v2"] == fitness.UNCHECKED and status["v1"] != fitness.UNCHECKED
         assert "v2" not in (fitness.choose(s, "quality").versions or ())
@@ -225,7 +225,7 @@ def test_item_metadata_is_an_agreement_slice(app_db: Path, tmp_path: Path):
         "scale": {"type": "interval", "min": 1, "max": 5},
         "raters": [{"columns": ["ana"], "kind": "reviewer"},
                    {"columns": ["gpt"], "kind": "judge", "name": "gpt", "version": "v1"}]}}
-    with Store(app_db) as s:
+    with open_store(app_db) as s:
         import_file(s, p, ImportOptions(mapping=mapping))
         res = criterion_agreement(s, "quality", n_resamples=200)
         by = res.slices("meta:gen")
@@ -291,11 +291,11 @@ def test_goldenloop_traffic_is_kept_apart_unless_asked_for(store):
     from review_support import opts
 
     from goldenloop import metrics as M
+    from goldenloop import overview as summary
     from goldenloop.ingest.loader import import_table
     from goldenloop.metrics.conversations import conversation_stats
     from goldenloop.sampling import Frame, Uniform, create_queue
-    from goldenloop.store import summary
-    from goldenloop.store.judge_sql import JUDGE_APP
+    from goldenloop.store.span_columns import JUDGE_APP
 
     t0 = datetime(2026, 1, 5, 10)
 

@@ -17,6 +17,7 @@ from goldenloop import alerts
 from goldenloop.alerts.engine import utcnow
 from goldenloop.cli import app
 from goldenloop.config import resolve_paths
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 from goldenloop.workers.handlers import HANDLERS
 from goldenloop.workers.pool import AlertEvaluator, Workers
@@ -40,7 +41,7 @@ rules:
 @pytest.fixture
 def db_with_errors(tmp_path):
     db = tmp_path / "goldenloop.duckdb"
-    with Store(db) as store:
+    with open_store(db) as store:
         load(store, minute_traffic(T0, 30, 10, 0.5))
     return db
 
@@ -102,7 +103,7 @@ def test_a_bad_rules_file_is_one_message_not_a_traceback(db_with_errors, tmp_pat
 def test_the_owner_loads_the_file_and_its_thread_notifies(tmp_path, monkeypatch):
     db = tmp_path / "goldenloop.duckdb"
     now = utcnow()
-    with receiver() as rec, Store(db) as store:
+    with receiver() as rec, open_store(db) as store:
         load(store, minute_traffic(now - timedelta(minutes=10), 10, 10, 0.5))
         (tmp_path / "alerts.yaml").write_text(RULES.format(url=rec.url()))
         workers = Workers(store, resolve_paths(db))
@@ -126,7 +127,7 @@ def test_the_owner_loads_the_file_again_when_it_changes(tmp_path):
     db = tmp_path / "goldenloop.duckdb"
     path = tmp_path / "alerts.yaml"
     path.write_text(RULES.format(url="http://127.0.0.1:9/x"))
-    with Store(db) as store:
+    with open_store(db) as store:
         watched = alerts.RulesFile(store, path)
         assert watched.refresh().public_url == "https://gl.example.org"
         path.write_text(RULES.format(url="http://127.0.0.1:9/x").replace("0.3", "0.4")
@@ -143,12 +144,12 @@ def test_the_owner_loads_the_file_again_when_it_changes(tmp_path):
 def test_the_owner_refuses_to_start_with_a_bad_rules_file(tmp_path):
     db = tmp_path / "goldenloop.duckdb"
     (tmp_path / "alerts.yaml").write_text("rules:\n  - name: x\n")
-    with Store(db) as store, pytest.raises(alerts.RuleError, match=r"rules\[0\] \('x'\)"):
+    with open_store(db) as store, pytest.raises(alerts.RuleError, match=r"rules\[0\] \('x'\)"):
         Workers(store, resolve_paths(db))
 
 
 def test_the_check_job_reloads_the_file_and_evaluates(db_with_errors, tmp_path):
-    with receiver() as rec, Store(db_with_errors) as store:
+    with receiver() as rec, open_store(db_with_errors) as store:
         rules = tmp_path / "alerts.yaml"
         rules.write_text(RULES.format(url=rec.url()))
         result = HANDLERS["alerts_check"](
@@ -167,7 +168,7 @@ def test_a_running_server_evaluates_rules_and_takes_the_check_as_a_job(tmp_path)
     import browser_support as bs
 
     db = tmp_path / "goldenloop.duckdb"
-    with Store(db) as store:
+    with open_store(db) as store:
         load(store, minute_traffic(utcnow() - timedelta(minutes=10), 10, 10, 0.5))
     port = bs.free_port()
     with receiver() as rec:

@@ -17,9 +17,10 @@ import pyarrow as pa
 import pytest
 from review_support import demo_template  # noqa: F401
 
+from goldenloop.agreement import sql as q
 from goldenloop.agreement.scale import label_of
+from goldenloop.schema import open_store
 from goldenloop.store import Store
-from goldenloop.store import agreement_sql as q
 from goldenloop.store.grades import insert_grades
 
 pytestmark = pytest.mark.browser
@@ -56,7 +57,7 @@ def add_second_judge_version(store: Store, seed: int = 7) -> None:
 def db(demo_template: Path, tmp_path: Path) -> Path:  # noqa: F811
     path = tmp_path / "goldenloop.duckdb"
     shutil.copy(demo_template, path)
-    with Store(path) as s:
+    with open_store(path) as s:
         add_second_judge_version(s)
         s.checkpoint()
     return path
@@ -65,7 +66,7 @@ def db(demo_template: Path, tmp_path: Path) -> Path:  # noqa: F811
 def expected(db: Path) -> tuple[pd.DataFrame, str]:
     """Correctness pairs of the first judge version (independently of the page), and its
     version name."""
-    with Store(db) as s:
+    with open_store(db) as s:
         pairs = q.judge_human_pairs(s, "correctness")
     first = sorted(set(pairs["judge_version"]) - {V2})[0]
     return pairs[pairs["judge_version"] == first], first
@@ -131,7 +132,7 @@ def test_agreement_page_gate_cells_disagreements_and_adjudication(db: Path, tmp_
         assert "Traceback" not in text and "flagged as adjudication" not in text
         assert text.count("Fit for use") + text.count("Not fit for use") == 2
         bs.screenshot(page, "agreement-tone")
-    with Store(db) as s:
+    with open_store(db) as s:
         queues = s.df("SELECT queue_id, purpose FROM queues")
         assert len(queues) == 1 and queues["purpose"].iloc[0] == "adjudication"
         items = s.df("SELECT span_key FROM queue_items")

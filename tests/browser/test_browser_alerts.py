@@ -14,7 +14,7 @@ import browser_support as bs
 from alerts_support import load, minute_traffic, receiver
 
 from goldenloop.alerts.engine import utcnow
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 RULES = """
 rules:
@@ -34,7 +34,7 @@ rules:
 
 def test_the_notification_link_opens_the_rule_on_the_alerts_page(tmp_path):
     db = tmp_path / "goldenloop.duckdb"
-    with Store(db) as store:
+    with open_store(db) as store:
         load(store, minute_traffic(utcnow() - timedelta(minutes=10), 10, 10, 0.5))
     port = bs.free_port()
     env = os.environ | {"GOLDENLOOP_PUBLIC_URL": f"http://127.0.0.1:{port}"}

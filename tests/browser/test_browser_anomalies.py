@@ -16,8 +16,8 @@ import pytest
 
 from goldenloop import anomalies
 from goldenloop.demo import generate
+from goldenloop.schema import open_store
 from goldenloop.scorers import score_spans
-from goldenloop.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -32,7 +32,7 @@ _CHART_DRAWN = """() => {
 @pytest.fixture
 def detected_db(tmp_path: Path) -> Path:
     db = tmp_path / "goldenloop.duckdb"
-    with Store(db) as store:
+    with open_store(db) as store:
         generate(store, spans=20_000, seed=5, end=END)
         # Scored first, as the server would before its own detection run: otherwise the
         # server's scoring and detection jobs add signal anomalies while the test reads.
@@ -56,7 +56,7 @@ def wait_text(page, text: str, timeout_s: float = 30) -> None:
 
 
 def test_home_to_anomaly_to_acknowledge_and_queue(detected_db: Path, tmp_path: Path) -> None:
-    with Store(detected_db) as store:
+    with open_store(detected_db) as store:
         open_ = anomalies.list_anomalies(store, status="open")
     assert len(open_) >= 1, "the demo history must leave an open anomaly"
     first = open_.iloc[0]  # the page opens the most severe, most recent one first
@@ -86,7 +86,7 @@ def test_home_to_anomaly_to_acknowledge_and_queue(detected_db: Path, tmp_path: P
         page.get_by_role("button", name="Send the examples to a review queue").click()
         wait_text(page, "holds the examples")
         bs.screenshot(page, "anomalies-queued")
-    with Store(detected_db) as store:
+    with open_store(detected_db) as store:
         a = anomalies.get_anomaly(store, int(first["anomaly_id"]))
         queues = store.rows("SELECT queue_id, created_by, design FROM queues "
                             "WHERE name = 'anomaly examples'")

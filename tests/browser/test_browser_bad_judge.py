@@ -16,7 +16,7 @@ from test_bad_judge import _random_judge, demo_template  # noqa: F401 (fixture)
 from goldenloop import judge
 from goldenloop.agreement import fitness
 from goldenloop.demo.queue import NAME
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 pytestmark = pytest.mark.browser
 
@@ -29,7 +29,7 @@ def test_pages_after_a_random_judge_run(demo_template: Path, tmp_path: Path,  # 
                                         monkeypatch) -> None:
     db = tmp_path / "goldenloop.duckdb"
     shutil.copy(demo_template, db)
-    with Store(db) as s:
+    with open_store(db) as s:
         qid = int(s.scalar("SELECT queue_id FROM queues WHERE name = ?", [NAME]))
         with openai_server(_random_judge) as srv:
             monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)

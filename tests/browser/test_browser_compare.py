@@ -13,8 +13,8 @@ import pytest
 
 from goldenloop.demo import generate
 from goldenloop.demo.incidents import NEW_4O, OLD_4O
+from goldenloop.schema import open_store
 from goldenloop.scorers import score_spans
-from goldenloop.store import Store
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +30,7 @@ _DRAWN = """() => {
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("compare") / "demo.duckdb"
-    with Store(db) as store:
+    with open_store(db) as store:
         generate(store, spans=30_000, seed=7, end=datetime(2026, 3, 2, 12))
         score_spans(store)
     return db

@@ -15,7 +15,7 @@ from test_metrics_demo import fill_stand_in_signals
 from goldenloop.demo import generate
 from goldenloop.metrics import SpanFilter
 from goldenloop.metrics import conversations as C
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 pytestmark = pytest.mark.browser
 
@@ -26,14 +26,14 @@ CHARTS = 5  # drop-off, turns per session, turns to resolution, offensive and se
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("conversations") / "demo.duckdb"
-    with Store(db) as store:
+    with open_store(db) as store:
         generate(store, spans=20_000, seed=11, end=END)
         fill_stand_in_signals(store)
     return db
 
 
 def expected(db: Path, idle: int) -> C.ConversationStats:
-    with Store(db) as store:  # read before the app owns the file
+    with open_store(db) as store:  # read before the app owns the file
         last = store.scalar("SELECT max(start_time) FROM spans WHERE kind = 'llm'")
         end = last.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
         return C.conversation_stats(store, SpanFilter(start=end - timedelta(days=30), end=end), idle)

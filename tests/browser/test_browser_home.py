@@ -9,7 +9,7 @@ import pytest
 from test_app_home import bad_spans, seed_known_history, to_table
 
 from goldenloop.ingest.loader import import_table
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 pytestmark = pytest.mark.browser
 
@@ -64,7 +64,7 @@ def test_home_empty_and_quarantine_only(browser, tmp_path: Path) -> None:
     assert metric_count == 0
 
     rejected = tmp_path / "rejected.duckdb"
-    with Store(rejected) as store:
+    with open_store(rejected) as store:
         import_table(store, to_table(bad_spans()), source="test", origin="test")
     with bs.running_app(rejected, tmp_path) as url:
         page = bs.open_page(browser, url)

@@ -16,6 +16,7 @@ from test_judge_edit import STRICT, _script
 
 from goldenloop import judge, review
 from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.schema import open_store
 from goldenloop.store import Store, audit
 
 pytestmark = pytest.mark.browser
@@ -25,7 +26,7 @@ def test_a_lead_fixes_a_judge_in_the_browser(demo_template: Path, tmp_path: Path
                                               monkeypatch) -> None:
     db = tmp_path / "goldenloop.duckdb"
     shutil.copy(demo_template, db)
-    with Store(db) as store:
+    with open_store(db) as store:
         q = create_queue(store, opts("demo sample"), Frame(), Uniform(60), seed=5)
         for _ in range(30):
             claim = review.next_item(store, q.queue_id, "ben")

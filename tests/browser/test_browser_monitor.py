@@ -17,7 +17,7 @@ from test_metrics_demo import fill_stand_in_signals
 
 from goldenloop.demo import generate
 from goldenloop.demo.incidents import NEW_4O
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 pytestmark = pytest.mark.browser
 
@@ -77,7 +77,7 @@ def browser():
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("monitor") / "demo.duckdb"
-    with Store(db) as store:
+    with open_store(db) as store:
         generate(store, spans=60_000, seed=7, end=datetime(2026, 3, 2, 12))
         fill_stand_in_signals(store)
     return db

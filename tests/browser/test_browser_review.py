@@ -14,6 +14,7 @@ import pytest
 
 from goldenloop import estimation, sampling
 from goldenloop.demo import generate
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 pytestmark = pytest.mark.browser
@@ -73,7 +74,7 @@ _NEXT_OR_DONE = f"""(o) => {{ if (!{_IDLE}) return false; const m = ({_MARKER})(
 @pytest.fixture(scope="module")
 def demo20k(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("demo20k") / "template.duckdb"
-    with Store(path) as s:
+    with open_store(path) as s:
         generate(s, spans=20000, queue=False)  # the tests draw queues 1 and 2
         s.checkpoint()
     return path
@@ -167,7 +168,7 @@ def test_keyboard_only_grading_and_the_estimate(db: Path, tmp_path: Path) -> Non
 def test_a_note_typed_and_ctrl_enter_from_the_text_box(db: Path, tmp_path: Path) -> None:
     """Keys typed in the note box are text, not shortcuts; Ctrl+Enter from inside it submits
     the picks and the note together (the item is a form: nothing is sent before)."""
-    with Store(db) as s:
+    with open_store(db) as s:
         sampling.create_queue(s, sampling.QueueOptions("notes", "lead"), sampling.Frame(),
                               sampling.Uniform(6), seed=4)
     with bs.chromium() as browser, bs.running_app(db, tmp_path) as url:
@@ -210,7 +211,7 @@ def fill_default_by_mouse(page) -> None:
 
 
 def test_two_browsers_grade_one_queue(db: Path, tmp_path: Path) -> None:
-    with Store(db) as s:
+    with open_store(db) as s:
         n = sampling.create_queue(s, sampling.QueueOptions("two", "lead"), sampling.Frame(),
                                   sampling.Uniform(14), seed=5).items
     with bs.chromium() as browser, bs.running_app(db, tmp_path) as url:
@@ -269,7 +270,7 @@ def test_two_browsers_grade_one_queue(db: Path, tmp_path: Path) -> None:
 
 def test_next_item_latency(db: Path, tmp_path: Path) -> None:
     """Median time from pressing Submit to the next item drawn, measured in the page."""
-    with Store(db) as s:
+    with open_store(db) as s:
         items = sampling.create_queue(s, sampling.QueueOptions("fast", "lead"),
                                       sampling.Frame(), sampling.Uniform(90), seed=9).items
     assert items > 50  # a next item after each of the 50 timed submits
@@ -296,7 +297,7 @@ def test_next_item_latency(db: Path, tmp_path: Path) -> None:
 
 
 def test_comparison_and_session_graded(db: Path, tmp_path: Path) -> None:
-    with Store(db) as s:
+    with open_store(db) as s:
         versions = [r[0] for r in s.rows(
             "SELECT model_version FROM spans WHERE kind = 'llm' GROUP BY 1 ORDER BY count(*)")]
         sampling.create_version_comparison(s, sampling.QueueOptions("ab", "lead"),

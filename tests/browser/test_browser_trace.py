@@ -14,7 +14,7 @@ from test_browser_monitor import ROWS, draw_time, wait_until_idle
 from test_metrics_demo import fill_stand_in_signals
 
 from goldenloop.demo import generate
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 pytestmark = pytest.mark.browser
 
@@ -24,7 +24,7 @@ END = datetime(2026, 3, 2, 12)
 @pytest.fixture(scope="module")
 def demo_db(tmp_path_factory) -> Path:
     db = tmp_path_factory.mktemp("trace") / "demo.duckdb"
-    with Store(db) as store:
+    with open_store(db) as store:
         generate(store, spans=20_000, seed=5, end=END)
         fill_stand_in_signals(store)
     return db
@@ -61,7 +61,7 @@ def browser():
 
 
 def test_drill_down_from_monitor_to_trace(browser, demo_db, tmp_path) -> None:
-    with Store(demo_db) as store:  # a session to link to, read before the app owns the file
+    with open_store(demo_db) as store:  # a session to link to, read before the app owns the file
         session = store.scalar("""SELECT session_id FROM spans WHERE kind = 'llm'
                                   GROUP BY session_id HAVING count(DISTINCT trace_id) >= 3
                                   ORDER BY session_id LIMIT 1""")

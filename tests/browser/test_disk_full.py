@@ -21,6 +21,7 @@ import pytest
 
 from goldenloop.config import resolve_paths
 from goldenloop.errors import StoreUnavailableError
+from goldenloop.schema import open_store
 from goldenloop.spool import span_table, write_spool
 from goldenloop.store import Store, health
 from goldenloop.workers.inbox import requeue_storage_failures
@@ -76,7 +77,7 @@ def spans(first: int, n: int, text: str = "answer ") -> list[dict]:
 
 def test_store_refuses_writes_on_a_full_disk_and_recovers_after_a_failed_checkpoint(
         small_disk: Path) -> None:
-    store = Store(small_disk / "g.duckdb")
+    store = open_store(small_disk / "g.duckdb")
     try:
         store.checkpoint()
         store.write(lambda cur: cur.execute(
@@ -107,7 +108,7 @@ def test_a_new_database_on_a_full_disk_is_refused_with_a_message(small_disk: Pat
     csv.write_text("timestamp,model,response\n2025-05-01T10:00:00Z,gpt-4o-mini,hello\n")
     fill(small_disk)
     with pytest.raises(StoreUnavailableError, match="No space left on device"):
-        Store(small_disk / "new.duckdb")
+        open_store(small_disk / "new.duckdb")
     said = subprocess.run([*CLI, "import", str(csv), "--db", str(small_disk / "cli.duckdb")],
                           capture_output=True, text=True, timeout=120)
     assert said.returncode != 0 and "No space left on device" in said.stderr
@@ -115,7 +116,7 @@ def test_a_new_database_on_a_full_disk_is_refused_with_a_message(small_disk: Pat
 
 
 def test_a_commit_the_log_cannot_hold_is_refused_and_retried_later(small_disk: Path) -> None:
-    store = Store(small_disk / "g.duckdb")
+    store = open_store(small_disk / "g.duckdb")
     try:
         store.write(lambda cur: cur.execute("CREATE TABLE t (s VARCHAR)"))
         store.checkpoint()
@@ -264,7 +265,7 @@ def test_every_page_says_when_writes_are_paused(app_db: Path, monkeypatch: pytes
 
     from goldenloop import server
 
-    store = Store(app_db)
+    store = open_store(app_db)
     monkeypatch.setattr(server, "_owned", store)
     try:
         store.unavailable = 'Could not write file "g.duckdb.wal": No space left on device'

@@ -13,7 +13,7 @@ import pytest
 from openai_loopback import Reply, openai_server
 
 from goldenloop.experiments import datasets, runner, targets
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 pytestmark = pytest.mark.browser
 HOSTILE = "**bold** <img src=http://127.0.0.1:9/x.png> [link](http://127.0.0.1:9/)"
@@ -34,7 +34,7 @@ def test_run_from_the_page_and_compare(tmp_path: Path) -> None:
         folder.mkdir()
         spec = {"name": "bot", "model": "gpt-4o-mini", "system": "Answer in two sentences.",
                 "template": "{{ input }}", "endpoint": {"base_url": srv.base_url}}
-        with Store(db) as s:
+        with open_store(db) as s:
             ds = datasets.import_file(s, "qa", tmp_path / "qa.jsonl").dataset
             runner.run(s, targets.Target(spec=targets.parse(spec, "bot.yaml")), ds, ["exact"])
         spec["system"] = "Answer in one sentence."
@@ -54,7 +54,7 @@ def test_run_from_the_page_and_compare(tmp_path: Path) -> None:
             assert page.locator("img[src*='127.0.0.1:9']").count() == 0
             assert page.locator("a[href='http://127.0.0.1:9/']").count() == 0
             assert page.locator("strong", has_text="bold").count() == 0
-    with Store(db) as s:
+    with open_store(db) as s:
         assert s.scalar("SELECT count(*) FROM experiment_runs WHERE status = 'done'") == 2
         assert s.scalar("SELECT count(*) FROM jobs WHERE kind = 'experiment_run' "
                         "AND status = 'done'") == 1

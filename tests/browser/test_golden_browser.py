@@ -16,6 +16,7 @@ from review_support import FULL, demo_template, opts  # noqa: F401  (demo_templa
 
 from goldenloop import golden, review
 from goldenloop.sampling import create_hand_queue
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 pytestmark = pytest.mark.browser
@@ -25,7 +26,7 @@ CORRECTED = "Please start the return under Account > Orders; return shipping is 
 def _grade_demo_items(db: Path) -> tuple[int, int]:
     """Two reviewers grade six demo answers, as on the Grade page; ben corrects one (its span
     key is returned with the queue's id)."""
-    with Store(db) as s:
+    with open_store(db) as s:
         keys = [k for (k,) in s.rows(
             """SELECT span_key FROM spans WHERE kind = 'llm' AND status = 'ok'
                  AND span_key NOT IN (SELECT span_key FROM grades WHERE source = 'human')
@@ -45,7 +46,7 @@ def _grade_demo_items(db: Path) -> tuple[int, int]:
 
 def _change_a_grade(db: Path, queue_id: int) -> int:
     """ana takes back her last grade and submits it again as wrong (the Grade page's Undo)."""
-    with Store(db) as s:
+    with open_store(db) as s:
         c = review.undo_last(s, queue_id, "ana")
         review.submit(s, c, {**FULL, "correctness": 1})
         return c.span_key

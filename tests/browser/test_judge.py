@@ -205,7 +205,7 @@ def test_every_failure_is_kept_with_its_raw_answer(store, endpoint, tmp_path):
 
 
 def test_pairwise_judges_run_in_both_orders(store, endpoint):
-    from goldenloop.store import judge_sql
+    from goldenloop.judge import sql as judge_sql
 
     store.write(lambda cur: cur.execute(
         """INSERT INTO comparisons (comparison_id, input, a_output, b_output, created_at)

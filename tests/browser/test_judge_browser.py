@@ -15,6 +15,7 @@ from review_support import FULL, demo_template, opts  # noqa: F401  (fixture)
 
 from goldenloop import review
 from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 pytestmark = pytest.mark.browser
@@ -27,7 +28,7 @@ def _score(text: str | None) -> int:
 
 def _prepare(db: Path) -> tuple[int, int]:
     """A demo queue of about 120 spans, 40 of them graded by a reviewer."""
-    with Store(db) as store:
+    with open_store(db) as store:
         q = create_queue(store, opts("demo sample"), Frame(), Uniform(120), seed=5)
         for _ in range(40):
             claim = review.next_item(store, q.queue_id, "ben")

@@ -18,6 +18,7 @@ import browser_support as bs
 
 from goldenloop import spool
 from goldenloop.config import resolve_paths
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 CLI = [sys.executable, "-m", "goldenloop.cli"]
@@ -111,7 +112,7 @@ def test_backup_under_load_then_restore_into_a_fresh_folder(tmp_path: Path) -> N
 
 def test_backup_without_a_server_and_bad_backups(tmp_path: Path) -> None:
     db = tmp_path / "d" / "goldenloop.duckdb"
-    with Store(db) as s:
+    with open_store(db) as s:
         s.write(lambda cur: cur.execute("INSERT INTO audit_log (audit_id, action) VALUES (-1, 'x')"))
     out = cli("backup", str(tmp_path / "b.duckdb"), "--db", str(db))
     assert out.returncode == 0, out.stderr

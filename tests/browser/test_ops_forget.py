@@ -24,7 +24,9 @@ from goldenloop.config import Paths
 from goldenloop.golden.versions import latest_version
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.ops.forget import ForgetError, forget
-from goldenloop.store import Store, feedback, review_sql, snapshot
+from goldenloop.review import sql as review_sql
+from goldenloop.schema import open_store
+from goldenloop.store import Store, feedback, snapshot
 
 USER = "zelda-4471"
 SECRET = "ZELDA_PRIVATE_ADDRESS_12_ELM_STREET"
@@ -105,7 +107,7 @@ def test_forget_user_leaves_no_byte_of_them_in_any_file(store: Store, tmp_path: 
     assert report.removed["files_deleted"] == 2 and report.removed["files_rewritten"] == 1
     store.close()
     assert _files_holding(tmp_path, needles) == []
-    with Store(store.path) as s:
+    with open_store(store.path) as s:
         assert s.scalar("SELECT count(*) FROM spans WHERE user_id = ?", [OTHER]) == 3
         assert s.scalar("SELECT count(*) FROM grades") == 6
         new = latest_version(s, "gold")

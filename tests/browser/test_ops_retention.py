@@ -18,7 +18,9 @@ import pytest
 from goldenloop import spool
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.ops import retention as R
-from goldenloop.store import Store, feedback, review_sql
+from goldenloop.review import sql as review_sql
+from goldenloop.schema import open_store
+from goldenloop.store import Store, feedback
 
 NOW = datetime(2026, 6, 1)
 AGES = {"fresh": 10, "old": 40, "old-graded": 40, "ancient-graded": 200, "ancient-golden": 200,
@@ -92,7 +94,7 @@ def test_retention_commands(tmp_path: Path) -> None:
         return subprocess.run([*cli, "retention", *args, "--db", str(db)], capture_output=True,
                               text=True, timeout=120)
 
-    with Store(db):
+    with open_store(db):
         pass
     assert "no retention policy" in run("show").stdout
     out = run("set", "shop", "30", "--by", "lead")
@@ -109,7 +111,7 @@ def test_retention_through_the_running_server(tmp_path: Path) -> None:
     audited as coming from the CLI."""
     cli = [sys.executable, "-m", "goldenloop.cli"]
     db = tmp_path / "data" / "goldenloop.duckdb"
-    with Store(db) as s:
+    with open_store(db) as s:
         _load(s, tmp_path)
     port = bs.free_port()
     log_path = tmp_path / "serve.log"

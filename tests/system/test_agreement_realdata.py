@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 from goldenloop import cli_agreement
 from goldenloop.agreement.levels import level_report, side_by_side
 from goldenloop.agreement.pairwise import order_report
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 CRITERIA = ["CH", "CX", "EG", "EM", "RE", "SU"]
@@ -71,7 +71,7 @@ def test_llmbar_import_reproduces_every_published_figure(shared_data, tmp_path):
     db = tmp_path / "llmbar.duckdb"
     results = import_llmbar(shared_data, db)
     dataset = json.loads((shared_data / "llmbar-mtbench" / "dataset.json").read_text())
-    with Store(db) as store:
+    with open_store(db) as store:
         assert store.scalar("SELECT count(*) FROM comparisons") == 200
         assert store.scalar("SELECT count(*) FROM grades") == 200 + 8 * 400
         rep = order_report(store, rubric_name="llmbar-mtbench", n_resamples=200)
@@ -109,7 +109,7 @@ def test_llmbar_reimport_adds_nothing_and_report_command_prints_figures(shared_d
     out = goldenloop("import", *map(str, results), "--mapping",
                      str(EXAMPLES / "llmbar_judges.yaml"), "--db", str(db))
     assert out.stdout.count("already imported") == 8
-    with Store(db) as store:
+    with open_store(db) as store:
         assert store.scalar("SELECT count(*) FROM grades") == 200 + 8 * 400
     app = typer.Typer()
     app.callback()(lambda: None)
@@ -149,7 +149,7 @@ def test_hanna_import_and_levels_match_independent_computation(hanna_csv, tmp_pa
                      "--db", str(db))
     assert f"{below:,} values outside the declared scale, kept as they are" in out.stdout
     assert f"{len(raw) * 19:,} grades imported" in out.stdout
-    with Store(db) as store:
+    with open_store(db) as store:
         rep, humans = level_report(store, "hanna", n_resamples=100)
     assert len(rep) == 6 * 16 * 2 * 2
     figures = rep.set_index(["criterion", "judge_name", "judge_version", "level",
@@ -189,7 +189,7 @@ def test_hanna_treated_as_missing_at_import_still_reports_both_ways(hanna_csv, t
                      "--out-of-scale", "missing", "--db", str(db))
     assert "treated as missing" in out.stdout
     raw = pd.read_csv(hanna_csv)
-    with Store(db) as store:
+    with open_store(db) as store:
         stored_null = store.scalar("SELECT count(*) FROM grades WHERE value_number IS NULL")
         rep, _ = level_report(store, "hanna", n_resamples=0)
     judges = [c for c in raw.columns if re.fullmatch(r".+_prompt\d", c)]

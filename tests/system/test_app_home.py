@@ -13,8 +13,8 @@ from app_support import APP_DIR, app_page
 from streamlit.testing.v1 import AppTest
 
 from goldenloop.ingest.loader import import_table
-from goldenloop.store import Store
-from goldenloop.store.summary import store_summary
+from goldenloop.overview import store_summary
+from goldenloop.schema import open_store
 
 T0 = datetime(2025, 3, 1, 8, 0)
 # Markdown and a link in a user-supplied name: must reach the page only as plain text.
@@ -101,7 +101,7 @@ def _add_job(cur) -> None:
 
 def seed_known_history(db: Path) -> Expected:
     """Fill a new database with the known history above; return what the page should show."""
-    with Store(db) as store:
+    with open_store(db) as store:
         import_table(store, to_table(known_spans() + bad_spans()), source="test", origin="test")
         import_table(store, to_table(known_spans()[:2]), source="test", origin="test",
                      label="<again>")
@@ -126,7 +126,7 @@ def all_text(at: AppTest) -> str:
 
 def test_summary_counts_known_history(tmp_path: Path) -> None:
     exp = seed_known_history(tmp_path / "g.duckdb")
-    with Store(tmp_path / "g.duckdb") as store:
+    with open_store(tmp_path / "g.duckdb") as store:
         s = store_summary(store)
     t = s.totals
     assert (t.spans, t.traces, t.sessions, t.apps, t.model_versions) == (
@@ -163,7 +163,7 @@ def test_empty_state_is_not_cached(app_db: Path) -> None:
     at = run_app()
     assert not at.metric
     # Same process, same configuration: DuckDB shares the app's open database.
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         import_table(store, to_table(known_spans()), source="test", origin="test")
     at.run()  # "then reload this page" must show the spans at once, not after the TTL
     assert metrics(at)["Spans"] == "10"
@@ -210,7 +210,7 @@ def test_user_text_never_reaches_markdown(app_db: Path) -> None:
 
 
 def test_only_quarantined_rows_show_empty_state_and_imports(app_db: Path) -> None:
-    with Store(app_db) as store:
+    with open_store(app_db) as store:
         import_table(store, to_table(bad_spans()), source="test", origin="test")
     at = run_app()
     assert "No spans yet: the 1 import so far added none" in at.info[0].value
@@ -228,7 +228,7 @@ def test_cached_summary_is_per_database(app_db: Path, tmp_path: Path, monkeypatc
 def test_uses_the_owner_process_store(app_db: Path, tmp_path: Path, monkeypatch) -> None:
     owned_path = tmp_path / "owned.duckdb"
     seed_known_history(owned_path)
-    with Store(owned_path) as owned:
+    with open_store(owned_path) as owned:
         monkeypatch.setattr("goldenloop.server.owned_store", lambda: owned)
         at = run_app()
     assert metrics(at)["Spans"] == "10"
@@ -236,7 +236,7 @@ def test_uses_the_owner_process_store(app_db: Path, tmp_path: Path, monkeypatch)
 
 
 def test_database_held_by_another_process_is_explained(app_db: Path) -> None:
-    Store(app_db).close()
+    open_store(app_db).close()
     holder = subprocess.Popen(
         [sys.executable, "-c",
          "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "

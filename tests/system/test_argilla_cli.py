@@ -21,7 +21,7 @@ from goldenloop.cli import app
 from goldenloop.review.answers import GradeError
 from goldenloop.review.submit import check_answers
 from goldenloop.sampling import Frame, Uniform, create_queue
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 pytest_plugins = ["argilla_server"]  # the server fixture (tests/argilla_server.py)
 
@@ -29,7 +29,7 @@ pytest_plugins = ["argilla_server"]  # the server fixture (tests/argilla_server.
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "goldenloop.duckdb"
-    with Store(path) as s:
+    with open_store(path) as s:
         synthetic_spans(s, 40, seed=5)
         qid = create_queue(s, opts("cli queue"), Frame(), Uniform(8), seed=2).queue_id
     return path, qid
@@ -48,7 +48,7 @@ def test_cli_push_status_pull(argilla_server, db, monkeypatch):
     common = ("--db", str(path), "--author", "lead")
     out = run("argilla", "push", "--queue", str(qid), "--workspace", "goldenloop",
               "--dataset", "cli-queue", "--key-env", "GL_TEST_KEY", *common)
-    with Store(path) as s:
+    with open_store(path) as s:
         n = s.scalar("SELECT count(*) FROM queue_items WHERE queue_id = ?", [qid])
         did = s.scalar("SELECT argilla_dataset_id FROM argilla_datasets")
         assert s.scalar("SELECT key_env FROM argilla_datasets") == "GL_TEST_KEY"
@@ -82,7 +82,7 @@ def test_scheduler_queues_one_pull_and_the_job_pulls(argilla_server, db, monkeyp
     path, qid = db
     monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.owner_key)
-    with Store(path) as s:
+    with open_store(path) as s:
         sched = ArgillaPullScheduler(s, every=0.01)
         time.sleep(0.02)
         sched.tick()
@@ -139,7 +139,7 @@ def test_out_of_scale_answer_is_set_aside_then_a_fixed_one_is_graded(argilla_ser
     path = tmp_path / "goldenloop.duckdb"
     (tmp_path / "rubrics").mkdir()
     (tmp_path / "rubrics" / "scores.yaml").write_text(SCORES)
-    with Store(path) as s:
+    with open_store(path) as s:
         synthetic_spans(s, 10, seed=6)
         qid = create_queue(s, opts("scored", rubric="scores"), Frame(), Uniform(4),
                            seed=1).queue_id
@@ -171,7 +171,7 @@ def test_adjudication_queue_answers_are_marked_adjudication(argilla_server, db, 
     monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.owner_key)
     path, review_qid = db
-    with Store(path) as s:
+    with open_store(path) as s:
         qid = create_queue(s, opts("settle", purpose="adjudication"), Frame(), Uniform(4),
                            seed=8).queue_id
         for q in (review_qid, qid):

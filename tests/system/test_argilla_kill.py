@@ -14,7 +14,7 @@ from review_support import FULL, opts, synthetic_spans
 
 from goldenloop import argilla_sync
 from goldenloop.sampling import create_hand_queue
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 pytest_plugins = ["argilla_server"]  # the server fixture (tests/argilla_server.py)
 N = 120
@@ -24,6 +24,7 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from goldenloop.argilla_sync import pulling
     from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
     pulling.BATCH = 20
     real, seen = pulling._write_batch, []
@@ -37,7 +38,7 @@ CHILD = textwrap.dedent("""
         return out
 
     pulling._write_batch = slow
-    with Store(Path(sys.argv[1])) as s:
+    with open_store(Path(sys.argv[1])) as s:
         pulling.pull(s, "lead")
 """)
 
@@ -58,7 +59,7 @@ def test_sigkill_midway_then_a_complete_pull(argilla_server, tmp_path, monkeypat
     monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.owner_key)
     path = tmp_path / "goldenloop.duckdb"
-    with Store(path) as s:
+    with open_store(path) as s:
         synthetic_spans(s, N, seed=4)
         keys = [k for (k,) in s.rows("SELECT span_key FROM spans ORDER BY span_key")]
         qid = create_hand_queue(s, opts("kill"), span_keys=keys).queue_id
@@ -78,7 +79,7 @@ def test_sigkill_midway_then_a_complete_pull(argilla_server, tmp_path, monkeypat
     child.send_signal(signal.SIGKILL)
     child.wait(30)
 
-    with Store(path) as s:
+    with open_store(path) as s:
         # Two whole batches survived; the third left nothing behind.
         assert s.scalar("SELECT count(*) FROM argilla_pulls") == 40
         assert s.scalar("SELECT count(DISTINCT queue_item_id) FROM live_grades "

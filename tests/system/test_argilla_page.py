@@ -13,7 +13,7 @@ from argilla_support import records_of, respond, stratified_queue
 from review_support import FULL, demo_template  # noqa: F401  (fixture)
 
 from goldenloop.argilla_sync import sql
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 pytest_plugins = ["argilla_server"]  # the server fixture (tests/argilla_server.py)
 
@@ -31,7 +31,7 @@ def texts(at) -> str:
 def test_lead_pushes_and_pulls_from_the_queues_page(argilla_server, demo_db, monkeypatch):
     monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.owner_key)
-    with Store(demo_db) as s:
+    with open_store(demo_db) as s:
         qid = stratified_queue(s, n=6)
     at = app_page("queues", params={"reviewer": "lead", "queue": str(qid)})
     assert "Not pushed to Argilla" in texts(at)
@@ -46,7 +46,7 @@ def test_lead_pushes_and_pulls_from_the_queues_page(argilla_server, demo_db, mon
             did = df.value
     assert did is not None and did["graded"].tolist() == [0]
 
-    with Store(demo_db) as s:
+    with open_store(demo_db) as s:
         dataset_id = sql.links(s, qid)[0]["argilla_dataset_id"]
     with argilla_server.annotator_client("ana") as h:
         rec = next(iter(records_of(h, dataset_id).values()))

@@ -15,9 +15,10 @@ from argilla_support import change, records_of, respond, stratified_queue, submi
 
 from goldenloop import argilla_sync, estimation
 from goldenloop import golden as G
+from goldenloop.agreement import sql as aq
 from goldenloop.argilla_sync import push
+from goldenloop.schema import open_store
 from goldenloop.store import Store
-from goldenloop.store import agreement_sql as aq
 
 pytest_plugins = ["argilla_server"]  # the server fixture (tests/argilla_server.py)
 demo_template, demo_store = rs.demo_template, rs.demo_store
@@ -36,7 +37,7 @@ def twin(demo_template, tmp_path):
     """A second copy of the demo history: the same answers made in goldenloop."""
     path = tmp_path / "twin.duckdb"
     shutil.copy(demo_template, path)
-    with Store(path) as s:
+    with open_store(path) as s:
         yield s
 
 

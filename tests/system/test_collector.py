@@ -33,7 +33,7 @@ from test_import_otlp import COMPARED, T0, otlp_span, request
 from goldenloop.collector import Receiver
 from goldenloop.config import resolve_paths
 from goldenloop.ingest import import_file
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 from goldenloop.workers.inbox import pending_files, process_file
 
 RESOURCE = {"service.name": "weather-bot", "service.version": "1.4.2",
@@ -82,7 +82,7 @@ def same_as_file_import(store, tmp_path: Path, doc_json: str) -> None:
     """The receiver's rows equal what ``goldenloop import`` makes of the same request."""
     export = tmp_path / "export.json"
     export.write_text(doc_json)
-    with Store(tmp_path / "file-import.duckdb") as other:
+    with open_store(tmp_path / "file-import.duckdb") as other:
         result = import_file(other, export)
         assert result.quarantined == 0
         assert rows(store) == rows(other)
@@ -323,7 +323,7 @@ def test_a_killed_receiver_loses_nothing_it_answered(tmp_path):
         time.sleep(0.05)
     restarted.send_signal(signal.SIGTERM)
     restarted.communicate(timeout=30)
-    with Store(db) as store:
+    with open_store(db) as store:
         assert set(import_inbox(store)) == {"done"}
         assert store.scalar("SELECT count(DISTINCT span_id) FROM spans") == 5
     assert not list((inbox / JOURNAL_DIR).iterdir())

@@ -33,7 +33,7 @@ from test_import_otlp import T0, otlp_span, request
 
 from goldenloop.collector import Receiver
 from goldenloop.config import resolve_paths
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 from goldenloop.workers.inbox import pending_files, process_file
 
 # The receiver's stated ceiling (README): resident memory of `goldenloop collect` at any load.
@@ -302,7 +302,7 @@ def test_200_connections_and_an_endless_body_get_answers_within_the_memory_ceili
 
     # Every span acknowledged is in a spool file, and the store gets every one of them.
     accepted = {k for k, o in enumerate(outcomes) if o[0] == 200}
-    with Store(tmp_path / "g.duckdb") as store:
+    with open_store(tmp_path / "g.duckdb") as store:
         paths = resolve_paths(store.path).ensure()
         for p in pending_files(inbox):
             p.rename(paths.inbox / p.name)

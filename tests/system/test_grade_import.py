@@ -222,9 +222,9 @@ def test_command_line_and_import_job(tmp_path):
     again = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert "already imported" in again.stdout and again.returncode == 0
 
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
-    with Store(tmp_path / "job.duckdb") as store:
+    with open_store(tmp_path / "job.duckdb") as store:
         params = {"files": [str(path)], "mapping": WIDE_MAPPING, "origin": "job"}
         result = import_files(store, params, lambda _f, _m: None)
         assert result["imported"] == 14 and result["quarantined"] == 2

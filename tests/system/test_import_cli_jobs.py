@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 from goldenloop.config import resolve_paths
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 from goldenloop.store import owner as owner_file
 from goldenloop.workers.handlers import import_files
 from goldenloop.workers.inbox import pending_files, process_file
@@ -26,7 +26,7 @@ def _cli_import(path, db) -> str:
 def test_repeated_cli_import_while_serving_is_not_skipped(tmp_path):
     db = tmp_path / "g.duckdb"
     paths = resolve_paths(db).ensure()
-    Store(db).close()
+    open_store(db).close()
     owner_file.write_owner(paths.owner_file)  # this process plays the running server
     try:
         f = tmp_path / "rep.csv"
@@ -37,7 +37,7 @@ def test_repeated_cli_import_while_serving_is_not_skipped(tmp_path):
         assert "queued the import" in _cli_import(f, db)
         jobs = pending_files(paths.inbox)
         assert len(jobs) == 2
-        with Store(db) as store:
+        with open_store(db) as store:
             assert [process_file(store, paths, j) for j in jobs] == ["done", "done"]
             params = [json.loads(p) for (p,) in store.rows(
                 "SELECT params FROM jobs WHERE kind = 'import' ORDER BY job_id")]

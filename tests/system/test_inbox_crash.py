@@ -20,13 +20,14 @@ import pytest
 
 from goldenloop.config import resolve_paths
 from goldenloop.ingest.loader import file_hash
+from goldenloop.schema import open_store
 from goldenloop.spool import span_table, write_spool
-from goldenloop.store import Store
 
 OWNER = textwrap.dedent("""
     import os, signal, sys, time
     from goldenloop.config import resolve_paths
     from goldenloop.store import Store
+    from goldenloop.schema import open_store
     from goldenloop.store import imports as import_sql
     from goldenloop.workers import inbox
 
@@ -40,7 +41,7 @@ OWNER = textwrap.dedent("""
         import_sql.finish = die
     elif step == "after-commit":     # committed, not yet moved to done/
         inbox._move = die
-    store = Store(sys.argv[1])
+    store = open_store(sys.argv[1])
     watcher = inbox.InboxWatcher(store, resolve_paths(sys.argv[1]))
     print("ready", flush=True)
     once = step != "forever"
@@ -68,7 +69,7 @@ def spans(n: int, start: int = 0) -> list[dict]:
 
 def counts(db: Path) -> tuple[int, int, int]:
     """(spans, distinct span ids, committed imports) as a restarted owner finds them."""
-    with Store(db) as store:
+    with open_store(db) as store:
         n, distinct = store.rows("SELECT count(*), count(DISTINCT (trace_id, span_id)) "
                                  "FROM spans")[0]
         logged = store.scalar("SELECT count(*) FROM import_log WHERE status = 'committed'")
@@ -80,7 +81,7 @@ def counts(db: Path) -> tuple[int, int, int]:
 def test_a_killed_owner_restarts_and_imports_each_file_exactly_once(tmp_path, step, committed):
     db = tmp_path / "g.duckdb"
     paths = resolve_paths(db).ensure()
-    Store(db).close()
+    open_store(db).close()
     spool = write_spool(paths.inbox, span_table(spans(1000)), prefix="sdk")
     digest = file_hash(spool)
 
@@ -119,7 +120,7 @@ PRODUCER = textwrap.dedent("""
 def test_an_owner_killed_again_and_again_loses_no_span_of_a_running_producer(tmp_path):
     db = tmp_path / "g.duckdb"
     paths = resolve_paths(db).ensure()
-    Store(db).close()
+    open_store(db).close()
     total, kills, busy_kills, rng = 30_000, 0, 0, random.Random(7)
     producer = subprocess.Popen([sys.executable, "-c", PRODUCER, str(paths.inbox), str(total)],
                                 stderr=subprocess.PIPE, text=True)

@@ -15,14 +15,16 @@ import pytest
 from openai_loopback import judged_text, openai_server, verdict
 from review_support import FULL, opts, synthetic_spans
 
-from goldenloop import judge, review, roles
+from goldenloop import judge, review
+from goldenloop.access import roles
 from goldenloop.agreement import fitness
+from goldenloop.agreement import sql as agreement_sql
 from goldenloop.agreement.api import criterion_scale
 from goldenloop.agreement.gate import default_rule
 from goldenloop.agreement.versions import side_by_side
 from goldenloop.judge.config import JudgeError
 from goldenloop.sampling import Frame, Uniform, create_queue
-from goldenloop.store import agreement_sql, audit
+from goldenloop.store import audit
 
 FAST = judge.Retry(max_attempts=4, base_s=0.01, cap_s=0.05)
 STRICT = "Grade strictly: a wrong answer gets a 1."

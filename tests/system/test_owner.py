@@ -18,9 +18,10 @@ import pytest
 from goldenloop import access
 from goldenloop.config import resolve_paths
 from goldenloop.errors import GoldenloopError, StoreLockedError
-from goldenloop.store import Store, snapshot
+from goldenloop.schema import open_store
 from goldenloop.store import jobs as job_sql
 from goldenloop.store import owner as owner_file
+from goldenloop.store import snapshot
 from goldenloop.workers.inbox import pending_files, process_file
 from goldenloop.workers.jobs import run_job
 
@@ -129,8 +130,9 @@ CRASH_BETWEEN_COMMIT_AND_MOVE = textwrap.dedent("""
     import os, sys
     from goldenloop.config import resolve_paths
     from goldenloop.store import Store
+    from goldenloop.schema import open_store
     from goldenloop.workers import inbox
-    store = Store(sys.argv[1])
+    store = open_store(sys.argv[1])
     paths = resolve_paths(sys.argv[1])
     inbox._move = lambda p, folder: os._exit(9)  # die right after the commit
     inbox.process_file(store, paths, paths.inbox / "crash.parquet")
@@ -140,13 +142,13 @@ CRASH_BETWEEN_COMMIT_AND_MOVE = textwrap.dedent("""
 def test_a_crash_between_commit_and_move_imports_nothing_twice(tmp_path):
     db = tmp_path / "g.duckdb"
     paths = resolve_paths(db).ensure()
-    Store(db).close()
+    open_store(db).close()
     _spool(paths.inbox / "crash.parquet", 7)
     proc = subprocess.run([sys.executable, "-c", CRASH_BETWEEN_COMMIT_AND_MOVE, str(db)],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 9, proc.stderr
     assert (paths.inbox / "crash.parquet").exists()  # not moved: the owner died
-    with Store(db) as store:
+    with open_store(db) as store:
         assert store.scalar("SELECT count(*) FROM spans") == 7  # committed before the crash
         assert process_file(store, paths, paths.inbox / "crash.parquet") == "skipped"
         assert store.scalar("SELECT count(*) FROM spans") == 7
@@ -183,7 +185,7 @@ def test_lock_error_names_the_process_holding_the_file(tmp_path):
     try:
         assert holder.stdout.readline().strip() == "ready"
         with pytest.raises(StoreLockedError) as err:
-            Store(db)
+            open_store(db)
         assert err.value.pid == holder.pid
         assert f"process {holder.pid}" in str(err.value) and "python" in str(err.value)
     finally:
@@ -194,7 +196,7 @@ def test_lock_error_names_the_process_holding_the_file(tmp_path):
 def test_commands_route_to_the_owner_when_one_runs(tmp_path):
     db = tmp_path / "g.duckdb"
     paths = resolve_paths(db).ensure()
-    with Store(db) as s:
+    with open_store(db) as s:
         snapshot.publish(s, paths.snapshot)
     stand_in = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:

@@ -20,6 +20,7 @@ from goldenloop.demo import texts_answers as A
 from goldenloop.demo import texts_sql as Q
 from goldenloop.demo import texts_support as S
 from goldenloop.ingest.loader import import_table
+from goldenloop.schema import open_store
 from goldenloop.scorers import run, sentiment
 from goldenloop.store import Store
 from goldenloop.store import jobs as job_sql
@@ -34,7 +35,7 @@ DEMO_SPANS = 5_000
 @pytest.fixture(scope="module")
 def scored(tmp_path_factory):
     """A scored demo history, shared by the tests that only read it."""
-    s = Store(tmp_path_factory.mktemp("scored") / "goldenloop.duckdb")
+    s = open_store(tmp_path_factory.mktemp("scored") / "goldenloop.duckdb")
     demo.generate(s, spans=DEMO_SPANS)
     result = run.score_spans(s)
     yield s, result
@@ -235,7 +236,7 @@ def _score_jobs(store: Store) -> list[str]:
 
 def test_cli_scores_directly_without_a_server(tmp_path):
     db = tmp_path / "g.duckdb"
-    with Store(db) as s:
+    with open_store(db) as s:
         import_table(s, _spans(6), source="test", origin="test")
     runner = CliRunner()
     out = runner.invoke(app, ["score", "--db", str(db)])

@@ -17,14 +17,14 @@ from review_support import FULL, demo_store, demo_template, synthetic_spans  # n
 from sklearn.metrics import cohen_kappa_score
 
 from goldenloop import review
+from goldenloop.agreement import criterion_report as pdata
 from goldenloop.agreement import disagreements as dis
-from goldenloop.agreement import page_data as pdata
+from goldenloop.agreement import sql as q
 from goldenloop.agreement.gate import GateRule, default_rule, gate
 from goldenloop.agreement.over_time import agreement_over_time, window_for
 from goldenloop.agreement.scale import Scale
 from goldenloop.agreement.slices import slice_agreement
 from goldenloop.agreement.versions import side_by_side
-from goldenloop.store import agreement_sql as q
 from goldenloop.store.grades import insert_criteria, insert_grades
 
 LABELS = ["good", "meh", "bad"]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from review_support import demo_store, demo_template  # noqa: F401
 
-from goldenloop.agreement import page_data as pdata
+from goldenloop.agreement import criterion_report as pdata
 from goldenloop.agreement.gate import default_rule
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "app"))

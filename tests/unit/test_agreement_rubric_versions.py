@@ -13,10 +13,11 @@ from openai_loopback import judged_text, openai_server, verdict
 from review_support import demo_store, demo_template  # noqa: F401  (fixtures)
 
 from goldenloop import judge, rubric
-from goldenloop.agreement import criterion_agreement, page_data
+from goldenloop.agreement import criterion_agreement
+from goldenloop.agreement import criterion_report as page_data
+from goldenloop.agreement import sql as q
 from goldenloop.agreement.gate import default_rule
 from goldenloop.ingest.loader import import_table
-from goldenloop.store import agreement_sql as q
 from goldenloop.store.grades import insert_criteria, insert_grades
 
 T0 = datetime(2026, 2, 1)

@@ -12,9 +12,9 @@ import pytest
 
 from goldenloop import demo
 from goldenloop.agreement import AgreementError, criterion_agreement, overview
+from goldenloop.agreement import sql as q
 from goldenloop.agreement.multi import mean_pairwise, reviewer_pairs
 from goldenloop.ingest.loader import import_table
-from goldenloop.store import agreement_sql as q
 from goldenloop.store.grades import insert_criteria, insert_grades
 
 T0 = datetime(2026, 3, 2, 9, 0)
@@ -190,9 +190,9 @@ def test_criterion_errors_are_named(graded):
 
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory):
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
-    s = Store(tmp_path_factory.mktemp("demo") / "goldenloop.duckdb")
+    s = open_store(tmp_path_factory.mktemp("demo") / "goldenloop.duckdb")
     demo.generate(s, spans=5000)
     yield s
     s.close()

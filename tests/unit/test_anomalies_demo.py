@@ -24,8 +24,8 @@ from goldenloop.anomalies.evaluate import against_incidents
 from goldenloop.cli_anomalies import JSON_KEYS
 from goldenloop.demo import generate
 from goldenloop.metrics.filters import SpanFilter
+from goldenloop.schema import open_store
 from goldenloop.scorers.run import score_spans
-from goldenloop.store import Store
 
 END = datetime(2026, 3, 2, 12)
 
@@ -33,7 +33,7 @@ END = datetime(2026, 3, 2, 12)
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     path = tmp_path_factory.mktemp("anomalies") / "demo.duckdb"
-    s = Store(path)
+    s = open_store(path)
     generate(s, spans=60_000, seed=7, end=END, queue=False)
     score_spans(s)
     result = detect(s, now=END)

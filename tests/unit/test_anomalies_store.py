@@ -65,9 +65,9 @@ def spans(rng: np.random.Generator) -> pa.Table:
 
 @pytest.fixture(scope="module")
 def found(tmp_path_factory):
-    from goldenloop.store import Store
+    from goldenloop.schema import open_store
 
-    s = Store(tmp_path_factory.mktemp("anom") / "s.duckdb")
+    s = open_store(tmp_path_factory.mktemp("anom") / "s.duckdb")
     import_table(s, spans(np.random.default_rng(5)), source="test", origin="test")
     detect(s, now=END)
     yield s, list_anomalies(s, limit=1000)

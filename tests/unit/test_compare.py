@@ -17,6 +17,7 @@ from test_metrics_quality import add_signals, grade_rows
 from goldenloop import metrics as M
 from goldenloop.errors import GoldenloopError
 from goldenloop.ingest.loader import import_table
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 from goldenloop.store.feedback import insert_feedback
 from goldenloop.store.grades import insert_grades
@@ -31,7 +32,7 @@ def known(tmp_path_factory):
     rng = np.random.default_rng(21)
     df = known_frame(3000, seed=5)
     df = df.assign(session_id=[f"sess{i // 5}" if i % 10 else None for i in range(len(df))])
-    store = Store(tmp_path_factory.mktemp("compare") / "known.duckdb")
+    store = open_store(tmp_path_factory.mktemp("compare") / "known.duckdb")
     load(store, df)
     df = df.merge(store.df("SELECT trace_id, span_id, span_key FROM spans"),
                   on=["trace_id", "span_id"])

@@ -13,6 +13,7 @@ import pytest
 from goldenloop.demo import MODEL_VERSIONS, generate
 from goldenloop.demo.texts_support import OFFENSIVE_MARKERS
 from goldenloop.errors import GoldenloopError
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 from goldenloop.store.feedback import insert_feedback
 from goldenloop.store.grades import insert_grades
@@ -39,7 +40,7 @@ def content_hash(s: Store) -> tuple[str, str, str, str]:
 @pytest.fixture(scope="module")
 def history(tmp_path_factory):
     """One 30-day history shared by the read-only tests."""
-    s = Store(tmp_path_factory.mktemp("demo") / "demo.duckdb")
+    s = open_store(tmp_path_factory.mktemp("demo") / "demo.duckdb")
     summary = generate(s, spans=N, seed=7, end=END)
     yield s, summary
     s.close()
@@ -65,7 +66,7 @@ def rate_in_out(s: Store, expr: str, where: str, window: tuple[datetime, datetim
 
 def test_same_seed_same_rows_and_other_seed_differs(store, tmp_path):
     a = generate(store, spans=6_000, seed=3, days=7, end=END)
-    with Store(tmp_path / "b.duckdb") as b, Store(tmp_path / "c.duckdb") as c:
+    with open_store(tmp_path / "b.duckdb") as b, open_store(tmp_path / "c.duckdb") as c:
         generate(b, spans=6_000, seed=3, days=7, end=END)
         generate(c, spans=6_000, seed=4, days=7, end=END)
         assert content_hash(store) == content_hash(b)

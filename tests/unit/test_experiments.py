@@ -17,7 +17,7 @@ from goldenloop import golden as G
 from goldenloop.errors import ExperimentError
 from goldenloop.experiments import datasets, runner, targets
 from goldenloop.judge.client import Retry
-from goldenloop.store import review_sql
+from goldenloop.review import sql as review_sql
 from goldenloop.store.span_columns import INTERNAL_SOURCES
 
 FAST = Retry(max_attempts=3, base_s=0.01, cap_s=0.05)

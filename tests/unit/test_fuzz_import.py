@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 
 from goldenloop.errors import GoldenloopError
 from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 settings.register_profile(
@@ -165,7 +166,7 @@ def _check_one(store: Store, folder: Path, rows: list[dict], fmt: str, damage: s
 
 def test_fuzz_import_invariants(capsys, tmp_path):
     GENERATED.update(dict.fromkeys(GENERATED, 0))
-    with Store(tmp_path / "g.duckdb") as store:
+    with open_store(tmp_path / "g.duckdb") as store:
         @settings(settings.get_profile("ci"))
         @given(rows=records, fmt=st.sampled_from(sorted(SERIALIZERS)),
                damage=st.sampled_from(DAMAGE), cut=st.integers(min_value=1, max_value=40))

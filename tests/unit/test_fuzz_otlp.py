@@ -28,6 +28,7 @@ from hypothesis import strategies as st
 from goldenloop.collector.decode import JSON, parse, span_records
 from goldenloop.collector.journal import Converter, Journal
 from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 EXAMPLES = int(os.environ.get("GOLDENLOOP_FUZZ_EXAMPLES", "100"))
@@ -125,7 +126,7 @@ def fuzz_store() -> Iterator[tuple[Store, Path]]:
     """One real store for all examples (a fresh one per example would cost its migrations);
     each example checks its own import's counts, so earlier examples do not matter."""
     with tempfile.TemporaryDirectory() as tmp:
-        store = Store(Path(tmp) / "fuzz.duckdb")
+        store = open_store(Path(tmp) / "fuzz.duckdb")
         yield store, Path(tmp)
         store.close()
 

@@ -14,11 +14,11 @@ from review_support import FULL, opts, synthetic_spans, write_roles
 
 from goldenloop import golden as G
 from goldenloop import review
+from goldenloop.access.roles import PermissionDenied
 from goldenloop.golden.filters import FilterError
-from goldenloop.roles import PermissionDenied
+from goldenloop.review import sql as review_sql
 from goldenloop.sampling import Frame, Uniform, create_hand_queue, create_queue
 from goldenloop.store import grades as grade_sql
-from goldenloop.store import review_sql
 
 T0 = datetime(2026, 2, 1)
 REVIEWERS = ("ana", "ben", "chloe", "dev")

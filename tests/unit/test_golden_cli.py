@@ -13,7 +13,8 @@ from typer.testing import CliRunner
 
 from goldenloop import golden
 from goldenloop.cli import app
-from goldenloop.store import Store, review_sql
+from goldenloop.review import sql as review_sql
+from goldenloop.schema import open_store
 from goldenloop.store import owner as owner_file
 
 T0 = datetime(2026, 2, 1)
@@ -22,7 +23,7 @@ T0 = datetime(2026, 2, 1)
 @pytest.fixture
 def db(tmp_path):
     path = tmp_path / "goldenloop.duckdb"
-    with Store(path) as s:
+    with open_store(path) as s:
         synthetic_spans(s, 12, seed=3)
         keys = [k for (k,) in s.rows("SELECT span_key FROM spans ORDER BY span_key")]
         s.write(lambda cur: review_sql.insert_human_grades(cur, [{
@@ -59,7 +60,7 @@ def test_build_export_list_and_diff(db, tmp_path):
     assert len((folder / "golden.jsonl").read_text().splitlines()) == 8
     # A reviewer corrects a wrong answer; export --rebuild makes version 2 with the same
     # filter, and says what changed.
-    with Store(db) as s:
+    with open_store(db) as s:
         key = s.scalar("SELECT span_key FROM grades ORDER BY grade_id LIMIT 1")  # graded 2
         s.write(lambda cur: review_sql.insert_correction(
             cur, {"target_type": "span", "target_id": str(key), "span_key": key},
@@ -93,7 +94,7 @@ def test_a_running_server_gets_a_job_file(db, tmp_path, monkeypatch):
     spec = json.loads(jobs[0].read_text())
     assert spec["kind"] == "golden" and spec["params"]["build_only"]
     # What the owner runs for it (goldenloop.golden.golden_job), here on the store itself.
-    with Store(db) as s:
+    with open_store(db) as s:
         result = golden.golden_job(s, spec["params"], lambda f, m: None)
         assert result["created"] and golden.get_version(s, "via-job").rows == 8
         full = golden.golden_job(s, {**spec["params"], "build_only": False,

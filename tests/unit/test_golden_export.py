@@ -18,7 +18,7 @@ from goldenloop import golden as G
 from goldenloop.golden import openai_format
 from goldenloop.golden.export import ExportPathError
 from goldenloop.ingest.loader import import_table
-from goldenloop.store import review_sql
+from goldenloop.review import sql as review_sql
 
 T0 = datetime(2026, 2, 1)
 SYSTEM = "You are a careful assistant."

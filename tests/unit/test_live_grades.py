@@ -14,17 +14,19 @@ from review_support import DEMO_END
 from goldenloop import estimation, review
 from goldenloop import golden as G
 from goldenloop import metrics as M
+from goldenloop import overview as summary
+from goldenloop.agreement import sql as q
 from goldenloop.demo import generate
 from goldenloop.demo.queue import NAME
 from goldenloop.metrics import quality
-from goldenloop.store import Store, summary
-from goldenloop.store import agreement_sql as q
+from goldenloop.schema import open_store
+from goldenloop.store import Store
 
 
 @pytest.fixture(scope="module")
 def demo_template(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("live-grades") / "template.duckdb"
-    with Store(path) as s:
+    with open_store(path) as s:
         generate(s, spans=5000, end=DEMO_END)
         s.checkpoint()
     return path
@@ -34,7 +36,7 @@ def demo_template(tmp_path_factory) -> Path:
 def demo(demo_template: Path, tmp_path: Path):
     path = tmp_path / "demo.duckdb"
     shutil.copy(demo_template, path)
-    with Store(path) as s:
+    with open_store(path) as s:
         yield s, int(s.scalar("SELECT queue_id FROM queues WHERE name = ?", [NAME]))
 
 

@@ -13,6 +13,7 @@ import pytest
 from goldenloop import metrics as M
 from goldenloop.ingest.loader import import_table
 from goldenloop.metrics import buckets
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 T0 = datetime(2025, 3, 3)  # a Monday, UTC
@@ -63,7 +64,7 @@ def load(store: Store, df: pd.DataFrame) -> None:
 @pytest.fixture(scope="module")
 def known(tmp_path_factory):
     df = known_frame()
-    store = Store(tmp_path_factory.mktemp("metrics") / "known.duckdb")
+    store = open_store(tmp_path_factory.mktemp("metrics") / "known.duckdb")
     load(store, df)
     yield store, df[df["kind"] == "llm"].copy()
     store.close()
@@ -168,7 +169,7 @@ def test_user_values_are_parameters_not_sql(known) -> None:
 def test_split_by_prompt_version_and_unset_values(tmp_path) -> None:
     df = known_frame(600)
     df.loc[df.index[:50], "prompt_version"] = None
-    with Store(tmp_path / "s.duckdb") as store:
+    with open_store(tmp_path / "s.duckdb") as store:
         load(store, df)
         stats = M.request_stats(store, full_range(), split="prompt_version", bucket=timedelta(days=1))
         llm = df[df["kind"] == "llm"]
@@ -182,7 +183,7 @@ def test_every_bucket_is_present_and_gaps_break_lines(tmp_path) -> None:
     df = known_frame(400)
     df = df[(df["start_time"] < pd.Timestamp(T0 + timedelta(hours=5)))
             | (df["start_time"] >= pd.Timestamp(T0 + timedelta(hours=8)))]
-    with Store(tmp_path / "g.duckdb") as store:
+    with open_store(tmp_path / "g.duckdb") as store:
         load(store, df)
         stats = M.request_stats(store, full_range(), bucket=HOUR)
     vol = stats.volume().set_index("time")["value"]
@@ -215,7 +216,7 @@ def test_overview_of_a_long_sparse_range_stays_within_budget(tmp_path) -> None:
     df = known_frame(3000).assign(
         start_time=pd.Timestamp("2020-01-01") + pd.to_timedelta(
             np.sort(rng.uniform(0, 5 * 365, 3300)), unit="D"))
-    with Store(tmp_path / "long.duckdb") as store:
+    with open_store(tmp_path / "long.duckdb") as store:
         load(store, df)
         f = M.SpanFilter(start=datetime(2020, 1, 1), end=datetime(2025, 1, 1))
         view = M.overview(store, f, split="model_version")
@@ -257,7 +258,7 @@ def test_buckets_line_up_with_days_and_the_grid(tmp_path) -> None:
     times = pd.to_datetime(["2000-12-31 23:30", "2001-01-01 00:30", "2025-03-05 17:59:59.999999",
                             "2025-03-06 00:00"], format="ISO8601")
     df = known_frame(400).iloc[:4].assign(start_time=times)
-    with Store(tmp_path / "b.duckdb") as store:
+    with open_store(tmp_path / "b.duckdb") as store:
         load(store, df)
         f = M.SpanFilter(start=datetime(2000, 12, 31), end=datetime(2025, 3, 7))
         for width in (HOUR, timedelta(hours=3), timedelta(days=1), timedelta(days=3)):

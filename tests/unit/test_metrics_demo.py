@@ -14,6 +14,7 @@ from goldenloop import metrics as M
 from goldenloop.demo import generate
 from goldenloop.demo.incidents import NEW_4O
 from goldenloop.demo.texts_support import OFFENSIVE_MARKERS
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 END = datetime(2026, 3, 2, 12)
@@ -46,7 +47,7 @@ def fill_stand_in_signals(store: Store) -> int:
 
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
-    store = Store(tmp_path_factory.mktemp("demo-metrics") / "demo.duckdb")
+    store = open_store(tmp_path_factory.mktemp("demo-metrics") / "demo.duckdb")
     generate(store, spans=N, seed=7, end=END)
     fill_stand_in_signals(store)
     incidents = M.incidents(store, M.SpanFilter())

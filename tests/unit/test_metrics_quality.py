@@ -12,6 +12,7 @@ from test_metrics import DAYS, END, T0, full_range, known_frame, load
 
 from goldenloop import metrics as M
 from goldenloop.metrics.quality import t_975
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 from goldenloop.store.feedback import insert_feedback
 from goldenloop.store.grades import insert_grades
@@ -23,7 +24,7 @@ DAY = timedelta(days=1)
 @pytest.fixture
 def loaded(tmp_path):
     df = known_frame(1500, seed=11)
-    store = Store(tmp_path / "q.duckdb")
+    store = open_store(tmp_path / "q.duckdb")
     load(store, df)
     keys = store.df("SELECT trace_id, span_id, span_key FROM spans")
     df = df.merge(keys, on=["trace_id", "span_id"])

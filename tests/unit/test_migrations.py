@@ -6,8 +6,8 @@ import duckdb
 import pytest
 
 from goldenloop.errors import SchemaTooNewError
+from goldenloop.schema import LATEST, MIGRATIONS, current_version, migrate, open_store
 from goldenloop.store import Store
-from goldenloop.store.migrations import LATEST, MIGRATIONS, current_version, migrate
 from goldenloop.store.span_columns import FIELD_NAMES
 
 DATA_MODEL_TABLES = {
@@ -48,7 +48,7 @@ def test_upgrade_from_the_first_migration_keeps_data(tmp_path):
                 "VALUES (nextval('span_key_seq'), 't', 's', TIMESTAMP '2025-01-01 00:00:00')")
     con.close()
 
-    with Store(path) as s:
+    with open_store(path) as s:
         assert s.schema_version == LATEST
         assert _tables(s) >= DATA_MODEL_TABLES
         assert s.rows("SELECT trace_id, span_id FROM spans") == [("t", "s")]
@@ -62,8 +62,8 @@ def test_migrating_twice_applies_nothing(store):
 
 def test_a_newer_database_is_refused(tmp_path):
     path = tmp_path / "new.duckdb"
-    with Store(path) as s:
+    with open_store(path) as s:
         s.cursor().execute("INSERT INTO schema_migrations VALUES (?, 'future', now())",
                            [LATEST + 1])
     with pytest.raises(SchemaTooNewError, match="upgrade goldenloop"):
-        Store(path)
+        open_store(path)

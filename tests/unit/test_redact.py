@@ -13,6 +13,7 @@ import pytest
 
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.ingest.redact_import import KEY_ENV, pseudonym, redaction_key
+from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 EMAIL, KEY, PHONE = "jane.doe@example.com", "AIzaSyA1b2C3d4E5f6G7h8I9j0KlMnOpQrStUvW", "+1 (415) 555-0100"
@@ -101,7 +102,7 @@ def test_the_key_can_come_from_the_environment(tmp_path: Path,
     monkeypatch.setenv(KEY_ENV, "team-secret")
     pseudonyms = []
     for name in ("one", "two"):  # two stores, one key: the same pseudonyms
-        with Store(tmp_path / f"{name}.duckdb") as store:
+        with open_store(tmp_path / f"{name}.duckdb") as store:
             import_file(store, _jsonl(tmp_path / f"{name}.jsonl", [_row(1)]),
                         ImportOptions(redact=True))
             pseudonyms.append(store.scalar("SELECT user_id FROM spans"))

@@ -12,7 +12,7 @@ from review_support import FULL, opts, synthetic_spans
 
 from goldenloop import review, rubric
 from goldenloop.sampling import Frame, Uniform, create_hand_queue, create_queue
-from goldenloop.store import Store
+from goldenloop.schema import open_store
 
 demo_template, demo_store = rs.demo_template, rs.demo_store  # shared fixtures
 
@@ -68,12 +68,12 @@ def test_claim_resume_renew_and_submit(store, queue):
 
 def test_a_grade_is_committed_when_submit_returns(tmp_path):
     path = tmp_path / "durable.duckdb"
-    with Store(path) as s:
+    with open_store(path) as s:
         synthetic_spans(s, 50)
         q = create_queue(s, opts(), Frame(), Uniform(3), seed=1)
         c = review.next_item(s, q.queue_id, "ana")
         ids = review.submit(s, c, FULL).grade_ids
-    with Store(path) as s:  # a fresh process would see exactly this
+    with open_store(path) as s:  # a fresh process would see exactly this
         assert s.scalar("SELECT count(*) FROM grades WHERE list_contains(?, grade_id)",
                         [ids]) == 4
 
@@ -307,7 +307,7 @@ def test_canary_answers_against_references_by_hand(store):
 def test_migration_5_keeps_old_grades_live(tmp_path):
     import duckdb
 
-    from goldenloop.store.migrations import migrate
+    from goldenloop.schema import migrate
 
     path = tmp_path / "old.duckdb"
     con = duckdb.connect(str(path))
@@ -316,7 +316,7 @@ def test_migration_5_keeps_old_grades_live(tmp_path):
                 "source, author_id) VALUES (nextval('grade_seq'), 'span', '1', 'correctness', "
                 "4, 'human', 'ana')")
     con.close()
-    with Store(path) as s:
+    with open_store(path) as s:
         assert s.rows("SELECT late, retracted, seconds_spent FROM grades") == [
             (False, False, None)]
         assert s.scalar("SELECT count(*) FROM queue_claims") == 0

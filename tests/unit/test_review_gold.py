@@ -7,7 +7,7 @@ import pytest
 from review_support import FULL, opts, synthetic_spans, write_roles
 
 from goldenloop import review
-from goldenloop.roles import PermissionDenied
+from goldenloop.access.roles import PermissionDenied
 from goldenloop.sampling import Frame, Uniform, create_queue
 
 

@@ -6,8 +6,9 @@ import pytest
 import review_support as rs
 from review_support import opts, write_roles
 
-from goldenloop import review, roles
-from goldenloop.roles import Action, PermissionDenied, RolesError
+from goldenloop import review
+from goldenloop.access import roles
+from goldenloop.access.roles import Action, PermissionDenied, RolesError
 from goldenloop.sampling import Frame, Uniform, create_queue
 
 demo_template, demo_store = rs.demo_template, rs.demo_store  # shared fixtures

@@ -10,7 +10,7 @@ import yaml
 from review_support import write_roles
 
 from goldenloop import rubric
-from goldenloop.roles import PermissionDenied
+from goldenloop.access.roles import PermissionDenied
 from goldenloop.rubric import RubricError
 
 

@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from goldenloop.agreement import bootstrap as bs
+from goldenloop.agreement import sql as q
 from goldenloop.agreement.multi import human_agreement, judge_vs_consensus
 from goldenloop.agreement.report import COLUMNS, agreement_for, confusion
 from goldenloop.agreement.scale import AgreementError, Scale
 from goldenloop.agreement.slices import JUDGE_KEYS, SMALL_SLICE, slice_agreement
-from goldenloop.store import agreement_sql as q
 from goldenloop.store.store import Store
 
 HEADLINE = "krippendorff_alpha"
@@ -47,7 +47,7 @@ def criterion_scale(store: Store, criterion: str, rubric_name: str | None,
 
     With no version named, the scale is that of the rubric's latest version, and the version
     returned is None when several versions are stored (their grades meet when their scales
-    match: ``store.agreement_sql``); with one version stored, it is that version."""
+    match: ``agreement.sql``); with one version stored, it is that version."""
     rows = q.criterion_rows(store, criterion, rubric_name, rubric_version)
     if rows.empty:
         raise AgreementError(f"criterion {criterion!r} is not defined in any rubric"

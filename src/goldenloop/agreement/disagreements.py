@@ -14,9 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from goldenloop.agreement import sql as q
 from goldenloop.agreement.scale import Scale, label_of
 from goldenloop.sampling import QueueOptions, QueueSummary, create_hand_queue
-from goldenloop.store import agreement_sql as q
 from goldenloop.store.store import Store
 
 LIST_COLUMNS = ("item", "span_key", "judge_name", "judge_version", "reviewer", "human", "judge",

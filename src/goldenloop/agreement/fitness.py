@@ -23,12 +23,12 @@ from dataclasses import dataclass
 import pandas as pd
 
 from goldenloop.agreement import bootstrap as bs
+from goldenloop.agreement import sql as q
 from goldenloop.agreement.api import criterion_scale
 from goldenloop.agreement.gate import default_rule, verdict
 from goldenloop.agreement.report import agreement_for
 from goldenloop.agreement.scale import AgreementError
 from goldenloop.errors import GoldenloopError
-from goldenloop.store import agreement_sql as q
 from goldenloop.store.store import Store
 
 FIT, NOT_FIT, UNCHECKED = "fit", "not fit", "not yet checked"

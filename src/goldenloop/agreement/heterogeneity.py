@@ -58,7 +58,7 @@ def heterogeneity(scale: Scale, pairs: pd.DataFrame, by: str, *, statistic: str 
     the difference with its interval, p, the Benjamini–Hochberg q across that judge's slices,
     and ``flagged``. ``statistic`` defaults to the gate statistic of the value type.
 
-    ``pairs`` is ``store.agreement_sql.judge_human_pairs`` output (or any frame with its
+    ``pairs`` is ``agreement.sql.judge_human_pairs`` output (or any frame with its
     columns); each judge version is tested on its own.
     """
     statistic = statistic or default_rule(scale.value_type).statistic

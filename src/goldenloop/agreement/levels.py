@@ -20,9 +20,9 @@ from scipy import sparse, stats
 
 from goldenloop.agreement import bootstrap as bs
 from goldenloop.agreement import ordinal
+from goldenloop.agreement import sql as q
 from goldenloop.agreement.multi import human_agreement
 from goldenloop.agreement.scale import Scale
-from goldenloop.store import agreement_sql as q
 from goldenloop.store import grades as grade_sql
 from goldenloop.store.store import Store
 

@@ -17,11 +17,11 @@ import numpy as np
 import pandas as pd
 
 from goldenloop.agreement import bootstrap as bs
+from goldenloop.agreement import sql as q
 from goldenloop.agreement.api import criterion_scale
 from goldenloop.agreement.multi import consensus
 from goldenloop.agreement.nominal import ratio
 from goldenloop.agreement.report import agreement_for
-from goldenloop.store import agreement_sql as q
 from goldenloop.store.store import Store
 
 ORDER = re.compile(r"^(?P<prompt>.*)/(?P<order>AB|BA)$")

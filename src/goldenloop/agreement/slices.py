@@ -94,7 +94,7 @@ def slice_agreement(scale: Scale, pairs: pd.DataFrame, by: str, *, window: str =
     """Judge–human agreement in each slice of ``by`` (one of ``DIMENSIONS``, or ``meta:KEY``),
     per judge version.
 
-    ``pairs`` is ``store.agreement_sql.judge_human_pairs`` output (or any frame with its
+    ``pairs`` is ``agreement.sql.judge_human_pairs`` output (or any frame with its
     columns). Returns the judge keys, ``slice``, ``slice_value``, the statistic columns of
     ``agreement_for`` and ``small``.
     """

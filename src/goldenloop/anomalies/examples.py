@@ -15,8 +15,8 @@ from goldenloop.anomalies import series_sql as sql
 from goldenloop.anomalies import stats as st
 from goldenloop.anomalies.catalogue import BY_NAME
 from goldenloop.anomalies.records import Anomaly, Finding, get_anomaly
+from goldenloop.metrics.sql import OFFENSIVE_THRESHOLD, where_clause
 from goldenloop.store import Store
-from goldenloop.store.metrics_sql import OFFENSIVE_THRESHOLD, where_clause
 
 EXAMPLES = 20
 _TOOLS = "s.kind IN ('tool', 'retrieval')"

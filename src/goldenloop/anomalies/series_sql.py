@@ -14,10 +14,9 @@ from datetime import datetime
 
 import pandas as pd
 
+from goldenloop.metrics.sql import OFFENSIVE_THRESHOLD, REQUEST_KIND, UNSET_GROUP
 from goldenloop.store import Store
-from goldenloop.store.judge_sql import JUDGE_APP
-from goldenloop.store.metrics_sql import OFFENSIVE_THRESHOLD, REQUEST_KIND, UNSET_GROUP
-from goldenloop.store.span_columns import production_sql
+from goldenloop.store.span_columns import JUDGE_APP, production_sql
 
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
@@ -208,7 +207,7 @@ def grade_buckets(store: Store, start: datetime, end: datetime,
     """Per day of the graded span, app and (whole app | model version | prompt version): spans
     with a live correctness grade (human, or a judge version fit for use; a span graded
     several times counts once, with its mean), the mean grade and its variance."""
-    from goldenloop.store.agreement_sql import CHOSEN_JUDGES
+    from goldenloop.store.shared_sql import CHOSEN_JUDGES
 
     return store.df(
         f"""WITH per_span AS (

@@ -20,15 +20,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from goldenloop import roles
 from goldenloop import rubric as rubrics
+from goldenloop.access import roles
 from goldenloop.argilla_sync import settings as S
 from goldenloop.argilla_sync import sql
 from goldenloop.argilla_sync.connect import Endpoint, http, translated
+from goldenloop.review import sql as review_sql
+from goldenloop.review import sql_payload as payload_sql
 from goldenloop.review.answers import GradeError
 from goldenloop.review.submit import _retractions, check_answers, grade_rows
-from goldenloop.store import Store, audit, payload_sql, review_sql
-from goldenloop.store.review_sql import fetch1
+from goldenloop.store import Store, audit
+from goldenloop.store.shared_sql import fetch1
 
 PAGE = 1000
 BATCH = 500  # responses per transaction

@@ -11,7 +11,7 @@ import pandas as pd
 import pyarrow as pa
 
 from goldenloop.store import Store
-from goldenloop.store.review_sql import fetch1
+from goldenloop.store.shared_sql import fetch1
 
 
 def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:

@@ -19,7 +19,7 @@ from goldenloop import rubric as rubrics
 from goldenloop.demo import grades as demo_grades
 from goldenloop.demo import queue as demo_queue
 from goldenloop.demo import spanbuild as B
-from goldenloop.demo import sql, support
+from goldenloop.demo import sql_assistant, support
 from goldenloop.demo import texts_support as S
 from goldenloop.demo.corrections import insert_corrections
 from goldenloop.demo.feedback import feedback_table
@@ -90,7 +90,7 @@ def generate(store: Store, *, spans: int = 200_000, seed: int = 7, days: int = 3
     apps = [
         (SUPPORT, support.build, n_support, hour_weights(plan, SUPPORT),
          user_pool_size(SUPPORT, n_support)),
-        (SQL, sql.build, n_sql, hour_weights(plan, SQL), user_pool_size(SQL, n_sql)),
+        (SQL, sql_assistant.build, n_sql, hour_weights(plan, SQL), user_pool_size(SQL, n_sql)),
     ]
     per_batch = max(1, int(BATCH_SPANS // max(spans / days, 1)))
     counts = dict(spans=0, traces=0, sessions=0, duplicates=0, quarantined=0)

@@ -40,11 +40,11 @@ import pyarrow as pa
 from goldenloop.demo import spanbuild as B
 from goldenloop.demo.grades import ELIGIBLE_BEFORE_END_US, DemoGrades
 from goldenloop.demo.incidents import from_us
+from goldenloop.review import sql as review_sql
 from goldenloop.sampling import designs as D
+from goldenloop.sampling import sql
 from goldenloop.sampling.frame import Frame
-from goldenloop.store import review_sql
-from goldenloop.store import sampling_sql as sql
-from goldenloop.store.review_sql import fetch1
+from goldenloop.store.shared_sql import fetch1
 
 RUBRIC = "default"  # the packaged rubric the queue is graded under
 NAME = "Demo sample: support-bot and sql-assistant"

@@ -16,11 +16,12 @@ from typing import Any
 
 import pandas as pd
 
-from goldenloop import roles
+from goldenloop.access import roles
 from goldenloop.agreement import fitness
+from goldenloop.golden import sql as golden_sql
 from goldenloop.golden.filters import FilterError, GoldenFilter, check_name
 from goldenloop.golden.versions import Version, latest_version, version_info
-from goldenloop.store import Store, audit, golden_sql
+from goldenloop.store import Store, audit
 
 NO_EXPECTED = "no acceptable expected output"
 PREVIEW_COLUMNS = ["row_key", "app", "model_version", "label", "agreement_level", "reviewers",

@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from goldenloop import roles
+from goldenloop.access import roles
 from goldenloop.golden import card, openai_format
 from goldenloop.golden.filters import GoldenError, check_name
 from goldenloop.golden.openai_format import RowProblem
@@ -85,7 +85,7 @@ def _copy(store: Store, select: str, dest: Path, options: str) -> int:
 
 def _csv_select(version_id: int) -> str:
     """Every column as text or number, text cells that a spreadsheet would run neutralised."""
-    from goldenloop.store.golden_sql import ROW_COLUMNS
+    from goldenloop.golden.sql import ROW_COLUMNS
 
     cols = []
     for c in ("row_hash", *ROW_COLUMNS):

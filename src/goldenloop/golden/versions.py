@@ -13,8 +13,9 @@ from typing import Any
 
 import pandas as pd
 
+from goldenloop.golden import sql as golden_sql
 from goldenloop.golden.filters import GoldenError, GoldenFilter, check_name
-from goldenloop.store import Store, golden_sql
+from goldenloop.store import Store
 
 
 class DatasetNotFound(GoldenError):

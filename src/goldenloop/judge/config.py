@@ -4,7 +4,7 @@ A judge file names the rubric criterion it grades, a prompt template with named 
 the model, its temperature and answer length, the endpoint (a base URL, or the NAME of the
 environment variable holding it, and the name of the variable holding the key — never the
 key), and whether texts are redacted before sending. Packaged judges live in
-``goldenloop/judges/``; users add theirs in ``judges/`` beside the database.
+``goldenloop/judge/builtin/``; users add theirs in ``judges/`` beside the database.
 
 A judge's version is the first 12 hex digits of the SHA-256 of its canonical content plus the
 criterion it grades (rubric version, instructions, scale or labels) and the output schema, so
@@ -132,7 +132,7 @@ class LoadedJudge(BaseModel):
 
 
 def package_dir() -> Path:
-    return Path(__file__).resolve().parent.parent / "judges"
+    return Path(__file__).resolve().parent / "builtin"
 
 
 def user_dir(store: Store) -> Path:

@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from goldenloop import roles
+from goldenloop.access import roles
+from goldenloop.judge import sql as judge_sql
 from goldenloop.judge.budget import price_of
 from goldenloop.judge.config import JudgeError, LoadedJudge, attach, available, parse
 from goldenloop.judge.run import _plan  # the run's own rendering, so the estimate matches
 from goldenloop.judge.targets import Selection
-from goldenloop.store import Store, audit, judge_sql
+from goldenloop.store import Store, audit
 
 # What a lead may change; the name, the criterion and the kind stay (a new version of the
 # same judge, graded against the same reviewers).

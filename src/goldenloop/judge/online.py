@@ -12,10 +12,11 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
+from goldenloop.judge import sql as judge_sql
 from goldenloop.judge.config import JudgeError, get
 from goldenloop.judge.run import RunOptions, RunResult, run
 from goldenloop.judge.targets import from_spans
-from goldenloop.store import Store, audit, judge_sql
+from goldenloop.store import Store, audit
 
 
 def configure_online(store: Store, judge_name: str, fraction: float, *,

@@ -27,13 +27,14 @@ import pyarrow as pa
 
 from goldenloop import rubric as rubrics
 from goldenloop.judge import prompt
+from goldenloop.judge import sql as judge_sql
 from goldenloop.judge.budget import Budget, BudgetError, price_of
 from goldenloop.judge.client import JudgeClient, Outcome, Retry
 from goldenloop.judge.config import LoadedJudge
 from goldenloop.judge.spans import attempt_rows
 from goldenloop.judge.targets import Selection, Target
 from goldenloop.judge.verdict import Verdict, grade_values
-from goldenloop.store import Store, judge_sql
+from goldenloop.store import Store
 from goldenloop.store.grades import insert_grades
 
 _SWAP = {"A": "B", "B": "A", "tie": "tie"}

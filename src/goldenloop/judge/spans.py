@@ -10,7 +10,7 @@ from typing import Any
 
 from goldenloop.judge.client import Outcome
 from goldenloop.judge.config import LoadedJudge
-from goldenloop.store.judge_sql import JUDGE_APP
+from goldenloop.store.span_columns import JUDGE_APP
 
 
 def attempt_rows(out: Outcome, call: Any, judge: LoadedJudge, run_id: int) -> list[dict[str, Any]]:

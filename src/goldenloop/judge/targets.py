@@ -10,9 +10,10 @@ from typing import Any
 
 import numpy as np
 
+from goldenloop.judge import sql as judge_sql
 from goldenloop.judge.config import JudgeError, LoadedJudge
 from goldenloop.sampling import Frame
-from goldenloop.store import Store, judge_sql
+from goldenloop.store import Store
 
 
 @dataclass

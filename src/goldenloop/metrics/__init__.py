@@ -1,7 +1,7 @@
 """Time-bucketed aggregates of traffic for monitoring: volume, latency, tokens, cost,
 failures, automatic signals, correctness and feedback, by any split, with the bucket width
 adapted to the time range (``buckets``). Every aggregate is one SQL statement in
-``goldenloop.store.metrics_sql``; this package picks widths and reshapes the results into
+``goldenloop.metrics.sql``; this package picks widths and reshapes the results into
 tidy frames. Requests are LLM calls (spans of kind ``llm``).
 
     f = SpanFilter(start=..., end=..., apps=("support-bot",))

@@ -23,7 +23,7 @@ TARGET_BUCKETS = 1_000
 MIN_PER_BUCKET = 20
 LADDER = tuple(timedelta(minutes=m) for m in (5, 15, 30, 60, 120, 180, 360, 720, 1440))
 DAY = timedelta(days=1)
-ORIGIN = pd.Timestamp("1900-01-01")  # a Monday, as store.metrics_sql.BUCKET_ORIGIN_US
+ORIGIN = pd.Timestamp("1900-01-01")  # a Monday, as metrics.sql.BUCKET_ORIGIN_US
 
 
 def choose_bucket(duration: timedelta, *, lines: int = 1, requests: int | None = None,

@@ -11,7 +11,7 @@ significant, and only the practical threshold says which ones matter.
     result.table        # one row per metric: a, b, diff, ci_low, ci_high, flag, ...
     result.flagged      # the rows that matter
 
-Sums per session come from one SQL statement per side (``store.compare_sql``); the bootstrap
+Sums per session come from one SQL statement per side (``metrics.sql_compare``); the bootstrap
 resamples sessions in numpy (``compare_stats``). Ratio metrics are ratios of sums; latency
 quantiles are exact quantiles of the resampled requests.
 """
@@ -28,10 +28,11 @@ import pandas as pd
 from goldenloop.agreement import fitness
 from goldenloop.errors import GoldenloopError
 from goldenloop.metrics import compare_stats as cs
+from goldenloop.metrics import sql
+from goldenloop.metrics import sql_compare as compare_sql
 from goldenloop.metrics.compare_metrics import METRICS, Metric, Threshold
 from goldenloop.metrics.filters import SpanFilter
-from goldenloop.store import Store, compare_sql
-from goldenloop.store import metrics_sql as sql
+from goldenloop.store import Store
 
 BY = {"model_version": "model_versions", "prompt_version": "prompt_versions", "time": None}
 QUANTILES = {"latency_ms": (0.5, 0.95), "ttft_ms": (0.5,)}

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from goldenloop.metrics import sql as msql
 from goldenloop.metrics.filters import FilterError, SpanFilter
 from goldenloop.metrics.quality import Z_975
 from goldenloop.store import Store
-from goldenloop.store import metrics_sql as msql
 
 IDLE_MINUTES = 30
 MAX_TURNS = 30  # longer sessions fall in the last bin, "30+"

@@ -11,12 +11,11 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from goldenloop.agreement import fitness
-from goldenloop.metrics import buckets, quality
+from goldenloop.metrics import buckets, quality, sql
 from goldenloop.metrics.filters import FilterError, SpanFilter, check_split
 from goldenloop.metrics.series import RequestStats, request_stats
 from goldenloop.store import Store
 from goldenloop.store import incidents as incident_sql
-from goldenloop.store import metrics_sql as sql
 
 DIMENSION_LIMIT = 200  # filter options per dimension, busiest first
 UNSPLIT_LINES = 3  # the widest unsplit chart: latency p50/p95/p99, failures by status

@@ -12,11 +12,10 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from goldenloop.metrics import buckets
+from goldenloop.metrics import buckets, sql
 from goldenloop.metrics.filters import FilterError, SpanFilter, check_split
 from goldenloop.metrics.series import TIDY, complete_grid
 from goldenloop.store import Store
-from goldenloop.store import metrics_sql as sql
 
 SIGNALS = ("user_offensive", "output_offensive", "user_sentiment", "output_sentiment")
 FEEDBACK_COUNTS = ("requests", "with_feedback", "thumbs", "down")

@@ -16,10 +16,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from goldenloop.metrics import buckets
+from goldenloop.metrics import buckets, sql
 from goldenloop.metrics.filters import FilterError, SpanFilter, check_split
 from goldenloop.store import Store
-from goldenloop.store import metrics_sql as sql
 
 COUNT_COLUMNS = ("requests", "errors", "timeouts", "empty", "priced")
 FAILURES = {"error": "errors", "timeout": "timeouts", "empty": "empty"}

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from goldenloop.metrics import sql as msql
 from goldenloop.metrics.filters import FilterError, SpanFilter, check_split
 from goldenloop.store import Store
-from goldenloop.store import metrics_sql as msql
 
 MAX_LIMIT = 1_000
 MAX_TRACE_SPANS = 2_000

@@ -21,6 +21,7 @@ import duckdb
 from goldenloop import access
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
+from goldenloop.schema import open_store
 from goldenloop.store import Store, audit, snapshot
 
 COUNTED = ("spans", "signals", "feedback", "grades", "golden_rows", "golden_versions",
@@ -72,7 +73,7 @@ def backup(paths: Paths, dest: Path, *, actor: str = "cli", wait: float = 600.0
     if owner is None:
         if not paths.db.exists():
             raise BackupError(f"no database at {paths.db}: nothing to back up")
-        with Store(paths.db) as store:
+        with open_store(paths.db) as store:
             return backup_store(store, dest, actor=actor), None
     request = os.urandom(8).hex()
     access.submit_job(paths, "backup", {"dest": str(dest), "request": request, "by": actor})
@@ -120,7 +121,7 @@ def restore(paths: Paths, src: Path) -> Path | None:
             os.replace(wal, kept.with_name(kept.name + ".wal"))
     os.replace(tmp, paths.db)
     paths.snapshot.unlink(missing_ok=True)
-    with Store(paths.db) as store:  # brings an older backup's schema up to date
+    with open_store(paths.db) as store:  # brings an older backup's schema up to date
         store.write(lambda cur: audit.record(cur, "cli", "restore", src.name,
                                              {"replaced_kept_as": kept.name if kept else None},
                                              "cli"))

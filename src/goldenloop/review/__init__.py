@@ -13,6 +13,7 @@ The grading screen's whole contract::
     review.queue_progress(store, queue_id); review.reviewer_progress(store, queue_id)
 """
 
+from goldenloop.errors import QueueNotFound
 from goldenloop.review.answers import Answer, GradeError
 from goldenloop.review.claims import (
     DEFAULT_LOCK_SECONDS,
@@ -55,7 +56,6 @@ from goldenloop.review.submit import (
     submit_and_next,
     undo_last,
 )
-from goldenloop.store.review_sql import QueueNotFound
 
 __all__ = [
     "DEFAULT_LOCK_SECONDS", "Answer", "Claim", "ClaimLost", "ComparisonPayload", "GradeError",

@@ -13,10 +13,11 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from goldenloop import roles
+from goldenloop.access import roles
 from goldenloop.errors import GoldenloopError
-from goldenloop.store import Store, audit, review_sql
-from goldenloop.store.review_sql import fetch1
+from goldenloop.review import sql as review_sql
+from goldenloop.store import Store, audit
+from goldenloop.store.shared_sql import fetch1
 
 DEFAULT_LOCK_SECONDS = 600
 

@@ -14,11 +14,15 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from goldenloop import roles
+from goldenloop.access import roles
+from goldenloop.review import sql as review_sql
+from goldenloop.review import sql_payload as payload_sql
+from goldenloop.review import sql_stats as review_stats_sql
 from goldenloop.review.answers import Answer, GradeError, Value
 from goldenloop.review.claims import utcnow
 from goldenloop.review.submit import check_answers, grade_rows, queue_rubric
-from goldenloop.store import Store, audit, payload_sql, review_sql, review_stats_sql, sampling_sql
+from goldenloop.sampling import sql as sampling_sql
+from goldenloop.store import Store, audit
 
 TARGET_TYPES = ("span", "session", "item")
 

@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from goldenloop.errors import QueueNotFound
+from goldenloop.review import sql_payload as payload_sql
 from goldenloop.review.claims import Claim
-from goldenloop.store import Store, payload_sql
-from goldenloop.store.review_sql import QueueNotFound
+from goldenloop.store import Store
 
 
 @dataclass(frozen=True)

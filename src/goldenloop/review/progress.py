@@ -10,9 +10,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from goldenloop import roles
+from goldenloop.access import roles
+from goldenloop.review import sql as review_sql
+from goldenloop.review import sql_stats as review_stats_sql
 from goldenloop.review.claims import utcnow
-from goldenloop.store import Store, review_sql, review_stats_sql
+from goldenloop.store import Store
 
 
 @dataclass(frozen=True)

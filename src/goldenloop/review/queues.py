@@ -8,8 +8,9 @@ from typing import Any
 
 import pandas as pd
 
-from goldenloop import roles
-from goldenloop.store import Store, audit, review_sql
+from goldenloop.access import roles
+from goldenloop.review import sql as review_sql
+from goldenloop.store import Store, audit
 
 
 @dataclass(frozen=True)

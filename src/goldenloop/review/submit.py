@@ -19,11 +19,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from goldenloop import roles
 from goldenloop import rubric as rubrics
+from goldenloop.access import roles
+from goldenloop.review import sql as review_sql
+from goldenloop.review import sql_payload as payload_sql
 from goldenloop.review.answers import Answer, GradeError, Value, as_answer, value_columns
 from goldenloop.review.claims import DEFAULT_LOCK_SECONDS, Claim, claim_item, claim_next, utcnow
-from goldenloop.store import Store, audit, payload_sql, review_sql
+from goldenloop.store import Store, audit
 
 _SWAP = {"A better": "B better", "B better": "A better"}
 

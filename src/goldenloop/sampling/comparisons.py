@@ -18,11 +18,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pyarrow as pa
 
+from goldenloop.review import sql as review_sql
 from goldenloop.sampling import designs as D
+from goldenloop.sampling import sql
 from goldenloop.sampling.frame import Frame, SamplingError
 from goldenloop.sampling.queues import QueueOptions, QueueSummary, _positions, _prepare, now
-from goldenloop.store import Store, audit, review_sql
-from goldenloop.store import sampling_sql as sql
+from goldenloop.store import Store, audit
 
 
 @dataclass(frozen=True)

@@ -19,13 +19,14 @@ from datetime import UTC, datetime
 import numpy as np
 import pyarrow as pa
 
-from goldenloop import roles
 from goldenloop import rubric as rubrics
+from goldenloop.access import roles
 from goldenloop.agreement import fitness
+from goldenloop.review import sql as review_sql
 from goldenloop.sampling import designs as D
+from goldenloop.sampling import sql
 from goldenloop.sampling.frame import Frame, SamplingError
-from goldenloop.store import Store, audit, review_sql
-from goldenloop.store import sampling_sql as sql
+from goldenloop.store import Store, audit
 
 UNITS = ("span", "session")
 

@@ -1,5 +1,11 @@
-"""The store: the DuckDB file, its schema and migrations, the write lock, snapshots,
-and every SQL statement that touches a table."""
+"""The store: the DuckDB file, the connection, the write lock, the migration runner,
+snapshots, the core tables (spans, signals, feedback, grades, jobs, imports, audit) and shared
+SQL helpers, including the one definition of a live grade.
+
+Each feature keeps its own SQL (``<feature>/sql.py``) and migrations (``<feature>/schema.py``)
+in its own package, and the ordered list of migrations is assembled in ``goldenloop.schema``:
+this package imports no feature. Open a writable store with ``goldenloop.schema.open_store``.
+"""
 
 from __future__ import annotations
 

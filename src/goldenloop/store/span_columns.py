@@ -84,6 +84,7 @@ def spans_ddl() -> str:
 # (Monitor, Compare versions, Conversations, Home, sampling frames, anomaly detection) unless
 # a reader asks for them, and shown on the Judges page. The one definition: import it.
 INTERNAL_SOURCES: tuple[str, ...] = ("judge", "experiment", "canary")
+JUDGE_APP = "goldenloop-judge"  # the app of the judge's own calls
 
 
 def internal_sql(alias: str = "") -> str:

@@ -26,7 +26,7 @@ import duckdb
 from goldenloop.errors import StoreLockedError, StoreUnavailableError
 from goldenloop.store import owner
 from goldenloop.store.health import is_storage_failure
-from goldenloop.store.migrations import LATEST, migrate
+from goldenloop.store.migrations import Migrations, latest, migrate
 
 if TYPE_CHECKING:  # pandas loads in about half a second: only for frames
     import pandas as pd
@@ -40,8 +40,15 @@ _RECOVERY_HEADROOM = 8 << 20  # free bytes wanted beyond the write-ahead log bef
 class Store:
     """An open goldenloop database. Pass it in; never keep one in a module global."""
 
-    def __init__(self, path: str | Path, *, read_only: bool = False, migrate_schema: bool = True):
+    def __init__(self, path: str | Path, *, read_only: bool = False,
+                 migrations: Migrations | None = None, migrate_schema: bool = True):
+        """``migrations`` is the ordered list a writable store is migrated with; it is assembled
+        above the features, so open a store through ``goldenloop.schema.open_store``."""
+        if migrations is None and migrate_schema and not read_only:
+            raise TypeError("a writable Store needs the schema's migrations: open it with "
+                            "goldenloop.schema.open_store(path)")
         self.path = Path(path)
+        self.migrations = migrations
         self.read_only = read_only
         self._write_lock = threading.RLock()
         self._local = threading.local()
@@ -52,8 +59,8 @@ class Store:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.con = _connect(self.path, read_only)
-            if migrate_schema and not read_only:
-                migrate(self.con.cursor())
+            if migrations is not None and migrate_schema and not read_only:
+                migrate(self.con.cursor(), migrations)
         except duckdb.Error as exc:  # a full disk at open: say so, not a traceback
             if not is_storage_failure(exc):
                 raise
@@ -246,7 +253,9 @@ class Store:
 
     @property
     def is_latest(self) -> bool:
-        return self.schema_version == LATEST
+        if self.migrations is None:
+            raise TypeError("is_latest needs the migrations the store was opened with")
+        return self.schema_version == latest(self.migrations)
 
     def __enter__(self) -> Store:
         return self

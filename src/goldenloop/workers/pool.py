@@ -10,10 +10,11 @@ from goldenloop import alerts
 from goldenloop.argilla_sync.jobs import ArgillaPullScheduler
 from goldenloop.config import Paths
 from goldenloop.experiments.canaries import CanaryScheduler
+from goldenloop.judge import sql as judge_sql
 from goldenloop.ops import status as ops_status
 from goldenloop.ops.jobs import RetentionScheduler
 from goldenloop.scorers.run import versions as scorer_versions
-from goldenloop.store import Store, health, judge_sql, snapshot
+from goldenloop.store import Store, health, snapshot
 from goldenloop.store import jobs as job_sql
 from goldenloop.store import signals as signal_sql
 from goldenloop.workers.handlers import HANDLERS

@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from goldenloop.golden.filters import GoldenFilter
-from goldenloop.store.agreement_sql import CHOSEN_JUDGES, HUMAN, JUDGE
+from goldenloop.store.shared_sql import CHOSEN_JUDGES, HUMAN, JUDGE
 
 _VALUE = """coalesce(value_label, array_to_string(value_labels, '|'),
         CASE WHEN value_number = round(value_number)

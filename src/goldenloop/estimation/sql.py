@@ -9,17 +9,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from goldenloop.store.shared_sql import GRADE_OUTCOME as _Y  # what ``y`` is for one grade
 from goldenloop.store.store import Store
 
-# What ``y`` is for one grade, by estimation mode.
-_Y = {
-    "mean": "g.value_number",
-    "at_least": "CASE WHEN g.value_number IS NULL THEN NULL "
-                "ELSE CAST(g.value_number >= $threshold AS DOUBLE) END",
-    "label": "CASE WHEN g.value_label IS NULL AND g.value_labels IS NULL THEN NULL "
-             "ELSE CAST(coalesce(g.value_label = $label, false) "
-             "OR coalesce(list_contains(g.value_labels, $label), false) AS DOUBLE) END",
-}
 _GROUP_COLUMNS = ("app", "model_version", "environment", "prompt_version")
 
 

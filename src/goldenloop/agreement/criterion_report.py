@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from goldenloop.agreement import bootstrap as bs
+from goldenloop.agreement import sql as q
 from goldenloop.agreement.api import criterion_scale
 from goldenloop.agreement.by_group import statistic_by
 from goldenloop.agreement.disagreements import disagreements, with_notes
@@ -31,7 +32,6 @@ from goldenloop.agreement.slices import (
     slice_values,
 )
 from goldenloop.agreement.versions import side_by_side
-from goldenloop.store import agreement_sql as q
 from goldenloop.store.store import Store
 
 SLICE_BY = ("model_version", "app", "reviewer", "time")

@@ -16,7 +16,7 @@ from typing import Protocol
 
 import pandas as pd
 
-from goldenloop.store.agreement_sql import CHOSEN_JUDGES
+from goldenloop.store.shared_sql import CHOSEN_JUDGES
 from goldenloop.store.span_columns import production_sql
 from goldenloop.store.store import Store
 

@@ -12,13 +12,12 @@ import duckdb
 import pyarrow as pa
 
 from goldenloop.store import audit
-from goldenloop.store.span_columns import internal_sql, production_sql
+from goldenloop.store.shared_sql import GRADE_OUTCOME
+from goldenloop.store.span_columns import JUDGE_APP, internal_sql, production_sql
 from goldenloop.store.store import Store
 
 if TYPE_CHECKING:  # pandas loads in about half a second: only for frames
     import pandas as pd
-
-JUDGE_APP = "goldenloop-judge"  # the app of the judge's own calls, recorded as spans
 
 
 def _dicts(cur: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
@@ -390,10 +389,8 @@ def queue_judge_values(store: Store, queue_id: int, criterion: str, judge_versio
                        mode: str, params: dict) -> pd.DataFrame:
     """(queue_item_id, f): the judge version's latest value on each queue item, as ``y`` is
     defined for human grades in estimation (a mean, a share at least a threshold, a label)."""
-    from goldenloop.store.estimation_sql import _Y  # one definition of the outcome
-
     return store.df(
-        f"""SELECT i.queue_item_id, arg_max({_Y[mode]}, g.created_at) AS f
+        f"""SELECT i.queue_item_id, arg_max({GRADE_OUTCOME[mode]}, g.created_at) AS f
             FROM queue_items i
             JOIN live_grades g ON g.target_type = i.target_type AND g.target_id = i.target_id
             WHERE i.queue_id = $q AND NOT i.is_gold AND g.source = 'judge'

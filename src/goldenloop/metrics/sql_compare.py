@@ -17,14 +17,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from goldenloop.store.agreement_sql import CHOSEN_JUDGES
-from goldenloop.store.metrics_sql import (
+from goldenloop.metrics.sql import (
     GRADE_WEIGHTS,
     OFFENSIVE_THRESHOLD,
     REQUEST_KIND,
     FilterLike,
     where_clause,
 )
+from goldenloop.store.shared_sql import CHOSEN_JUDGES
 from goldenloop.store.store import Store
 
 SESSION_KEY = "coalesce(s.session_id, 't:' || s.trace_id, 'k:' || CAST(s.span_key AS VARCHAR))"

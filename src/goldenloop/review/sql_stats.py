@@ -9,7 +9,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from goldenloop.store.review_sql import fetch1
+from goldenloop.store.shared_sql import fetch1
 from goldenloop.store.store import Store
 
 _REVIEWER_GRADES = """

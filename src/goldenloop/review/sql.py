@@ -21,20 +21,10 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from goldenloop.errors import GoldenloopError
+from goldenloop.errors import QueueNotFound
 from goldenloop.store import audit
+from goldenloop.store.shared_sql import fetch1
 from goldenloop.store.store import Store
-
-
-def fetch1(cur: duckdb.DuckDBPyConnection) -> tuple | None:
-    """The first row, reading the result to its end (DuckDB 2 refuses other work on a cursor
-    whose last result was left half-read)."""
-    rows = cur.fetchall()
-    return rows[0] if rows else None
-
-
-class QueueNotFound(GoldenloopError):
-    """No queue (or queue item) with that id."""
 
 
 def _one(cur: duckdb.DuckDBPyConnection) -> dict[str, Any] | None:

@@ -11,7 +11,7 @@ from datetime import datetime
 
 import duckdb
 
-from goldenloop.store.review_sql import fetch1
+from goldenloop.store.shared_sql import fetch1
 from goldenloop.store.store import Store
 
 

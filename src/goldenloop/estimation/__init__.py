@@ -36,7 +36,9 @@ from scipy.stats import norm
 
 from goldenloop import rubric as rubrics
 from goldenloop.errors import GoldenloopError
-from goldenloop.store import Store, estimation_sql, review_sql
+from goldenloop.estimation import sql as estimation_sql
+from goldenloop.review import sql as review_sql
+from goldenloop.store import Store
 
 __all__ = ["Estimate", "EstimationError", "NonProbabilityQueue", "estimate", "estimate_by",
            "hajek"]

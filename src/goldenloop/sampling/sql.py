@@ -14,7 +14,7 @@ from datetime import datetime
 import duckdb
 import pyarrow as pa
 
-from goldenloop.store.review_sql import fetch1
+from goldenloop.store.shared_sql import fetch1
 
 # Signal columns that may exist in ``signals`` (another part fills them): read when present.
 _OFFENSIVE = ("user_offensive", "output_offensive")

@@ -1,6 +1,6 @@
 """Rubrics as data: YAML files, validated, versioned by content hash, loaded into the store.
 
-The YAML files are the source of truth. Packaged rubrics live in ``goldenloop/rubrics/``;
+The YAML files are the source of truth. Packaged rubrics live in ``goldenloop/rubric/builtin/``;
 a lead's edit is written as a new file in the user folder beside the database
 (``data/rubrics/<name>.<version>.yaml``), never into the package. A rubric's version is the
 first 12 hex digits of the SHA-256 of its canonical content (criteria, labels, levels,
@@ -31,9 +31,10 @@ import pyarrow as pa
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from goldenloop import roles
+from goldenloop.access import roles
 from goldenloop.errors import GoldenloopError
-from goldenloop.store import Store, audit, rubric_sql
+from goldenloop.rubric import sql as rubric_sql
+from goldenloop.store import Store, audit
 from goldenloop.store.grades import insert_criteria
 
 __all__ = [
@@ -193,7 +194,7 @@ class Rubric(BaseModel):
 
 # -- files -------------------------------------------------------------------------------------
 def package_dir() -> Path:
-    return Path(__file__).with_name("rubrics")
+    return Path(__file__).with_name("builtin")
 
 
 def user_dir(store: Store) -> Path:

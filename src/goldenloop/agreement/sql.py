@@ -35,19 +35,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+# Which side a grade is on and which judge grades count: shared rules, kept in the store.
+from goldenloop.store.shared_sql import CHOSEN_JUDGES, HUMAN, JUDGE, NO_VERSION
 from goldenloop.store.store import Store
 
-# How a judge imported without a version is named wherever versions are listed or chosen.
-NO_VERSION = "(no version)"
-
-# Which side a grade ``g`` is on (golden_sql counts sides by the same rule).
-HUMAN = "(g.source = 'human' OR (g.source = 'imported' AND g.author_kind = 'reviewer'))"
-JUDGE = "(g.source = 'judge' OR (g.source = 'imported' AND g.author_kind = 'judge'))"
-
-# Judge grades of the chosen versions only: the named parameter ``$judge_versions`` lists
-# them (NULL: every version; a judge without a version is NO_VERSION); other grades pass.
-CHOSEN_JUDGES = f"""(NOT coalesce({JUDGE}, false) OR $judge_versions::VARCHAR[] IS NULL
-    OR list_contains($judge_versions::VARCHAR[], coalesce(g.judge_version, '(no version)')))"""
+__all__ = ["CHOSEN_JUDGES", "HUMAN", "JUDGE", "NO_VERSION"]  # re-exported for agreement's readers
 
 # A criterion's scale as one comparable string: what two rubric versions must share for
 # their grades to be compared (descriptions and instructions are left out on purpose).
