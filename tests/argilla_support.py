@@ -6,11 +6,11 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-from review_support import opts
+from review_support import FULL, opts, synthetic_spans
 
-from goldenloop import review
+from goldenloop import golden, review
 from goldenloop.review.claims import claim_item
-from goldenloop.sampling import Frame, Stratified, create_queue
+from goldenloop.sampling import Frame, Stratified, Uniform, create_queue
 from goldenloop.store import Store
 
 
@@ -53,3 +53,17 @@ def submit_in_goldenloop(store: Store, item_id: int, who: str, answers: dict | N
         review.skip(store, claim)
     else:
         review.submit(store, claim, answers)
+
+
+def graded_golden(store: Store, spans: int, rows: int, name: str = "support") -> int:
+    """A golden dataset's first version: ``rows`` items of a uniform sample of ``spans``
+    synthetic spans, graded correct (5) on goldenloop's Grade page by reviewer rita. Returns
+    the sampling queue's id (its items have inclusion probabilities)."""
+    synthetic_spans(store, spans, seed=6)
+    qid = create_queue(store, opts("golden source"), Frame(), Uniform(rows), seed=1).queue_id
+    items = [i for (i,) in store.rows("SELECT queue_item_id FROM queue_items WHERE queue_id = ? "
+                                      "AND NOT is_gold ORDER BY position", [qid])]
+    for item in items:
+        submit_in_goldenloop(store, item, "rita", {**FULL, "correctness": 5})
+    golden.build(store, name, golden.GoldenFilter(source="human", queue_ids=(qid,)), "lead")
+    return qid

@@ -21,11 +21,20 @@ def push_job(store: Store, params: dict[str, Any], progress) -> dict[str, Any]:
     from goldenloop.argilla_sync.push import push_queue
 
     progress(0.1, "pushing to Argilla")
-    r = push_queue(store, int(params["queue_id"]), pushed_by=params["author"],
-                   dataset=params.get("dataset"), workspace=params.get("workspace", "argilla"),
-                   suggestions=params.get("suggestions"),
-                   endpoint=Endpoint(params.get("url_env") or "ARGILLA_API_URL",
-                                     params.get("key_env") or "ARGILLA_API_KEY"))
+    endpoint = Endpoint(params.get("url_env") or "ARGILLA_API_URL",
+                        params.get("key_env") or "ARGILLA_API_KEY")
+    if params.get("golden"):
+        from goldenloop.argilla_sync.golden_push import push_golden
+
+        r = push_golden(store, params["golden"], pushed_by=params["author"],
+                        dataset=params.get("dataset"),
+                        workspace=params.get("workspace", "argilla"),
+                        reviewers=int(params.get("reviewers") or 1), endpoint=endpoint)
+    else:
+        r = push_queue(store, int(params["queue_id"]), pushed_by=params["author"],
+                       dataset=params.get("dataset"),
+                       workspace=params.get("workspace", "argilla"),
+                       suggestions=params.get("suggestions"), endpoint=endpoint)
     return {"summary": f"{r.dataset}: {r.records:,} records sent, {r.new_records:,} new",
             "records": r.records, "new_records": r.new_records}
 
@@ -36,12 +45,14 @@ def pull_job(store: Store, params: dict[str, Any], progress) -> dict[str, Any]:
     progress(0.1, "pulling from Argilla")
     author = params.get("author") or SCHEDULED_AUTHOR
     results = pull(store, author, params.get("queue_id"),
-                   check_role=author != SCHEDULED_AUTHOR)
+                   check_role=author != SCHEDULED_AUTHOR, golden=params.get("golden"))
     graded = sum(r.graded for r in results)
     discarded = sum(r.discarded for r in results)
     aside = sum(r.set_aside for r in results)
+    made = [f"{r.golden.split('@')[0]} v{r.new_version}" for r in results if r.version_created]
     return {"summary": f"{graded:,} graded, {discarded:,} discarded, {aside:,} set aside "
-                       f"from {len(results)} dataset(s)",
+                       f"from {len(results)} dataset(s)"
+                       + (f"; reviewed golden version(s): {', '.join(made)}" if made else ""),
             "graded": graded, "discarded": discarded, "set_aside": aside}
 
 

@@ -16,6 +16,7 @@ midway leaves whole responses only, and the next pull takes in the rest.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -48,6 +49,9 @@ class PullResult:
     drafts: int = 0
     unchanged: int = 0
     reasons: list[str] = field(default_factory=list)
+    golden: str | None = None          # NAME@VERSION pushed, for a golden set's dataset
+    new_version: int | None = None     # the golden version made from the responses
+    version_created: bool = False      # False: it equalled the latest, or nothing to take
 
 
 def _when(text: str) -> datetime:
@@ -75,14 +79,22 @@ def fetch(link: dict[str, Any]) -> tuple[dict[str, str], list[dict[str, Any]]]:
             offset += PAGE
 
 
-def _responses(link: dict[str, Any], names: dict[str, str], records: list[dict[str, Any]],
-               done: set, result: PullResult) -> list[dict[str, Any]]:
-    """New response versions to take in, oldest first (drafts and versions seen left out)."""
-    out = []
+def _queue_item(link: dict[str, Any]) -> Callable[[str], dict[str, Any] | None]:
     prefix = f"q{link['queue_id']}-i"
+    return lambda ext: ({"queue_item_id": int(ext[len(prefix):])} if ext.startswith(prefix)
+                        else None)
+
+
+def responses(link: dict[str, Any], names: dict[str, str], records: list[dict[str, Any]],
+              done: set, result: PullResult,
+              key_of: Callable[[str], dict[str, Any] | None]) -> list[dict[str, Any]]:
+    """New response versions to take in, oldest first (drafts and versions seen left out);
+    ``key_of`` names what a record's external id stands for (None: not pushed by us)."""
+    out = []
     for rec in records:
         ext = rec.get("external_id") or ""
-        if not ext.startswith(prefix):
+        key = key_of(ext)
+        if key is None:
             continue  # not a record goldenloop pushed
         for resp in rec.get("responses") or []:
             if resp["status"] == "draft":
@@ -94,7 +106,7 @@ def _responses(link: dict[str, Any], names: dict[str, str], records: list[dict[s
                 result.unchanged += 1
                 continue
             values = {k: (v or {}).get("value") for k, v in (resp.get("values") or {}).items()}
-            out.append({"external_id": ext, "queue_item_id": int(ext[len(prefix):]),
+            out.append({"external_id": ext, **key,
                         "username": roles.normalize_name(names.get(resp["user_id"], resp["user_id"])),
                         "response_id": resp["id"], "updated_at": when,
                         "status": resp["status"], "values": values})
@@ -116,7 +128,7 @@ def _skip(cur, item: dict[str, Any], who: str, when: datetime) -> None:
 
 def _entry(link: dict[str, Any], r: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {"link_id": link["link_id"], "external_id": r["external_id"],
-            "queue_item_id": r["queue_item_id"], "username": r["username"],
+            "queue_item_id": r.get("queue_item_id"), "username": r["username"],
             "response_id": r["response_id"], "response_updated_at": r["updated_at"],
             "status": r["status"], "pulled_at": now}
 
@@ -211,7 +223,8 @@ def pull_link(store: Store, link: dict[str, Any], pulled_by: str) -> PullResult:
     link = {**link, "adjudication":
             review_sql.queue(store, link["queue_id"]).get("purpose") == "adjudication"}
     names, records = fetch(link)
-    todo = _responses(link, names, records, sql.pulled_versions(store, link["link_id"]), result)
+    todo = responses(link, names, records, sql.pulled_versions(store, link["link_id"]), result,
+                     _queue_item(link))
     now = datetime.now(UTC).replace(tzinfo=None)
     for start in range(0, max(len(todo), 1), BATCH):
         batch = todo[start:start + BATCH]
@@ -235,8 +248,20 @@ def pull_link(store: Store, link: dict[str, Any], pulled_by: str) -> PullResult:
 
 
 def pull(store: Store, pulled_by: str, queue_id: int | None = None, *,
-         check_role: bool = True) -> list[PullResult]:
-    """Pull every linked dataset (of one queue, or all). A person pulling needs a lead's
-    role; the owner's scheduled pull (``check_role=False``) acts for the lead who pushed."""
-    who = roles.require(store, pulled_by, roles.Action.CREATE_QUEUE) if check_role else pulled_by
-    return [pull_link(store, link, who) for link in sql.links(store, queue_id)]
+         check_role: bool = True, golden: str | None = None) -> list[PullResult]:
+    """Pull every linked dataset (of one queue, of one golden dataset, or all). A person
+    pulling needs a lead's role (making queues; exporting golden sets, since their pull makes
+    the reviewed golden version); the owner's scheduled pull (``check_role=False``) acts for
+    the lead who pushed and only takes responses in."""
+    from goldenloop.argilla_sync.golden_pull import pull_golden_link
+
+    links = sql.links(store, queue_id, golden)
+    who = pulled_by
+    if check_role:  # checked before anything is read or written
+        kinds = {link["source_kind"] for link in links} or {"queue"}
+        for kind in sorted(kinds):
+            who = roles.require(store, pulled_by, roles.Action.EXPORT if kind == "golden"
+                                else roles.Action.CREATE_QUEUE)
+    return [pull_golden_link(store, link, who, derive=check_role)
+            if link["source_kind"] == "golden" else pull_link(store, link, who)
+            for link in links]

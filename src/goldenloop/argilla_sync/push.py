@@ -109,7 +109,10 @@ def _suggestions(rg, rubric: rubrics.Rubric, grades: list[dict[str, Any]]) -> li
     return out
 
 
-def _dataset(rg, cl, name: str, workspace: str, rubric: rubrics.Rubric, reviewers: int):
+def _dataset(rg, cl, name: str, workspace: str, rubric: rubrics.Rubric, reviewers: int,
+             **kind: Any):
+    """The named dataset, created with the rubric's settings (``kind``: see
+    ``settings.settings``) when the workspace does not hold it yet."""
     ws = cl.workspaces(workspace)
     if ws is None:
         raise ArgillaSyncError(f"Argilla has no workspace {workspace!r}: create it there first "
@@ -119,7 +122,8 @@ def _dataset(rg, cl, name: str, workspace: str, rubric: rubrics.Rubric, reviewer
         existing = cl.datasets(name=name, workspace=ws)
     if existing is not None:
         return existing
-    ds = rg.Dataset(name=name, workspace=ws, settings=S.settings(rg, rubric, reviewers), client=cl)
+    ds = rg.Dataset(name=name, workspace=ws, settings=S.settings(rg, rubric, reviewers, **kind),
+                    client=cl)
     try:
         return ds.create()
     except Exception:

@@ -1,13 +1,15 @@
-"""Where each pushed queue stands: records in Argilla, responses submitted, discarded and in
-draft, records still pending, what was pulled and when. Reads only; an unreachable server
-is reported per dataset in plain words and the other datasets are still shown."""
+"""Where each pushed queue or golden set stands: records in Argilla, responses submitted,
+discarded and in draft, records still pending, what was pulled and when (for a golden set,
+also the reviewed version made and the responses no version holds yet). Reads only; an
+unreachable server is reported per dataset in plain words and the other datasets are still
+shown."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from goldenloop.argilla_sync import sql
+from goldenloop.argilla_sync import sql, sql_golden
 from goldenloop.argilla_sync.connect import ArgillaSyncError
 from goldenloop.argilla_sync.pulling import fetch
 from goldenloop.store import Store
@@ -15,7 +17,7 @@ from goldenloop.store import Store
 
 @dataclass(frozen=True)
 class Status:
-    queue_id: int
+    queue_id: int | None               # None for a golden set's dataset (see golden)
     dataset: str
     workspace: str
     pushed_at: datetime | None
@@ -29,17 +31,31 @@ class Status:
     drafts: int | None = None
     pending: int | None = None        # records not yet completed by enough annotators
     error: str | None = None
+    golden: str | None = None         # NAME@VERSION pushed, for a golden set's dataset
+    reviewed_version: int | None = None   # the latest golden version made from its responses
+    waiting: int = 0                  # responses taken in that no golden version holds yet
 
 
-def status(store: Store, queue_id: int | None = None) -> list[Status]:
+def _golden(store: Store, link: dict) -> dict:
+    if link["source_kind"] != "golden":
+        return {}
+    made = sql_golden.last_version(store, link["link_id"])
+    return {"golden": f"{link['golden_name']}@{link['golden_version']}",
+            "reviewed_version": made["version"] if made else None,
+            "waiting": sql_golden.undrafted(store.cursor(), link["link_id"])[0]}
+
+
+def status(store: Store, queue_id: int | None = None, golden: str | None = None
+           ) -> list[Status]:
+    """Per linked dataset (of one queue, one golden dataset, or all)."""
     out = []
-    for link in sql.links(store, queue_id):
+    for link in sql.links(store, queue_id, golden):
         counts = sql.pull_counts(store, link["link_id"])
         base = dict(queue_id=link["queue_id"], dataset=link["dataset_name"],
                     workspace=link["workspace"], pushed_at=link["pushed_at"],
                     last_pull_at=link["last_pull_at"], pulled_graded=counts.get("graded", 0),
                     pulled_discarded=counts.get("discarded", 0),
-                    set_aside=counts.get("set_aside", 0))
+                    set_aside=counts.get("set_aside", 0), **_golden(store, link))
         try:
             _names, records = fetch(link)
         except ArgillaSyncError as exc:

@@ -1,4 +1,5 @@
-"""Migration 14: what the Argilla round trip remembers (pushed datasets, records, pulls).
+"""Migrations 14 and 16: what the Argilla round trip remembers (pushed datasets, records,
+pulls; golden sets pushed and the versions made from their responses).
 
 - ``argilla_datasets``: one row per goldenloop source pushed to one Argilla dataset: which
   queue, the dataset's name, workspace and server id, the rubric version it was pushed with,
@@ -59,4 +60,27 @@ def m014_argilla(cur: duckdb.DuckDBPyConnection) -> None:
             raw_values JSON,              -- the response as Argilla sent it (set-aside ones)
             grade_ids BIGINT[],
             pulled_at TIMESTAMP
+        )""")
+
+
+def m016_argilla_golden(cur: duckdb.DuckDBPyConnection) -> None:
+    """Golden sets pushed to Argilla: a link names the golden dataset and the version it was
+    pushed from (``source_kind`` 'golden'); pushed records and pulls name the golden row
+    (its ``row_key``) instead of a queue item; ``argilla_golden_versions`` records each
+    golden version made from pulled responses: the version it was derived from, how many
+    responses it took in and up to which pull."""
+    cur.execute("ALTER TABLE argilla_datasets ADD COLUMN IF NOT EXISTS golden_dataset_id BIGINT")
+    cur.execute("ALTER TABLE argilla_datasets ADD COLUMN IF NOT EXISTS golden_version_id BIGINT")
+    cur.execute("ALTER TABLE argilla_records ADD COLUMN IF NOT EXISTS row_key VARCHAR")
+    cur.execute("ALTER TABLE argilla_pulls ADD COLUMN IF NOT EXISTS row_key VARCHAR")
+    cur.execute(
+        """CREATE TABLE IF NOT EXISTS argilla_golden_versions (
+            link_id BIGINT,
+            base_version_id BIGINT,       -- the golden version the review started from
+            version_id BIGINT,            -- the version made (an existing one when unchanged)
+            created BOOLEAN,              -- false: the content equalled the latest version
+            responses BIGINT,             -- response versions taken in since the last one
+            pulled_through TIMESTAMP,     -- the latest pull these responses came from
+            derived_by VARCHAR,
+            derived_at TIMESTAMP
         )""")

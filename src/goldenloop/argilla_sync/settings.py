@@ -24,6 +24,8 @@ NOT_APPLICABLE, FLAG, NOTES, CORRECTED = ("gl_not_applicable", "gl_flag", "gl_no
 FLAG_LABEL, NO_FLAG = "unsafe or broken", "no flag"  # a label question needs two
 YES, NO = "yes", "no"
 METADATA_TERMS = ("app", "model_version", "prompt_version", "queue", "stratum")
+GOLDEN_TERMS = ("app", "model_version", "prompt_version", "golden_version", "label",
+                "agreement_level", "expected_source")
 
 
 class SetAside(ValueError):
@@ -64,9 +66,9 @@ def question(rg, c: Criterion, required: bool):
     return rg.TextQuestion(**common)
 
 
-def guidelines(rubric: Rubric) -> str:
+def guidelines(rubric: Rubric, criteria: tuple[Criterion, ...] | None = None) -> str:
     lines = [f"# {rubric.title or rubric.name}", "", rubric.description.strip(), ""]
-    for c in rubric.criteria:
+    for c in rubric.criteria if criteria is None else criteria:
         lines += [f"## {c.name}", _description(c), ""]
     if rubric.corrected_answer.enabled and rubric.corrected_answer.instructions:
         lines += ["## corrected answer", rubric.corrected_answer.instructions, ""]
@@ -74,36 +76,57 @@ def guidelines(rubric: Rubric) -> str:
     return "\n".join(lines).strip()
 
 
-def _na_labels(rubric: Rubric) -> list[str]:
+def asked(rubric: Rubric, only: str | None = None) -> tuple[Criterion, ...]:
+    """The criteria a dataset asks: all of the rubric's, or the one a golden set is about."""
+    return (rubric.criterion(only),) if only else rubric.criteria
+
+
+def _na_labels(criteria: tuple[Criterion, ...]) -> list[str]:
     """The criteria, plus a label that means nothing when there is only one criterion
     (Argilla's label questions need two labels; ``answers`` ignores any non-criterion)."""
-    names = [c.name for c in rubric.criteria]
+    names = [c.name for c in criteria]
     return names if len(names) > 1 else [*names, "(none)"]
 
 
-def settings(rg, rubric: Rubric, reviewers: int):
-    """``rg.Settings`` for a queue graded with ``rubric`` by ``reviewers`` people per item."""
-    required = {c.name for c in rubric.criteria if c.required} or {rubric.criteria[0].name}
-    questions = [question(rg, c, c.name in required) for c in rubric.criteria]
+GOLDEN_GUIDE = ("You are reviewing rows of a golden dataset. Each row shows the graded answer "
+                "and the expected output the dataset holds now. Grade the answer, and write "
+                "the expected output it should hold in 'corrected answer' (the current one is "
+                "suggested there: leave it as it is when it is right).")
+
+
+def settings(rg, rubric: Rubric, reviewers: int, *, only: str | None = None,
+             golden: bool = False):
+    """``rg.Settings`` for a queue graded with ``rubric`` by ``reviewers`` people per item;
+    with ``golden``, for the rows of a golden set about criterion ``only``: the current
+    expected output is a field and the corrected answer is always asked."""
+    criteria = asked(rubric, only)
+    required = {c.name for c in criteria if c.required} or {criteria[0].name}
+    questions = [question(rg, c, c.name in required) for c in criteria]
     questions += [
         rg.MultiLabelQuestion(name=NOT_APPLICABLE, title="not applicable",
-                              labels=_na_labels(rubric), required=False),
+                              labels=_na_labels(criteria), required=False),
         rg.LabelQuestion(name=FLAG, title="flag", labels=[FLAG_LABEL, NO_FLAG], required=False),
         rg.TextQuestion(name=NOTES, title="notes", required=False),
     ]
-    if rubric.corrected_answer.enabled:
+    if golden or rubric.corrected_answer.enabled:
         questions.append(rg.TextQuestion(name=CORRECTED, title="corrected answer",
                                          description=rubric.corrected_answer.instructions or
                                          "The answer the model should have given.",
                                          required=False))
+    fields = [rg.ChatField(name="conversation", required=False),
+              rg.TextField(name="output", required=True),
+              rg.TextField(name="context", title="retrieved context and tool results",
+                           required=False)]
+    if golden:
+        fields.append(rg.TextField(name="expected_output", title="expected output now",
+                                   required=False))
+    guide = guidelines(rubric, criteria)
     return rg.Settings(
-        guidelines=guidelines(rubric),
-        fields=[rg.ChatField(name="conversation", required=False),
-                rg.TextField(name="output", required=True),
-                rg.TextField(name="context", title="retrieved context and tool results",
-                             required=False)],
+        guidelines=f"{GOLDEN_GUIDE}\n\n{guide}" if golden else guide,
+        fields=fields,
         questions=questions,
-        metadata=[*(rg.TermsMetadataProperty(name=n) for n in METADATA_TERMS),
+        metadata=[*(rg.TermsMetadataProperty(name=n)
+                    for n in (GOLDEN_TERMS if golden else METADATA_TERMS)),
                   rg.FloatMetadataProperty(name="inclusion_prob")],
         distribution=rg.TaskDistribution(min_submitted=max(1, reviewers)),
         allow_extra_metadata=False,
@@ -139,14 +162,16 @@ def _value(c: Criterion, v: Any) -> Any:
     return v
 
 
-def answers(rubric: Rubric, values: dict[str, Any]) -> tuple[dict[str, Answer], str | None]:
-    """(answers by criterion, corrected answer) from a response's ``{question: value}``.
-    Raises SetAside when a value cannot be read; goldenloop's own checks run after."""
+def answers(rubric: Rubric, values: dict[str, Any], only: str | None = None
+            ) -> tuple[dict[str, Answer], str | None]:
+    """(answers by criterion, corrected answer) from a response's ``{question: value}``
+    (the criteria asked: all, or ``only``). Raises SetAside when a value cannot be read;
+    goldenloop's own checks run after."""
     na = set(values.get(NOT_APPLICABLE) or ())
     flagged = values.get(FLAG) == FLAG_LABEL
     notes = (values.get(NOTES) or "").strip() or None
     out = {}
-    for c in rubric.criteria:
+    for c in asked(rubric, only):
         if c.name in na:
             out[c.name] = Answer(not_applicable=True, flagged=flagged, comment=notes)
         elif c.name in values and values[c.name] not in (None, "", []):

@@ -54,10 +54,18 @@ def link(store: Store, queue_id: int, dataset: str, workspace: str) -> dict[str,
     return rows[0] if rows else None
 
 
-def links(store: Store, queue_id: int | None = None) -> list[dict[str, Any]]:
+def links(store: Store, queue_id: int | None = None, golden: str | None = None
+          ) -> list[dict[str, Any]]:
+    """Linked datasets: of one queue, of one golden dataset (by name), or all of them."""
     cur = store.cursor()
-    cur.execute("SELECT * FROM argilla_datasets WHERE ? IS NULL OR queue_id = ? ORDER BY link_id",
-                [queue_id, queue_id])
+    cur.execute(
+        """SELECT a.*, d.name AS golden_name, v.version AS golden_version
+           FROM argilla_datasets a
+           LEFT JOIN golden_datasets d ON d.dataset_id = a.golden_dataset_id
+           LEFT JOIN golden_versions v ON v.version_id = a.golden_version_id
+           WHERE ($q IS NULL OR a.queue_id = $q) AND ($g IS NULL OR d.name = $g)
+             AND NOT ($q IS NOT NULL AND $g IS NOT NULL)
+           ORDER BY a.link_id""", {"q": queue_id, "g": golden})
     return _dicts(cur)
 
 
@@ -89,12 +97,16 @@ def save_link(cur: duckdb.DuckDBPyConnection, row: dict[str, Any]) -> int:
 
 def save_records(cur: duckdb.DuckDBPyConnection, link_id: int, records: pd.DataFrame,
                  now: datetime) -> int:
-    """Remember pushed records (anti-join: a record pushed again is not added twice)."""
+    """Remember pushed records (anti-join: a record pushed again is not added twice);
+    ``records`` holds external_id and either queue_item_id or row_key."""
+    records = records.reindex(columns=["external_id", "queue_item_id", "row_key"])
     cur.register("_argilla_records_in", records)
     try:
         cur.execute(
-            """INSERT INTO argilla_records
-               SELECT ?, r.external_id, r.queue_item_id, ? FROM _argilla_records_in r
+            """INSERT INTO argilla_records (link_id, external_id, queue_item_id, pushed_at, row_key)
+               SELECT ?, r.external_id, CAST(r.queue_item_id AS BIGINT), ?,
+                      CAST(r.row_key AS VARCHAR)
+               FROM _argilla_records_in r
                WHERE NOT EXISTS (SELECT 1 FROM argilla_records a
                                  WHERE a.link_id = ? AND a.external_id = r.external_id)""",
             [link_id, now, link_id])
@@ -163,7 +175,7 @@ _PULL_COLUMNS = (("link_id", "BIGINT"), ("external_id", "VARCHAR"), ("queue_item
                  ("username", "VARCHAR"), ("response_id", "VARCHAR"),
                  ("response_updated_at", "TIMESTAMP"), ("status", "VARCHAR"),
                  ("outcome", "VARCHAR"), ("reason", "VARCHAR"), ("raw_values", "JSON"),
-                 ("grade_ids", "BIGINT[]"), ("pulled_at", "TIMESTAMP"))
+                 ("grade_ids", "BIGINT[]"), ("pulled_at", "TIMESTAMP"), ("row_key", "VARCHAR"))
 
 
 def record_pulls(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> None:
