@@ -19,7 +19,7 @@ import duckdb
 from goldenloop.agreement.schema import m008_agreement
 from goldenloop.alerts.schema import m010_alerts
 from goldenloop.anomalies.schema import m009_anomalies
-from goldenloop.argilla_sync.schema import m014_argilla
+from goldenloop.argilla_sync.schema import m014_argilla, m016_argilla_golden
 from goldenloop.experiments.schema import m013_experiments
 from goldenloop.golden.schema import m007_golden
 from goldenloop.ingest.schema import m011_import_hardening
@@ -48,6 +48,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (13, "experiments", m013_experiments),
     (14, "argilla", m014_argilla),
     (15, "operations_2", m015_operations),
+    (16, "argilla_golden", m016_argilla_golden),
 )
 LATEST = MIGRATIONS[-1][0]
 
