@@ -62,13 +62,15 @@ class RunResult:
     budget_usd: float | None = None
     seconds: float = 0.0
     model_versions: set[str] = field(default_factory=set)
+    note: str | None = None            # e.g. which default scorer could not be used
 
     @property
     def summary(self) -> str:
         cost = f"${self.cost_usd:.4f}" + (f" of ${self.budget_usd:g}" if self.budget_usd else "")
         text = (f"run {self.run_id}: {self.answered:,} of {self.items:,} answered, "
                 f"{self.failed:,} failed, {self.calls:,} calls, {cost}, {self.seconds:.1f} s")
-        return text + (f"; {self.not_run:,} not run ({self.status})" if self.not_run else "")
+        text += f"; {self.not_run:,} not run ({self.status})" if self.not_run else ""
+        return text + (f"; {self.note}" if self.note else "")
 
 
 _RESULT_SCHEMA = pa.schema([
@@ -173,7 +175,7 @@ def run(store: Store, target: Target, dataset: ds.Dataset, scorer_specs: list[st
     if opts.source not in SOURCES:
         raise ExperimentError(f"a run's source is one of {', '.join(SOURCES)}")
     ensure_tables(store)
-    scorers = scoring.get_all(list(scorer_specs or scoring.DEFAULT), target.spec.database)
+    scorers = scoring.get_all(list(scorer_specs or scoring.defaults()), target.spec.database)
     for s in scorers:  # an unknown judge is said now, not after every call was paid for
         if s.fn is None:
             from goldenloop.experiments.judges import load_judge
@@ -193,6 +195,9 @@ def run(store: Store, target: Target, dataset: ds.Dataset, scorer_specs: list[st
     t0 = time.perf_counter()
     result = RunResult(_start(store, target, dataset, scorers, opts), "done", len(items),
                        budget_usd=opts.budget_usd)
+    if not scorer_specs and scoring.defaults() == scoring.DEFAULT:
+        result.note = ("lexical scorers only: semantic similarity needs the embeddings extra "
+                       "(pip install 'goldenloop[embeddings]')")
     app_spans = None if entry is None else AppSpans(
         run_id=result.run_id, source=opts.source, target_version=target.version, suite=opts.suite)
     writer = _Writer(store, result, opts.source, app_spans)

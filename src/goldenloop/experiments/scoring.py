@@ -11,6 +11,8 @@ scorer's rule does, so scores of different rules are never compared).
 - ``json_keys``: the output is a JSON object holding every key of the expected object.
 - ``token_f1``: F1 of the normalised tokens (SQuAD); passes at 0.5.
 - ``rouge_l``: ROUGE-L F-measure from Google's ``rouge-score`` with stemming; passes at 0.5.
+- ``semantic``: cosine of sentence embeddings (the ``[embeddings]`` extra, ``embeddings``);
+  passes at 0.4. In the default set when the extra is installed.
 - ``sql`` (``sql:PATH``): execution accuracy on a known database (see ``sql_accuracy``).
 - ``judge:NAME``: an existing judge, run over the outputs after the calls (``judges``).
 
@@ -158,6 +160,14 @@ LEXICAL: dict[str, tuple[str, Callable[..., Score], float]] = {
 DEFAULT = ("exact", "normalized", "contains", "token_f1", "rouge_l")
 
 
+def defaults() -> tuple[str, ...]:
+    """The scorers of a run that names none: the lexical ones, and semantic similarity when
+    the embeddings extra is installed."""
+    from goldenloop.experiments import embeddings
+
+    return DEFAULT + ((embeddings.NAME,) if embeddings.available() else ())
+
+
 def get(spec: str, database: str | None = None) -> Scorer:
     """A scorer by name: a lexical one, ``sql`` / ``sql:PATH`` or ``judge:NAME``."""
     name = spec.strip()
@@ -166,6 +176,13 @@ def get(spec: str, database: str | None = None) -> Scorer:
     if name in LEXICAL:
         version, fn, mark = LEXICAL[name]
         return Scorer(name, version or _rouge_version(), fn, mark)
+    from goldenloop.experiments import embeddings
+
+    if name in embeddings.ALIASES:
+        if not embeddings.available():
+            raise ExperimentError(embeddings.MISSING)
+        return Scorer(embeddings.NAME, embeddings.version(), embeddings.semantic,
+                      embeddings.PASS_MARK)
     if name == "sql" or name.startswith("sql:"):
         from goldenloop.experiments.sql_accuracy import SqlScorer
 
@@ -176,7 +193,7 @@ def get(spec: str, database: str | None = None) -> Scorer:
         return SqlScorer(path).scorer()
     if name.startswith("judge:") and len(name) > 6:
         return Scorer(name, "judge", None, 0.0)
-    known = ", ".join([*LEXICAL, "sql[:PATH]", "judge:NAME"])
+    known = ", ".join([*LEXICAL, "semantic", "sql[:PATH]", "judge:NAME"])
     raise ExperimentError(f"unknown scorer {spec!r}; known: {known}")
 
 
