@@ -133,7 +133,7 @@ def current_claim() -> tuple[review.Claim | None, bool]:
 
 def actions(claim: review.Claim, rubric) -> None:
     # Every action is a button of the item's form, so it sends the picks with it. The keys are
-    # the page's keyboard script's (review_grading.KEYBOARD_JS), not Streamlit's shortcut=;
+    # the page's keyboard script's (review/keyboard.js), not Streamlit's shortcut=;
     # the label shows the key.
     cols = st.columns(4)
     cols[0].form_submit_button("Submit · Ctrl+Enter", type="primary", on_click=on_submit,
