@@ -25,6 +25,7 @@ from goldenloop.golden.export import FILES
 from goldenloop.golden.options import Criterion
 from goldenloop_app import state
 from goldenloop_app.common import identity
+from goldenloop_app.golden import argilla_panel
 from goldenloop_app.untrusted import md, visible, visible_frame
 
 FORMAT_LABELS = {"jsonl": "JSONL", "csv": "CSV", "parquet": "Parquet",
@@ -268,6 +269,7 @@ def draw_versions(store, who: str) -> None:
         n, v, folder = st.session_state["gs_export_browse"]
         if n == name:
             draw_export(store, n, v, False, folder)
+    argilla_panel.draw(store, name, numbers, who)
 
 
 st.title("Golden sets")

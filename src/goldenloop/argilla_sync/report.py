@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+import pandas as pd
+
 from goldenloop.argilla_sync import sql, sql_golden
 from goldenloop.argilla_sync.connect import ArgillaSyncError
 from goldenloop.argilla_sync.pulling import fetch
@@ -69,3 +71,24 @@ def status(store: Store, queue_id: int | None = None, golden: str | None = None
         out.append(Status(**base, records=len(records), submitted=by["submitted"],
                           discarded=by["discarded"], drafts=by["draft"], pending=pending))
     return out
+
+
+GOLDEN_COLUMNS = ["dataset", "workspace", "pushed_version", "pushed_at", "last_pull_at",
+                  "graded", "discarded", "set_aside", "reviewed_version", "waiting"]
+
+
+def golden_links(store: Store, name: str) -> pd.DataFrame:
+    """The Argilla datasets a golden dataset was pushed to, from goldenloop's own records
+    (no request to Argilla): the version pushed, what was pulled and when, the reviewed
+    version made, and the responses taken in that no version holds yet."""
+    rows = []
+    for link in sql.links(store, golden=name):
+        counts = sql.pull_counts(store, link["link_id"])
+        more = _golden(store, link)
+        rows.append({"dataset": link["dataset_name"], "workspace": link["workspace"],
+                     "pushed_version": link["golden_version"], "pushed_at": link["pushed_at"],
+                     "last_pull_at": link["last_pull_at"], "graded": counts.get("graded", 0),
+                     "discarded": counts.get("discarded", 0),
+                     "set_aside": counts.get("set_aside", 0),
+                     "reviewed_version": more["reviewed_version"], "waiting": more["waiting"]})
+    return pd.DataFrame(rows, columns=GOLDEN_COLUMNS)
