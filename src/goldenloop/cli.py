@@ -20,6 +20,7 @@ from goldenloop import (
     cli_monitor,
     cli_ops,
     cli_producers,
+    cli_spanstore,
 )
 from goldenloop.cli_support import job_identity, progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
@@ -279,6 +280,7 @@ cli_alerts.register(app)
 cli_experiments.register(app)
 cli_argilla.register(app)
 cli_ops.register(app)
+cli_spanstore.register(app)
 
 
 if __name__ == "__main__":
