@@ -71,6 +71,25 @@ def test_import_quarantines_bad_rows_and_adds_nothing_twice(spans, store, tmp_pa
     assert store.scalar("SELECT count(*) FROM quarantine") == 2
 
 
+def test_repeats_and_conflicts_within_a_file_count_alike(spans, store, tmp_path):
+    rows = span_rows(50, seed=4)
+    repeat = dict(rows[10])
+    conflict = {**rows[20], "output": "another answer"}
+    path = write_jsonl(tmp_path / "r.jsonl", [*rows, repeat, conflict])
+    got = load(spans, store, path)
+    assert (got.rows_read, got.imported, got.duplicates, got.conflicts) == (52, 50, 1, 1)
+    assert spans.count("spans") == 50
+    # the conflicting row is kept in the quarantine of the workflow store, whatever holds spans
+    assert store.scalar("SELECT count(*) FROM quarantine") == 1
+
+
+def test_column_names_are_checked(spans):
+    from goldenloop.errors import SpanStoreError
+
+    with pytest.raises(SpanStoreError, match="not a column name"):
+        spans.spans_by_key([1], ["span_key", "1; DROP TABLE spans"])
+
+
 def test_insert_rows_once_per_batch_id(spans):
     signals = pa.table({"span_key": pa.array([11, 12, 13], pa.int64()),
                         "user_sentiment": [0.5, -0.2, None], "output_chars": [10, 0, 3]})

@@ -19,6 +19,16 @@ CLICKHOUSE = "clickhouse"
 SPAN_TABLES = ("spans", "signals", "feedback")  # the tables a span store holds
 
 
+def checked_columns(columns: Sequence[str]) -> list[str]:
+    """Column names a caller passed, refused unless plain (they become SQL text)."""
+    from goldenloop.errors import SpanStoreError
+
+    for c in columns:
+        if not (c.replace("_", "").isalnum() and c.isascii()):
+            raise SpanStoreError(f"{c!r}: not a column name")
+    return list(columns)
+
+
 class DialectSQL(dict):
     """One reader query in each dialect: ``DialectSQL(duckdb=..., clickhouse=...)``.
 

@@ -18,7 +18,7 @@ import pyarrow as pa
 
 from goldenloop.errors import SpanStoreError
 from goldenloop.spanstore import clickhouse_schema as schema
-from goldenloop.spanstore.base import CLICKHOUSE, SPAN_TABLES, DialectSQL
+from goldenloop.spanstore.base import CLICKHOUSE, SPAN_TABLES, DialectSQL, checked_columns
 from goldenloop.spanstore.config import SpanStoreConfig, password
 
 # chdb allows one database folder per process and one process per folder, and a second
@@ -137,7 +137,7 @@ class ClickHouseSpanStore:
 
     def spans_by_key(self, keys: Sequence[int], columns: Sequence[str] | None = None
                      ) -> pa.Table:
-        cols = ", ".join(_checked(columns)) if columns else "*"
+        cols = ", ".join(checked_columns(columns)) if columns else "*"
         # FINAL: a span sent twice in different files may not be merged yet
         return self.arrow(f"SELECT {cols} FROM spans FINAL WHERE span_key IN %(keys)s "
                           "ORDER BY span_key", {"keys": [int(k) for k in keys] or [-1]})
@@ -151,13 +151,6 @@ class ClickHouseSpanStore:
     def close(self) -> None:
         if self.cfg.backend != "chdb":  # a chdb engine lives as long as its process
             self.client.close()
-
-
-def _checked(columns: Sequence[str]) -> list[str]:
-    for c in columns:
-        if not c.replace("_", "").isalnum():
-            raise SpanStoreError(f"{c!r}: not a column name")
-    return list(columns)
 
 
 def plain(table: pa.Table) -> pa.Table:

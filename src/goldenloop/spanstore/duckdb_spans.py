@@ -14,7 +14,7 @@ import pandas as pd
 import pyarrow as pa
 
 from goldenloop.errors import SpanStoreError
-from goldenloop.spanstore.base import DUCKDB, SPAN_TABLES, DialectSQL
+from goldenloop.spanstore.base import DUCKDB, SPAN_TABLES, DialectSQL, checked_columns
 from goldenloop.store.store import Store
 
 _IDENTITY = {  # table: the join condition that says "this row is already stored"
@@ -75,7 +75,7 @@ class DuckDBSpanStore:
 
     def spans_by_key(self, keys: Sequence[int], columns: Sequence[str] | None = None
                      ) -> pa.Table:
-        cols = ", ".join(columns) if columns else "*"
+        cols = ", ".join(checked_columns(columns)) if columns else "*"
         return self.store.cursor().sql(
             f"SELECT {cols} FROM spans WHERE list_contains($keys, span_key) ORDER BY span_key",
             params={"keys": [int(k) for k in keys]}).to_arrow_table()
