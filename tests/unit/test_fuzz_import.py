@@ -24,6 +24,7 @@ import io
 import json
 import math
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -102,7 +103,7 @@ SERIALIZERS: dict[str, tuple[str, Callable[[list[dict]], str]]] = {
 
 # Damage applied to the serialized text: none, or what real files come with.
 DAMAGE = ["none", "latin-1", "mixed-bytes", "utf-16", "utf-8-bom", "blank-lines", "broken-line",
-          "truncated", "crlf"]
+          "truncated", "crlf", "stray-quote"]
 
 
 def _damaged(text: str, damage: str, cut: int) -> bytes:
@@ -123,7 +124,22 @@ def _damaged(text: str, damage: str, cut: int) -> bytes:
         return data[: max(1, len(data) - cut)]
     if damage == "crlf":
         return text.replace("\n", "\r\n").encode()
+    if damage == "stray-quote":  # one quote that never closes where it should
+        at = (cut * 7919) % (len(text) + 1)
+        return (text[:at] + '"' + text[at:]).encode()
     return text.encode()
+
+
+def _data_lines(data: bytes) -> int:
+    """Lines after the header, not blank: when no cell holds a line break, each must come out
+    as one row, imported or quarantined, whatever its quotes."""
+    lines = re.split(r"\r\n|\r|\n", data.decode("utf-8"))
+    return sum(1 for line in lines[1:] if line)
+
+
+def _line_breaks(rows: list[dict]) -> bool:
+    cells = [_cell(v) for r in rows for v in r.values()] + [k for r in rows for k in r]
+    return any("\n" in c or "\r" in c for c in cells)
 
 
 def _counts(store: Store) -> tuple[int, int]:
@@ -152,6 +168,9 @@ def _check_one(store: Store, folder: Path, rows: list[dict], fmt: str, damage: s
         GENERATED["refused"] += 1
         return
     assert r.rows_read == r.imported + r.duplicates + r.conflicts + r.quarantined
+    if fmt != "jsonl" and damage == "stray-quote" and not _line_breaks(rows):
+        # A stray quote costs its own line, never the lines after it.
+        assert r.rows_read == _data_lines(path.read_bytes())
     for k in ("imported", "quarantined", "conflicts"):
         GENERATED[k] += getattr(r, k) > 0
     spans, quarantined = _counts(store)
