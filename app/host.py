@@ -1,7 +1,8 @@
-"""Starts the Streamlit server inside the calling process (the owner, `goldenloop serve`).
+"""Starts the Streamlit server inside the calling process (the owner, `goldenloop serve`), with
+the options users see.
 
 It lives with the app, not in the library, so that `src/goldenloop` never imports Streamlit:
-the server loads this file by path from the app folder.
+the server imports it (``goldenloop_app.host``) only when it serves.
 """
 
 from __future__ import annotations
@@ -12,25 +13,31 @@ from pathlib import Path
 from streamlit import config as st_config
 from streamlit.web import bootstrap
 
+# Streamlit reads .streamlit/config.toml only from the working directory, and an installed
+# goldenloop has none: the options are set here. The checkout's .streamlit/config.toml (for
+# `streamlit run app/streamlit_app.py`) says the same; a test keeps the two equal.
+OPTIONS: dict[str, object] = {
+    "server.headless": True,
+    "server.fileWatcherType": "none",
+    "server.runOnSave": False,
+    "browser.gatherUsageStats": False,
+    "client.toolbarMode": "minimal",
+    "theme.base": "light",
+    "theme.primaryColor": "#b8860b",
+}
+
+
+def flags(host: str, port: int) -> dict[str, object]:
+    """Streamlit's flag options (``section_name``) for serving on ``host:port``."""
+    where = {"server.address": host, "server.port": port,
+             "browser.serverAddress": host, "browser.serverPort": port}
+    return {name.replace(".", "_"): value for name, value in {**OPTIONS, **where}.items()}
+
 
 def run(script: Path, host: str, port: int) -> None:
     """Serve ``script`` on ``host:port`` until the server is stopped (blocks)."""
-    flags = {
-        "server_address": host,
-        "server_port": port,
-        "server_headless": True,
-        "server_fileWatcherType": "none",
-        "server_runOnSave": False,
-        "browser_gatherUsageStats": False,
-        "browser_serverAddress": host,
-        "browser_serverPort": port,
-        # The project's .streamlit/config.toml is read only from the working directory, and
-        # `goldenloop serve` runs from anywhere: the settings users see are repeated here.
-        "client_toolbarMode": "minimal",
-        "theme_base": "light",
-        "theme_primaryColor": "#b8860b",
-    }
+    options = flags(host, port)
     st_config._main_script_path = str(script)
-    bootstrap.load_config_options(flag_options=flags)
+    bootstrap.load_config_options(flag_options=options)
     sys.argv = ["streamlit", "run", str(script)]
-    bootstrap.run(str(script), False, [], flags)
+    bootstrap.run(str(script), False, [], options)
