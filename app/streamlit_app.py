@@ -80,6 +80,7 @@ SECTIONS: dict[str, list[st.Page]] = {
 # is fetched from a font CDN (the app makes no request beyond its own server).
 st.set_page_config(page_title="goldenloop", page_icon="♾️", layout="wide")
 
+sign_in = identity.gate()  # sign-in on and nobody signed in: the sign-in screen, no page
 sections = {name: pages for name, pages in SECTIONS.items() if pages}
 current = st.navigation(sections)
 state.remember_pages(page for pages in sections.values() for page in pages)
@@ -96,5 +97,5 @@ if state.get_store().unavailable:  # a full disk: said on every page until the o
              "to load; the server reopens the database on its own once space is freed.")
     st.text(state.get_store().unavailable)
 
-identity.sidebar(state.get_store())  # who grades: an honour system, kept in the URL
+identity.sidebar(state.get_store(), sign_in)  # who is using the app, and their role
 current.run()

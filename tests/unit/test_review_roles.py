@@ -14,9 +14,10 @@ from goldenloop.sampling import Frame, Uniform, create_queue
 demo_template, demo_store = rs.demo_template, rs.demo_store  # shared fixtures
 
 
-def test_without_a_roles_file_everyone_leads(store):
-    assert roles.can(store, "anyone", Action.CREATE_QUEUE)
-    assert roles.load(store.path.parent).role_of("anyone") is roles.Role.LEAD
+def test_without_a_roles_file_nobody_leads_until_named(store):
+    # never "everyone leads": tests/unit/test_roles_bootstrap.py names the first lead
+    assert not roles.can(store, "anyone", Action.CREATE_QUEUE)
+    assert roles.load(store.path.parent).role_of("anyone") is roles.Role.REVIEWER
 
 
 def test_roles_file_separates_leads_and_reviewers(demo_store):

@@ -1,24 +1,31 @@
 """Reviewer identity and roles: an honour system, read from ``roles.yaml`` beside the database.
 
-There is no login provider: a person says who they are by typing or choosing a name, and the
-library trusts it. Roles only keep honest people from doing a lead's work by mistake.
+Who a person is comes from the app's sign-in (goldenloop.access.signin) or, with sign-in off,
+from the name they type (an honour system); the CLI passes ``--by``. This module says what
+that identity may do, and the library functions that write check it (``require``).
 
 ``roles.yaml`` (optional)::
 
     leads: [ana]               # create queues, edit rubrics, seed gold items, export, alerts
     reviewers: [ben, chloe]    # grade; leave the key out to let any name grade
 
-Without the file every name is a lead: a single user or a small trusting team can use
-everything at once, and adding the file is how a team narrows it down. With the file, a
-name listed under ``leads`` is a lead; a name under ``reviewers`` (or any other name, when
-that key is absent) is a reviewer; any other name has no role. Names are identities after
+Without the file there is no lead yet, and never "everyone leads": the first lead is named
+at start (``goldenloop serve --lead NAME``), or is the first person to sign in to the app, or
+the first name to do a lead's work; that writes ``roles.yaml`` naming them (``bootstrap``
+says how) and the audit log keeps it. Until then any name may grade. With the file, a name
+listed under ``leads`` is a lead; a name under ``reviewers`` (or any other name, when that
+key is absent) is a reviewer; any other name has no role. Names are identities after
 trimming spaces and lower-casing: grades, claims and progress are kept under that form.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import uuid
+from contextlib import suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
@@ -26,9 +33,10 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from goldenloop.errors import GoldenloopError
+from goldenloop.store import audit
 
-__all__ = ["Action", "PermissionDenied", "Role", "Roles", "RolesError", "can", "load",
-           "normalize_name", "require", "roles_path"]
+__all__ = ["Action", "PermissionDenied", "Role", "Roles", "RolesError", "bootstrap_lead", "can",
+           "claim_first_lead", "load", "normalize_name", "require", "roles_path"]
 
 FILE_NAME = "roles.yaml"
 _MAX_NAME = 64
@@ -77,19 +85,21 @@ class _RolesFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
     leads: list[str] = []
     reviewers: list[str] | None = None
+    bootstrap: str | None = None  # how the first lead was named, when goldenloop wrote the file
 
 
 @dataclass(frozen=True)
 class Roles:
-    """Who may do what. ``configured`` is False when there is no roles file (everyone leads)."""
+    """Who may do what. ``configured`` is False when there is no roles file (no lead yet)."""
 
     leads: frozenset[str] = frozenset()
     reviewers: frozenset[str] | None = None  # None: any name may grade
     configured: bool = False
+    bootstrap: str | None = None
 
     def role_of(self, name: str) -> Role | None:
         key = normalize_name(name)
-        if not self.configured or key in self.leads:
+        if key in self.leads:
             return Role.LEAD
         if self.reviewers is None or key in self.reviewers:
             return Role.REVIEWER
@@ -105,7 +115,7 @@ def roles_path(data_dir: Path) -> Path:
 
 
 def load(data_dir: Path) -> Roles:
-    """Roles from ``roles.yaml`` in ``data_dir``; everyone leads when the file is absent."""
+    """Roles from ``roles.yaml`` in ``data_dir``; no lead (anyone grades) when it is absent."""
     path = roles_path(data_dir)
     if not path.is_file():
         return Roles()
@@ -123,7 +133,37 @@ def load(data_dir: Path) -> Roles:
         return frozenset(normalize_name(n) for n in names)
 
     reviewers = None if parsed.reviewers is None else keys(parsed.reviewers)
-    return Roles(leads=keys(parsed.leads), reviewers=reviewers, configured=True)
+    return Roles(leads=keys(parsed.leads), reviewers=reviewers, configured=True,
+                 bootstrap=parsed.bootstrap)
+
+
+def bootstrap_lead(data_dir: Path, name: str, how: str) -> bool:
+    """Name the first lead: write ``roles.yaml`` with ``name`` as its only lead, unless a roles
+    file exists (then it decides and nothing changes). True when this call wrote it.
+
+    The file appears whole or not at all, and only once: it is written under a temporary name
+    and hard-linked into place, which fails when another first user got there first."""
+    clean = normalize_name(name)
+    path = roles_path(data_dir)
+    if path.exists():
+        return False
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    text = ("# Written by goldenloop: no roles file existed, so the first lead was named here.\n"
+            "# Add leads, or list who may grade under `reviewers:`.\n"
+            + yaml.safe_dump({"leads": [clean], "bootstrap": f"{how}, {when}"},
+                             allow_unicode=True, sort_keys=False))
+    tmp = path.with_name(f".{FILE_NAME}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        tmp.write_text(text, encoding="utf-8")
+        os.link(tmp, path)
+    except FileExistsError:
+        return False
+    except OSError as exc:
+        raise RolesError(f"cannot write {path.name}: {exc.strerror or exc}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    return True
 
 
 def _data_dir(store) -> Path:
@@ -135,9 +175,32 @@ def can(store, name: str, action: Action) -> bool:
 
 
 def require(store, name: str, action: Action) -> str:
-    """The normalized name, or PermissionDenied when its role does not allow ``action``."""
+    """The normalized name, or PermissionDenied when its role does not allow ``action``.
+
+    With no roles file, the first name to do a lead's work becomes the lead (audited)."""
     clean = normalize_name(name)
+    if action not in _REVIEWER_ACTIONS and not roles_path(_data_dir(store)).exists():
+        claim_first_lead(store, clean, f"the first to {action.value.replace('_', ' ')}")
     if not can(store, clean, action):
+        _log(store, clean, "access.denied", action.value, {})  # a lead sees who tried what
         raise PermissionDenied(f"{clean} may not {action.value.replace('_', ' ')}: "
                                f"ask a lead to add them to {FILE_NAME}")
     return clean
+
+
+def claim_first_lead(store, name: str, how: str) -> bool:
+    """``bootstrap_lead`` beside the store's database, recorded in its audit log."""
+    if not bootstrap_lead(_data_dir(store), name, how):
+        return False
+    clean = normalize_name(name)
+    _log(store, clean, "roles.bootstrap", FILE_NAME, {"lead": clean, "how": how})
+    return True
+
+
+def _log(store, actor: str, action: str, target: str, details: dict) -> None:
+    if getattr(store, "read_only", True):  # a snapshot reader records nothing
+        return
+    # The decision stands when the log cannot be written (writes paused on a full disk): the
+    # refusal is raised anyway, and a bootstrap is written in roles.yaml itself.
+    with suppress(GoldenloopError):
+        store.write(lambda cur: audit.record(cur, actor, action, target, details))
