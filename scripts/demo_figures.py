@@ -15,8 +15,9 @@ import tempfile
 from datetime import datetime
 from pathlib import Path
 
-from goldenloop import estimation, ppi
+from goldenloop import estimation
 from goldenloop.demo.queue import NAME
+from goldenloop.estimation import ppi
 from goldenloop.schema import open_store
 from goldenloop.store import Store
 

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from goldenloop import estimation, judge, ppi
+from goldenloop import estimation, judge
 from goldenloop.access import roles
 from goldenloop.agreement import fitness
 from goldenloop.errors import GoldenloopError
+from goldenloop.estimation import ppi
 from goldenloop.judge import sql as judge_sql
 from goldenloop_app import state
 from goldenloop_app.common import identity, widgets
@@ -115,7 +116,7 @@ else:
                      column_order=list(jp.PPI_COLUMNS))
         st.caption("Prediction-powered inference: the judge's mean over every judged item, "
                    "corrected by the human−judge difference on the items both graded, weighted "
-                   "by inclusion probabilities; 95% normal interval (goldenloop.ppi). Beside it, "
+                   "by inclusion probabilities; 95% normal interval (goldenloop.estimation.ppi). Beside it, "
                    "the estimate from human grades alone. The judge alone is shown uncorrected: "
                    "do not report it.")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from goldenloop import ppi
+from goldenloop.estimation import ppi
 from goldenloop.store import Store
 from goldenloop_app import state
 from goldenloop_app.untrusted import visible_frame

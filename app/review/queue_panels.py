@@ -10,8 +10,9 @@ from datetime import timedelta
 import pandas as pd
 import streamlit as st
 
-from goldenloop import estimation, ppi, review, sampling
+from goldenloop import estimation, review, sampling
 from goldenloop.errors import GoldenloopError
+from goldenloop.estimation import ppi
 from goldenloop.store import Store
 from goldenloop_app import state
 from goldenloop_app.judge import panels as judge_panels
@@ -241,7 +242,7 @@ def draw_ppi(store: Store, queue_id: int) -> None:
                  column_order=list(judge_panels.PPI_COLUMNS))
     st.caption("The judge's mean over every judged item, corrected by the human−judge "
                "difference on items both graded: the judge's bias is removed, and an "
-               "informative judge narrows the interval (see goldenloop.ppi).")
+               "informative judge narrows the interval (see goldenloop.estimation.ppi).")
 
 
 def draw_gold(store: Store, queue_id: int) -> None:

@@ -11,10 +11,9 @@ from typing import Annotated
 
 import typer
 
-from goldenloop import access
+from goldenloop import access, judge
 from goldenloop.cli_support import progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
-from goldenloop.judge import sql as judge_sql
 from goldenloop.schema import open_store
 
 judge_app = typer.Typer(no_args_is_help=True, help="LLM judges: run them, follow cost and "
@@ -98,7 +97,7 @@ def run(
 def runs(db: DbOption = None, limit: int = 20) -> None:
     """Recent judge runs with their counts and cost."""
     with access.for_reading(resolve_paths(db)) as r:
-        df = judge_sql.runs(r.store, limit)
+        df = judge.runs(r.store, limit)
         if r.note:
             typer.echo(f"({r.note})")
     if df.empty:
@@ -114,7 +113,7 @@ def failures(db: DbOption = None, run_id: Annotated[int | None, typer.Option()] 
     """Failed judgements (refusals, unparseable answers, timeouts, HTTP errors) with the raw
     answer."""
     with access.for_reading(resolve_paths(db)) as r:
-        df = judge_sql.failures(r.store, run_id, limit)
+        df = judge.failures(r.store, run_id, limit)
     if df.empty:
         typer.echo("No failures.")
     for row in df.itertuples():
@@ -156,7 +155,7 @@ def estimate(
     db: DbOption = None,
 ) -> None:
     """All-traffic estimate by prediction-powered inference, beside the human-only one."""
-    from goldenloop.ppi import queue_estimate
+    from goldenloop.estimation.ppi import queue_estimate
 
     with access.for_reading(resolve_paths(db)) as r:
         e = queue_estimate(r.store, queue, criterion, judge_version=judge_version,

@@ -265,7 +265,8 @@ def test_time_ranges(app_db: Path, label: str, bucket: str, phrase: str, shown: 
 def test_estimates_of_all_traffic_from_the_demo_queue(app_db: Path) -> None:
     """The demo's review queue (judged by the demo judge, partly graded by reviewers) gives the
     Monitor page its correctness estimate of all traffic, with and without the judge."""
-    from goldenloop import demo, ppi
+    from goldenloop import demo
+    from goldenloop.estimation import ppi
 
     with open_store(app_db) as s:
         demo.generate(s, spans=4000)

@@ -171,7 +171,8 @@ def test_queue_summary_shows_the_judge_assisted_estimate(demo_db: Path, monkeypa
     from openai_loopback import judged_text, openai_server, verdict
     from review_support import FULL
 
-    from goldenloop import judge, ppi
+    from goldenloop import judge
+    from goldenloop.estimation import ppi
 
     qid = make_queue(demo_db, n=40)
     with openai_server(lambda body: verdict(reason="scripted", score=5 if len(

@@ -17,13 +17,14 @@ from openai_loopback import judged_text, openai_server, verdict
 from review_support import DEMO_END
 
 from goldenloop import golden as G
-from goldenloop import judge, ppi
+from goldenloop import judge
 from goldenloop import metrics as M
 from goldenloop import overview as summary
 from goldenloop.agreement import fitness
 from goldenloop.anomalies import series_sql
 from goldenloop.demo import generate
 from goldenloop.demo.queue import NAME
+from goldenloop.estimation import ppi
 from goldenloop.judge import sql as judge_sql
 from goldenloop.schema import open_store
 from goldenloop.store import Store

@@ -14,12 +14,13 @@ from openai_loopback import judged_text, openai_server, verdict
 from review_support import DEMO_END
 from streamlit.testing.v1 import AppTest
 
-from goldenloop import agreement, estimation, judge, ppi, review
+from goldenloop import agreement, estimation, judge, review
 from goldenloop import rubric as rubrics
 from goldenloop.agreement import fitness
 from goldenloop.demo import generate
 from goldenloop.demo import grades as demo_grades
 from goldenloop.demo.queue import NAME
+from goldenloop.estimation import ppi
 from goldenloop.sampling import Frame
 from goldenloop.schema import open_store
 from goldenloop.store import Store

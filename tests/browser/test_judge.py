@@ -17,8 +17,8 @@ import yaml
 from openai_loopback import Reply, judged_text, openai_server, verdict
 from review_support import FULL, opts, synthetic_spans
 
-from goldenloop import judge, ppi, review
-from goldenloop.estimation import estimate
+from goldenloop import judge, review
+from goldenloop.estimation import estimate, ppi
 from goldenloop.judge import prompt
 from goldenloop.judge.config import JudgeError, package_dir
 from goldenloop.judge.online import included

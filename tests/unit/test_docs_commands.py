@@ -331,8 +331,8 @@ def test_the_link_and_host_checkers_find_broken_links(tmp_path: Path) -> None:
 def test_the_script_and_name_checkers_find_wrong_names(tmp_path: Path) -> None:
     doc = tmp_path / "doc.md"
     doc.write_text("`python benchmarks/bench_judge.py --no-such-flag` and `goldenloop.nowhere`, "
-                   "`goldenloop.metrics.no_such_function`, `goldenloop.ppi` (real)\n\n"
-                   "```python\nfrom goldenloop import ppi, no_such_module\n"
+                   "`goldenloop.metrics.no_such_function`, `goldenloop.estimation.ppi` (real)\n\n"
+                   "```python\nfrom goldenloop.estimation import ppi, no_such_module\n"
                    "ppi.queue_estimate(store, 1)\nppi.no_such_call()\n```\n")
     problems = script_problems(doc) + name_problems(doc) + python_problems(doc)
     assert any("--no-such-flag" in p for p in problems)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from goldenloop.estimation import hajek
-from goldenloop.ppi import PPIError, two_phase
+from goldenloop.estimation.ppi import PPIError, two_phase
 
 N_POP = 200_000
 

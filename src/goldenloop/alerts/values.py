@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from goldenloop.metrics.sql import OFFENSIVE_THRESHOLD, REQUEST_KIND, where_clause
+from goldenloop.metrics import OFFENSIVE_THRESHOLD, REQUEST_KIND, where_clause
 from goldenloop.store.span_columns import production_sql
 from goldenloop.store.store import Store
 

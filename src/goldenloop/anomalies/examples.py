@@ -15,7 +15,7 @@ from goldenloop.anomalies import series_sql as sql
 from goldenloop.anomalies import stats as st
 from goldenloop.anomalies.catalogue import BY_NAME
 from goldenloop.anomalies.records import Anomaly, Finding, get_anomaly
-from goldenloop.metrics.sql import OFFENSIVE_THRESHOLD, where_clause
+from goldenloop.metrics import OFFENSIVE_THRESHOLD, where_clause
 from goldenloop.store import Store
 
 EXAMPLES = 20

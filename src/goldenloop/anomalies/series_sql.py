@@ -14,7 +14,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from goldenloop.metrics.sql import OFFENSIVE_THRESHOLD, REQUEST_KIND, UNSET_GROUP
+from goldenloop.metrics import OFFENSIVE_THRESHOLD, REQUEST_KIND, UNSET_GROUP
 from goldenloop.store import Store
 from goldenloop.store.span_columns import JUDGE_APP, production_sql
 

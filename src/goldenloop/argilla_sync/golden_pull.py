@@ -37,7 +37,7 @@ from goldenloop.argilla_sync.pulling import (
 )
 from goldenloop.golden.derive import derive_in
 from goldenloop.golden.versions import version_info
-from goldenloop.review import sql as review_sql
+from goldenloop.review import records as review_sql
 from goldenloop.review.answers import GradeError
 from goldenloop.review.submit import _retractions, check_answers, grade_rows
 from goldenloop.store import Store, audit

@@ -26,8 +26,8 @@ from goldenloop.access import roles
 from goldenloop.argilla_sync import settings as S
 from goldenloop.argilla_sync import sql
 from goldenloop.argilla_sync.connect import Endpoint, http, translated
-from goldenloop.review import sql as review_sql
-from goldenloop.review import sql_payload as payload_sql
+from goldenloop.review import records as payload_sql
+from goldenloop.review import records as review_sql
 from goldenloop.review.answers import GradeError
 from goldenloop.review.submit import _retractions, check_answers, grade_rows
 from goldenloop.store import Store, audit

@@ -40,9 +40,8 @@ import pyarrow as pa
 from goldenloop.demo import spanbuild as B
 from goldenloop.demo.grades import ELIGIBLE_BEFORE_END_US, DemoGrades
 from goldenloop.demo.incidents import from_us
-from goldenloop.review import sql as review_sql
+from goldenloop.review import records as review_sql
 from goldenloop.sampling import designs as D
-from goldenloop.sampling import sql
 from goldenloop.sampling.frame import Frame
 from goldenloop.store.shared_sql import fetch1
 
@@ -114,7 +113,7 @@ def write_queue(cur: duckdb.DuckDBPyConnection, *, seed: int, truth: B.Truth, gr
         frame=frame.to_dict(), window=(frame.start, frame.end), population=population,
         design=design, rubric_name=rubric_name, rubric_version=rubric_version,
         reviewers=REVIEWERS_PER_ITEM, created_by=CREATED_BY, now=cutoff)
-    sql.insert_items(cur, qid, items, cutoff)
+    review_sql.insert_items(cur, qid, items, cutoff)
     return qid
 
 

@@ -37,7 +37,7 @@ from scipy.stats import norm
 from goldenloop import rubric as rubrics
 from goldenloop.errors import GoldenloopError
 from goldenloop.estimation import sql as estimation_sql
-from goldenloop.review import sql as review_sql
+from goldenloop.review import records as review_sql
 from goldenloop.store import Store
 
 __all__ = ["Estimate", "EstimationError", "NonProbabilityQueue", "estimate", "estimate_by",

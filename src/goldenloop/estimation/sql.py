@@ -9,9 +9,18 @@ from __future__ import annotations
 
 import pandas as pd
 
-from goldenloop.store.shared_sql import GRADE_OUTCOME as _Y  # what ``y`` is for one grade
 from goldenloop.store.store import Store
 
+# What ``y`` is for one grade, by estimation mode (human grades here; judge grades in the
+# prediction-powered estimate below use the same definition).
+_Y = {
+    "mean": "g.value_number",
+    "at_least": "CASE WHEN g.value_number IS NULL THEN NULL "
+                "ELSE CAST(g.value_number >= $threshold AS DOUBLE) END",
+    "label": "CASE WHEN g.value_label IS NULL AND g.value_labels IS NULL THEN NULL "
+             "ELSE CAST(coalesce(g.value_label = $label, false) "
+             "OR coalesce(list_contains(g.value_labels, $label), false) AS DOUBLE) END",
+}
 _GROUP_COLUMNS = ("app", "model_version", "environment", "prompt_version")
 
 
@@ -48,3 +57,34 @@ def item_groups(store: Store, queue_id: int, by: str) -> pd.DataFrame:
                                        AND x.session_id = i.target_id)) AS "group"
             FROM queue_items i LEFT JOIN spans s ON s.span_key = i.span_key
             WHERE i.queue_id = ? AND NOT i.is_gold""", [queue_id])
+
+
+# -- the judge's side of a prediction-powered estimate (ppi) ---------------------------------
+def queue_judge_version(store: Store, queue_id: int, criterion: str,
+                        among: list[str] | None = None) -> str | None:
+    """The judge version that graded most of the queue's (non-gold) items on ``criterion``,
+    of the versions ``among`` (None: any)."""
+    return store.scalar(
+        """SELECT g.judge_version FROM live_grades g
+           JOIN queue_items i ON i.target_type = g.target_type AND i.target_id = g.target_id
+           WHERE i.queue_id = $q AND NOT i.is_gold AND g.source = 'judge' AND g.criterion = $c
+             AND ($among::VARCHAR[] IS NULL
+                  OR list_contains($among::VARCHAR[], coalesce(g.judge_version, '(no version)')))
+           GROUP BY g.judge_version ORDER BY count(DISTINCT i.queue_item_id) DESC,
+                    max(g.created_at) DESC LIMIT 1""",
+        {"q": queue_id, "c": criterion, "among": among})
+
+
+def queue_judge_values(store: Store, queue_id: int, criterion: str, judge_version: str,
+                       mode: str, params: dict) -> pd.DataFrame:
+    """(queue_item_id, f): the judge version's latest value on each queue item, as ``y`` is
+    defined for human grades in estimation (a mean, a share at least a threshold, a label)."""
+    return store.df(
+        f"""SELECT i.queue_item_id, arg_max({_Y[mode]}, g.created_at) AS f
+            FROM queue_items i
+            JOIN live_grades g ON g.target_type = i.target_type AND g.target_id = i.target_id
+            WHERE i.queue_id = $q AND NOT i.is_gold AND g.source = 'judge'
+              AND g.criterion = $c AND g.judge_version = $v
+              AND NOT coalesce(g.not_applicable, false)
+            GROUP BY i.queue_item_id""",
+        {"q": queue_id, "c": criterion, "v": judge_version, **params})

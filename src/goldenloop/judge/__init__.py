@@ -22,6 +22,9 @@ from goldenloop.judge.edit import (
 from goldenloop.judge.jobs import run_params
 from goldenloop.judge.online import configure_online, judge_new_spans
 from goldenloop.judge.run import RunOptions, RunResult, run
+
+# What the judge part has stored, for the CLI and the owner process.
+from goldenloop.judge.sql import close_interrupted_runs, failures, has_new_spans, runs
 from goldenloop.judge.targets import (
     Selection,
     Target,
@@ -36,8 +39,8 @@ from goldenloop.judge.targets import (
 __all__ = [
     "Budget", "BudgetError", "CostEstimate", "Judge", "JudgeClient", "JudgeError", "LoadedJudge",
     "Outcome", "Price", "Retry", "RunOptions", "RunResult", "Selection", "Target", "available",
-    "configure_online", "edit", "estimate_cost", "from_comparisons", "from_disagreements",
-    "from_filter", "from_human_graded", "from_queue", "from_spans", "get", "judge_new_spans",
-    "load_file", "load_version", "price_of", "production_versions", "run", "run_params",
-    "use_in_production",
+    "close_interrupted_runs", "configure_online", "edit", "estimate_cost", "failures",
+    "from_comparisons", "from_disagreements", "from_filter", "from_human_graded", "from_queue",
+    "from_spans", "get", "has_new_spans", "judge_new_spans", "load_file", "load_version",
+    "price_of", "production_versions", "run", "run_params", "runs", "use_in_production",
 ]

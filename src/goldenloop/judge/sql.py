@@ -12,7 +12,6 @@ import duckdb
 import pyarrow as pa
 
 from goldenloop.store import audit
-from goldenloop.store.shared_sql import GRADE_OUTCOME
 from goldenloop.store.span_columns import JUDGE_APP, internal_sql, production_sql
 from goldenloop.store.store import Store
 
@@ -359,21 +358,6 @@ def take_new_spans(cur: duckdb.DuckDBPyConnection, judge_name: str, limit: int =
     return keys
 
 
-def queue_judge_version(store: Store, queue_id: int, criterion: str,
-                        among: list[str] | None = None) -> str | None:
-    """The judge version that graded most of the queue's (non-gold) items on ``criterion``,
-    of the versions ``among`` (None: any)."""
-    return store.scalar(
-        """SELECT g.judge_version FROM live_grades g
-           JOIN queue_items i ON i.target_type = g.target_type AND i.target_id = g.target_id
-           WHERE i.queue_id = $q AND NOT i.is_gold AND g.source = 'judge' AND g.criterion = $c
-             AND ($among::VARCHAR[] IS NULL
-                  OR list_contains($among::VARCHAR[], coalesce(g.judge_version, '(no version)')))
-           GROUP BY g.judge_version ORDER BY count(DISTINCT i.queue_item_id) DESC,
-                    max(g.created_at) DESC LIMIT 1""",
-        {"q": queue_id, "c": criterion, "among": among})
-
-
 def queue_judge_versions(store: Store, queue_id: int) -> pd.DataFrame:
     """Judge versions with grades on the queue's items: name, version, items graded."""
     return store.df(
@@ -383,21 +367,6 @@ def queue_judge_versions(store: Store, queue_id: int) -> pd.DataFrame:
            JOIN queue_items i ON i.target_type = g.target_type AND i.target_id = g.target_id
            WHERE i.queue_id = ? AND NOT i.is_gold AND g.source = 'judge'
            GROUP BY g.judge_version ORDER BY items DESC, last_grade DESC""", [queue_id])
-
-
-def queue_judge_values(store: Store, queue_id: int, criterion: str, judge_version: str,
-                       mode: str, params: dict) -> pd.DataFrame:
-    """(queue_item_id, f): the judge version's latest value on each queue item, as ``y`` is
-    defined for human grades in estimation (a mean, a share at least a threshold, a label)."""
-    return store.df(
-        f"""SELECT i.queue_item_id, arg_max({GRADE_OUTCOME[mode]}, g.created_at) AS f
-            FROM queue_items i
-            JOIN live_grades g ON g.target_type = i.target_type AND g.target_id = i.target_id
-            WHERE i.queue_id = $q AND NOT i.is_gold AND g.source = 'judge'
-              AND g.criterion = $c AND g.judge_version = $v
-              AND NOT coalesce(g.not_applicable, false)
-            GROUP BY i.queue_item_id""",
-        {"q": queue_id, "c": criterion, "v": judge_version, **params})
 
 
 def judge_grades(store: Store, judge_version: str | None = None, limit: int = 500) -> pd.DataFrame:

@@ -41,10 +41,16 @@ from goldenloop.metrics.overview import (
 from goldenloop.metrics.quality import correctness, feedback, graded_criteria, signals
 from goldenloop.metrics.series import RequestStats, request_stats
 
+# The span filter's SQL and the definitions other parts (alerts, anomaly detection) share.
+from goldenloop.metrics.sql import OFFENSIVE_THRESHOLD, REQUEST_KIND, UNSET_GROUP, where_clause
+
 __all__ = [
     "MAX_POINTS",
     "METRICS",
+    "OFFENSIVE_THRESHOLD",
+    "REQUEST_KIND",
     "SPLITS",
+    "UNSET_GROUP",
     "CompareError",
     "Comparison",
     "Dimensions",
@@ -72,5 +78,6 @@ __all__ = [
     "totals",
     "version_markers",
     "version_sides",
+    "where_clause",
     "window_sides",
 ]

@@ -21,7 +21,6 @@ from goldenloop.review import sql_stats as review_stats_sql
 from goldenloop.review.answers import Answer, GradeError, Value
 from goldenloop.review.claims import utcnow
 from goldenloop.review.submit import check_answers, grade_rows, queue_rubric
-from goldenloop.sampling import sql as sampling_sql
 from goldenloop.store import Store, audit
 
 TARGET_TYPES = ("span", "session", "item")
@@ -52,10 +51,10 @@ def add_gold(store: Store, queue_id: int, target_type: str, target_id: str | int
 
     def write(cur) -> int:
         span_key = _check_target(cur, target_type, target_id)
-        top = sampling_sql.max_position(cur, queue_id)
+        top = review_sql.max_position(cur, queue_id)
         position = int(np.random.default_rng().integers(0, top + 2))  # somewhere among the rest
         now = utcnow()
-        added = sampling_sql.insert_items(cur, queue_id, pa.table({
+        added = review_sql.insert_items(cur, queue_id, pa.table({
             "target_type": [target_type], "target_id": [target_id],
             "span_key": pa.array([span_key], pa.int64()), "is_gold": [True],
             "reviewers_needed": pa.array([None], pa.int32()),  # every reviewer, once

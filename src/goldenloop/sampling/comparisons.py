@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pyarrow as pa
 
-from goldenloop.review import sql as review_sql
+from goldenloop.review import records as review_sql
 from goldenloop.sampling import designs as D
 from goldenloop.sampling import sql
 from goldenloop.sampling.frame import Frame, SamplingError
@@ -80,9 +80,9 @@ def _store(cur, qid: int, pairs: Sequence[Pair], probs: np.ndarray | None, strat
         else pa.nulls(k, pa.float64()),
         "stratum": pa.array(strata, pa.string()) if strata else pa.nulls(k, pa.string()),
         "reviewers_needed": pa.array([reviewers] * k, pa.int32()),
-        "position": _positions(rng, k, sql.max_position(cur, qid) + 1),
+        "position": _positions(rng, k, review_sql.max_position(cur, qid) + 1),
     })
-    return sql.insert_items(cur, qid, items, now())
+    return review_sql.insert_items(cur, qid, items, now())
 
 
 def create_version_comparison(store: Store, opts: QueueOptions, frame: Frame, version_a: str,

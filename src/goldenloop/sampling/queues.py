@@ -22,7 +22,7 @@ import pyarrow as pa
 from goldenloop import rubric as rubrics
 from goldenloop.access import roles
 from goldenloop.agreement import fitness
-from goldenloop.review import sql as review_sql
+from goldenloop.review import records as review_sql
 from goldenloop.sampling import designs as D
 from goldenloop.sampling import sql
 from goldenloop.sampling.frame import Frame, SamplingError
@@ -140,7 +140,7 @@ def create_queue(store: Store, opts: QueueOptions, frame: Frame, design: D.Desig
             design=stored, rubric_name=rubric.name, rubric_version=rubric.version,
             reviewers=opts.reviewers_per_item, created_by=who, now=t,
             purpose=opts.purpose)
-        added = sql.insert_items(cur, qid, items, t)
+        added = review_sql.insert_items(cur, qid, items, t)
         audit.record(cur, who, "queue.create", f"queue:{qid}", stored)
         return QueueSummary(qid, opts.name.strip(), unit, design.kind, units.num_rows, added,
                             float(p.sum()))
@@ -195,9 +195,9 @@ def _add_by_hand(cur, qid: int, unit: str, span_keys: list[int] | None, frame: F
     items = pa.table({
         "target_type": pa.array([unit] * k, pa.string()), "target_id": ids, "span_key": span_col,
         "reviewers_needed": pa.array([reviewers] * k, pa.int32()),
-        "position": _positions(rng, k, sql.max_position(cur, qid) + 1),
+        "position": _positions(rng, k, review_sql.max_position(cur, qid) + 1),
     })
-    return sql.insert_items(cur, qid, items, now())
+    return review_sql.insert_items(cur, qid, items, now())
 
 
 def add_to_queue(store: Store, queue_id: int, span_keys: list[int], added_by: str) -> int:

@@ -115,56 +115,6 @@ def existing_span_keys(cur: duckdb.DuckDBPyConnection, keys: list[int]) -> set[i
         cur.unregister("_keys_in")
 
 
-ITEM_COLUMNS: tuple[tuple[str, str], ...] = (
-    ("target_type", "VARCHAR"), ("target_id", "VARCHAR"), ("span_key", "BIGINT"),
-    ("inclusion_prob", "DOUBLE"), ("stratum", "VARCHAR"), ("risk_score", "DOUBLE"),
-    ("risk_reasons", "VARCHAR[]"), ("is_gold", "BOOLEAN"), ("reviewers_needed", "INTEGER"),
-    ("position", "INTEGER"),
-)
-
-
-def insert_items(cur: duckdb.DuckDBPyConnection, queue_id: int, items: pa.Table,
-                 now: datetime) -> int:
-    """Add ``items`` (columns of ``ITEM_COLUMNS``; absent ones NULL) to a queue, skipping any
-    target already in it or repeated in ``items``; return how many were added."""
-    if items.num_rows == 0:
-        return 0
-    name = f"_items_in_{id(items)}"
-    cur.register(name, items.append_column("_ord", pa.array(range(items.num_rows), pa.int64())))
-    try:
-        have = set(items.column_names)
-        cast = {c: f"CAST(i.{c} AS {t})" if c in have else f"CAST(NULL AS {t})"
-                for c, t in ITEM_COLUMNS}
-        cast["is_gold"] = f"coalesce({cast['is_gold']}, false)"  # an explicit NULL skips the default
-        sel = ", ".join(f"{expr} AS {c}" for c, expr in cast.items())
-        cols = ", ".join(c for c, _ in ITEM_COLUMNS)
-        cur.execute(
-            f"""INSERT INTO queue_items (queue_item_id, queue_id, {cols}, status,
-                                         reviewers_done, created_at)
-                SELECT min(_nv) OVER () + _rn - 1, $q, {cols}, 'pending', 0, $now
-                FROM (
-                    SELECT nextval('queue_item_seq') AS _nv, row_number() OVER (ORDER BY _ord) AS _rn,
-                           n.*
-                    FROM (SELECT i._ord, {sel} FROM {name} i
-                          QUALIFY row_number() OVER (PARTITION BY i.target_type, i.target_id
-                                                     ORDER BY i._ord) = 1) n
-                    WHERE NOT EXISTS (SELECT 1 FROM queue_items o
-                                      WHERE o.queue_id = $q AND o.target_type = n.target_type
-                                        AND o.target_id = n.target_id)
-                )""",
-            {"q": queue_id, "now": now},
-        )
-        return int(fetch1(cur)[0])
-    finally:
-        cur.unregister(name)
-
-
-def max_position(cur: duckdb.DuckDBPyConnection, queue_id: int) -> int:
-    cur.execute("SELECT coalesce(max(position), -1) FROM queue_items WHERE queue_id = ?",
-                [queue_id])
-    return int(fetch1(cur)[0])
-
-
 def comparison_candidates(cur: duckdb.DuckDBPyConnection, where: str, params: list,
                           version_a: str, version_b: str) -> pa.Table:
     """One (A span, B span) pair per input answered by both model versions: same app and the

@@ -1,8 +1,8 @@
 """SQL rules every feature shares: reading one row from a cursor, which side a grade is on,
-which judge grades a reader counts, and what number a grade contributes to an estimate.
+and which judge grades a reader counts.
 
 They live in the store, below the features, so that review, sampling, agreement, metrics,
-golden sets, estimation and the judge all apply the same rule without importing each other's
+golden sets and anomaly detection all apply the same rule without importing each other's
 SQL. (What a live grade is, is the ``live_grades`` view: ``schema_trust``.)
 """
 
@@ -29,15 +29,3 @@ JUDGE = "(g.source = 'judge' OR (g.source = 'imported' AND g.author_kind = 'judg
 # them (NULL: every version; a judge without a version is NO_VERSION); other grades pass.
 CHOSEN_JUDGES = f"""(NOT coalesce({JUDGE}, false) OR $judge_versions::VARCHAR[] IS NULL
     OR list_contains($judge_versions::VARCHAR[], coalesce(g.judge_version, '{NO_VERSION}')))"""
-
-# What one grade ``g`` contributes to an estimate, by mode: its number, whether the number is
-# at least ``$threshold``, or whether it carries ``$label``. Human grades (estimation) and
-# judge grades (prediction-powered estimates) use the same definition.
-GRADE_OUTCOME = {
-    "mean": "g.value_number",
-    "at_least": "CASE WHEN g.value_number IS NULL THEN NULL "
-                "ELSE CAST(g.value_number >= $threshold AS DOUBLE) END",
-    "label": "CASE WHEN g.value_label IS NULL AND g.value_labels IS NULL THEN NULL "
-             "ELSE CAST(coalesce(g.value_label = $label, false) "
-             "OR coalesce(list_contains(g.value_labels, $label), false) AS DOUBLE) END",
-}

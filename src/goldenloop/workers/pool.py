@@ -6,11 +6,10 @@ import logging
 import time
 from pathlib import Path
 
-from goldenloop import alerts
+from goldenloop import alerts, judge
 from goldenloop.argilla_sync.jobs import ArgillaPullScheduler
 from goldenloop.config import Paths
 from goldenloop.experiments.canaries import CanaryScheduler
-from goldenloop.judge import sql as judge_sql
 from goldenloop.ops import status as ops_status
 from goldenloop.ops.jobs import RetentionScheduler
 from goldenloop.scorers.run import versions as scorer_versions
@@ -113,7 +112,7 @@ class OnlineJudgeScheduler(JobScheduler):
     def pending(self) -> bool:
         # Only when there is something to judge: the judge's own writes also bump the
         # generation, and must not queue empty passes forever.
-        return judge_sql.has_new_spans(self.store)
+        return judge.has_new_spans(self.store)
 
 
 class StoreGuard(Loop):
@@ -213,7 +212,7 @@ class Workers:
         if requeued or interrupted:
             log.warning("after restart: %d job(s) queued again, %d interrupted", requeued,
                         interrupted)
-        store.write(judge_sql.close_interrupted_runs)
+        store.write(judge.close_interrupted_runs)
         # A bad rules file stops the start with its message (file, rule, field): rules kept in
         # git that silently do not run would be worse.
         alert_rules = alerts.RulesFile(store, alerts.alerts_file_path(paths.data_dir, alerts_file))

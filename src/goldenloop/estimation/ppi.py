@@ -40,8 +40,8 @@ from goldenloop import estimation
 from goldenloop import rubric as rubrics
 from goldenloop.agreement import fitness
 from goldenloop.errors import GoldenloopError
-from goldenloop.judge import sql as judge_sql
-from goldenloop.review import sql as review_sql
+from goldenloop.estimation import sql
+from goldenloop.review import records as review_sql
 from goldenloop.store import Store
 
 __all__ = ["PPIError", "PPIEstimate", "measures", "queue_estimate", "queue_estimates",
@@ -138,7 +138,7 @@ def queue_estimate(store: Store, queue_id: int, criterion: str, *,
     mode, params, _ = estimation._outcome(rubrics.get(store, q["rubric_name"], q["rubric_version"]),
                                           criterion, at_least, label)
     version = judge_version or _default_version(store, queue_id, criterion, judges)
-    judged = judge_sql.queue_judge_values(store, queue_id, criterion, version, mode, params)
+    judged = sql.queue_judge_values(store, queue_id, criterion, version, mode, params)
     df = frame.merge(judged, on="queue_item_id", how="inner")
     df = df[df["f"].notna()]
     human_na = (df["grades"] > 0) & df["y"].isna()
@@ -165,7 +165,7 @@ def _default_version(store: Store, queue_id: int, criterion: str, judges: str) -
     choice = fitness.choose(store, criterion, judges)
     if choice.versions == ():
         raise PPIError(f"no judge version of {criterion} is counted: {choice.describe()}")
-    version = judge_sql.queue_judge_version(store, queue_id, criterion,
+    version = sql.queue_judge_version(store, queue_id, criterion,
                                             fitness.sql_versions(choice))
     if version is None:
         raise PPIError(f"no judge version counted for {criterion} has graded queue "
