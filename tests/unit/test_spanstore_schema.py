@@ -102,3 +102,27 @@ def test_bad_config_strings_say_why(url, message):
     with pytest.raises(SpanStoreError, match=message) as err:
         parse(url)
     assert "secret" not in str(err.value)
+
+
+@pytest.mark.parametrize("args", [[], ["--cluster", "gl", "--retention-days", "90"]])
+def test_spans_ddl_command_prints_statements_clickhouse_parses(ch, args):
+    from typer.testing import CliRunner
+
+    from goldenloop.cli import app
+
+    out = CliRunner().invoke(app, ["spans-ddl", *args])
+    assert out.exit_code == 0, out.output
+    statements = [s for s in out.output.strip().rstrip(";").split(";\n\n") if s.strip()]
+    assert len(statements) == (1 + 2 * len(schema.TABLES) if args else 1 + len(schema.TABLES))
+    for statement in statements:
+        assert _parse(ch, statement).startswith("CREATE")
+
+
+def test_spans_ddl_refuses_a_name_that_is_not_plain():
+    from typer.testing import CliRunner
+
+    from goldenloop.cli import app
+
+    out = CliRunner().invoke(app, ["spans-ddl", "--database", "x; DROP TABLE y"])
+    assert out.exit_code != 0
+    assert isinstance(out.exception, SpanStoreError)
