@@ -126,3 +126,19 @@ def test_spans_ddl_refuses_a_name_that_is_not_plain():
     out = CliRunner().invoke(app, ["spans-ddl", "--database", "x; DROP TABLE y"])
     assert out.exit_code != 0
     assert isinstance(out.exception, SpanStoreError)
+
+
+def test_unreachable_server_and_second_chdb_folder_are_named_errors(ch, tmp_path, monkeypatch):
+    import socket
+
+    with socket.socket() as sock:  # a loopback port nothing listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    monkeypatch.setenv("GOLDENLOOP_CLICKHOUSE_PASSWORD", "s3cret-value")
+    with pytest.raises(SpanStoreError, match=f"cannot reach clickhouse://default@127.0.0.1:{port}"
+                       ) as err:
+        open_span_store(f"clickhouse://default@127.0.0.1:{port}/default", None)
+    assert "s3cret-value" not in str(err.value)
+    # chdb runs one folder per process: another folder is refused with the reason
+    with pytest.raises(SpanStoreError, match="cannot open chdb:///"):
+        open_span_store(f"chdb://{tmp_path / 'other'}", None)
