@@ -10,6 +10,7 @@ from pathlib import Path
 
 from app_support import APP_DIR, page_path
 
+from goldenloop import server
 from goldenloop_app import host
 
 ROOT = APP_DIR.parent
@@ -72,3 +73,9 @@ def test_served_options_equal_the_checkout_config() -> None:
     served = host.flags("127.0.0.1", 8501)
     assert {k.replace(".", "_"): v for k, v in checkout.items()}.items() <= served.items()
     assert set(host.OPTIONS) <= set(checkout), set(host.OPTIONS) - set(checkout)
+
+
+def test_the_server_finds_the_entry_of_the_installed_app_package() -> None:
+    # From a checkout (an editable install) that is app/; from a wheel, site-packages
+    # (tests/system/test_wheel_install.py).
+    assert server.app_script() == APP_DIR / "streamlit_app.py"
