@@ -12,13 +12,58 @@ from __future__ import annotations
 
 import duckdb
 
-from goldenloop.store.span_columns import spans_ddl
+# The spans table as migration 1 created it (then spelt from SPAN_FIELDS, 38 fields). Frozen:
+# a new span field is a new migration (ALTER TABLE spans ADD COLUMN ...), never an edit here.
+SPANS_V1 = """CREATE TABLE spans (
+  span_key BIGINT,
+  trace_id VARCHAR,
+  span_id VARCHAR,
+  parent_span_id VARCHAR,
+  session_id VARCHAR,
+  turn_index INTEGER,
+  user_id VARCHAR,
+  app VARCHAR,
+  environment VARCHAR,
+  release VARCHAR,
+  kind VARCHAR,
+  name VARCHAR,
+  provider VARCHAR,
+  model VARCHAR,
+  model_version VARCHAR,
+  prompt_name VARCHAR,
+  prompt_version VARCHAR,
+  start_time TIMESTAMP,
+  end_time TIMESTAMP,
+  latency_ms DOUBLE,
+  ttft_ms DOUBLE,
+  input_tokens INTEGER,
+  output_tokens INTEGER,
+  cached_input_tokens INTEGER,
+  reasoning_tokens INTEGER,
+  cost_usd DOUBLE,
+  status VARCHAR,
+  finish_reason VARCHAR,
+  error_type VARCHAR,
+  error_message VARCHAR,
+  system_prompt VARCHAR,
+  messages JSON,
+  last_user_message VARCHAR,
+  output VARCHAR,
+  retrieved_context JSON,
+  tool_calls JSON,
+  tags VARCHAR[],
+  metadata JSON,
+  source VARCHAR,
+  cost_estimated BOOLEAN,
+  import_id BIGINT,
+  ingested_at TIMESTAMP
+)"""
 
 
 def m001_traces(cur: duckdb.DuckDBPyConnection) -> None:
     """Spans, their automatic signals and end-user feedback."""
     cur.execute("CREATE SEQUENCE span_key_seq START 1")
-    cur.execute(spans_ddl())
+    cur.execute(SPANS_V1)
     cur.execute(
         """CREATE TABLE signals (
             span_key BIGINT,

@@ -1,7 +1,9 @@
 """The span: the one row shape every producer, importer and page shares (DESIGN.md, data model).
 
-``SPAN_FIELDS`` is the single list of span columns with their DuckDB types; the table DDL,
-the importers' validation and the spool writers are all derived from it.
+``SPAN_FIELDS`` is the single list of span columns with their DuckDB types; the importers'
+validation and the spool writers are derived from it. The table itself is built by numbered
+migrations (``schema_core.SPANS_V1`` and any later ones): adding a field here needs a migration
+that adds its column, and a test checks the two agree.
 """
 
 from __future__ import annotations
@@ -70,13 +72,6 @@ STORE_COLUMNS = (
 )
 
 STATUSES = ("ok", "error", "timeout", "empty")
-
-
-def spans_ddl() -> str:
-    cols = [f"{name} {typ}" for name, typ in STORE_COLUMNS[:1]]
-    cols += [f"{f.name} {f.sql_type}" for f in SPAN_FIELDS]
-    cols += [f"{name} {typ}" for name, typ in STORE_COLUMNS[1:]]
-    return "CREATE TABLE spans (\n  " + ",\n  ".join(cols) + "\n)"
 
 
 # Spans goldenloop makes itself (judge calls, experiment runs, canaries): their ``source``
