@@ -57,11 +57,15 @@ def _checked(rubric: rubrics.Rubric, criterion: str, r: dict[str, Any],
     return checked, corrected
 
 
+def _target(row: dict[str, Any]) -> dict[str, Any]:
+    return {"target_type": row["target_type"], "target_id": row["target_id"],
+            "span_key": row["span_key"], "queue_id": None, "queue_item_id": None}
+
+
 def _take(cur, link: dict[str, Any], rubric: rubrics.Rubric, criterion: str,
           row: dict[str, Any], r: dict[str, Any], entry: dict[str, Any]) -> Outcome:
-    who, when = r["username"], r["updated_at"]
-    target = {"target_type": row["target_type"], "target_id": row["target_id"],
-              "span_key": row["span_key"], "queue_id": None, "queue_item_id": None}
+    """A discard, or an answer replacing the annotator's earlier grades from the record."""
+    who, when, target = r["username"], r["updated_at"], _target(row)
     old = sql_golden.earlier_grades(cur, link["link_id"], r["external_id"], who)
     if r["status"] == "discarded":
         ids = review_sql.insert_human_grades(cur, _retractions(old, set(), when))
@@ -85,11 +89,35 @@ def _take(cur, link: dict[str, Any], rubric: rubrics.Rubric, criterion: str,
 def _write_batch(cur, link: dict[str, Any], rubric: rubrics.Rubric, criterion: str,
                  rows: dict[str, dict[str, Any]], batch: list[dict[str, Any]],
                  now: datetime) -> list[Outcome]:
-    entries, outcomes = [], []
+    """Take a batch of response versions in, inside one transaction. An annotator's first
+    answer on a record (the usual case) is gathered into one insert of grade rows; discards
+    and changed answers go one by one."""
+    seen = sql_golden.answered(cur, link["link_id"], sorted({r["external_id"] for r in batch}))
+    entries, outcomes, new, counts = [], [], [], []
     for r in batch:
-        entry = {**_entry(link, r, now), "row_key": r["row_key"]}
+        row, entry = rows[r["row_key"]], {**_entry(link, r, now), "row_key": r["row_key"]}
         entries.append(entry)
-        outcomes.append(_take(cur, link, rubric, criterion, rows[r["row_key"]], r, entry))
+        if r["status"] != "submitted" or (r["external_id"], r["username"]) in seen:
+            outcomes.append(_take(cur, link, rubric, criterion, row, r, entry))
+            continue
+        try:
+            checked, corrected = _checked(rubric, criterion, r, row["expected_output"])
+        except (S.SetAside, GradeError) as exc:
+            outcomes.append(_set_aside(entry, r, exc))
+            continue
+        target = _target(row)
+        graded = grade_rows(target, r["username"], rubric, checked, _shown(cur, target),
+                            r["updated_at"], False, None, {})
+        if corrected:
+            sql_golden.write_correction(cur, target, corrected, r["username"], r["updated_at"])
+        entry["outcome"] = "graded"
+        new += graded
+        counts.append((entry, len(graded)))
+        outcomes.append(("graded", None, False))
+    grade_ids = review_sql.insert_human_grades(cur, new)  # ids ascend in insertion order
+    at = 0
+    for entry, n in counts:
+        entry["grade_ids"], at = grade_ids[at:at + n], at + n
     sql.record_pulls(cur, entries)
     return outcomes
 

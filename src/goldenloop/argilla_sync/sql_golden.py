@@ -82,6 +82,15 @@ def earlier_grades(cur: duckdb.DuckDBPyConnection, link_id: int, external_id: st
     return _dicts(cur)
 
 
+def answered(cur: duckdb.DuckDBPyConnection, link_id: int, external_ids: list[str]
+             ) -> set[tuple[str, str]]:
+    """(record, annotator) pairs among these records with a response taken in before."""
+    cur.execute("""SELECT DISTINCT external_id, username FROM argilla_pulls
+                   WHERE link_id = ? AND external_id IN (SELECT unnest(?::VARCHAR[]))""",
+                [link_id, external_ids])
+    return {(e, u) for e, u in cur.fetchall()}
+
+
 def write_correction(cur: duckdb.DuckDBPyConnection, target: dict[str, Any], text: str | None,
                      author: str, when: datetime) -> int | None:
     """The annotator's correction of a golden row's target, outside any queue: ``text``
