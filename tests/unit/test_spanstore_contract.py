@@ -83,6 +83,28 @@ def test_repeats_and_conflicts_within_a_file_count_alike(spans, store, tmp_path)
     assert store.scalar("SELECT count(*) FROM quarantine") == 1
 
 
+def test_redacted_import_uses_the_workflow_stores_pseudonym_key(spans, store, tmp_path,
+                                                                 monkeypatch):
+    from goldenloop.ingest import ImportOptions
+    from goldenloop.ingest.redact_import import KEY_ENV, pseudonym, redaction_key
+
+    monkeypatch.delenv(KEY_ENV, raising=False)
+    rows = [{**r, "user_id": f"user{i % 3}@example.com",
+             "output": f"write to user{i}@example.com"} for i, r in enumerate(span_rows(30))]
+    path = write_jsonl(tmp_path / "pii.jsonl", rows)
+    if spans.dialect == "duckdb":
+        import_file(store, path, ImportOptions(redact=True))
+    else:
+        from goldenloop.spanstore.ingest import import_file_to_clickhouse
+
+        import_file_to_clickhouse(store, spans, path, ImportOptions(redact=True))
+    got = spans.query(DialectSQL(duckdb="SELECT user_id, output FROM spans",
+                                 clickhouse="SELECT user_id, output FROM spans"))
+    key = redaction_key(store.path)
+    assert set(got["user_id"]) == {pseudonym(f"user{i}@example.com", key) for i in range(3)}
+    assert not got["output"].str.contains("@example.com").any()
+
+
 def test_column_names_are_checked(spans):
     from goldenloop.errors import SpanStoreError
 

@@ -21,6 +21,7 @@ parts merge, and readers read through FINAL.
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
 from collections.abc import Iterator
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from goldenloop.ingest import mapping
 from goldenloop.ingest.loader import ImportOptions, ImportResult, file_hash, import_file
 from goldenloop.spanstore.clickhouse_spans import ClickHouseSpanStore
 from goldenloop.store import imports as import_sql
@@ -47,6 +49,8 @@ def import_file_to_clickhouse(workflow: Store, spans: ClickHouseSpanStore, path:
 
     p = Path(path)
     opts = options or ImportOptions()
+    if mapping.is_grade_mapping(opts.mapping):  # grades are workflow state: they stay
+        return import_file(workflow, p, opts)
     digest = file_hash(p)
     batch_id = f"file:{digest}"
     t0 = time.perf_counter()
@@ -58,6 +62,8 @@ def import_file_to_clickhouse(workflow: Store, spans: ClickHouseSpanStore, path:
         return ImportResult(str(p), opts.format or "", -1, 0, 0, 0, 0, [],
                             time.perf_counter() - t0, [], already_imported=True)
     with tempfile.TemporaryDirectory(prefix="goldenloop-import-") as tmp:
+        if opts.redact:  # pseudonyms under the workflow store's key, not a fresh one
+            _share_redaction_key(workflow, Path(tmp) / "scratch.duckdb")
         scratch = open_store(Path(tmp) / "scratch.duckdb")
         try:
             checked = import_file(scratch, p, opts)
@@ -74,6 +80,17 @@ def import_file_to_clickhouse(workflow: Store, spans: ClickHouseSpanStore, path:
     checked.import_id = import_id
     checked.seconds = time.perf_counter() - t0
     return checked
+
+
+def _share_redaction_key(workflow: Store, scratch: Path) -> None:
+    from goldenloop.ingest.redact_import import KEY_ENV, redaction_key
+
+    if os.environ.get(KEY_ENV):
+        return  # both read the key from the environment
+    key = scratch.with_name(scratch.name + ".redact.key")
+    fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(redaction_key(workflow.path).hex() + "\n")
 
 
 def _good_rows(scratch: Store, import_id: int, batch_rows: int) -> Iterator[pa.Table]:
