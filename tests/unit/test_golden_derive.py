@@ -20,7 +20,7 @@ def _grade(store, item: int, who: str, correctness: int, correction: str | None 
     review.submit(store, claim, {**FULL, "correctness": correctness}, correction=correction)
 
 
-def test_derive_keeps_the_rows_recomputes_them_and_records_provenance(store):
+def test_derive_keeps_the_rows_recomputes_them_and_records_provenance(store, tmp_path):
     synthetic_spans(store, SPANS, seed=8)
     qid = create_queue(store, opts("derive"), Frame(), Uniform(6), seed=2).queue_id
     items = [i for (i,) in store.rows("SELECT queue_item_id FROM queue_items WHERE queue_id = ?"
@@ -55,6 +55,11 @@ def test_derive_keeps_the_rows_recomputes_them_and_records_provenance(store):
     assert row["expected_output"] == "The right answer." and row["expected_source"] == "correction"
     assert G.rows(store, G.get_version(store, "derive", 1)).equals(v1_rows)  # v1 unchanged
     assert store.scalar("SELECT count(*) FROM audit_log WHERE action = 'golden.version'") == 2
+
+    card = (G.export(store, "derive", tmp_path / "out", "lead", version=2).folder
+            / "README.md").read_text()
+    assert ("- derived from version 1 (`" + v1.content_hash[:12] + "`), reviewed in Argilla "
+            "dataset `d1` (workspace ``): 1 responses") in card
 
     again, created_again, _ = store.write(lambda cur: derive_in(cur, v1, "lead", {}))
     assert (again, created_again) == (version_id, False)  # nothing changed: no version

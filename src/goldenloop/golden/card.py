@@ -43,6 +43,17 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]
     return out
 
 
+def _derived(c: dict) -> list[str]:
+    """The provenance line of a version derived from a reviewed earlier one (golden.derive)."""
+    d = c.get("derived_from")
+    if not d:
+        return []
+    where = (f", reviewed in Argilla dataset {_code(d['argilla_dataset'])} (workspace "
+             f"{_code(d.get('workspace', ''))}): {d.get('responses', 0):,} responses"
+             if d.get("argilla_dataset") else "")
+    return [f"- derived from version {d['version']} (`{d.get('content_hash', '')[:12]}`){where}"]
+
+
 def render(v: Version, files: dict[str, str], written: dict[str, int],
            problems: Sequence[RowProblem]) -> str:
     c = v.counts
@@ -57,7 +68,7 @@ def render(v: Version, files: dict[str, str], written: dict[str, int],
         "## Version", "",
         f"- version: {v.version}", f"- content hash (sha256): `{v.content_hash}`",
         f"- author: {_code(v.author)}", f"- created: {v.created_at:%Y-%m-%d %H:%M} UTC",
-        f"- source of truth: {SOURCES[v.filter.source]}", "",
+        f"- source of truth: {SOURCES[v.filter.source]}", *_derived(c), "",
         "## Counts", "",
         f"- graded targets considered: {c.get('considered', 0):,}",
         f"- rows: {v.rows:,}",
