@@ -1,7 +1,11 @@
-"""What the store holds, at a glance: the aggregates behind the Home page.
+"""What the store holds, at a glance: the aggregates behind the Home page and ``goldenloop
+status``.
 
-Each part is one aggregate query (a single scan of its table), so the whole summary stays
-well under a second on a million spans; nothing here loops over rows in Python.
+It sits above the features: the core tables (spans, grades, imports, jobs) are read here, and
+a feature's own tables only through that feature's public functions (``review.records``,
+``golden.counts``). Each part is one aggregate query (a single scan of its table), so the
+whole summary stays well under a second on a million spans; nothing here loops over rows in
+Python.
 """
 
 from __future__ import annotations
@@ -152,7 +156,11 @@ def store_counts(store: Store) -> dict[str, int]:
     """What ``goldenloop status`` lists: production spans, goldenloop's own spans, live grades
     (human, judge, imported, ...), items, review queues, judge versions, golden datasets and
     their versions. One small query per table."""
+    from goldenloop import golden  # features load with the CLI and the app, not with this module
+    from goldenloop.review import records as review_records
+
     grades = dict(store.rows("SELECT source, count(*) FROM live_grades GROUP BY source"))
+    golden_datasets, golden_versions = golden.counts(store)
     counts = {
         "spans": store.scalar(f"SELECT count(*) FROM spans WHERE {production_sql()}"),
         "goldenloop's own spans": store.scalar(
@@ -160,11 +168,11 @@ def store_counts(store: Store) -> dict[str, int]:
         "grades": sum(grades.values()),
         **{f"grades, {k}": v for k, v in sorted(grades.items(), key=lambda kv: str(kv[0]))},
         "items": store.scalar("SELECT count(*) FROM items"),
-        "review queues": store.scalar("SELECT count(*) FROM queues"),
+        "review queues": review_records.queue_count(store),
         "judge versions": store.scalar(
             "SELECT count(DISTINCT coalesce(judge_name, '') || '|' || coalesce(judge_version, '')) "
             "FROM live_grades WHERE judge_name IS NOT NULL OR author_kind = 'judge'"),
-        "golden datasets": store.scalar("SELECT count(*) FROM golden_datasets"),
-        "golden versions": store.scalar("SELECT count(*) FROM golden_versions"),
+        "golden datasets": golden_datasets,
+        "golden versions": golden_versions,
     }
     return {k: int(v or 0) for k, v in counts.items()}

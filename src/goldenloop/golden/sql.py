@@ -13,10 +13,13 @@ values (A better, B better, tie).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from goldenloop.golden.filters import GoldenFilter
 from goldenloop.store.shared_sql import CHOSEN_JUDGES, HUMAN, JUDGE
+
+if TYPE_CHECKING:
+    from goldenloop.store.store import Store
 
 _VALUE = """coalesce(value_label, array_to_string(value_labels, '|'),
         CASE WHEN value_number = round(value_number)
@@ -342,3 +345,10 @@ def params(f: GoldenFilter) -> dict[str, Any]:
         "prompt_versions": list(f.prompt_versions), "tags": list(f.tags),
         "queue_ids": [int(q) for q in f.queue_ids], "start": f.start, "end": f.end,
     }
+
+
+def dataset_counts(store: Store) -> tuple[int, int]:
+    """(golden datasets, golden versions) stored."""
+    row = store.rows("SELECT (SELECT count(*) FROM golden_datasets), "
+                     "(SELECT count(*) FROM golden_versions)")[0]
+    return int(row[0]), int(row[1])

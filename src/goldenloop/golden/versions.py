@@ -162,3 +162,8 @@ def diff(store: Store, name: str, old: int, new: int | None = None) -> Diff:
             WHERE mo.version_id = ? AND mn.version_id = ? AND mo.row_hash <> mn.row_hash
             ORDER BY n.row_key""", pair)
     return Diff(a, b, added, removed, changed)
+
+
+def counts(store: Store) -> tuple[int, int]:
+    """How many golden datasets and versions the store holds (Home, ``goldenloop status``)."""
+    return golden_sql.dataset_counts(store)

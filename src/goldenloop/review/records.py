@@ -21,6 +21,7 @@ from goldenloop.review.sql import (
     max_position,
     probability_queues,
     queue,
+    queue_count,
     refresh_item,
 )
 from goldenloop.review.sql_payload import comparison
@@ -28,5 +29,5 @@ from goldenloop.review.sql_payload import comparison
 __all__ = [
     "HUMAN_GRADE_COLUMNS", "ITEM_COLUMNS", "PURPOSES", "comparison", "insert_correction",
     "insert_human_grades", "insert_items", "insert_queue", "live_grades", "max_position",
-    "probability_queues", "queue", "refresh_item",
+    "probability_queues", "queue", "queue_count", "refresh_item",
 ]

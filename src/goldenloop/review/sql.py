@@ -45,6 +45,10 @@ def queue(store: Store, queue_id: int) -> dict[str, Any]:
     return row
 
 
+def queue_count(store: Store) -> int:
+    return int(store.scalar("SELECT count(*) FROM queues"))
+
+
 def queues(store: Store):
     """Every queue with its item counts, newest first (a DataFrame)."""
     return store.df(
