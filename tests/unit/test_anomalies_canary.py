@@ -4,7 +4,7 @@ anomaly of ``canary_score`` for the suite and scorer with the regressed items' s
 examples, an "anomaly" alert rule fires into a real loopback receiver, and when the answers
 come back the anomaly is resolved. On synthetic histories (rows written as runs write them):
 a sampled endpoint's noise raises nothing, a real drop in it is found, and the statistics
-match an independent binomial computation."""
+match an independent computation."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from alerts_support import receiver
 from openai_loopback import Reply, openai_server
-from scipy import stats
+from scipy import integrate, stats
 
 from goldenloop import alerts
 from goldenloop.alerts import records as alert_records
@@ -171,30 +171,36 @@ def test_a_sampled_endpoints_noise_raises_nothing_and_a_real_drop_is_found(store
             false_alarms += 1
         else:
             found += 1
-            assert f.window_start == datetime(2026, 11, 1) + timedelta(hours=30)
+            # at the drop, or a few runs later when its first run's regressions were within
+            # what the noisy level makes usual
+            hours = (f.window_start - datetime(2026, 11, 1)) / timedelta(hours=1)
+            assert 30 <= hours <= 35
     assert false_alarms == 0
-    assert found >= seeds - 1  # the drop of 0.4 in pass chance, from a noisy level
+    assert found >= seeds - 2  # the drop of 0.4 in pass chance, from a noisy level
     assert res.series == 2 * seeds and res.tests == 2 * seeds * (runs - 1 - canary.MIN_REFS)
 
 
-def test_regressions_are_tested_against_the_usual_rate_as_a_binomial(store):
+def test_regressions_are_tested_against_what_the_references_predict(store):
     items = 40
     passes = np.ones((10, items), dtype=int)
-    # before the drop: exactly one item flips down (and back up) now and then
+    # before the drop: one item flips down (and back up) now and then
     for r in (2, 4, 6):
         passes[r, r] = 0
     passes[8:, :6] = 0  # the drop: six items stop passing at run 8
     _history(store, passes)
     (f,) = _found(store, datetime(2026, 11, 2)).found
     tr = canary.transitions(canary.scores(store, datetime(2026, 1, 1), datetime(2027, 1, 1)))
-    # run 8 against runs 1..7's transitions, the worst (a one-item regression) left out:
-    # regressions 1 + 0 + 1 + 0 + 1 + 0 + 0 minus 1 over 6 x 40 pairs
-    usual = 2 / (6 * 40)
-    assert tr["usual"].iloc[8] == pytest.approx(usual)
+    # run 8 against the transitions of runs 1..7: 3 regressions in 7 x 40 pairs
+    assert (tr["ref_k"].iloc[8], tr["ref_n"].iloc[8]) == (3, 7 * items)
     assert tr["regressed"].iloc[8] == 6 and tr["paired"].iloc[8] == items
-    p = stats.binom.sf(5, items, usual)
-    assert f.score == pytest.approx(-np.log10(p))
-    assert f.details["usual_regression_rate"] == pytest.approx(usual)
+    assert tr["regressed_items"].iloc[8] == [f"i{k}" for k in range(6)]
+    # P(6 or more of 40) when the rate is unknown but Beta(3.5, 277.5) after the references,
+    # integrated numerically (not through scipy's beta-binomial, which the code uses)
+    a, b = 3 + 0.5, 7 * items - 3 + 0.5
+    p, _ = integrate.quad(lambda r: stats.binom.sf(5, items, r) * stats.beta.pdf(r, a, b),
+                          0, 1, points=[a / (a + b)], limit=200)
+    assert f.score == pytest.approx(-np.log10(p), rel=1e-4)
+    assert f.details["usual_regression_rate"] == pytest.approx(a / (a + b))
     assert f.ongoing and f.observed == pytest.approx(34 / 40) and f.baseline == 1.0
 
 

@@ -7,12 +7,13 @@ Why not hourly buckets with a seasonal baseline, as for traffic: a canary asks t
 every run, so there is no daily cycle to model, and the items pair up run to run. The test
 is on those pairs. An item **regressed** from one run to the next when it stopped passing or
 its score fell by at least ``DROP``. Under no change, regressions happen at the suite's own
-usual rate (none for a deterministic endpoint, some for a sampled one), estimated from the
-``REF_RUNS`` transitions before (the worst of them left out, so one earlier drop among them
-does not make a new one look usual; at least half a regression over the pairs, as for rare
-events elsewhere). A run's regressions are tested as a count against that rate (one-sided
-binomial). A run is a candidate only when the paired mean fell by at least the metric's
-practical minimum and ``MIN_REGRESSED`` items regressed.
+usual rate (none for a deterministic endpoint, some for a sampled one), which the
+``REF_RUNS`` transitions before tell (at least ``MIN_REFS`` of them). A run's regressions are
+tested as a count against what those references predict, the uncertainty of their rate
+included (beta-binomial predictive under the references' Jeffreys posterior: a suite that
+never regressed in 300 pairs is not taken to have a rate of exactly 0). A run is a candidate
+only when the paired mean fell by at least the metric's practical minimum and
+``MIN_REGRESSED`` items regressed.
 
 The canary tests of a detection run are their own Benjamini-Hochberg family at the run's
 sensitivity: the few tests of a suite would otherwise be drowned among the thousands of
@@ -26,7 +27,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from itertools import pairwise
 
 import numpy as np
 import pandas as pd
@@ -40,7 +40,7 @@ from goldenloop.store import Store
 METRIC = "canary_score"
 APP_PREFIX = "canary:"
 DIMENSION = "scorer"
-REF_RUNS = 7  # transitions before a run that give its usual regression rate
+REF_RUNS = 24  # transitions before a run that tell its usual regression rate (a day of hourly runs)
 MIN_REFS = 3  # fewer: the run is not tested
 DROP = 0.1  # a score falling by this much is a regression even when it still passes
 MIN_REGRESSED = 2
@@ -87,57 +87,64 @@ def scores(store: Store, start: datetime, end: datetime, suite: str | None = Non
 
 def transitions(df: pd.DataFrame) -> pd.DataFrame:
     """One row per run of one series (ordered by start): its mean, items, model versions,
-    and against the run before it the paired items, regressions, paired mean change, the
-    usual regression rate and the p-value (NaN where not tested), and the regressed items'
-    trace ids."""
-    runs = df.groupby("run_id", sort=False).agg(
-        started_at=("started_at", "first"), mean=("value", "mean"), items=("value", "size"),
-        versions=("model_version", lambda v: sorted({x for x in v if isinstance(x, str)})))
-    by_run = {rid: g.set_index("item_key") for rid, g in df.groupby("run_id", sort=False)}
-    ids = list(runs.index)
-    paired, regressed, change, traces = [0], [0], [np.nan], [[]]
-    for prev, cur in pairwise(ids):
-        j = by_run[prev][["value", "passed"]].merge(
-            by_run[cur][["value", "passed", "trace_id"]], left_index=True, right_index=True,
-            suffixes=("_p", "_c"))
-        reg = (j["passed_p"] & ~j["passed_c"]) | (j["value_c"] <= j["value_p"] - DROP)
-        paired.append(len(j))
-        regressed.append(int(reg.sum()))
-        change.append(float((j["value_c"] - j["value_p"]).mean()) if len(j) else np.nan)
-        traces.append([t for t in j.loc[reg, "trace_id"] if isinstance(t, str)])
-    out = runs.reset_index()
-    out["paired"], out["regressed"] = paired, regressed
-    out["change"], out["traces"] = change, traces
-    out["usual"] = _usual_rates(np.array(regressed, float), np.array(paired, float))
+    and against the run before it the paired items, regressions (and which items), the
+    paired mean change, and the regressions and pairs of the ``REF_RUNS`` transitions before
+    (``ref_k``, ``ref_n``; 0 where fewer than ``MIN_REFS``)."""
+    started = df.groupby("run_id", sort=False)["started_at"].first().sort_values(kind="stable")
+    ids = started.index
+    wide = (df.assign(pf=df["passed"].astype(float))
+            .groupby(["run_id", "item_key"])[["value", "pf"]].mean().unstack())
+    v = wide["value"].reindex(ids).to_numpy(float)
+    pf = wide["pf"].reindex(ids).to_numpy(float)
+    keys = np.asarray(wide["value"].columns)
+    ok = ~np.isnan(v)
+    both = ok[:-1] & ok[1:]
+    with np.errstate(invalid="ignore"):
+        reg = both & (((pf[:-1] == 1) & (pf[1:] != 1)) | (v[1:] <= v[:-1] - DROP))
+    paired = np.concatenate([[0], both.sum(1)])
+    regressed = np.concatenate([[0], reg.sum(1)])
+    diff = np.where(both, np.nan_to_num(v[1:]) - np.nan_to_num(v[:-1]), 0.0).sum(1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        change = np.concatenate([[np.nan], np.where(paired[1:] > 0, diff / paired[1:], np.nan)])
+    versions = (df.dropna(subset=["model_version"]).groupby("run_id")["model_version"]
+                .agg(lambda x: sorted(set(x))).reindex(ids))
+    out = pd.DataFrame({
+        "run_id": ids, "started_at": started.to_numpy(),
+        "mean": np.nanmean(np.where(ok, v, np.nan), axis=1), "items": ok.sum(1),
+        "versions": [x if isinstance(x, list) else [] for x in versions],
+        "paired": paired, "regressed": regressed, "change": change,
+        "regressed_items": [[]] + [list(keys[r]) for r in reg]})
+    out["ref_k"], out["ref_n"] = _references(regressed.astype(float), paired.astype(float))
     return out
 
 
-def _usual_rates(k: np.ndarray, n: np.ndarray) -> np.ndarray:
-    """Per run, the regression rate of the ``REF_RUNS`` transitions before it (the worst left
-    out when there are four or more), floored at half a regression; NaN with too few."""
-    out = np.full(k.shape, np.nan)
+def _references(k: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per run, the regressions and pairs of the ``REF_RUNS`` transitions before it (0, 0
+    with fewer than ``MIN_REFS`` of them)."""
+    rk, rn = np.zeros(k.shape), np.zeros(k.shape)
     for t in range(1, len(k)):
         lo = max(1, t - REF_RUNS)
-        rk, rn = k[lo:t][n[lo:t] > 0], n[lo:t][n[lo:t] > 0]
-        if rk.size < MIN_REFS:
-            continue
-        if rk.size >= 4:
-            worst = int(np.argmax(rk / rn))
-            rk, rn = np.delete(rk, worst), np.delete(rn, worst)
-        out[t] = max(rk.sum(), 0.5) / rn.sum()
-    return out
+        used = n[lo:t] > 0
+        if used.sum() >= MIN_REFS:
+            rk[t], rn[t] = k[lo:t][used].sum(), n[lo:t][used].sum()
+    return rk, rn
 
 
 def _pvalues(tr: pd.DataFrame, min_effect: float) -> tuple[np.ndarray, np.ndarray]:
     """P-values of the runs (1 where tested but not a practical drop, NaN where untested),
-    and which runs are practical drops."""
-    tested = tr["usual"].notna().to_numpy() & (tr["paired"].to_numpy() > 0)
+    and which runs are practical drops. A run's regressions are compared with what its
+    references predict, their rate's uncertainty included: the beta-binomial predictive of
+    a binomial count under the Jeffreys posterior of the references' rate (0 of 300 pairs
+    does not mean a rate of 0, nor 1 of 300 a rate of exactly 1/300)."""
+    tested = (tr["ref_n"].to_numpy() > 0) & (tr["paired"].to_numpy() > 0)
     big = tested & (tr["regressed"].to_numpy() >= MIN_REGRESSED) & (
         tr["change"].to_numpy() <= -min_effect)
     p = np.where(tested, 1.0, np.nan)
     if big.any():
         k, n = tr["regressed"].to_numpy()[big], tr["paired"].to_numpy()[big]
-        p[big] = stats.binom.sf(k - 1, n, np.clip(tr["usual"].to_numpy()[big], 1e-9, 1 - 1e-9))
+        a = tr["ref_k"].to_numpy()[big] + 0.5
+        b = tr["ref_n"].to_numpy()[big] - tr["ref_k"].to_numpy()[big] + 0.5
+        p[big] = stats.betabinom.sf(k - 1, n, a, b)
     return p, big
 
 
@@ -156,14 +163,14 @@ def find(store: Store, since: datetime | None, until: datetime | None, now: date
         tr = transitions(g)
         p, big = _pvalues(tr, m.min_effect)
         p[(tr["started_at"] < start).to_numpy()] = np.nan  # history only: not tested here
-        series.append((suite, scorer, tr, p, big))
-    pool = np.concatenate([s[3] for s in series])
+        series.append((suite, scorer, g, tr, p, big))
+    pool = np.concatenate([s[4] for s in series])
     threshold = st.benjamini_hochberg(pool, q)
     found = []
-    for suite, scorer, tr, p, big in series:
+    for suite, scorer, g, tr, p, big in series:
         flagged = (np.nan_to_num(p, nan=2.0) <= threshold) & big
         for a, b in _episodes(tr, flagged, BY_NAME[METRIC].min_effect):
-            found.append(_finding(store, suite, scorer, tr, p, flagged, a, b, end))
+            found.append(_finding(store, suite, scorer, g, tr, p, flagged, a, b, end))
     return CanaryTests(len(series), int(np.sum(~np.isnan(pool))), threshold, found, start, end)
 
 
@@ -191,8 +198,8 @@ def _episodes(tr: pd.DataFrame, flagged: np.ndarray, min_effect: float) -> list[
     return out
 
 
-def _finding(store: Store, suite: str, scorer: str, tr: pd.DataFrame, p: np.ndarray,
-             flagged: np.ndarray, a: int, b: int, end: datetime) -> Finding:
+def _finding(store: Store, suite: str, scorer: str, rows: pd.DataFrame, tr: pd.DataFrame,
+             p: np.ndarray, flagged: np.ndarray, a: int, b: int, end: datetime) -> Finding:
     """The episode of runs ``[a, b)`` (the flagged ones each worse than the run before): one
     anomaly, lasting until a later run is back near the level before."""
     from goldenloop.anomalies.detection import severity_of  # detection imports this module
@@ -213,7 +220,9 @@ def _finding(store: Store, suite: str, scorer: str, tr: pd.DataFrame, p: np.ndar
     paired = int(tr["paired"].iloc[a])
     versions_before = list(tr["versions"].iloc[a - 1])
     versions_after = sorted({v for vs in tr["versions"].iloc[a:b] for v in vs})
-    traces = [t for ts in tr["traces"].iloc[bad] for t in ts]
+    trace_of = rows.set_index(["run_id", "item_key"])["trace_id"]
+    traces = [t for i in bad for key in tr["regressed_items"].iloc[i]
+              if isinstance(t := trace_of.get((tr["run_id"].iloc[i], key)), str)]
 
     return Finding(
         metric=METRIC, app=APP_PREFIX + suite, dimension=DIMENSION, value=scorer, kind="shift",
@@ -226,7 +235,9 @@ def _finding(store: Store, suite: str, scorer: str, tr: pd.DataFrame, p: np.ndar
         details={"effect": effect, "bucket": "run", "runs": int(bad.size),
                  "first_run": int(tr["run_id"].iloc[a]),
                  "previous_run": int(tr["run_id"].iloc[a - 1]), "regressed": regressed,
-                 "paired": paired, "usual_regression_rate": float(tr["usual"].iloc[a]),
+                 "paired": paired,
+                 "usual_regression_rate": float((tr["ref_k"].iloc[a] + 0.5)
+                                                / (tr["ref_n"].iloc[a] + 1)),
                  "model_versions_before": versions_before,
                  "model_versions_after": versions_after,
                  "severity_name": SEVERITY_NAMES[severity]},
