@@ -91,7 +91,13 @@ def insert_spans(cur: duckdb.DuckDBPyConnection, values: str, import_id: int, so
     once, for every producer.
     """
     redact = redact or {}
-    ids = _derived_ids(_lacks_ids(cur, values))
+    # A window over full-width rows would copy every text; find in-file repeats on the
+    # narrow id columns instead, and only when there are any.
+    good_rows = f"SELECT * FROM ({values}) ANTI JOIN _bad USING (_row)" if has_bad else values
+    ids = _derived_ids(False)
+    if _find_repeat_ids(cur, good_rows, ids):  # some row has no id: hash ids from content
+        ids = _derived_ids(True)
+        _find_repeat_ids(cur, good_rows, ids)
     derived = {**ids, **_DERIVED, "source": f"coalesce(source, '{source}')"}
     sel = []
     for name in FIELD_NAMES:
@@ -100,9 +106,6 @@ def insert_spans(cur: duckdb.DuckDBPyConnection, values: str, import_id: int, so
             expr = redact[name].replace("{expr}", expr)
         sel.append(f"{expr} AS {name}")
     cur.execute(f"CREATE OR REPLACE TEMP TABLE _conflicts ({conflicts.COLUMNS})")
-    # A window over full-width rows would copy every text; find in-file repeats on the
-    # narrow id columns instead, and only when there are any.
-    good_rows = f"SELECT * FROM ({values}) ANTI JOIN _bad USING (_row)" if has_bad else values
     repeats = _mark_repeats(cur, good_rows, ids)
     if repeats:
         good_rows = f"SELECT * FROM ({good_rows}) ANTI JOIN _repeats USING (_row)"
@@ -127,9 +130,14 @@ def insert_spans(cur: duckdb.DuckDBPyConnection, values: str, import_id: int, so
     return new, conflicts.count(cur)
 
 
-def _lacks_ids(cur: duckdb.DuckDBPyConnection, values: str) -> bool:
-    """Whether any row lacks an id (a narrow pass: only the id columns are computed)."""
-    cur.execute(f"SELECT count(*) FROM ({values}) WHERE trace_id IS NULL OR span_id IS NULL")
+def _find_repeat_ids(cur: duckdb.DuckDBPyConnection, good_rows: str, ids: dict[str, str]) -> bool:
+    """Ids that more than one row has, into temp table _repeat_ids; whether some row has no
+    id. One narrow pass (only the id columns are computed) answers both: a missing id is a
+    group of its own."""
+    keyed = f"SELECT {ids['trace_id']} AS t, {ids['span_id']} AS s FROM ({good_rows})"
+    cur.execute(f"CREATE OR REPLACE TEMP TABLE _repeat_ids AS SELECT t, s FROM ({keyed}) "
+                f"GROUP BY t, s HAVING count(*) > 1 OR t IS NULL OR s IS NULL")
+    cur.execute("SELECT count(*) FILTER (WHERE t IS NULL OR s IS NULL) FROM _repeat_ids")
     return cur.fetchall()[0][0] > 0
 
 
@@ -172,12 +180,11 @@ def _mark_repeats(cur: duckdb.DuckDBPyConnection, good_rows: str, ids: dict[str,
     """Rows repeating an identity seen earlier in the same file, into temp table _repeats,
     those with other content than the first also into _conflicts.
 
-    A hash aggregate finds repeated ids cheaply; the ordered window that picks which row
-    to keep, and the content comparison, run only over those ids, usually none.
+    A hash aggregate (``_find_repeat_ids``) finds repeated ids cheaply; the ordered window
+    that picks which row to keep, and the content comparison, run only over those ids,
+    usually none.
     """
     keyed = f"SELECT _row, {ids['trace_id']} AS t, {ids['span_id']} AS s FROM ({good_rows})"
-    cur.execute(f"CREATE OR REPLACE TEMP TABLE _repeat_ids AS "
-                f"SELECT t, s FROM ({keyed}) GROUP BY t, s HAVING count(*) > 1")
     if not cur.execute("SELECT count(*) FROM _repeat_ids").fetchall()[0][0]:
         return 0
     content = "md5(to_json(struct_pack(" + ", ".join(
