@@ -1,19 +1,23 @@
 """Commands of the span store: `goldenloop migrate-spans` (copy a DuckDB store's spans,
-signals and feedback into ClickHouse) and `goldenloop spans-ddl` (print the ClickHouse
-tables, for one server or a cluster, for a database administrator to review and run)."""
+signals and feedback into ClickHouse), `goldenloop import-spans` (import span files into
+ClickHouse) and `goldenloop spans-ddl` (print the ClickHouse tables, for one server or a
+cluster, for a database administrator to review and run)."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated
 
 import typer
 
+ToOption = Annotated[str, typer.Option("--to", help="Target span store: "
+                                       "clickhouse://user@host:port/database or chdb:///folder; "
+                                       "the password comes from the environment variable named "
+                                       "by ?password_env=NAME.")]
+
 
 def migrate_spans(
-    to: Annotated[str, typer.Option("--to", help="Target span store: "
-                                    "clickhouse://user@host:port/database or chdb:///folder; "
-                                    "the password comes from the environment variable named "
-                                    "by ?password_env=NAME.")],
+    to: ToOption,
     db: Annotated[str | None, typer.Option("--db", help="Database file (default: "
                                            "$GOLDENLOOP_DB or data/goldenloop.duckdb).")] = None,
     snapshot: Annotated[bool, typer.Option(help="Read the published snapshot instead of the "
@@ -47,6 +51,49 @@ def migrate_spans(
     typer.echo(f"{parse(to).describe()}: {report.summary()}")
 
 
+def import_spans(
+    files: Annotated[list[Path], typer.Argument(help="Span files (CSV, TSV, JSONL, Parquet, "
+                                                "OpenAI logs, OTLP JSON).")],
+    to: ToOption,
+    db: Annotated[str | None, typer.Option("--db", help="Database file for the import log and "
+                                           "the quarantine (default: $GOLDENLOOP_DB or "
+                                           "data/goldenloop.duckdb).")] = None,
+    format: Annotated[str | None, typer.Option(help="Force a format (csv, tsv, jsonl, parquet, "
+                                               "openai, otlp).")] = None,
+    redact: Annotated[bool, typer.Option(help="Mask personal data and pseudonymise user and "
+                                         "session ids before anything is stored.")] = False,
+) -> None:
+    """Import span files into ClickHouse with the same validation, quarantine and
+    exactly-once guarantee as `goldenloop import`; the import log and the quarantine stay
+    in the database file."""
+    from goldenloop.config import resolve_paths
+    from goldenloop.errors import SpanStoreError
+    from goldenloop.ingest import ImportOptions
+    from goldenloop.schema import open_store
+    from goldenloop.spanstore import DUCKDB, open_span_store, parse
+    from goldenloop.spanstore.ingest import import_file_to_clickhouse
+
+    if parse(to).backend == DUCKDB:
+        raise SpanStoreError("--to names a ClickHouse span store; for the database file "
+                             "itself use `goldenloop import`")
+    paths = resolve_paths(db)
+    paths.ensure()
+    with open_store(paths.db) as workflow:
+        spans = open_span_store(to, workflow)
+        for f in files:
+            r = import_file_to_clickhouse(workflow, spans, f, ImportOptions(
+                format=format, redact=redact, origin="cli"))
+            if r.already_imported:
+                typer.echo(f"{f}: already imported, nothing added")
+                continue
+            typer.echo(f"{f}: {r.rows_read:,} rows read, {r.imported:,} imported, "
+                       f"{r.duplicates:,} duplicates, {r.conflicts:,} conflicts, "
+                       f"{r.quarantined:,} quarantined ({r.seconds:.1f} s)")
+            for row, field, reason in r.bad_rows:
+                typer.echo(f"  row {row}, {field}: {reason}")
+        spans.close()
+
+
 def spans_ddl(
     cluster: Annotated[str | None, typer.Option(help="Cluster name: print the replicated "
                                                 "and Distributed tables.")] = None,
@@ -74,4 +121,5 @@ def spans_ddl(
 def register(app: typer.Typer) -> None:
     """Add this module's commands to the main command line."""
     app.command("migrate-spans")(migrate_spans)
+    app.command("import-spans")(import_spans)
     app.command("spans-ddl")(spans_ddl)

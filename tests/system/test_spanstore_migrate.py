@@ -106,3 +106,24 @@ def test_migrate_after_a_kill_finishes_without_duplicates(tmp_path):
         same_keys, source_n, target_final, target_raw = got[table]
         assert same_keys and source_n == target_final == target_raw > 0, (table, got[table])
     assert got["monitor_rows"] > 20 and got["monitor_same"]
+
+
+def test_import_spans_command_into_chdb(tmp_path):
+    """`goldenloop import-spans FILE --to chdb:///...`: the spans to ClickHouse, the log and
+    quarantine to the database file; the same file again adds nothing."""
+    path = write_jsonl(tmp_path / "spans.jsonl", span_rows(800, seed=41), bad=3)
+    db, url = tmp_path / "workflow.duckdb", f"chdb://{tmp_path / 'ch'}"
+    cmd = ["goldenloop", "import-spans", str(path), "--to", url, "--db", str(db)]
+    first = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr[-2000:]
+    assert "803 rows read, 800 imported, 0 duplicates, 0 conflicts, 3 quarantined" in first.stdout
+    assert "row 2, start_time: not a time" in first.stdout
+    again = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert "already imported, nothing added" in again.stdout
+    with open_store(db) as store:
+        assert store.scalar("SELECT count(*) FROM quarantine") == 3
+        assert store.scalar("SELECT count(*) FROM spans") == 0  # the spans went to ClickHouse
+    bad = subprocess.run(["goldenloop", "import-spans", str(path), "--to", "duckdb", "--db",
+                          str(db)], capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 2 and "use `goldenloop import`" in bad.stderr
+    assert "Traceback" not in bad.stderr

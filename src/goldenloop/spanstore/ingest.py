@@ -29,8 +29,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from goldenloop.ingest import mapping
-from goldenloop.ingest.loader import ImportOptions, ImportResult, file_hash, import_file
+from goldenloop.ingest import ImportOptions, ImportResult, import_file, mapping
+from goldenloop.ingest.outcome import file_hash
 from goldenloop.spanstore.clickhouse_spans import ClickHouseSpanStore
 from goldenloop.store import imports as import_sql
 from goldenloop.store.store import Store
