@@ -25,6 +25,13 @@ LIVE_SCORERS = ("exact", "normalized", "contains", "token_f1", "rouge_l")
 MAX_SPANS = 20_000
 
 
+def live_scorers() -> tuple[str, ...]:
+    """The lexical scorers, and semantic similarity when the embeddings extra is installed."""
+    from goldenloop.experiments import embeddings
+
+    return LIVE_SCORERS + ((embeddings.NAME,) if embeddings.available() else ())
+
+
 def _norm(expr: str) -> str:
     text = f"lower(coalesce({expr}, ''))"
     text = rf"regexp_replace({text}, '[^\w\s]', '', 'g')"
@@ -63,11 +70,11 @@ def matches(store: Store, items: list[dict], since: datetime | None = None,
         cur.unregister("_live_items")
 
 
-def scores(store: Store, items: list[dict], scorer_names=LIVE_SCORERS,
+def scores(store: Store, items: list[dict], scorer_names=None,
            since: datetime | None = None) -> pd.DataFrame:
-    """One row per matched span and scorer: value and pass."""
+    """One row per matched span and scorer (``live_scorers()`` unless named): value and pass."""
     found = matches(store, items, since)
-    chosen = [scoring.get(n) for n in scorer_names]
+    chosen = [scoring.get(n) for n in (scorer_names or live_scorers())]
     rows = []
     for r in found.itertuples():
         for s in chosen:
@@ -79,7 +86,7 @@ def scores(store: Store, items: list[dict], scorer_names=LIVE_SCORERS,
                                        "item_key", "scorer", "value", "passed"])
 
 
-def by_model_version(store: Store, items: list[dict], scorer_names=LIVE_SCORERS,
+def by_model_version(store: Store, items: list[dict], scorer_names=None,
                      since: datetime | None = None, freq: str = "D") -> pd.DataFrame:
     """Mean score and pass rate per day (``freq``), model version and scorer."""
     df = scores(store, items, scorer_names, since)
