@@ -26,6 +26,7 @@ from goldenloop.spanstore.config import SpanStoreConfig, password
 # kept per folder for the life of the process (the only process-wide state here, because
 # the engine itself is process-wide).
 _CHDB_CLIENTS: dict[tuple[str, str], object] = {}
+_CHDB_STATEMENT_LOCKS: dict[str, threading.Lock] = {}  # one engine: one statement at a time
 _CHDB_LOCK = threading.Lock()
 
 
@@ -42,6 +43,7 @@ def connect(cfg: SpanStoreConfig):
             if client is None:
                 client = _open_chdb(clickhouse_connect, cfg)
                 _CHDB_CLIENTS[(cfg.path, cfg.database)] = client
+                _CHDB_STATEMENT_LOCKS.setdefault(cfg.path, threading.Lock())
             return client
     try:
         return clickhouse_connect.get_client(
@@ -71,7 +73,9 @@ class ClickHouseSpanStore:
     def __init__(self, cfg: SpanStoreConfig, *, create: bool = True):
         self.cfg = cfg
         self.client = connect(cfg)
-        self._lock = threading.Lock()  # one statement at a time per client (chdb is one engine)
+        # One statement at a time per client; every client of a chdb folder shares one engine
+        self._lock = (_CHDB_STATEMENT_LOCKS[cfg.path] if cfg.backend == "chdb"
+                      else threading.Lock())
         if create:
             self.create_tables()
 
