@@ -39,8 +39,9 @@ def start_form() -> None:
     c1, c2 = st.columns(2)
     target = c1.selectbox("Target", list(found), format_func=visible, key="exp_target")
     dataset = c2.text_input("Test set (NAME or NAME@VERSION; golden sets too)", key="exp_dataset")
-    scorers = st.multiselect("Scorers", [*scoring.LEXICAL, "sql"], default=list(scoring.DEFAULT),
-                             key="exp_scorers")
+    defaults = list(scoring.defaults())  # semantic similarity too, with the embeddings extra
+    options = [*scoring.LEXICAL, *(d for d in defaults if d not in scoring.LEXICAL), "sql"]
+    scorers = st.multiselect("Scorers", options, default=defaults, key="exp_scorers")
     c3, c4, c5 = st.columns(3)
     concurrency = c3.number_input("Calls at once", 1, 128, 8, key="exp_concurrency")
     budget = c4.number_input("Budget (USD, 0 = none)", 0.0, 1000.0, 0.0, key="exp_budget")
