@@ -37,7 +37,7 @@ def statistic_by(scale: Scale, pairs: pd.DataFrame, by: Sequence[str], statistic
     ok = np.isfinite(h) & np.isfinite(j)
     clusters = cluster_keys(pairs, "item", "cluster")
     items = pd.factorize(pairs["item"].to_numpy(dtype=object))[0]
-    finish = _finish(scale, statistic)
+    finish = finisher(scale, statistic)
     frames = []
     for values, idx in pairs.groupby(by, dropna=False, sort=True).indices.items():
         use = idx[ok[idx]]
@@ -72,7 +72,7 @@ TABLE_ONE = {
 }
 
 
-def _finish(scale: Scale, statistic: str):
+def finisher(scale: Scale, statistic: str):
     if not scale.categorical:
         return lambda s: {statistic: interval.moment_stats(s)[statistic]}
     k = scale.k

@@ -35,7 +35,7 @@ from scipy.stats import t as student_t
 
 from goldenloop.agreement import bootstrap as bs
 from goldenloop.agreement import interval
-from goldenloop.agreement.by_group import _finish
+from goldenloop.agreement.by_group import finisher
 from goldenloop.agreement.gate import default_rule
 from goldenloop.agreement.report import cluster_keys
 from goldenloop.agreement.scale import Scale
@@ -94,7 +94,7 @@ def _one_judge(scale: Scale, part: pd.DataFrame, values: np.ndarray, statistic: 
         def sums(mask: np.ndarray) -> np.ndarray:
             return bs.cluster_sums(codes[mask], g, moments[mask])
     cells = sums(np.ones(len(codes), dtype=bool))
-    finish = _finish(scale, statistic)
+    finish = finisher(scale, statistic)
     d = cells.shape[1]
     values = values[ok]
     names = sorted(set(values.tolist()))

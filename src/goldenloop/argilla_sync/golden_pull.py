@@ -39,7 +39,8 @@ from goldenloop.golden.derive import derive_in
 from goldenloop.golden.versions import version_info
 from goldenloop.review import records as review_sql
 from goldenloop.review.answers import GradeError
-from goldenloop.review.submit import _retractions, check_answers, grade_rows
+from goldenloop.review.submit import check_answers, grade_rows
+from goldenloop.review.submit import retractions as _retractions
 from goldenloop.store import Store, audit
 
 

@@ -29,7 +29,8 @@ from goldenloop.argilla_sync.connect import Endpoint, http, translated
 from goldenloop.review import records as payload_sql
 from goldenloop.review import records as review_sql
 from goldenloop.review.answers import GradeError
-from goldenloop.review.submit import _retractions, check_answers, grade_rows
+from goldenloop.review.submit import check_answers, grade_rows
+from goldenloop.review.submit import retractions as _retractions
 from goldenloop.store import Store, audit
 from goldenloop.store.shared_sql import fetch1
 

@@ -20,7 +20,7 @@ from goldenloop.access import roles
 from goldenloop.judge import sql as judge_sql
 from goldenloop.judge.budget import price_of
 from goldenloop.judge.config import JudgeError, LoadedJudge, attach, available, parse
-from goldenloop.judge.run import _plan  # the run's own rendering, so the estimate matches
+from goldenloop.judge.run import plan_calls  # the run's own rendering, so the estimate matches
 from goldenloop.judge.targets import Selection
 from goldenloop.store import Store, audit
 
@@ -112,7 +112,7 @@ def estimate_cost(store: Store, version: str | LoadedJudge, targets: Selection,
     graded = judge_sql.graded_targets(store, j.version, j.criterion.name)
     todo = [t for t in targets.targets if (t.target_type, t.target_id) not in graded]
     # One call per distinct prompt, as the run makes them; those the cache holds are free.
-    distinct = {c.hash: c for p in _plan(j, todo, None) for c in p.calls}
+    distinct = {c.hash: c for p in plan_calls(j, todo, None) for c in p.calls}
     cached = judge_sql.cached(store, j.version, list(distinct))
     calls = [c for h, c in distinct.items() if h not in cached]
     raw = sum(len(m["content"].encode()) for c in calls for m in c.messages)

@@ -91,7 +91,7 @@ class _Plan:
     done: bool = False
 
 
-def _plan(judge: LoadedJudge, targets: list[Target], redact: bool | None) -> list[_Plan]:
+def plan_calls(judge: LoadedJudge, targets: list[Target], redact: bool | None) -> list[_Plan]:
     plans = []
     for t in targets:
         orders = [t.variables]
@@ -210,7 +210,7 @@ def run(store: Store, judge: LoadedJudge, selection: Selection, options: RunOpti
     rubrics.sync(store)
     judge_client = JudgeClient(judge, price=price, budget=budget, retry=opts.retry, client=client)
     t0 = time.perf_counter()
-    plans = _plan(judge, selection.targets, opts.redact)
+    plans = plan_calls(judge, selection.targets, opts.redact)
     result = RunResult(_start(store, judge, selection, opts), "done", len(plans),
                        budget_usd=opts.budget_usd)
     writer = _Writer(store, judge, result)

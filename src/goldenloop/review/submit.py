@@ -101,7 +101,7 @@ def grade_rows(item: dict[str, Any], reviewer: str, rubric: rubrics.Rubric, chec
     return rows
 
 
-def _retractions(old: list[dict[str, Any]], keep: set[str], now: datetime) -> list[dict]:
+def retractions(old: list[dict[str, Any]], keep: set[str], now: datetime) -> list[dict]:
     """Rows retracting the live grades in ``old`` whose criterion is not in ``keep``."""
     return [{**{c: g[c] for c, _ in review_sql.HUMAN_GRADE_COLUMNS if c in g},
              "value_number": None, "value_label": None, "value_labels": None, "value_text": None,
@@ -136,7 +136,7 @@ def _store_submission(cur, claim: Claim, rubric: rubrics.Rubric, checked: dict,
     previous = {g["criterion"]: g["grade_id"] for g in old}
     rows = grade_rows(item, claim.reviewer, rubric, checked, _shown_order(cur, item), now,
                       not held, seconds, previous, adjudication=adjudication)
-    ids = review_sql.insert_human_grades(cur, rows + _retractions(old, set(checked), now))
+    ids = review_sql.insert_human_grades(cur, rows + retractions(old, set(checked), now))
     cid = None
     if (correction or "").strip():
         cid = review_sql.insert_correction(cur, item, correction, claim.reviewer,
@@ -185,7 +185,7 @@ def undo_last(store: Store, queue_id: int, reviewer: str, *,
         if item_id is None:
             return None
         old = [g for g in review_sql.live_grades(cur, item_id, who) if not g["is_gold"]]
-        review_sql.insert_human_grades(cur, _retractions(old, set(), now))
+        review_sql.insert_human_grades(cur, retractions(old, set(), now))
         item = review_sql.item(cur, item_id)
         review_sql.insert_correction(cur, item, None, who, item_id, now, retract=True)
         for other_item, other_claim in review_sql.open_claims(cur, queue_id, who, now):

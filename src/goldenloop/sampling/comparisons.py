@@ -22,7 +22,7 @@ from goldenloop.review import records as review_sql
 from goldenloop.sampling import designs as D
 from goldenloop.sampling import sql
 from goldenloop.sampling.frame import Frame, SamplingError
-from goldenloop.sampling.queues import QueueOptions, QueueSummary, _positions, _prepare, now
+from goldenloop.sampling.queues import QueueOptions, QueueSummary, now, positions, prepare
 from goldenloop.store import Store, audit
 
 
@@ -80,7 +80,7 @@ def _store(cur, qid: int, pairs: Sequence[Pair], probs: np.ndarray | None, strat
         else pa.nulls(k, pa.float64()),
         "stratum": pa.array(strata, pa.string()) if strata else pa.nulls(k, pa.string()),
         "reviewers_needed": pa.array([reviewers] * k, pa.int32()),
-        "position": _positions(rng, k, review_sql.max_position(cur, qid) + 1),
+        "position": positions(rng, k, review_sql.max_position(cur, qid) + 1),
     })
     return review_sql.insert_items(cur, qid, items, now())
 
@@ -93,7 +93,7 @@ def create_version_comparison(store: Store, opts: QueueOptions, frame: Frame, ve
     if version_a == version_b:
         raise SamplingError("compare two different model versions")
     opts = _pairwise_rubric(opts)
-    who, rubric = _prepare(store, opts)
+    who, rubric = prepare(store, opts)
     seed = secrets.randbits(63) if seed is None else int(seed)
     where, params = frame.where("s")
 
@@ -136,7 +136,7 @@ def create_pair_queue(store: Store, opts: QueueOptions, pairs: Sequence[Pair], *
     if not pairs:
         raise SamplingError("give at least one pair")
     opts = _pairwise_rubric(opts)
-    who, rubric = _prepare(store, opts)
+    who, rubric = prepare(store, opts)
     rng = np.random.default_rng(secrets.randbits(63) if seed is None else seed)
     stored = {"kind": "by_hand", "unit": "comparison", "probability": False}
 

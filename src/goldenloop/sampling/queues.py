@@ -61,7 +61,7 @@ def now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def _prepare(store: Store, opts: QueueOptions) -> tuple[str, rubrics.Rubric]:
+def prepare(store: Store, opts: QueueOptions) -> tuple[str, rubrics.Rubric]:
     who = roles.require(store, opts.created_by, roles.Action.CREATE_QUEUE)
     if not opts.name.strip():
         raise SamplingError("a queue needs a name")
@@ -74,7 +74,7 @@ def _prepare(store: Store, opts: QueueOptions) -> tuple[str, rubrics.Rubric]:
     return who, rubrics.current(store, opts.rubric)
 
 
-def _positions(rng: np.random.Generator, k: int, start: int = 0) -> pa.Array:
+def positions(rng: np.random.Generator, k: int, start: int = 0) -> pa.Array:
     """A random serving order: reviewers meet items in no particular time or risk order."""
     return pa.array(start + rng.permutation(k), pa.int32())
 
@@ -98,7 +98,7 @@ def create_queue(store: Store, opts: QueueOptions, frame: Frame, design: D.Desig
     D.check(design)
     if unit not in UNITS:
         raise SamplingError(f"a queue samples one of {', '.join(UNITS)}, not {unit!r}")
-    who, rubric = _prepare(store, opts)
+    who, rubric = prepare(store, opts)
     seed = secrets.randbits(63) if seed is None else int(seed)
     strata = design.by if isinstance(design, D.Stratified) else ("app", "model_version")
     where, params = frame.where("s")
@@ -126,7 +126,7 @@ def create_queue(store: Store, opts: QueueOptions, frame: Frame, design: D.Desig
             "risk_score": pa.array(risk[rows]),
             "risk_reasons": _reasons(signals, rows),
             "reviewers_needed": pa.array([opts.reviewers_per_item] * len(rows), pa.int32()),
-            "position": _positions(rng, len(rows)),
+            "position": positions(rng, len(rows)),
         })
         stored = {**D.to_dict(design), "seed": seed, "unit": unit, "probability": True,
                   "expected_size": float(p.sum()),
@@ -157,7 +157,7 @@ def create_hand_queue(store: Store, opts: QueueOptions, *, span_keys: list[int] 
         raise SamplingError("give either a list of span keys or a frame")
     if span_keys is not None and unit != "span":
         raise SamplingError("a list of span keys makes a span queue")
-    who, rubric = _prepare(store, opts)
+    who, rubric = prepare(store, opts)
     rng = np.random.default_rng(secrets.randbits(63) if seed is None else seed)
     stored = {"kind": "by_hand", "unit": unit, "probability": False}
 
@@ -195,7 +195,7 @@ def _add_by_hand(cur, qid: int, unit: str, span_keys: list[int] | None, frame: F
     items = pa.table({
         "target_type": pa.array([unit] * k, pa.string()), "target_id": ids, "span_key": span_col,
         "reviewers_needed": pa.array([reviewers] * k, pa.int32()),
-        "position": _positions(rng, k, review_sql.max_position(cur, qid) + 1),
+        "position": positions(rng, k, review_sql.max_position(cur, qid) + 1),
     })
     return review_sql.insert_items(cur, qid, items, now())
 
