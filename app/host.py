@@ -7,6 +7,7 @@ the server imports it (``goldenloop_app.host``) only when it serves.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -27,16 +28,27 @@ OPTIONS: dict[str, object] = {
 }
 
 
-def flags(host: str, port: int) -> dict[str, object]:
-    """Streamlit's flag options (``section_name``) for serving on ``host:port``."""
-    where = {"server.address": host, "server.port": port,
-             "browser.serverAddress": host, "browser.serverPort": port}
+# The trusted-proxy sign-in believes its header only from the proxy's own address, so the app
+# must see each connection's real peer. uvicorn (Streamlit's web server) replaces the peer with
+# the X-Forwarded-For value when the peer is 127.0.0.1, unless told to trust no forwarder: a
+# name that is no address matches none.
+NO_FORWARDER = "goldenloop-trusts-no-forwarded-for"
+
+
+def flags(host: str, port: int, secrets: Path | None = None) -> dict[str, object]:
+    """Streamlit's flag options (``section_name``) for serving on ``host:port``, reading
+    sign-in settings from ``secrets`` when given (else Streamlit's default secrets files)."""
+    where: dict[str, object] = {"server.address": host, "server.port": port,
+                                "browser.serverAddress": host, "browser.serverPort": port}
+    if secrets is not None:
+        where["secrets.files"] = [str(secrets)]
     return {name.replace(".", "_"): value for name, value in {**OPTIONS, **where}.items()}
 
 
-def run(script: Path, host: str, port: int) -> None:
+def run(script: Path, host: str, port: int, secrets: Path | None = None) -> None:
     """Serve ``script`` on ``host:port`` until the server is stopped (blocks)."""
-    options = flags(host, port)
+    options = flags(host, port, secrets)
+    os.environ["FORWARDED_ALLOW_IPS"] = NO_FORWARDER  # read when the web server starts
     st_config._main_script_path = str(script)
     bootstrap.load_config_options(flag_options=options)
     sys.argv = ["streamlit", "run", str(script)]

@@ -11,7 +11,10 @@ of a test run (scripts/test does).
 The client registers ``http://127.0.0.1:8501/oauth2callback``: nanoidp matches a registered
 loopback redirect URI on any port (RFC 8252 section 7.3), so one provider serves apps started
 on free ports. The users carry their goldenloop role as an IdP role too, for realism; the
-app takes roles from ``roles.yaml``, never from the token.
+app takes roles from ``roles.yaml``, never from the token. nanoidp follows OIDC Core to the
+letter: the ID token carries ``email`` only when the client asks for it with the ``claims``
+request parameter, which Streamlit does not send, so the app's identity for these users is
+their subject (``TestUser.identity``), as it would be with any provider that omits the e-mail.
 """
 
 from __future__ import annotations
@@ -48,6 +51,11 @@ class TestUser:
 
     __test__ = False  # not a pytest test class
 
+    @property
+    def identity(self) -> str:
+        """What goldenloop calls them once signed in: the ID token's subject (see above)."""
+        return self.username
+
 
 USERS = (
     TestUser("ana", "ana-pass-4821", "ana@example.org", "lead"),
@@ -66,9 +74,10 @@ class OidcProvider:
     def metadata_url(self) -> str:
         return f"{self.url}/.well-known/openid-configuration"
 
-    def secrets_toml(self, app_port: int, cookie_secret: str = "goldenloop-test-cookie-secret-"
-                     "0123456789abcdef") -> str:
-        """The app's ``[auth]`` section, as Streamlit documents it, for an app on app_port."""
+    def secrets_toml(self, app_port: int | str = "{port}",
+                     cookie_secret: str = "goldenloop-test-cookie-secret-0123456789abcdef") -> str:
+        """The app's ``[auth]`` section, as Streamlit documents it, for an app on app_port
+        (by default Streamlit's ``{port}``: the port the app serves on)."""
         return (
             "[auth]\n"
             f'redirect_uri = "http://127.0.0.1:{app_port}/oauth2callback"\n'

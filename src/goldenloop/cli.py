@@ -62,12 +62,18 @@ def serve(
     alerts_file: Annotated[Path | None, typer.Option(
         help="Alert rules file (default: $GOLDENLOOP_ALERTS_FILE, else alerts.yaml beside "
         "the database).")] = None,
+    lead: Annotated[str | None, typer.Option(
+        help="Name the first lead when there is no roles.yaml beside the database (it is "
+        "written naming them); without it the first person to sign in leads.")] = None,
+    secrets: Annotated[Path | None, typer.Option(
+        help="The app's secrets file with the sign-in settings ([auth] or [trusted_proxy]; "
+        "default: .streamlit/secrets.toml here or in your home folder).")] = None,
 ) -> None:
     """Own the database, run the background workers and the app."""
     from goldenloop.server import serve as run_server
 
     run_server(resolve_paths(db), host=host, port=port, demo_if_new=demo, demo_spans=demo_spans,
-               alerts_file=alerts_file)
+               alerts_file=alerts_file, lead=lead, secrets=secrets)
 
 
 @app.command("import")

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+from goldenloop.access import roles, signin
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
 from goldenloop.schema import open_store
@@ -56,7 +57,8 @@ def app_script() -> Path:
 
 def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_new: bool = True,
           demo_spans: int = 200_000, say: Callable[[str], None] = print,
-          alerts_file: Path | None = None) -> None:
+          alerts_file: Path | None = None, lead: str | None = None,
+          secrets: Path | None = None) -> None:
     """Own the database, start the workers, then run the app until interrupted."""
     global _owned, _paths
     running = owner_file.read_owner(paths.owner_file)
@@ -64,19 +66,25 @@ def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_ne
         raise GoldenloopError(
             f"{paths.db} is already served by process {running.pid} at {running.url}"
         )
+    sign_in = _sign_in(secrets)  # a broken sign-in setting stops the start, before any work
+    lead = _check_lead(paths, lead)
     paths.ensure()
     is_new = not paths.db.exists()
     store = open_store(paths.db)
     if is_new and demo_if_new:
         _generate_demo(store, demo_spans, say)
     _owned, _paths = store, paths
+    if lead and roles.claim_first_lead(store, lead, "goldenloop serve --lead"):
+        say(f"{lead} is the lead: roles.yaml written beside the database")
+    for line in signin.summary(sign_in, host, port):
+        say(line)
     url = f"http://{host}:{port}"
     owner_file.write_owner(paths.owner_file, url)
     health.write_status(paths.db, None, create=True)  # full size now: rewritten in place later
     workers = Workers(store, paths, alerts_file=alerts_file).start()
     say(f"goldenloop serving {paths.db} at {url} (Ctrl+C stops it)")
     try:
-        _run_streamlit(app_script(), host, port)
+        _run_streamlit(app_script(), host, port, secrets)
     finally:
         workers.stop()
         try:
@@ -87,6 +95,25 @@ def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_ne
         health.clear_status(paths.db)
         store.close()
         _owned = None
+
+
+def _sign_in(secrets: Path | None) -> signin.SignIn:
+    if secrets is not None and not secrets.is_file():
+        raise GoldenloopError(f"--secrets {secrets}: no such file")
+    return signin.load(secrets if secrets is not None else signin.default_files())
+
+
+def _check_lead(paths: Paths, lead: str | None) -> str | None:
+    """``--lead NAME`` names the first lead when there is no roles.yaml; with one, it must
+    already name them (the file decides, and is never rewritten)."""
+    if not lead:
+        return None
+    name = roles.normalize_name(lead)
+    found = roles.load(paths.db.parent)
+    if found.configured and name not in found.leads:
+        raise GoldenloopError(f"--lead {name}: {roles.roles_path(paths.db.parent)} exists and "
+                              "does not name them a lead; add them there instead")
+    return name
 
 
 def _generate_demo(store: Store, spans: int, say: Callable[[str], None]) -> None:
@@ -104,8 +131,8 @@ def _generate_demo(store: Store, spans: int, say: Callable[[str], None]) -> None
     demo.generate(store, spans=spans, progress=progress)
 
 
-def _run_streamlit(script: Path, host: str, port: int) -> None:
+def _run_streamlit(script: Path, host: str, port: int, secrets: Path | None) -> None:
     # The launcher lives with the app (goldenloop_app.host), imported only now, when serving:
     # the library never imports Streamlit itself.
     host_module = importlib.import_module(f"{APP_PACKAGE}.host")
-    host_module.run(script, host, port)
+    host_module.run(script, host, port, secrets)

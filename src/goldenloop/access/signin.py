@@ -26,12 +26,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlparse
 
 from goldenloop.access.roles import RolesError, normalize_name
 from goldenloop.errors import GoldenloopError
 
-__all__ = ["LOOPBACK", "Mode", "SignIn", "SignInError", "identity_from_claims",
-           "identity_from_proxy", "load"]
+__all__ = ["LOOPBACK", "Mode", "SignIn", "SignInError", "default_files", "identity_from_claims",
+           "identity_from_proxy", "load", "summary"]
 
 OIDC_KEYS = ("redirect_uri", "cookie_secret", "client_id", "client_secret", "server_metadata_url")
 _MIN_COOKIE_SECRET = 32
@@ -57,6 +58,7 @@ class SignIn:
     source: Path | None = None
     header: str | None = None
     proxies: frozenset[str] = frozenset()
+    redirect_uri: str | None = None
 
     @property
     def on(self) -> bool:
@@ -91,7 +93,7 @@ def _mode(sections: dict[str, tuple[Path, object]]) -> SignIn:
                           f"{proxy[0].name}): choose one way of signing in")
     if auth is not None:
         _check_oidc(*auth)
-        return SignIn(Mode.OIDC, auth[0])
+        return SignIn(Mode.OIDC, auth[0], redirect_uri=str(auth[1]["redirect_uri"]))
     if proxy is not None:
         header, proxies = _proxy_settings(*proxy)
         return SignIn(Mode.PROXY, proxy[0], header, proxies)
@@ -105,13 +107,14 @@ def _check_oidc(path: Path, auth: object) -> None:
     if missing:
         raise SignInError(f"{path}: [auth] is missing {', '.join(missing)} "
                           "(goldenloop signs in with one provider, set in [auth] itself)")
-    if not str(auth["redirect_uri"]).rstrip("/").endswith("/oauth2callback"):
+    if not str(auth["redirect_uri"]).endswith("/oauth2callback"):
         raise SignInError(f"{path}: [auth] redirect_uri must end with /oauth2callback "
                           f"(got {auth['redirect_uri']!r})")
     for key in ("redirect_uri", "server_metadata_url"):
         if not str(auth[key]).startswith(("http://", "https://")):
             raise SignInError(f"{path}: [auth] {key} must be an absolute http(s) URL")
-    if len(str(auth["cookie_secret"])) < _MIN_COOKIE_SECRET:
+    if len(str(auth["cookie_secret"])) < _MIN_COOKIE_SECRET or \
+            str(auth["cookie_secret"]).startswith("replace with"):  # the example's placeholder
         raise SignInError(f"{path}: [auth] cookie_secret must be at least "
                           f"{_MIN_COOKIE_SECRET} characters of random text")
 
@@ -182,3 +185,51 @@ def identity_from_proxy(config: SignIn, headers: Mapping[str, str], peer_ip: str
         return normalize_name(value)
     except RolesError as exc:
         raise SignInError(f"the {config.header} header names no usable identity: {exc}") from None
+
+
+def default_files(home: Path | None = None, cwd: Path | None = None) -> list[Path]:
+    """Where Streamlit looks for secrets when no file is named: the user's and the working
+    directory's ``.streamlit/secrets.toml`` (its ``secrets.files`` default), in that order."""
+    return [(home or Path.home()) / ".streamlit" / "secrets.toml",
+            (cwd or Path.cwd()) / ".streamlit" / "secrets.toml"]
+
+
+def summary(config: SignIn, host: str, port: int) -> list[str]:
+    """What ``goldenloop serve`` says about sign-in when it starts (warnings included)."""
+    if config.mode is Mode.OIDC:
+        lines = [f"sign-in: OpenID Connect, settings in {config.source}"]
+        back = _port_of(config.redirect_uri or "")
+        if back not in (None, port):
+            lines.append(f"warning: [auth] redirect_uri points at port {back} but the app "
+                         f"serves on port {port}: sign-in will come back to the wrong place")
+        return lines
+    if config.mode is Mode.PROXY:
+        peers = ", ".join(sorted("127.0.0.1 or ::1" if p == LOOPBACK else p
+                                 for p in config.proxies))
+        return [f"sign-in: the {config.header} header, believed only from {peers} "
+                f"(settings in {config.source})"]
+    lines = ["sign-in is off (honour system): anyone who opens the app types a name; "
+             "see the operator docs to turn it on"]
+    if not _is_loopback_host(host):
+        lines.append(f"warning: the app listens on {host}, beyond this machine, with sign-in "
+                     "off: anyone who reaches it can act as any name")
+    return lines
+
+
+def _port_of(uri: str) -> int | None:
+    """The port a redirect URI names; None for Streamlit's ``{port}`` (the app's own)."""
+    if "{port}" in uri:
+        return None
+    try:
+        return urlparse(uri).port
+    except ValueError:
+        return None
+
+
+def _is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
