@@ -19,7 +19,7 @@ from scipy import integrate, stats
 
 from goldenloop import alerts
 from goldenloop.alerts import records as alert_records
-from goldenloop.anomalies import canary, detect, get_anomaly, list_anomalies
+from goldenloop.anomalies import canary, detect, get_anomaly, list_anomalies, window_series
 from goldenloop.experiments import canaries, datasets
 from goldenloop.experiments.schema import ensure_tables
 
@@ -121,7 +121,7 @@ def test_a_silent_model_update_is_an_anomaly_that_alerts_and_resolves(store, tmp
     a = get_anomaly(store, a.anomaly_id)
     recovered = store.scalar("SELECT max(started_at) FROM experiment_runs")
     assert a.status == "resolved" and a.window_end == recovered
-    chart = canary.window_series(store, a)
+    chart = window_series(store, a)  # the Anomalies page's chart: one point per run
     assert list(chart["observed"].round(2)) == [1.0] * 6 + [0.75, 0.75, 1.0]
     assert chart["baseline"].iloc[6] == 1.0 and chart["n"].eq(20).all()
 

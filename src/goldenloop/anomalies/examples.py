@@ -90,6 +90,8 @@ def find_examples(store: Store, metric: str, app: str, dimension: str | None,
                   value: str | None, kind: str, direction: str, start: datetime,
                   end: datetime, limit: int = EXAMPLES) -> list[int]:
     """Keys of the spans that best show the change, most telling first."""
+    if metric not in _UP and not metric.startswith("latency_"):
+        return []  # a canary anomaly carries its own (the regressed items' spans)
     join, cond, order, _ = _rule(metric, direction)
     where, params = _series_where(app, dimension, value, metric, kind)
     if dimension == "component" and kind == "new_failure":
@@ -175,6 +177,10 @@ def window_series(store: Store, anomaly: Anomaly | int, *, pad: timedelta | None
     series of its own)."""
     a = anomaly if isinstance(anomaly, Anomaly) else get_anomaly(store, anomaly)
     m = BY_NAME.get(a.metric)
+    if m is not None and m.source == "canaries":  # one point per run, not per hour
+        from goldenloop.anomalies import canary
+
+        return canary.window_series(store, a, pad)
     if m is None:
         return pd.DataFrame(columns=WINDOW_COLUMNS)
     pad = pad or max(a.window_end - a.window_start, timedelta(days=1))
