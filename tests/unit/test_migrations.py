@@ -117,3 +117,13 @@ def test_every_span_field_has_its_column(store):
                             "WHERE table_name = 'spans'"))
     assert {f.name: types.get(f.name) for f in SPAN_FIELDS} == {f.name: f.sql_type for f in SPAN_FIELDS}
     assert {c: types.get(c) for c, _ in STORE_COLUMNS} == dict(STORE_COLUMNS)
+
+
+def test_a_writable_store_without_the_migrations_is_refused(tmp_path):
+    # The list is assembled above the features (goldenloop.schema); the store cannot know it.
+    with pytest.raises(TypeError, match=r"goldenloop\.schema\.open_store"):
+        Store(tmp_path / "bare.duckdb")
+    assert not (tmp_path / "bare.duckdb").exists()
+    open_store(tmp_path / "made.duckdb").close()
+    with Store(tmp_path / "made.duckdb", read_only=True, migrate_schema=False) as s:  # a reader
+        assert s.schema_version == LATEST
