@@ -55,6 +55,8 @@ _UP: dict[str, tuple[str, str, str, str]] = {
     "requests": ("", "TRUE", "hash(s.span_key)", "a request in the window"),
     "tool_error_rate": ("", "s.status <> 'ok'", "s.start_time", "failed tool call"),
     "tool_latency_p95": ("", "TRUE", "s.latency_ms DESC", "slowest tool call"),
+    # Canary anomalies carry their examples (anomalies.canary): none are searched for here.
+    "canary_score": ("", "FALSE", "s.start_time", "a canary item that regressed"),
 }
 _DOWN = {"output_tokens": ("", "s.status = 'ok'", "s.output_tokens", "shortest answer"),
          "input_tokens": ("", "s.status = 'ok'", "s.input_tokens", "shortest input")}
@@ -90,8 +92,6 @@ def find_examples(store: Store, metric: str, app: str, dimension: str | None,
                   value: str | None, kind: str, direction: str, start: datetime,
                   end: datetime, limit: int = EXAMPLES) -> list[int]:
     """Keys of the spans that best show the change, most telling first."""
-    if metric not in _UP and not metric.startswith("latency_"):
-        return []  # a canary anomaly carries its own (the regressed items' spans)
     join, cond, order, _ = _rule(metric, direction)
     where, params = _series_where(app, dimension, value, metric, kind)
     if dimension == "component" and kind == "new_failure":
