@@ -1,7 +1,10 @@
-"""How a command reaches the database: directly when no server runs, else through the owner.
+"""Access: who may do what, and how a command reaches the database.
 
-A command that writes becomes a job file in the owner's inbox; a command that reads opens the
-published snapshot and says how old it is (DESIGN.md, "How processes share the database").
+``access.signin`` says who is using the app, ``access.roles`` what each person may do; this
+module decides how a command reaches the database: directly when no server runs, else through
+the owner. A command that writes becomes a job file in the owner's inbox; a command that reads
+opens the published snapshot and says how old it is (DESIGN.md, "How processes share the
+database").
 """
 
 from __future__ import annotations
