@@ -162,7 +162,7 @@ def _monitor_detected(_store: Store, db: str, f: metrics.SpanFilter) -> pd.DataF
 
 def monitor_chart(store: Store, f: metrics.SpanFilter, split: str | None, name: str,
                   choice: str | None = None) -> dict:
-    """The Vega-Lite spec, data included, of one Monitor chart (``monitor_charts.CHARTS``)."""
+    """The Vega-Lite spec, data included, of one Monitor chart (``monitor.charts.CHARTS``)."""
     return _monitor_chart(store, str(store.path), f, split, name, choice)
 
 

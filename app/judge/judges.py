@@ -1,7 +1,7 @@
 """Judges: versioned LLM judges. Run one on a queue, a filter or a random sample (a job with a
 progress bar and cancel), follow runs, cost and failures (with the raw answers), read the
 judge's grades, and estimate all traffic from judge and human grades together (PPI). Leads
-fix a judge that diverges from reviewers here too (judge_edit_panel).
+fix a judge that diverges from reviewers here too (edit_panel.py).
 
 Judge reasons and raw answers are model output: shown only inside dataframes."""
 

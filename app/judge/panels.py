@@ -174,7 +174,7 @@ def _start(store: Store, params: dict) -> None:
     bar.progress(1.0, md(r.summary, 2000))
 
 
-start_run = _start  # the edit panel's runs (judge_edit_panel) start the same way
+start_run = _start  # the edit panel's runs (edit_panel.py) start the same way
 
 
 def judge_version_choice(store: Store, queue_id: int) -> str | None:

@@ -1,6 +1,6 @@
 """Grade: claim the next item of a queue, read it, answer the rubric, submit, and go on.
 
-Keyboard first (keys are shown on the controls; see ``review_grading`` for how):
+Keyboard first (keys are shown on the controls; see ``grading.py`` and ``keyboard.js`` for how):
 Q W E T … focus a criterion, digits pick its level (0 is N/A), J/K move, F flags,
 Ctrl+Enter submits, S skips, L comes back later, U undoes the last submission. No key fires
 while the cursor is in a text box (Escape leaves it).
