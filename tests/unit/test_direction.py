@@ -2,11 +2,13 @@
 graph of the source (grimp, the engine of import-linter; imports inside functions count):
 
 (a) ``goldenloop.store`` imports no feature: only itself, the named errors and the price table;
-(b) ``goldenloop`` never imports streamlit (pages live in the app);
-(c) a feature's ``sql*`` and ``schema`` modules are its own: no other part imports them, except
-    ``goldenloop.schema``, which assembles the one ordered list of migrations (and, for ``sql``
-    modules only, the thin CLI modules at the edge). Features meet through public modules (``review.records``,
-    ``metrics.where_clause``, ``judge.runs``, ...) and the store's shared SQL rules.
+(b) ``goldenloop`` never imports streamlit, nor the app (``goldenloop_app``: pages read the
+    library, never the other way);
+(c) a feature's ``sql*`` and ``schema`` modules are its own: no other part imports them,
+    except ``goldenloop.schema``, which assembles the one ordered list of migrations (and, for
+    ``sql`` modules only, the thin CLI modules at the edge). Features meet through public
+    modules (``review.records``, ``metrics.where_clause``, ``judge.runs``, ...) and the store's
+    shared SQL rules.
 
 The checks run on the real package and, so they are known to catch what they are for, on a
 small package written here with one import of each forbidden kind.
@@ -52,6 +54,12 @@ def streamlit_importers(graph: grimp.ImportGraph) -> list[str]:
     return sorted(graph.find_modules_that_directly_import("streamlit"))
 
 
+def app_importers(graph: grimp.ImportGraph, root: str, app: str) -> list[str]:
+    return sorted(f"{m} -> {i}" for m in graph.modules if m == root or m.startswith(f"{root}.")
+                  for i in graph.find_modules_directly_imported_by(m)
+                  if i == app or i.startswith(f"{app}."))
+
+
 def foreign_sql_imports(graph: grimp.ImportGraph, root: str) -> list[str]:
     found = []
     for module in sorted(graph.modules):
@@ -84,6 +92,11 @@ def test_the_library_never_imports_streamlit(graph):
     assert streamlit_importers(graph) == []
 
 
+def test_the_library_never_imports_the_app():
+    both = grimp.build_graph("goldenloop", "goldenloop_app", cache_dir=None)
+    assert app_importers(both, "goldenloop", "goldenloop_app") == []
+
+
 def test_no_part_imports_another_parts_sql_or_schema(graph):
     assert foreign_sql_imports(graph, "goldenloop") == []
 
@@ -106,18 +119,24 @@ def test_the_checks_find_each_forbidden_import(tmp_path: Path, monkeypatch):
         "sampling/page.py": "def draw():\n    import streamlit\n",          # (b)
         "cli_review.py": "from fakeloop.review import sql\n",              # the edge: allowed
         "cli_admin.py": "from fakeloop.review import schema\n",           # (c): schemas too
+        "server.py": "import fakeloop_app.home\n",                        # (b): the app
     }
     for name, text in files.items():
         (root / name).parent.mkdir(parents=True, exist_ok=True)
         (root / name).write_text(text)
     (tmp_path / "streamlit.py").write_text("")
+    (tmp_path / "fakeloop_app").mkdir()
+    (tmp_path / "fakeloop_app" / "__init__.py").write_text("")
+    (tmp_path / "fakeloop_app" / "home.py").write_text("from fakeloop.review import queues\n")
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         g = _graph("fakeloop")
+        assert app_importers(grimp.build_graph("fakeloop", "fakeloop_app", cache_dir=None),
+                             "fakeloop", "fakeloop_app") == ["fakeloop.server -> fakeloop_app.home"]
         assert store_violations(g, "fakeloop") == ["fakeloop.store.summary -> fakeloop.review.queues"]
         assert streamlit_importers(g) == ["fakeloop.sampling.page"]
         assert foreign_sql_imports(g, "fakeloop") == ["fakeloop.cli_admin -> fakeloop.review.schema",
                                                       "fakeloop.sampling.queues -> fakeloop.review.sql"]
     finally:
-        for name in [m for m in sys.modules if m == "fakeloop" or m.startswith("fakeloop.")]:
+        for name in [m for m in sys.modules if m.split(".")[0] in ("fakeloop", "fakeloop_app")]:
             del sys.modules[name]
