@@ -108,3 +108,46 @@ def test_proxy_without_loopback_refuses_local_connections(tmp_path):
 def test_bad_proxy_settings_are_refused(tmp_path, section, said):
     with pytest.raises(signin.SignInError, match=said):
         signin.load(_write(tmp_path, section))
+
+
+def test_later_files_replace_earlier_sections(tmp_path):
+    user, here = tmp_path / "home.toml", tmp_path / "here.toml"
+    user.write_text(OIDC)
+    here.write_text(PROXY)
+    # both configure a mode, in different files: refused, naming both
+    with pytest.raises(signin.SignInError, match="choose one"):
+        signin.load([user, here])
+    here.write_text(OIDC.replace("8501", "8600"))
+    cfg = signin.load([user, tmp_path / "absent.toml", here])
+    assert cfg.mode is signin.Mode.OIDC and cfg.source == here
+    assert cfg.redirect_uri == "http://127.0.0.1:8600/oauth2callback"
+
+
+def test_default_files_are_streamlits(tmp_path):
+    assert signin.default_files(tmp_path / "h", tmp_path / "w") == [
+        tmp_path / "h" / ".streamlit" / "secrets.toml",
+        tmp_path / "w" / ".streamlit" / "secrets.toml"]
+
+
+def test_the_example_cookie_secret_is_refused(tmp_path):
+    text = OIDC.replace('"0123456789abcdef0123456789abcdef-x"',
+                        '"replace with at least 32 random characters, e.g. from: openssl"')
+    with pytest.raises(signin.SignInError, match="cookie_secret"):
+        signin.load(_write(tmp_path, text))
+
+
+def test_start_summary_warns_of_mistakes(tmp_path):
+    oidc = signin.load(_write(tmp_path, OIDC))
+    assert signin.summary(oidc, "127.0.0.1", 8501) == [
+        f"sign-in: OpenID Connect, settings in {tmp_path / 'secrets.toml'}"]
+    wrong_port = signin.summary(oidc, "127.0.0.1", 8600)
+    assert "points at port 8501 but the app serves on port 8600" in wrong_port[-1]
+    own_port = signin.load(_write(tmp_path, OIDC.replace("8501", "{port}")))
+    assert len(signin.summary(own_port, "127.0.0.1", 8600)) == 1
+    off = signin.SignIn()
+    assert signin.summary(off, "127.0.0.1", 8501)[0].startswith("sign-in is off")
+    assert len(signin.summary(off, "localhost", 8501)) == 1
+    assert "beyond this machine" in signin.summary(off, "0.0.0.0", 8501)[-1]
+    proxy = signin.load(_write(tmp_path, PROXY))
+    assert "believed only from 10.0.0.7, 127.0.0.1 or ::1" in signin.summary(
+        proxy, "127.0.0.1", 8501)[0]
