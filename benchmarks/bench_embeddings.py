@@ -27,7 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 import numpy as np
 from scipy import stats
-from similarity_pairs import PAIRS
+from similarity_pairs import PAIRS, QUESTION_PAIRS
 
 TEXTS = 1000
 
@@ -105,7 +105,21 @@ def quality(encode) -> dict[str, float]:
     return {"spearman": round(float(rho), 3), "auc_paraphrase_vs_unrelated": round(auc, 3),
             "auc_4plus_vs_2minus": round(auc_graded, 3),
             "mean_cos_by_rating": {int(r): round(float(cos[rating == r].mean()), 3)
-                                   for r in sorted(set(rating))}}
+                                   for r in sorted(set(rating))},
+            **question_matching(encode)}
+
+
+def question_matching(encode) -> dict[str, float]:
+    """For live nearest-neighbour matching: the lowest cut above every different-request
+    pair of QUESTION_PAIRS, and the share of same-request pairs at or above it."""
+    a = encode([p[0] for p in QUESTION_PAIRS])
+    b = encode([p[1] for p in QUESTION_PAIRS])
+    cos = np.sum(a * b, axis=1)
+    same = np.array([p[2] for p in QUESTION_PAIRS])
+    cut = float(cos[~same].max()) + 1e-6
+    return {"question_cut_without_false_match": round(cut, 3),
+            "question_recall_at_that_cut": round(float(np.mean(cos[same] >= cut)), 3),
+            "question_auc": round(float(np.mean(cos[same][:, None] > cos[~same][None, :])), 3)}
 
 
 def throughput(encode, threads: int) -> float:
