@@ -73,6 +73,8 @@ SECTIONS: dict[str, list[st.Page]] = {
                 help="Store and disk sizes, snapshot age, inbox backlog and failed files, job queue"),
         st.Page("ops/audit.py", title="Audit log", icon=":material/history:",
                 url_path="audit", help="Who wrote what, when and from where (leads)"),
+        st.Page("ops/roles.py", title="Roles", icon=":material/admin_panel_settings:",
+                url_path="roles", help="Who leads and who may grade; changes are audited (leads)"),
     ],
 }
 

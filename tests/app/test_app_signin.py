@@ -124,3 +124,21 @@ def test_proxy_mode_without_the_proxy_header_is_refused(app_db, secrets_file):
     at = _run("grade", {}, params={"reviewer": "ana"})
     assert at.error and "did not come through it" in at.error[0].value
     assert not at.sidebar.text_input
+
+
+def test_roles_page_lead_changes_roles_reviewer_is_refused(app_db):
+    at = app_page("roles", params={"reviewer": "ana"})  # the first name: the lead
+    at.text_area[0].input("ana\nchloe")
+    at.checkbox[0].check()
+    at.text_area[1].input("ben")
+    at.button[0].click()
+    at.run()
+    assert not at.exception
+    assert any("Roles saved" in s.value for s in at.success)
+    data = yaml.safe_load((app_db.parent / "roles.yaml").read_text())
+    assert data["leads"] == ["ana", "chloe"] and data["reviewers"] == ["ben"]
+    with open_store(app_db) as s:
+        assert list(audit.entries(s, action="roles.change")["actor"]) == ["ana"]
+    at = app_page("roles", params={"reviewer": "ben"})
+    assert any("managed by leads" in i.value for i in at.info)
+    assert not at.text_area

@@ -78,3 +78,39 @@ def test_first_lead_action_names_the_lead_and_is_audited(demo_store):
 def test_grading_names_no_lead(store):
     roles.require(store, "ben", Action.GRADE)
     assert not roles.roles_path(store.path.parent).exists()
+
+
+def test_a_lead_changes_roles_and_the_change_is_audited(store):
+    roles.bootstrap_lead(store.path.parent, "ana", "goldenloop serve --lead")
+    shown = roles.load(store.path.parent)
+    after = roles.change(store, "ana", ["ana", " Chloe "], ["ben", "dan"], expected=shown)
+    assert after.leads == {"ana", "chloe"} and after.reviewers == {"ben", "dan"}
+    assert after.bootstrap == shown.bootstrap  # how the first lead was named is kept
+    assert after.role_of("eve") is None  # a reviewers list: other names may not grade
+    log = audit.entries(store, action="roles.change")
+    assert list(log["actor"]) == ["ana"]
+    details = log["details"].iloc[0]
+    assert '"leads_added": ["chloe"]' in details and '"reviewers_added": ["ben", "dan"]' in details
+    # what the page showed is stale now: a second save from it is refused, file unchanged
+    with pytest.raises(roles.RolesError, match="changed since you opened it"):
+        roles.change(store, "ana", ["ana"], None, expected=shown)
+    assert roles.load(store.path.parent).leads == {"ana", "chloe"}
+
+
+@pytest.mark.parametrize("by, leads, said", [
+    ("ana", [], "at least one lead must remain"),
+    ("ana", ["chloe"], "cannot remove their own lead role"),
+])
+def test_role_changes_that_would_lock_out_are_refused(store, by, leads, said):
+    roles.bootstrap_lead(store.path.parent, "ana", "test")
+    with pytest.raises(roles.RolesError, match=said):
+        roles.change(store, by, leads, None)
+    assert roles.load(store.path.parent).leads == {"ana"}
+
+
+def test_a_reviewer_cannot_change_roles(store):
+    roles.bootstrap_lead(store.path.parent, "ana", "test")
+    with pytest.raises(PermissionDenied, match="ben may not manage roles"):
+        roles.change(store, "ben", ["ben"], None)
+    assert roles.load(store.path.parent).leads == {"ana"}
+    assert list(audit.entries(store, action="access.denied")["actor"]) == ["ben"]

@@ -36,7 +36,7 @@ from goldenloop.errors import GoldenloopError
 from goldenloop.store import audit
 
 __all__ = ["Action", "PermissionDenied", "Role", "Roles", "RolesError", "bootstrap_lead", "can",
-           "claim_first_lead", "load", "normalize_name", "require", "roles_path"]
+           "change", "claim_first_lead", "load", "normalize_name", "require", "roles_path"]
 
 FILE_NAME = "roles.yaml"
 _MAX_NAME = 64
@@ -65,6 +65,7 @@ class Action(StrEnum):
     EXPORT = "export"
     MANAGE_ALERTS = "manage_alerts"
     EDIT_JUDGE = "edit_judge"
+    MANAGE_ROLES = "manage_roles"
 
 
 _REVIEWER_ACTIONS = frozenset({Action.GRADE})
@@ -204,3 +205,51 @@ def _log(store, actor: str, action: str, target: str, details: dict) -> None:
     # refusal is raised anyway, and a bootstrap is written in roles.yaml itself.
     with suppress(GoldenloopError):
         store.write(lambda cur: audit.record(cur, actor, action, target, details))
+
+
+def change(store, by: str, leads: list[str], reviewers: list[str] | None, *,
+           expected: Roles | None = None) -> Roles:
+    """A lead rewrites ``roles.yaml``: these leads, and these reviewers (None: any name may
+    grade). Refused when ``expected`` (what the lead was shown) is no longer what the file
+    says, when no lead would remain, or when ``by`` would demote themselves (another lead
+    can). Audited with what was added and removed. Comments in the file are not kept."""
+    who = require(store, by, Action.MANAGE_ROLES)
+    data_dir = _data_dir(store)
+    before = load(data_dir)
+    if expected is not None and (expected.leads, expected.reviewers) != (before.leads,
+                                                                        before.reviewers):
+        raise RolesError(f"{FILE_NAME} changed since you opened it: look again and redo the change")
+    new_leads = sorted({normalize_name(n) for n in leads})
+    new_reviewers = None if reviewers is None else sorted({normalize_name(n) for n in reviewers})
+    if not new_leads:
+        raise RolesError("at least one lead must remain")
+    if who not in new_leads:
+        raise RolesError(f"{who} cannot remove their own lead role: another lead can")
+    doc = {"leads": new_leads}
+    if new_reviewers is not None:
+        doc["reviewers"] = new_reviewers
+    if before.bootstrap:
+        doc["bootstrap"] = before.bootstrap
+    path = roles_path(data_dir)
+    tmp = path.with_name(f".{FILE_NAME}.{uuid.uuid4().hex[:8]}.tmp")
+    try:
+        tmp.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        os.replace(tmp, path)  # readers see the old file or the new one, never half of one
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise RolesError(f"cannot write {path.name}: {exc.strerror or exc}") from None
+    after = load(data_dir)
+    _log(store, who, "roles.change", FILE_NAME, _difference(before, after))
+    return after
+
+
+def _difference(before: Roles, after: Roles) -> dict:
+    def delta(old: frozenset[str] | None, new: frozenset[str] | None) -> tuple[list, list]:
+        old, new = old or frozenset(), new or frozenset()
+        return sorted(new - old), sorted(old - new)
+
+    leads_added, leads_removed = delta(before.leads, after.leads)
+    reviewers_added, reviewers_removed = delta(before.reviewers, after.reviewers)
+    return {"leads_added": leads_added, "leads_removed": leads_removed,
+            "reviewers_added": reviewers_added, "reviewers_removed": reviewers_removed,
+            "any_name_grades": after.reviewers is None}
