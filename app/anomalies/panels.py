@@ -121,13 +121,15 @@ def _change(observed, baseline, unit: str) -> str:
 
 def draw_header(a: anomalies.Anomaly) -> None:
     unit = unit_of(a.metric)
+    runs = a.details.get("bucket") == "run"  # a canary suite's scores: one point per run
     st.text(visible(a.description))
     cols = st.columns([1, 1, 1, 1, 1.6])  # room for "acknowledged"
     cols[0].metric("Observed", _fmt(a.observed, unit), border=True)
     band = ("" if a.baseline_low is None or pd.isna(a.baseline_low) else
             f": usually {_fmt(a.baseline_low, unit)} to {_fmt(a.baseline_high, unit)}")
     cols[1].metric("Baseline", _fmt(a.baseline, unit), border=True,
-                   help=f"What the series usually shows at these hours of the week{band}")
+                   help=("What the suite's runs before the drop scored" if runs else
+                         "What the series usually shows at these hours of the week") + band)
     cols[2].metric("Change", _change(a.observed, a.baseline, unit), border=True)
     cols[3].metric("Severity", a.severity_name, border=True)
     cols[4].metric("Status", a.status, border=True)
@@ -137,7 +139,8 @@ def draw_header(a: anomalies.Anomaly) -> None:
         f"{metric_title(a.metric)} · {a.app} · " + (f"{a.dimension} = {a.value}" if a.dimension
                                                      else "whole app")
         + f" · {a.kind} ({a.direction}) from {a.window_start:%Y-%m-%d %H:%M} to "
-          f"{a.window_end:%Y-%m-%d %H:%M} UTC · {a.n or 0:,} requests in the window · "
+          f"{a.window_end:%Y-%m-%d %H:%M} UTC · {a.n or 0:,} "
+          f"{'items paired run to run' if runs else 'requests in the window'} · "
           f"status {a.status}{by}{muted} · detector {a.detector} {a.detector_version}"))
 
 
@@ -198,6 +201,10 @@ def draw_chart(store: Store, a: anomalies.Anomaly) -> None:
                 "not a series).", icon=":material/info:")
         return
     st.altair_chart(window_chart(series, a), width="stretch")
+    if a.details.get("bucket") == "run":
+        st.caption("Dark line: each canary run's mean score; dashed line and light band: the "
+                   "median and range of the runs before it; red shading: the anomaly's window.")
+        return
     st.caption("Dark line: what was observed each hour; dashed line and light band: the "
                "baseline and its usual range for that hour of the day on earlier days of "
                "the same kind (weekday or weekend); red shading: the anomaly's window.")

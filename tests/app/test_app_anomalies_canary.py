@@ -44,5 +44,7 @@ def test_a_canary_anomaly_on_the_page(app_db: Path) -> None:
                for t in texts)
     shown = {m.label: m.value for m in at.metric}
     assert (shown["Observed"], shown["Baseline"], shown["Status"]) == ("0.75", "1", "open")
-    assert any("canary:nightly · scorer = exact · shift (down)" in t for t in texts)
+    assert any("canary:nightly · scorer = exact · shift (down)" in t
+               and "20 items paired run to run" in t for t in texts)
+    assert "each canary run's mean score" in " ".join(c.value for c in at.caption)
     assert len(at.get("vega_lite_chart")) == 1  # the runs around the drop, with the usual level
