@@ -121,3 +121,18 @@ def test_app_spans_join_the_items_trace_and_stay_internal(store, tmp_path, app_m
                       "AND NOT list_contains(?, trace_id)", [list(results.values())])
     assert len(prod) == 1 and prod[0][0] == "sdk"
     assert totals(store, SpanFilter()).requests == 1
+
+
+def test_an_app_that_names_itself_nothing_gets_the_runs_app_name(store, tmp_path, app_module,
+                                                                 monkeypatch):
+    monkeypatch.delenv("GOLDENLOOP_APP", raising=False)
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    sdk.configure(app_module.inbox, batch_seconds=3600)
+    path = tmp_path / "one.jsonl"
+    path.write_text(json.dumps({"id": "a", "input": "refunds", "expected": REPLY}) + "\n")
+    ds = datasets.import_file(store, "one", path).dataset
+    target = targets.Target(spec=targets.parse(
+        {"name": "rag", "kind": "app", "entry": "ragapp_sdk:answer"}, "rag.yaml"))
+    runner.run(store, target, ds, ["exact"])
+    apps = store.rows("SELECT DISTINCT app FROM spans")
+    assert apps == [("goldenloop-experiment",)]

@@ -7,8 +7,8 @@ item's trace (the ``trace_id`` of its result row) under the run's span for the c
 (``attempt-1``), and come here instead of the app's inbox. The run's writer imports them with
 the run's source (``experiment`` or ``canary``, so they stay out of every production figure)
 and the run's metadata (``experiment_run``, ``item_key``, ``target_version``, ``suite``).
-The app keeps its own name (``app``) as its SDK settings give it; ``environment`` is the
-run's source.
+The app keeps its own name (``app``) as its SDK settings give it (``goldenloop-SOURCE``, as
+the run's own spans, when it gives none); ``environment`` is the run's source.
 
 Spans of threads the app starts itself are linked only when the app copies its context into
 them (``contextvars.copy_context``), as for any SDK parent-child link; otherwise they are the
@@ -64,7 +64,8 @@ class AppSpans:
         from goldenloop.sdk.recorder import get_recorder
         from goldenloop.sdk.render import render_table
 
-        settings = replace(get_recorder().settings, environment=self.source)
+        own = get_recorder().settings  # an app that never named itself: the run's app name
+        settings = replace(own, environment=self.source, app=own.app or f"goldenloop-{self.source}")
         table, _errors = render_table(spans, settings)  # a render error keeps the span
         meta = [_merged(text, s.binding.metadata)
                 for text, s in zip(table.column("metadata").to_pylist(), spans, strict=True)]
