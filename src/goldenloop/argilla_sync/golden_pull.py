@@ -96,8 +96,11 @@ def _write_batch(cur, link: dict[str, Any], rubric: rubrics.Rubric, criterion: s
     seen = sql_golden.answered(cur, link["link_id"], sorted({r["external_id"] for r in batch}))
     entries, outcomes, new, counts = [], [], [], []
     for r in batch:
-        row, entry = rows[r["row_key"]], {**_entry(link, r, now), "row_key": r["row_key"]}
+        row, entry = rows.get(r["row_key"]), {**_entry(link, r, now), "row_key": r["row_key"]}
         entries.append(entry)
+        if row is None:  # erased since the push (goldenloop forget): nothing to grade
+            outcomes.append(_set_aside(entry, r, GradeError("the golden row is no longer stored")))
+            continue
         if r["status"] != "submitted" or (r["external_id"], r["username"]) in seen:
             outcomes.append(_take(cur, link, rubric, criterion, row, r, entry))
             continue
