@@ -139,6 +139,12 @@ def test_sign_in_roles_and_refusals(oidc_provider, demo3k: Path, tmp_path: Path)
         lead.get_by_text("Every write goldenloop records").wait_for(timeout=30_000)
         bs.screenshot(lead, "signin-lead-audit")
 
+        # signing out ends the session: the sign-in screen again, no identity
+        reviewer.get_by_role("button", name="Sign out").click()
+        reviewer.wait_for_url(f"{url}/**", timeout=30_000)
+        reviewer.get_by_role("button", name="Sign in").wait_for(timeout=30_000)
+        assert reviewer.get_by_text(f"{ben.identity} · ").count() == 0
+
     with Store(db, read_only=True, migrate_schema=False) as s:
         job = s.rows("SELECT status, error FROM jobs WHERE kind = 'golden'")
         assert len(job) == 1 and job[0][0] == "failed", job
