@@ -16,15 +16,16 @@ import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import openai
+from typing import TYPE_CHECKING, Any
 
 from goldenloop.experiments.targets import Target
 from goldenloop.judge.budget import Budget, Price
 from goldenloop.judge.client import MODES, Attempt, JudgeClient, Outcome, Retry, make_openai
 from goldenloop.judge.verdict import Verdict
 from goldenloop.sdk.context import Binding, bound
+
+if TYPE_CHECKING:  # imported on first use (judge.client.make_openai)
+    import openai
 
 
 class TargetClient(JudgeClient):

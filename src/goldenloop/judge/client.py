@@ -26,9 +26,10 @@ import threading
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import openai
+if TYPE_CHECKING:  # imported on first use: loading openai cost every command about 0.5 s of CPU
+    import openai
 
 from goldenloop.judge.budget import Budget, Price
 from goldenloop.judge.config import Endpoint, JudgeError, LoadedJudge
@@ -84,6 +85,8 @@ class Retry:
 
 
 def make_openai(endpoint: Endpoint) -> openai.OpenAI:
+    import openai
+
     base = endpoint.base_url or os.environ.get(endpoint.base_url_env) or None
     key = os.environ.get(endpoint.api_key_env)
     if not key:
@@ -161,6 +164,8 @@ class JudgeClient:
         t0 = time.perf_counter()
         att = Attempt(started, 0.0, "error", mode)
         out.attempts.append(att)
+        import openai
+
         try:
             resp = self.client.chat.completions.create(**self._request(mode, messages))
         except openai.APITimeoutError as exc:
