@@ -128,7 +128,7 @@ class _Writer:
             import_table(self.store, pa.Table.from_pylist(spans), source=self.source,
                          origin=self.source, label=f"<{self.source} run {r.run_id}>")
         table = self.app_spans.table(app) if app else None
-        if table is not None:  # after the run's own spans: their parents are there first
+        if table is not None:  # the app's own spans (a parent may come in a later batch)
             from goldenloop.ingest.loader import import_table
 
             import_table(self.store, table, source=self.source, origin=self.source,
