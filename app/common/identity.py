@@ -70,7 +70,7 @@ def sidebar(store: Store, cfg: signin.SignIn) -> str | None:
         st.stop()
     role = found.role_of(who)
     st.sidebar.text(visible(f"{who} · {role.value if role else 'no role'}"))
-    if found.bootstrap and who in found.leads:
+    if found.bootstrap and found.leads == {who}:  # still the lead goldenloop named
         st.sidebar.text(visible(f"Lead since {found.bootstrap} (no roles.yaml existed)"))
     if cfg.mode is signin.Mode.OIDC:
         st.sidebar.button("Sign out", on_click=st.logout, icon=":material/logout:")
