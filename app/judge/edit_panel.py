@@ -11,9 +11,9 @@ import streamlit as st
 import yaml
 
 from goldenloop import judge
-from goldenloop.agreement import sql as agreement_sql
+from goldenloop.agreement import records as agreement_sql
 from goldenloop.errors import GoldenloopError
-from goldenloop.judge import sql as judge_sql
+from goldenloop.judge import records as judge_sql
 from goldenloop.judge.jobs import selection_of
 from goldenloop.store import Store
 from goldenloop_app import state

@@ -14,7 +14,7 @@ from goldenloop.access import roles
 from goldenloop.agreement import fitness
 from goldenloop.errors import GoldenloopError
 from goldenloop.estimation import ppi
-from goldenloop.judge import sql as judge_sql
+from goldenloop.judge import records as judge_sql
 from goldenloop_app import state
 from goldenloop_app.common import identity, widgets
 from goldenloop_app.judge import edit_panel as jep

@@ -14,8 +14,8 @@ import streamlit as st
 
 from goldenloop import judge
 from goldenloop.errors import GoldenloopError
-from goldenloop.judge import sql as judge_sql
-from goldenloop.review import sql as review_sql
+from goldenloop.judge import records as judge_sql
+from goldenloop.review import records as review_sql
 from goldenloop.store import Store
 from goldenloop.store import jobs as job_sql
 from goldenloop_app import state

@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from goldenloop import argilla_sync
-from goldenloop.argilla_sync import sql
+from goldenloop import argilla_sync as sql
 from goldenloop.errors import GoldenloopError
 from goldenloop.store import Store
 from goldenloop_app.untrusted import md, visible_frame

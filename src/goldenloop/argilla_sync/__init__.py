@@ -25,7 +25,7 @@ _EXPORTS = {
     "Endpoint": "connect", "PullResult": "pulling", "pull": "pulling", "pull_link": "pulling",
     "PushResult": "push", "external_id": "push", "push_queue": "push", "set_aside": "sql",
     "Status": "report", "status": "report", "push_golden": "golden_push",
-    "parse_ref": "golden_push", "golden_links": "report",
+    "parse_ref": "golden_push", "golden_links": "report", "links": "sql", "pull_counts": "sql",
 }
 __all__ = sorted(_EXPORTS)
 

@@ -21,10 +21,8 @@ from goldenloop.judge.edit import (
 )
 from goldenloop.judge.jobs import run_params
 from goldenloop.judge.online import configure_online, judge_new_spans
+from goldenloop.judge.records import close_interrupted_runs, failures, has_new_spans, runs
 from goldenloop.judge.run import RunOptions, RunResult, run
-
-# What the judge part has stored, for the CLI and the owner process.
-from goldenloop.judge.sql import close_interrupted_runs, failures, has_new_spans, runs
 from goldenloop.judge.targets import (
     Selection,
     Target,
