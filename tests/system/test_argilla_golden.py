@@ -21,7 +21,7 @@ from goldenloop import argilla_sync
 from goldenloop import golden as G
 from goldenloop.argilla_sync import settings as S
 from goldenloop.argilla_sync.golden_push import external_id
-from goldenloop.argilla_sync.jobs import SCHEDULED_AUTHOR, pull_job
+from goldenloop.argilla_sync.jobs import SCHEDULED_AUTHOR, pull_job, push_job
 from goldenloop.cli import app
 from goldenloop.schema import open_store
 
@@ -176,6 +176,10 @@ def test_cli_push_status_scheduled_pull_then_pull_makes_the_version(env, tmp_pat
            "sent, 3 new, 3 expected-output suggestions" in out
     with open_store(path) as s:
         did = s.scalar("SELECT argilla_dataset_id FROM argilla_datasets")
+        # the job the CLI queues while a server owns the database
+        done = push_job(s, {"golden": "support@1", "dataset": "golden-cli", "reviewers": 1,
+                            "workspace": "goldenloop", "author": "lead"}, lambda *a: None)
+        assert done["summary"] == "golden-cli: 3 records sent, 0 new"
     with env.annotator_client("ana") as h:
         rec = next(iter(records_of(h, did).values()))
         respond(h, rec["id"], {"correctness": 4}, "submitted")
