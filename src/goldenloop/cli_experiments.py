@@ -93,7 +93,8 @@ def run(
                                          "or a golden dataset.")],
     scorer: Annotated[list[str] | None, typer.Option("--scorer", "-s", help="Repeat: exact, "
                       "normalized, contains, json_equal, json_keys, token_f1, rouge_l, "
-                      "sql[:PATH], judge:NAME.")] = None,
+                      "semantic (embeddings extra), sql[:PATH], judge:NAME. Default: the "
+                      "lexical ones, and semantic with the extra.")] = None,
     concurrency: Annotated[int, typer.Option(help="Calls in flight at once.")] = 8,
     budget: Annotated[float | None, typer.Option(help="Stop before spending more (USD).")] = None,
     baseline: Annotated[bool, typer.Option(help="Mark the run as its target's baseline.")] = False,
