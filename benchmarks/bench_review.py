@@ -33,6 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "browser"))  # the browser tests' helpers
 
 import browser_support as bs  # noqa: E402
 from test_browser_monitor import wait_until_idle  # noqa: E402
