@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 
 from goldenloop import argilla_sync
 from goldenloop import golden as G
+from goldenloop.agreement import sql as aq
 from goldenloop.argilla_sync import settings as S
 from goldenloop.argilla_sync.golden_push import external_id
 from goldenloop.argilla_sync.jobs import SCHEDULED_AUTHOR, pull_job, push_job
@@ -97,6 +98,10 @@ def test_golden_review_round_trip(env, store):
     assert list(pulled["value_number"]) == [4.0, 2.0]
     corrections = s.rows("SELECT author_id, corrected_output FROM live_corrections")
     assert corrections == [("ana", "A better answer.")]
+    humans = aq.live_grades(s, "correctness")  # what the Agreement page counts
+    humans = humans[humans["side"] == "human"]
+    assert {("ana", 4.0), ("ben", 2.0)} <= {(r.author_id, float(r.value))
+                                           for r in humans.itertuples()}
 
     # v1 is untouched; v2 holds v1's rows as reviewed, with where it came from
     assert G.get_version(s, "support", 1).content_hash == v1.content_hash
