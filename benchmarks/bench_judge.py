@@ -34,7 +34,7 @@ from review_support import synthetic_spans  # noqa: E402
 from timing import uptime  # noqa: E402
 
 from goldenloop import judge  # noqa: E402
-from goldenloop.sampling import Frame  # noqa: E402
+from goldenloop.sampling import make_frame  # noqa: E402
 from goldenloop.schema import open_store  # noqa: E402
 
 
@@ -74,12 +74,12 @@ def main() -> None:
         j = judge.get(store, "correctness")
         opts = judge.RunOptions(concurrency=args.concurrency, budget_usd=args.budget)
         t0 = time.perf_counter()
-        selection = judge.from_filter(store, Frame())
+        selection = judge.from_filter(store, make_frame())
         first = judge.run(store, j, selection, opts)
         seconds = time.perf_counter() - t0
         calls = first.calls
         t1 = time.perf_counter()
-        second = judge.run(store, j, judge.from_filter(store, Frame()), opts)
+        second = judge.run(store, j, judge.from_filter(store, make_frame()), opts)
         cached_s = time.perf_counter() - t1
         out = {
             "spans": args.spans, "delay_s": args.delay, "concurrency": args.concurrency,

@@ -88,7 +88,7 @@ def working_copy(spans: int) -> Path:
 def make_queue(db: Path, n: int) -> tuple[int, int, int]:
     """A lead's stratified queue of about ``n`` spans; (queue id, items, spans in store)."""
     with open_store(db) as s:
-        q = sampling.create_queue(s, sampling.QueueOptions("bench", "lead"), sampling.Frame(),
+        q = sampling.create_queue(s, sampling.QueueOptions("bench", "lead"), sampling.make_frame(),
                                   sampling.Stratified(n), seed=11)
         return q.queue_id, q.items, int(s.scalar("SELECT count(*) FROM spans"))
 

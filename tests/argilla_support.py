@@ -10,13 +10,13 @@ from review_support import FULL, opts, synthetic_spans
 
 from goldenloop import golden, review
 from goldenloop.review.claims import claim_item
-from goldenloop.sampling import Frame, Stratified, Uniform, create_queue
+from goldenloop.sampling import Stratified, Uniform, create_queue, make_frame
 from goldenloop.store import Store
 
 
 def stratified_queue(store: Store, n: int = 12, reviewers: int = 2) -> int:
     return create_queue(store, opts("argilla round trip", reviewers_per_item=reviewers),
-                        Frame(), Stratified(n), seed=3).queue_id
+                        make_frame(), Stratified(n), seed=3).queue_id
 
 
 def values(answers: dict[str, Any]) -> dict[str, dict[str, Any]]:
@@ -60,7 +60,7 @@ def graded_golden(store: Store, spans: int, rows: int, name: str = "support") ->
     synthetic spans, graded correct (5) on goldenloop's Grade page by reviewer rita. Returns
     the sampling queue's id (its items have inclusion probabilities)."""
     synthetic_spans(store, spans, seed=6)
-    qid = create_queue(store, opts("golden source"), Frame(), Uniform(rows), seed=1).queue_id
+    qid = create_queue(store, opts("golden source"), make_frame(), Uniform(rows), seed=1).queue_id
     items = [i for (i,) in store.rows("SELECT queue_item_id FROM queue_items WHERE queue_id = ? "
                                       "AND NOT is_gold ORDER BY position", [qid])]
     for item in items:

@@ -142,7 +142,7 @@ def build(db: Path, folder: Path) -> dict:
             span_keys=keys[:10])
         sampled = sampling.create_queue(
             store, sampling.QueueOptions(name=hostile("sampled"), created_by=lead),
-            sampling.Frame(), sampling.Uniform(20))
+            sampling.make_frame(), sampling.Uniform(20))
         anomaly = add_anomaly(store, keys[:5])
         add_alert_rule(store)
         store.checkpoint()

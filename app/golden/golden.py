@@ -177,7 +177,7 @@ def export_form(store, who: str, f: golden.GoldenFilter) -> None:
             with st.spinner("Building and exporting…"):
                 r = golden.publish(store, name, f, who, _out(), formats=formats,
                                    description=desc)
-        except golden.GoldenError as exc:
+        except (golden.GoldenError, golden.FilterError) as exc:
             st.error(md(str(exc), 2000), icon=":material/error:")
             return
         except roles.PermissionDenied as exc:

@@ -14,6 +14,7 @@ from goldenloop import estimation, review, sampling
 from goldenloop.errors import GoldenloopError
 from goldenloop.estimation import ppi
 from goldenloop.store import Store
+from goldenloop.store.span_filter import SpanFilter
 from goldenloop_app import state
 from goldenloop_app.judge import panels as judge_panels
 from goldenloop_app.untrusted import md, visible, visible_frame
@@ -70,7 +71,7 @@ def queue_table(store: Store) -> pd.DataFrame:
     return df.assign(progress=(df["done"] / items).fillna(0.0))
 
 
-def _frame_inputs(store: Store) -> tuple[sampling.Frame, dict]:
+def _frame_inputs(store: Store) -> tuple[SpanFilter, dict]:
     dims = state.monitor_dimensions(store)
     days = st.select_slider("Time window", options=[1, 7, 14, 30, 90, 0], value=30,
                             format_func=lambda d: "all data" if d == 0 else f"last {d} days",
@@ -83,7 +84,7 @@ def _frame_inputs(store: Store) -> tuple[sampling.Frame, dict]:
                                format_func=visible)
     versions = cols[1].multiselect("Model versions (all when empty)",
                                    dims.values.get("model_versions", []), format_func=visible)
-    frame = sampling.Frame(start=start, end=None, apps=apps, model_versions=versions)
+    frame = sampling.make_frame(start=start, end=None, apps=apps, model_versions=versions)
     return frame, dims.values
 
 

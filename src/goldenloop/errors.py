@@ -25,6 +25,11 @@ class SchemaTooNewError(GoldenloopError):
     """The database was written by a newer goldenloop."""
 
 
+class FilterError(GoldenloopError):
+    """A filter (of spans, or of a golden set's graded targets) that cannot select anything
+    sensible: an inverted time range, an unknown field or mode, an unusable value."""
+
+
 class ImportFileError(GoldenloopError):
     """A whole file cannot be read (missing, unknown format, unreadable header)."""
 

@@ -12,7 +12,7 @@ from review_support import FULL, opts, synthetic_spans
 from test_judge_edit import FAST, STRICT, _script
 
 from goldenloop import judge, review
-from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.sampling import Uniform, create_queue, make_frame
 from goldenloop.schema import open_store
 from goldenloop.store import audit
 
@@ -27,7 +27,7 @@ def judged_db(app_db, monkeypatch):  # noqa: F811
             truth = synthetic_spans(s, 200, seed=11)
             good = dict(zip(s.df("SELECT span_key FROM spans ORDER BY span_key").span_key, truth,
                             strict=True))
-            q = create_queue(s, opts(), Frame(), Uniform(80), seed=2)
+            q = create_queue(s, opts(), make_frame(), Uniform(80), seed=2)
             old = judge.get(s, "correctness")
             judge.run(s, old, judge.from_queue(s, old, q.queue_id), judge.RunOptions(retry=FAST))
             for _ in range(40):

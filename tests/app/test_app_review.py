@@ -35,7 +35,7 @@ def texts(at: AppTest) -> str:
 
 def make_queue(db: Path, n: int = 12, **kw) -> int:
     with open_store(db) as s:
-        q = sampling.create_queue(s, opts("checks", **kw), sampling.Frame(),
+        q = sampling.create_queue(s, opts("checks", **kw), sampling.make_frame(),
                                   sampling.Stratified(n), seed=3)
     return q.queue_id
 
@@ -133,7 +133,7 @@ def test_blind_mode_off_shows_other_grades_while_grading(demo_db: Path) -> None:
 
 def test_adjudication_shows_the_earlier_grades_in_blind_mode(demo_db: Path) -> None:
     with open_store(demo_db) as s:
-        q = sampling.create_queue(s, opts("first pass", reviewers_per_item=2), sampling.Frame(),
+        q = sampling.create_queue(s, opts("first pass", reviewers_per_item=2), sampling.make_frame(),
                                   sampling.Uniform(5), seed=3)
         for who, score in (("ben", 5), ("cat", 1)):
             c = review.next_item(s, q.queue_id, who)

@@ -21,9 +21,10 @@ from goldenloop.demo import generate
 from goldenloop.demo import grades as demo_grades
 from goldenloop.demo.queue import NAME
 from goldenloop.estimation import ppi
-from goldenloop.sampling import Frame
+from goldenloop.sampling import frame_from_dict
 from goldenloop.schema import open_store
 from goldenloop.store import Store
+from goldenloop.store.span_filter import where as span_where
 
 
 @pytest.fixture(scope="module")
@@ -61,9 +62,9 @@ def test_one_queue_states_its_frame_and_design(demo):
     assert q.is_probability_sample and q.design["kind"] == "uniform" and q.target_type == "span"
     assert cutoff == DEMO_END.replace(hour=DEMO_END.hour - 3)
     assert population == _eligible(s, {"window_end": cutoff})
-    # The stored Frame (by start time) holds the same spans: none started before the cutoff
+    # The stored frame (by start time) holds the same spans: none started before the cutoff
     # and ended after it in this history.
-    where, params = Frame.from_dict(q.frame).where("s")
+    where, params = span_where(frame_from_dict(q.frame))
     assert s.scalar(f"SELECT count(*) FROM spans s WHERE {where}", params) == population
     assert start <= s.scalar("SELECT min(start_time) FROM spans")
     assert q.design["n"] == q.design["expected_size"] == s.scalar(

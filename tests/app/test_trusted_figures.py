@@ -248,7 +248,7 @@ def test_risk_raised_sampling_ignores_an_unfit_judge(demo_store):
     from review_support import opts
 
     from goldenloop.agreement import fitness
-    from goldenloop.sampling import Frame, RiskRaised, create_queue
+    from goldenloop.sampling import RiskRaised, create_queue, make_frame
     from goldenloop.store.grades import insert_grades
 
     g = demo_store.df("SELECT * EXCLUDE (grade_id) FROM grades WHERE source = 'judge' "
@@ -265,7 +265,7 @@ def test_risk_raised_sampling_ignores_an_unfit_judge(demo_store):
                >= 3""").span_key)
     assert only_harsh
 
-    def judge_low_spans(frame: Frame) -> set[int]:
+    def judge_low_spans(frame) -> set[int]:
         q = create_queue(demo_store, opts(f"q-{frame.judges}"), frame, RiskRaised(100_000),
                          seed=1)
         df = demo_store.df("SELECT span_key, risk_reasons FROM queue_items WHERE queue_id = ?",
@@ -278,8 +278,8 @@ def test_risk_raised_sampling_ignores_an_unfit_judge(demo_store):
         return {k for k, r in zip(df.span_key, df.risk_reasons, strict=True)
                 if not isinstance(r, type(pd.NA)) and r is not None and "judge_low" in list(r)}
 
-    assert not judge_low_spans(Frame()) & only_harsh
-    assert judge_low_spans(Frame(judges="any")) >= only_harsh
+    assert not judge_low_spans(make_frame()) & only_harsh
+    assert judge_low_spans(make_frame(judges="any")) >= only_harsh
 
 
 def test_goldenloop_traffic_is_kept_apart_unless_asked_for(store):
@@ -294,7 +294,7 @@ def test_goldenloop_traffic_is_kept_apart_unless_asked_for(store):
     from goldenloop import overview as summary
     from goldenloop.ingest.loader import import_table
     from goldenloop.metrics.conversations import conversation_stats
-    from goldenloop.sampling import Frame, Uniform, create_queue
+    from goldenloop.sampling import Uniform, create_queue, make_frame
     from goldenloop.store.span_columns import JUDGE_APP
 
     t0 = datetime(2026, 1, 5, 10)
@@ -321,9 +321,9 @@ def test_goldenloop_traffic_is_kept_apart_unless_asked_for(store):
     assert summary.span_totals(store).spans == 12
     assert summary.apps(store)["app"].tolist() == ["shop"]
     assert summary.store_counts(store)["goldenloop's own spans"] == 30
-    q = create_queue(store, opts("frame"), Frame(), Uniform(100), seed=1)
+    q = create_queue(store, opts("frame"), make_frame(), Uniform(100), seed=1)
     assert q.population_size == 12
-    q = create_queue(store, opts("all"), Frame(include_internal=True), Uniform(100), seed=1)
+    q = create_queue(store, opts("all"), make_frame(include_internal=True), Uniform(100), seed=1)
     assert q.population_size == 42
 
 

@@ -15,7 +15,7 @@ from review_support import FULL, demo_template, opts  # noqa: F401  (fixture)
 from test_judge_edit import STRICT, _script
 
 from goldenloop import judge, review
-from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.sampling import Uniform, create_queue, make_frame
 from goldenloop.schema import open_store
 from goldenloop.store import Store, audit
 
@@ -27,7 +27,7 @@ def test_a_lead_fixes_a_judge_in_the_browser(demo_template: Path, tmp_path: Path
     db = tmp_path / "goldenloop.duckdb"
     shutil.copy(demo_template, db)
     with open_store(db) as store:
-        q = create_queue(store, opts("demo sample"), Frame(), Uniform(60), seed=5)
+        q = create_queue(store, opts("demo sample"), make_frame(), Uniform(60), seed=5)
         for _ in range(30):
             claim = review.next_item(store, q.queue_id, "ben")
             review.submit(store, claim, {**FULL, "correctness": 3})

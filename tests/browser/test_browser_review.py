@@ -169,7 +169,7 @@ def test_a_note_typed_and_ctrl_enter_from_the_text_box(db: Path, tmp_path: Path)
     """Keys typed in the note box are text, not shortcuts; Ctrl+Enter from inside it submits
     the picks and the note together (the item is a form: nothing is sent before)."""
     with open_store(db) as s:
-        sampling.create_queue(s, sampling.QueueOptions("notes", "lead"), sampling.Frame(),
+        sampling.create_queue(s, sampling.QueueOptions("notes", "lead"), sampling.make_frame(),
                               sampling.Uniform(6), seed=4)
     with bs.chromium() as browser, bs.running_app(db, tmp_path) as url:
         page = bs.open_page(browser, f"{url}/grade?reviewer=ana&queue=1")
@@ -212,7 +212,7 @@ def fill_default_by_mouse(page) -> None:
 
 def test_two_browsers_grade_one_queue(db: Path, tmp_path: Path) -> None:
     with open_store(db) as s:
-        n = sampling.create_queue(s, sampling.QueueOptions("two", "lead"), sampling.Frame(),
+        n = sampling.create_queue(s, sampling.QueueOptions("two", "lead"), sampling.make_frame(),
                                   sampling.Uniform(14), seed=5).items
     with bs.chromium() as browser, bs.running_app(db, tmp_path) as url:
         pages = []
@@ -272,7 +272,7 @@ def test_next_item_latency(db: Path, tmp_path: Path) -> None:
     """Median time from pressing Submit to the next item drawn, measured in the page."""
     with open_store(db) as s:
         items = sampling.create_queue(s, sampling.QueueOptions("fast", "lead"),
-                                      sampling.Frame(), sampling.Uniform(90), seed=9).items
+                                      sampling.make_frame(), sampling.Uniform(90), seed=9).items
     assert items > 50  # a next item after each of the 50 timed submits
     times = []
     with bs.chromium() as browser, bs.running_app(db, tmp_path) as url:
@@ -301,9 +301,9 @@ def test_comparison_and_session_graded(db: Path, tmp_path: Path) -> None:
         versions = [r[0] for r in s.rows(
             "SELECT model_version FROM spans WHERE kind = 'llm' GROUP BY 1 ORDER BY count(*)")]
         sampling.create_version_comparison(s, sampling.QueueOptions("ab", "lead"),
-                                           sampling.Frame(), "gpt-4o-2024-08-06",
+                                           sampling.make_frame(), "gpt-4o-2024-08-06",
                                            "gpt-4o-2024-11-20", 5, seed=1)
-        sampling.create_queue(s, sampling.QueueOptions("sessions", "lead"), sampling.Frame(),
+        sampling.create_queue(s, sampling.QueueOptions("sessions", "lead"), sampling.make_frame(),
                               sampling.Uniform(5), unit="session", seed=2)
     assert len(versions) >= 2
     with bs.chromium() as browser, bs.running_app(db, tmp_path) as url:

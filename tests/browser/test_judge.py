@@ -22,7 +22,7 @@ from goldenloop.estimation import estimate, ppi
 from goldenloop.judge import prompt
 from goldenloop.judge.config import JudgeError, package_dir
 from goldenloop.judge.online import included
-from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.sampling import Uniform, create_queue, make_frame
 
 FAST = judge.Retry(max_attempts=4, base_s=0.01, cap_s=0.05)
 
@@ -91,7 +91,7 @@ def test_judged_text_is_delimited_data_and_can_be_redacted(store):
 # -- runs ------------------------------------------------------------------------------------------
 def test_queue_run_writes_versioned_grades_spans_and_uses_the_cache(store, endpoint):
     truth = synthetic_spans(store, 300, seed=2)
-    q = create_queue(store, opts(), Frame(), Uniform(80), seed=4)
+    q = create_queue(store, opts(), make_frame(), Uniform(80), seed=4)
     j = judge.get(store, "correctness")
     r = _run(store, j, judge.from_queue(store, j, q.queue_id), concurrency=8, budget_usd=1.0)
     assert (r.judged, r.failed, r.status) == (q.items, 0, "done")
@@ -114,7 +114,7 @@ def test_queue_run_writes_versioned_grades_spans_and_uses_the_cache(store, endpo
 
 def test_the_judge_grades_of_a_queue_give_a_ppi_estimate(store, endpoint):
     truth = synthetic_spans(store, 4000, seed=5, good_share=0.7)
-    q = create_queue(store, opts(), Frame(), Uniform(600), seed=8)
+    q = create_queue(store, opts(), make_frame(), Uniform(600), seed=8)
     by_key = dict(zip(store.df("SELECT span_key FROM spans ORDER BY span_key").span_key,
                       truth, strict=True))
     # The judge is lenient: a fifth of the bad answers get a 5.
@@ -152,7 +152,7 @@ def test_structured_output_falls_back_to_json_object_then_text(store, monkeypatc
             monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
             store.write(lambda cur: cur.execute("DELETE FROM judge_cache"))
             store.write(lambda cur: cur.execute("DELETE FROM grades"))
-            r = _run(store, j, judge.from_filter(store, Frame()), concurrency=1)
+            r = _run(store, j, judge.from_filter(store, make_frame()), concurrency=1)
             assert r.judged == 20 and r.failed == 0
             kinds = [(b.get("response_format") or {}).get("type") for b in srv.requests]
             # The unsupported formats are tried once, then the client keeps what worked.
@@ -186,7 +186,7 @@ def test_every_failure_is_kept_with_its_raw_answer(store, endpoint, tmp_path):
     j = judge.get(store, str(_judge_file(tmp_path, name="quick",
                                          endpoint={"timeout_s": 1.0})))
     t0 = time.monotonic()
-    r = _run(store, j, judge.from_filter(store, Frame()), concurrency=6)
+    r = _run(store, j, judge.from_filter(store, make_frame()), concurrency=6)
     assert time.monotonic() - t0 >= 1.0                 # Retry-After: 1 was honoured
     assert (r.judged, r.failed) == (2, 4)
     f = store.df("SELECT * FROM judge_failures ORDER BY span_key").set_index("span_key")
@@ -250,7 +250,7 @@ def test_online_mode_judges_a_fraction_of_new_spans(store, endpoint):
 
 def test_cli_runs_a_judge_on_a_queue(store, endpoint, tmp_path):
     synthetic_spans(store, 200, seed=9)
-    q = create_queue(store, opts(), Frame(), Uniform(30), seed=1)
+    q = create_queue(store, opts(), make_frame(), Uniform(30), seed=1)
     store.close()
     env = os.environ | {"OPENAI_BASE_URL": endpoint.base_url}
     out = subprocess.run([sys.executable, "-m", "goldenloop.cli", "judge", "run", "correctness",
@@ -279,7 +279,7 @@ def test_a_cancel_stops_calling_and_keeps_what_is_done(store, monkeypatch):
             raise _Stop  # what a job's cancel does
 
         with pytest.raises(_Stop):
-            judge.run(store, j, judge.from_filter(store, Frame()), judge.RunOptions(
+            judge.run(store, j, judge.from_filter(store, make_frame()), judge.RunOptions(
                 concurrency=4, flush_every_s=0.3, retry=FAST), progress)
         calls = len(srv.requests)
     run = store.df("SELECT * FROM judge_runs").iloc[0]
@@ -319,7 +319,7 @@ def test_cli_run_becomes_a_job_while_a_server_owns_the_store(store, endpoint, tm
     import browser_support as bs
 
     synthetic_spans(store, 100, seed=13)
-    q = create_queue(store, opts(), Frame(), Uniform(20), seed=2)
+    q = create_queue(store, opts(), make_frame(), Uniform(20), seed=2)
     store.close()
     cli = [sys.executable, "-m", "goldenloop.cli"]
     with bs.running_app(store.path, tmp_path):  # `goldenloop serve`, given OPENAI_BASE_URL
@@ -351,7 +351,7 @@ def test_an_explicit_output_schema_is_checked_and_versioned(store, tmp_path, end
         judge.get(store, str(_judge_file(tmp_path, name="badschema", output_schema=bad)))
     synthetic_spans(store, 5, seed=14)
     endpoint.holder["script"] = lambda b: verdict(reason="r", confidence=0.9, score=4)
-    r = _run(store, j, judge.from_filter(store, Frame()))
+    r = _run(store, j, judge.from_filter(store, make_frame()))
     assert r.judged == 5
     sent = endpoint.requests[-1]["response_format"]["json_schema"]["schema"]
     assert sent == schema

@@ -14,7 +14,7 @@ from openai_loopback import judged_text, openai_server, verdict
 from review_support import FULL, demo_template, opts  # noqa: F401  (fixture)
 
 from goldenloop import review
-from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.sampling import Uniform, create_queue, make_frame
 from goldenloop.schema import open_store
 from goldenloop.store import Store
 
@@ -29,7 +29,7 @@ def _score(text: str | None) -> int:
 def _prepare(db: Path) -> tuple[int, int]:
     """A demo queue of about 120 spans, 40 of them graded by a reviewer."""
     with open_store(db) as store:
-        q = create_queue(store, opts("demo sample"), Frame(), Uniform(120), seed=5)
+        q = create_queue(store, opts("demo sample"), make_frame(), Uniform(120), seed=5)
         for _ in range(40):
             claim = review.next_item(store, q.queue_id, "ben")
             out = store.scalar("SELECT output FROM spans WHERE span_key = ?", [claim.span_key])

@@ -20,7 +20,7 @@ from goldenloop.argilla_sync.jobs import ArgillaPullScheduler, pull_job
 from goldenloop.cli import app
 from goldenloop.review.answers import GradeError
 from goldenloop.review.submit import check_answers
-from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.sampling import Uniform, create_queue, make_frame
 from goldenloop.schema import open_store
 
 pytest_plugins = ["argilla_server"]  # the server fixture (tests/argilla_server.py)
@@ -31,7 +31,7 @@ def db(tmp_path):
     path = tmp_path / "goldenloop.duckdb"
     with open_store(path) as s:
         synthetic_spans(s, 40, seed=5)
-        qid = create_queue(s, opts("cli queue"), Frame(), Uniform(8), seed=2).queue_id
+        qid = create_queue(s, opts("cli queue"), make_frame(), Uniform(8), seed=2).queue_id
     return path, qid
 
 
@@ -141,7 +141,7 @@ def test_out_of_scale_answer_is_set_aside_then_a_fixed_one_is_graded(argilla_ser
     (tmp_path / "rubrics" / "scores.yaml").write_text(SCORES)
     with open_store(path) as s:
         synthetic_spans(s, 10, seed=6)
-        qid = create_queue(s, opts("scored", rubric="scores"), Frame(), Uniform(4),
+        qid = create_queue(s, opts("scored", rubric="scores"), make_frame(), Uniform(4),
                            seed=1).queue_id
         argilla_sync.push_queue(s, qid, pushed_by="lead", workspace="goldenloop",
                                 dataset="scored-queue")
@@ -172,7 +172,7 @@ def test_adjudication_queue_answers_are_marked_adjudication(argilla_server, db, 
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.owner_key)
     path, review_qid = db
     with open_store(path) as s:
-        qid = create_queue(s, opts("settle", purpose="adjudication"), Frame(), Uniform(4),
+        qid = create_queue(s, opts("settle", purpose="adjudication"), make_frame(), Uniform(4),
                            seed=8).queue_id
         for q in (review_qid, qid):
             argilla_sync.push_queue(s, q, pushed_by="lead", workspace="goldenloop",

@@ -23,7 +23,7 @@ from goldenloop.agreement.api import criterion_scale
 from goldenloop.agreement.gate import default_rule
 from goldenloop.agreement.versions import side_by_side
 from goldenloop.judge.config import JudgeError
-from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.sampling import Uniform, create_queue, make_frame
 from goldenloop.store import audit
 
 FAST = judge.Retry(max_attempts=4, base_s=0.01, cap_s=0.05)
@@ -47,7 +47,7 @@ def graded(store, monkeypatch):
         truth = synthetic_spans(store, 300, seed=7)
         keys = store.df("SELECT span_key FROM spans ORDER BY span_key").span_key
         good = dict(zip(keys, truth, strict=True))
-        q = create_queue(store, opts(), Frame(), Uniform(120), seed=3)
+        q = create_queue(store, opts(), make_frame(), Uniform(120), seed=3)
         old = judge.get(store, "correctness")
         judge.run(store, old, judge.from_queue(store, old, q.queue_id), judge.RunOptions(retry=FAST))
         for _ in range(60):

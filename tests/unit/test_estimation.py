@@ -11,7 +11,7 @@ from review_support import FULL, opts, synthetic_spans
 
 from goldenloop import review
 from goldenloop.estimation import EstimationError, NonProbabilityQueue, estimate, estimate_by, hajek
-from goldenloop.sampling import Frame, RiskRaised, Uniform, create_hand_queue, create_queue
+from goldenloop.sampling import RiskRaised, Uniform, create_hand_queue, create_queue, make_frame
 from goldenloop.sampling.designs import capped
 from goldenloop.store.feedback import insert_feedback
 
@@ -93,7 +93,7 @@ def test_estimate_from_a_risk_raised_queue_with_skips(store):
     rng = np.random.default_rng(9)
     complained = keys[(truth == 0) & (rng.random(len(keys)) < 0.5)]  # unhappy users of bad answers
     _thumbs_down(store, complained)
-    q = create_queue(store, opts(), Frame(), RiskRaised(250, boost=8), seed=21)
+    q = create_queue(store, opts(), make_frame(), RiskRaised(250, boost=8), seed=21)
     stratum = dict(store.rows("SELECT queue_item_id, stratum FROM queue_items "
                               "WHERE queue_id = ?", [q.queue_id]))
     skip_rng = np.random.default_rng(5)
@@ -123,7 +123,7 @@ def test_estimate_from_a_risk_raised_queue_with_skips(store):
 def test_each_item_counts_once_gold_items_and_na_are_left_out(store):
     truth = synthetic_spans(store, 400, seed=2)
     keys = store.df("SELECT span_key FROM spans ORDER BY span_key").span_key.tolist()
-    q = create_queue(store, opts(reviewers_per_item=2), Frame(), Uniform(20), seed=3)
+    q = create_queue(store, opts(reviewers_per_item=2), make_frame(), Uniform(20), seed=3)
     gold_key = next(k for k in keys if k not in set(
         store.df("SELECT span_key FROM queue_items").span_key))
     review.add_gold(store, q.queue_id, "span", gold_key, {**FULL, "correctness": 1}, "lead")
@@ -149,7 +149,7 @@ def test_each_item_counts_once_gold_items_and_na_are_left_out(store):
 
 def test_not_applicable_is_outside_the_domain(store):
     synthetic_spans(store, 200, seed=4)
-    q = create_queue(store, opts(), Frame(), Uniform(12), seed=1)
+    q = create_queue(store, opts(), make_frame(), Uniform(12), seed=1)
     first = True
     while (c := review.next_item(store, q.queue_id, "ben")) is not None:
         correctness = review.Answer(not_applicable=True) if first else 4
@@ -162,7 +162,7 @@ def test_not_applicable_is_outside_the_domain(store):
 def test_estimate_by_model_version(store):
     truth = synthetic_spans(store, 1000, seed=5)
     keys = store.df("SELECT span_key FROM spans ORDER BY span_key").span_key.tolist()
-    q = create_queue(store, opts(), Frame(), Uniform(60), seed=2)
+    q = create_queue(store, opts(), make_frame(), Uniform(60), seed=2)
     _grade_all(store, q.queue_id, dict(zip(keys, truth.tolist(), strict=True)))
     by = estimate_by(store, q.queue_id, "correctness", "model_version", at_least=4)
     assert list(by.model_version) == ["m1", "m2"]
@@ -175,7 +175,7 @@ def test_queues_by_hand_and_bad_outcomes_are_refused(store):
     hand = create_hand_queue(store, opts(), span_keys=[1, 2, 3])
     with pytest.raises(NonProbabilityQueue, match="made by hand"):
         estimate(store, hand.queue_id, "correctness")
-    q = create_queue(store, opts(), Frame(), Uniform(5), seed=1)
+    q = create_queue(store, opts(), make_frame(), Uniform(5), seed=1)
     with pytest.raises(EstimationError, match="no graded item"):
         estimate(store, q.queue_id, "correctness")
     with pytest.raises(EstimationError, match="has no label"):

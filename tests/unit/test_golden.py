@@ -17,7 +17,7 @@ from goldenloop import review
 from goldenloop.access.roles import PermissionDenied
 from goldenloop.golden.filters import FilterError
 from goldenloop.review import sql as review_sql
-from goldenloop.sampling import Frame, Uniform, create_hand_queue, create_queue
+from goldenloop.sampling import Uniform, create_hand_queue, create_queue, make_frame
 from goldenloop.store import grades as grade_sql
 
 T0 = datetime(2026, 2, 1)
@@ -197,7 +197,7 @@ def test_expected_output_is_the_correction_else_a_correct_answer(store):
 
 def test_review_flow_provenance_and_inclusion_probability(store):
     synthetic_spans(store, 200, seed=3)
-    q = create_queue(store, opts("sampled", reviewers_per_item=2), Frame(), Uniform(10), seed=5)
+    q = create_queue(store, opts("sampled", reviewers_per_item=2), make_frame(), Uniform(10), seed=5)
     graded = []
     for _ in range(3):
         a = review.next_item(store, q.queue_id, "ana")
@@ -224,7 +224,7 @@ def test_review_flow_provenance_and_inclusion_probability(store):
 
 def test_adjudication_settles_a_split(store):
     synthetic_spans(store, 200, seed=4)
-    q = create_queue(store, opts("first", reviewers_per_item=2), Frame(), Uniform(10), seed=2)
+    q = create_queue(store, opts("first", reviewers_per_item=2), make_frame(), Uniform(10), seed=2)
     a = review.next_item(store, q.queue_id, "ana")
     review.submit(store, a, {**FULL, "correctness": 5})
     b = review.next_item(store, q.queue_id, "ben")

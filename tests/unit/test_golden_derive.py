@@ -10,7 +10,7 @@ from goldenloop import golden as G
 from goldenloop import review
 from goldenloop.golden.derive import derive_in
 from goldenloop.review.claims import claim_item
-from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.sampling import Uniform, create_queue, make_frame
 
 SPANS = 30
 
@@ -22,7 +22,7 @@ def _grade(store, item: int, who: str, correctness: int, correction: str | None 
 
 def test_derive_keeps_the_rows_recomputes_them_and_records_provenance(store, tmp_path):
     synthetic_spans(store, SPANS, seed=8)
-    qid = create_queue(store, opts("derive"), Frame(), Uniform(6), seed=2).queue_id
+    qid = create_queue(store, opts("derive"), make_frame(), Uniform(6), seed=2).queue_id
     items = [i for (i,) in store.rows("SELECT queue_item_id FROM queue_items WHERE queue_id = ?"
                                       " AND NOT is_gold ORDER BY position", [qid])]
     n = len(items)

@@ -12,7 +12,7 @@ from review_support import synthetic_spans
 
 from goldenloop import judge
 from goldenloop.judge.budget import Budget, BudgetError, Price
-from goldenloop.sampling import Frame
+from goldenloop.sampling import make_frame
 
 MODEL = "budget-test-model"
 
@@ -58,11 +58,11 @@ def test_budget_is_never_exceeded(store, tmp_path, monkeypatch, seed):
         "model": MODEL, "endpoint": j.judge.endpoint.model_copy(update={"timeout_s": 0.5})})})
     price = judge.price_of(MODEL, extra=prices)
     most = max(price.most(judge.prompt.render(j, t.variables), j.judge.max_tokens)
-               for t in judge.from_filter(store, Frame()).targets[:20])
+               for t in judge.from_filter(store, make_frame()).targets[:20])
     budget = most * rng.uniform(80, 150)                 # runs out part-way through
     with openai_server(_script(rng, threading.Lock())) as srv:
         monkeypatch.setenv("OPENAI_BASE_URL", srv.base_url)
-        r = judge.run(store, j, judge.from_filter(store, Frame()), judge.RunOptions(
+        r = judge.run(store, j, judge.from_filter(store, make_frame()), judge.RunOptions(
             concurrency=16, budget_usd=budget, prices=prices,
             retry=judge.Retry(max_attempts=3, base_s=0.01, cap_s=0.02)))
     billed = store.scalar("SELECT coalesce(sum(cost_usd), 0) FROM spans "
@@ -107,4 +107,4 @@ def test_price_bounds_and_a_budget_without_a_price(store) -> None:
     j = j.model_copy(update={"judge": j.judge.model_copy(update={"model": "no-such-model"})})
     synthetic_spans(store, 3)
     with pytest.raises(BudgetError, match="no price for model 'no-such-model'"):
-        judge.run(store, j, judge.from_filter(store, Frame()), judge.RunOptions(budget_usd=1))
+        judge.run(store, j, judge.from_filter(store, make_frame()), judge.RunOptions(budget_usd=1))

@@ -11,7 +11,7 @@ import review_support as rs
 from review_support import FULL, opts, synthetic_spans
 
 from goldenloop import review, rubric
-from goldenloop.sampling import Frame, Uniform, create_hand_queue, create_queue
+from goldenloop.sampling import Uniform, create_hand_queue, create_queue, make_frame
 from goldenloop.schema import open_store
 
 demo_template, demo_store = rs.demo_template, rs.demo_store  # shared fixtures
@@ -20,7 +20,7 @@ demo_template, demo_store = rs.demo_template, rs.demo_store  # shared fixtures
 @pytest.fixture
 def queue(store):
     synthetic_spans(store, 300, seed=1)
-    return create_queue(store, opts(), Frame(), Uniform(12), seed=7)
+    return create_queue(store, opts(), make_frame(), Uniform(12), seed=7)
 
 
 def expire(store, claim):
@@ -70,7 +70,7 @@ def test_a_grade_is_committed_when_submit_returns(tmp_path):
     path = tmp_path / "durable.duckdb"
     with open_store(path) as s:
         synthetic_spans(s, 50)
-        q = create_queue(s, opts(), Frame(), Uniform(3), seed=1)
+        q = create_queue(s, opts(), make_frame(), Uniform(3), seed=1)
         c = review.next_item(s, q.queue_id, "ana")
         ids = review.submit(s, c, FULL).grade_ids
     with open_store(path) as s:  # a fresh process would see exactly this
@@ -105,7 +105,7 @@ def test_an_expired_claim_nobody_took_is_still_held(store, queue):
 
 def test_n_reviewers_per_item_and_nobody_sees_an_item_twice(store):
     synthetic_spans(store, 300, seed=2)
-    q = create_queue(store, opts(reviewers_per_item=2), Frame(), Uniform(10), seed=3)
+    q = create_queue(store, opts(reviewers_per_item=2), make_frame(), Uniform(10), seed=3)
     seen: dict[str, list[int]] = {"ana": [], "ben": [], "chloe": []}
     progress = True
     while progress:
@@ -215,7 +215,7 @@ def test_grades_keep_the_rubric_version_of_their_queue(store, queue):
     review.submit(store, c, FULL)
     assert set(live_grades(store, queue.queue_id).rubric_version) == {old.version}
     assert review.queue_rubric(store, queue.queue_id) == old
-    later_q = create_queue(store, opts(), Frame(), Uniform(3), seed=1)
+    later_q = create_queue(store, opts(), make_frame(), Uniform(3), seed=1)
     assert review.get_queue(store, later_q.queue_id).rubric_version == new.version
 
 
@@ -246,7 +246,7 @@ def test_span_payload_has_the_conversation_context_and_tools(demo_store):
 
 
 def test_session_and_comparison_payloads(demo_store):
-    s = create_queue(demo_store, opts(), Frame(apps=["support-bot"]), Uniform(3),
+    s = create_queue(demo_store, opts(), make_frame(apps=["support-bot"]), Uniform(3),
                      unit="session", seed=1)
     c = review.next_item(demo_store, s.queue_id, "ana")
     p = review.payload(demo_store, c)
@@ -260,7 +260,7 @@ def test_session_and_comparison_payloads(demo_store):
 def test_comparison_answers_are_stored_in_the_pairs_terms(demo_store):
     from goldenloop.sampling import create_version_comparison
 
-    q = create_version_comparison(demo_store, opts(), Frame(apps=["sql-assistant"]),
+    q = create_version_comparison(demo_store, opts(), make_frame(apps=["sql-assistant"]),
                                   "gpt-4o-2024-08-06", "gpt-4o-mini-2024-07-18", 20, seed=3)
     seen = set()
     while (c := review.next_item(demo_store, q.queue_id, "ana")) is not None:

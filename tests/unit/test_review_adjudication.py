@@ -7,14 +7,14 @@ import pytest
 from review_support import FULL, opts, synthetic_spans
 
 from goldenloop import review
-from goldenloop.sampling import Frame, SamplingError, Uniform, create_hand_queue, create_queue
+from goldenloop.sampling import SamplingError, Uniform, create_hand_queue, create_queue, make_frame
 
 
 @pytest.fixture
 def graded(store):
     """A review queue whose first three items ana and ben graded differently."""
     synthetic_spans(store, 200, seed=4)
-    q = create_queue(store, opts("first pass", reviewers_per_item=2), Frame(), Uniform(10),
+    q = create_queue(store, opts("first pass", reviewers_per_item=2), make_frame(), Uniform(10),
                      seed=2)
     keys = []
     for _ in range(3):

@@ -10,7 +10,7 @@ import pytest
 from review_support import FULL, opts, synthetic_spans
 
 from goldenloop import review
-from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.sampling import Uniform, create_queue, make_frame
 
 REVIEWERS = ("ana", "ben")
 
@@ -67,7 +67,7 @@ def _overlapping_claims(store, queue_id) -> int:
 @pytest.mark.parametrize("iteration", range(3))
 def test_two_reviewers_never_hold_one_item_and_lose_no_grade(store, iteration):
     synthetic_spans(store, 400, seed=iteration)
-    q = create_queue(store, opts(reviewers_per_item=2), Frame(), Uniform(40), seed=iteration)
+    q = create_queue(store, opts(reviewers_per_item=2), make_frame(), Uniform(40), seed=iteration)
     log = _run(store, q.queue_id)
     assert len(log) == 2 * q.items  # every item graded by both, once each
     assert {(r, i) for r, i, _, _ in log} == {(r, i) for r in REVIEWERS
@@ -85,7 +85,7 @@ def test_locks_expiring_under_load_keep_every_grade(store):
     """With locks that expire at once, items change hands mid-work: every submission is
     still stored (late where the lock was lost) and each reviewer counts once per item."""
     synthetic_spans(store, 300, seed=9)
-    q = create_queue(store, opts(), Frame(), Uniform(30), seed=9)
+    q = create_queue(store, opts(), make_frame(), Uniform(30), seed=9)
     log = _run(store, q.queue_id, lock_seconds=0.0)
     ids = [g for _, _, grade_ids, _ in log for g in grade_ids]
     assert store.scalar("SELECT count(*) FROM grades WHERE list_contains(?, grade_id)",

@@ -8,13 +8,13 @@ from review_support import FULL, opts, synthetic_spans, write_roles
 
 from goldenloop import review
 from goldenloop.access.roles import PermissionDenied
-from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.sampling import Uniform, create_queue, make_frame
 
 
 @pytest.fixture
 def queue(store):
     synthetic_spans(store, 200, seed=3)
-    return create_queue(store, opts(), Frame(), Uniform(6), seed=2)
+    return create_queue(store, opts(), make_frame(), Uniform(6), seed=2)
 
 
 def _outside(store, queue_id, k=1):

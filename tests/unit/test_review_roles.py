@@ -9,7 +9,7 @@ from review_support import opts, write_roles
 from goldenloop import review
 from goldenloop.access import roles
 from goldenloop.access.roles import Action, PermissionDenied, RolesError
-from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.sampling import Uniform, create_queue, make_frame
 
 demo_template, demo_store = rs.demo_template, rs.demo_store  # shared fixtures
 
@@ -27,8 +27,8 @@ def test_roles_file_separates_leads_and_reviewers(demo_store):
     assert r.role_of("Chloe D") is roles.Role.REVIEWER
     assert r.role_of("mallory") is None
     with pytest.raises(PermissionDenied, match="ben may not create queue"):
-        create_queue(demo_store, opts(by="ben"), Frame(), Uniform(5), seed=1)
-    q = create_queue(demo_store, opts(by="ana"), Frame(), Uniform(5), seed=1)
+        create_queue(demo_store, opts(by="ben"), make_frame(), Uniform(5), seed=1)
+    q = create_queue(demo_store, opts(by="ana"), make_frame(), Uniform(5), seed=1)
     assert review.next_item(demo_store, q.queue_id, "ben") is not None
     with pytest.raises(PermissionDenied, match="mallory may not grade"):
         review.next_item(demo_store, q.queue_id, "mallory")

@@ -12,7 +12,7 @@ from review_support import opts
 
 from goldenloop.access import roles
 from goldenloop.access.roles import Action, PermissionDenied
-from goldenloop.sampling import Frame, Uniform, create_queue
+from goldenloop.sampling import Uniform, create_queue, make_frame
 from goldenloop.store import audit
 
 demo_template, demo_store = rs.demo_template, rs.demo_store  # shared fixtures
@@ -63,14 +63,14 @@ def test_first_users_at_the_same_moment_make_one_lead(tmp_path):
 
 
 def test_first_lead_action_names_the_lead_and_is_audited(demo_store):
-    q = create_queue(demo_store, opts(by="Dana"), Frame(), Uniform(5), seed=1)
+    q = create_queue(demo_store, opts(by="Dana"), make_frame(), Uniform(5), seed=1)
     assert q.queue_id
     assert roles.load(demo_store.path.parent).leads == {"dana"}
     log = audit.entries(demo_store, action="roles.bootstrap")
     assert list(log["actor"]) == ["dana"]
     # the second name is a reviewer now, refused a lead's work by the library
     with pytest.raises(PermissionDenied, match="eve may not create queue"):
-        create_queue(demo_store, opts(by="eve"), Frame(), Uniform(5), seed=2)
+        create_queue(demo_store, opts(by="eve"), make_frame(), Uniform(5), seed=2)
     denied = audit.entries(demo_store, action="access.denied")
     assert list(zip(denied["actor"], denied["target"], strict=True)) == [("eve", "create_queue")]
 

@@ -20,7 +20,10 @@ from goldenloop.anomalies import series_sql as sql
 from goldenloop.anomalies.catalogue import BY_NAME
 from goldenloop.anomalies.measures import Matrix, effect, to_natural
 from goldenloop.anomalies.records import SEVERITY_NAMES, Finding
+from goldenloop.metrics import REQUEST_KIND
 from goldenloop.store import Store
+from goldenloop.store.span_filter import SpanFilter
+from goldenloop.store.span_filter import where as span_where
 
 MIN_HISTORY = timedelta(days=3)  # before this much history, nothing is "new"
 MIN_VERSION_REQUESTS = 30
@@ -63,23 +66,23 @@ def _previous(store: Store, app: str, dim: str, value: str, first: datetime) -> 
     """The version the new one replaced: of the app's versions in the days before ``first``,
     the one whose share of requests fell most in the days after (not simply the busiest:
     an app may run two models side by side)."""
+    around = SpanFilter(start=first - COMPARE_SPAN, end=first + COMPARE_SPAN, apps=(app,),
+                        kinds=(REQUEST_KIND,))
+    where, params = span_where(around)
     rows = store.rows(
         f"""WITH v AS (
                 SELECT s.{dim} AS version,
                        count(*) FILTER (WHERE s.start_time < $first) AS before,
                        count(*) FILTER (WHERE s.start_time >= $first) AS after
                 FROM spans s
-                WHERE s.app = $app AND s.kind = 'llm' AND {sql.production()}
-                  AND s.{dim} IS NOT NULL
-                  AND s.start_time >= $lo AND s.start_time < $hi
+                WHERE {where} AND s.{dim} IS NOT NULL
                 GROUP BY ALL
             )
             SELECT version FROM v WHERE before > 0 AND version <> $value
             ORDER BY before / sum(before) OVER () - after / greatest(sum(after) OVER (), 1) DESC,
                      before DESC
             LIMIT 1""",
-        {"app": app, "value": value, "first": first, "lo": first - COMPARE_SPAN,
-         "hi": first + COMPARE_SPAN})
+        {**params, "value": value, "first": first})
     return rows[0][0] if rows else None
 
 

@@ -5,6 +5,7 @@ of an anomaly with its baseline band, and a by-hand review queue of an anomaly's
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,11 +16,13 @@ from goldenloop.anomalies import series_sql as sql
 from goldenloop.anomalies import stats as st
 from goldenloop.anomalies.catalogue import BY_NAME
 from goldenloop.anomalies.records import Anomaly, Finding, get_anomaly
-from goldenloop.metrics import OFFENSIVE_THRESHOLD, where_clause
+from goldenloop.metrics import OFFENSIVE_THRESHOLD, REQUEST_KIND
 from goldenloop.store import Store
+from goldenloop.store.span_columns import JUDGE_APP
+from goldenloop.store.span_filter import SpanFilter
+from goldenloop.store.span_filter import where as span_where
 
 EXAMPLES = 20
-_TOOLS = "s.kind IN ('tool', 'retrieval')"
 # metric: (extra join, condition, order, why) — which spans show a change of that metric.
 _UP: dict[str, tuple[str, str, str, str]] = {
     "latency": ("", "TRUE", "s.latency_ms DESC", "among the slowest"),
@@ -72,19 +75,22 @@ def _rule(metric: str, direction: str) -> tuple[str, str, str, str]:
 
 
 def _series_where(app: str, dimension: str | None, value: str | None, metric: str,
-                  kind: str) -> tuple[str, list[Any]]:
-    tool = metric.startswith("tool_")
-    parts = ["s.app = ?", sql.production(), _TOOLS if tool else "s.kind = 'llm'"]
-    params: list[Any] = [app]
-    if dimension in ("model_version", "prompt_version"):
-        parts.append(f"s.{dimension} = ?")
-        params.append(value)
-    elif dimension == "component":
-        parts.append("s.name = ?")
-        params.append(value)
+                  start: datetime, end: datetime) -> tuple[str, dict[str, Any]]:
+    """The spans of the anomaly's series in its window, on alias ``s``: the one span filter
+    (production spans of the app and kind, the version when the series is one) and what the
+    filter has no field for (a component's span name, an error kind)."""
+    kinds = sql.TOOL_KINDS if metric.startswith("tool_") else (REQUEST_KIND,)
+    version = {dimension: (value,)} if dimension in ("model_version", "prompt_version") else {}
+    f = SpanFilter(start=start, end=end, apps=(app,), kinds=kinds,
+                   **{f"{k}s": v for k, v in version.items()})
+    where, params = span_where(f)
+    parts = [where, f"s.app <> '{JUDGE_APP}'"]
+    if dimension == "component":
+        parts.append("s.name = $component")
+        params["component"] = value
     elif dimension == "error_type":
-        parts.append("coalesce(s.error_type, s.status) = ?")
-        params.append(value)
+        parts.append("coalesce(s.error_type, s.status) = $error_kind")
+        params["error_kind"] = value
     return " AND ".join(parts), params
 
 
@@ -93,14 +99,14 @@ def find_examples(store: Store, metric: str, app: str, dimension: str | None,
                   end: datetime, limit: int = EXAMPLES) -> list[int]:
     """Keys of the spans that best show the change, most telling first."""
     join, cond, order, _ = _rule(metric, direction)
-    where, params = _series_where(app, dimension, value, metric, kind)
+    where, params = _series_where(app, dimension, value, metric, start, end)
     if dimension == "component" and kind == "new_failure":
         cond = "s.status <> 'ok'"
     rows = store.rows(
         f"""SELECT s.span_key FROM spans s {join}
-            WHERE {where} AND {cond} AND s.start_time >= ? AND s.start_time < ?
+            WHERE {where} AND {cond}
             ORDER BY {order} LIMIT {int(limit)}""",
-        [*params, start, end])
+        params)
     return list(dict.fromkeys(int(r[0]) for r in rows))
 
 
@@ -127,15 +133,15 @@ def example_spans(store: Store, anomaly: Anomaly | int, limit: int = EXAMPLES) -
     return df
 
 
-def outlier_spans(store: Store, span_filter_like, limit: int = 50) -> pd.DataFrame:
+def outlier_spans(store: Store, f: SpanFilter, limit: int = 50) -> pd.DataFrame:
     """LLM spans with extreme latency or output tokens for their app and model version in
     the filter's range, outside the app's detected spikes and dips (robust z of the log
     value, at least 4): material for sampling and labelling, not anomaly records."""
-    where, params = where_clause(span_filter_like)
+    where, params = span_where(replace(f, kinds=(REQUEST_KIND,)))
     return store.df(
         f"""WITH f AS (
                 SELECT s.* FROM spans s
-                WHERE s.kind = 'llm' AND {sql.production()} AND {where}
+                WHERE {sql.production()} AND {where}
                   AND NOT EXISTS (  -- normal times: outside the app's spikes and dips
                       SELECT 1 FROM anomalies a
                       WHERE a.app = s.app AND a.kind IN ('spike', 'dip')

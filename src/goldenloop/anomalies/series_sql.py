@@ -17,6 +17,8 @@ import pandas as pd
 from goldenloop.metrics import OFFENSIVE_THRESHOLD, REQUEST_KIND, UNSET_GROUP
 from goldenloop.store import Store
 from goldenloop.store.span_columns import JUDGE_APP, production_sql
+from goldenloop.store.span_filter import SpanFilter
+from goldenloop.store.span_filter import where as span_where
 
 HOUR_US = 3_600_000_000
 DAY_US = 24 * HOUR_US
@@ -55,8 +57,16 @@ _KEYS = ["b", "app", "dimension", "value"]
 _SPAN_COLUMNS = f"""{bucket()} AS b, s.app,
                     coalesce(s.model_version, '{UNSET_GROUP}') AS mv,
                     coalesce(s.prompt_version, '{UNSET_GROUP}') AS pv"""
-_IN_RANGE = "s.start_time >= $start AND s.start_time < $end AND ($app IS NULL OR s.app = $app)"
-_REQUESTS = f"s.kind = '{REQUEST_KIND}' AND {production()} AND {_IN_RANGE}"
+_NAMED_APP = f"s.app IS NOT NULL AND s.app <> '{JUDGE_APP}'"
+
+
+def _spans(start: datetime | None, end: datetime, app: str | None = None,
+           kinds: tuple[str, ...] = (REQUEST_KIND,)) -> tuple[str, dict]:
+    """The spans a series reads, on alias ``s``: the one span filter (production spans of
+    ``kinds`` started in [start, end), of ``app`` when given) and a named monitored app."""
+    where, params = span_where(SpanFilter(start=start, end=end, apps=(app,) if app else (),
+                                          kinds=kinds))
+    return f"{where} AND {_NAMED_APP}", params
 
 
 def request_buckets(store: Store, start: datetime, end: datetime,
@@ -69,13 +79,13 @@ def request_buckets(store: Store, start: datetime, end: datetime,
     spans alone; signals and feedback are joined, summed at the finest level (hour x app x
     model version x prompt version) and only then rolled up, which costs a third of joining
     them into the quantile scan. ``app``: one app only (a chart of one anomaly)."""
-    params = {"start": start, "end": end, "app": app}
+    requests, params = _spans(start, end, app)
     core = store.df(
         f"""WITH base AS (
                 SELECT {_SPAN_COLUMNS}, s.status, s.latency_ms, s.ttft_ms, s.cost_usd,
                        CASE WHEN s.status = 'ok' THEN s.input_tokens END AS in_tok,
                        CASE WHEN s.status = 'ok' THEN s.output_tokens END AS out_tok
-                FROM spans s WHERE {_REQUESTS}
+                FROM spans s WHERE {requests}
             )
             SELECT * EXCLUDE (lat, ttft), lat[1] AS lat_p50, lat[2] AS lat_p95,
                    lat[3] AS lat_p99, ttft[1] AS ttft_p50, ttft[2] AS ttft_p95 FROM (
@@ -108,7 +118,7 @@ def request_buckets(store: Store, start: datetime, end: datetime,
                        count(g.output_sentiment) AS out_sent_n,
                        count_if(g.refusal) AS refusal_k, count(g.refusal) AS refusal_n
                 FROM signals g JOIN spans s ON s.span_key = g.span_key
-                WHERE {_REQUESTS} GROUP BY ALL
+                WHERE {requests} GROUP BY ALL
             )
             SELECT b, app, {_dims('mv', 'pv')},
                    sum(user_off_k) AS user_off_k, sum(user_off_n) AS user_off_n,
@@ -126,7 +136,7 @@ def request_buckets(store: Store, start: datetime, end: datetime,
             ), f AS (
                 SELECT {_SPAN_COLUMNS}, sum(fb.thumbs) AS thumbs, sum(fb.down) AS down
                 FROM fb JOIN spans s ON s.span_key = fb.span_key
-                WHERE {_REQUESTS} GROUP BY ALL
+                WHERE {requests} GROUP BY ALL
             )
             SELECT b, app, {_dims('mv', 'pv')}, sum(thumbs) AS thumbs, sum(down) AS down
             FROM f GROUP BY GROUPING SETS ((b, app), (b, app, mv), (b, app, pv))""",
@@ -151,7 +161,7 @@ def tool_buckets(store: Store, start: datetime, end: datetime,
                  app: str | None = None) -> pd.DataFrame:
     """Per hour, app and (all tool/retrieval spans | one component by span name): how many,
     how many failed, latency p50 and p95."""
-    kinds = ", ".join(f"'{k}'" for k in TOOL_KINDS)
+    tools, params = _spans(start, end, app, TOOL_KINDS)
     return store.df(
         f"""SELECT * EXCLUDE (tool_lat), tool_lat[1] AS tool_lat_p50,
                    tool_lat[2] AS tool_lat_p95 FROM (
@@ -161,9 +171,9 @@ def tool_buckets(store: Store, start: datetime, end: datetime,
                    count(*) AS tool_n, count_if(s.status <> 'ok') AS tool_fail,
                    quantile_cont(s.latency_ms, [0.5, 0.95]) AS tool_lat
             FROM spans s
-            WHERE s.kind IN ({kinds}) AND {production()} AND {_IN_RANGE}
+            WHERE {tools}
             GROUP BY GROUPING SETS ((b, s.app), (b, s.app, s.name)))""",
-        {"start": start, "end": end, "app": app},
+        params,
     )
 
 
@@ -172,6 +182,7 @@ def session_buckets(store: Store, start: datetime, end: datetime, settled: datet
     """Per hour of a session's first request and app: sessions, their turns (LLM calls) and
     how many ended on a failed request. Sessions still active after ``settled`` may go on, so
     they are left out."""
+    requests, params = _spans(start, end, app)
     return store.df(
         # A turn is counted as an LLM call: chat apps make one per turn, and counting distinct
         # traces per session costs eight times as much (a change shows either way).
@@ -180,7 +191,7 @@ def session_buckets(store: Store, start: datetime, end: datetime, settled: datet
                        max(s.start_time) AS last_at, count(*) AS turns,
                        arg_max(s.status, s.start_time) <> 'ok' AS dropped
                 FROM spans s
-                WHERE {_REQUESTS} AND s.session_id IS NOT NULL
+                WHERE {requests} AND s.session_id IS NOT NULL
                 GROUP BY s.app, hash(s.session_id)
             )
             SELECT {bucket('p', HOUR_US).replace('p.start_time', 'p.first_at')} AS b, app,
@@ -189,7 +200,7 @@ def session_buckets(store: Store, start: datetime, end: datetime, settled: datet
                    count_if(dropped) AS dropped
             FROM per_session p WHERE last_at < $settled
             GROUP BY ALL""",
-        {"start": start, "end": end, "settled": settled, "app": app},
+        {**params, "settled": settled},
     )
 
 
@@ -209,6 +220,7 @@ def grade_buckets(store: Store, start: datetime, end: datetime,
     several times counts once, with its mean), the mean grade and its variance."""
     from goldenloop.store.shared_sql import CHOSEN_JUDGES
 
+    graded, params = _spans(start, end, app, ())
     return store.df(
         f"""WITH per_span AS (
                 SELECT g.span_key, avg(g.value_number) AS v
@@ -222,12 +234,12 @@ def grade_buckets(store: Store, start: datetime, end: datetime,
                        coalesce(s.model_version, '{UNSET_GROUP}') AS mv,
                        coalesce(s.prompt_version, '{UNSET_GROUP}') AS pv, p.v
                 FROM per_span p JOIN spans s ON s.span_key = p.span_key
-                WHERE {production()} AND {_IN_RANGE}
+                WHERE {graded}
             )
             SELECT b, app, {_dims('mv', 'pv')}, count(*) AS graded, avg(v) AS grade_mean,
                    var_samp(v) AS grade_var
             FROM base GROUP BY GROUPING SETS ((b, app), (b, app, mv), (b, app, pv))""",
-        {"start": start, "end": end, "app": app, "judge_versions": counted_judges(store)},
+        {**params, "judge_versions": counted_judges(store)},
     )
 
 
@@ -237,6 +249,7 @@ def failure_kinds(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
     before ``start`` and from ``start`` on. Components are tool/retrieval span names; LLM
     calls have component NULL."""
     kinds = ", ".join(f"'{k}'" for k in TOOL_KINDS)
+    failed, params = _spans(None, end, None, (REQUEST_KIND, *TOOL_KINDS))
     return store.df(
         f"""WITH f AS (
                 SELECT s.app, CASE WHEN s.kind IN ({kinds}) THEN coalesce(s.name, '{UNSET_GROUP}')
@@ -249,9 +262,7 @@ def failure_kinds(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
                            '[0-9]+(\\.[0-9]+)?', '#', 'g'), 120), ': ') AS failure,
                        s.start_time, s.span_key
                 FROM spans s
-                WHERE s.status IS NOT NULL AND s.status NOT IN ('ok', 'empty')
-                  AND (s.kind = '{REQUEST_KIND}' OR s.kind IN ({kinds})) AND {production()}
-                  AND s.start_time < $end
+                WHERE s.status IS NOT NULL AND s.status NOT IN ('ok', 'empty') AND {failed}
             )
             SELECT app, component, error_kind, failure, min(start_time) AS first_seen,
                    max(start_time) AS last_seen,
@@ -259,19 +270,19 @@ def failure_kinds(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
                    count(*) FILTER (WHERE start_time >= $start) AS since,
                    list(span_key ORDER BY start_time DESC)[1:20] AS recent_keys
             FROM f GROUP BY ALL""",
-        {"start": start, "end": end},
+        {**params, "start": start},
     )
 
 
 def version_first_seen(store: Store, end: datetime) -> pd.DataFrame:
     """Per app, model version and prompt version: first and last request and how many, and
     the app's first request (a version there from the start did not appear)."""
+    requests, params = _spans(None, end)
     return store.df(
         f"""SELECT app, {_dims('mv', 'pv')}, min(start_time) AS first_seen,
                    max(start_time) AS last_seen, count(*) AS requests
             FROM (SELECT s.app, s.start_time, s.model_version AS mv, s.prompt_version AS pv
-                  FROM spans s WHERE s.kind = '{REQUEST_KIND}' AND {production()}
-                    AND s.start_time < $end)
+                  FROM spans s WHERE {requests})
             GROUP BY GROUPING SETS ((app), (app, mv), (app, pv))""",
-        {"end": end},
+        params,
     )

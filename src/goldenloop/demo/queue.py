@@ -7,7 +7,7 @@ more of it on the Grade page, and get estimates over all eligible traffic (human
 prediction-powered) from the grades already there.
 
 - **Frame**: LLM spans with status ok that ended at least three hours before the history's
-  end (``grades.eligible``). The stored frame filter is its closest ``Frame`` (status ok,
+  end (``grades.eligible``). The stored frame filter is its closest span filter (status ok,
   LLM spans, started before that cutoff); the population size is the exact count of the
   eligible spans, and the description says the cutoff is on the end time.
 - **Design**: uniform, every item with inclusion probability ``n / N``. A simple random
@@ -42,7 +42,7 @@ from goldenloop.demo.grades import ELIGIBLE_BEFORE_END_US, DemoGrades
 from goldenloop.demo.incidents import from_us
 from goldenloop.review import records as review_sql
 from goldenloop.sampling import designs as D
-from goldenloop.sampling.frame import Frame
+from goldenloop.sampling.frame import frame_to_dict, make_frame
 from goldenloop.store.shared_sql import fetch1
 
 RUBRIC = "default"  # the packaged rubric the queue is graded under
@@ -102,7 +102,7 @@ def write_queue(cur: duckdb.DuckDBPyConnection, *, seed: int, truth: B.Truth, gr
         "reviewers_needed": pa.array([REVIEWERS_PER_ITEM] * n, pa.int32()),
         "position": pa.array(np.random.default_rng([seed, 41]).permutation(n), pa.int32()),
     })
-    frame = Frame(start=from_us(start_us), end=cutoff, statuses=("ok",))
+    frame = make_frame(start=from_us(start_us), end=cutoff, statuses=("ok",))
     design = {**D.to_dict(D.Uniform(n)), "seed": seed, "unit": "span", "probability": True,
               "expected_size": float(n),
               "drawn_as": "simple random sample without replacement of fixed size n; each "
@@ -110,7 +110,7 @@ def write_queue(cur: duckdb.DuckDBPyConnection, *, seed: int, truth: B.Truth, gr
               "frame_cutoff": "spans that ended (not started) before window_end"}
     qid = review_sql.insert_queue(
         cur, name=NAME, description=_description(n, population, cutoff), target_type="span",
-        frame=frame.to_dict(), window=(frame.start, frame.end), population=population,
+        frame=frame_to_dict(frame), window=(frame.start, frame.end), population=population,
         design=design, rubric_name=rubric_name, rubric_version=rubric_version,
         reviewers=REVIEWERS_PER_ITEM, created_by=CREATED_BY, now=cutoff)
     review_sql.insert_items(cur, qid, items, cutoff)

@@ -19,7 +19,8 @@ import pyarrow as pa
 
 from goldenloop.experiments import scoring
 from goldenloop.store import Store
-from goldenloop.store.span_columns import production_sql
+from goldenloop.store.span_filter import SpanFilter
+from goldenloop.store.span_filter import where as span_where
 
 LIVE_SCORERS = ("exact", "normalized", "contains", "token_f1", "rouge_l")
 MAX_SPANS = 20_000
@@ -49,10 +50,8 @@ def matches(store: Store, items: list[dict], since: datetime | None = None,
           "span_key": i.get("span_key")} for i in items if i.get("expected") is not None],
         schema=pa.schema([("item_key", pa.string()), ("input", pa.string()),
                           ("expected", pa.string()), ("span_key", pa.int64())]))
-    params: list = []
-    when = ""
-    if since is not None:
-        when, params = "AND s.start_time >= ?", [since]
+    # Answered production spans (since ``since``): the one span filter.
+    where, params = span_where(SpanFilter(start=since, statuses=("ok",)))
     cur = store.cursor()
     cur.register("_live_items", table)
     try:
@@ -63,8 +62,8 @@ def matches(store: Store, items: list[dict], since: datetime | None = None,
                    coalesce(s.model_version, s.model, '(unknown)') AS model_version,
                    s.output, i.item_key, i.expected
             FROM spans s JOIN items i ON {_norm('s.last_user_message')} = i.k
-            WHERE {production_sql('s')} AND s.status = 'ok' AND s.output IS NOT NULL
-              AND s.span_key IS DISTINCT FROM i.item_span AND i.k <> '' {when}
+            WHERE {where} AND s.output IS NOT NULL
+              AND s.span_key IS DISTINCT FROM i.item_span AND i.k <> ''
             ORDER BY s.start_time DESC LIMIT {int(limit)}""", params).df()
     finally:
         cur.unregister("_live_items")

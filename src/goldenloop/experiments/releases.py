@@ -17,7 +17,8 @@ import pandas as pd
 
 from goldenloop.errors import ExperimentError
 from goldenloop.store import Store
-from goldenloop.store.span_columns import production_sql
+from goldenloop.store.span_filter import SpanFilter
+from goldenloop.store.span_filter import where as span_where
 
 BY = ("model_version", "prompt_version")
 COLUMNS = ["run_id", "source", "suite", "target_name", "target_version", "dataset", "status",
@@ -37,9 +38,9 @@ def preceding_runs(store: Store, by: str, version: str, app: str | None = None,
     before its first production request (of ``app`` when given)."""
     if by not in BY:
         raise ExperimentError(f"a release is a model_version or a prompt_version, not {by!r}")
-    released = store.scalar(
-        f"""SELECT min(start_time) FROM spans s WHERE s.kind = 'llm' AND {production_sql('s')}
-            AND s.{by} = $v AND ($app IS NULL OR s.app = $app)""", {"v": version, "app": app})
+    production = SpanFilter(kinds=("llm",), apps=(app,) if app else (), **{f"{by}s": (version,)})
+    where, params = span_where(production)
+    released = store.scalar(f"SELECT min(s.start_time) FROM spans s WHERE {where}", params)
     if not store.scalar("SELECT count(*) FROM information_schema.tables "
                         "WHERE table_name = 'experiment_runs'"):
         return Preceding(released, pd.DataFrame(columns=COLUMNS), 0)

@@ -18,8 +18,9 @@ import pandas as pd
 
 from goldenloop.access import roles
 from goldenloop.agreement import fitness
+from goldenloop.errors import FilterError
 from goldenloop.golden import sql as golden_sql
-from goldenloop.golden.filters import FilterError, GoldenFilter, check_name
+from goldenloop.golden.filters import GoldenFilter, check_name
 from goldenloop.golden.versions import Version, latest_version, version_info
 from goldenloop.store import Store, audit
 
@@ -104,8 +105,8 @@ def _candidates(cur, f: GoldenFilter) -> str:
     """Materialise the candidate rows of ``f``, without their long texts, in a temporary
     table; return its name."""
     name = _temp_name()
-    cur.execute(f"CREATE TEMP TABLE {name} AS {golden_sql.candidates_sql(texts=False)}",
-                golden_sql.params(f))
+    sql, params = golden_sql.candidates(f, texts=False)
+    cur.execute(f"CREATE TEMP TABLE {name} AS {sql}", params)
     return name
 
 

@@ -2,7 +2,9 @@
 a graded answer "correct", grade thresholds, and filters over the graded targets.
 
 The filter is frozen and made of tuples, so the app can cache on it, and it round-trips
-through a plain dict, which each version stores with itself.
+through a plain dict, which each version stores with itself (flat, as versions always
+stored it). Its span part (apps, versions, tags, time range of the graded answer) is the
+one span filter, ``spans``, whose builder writes that part of the SQL.
 """
 
 from __future__ import annotations
@@ -13,15 +15,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from goldenloop.errors import GoldenloopError
+from goldenloop.errors import FilterError, GoldenloopError
+from goldenloop.store.span_filter import SpanFilter
 
 
 class GoldenError(GoldenloopError):
     """A golden dataset cannot be built, found, diffed or exported as asked."""
 
-
-class FilterError(GoldenError):
-    """A filter field has an unusable value."""
 
 
 # Sources of truth.
@@ -114,8 +114,18 @@ class GoldenFilter:
         if (self.min_value is not None and self.max_value is not None
                 and self.min_value > self.max_value):
             raise FilterError("min_value: above max_value")
-        if self.start and self.end and self.start >= self.end:
-            raise FilterError("start: not before end")
+        self.spans  # noqa: B018 - the span part's own checks (an empty time range)
+
+    @property
+    def spans(self) -> SpanFilter:
+        """The span part: the graded answer's app, model and prompt version, tags and time.
+        goldenloop's own spans are not left out (rows are chosen by their grades: a graded
+        canary answer counts), nor any kind (a trace or session is represented by its last
+        LLM span; an item has none, so any set span part leaves items out)."""
+        return SpanFilter(start=self.start, end=self.end, apps=self.apps,
+                          model_versions=self.model_versions,
+                          prompt_versions=self.prompt_versions, tags=self.tags,
+                          include_internal=True)
 
     @property
     def has_correct_rule(self) -> bool:

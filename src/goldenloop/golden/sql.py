@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from goldenloop.golden.filters import GoldenFilter
 from goldenloop.store.shared_sql import CHOSEN_JUDGES, HUMAN, JUDGE
+from goldenloop.store.span_filter import where
 
 if TYPE_CHECKING:
     from goldenloop.store.store import Store
@@ -207,12 +208,7 @@ rows AS (
     LEFT JOIN corr c ON c.tk = v.tk
     LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
     WHERE (len($queue_ids) = 0 OR v.tk IN (SELECT tk FROM in_queue))
-      AND (len($apps) = 0 OR list_contains($apps, x.app))
-      AND (len($model_versions) = 0 OR list_contains($model_versions, x.model_version))
-      AND (len($prompt_versions) = 0 OR list_contains($prompt_versions, x.prompt_version))
-      AND (len($tags) = 0 OR len(list_intersect(coalesce(x.tags, []), $tags)) > 0)
-      AND ($start IS NULL OR x.start_time >= $start)
-      AND ($end IS NULL OR x.start_time < $end)
+      AND {span_where}
 ),
 decided AS (
     SELECT *,
@@ -288,7 +284,7 @@ _TEXTS = {
 
 def with_texts_sql(narrow: str, also: tuple[str, ...] = ()) -> str:
     """The stored row's columns, ``reason`` and the columns ``also`` for the rows of
-    ``narrow`` (a parenthesised query or a table of ``candidates_sql(texts=False)`` rows): the
+    ``narrow`` (a parenthesised query or a table of ``candidates(f, texts=False)`` rows): the
     span's texts are joined here, for kept rows only; left-out rows get none (nothing reads
     them)."""
     cols = ", ".join([f"{_TEXTS[c]} AS {c}" if c in _TEXTS else f"n.{c}" for c in ROW_COLUMNS]
@@ -298,17 +294,20 @@ def with_texts_sql(narrow: str, also: tuple[str, ...] = ()) -> str:
                LEFT JOIN spans s ON s.span_key = CASE WHEN n.reason IS NULL THEN n.span_key END"""
 
 
-def candidates_sql(*, texts: bool = True) -> str:
-    """Every graded target the filter reaches: the row's columns and ``reason``. The selection
-    runs on narrow rows; with ``texts`` the long texts are joined at the end, for kept rows;
-    without, the rows carry ``with_texts_sql``'s inputs instead (the way to select first and
-    read texts only for the rows that need them)."""
-    sql = f"""WITH {_GRADES}, {_CONTEXT} {_ROWS}
+def candidates(f: GoldenFilter, *, texts: bool = True) -> tuple[str, dict[str, Any]]:
+    """Every graded target the filter reaches: the row's columns and ``reason``, and the
+    statement's parameters. The selection runs on narrow rows; with ``texts`` the long texts
+    are joined at the end, for kept rows; without, the rows carry ``with_texts_sql``'s inputs
+    instead (the way to select first and read texts only for the rows that need them). The
+    span part of the filter is the one span filter's condition on the graded answer ``x``."""
+    span_where, span_params = where(f.spans, "x", prefix="span_")
+    sql = f"""WITH {_GRADES}, {_CONTEXT} {_ROWS.replace("{span_where}", span_where)}
         SELECT {_NARROW_SELECT} FROM judged"""
     if texts:
         sql = with_texts_sql(f"({sql})")
     # Typed parameters: an empty list or a None would otherwise bind without a type.
-    return re.sub(r"\$(\w+)", lambda m: _TYPED.get(m.group(1), m.group(0)), sql)
+    return (re.sub(r"\$(\w+)", lambda m: _TYPED.get(m.group(1), m.group(0)), sql),
+            {**params(f), **span_params})
 
 
 def row_hash_sql(prefix: str = "") -> str:
@@ -320,11 +319,9 @@ def row_hash_sql(prefix: str = "") -> str:
 
 
 _TYPED = {
-    **{n: f"CAST(${n} AS VARCHAR[])" for n in ("correct_labels", "labels", "target_types", "apps",
-                                              "model_versions", "prompt_versions", "tags")},
+    **{n: f"CAST(${n} AS VARCHAR[])" for n in ("correct_labels", "labels", "target_types")},
     "queue_ids": "CAST($queue_ids AS BIGINT[])",
     **{n: f"CAST(${n} AS DOUBLE)" for n in ("correct_at", "min_value", "max_value")},
-    "start": "CAST($start AS TIMESTAMP)", "end": "CAST($end AS TIMESTAMP)",
     "rubric_name": "CAST($rubric_name AS VARCHAR)",
     "rubric_version": "CAST($rubric_version AS VARCHAR)",
 }
@@ -341,9 +338,7 @@ def params(f: GoldenFilter) -> dict[str, Any]:
         "min_value": None if f.min_value is None else float(f.min_value),
         "max_value": None if f.max_value is None else float(f.max_value),
         "labels": list(f.labels), "target_types": list(f.target_types),
-        "apps": list(f.apps), "model_versions": list(f.model_versions),
-        "prompt_versions": list(f.prompt_versions), "tags": list(f.tags),
-        "queue_ids": [int(q) for q in f.queue_ids], "start": f.start, "end": f.end,
+        "queue_ids": [int(q) for q in f.queue_ids],
     }
 
 

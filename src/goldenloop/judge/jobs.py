@@ -13,7 +13,7 @@ from typing import Any
 from goldenloop.judge import targets
 from goldenloop.judge.config import JudgeError, get
 from goldenloop.judge.run import RunOptions, RunResult, run
-from goldenloop.sampling import Frame
+from goldenloop.sampling import frame_from_dict
 from goldenloop.store import Store
 
 
@@ -29,7 +29,7 @@ def selection_of(store: Store, judge, params: dict[str, Any]) -> targets.Selecti
                                   params.get("inclusion_prob"))
     if params.get("frame") is not None:
         sample = params.get("sample")
-        return targets.from_filter(store, Frame.from_dict(params["frame"]),
+        return targets.from_filter(store, frame_from_dict(params["frame"]),
                                    sample=int(sample) if sample else None, seed=params.get("seed"))
     raise JudgeError("say what to judge: a queue, a filter (frame) or span keys")
 

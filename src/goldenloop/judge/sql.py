@@ -279,14 +279,14 @@ def comparisons(store: Store, ids: list[str]) -> list[dict[str, Any]]:
     return _dicts(cur)
 
 
-def frame_span_keys(store: Store, where: str, params: list, exclude_app: str = JUDGE_APP
+def frame_span_keys(store: Store, where: str, params: dict, exclude_app: str = JUDGE_APP
                     ) -> list[int]:
     """LLM spans matching a frame condition on alias ``s`` (never goldenloop's own calls)."""
     cur = store.cursor()
     cur.execute(f"""SELECT s.span_key FROM spans s
-                    WHERE {where} AND s.app IS DISTINCT FROM ? AND {production_sql("s")}
+                    WHERE {where} AND s.app IS DISTINCT FROM $exclude_app AND {production_sql("s")}
                       AND s.output IS NOT NULL
-                    ORDER BY s.span_key""", [*params, exclude_app])
+                    ORDER BY s.span_key""", {**params, "exclude_app": exclude_app})
     return [int(r[0]) for r in cur.fetchall()]
 
 

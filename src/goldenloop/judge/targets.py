@@ -12,8 +12,10 @@ import numpy as np
 
 from goldenloop.judge import sql as judge_sql
 from goldenloop.judge.config import JudgeError, LoadedJudge
-from goldenloop.sampling import Frame
+from goldenloop.sampling import frame_to_dict
 from goldenloop.store import Store
+from goldenloop.store.span_filter import SpanFilter
+from goldenloop.store.span_filter import where as span_where
 
 
 @dataclass
@@ -93,16 +95,16 @@ def from_comparisons(store: Store, comparison_ids: list[str]) -> Selection:
     return Selection("comparisons", {"comparison_ids": list(comparison_ids)}, targets)
 
 
-def from_filter(store: Store, frame: Frame, *, sample: int | None = None,
+def from_filter(store: Store, frame: SpanFilter, *, sample: int | None = None,
                 seed: int | None = None) -> Selection:
     """Every LLM span of ``frame``, or a simple random sample of ``sample`` of them
     (inclusion probability n/N for each)."""
-    where, params = frame.where("s")
+    where, params = span_where(frame, "s")
     keys = judge_sql.frame_span_keys(store, where, params)
     if not keys:
         raise JudgeError("the filter matches no answered spans: widen it")
     population = len(keys)
-    stored = {"frame": frame.to_dict()}
+    stored = {"frame": frame_to_dict(frame)}
     if sample is not None and sample < population:
         rng = np.random.default_rng(seed)
         keys = sorted(int(k) for k in rng.choice(keys, size=int(sample), replace=False))

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
 
 import pandas as pd
 
 from goldenloop.store.shared_sql import CHOSEN_JUDGES
 from goldenloop.store.span_columns import production_sql
+from goldenloop.store.span_filter import SpanFilter
+from goldenloop.store.span_filter import where as span_where
 from goldenloop.store.store import Store
 
 # What a chart may be split by: a name callers pass, and the column it reads.
@@ -35,49 +36,15 @@ OFFENSIVE_THRESHOLD = 0.5  # a text counts as offensive at this probability or a
 REQUEST_KIND = "llm"
 
 
-class FilterLike(Protocol):
-    start: datetime | None
-    end: datetime | None
-    apps: Sequence[str]
-    environments: Sequence[str]
-    model_versions: Sequence[str]
-    prompt_versions: Sequence[str]
-    tags: Sequence[str]
+# Readers take the one span filter; the name stays for the span store's ClickHouse twin.
+FilterLike = SpanFilter
 
 
-_LIST_FILTERS = (  # filter attribute, column; a span matches when its value is in the list
-    ("apps", "s.app"),
-    ("environments", "s.environment"),
-    ("model_versions", "s.model_version"),
-    ("prompt_versions", "s.prompt_version"),
-)
-
-
-def where_clause(f: FilterLike, *, with_time: bool = True) -> tuple[str, dict]:
-    """The filter as a SQL condition on spans aliased ``s``, and its named parameters.
-
-    Values within one filter are alternatives (any app of the list); filters combine with
-    AND. Tags match a span carrying any of the listed tags. goldenloop's own spans (judge
-    calls, experiments, canaries) are left out unless the filter's ``include_internal`` is
-    set. Other unset filters add nothing, so DuckDB's plan stays as simple as the bare query's.
-    """
-    parts: list[str] = [] if getattr(f, "include_internal", False) else [production_sql("s")]
-    params: dict = {}
-    if with_time and f.start is not None:
-        parts.append("s.start_time >= $start")
-        params["start"] = f.start
-    if with_time and f.end is not None:
-        parts.append("s.start_time < $end")
-        params["end"] = f.end
-    for name, column in _LIST_FILTERS:
-        values = list(getattr(f, name))
-        if values:
-            parts.append(f"list_contains(${name}, {column})")
-            params[name] = values
-    if f.tags:
-        parts.append("list_has_any(s.tags, $tags)")
-        params["tags"] = list(f.tags)
-    return " AND ".join(parts) or "TRUE", params
+def where_clause(f: SpanFilter, *, with_time: bool = True) -> tuple[str, dict]:
+    """The filter as a SQL condition on spans aliased ``s``, and its named parameters: the
+    one builder's (``store.span_filter.where``). Unset parts add nothing, so DuckDB's plan
+    stays as simple as the bare query's."""
+    return span_where(f, "s", with_time=with_time)
 
 
 def group_expr(split: str | None) -> str:

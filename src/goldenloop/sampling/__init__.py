@@ -22,18 +22,26 @@ from goldenloop.sampling.designs import (
     Stratified,
     Uniform,
 )
-from goldenloop.sampling.frame import Frame, SamplingError
+from goldenloop.sampling.frame import (
+    FRAME_KINDS,
+    SamplingError,
+    frame_from_dict,
+    frame_to_dict,
+    make_frame,
+)
 from goldenloop.sampling.queues import (
     QueueOptions,
     QueueSummary,
     add_to_queue,
     create_hand_queue,
     create_queue,
+    queue_frame,
 )
 
 __all__ = [
-    "DEFAULT_RISK_WEIGHTS", "RISK_SIGNALS", "Design", "Frame", "Output", "Pair", "QueueOptions",
-    "QueueSummary", "RiskRaised", "SamplingError", "Stratified", "Uniform", "add_to_queue",
-    "create_hand_queue", "create_pair_queue", "create_queue", "create_version_comparison",
-    "item_reference_pairs",
+    "DEFAULT_RISK_WEIGHTS", "FRAME_KINDS", "RISK_SIGNALS", "Design", "Output", "Pair",
+    "QueueOptions", "QueueSummary", "RiskRaised", "SamplingError", "Stratified", "Uniform",
+    "add_to_queue", "create_hand_queue", "create_pair_queue", "create_queue",
+    "create_version_comparison", "frame_from_dict", "frame_to_dict", "item_reference_pairs",
+    "make_frame", "queue_frame",
 ]

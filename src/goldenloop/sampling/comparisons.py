@@ -21,9 +21,11 @@ import pyarrow as pa
 from goldenloop.review import records as review_sql
 from goldenloop.sampling import designs as D
 from goldenloop.sampling import sql
-from goldenloop.sampling.frame import Frame, SamplingError
+from goldenloop.sampling.frame import SamplingError, frame_to_dict
 from goldenloop.sampling.queues import QueueOptions, QueueSummary, now, positions, prepare
 from goldenloop.store import Store, audit
+from goldenloop.store.span_filter import SpanFilter
+from goldenloop.store.span_filter import where as span_where
 
 
 @dataclass(frozen=True)
@@ -85,7 +87,7 @@ def _store(cur, qid: int, pairs: Sequence[Pair], probs: np.ndarray | None, strat
     return review_sql.insert_items(cur, qid, items, now())
 
 
-def create_version_comparison(store: Store, opts: QueueOptions, frame: Frame, version_a: str,
+def create_version_comparison(store: Store, opts: QueueOptions, frame: SpanFilter, version_a: str,
                               version_b: str, n: int, *, seed: int | None = None
                               ) -> QueueSummary:
     """Pairs of spans answering the same input (same app and messages) from ``version_a`` and
@@ -95,7 +97,7 @@ def create_version_comparison(store: Store, opts: QueueOptions, frame: Frame, ve
     opts = _pairwise_rubric(opts)
     who, rubric = prepare(store, opts)
     seed = secrets.randbits(63) if seed is None else int(seed)
-    where, params = frame.where("s")
+    where, params = span_where(frame, "s")
 
     def write(cur) -> QueueSummary:
         cands = sql.comparison_candidates(cur, where, params, version_a, version_b)
@@ -116,7 +118,7 @@ def create_version_comparison(store: Store, opts: QueueOptions, frame: Frame, ve
                   "expected_size": float(p.sum())}
         qid = review_sql.insert_queue(
             cur, name=opts.name.strip(), description=opts.description, target_type="comparison",
-            frame=frame.to_dict(), window=(frame.start, frame.end), population=cands.num_rows,
+            frame=frame_to_dict(frame), window=(frame.start, frame.end), population=cands.num_rows,
             design=stored, rubric_name=rubric.name, rubric_version=rubric.version,
             reviewers=opts.reviewers_per_item, created_by=who, now=now(),
             purpose=opts.purpose)

@@ -25,8 +25,10 @@ from goldenloop.agreement import fitness
 from goldenloop.review import records as review_sql
 from goldenloop.sampling import designs as D
 from goldenloop.sampling import sql
-from goldenloop.sampling.frame import Frame, SamplingError
+from goldenloop.sampling.frame import SamplingError, frame_from_dict, frame_to_dict
 from goldenloop.store import Store, audit
+from goldenloop.store.span_filter import SpanFilter
+from goldenloop.store.span_filter import where as span_where
 
 UNITS = ("span", "session")
 
@@ -92,7 +94,7 @@ def _reasons(signals: dict[str, np.ndarray], rows: np.ndarray) -> pa.Array:
                     pa.list_(pa.string()))
 
 
-def create_queue(store: Store, opts: QueueOptions, frame: Frame, design: D.Design, *,
+def create_queue(store: Store, opts: QueueOptions, frame: SpanFilter, design: D.Design, *,
                  unit: str = "span", seed: int | None = None) -> QueueSummary:
     """Draw a queue of spans (or sessions) from ``frame`` by ``design`` (Poisson sampling)."""
     D.check(design)
@@ -101,7 +103,7 @@ def create_queue(store: Store, opts: QueueOptions, frame: Frame, design: D.Desig
     who, rubric = prepare(store, opts)
     seed = secrets.randbits(63) if seed is None else int(seed)
     strata = design.by if isinstance(design, D.Stratified) else ("app", "model_version")
-    where, params = frame.where("s")
+    where, params = span_where(frame, "s")
     judge_keys = fitness.counted_keys(store, frame.judges)
 
     def write(cur) -> QueueSummary:
@@ -136,7 +138,7 @@ def create_queue(store: Store, opts: QueueOptions, frame: Frame, design: D.Desig
         t = now()
         qid = review_sql.insert_queue(
             cur, name=opts.name.strip(), description=opts.description, target_type=unit,
-            frame=frame.to_dict(), window=(frame.start, frame.end), population=units.num_rows,
+            frame=frame_to_dict(frame), window=(frame.start, frame.end), population=units.num_rows,
             design=stored, rubric_name=rubric.name, rubric_version=rubric.version,
             reviewers=opts.reviewers_per_item, created_by=who, now=t,
             purpose=opts.purpose)
@@ -149,7 +151,7 @@ def create_queue(store: Store, opts: QueueOptions, frame: Frame, design: D.Desig
 
 
 def create_hand_queue(store: Store, opts: QueueOptions, *, span_keys: list[int] | None = None,
-                      frame: Frame | None = None, unit: str = "span",
+                      frame: SpanFilter | None = None, unit: str = "span",
                       seed: int | None = None) -> QueueSummary:
     """A queue of chosen spans, or of every span (or session) of ``frame``: no inclusion
     probabilities, so it is marked non-probability and cannot be used for estimates."""
@@ -165,7 +167,7 @@ def create_hand_queue(store: Store, opts: QueueOptions, *, span_keys: list[int] 
         t = now()
         qid = review_sql.insert_queue(
             cur, name=opts.name.strip(), description=opts.description, target_type=unit,
-            frame=None if frame is None else frame.to_dict(),
+            frame=None if frame is None else frame_to_dict(frame),
             window=(None, None) if frame is None else (frame.start, frame.end), population=None,
             design=stored, rubric_name=rubric.name, rubric_version=rubric.version,
             reviewers=opts.reviewers_per_item, created_by=who, now=t,
@@ -177,7 +179,7 @@ def create_hand_queue(store: Store, opts: QueueOptions, *, span_keys: list[int] 
     return store.write(write)
 
 
-def _add_by_hand(cur, qid: int, unit: str, span_keys: list[int] | None, frame: Frame | None,
+def _add_by_hand(cur, qid: int, unit: str, span_keys: list[int] | None, frame: SpanFilter | None,
                  reviewers: int, rng: np.random.Generator) -> int:
     if span_keys is not None:
         keys = sorted({int(k) for k in span_keys})
@@ -188,7 +190,7 @@ def _add_by_hand(cur, qid: int, unit: str, span_keys: list[int] | None, frame: F
         ids = pa.array([str(k) for k in keys])
         span_col = pa.array(keys, pa.int64())
     else:
-        where, params = frame.where("s")
+        where, params = span_where(frame, "s")
         units = sql.frame_units(cur, unit, where, params, ("app", "model_version"))
         ids, span_col = units.column("target_id"), units.column("span_key")
     k = len(ids)
@@ -218,3 +220,10 @@ def add_to_queue(store: Store, queue_id: int, span_keys: list[int], added_by: st
         return added
 
     return store.write(write)
+
+
+def queue_frame(store: Store, queue_id: int) -> SpanFilter | None:
+    """The frame queue ``queue_id`` was drawn from (None: spans chosen by hand, or pairs).
+    Frames stored before spans had one filter read alike (``frame_from_dict``)."""
+    stored = review_sql.queue(store, queue_id)["frame_filter"]
+    return frame_from_dict(stored) if stored else None

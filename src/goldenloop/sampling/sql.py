@@ -58,7 +58,7 @@ judged AS (
                         AND c.rubric_version = g.rubric_version
     WHERE g.source = 'judge' AND g.target_type = 'span' AND g.span_key IS NOT NULL
       -- only judge versions that count (criterion|version keys; NULL: every version)
-      AND list_contains(coalesce(?::VARCHAR[], [{_JUDGE_KEY}]), {_JUDGE_KEY})
+      AND list_contains(coalesce($judge_keys::VARCHAR[], [{_JUDGE_KEY}]), {_JUDGE_KEY})
     GROUP BY g.span_key
 )"""
 
@@ -77,11 +77,12 @@ def _stratum(columns: tuple[str, ...], agg: bool) -> str:
     return "concat_ws(' / ', " + ", ".join(parts) + ")" if parts else "'all'"
 
 
-def frame_units(cur: duckdb.DuckDBPyConnection, unit: str, where: str, params: list,
+def frame_units(cur: duckdb.DuckDBPyConnection, unit: str, where: str, params: dict,
                 strata: tuple[str, ...], judge_keys: list[str] | None = None) -> pa.Table:
     """One row per unit of the frame: target_id, span_key, stratum and the risk signals.
     Judge signals come only from the judge versions ``judge_keys`` names, as
-    ``criterion|version`` (None: every version)."""
+    ``criterion|version`` (None: every version). ``where`` is the frame's condition on alias
+    ``s`` with its named ``params`` (``store.span_filter.where``)."""
     span_rows = f"""
         SELECT f.span_key, f.session_id, f.start_time, f.app, f.model_version,
                f.environment, f.prompt_version, {_SPAN_SIGNALS}
@@ -102,7 +103,7 @@ def frame_units(cur: duckdb.DuckDBPyConnection, unit: str, where: str, params: l
                          {_stratum(strata, True)} AS stratum, {flags}
                   FROM u f WHERE f.session_id IS NOT NULL
                   GROUP BY f.session_id ORDER BY f.session_id"""
-    return cur.sql(sql, params=[judge_keys, *params]).to_arrow_table()
+    return cur.sql(sql, params={**params, "judge_keys": judge_keys}).to_arrow_table()
 
 
 def existing_span_keys(cur: duckdb.DuckDBPyConnection, keys: list[int]) -> set[int]:
@@ -115,7 +116,7 @@ def existing_span_keys(cur: duckdb.DuckDBPyConnection, keys: list[int]) -> set[i
         cur.unregister("_keys_in")
 
 
-def comparison_candidates(cur: duckdb.DuckDBPyConnection, where: str, params: list,
+def comparison_candidates(cur: duckdb.DuckDBPyConnection, where: str, params: dict,
                           version_a: str, version_b: str) -> pa.Table:
     """One (A span, B span) pair per input answered by both model versions: same app and the
     same messages (else the same last user message). Of several spans per side, the latest."""
@@ -124,7 +125,7 @@ def comparison_candidates(cur: duckdb.DuckDBPyConnection, where: str, params: li
             SELECT s.span_key, s.app, s.model_version, s.start_time, s.output,
                    s.app || ':' || md5(coalesce(s.messages::VARCHAR, s.last_user_message)) AS input_key
             FROM spans s
-            WHERE {where} AND s.model_version IN (?, ?) AND s.output IS NOT NULL
+            WHERE {where} AND s.model_version IN ($version_a, $version_b) AND s.output IS NOT NULL
               AND coalesce(s.messages::VARCHAR, s.last_user_message) IS NOT NULL
         ),
         side AS (
@@ -133,9 +134,9 @@ def comparison_candidates(cur: duckdb.DuckDBPyConnection, where: str, params: li
         )
         SELECT a.input_key, a.span_key AS a_key, b.span_key AS b_key
         FROM side a JOIN side b ON a.input_key = b.input_key
-        WHERE a.model_version = ? AND b.model_version = ?
+        WHERE a.model_version = $version_a AND b.model_version = $version_b
         ORDER BY a.input_key"""
-    return cur.sql(sql, params=[*params, version_a, version_b, version_a, version_b]) \
+    return cur.sql(sql, params={**params, "version_a": version_a, "version_b": version_b}) \
         .to_arrow_table()
 
 
