@@ -4,51 +4,54 @@ store.
 Each part keeps its tables' migrations beside its own code (``review.schema``,
 ``judge.schema``, ...) and the store keeps only the runner, so the list has to be assembled
 here, above every feature: the store imports no feature, and no feature imports another's
-schema. ``open_store`` passes the list to ``Store``, which refuses to open a writable store
+schema. A feature's migration is named here by module and function and imported only when it
+is applied. ``open_store`` passes the list to ``Store``, which refuses to open a writable store
 without one (an unmigrated file would fail later with an obscure missing-table error), so
 every process — CLI, server, app, benchmarks, tests — migrates the same way.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
 import duckdb
 
-from goldenloop.agreement.schema import m008_agreement
-from goldenloop.alerts.schema import m010_alerts
-from goldenloop.anomalies.schema import m009_anomalies
-from goldenloop.argilla_sync.schema import m014_argilla, m016_argilla_golden
-from goldenloop.experiments.schema import m013_experiments
-from goldenloop.golden.schema import m007_golden
-from goldenloop.ingest.schema import m011_import_hardening
-from goldenloop.judge.schema import m006_judge
-from goldenloop.ops.schema import m015_operations
-from goldenloop.review.schema import m002_review, m005_review_workbench
 from goldenloop.store import migrations as runner
 from goldenloop.store.migrations import Migration
 from goldenloop.store.schema_core import m001_traces, m003_operations, m004_moderation_signals
 from goldenloop.store.schema_trust import m012_trusted_figures
 from goldenloop.store.store import Store
 
+
+def _feature(module: str, name: str) -> Migration:
+    """A feature's migration, imported when it is applied: opening an up-to-date store then
+    loads no feature (some pull in scipy or an HTTP client, seconds on a busy machine)."""
+    def apply(cur: duckdb.DuckDBPyConnection) -> None:
+        getattr(importlib.import_module(f"goldenloop.{module}"), name)(cur)
+
+    apply.__name__ = apply.__qualname__ = name
+    return apply
+
+
 MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (1, "traces", m001_traces),
-    (2, "review", m002_review),
+    (2, "review", _feature("review.schema", "m002_review")),
     (3, "operations", m003_operations),
     (4, "moderation_signals", m004_moderation_signals),
-    (5, "review_workbench", m005_review_workbench),
-    (6, "judge", m006_judge),
-    (7, "golden", m007_golden),
-    (8, "agreement", m008_agreement),
-    (9, "anomalies", m009_anomalies),
-    (10, "alerts", m010_alerts),
-    (11, "import_hardening", m011_import_hardening),
+    (5, "review_workbench", _feature("review.schema", "m005_review_workbench")),
+    (6, "judge", _feature("judge.schema", "m006_judge")),
+    (7, "golden", _feature("golden.schema", "m007_golden")),
+    (8, "agreement", _feature("agreement.schema", "m008_agreement")),
+    (9, "anomalies", _feature("anomalies.schema", "m009_anomalies")),
+    (10, "alerts", _feature("alerts.schema", "m010_alerts")),
+    (11, "import_hardening", _feature("ingest.schema", "m011_import_hardening")),
     (12, "trusted_figures", m012_trusted_figures),
-    (13, "experiments", m013_experiments),
-    (14, "argilla", m014_argilla),
-    (15, "operations_2", m015_operations),
-    (16, "argilla_golden", m016_argilla_golden),
+    (13, "experiments", _feature("experiments.schema", "m013_experiments")),
+    (14, "argilla", _feature("argilla_sync.schema", "m014_argilla")),
+    (15, "operations_2", _feature("ops.schema", "m015_operations")),
+    (16, "argilla_golden", _feature("argilla_sync.schema", "m016_argilla_golden")),
 )
 LATEST = MIGRATIONS[-1][0]
 
