@@ -28,6 +28,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import hostile_data
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -59,6 +60,10 @@ values = st.one_of(
                      "null", "true", "[1, 2]", '{"k": 1}', "a,b;c"]),
     st.dictionaries(texts, texts, max_size=2),
     st.lists(texts, max_size=3),
+    # What hostile or broken cells hold: quotes in every position, delimiters, line breaks,
+    # NUL, a byte-order mark inside a cell, markup and bidi overrides (tests/hostile_data.py).
+    st.sampled_from(['"', '""', 'a"b', '"a', 'a"', '"a"b', '\'', "a\tb", "a\nb", "a\r\nb", "\r",
+                     "\x00", "\ufeffx", "=1+1", hostile_data.hostile("cell"), hostile_data.BIDI]),
 )
 keys = st.one_of(st.sampled_from(FIELDS), st.sampled_from(ODD_KEYS))
 # Mostly good spans with a few changed or added keys, so the importer's every branch (good,
