@@ -52,6 +52,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (14, "argilla", _feature("argilla_sync.schema", "m014_argilla")),
     (15, "operations_2", _feature("ops.schema", "m015_operations")),
     (16, "argilla_golden", _feature("argilla_sync.schema", "m016_argilla_golden")),
+    (17, "queue_criteria", _feature("review.schema", "m017_queue_criteria")),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -180,7 +180,7 @@ def test_submitting_twice_supersedes_instead_of_double_counting(store, queue):
 
 
 @pytest.mark.parametrize(("answers", "message"), [
-    ({"tone": ["on-brand"]}, "correctness: required"),
+    ({"tone": ["on-brand"]}, "not answered: correctness, conciseness, safety;"),
     ({**FULL, "correctness": 7}, "outside the scale 1 to 5"),
     ({**FULL, "correctness": 3.5}, "whole-number levels"),
     ({**FULL, "tone": ["sarcastic"]}, "'sarcastic' is not one of"),

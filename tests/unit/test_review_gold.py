@@ -67,7 +67,7 @@ def test_gold_items_need_a_lead_known_answers_and_a_new_target(store, queue):
     (g,) = _outside(store, queue.queue_id)
     with pytest.raises(PermissionDenied):
         review.add_gold(store, queue.queue_id, "span", g, FULL, "ana")
-    with pytest.raises(review.GradeError, match="correctness: required"):
+    with pytest.raises(review.GradeError, match="not answered: correctness, conciseness, safety;"):
         review.add_gold(store, queue.queue_id, "span", g, {"tone": ["rude"]}, "lead")
     sampled = store.scalar("SELECT min(span_key) FROM queue_items WHERE queue_id = ?",
                            [queue.queue_id])

@@ -9,12 +9,14 @@ The grading screen's whole contract::
     review.submit(store, claim, {"correctness": 4, "tone": ["on-brand"]},
                   correction="...")                         # committed before returning
     review.skip(store, claim) / review.later(store, claim)
-    review.undo_last(store, queue_id, "ana")                # the item comes back
+    review.asked(store, claim)                              # the criteria this item asks
+    review.undo(store, queue_id, "ana")                     # the item comes back, with its picks
     review.queue_progress(store, queue_id); review.reviewer_progress(store, queue_id)
 """
 
 from goldenloop.errors import QueueNotFound
 from goldenloop.review.answers import Answer, GradeError
+from goldenloop.review.asking import Asked, answers_of, asked, disputed, set_criteria
 from goldenloop.review.claims import (
     DEFAULT_LOCK_SECONDS,
     Claim,
@@ -47,22 +49,26 @@ from goldenloop.review.progress import (
     queue_progress,
     reviewer_progress,
 )
-from goldenloop.review.queues import Queue, close_queue, get_queue, list_queues
+from goldenloop.review.queues import Queue, close_queue, get_queue, known_reviewers, list_queues
 from goldenloop.review.submit import (
     Submission,
+    Undone,
     is_adjudication,
     queue_rubric,
     submit,
     submit_and_next,
+    undo,
     undo_last,
 )
 
 __all__ = [
-    "DEFAULT_LOCK_SECONDS", "Answer", "Claim", "ClaimLost", "ComparisonPayload", "GradeError",
-    "GradingProgress", "ItemPayload", "Message", "Payload", "Queue", "QueueClosed",
-    "QueueNotFound", "QueueProgress", "SessionPayload", "SpanPayload", "Submission", "Turn",
-    "add_gold", "close_queue", "get_queue", "gold_accuracy", "grading_progress",
-    "is_adjudication", "later", "left_for", "list_queues", "next_item", "other_grades",
+    "DEFAULT_LOCK_SECONDS", "Answer", "Asked", "Claim", "ClaimLost", "ComparisonPayload",
+    "GradeError", "GradingProgress", "ItemPayload", "Message", "Payload", "Queue",
+    "QueueClosed", "QueueNotFound", "QueueProgress", "SessionPayload", "SpanPayload",
+    "Submission", "Turn", "Undone", "add_gold", "answers_of", "asked", "close_queue",
+    "disputed", "get_queue", "gold_accuracy", "grading_progress", "is_adjudication",
+    "known_reviewers", "later", "left_for", "list_queues", "next_item", "other_grades",
     "payload", "payload_for", "queue_progress", "queue_rubric", "release", "renew",
-    "reviewer_progress", "skip", "submit", "submit_and_next", "undo_last",
+    "reviewer_progress", "set_criteria", "skip", "submit", "submit_and_next", "undo",
+    "undo_last",
 ]

@@ -19,7 +19,12 @@ Value = float | int | str | bool | list[str] | tuple[str, ...] | None
 
 
 class GradeError(GoldenloopError):
-    """An answer that does not fit its criterion, or a required criterion left empty."""
+    """An answer that does not fit its criterion, or required criteria left empty
+    (``missing`` names them all, in the rubric's order)."""
+
+    def __init__(self, message: str, *, missing: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.missing = list(missing or [])
 
 
 @dataclass(frozen=True)

@@ -59,3 +59,11 @@ def close_queue(store: Store, queue_id: int, closed_by: str, *, reopen: bool = F
         audit.record(cur, who, "queue.reopen" if reopen else "queue.close", f"queue:{queue_id}")
 
     store.write(write)
+
+
+def known_reviewers(store: Store) -> list[str]:
+    """The names a reviewer can pick from: everyone named in ``roles.yaml`` and everyone who
+    has claimed or graded an item, sorted."""
+    found = roles.load(store.path.parent)
+    named = set(found.leads) | set(found.reviewers or ())
+    return sorted(named | set(review_sql.known_reviewers(store)))

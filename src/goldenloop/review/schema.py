@@ -1,5 +1,6 @@
 """Migrations of the review part: criteria, items, comparisons, grades, corrections, queues and
-queue items (2); claim history, late and undone grades, rubric documents (5).
+queue items (2); claim history, late and undone grades, rubric documents (5); the criteria a
+queue asks (17).
 
 Migration 2 came first and created ``grades`` and ``corrections`` with the review tables; they
 are core tables now (``goldenloop.store.grades`` writes them, ``live_grades`` defines what
@@ -179,3 +180,8 @@ def m005_review_workbench(cur: duckdb.DuckDBPyConnection) -> None:
             loaded_at TIMESTAMP
         )"""
     )
+
+
+def m017_queue_criteria(cur: duckdb.DuckDBPyConnection) -> None:
+    """The subset of its rubric's criteria a queue asks (NULL: every criterion)."""
+    cur.execute("ALTER TABLE queues ADD COLUMN criteria VARCHAR[]")

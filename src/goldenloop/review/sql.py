@@ -382,6 +382,32 @@ def insert_correction(cur: duckdb.DuckDBPyConnection, target: dict[str, Any], te
     return int(fetch1(cur)[0])
 
 
+def live_correction(cur: duckdb.DuckDBPyConnection, queue_item_id: int, author: str) -> str | None:
+    """The author's live corrected answer on an item, or None."""
+    cur.execute(
+        """SELECT corrected_output FROM live_corrections c
+           WHERE c.queue_item_id = ? AND c.author_id = ?
+           ORDER BY correction_id DESC LIMIT 1""", [queue_item_id, author])
+    row = fetch1(cur)
+    return row[0] if row else None
+
+
+def known_reviewers(store: Store) -> list[str]:
+    """Everyone who has claimed an item or made a human grade, by name."""
+    return [r for (r,) in store.rows(
+        """SELECT reviewer FROM queue_claims WHERE reviewer IS NOT NULL
+           UNION SELECT author_id FROM grades WHERE source = 'human' AND author_id IS NOT NULL
+           ORDER BY 1""")]
+
+
+def set_queue_criteria(cur: duckdb.DuckDBPyConnection, queue_id: int,
+                       criteria: list[str] | None) -> None:
+    cur.execute("UPDATE queues SET criteria = ? WHERE queue_id = ? RETURNING queue_id",
+                [criteria, queue_id])
+    if fetch1(cur) is None:
+        raise QueueNotFound(f"no queue {queue_id}")
+
+
 def set_queue_status(cur: duckdb.DuckDBPyConnection, queue_id: int, status: str) -> None:
     cur.execute("UPDATE queues SET status = ? WHERE queue_id = ? RETURNING queue_id",
                 [status, queue_id])

@@ -84,7 +84,12 @@ def target_grades(cur: duckdb.DuckDBPyConnection, target_type: str, target_id: s
     cur.execute(
         """SELECT g.source, g.author_id, g.criterion, g.value_number, g.value_label,
                   array_to_string(g.value_labels, ', ') AS value_labels, g.value_text,
-                  g.not_applicable, g.flagged, g.created_at
+                  g.not_applicable, g.flagged, g.created_at, g.grade_id,
+                  coalesce(g.is_adjudication, false) AS is_adjudication,
+                  -- a judge asked for JSON gives its reasoning in the answer, not a comment
+                  coalesce(g.comment, json_extract_string(g.raw, '$.explanation'),
+                           json_extract_string(g.raw, '$.reason'),
+                           json_extract_string(g.raw, '$.rationale')) AS reason
            FROM live_grades g
            WHERE ((g.target_type = ? AND g.target_id = ?) OR (? IS NOT NULL AND g.span_key = ?))
              AND NOT coalesce(g.is_gold, false)

@@ -14,13 +14,14 @@ Undo supersedes the reviewer's live grades on their last graded item with retrac
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from goldenloop import rubric as rubrics
 from goldenloop.access import roles
+from goldenloop.review import asking
 from goldenloop.review import sql as review_sql
 from goldenloop.review import sql_payload as payload_sql
 from goldenloop.review.answers import Answer, GradeError, Value, as_answer, value_columns
@@ -49,20 +50,33 @@ def is_adjudication(store: Store, queue_id: int) -> bool:
     return review_sql.queue(store, queue_id).get("purpose") == "adjudication"
 
 
-def check_answers(rubric: rubrics.Rubric, answers: Mapping[str, Answer | Value]
+def check_answers(rubric: rubrics.Rubric, answers: Mapping[str, Answer | Value],
+                  asked: Iterable[str] | None = None
                   ) -> dict[str, tuple[Answer, dict[str, Any]]]:
-    """Answers by criterion with their value columns; raises GradeError naming the criterion."""
+    """Answers by criterion with their value columns. ``asked`` (default: every criterion)
+    are the criteria the item asks; only those are accepted, and of those the rubric's
+    required ones must be answered. Raises GradeError naming every criterion at fault."""
+    asked = {c.name for c in rubric.criteria} if asked is None else set(asked)
     unknown = set(answers) - {c.name for c in rubric.criteria}
     if unknown:
         raise GradeError(f"the rubric has no criteria {', '.join(sorted(unknown))}")
-    out = {}
+    not_asked = [n for n in answers if n not in asked and not as_answer(answers[n]).empty]
+    if not_asked:
+        raise GradeError(f"not asked for this item: {', '.join(sorted(not_asked))}")
+    out, missing = {}, []
     for c in rubric.criteria:
+        if c.name not in asked:
+            continue
         a = as_answer(answers.get(c.name))
         if a.empty:
             if c.required:
-                raise GradeError(f"{c.name}: required; answer it or mark it not applicable")
+                missing.append(c.name)
             continue
         out[c.name] = (a, value_columns(c, a))
+    if missing:
+        raise GradeError(f"required and not answered: {', '.join(missing)}; answer "
+                         + ("it" if len(missing) == 1 else "each")
+                         + " or mark it not applicable", missing=missing)
     return out
 
 
@@ -116,7 +130,7 @@ def _prepared(store: Store, claim: Claim, answers: Mapping[str, Answer | Value],
     """(rubric, checked answers, adjudication queue?, queue open?) from one read of the queue."""
     q = review_sql.queue(store, claim.queue_id)
     rubric = rubrics.get(store, q["rubric_name"], q["rubric_version"])
-    checked = check_answers(rubric, answers)
+    checked = check_answers(rubric, answers, asking.asked_for(store, claim, rubric, q).criteria)
     if correction is not None and not rubric.corrected_answer.enabled:
         raise GradeError(f"rubric {rubric.name} asks for no corrected answer")
     if not checked and not (correction or "").strip():
@@ -173,18 +187,31 @@ def submit_and_next(store: Store, claim: Claim, answers: Mapping[str, Answer | V
     return store.write(write)
 
 
-def undo_last(store: Store, queue_id: int, reviewer: str, *,
-              lock_seconds: float = DEFAULT_LOCK_SECONDS) -> Claim | None:
-    """Retract the reviewer's last submission in a queue and give them the item back (None
-    when there is nothing to undo, or another reviewer now holds the item)."""
-    who = roles.require(store, reviewer, roles.Action.GRADE)
+@dataclass(frozen=True)
+class Undone:
+    """The item an undo handed back, with the answers and corrected answer it had."""
 
-    def write(cur) -> Claim | None:
+    claim: Claim
+    answers: dict[str, Answer]
+    correction: str | None
+
+
+def undo(store: Store, queue_id: int, reviewer: str, *,
+         lock_seconds: float = DEFAULT_LOCK_SECONDS) -> Undone | None:
+    """Retract the reviewer's last submission in a queue and give them the item back with
+    the answers it had (None when there is nothing to undo, or another reviewer now holds
+    the item)."""
+    who = roles.require(store, reviewer, roles.Action.GRADE)
+    q = review_sql.queue(store, queue_id)
+    rubric = rubrics.get(store, q["rubric_name"], q["rubric_version"])
+
+    def write(cur) -> Undone | None:
         now = utcnow()
         item_id = review_sql.last_graded_item(cur, queue_id, who)
         if item_id is None:
             return None
         old = [g for g in review_sql.live_grades(cur, item_id, who) if not g["is_gold"]]
+        correction = review_sql.live_correction(cur, item_id, who)
         review_sql.insert_human_grades(cur, retractions(old, set(), now))
         item = review_sql.item(cur, item_id)
         review_sql.insert_correction(cur, item, None, who, item_id, now, retract=True)
@@ -197,10 +224,18 @@ def undo_last(store: Store, queue_id: int, reviewer: str, *,
                      {"retracted": [g["grade_id"] for g in old]})
         claim = claim_item(cur, item_id, who, lock_seconds)
         review_sql.refresh_item(cur, item_id, now)
-        return claim
+        return None if claim is None else Undone(claim, asking.answers_of(rubric, old),
+                                                 correction)
 
     return store.write(write)
 
 
-__all__ = ["GradeError", "Submission", "check_answers", "is_adjudication", "queue_rubric",
-           "submit", "submit_and_next", "undo_last"]
+def undo_last(store: Store, queue_id: int, reviewer: str, *,
+              lock_seconds: float = DEFAULT_LOCK_SECONDS) -> Claim | None:
+    """``undo``, returning only the claim of the item handed back."""
+    done = undo(store, queue_id, reviewer, lock_seconds=lock_seconds)
+    return None if done is None else done.claim
+
+
+__all__ = ["GradeError", "Submission", "Undone", "check_answers", "is_adjudication",
+           "queue_rubric", "submit", "submit_and_next", "undo", "undo_last"]
