@@ -26,6 +26,7 @@ def test_a_lead_fixes_a_judge_in_the_browser(demo_template: Path, tmp_path: Path
                                               monkeypatch) -> None:
     db = tmp_path / "goldenloop.duckdb"
     shutil.copy(demo_template, db)
+    (db.parent / "roles.yaml").write_text("leads: [lead, ana]\n")  # ana edits in the browser
     with open_store(db) as store:
         q = create_queue(store, opts("demo sample"), make_frame(), Uniform(60), seed=5)
         for _ in range(30):

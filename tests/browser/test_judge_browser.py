@@ -28,6 +28,7 @@ def _score(text: str | None) -> int:
 
 def _prepare(db: Path) -> tuple[int, int]:
     """A demo queue of about 120 spans, 40 of them graded by a reviewer."""
+    (db.parent / "roles.yaml").write_text("leads: [lead, ana]\n")  # ana runs it in the browser
     with open_store(db) as store:
         q = create_queue(store, opts("demo sample"), make_frame(), Uniform(120), seed=5)
         for _ in range(40):
