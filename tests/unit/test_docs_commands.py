@@ -60,9 +60,10 @@ def _shell_commands(doc: Path) -> list[Use]:
     for block in FENCE.finditer(text):
         joined = block.group(1).replace("\\\n", " ")
         for i, line in enumerate(joined.splitlines()):
-            line = line.strip().removeprefix("$ ")
-            if line.startswith("goldenloop "):
-                found.append(Use(doc.name, _line_of(text, block.start(1)) + i, line))
+            for part in line.split("&&"):  # `pip install -e . && goldenloop serve`
+                part = part.strip().removeprefix("$ ")
+                if part.startswith("goldenloop ") or part == "goldenloop":
+                    found.append(Use(doc.name, _line_of(text, block.start(1)) + i, part))
     return found
 
 
@@ -152,6 +153,18 @@ def test_every_command_the_docs_use_answers_help() -> None:
         if result.exit_code != 0 or "Usage" not in result.output:
             failed.append(f"goldenloop {path} --help: exit {result.exit_code}\n{result.output}")
     assert not failed, "\n".join(failed)
+
+
+def test_ci_runs_the_readme_test_command_and_the_readme_starts_the_server() -> None:
+    """The README's two commands: CI (.ci/run) runs the second exactly; the first ends by
+    starting the server."""
+    text = (ROOT / "README.md").read_text()
+    section = text[text.index("## Two commands"):].split("\n## ", 1)[0]
+    first, second = [b.strip() for b in FENCE.findall(section)][:2]
+    assert first.endswith("&& goldenloop serve"), first
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert re.search(rf"^exec {re.escape(second)}( -q)?$", ci, re.M), (second, ci)
+    assert (ROOT / second.split()[1]).is_file()
 
 
 # ---- scripts and Python names ------------------------------------------------------------
