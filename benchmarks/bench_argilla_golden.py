@@ -61,11 +61,11 @@ def _bare(store, name: str):
 
     v = golden.get_version(store, "support", 1)
     rows = golden.rows(store, v)
-    rubric = GP._rubric(store, v, rows)
+    rubric = GP.rubric_of(store, v, rows)
     gid = store.scalar("SELECT dataset_id FROM golden_versions WHERE version_id = ?",
                        [v.version_id])
-    records = [rg.Record(id=GP.external_id(gid, r["row_key"]), fields=GP._fields(store, r),
-                         metadata=GP._metadata(r, v),
+    records = [rg.Record(id=GP.external_id(gid, r["row_key"]), fields=GP.record_fields(store, r),
+                         metadata=GP.record_metadata(r, v),
                          suggestions=[rg.Suggestion(question_name=S.CORRECTED,
                                                     value=r["expected_output"],
                                                     agent=GP.SUGGESTION_AGENT, type="human")])

@@ -29,11 +29,11 @@ from goldenloop.argilla_sync.pulling import (
     BATCH,
     Outcome,
     PullResult,
-    _entry,
-    _set_aside,
-    _shown,
     fetch,
+    ledger_entry,
     responses,
+    set_aside_outcome,
+    shown_order,
 )
 from goldenloop.golden.derive import derive_in
 from goldenloop.golden.versions import version_info
@@ -76,9 +76,9 @@ def _take(cur, link: dict[str, Any], rubric: rubrics.Rubric, criterion: str,
     try:
         checked, corrected = _checked(rubric, criterion, r, row["expected_output"])
     except (S.SetAside, GradeError) as exc:
-        return _set_aside(entry, r, exc)
+        return set_aside_outcome(entry, r, exc)
     previous = {g["criterion"]: g["grade_id"] for g in old}
-    rows = grade_rows(target, who, rubric, checked, _shown(cur, target), when, False, None,
+    rows = grade_rows(target, who, rubric, checked, shown_order(cur, target), when, False, None,
                       previous)
     ids = review_sql.insert_human_grades(cur, rows + _retractions(old, set(checked), when))
     if corrected:
@@ -96,10 +96,10 @@ def _write_batch(cur, link: dict[str, Any], rubric: rubrics.Rubric, criterion: s
     seen = sql_golden.answered(cur, link["link_id"], sorted({r["external_id"] for r in batch}))
     entries, outcomes, new, counts = [], [], [], []
     for r in batch:
-        row, entry = rows.get(r["row_key"]), {**_entry(link, r, now), "row_key": r["row_key"]}
+        row, entry = rows.get(r["row_key"]), {**ledger_entry(link, r, now), "row_key": r["row_key"]}
         entries.append(entry)
         if row is None:  # erased since the push (goldenloop forget): nothing to grade
-            outcomes.append(_set_aside(entry, r, GradeError("the golden row is no longer stored")))
+            outcomes.append(set_aside_outcome(entry, r, GradeError("the golden row is no longer stored")))
             continue
         if r["status"] != "submitted" or (r["external_id"], r["username"]) in seen:
             outcomes.append(_take(cur, link, rubric, criterion, row, r, entry))
@@ -107,10 +107,10 @@ def _write_batch(cur, link: dict[str, Any], rubric: rubrics.Rubric, criterion: s
         try:
             checked, corrected = _checked(rubric, criterion, r, row["expected_output"])
         except (S.SetAside, GradeError) as exc:
-            outcomes.append(_set_aside(entry, r, exc))
+            outcomes.append(set_aside_outcome(entry, r, exc))
             continue
         target = _target(row)
-        graded = grade_rows(target, r["username"], rubric, checked, _shown(cur, target),
+        graded = grade_rows(target, r["username"], rubric, checked, shown_order(cur, target),
                             r["updated_at"], False, None, {})
         if corrected:
             sql_golden.write_correction(cur, target, corrected, r["username"], r["updated_at"])

@@ -29,7 +29,7 @@ from goldenloop.access import roles
 from goldenloop.argilla_sync import settings as S
 from goldenloop.argilla_sync import sql, sql_golden
 from goldenloop.argilla_sync.connect import ArgillaSyncError, Endpoint, client, translated
-from goldenloop.argilla_sync.push import EMPTY, PushResult, _chat, _dataset, fields
+from goldenloop.argilla_sync.push import EMPTY, PushResult, chat, fields, open_dataset
 from goldenloop.errors import GoldenloopError
 from goldenloop.review import payload_for
 from goldenloop.store import Store, audit
@@ -59,7 +59,7 @@ def default_name(name: str) -> str:
     return f"goldenloop-golden-{safe.strip('-')}"[:100]
 
 
-def _rubric(store: Store, v: golden.Version, rows: pd.DataFrame) -> rubrics.Rubric:
+def rubric_of(store: Store, v: golden.Version, rows: pd.DataFrame) -> rubrics.Rubric:
     """The rubric version the golden set was graded with: the filter's, else its rows'
     commonest (a golden set is about one criterion of one rubric)."""
     name, version = v.filter.rubric_name, v.filter.rubric_version
@@ -89,10 +89,10 @@ def _row_fields(row: dict[str, Any]) -> dict[str, Any]:
             for m in messages]
     else:
         convo.append(("user", row.get("input")))
-    return {"conversation": _chat(convo), "output": row.get("output") or EMPTY}
+    return {"conversation": chat(convo), "output": row.get("output") or EMPTY}
 
 
-def _fields(store: Store, row: dict[str, Any]) -> dict[str, Any]:
+def record_fields(store: Store, row: dict[str, Any]) -> dict[str, Any]:
     try:
         out = fields(payload_for(store, row["target_type"], row["target_id"]))
     except (GoldenloopError, ArgillaSyncError):
@@ -100,7 +100,7 @@ def _fields(store: Store, row: dict[str, Any]) -> dict[str, Any]:
     return {**out, "expected_output": row.get("expected_output") or None}
 
 
-def _metadata(row: dict[str, Any], v: golden.Version) -> dict[str, Any]:
+def record_metadata(row: dict[str, Any], v: golden.Version) -> dict[str, Any]:
     meta = {"app": row.get("app"), "model_version": row.get("model_version"),
             "prompt_version": row.get("prompt_version"), "golden_version": f"v{v.version}",
             "label": row.get("label"), "agreement_level": row.get("agreement_level"),
@@ -126,7 +126,7 @@ def push_golden(store: Store, ref: str, *, pushed_by: str, dataset: str | None =
     name, number = parse_ref(ref)
     v = golden.get_version(store, name, number)
     rows = golden.rows(store, v)
-    rubric = _rubric(store, v, rows)
+    rubric = rubric_of(store, v, rows)
     ds_name = dataset or default_name(v.dataset)
     gid = int(store.scalar("SELECT dataset_id FROM golden_versions WHERE version_id = ?",
                            [v.version_id]))
@@ -135,14 +135,14 @@ def push_golden(store: Store, ref: str, *, pushed_by: str, dataset: str | None =
         expected = row.get("expected_output")
         sugg = [rg.Suggestion(question_name=S.CORRECTED, value=expected, agent=SUGGESTION_AGENT,
                               type="human")] if expected and expected.strip() else []
-        records.append(rg.Record(id=external_id(gid, row["row_key"]), fields=_fields(store, row),
-                                 metadata=_metadata(row, v), suggestions=sugg))
+        records.append(rg.Record(id=external_id(gid, row["row_key"]), fields=record_fields(store, row),
+                                 metadata=record_metadata(row, v), suggestions=sugg))
         keys.append(row["row_key"])
         n_sugg += len(sugg)
     url = endpoint.resolve()[0]
     with translated(url):
         cl = client(endpoint)
-        ds = _dataset(rg, cl, ds_name, workspace, rubric, reviewers,
+        ds = open_dataset(rg, cl, ds_name, workspace, rubric, reviewers,
                       only=v.filter.criterion, golden=True)
         if records:
             ds.records.log(records)

@@ -114,7 +114,7 @@ def responses(link: dict[str, Any], names: dict[str, str], records: list[dict[st
     return sorted(out, key=lambda r: (r["updated_at"], r["response_id"]))
 
 
-def _shown(cur, item: dict[str, Any]) -> str:
+def shown_order(cur, item: dict[str, Any]) -> str:
     if item["target_type"] != "comparison":
         return "AB"
     return (payload_sql.comparison(cur, item["target_id"]) or {}).get("shown_order") or "AB"
@@ -127,7 +127,7 @@ def _skip(cur, item: dict[str, Any], who: str, when: datetime) -> None:
                 [claim_id, item["queue_id"], item["queue_item_id"], who, when, when, when])
 
 
-def _entry(link: dict[str, Any], r: dict[str, Any], now: datetime) -> dict[str, Any]:
+def ledger_entry(link: dict[str, Any], r: dict[str, Any], now: datetime) -> dict[str, Any]:
     return {"link_id": link["link_id"], "external_id": r["external_id"],
             "queue_item_id": r.get("queue_item_id"), "username": r["username"],
             "response_id": r["response_id"], "response_updated_at": r["updated_at"],
@@ -143,7 +143,7 @@ def _checked(rubric: rubrics.Rubric, r: dict[str, Any]) -> tuple[dict, str | Non
     return checked, corrected
 
 
-def _set_aside(entry: dict[str, Any], r: dict[str, Any], exc: Exception) -> Outcome:
+def set_aside_outcome(entry: dict[str, Any], r: dict[str, Any], exc: Exception) -> Outcome:
     entry.update(outcome="set_aside", reason=str(exc),
                  raw_values=json.dumps(r["values"], default=str))
     return ("set_aside", f"{r['external_id']} by {r['username']}: {exc}", False)
@@ -166,9 +166,9 @@ def _take_change(cur, rubric: rubrics.Rubric, r: dict[str, Any], item: dict[str,
     try:
         checked, corrected = _checked(rubric, r)
     except (S.SetAside, GradeError) as exc:
-        return _set_aside(entry, r, exc)
+        return set_aside_outcome(entry, r, exc)
     previous = {g["criterion"]: g["grade_id"] for g in old}
-    rows = grade_rows(item, who, rubric, checked, _shown(cur, item), when, False, None, previous,
+    rows = grade_rows(item, who, rubric, checked, shown_order(cur, item), when, False, None, previous,
                       adjudication=adjudication)
     ids = review_sql.insert_human_grades(cur, rows + _retractions(old, set(checked), when))
     if corrected:
@@ -187,7 +187,7 @@ def _write_batch(cur, link: dict[str, Any], rubric: rubrics.Rubric, batch: list[
     items, live = sql.items(cur, ids), sql.live_authors(cur, ids)
     entries, outcomes, rows, counts, touched = [], [], [], [], set()
     for r in batch:
-        item, entry = items[r["queue_item_id"]], _entry(link, r, now)
+        item, entry = items[r["queue_item_id"]], ledger_entry(link, r, now)
         entries.append(entry)
         if r["status"] != "submitted" or (r["queue_item_id"], r["username"]) in live:
             outcomes.append(_take_change(cur, rubric, r, item, entry, now, link["adjudication"]))
@@ -195,9 +195,9 @@ def _write_batch(cur, link: dict[str, Any], rubric: rubrics.Rubric, batch: list[
         try:
             checked, corrected = _checked(rubric, r)
         except (S.SetAside, GradeError) as exc:
-            outcomes.append(_set_aside(entry, r, exc))
+            outcomes.append(set_aside_outcome(entry, r, exc))
             continue
-        new = grade_rows(item, r["username"], rubric, checked, _shown(cur, item),
+        new = grade_rows(item, r["username"], rubric, checked, shown_order(cur, item),
                          r["updated_at"], False, None, {}, adjudication=link["adjudication"])
         if corrected:
             review_sql.insert_correction(cur, item, corrected, r["username"],

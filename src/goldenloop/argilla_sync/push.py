@@ -53,7 +53,7 @@ def default_name(queue_id: int, queue_name: str) -> str:
     return f"goldenloop-q{queue_id}-{safe.strip('-')}"[:100]
 
 
-def _chat(messages: list[tuple[str, str | None]]) -> list[dict[str, str]]:
+def chat(messages: list[tuple[str, str | None]]) -> list[dict[str, str]]:
     return [{"role": r, "content": c} for r, c in messages if c]
 
 
@@ -64,17 +64,17 @@ def fields(p: Any) -> dict[str, Any]:
         convo.append(("user", p.user_message))
         extra = p.retrieved_context + p.tool_results
         context = json.dumps(extra, ensure_ascii=False, indent=1, default=str) if extra else None
-        return {"conversation": _chat(convo), "output": p.output or EMPTY, "context": context}
+        return {"conversation": chat(convo), "output": p.output or EMPTY, "context": context}
     if isinstance(p, SessionPayload):
         convo = []
         for t in p.turns:
             convo += [("user", t.user), ("assistant", t.assistant)]
-        return {"conversation": _chat(convo[:-1]), "output": p.turns[-1].assistant or EMPTY}
+        return {"conversation": chat(convo[:-1]), "output": p.turns[-1].assistant or EMPTY}
     if isinstance(p, ComparisonPayload):
-        return {"conversation": _chat([("user", p.input)]),
+        return {"conversation": chat([("user", p.input)]),
                 "output": f"A:\n{p.first or EMPTY}\n\nB:\n{p.second or EMPTY}"}
     if isinstance(p, ItemPayload):
-        return {"conversation": _chat([("user", p.input)]), "output": p.output or EMPTY}
+        return {"conversation": chat([("user", p.input)]), "output": p.output or EMPTY}
     raise ArgillaSyncError(f"cannot push a {type(p).__name__}")
 
 
@@ -109,7 +109,7 @@ def _suggestions(rg, rubric: rubrics.Rubric, grades: list[dict[str, Any]]) -> li
     return out
 
 
-def _dataset(rg, cl, name: str, workspace: str, rubric: rubrics.Rubric, reviewers: int,
+def open_dataset(rg, cl, name: str, workspace: str, rubric: rubrics.Rubric, reviewers: int,
              **kind: Any):
     """The named dataset, created with the rubric's settings (``kind``: see
     ``settings.settings``) when the workspace does not hold it yet."""
@@ -162,7 +162,7 @@ def push_queue(store: Store, queue_id: int, *, pushed_by: str, dataset: str | No
     url = endpoint.resolve()[0]
     with translated(url):
         cl = client(endpoint)
-        ds = _dataset(rg, cl, name, workspace, rubric, q.reviewers_per_item)
+        ds = open_dataset(rg, cl, name, workspace, rubric, q.reviewers_per_item)
         if records:
             ds.records.log(records)
         dataset_id = str(ds.id)
