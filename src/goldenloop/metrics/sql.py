@@ -36,7 +36,7 @@ OFFENSIVE_THRESHOLD = 0.5  # a text counts as offensive at this probability or a
 REQUEST_KIND = "llm"
 
 
-# Readers take the one span filter; the name stays for the span store's ClickHouse twin.
+# The name the span store's ClickHouse twin of the Monitor's query still uses.
 FilterLike = SpanFilter
 
 
@@ -83,7 +83,7 @@ _STATUS_COUNTS = """coalesce(count_if(s.status = 'error'), 0)::BIGINT AS errors,
                        coalesce(count_if(s.status = 'empty'), 0)::BIGINT AS empty"""
 
 
-def request_stats(store: Store, f: FilterLike, split: str | None, bucket_us: int,
+def request_stats(store: Store, f: SpanFilter, split: str | None, bucket_us: int,
                   ttft: bool = False) -> pd.DataFrame:
     """Per time bucket and group: requests, failures by status, exact latency percentiles,
     tokens per answered request, cost, and with ``ttft`` time-to-first-token percentiles.
@@ -117,7 +117,7 @@ def request_stats(store: Store, f: FilterLike, split: str | None, bucket_us: int
     )
 
 
-def request_totals(store: Store, f: FilterLike, split: str | None) -> pd.DataFrame:
+def request_totals(store: Store, f: SpanFilter, split: str | None) -> pd.DataFrame:
     """One row over the whole filter: requests, failures, latency percentiles, cost, the
     number of groups of ``split`` and the first and last request."""
     where, params = where_clause(f)
@@ -140,7 +140,7 @@ def request_totals(store: Store, f: FilterLike, split: str | None) -> pd.DataFra
     )
 
 
-def signals(store: Store, f: FilterLike, split: str | None, bucket_us: int) -> pd.DataFrame:
+def signals(store: Store, f: SpanFilter, split: str | None, bucket_us: int) -> pd.DataFrame:
     """Per time bucket and group, over spans with a signals row: how many, the share of user
     messages and of answers that are offensive, the mean sentiment of each, and for each of
     these four how many values it averages (``*_n``: a span without text has none)."""
@@ -173,7 +173,7 @@ GRADE_WEIGHTS = {
 }
 
 
-def correctness(store: Store, f: FilterLike, split: str | None, criterion: str,
+def correctness(store: Store, f: SpanFilter, split: str | None, criterion: str,
                 sources: Sequence[str], weights: str, bucket_us: int,
                 judge_versions: Sequence[str] | None = None) -> pd.DataFrame:
     """Per day (of the graded span's start), source and group: graded spans, the sum of their
@@ -227,7 +227,7 @@ def numeric_criteria(store: Store) -> pd.DataFrame:
     )
 
 
-def feedback(store: Store, f: FilterLike, split: str | None, bucket_us: int) -> pd.DataFrame:
+def feedback(store: Store, f: SpanFilter, split: str | None, bucket_us: int) -> pd.DataFrame:
     """Per time bucket and group of requests: how many, how many got end-user feedback, and
     thumbs given and thumbs down. Feedback counts on the span it names (its ``span_key``)."""
     where, params = where_clause(f)
@@ -248,7 +248,7 @@ def feedback(store: Store, f: FilterLike, split: str | None, bucket_us: int) -> 
     )
 
 
-def version_first_seen(store: Store, f: FilterLike) -> pd.DataFrame:
+def version_first_seen(store: Store, f: SpanFilter) -> pd.DataFrame:
     """Each model version that answered a request matching the filter (time range aside):
     its first and last request, how many, and the first request of any version, so callers
     can tell a version that appeared from one present since the data began."""

@@ -7,7 +7,7 @@ session of their own trace (and without a trace, alone).
 
 Sessions are numbered 0, 1, ... in the order of their key, in both statements, so row ``i``
 of ``session_sums`` is session ``i`` of ``request_latencies``. User values reach DuckDB as
-named parameters; the filter clause is ``metrics_sql.where_clause``.
+named parameters; the filter clause is the one span filter's (``store.span_filter.where``).
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from goldenloop.metrics.sql import (
     GRADE_WEIGHTS,
     OFFENSIVE_THRESHOLD,
     REQUEST_KIND,
-    FilterLike,
     where_clause,
 )
 from goldenloop.store.shared_sql import CHOSEN_JUDGES
+from goldenloop.store.span_filter import SpanFilter
+from goldenloop.store.span_filter import where as span_where
 from goldenloop.store.store import Store
 
 SESSION_KEY = "coalesce(s.session_id, 't:' || s.trace_id, 'k:' || CAST(s.span_key AS VARCHAR))"
@@ -81,7 +82,7 @@ def _requests_cte(where: str) -> str:
     )"""
 
 
-def session_sums(store: Store, f: FilterLike, criterion: str, weights: str = "inclusion",
+def session_sums(store: Store, f: SpanFilter, criterion: str, weights: str = "inclusion",
                  sources: Sequence[str] = ("human", "judge"),
                  judge_versions: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """One row per session of the requests matching ``f`` (in session number order): every
@@ -118,7 +119,7 @@ def session_sums(store: Store, f: FilterLike, criterion: str, weights: str = "in
     return {name: np.asarray(out[name], dtype=float) for name in SUMS}
 
 
-def request_latencies(store: Store, f: FilterLike, column: str) -> tuple[np.ndarray, np.ndarray]:
+def request_latencies(store: Store, f: SpanFilter, column: str) -> tuple[np.ndarray, np.ndarray]:
     """The ``column`` (``latency_ms`` or ``ttft_ms``) of every request matching ``f`` that has
     one, sorted ascending, and the number of each one's session."""
     if column not in ("latency_ms", "ttft_ms"):
@@ -138,11 +139,14 @@ def side_values(store: Store, app: str, column: str) -> pd.DataFrame:
     provider's snapshots share one), oldest first."""
     if column not in ("model_version", "prompt_version"):
         raise ValueError(f"not a version column: {column!r}")
+    # Every source, as this list always read: a version is listed once anything used it.
+    where, params = span_where(SpanFilter(apps=(app,), kinds=(REQUEST_KIND,),
+                                          include_internal=True))
     return store.df(
         f"""SELECT s.{column} AS value, count(*) AS requests, min(s.start_time) AS first_seen,
                    max(s.start_time) AS last_seen, mode(s.model) AS model
             FROM spans s
-            WHERE s.kind = '{REQUEST_KIND}' AND s.app = $app AND s.{column} IS NOT NULL
+            WHERE {where} AND s.{column} IS NOT NULL
             GROUP BY ALL ORDER BY first_seen, value""",
-        {"app": app},
+        params,
     )
