@@ -4,8 +4,9 @@
 * OpenID Connect: ``gate`` shows a sign-in screen until ``st.login`` has run; the ID token's
   e-mail (or subject) is the reviewer identity and nobody types a name.
 * Trusted proxy: the user the proxy's header names, only on a connection from the proxy.
-* Off: a name typed in the sidebar (an honour system), kept in the session and in the URL's
-  ``reviewer`` query parameter so a reload keeps it; the sidebar of every page says so.
+* Off: a name picked from the reviewers already known or typed in the sidebar (an honour
+  system), kept in the session and in the URL's ``reviewer`` query parameter so a reload
+  keeps it; the sidebar of every page says so.
 
 With no ``roles.yaml`` the first identity to arrive becomes the lead (the file is written
 naming them, audited) and the sidebar says how that lead was named.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import streamlit as st
 from streamlit import config as st_config
 
+from goldenloop import review
 from goldenloop.access import roles, signin
 from goldenloop.store import Store
 from goldenloop_app.untrusted import visible
@@ -56,7 +58,7 @@ def gate() -> signin.SignIn:
 
 def sidebar(store: Store, cfg: signin.SignIn) -> str | None:
     """Draw who is using the app and their role; the identity, or None (honour mode, no name)."""
-    who = _signed_in(cfg) if cfg.on else _typed()
+    who = _signed_in(cfg) if cfg.on else _typed(store)
     st.session_state[_WHO] = who
     if who is None:
         return None
@@ -98,7 +100,18 @@ def _from_proxy(cfg: signin.SignIn) -> str | None:
         return None
 
 
-def _typed() -> str | None:
+def _use_picked() -> None:
+    picked = st.session_state.get("gl_known_reviewer")
+    if picked:
+        st.session_state[KEY] = picked
+
+
+def _typed(store: Store) -> str | None:
+    known = review.known_reviewers(store)
+    if known:  # pick a known name (a callback fills the name box before it is drawn)
+        st.sidebar.selectbox("Pick a known reviewer", known, index=None, format_func=visible,
+                             key="gl_known_reviewer", on_change=_use_picked,
+                             placeholder="or type a new name below")
     raw = st.sidebar.text_input(
         "Your name", key=KEY, bind="query-params", placeholder="e.g. ana",
         help="Grades, claims and progress are kept under this name. Sign-in is off: "

@@ -1,12 +1,15 @@
 """Grade: claim the next item of a queue, read it, answer the rubric, submit, and go on.
 
 Keyboard first (keys are shown on the controls; see ``grading.py`` and ``keyboard.js`` for how):
-Q W E T … focus a criterion, digits pick its level (0 is N/A), J/K move, F flags,
-Ctrl+Enter submits, S skips, L comes back later, U undoes the last submission. No key fires
-while the cursor is in a text box (Escape leaves it).
+Q W E R T … focus a criterion, digits pick its level and move on (0 is N/A; Shift+digit adds
+a label of a multi-select), J/K move, F flags, X opens or closes the context, Ctrl+Enter
+submits, S skips, L comes back later, Z undoes the last submission (its picks come back).
+No key fires while the cursor is in a text box (Escape leaves it).
 
-Blind mode (on by default) hides judge scores and other reviewers' grades until the reviewer
-has submitted; then they are shown for the item just graded.
+An item asks the queue's criteria (a subset of its rubric, or all of it); an adjudication
+item asks only the criteria its earlier grades dispute. Blind mode (on by default) hides
+judge scores and other reviewers' grades until the reviewer has submitted; then they are
+shown for the item just graded. It does not apply to adjudication queues, which show them.
 
 Durability: the item is a form, so picks stay in the browser and nothing is redrawn under
 the reviewer's clicks; Submit sends them all at once. ``review.submit_and_next`` returns
@@ -52,15 +55,21 @@ if queues.empty:
     st.stop()
 
 names = {int(q): str(n) for q, n in zip(queues["queue_id"], queues["name"], strict=True)}
+purposes = {int(q): str(p) for q, p in zip(queues["queue_id"], queues["purpose"], strict=True)}
 rq.seed_queue_choice(names)
 top = st.columns([3, 1])
 queue_id = top[0].selectbox("Queue", list(names), format_func=lambda q: visible(f"{q} · {names[q]}"),
                             key="queue", bind="query-params")
-blind = top[1].toggle("Blind mode", value=True, key="gl_blind",
-                      help="Hide judge scores and other reviewers' grades until you submit")
 if queue_id is None:
     st.stop()
 queue_id = int(queue_id)
+if purposes.get(queue_id) == "adjudication":  # said plainly, not a switch that does nothing
+    top[1].toggle("Blind mode: does not apply (adjudication shows earlier grades)",
+                  value=False, disabled=True, key="gl_blind_adj")
+    blind = False
+else:
+    blind = top[1].toggle("Blind mode", value=True, key="gl_blind",
+                          help="Hide judge scores and other reviewers' grades until you submit")
 claim_key = f"gl_claim_{queue_id}_{who}"
 RENEW_GAP_S = 30.0
 
@@ -69,8 +78,8 @@ def _flash(kind: str, text: str) -> None:
     st.session_state["gl_flash"] = (kind, text)
 
 
-def on_submit(claim: review.Claim, rubric) -> None:
-    answers, correction = rg.answers(rubric, claim.claim_id)
+def on_submit(claim: review.Claim, rubric, asked: tuple[str, ...]) -> None:
+    answers, correction = rg.answers(rubric, claim.claim_id, asked)
     try:  # committed here, with the claim of the next item (one wait for the store's lock)
         done, nxt = review.submit_and_next(store, claim, answers, correction=correction)
     except GoldenloopError as exc:
@@ -102,17 +111,21 @@ def on_move(claim: review.Claim, how: str) -> None:
 def on_undo() -> None:
     old = st.session_state.get(claim_key)
     try:
-        claim = review.undo_last(store, queue_id, who)
+        undone = review.undo(store, queue_id, who)
     except GoldenloopError as exc:
         _flash("error", str(exc))
         return
-    if claim is None:
+    if undone is None:
         _flash("info", "Nothing to undo (or another reviewer now holds that item).")
         return
+    claim = undone.claim
     if old is not None and old.claim_id != claim.claim_id:
         rg.forget(old.claim_id)
+    rg.seed(claim.claim_id, review.queue_rubric(store, queue_id), undone.answers,
+            undone.correction)
     st.session_state[claim_key] = claim
-    _flash("info", "Your last submission was withdrawn: grade the item again.")
+    _flash("info", "Your last submission was withdrawn; its picks are back: change what you "
+                   "need and submit again.")
 
 
 def current_claim() -> tuple[review.Claim | None, bool]:
@@ -131,20 +144,20 @@ def current_claim() -> tuple[review.Claim | None, bool]:
     return claim, False
 
 
-def actions(claim: review.Claim, rubric) -> None:
+def actions(claim: review.Claim, rubric, asked: tuple[str, ...]) -> None:
     # Every action is a button of the item's form, so it sends the picks with it. The keys are
     # the page's keyboard script's (review/keyboard.js), not Streamlit's shortcut=;
     # the label shows the key.
     cols = st.columns(4)
     cols[0].form_submit_button("Submit · Ctrl+Enter", type="primary", on_click=on_submit,
-                               args=(claim, rubric), key="gl_submit", width="stretch",
+                               args=(claim, rubric, asked), key="gl_submit", width="stretch",
                                help="Save the grades, then the next item appears")
     cols[1].form_submit_button("Skip · S", on_click=on_move, args=(claim, "skip"),
                                key="gl_skip", width="stretch", help="Not for me: others get it")
     cols[2].form_submit_button("Later · L", on_click=on_move, args=(claim, "later"),
                                key="gl_later", width="stretch",
                                help="Come back to it after the rest")
-    cols[3].form_submit_button("Undo last · U", on_click=on_undo, key="gl_undo",
+    cols[3].form_submit_button("Undo last · Z", on_click=on_undo, key="gl_undo",
                                width="stretch",
                                help="Withdraw your last submission and grade that item again")
 
@@ -167,8 +180,9 @@ def grading() -> None:
     # place during the fragment rerun instead of appearing beside it (no second Submit button,
     # no second item marker).
     notices, graded, slot = st.container(), st.container(), st.container(key="glslot")
-    st.caption("Keys: Q W E T … focus a criterion · digits pick (0 = N/A) · J/K next/previous · "
-               "F flag · Ctrl+Enter submit · S skip · L later · U undo · Esc leaves a text box")
+    st.caption("Keys: Q W E R T … focus a criterion · digits pick and move on (0 = N/A; "
+               "Shift+digit adds a label) · J/K next/previous · F flag · X context · "
+               "Ctrl+Enter submit · S skip · L later · Z undo · Esc leaves a text box")
     rg.keyboard()
     flash = st.session_state.pop("gl_flash", None)
     if flash:
@@ -192,7 +206,7 @@ def grading() -> None:
                         "if their locks expire.", icon=":material/hourglass:")
             else:
                 st.success("Nothing left for you in this queue.", icon=":material/done_all:")
-            st.button("Undo my last submission · U", on_click=on_undo, key="gl_undo0")
+            st.button("Undo my last submission · Z", on_click=on_undo, key="gl_undo0")
         return
     if lost:
         notices.warning("Your lock on this item expired and another reviewer took it. You can "
@@ -201,6 +215,7 @@ def grading() -> None:
     progress = review.grading_progress(store, queue_id, who)
     rubric = review.queue_rubric(store, queue_id)
     adjudicating = review.is_adjudication(store, queue_id)
+    asked = review.asked(store, claim)
     # The item is a form: picks stay in the browser until an action button sends them, so
     # answering reruns nothing (no redraw under the reviewer's clicks, no server work per
     # pick) and Submit sends every answer in the same message that asks for the next item.
@@ -209,18 +224,21 @@ def grading() -> None:
         st.progress(progress.fraction_done,
                     text=f"{progress.left_for_me} left for you · "
                          f"{progress.reviews_done} of {progress.reviews_needed} reviews done")
-        actions(claim, rubric)
+        actions(claim, rubric, asked.criteria)
         item_col, rubric_col = st.columns([3, 2], gap="large")
         with item_col:
             if adjudicating:
-                st.info("Adjudication: settle this item. The earlier grades are shown below "
+                st.info(("Adjudication: settle the criteria the earlier grades dispute "
+                         f"({len(asked.criteria)} of {len(rubric.criteria)}). "
+                         if asked.disputed else "Adjudication: settle this item. ")
+                        + "The earlier grades and the judges' reasons are shown below "
                         "(blind mode does not apply here).", icon=":material/balance:")
             rg.draw_payload(review.payload(store, claim))
             if adjudicating or not blind:
                 rg.draw_others(review.other_grades(store, claim),
                                "Earlier grades: judge scores and other reviewers'")
         with rubric_col:
-            rg.controls(rubric, claim.claim_id)
+            rg.controls(rubric, claim.claim_id, asked.criteria)
 
 
 grading()

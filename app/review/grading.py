@@ -4,12 +4,15 @@ controls with their keys, the action buttons, and the keyboard script.
 Keyboard. One small script, ``keyboard.js`` beside this module (package data, no user data in
 it), handles every key (Ctrl+Enter submit, S skip, L later, U undo, and the criteria's keys).
 It is installed once per browser tab through ``st.html(..., unsafe_allow_javascript=True)``
-and listens for keydown on the document: unless focus is in a text box, a criterion's letter
-focuses that criterion (Q W E T Y I O P, shown before its name), J and K move to the next and
-the previous one, and a digit clicks the option showing that digit (0 is N/A); after a
-single-choice pick focus moves on. F toggles the flag. The script only clicks Streamlit's own
-controls, so every value goes through the widgets and the server sees exactly what the mouse
-would have sent.
+and listens for keydown on the document, in the capture phase, so it sees a key before
+Streamlit's own shortcuts (R reruns, C clears the cache) and keeps the keys it uses: unless
+focus is in a text box, a criterion's letter focuses that criterion (Q W E R T Y U I O P in
+the order shown, no gaps, on a badge before its name), J and K move to the next and the
+previous one, and a digit clicks the option showing that digit (0 is N/A) and moves on; on a
+multi-select criterion Shift+digit adds a label and stays. F toggles the flag, X opens and
+closes the context (earlier turns, retrieved documents, tool results), Z undoes. The script
+only clicks Streamlit's own controls, so every value goes through the widgets and the server
+sees exactly what the mouse would have sent.
 """
 
 from __future__ import annotations
@@ -23,9 +26,12 @@ import streamlit as st
 
 from goldenloop import review
 from goldenloop.rubric import Criterion, Rubric
+from goldenloop_app.review import output_text
 from goldenloop_app.untrusted import md, visible
 
-CRITERION_KEYS = "QWETYIOP"  # C and R are Streamlit's; S, L, U, F, J, K are ours
+# The keyboard row in order; the script takes R from Streamlit (see above). S, L, Z, F, J, K
+# and X are the actions'.
+CRITERION_KEYS = "QWERTYUIOP"
 NA = "N/A"
 MAX_CHARS_SHOWN = 20_000
 KEYBOARD_FILE = "keyboard.js"
@@ -63,16 +69,18 @@ def _anchors(c: Criterion) -> str:
     return " · ".join(f"{lab.name}: {lab.description}" for lab in c.labels if lab.description)
 
 
-def controls(rubric: Rubric, claim_id: int) -> None:
-    """One keyed container per criterion (the script finds them by class), then the flag and
-    the corrected answer."""
-    for i, c in enumerate(rubric.criteria):
+def controls(rubric: Rubric, claim_id: int, asked: tuple[str, ...] | None = None) -> None:
+    """One keyed container per criterion asked (the script finds them by class), keyed by
+    letter in the order shown, then the flag and the corrected answer."""
+    shown = [c for c in rubric.criteria if asked is None or c.name in asked]
+    for i, c in enumerate(shown):
         letter = CRITERION_KEYS[i] if i < len(CRITERION_KEYS) else ""
         kind = "text" if c.type in ("text", "interval") else (
             "multi" if c.multi_select else "single")
-        with st.container(key=f"glcrit-{letter.lower() or 'x'}-{kind}-{i}-{claim_id}", border=True):
+        with st.container(key=f"glcrit-{letter.lower() or '0'}-{kind}-{i}-{claim_id}", border=True):
             # Names and instructions are written by a lead, and may come from imported data.
-            st.markdown(f"`{letter}` **{md(c.name)}**" + ("" if c.required else " (optional)"))
+            badge = f":blue-badge[**{letter}**] " if letter else ""
+            st.markdown(f"{badge}**{md(c.name)}**" + ("" if c.required else " (optional)"))
             if c.instructions:
                 st.caption(md(c.instructions, 2000))
             _control(c, claim_id)
@@ -104,12 +112,16 @@ def _control(c: Criterion, claim_id: int) -> None:
         st.caption(md(anchors, 2000))
 
 
-def answers(rubric: Rubric, claim_id: int) -> tuple[dict[str, review.Answer], str | None]:
-    """The widgets' values as library answers, and the corrected answer."""
+def answers(rubric: Rubric, claim_id: int, asked: tuple[str, ...] | None = None
+            ) -> tuple[dict[str, review.Answer], str | None]:
+    """The widgets' values (of the criteria asked) as library answers, and the corrected
+    answer."""
     ss = st.session_state
     flagged = bool(ss.get(key_of(claim_id, "_flag")))
     out: dict[str, review.Answer] = {}
     for c in rubric.criteria:
+        if asked is not None and c.name not in asked:
+            continue
         v = ss.get(key_of(claim_id, c.name))
         if c.type == "text":
             if v and v.strip():
@@ -128,6 +140,30 @@ def answers(rubric: Rubric, claim_id: int) -> tuple[dict[str, review.Answer], st
     return out, correction
 
 
+def _widget_value(c: Criterion, a: review.Answer) -> Any:
+    """What ``c``'s control shows for answer ``a`` (the inverse of ``answers``)."""
+    if a.not_applicable:
+        return [NA] if c.multi_select else NA
+    if c.type == "boolean" and isinstance(a.value, bool):
+        return "yes" if a.value else "no"
+    if c.multi_select and isinstance(a.value, str):
+        return [a.value]
+    return a.value
+
+
+def seed(claim_id: int, rubric: Rubric, given: dict[str, review.Answer],
+         correction: str | None) -> None:
+    """Put an undone submission's answers back into the item's controls (before they are
+    drawn: the claim is new, so are its widget keys)."""
+    ss = st.session_state
+    for c in rubric.criteria:
+        if c.name in given and (given[c.name].value is not None or given[c.name].not_applicable):
+            ss[key_of(claim_id, c.name)] = _widget_value(c, given[c.name])
+    ss[key_of(claim_id, "_flag")] = any(a.flagged for a in given.values())
+    if correction:
+        ss[key_of(claim_id, "_correction")] = correction
+
+
 def forget(claim_id: int) -> None:
     """Drop a finished item's widget values from the session."""
     prefix = f"gl_{claim_id}_"
@@ -137,12 +173,13 @@ def forget(claim_id: int) -> None:
 
 # -- the item ----------------------------------------------------------------------------------
 def _text(value: str | None) -> None:
-    """Untrusted text, plain: never Markdown or HTML."""
+    """Untrusted text: its code blocks as code, the rest as plain text; never Markdown or
+    HTML (``output_text``)."""
     if value is None or value == "":
         st.text("(empty)")
         return
     cut = value if len(value) <= MAX_CHARS_SHOWN else value[:MAX_CHARS_SHOWN] + " …(cut)"
-    st.text(visible(cut))
+    output_text.draw(cut)
 
 
 def _blob(x: Any) -> str:
@@ -174,17 +211,19 @@ def _span(p: review.SpanPayload) -> None:
         with st.expander("System prompt"):
             for s in p.system:
                 _text(s)
-    if p.earlier:
-        with st.expander(f"Earlier conversation ({len(p.earlier)} messages)"):
-            for m in p.earlier:
-                with st.chat_message("user" if m.role == "user" else "assistant"):
-                    _text(m.content)
-    for label, items in (("Retrieved context", p.retrieved_context),
-                         ("Tool results", p.tool_results)):
-        if items:
-            with st.expander(f"{label} ({len(items)})"):
-                for x in items:
-                    st.code(visible(_blob(x)), language=None, wrap_lines=True)
+    # The context the answer rests on, in one keyed container: key X opens and closes it.
+    with st.container(key="glctx"):
+        if p.earlier:
+            with st.expander(f"Earlier conversation ({len(p.earlier)} messages) · X"):
+                for m in p.earlier:
+                    with st.chat_message("user" if m.role == "user" else "assistant"):
+                        _text(m.content)
+        for label, items in (("Retrieved context", p.retrieved_context),
+                             ("Tool results", p.tool_results)):
+            if items:
+                with st.expander(f"{label} ({len(items)}) · X"):
+                    for x in items:
+                        st.code(visible(_blob(x)), language=None, wrap_lines=True)
     with st.chat_message("user"):
         _text(p.user_message)
     with st.chat_message("assistant"):
@@ -227,14 +266,19 @@ def _grade_value(r: dict[str, Any]) -> str:
 
 
 def others_text(rows: list[dict[str, Any]]) -> str:
-    """Grades as an aligned plain-text table: source, by, criterion, value."""
+    """Grades as an aligned plain-text table (source, by, criterion, value), then each
+    grade's reason (a judge's explanation, a reviewer's comment) under the table."""
     table = [("source", "by", "criterion", "value")] + [
         (visible(r["source"]), visible(r["author_id"] or ""), visible(r["criterion"]),
          visible(_grade_value(r)))
         for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(3)]
-    return "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)),
+    text = "\n".join("  ".join([*(c.ljust(w) for c, w in zip(row[:3], widths, strict=True)),
                                  row[3]]) for row in table)
+    reasons = [f"{visible(r['author_id'] or r['source'])} on {visible(r['criterion'])}: "
+               f"{visible(' '.join(str(r['reason']).split()))[:1000]}"
+               for r in rows if r.get("reason")]
+    return text + ("\n\nReasons:\n" + "\n".join(reasons) if reasons else "")
 
 
 def draw_others(rows: list[dict[str, Any]], title: str, expanded: bool = True) -> None:

@@ -6,7 +6,10 @@
   // Keys pressed before this script ran went nowhere: say when it listens (tests wait for it;
   // Streamlit loads the script's element lazily, so it can come after the item is drawn).
   document.documentElement.dataset.glKeys = "ready";
-  const LETTERS = "qwetyiop";
+  // The keyboard row in the order the criteria are shown (grading.CRITERION_KEYS). This
+  // listener runs in the capture phase and stops the keys it uses, so Streamlit's own R
+  // (rerun) never sees an R meant for the fourth criterion.
+  const LETTERS = "qwertyuiop";
   // The app says whether a run is in flight; count its changes so a click can wait for the
   // rerun it caused to start and to finish.
   const idle = () => {
@@ -124,12 +127,14 @@
     }
     return null;
   };
-  const pick = async (k) => {
+  // A digit picks and moves on (most answers are one label, so a multi-select moves on
+  // too); Shift+digit on a multi-select adds a label and stays.
+  const pick = async (k, stay) => {
     const list = crits();
     const i = focus, el = list[i];
     if (!el) return;
     const kind = info(el).kind;
-    if (kind === "single") move(focus + 1, false);
+    if (kind === "single" || (kind === "multi" && !stay)) move(focus + 1, false);
     const b = await option(i, k === "0" ? "0 · N/A" : k);
     if (!b) {
       (window.__glLog = window.__glLog || []).push(`no option ${k} in criterion ${i}`);
@@ -148,6 +153,17 @@
     b.click();
   };
   const ACTIONS = {s: "gl_skip", l: "gl_later"};
+  // X: open every closed context section (earlier turns, retrieved documents, tool
+  // results) of the current item, or close them all when all are open.
+  const context = () => {
+    const root = current();
+    const parts = root ? Array.from(root.querySelectorAll(".st-key-glctx details")) : [];
+    const closed = parts.filter(d => !d.open);
+    (closed.length ? closed : parts).forEach(d => {
+      const s = d.querySelector("summary");
+      if (s) s.click();
+    });
+  };
   document.addEventListener("keydown", (e) => {
     if (e.metaKey || e.altKey) return;
     const active = document.activeElement;
@@ -165,33 +181,39 @@
       return;
     }
     const k = e.key.toLowerCase();
+    // Shift+digit types a symbol: read the digit from the key's place.
+    const digit = /^(Digit|Numpad)[0-9]$/.test(e.code || "") ? e.code.slice(-1)
+                  : (/^[0-9]$/.test(k) ? k : null);
+    const mine = () => { e.preventDefault(); e.stopPropagation(); };
     // Decide from what is on the page now (even if a rerun is redrawing it); find the control
     // to click only when it is this key's turn.
-    if (k === "u" && document.querySelector(".st-key-gl_undo, .st-key-gl_undo0")) {
-      e.preventDefault();
+    if (k === "z" && document.querySelector(".st-key-gl_undo, .st-key-gl_undo0")) {
+      mine();
       queue(() => click(button("gl_undo") || last(".st-key-gl_undo0 button")));
       return;
     }
     if (!document.querySelector('[class*="st-key-glitem-"]')) return;
-    if (ACTIONS[k]) { e.preventDefault(); queue(() => click(button(ACTIONS[k]))); return; }
+    if (ACTIONS[k]) { mine(); queue(() => click(button(ACTIONS[k]))); return; }
+    if (k === "x") { mine(); soon(context); return; }
     if (!document.querySelector('[class*="st-key-glcrit-"]')) return;
-    if (LETTERS.includes(k)) {
-      e.preventDefault();
+    if (k.length === 1 && LETTERS.includes(k)) {
+      mine();
       soon(() => {
         const i = crits().findIndex(el => info(el).letter === k);
         if (i >= 0) move(i);
       });
-    } else if (k === "j" || k === "arrowdown") { e.preventDefault(); soon(() => move(focus + 1)); }
-    else if (k === "k" || k === "arrowup") { e.preventDefault(); soon(() => move(focus - 1)); }
+    } else if (k === "j" || k === "arrowdown") { mine(); soon(() => move(focus + 1)); }
+    else if (k === "k" || k === "arrowup") { mine(); soon(() => move(focus - 1)); }
     else if (k === "f") {
-      e.preventDefault();
+      mine();
       queue(async () => {
         const box = last('.st-key-glflag input[type="checkbox"]', current() || document);
         if (box) toggle(box);
       });
-    } else if (/^[0-9]$/.test(k)) {
-      e.preventDefault();
-      queue(() => pick(k));
+    } else if (digit !== null) {
+      mine();
+      const stay = e.shiftKey;
+      queue(() => pick(digit, stay));
     }
   }, true);
 })();

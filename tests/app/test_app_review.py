@@ -143,8 +143,12 @@ def test_adjudication_shows_the_earlier_grades_in_blind_mode(demo_db: Path) -> N
                                          span_keys=[c.span_key])
     at = page("grade")
     at.selectbox(key="queue").set_value(adj.queue_id).run()
-    assert at.toggle(key="gl_blind").value  # blind mode is on, and does not apply here
-    assert "Adjudication: settle this item" in texts(at)
+    switch = at.toggle(key="gl_blind_adj")  # blind mode says plainly it does not apply here
+    assert switch.disabled and "does not apply" in switch.label and not switch.value
+    # only the disputed criterion is asked: correctness (5 against 1), not the agreed ones
+    assert "Adjudication: settle the criteria the earlier grades dispute (1 of 5)" in texts(at)
+    drawn = [c.key for c in at.get("segmented_control")]
+    assert [k.rsplit("_", 1)[1] for k in drawn] == ["correctness"], drawn
     shown = [e for e in at.expander if e.label == OTHERS]
     assert shown, [e.label for e in at.expander]
     lines = shown[0].text[0].value.splitlines()
