@@ -209,7 +209,6 @@ PLAIN = Dialect(
     placeholder=lambda name: f"${name}",
     time_value=lambda t: t.isoformat(),
     time=lambda p: f"CAST({p} AS TIMESTAMP)",
-    equals=lambda column, p: f"{column} IN (SELECT unnest([{p}]))",
     one_of=lambda column, p: f"{column} IN (SELECT unnest({p}))",
     any_of=lambda column, p: f"len(list_intersect(coalesce({column}, []), {p})) > 0",
     production=lambda alias: (f"NOT list_contains($internal, coalesce({alias}.source, ''))",

@@ -127,7 +127,6 @@ class Dialect:
     placeholder: Callable[[str], str]          # a named parameter in the statement
     time_value: Callable[[datetime], Any]      # a time as the engine's client binds it
     time: Callable[[str], str]                 # a bound time (placeholder) as a timestamp
-    equals: Callable[[str, str], str]          # (column, placeholder): value is the one named
     one_of: Callable[[str, str], str]          # (column, list placeholder): value in the list
     any_of: Callable[[str, str], str]          # (list column, list placeholder): lists meet
     production: Callable[[str], tuple[str, dict[str, Any]]]  # alias: not goldenloop's own
@@ -139,9 +138,9 @@ DUCKDB = Dialect(
     placeholder=lambda name: f"${name}",
     time_value=lambda t: t,
     time=lambda p: p,
-    # One value is an equality, which DuckDB pushes into the scan as a table filter; several
-    # are list_contains rather than IN (...): one parameter whatever the list's length.
-    equals=lambda column, p: f"{column} = {p}",
+    # list_contains rather than IN (...): one parameter whatever the list's length, so the
+    # text depends only on which parts are set (DuckDB plans one constant as an equality
+    # filter in the scan, as for ``column = value``).
     one_of=lambda column, p: f"list_contains({p}, {column})",
     any_of=lambda column, p: f"list_has_any({column}, {p})",
     production=lambda alias: (production_sql(alias), {}),
@@ -172,9 +171,7 @@ def conditions(f: SpanFilter, alias: str = "s", *, dialect: Dialect = DUCKDB,
         parts.append(f"{col('start_time')} < {dialect.time(bind('end', dialect.time_value(f.end)))}")
     for name, column in LIST_COLUMNS.items():
         values = getattr(f, name)
-        if len(values) == 1:
-            parts.append(dialect.equals(col(column), bind(name, values[0])))
-        elif values:
+        if values:
             parts.append(dialect.one_of(col(column), bind(name, list(values))))
     if f.tags:
         parts.append(dialect.any_of(col("tags"), bind("tags", list(f.tags))))
