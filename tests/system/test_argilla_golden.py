@@ -4,7 +4,8 @@ with a corrected expected output, a disagreeing grade, a discard, a draft), pull
 become human grades and a correction of the rows' targets, and the reviewed version v2 is
 made from v1's rows with its provenance, while v1 stays as it was. Pulling again changes
 nothing; a changed answer supersedes and makes v3; pushing v3 to the same dataset updates
-the records, never duplicates them."""
+the records, never duplicates them. Also: the commands and the scheduled pull, plain errors,
+and an answer on a row erased (goldenloop forget) since the push, set aside."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from goldenloop.argilla_sync import settings as S
 from goldenloop.argilla_sync.golden_push import external_id
 from goldenloop.argilla_sync.jobs import SCHEDULED_AUTHOR, pull_job, push_job
 from goldenloop.cli import app
+from goldenloop.ops.forget import forget
 from goldenloop.schema import open_store
 
 pytest_plugins = ["argilla_server"]  # the server fixture (tests/argilla_server.py)
@@ -224,3 +226,27 @@ def test_cli_golden_errors_are_one_plain_line(tmp_path):
         assert said in " ".join(done.stderr.split()) and "Traceback" not in done.stderr
     with open_store(path) as s:
         assert s.scalar("SELECT count(*) FROM argilla_datasets") == 0
+
+
+def test_an_answer_on_a_row_erased_since_the_push_is_set_aside(env, store):
+    s = store
+    graded_golden(s, SPANS, 3)
+    rows = G.rows(s, G.get_version(s, "support", 1))
+    gone, kept = rows.iloc[0], rows.iloc[1]
+    argilla_sync.push_golden(s, "support@1", pushed_by="lead", workspace="goldenloop",
+                             dataset=f"golden-erased-{next(_names)}")
+    forget(s, "trace_id", gone["trace_id"], requested_by="lead", rewrite=False)
+    did = s.scalar("SELECT argilla_dataset_id FROM argilla_datasets")
+    gid = s.scalar("SELECT dataset_id FROM golden_datasets WHERE name = 'support'")
+    with env.annotator_client("ana") as h:
+        found = records_of(h, did)
+        for row in (gone, kept):
+            respond(h, found[external_id(gid, row["row_key"])]["id"], {"correctness": 4},
+                    "submitted")
+    [r] = argilla_sync.pull(s, "lead", golden="support")
+    assert (r.graded, r.set_aside) == (1, 1)
+    assert r.reasons == [f"{external_id(gid, gone['row_key'])} by ana: the golden row is no "
+                         "longer stored"]
+    assert s.rows("SELECT target_id FROM live_grades WHERE author_id = 'ana'") == [
+        (kept["target_id"],)]
+    assert r.version_created and G.get_version(s, "support", r.new_version).rows == len(rows) - 1
