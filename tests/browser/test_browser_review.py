@@ -111,11 +111,10 @@ def _pick(page, key: str, criterion: int, expect: str) -> None:
 
 
 def fill_default_by_keys(page) -> None:
-    """correctness 4, tone on-brand, conciseness concise, safety safe: keys only."""
-    page.keyboard.press("q")
-    _pick(page, "4", 0, "4")            # focus moves on to tone by itself
+    """correctness 4, tone on-brand, conciseness concise, safety safe: four keys (a new item
+    starts on its first criterion, and each digit moves on)."""
+    _pick(page, "4", 0, "4")
     _pick(page, "1", 1, "1 · on-brand")
-    page.keyboard.press("j")            # multi-select: move on by hand
     _pick(page, "3", 2, "3 · concise")
     _pick(page, "3", 3, "3 · safe")
 
@@ -175,9 +174,9 @@ def test_a_note_typed_and_ctrl_enter_from_the_text_box(db: Path, tmp_path: Path)
         page = bs.open_page(browser, f"{url}/grade?reviewer=ana&queue=1")
         _wait_item(page)
         fill_default_by_keys(page)
-        page.keyboard.press("y")  # the note: the focus goes into its text box
+        page.keyboard.press("t")  # the note (fifth): the focus goes into its text box
         page.wait_for_function("() => document.activeElement.tagName === 'TEXTAREA'")
-        page.keyboard.type("quite slow; sure")  # s, l, u, q, w... typed, not obeyed
+        page.keyboard.type("quite slow; sure")  # s, l, z, q, w... typed, not obeyed
         old = _wait_item(page)
         page.keyboard.press("Control+Enter")
         page.wait_for_function(_NEXT_OR_DONE, arg=old, timeout=20_000)
@@ -311,7 +310,6 @@ def test_comparison_and_session_graded(db: Path, tmp_path: Path) -> None:
         _wait_item(page)
         page.get_by_text("Answer A", exact=True).wait_for()
         bs.screenshot(page, "review-grade-comparison")
-        page.keyboard.press("q")
         _pick(page, "2", 0, "2 · B better")
         submit_by_keys(page)
         page.goto(f"{url}/grade?reviewer=ana&queue=2")
