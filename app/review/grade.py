@@ -64,8 +64,9 @@ if queue_id is None:
     st.stop()
 queue_id = int(queue_id)
 if purposes.get(queue_id) == "adjudication":  # said plainly, not a switch that does nothing
-    top[1].toggle("Blind mode: does not apply (adjudication shows earlier grades)",
-                  value=False, disabled=True, key="gl_blind_adj")
+    top[1].toggle("Blind mode: does not apply", value=False, disabled=True, key="gl_blind_adj",
+                  help="An adjudication queue always shows the earlier grades and the judges' "
+                       "reasons")
     blind = False
 else:
     blind = top[1].toggle("Blind mode", value=True, key="gl_blind",

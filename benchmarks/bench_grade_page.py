@@ -1,0 +1,172 @@
+"""Keys per item and the next item's latency on the Grade page, keyboard only, in headless
+Chromium, on the demo history `goldenloop serve` makes by default (200,000 spans).
+
+    python benchmarks/bench_grade_page.py               # 30 timed items
+    python benchmarks/bench_grade_page.py --items 10 --spans 20000
+
+A reviewer grades the default rubric's required criteria (correctness, tone, conciseness,
+safety) of a lead's stratified queue with the keyboard alone: one digit per criterion (each
+digit picks and moves on) and Ctrl+Enter. Every key pressed is counted. The latency is timed
+in the page from the Ctrl+Enter keydown (a listener on the window, which sees the key before
+the page's keyboard script) to
+
+- *shown*: the next item's marker and its rubric controls are in the page;
+- *settled*: that, and the app has finished its run and the keyboard script waits for no key.
+
+The baseline, measured in the same run on a second queue of the same store before the server
+opens it: the library calls one submission costs the page (``submit_and_next``, ``asked``,
+``payload``, ``other_grades``, ``grading_progress``), in-process, per item. The first submit
+warms the page and is not timed. The machine is shared: the load average is printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "browser"))
+
+import browser_support as bs  # noqa: E402
+from bench_review import template  # noqa: E402
+from test_browser_monitor import wait_until_idle  # noqa: E402
+from test_browser_review import _CURRENT, _MARKER, _pick, _wait_item  # noqa: E402
+from timing import uptime  # noqa: E402
+
+from goldenloop import review, sampling  # noqa: E402
+from goldenloop.schema import open_store  # noqa: E402
+
+OUT = HERE / "out"
+FULL = {"correctness": 4, "tone": ["on-brand"], "conciseness": "concise", "safety": "safe"}
+PICKS = (("4", "4"), ("1", "1 · on-brand"), ("3", "3 · concise"), ("3", "3 · safe"))
+
+# Arm a timer: the next Ctrl+Enter keydown starts it; resolves window.__glT with [shown ms,
+# settled ms] once the next item is drawn and the page is idle (-1 after 20 s).
+_ARM = """() => {
+    const marker = """ + _MARKER + """;
+    const drawn = () => { const m = """ + _CURRENT + """;
+        if (!m || !m.querySelector('[class*="st-key-glcrit-"]')) return null;
+        return Array.from(m.classList).find(c => c.startsWith('st-key-glitem-')); };
+    const old = marker();
+    window.__glT = null;
+    const start = (e) => {
+        if (!(e.ctrlKey && e.key === 'Enter')) return;
+        window.removeEventListener('keydown', start, true);
+        const t0 = performance.now();
+        let shown = -1;
+        const tick = () => {
+            const t = performance.now() - t0, d = drawn(), m = marker();
+            if (shown < 0 && d !== null && d !== old) shown = t;
+            if (m !== null && m !== old) { window.__glT = [shown < 0 ? t : shown, t]; return; }
+            if (t > 20000) { window.__glT = [shown, -1]; return; }
+            requestAnimationFrame(tick);
+        };
+        requestAnimationFrame(tick);
+    };
+    window.addEventListener('keydown', start, true);
+}"""
+
+
+def make_queues(db: Path, n: int) -> tuple[int, int, int]:
+    """Two stratified queues of about ``n`` items (library baseline, browser); their ids and
+    the spans in the store."""
+    with open_store(db) as s:
+        ids = [sampling.create_queue(s, sampling.QueueOptions(name, "lead"),
+                                     sampling.make_frame(), sampling.Stratified(n),
+                                     seed=seed).queue_id
+               for name, seed in (("baseline", 3), ("keys", 11))]
+        return ids[0], ids[1], int(s.scalar("SELECT count(*) FROM spans"))
+
+
+def library_baseline(db: Path, queue_id: int, items: int) -> list[float]:
+    """Per submission, ms of the library calls the page makes, in-process."""
+    out = []
+    with open_store(db) as s:
+        claim = review.next_item(s, queue_id, "pat")
+        for _ in range(items):
+            t = time.perf_counter()
+            _, nxt = review.submit_and_next(s, claim, FULL)
+            review.other_grades(s, claim)
+            if nxt is None:
+                break
+            review.grading_progress(s, queue_id, "pat")
+            review.asked(s, nxt)
+            review.payload(s, nxt)
+            out.append((time.perf_counter() - t) * 1000)
+            claim = nxt
+    return out
+
+
+def browser_run(db: Path, queue_id: int, timed: int) -> tuple[list[tuple[float, float]], float]:
+    """(latencies of the timed submits, keys pressed per item over every item graded)."""
+    times, keys, graded = [], 0, 0
+    with bs.chromium() as browser, bs.running_app(db, OUT) as url:
+        page = bs.open_page(browser, url)
+        wait_until_idle(page, url)  # the owner's background jobs would share the CPU
+        page.goto(f"{url}/grade?reviewer=ana&queue={queue_id}")
+        _wait_item(page)
+        for i in range(timed + 1):
+            for i_crit, (key, shown) in enumerate(PICKS):
+                _pick(page, key, i_crit, shown)
+                keys += 1
+            _wait_item(page)  # idle, the picks drawn: time the submit alone
+            page.evaluate(_ARM)
+            page.keyboard.press("Control+Enter")
+            keys += 1
+            graded += 1
+            page.wait_for_function("() => window.__glT !== null", timeout=30_000)
+            shown, settled = page.evaluate("() => window.__glT")
+            if shown < 0 or settled < 0:
+                bs.screenshot(page, "grade-bench-stuck")
+                raise RuntimeError(f"no next item after {len(times)} timed submits")
+            if i > 0:
+                times.append((shown, settled))
+            _wait_item(page)
+        bs.screenshot(page, "grade-bench-last")
+    return times, keys / graded
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spans", type=int, default=200_000)
+    ap.add_argument("--items", type=int, default=30, help="timed submits")
+    args = ap.parse_args()
+    print(f"machine: {os.cpu_count()} cores; {uptime()}")
+    db = OUT / f"grade_bench_{args.spans}.duckdb"
+    shutil.copy(template(args.spans), db)
+    base_q, keys_q, spans = make_queues(db, args.items + 20)
+    base = library_baseline(db, base_q, args.items)
+    times, per_item = browser_run(db, keys_q, args.items)
+    shown = [t[0] for t in times]
+    settled = [t[1] for t in times]
+    lib = statistics.median(base)
+    out = {"spans": spans, "n": len(times), "keys_per_item": round(per_item, 2),
+           "library_median_ms": round(lib, 1),
+           "shown_median_ms": round(statistics.median(shown), 1),
+           "shown_p90_ms": round(statistics.quantiles(shown, n=10)[-1], 1),
+           "settled_median_ms": round(statistics.median(settled), 1),
+           "settled_max_ms": round(max(settled), 1),
+           "shown_over_library": round(statistics.median(shown) / lib, 2),
+           "load": uptime(), "finished": datetime.now().isoformat(timespec="seconds")}
+    print(f"{spans:,} spans, {len(times)} timed items, keyboard only: {per_item:.2f} keys per "
+          f"item; next item from the Ctrl+Enter keydown: shown median "
+          f"{out['shown_median_ms']:.0f} ms (p90 {out['shown_p90_ms']:.0f}), settled median "
+          f"{out['settled_median_ms']:.0f} ms (max {out['settled_max_ms']:.0f}); the library "
+          f"calls alone {lib:.0f} ms per item in-process (shown / library "
+          f"{out['shown_over_library']:.1f}x) [{out['load']}]")
+    (OUT / "grade_page.json").write_text(json.dumps(out, indent=2))
+    for f in OUT.glob(f"{db.stem}*"):  # the working copy and the snapshot the server published
+        f.unlink(missing_ok=True)
+
+
+if __name__ == "__main__":
+    main()
