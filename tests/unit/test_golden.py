@@ -256,6 +256,11 @@ def test_filters_by_app_model_time_tags_and_thresholds(store):
     assert set(top.rows["label"]) <= {"5"}
     assert top.counts["left_out"].get("outside the grade thresholds", 0) > 0
     assert G.preview(store, G.GoldenFilter(tags=("nope",))).counts["considered"] == 0
+    # Tags: any of them (the span filter's rule); a span without tags has none.
+    store.write(lambda cur: cur.execute("UPDATE spans SET tags = ['vip'] WHERE span_key % 4 = 0"))
+    vip = G.rows(store, G.build(store, "vip", G.GoldenFilter(correct_at=4, tags=("vip", "x")),
+                                "lead").version)
+    assert len(vip) > 0 and (vip["span_key"] % 4 == 0).all()
 
 
 def test_default_correct_rule_comes_from_the_rubric(demo_like_store):
