@@ -156,9 +156,9 @@ class RuleFilter(BaseModel):
     suites: list[str] = []            # metric canary_score: only these canary suites
 
     def span_filter(self) -> Any:
-        """The Monitor's SpanFilter (imported here: the metrics package takes seconds to load,
-        and listing or validating rules needs none of it)."""
-        from goldenloop.metrics.filters import SpanFilter
+        """The rule's spans as the one span filter (the store's module: the metrics package
+        takes seconds to load, and listing or validating rules needs none of it)."""
+        from goldenloop.store.span_filter import SpanFilter
 
         return SpanFilter(apps=tuple(self.apps), environments=tuple(self.environments),
                           model_versions=tuple(self.model_versions),
