@@ -53,6 +53,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (15, "operations_2", _feature("ops.schema", "m015_operations")),
     (16, "argilla_golden", _feature("argilla_sync.schema", "m016_argilla_golden")),
     (17, "queue_criteria", _feature("review.schema", "m017_queue_criteria")),
+    (18, "golden_curation", _feature("golden.schema", "m018_golden_curation")),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -91,3 +91,28 @@ def m007_golden(cur: duckdb.DuckDBPyConnection) -> None:
             created_at TIMESTAMP
         )"""
     )
+
+
+def m018_golden_curation(cur: duckdb.DuckDBPyConnection) -> None:
+    """Curation of golden sets: rows a curator excluded from a dataset or restored (append
+    only: the latest action on a row counts; a build applies them and keeps them in the
+    version's counts), and each version's train / validation / test split by row."""
+    cur.execute("CREATE SEQUENCE IF NOT EXISTS golden_exclusion_seq START 1")
+    cur.execute(
+        """CREATE TABLE IF NOT EXISTS golden_exclusions (
+            seq BIGINT DEFAULT nextval('golden_exclusion_seq'),
+            dataset VARCHAR,             -- the dataset's name
+            row_key VARCHAR,
+            action VARCHAR,              -- exclude, restore
+            reason VARCHAR,
+            author VARCHAR,
+            created_at TIMESTAMP
+        )"""
+    )
+    cur.execute(
+        """CREATE TABLE IF NOT EXISTS golden_version_splits (
+            version_id BIGINT,
+            row_key VARCHAR,
+            split VARCHAR                -- train, validation, test
+        )"""
+    )
