@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 ROWS = 200_000
 
 CHILD = textwrap.dedent("""
-    import json, sys, time
+    import json, resource, sys, time
     import psutil
     from goldenloop.ingest import import_file
     from goldenloop.schema import open_store
@@ -28,7 +28,7 @@ CHILD = textwrap.dedent("""
     setting = c.execute("SELECT current_setting('allocator_background_threads')").fetchall()[0][0]
     before = me.memory_info().rss
     r = import_file(store, sys.argv[1])
-    peak = me.memory_info().rss
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # the high-water mark
     time.sleep(3)  # the allocator's background threads purge within about a second
     print(json.dumps({"imported": r.imported, "before": before, "peak": peak,
                       "after": me.memory_info().rss, "setting": setting}))
