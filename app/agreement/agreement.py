@@ -298,8 +298,7 @@ def draw_disagreements(store, page: pdata.AgreementPage, key: tuple[str, str],
 def draw_adjudication(store, page, key, rows: pd.DataFrame, who: str | None) -> None:
     keys, others = dis.queue_span_keys(rows)
     if not identity.can(store, who, roles.Action.CREATE_QUEUE):
-        st.caption("A lead can turn this list into an adjudication queue: type a lead's name "
-                   "in the sidebar.")
+        st.caption("A lead can turn this list into an adjudication queue.")
         return
     f = page.query.filter
     default = f"Adjudicate {f.criterion} · {key[0]} · {datetime.now():%Y-%m-%d}"

@@ -279,8 +279,8 @@ st.caption("Graded production answers become versioned datasets for regression t
 store = state.get_store()
 who = identity.current(store)
 if not identity.can(store, who, roles.Action.EXPORT):
-    st.info("Golden sets are built and exported by leads: type a lead's name in the sidebar "
-            "(roles.yaml beside the database says who leads).", icon=":material/person:")
+    st.info("Golden sets are built and exported by leads (roles.yaml beside the database, or "
+            "the Roles page, says who leads).", icon=":material/person:")
     st.stop()
 
 opts = state.aggregate(store, golden.options)

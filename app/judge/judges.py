@@ -56,8 +56,7 @@ if chosen is not None:
                          icon=":material/sensors:"):
             jp.online_form(store, chosen, who)
     else:
-        st.info("Leads run judges (a run spends money): type a lead's name in the sidebar.",
-                icon=":material/person:")
+        st.info("Leads run judges (a run spends money).", icon=":material/person:")
 widgets.draw_active_jobs(store, "judge", allow_cancel=True)
 jp.draw_failed_jobs(store)
 
@@ -69,7 +68,7 @@ if identity.can(store, who, roles.Action.EDIT_JUDGE):
                "figures use.")
     jep.draw(store, who)
 else:
-    st.info("Leads edit judges: type a lead's name in the sidebar.", icon=":material/person:")
+    st.info("Leads edit judges.", icon=":material/person:")
 
 st.subheader("Runs")
 runs = judge_sql.runs(store)

@@ -15,8 +15,8 @@ st.title("Audit log")
 store = state.get_store()
 who = identity.current(store)
 if who is None or roles.load(store.path.parent).role_of(who) is not roles.Role.LEAD:
-    st.info("The audit log is for leads: type a lead's name in the sidebar (roles.yaml beside "
-            "the database names the leads).")
+    st.info("The audit log is for leads: roles.yaml beside the database (or the Roles page) "
+            "names them.")
     st.stop()
 
 st.caption("Every write goldenloop records: grades, imports, queues, golden versions, judge "

@@ -15,7 +15,8 @@ st.title("Operations")
 store = state.get_store()
 who = identity.current(store)
 if who is None or roles.load(store.path.parent).role_of(who) is not roles.Role.LEAD:
-    st.info("This page is for leads: type a lead's name in the sidebar.")
+    st.info("This page is for leads: roles.yaml beside the database (or the Roles page) names "
+            "them.")
     st.stop()
 
 
