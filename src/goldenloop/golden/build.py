@@ -19,6 +19,7 @@ import pandas as pd
 from goldenloop.access import roles
 from goldenloop.agreement import fitness
 from goldenloop.errors import FilterError
+from goldenloop.golden import curation
 from goldenloop.golden import sql as golden_sql
 from goldenloop.golden.filters import GoldenFilter, check_name
 from goldenloop.golden.versions import Version, latest_version, version_info
@@ -101,13 +102,19 @@ def _temp_name() -> str:
     return f"_golden_{uuid.uuid4().hex[:10]}"
 
 
-def _candidates(cur, f: GoldenFilter) -> str:
+def candidates(cur, f: GoldenFilter, dataset: str | None = None) -> tuple[str, dict[str, Any]]:
     """Materialise the candidate rows of ``f``, without their long texts, in a temporary
-    table; return its name."""
+    table, with the curation steps applied (``dataset``'s exclusions when named); return its
+    name and what the version's counts keep of the curation."""
     name = _temp_name()
     sql, params = golden_sql.candidates(f, texts=False)
     cur.execute(f"CREATE TEMP TABLE {name} AS {sql}", params)
-    return name
+    return name, curation.apply(cur, name, f, dataset)
+
+
+def _candidates(cur, f: GoldenFilter) -> str:
+    """``candidates`` without a dataset's exclusions: the table's name (golden.derive)."""
+    return candidates(cur, f)[0]
 
 
 def _hashes(cur, cand: str) -> str:
@@ -143,11 +150,13 @@ def _label_balance(cur, table: str) -> pd.DataFrame:
     return _shares(df)
 
 
-def preview(store: Store, f: GoldenFilter, *, limit: int = 50) -> Preview:
-    """What ``f`` would give, without saving anything (works on a read-only snapshot)."""
+def preview(store: Store, f: GoldenFilter, *, limit: int = 50,
+            dataset: str | None = None) -> Preview:
+    """What ``f`` would give, without saving anything (works on a read-only snapshot);
+    with ``dataset``, that dataset's exclusions apply."""
     f = resolve(store, f)
     cur = store.cursor()
-    table = _candidates(cur, f)  # the texts are read only for the rows shown
+    table, extra = candidates(cur, f, check_name(dataset) if dataset else None)
     try:
         agreement = _shares(cur.execute(
             f"""SELECT agreement_level, count(*) AS rows FROM {table} WHERE reason IS NULL
@@ -158,7 +167,7 @@ def preview(store: Store, f: GoldenFilter, *, limit: int = 50) -> Preview:
         shown = golden_sql.with_texts_sql(
             f"(SELECT * FROM {table} WHERE reason IS NULL {order} LIMIT {int(limit)})")
         rows = cur.execute(f"SELECT {', '.join(PREVIEW_COLUMNS)} FROM ({shown}) {order}").df()
-        return Preview(f, _counts(cur, table), _label_balance(cur, table), agreement,
+        return Preview(f, {**_counts(cur, table), **extra}, _label_balance(cur, table), agreement,
                        None if judge is None else float(judge), rows)
     finally:
         cur.execute(f"DROP TABLE IF EXISTS {table}")
@@ -177,14 +186,36 @@ def _dataset_id(cur, name: str, author: str, description: str, now: datetime) ->
     return int(cur.fetchall()[0][0])
 
 
-def _save(cur, dataset_id: int, f: GoldenFilter, author: str, cand: str, now: datetime
-          ) -> tuple[int, bool, dict[str, Any]]:
+def _assign_split(cur, f: GoldenFilter, cand: str, hashes: str) -> dict[str, Any]:
+    """Add each kept row's part of the split to ``hashes`` (NULL without a split); returns
+    the split's record for the version's counts: seed, shares, rows and sessions per part."""
+    cur.execute(f"ALTER TABLE {hashes} ADD COLUMN split VARCHAR")
+    if not f.split:
+        return {}
+    rows = f"(SELECT h.row_key, c.session_id, c.trace_id FROM {hashes} h JOIN {cand} c USING (row_key))"
+    cur.execute(f"""UPDATE {hashes} AS h SET split = p.split
+                    FROM ({curation.split_sql(f.split_seed, f.split, rows)}) p
+                    WHERE p.row_key = h.row_key""")
+    per = cur.execute(
+        f"""SELECT h.split, count(*), count(DISTINCT coalesce(c.session_id, c.trace_id, h.row_key))
+            FROM {hashes} h JOIN {cand} c USING (row_key) GROUP BY ALL""").fetchall()
+    found = {p: (int(n), int(s)) for p, n, s in per}
+    return {"split": {"seed": f.split_seed,
+                      "shares": dict(zip(curation.SPLITS, f.split, strict=True)),
+                      "rows": {p: found.get(p, (0, 0))[0] for p in curation.SPLITS},
+                      "sessions": {p: found.get(p, (0, 0))[1] for p in curation.SPLITS}}}
+
+
+def _save(cur, dataset_id: int, f: GoldenFilter, author: str, cand: str, now: datetime,
+          extra: dict[str, Any] | None = None) -> tuple[int, bool, dict[str, Any]]:
     hashes = _hashes(cur, cand)
+    split = _assign_split(cur, f, cand, hashes)
     content_hash = cur.execute(
-        f"""SELECT sha256(coalesce(string_agg(row_key || ' ' || row_hash, chr(10)
+        f"""SELECT sha256(coalesce(string_agg(row_key || ' ' || row_hash
+                                              || coalesce(' ' || split, ''), chr(10)
                                               ORDER BY row_key), ''))
             FROM {hashes}""").fetchall()[0][0]
-    counts = _counts(cur, cand)
+    counts = {**_counts(cur, cand), **(extra or {}), **split}
     last = cur.execute("""SELECT version_id, content_hash FROM golden_versions
                           WHERE dataset_id = ? ORDER BY version DESC LIMIT 1""",
                        [dataset_id]).fetchall()
@@ -212,6 +243,9 @@ def _save(cur, dataset_id: int, f: GoldenFilter, author: str, cand: str, now: da
     version_id = int(cur.fetchall()[0][0])
     cur.execute(f"INSERT INTO golden_version_rows SELECT ?, row_key, row_hash FROM {hashes}",
                 [version_id])
+    if split:
+        cur.execute(f"""INSERT INTO golden_version_splits
+                        SELECT ?, row_key, split FROM {hashes}""", [version_id])
     cur.execute(f"DROP TABLE {hashes}")
     return version_id, True, counts
 
@@ -231,8 +265,8 @@ def build(store: Store, name: str, f: GoldenFilter, author: str, *,
     def write(cur) -> tuple[int, bool, dict[str, Any]]:
         now = _now()
         dataset_id = _dataset_id(cur, name, who, description, now)
-        cand = _candidates(cur, f)  # a failure rolls back temporary tables too
-        version_id, created, counts = _save(cur, dataset_id, f, who, cand, now)
+        cand, extra = candidates(cur, f, name)  # a failure rolls back temporary tables too
+        version_id, created, counts = _save(cur, dataset_id, f, who, cand, now, extra)
         cur.execute(f"DROP TABLE {cand}")
         if created:
             v = cur.execute("SELECT version FROM golden_versions WHERE version_id = ?",

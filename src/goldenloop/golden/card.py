@@ -54,6 +54,30 @@ def _derived(c: dict) -> list[str]:
     return [f"- derived from version {d['version']} (`{d.get('content_hash', '')[:12]}`){where}"]
 
 
+def _curation(c: dict) -> list[str]:
+    """Duplicates merged, rows a curator excluded (with their reasons) and the split."""
+    lines = []
+    if "duplicates_merged" in c:
+        lines.append(f"- duplicate inputs merged (normalised text, the best-supported row "
+                     f"kept): {c['duplicates_merged']:,}")
+    excl = c.get("exclusions") or []
+    if excl:
+        lines.append(f"- rows excluded by a curator: {len(excl):,}")
+        lines += [f"  - {_code(e['row_key'])} by {_code(e['by'])} at {e['at']}: "
+                  f"{_code(e['reason'])}" for e in excl[:50]]
+        if len(excl) > 50:
+            lines.append(f"  - ... and {len(excl) - 50:,} more (the version's counts list all)")
+    sp = c.get("split")
+    if sp:
+        lines.append(f"- split by session (no conversation in two parts), seed {sp['seed']}:")
+        lines += [f"  - {part}: {sp['rows'].get(part, 0):,} rows, "
+                  f"{sp['sessions'].get(part, 0):,} sessions (share {sp['shares'][part]:.0%})"
+                  for part in ("train", "validation", "test")]
+        lines.append("  - every format carries it: the `split` column, or one OpenAI file "
+                     "per part")
+    return ["", "## Curation", "", *lines] if lines else []
+
+
 def render(v: Version, files: dict[str, str], written: dict[str, int],
            problems: Sequence[RowProblem]) -> str:
     c = v.counts
@@ -74,7 +98,9 @@ def render(v: Version, files: dict[str, str], written: dict[str, int],
         f"- rows: {v.rows:,}",
     ]
     for reason, n in c.get("left_out", {}).items():
-        lines.append(f"- left out, {reason}: {n:,}")
+        # A condition's reason names its criterion, which comes from the data.
+        lines.append(f"- left out, {_code(reason) if ':' in reason else reason}: {n:,}")
+    lines += _curation(c)
     lines += ["", "## Label balance", ""]
     total = sum(v.label_balance.values()) or 1
     lines += _table(["label", "rows", "share"],

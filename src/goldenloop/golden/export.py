@@ -20,6 +20,7 @@ from pathlib import Path
 
 from goldenloop.access import roles
 from goldenloop.golden import card, openai_format
+from goldenloop.golden.curation import SPLITS
 from goldenloop.golden.filters import GoldenError, check_name
 from goldenloop.golden.openai_format import RowProblem
 from goldenloop.golden.versions import Version, get_version, rows_sql
@@ -88,7 +89,7 @@ def _csv_select(version_id: int) -> str:
     from goldenloop.golden.sql import ROW_COLUMNS
 
     cols = []
-    for c in ("row_hash", *ROW_COLUMNS):
+    for c in ("row_hash", *ROW_COLUMNS, "split"):
         if c in _NOT_TEXT:
             cols.append(c)
             continue
@@ -115,16 +116,32 @@ def _write_lines(dest: Path, records: Iterable[dict]) -> int:
     return n
 
 
+def has_split(store: Store, v: Version) -> bool:
+    return bool(store.rows("SELECT 1 FROM golden_version_splits WHERE version_id = ? LIMIT 1",
+                           [v.version_id]))
+
+
+def split_file(dest: Path, part: str) -> Path:
+    """The file of one part of the split: ``openai_chat.jsonl`` -> ``openai_chat.train.jsonl``."""
+    return dest.with_name(f"{dest.stem}.{part}{dest.suffix}")
+
+
 def _openai(store: Store, v: Version, fmt: str, dest: Path, problems: list[RowProblem]) -> int:
-    def valid() -> Iterator[dict]:
+    """One file; with a split, one file per part instead (OpenAI takes the training and
+    validation files apart), named by ``split_file``."""
+    def valid(part: str | None) -> Iterator[dict]:
         for row in _row_dicts(store, v.version_id):
+            if part is not None and row.get("split") != part:
+                continue
             example, problem = openai_format.record(fmt, row)
             if problem:
                 problems.append(problem)
             else:
                 yield example
 
-    return _write_lines(dest, valid())
+    if not has_split(store, v):
+        return _write_lines(dest, valid(None))
+    return sum(_write_lines(split_file(dest, part), valid(part)) for part in SPLITS)
 
 
 def _hf(store: Store, v: Version, dest: Path) -> int:
@@ -195,7 +212,11 @@ def export(store: Store, name: str, out: Path, author: str, *, version: int | No
         _write_lines(_inside(folder, root, "problems.jsonl"),
                      ({"format": p.format, "row_key": p.row_key, "field": p.field,
                        "reason": p.reason} for p in problems))
-    text = card.render(v, {k: FILES[k] for k in files}, written, problems)
+    names = {k: FILES[k] for k in files}
+    if has_split(store, v):  # the OpenAI formats are written one file per part
+        names |= {k: split_file(Path(FILES[k]), "{" + ",".join(SPLITS) + "}").name
+                  for k in files if k in openai_format.BUILDERS}
+    text = card.render(v, names, written, problems)
     card_path = card.write(folder, text)
     if not store.read_only:
         store.write(lambda cur: audit.record(

@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from goldenloop.errors import FilterError, GoldenloopError
+from goldenloop.golden.curation import Condition, check_split
 from goldenloop.store.span_filter import SpanFilter
 
 
@@ -87,6 +88,14 @@ class GoldenFilter:
     queue_ids: tuple[int, ...] = ()        # graded in one of these review queues
     start: datetime | None = None          # the graded answer's time, UTC, inclusive
     end: datetime | None = None            # exclusive
+    # Curation (golden.curation), apart from the span part: conditions on other criteria
+    # of the target, the evidence behind a row, de-duplication and the split.
+    conditions: tuple[Condition, ...] = ()
+    min_agreeing: int = 0                  # reviewers holding the row's verdict
+    min_gold_accuracy: float | None = None  # ... counted only when this accurate on gold
+    dedupe: bool = False
+    split: tuple[float, ...] = ()          # train, validation, test shares
+    split_seed: int = 0
 
     def __post_init__(self) -> None:
         for name in ("correct_labels", "labels", "target_types", "apps", "model_versions",
@@ -95,6 +104,10 @@ class GoldenFilter:
             if isinstance(value, str) or not isinstance(value, tuple):
                 object.__setattr__(self, name, tuple([value] if isinstance(value, str)
                                                      else value or ()))
+        object.__setattr__(self, "conditions", tuple(
+            c if isinstance(c, Condition) else Condition(**c) if isinstance(c, dict)
+            else Condition.parse(str(c)) for c in (self.conditions or ())))
+        object.__setattr__(self, "split", check_split(tuple(self.split or ())))
         self.check()
 
     def check(self) -> None:
@@ -114,6 +127,10 @@ class GoldenFilter:
         if (self.min_value is not None and self.max_value is not None
                 and self.min_value > self.max_value):
             raise FilterError("min_value: above max_value")
+        if self.min_agreeing < 0:
+            raise FilterError("min_agreeing: not negative")
+        if self.min_gold_accuracy is not None and not 0 <= self.min_gold_accuracy <= 1:
+            raise FilterError("min_gold_accuracy: a share between 0 and 1")
         self.spans  # noqa: B018 - the span part's own checks (an empty time range)
 
     @property
@@ -135,6 +152,8 @@ class GoldenFilter:
         out = {}
         for f in dataclasses.fields(self):
             v = getattr(self, f.name)
+            if f.name == "conditions":
+                v = tuple(c.to_dict() for c in v)
             out[f.name] = list(v) if isinstance(v, tuple) else (
                 v.isoformat() if isinstance(v, datetime) else v)
         return out
@@ -170,11 +189,19 @@ class GoldenFilter:
         else:
             lines.append(f"judge versions counted ({self.judges}): "
                          f"{', '.join(self.judge_versions) or 'none'}")
+        lines += [f"condition {c.describe()}" for c in self.conditions]
         for key in ("min_value", "max_value", "labels", "target_types", "apps",
-                    "model_versions", "prompt_versions", "tags", "queue_ids", "start", "end"):
+                    "model_versions", "prompt_versions", "tags", "queue_ids", "start", "end",
+                    "min_agreeing", "min_gold_accuracy"):
             default = getattr(GoldenFilter, key, None)
             value = d[key]
-            if value in (None, [], ()) or (key == "target_types" and tuple(value) == default):
+            if value in (None, [], (), 0) or (key == "target_types" and tuple(value) == default):
                 continue
             lines.append(f"{key}: {', '.join(map(str, value)) if isinstance(value, list) else value}")
+        if self.dedupe:
+            lines.append("inputs de-duplicated (the best-supported row kept)")
+        if self.split:
+            lines.append("split by session: " + ", ".join(
+                f"{n} {s:.0%}" for n, s in zip(("train", "validation", "test"), self.split,
+                                               strict=True)) + f" (seed {self.split_seed})")
         return lines

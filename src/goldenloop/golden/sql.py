@@ -92,7 +92,8 @@ hum AS (   -- per target: what the reviewers said (adjudications apart), and the
           WHERE side = 'human')
     GROUP BY tk
 ),
-key_votes AS (SELECT tk, vkey, count(*) AS n FROM humans GROUP BY tk, vkey),
+key_votes AS (SELECT tk, vkey, count(*) AS n, list(author_id) AS who
+              FROM humans GROUP BY tk, vkey),
 value_votes AS (
     SELECT tk, vkey, value, count(*) AS n, max(grade_id) AS last_id
     FROM humans GROUP BY tk, vkey, value
@@ -197,7 +198,7 @@ rows AS (
                                  {'reviewer': v.adjudicator, 'value': v.adj_value,
                                   'grade_id': v.adj_grade_id, 'adjudication': true})
                 ELSE v.grades_list END AS grades_list,
-           kv.n AS agreeing, ja.judge_vkey, ja.judge_grades, ja.judge_versions,
+           kv.n AS agreeing, kv.who AS agreeing_reviewers, ja.judge_vkey, ja.judge_grades, ja.judge_versions,
            c.correction_id, c.corrected_output, c.author_id AS corrected_by,
            qi.inclusion_prob, qi.queue_id
     FROM verdict v
@@ -263,7 +264,8 @@ _NARROW_SELECT = """row_key, target_type, target_id, span_key, trace_id, span_id
     reviewers, to_json(grades_list) AS human_grades, n_reviewers, human_agreement,
     agreement_level, judge_grades, judge_versions, judge_agrees, correction_id, corrected_by,
     inclusion_prob, queue_id, reason,
-    value_label, corrected_output, cmp_input, item_input, item_output, a_output, b_output"""
+    value_label, corrected_output, cmp_input, item_input, item_output, a_output, b_output,
+    agreeing, agreeing_reviewers"""
 
 _GRADED = "CASE WHEN n.target_type = 'item' THEN n.item_output ELSE s.output END"
 _A = "n.target_type = 'comparison' AND n.value_label = 'A better'"

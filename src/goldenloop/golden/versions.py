@@ -102,10 +102,13 @@ def get_version(store: Store, name: str, version: int | None = None) -> Version:
 
 
 def rows_sql(version_id: int) -> str:
-    """SQL of a version's rows, every stored column, ordered by row key."""
+    """SQL of a version's rows, every stored column and the row's part of the split (train,
+    validation, test; NULL when the version has no split), ordered by row key."""
     cols = ", ".join(f"r.{c}" for c in golden_sql.ROW_COLUMNS)
-    return f"""SELECT r.row_hash, {cols}
+    return f"""SELECT r.row_hash, {cols}, p.split
                FROM golden_version_rows m JOIN golden_rows r USING (row_hash)
+               LEFT JOIN golden_version_splits p
+                      ON p.version_id = m.version_id AND p.row_key = m.row_key
                WHERE m.version_id = {int(version_id)} ORDER BY r.row_key"""
 
 
