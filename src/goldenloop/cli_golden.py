@@ -41,7 +41,8 @@ def _filter(criterion: str, source: str, min_reviewers: int, correct_at: float |
             label: list[str] | None, app: list[str] | None, model_version: list[str] | None,
             prompt_version: list[str] | None, tag: list[str] | None, queue: list[int] | None,
             start: datetime | None, end: datetime | None, rubric: str | None = None,
-            judges: str = "fit", judge_version: list[str] | None = None):
+            judges: str = "fit", judge_version: list[str] | None = None,
+            curation: dict | None = None):
     from goldenloop.golden import GoldenFilter
 
     name, _, version = (rubric or "").partition("@")
@@ -53,7 +54,24 @@ def _filter(criterion: str, source: str, min_reviewers: int, correct_at: float |
         correct_labels=tuple(correct_label or ()), min_value=min_value, max_value=max_value,
         labels=tuple(label or ()), apps=tuple(app or ()), model_versions=tuple(model_version or ()),
         prompt_versions=tuple(prompt_version or ()), tags=tuple(tag or ()),
-        queue_ids=tuple(queue or ()), start=start, end=end)
+        queue_ids=tuple(queue or ()), start=start, end=end, **(curation or {}))
+
+
+def _curation(where: list[str] | None, min_agreeing: int, min_gold_accuracy: float | None,
+              dedupe: bool, split: str | None, split_seed: int) -> dict:
+    """The curation part of the filter from the options (conditions parsed by the library)."""
+    from goldenloop.errors import FilterError
+
+    shares: tuple[float, ...] = ()
+    if split:
+        try:
+            shares = tuple(float(x) for x in split.replace(",", "/").split("/"))
+        except ValueError:
+            raise FilterError(f"--split {split!r}: write TRAIN/VALIDATION/TEST, e.g. 80/10/10"
+                              ) from None
+    return {"conditions": tuple(where or ()), "min_agreeing": min_agreeing,
+            "min_gold_accuracy": min_gold_accuracy, "dedupe": dedupe, "split": shares,
+            "split_seed": split_seed}
 
 
 def _print_counts(counts: dict) -> None:
@@ -61,6 +79,12 @@ def _print_counts(counts: dict) -> None:
                f"{counts['included']:,}")
     for reason, n in counts["left_out"].items():
         typer.echo(f"  left out, {reason}: {n:,}")
+    if "duplicates_merged" in counts:
+        typer.echo(f"  duplicate inputs merged: {counts['duplicates_merged']:,}")
+    if counts.get("split"):
+        sp = counts["split"]
+        typer.echo(f"  split (seed {sp['seed']}): " + ", ".join(
+            f"{k} {n:,}" for k, n in sp["rows"].items()))
 
 
 @golden_app.command()
@@ -97,22 +121,38 @@ def build(
     start: Annotated[datetime | None, typer.Option(help="From this time (UTC).")] = None,
     end: Annotated[datetime | None, typer.Option(help="Before this time (UTC).")] = None,
     description: Annotated[str, typer.Option(help="What the dataset is for (the card).")] = "",
+    where: Annotated[list[str] | None, typer.Option(
+        help="A condition on another criterion of the target, repeatable (all must hold): "
+             "'tone!=too casual', 'correctness>=4', 'tone=on-brand', 'safety:not-flagged'.")
+    ] = None,
+    min_agreeing: Annotated[int, typer.Option(
+        help="At least this many reviewers hold the row's verdict.")] = 0,
+    min_gold_accuracy: Annotated[float | None, typer.Option(
+        help="Count only agreeing reviewers at least this accurate on gold items (0-1).")
+    ] = None,
+    dedupe: Annotated[bool, typer.Option(
+        help="One row per input (normalised text), the best-supported kept.")] = False,
+    split: Annotated[str | None, typer.Option(
+        help="Train/validation/test shares by session, e.g. 80/10/10.")] = None,
+    split_seed: Annotated[int, typer.Option(help="Seed of the split.")] = 0,
     preview: Annotated[bool, typer.Option(help="Only show what it would hold.")] = False,
 ) -> None:
-    """Save what the filters select as a new version (none when nothing changed)."""
+    """Save what the filters select as a new version (none when nothing changed); the
+    dataset's excluded rows are left out."""
     from goldenloop import access, golden
     from goldenloop.config import resolve_paths
     from goldenloop.schema import open_store
 
     f = _filter(criterion, source, min_reviewers, correct_at, correct_label, min_value,
                 max_value, label, app, model_version, prompt_version, tag, queue, start, end,
-                rubric, judges, judge_version)
+                rubric, judges, judge_version,
+                _curation(where, min_agreeing, min_gold_accuracy, dedupe, split, split_seed))
     paths = resolve_paths(db)
     if preview:
         with access.for_reading(paths) as r:
             if r.note:
                 typer.echo(f"({r.note})")
-            p = golden.preview(r.store, f, limit=0)
+            p = golden.preview(r.store, f, limit=0, dataset=name)
         typer.echo(f"{name}: would hold {p.counts['included']:,} rows")
         _print_counts(p.counts)
         for row in p.label_balance.itertuples():
@@ -236,6 +276,45 @@ def list_(
         for v in golden.versions(r.store, name):
             typer.echo(f"v{v.version:<3} {v.created_at:%Y-%m-%d %H:%M}  {v.rows:>8,} rows  "
                        f"hash {v.short_hash}  by {v.author}")
+
+
+@golden_app.command()
+def exclude(
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    row: Annotated[str, typer.Argument(help="The row key, e.g. span:123.")],
+    reason: Annotated[str, typer.Option(help="Why (kept with the next version).")],
+    db: DbOption = None,
+    author: AuthorOption = None,
+    restore: Annotated[bool, typer.Option("--restore", help="Take the row back in.")] = False,
+) -> None:
+    """Leave a row out of the dataset's next builds, or take it back (--restore)."""
+    from goldenloop.config import resolve_paths
+    from goldenloop.golden import exclusions
+    from goldenloop.schema import open_store
+
+    with open_store(resolve_paths(db).db) as store:
+        (exclusions.restore if restore else exclusions.exclude)(
+            store, name, row, reason, _author(author))
+    typer.echo(f"{row} {'restored to' if restore else 'excluded from'} {name}: the next build "
+               "applies it")
+
+
+@golden_app.command("excluded")
+def excluded_(
+    name: Annotated[str, typer.Argument(help="Dataset name.")],
+    db: DbOption = None,
+) -> None:
+    """The rows excluded from a dataset now, with their reasons."""
+    from goldenloop import access
+    from goldenloop.config import resolve_paths
+    from goldenloop.golden import exclusions
+
+    with access.for_reading(resolve_paths(db)) as r:
+        df = exclusions.excluded(r.store, name)
+    if df.empty:
+        typer.echo(f"No row is excluded from {name}.")
+    for row in df.itertuples():
+        typer.echo(f"{row.row_key:24} by {row.author}  {row.created_at:%Y-%m-%d %H:%M}  {row.reason}")
 
 
 def register(app: typer.Typer) -> None:

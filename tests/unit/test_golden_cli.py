@@ -101,3 +101,27 @@ def test_a_running_server_gets_a_job_file(db, tmp_path, monkeypatch):
                                      "out": str(tmp_path / "x"), "formats": ["csv"]},
                                  lambda f, m: None)
         assert not full["created"] and (tmp_path / "x" / "via-job" / "v1" / "golden.csv").exists()
+
+
+def test_curation_options_exclusions_and_only_the_format_asked(db, tmp_path):
+    out = run("golden", "build", "cur", "--db", str(db), "--correct-at", "4", "--author",
+              "lead", "--min-agreeing", "1", "--dedupe", "--split", "50/25/25",
+              "--split-seed", "9", "--where", "correctness>=4")
+    assert "cur v1: new version, 8 rows" in out and "split (seed 9)" in out
+    assert "duplicate inputs merged: 0" in out
+    out = run("golden", "exclude", "cur", "span:2", "--reason", "a private address",
+              "--db", str(db), "--author", "lead")
+    assert "excluded from cur" in out
+    assert "a private address" in run("golden", "excluded", "cur", "--db", str(db))
+    out = run("golden", "build", "cur", "--db", str(db), "--correct-at", "4", "--author",
+              "lead", "--min-agreeing", "1", "--dedupe", "--split", "50/25/25",
+              "--split-seed", "9", "--where", "correctness>=4")
+    assert "cur v2: new version, 7 rows" in out and "left out, excluded by a curator: 1" in out
+    run("golden", "export", "cur", "--db", str(db), "--out", str(tmp_path / "x"), "--format",
+        "jsonl", "--author", "lead")
+    assert sorted(p.name for p in (tmp_path / "x" / "cur" / "v2").iterdir()) == [
+        "README.md", "golden.jsonl"]
+    r = CliRunner().invoke(app, ["golden", "build", "cur", "--db", str(db), "--split", "1/2",
+                                 "--author", "lead"])
+    # main() turns the library's FilterError into one line (exit 2) at the edge
+    assert r.exit_code != 0 and "split: three shares" in str(r.exception)
