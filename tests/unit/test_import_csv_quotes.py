@@ -102,3 +102,14 @@ def test_a_header_whose_quote_never_closes_is_refused_with_a_message(store, tmp_
     with pytest.raises(ImportFileError, match=r"h\.csv: line 1: the header row"):
         import_file(store, path, ImportOptions())
     assert store.scalar("SELECT count(*) FROM spans") == 0
+
+
+def test_a_one_column_file_keeps_its_multi_line_cells(store, tmp_path):
+    # With one column every line reads as a whole row: nothing tells a stray quote from a cell
+    # with line breaks, so the cell is taken as written.
+    text = 'output\n"first\nsecond"\nthird\n'
+    r = _import(store, tmp_path, text)
+    assert r.rows_read == 2
+    # No start time: both rows are quarantined, each whole (the quarantine keeps the row read).
+    assert sorted(json.loads(q[3])["output"] for q in _quarantine(store)) == ["first\nsecond",
+                                                                              "third"]

@@ -105,7 +105,10 @@ def _body(lines: _Lines, reader, width: int, delimiter: str,
 def _rows_inside(taken: list[tuple[int, str]], width: int, delimiter: str) -> bool:
     """Whether the lines of a multi-line record after its first read, on their own, as one or
     more whole rows: then the quote that joined them is far likelier a stray one than a cell
-    holding line breaks (whose later lines seldom split into exactly the right columns)."""
+    holding line breaks (whose later lines seldom split into exactly the right columns). With
+    one column every line would: a cell's line breaks are then taken as written."""
+    if width < 2:
+        return False
     rest = "".join(line for _, line in taken[1:])
     try:
         recs = list(csv.reader(io.StringIO(rest, newline=""), delimiter=delimiter, strict=True))
