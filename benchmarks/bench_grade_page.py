@@ -3,6 +3,12 @@ Chromium, on the demo history `goldenloop serve` makes by default (200,000 spans
 
     python benchmarks/bench_grade_page.py               # 30 timed items
     python benchmarks/bench_grade_page.py --items 10 --spans 20000
+    python benchmarks/bench_grade_page.py --ab OLD_APP_DIR   # the next item, old app against this
+
+``--ab`` alternates an older Grade page (``OLD_APP_DIR`` holds an older ``app/`` folder, e.g.
+``git archive COMMIT app | tar -x -C DIR``; it runs over this library) with this one, rounds
+of ``--items`` each on fresh copies, timing from the Submit *click* with picks made by mouse,
+so both are measured the same way whatever their keys.
 
 A reviewer grades the default rubric's required criteria (correctness, tone, conciseness,
 safety) of a lead's stratified queue with the keyboard alone: one digit per criterion (each
@@ -35,11 +41,18 @@ HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "tests" / "browser"))
+sys.path.insert(0, str(ROOT / "tests" / "unit"))  # test_browser_monitor's own helpers
 
 import browser_support as bs  # noqa: E402
-from bench_review import template  # noqa: E402
+from bench_review import _TIMED_SUBMIT, template  # noqa: E402
 from test_browser_monitor import wait_until_idle  # noqa: E402
-from test_browser_review import _CURRENT, _MARKER, _pick, _wait_item  # noqa: E402
+from test_browser_review import (  # noqa: E402
+    _CURRENT,
+    _MARKER,
+    _pick,
+    _wait_item,
+    fill_default_by_mouse,
+)
 from timing import uptime  # noqa: E402
 
 from goldenloop import review, sampling  # noqa: E402
@@ -58,16 +71,26 @@ _ARM = """() => {
         return Array.from(m.classList).find(c => c.startsWith('st-key-glitem-')); };
     const old = marker();
     window.__glT = null;
+    window.__glClick = -1;  // when the keyboard script clicked Submit, from the keydown
+    let t0 = null;
+    const clicked = (e) => {
+        if (t0 !== null && e.target.closest && e.target.closest('.st-key-gl_submit')) {
+            window.__glClick = performance.now() - t0;
+            window.removeEventListener('click', clicked, true);
+        }
+    };
+    window.addEventListener('click', clicked, true);
     const start = (e) => {
         if (!(e.ctrlKey && e.key === 'Enter')) return;
         window.removeEventListener('keydown', start, true);
-        const t0 = performance.now();
+        t0 = performance.now();
         let shown = -1;
         const tick = () => {
             const t = performance.now() - t0, d = drawn(), m = marker();
             if (shown < 0 && d !== null && d !== old) shown = t;
-            if (m !== null && m !== old) { window.__glT = [shown < 0 ? t : shown, t]; return; }
-            if (t > 20000) { window.__glT = [shown, -1]; return; }
+            if (m !== null && m !== old) {
+                window.__glT = [shown < 0 ? t : shown, t, window.__glClick]; return; }
+            if (t > 20000) { window.__glT = [shown, -1, window.__glClick]; return; }
             requestAnimationFrame(tick);
         };
         requestAnimationFrame(tick);
@@ -106,7 +129,8 @@ def library_baseline(db: Path, queue_id: int, items: int) -> list[float]:
     return out
 
 
-def browser_run(db: Path, queue_id: int, timed: int) -> tuple[list[tuple[float, float]], float]:
+def browser_run(db: Path, queue_id: int, timed: int
+                ) -> tuple[list[tuple[float, float, float]], float]:
     """(latencies of the timed submits, keys pressed per item over every item graded)."""
     times, keys, graded = [], 0, 0
     with bs.chromium() as browser, bs.running_app(db, OUT) as url:
@@ -124,23 +148,75 @@ def browser_run(db: Path, queue_id: int, timed: int) -> tuple[list[tuple[float, 
             keys += 1
             graded += 1
             page.wait_for_function("() => window.__glT !== null", timeout=30_000)
-            shown, settled = page.evaluate("() => window.__glT")
+            shown, settled, click = page.evaluate("() => window.__glT")
             if shown < 0 or settled < 0:
                 bs.screenshot(page, "grade-bench-stuck")
                 raise RuntimeError(f"no next item after {len(times)} timed submits")
             if i > 0:
-                times.append((shown, settled))
+                times.append((shown, settled, click))
             _wait_item(page)
         bs.screenshot(page, "grade-bench-last")
     return times, keys / graded
+
+
+def ab_round(db: Path, queue_id: int, items: int, app_dir: Path | None) -> list[float]:
+    """Click-timed next-item latencies (shown, ms) of one app: this one, or the one in
+    ``app_dir`` (imported first through PYTHONPATH by the server process)."""
+    old = os.environ.get("PYTHONPATH")
+    if app_dir is not None:
+        shim = OUT / "ab_shim"
+        shim.mkdir(exist_ok=True)
+        link = shim / "goldenloop_app"
+        link.unlink(missing_ok=True)
+        link.symlink_to(app_dir.resolve())
+        os.environ["PYTHONPATH"] = str(shim)
+    try:
+        times = []
+        with bs.chromium() as browser, bs.running_app(db, OUT) as url:
+            page = bs.open_page(browser, url)
+            wait_until_idle(page, url)
+            page.goto(f"{url}/grade?reviewer=ana&queue={queue_id}")
+            _wait_item(page)
+            for i in range(items + 1):
+                fill_default_by_mouse(page)
+                _wait_item(page)
+                shown, _settled = page.evaluate(_TIMED_SUBMIT)
+                if i > 0:
+                    times.append(shown)
+        return times
+    finally:
+        if old is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = old
+
+
+def ab(spans: int, items: int, old_app: Path, rounds: int = 2) -> None:
+    res: dict[str, list[float]] = {"old": [], "new": []}
+    for r in range(rounds):  # the order alternates, so a load that drifts favours neither
+        pair = [("old", old_app), ("new", None)]
+        for label, app_dir in (pair if r % 2 == 0 else pair[::-1]):
+            db = OUT / f"grade_ab_{spans}.duckdb"
+            shutil.copy(template(spans), db)
+            _, q, _ = make_queues(db, items + 10)
+            res[label] += ab_round(db, q, items, app_dir)
+            for f in OUT.glob(f"{db.stem}*"):
+                f.unlink(missing_ok=True)
+    print(f"A/B, {rounds} rounds x {items} items, click to next item shown, median: old app "
+          f"{statistics.median(res['old']):.0f} ms, this app {statistics.median(res['new']):.0f}"
+          f" ms [{uptime()}]")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spans", type=int, default=200_000)
     ap.add_argument("--items", type=int, default=30, help="timed submits")
+    ap.add_argument("--ab", type=Path, help="an older app/ folder to compare against")
     args = ap.parse_args()
     print(f"machine: {os.cpu_count()} cores; {uptime()}")
+    if args.ab:
+        ab(args.spans, args.items, args.ab)
+        return
     db = OUT / f"grade_bench_{args.spans}.duckdb"
     shutil.copy(template(args.spans), db)
     base_q, keys_q, spans = make_queues(db, args.items + 20)
@@ -148,6 +224,7 @@ def main() -> None:
     times, per_item = browser_run(db, keys_q, args.items)
     shown = [t[0] for t in times]
     settled = [t[1] for t in times]
+    click = [t[2] for t in times]
     lib = statistics.median(base)
     out = {"spans": spans, "n": len(times), "keys_per_item": round(per_item, 2),
            "library_median_ms": round(lib, 1),
@@ -155,12 +232,14 @@ def main() -> None:
            "shown_p90_ms": round(statistics.quantiles(shown, n=10)[-1], 1),
            "settled_median_ms": round(statistics.median(settled), 1),
            "settled_max_ms": round(max(settled), 1),
+           "key_to_click_median_ms": round(statistics.median(click), 1),
            "shown_over_library": round(statistics.median(shown) / lib, 2),
            "load": uptime(), "finished": datetime.now().isoformat(timespec="seconds")}
     print(f"{spans:,} spans, {len(times)} timed items, keyboard only: {per_item:.2f} keys per "
           f"item; next item from the Ctrl+Enter keydown: shown median "
           f"{out['shown_median_ms']:.0f} ms (p90 {out['shown_p90_ms']:.0f}), settled median "
-          f"{out['settled_median_ms']:.0f} ms (max {out['settled_max_ms']:.0f}); the library "
+          f"{out['settled_median_ms']:.0f} ms (max {out['settled_max_ms']:.0f}), of which the "
+          f"key to the Submit click {out['key_to_click_median_ms']:.0f} ms; the library "
           f"calls alone {lib:.0f} ms per item in-process (shown / library "
           f"{out['shown_over_library']:.1f}x) [{out['load']}]")
     (OUT / "grade_page.json").write_text(json.dumps(out, indent=2))

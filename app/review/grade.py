@@ -214,9 +214,8 @@ def grading() -> None:
                         "still submit: your grade is kept, marked late.",
                         icon=":material/lock_open:")
     progress = review.grading_progress(store, queue_id, who)
-    rubric = review.queue_rubric(store, queue_id)
-    adjudicating = review.is_adjudication(store, queue_id)
-    asked = review.asked(store, claim)
+    asked = review.asked(store, claim)  # with the queue's rubric and purpose: one read
+    rubric, adjudicating = asked.rubric, asked.adjudication
     # The item is a form: picks stay in the browser until an action button sends them, so
     # answering reruns nothing (no redraw under the reviewer's clicks, no server work per
     # pick) and Submit sends every answer in the same message that asks for the next item.

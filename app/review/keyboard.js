@@ -170,9 +170,12 @@
     if (e.ctrlKey) {
       if (e.key === "Enter" && document.querySelector(".st-key-gl_submit")) {
         e.preventDefault(); e.stopPropagation();
-        if (typing(active)) active.blur();  // commits the text box's value first
-        queue(async () => { await sleep(60); await untilIdle(15000);
-                            await click(button("gl_submit")); });
+        // Leaving a text box commits its value; give that a moment to reach the form. With
+        // no text box focused there is nothing to wait for.
+        const wasTyping = typing(active);
+        if (wasTyping) active.blur();
+        queue(async () => { if (wasTyping) await sleep(60);
+                            await untilIdle(15000); await click(button("gl_submit")); });
       }
       return;
     }

@@ -27,13 +27,28 @@ from goldenloop.store import Store, audit
 
 @dataclass(frozen=True)
 class Asked:
-    """The criteria an item asks, in the rubric's order, and why."""
+    """The criteria an item asks, in the rubric's order, and why; with the queue's rubric and
+    whether it adjudicates (so a screen reads the queue once)."""
 
     criteria: tuple[str, ...]
     disputed: bool = False      # narrowed to the criteria earlier grades dispute
+    rubric: rubrics.Rubric | None = None
+    adjudication: bool = False
 
     def required(self, rubric: rubrics.Rubric) -> tuple[str, ...]:
         return tuple(c.name for c in rubric.criteria if c.required and c.name in self.criteria)
+
+
+_RUBRICS: dict[tuple[str, str], rubrics.Rubric] = {}
+
+
+def rubric_of(store: Store, name: str, version: str) -> rubrics.Rubric:
+    """A stored rubric version, parsed once per process: a version is the hash of its
+    content, so the same name and version are the same rubric in every store."""
+    key = (name, version)
+    if key not in _RUBRICS:
+        _RUBRICS[key] = rubrics.get(store, name, version)
+    return _RUBRICS[key]
 
 
 def set_criteria(store: Store, queue_id: int, criteria: Iterable[str] | None, by: str) -> None:
@@ -41,7 +56,7 @@ def set_criteria(store: Store, queue_id: int, criteria: Iterable[str] | None, by
     action, audited; names the rubric lacks are refused, all of them at once."""
     who = roles.require(store, by, roles.Action.CREATE_QUEUE)
     q = review_sql.queue(store, queue_id)
-    rubric = rubrics.get(store, q["rubric_name"], q["rubric_version"])
+    rubric = rubric_of(store, q["rubric_name"], q["rubric_version"])
     names = None if criteria is None else list(dict.fromkeys(criteria))
     if names is not None:
         unknown = [n for n in names if n not in {c.name for c in rubric.criteria}]
@@ -83,18 +98,20 @@ def asked_for(store: Store, claim: Claim, rubric: rubrics.Rubric,
               queue: dict[str, Any]) -> Asked:
     base = queue_criteria(rubric, queue)
     if queue.get("purpose") != "adjudication":
-        return Asked(base)
+        return Asked(base, rubric=rubric)
     rows = payload_sql.target_grades(store.cursor(), claim.target_type, claim.target_id,
                                      claim.span_key)
     rows = [r for r in rows if not (r["source"] == "human" and r["author_id"] == claim.reviewer)]
     narrowed = tuple(n for n in disputed(rubric, rows) if n in base)
-    return Asked(narrowed, disputed=True) if narrowed else Asked(base)
+    if narrowed:
+        return Asked(narrowed, disputed=True, rubric=rubric, adjudication=True)
+    return Asked(base, rubric=rubric, adjudication=True)
 
 
 def asked(store: Store, claim: Claim) -> Asked:
     """The criteria the claimed item asks (see the module docstring)."""
     q = review_sql.queue(store, claim.queue_id)
-    return asked_for(store, claim, rubrics.get(store, q["rubric_name"], q["rubric_version"]), q)
+    return asked_for(store, claim, rubric_of(store, q["rubric_name"], q["rubric_version"]), q)
 
 
 def answers_of(rubric: rubrics.Rubric, rows: list[dict[str, Any]]) -> dict[str, Answer]:

@@ -41,7 +41,7 @@ class Submission:
 
 def queue_rubric(store: Store, queue_id: int) -> rubrics.Rubric:
     q = review_sql.queue(store, queue_id)
-    return rubrics.get(store, q["rubric_name"], q["rubric_version"])
+    return asking.rubric_of(store, q["rubric_name"], q["rubric_version"])
 
 
 def is_adjudication(store: Store, queue_id: int) -> bool:
@@ -129,7 +129,7 @@ def _prepared(store: Store, claim: Claim, answers: Mapping[str, Answer | Value],
               correction: str | None) -> tuple[rubrics.Rubric, dict, bool, bool]:
     """(rubric, checked answers, adjudication queue?, queue open?) from one read of the queue."""
     q = review_sql.queue(store, claim.queue_id)
-    rubric = rubrics.get(store, q["rubric_name"], q["rubric_version"])
+    rubric = asking.rubric_of(store, q["rubric_name"], q["rubric_version"])
     checked = check_answers(rubric, answers, asking.asked_for(store, claim, rubric, q).criteria)
     if correction is not None and not rubric.corrected_answer.enabled:
         raise GradeError(f"rubric {rubric.name} asks for no corrected answer")
@@ -203,7 +203,7 @@ def undo(store: Store, queue_id: int, reviewer: str, *,
     the item)."""
     who = roles.require(store, reviewer, roles.Action.GRADE)
     q = review_sql.queue(store, queue_id)
-    rubric = rubrics.get(store, q["rubric_name"], q["rubric_version"])
+    rubric = asking.rubric_of(store, q["rubric_name"], q["rubric_version"])
 
     def write(cur) -> Undone | None:
         now = utcnow()
