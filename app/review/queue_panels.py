@@ -89,14 +89,44 @@ def _frame_inputs(store: Store) -> tuple[SpanFilter, dict]:
 
 
 def _design(kind: str, n: int):
+    fixed = st.toggle("Exactly this many items", key="gl_fixed_size",
+                      help="Draw exactly the sample size by randomised systematic sampling: "
+                           "every unit keeps its stated inclusion probability, each stratum "
+                           "gets the whole number below or above its expected count, and "
+                           "estimates use a fixed-size variance. Off: each unit is drawn "
+                           "independently (Poisson sampling), so the count varies.")
     if kind == "Uniform":
-        return sampling.Uniform(n)
+        return sampling.Uniform(n, fixed_size=fixed)
     if kind == "Risk-raised":
-        return sampling.RiskRaised(n)
+        return sampling.RiskRaised(n, fixed_size=fixed)
     by = st.multiselect("Strata", ["app", "model_version", "environment", "prompt_version"],
                         default=["app", "model_version"])
     allocation = st.radio("Allocation", ["proportional", "equal"], horizontal=True)
-    return sampling.Stratified(n, by=tuple(by) or ("app",), allocation=allocation)
+    return sampling.Stratified(n, by=tuple(by) or ("app",), allocation=allocation,
+                               fixed_size=fixed)
+
+
+PREVIEW_COLUMNS = {
+    "stratum": st.column_config.TextColumn("Stratum"),
+    "units": st.column_config.NumberColumn("In the frame", format="localized"),
+    "expected": st.column_config.NumberColumn("Expected in the sample", format="%.1f"),
+    "min_prob": st.column_config.NumberColumn("Lowest probability", format="%.4f"),
+    "max_prob": st.column_config.NumberColumn("Highest probability", format="%.4f"),
+}
+
+
+def draw_preview(store: Store, frame: SpanFilter, design, unit: str) -> None:
+    """The frame's size and the expected sample per stratum, before anything is created."""
+    try:
+        pv = state.aggregate(store, sampling.preview_queue, frame, design, unit=unit)
+    except GoldenloopError as exc:
+        st.warning(md(str(exc), 2000), icon=":material/filter_alt_off:")
+        return
+    how = ("exactly" if pv.fixed_size else "about")
+    st.caption(f"Preview: {pv.population_size:,} {unit}s in the frame; {how} "
+               f"{pv.expected_size:,.1f} drawn in {len(pv.strata):,} strata.")
+    st.dataframe(visible_frame(pv.strata), hide_index=True, column_config=PREVIEW_COLUMNS,
+                 column_order=list(PREVIEW_COLUMNS), key="gl_preview")
 
 
 def create_form(store: Store, who: str) -> None:
@@ -128,6 +158,8 @@ def create_form(store: Store, who: str) -> None:
         va = c1.selectbox("Version A", versions, index=0 if versions else None, format_func=visible)
         vb = c2.selectbox("Version B", versions, index=1 if len(versions) > 1 else None,
                           format_func=visible)
+    if design is not None:
+        draw_preview(store, frame, design, unit)
     rubric = "comparison" if kind == "Version comparison" else "default"
     if not st.button("Create queue", type="primary", key="gl_create"):
         return
@@ -140,10 +172,15 @@ def create_form(store: Store, who: str) -> None:
         st.error(md(str(exc), 2000), icon=":material/error:")
         return
     drawn = f"Queue {made.queue_id} created with {made.items:,} items"
-    if made.expected_size is not None and made.population_size:
+    if design is not None and design.fixed_size and made.population_size:
+        drawn += f", drawn from {made.population_size:,} in the frame (a fixed-size sample)"
+    elif made.expected_size is not None and made.population_size:
         drawn += (f", drawn from {made.population_size:,} in the frame (expected "
                   f"{made.expected_size:,.0f}: each is drawn independently, so the count varies)")
     st.success(drawn, icon=":material/check:")
+    # The new queue is the one shown below (and in the URL): the selectbox is drawn after
+    # this form, so its value may still be set in this run.
+    st.session_state["queue"] = int(made.queue_id)
 
 
 def _create(store, kind, opts, frame, design, unit, keys_text, va, vb, n):
@@ -273,9 +310,8 @@ def gold_form(store: Store, queue_id: int, who: str, target_type: str) -> None:
 
 
 def seed_queue_choice(names: dict[int, str], key: str = "queue") -> None:
-    """Let a plain ``?queue=<id>`` link choose the queue. The selectbox bound to the URL
-    stores its formatted label there ("1 · weekly") and drops any other value, so a bare id
-    is turned into the widget's value before the widget is drawn (first run only)."""
+    """Let a ``?queue=<id>`` link choose the queue: the id is turned into the widget's value
+    before the widget is drawn (first run only); the page writes the chosen id back."""
     raw = st.query_params.get(key)
     if key not in st.session_state and raw and raw.strip().isdigit() and int(raw) in names:
         st.session_state[key] = int(raw)

@@ -40,10 +40,12 @@ st.dataframe(visible_frame(queues), hide_index=True, column_config=rq.QUEUE_COLU
 names = {int(q): str(n) for q, n in zip(queues["queue_id"], queues["name"], strict=True)}
 rq.seed_queue_choice(names)
 queue_id = st.selectbox("Queue", list(names), format_func=lambda q: visible(f"{q} · {names[q]}"),
-                        key="queue", bind="query-params")
+                        key="queue")
 if queue_id is None:
     st.stop()
 queue_id = int(queue_id)
+if st.query_params.get("queue") != str(queue_id):  # the chosen queue is in the URL, as its id
+    st.query_params["queue"] = str(queue_id)
 rq.draw_progress(store, queue_id)
 rq.draw_estimates(store, queue_id)
 argilla_panel.draw(store, queue_id, who, identity.can(store, who, roles.Action.CREATE_QUEUE))

@@ -22,6 +22,10 @@ Method (stated, so a reader can check it):
   few graded items (say under 30) or an estimate near 0 or 1 it is only approximate. When
   every graded item agrees (a share of exactly 0 or 1, so ``v = 0``), the interval is the
   Wilson score interval on the number of graded items instead, and a note says so.
+- **Fixed-size queues** (drawn by randomised systematic sampling, ``design.draw ==
+  "systematic"``): the same estimator, with Deville's variance for fixed-size high-entropy
+  designs (Deville 1999; Matei and Tillé 2005) in place of the Poisson one:
+  ``v = n/(n−1) · Σ (1 − π*ᵢ) (zᵢ/π*ᵢ − G)²``, ``G = Σ (1 − π*ᵢ) zᵢ/π*ᵢ / Σ (1 − π*ᵢ)``.
 - **Excluded:** gold items (not part of the sample). Queues made by hand have no inclusion
   probabilities: estimation refuses them, since they say nothing about traffic as a whole.
 """
@@ -87,7 +91,8 @@ def _adjusted_probs(pi: np.ndarray, classes: np.ndarray, responded: np.ndarray
 
 def hajek(y: np.ndarray, pi: np.ndarray, responded: np.ndarray, classes: np.ndarray, *,
           in_domain: np.ndarray | None = None, level: float = 0.95,
-          proportion: bool = False) -> tuple[float, float, float, float, list[str]]:
+          proportion: bool = False, fixed_size: bool = False
+          ) -> tuple[float, float, float, float, list[str]]:
     """(estimate, standard error, interval low, interval high, notes) from one row per
     sampled item: value ``y`` (ignored where not responded or not in the domain), inclusion
     probability ``pi``, whether it was graded, and its non-response class."""
@@ -102,7 +107,8 @@ def hajek(y: np.ndarray, pi: np.ndarray, responded: np.ndarray, classes: np.ndar
     n_hat = w.sum()
     est = float((w * yd).sum() / n_hat)
     z = (yd - est) / n_hat
-    var = float(((1.0 - pi_star[dom]) * w * w * z * z).sum())
+    var = (_deville(z, pi_star[dom]) if fixed_size
+           else float(((1.0 - pi_star[dom]) * w * w * z * z).sum()))
     se = var ** 0.5
     zq = float(norm.ppf(0.5 + level / 2))
     lo, hi = est - zq * se, est + zq * se
@@ -112,6 +118,16 @@ def hajek(y: np.ndarray, pi: np.ndarray, responded: np.ndarray, classes: np.ndar
     if proportion:
         lo, hi = max(lo, 0.0), min(hi, 1.0)
     return est, se, lo, hi, notes
+
+
+def _deville(z: np.ndarray, pi: np.ndarray) -> float:
+    """Deville's variance of a total of ``z`` under a fixed-size high-entropy design."""
+    n, c = len(z), 1.0 - pi
+    if n < 2 or c.sum() <= 0:
+        return 0.0
+    e = z / pi
+    g = float((c * e).sum() / c.sum())
+    return float(n / (n - 1) * (c * (e - g) ** 2).sum())
 
 
 def _wilson(p: float, n: int, z: float) -> tuple[float, float]:
@@ -161,14 +177,16 @@ def _estimate(df: pd.DataFrame, q: dict, proportion: bool, level: float,
     dom = has_value if in_domain is None else has_value & in_domain
     est, se, lo, hi, notes = hajek(df["y"].fillna(0).to_numpy(), df["inclusion_prob"].to_numpy(),
                                    responded, df["stratum"].to_numpy(), in_domain=dom,
-                                   level=level, proportion=proportion)
+                                   level=level, proportion=proportion,
+                                   fixed_size=q["design"].get("draw") == "systematic")
     mask = np.ones(len(df), bool) if in_domain is None else in_domain
     return Estimate(
         value=est, se=se, ci_low=lo, ci_high=hi, level=level, n_sampled=int(mask.sum()),
         n_graded=int((responded & mask).sum()), n_in_domain=int((responded & dom).sum()),
         n_nonresponse=int((~responded & mask).sum()), population_size=q["population_size"],
         population_estimate=float((1.0 / df["inclusion_prob"].to_numpy()[mask]).sum()),
-        notes=notes)
+        notes=notes, **({"method": "Hájek estimator, Deville's fixed-size variance, normal "
+                                   "interval"} if q["design"].get("draw") == "systematic" else {}))
 
 
 def estimate(store: Store, queue_id: int, criterion: str, *, at_least: float | None = None,

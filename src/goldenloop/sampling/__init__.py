@@ -1,4 +1,5 @@
-"""Review queues by a stated sampling design (Poisson sampling), or by hand.
+"""Review queues by a stated sampling design (Poisson sampling, or a fixed size by randomised
+systematic sampling), or by hand.
 
 Every unit of the sampling frame (a filter and a time window over spans) is included
 independently with its own inclusion probability: uniform, stratified by app and model
@@ -30,18 +31,20 @@ from goldenloop.sampling.frame import (
     make_frame,
 )
 from goldenloop.sampling.queues import (
+    Preview,
     QueueOptions,
     QueueSummary,
     add_to_queue,
     create_hand_queue,
     create_queue,
+    preview_queue,
     queue_frame,
 )
 
 __all__ = [
     "DEFAULT_RISK_WEIGHTS", "FRAME_KINDS", "RISK_SIGNALS", "Design", "Output", "Pair",
-    "QueueOptions", "QueueSummary", "RiskRaised", "SamplingError", "Stratified", "Uniform",
+    "Preview", "QueueOptions", "QueueSummary", "RiskRaised", "SamplingError", "Stratified", "Uniform",
     "add_to_queue", "create_hand_queue", "create_pair_queue", "create_queue",
     "create_version_comparison", "frame_from_dict", "frame_to_dict", "item_reference_pairs",
-    "make_frame", "queue_frame",
+    "make_frame", "preview_queue", "queue_frame",
 ]

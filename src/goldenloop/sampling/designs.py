@@ -1,7 +1,12 @@
 """Sampling designs: each gives every unit of the frame its own inclusion probability.
 
 Units are then drawn independently (Poisson sampling), so a unit's weight in an estimate is
-exactly ``1 / probability`` and the design is fully stated by the probabilities.
+exactly ``1 / probability`` and the design is fully stated by the probabilities. With
+``fixed_size=True`` the same probabilities are drawn by randomised systematic πps sampling
+instead (Madow 1949; units in random order within strata, strata one after another, as in
+Hartley and Rao 1962): exactly ``n`` units, each still included with exactly its stored
+probability, and every stratum gets the floor or the ceiling of its expected count. Estimates
+then use a fixed-size variance (``goldenloop.estimation``: Deville's approximation).
 
 - ``Uniform(n)``: every unit ``p = n / N``.
 - ``Stratified(n, by, allocation)``: strata by app × model version (or other columns);
@@ -42,6 +47,7 @@ RISK_SIGNALS = tuple(DEFAULT_RISK_WEIGHTS)
 class Uniform:
     n: int
     kind: Literal["uniform"] = "uniform"
+    fixed_size: bool = False
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,7 @@ class Stratified:
     by: tuple[str, ...] = ("app", "model_version")
     allocation: Literal["proportional", "equal"] = "proportional"
     kind: Literal["stratified"] = "stratified"
+    fixed_size: bool = False
 
 
 @dataclass(frozen=True)
@@ -58,6 +65,7 @@ class RiskRaised:
     boost: float = 4.0
     weights: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_RISK_WEIGHTS))
     kind: Literal["risk"] = "risk"
+    fixed_size: bool = False
 
 
 Design = Uniform | Stratified | RiskRaised
@@ -136,3 +144,37 @@ def probabilities(design: Design, strata: np.ndarray, risk: np.ndarray) -> np.nd
 def draw(p: np.ndarray, seed: int) -> np.ndarray:
     """Poisson sampling: unit i is taken when its own uniform draw is below ``p[i]``."""
     return np.random.default_rng(seed).random(len(p)) < p
+
+
+def draw_systematic(p: np.ndarray, seed: int, strata: np.ndarray | None = None) -> np.ndarray:
+    """Randomised systematic πps sampling of exactly ``round(Σp)`` units.
+
+    The units are put in a random order (within each stratum, the strata one after another),
+    laid end to end as intervals of length ``p[i]`` on [0, Σp), and a unit is taken when one of
+    the points ``u, u + 1, u + 2, …`` (``u`` uniform on [0, 1)) falls in its interval. Each
+    unit is taken with probability exactly ``p[i]`` (no interval is longer than 1, so none
+    holds two points), whatever the order; the random order makes every pair's joint
+    probability positive, so the design's variance can be estimated."""
+    p = np.asarray(p, dtype=np.float64)
+    taken = np.zeros(len(p), dtype=bool)
+    if len(p) == 0:
+        return taken
+    rng = np.random.default_rng(seed)
+    shuffle = rng.permutation(len(p))
+    if strata is not None:  # strata in a fixed order, units shuffled within each
+        _, codes = np.unique(np.asarray(strata).astype(str), return_inverse=True)
+        order = shuffle[np.argsort(codes[shuffle], kind="stable")]
+    else:
+        order = shuffle
+    total = float(p.sum())
+    n = round(total)
+    if abs(total - n) > 1e-6:
+        raise SamplingError(f"a fixed-size draw needs probabilities summing to a whole number, "
+                            f"not {total:.6f}")
+    # Cumulative ends rescaled to exactly n, so rounding cannot add or lose a unit at the end.
+    ends = np.cumsum(p[order]) * (n / total if total > 0 else 0.0)
+    starts = np.concatenate([[0.0], ends[:-1]])
+    u = rng.random()
+    hit = np.floor(ends - u) - np.floor(starts - u) >= 1
+    taken[order[hit]] = True
+    return taken

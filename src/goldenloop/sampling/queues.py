@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
+import pandas as pd
 import pyarrow as pa
 
 from goldenloop import rubric as rubrics
@@ -94,30 +95,70 @@ def _reasons(signals: dict[str, np.ndarray], rows: np.ndarray) -> pa.Array:
                     pa.list_(pa.string()))
 
 
+@dataclass(frozen=True)
+class Preview:
+    """What a design would draw from a frame, before anything is written: the frame's size and,
+    per stratum, its units and expected sample (Σ of their inclusion probabilities)."""
+
+    population_size: int
+    expected_size: float
+    fixed_size: bool
+    strata: pd.DataFrame  # stratum, units, expected, min_prob, max_prob
+
+
+def _design_probs(design: D.Design, units: pa.Table
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """(stratum, risk score, inclusion probability, risk signals) of every unit of the frame."""
+    signals = _signals(units)
+    weights = design.weights if isinstance(design, D.RiskRaised) else D.DEFAULT_RISK_WEIGHTS
+    risk = D.risk_scores(signals, weights)
+    stratum = units.column("stratum").to_numpy(zero_copy_only=False)
+    if isinstance(design, D.RiskRaised):  # non-response classes: raised or base risk
+        stratum = np.where(risk > 0, "raised risk", "base risk")
+    return stratum.astype(str), risk, D.probabilities(design, stratum, risk), signals
+
+
+def _units(cur, frame: SpanFilter, design: D.Design, unit: str, judge_keys) -> pa.Table:
+    strata = design.by if isinstance(design, D.Stratified) else ("app", "model_version")
+    where, params = span_where(frame, "s")
+    units = sql.frame_units(cur, unit, where, params, strata, judge_keys)
+    if units.num_rows == 0:
+        raise SamplingError("the frame holds no spans: widen the time window or filter")
+    return units
+
+
+def preview_queue(store: Store, frame: SpanFilter, design: D.Design, *,
+                  unit: str = "span") -> Preview:
+    """The frame size and the expected sample per stratum that ``create_queue`` would draw
+    with the same arguments (the same probabilities: only the random draw is left out)."""
+    D.check(design)
+    if unit not in UNITS:
+        raise SamplingError(f"a queue samples one of {', '.join(UNITS)}, not {unit!r}")
+    judge_keys = fitness.counted_keys(store, frame.judges)
+    units = _units(store.cursor(), frame, design, unit, judge_keys)
+    stratum, _, p, _ = _design_probs(design, units)
+    table = (pd.DataFrame({"stratum": stratum, "p": p})
+             .groupby("stratum", sort=True)["p"]
+             .agg(units="size", expected="sum", min_prob="min", max_prob="max").reset_index())
+    return Preview(units.num_rows, float(p.sum()), bool(design.fixed_size), table)
+
+
 def create_queue(store: Store, opts: QueueOptions, frame: SpanFilter, design: D.Design, *,
                  unit: str = "span", seed: int | None = None) -> QueueSummary:
-    """Draw a queue of spans (or sessions) from ``frame`` by ``design`` (Poisson sampling)."""
+    """Draw a queue of spans (or sessions) from ``frame`` by ``design``: Poisson sampling, or
+    exactly ``n`` units by randomised systematic sampling when ``design.fixed_size``."""
     D.check(design)
     if unit not in UNITS:
         raise SamplingError(f"a queue samples one of {', '.join(UNITS)}, not {unit!r}")
     who, rubric = prepare(store, opts)
     seed = secrets.randbits(63) if seed is None else int(seed)
-    strata = design.by if isinstance(design, D.Stratified) else ("app", "model_version")
-    where, params = span_where(frame, "s")
     judge_keys = fitness.counted_keys(store, frame.judges)
 
     def write(cur) -> QueueSummary:
-        units = sql.frame_units(cur, unit, where, params, strata, judge_keys)
-        if units.num_rows == 0:
-            raise SamplingError("the frame holds no spans: widen the time window or filter")
-        signals = _signals(units)
-        weights = design.weights if isinstance(design, D.RiskRaised) else D.DEFAULT_RISK_WEIGHTS
-        risk = D.risk_scores(signals, weights)
-        stratum = units.column("stratum").to_numpy(zero_copy_only=False)
-        if isinstance(design, D.RiskRaised):  # non-response classes: raised or base risk
-            stratum = np.where(risk > 0, "raised risk", "base risk")
-        p = D.probabilities(design, stratum, risk)
-        rows = np.flatnonzero(D.draw(p, seed))
+        units = _units(cur, frame, design, unit, judge_keys)
+        stratum, risk, p, signals = _design_probs(design, units)
+        taken = (D.draw_systematic(p, seed, stratum) if design.fixed_size else D.draw(p, seed))
+        rows = np.flatnonzero(taken)
         rng = np.random.default_rng([seed, 1])
         items = pa.table({
             "target_type": pa.array([unit] * len(rows), pa.string()),
@@ -132,6 +173,7 @@ def create_queue(store: Store, opts: QueueOptions, frame: SpanFilter, design: D.
         })
         stored = {**D.to_dict(design), "seed": seed, "unit": unit, "probability": True,
                   "expected_size": float(p.sum()),
+                  "draw": "systematic" if design.fixed_size else "poisson",
                   # which judge versions could raise a risk score ("criterion|version"; None:
                   # every version): the design says what its judge signals rested on
                   "judge_versions_counted": judge_keys}
