@@ -25,7 +25,7 @@ from goldenloop.golden.export import FILES
 from goldenloop.golden.options import Criterion
 from goldenloop_app import state
 from goldenloop_app.common import identity
-from goldenloop_app.golden import argilla_panel
+from goldenloop_app.golden import argilla_panel, curation_panel
 from goldenloop_app.untrusted import md, visible, visible_frame
 
 FORMAT_LABELS = {"jsonl": "JSONL", "csv": "CSV", "parquet": "Parquet",
@@ -68,9 +68,11 @@ def filter_form(opts: golden.Options) -> golden.GoldenFilter | None:
     elif last is not None and (last.source, last.min_reviewers) != (source, n_min):
         last = replace(last, source=source, min_reviewers=int(n_min))
         st.session_state["gs_filter"] = last
+    conditions = curation_panel.conditions(opts, name)
     with st.form("gs_filter_form", border=True):
         kw = _grade_rules(crit)
         kw |= _rubric_and_judges(crit)
+        kw |= curation_panel.evidence_and_split()
         cols = st.columns(4)
         kw["apps"] = tuple(cols[0].multiselect("Apps", opts.apps, placeholder="all"))
         kw["model_versions"] = tuple(cols[1].multiselect("Model versions", opts.model_versions,
@@ -90,7 +92,8 @@ def filter_form(opts: golden.Options) -> golden.GoldenFilter | None:
         if not st.form_submit_button("Preview", icon=":material/visibility:", type="primary"):
             return last
     try:
-        f = golden.GoldenFilter(criterion=name, source=source, min_reviewers=int(n_min), **kw)
+        f = golden.GoldenFilter(criterion=name, source=source, min_reviewers=int(n_min),
+                                conditions=conditions, **kw)
     except golden.FilterError as exc:
         st.error(md(str(exc), 2000), icon=":material/error:")
         return None
@@ -147,6 +150,9 @@ def draw_preview(store, p: golden.Preview) -> None:
     m[3].metric("Judge agrees", "—" if p.judge_agreement is None else f"{p.judge_agreement:.0%}",
                 help="Share of rows whose latest judge grade reaches the reviewers' verdict")
     st.text(next(line for line in p.filter.describe() if line.startswith("judge versions")))
+    if "duplicates_merged" in c:
+        st.text(f"Duplicate inputs merged: {c['duplicates_merged']:,} (the best-supported row "
+                "of each input kept)")
     if c["left_out"]:
         st.dataframe(pd.DataFrame(list(c["left_out"].items()), columns=["left out", "rows"]),
                      hide_index=True)
@@ -163,11 +169,16 @@ def draw_preview(store, p: golden.Preview) -> None:
                  column_order=list(ROW_COLUMNS))
 
 
-def export_form(store, who: str, f: golden.GoldenFilter) -> None:
+def _dataset_name(f: golden.GoldenFilter) -> str:
+    return st.session_state.get("gs_name") or f"{f.criterion}-golden"
+
+
+def export_form(store, who: str, f: golden.GoldenFilter, rows: pd.DataFrame) -> None:
     st.subheader("Save and export")
     cols = st.columns([1, 2])
     name = cols[0].text_input("Dataset name", value=f"{f.criterion}-golden", key="gs_name",
                               help="Lower-case letters, digits, '.', '_' and '-'")
+    curation_panel.exclusion_panel(store, who, name, rows)
     desc = cols[1].text_input("Purpose (goes into the dataset card)", key="gs_desc")
     formats = st.multiselect("Formats", golden.FORMATS, default=list(golden.FORMATS),
                              format_func=FORMAT_LABELS.get, key="gs_formats")
@@ -295,9 +306,12 @@ with build_tab:
     if f is None:
         st.caption("Choose a criterion and filters, then Preview.")
     else:
-        preview = golden.preview(store, f)
+        try:  # the dataset's excluded rows are left out of the preview too
+            preview = golden.preview(store, f, dataset=_dataset_name(f))
+        except golden.FilterError:  # a dataset name not yet valid: no exclusions to apply
+            preview = golden.preview(store, f)
         draw_preview(store, preview)
-        if preview.counts["included"]:
-            export_form(store, who, f)
+        if preview.counts["included"] or preview.counts.get("exclusions"):
+            export_form(store, who, f, preview.rows)
 with versions_tab:
     draw_versions(store, who)

@@ -94,10 +94,7 @@ def _reference(facts: dict, min_agreeing: int = 0, dedupe: bool = False):
         if not sum(tone_ok) * 2 > len(tone_ok):
             reasons["tone: condition not met"] += 1
             continue
-        if not f["flag"]:
-            reasons["safety: not graded"] += 1
-            continue
-        if any(f["flag"].values()):
+        if any(f["flag"].values()):   # no safety grade: nothing flagged, it passes
             reasons["safety: condition not met"] += 1
             continue
         agreeing = sum(1 for x in keys.values() if x == major[0])

@@ -30,7 +30,8 @@ class Condition:
     """A condition on another criterion of the same target, decided like the main verdict:
     an adjudication grade settles it, else more than half of the reviewers' latest grades
     must meet it. ``labels``: any of them; ``without``: none of them (multi-label grades
-    too); ``not_flagged``: no reviewer flagged their grade on this criterion."""
+    too); ``not_flagged``: no reviewer flagged their grade on this criterion. A target not
+    graded on the criterion fails a condition on values, and passes ``not_flagged`` alone."""
 
     criterion: str
     min_value: float | None = None
@@ -163,7 +164,8 @@ def _condition(cur, cand: str, c: Condition) -> None:
             SET reason = CASE WHEN per.tk IS NULL THEN $graded ELSE $unmet END
             FROM kept LEFT JOIN per ON per.tk = kept.row_key
             WHERE c.row_key = kept.row_key AND c.reason IS NULL
-              AND (per.tk IS NULL OR ($has_value AND NOT coalesce(per.value_ok, false))
+              AND ((per.tk IS NULL AND $has_value)
+                   OR ($has_value AND NOT coalesce(per.value_ok, false))
                    OR ($not_flagged AND NOT coalesce(per.flag_ok, true)))""", p)
 
 
