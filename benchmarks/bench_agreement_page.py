@@ -168,7 +168,7 @@ def main() -> None:
           f"(cold, 1,000 resamples): {library_s:.2f} s", flush=True)
 
     import browser_support as bs
-    from test_browser_monitor import wait_until_idle
+    from browser_page_support import wait_until_idle
 
     with bs.chromium() as browser, bs.running_app(db, OUT) as url:
         page = bs.open_page(browser, url)

@@ -73,7 +73,7 @@ def draw_time(page, url: str, tables: int, timeout_s: float = 120) -> float:
 
 def main() -> None:
     import browser_support as bs
-    from test_browser_monitor import wait_until_idle
+    from browser_page_support import wait_until_idle
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--spans", type=int, default=1_000_000)

@@ -171,7 +171,7 @@ def bench_page(spans: int, runs: int) -> dict:
     """Median warm draw of the Monitor page over a ``spans``-span demo, in Chromium."""
     sys.path.insert(0, str(HERE.parent / "tests"))
     import browser_support as bs
-    from test_browser_monitor import draw_time, wait_until_idle
+    from browser_page_support import draw_time, wait_until_idle
 
     db = OUT / f"demo_{spans}.duckdb"
     if not db.exists():

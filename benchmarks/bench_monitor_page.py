@@ -146,7 +146,7 @@ def browser_times(db: Path, runs: int, variants: list[str]) -> dict:
     """Warm views of each variant (a query string), interleaved so they share the load."""
     sys.path.insert(0, str(ROOT / "tests"))
     import browser_support as bs
-    from test_browser_monitor import wait_until_idle
+    from browser_page_support import wait_until_idle
 
     out: dict = {}
     with bs.chromium() as browser, bs.running_app(db, OUT) as url:

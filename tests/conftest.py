@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,8 @@ pytest_plugins = ["app_support"]
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("unit", "app", "system", "browser")
-# Some tests reuse another test module's seeding helpers across layers (to be moved into
-# *_support modules): every layer folder is importable by module name.
-for _layer in LAYERS:
-    sys.path.insert(0, str(Path(__file__).resolve().parent / _layer))
+# Helpers shared between test modules live in tests/*_support.py (tests/ is on the path as
+# the root conftest's folder); no test module imports another, so each file runs alone.
 
 
 def pytest_collection_modifyitems(items) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import pytest
 from app_support import app_db, app_page  # noqa: F401 (app_db is a fixture)
+from judge_support import FAST, STRICT, _script
 from openai_loopback import openai_server
 from review_support import FULL, opts, synthetic_spans
-from test_judge_edit import FAST, STRICT, _script
 
 from goldenloop import judge, review
 from goldenloop.sampling import Uniform, create_queue, make_frame

@@ -7,54 +7,18 @@ from datetime import datetime
 from pathlib import Path
 
 import altair as alt
-import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pytest
 from app_support import app_page
+from home_support import HOSTILE_APP
+from metrics_support import seed
 from streamlit.testing.v1 import AppTest
-from test_app_home import HOSTILE_APP
-from test_metrics import known_frame, load
 
 from goldenloop import metrics as M
 from goldenloop.schema import open_store
-from goldenloop.store.feedback import insert_feedback
-from goldenloop.store.grades import insert_grades
 from goldenloop.store.incidents import insert_incidents
 
 ALL_CHARTS = 14
-
-
-def seed(db: Path, *, quality: bool = True, apps: tuple[str, str] = ("support", "sql")) -> pd.DataFrame:
-    """Known LLM calls (v2 appears mid-range), and unless told otherwise signals, grades and
-    feedback on them. Returns the LLM calls."""
-    df = known_frame(2000, seed=21)
-    df["app"] = np.where(df["app"] == "support", apps[0], apps[1])
-    with open_store(db) as store:
-        load(store, df)
-        if quality:
-            store.write(_quality_rows)
-    return df[df["kind"] == "llm"]
-
-
-def _quality_rows(cur) -> None:
-    cur.execute("""INSERT INTO signals (span_key, user_offensive, output_offensive, user_sentiment,
-                                        output_sentiment)
-                   SELECT span_key, (span_key % 10) / 10, 0.1, 0.2, 0.3 FROM spans
-                   WHERE kind = 'llm'""")
-    keys = cur.execute("SELECT trace_id, span_id FROM spans WHERE kind = 'llm' "
-                       "ORDER BY span_key LIMIT 300").fetchall()
-    grades = pa.table({
-        "target_type": ["span"] * 300, "trace_id": [k[0] for k in keys],
-        "span_id": [k[1] for k in keys], "criterion": ["correctness"] * 300,
-        "value_number": [float(1 + i % 5) for i in range(300)],
-        "source": ["human" if i % 3 == 0 else "judge" for i in range(300)],
-        "created_at": [datetime(2025, 3, 9)] * 300,
-    })
-    insert_grades(cur, grades)
-    insert_feedback(cur, pa.table({"trace_id": [k[0] for k in keys[::3]],
-                                   "span_id": [k[1] for k in keys[::3]],
-                                   "kind": ["thumbs"] * 100, "value": [1.0, 0.0] * 50}))
 
 
 def monitor() -> AppTest:

@@ -11,9 +11,8 @@ from pathlib import Path
 import openai_loopback
 import pytest
 from app_support import app_page
+from metrics_support import T0, seed
 from openai_loopback import Reply, openai_server
-from test_app_monitor import seed
-from test_metrics import T0
 
 from goldenloop.experiments import canaries, datasets
 from goldenloop.schema import open_store

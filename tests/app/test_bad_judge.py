@@ -6,15 +6,16 @@ Judges page, and the Agreement page marks it unfit."""
 from __future__ import annotations
 
 import shutil
-import zlib
 from datetime import timedelta
 from pathlib import Path
 
 import pandas as pd
-import pytest
 from app_support import app_page
-from openai_loopback import judged_text, openai_server, verdict
-from review_support import DEMO_END
+from judge_support import (
+    _random_judge,
+    demo_template,  # noqa: F401 (fixtures)
+)
+from openai_loopback import openai_server
 
 from goldenloop import golden as G
 from goldenloop import judge
@@ -22,28 +23,12 @@ from goldenloop import metrics as M
 from goldenloop import overview as summary
 from goldenloop.agreement import fitness
 from goldenloop.anomalies import series_sql
-from goldenloop.demo import generate
 from goldenloop.demo.queue import NAME
 from goldenloop.estimation import ppi
 from goldenloop.judge import sql as judge_sql
 from goldenloop.schema import open_store
 from goldenloop.store import Store
 from goldenloop.store.span_columns import JUDGE_APP
-
-
-def _random_judge(body: dict):
-    """A score from 1 to 5 that depends on nothing but a hash of the answer: no information."""
-    text = judged_text(body, "output") or ""
-    return verdict(reason="random", score=1 + zlib.crc32(text.encode()) % 5)
-
-
-@pytest.fixture(scope="module")
-def demo_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("bad-judge") / "template.duckdb"
-    with open_store(path) as s:
-        generate(s, spans=5000, end=DEMO_END)
-        s.checkpoint()
-    return path
 
 
 def _figures(s: Store, qid: int, judges: str = "fit") -> dict:
@@ -88,7 +73,7 @@ def _same(before: dict, after: dict) -> list[str]:
     return out
 
 
-def test_a_random_judge_changes_no_production_figure(demo_template: Path, tmp_path: Path,
+def test_a_random_judge_changes_no_production_figure(demo_template: Path, tmp_path: Path,  # noqa: F811
                                                      app_db: Path, monkeypatch):
     path = tmp_path / "demo.duckdb"
     shutil.copy(demo_template, path)

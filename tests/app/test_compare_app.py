@@ -7,9 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from app_support import app_page
+from home_support import HOSTILE_APP
+from metrics_support import seed
 from streamlit.testing.v1 import AppTest
-from test_app_home import HOSTILE_APP
-from test_app_monitor import seed
 
 from goldenloop import metrics as M
 from goldenloop.schema import open_store

@@ -12,8 +12,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from app_support import app_page
+from metrics_support import load_rows
 from review_support import DEMO_END, demo_store, demo_template  # noqa: F401 (fixtures)
-from test_traces import load_rows
 
 from goldenloop.metrics import SpanFilter
 from goldenloop.metrics import conversations as C

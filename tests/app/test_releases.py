@@ -13,9 +13,8 @@ import openai_loopback
 import pandas as pd
 import pytest
 from app_support import app_page
+from metrics_support import T0, seed
 from openai_loopback import Reply, openai_server
-from test_app_monitor import seed
-from test_metrics import T0
 
 from goldenloop import experiments as ex
 from goldenloop.errors import ExperimentError

@@ -11,11 +11,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from app_support import app_page
-from test_app_monitor import seed
-from test_metrics import END, T0
+from metrics_support import END, T0, load_rows, seed
 
 from goldenloop import metrics as M
-from goldenloop.ingest.loader import import_table
 from goldenloop.metrics import traces as T
 from goldenloop.schema import open_store
 from goldenloop.store import Store
@@ -86,13 +84,6 @@ def _span(trace, span, parent, kind, start_s, ms, **kw) -> dict:
     return {"trace_id": trace, "span_id": span, "parent_span_id": parent, "kind": kind,
             "name": f"{kind}-{span}", "start_time": t, "end_time": t + timedelta(milliseconds=ms),
             "latency_ms": float(ms), "status": kw.pop("status", "ok"), **kw}
-
-
-def load_rows(store: Store, rows: list[dict]) -> None:
-    cols = sorted({k for r in rows for k in r})
-    table = pa.table({c: [r.get(c) for r in rows] for c in cols})
-    result = import_table(store, table, source="test", origin="test", label="<rows>")
-    assert result.imported == len(rows), result
 
 
 def test_trace_tree_orders_parents_before_children(store: Store) -> None:

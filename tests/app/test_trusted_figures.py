@@ -8,37 +8,12 @@ from pathlib import Path
 import pytest
 import review_support as rs
 from app_support import app_page
+from import_support import _import, _rows
 
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.schema import open_store
 
 demo_template, demo_store = rs.demo_template, rs.demo_store  # shared fixtures
-
-
-def _import(db: Path, tmp_path: Path, text: str, raters: list[dict], *, name: str = "g.csv",
-            scale: dict | None = None, criterion: str = "quality") -> object:
-    p = tmp_path / name
-    p.write_text(text)
-    mapping = {"grades": {
-        "layout": "wide", "target": {"type": "item", "column": "id", "prefix": "t:"},
-        "item": {"dataset": "d", "input": "q", "output": "a"},
-        "rubric": {"name": "r", "version": "1"}, "criterion": criterion,
-        "scale": scale or {"type": "interval", "min": 1, "max": 5}, "raters": raters}}
-    with open_store(db) as s:
-        return import_file(s, p, ImportOptions(mapping=mapping))
-
-
-def _rows(n: int, cols: int, seed: int = 1) -> str:
-    import numpy as np
-
-    rng = np.random.default_rng(seed)
-    head = "id,q,a," + ",".join(f"c{i}" for i in range(cols))
-    lines = [head]
-    for i in range(n):
-        base = int(rng.integers(1, 6))
-        vals = [min(5, max(1, base + int(rng.integers(-1, 2)))) for _ in range(cols)]
-        lines.append(f"i{i},q{i},a{i}," + ",".join(map(str, vals)))
-    return "\n".join(lines) + "\n"
 
 
 SHAPES = {

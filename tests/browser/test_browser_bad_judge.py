@@ -10,8 +10,8 @@ from pathlib import Path
 
 import browser_support as bs
 import pytest
+from judge_support import _random_judge, demo_template  # noqa: F401 (fixture)
 from openai_loopback import openai_server
-from test_bad_judge import _random_judge, demo_template  # noqa: F401 (fixture)
 
 from goldenloop import judge
 from goldenloop.agreement import fitness

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import browser_support as bs
 import pytest
-from test_browser_monitor import draw_time, wait_until_idle
-from test_metrics_demo import fill_stand_in_signals
+from browser_page_support import draw_time, wait_until_idle
+from metrics_support import fill_stand_in_signals
 
 from goldenloop.demo import generate
 from goldenloop.metrics import SpanFilter

@@ -14,9 +14,8 @@ from urllib.parse import urlsplit
 import browser_support as bs
 import hostile_data as hd
 import pytest
+from browser_page_support import _CHECKED, _NEXT_OR_DONE, _RENDERED, _pick, _wait_item
 from review_support import FULL, opts
-from test_browser_hostile import _RENDERED
-from test_browser_review import _CHECKED, _NEXT_OR_DONE, _pick, _wait_item
 
 from goldenloop import review, sampling
 from goldenloop.demo import generate

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import browser_support as bs
 import pytest
-from test_app_home import bad_spans, seed_known_history, to_table
+from home_support import bad_spans, seed_known_history, to_table
 
 from goldenloop.ingest.loader import import_table
 from goldenloop.schema import open_store

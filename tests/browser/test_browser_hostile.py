@@ -12,28 +12,10 @@ from urllib.parse import urlencode, urlsplit
 import browser_support as bs
 import hostile_data as hd
 import pytest
+from browser_page_support import _RENDERED
 
 pytestmark = pytest.mark.browser
 
-# Markup the hostile strings would produce if any reached Markdown or HTML: an element that
-# loads from, or a link that leads to, anywhere but this server (a javascript: link included).
-_RENDERED = """() => {
-    const bad = [];
-    const outside = (url) => {
-        try {
-            const u = new URL(url, document.baseURI);
-            return u.protocol === 'javascript:' || (u.protocol.startsWith('http')
-                                                    && u.hostname !== '127.0.0.1');
-        } catch (e) { return true; }
-    };
-    for (const el of document.querySelectorAll('img, image, iframe, source, video, audio, object, embed')) {
-        const src = el.getAttribute('src') || el.getAttribute('href') || el.getAttribute('xlink:href');
-        if (src && !src.startsWith('data:') && outside(src)) bad.push(el.outerHTML.slice(0, 200));
-    }
-    for (const a of document.querySelectorAll('a[href]'))
-        if (outside(a.getAttribute('href'))) bad.push(a.outerHTML.slice(0, 200));
-    return bad;
-}"""
 _TEXT = "() => document.body.innerText"
 _ERRORS = "() => document.querySelectorAll('[data-testid=\"stException\"]').length"
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import browser_support as bs
 import pytest
-from test_import_tables import MESSY_CSV
+from import_support import MESSY_CSV
 
 from goldenloop.store import Store
 

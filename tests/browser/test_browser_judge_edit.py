@@ -10,9 +10,9 @@ from pathlib import Path
 
 import browser_support as bs
 import pytest
+from judge_support import STRICT, _script
 from openai_loopback import openai_server
 from review_support import FULL, demo_template, opts  # noqa: F401  (fixture)
-from test_judge_edit import STRICT, _script
 
 from goldenloop import judge, review
 from goldenloop.sampling import Uniform, create_queue, make_frame

@@ -7,13 +7,13 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import time
 from datetime import datetime
 from pathlib import Path
 
 import browser_support as bs
 import pytest
-from test_metrics_demo import fill_stand_in_signals
+from browser_page_support import draw_time, wait_until_idle
+from metrics_support import fill_stand_in_signals
 
 from goldenloop.demo import generate
 from goldenloop.demo.incidents import NEW_4O
@@ -22,39 +22,8 @@ from goldenloop.schema import open_store
 pytestmark = pytest.mark.browser
 
 ALL_CHARTS = 14
-ROWS = 7  # two charts side by side are one Vega view (one chart element)
 INCIDENT_LABELS = ("latency spike", "error burst", "timeout storm", "token drift",
                    "offensive rise", "correctness drop")
-# Every chart element holds a drawn Vega view (marks in its SVG), and nothing is loading.
-_DRAWN = """(n) => {
-    const charts = document.querySelectorAll('[data-testid="stVegaLiteChart"]');
-    if (charts.length < n) return false;
-    for (const c of charts) if (!c.querySelector('svg.marks .role-mark')) return false;
-    return document.querySelector('[data-testid="stSkeleton"]') === null;
-}"""
-
-
-def draw_time(page, url: str, charts: int = ROWS, timeout_s: float = 60) -> float:
-    """Seconds from navigating to ``url`` until ``charts`` chart elements are drawn."""
-    t = time.perf_counter()
-    page.goto(url)
-    page.wait_for_function(_DRAWN, arg=charts, timeout=timeout_s * 1000, polling=20)
-    return time.perf_counter() - t
-
-
-def wait_until_idle(page, url: str, timeout_s: float = 600, quiet_s: float = 3) -> None:
-    """Wait until the owner process runs no job (it scores new spans in the background),
-    so timings do not share the CPU with it."""
-    page.goto(f"{url}/jobs")
-    deadline = time.monotonic() + timeout_s
-    quiet_since = None
-    while time.monotonic() < deadline:
-        busy = page.get_by_text("In progress").count() > 0
-        quiet_since = None if busy else (quiet_since or time.monotonic())
-        if quiet_since and time.monotonic() - quiet_since >= quiet_s:
-            return
-        page.wait_for_timeout(500)
-    raise TimeoutError("the owner process was still busy with jobs")
 
 
 def chart_texts(page) -> list[str]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import browser_support as bs
 import pytest
-from test_browser_signin import demo3k, serving  # noqa: F401 (demo3k: a fixture)
+from signin_support import demo3k, serving  # noqa: F401 (demo3k: a fixture)
 
 pytestmark = pytest.mark.browser
 

@@ -11,6 +11,16 @@ from pathlib import Path
 
 import browser_support as bs
 import pytest
+from browser_page_support import (
+    _CURRENT,
+    _DEBUG,
+    _MARKER,
+    _NEXT_OR_DONE,
+    _pick,
+    _wait_item,
+    fill_default_by_mouse,
+    submit_by_keys,
+)
 
 from goldenloop import estimation, sampling
 from goldenloop.demo import generate
@@ -19,29 +29,6 @@ from goldenloop.store import Store
 
 pytestmark = pytest.mark.browser
 
-# The app is idle: no run in flight, the page's keyboard script listening, and none of its
-# keys still waiting.
-_IDLE = """(() => { const a = document.querySelector('[data-test-script-state]');
-    const d = document.documentElement.dataset;
-    return a !== null && a.getAttribute('data-test-script-state') === 'notRunning'
-        && d.glKeys === 'ready' && (d.glKeysPending || '0') === '0'; })()"""
-# The current item's marker container (never a stale one left from the previous run).
-_CURRENT = """(() => { const all = Array.from(document.querySelectorAll('[class*="st-key-glitem-"]'))
-    .filter(el => !el.closest('[data-stale="true"]')); return all.length === 1 ? all[0] : null; })()"""
-# The item marker's class, once the app is idle and the rubric's controls are drawn: every
-# choice criterion shows its buttons (Streamlit loads a control's code lazily, so a container
-# can be there before its buttons).
-_MARKER = """() => { if (!""" + _IDLE + """) return null; const m = """ + _CURRENT + """;
-    const crits = m ? Array.from(m.querySelectorAll('[class*="st-key-glcrit-"]')) : [];
-    if (!crits.length || crits.some(c => !/-text-/.test(c.className)
-                                      && !c.querySelector('button'))) return null;
-    return Array.from(m.classList).find(c => c.startsWith('st-key-glitem-')); }"""
-_CHECKED = """(i) => { const m = """ + _CURRENT + """; if (!m) return [];
-    const el = m.querySelectorAll('[class*="st-key-glcrit-"]')[i];
-    if (!el) return [];
-    return Array.from(el.querySelectorAll('button[aria-checked="true"], '
-        + 'button[aria-pressed="true"], button[data-selected="true"]'))
-        .map(b => b.innerText.trim()); }"""
 # Press Submit, then time until the next item is drawn and the app is idle again.
 _NEXT_MS = """async () => {
     const marker = """ + _MARKER + """;
@@ -53,22 +40,6 @@ _NEXT_MS = """async () => {
     }
     return performance.now() - t0;
 }"""
-
-
-# What a failed wait prints: run state, keys ready and waiting, item markers, the focused
-# criterion, the element with the focus, the script's last clicks.
-_DEBUG = """() => [
-    document.querySelector('[data-test-script-state]')?.getAttribute('data-test-script-state'),
-    document.documentElement.dataset.glKeys, document.documentElement.dataset.glKeysPending,
-    document.activeElement?.tagName,
-    Array.from(document.querySelectorAll('[class*="st-key-glitem-"]'))
-        .map(e => (e.className.match(/st-key-glitem-[0-9]+/) || [''])[0]).join(','),
-    Array.from(document.querySelectorAll('[data-gl-focused]'))
-        .map(e => e.dataset.glFocused).join(''), window.__glLog]"""
-_NEXT_OR_DONE = f"""(o) => {{ if (!{_IDLE}) return false; const m = ({_MARKER})();
-    const t = document.body.innerText;
-    return m !== o && (m !== null || t.includes('Nothing left') || t.includes('held by other'));
-}}"""
 
 
 @pytest.fixture(scope="module")
@@ -91,25 +62,6 @@ def _marker(page) -> str | None:
     return page.evaluate(_MARKER)
 
 
-def _wait_item(page, old: str | None = None, timeout: float = 20_000) -> str:
-    # The marker seen by the wait itself: a second look could fall in the next rerun (None).
-    return page.wait_for_function(
-        f"(old) => {{ const m = ({_MARKER})(); return m && m !== old ? m : null; }}",
-        arg=old, timeout=timeout).json_value()
-
-
-def _pick(page, key: str, criterion: int, expect: str) -> None:
-    """Press a digit and wait until the focused criterion shows it chosen."""
-    page.keyboard.press(key)
-    try:
-        page.wait_for_function(f"(i) => ({_CHECKED})(i).includes({expect!r})", arg=criterion,
-                               timeout=10_000)
-    except Exception:
-        bs.screenshot(page, "review-pick-failed")
-        print("DEBUG", page.evaluate(_DEBUG), [page.evaluate(_CHECKED, i) for i in range(4)])
-        raise
-
-
 def fill_default_by_keys(page) -> None:
     """correctness 4, tone on-brand, conciseness concise, safety safe: four keys (a new item
     starts on its first criterion, and each digit moves on)."""
@@ -117,13 +69,6 @@ def fill_default_by_keys(page) -> None:
     _pick(page, "1", 1, "1 · on-brand")
     _pick(page, "3", 2, "3 · concise")
     _pick(page, "3", 3, "3 · safe")
-
-
-def submit_by_keys(page) -> str:
-    old = _wait_item(page)  # the app idle on this item
-    page.keyboard.press("Control+Enter")
-    page.wait_for_function(_NEXT_OR_DONE, arg=old, timeout=20_000)
-    return old
 
 
 def test_keyboard_only_grading_and_the_estimate(db: Path, tmp_path: Path) -> None:
@@ -198,15 +143,6 @@ def _grade_some(page, seen: set[str]) -> bool:
     seen.add(m)
     fill_default_by_mouse(page)
     return True
-
-
-def fill_default_by_mouse(page) -> None:
-    """The same answers by clicks (this test is about two sessions, not the keyboard)."""
-    for i, text in enumerate(("4", "1 · on-brand", "3 · concise", "3 · safe")):
-        crit = page.locator('[class*="st-key-glcrit-"]').nth(i)
-        crit.locator("button >> visible=true").filter(has_text=text).first.click()
-        page.wait_for_function(f"(i) => ({_CHECKED})(i).includes({text!r})", arg=i,
-                               timeout=10_000)
 
 
 def test_two_browsers_grade_one_queue(db: Path, tmp_path: Path) -> None:

@@ -10,55 +10,26 @@ ID token's subject: tests/oidc_provider.py says why not the e-mail)."""
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import browser_support as bs
 import pytest
-from test_browser_review import fill_default_by_mouse, submit_by_keys
+from browser_page_support import fill_default_by_mouse, submit_by_keys
+from signin_support import (
+    demo3k,  # noqa: F401 (fixtures)
+    serving,
+)
 
 from goldenloop.access import roles
-from goldenloop.demo import generate
-from goldenloop.schema import open_store
 from goldenloop.store import Store, audit
 
 pytest_plugins = ["oidc_provider"]  # the provider fixture (tests/oidc_provider.py)
 pytest.importorskip("authlib", reason="Authlib (Streamlit's sign-in) is not installed")
-
-
-@pytest.fixture(scope="module")
-def demo3k(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("signin-demo") / "template.duckdb"
-    with open_store(path) as s:
-        generate(s, spans=3000, queue=False)
-        s.checkpoint()
-    return path
-
-
-@contextmanager
-def serving(db: Path, secrets_text: str, log_dir: Path) -> Iterator[str]:
-    """`goldenloop serve --secrets FILE` on a free port."""
-    port = bs.free_port()
-    secrets = log_dir / "secrets.toml"
-    secrets.write_text(secrets_text)
-    log = log_dir / f"app-{port}.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([*bs.app_command(db, port), "--secrets", str(secrets)],
-                                cwd=bs.ROOT, env=os.environ | {"GOLDENLOOP_DB": str(db)},
-                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        bs.wait_healthy(url, proc, log)
-        yield url
-    finally:
-        bs.stop(proc)
 
 
 def _job_outcome(db: Path, kind: str, seconds: float = 120) -> str:
@@ -91,7 +62,7 @@ def sign_in(browser, url: str, user) -> object:
     return page
 
 
-def test_sign_in_roles_and_refusals(oidc_provider, demo3k: Path, tmp_path: Path) -> None:
+def test_sign_in_roles_and_refusals(oidc_provider, demo3k: Path, tmp_path: Path) -> None:  # noqa: F811
     db = tmp_path / "goldenloop.duckdb"
     shutil.copy(demo3k, db)
     ana, ben = oidc_provider.users["ana"], oidc_provider.users["ben"]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import browser_support as bs
 import pytest
-from test_trusted_figures import _import, _rows
+from import_support import _import, _rows
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import gzip
 import json
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,13 +27,13 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import Status as OtelStatus
 from opentelemetry.trace import StatusCode
-from test_import_otlp import COMPARED, T0, otlp_span, request
+from otlp_support import COMPARED, T0, free_port, import_inbox, otlp_span, request
 
 from goldenloop.collector import Receiver
 from goldenloop.config import resolve_paths
 from goldenloop.ingest import import_file
 from goldenloop.schema import open_store
-from goldenloop.workers.inbox import pending_files, process_file
+from goldenloop.workers.inbox import pending_files
 
 RESOURCE = {"service.name": "weather-bot", "service.version": "1.4.2",
             "deployment.environment.name": "production"}
@@ -62,13 +61,6 @@ def provider(url: str, **exporter_options) -> tuple[TracerProvider, InMemorySpan
     memory = InMemorySpanExporter()
     tp.add_span_processor(SimpleSpanProcessor(memory))
     return tp, memory
-
-
-def import_inbox(store, receiver=None) -> list[str]:
-    if receiver is not None:
-        assert receiver.settle()
-    paths = resolve_paths(store.path)
-    return [process_file(store, paths, p) for p in pending_files(paths.inbox)]
 
 
 def rows(store, where: str = "TRUE") -> list[dict]:
@@ -220,12 +212,6 @@ def test_a_full_or_broken_disk_answers_503_so_the_exporter_retries(tmp_path):
     finally:
         server.shutdown()
         server.server_close()
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_goldenloop_collect_runs_receives_and_stops_cleanly(tmp_path):

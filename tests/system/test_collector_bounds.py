@@ -28,8 +28,7 @@ from pathlib import Path
 import psutil
 import pytest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
-from test_collector import free_port, import_inbox
-from test_import_otlp import T0, otlp_span, request
+from otlp_support import T0, free_port, import_inbox, otlp_span, request
 
 from goldenloop.collector import Receiver
 from goldenloop.config import resolve_paths

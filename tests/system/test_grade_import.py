@@ -14,36 +14,13 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 import yaml
+from import_support import WIDE_CSV, WIDE_MAPPING
 
 from goldenloop.agreement import criterion_agreement
 from goldenloop.errors import MappingError
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.ingest.loader import import_table
 from goldenloop.workers.handlers import import_files
-
-WIDE_CSV = """\
-story,gen,question,answer,gold,ana,ben,gpt_v1,gpt_v2
-s1,A,q1,a1,r1,4,5,4,4.5
-s2,A,q2,a2,r2,2,2,0.5,2
-s3,B,q3,a3,r3,3,abc,3,3
-,B,q4,a4,r4,1,1,1,1
-s5,B,q5,a5,r5,5,,6,5
-"""
-
-WIDE_MAPPING = {"grades": {
-    "layout": "wide",
-    "target": {"type": "item", "column": "story", "prefix": "demo:"},
-    "item": {"dataset": "stories", "input": "question", "output": "answer",
-             "reference": "gold", "metadata": ["gen"]},
-    "rubric": {"name": "stories", "version": "1"},
-    "criterion": "quality",
-    "scale": {"type": "interval", "min": 1, "max": 5},
-    "raters": [
-        {"columns": ["ana", "ben"], "kind": "reviewer"},
-        {"pattern": "(?P<model>gpt)_(?P<v>v\\d)", "kind": "judge", "name": "{model}-judge",
-         "version": "{v}"},
-    ],
-}}
 
 
 def write(tmp_path: Path, name: str, text: str) -> Path:

@@ -11,25 +11,10 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from import_support import MESSY_CSV
 
 from goldenloop.errors import ImportFileError, MappingError
 from goldenloop.ingest import ImportOptions, import_file
-
-MESSY_CSV = """\
-timestamp,model,prompt_tokens,completion_tokens,latency,response,prompt,status,trace_id,span_id,end
-2025-03-01T10:00:00Z,gpt-4o-mini,100,20,350,Hello there,Hi,ok,t1,s1,
-2025-03-01T10:01:00Z,gpt-4o-mini,-5,20,350,Hello,Hi,ok,t2,s2,
-2025-03-01T10:02:00Z,gpt-4o-mini,abc,20,350,Hello,Hi,ok,t3,s3,
-not a time,gpt-4o-mini,10,20,350,Hello,Hi,ok,t4,s4,
-2025-03-01T10:03:00Z,gpt-4o-mini,10,20
-
-2025-03-01T10:04:00Z,mystery-model,10,20,100,,Hi,,t5,s5,
-2025-03-01T10:05:00Z,gpt-4o,10,20,100,x,Hi,weird,t6,s6,
-2025-03-01T10:06:00Z,gpt-4o,10,20,,x,Hi,ok,t7,s7,2025-03-01T10:05:00Z
-"2025-03-01T10:07:00+02:00",gpt-4o,10,20,,"multi
-line, with comma",Hi,error,t8,s8,2025-03-01T08:07:01Z
-2025-03-01T10:00:00Z,gpt-4o-mini,100,20,350,Hello there,Hi,ok,t1,s1,
-"""
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:

@@ -9,10 +9,10 @@ import json
 import os
 import subprocess
 import sys
-import zlib
 
 import pytest
-from openai_loopback import judged_text, openai_server, verdict
+from judge_support import FAST, STRICT, _script
+from openai_loopback import openai_server
 from review_support import FULL, opts, synthetic_spans
 
 from goldenloop import judge, review
@@ -25,17 +25,6 @@ from goldenloop.agreement.versions import side_by_side
 from goldenloop.judge.config import JudgeError
 from goldenloop.sampling import Uniform, create_queue, make_frame
 from goldenloop.store import audit
-
-FAST = judge.Retry(max_attempts=4, base_s=0.01, cap_s=0.05)
-STRICT = "Grade strictly: a wrong answer gets a 1."
-
-
-def _script(body: dict):
-    """The fixed prompt (STRICT in its system message) grades right; the old one at random."""
-    text = judged_text(body, "output") or ""
-    if STRICT in body["messages"][0]["content"]:
-        return verdict(reason="strict", score=5 if text == "good" else 1)
-    return verdict(reason="random", score=1 + zlib.crc32(body["messages"][1]["content"].encode()) % 5)
 
 
 @pytest.fixture

@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from test_metrics import END, T0, known_frame, load
-from test_metrics_quality import add_signals, grade_rows
+from metrics_support import END, T0, add_signals, grade_rows, known_frame, load
 
 from goldenloop import metrics as M
 from goldenloop.errors import GoldenloopError

@@ -352,7 +352,7 @@ def test_same_name_uploads_are_kept_apart(tmp_path: Path):
 
 
 def test_grade_files_follow_the_same_encoding_rules(store, tmp_path):
-    from test_grade_import import WIDE_CSV, WIDE_MAPPING
+    from import_support import WIDE_CSV, WIDE_MAPPING
 
     p = tmp_path / "grades.csv"
     p.write_bytes(WIDE_CSV.replace("q1", "qué").encode("latin-1"))

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from test_import_otlp import T0, otlp_span, request
+from otlp_support import T0, otlp_span, request
 
 from goldenloop.ingest import import_file
 

@@ -7,58 +7,14 @@ from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
+from metrics_support import DAYS, END, T0, UPDATE, full_range, known_frame, load
 
 from goldenloop import metrics as M
-from goldenloop.ingest.loader import import_table
 from goldenloop.metrics import buckets
 from goldenloop.schema import open_store
-from goldenloop.store import Store
 
-T0 = datetime(2025, 3, 3)  # a Monday, UTC
-DAYS = 3
-END = T0 + timedelta(days=DAYS)
-UPDATE = T0 + timedelta(hours=36, minutes=20)  # v2 answers from here on
 HOUR = timedelta(hours=1)
-
-
-def known_frame(n: int = 4000, seed: int = 3) -> pd.DataFrame:
-    """LLM calls over three days (two apps, two environments, two model versions and a mini
-    one, two prompt versions, tags, every status) plus tool spans that must never count."""
-    rng = np.random.default_rng(seed)
-    minutes = np.sort(rng.uniform(0, DAYS * 1440, n))
-    start = (pd.Timestamp(T0) + pd.to_timedelta(minutes, unit="min")).floor("us")  # DuckDB's unit
-    mini = rng.random(n) < 0.2
-    version = np.where(mini, "mini", np.where(start >= pd.Timestamp(UPDATE), "v2", "v1"))
-    status = rng.choice(["ok", "error", "timeout", "empty"], n, p=[0.9, 0.04, 0.03, 0.03])
-    ok = status == "ok"
-    tag = rng.choice(["refund", "shipping", ""], n)
-    df = pd.DataFrame({
-        "trace_id": [f"t{i}" for i in range(n)], "span_id": "llm",
-        "app": np.where(rng.random(n) < 0.7, "support", "sql"),
-        "environment": np.where(rng.random(n) < 0.9, "production", "staging"),
-        "kind": "llm", "model_version": version,
-        "prompt_version": np.where(start >= pd.Timestamp(T0 + timedelta(days=1)), "p2", "p1"),
-        "start_time": start,
-        "latency_ms": np.round(rng.lognormal(np.log(800), 0.7, n), 3),
-        "ttft_ms": np.where(rng.random(n) < 0.5, np.nan, rng.uniform(50, 400, n)),
-        "input_tokens": rng.integers(100, 2000, n),
-        "output_tokens": np.where(ok, rng.integers(10, 400, n), 0),
-        "cost_usd": np.where(rng.random(n) < 0.95, rng.uniform(0.0001, 0.01, n), np.nan),
-        "status": status,
-        "output": np.where(ok, "an answer", ""),
-        "tags": [[t] if t else None for t in tag],
-    })
-    tools = df.sample(300, random_state=1).assign(
-        span_id="tool", kind="tool", latency_ms=99_999.0, status="error", model_version=None)
-    return pd.concat([df, tools], ignore_index=True)
-
-
-def load(store: Store, df: pd.DataFrame) -> None:
-    table = pa.Table.from_pandas(df, preserve_index=False)
-    result = import_table(store, table, source="test", origin="test")
-    assert result.imported == len(df), result
 
 
 @pytest.fixture(scope="module")
@@ -68,10 +24,6 @@ def known(tmp_path_factory):
     load(store, df)
     yield store, df[df["kind"] == "llm"].copy()
     store.close()
-
-
-def full_range(**kw) -> M.SpanFilter:
-    return M.SpanFilter(start=T0, end=END, **kw)
 
 
 def hourly(df: pd.DataFrame, by: str | None = None):

@@ -9,40 +9,15 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 import pytest
+from metrics_support import fill_stand_in_signals
 
 from goldenloop import metrics as M
 from goldenloop.demo import generate
 from goldenloop.demo.incidents import NEW_4O
-from goldenloop.demo.texts_support import OFFENSIVE_MARKERS
 from goldenloop.schema import open_store
-from goldenloop.store import Store
 
 END = datetime(2026, 3, 2, 12)
 N = 60_000
-
-
-def fill_stand_in_signals(store: Store) -> int:
-    """Signals for every LLM span, standing in for the scorers (another module, with models
-    of its own): a text is offensive when it holds one of the demo's offensive markers;
-    sentiment is negative then, and an answer with exclamation marks reads as positive."""
-    pattern = "|".join(OFFENSIVE_MARKERS)
-
-    def write(cur) -> int:
-        cur.execute(
-            """INSERT INTO signals (span_key, user_offensive, output_offensive, user_sentiment,
-                                    output_sentiment, computed_at)
-               SELECT s.span_key,
-                      CASE WHEN regexp_matches(lower(s.last_user_message), $p) THEN 0.95 ELSE 0.03 END,
-                      CASE WHEN regexp_matches(lower(s.output), $p) THEN 0.9 ELSE 0.02 END,
-                      CASE WHEN regexp_matches(lower(s.last_user_message), $p) THEN -0.7 ELSE 0.1 END,
-                      CASE WHEN contains(s.output, '!') THEN 0.6 ELSE 0.2 END,
-                      now()::TIMESTAMP
-               FROM spans s WHERE s.kind = 'llm'
-                 AND NOT EXISTS (SELECT 1 FROM signals g WHERE g.span_key = s.span_key)""",
-            {"p": pattern},
-        )
-        return int(cur.fetchone()[0])
-    return store.write(write)
 
 
 @pytest.fixture(scope="module")

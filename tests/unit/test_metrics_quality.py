@@ -8,12 +8,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
-from test_metrics import DAYS, END, T0, full_range, known_frame, load
+from metrics_support import DAYS, END, T0, add_signals, full_range, grade_rows, known_frame, load
 
 from goldenloop import metrics as M
 from goldenloop.metrics.quality import t_975
 from goldenloop.schema import open_store
-from goldenloop.store import Store
 from goldenloop.store.feedback import insert_feedback
 from goldenloop.store.grades import insert_grades
 
@@ -30,15 +29,6 @@ def loaded(tmp_path):
     df = df.merge(keys, on=["trace_id", "span_id"])
     yield store, df[df["kind"] == "llm"].reset_index(drop=True)
     store.close()
-
-
-def add_signals(store: Store, rows: pd.DataFrame) -> None:
-    def write(cur):
-        cur.register("_sig", pa.Table.from_pandas(rows, preserve_index=False))
-        cols = ", ".join(rows.columns)
-        cur.execute(f"INSERT INTO signals ({cols}) SELECT {cols} FROM _sig")
-        cur.unregister("_sig")
-    store.write(write)
 
 
 def test_signals_shares_and_means(loaded) -> None:
@@ -67,22 +57,6 @@ def test_signals_shares_and_means(loaded) -> None:
 def test_no_signals_is_an_empty_frame(loaded) -> None:
     store, _ = loaded
     assert M.signals(store, full_range()).empty
-
-
-def grade_rows(df: pd.DataFrame, picks: np.ndarray, values: np.ndarray, source: str,
-               **extra) -> pa.Table:
-    cols = {
-        "target_type": ["span"] * len(picks),
-        "trace_id": df.loc[picks, "trace_id"].tolist(),
-        "span_id": df.loc[picks, "span_id"].tolist(),
-        "criterion": ["correctness"] * len(picks),
-        "value_number": values.astype(float),
-        "source": [source] * len(picks),
-        "author_id": extra.pop("author_id", [f"{source}-a"] * len(picks)),
-        "created_at": [datetime(2025, 3, 10)] * len(picks),
-    }
-    cols.update(extra)
-    return pa.table(cols)
 
 
 def test_correctness_daily_mean_and_t_interval(loaded) -> None:
