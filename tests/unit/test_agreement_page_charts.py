@@ -3,17 +3,12 @@ attached by name, and the confusion matrix with its clickable cells in reading o
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from review_support import demo_store, demo_template  # noqa: F401
 
 from goldenloop.agreement import criterion_report as pdata
 from goldenloop.agreement.gate import default_rule
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "app"))
-charts = pytest.importorskip("agreement_charts")
+from goldenloop_app.agreement import charts
 
 
 @pytest.fixture
