@@ -14,7 +14,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from goldenloop.metrics import traces
+from goldenloop.metrics import text_search, traces
 from goldenloop.metrics.conversations import IDLE_MINUTES
 from goldenloop_app import state
 from goldenloop_app.common import span_filters, span_table
@@ -195,6 +195,8 @@ def draw_search() -> None:
         st.info("No LLM requests yet: import traces or run `goldenloop demo`.", icon=":material/inbox:")
         return
     f, phrase = span_filters.sidebar_filters(dims, only=("app", "model"))
+    if draw_text_search(f, phrase):
+        return
     left, right = st.columns(2)
     which = left.selectbox("Requests", list(LIST_CONDITIONS), key="which")
     order = right.selectbox("First", list(LIST_ORDERS), key="order")
@@ -205,6 +207,52 @@ def draw_search() -> None:
     if found.spans.empty:
         return
     span_table.show(found.spans, height=560)
+
+
+def draw_text_search(f, phrase: str) -> bool:
+    """Search by the words of messages and answers over the sidebar's range; True when a
+    search's results are shown (they replace the list of recent requests)."""
+    with st.form("text_search"):
+        left, mid, right = st.columns([4, 3, 1])
+        text = left.text_input("Search in messages and answers", key="ts_text",
+                               placeholder="a word, a phrase or a regular expression")
+        fields = mid.multiselect("In", list(text_search.FIELDS), key="ts_fields",
+                                 default=list(text_search.DEFAULT_FIELDS))
+        limit = right.number_input("At most", 1, text_search.MAX_LIMIT, 100, key="ts_limit")
+        a, b, _ = st.columns([2, 2, 4])
+        regex = a.checkbox("Regular expression", key="ts_regex")
+        case = b.checkbox("Match case", key="ts_case")
+        if st.form_submit_button("Search", icon=":material/manage_search:"):
+            st.session_state["ts_query"] = (text.strip(), tuple(fields), int(limit), regex, case)
+            st.session_state.pop("ts_result", None)
+    query = st.session_state.get("ts_query")
+    if not query or not query[0]:
+        return False
+    if st.button("Clear the search", key="ts_clear", icon=":material/close:"):
+        st.session_state.pop("ts_query", None)
+        st.session_state.pop("ts_result", None)
+        st.rerun()
+    result = st.session_state.get("ts_result")
+    if result is None or result[0] != (query, f):  # a new search (or range): run it once
+        bar = st.progress(0.0, text="Searching…")
+        try:
+            found = text_search.search_spans(
+                store, f, query[0], fields=query[1], limit=query[2], regex=query[3],
+                case_sensitive=query[4],
+                progress=lambda x: bar.progress(min(x, 1.0), text=f"Searching… {x:.0%} read"))
+        except text_search.SearchError as exc:
+            bar.empty()
+            st.warning(md(str(exc), 2000), icon=":material/search_off:")
+            return True
+        bar.empty()
+        st.session_state["ts_result"] = result = ((query, f), found)
+    found = result[1]
+    more = "" if found.complete else " (stopped at the limit: older ones may match too)"
+    st.caption(f"{len(found.spans):,} requests match in the {phrase}, newest first, after "
+               f"reading {found.scanned:,} of {found.total:,}{more}.")
+    if not found.spans.empty:
+        span_table.show(found.spans, height=560)
+    return True
 
 
 st.title("Traces")

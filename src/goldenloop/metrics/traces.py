@@ -54,7 +54,7 @@ ORDERS = {  # the spans worth reading first: a sort key and its direction
 LIST_COLUMNS = ["trace_id", "span_id", "session_id", "start_time", "app", "model_version",
                 "prompt_version", "status", "latency_ms", "ttft_ms", "input_tokens",
                 "output_tokens", "cost_usd", "user_offensive", "user_sentiment",
-                "output_offensive", "output_sentiment", "last_user_message", "output"]
+                "output_offensive", "output_sentiment", "error", "last_user_message", "output"]
 
 
 class NotFound(FilterError):
@@ -106,6 +106,10 @@ def bucket_spans(store: Store, f: SpanFilter, *, split: str | None = None,
                    s.prompt_version, s.status, s.latency_ms, s.ttft_ms, s.input_tokens,
                    s.output_tokens, s.cost_usd, g.user_offensive, g.user_sentiment,
                    g.output_offensive, g.output_sentiment,
+                   -- failed requests say why; an empty cell (not NULL) for the others
+                   CASE WHEN s.status <> 'ok' THEN concat_ws(': ', s.error_type,
+                                                             left(s.error_message, $chars))
+                        ELSE '' END AS error,
                    left(s.last_user_message, $chars) AS last_user_message,
                    left(s.output, $chars) AS output
             FROM top JOIN spans s ON s.span_key = top.span_key
