@@ -21,7 +21,6 @@ from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
 from goldenloop.store import Store, health, snapshot
 from goldenloop.store import owner as owner_file
-from goldenloop.workers.inbox import JOB_SUFFIX
 
 
 @dataclass
@@ -36,6 +35,10 @@ def running_owner(paths: Paths) -> owner_file.OwnerRecord | None:
 
 def submit_job(paths: Paths, kind: str, params: dict, origin: str = "cli") -> Path:
     """Hand a job to the running owner: write the job file under a temporary name, rename."""
+    # Imported here: the inbox worker imports the ingest package, whose writers import roles
+    # from this package.
+    from goldenloop.workers.inbox import JOB_SUFFIX
+
     name = f"{kind}-{uuid.uuid4().hex[:12]}{JOB_SUFFIX}"
     tmp = paths.inbox / f".{name}.tmp"
     try:

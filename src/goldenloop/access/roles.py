@@ -20,10 +20,12 @@ trimming spaces and lower-casing: grades, claims and progress are kept under tha
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import uuid
-from contextlib import suppress
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -35,8 +37,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from goldenloop.errors import GoldenloopError
 from goldenloop.store import audit
 
-__all__ = ["Action", "PermissionDenied", "Role", "Roles", "RolesError", "bootstrap_lead", "can",
-           "change", "claim_first_lead", "load", "normalize_name", "require", "roles_path"]
+__all__ = ["Action", "PermissionDenied", "Role", "Roles", "RolesError", "acting", "actor",
+           "bootstrap_lead", "can", "change", "claim_first_lead", "guard", "load", "normalize_name",
+           "require", "roles_path", "set_actor"]
 
 FILE_NAME = "roles.yaml"
 _MAX_NAME = 64
@@ -66,6 +69,10 @@ class Action(StrEnum):
     MANAGE_ALERTS = "manage_alerts"
     EDIT_JUDGE = "edit_judge"
     MANAGE_ROLES = "manage_roles"
+    IMPORT = "import"  # spans, grades and test sets from files
+    RUN_JUDGE = "run_judge"
+    EXPERIMENT = "experiment"  # test runs, baselines, canary suites
+    OPERATE = "operate"  # backup, restore, deletion by user, retention
 
 
 _REVIEWER_ACTIONS = frozenset({Action.GRADE})
@@ -187,6 +194,47 @@ def require(store, name: str, action: Action) -> str:
         raise PermissionDenied(f"{clean} may not {action.value.replace('_', ' ')}: "
                                f"ask a lead to add them to {FILE_NAME}")
     return clean
+
+
+# Who is acting in this thread: set once at each edge (the app per page run, a job from its
+# submitter), so library functions without a name parameter can still check a role. Unset
+# (None) means in-process code with no edge in front of it (a script holding the file, the
+# owner's schedule): it holds the database anyway, so there is nobody to refuse. "" means an
+# edge with nobody named (an anonymous visitor): every guarded write is refused.
+_ACTOR: contextvars.ContextVar[str | None] = contextvars.ContextVar("acting_user", default=None)
+
+
+def set_actor(name: str | None) -> None:
+    """Name who acts in this thread from now on (the app, at the top of each page run)."""
+    _ACTOR.set(None if name is None else str(name))
+
+
+def actor() -> str | None:
+    return _ACTOR.get()
+
+
+@contextmanager
+def acting(name: str | None) -> Iterator[None]:
+    """Name who acts for the writes made inside (a job run for its submitter)."""
+    token = _ACTOR.set(None if name is None else str(name))
+    try:
+        yield
+    finally:
+        _ACTOR.reset(token)
+
+
+def guard(store, action: Action, name: str | None = None) -> str | None:
+    """The one-line check at the top of each library function that writes: ``name`` (when the
+    function takes one) or the acting user must be allowed ``action`` (``require``). None when
+    neither names anyone and no edge set an actor (see ``_ACTOR``)."""
+    who = name if name is not None else _ACTOR.get()
+    if who is None:
+        return None
+    if not str(who).strip():
+        _log(store, "(nobody)", "access.denied", action.value, {})
+        raise PermissionDenied(f"nobody may {action.value.replace('_', ' ')} without a name: "
+                               "sign in (or, with sign-in off, pick your name) first")
+    return require(store, who, action)
 
 
 def claim_first_lead(store, name: str, how: str) -> bool:
