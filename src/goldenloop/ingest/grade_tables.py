@@ -20,6 +20,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from goldenloop.access import roles
 from goldenloop.errors import ImportFileError, MappingError
 from goldenloop.ingest import detect, encoding
 from goldenloop.ingest import grade_mapping as gm
@@ -42,6 +43,7 @@ _AUTHOR_FIELDS = ("rater", "author_kind", "author_id", "judge_name", "judge_mode
 
 def import_grades(store: Store, path: Path, opts, progress) -> object:
     """Import one grade file (``opts.mapping`` holds the grade mapping); an ImportResult."""
+    roles.guard(store, roles.Action.IMPORT)
     mapping = gm.parse(opts.mapping, str(path))
     fmt = opts.format or grade_format(path)
     if fmt not in GRADE_FORMATS:

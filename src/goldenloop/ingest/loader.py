@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from goldenloop.access import roles
 from goldenloop.errors import ImportFileError
 from goldenloop.ingest import detect, encoding, mapping, validate
 from goldenloop.ingest import redact_import as redaction
@@ -33,6 +34,7 @@ Progress = Callable[[float, str], None]
 
 def import_file(store: Store, path: str | Path, options: ImportOptions | None = None,
                 progress: Progress | None = None) -> ImportResult:
+    roles.guard(store, roles.Action.IMPORT)
     opts = options or ImportOptions()
     p = Path(path)
     if p.is_dir():
@@ -179,6 +181,7 @@ def import_table(store: Store, table: pa.Table, *, source: str, origin: str,
 
     Goes through the same validation, quarantine and duplicate check as a file.
     """
+    roles.guard(store, roles.Action.IMPORT)
     label = label or f"<{source}>"
     if "_row" not in table.column_names:
         table = table.append_column("_row", pa.array(range(1, table.num_rows + 1), pa.int64()))

@@ -26,6 +26,7 @@ from typing import Any
 import pyarrow as pa
 
 from goldenloop import rubric as rubrics
+from goldenloop.access import roles
 from goldenloop.judge import prompt
 from goldenloop.judge import sql as judge_sql
 from goldenloop.judge.budget import Budget, BudgetError, price_of
@@ -199,6 +200,7 @@ def _start(store: Store, judge: LoadedJudge, selection: Selection, opts: RunOpti
 def run(store: Store, judge: LoadedJudge, selection: Selection, options: RunOptions | None = None,
         progress=None, client: Any = None) -> RunResult:
     """Judge every target of ``selection``; see the module docstring."""
+    roles.guard(store, roles.Action.RUN_JUDGE)
     opts = options or RunOptions()
     price = price_of(judge.judge.model, extra=opts.prices)
     if opts.budget_usd is not None and price is None:
