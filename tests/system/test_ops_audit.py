@@ -27,6 +27,7 @@ def test_cli_writes_are_audited_and_exported(tmp_path: Path) -> None:
                    "2025-05-01T10:00:00Z,gpt-4o-mini,100,20,hello\n")
     start = datetime.now(UTC).replace(tzinfo=None) - timedelta(seconds=5)
     assert cli("import", str(csv), "--db", str(db)).returncode == 0
+    (tmp_path / "roles.yaml").write_text("leads: [olga]\n")  # a backup is a lead's action
     out = cli("backup", str(tmp_path / "b.duckdb"), "--db", str(db), "--by", "olga")
     assert out.returncode == 0, out.stderr
 

@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from goldenloop import access
+from goldenloop.access import roles
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
 from goldenloop.schema import open_store
@@ -41,9 +42,10 @@ def counts(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return {t: int(cur.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0]) for t in COUNTED}
 
 
-def backup_store(store: Store, dest: Path, *, actor: str = "cli", interface: str = "cli",
+def backup_store(store: Store, dest: Path, *, actor: str | None = None, interface: str = "cli",
                  request: str | None = None) -> dict[str, Any]:
     """Copy the open store to ``dest`` (atomically) and write its manifest; return it."""
+    actor = roles.guard(store, roles.Action.OPERATE, actor) or "cli"
     dest = Path(dest)
     if dest.resolve() in (store.path.resolve(), Paths(store.path).snapshot.resolve()):
         raise BackupError(f"{dest} is the database or its snapshot: choose another file")
@@ -63,7 +65,7 @@ def backup_store(store: Store, dest: Path, *, actor: str = "cli", interface: str
     return manifest
 
 
-def backup(paths: Paths, dest: Path, *, actor: str = "cli", wait: float = 600.0
+def backup(paths: Paths, dest: Path, *, actor: str | None = None, wait: float = 600.0
            ) -> tuple[dict[str, Any], str | None]:
     """Back up ``paths.db`` to ``dest``: through the running owner as a job, else directly.
 
@@ -76,7 +78,10 @@ def backup(paths: Paths, dest: Path, *, actor: str = "cli", wait: float = 600.0
         with open_store(paths.db) as store:
             return backup_store(store, dest, actor=actor), None
     request = os.urandom(8).hex()
-    access.submit_job(paths, "backup", {"dest": str(dest), "request": request, "by": actor})
+    from goldenloop.workers.kinds import BackupJob
+    from goldenloop.workers.submit import submit
+
+    submit(BackupJob.of(dest=str(dest), request=request, by=actor or "cli"), paths=paths)
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         manifest = _read_manifest(dest)

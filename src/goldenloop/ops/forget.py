@@ -27,6 +27,7 @@ from typing import Any
 
 import duckdb
 
+from goldenloop.access import roles
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
 from goldenloop.ops import forget_files, forget_golden
@@ -92,10 +93,11 @@ _DELETES: tuple[tuple[str, str], ...] = (
 )
 
 
-def forget(store: Store, selector: str, value: str, *, requested_by: str = "cli",
+def forget(store: Store, selector: str, value: str, *, requested_by: str | None = None,
            interface: str = "cli", rewrite: bool = True, erasure_id: str | None = None
            ) -> ForgetReport:
     """Erase everything about ``selector = value`` from the store and the data folder."""
+    requested_by = roles.guard(store, roles.Action.OPERATE, requested_by) or "cli"
     if selector not in SELECTORS:
         raise ForgetError(f"unknown selector {selector!r}: use one of {', '.join(SELECTORS)}")
     if not value or not value.strip():

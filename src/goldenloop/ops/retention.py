@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 
 import duckdb
 
+from goldenloop.access import roles
 from goldenloop.errors import GoldenloopError
 from goldenloop.store import Store, audit
 
@@ -35,6 +36,7 @@ class Policy:
 
 
 def set_policy(store: Store, app: str, days: int, by: str) -> Policy:
+    by = roles.guard(store, roles.Action.OPERATE, by)
     if not app or not app.strip():
         raise RetentionError("name the app whose spans are to be kept N days")
     if days < 1:
@@ -51,6 +53,7 @@ def set_policy(store: Store, app: str, days: int, by: str) -> Policy:
 
 
 def clear_policy(store: Store, app: str, by: str) -> bool:
+    by = roles.guard(store, roles.Action.OPERATE, by)
     def write(cur: duckdb.DuckDBPyConnection) -> bool:
         n = cur.execute("DELETE FROM ops_retention WHERE app = ?", [app]).fetchall()[0][0]
         if n:
@@ -73,6 +76,7 @@ _GOLDEN = """EXISTS (SELECT 1 FROM golden_rows r WHERE r.span_key = s.span_key)"
 
 def run(store: Store, *, now: datetime | None = None, by: str = "retention") -> dict[str, int]:
     """Apply every policy once; spans deleted by app."""
+    roles.guard(store, roles.Action.OPERATE)  # who asked; the schedule acts for nobody
     now = now or datetime.now(UTC).replace(tzinfo=None)
 
     def write(cur: duckdb.DuckDBPyConnection) -> dict[str, int]:
