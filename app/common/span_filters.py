@@ -15,6 +15,7 @@ from goldenloop_app.untrusted import visible
 
 RANGES = {"Last 24 hours": 1, "Last 7 days": 7, "Last 30 days": 30, "All data": None,
           "Custom": "custom"}
+DEFAULT_RANGE = "Last 30 days"  # also what the Monitor's warm-up at server start fills
 FILTERS = (  # query parameter, label, Dimensions.values key
     ("app", "Apps", "apps"),
     ("env", "Environments", "environments"),
@@ -28,7 +29,7 @@ def hour_floor(t: datetime) -> datetime:
     return t.replace(minute=0, second=0, microsecond=0)
 
 
-def time_range(dims: Dimensions, default: str = "Last 30 days") -> tuple[datetime, datetime, str]:
+def time_range(dims: Dimensions, default: str = DEFAULT_RANGE) -> tuple[datetime, datetime, str]:
     """The chosen range, ending at the hour after the last request (not the wall clock:
     imported history stays visible), and a phrase for it."""
     label = st.sidebar.selectbox("Time range", list(RANGES), index=list(RANGES).index(default),
