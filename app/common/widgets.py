@@ -16,6 +16,8 @@ from goldenloop.ingest.uploads import save_upload
 from goldenloop.store import Store
 from goldenloop.store import imports as import_sql
 from goldenloop.store import jobs as job_sql
+from goldenloop.workers.kinds import ImportJob
+from goldenloop.workers.submit import submit
 from goldenloop_app import state
 from goldenloop_app.untrusted import md, visible, visible_frame
 
@@ -104,11 +106,11 @@ def start_import(store: Store, files, fmt: str | None, mapping_text: str, redact
         return
     folder = state.data_paths().uploads
     saved = [save_upload(folder, f.name, f.getvalue()) for f in files]
-    if state.serving():
-        params = {"files": [str(p) for p in saved], "format": fmt, "mapping": mapping,
-                  "redact": redact, "origin": "app"}
-        job_id = store.write(job_sql.create, "import", params, "app")
-        st.toast(f"Import queued as job {job_id}")
+    job = ImportJob.of(files=[str(p) for p in saved], format=fmt, mapping=mapping,
+                       redact=redact, origin="app")
+    sent = submit(job, store=store, serving=state.serving(), origin="app")
+    if sent.queued:
+        st.toast(f"Import {sent.message}")
         return
     _import_here(store, saved, ImportOptions(format=fmt, mapping=mapping, redact=redact,
                                              origin="app"))

@@ -16,7 +16,8 @@ from goldenloop.experiments import canaries, live, results, scoring
 from goldenloop.experiments import compare as cmp
 from goldenloop.experiments import targets as tg
 from goldenloop.experiments.jobs import run_params
-from goldenloop.store import jobs as job_sql
+from goldenloop.workers.kinds import ExperimentRunJob
+from goldenloop.workers.submit import submit
 from goldenloop_app import state
 from goldenloop_app.common import span_table, widgets
 from goldenloop_app.untrusted import md, visible, visible_frame
@@ -48,15 +49,16 @@ def start_form() -> None:
     baseline = c5.checkbox("Mark as baseline", key="exp_baseline")
     if not st.button("Run", type="primary", icon=":material/play_arrow:", key="exp_run"):
         return
-    params = {"target": target, "dataset": dataset.strip(), "scorers": scorers,
-              "concurrency": int(concurrency), "budget_usd": budget or None, "baseline": baseline}
-    if state.serving():
-        job_id = store.write(job_sql.create, "experiment_run", params, "app")
-        st.toast(f"Run queued as job {job_id}")
-        st.rerun()
-    bar = st.progress(0.0, "Starting")
     try:
-        r = run_params(store, params, lambda f, m: bar.progress(min(1.0, f), md(m)))
+        job = ExperimentRunJob.of(target=target, dataset=dataset.strip(), scorers=scorers,
+                                  concurrency=int(concurrency), budget_usd=budget or None,
+                                  baseline=baseline)
+        sent = submit(job, store=store, serving=state.serving(), origin="app")
+        if sent.queued:
+            st.toast(f"Run {sent.message}")
+            st.rerun()
+        bar = st.progress(0.0, "Starting")
+        r = run_params(store, job.params(), lambda f, m: bar.progress(min(1.0, f), md(m)))
     except GoldenloopError as exc:
         st.error("The run could not start.", icon=":material/error:")
         st.text(visible(exc))

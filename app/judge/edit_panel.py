@@ -16,8 +16,9 @@ from goldenloop.errors import GoldenloopError
 from goldenloop.judge import records as judge_sql
 from goldenloop.judge.jobs import selection_of
 from goldenloop.store import Store
+from goldenloop.workers.kinds import JudgeJob
+from goldenloop.workers.submit import submit
 from goldenloop_app import state
-from goldenloop_app.judge import panels as jp
 from goldenloop_app.untrusted import md, visible
 
 _PENDING = "judge_edit_pending"  # a version just made: chosen on the next run of the page
@@ -131,12 +132,14 @@ def _run(store: Store, j: judge.LoadedJudge) -> None:
 def _start(store: Store, params: dict) -> None:
     """A job while serving (the page follows it); else here, then the page again, so the
     estimate and the link to the Agreement page show what the run added."""
-    if state.serving():
-        jp.start_run(store, params)
-        return
-    bar = st.progress(0.0, "Starting")
     try:
-        r = judge.run_params(store, params, lambda f, m: bar.progress(min(1.0, f), md(m)))
+        job = JudgeJob.of(**params, origin="app")
+        sent = submit(job, store=store, serving=state.serving(), origin="app")
+        if sent.queued:  # the page follows the job
+            st.toast(f"Judge run {sent.message}")
+            st.rerun()
+        bar = st.progress(0.0, "Starting")
+        r = judge.run_params(store, job.params(), lambda f, m: bar.progress(min(1.0, f), md(m)))
     except GoldenloopError as exc:
         st.error("The run did not start.", icon=":material/error:")
         st.text(visible(exc))

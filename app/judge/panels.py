@@ -18,6 +18,8 @@ from goldenloop.judge import records as judge_sql
 from goldenloop.review import records as review_sql
 from goldenloop.store import Store
 from goldenloop.store import jobs as job_sql
+from goldenloop.workers.kinds import JudgeJob
+from goldenloop.workers.submit import submit
 from goldenloop_app import state
 from goldenloop_app.common import widgets
 from goldenloop_app.untrusted import md, visible, visible_frame
@@ -161,20 +163,18 @@ def run_form(store: Store, j: judge.LoadedJudge) -> None:
 
 
 def _start(store: Store, params: dict) -> None:
-    if state.serving():
-        job_id = store.write(job_sql.create, "judge", {**params, "origin": "app"}, "app")
-        st.toast(f"Judge run queued as job {job_id}")
-        st.rerun()
-    bar = st.progress(0.0, "Starting")
     try:
-        r = judge.run_params(store, params, lambda f, m: bar.progress(min(1.0, f), md(m)))
+        job = JudgeJob.of(**params, origin="app")
+        sent = submit(job, store=store, serving=state.serving(), origin="app")
+        if sent.queued:
+            st.toast(f"Judge run {sent.message}")
+            st.rerun()
+        bar = st.progress(0.0, "Starting")
+        r = judge.run_params(store, job.params(), lambda f, m: bar.progress(min(1.0, f), md(m)))
     except GoldenloopError as exc:
         st.error(md(str(exc), 2000))
         return
     bar.progress(1.0, md(r.summary, 2000))
-
-
-start_run = _start  # the edit panel's runs (edit_panel.py) start the same way
 
 
 def judge_version_choice(store: Store, queue_id: int) -> str | None:

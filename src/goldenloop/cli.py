@@ -32,6 +32,8 @@ from goldenloop.schema import open_store
 from goldenloop.store import imports as import_sql
 from goldenloop.store import jobs as job_sql
 from goldenloop.store import spans as span_sql
+from goldenloop.workers.kinds import DemoJob, ImportJob, SnapshotJob
+from goldenloop.workers.submit import submit
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="goldenloop: LLM monitoring and human-review workbench.")
@@ -107,11 +109,11 @@ def import_(
     explicit = _import_mapping(mapping_file, map or [], out_of_scale)
     opts = ImportOptions(format=format, mapping=explicit, redact=redact, batch_input=batch_input,
                          encoding=encoding)
-    params = {"files": [str(f.resolve()) for f in files], "format": format,
-              "mapping": explicit, "redact": redact, "origin": "cli", "encoding": encoding,
-              "batch_input": str(batch_input.resolve()) if batch_input else None,
-              **job_identity(files)}
-    if queued_to_server(paths, "import", params, "the import"):
+    job = ImportJob.of(files=[str(f.resolve()) for f in files], format=format, mapping=explicit,
+                    redact=redact, origin="cli", encoding=encoding,
+                    batch_input=str(batch_input.resolve()) if batch_input else None,
+                    **job_identity(files))
+    if queued_to_server(paths, job, "the import"):
         return
     paths.ensure()
     failed = False
@@ -201,7 +203,7 @@ def demo(
 ) -> None:
     """Write a realistic 30-day production history with known incidents."""
     paths = resolve_paths(db)
-    if queued_to_server(paths, "demo", {"spans": spans, "seed": seed}, "the demo"):
+    if queued_to_server(paths, DemoJob.of(spans=spans, seed=seed), "the demo"):
         return
     from goldenloop import demo as demo_history
 
@@ -255,12 +257,11 @@ def status(db: DbOption = None) -> None:
 def snapshot(db: DbOption = None) -> None:
     """Ask the running server to publish a fresh snapshot for readers now."""
     paths = resolve_paths(db)
-    owner = access.running_owner(paths)
-    if owner is None:
+    sent = submit(SnapshotJob.of(dest=str(paths.snapshot)), paths=paths)
+    if not sent.queued:  # a snapshot is for readers of a server's database: nothing to run here
         typer.echo("No server is running: commands read the database directly.")
         return
-    job = access.submit_job(paths, "snapshot", {"dest": str(paths.snapshot)})
-    typer.echo(f"Asked the server (process {owner.pid}) for a snapshot ({job.name}).")
+    typer.echo(f"Asked the server (process {sent.owner_pid}) for a snapshot ({sent.file.name}).")
 
 
 @app.command()

@@ -92,8 +92,10 @@ def check(
 
     paths = resolve_paths(db)
     path = lib.alerts_file_path(paths.data_dir, alerts_file)
-    params = {"alerts_file": str(path), "at": at.isoformat() if at else None}
-    if queued_to_server(paths, "alerts_check", params, "the alert check",
+    from goldenloop.workers.kinds import AlertsCheckJob
+
+    job = AlertsCheckJob.of(alerts_file=str(path), at=at.isoformat() if at else None)
+    if queued_to_server(paths, job, "the alert check",
                         follow="the Alerts page or `goldenloop jobs` (the server also "
                         "evaluates every rule on its interval)"):
         return

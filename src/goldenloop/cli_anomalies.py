@@ -39,10 +39,11 @@ def detect(
 
     level(sensitivity)  # a bad value fails here, not in the server's job
     paths = resolve_paths(db)
-    params: dict[str, Any] = {"since": since.isoformat() if since else None,
-                              "until": until.isoformat() if until else None,
-                              "sensitivity": sensitivity}
-    if queued_to_server(paths, "detect", params, "detection"):
+    from goldenloop.workers.kinds import DetectJob
+
+    job = DetectJob.of(since=since.isoformat() if since else None,
+                       until=until.isoformat() if until else None, sensitivity=sensitivity)
+    if queued_to_server(paths, job, "detection"):
         return
     with open_store(paths.db) as store:
         r = run_detect(store, since=since, until=until, sensitivity=sensitivity)

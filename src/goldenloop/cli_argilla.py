@@ -58,10 +58,12 @@ def push(
         typer.secho("error: name one of --queue ID or --golden NAME@VERSION", fg="red", err=True)
         raise typer.Exit(2)
     paths = resolve_paths(db)
-    params = {"queue_id": queue, "golden": golden, "dataset": dataset, "workspace": workspace,
-              "suggestions": suggestions, "reviewers": reviewers, "url_env": url_env,
-              "key_env": key_env, "author": _author(author)}
-    if queued_to_server(paths, "argilla_push", params, "the push"):
+    from goldenloop.workers.kinds import ArgillaPushJob
+
+    job = ArgillaPushJob.of(queue_id=queue, golden=golden, dataset=dataset, workspace=workspace,
+                            suggestions=suggestions, reviewers=reviewers, url_env=url_env,
+                            key_env=key_env, author=_author(author))
+    if queued_to_server(paths, job, "the push"):
         return
     endpoint = argilla_sync.Endpoint(url_env, key_env)
     with open_store(paths.db) as store:
@@ -95,8 +97,10 @@ def pull(
     from goldenloop.schema import open_store
 
     paths = resolve_paths(db)
-    if queued_to_server(paths, "argilla_pull", {"queue_id": queue, "golden": golden,
-                                                "author": _author(author)}, "the pull"):
+    from goldenloop.workers.kinds import ArgillaPullJob
+
+    job = ArgillaPullJob.of(queue_id=queue, golden=golden, author=_author(author))
+    if queued_to_server(paths, job, "the pull"):
         return
     with open_store(paths.db) as store:
         results = argilla_sync.pull(store, _author(author), queue, golden=golden)

@@ -14,6 +14,7 @@ from goldenloop import access
 from goldenloop.cli_support import progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
 from goldenloop.schema import open_store
+from goldenloop.workers.kinds import CanaryRemoveJob, CanaryRunJob, CanarySaveJob
 
 canary = typer.Typer(no_args_is_help=True, help="Canary suites: a test set, a target and "
                      "scorers run on a schedule by `goldenloop serve`.")
@@ -36,7 +37,7 @@ def add(name: Annotated[str, typer.Argument(help="Suite name.")],
                             "scorers": scorer or [], "every_minutes": every,
                             "concurrency": concurrency, "budget_usd": budget})
     paths = resolve_paths(db)
-    if queued_to_server(paths, "canary_save", suite.model_dump(mode="json"), "the suite"):
+    if queued_to_server(paths, CanarySaveJob.of(**suite.model_dump(mode="json")), "the suite"):
         return
     paths.ensure()
     with open_store(paths.db) as store:
@@ -68,7 +69,7 @@ def list_(db: DbOption = None) -> None:
 def run(name: Annotated[str, typer.Argument(help="Suite name.")], db: DbOption = None) -> None:
     """Run a canary suite now."""
     paths = resolve_paths(db)
-    if queued_to_server(paths, "canary_run", {"suite": name}, "the canary run"):
+    if queued_to_server(paths, CanaryRunJob.of(suite=name), "the canary run"):
         return
     from goldenloop.experiments import canaries
 
@@ -82,7 +83,7 @@ def run(name: Annotated[str, typer.Argument(help="Suite name.")], db: DbOption =
 def remove(name: Annotated[str, typer.Argument(help="Suite name.")], db: DbOption = None) -> None:
     """Remove a canary suite (its runs stay)."""
     paths = resolve_paths(db)
-    if queued_to_server(paths, "canary_remove", {"suite": name}, "the removal"):
+    if queued_to_server(paths, CanaryRemoveJob.of(suite=name), "the removal"):
         return
     from goldenloop.experiments import canaries
 

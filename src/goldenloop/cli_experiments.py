@@ -17,6 +17,7 @@ from goldenloop import access
 from goldenloop.cli_support import progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
 from goldenloop.schema import open_store
+from goldenloop.workers.kinds import ExperimentBaselineJob, ExperimentImportJob, ExperimentRunJob
 
 experiment = typer.Typer(no_args_is_help=True, help="Experiments: run test sets (golden "
                          "versions or files) against targets, score, compare runs; canaries. "
@@ -43,9 +44,9 @@ def import_(name: Annotated[str, typer.Argument(help="Test set name.")],
     """Import a JSONL/CSV file of inputs (and optional expected outputs) as a test set version."""
     from goldenloop.experiments import datasets
 
-    params = {"name": name, "file": str(file.resolve()), "by": "cli"}
+    job = ExperimentImportJob.of(name=name, file=str(file.resolve()), by="cli")
     paths = resolve_paths(db)
-    if queued_to_server(paths, "experiment_import", params, "the import"):
+    if queued_to_server(paths, job, "the import"):
         return
     paths.ensure()
     with open_store(paths.db) as store:
@@ -101,17 +102,17 @@ def run(
     db: DbOption = None,
 ) -> None:
     """Run a target over a test set and score the answers."""
-    params = {"target": _abs_if_file(target), "dataset": dataset, "scorers": scorer or [],
-              "concurrency": concurrency, "budget_usd": budget, "baseline": baseline}
+    job = ExperimentRunJob.of(target=_abs_if_file(target), dataset=dataset, scorers=scorer or [],
+                              concurrency=concurrency, budget_usd=budget, baseline=baseline)
     paths = resolve_paths(db)
-    if queued_to_server(paths, "experiment_run", params, "the run",
+    if queued_to_server(paths, job, "the run",
                         follow="the Experiments page or `goldenloop experiment runs`"):
         return
     from goldenloop.experiments.jobs import run_params
 
     paths.ensure()
     with open_store(paths.db) as store, progress_bar("running") as progress:
-        r = run_params(store, params, progress)
+        r = run_params(store, job.params(), progress)
     typer.echo(r.summary)
     typer.echo(f"  compare: `goldenloop experiment compare {r.run_id} OTHER_RUN`")
 
@@ -169,7 +170,7 @@ def compare(new_run: Annotated[int, typer.Argument(help="The new run.")],
 def baseline_(run_id: Annotated[int, typer.Argument(help="The run.")], db: DbOption = None) -> None:
     """Mark a run as the baseline of its target."""
     paths = resolve_paths(db)
-    if queued_to_server(paths, "experiment_baseline", {"run_id": run_id}, "the change"):
+    if queued_to_server(paths, ExperimentBaselineJob.of(run_id=run_id), "the change"):
         return
     from goldenloop.experiments.compare import mark_baseline
 

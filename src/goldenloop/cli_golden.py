@@ -15,6 +15,7 @@ from typing import Annotated
 import typer
 
 from goldenloop.cli_support import queued_to_server
+from goldenloop.workers.kinds import GoldenJob
 
 golden_app = typer.Typer(no_args_is_help=True, help="Golden datasets: build versions from "
                          "graded data, export them, compare versions.")
@@ -158,9 +159,9 @@ def build(
         for row in p.label_balance.itertuples():
             typer.echo(f"  label {row.label}: {row.rows:,} ({row.share:.0%})")
         return
-    params = {"name": name, "filter": f.to_dict(), "author": _author(author),
-              "description": description, "build_only": True}
-    if queued_to_server(paths, "golden", params, "the build"):
+    job = GoldenJob.of(name=name, filter=f.to_dict(), author=_author(author),
+                       description=description, build_only=True)
+    if queued_to_server(paths, job, "the build"):
         return
     with open_store(paths.db) as store:
         b = golden.build(store, name, f, _author(author), description=description)
@@ -191,9 +192,9 @@ def export(
     if rebuild:
         with access.for_reading(paths) as r:
             last = golden.get_version(r.store, name)
-        params = {"name": name, "filter": last.filter.to_dict(), "author": _author(author),
-                  "out": str(folder), "formats": formats}
-        if queued_to_server(paths, "golden", params, "the build and export"):
+        job = GoldenJob.of(name=name, filter=last.filter.to_dict(), author=_author(author),
+                           out=str(folder), formats=formats)
+        if queued_to_server(paths, job, "the build and export"):
             return
         with open_store(paths.db) as store:
             r = golden.publish(store, name, last.filter, _author(author), folder,

@@ -15,6 +15,7 @@ from goldenloop import access, judge
 from goldenloop.cli_support import progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
 from goldenloop.schema import open_store
+from goldenloop.workers.kinds import JudgeConfigureJob, JudgeJob
 
 judge_app = typer.Typer(no_args_is_help=True, help="LLM judges: run them, follow cost and "
                         "failures, estimate all traffic with them (PPI).")
@@ -69,9 +70,9 @@ def run(
         raise typer.BadParameter("say what to judge: --queue ID, --sample N, --all (every "
                                  "span of the filter; consider --budget), --human-graded or "
                                  "--disagreements-of VERSION")
-    params = {"judge": judge_name, "budget_usd": budget, "concurrency": concurrency,
-              "use_cache": cache, "origin": "cli", "judge_version": version,
-              "human_graded": human_graded, "disagreements_of": disagreements_of}
+    params: dict = {"judge": judge_name, "budget_usd": budget, "concurrency": concurrency,
+                    "use_cache": cache, "origin": "cli", "judge_version": version,
+                    "human_graded": human_graded, "disagreements_of": disagreements_of}
     if queue is not None:
         params["queue_id"] = queue
     elif not listed:  # else the targets come from the grades (judge.jobs)
@@ -79,15 +80,16 @@ def run(
                            "start": since.isoformat() if since else None,
                            "end": until.isoformat() if until else None}
         params["sample"], params["seed"] = sample, seed
+    job = JudgeJob.of(**params)
     paths = resolve_paths(db)
-    if queued_to_server(paths, "judge", params, "the judge run",
+    if queued_to_server(paths, job, "the judge run",
                         follow="the Judges page or `goldenloop jobs`"):
         return
     from goldenloop.judge import run_params
 
     paths.ensure()
     with open_store(paths.db) as store, progress_bar("judging") as progress:
-        result = run_params(store, params, progress)
+        result = run_params(store, job.params(), progress)
     typer.echo(f"run {result.run_id}: {result.summary}")
     if result.failed:
         typer.echo(f"  failures with raw answers: `goldenloop judge failures --run-id {result.run_id}`")
@@ -131,9 +133,9 @@ def online(
     db: DbOption = None,
 ) -> None:
     """Judge a fraction of new spans as they are imported (the server does it)."""
-    params = {"judge": judge_name, "fraction": fraction, "budget_usd": budget, "enabled": not off}
+    job = JudgeConfigureJob.of(judge=judge_name, fraction=fraction, budget_usd=budget, enabled=not off)
     paths = resolve_paths(db)
-    if queued_to_server(paths, "judge_configure", params, "the change"):
+    if queued_to_server(paths, job, "the change"):
         return
     from goldenloop.judge import configure_online
 

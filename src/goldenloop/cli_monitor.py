@@ -25,15 +25,18 @@ def score(
     from goldenloop.errors import GoldenloopError
 
     paths = resolve_paths(db)
+    from goldenloop.workers.kinds import ScoreJob
+
     params: dict[str, Any] = {"rescore": rescore}
     if moderation_config:
         params["moderation_config"] = str(moderation_config.resolve())
-    if queued_to_server(paths, "score", params, "scoring"):
+    job = ScoreJob.of(**params)
+    if queued_to_server(paths, job, "scoring"):
         return
     if not paths.db.exists():
         raise GoldenloopError(f"no database at {paths.db}: run `goldenloop demo` or "
                               "`goldenloop import FILE` first")
-    typer.echo(_run_here(paths.db, params))
+    typer.echo(_run_here(paths.db, job.params()))
 
 
 def _run_here(db: Path, params: dict[str, Any]) -> str:

@@ -79,8 +79,11 @@ def forget(user_id: Annotated[str | None, typer.Option(help="Erase this end user
             report = run_forget(store, selector, value, requested_by=_by(by)).to_dict()
     else:
         erasure_id = uuid.uuid4().hex[:12]
-        access.submit_job(paths, "forget", {"selector": selector, "value": value,
-                                            "by": _by(by), "erasure_id": erasure_id})
+        from goldenloop.workers.kinds import ForgetJob
+        from goldenloop.workers.submit import submit
+
+        submit(ForgetJob.of(selector=selector, value=value, by=_by(by), erasure_id=erasure_id),
+               paths=paths)
         typer.echo(f"The server (process {owner.pid}) owns {paths.db}: the erasure runs there.")
         report = _wait_report(report_folder(paths) / f"{erasure_id}.json", wait)
     from goldenloop.ops.forget import ForgetReport
@@ -135,14 +138,16 @@ retention_app = typer.Typer(no_args_is_help=True, help="Keep each app's spans N 
 
 def _retention(db: str | None, params: dict, what: str):
     """Run a retention job here, or hand it to the running server; the result or None."""
-    from goldenloop.ops.jobs import retention_job
     from goldenloop.schema import open_store
+    from goldenloop.workers.kinds import RetentionJob
+    from goldenloop.workers.submit import run_here
 
+    job = RetentionJob.of(**params)
     paths = resolve_paths(db)
-    if queued_to_server(paths, "retention", params, what):
+    if queued_to_server(paths, job, what):
         return None
     with open_store(paths.db) as store:
-        return retention_job(store, params, lambda f, m: None)
+        return run_here(store, job)
 
 
 @retention_app.command("set")

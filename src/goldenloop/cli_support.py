@@ -11,23 +11,22 @@ from typing import Any
 
 import typer
 
-from goldenloop import access
 from goldenloop.config import Paths
+from goldenloop.workers.kinds import JobSpec
+from goldenloop.workers.submit import submit
 
 
-def queued_to_server(paths: Paths, kind: str, params: dict[str, Any], what: str,
+def queued_to_server(paths: Paths, job: JobSpec, what: str,
                      follow: str = "the Jobs page or `goldenloop jobs`") -> bool:
-    """True when a server owns the database: the work became a job for it (and the user was
-    told). False when this process may open the database itself."""
-    owner = access.running_owner(paths)
-    if not owner:
+    """True when a server owns the database: the typed job went to it (``workers.submit``
+    decides) and the user was told. False when this process may open the database itself."""
+    sent = submit(job, paths=paths, origin="cli")
+    if not sent.queued:
         return False
-    job = access.submit_job(paths, kind, params)
-    typer.echo(f"The server (process {owner.pid}) owns {paths.db}: queued {what} as a job "
-               f"({job.name}). Follow it on {follow}.")
-    paused = access.writes_paused(paths, owner)
-    if paused:
-        typer.echo(f"The server has paused writes ({paused}): the job waits and runs once disk "
+    typer.echo(f"The server (process {sent.owner_pid}) owns {paths.db}: queued {what} as a job "
+               f"({sent.file.name if sent.file else sent.job_id}). Follow it on {follow}.")
+    if sent.paused:
+        typer.echo(f"The server has paused writes ({sent.paused}): the job waits and runs once disk "
                    "space is freed.")
     return True
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from goldenloop.config import Paths
-from goldenloop.errors import GoldenloopError, StoreUnavailableError
+from goldenloop.errors import GoldenloopError, JobError, StoreUnavailableError
 from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.ingest.loader import file_hash
 from goldenloop.spool import is_feedback
@@ -32,6 +32,7 @@ from goldenloop.store import imports as import_sql
 from goldenloop.store import jobs as job_sql
 from goldenloop.store.feedback import insert_feedback
 from goldenloop.store.health import is_storage_failure, is_storage_reason
+from goldenloop.workers.kinds import parse_job
 from goldenloop.workers.loop import Loop
 
 log = logging.getLogger("goldenloop.inbox")
@@ -89,12 +90,18 @@ def _process(store: Store, paths: Paths, p: Path) -> str:
 
 
 def _queue_job(store: Store, p: Path, digest: str) -> None:
-    spec = json.loads(p.read_text())
+    try:
+        spec = json.loads(p.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise JobError(f"job file {p.name}: not JSON ({exc})") from None
     if not isinstance(spec, dict) or "kind" not in spec:
-        raise ValueError("a job file holds {\"kind\": ..., \"params\": {...}}")
+        raise JobError(f"job file {p.name}: holds {{\"kind\": ..., \"params\": {{...}}}}")
+    job = parse_job(spec["kind"], spec.get("params"), f"job file {p.name}")
+    origin = spec.get("origin")
+    origin = origin if isinstance(origin, str) and origin else "cli"
 
     def queue(cur) -> None:
-        job_sql.create(cur, spec["kind"], spec.get("params") or {}, spec.get("origin", "cli"))
+        job_sql.create(cur, job.kind, job.params(), origin)
         import_sql.start_committed(cur, str(p), digest, "job", "inbox")
 
     store.write(queue)

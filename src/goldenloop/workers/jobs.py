@@ -12,9 +12,10 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from goldenloop.errors import GoldenloopError, StoreUnavailableError
+from goldenloop.errors import GoldenloopError, JobError, StoreUnavailableError
 from goldenloop.store import Store, audit
 from goldenloop.store import jobs as job_sql
+from goldenloop.workers.kinds import JOB_TYPES, parse_job
 from goldenloop.workers.loop import Loop
 
 log = logging.getLogger("goldenloop.workers")
@@ -48,6 +49,13 @@ def run_job(store: Store, job: job_sql.Job, handlers: dict[str, Handler]) -> Non
     if handler is None:
         store.write(job_sql.finish, job.job_id, "failed", error=f"unknown job kind {job.kind!r}")
         return
+    params = job.params
+    if job.kind in JOB_TYPES:  # read back typed: a bad stored job fails with its field named
+        try:
+            params = parse_job(job.kind, job.params, f"job {job.job_id}").params()
+        except JobError as exc:
+            store.write(job_sql.finish, job.job_id, "failed", error=str(exc))
+            return
     last = [0.0]
 
     def progress(fraction: float, message: str) -> None:
@@ -60,7 +68,7 @@ def run_job(store: Store, job: job_sql.Job, handlers: dict[str, Handler]) -> Non
 
     try:
         with audit.interface(job.origin or "job"):  # the audit log says who asked for the job
-            result = handler(store, job.params, progress)
+            result = handler(store, params, progress)
     except JobCancelled:
         store.write(job_sql.finish, job.job_id, "cancelled", message="cancelled on request")
     except StoreUnavailableError:
