@@ -11,7 +11,6 @@ import streamlit as st
 
 from goldenloop import alerts
 from goldenloop.access import roles
-from goldenloop.alerts import records
 from goldenloop.errors import GoldenloopError
 from goldenloop_app import state
 from goldenloop_app.alerts import forms
@@ -66,8 +65,7 @@ if lead and chosen.origin == "app":
     with st.expander("Edit this rule", icon=":material/edit:"):
         forms.rule_form(store, who, chosen.rule)
         if st.button("Delete this rule", key="gl_alert_delete"):
-            store.write(records.delete_rule, name, roles.require(store, who,
-                                                                 roles.Action.MANAGE_ALERTS))
+            alerts.remove_rule(store, name, who)
             st.rerun()
 elif lead:
     st.text("This rule comes from alerts.yaml: edit it there (kept in git); the server loads "

@@ -12,7 +12,6 @@ import streamlit as st
 
 from goldenloop import alerts
 from goldenloop.access import roles
-from goldenloop.alerts import records
 from goldenloop.alerts.rules import format_duration
 from goldenloop.errors import GoldenloopError
 from goldenloop.experiments import canaries
@@ -110,10 +109,9 @@ def rule_form(store: Store, who: str, current: alerts.Rule | None = None) -> Non
             "compare_to": compare_to, "direction": direction, "min_samples": int(min_samples),
             "enabled": enabled, "scorer": scorer}
     try:
-        roles.require(store, who, roles.Action.MANAGE_ALERTS)
+        roles.require(store, who, roles.Action.MANAGE_ALERTS)  # refused before parsing
         rule = alerts.parse_rule({k: v for k, v in data.items() if v not in (None, "")})
-        store.write(records.save_rule, rule, "app", who,
-                    replaces=current.name if current else None)
+        alerts.put_rule(store, rule, who, replaces=current.name if current else None)
     except (GoldenloopError, ValueError) as exc:
         st.error("The rule was not saved:", icon=":material/error:")
         st.text(str(exc))

@@ -7,6 +7,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from goldenloop.access import roles
 from goldenloop.alerts.engine import (
     CheckResult,
     RetryPolicy,
@@ -56,8 +57,8 @@ __all__ = [
     "RulesFile", "Settings", "StoredRule", "alert_link", "alerts_file_path", "check", "check_job",
     "delete_rule", "deliver_due", "deliveries", "ensure_tables", "evaluate", "failed_deliveries",
     "file_problem", "find_rule", "has_tables", "load_and_sync", "load_file", "overview",
-    "parse_rule", "public_url", "save_rule", "send_test", "settings_of", "state_counts",
-    "stored_rules", "to_yaml", "transitions",
+    "parse_rule", "public_url", "put_rule", "remove_rule", "save_rule", "send_test", "settings_of",
+    "state_counts", "stored_rules", "to_yaml", "transitions",
 ]
 
 
@@ -67,10 +68,23 @@ def load_and_sync(store: Store, path: Path, by: str = "alerts.yaml") -> Settings
     is changed then."""
     from goldenloop.alerts.records import sync_file_rules
 
+    roles.guard(store, roles.Action.MANAGE_ALERTS)  # the file itself is the server's to trust
     parsed = load_file(path)
     ensure_tables(store)
     store.write(sync_file_rules, parsed.rules, by)
     return settings_of(parsed)
+
+
+def put_rule(store: Store, rule: Rule, by: str, *, replaces: str | None = None,
+             origin: str = "app") -> None:
+    """A lead adds or replaces (``replaces``: the old name when renamed) a rule."""
+    who = roles.guard(store, roles.Action.MANAGE_ALERTS, by)
+    store.write(save_rule, rule, origin, who, replaces=replaces)
+
+
+def remove_rule(store: Store, name: str, by: str) -> None:
+    """A lead removes a rule and its current state; its history and deliveries stay."""
+    store.write(delete_rule, name, roles.guard(store, roles.Action.MANAGE_ALERTS, by))
 
 
 def settings_of(parsed: AlertsFile) -> Settings:
