@@ -2,7 +2,8 @@
 controls with their keys, the action buttons, and the keyboard script.
 
 Keyboard. One small script, ``keyboard.js`` beside this module (package data, no user data in
-it), handles every key (Ctrl+Enter submit, S skip, L later, U undo, and the criteria's keys).
+it), handles every key (Ctrl+Enter submit, S skip, L later, Z undo, X context, and the
+criteria's keys).
 It is installed once per browser tab through ``st.html(..., unsafe_allow_javascript=True)``
 and listens for keydown on the document, in the capture phase, so it sees a key before
 Streamlit's own shortcuts (R reruns, C clears the cache) and keeps the keys it uses: unless
