@@ -85,4 +85,7 @@ class ArgillaPullScheduler(Loop):
     def _queue(self, cur) -> int | None:
         if not job_sql.running_or_queued(cur, self.kind).empty:
             return None
-        return job_sql.create(cur, self.kind, {"author": SCHEDULED_AUTHOR}, "worker")
+        from goldenloop.workers.kinds import ArgillaPullJob
+        from goldenloop.workers.submit import queue_in
+
+        return queue_in(cur, ArgillaPullJob.of(author=SCHEDULED_AUTHOR), "worker")

@@ -19,12 +19,15 @@ from typing import Any
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from goldenloop.access import roles
 from goldenloop.errors import ExperimentError
 from goldenloop.experiments.datasets import parse_ref
 from goldenloop.experiments.schema import ensure_tables
 from goldenloop.store import Store
 from goldenloop.store import jobs as job_sql
+from goldenloop.workers.kinds import CanaryRunJob
 from goldenloop.workers.loop import Loop
+from goldenloop.workers.submit import queue_in
 
 JOB_KIND = "canary_run"
 
@@ -56,8 +59,9 @@ def parse(data: dict[str, Any]) -> Suite:
             f"{e['msg'].removeprefix('Value error, ')}" for e in exc.errors())) from None
 
 
-def save(store: Store, suite: Suite, by: str = "cli") -> Suite:
+def save(store: Store, suite: Suite, by: str | None = None) -> Suite:
     """Add or replace a suite (its scorers and target are checked now, not at 3 a.m.)."""
+    by = roles.guard(store, roles.Action.EXPERIMENT, by) or "cli"
     from goldenloop.experiments import scoring, targets
 
     ensure_tables(store)
@@ -75,6 +79,7 @@ def save(store: Store, suite: Suite, by: str = "cli") -> Suite:
 
 
 def remove(store: Store, name: str) -> bool:
+    roles.guard(store, roles.Action.EXPERIMENT)
     ensure_tables(store)
     return bool(store.write(lambda cur: cur.execute(
         "DELETE FROM canary_suites WHERE name = ? RETURNING name", [name]).fetchall()))
@@ -152,7 +157,7 @@ def queue_due(store: Store, now: datetime | None = None) -> list[str]:
             if tried is not None and tried + timedelta(minutes=s.every_minutes) > now:
                 continue
             if s.name not in waiting:
-                job_sql.create(cur, JOB_KIND, {"suite": s.name}, "canary schedule")
+                queue_in(cur, CanaryRunJob.of(suite=s.name), "canary schedule")
                 queued.append(s.name)
         return queued
 

@@ -16,7 +16,7 @@ from goldenloop.workers.loop import Loop
 def backup_job(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     from goldenloop.ops.backup import backup_store
 
-    m = backup_store(store, Path(params["dest"]), actor=params.get("by", "cli"), interface="cli",
+    m = backup_store(store, Path(params["dest"]), actor=params.get("by"), interface="cli",
                      request=params.get("request"))
     return {"summary": f"backup of {m['counts']['spans']:,} spans in {m['seconds']:.2f} s",
             "counts": m["counts"], "taken_at": m["taken_at"]}
@@ -25,7 +25,7 @@ def backup_job(store: Store, params: dict[str, Any], progress: Progress) -> dict
 def forget_job(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
     from goldenloop.ops.forget import forget
 
-    r = forget(store, params["selector"], params["value"], requested_by=params.get("by", "cli"),
+    r = forget(store, params["selector"], params["value"], requested_by=params.get("by"),
                interface="cli", erasure_id=params.get("erasure_id"))
     # The result names the hash, never the id: the jobs table is read by every page.
     return {"summary": f"erasure {r.erasure_id}: {sum(r.removed.values()):,} rows and files removed",
@@ -36,12 +36,12 @@ def retention_job(store: Store, params: dict[str, Any], progress: Progress) -> d
     from goldenloop.ops import retention
 
     if params.get("set"):
-        p = retention.set_policy(store, params["app"], int(params["days"]), params.get("by", "cli"))
+        p = retention.set_policy(store, params["app"], int(params["days"]), params.get("by"))
         return {"summary": f"spans of {p.app} kept {p.days} days"}
     if params.get("clear"):
-        retention.clear_policy(store, params["app"], params.get("by", "cli"))
+        retention.clear_policy(store, params["app"], params.get("by"))
         return {"summary": "retention policy removed"}
-    deleted = retention.run(store, by=params.get("by", "retention"))
+    deleted = retention.run(store, by=params.get("by") or "retention")
     return {"summary": f"{sum(deleted.values()):,} expired spans deleted", "deleted": deleted}
 
 
@@ -67,7 +67,10 @@ class RetentionScheduler(Loop):
     def _queue(self, cur) -> int | None:
         if not job_sql.running_or_queued(cur, "retention").empty:
             return None
-        return job_sql.create(cur, "retention", {"by": "schedule"}, "worker")
+        from goldenloop.workers.kinds import RetentionJob
+        from goldenloop.workers.submit import queue_in
+
+        return queue_in(cur, RetentionJob.of(by="schedule"), "worker")
 
 
 HANDLERS: dict[str, Handler] = {"backup": backup_job, "forget": forget_job,

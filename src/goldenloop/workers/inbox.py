@@ -29,11 +29,11 @@ from goldenloop.ingest.loader import file_hash
 from goldenloop.spool import is_feedback
 from goldenloop.store import Store, audit
 from goldenloop.store import imports as import_sql
-from goldenloop.store import jobs as job_sql
 from goldenloop.store.feedback import insert_feedback
 from goldenloop.store.health import is_storage_failure, is_storage_reason
 from goldenloop.workers.kinds import parse_job
 from goldenloop.workers.loop import Loop
+from goldenloop.workers.submit import queue_in
 
 log = logging.getLogger("goldenloop.inbox")
 DATA_SUFFIXES = (".parquet", ".jsonl", ".csv", ".json")
@@ -101,7 +101,7 @@ def _queue_job(store: Store, p: Path, digest: str) -> None:
     origin = origin if isinstance(origin, str) and origin else "cli"
 
     def queue(cur) -> None:
-        job_sql.create(cur, job.kind, job.params(), origin)
+        queue_in(cur, job, origin)
         import_sql.start_committed(cur, str(p), digest, "job", "inbox")
 
     store.write(queue)

@@ -100,7 +100,7 @@ class JudgeConfigureJob(JobSpec):
     fraction: float | None = Field(None, gt=0, le=1)
     budget_usd: float | None = Field(None, ge=0)
     enabled: bool = True
-    by: str = "cli"
+    by: str | None = None  # who asked: the library checks their role
 
 
 class GoldenJob(JobSpec):
@@ -151,7 +151,7 @@ class ExperimentImportJob(JobSpec):
     kind: ClassVar[str] = "experiment_import"
     name: str
     file: str
-    by: str = "job"
+    by: str | None = None  # who asked: the library checks their role
 
 
 class ExperimentBaselineJob(JobSpec):
@@ -219,14 +219,14 @@ class BackupJob(JobSpec):
     kind: ClassVar[str] = "backup"
     dest: str
     request: str | None = None
-    by: str = "cli"
+    by: str | None = None  # who asked: the library checks their role
 
 
 class ForgetJob(JobSpec):
     kind: ClassVar[str] = "forget"
     selector: str
     value: str
-    by: str = "cli"
+    by: str | None = None  # who asked: the library checks their role
     erasure_id: str | None = None
 
 
@@ -238,7 +238,7 @@ class RetentionJob(JobSpec):
     clear: bool = False
     app: str | None = None
     days: int | None = Field(None, ge=1)
-    by: str = "retention"
+    by: str | None = None  # who asked: the library checks their role
 
     @model_validator(mode="after")
     def _policy(self) -> RetentionJob:

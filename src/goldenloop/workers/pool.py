@@ -19,7 +19,9 @@ from goldenloop.store import signals as signal_sql
 from goldenloop.workers.handlers import HANDLERS
 from goldenloop.workers.inbox import InboxWatcher, requeue_storage_failures
 from goldenloop.workers.jobs import JobRunner
+from goldenloop.workers.kinds import parse_job
 from goldenloop.workers.loop import Loop
+from goldenloop.workers.submit import queue_in
 
 log = logging.getLogger("goldenloop.workers")
 
@@ -84,7 +86,7 @@ class JobScheduler(Loop):
     def _queue(self, cur) -> int | None:
         if not job_sql.running_or_queued(cur, self.kind).empty:
             return None
-        return job_sql.create(cur, self.kind, {}, "worker")
+        return queue_in(cur, parse_job(self.kind, {}, "scheduled job"), "worker")
 
 
 class ScoreScheduler(JobScheduler):

@@ -55,6 +55,15 @@ def submit(job: JobSpec, *, paths: Paths | None = None, store: Store | None = No
                            f"({f.name})", file=f, paused=paused, owner_pid=owner.pid)
 
 
+def queue_in(cur: Any, job: JobSpec, origin: str) -> int:
+    """Queue ``job`` inside a write the caller holds (the owner's schedulers, which check in
+    the same transaction that no such job waits); its id."""
+    from goldenloop.store import jobs as job_sql
+
+    job = parse_job(job.kind, job.params(), f"new {job.kind} job")
+    return job_sql.create(cur, job.kind, job.params(), origin)
+
+
 def run_here(store: Store, job: JobSpec,
              progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
     """Run a typed job in this process with its owner's handler."""
