@@ -233,7 +233,7 @@ def test_adjudication_settles_a_split(store):
     assert G.preview(store, f).counts["left_out"] == {"reviewers disagree": 1}
     adj = create_hand_queue(store, opts("settle", purpose="adjudication"), span_keys=[a.span_key])
     c = review.next_item(store, adj.queue_id, "cat")
-    review.submit(store, c, {**FULL, "correctness": 4})
+    review.submit(store, c, {"correctness": 4})   # adjudication asks the disputed criterion only
     p = G.preview(store, G.GoldenFilter())
     assert p.counts["included"] == 1 and p.rows["agreement_level"].tolist() == ["adjudicated"]
     assert p.rows["label"].tolist() == ["4"]
