@@ -18,6 +18,7 @@ from typing import Any
 import duckdb
 import pandas as pd
 
+from goldenloop.access import roles
 from goldenloop.errors import AnomalyError, AnomalyNotFoundError
 from goldenloop.store import Store
 
@@ -272,6 +273,7 @@ def set_status(store: Store, anomaly_id: int, status: str, *, by: str,
         raise AnomalyError(f"unknown status {status!r}: choose one of {', '.join(STATUSES)}")
     if not (by or "").strip():
         raise AnomalyError("say who changes the status")
+    by = roles.guard(store, roles.Action.MANAGE_ALERTS, by)
     now = utcnow()
     if status == "muted" and (muted_until is None or muted_until <= now):
         raise AnomalyError("muting needs a time in the future to mute until")

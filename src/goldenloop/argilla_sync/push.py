@@ -25,6 +25,7 @@ import pandas as pd
 
 from goldenloop import review
 from goldenloop import rubric as rubrics
+from goldenloop.access import roles
 from goldenloop.argilla_sync import settings as S
 from goldenloop.argilla_sync import sql
 from goldenloop.argilla_sync.connect import ArgillaSyncError, Endpoint, client, translated
@@ -139,6 +140,7 @@ def push_queue(store: Store, queue_id: int, *, pushed_by: str, dataset: str | No
                workspace: str = "argilla", endpoint: Endpoint | None = None,
                suggestions: bool | None = None) -> PushResult:
     """Create or update the Argilla dataset of a queue (see the module docstring)."""
+    pushed_by = roles.guard(store, roles.Action.CREATE_QUEUE, pushed_by)
     import argilla as rg
 
     endpoint = endpoint or Endpoint()

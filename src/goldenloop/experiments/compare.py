@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from goldenloop.access import roles
 from goldenloop.errors import ExperimentError
 from goldenloop.experiments.schema import ensure_tables
 from goldenloop.store import Store
@@ -89,6 +90,7 @@ def baseline_of(store: Store, target_name: str) -> int | None:
 
 def mark_baseline(store: Store, run_id: int) -> RunInfo:
     """Make ``run_id`` the baseline of its target (the one run a comparison defaults to)."""
+    roles.guard(store, roles.Action.EXPERIMENT)
     info = run_info(store, run_id)
 
     def write(cur) -> None:

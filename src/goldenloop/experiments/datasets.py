@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from goldenloop.access import roles
 from goldenloop.errors import ExperimentError
 from goldenloop.experiments.schema import ensure_tables
 from goldenloop.store import Store
@@ -195,9 +196,10 @@ def content_hash(items: list[dict[str, Any]]) -> str:
     return h.hexdigest()
 
 
-def import_file(store: Store, name: str, path: Path, by: str = "cli") -> ImportResult:
+def import_file(store: Store, name: str, path: Path, by: str | None = None) -> ImportResult:
     """Import ``path`` as a new version of test set ``name`` (none when the content is the
     latest version's); quarantined rows are stored and returned."""
+    by = roles.guard(store, roles.Action.IMPORT, by) or "cli"
     ensure_tables(store)
     check_name(name)
     if store.scalar("SELECT count(*) FROM golden_datasets WHERE name = ?", [name]):

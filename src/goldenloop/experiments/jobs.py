@@ -44,7 +44,7 @@ def run_job(store: Store, params: dict[str, Any], progress) -> dict[str, Any]:
 
 def import_job(store: Store, params: dict[str, Any], progress) -> dict[str, Any]:
     r = datasets.import_file(store, str(params["name"]), Path(params["file"]),
-                             by=params.get("by", "job"))
+                             by=params.get("by"))
     return {"summary": r.summary, "dataset": r.dataset.ref, "items": r.dataset.items,
             "quarantined": len(r.quarantined)}
 
@@ -57,7 +57,7 @@ def baseline_job(store: Store, params: dict[str, Any], progress) -> dict[str, An
 def canary_save_job(store: Store, params: dict[str, Any], progress) -> dict[str, Any]:
     from goldenloop.experiments import canaries
 
-    s = canaries.save(store, canaries.parse(params), by=params.get("by", "job"))
+    s = canaries.save(store, canaries.parse(params), by=params.get("by"))
     return {"summary": f"canary {s.name} saved"}
 
 

@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from goldenloop.access import roles
 from goldenloop.errors import ExperimentError
 from goldenloop.experiments import datasets as ds
 from goldenloop.experiments import scoring
@@ -171,6 +172,7 @@ def _start(store: Store, target: Target, dataset: ds.Dataset, scorers: list[scor
 def run(store: Store, target: Target, dataset: ds.Dataset, scorer_specs: list[str] | None = None,
         options: RunOptions | None = None, progress=None, client: Any = None) -> RunResult:
     """Run ``target`` over ``dataset`` and score it; see the module docstring."""
+    roles.guard(store, roles.Action.EXPERIMENT)
     opts = options or RunOptions()
     if opts.source not in SOURCES:
         raise ExperimentError(f"a run's source is one of {', '.join(SOURCES)}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 
+from goldenloop.access import roles
 from goldenloop.judge import sql as judge_sql
 from goldenloop.judge.config import JudgeError, get
 from goldenloop.judge.run import RunOptions, RunResult, run
@@ -21,9 +22,10 @@ from goldenloop.store import Store, audit
 
 def configure_online(store: Store, judge_name: str, fraction: float, *,
                      budget_usd: float | None = None, enabled: bool = True,
-                     by: str = "cli") -> None:
+                     by: str | None = None) -> None:
     """Turn online judging on (or change it) for a judge; it starts with spans imported from
     now on."""
+    by = roles.guard(store, roles.Action.EDIT_JUDGE, by) or "cli"
     if not 0 < fraction <= 1:
         raise JudgeError(f"the online fraction is a probability in (0, 1], got {fraction}")
     get(store, judge_name)  # the judge must exist

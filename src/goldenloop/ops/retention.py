@@ -36,7 +36,7 @@ class Policy:
 
 
 def set_policy(store: Store, app: str, days: int, by: str) -> Policy:
-    by = roles.guard(store, roles.Action.OPERATE, by)
+    by = roles.guard(store, roles.Action.OPERATE, by) or "cli"
     if not app or not app.strip():
         raise RetentionError("name the app whose spans are to be kept N days")
     if days < 1:
@@ -53,7 +53,7 @@ def set_policy(store: Store, app: str, days: int, by: str) -> Policy:
 
 
 def clear_policy(store: Store, app: str, by: str) -> bool:
-    by = roles.guard(store, roles.Action.OPERATE, by)
+    by = roles.guard(store, roles.Action.OPERATE, by) or "cli"
     def write(cur: duckdb.DuckDBPyConnection) -> bool:
         n = cur.execute("DELETE FROM ops_retention WHERE app = ?", [app]).fetchall()[0][0]
         if n:

@@ -128,6 +128,7 @@ def retractions(old: list[dict[str, Any]], keep: set[str], now: datetime) -> lis
 def _prepared(store: Store, claim: Claim, answers: Mapping[str, Answer | Value],
               correction: str | None) -> tuple[rubrics.Rubric, dict, bool, bool]:
     """(rubric, checked answers, adjudication queue?, queue open?) from one read of the queue."""
+    roles.guard(store, roles.Action.GRADE, claim.reviewer)  # a reviewer removed since claiming
     q = review_sql.queue(store, claim.queue_id)
     rubric = asking.rubric_of(store, q["rubric_name"], q["rubric_version"])
     checked = check_answers(rubric, answers, asking.asked_for(store, claim, rubric, q).criteria)

@@ -80,7 +80,7 @@ def judge_configure(store: Store, params: dict[str, Any], progress: Progress) ->
 
     configure_online(store, params["judge"], float(params.get("fraction") or 0.05),
                      budget_usd=params.get("budget_usd"), enabled=bool(params.get("enabled", True)),
-                     by=params.get("by", "cli"))
+                     by=params.get("by"))
     return {"summary": f"online judging of {params['judge']} "
                        f"{'on' if params.get('enabled', True) else 'off'}"}
 
