@@ -8,8 +8,9 @@ import pytest
 
 from goldenloop.schema import open_store
 
-# The app fixture (app_db) for every test that runs pages in-process.
-pytest_plugins = ["app_support"]
+# The app fixture (app_db) for every test that runs pages in-process, and demo_files: demo
+# histories generated once per session (tests/demo_support.py).
+pytest_plugins = ["app_support", "demo_support"]
 
 ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("unit", "app", "system", "browser")

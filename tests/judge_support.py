@@ -11,8 +11,6 @@ from openai_loopback import judged_text, verdict
 from review_support import DEMO_END
 
 from goldenloop import judge
-from goldenloop.demo import generate
-from goldenloop.schema import open_store
 
 FAST = judge.Retry(max_attempts=4, base_s=0.01, cap_s=0.05)
 STRICT = "Grade strictly: a wrong answer gets a 1."
@@ -33,9 +31,5 @@ def _random_judge(body: dict):
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("bad-judge") / "template.duckdb"
-    with open_store(path) as s:
-        generate(s, spans=5000, end=DEMO_END)
-        s.checkpoint()
-    return path
+def demo_template(demo_files) -> Path:
+    return demo_files.template(spans=5000, end=DEMO_END)  # shared with other modules: copy it

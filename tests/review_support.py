@@ -11,7 +11,6 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from goldenloop.demo import generate
 from goldenloop.ingest.loader import import_table
 from goldenloop.sampling import QueueOptions
 from goldenloop.schema import open_store
@@ -22,13 +21,9 @@ FULL = {"correctness": 4, "tone": ["on-brand"], "conciseness": "concise", "safet
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory) -> Path:
-    """A 5,000-span demo history, generated once per run."""
-    path = tmp_path_factory.mktemp("demo") / "template.duckdb"
-    with open_store(path) as s:
-        generate(s, spans=5000, end=DEMO_END, queue=False)  # tests draw their own queues
-        s.checkpoint()
-    return path
+def demo_template(demo_files) -> Path:
+    """A 5,000-span demo history, generated once per run (tests copy it)."""
+    return demo_files.template(spans=5000, end=DEMO_END, queue=False)  # tests draw their own queues
 
 
 @pytest.fixture

@@ -11,17 +11,10 @@ from pathlib import Path
 import browser_support as bs
 import pytest
 
-from goldenloop.demo import generate
-from goldenloop.schema import open_store
-
 
 @pytest.fixture(scope="module")
-def demo3k(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("signin-demo") / "template.duckdb"
-    with open_store(path) as s:
-        generate(s, spans=3000, queue=False)
-        s.checkpoint()
-    return path
+def demo3k(demo_files) -> Path:
+    return demo_files.template(spans=3000, queue=False)  # shared: tests copy it
 
 
 @contextmanager

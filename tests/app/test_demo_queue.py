@@ -28,13 +28,9 @@ from goldenloop.store.span_filter import where as span_where
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory) -> Path:
-    """A 5,000-span demo history with its queue, generated once for this module."""
-    path = tmp_path_factory.mktemp("demo-queue") / "template.duckdb"
-    with open_store(path) as s:
-        generate(s, spans=5000, end=DEMO_END)
-        s.checkpoint()
-    return path
+def demo_template(demo_files) -> Path:
+    """A 5,000-span demo history with its queue, generated once per run (tests copy it)."""
+    return demo_files.template(spans=5000, end=DEMO_END)
 
 
 @pytest.fixture

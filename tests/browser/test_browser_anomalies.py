@@ -15,7 +15,6 @@ import browser_support as bs
 import pytest
 
 from goldenloop import anomalies
-from goldenloop.demo import generate
 from goldenloop.schema import open_store
 from goldenloop.scorers import score_spans
 
@@ -30,16 +29,11 @@ _CHART_DRAWN = """() => {
 
 
 @pytest.fixture
-def detected_db(tmp_path: Path) -> Path:
-    db = tmp_path / "goldenloop.duckdb"
-    with open_store(db) as store:
-        generate(store, spans=20_000, seed=5, end=END)
-        # Scored first, as the server would before its own detection run: otherwise the
-        # server's scoring and detection jobs add signal anomalies while the test reads.
-        score_spans(store)
-        anomalies.detect(store)
-        store.checkpoint()
-    return db
+def detected_db(tmp_path: Path, demo_files) -> Path:
+    # Scored first, as the server would before its own detection run: otherwise the
+    # server's scoring and detection jobs add signal anomalies while the test reads.
+    return demo_files.copy(tmp_path / "goldenloop.duckdb", spans=20_000, seed=5, end=END,
+                           then=(score_spans, anomalies.detect))
 
 
 def main_text(page) -> str:

@@ -11,9 +11,7 @@ from pathlib import Path
 import browser_support as bs
 import pytest
 
-from goldenloop.demo import generate
 from goldenloop.demo.incidents import NEW_4O, OLD_4O
-from goldenloop.schema import open_store
 from goldenloop.scorers import score_spans
 
 pytestmark = pytest.mark.browser
@@ -28,12 +26,9 @@ _DRAWN = """() => {
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("compare") / "demo.duckdb"
-    with open_store(db) as store:
-        generate(store, spans=30_000, seed=7, end=datetime(2026, 3, 2, 12))
-        score_spans(store)
-    return db
+def demo_db(tmp_path_factory, demo_files) -> Path:
+    return demo_files.copy(tmp_path_factory.mktemp("compare") / "demo.duckdb", spans=30_000, seed=7,
+                           end=datetime(2026, 3, 2, 12), then=(score_spans,))
 
 
 def test_compare_flags_the_silent_update(demo_db, tmp_path) -> None:

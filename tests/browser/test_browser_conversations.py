@@ -12,7 +12,6 @@ import pytest
 from browser_page_support import draw_time, wait_until_idle
 from metrics_support import fill_stand_in_signals
 
-from goldenloop.demo import generate
 from goldenloop.metrics import SpanFilter
 from goldenloop.metrics import conversations as C
 from goldenloop.schema import open_store
@@ -24,12 +23,9 @@ CHARTS = 5  # drop-off, turns per session, turns to resolution, offensive and se
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("conversations") / "demo.duckdb"
-    with open_store(db) as store:
-        generate(store, spans=20_000, seed=11, end=END)
-        fill_stand_in_signals(store)
-    return db
+def demo_db(tmp_path_factory, demo_files) -> Path:
+    return demo_files.copy(tmp_path_factory.mktemp("conversations") / "demo.duckdb", spans=20_000,
+                           seed=11, end=END, then=(fill_stand_in_signals,))
 
 
 def expected(db: Path, idle: int) -> C.ConversationStats:

@@ -18,7 +18,6 @@ from browser_page_support import _CHECKED, _NEXT_OR_DONE, _RENDERED, _pick, _wai
 from review_support import FULL, opts
 
 from goldenloop import review, sampling
-from goldenloop.demo import generate
 from goldenloop.schema import open_store
 from goldenloop.store import Store
 
@@ -29,12 +28,8 @@ ANSWER = ("The query:\n\n```sql\nSELECT region, sum(total) FROM orders GROUP BY 
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo5k") / "template.duckdb"
-    with open_store(path) as s:
-        generate(s, spans=5000, queue=False)
-        s.checkpoint()
-    return path
+def template(demo_files) -> Path:
+    return demo_files.template(spans=5000, queue=False)  # shared: tests copy it
 
 
 def _setup(db: Path) -> dict[str, int]:

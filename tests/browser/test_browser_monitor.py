@@ -15,9 +15,7 @@ import pytest
 from browser_page_support import draw_time, wait_until_idle
 from metrics_support import fill_stand_in_signals
 
-from goldenloop.demo import generate
 from goldenloop.demo.incidents import NEW_4O
-from goldenloop.schema import open_store
 
 pytestmark = pytest.mark.browser
 
@@ -44,12 +42,9 @@ def browser():
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("monitor") / "demo.duckdb"
-    with open_store(db) as store:
-        generate(store, spans=60_000, seed=7, end=datetime(2026, 3, 2, 12))
-        fill_stand_in_signals(store)
-    return db
+def demo_db(tmp_path_factory, demo_files) -> Path:
+    return demo_files.copy(tmp_path_factory.mktemp("monitor") / "demo.duckdb", spans=60_000, seed=7,
+                           end=datetime(2026, 3, 2, 12), then=(fill_stand_in_signals,))
 
 
 def test_monitor_shows_every_incident_and_the_version_marker(browser, demo_db, tmp_path) -> None:

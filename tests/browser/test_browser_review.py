@@ -23,7 +23,6 @@ from browser_page_support import (
 )
 
 from goldenloop import estimation, sampling
-from goldenloop.demo import generate
 from goldenloop.schema import open_store
 from goldenloop.store import Store
 
@@ -43,12 +42,8 @@ _NEXT_MS = """async () => {
 
 
 @pytest.fixture(scope="module")
-def demo20k(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("demo20k") / "template.duckdb"
-    with open_store(path) as s:
-        generate(s, spans=20000, queue=False)  # the tests draw queues 1 and 2
-        s.checkpoint()
-    return path
+def demo20k(demo_files) -> Path:
+    return demo_files.template(spans=20000, queue=False)  # the tests draw queues 1 and 2
 
 
 @pytest.fixture

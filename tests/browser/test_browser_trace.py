@@ -13,7 +13,6 @@ import pytest
 from browser_page_support import ROWS, draw_time, wait_until_idle
 from metrics_support import fill_stand_in_signals
 
-from goldenloop.demo import generate
 from goldenloop.schema import open_store
 
 pytestmark = pytest.mark.browser
@@ -22,12 +21,9 @@ END = datetime(2026, 3, 2, 12)
 
 
 @pytest.fixture(scope="module")
-def demo_db(tmp_path_factory) -> Path:
-    db = tmp_path_factory.mktemp("trace") / "demo.duckdb"
-    with open_store(db) as store:
-        generate(store, spans=20_000, seed=5, end=END)
-        fill_stand_in_signals(store)
-    return db
+def demo_db(tmp_path_factory, demo_files) -> Path:
+    return demo_files.copy(tmp_path_factory.mktemp("trace") / "demo.duckdb", spans=20_000, seed=5,
+                           end=END, then=(fill_stand_in_signals,))
 
 
 def click_point(page, row: int, view: int) -> None:

@@ -16,7 +16,6 @@ from goldenloop import golden as G
 from goldenloop import metrics as M
 from goldenloop import overview as summary
 from goldenloop.agreement import sql as q
-from goldenloop.demo import generate
 from goldenloop.demo.queue import NAME
 from goldenloop.metrics import quality
 from goldenloop.schema import open_store
@@ -24,12 +23,8 @@ from goldenloop.store import Store
 
 
 @pytest.fixture(scope="module")
-def demo_template(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("live-grades") / "template.duckdb"
-    with open_store(path) as s:
-        generate(s, spans=5000, end=DEMO_END)
-        s.checkpoint()
-    return path
+def demo_template(demo_files) -> Path:
+    return demo_files.template(spans=5000, end=DEMO_END)  # shared with other modules: copy it
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ import pytest
 from metrics_support import fill_stand_in_signals
 
 from goldenloop import metrics as M
-from goldenloop.demo import generate
 from goldenloop.demo.incidents import NEW_4O
 from goldenloop.schema import open_store
 
@@ -21,10 +20,9 @@ N = 60_000
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    store = open_store(tmp_path_factory.mktemp("demo-metrics") / "demo.duckdb")
-    generate(store, spans=N, seed=7, end=END)
-    fill_stand_in_signals(store)
+def demo(tmp_path_factory, demo_files):
+    store = open_store(demo_files.copy(tmp_path_factory.mktemp("demo-metrics") / "demo.duckdb",
+                                       spans=N, seed=7, end=END, then=(fill_stand_in_signals,)))
     incidents = M.incidents(store, M.SpanFilter())
     yield store, {r.kind: (r.starts_at, r.ends_at if pd.notna(r.ends_at) else END)
                   for r in incidents.itertuples()}
