@@ -60,6 +60,7 @@ def sidebar(store: Store, cfg: signin.SignIn) -> str | None:
     """Draw who is using the app and their role; the identity, or None (honour mode, no name)."""
     who = _signed_in(cfg) if cfg.on else _typed(store)
     st.session_state[_WHO] = who
+    roles.set_actor(who or "")  # the library checks this run's writes as theirs; nobody: refused
     if who is None:
         return None
     try:  # no roles.yaml: this first identity becomes the lead (never "everyone leads")

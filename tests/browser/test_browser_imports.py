@@ -19,7 +19,8 @@ def test_upload_imports_as_a_job_and_shows_quarantine(tmp_path: Path) -> None:
     messy = tmp_path / "messy.csv"
     messy.write_text(MESSY_CSV)
     with bs.chromium() as browser, bs.running_app(db, tmp_path) as url:
-        page = bs.open_page(browser, f"{url}/imports")
+        # Importing is a lead's write: ana, the first name used, leads (no roles.yaml here).
+        page = bs.open_page(browser, f"{url}/imports?reviewer=ana")
         page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(str(messy))
         page.get_by_text("messy.csv").first.wait_for()
         page.get_by_role("textbox", name="Column mapping (optional)").fill("end_time=end")

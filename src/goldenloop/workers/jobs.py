@@ -12,6 +12,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
+from goldenloop.access import roles
 from goldenloop.errors import GoldenloopError, JobError, StoreUnavailableError
 from goldenloop.store import Store, audit
 from goldenloop.store import jobs as job_sql
@@ -56,6 +57,8 @@ def run_job(store: Store, job: job_sql.Job, handlers: dict[str, Handler]) -> Non
         except JobError as exc:
             store.write(job_sql.finish, job.job_id, "failed", error=str(exc))
             return
+    submitter = params.get("submitted_by")  # the job acts as who asked for it
+    params = {k: v for k, v in params.items() if k != "submitted_by"}
     last = [0.0]
 
     def progress(fraction: float, message: str) -> None:
@@ -67,7 +70,8 @@ def run_job(store: Store, job: job_sql.Job, handlers: dict[str, Handler]) -> Non
             raise JobCancelled
 
     try:
-        with audit.interface(job.origin or "job"):  # the audit log says who asked for the job
+        # The audit log says where the job came from; the library checks the submitter's role.
+        with audit.interface(job.origin or "job"), roles.acting(submitter):
             result = handler(store, params, progress)
     except JobCancelled:
         store.write(job_sql.finish, job.job_id, "cancelled", message="cancelled on request")

@@ -22,6 +22,9 @@ class JobSpec(BaseModel):
     kind: ClassVar[str] = ""
     # Unknown keys are refused: a misspelt parameter would otherwise be ignored silently.
     model_config = ConfigDict(extra="forbid", frozen=True)
+    # Who asked (the acting user when it was submitted): the job runs as them, so the library
+    # checks their role as if they had called it (access.roles.guard). None: nobody named.
+    submitted_by: str | None = Field(default=None, max_length=200)
 
     @classmethod
     def of(cls, **fields: Any) -> Any:

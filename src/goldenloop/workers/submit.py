@@ -36,7 +36,7 @@ def submit(job: JobSpec, *, paths: Paths | None = None, store: Store | None = No
            serving: bool = False, origin: str = "cli") -> Submitted:
     """Queue ``job`` for whoever owns the database, or say it is to run here (see module)."""
     # Checked again here: a model built with model_construct, or changed, must not reach disk.
-    job = parse_job(job.kind, job.params(), f"new {job.kind} job")
+    job = parse_job(job.kind, _as_submitter(job.params()), f"new {job.kind} job")
     if store is not None and serving:
         from goldenloop.store import jobs as job_sql
 
@@ -53,6 +53,14 @@ def submit(job: JobSpec, *, paths: Paths | None = None, store: Store | None = No
     paused = access.writes_paused(paths, owner)
     return Submitted(True, f"The server (process {owner.pid}) owns {paths.db}: queued as a job "
                            f"({f.name})", file=f, paused=paused, owner_pid=owner.pid)
+
+
+def _as_submitter(params: dict[str, Any]) -> dict[str, Any]:
+    """The job's parameters naming who acts now (set at the edge), unless they name someone."""
+    from goldenloop.access import roles
+
+    who = roles.actor()
+    return params if who is None or params.get("submitted_by") else {**params, "submitted_by": who}
 
 
 def queue_in(cur: Any, job: JobSpec, origin: str) -> int:
