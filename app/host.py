@@ -14,6 +14,8 @@ from pathlib import Path
 from streamlit import config as st_config
 from streamlit.web import bootstrap
 
+from goldenloop_app.monitor import warm as monitor_warm
+
 # Streamlit reads .streamlit/config.toml only from the working directory, and an installed
 # goldenloop has none: the options are set here. The checkout's .streamlit/config.toml (for
 # `streamlit run app/streamlit_app.py`) says the same; a test keeps the two equal.
@@ -52,4 +54,5 @@ def run(script: Path, host: str, port: int, secrets: Path | None = None) -> None
     st_config._main_script_path = str(script)
     bootstrap.load_config_options(flag_options=options)
     sys.argv = ["streamlit", "run", str(script)]
+    monitor_warm.start()  # fills the Monitor's default view once the runtime is up
     bootstrap.run(str(script), False, [], options)

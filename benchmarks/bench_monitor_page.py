@@ -27,6 +27,8 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -70,9 +72,12 @@ def database(spans: int) -> Path:
 def script_times(db: Path, runs: int) -> dict:
     """The page script in-process: one cold run, then ``runs`` warm ones; chart sizes."""
     os.environ["GOLDENLOOP_DB"] = str(db)
+    import importlib.util
+
     from streamlit.testing.v1 import AppTest
 
-    at = AppTest.from_file(str(ROOT / "app" / "streamlit_app.py"), default_timeout=300)
+    app_dir = Path(importlib.util.find_spec("goldenloop_app").submodule_search_locations[0])
+    at = AppTest.from_file(str(app_dir / "streamlit_app.py"), default_timeout=300)
     at.switch_page("monitor/monitor.py")
     t = time.perf_counter()
     at.run()
@@ -115,26 +120,46 @@ _DRAWN = """(n) => {
 }"""
 
 
-def draw_time(page, url: str, timeout_s: float = 120) -> float:
-    """Seconds from navigating to ``url`` until every chart is drawn."""
+def draw_time(page, url: str, timeout_s: float = 120, views: int = VIEWS) -> float:
+    """Seconds from navigating to ``url`` until every chart (``views`` of them) is drawn."""
     t = time.perf_counter()
     page.goto(url)
-    page.wait_for_function(_DRAWN, arg=VIEWS, timeout=timeout_s * 1000, polling=20)
+    page.wait_for_function(_DRAWN, arg=views, timeout=timeout_s * 1000, polling=20)
     return time.perf_counter() - t
 
 
-def one_view(page, cdp, url: str) -> dict:
+def listen(page) -> list[tuple[float, int]]:
+    """When and how many bytes the server sends over the page's websocket (every delta:
+    elements, specs, Arrow data), appended as they arrive."""
+    received: list[tuple[float, int]] = []
+    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: received.append(
+        (time.perf_counter(), len(frame) if isinstance(frame, (bytes, str)) else 0))))
+    return received
+
+
+def timed_load(page, url: str, received: list[tuple[float, int]], views: int = VIEWS) -> dict:
+    """One navigation until drawn, with the server's share as the browser sees it: the first
+    and the last websocket message after navigation started (the script's run ends with the
+    last one), and the bytes sent."""
+    seen, t0 = len(received), time.perf_counter()
+    total = draw_time(page, url, views=views)
+    page.wait_for_timeout(300)  # let the probe see the last frame, and late messages arrive
+    frames = [(t - t0, n) for t, n in received[seen:] if t >= t0]
+    return {"draw_s": round(total, 3), "ws_kB": round(sum(n for _, n in frames) / 1e3, 1),
+            "ws_first_s": round(frames[0][0], 3) if frames else None,
+            "ws_last_s": round(frames[-1][0], 3) if frames else None}
+
+
+def one_view(page, cdp, url: str, received: list[tuple[float, int]]) -> dict:
     before = cpu_metrics(cdp)
-    total = draw_time(page, url)
-    page.wait_for_timeout(300)  # let the probe see the last frame
+    view = timed_load(page, url, received)
     after = cpu_metrics(cdp)
     first = page.evaluate("window.__first")
     drawn = page.evaluate("window.__drawn")
-    view = {"draw_s": round(total, 3),
-            "first_element_s": round(first / 1000, 3) if first else None,
-            "first_chart_s": round(next(t for t, n in drawn if n > 0) / 1000, 3),
-            "last_chart_s": round(next(t for t, n in drawn if n >= VIEWS) / 1000, 3),
-            "dom_nodes": int(after["Nodes"])}
+    view |= {"first_element_s": round(first / 1000, 3) if first else None,
+             "first_chart_s": round(next(t for t, n in drawn if n > 0) / 1000, 3),
+             "last_chart_s": round(next(t for t, n in drawn if n >= VIEWS) / 1000, 3),
+             "dom_nodes": int(after["Nodes"])}
     # The main thread's figures start again with each document (a navigation): read them
     # as they stand; the renderer process's CPU time runs on, so take its difference.
     view |= {f"cpu_{k}_s": round(after[k] - (before[k] if k == "ProcessTime" else 0), 3)
@@ -142,26 +167,88 @@ def one_view(page, cdp, url: str) -> dict:
     return view
 
 
+# The baseline: a bare Streamlit page drawing one line chart of 150 points (the size of one
+# Monitor line), served by plain `streamlit run` with the app's options.
+BARE_PAGE = """import altair as alt
+import pandas as pd
+import streamlit as st
+
+st.title("Bare")
+df = pd.DataFrame({"t": pd.date_range("2026-01-01", periods=150, freq="2h"), "n": range(150)})
+st.altair_chart(alt.Chart(df).mark_line().encode(x="t:T", y="n:Q"))
+"""
+
+
+@contextmanager
+def bare_app() -> Iterator[tuple[str, float]]:
+    """Serve the bare page; yield its URL and the seconds from spawn to healthy."""
+    import browser_support as bs
+
+    script = OUT / "bare_page.py"
+    script.write_text(BARE_PAGE)
+    port = bs.free_port()
+    log = OUT / f"bare-{port}.log"
+    t = time.perf_counter()
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script),
+                                 "--server.headless", "true", "--server.address", "127.0.0.1",
+                                 "--server.port", str(port), "--browser.gatherUsageStats", "false",
+                                 "--server.fileWatcherType", "none"], cwd=OUT, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        bs.wait_healthy(url, proc, log)
+        yield url, time.perf_counter() - t
+    finally:
+        bs.stop(proc)
+
+
 def browser_times(db: Path, runs: int, variants: list[str]) -> dict:
-    """Warm views of each variant (a query string), interleaved so they share the load."""
+    """Warm views of each variant (a query string), interleaved with the bare page's so they
+    share the load; the cold start of both (spawn to healthy, then the first full load)."""
     sys.path.insert(0, str(ROOT / "tests"))
+    import browser_support as bs
+
+    out: dict = {}
+    bare_views: list[dict] = []
+    with bs.chromium() as browser:
+        t = time.perf_counter()
+        with bs.running_app(db, OUT) as url, bare_app() as (bare, bare_up):
+            out["startup_s"] = round(time.perf_counter() - t - bare_up, 3)
+            out["bare_startup_s"] = round(bare_up, 3)
+            page = browser.new_page(viewport=bs.VIEWPORT, locale="en-US", timezone_id="UTC")
+            # The first load of all: the Monitor page straight after start (what a user who
+            # opens the app's Monitor link meets), then the bare page's first load.
+            out["draw_cold_s"] = round(draw_time(page, f"{url}/monitor?"), 3)
+            bare_page = browser.new_page(viewport=bs.VIEWPORT, locale="en-US", timezone_id="UTC")
+            out["bare_cold_s"] = round(draw_time(bare_page, bare, views=1), 3)
+            out |= warm_views(page, bare_page, url, bare, runs, variants, bare_views)
+    out["bare"] = {k: round(statistics.median(v[k] for v in bare_views), 3) for k in bare_views[0]}
+    out["bare_draw_s"] = out["bare"]["draw_s"]
+    return out
+
+
+def warm_views(page, bare_page, url: str, bare: str, runs: int, variants: list[str],
+               bare_views: list[dict]) -> dict:
+    """Warm loads of each variant (its first load fills the caches), interleaved with the
+    bare page's, once the owner runs no job."""
     import browser_support as bs
     from browser_page_support import wait_until_idle
 
     out: dict = {}
-    with bs.chromium() as browser, bs.running_app(db, OUT) as url:
-        page = bs.open_page(browser, url)
-        wait_until_idle(page, url)  # the owner's background jobs would share the CPU
-        page.add_init_script(PROBE)
-        cdp = page.context.new_cdp_session(page)
-        cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
-        views: dict[str, list] = {v: [] for v in variants}
-        for v in variants:  # cold: fills the caches
-            out[f"draw_cold_s{'_' + v if v else ''}"] = round(draw_time(page, f"{url}/monitor?{v}"), 3)
-        for _ in range(runs):
-            for v in variants:
-                views[v].append(one_view(page, cdp, f"{url}/monitor?{v}"))
-        bs.screenshot(page, "monitor-page-bench")
+    wait_until_idle(page, url)  # the owner's background jobs would share the CPU
+    page.add_init_script(PROBE)
+    received, bare_received = listen(page), listen(bare_page)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
+    views: dict[str, list] = {v: [] for v in variants}
+    for v in variants[1:]:  # the default variant was loaded first of all
+        out[f"draw_cold_s_{v}"] = round(draw_time(page, f"{url}/monitor?{v}"), 3)
+    for _ in range(runs):
+        bare_views.append(timed_load(bare_page, bare, bare_received, views=1))
+        for v in variants:
+            views[v].append(one_view(page, cdp, f"{url}/monitor?{v}", received))
+    bs.screenshot(page, "monitor-page-bench")
     for v, vs in views.items():
         med = {k: statistics.median(x[k] for x in vs if x[k] is not None) for k in vs[0]}
         out[v or "default"] = {"views": vs, "median": {k: round(m, 3) for k, m in med.items()}}
@@ -206,12 +293,69 @@ def library_times(db: Path, runs: int) -> dict:
     return out
 
 
+@contextmanager
+def app_folder(app_dir: Path | None) -> Iterator[dict]:
+    """The environment of processes that run ``app_dir`` (an older ``app/`` folder, imported
+    first through PYTHONPATH) instead of this checkout's app; this one when None."""
+    env = dict(os.environ)
+    if app_dir is not None:
+        shim = OUT / "monitor_ab_shim"
+        shim.mkdir(exist_ok=True)
+        link = shim / "goldenloop_app"
+        link.unlink(missing_ok=True)
+        link.symlink_to(app_dir.resolve())
+        env["PYTHONPATH"] = str(shim)
+    saved = os.environ.copy()
+    os.environ.clear()
+    os.environ.update(env)  # the app server is started from this process's environment
+    try:
+        yield env
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+
+
+def page_run(db: Path, args, variants: list[str], app_dir: Path | None) -> dict:
+    """The script's share in a child process, then the browser's, for one app folder."""
+    with app_folder(app_dir) as env:
+        child = subprocess.run([sys.executable, __file__, "--spans", str(args.spans), "--runs",
+                                str(args.runs), "--script-only"], check=True,
+                               capture_output=True, text=True, cwd=ROOT, env=env)
+        out = json.loads(child.stdout.strip().splitlines()[-1])
+        out |= browser_times(db, args.runs, variants)
+    return out
+
+
+def report(label: str, out: dict, variants: list[str], runs: int) -> None:
+    print(f"[{label}] {out['views']} views, {out['spec_bytes'] / 1e3:.0f} kB spec, "
+          f"{out['arrow_bytes'] / 1e3:.0f} kB Arrow, script cold {out['script_cold_s']:.2f} s, "
+          f"warm {out['script_warm_median_s']:.2f} s")
+    print(f"  start-up: app {out['startup_s']:.2f} s to healthy, first Monitor load "
+          f"{out['draw_cold_s']:.2f} s; bare page {out['bare_startup_s']:.2f} s, first load "
+          f"{out['bare_cold_s']:.2f} s, warm {out['bare_draw_s']:.2f} s")
+    for v in variants:
+        m = out[v or "default"]["median"]
+        print(f"  {v or 'default':<24} first chart {m['first_chart_s']:.2f} s, last chart "
+              f"{m['last_chart_s']:.2f} s, navigation to last chart {m['draw_s']:.2f} s "
+              f"({m['draw_s'] / out['bare_draw_s']:.2f}x the bare page); main thread CPU "
+              f"{m['cpu_TaskDuration_s']:.2f} s (script {m['cpu_ScriptDuration_s']:.2f}, layout "
+              f"{m['cpu_LayoutDuration_s']:.2f}, style {m['cpu_RecalcStyleDuration_s']:.2f}), "
+              f"{m['dom_nodes']:,} DOM nodes, {m['ws_kB']:.0f} kB over the websocket, its first and last "
+              f"message {m['ws_first_s']:.2f} s and {m['ws_last_s']:.2f} s (median of {runs})")
+        b = out["bare"]
+        print(f"  bare page: websocket first/last message {b['ws_first_s']:.2f} / "
+              f"{b['ws_last_s']:.2f} s, drawn {b['draw_s']:.2f} s")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spans", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=7)
     ap.add_argument("--variant", action="append", default=None,
                     help="a query string to time too, e.g. split=model+version (repeatable)")
+    ap.add_argument("--ab", type=Path, default=None,
+                    help="an older app/ folder to time first, in the same run")
+    ap.add_argument("--ab-only", action="store_true", help="time the --ab folder alone")
     ap.add_argument("--library", action="store_true",
                     help="time the drill-down and conversation library calls only")
     ap.add_argument("--script-only", action="store_true", help=argparse.SUPPRESS)
@@ -224,27 +368,17 @@ def main() -> None:
     if args.script_only:  # in a child process: the app must own the file afterwards
         print(json.dumps(script_times(db, args.runs)))
         return
-    out: dict = {"spans": args.spans, "load_before": load_average()}
-    child = subprocess.run([sys.executable, __file__, "--spans", str(args.spans), "--runs",
-                            str(args.runs), "--script-only"], check=True, capture_output=True,
-                           text=True, cwd=ROOT)
-    out |= json.loads(child.stdout.strip().splitlines()[-1])
     variants = ["", *(args.variant or [])]
-    out |= browser_times(db, args.runs, variants)
-    out["load_after"] = load_average()
+    out: dict = {"spans": args.spans}
+    apps = ([("before", args.ab)] if args.ab else []) + ([] if args.ab_only else [("this app", None)])
+    for label, app_dir in apps:
+        load = load_average()
+        out[label] = page_run(db, args, variants, app_dir) | {"load": [load, load_average()]}
     (OUT / "monitor_page.json").write_text(json.dumps(out, indent=2))
-    print(f"Monitor page over {args.spans:,} spans ({CHARTS} charts in {out['views']} views, "
-          f"{out['spec_bytes'] / 1e3:.0f} kB spec, {out['arrow_bytes'] / 1e3:.0f} kB Arrow), "
-          f"script warm {out['script_warm_median_s']:.2f} s; load {out['load_before']} -> "
-          f"{out['load_after']}")
-    for v in variants:
-        m = out[v or "default"]["median"]
-        print(f"  {v or 'default':<24} first chart {m['first_chart_s']:.2f} s, last chart "
-              f"{m['last_chart_s']:.2f} s, navigation to last chart {m['draw_s']:.2f} s; main "
-              f"thread CPU {m['cpu_TaskDuration_s']:.2f} s (script {m['cpu_ScriptDuration_s']:.2f}, "
-              f"layout {m['cpu_LayoutDuration_s']:.2f}, style {m['cpu_RecalcStyleDuration_s']:.2f}), "
-              f"renderer process CPU {m['cpu_ProcessTime_s']:.2f} s, {m['dom_nodes']:,} DOM nodes "
-              f"(median of {args.runs})")
+    print(f"Monitor page over {args.spans:,} spans")
+    for label, _ in apps:
+        print(f"load average {out[label]['load'][0]} -> {out[label]['load'][1]}")
+        report(label, out[label], variants, args.runs)
 
 
 if __name__ == "__main__":
