@@ -52,7 +52,7 @@ def draw(store, page: pdata.AgreementPage, options: list[str], *,
         "q": st.column_config.NumberColumn("q (BH)", format="%.4f"),
         "n": st.column_config.NumberColumn("Pairs", format="localized"),
         "n_clusters": st.column_config.NumberColumn("Sessions", format="localized"),
-        "reason": st.column_config.TextColumn("Why", width="large")}, key="across_table")
+        "reason": st.column_config.TextColumn("Why", width="large")}, key="across_table", placeholder="—")
     n_flag = int(rows["flagged"].sum())
     st.caption(f"{g.label(statistic)} of this judge in each slice against the rest of its "
                f"slices. {n_flag} of {len(rows)} slices flagged: Benjamini–Hochberg q at most "

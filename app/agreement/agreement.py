@@ -16,14 +16,12 @@ from datetime import datetime, time, timedelta
 import pandas as pd
 import streamlit as st
 
-from goldenloop.access import roles
 from goldenloop.agreement import criterion_report as pdata
-from goldenloop.agreement import disagreements as dis
 from goldenloop.agreement import fitness
 from goldenloop.agreement import gate as g
 from goldenloop.errors import GoldenloopError
 from goldenloop_app import state
-from goldenloop_app.agreement import across, charts
+from goldenloop_app.agreement import across, charts, disagreement_panel
 from goldenloop_app.common import identity
 from goldenloop_app.untrusted import md, visible, visible_frame
 
@@ -41,19 +39,6 @@ FIGURE_COLUMNS = {
     "n_clusters": st.column_config.NumberColumn(
         "Sessions", format="localized", help="Independent units the interval resamples"),
     "note": st.column_config.TextColumn("Note", width="large"),
-}
-LIST_COLUMNS = {
-    "item": st.column_config.TextColumn("Item", width="small"),
-    "reviewer": st.column_config.TextColumn("Reviewer", width="small"),
-    "human": st.column_config.TextColumn("Reviewer's grade", width="small"),
-    "judge": st.column_config.TextColumn("Judge's grade", width="small"),
-    "judge_reason": st.column_config.TextColumn("Judge's reason", width="medium"),
-    "human_comment": st.column_config.TextColumn("Reviewer's comment", width="medium"),
-    "question": st.column_config.TextColumn("Question", width="medium"),
-    "answer": st.column_config.TextColumn("Answer", width="large"),
-    "app": st.column_config.TextColumn("App", width="small"),
-    "model_version": st.column_config.TextColumn("Model version", width="small"),
-    "start_time": st.column_config.DatetimeColumn("When (UTC)", format="YYYY-MM-DD HH:mm"),
 }
 
 
@@ -181,7 +166,7 @@ def draw_figures(page: pdata.AgreementPage, specs: dict) -> None:
         label=lambda d: d["statistic"].map(g.label))
     with st.expander("Every figure: pairs, items, sessions and notes"):
         st.dataframe(visible_frame(table), hide_index=True, column_config=FIGURE_COLUMNS,
-                     column_order=list(FIGURE_COLUMNS))
+                     column_order=list(FIGURE_COLUMNS), placeholder="—")
         st.caption("Against each human: every judge grade paired with every reviewer's grade "
                    "of the item. Against the consensus: items with two or more reviewers, "
                    "against their median (ordinal), majority (nominal) or mean (interval). "
@@ -252,7 +237,7 @@ def draw_slices(page: pdata.AgreementPage, slice_by: str) -> None:
             SLICE_LABELS.get(slice_by, "item metadata").capitalize()),
         "size": st.column_config.TextColumn("Size", help=f"Fewer than {pdata.SMALL_SLICE} "
                                             "sessions: the interval is wide"),
-        **{k: v for k, v in FIGURE_COLUMNS.items() if k not in ("who", "label")}})
+        **{k: v for k, v in FIGURE_COLUMNS.items() if k not in ("who", "label")}}, placeholder="—")
 
 
 def draw_versions(page: pdata.AgreementPage) -> None:
@@ -268,60 +253,10 @@ def draw_versions(page: pdata.AgreementPage) -> None:
         "diff": st.column_config.NumberColumn("Difference to the first", format="%+.3f"),
         "diff_low": st.column_config.NumberColumn("95% low", format="%+.3f"),
         "diff_high": st.column_config.NumberColumn("95% high", format="%+.3f"),
-        **{k: v for k, v in FIGURE_COLUMNS.items() if k not in ("who", "label")}})
+        **{k: v for k, v in FIGURE_COLUMNS.items() if k not in ("who", "label")}}, placeholder="—")
     st.caption(f"{g.label(page.query.rule.statistic)} on the {int(v['n'].iloc[0]):,} grades "
                "every version made; the difference's interval resamples the same sessions "
                "for every version (paired). An interval that excludes 0 is a real difference.")
-
-
-def draw_disagreements(store, page: pdata.AgreementPage, key: tuple[str, str],
-                       cell: tuple | None, who: str | None) -> None:
-    st.subheader("Disagreements")
-    f = page.query.filter
-    count = page.disagreements.get(key, 0)
-    show = st.toggle(f"Show disagreements ({count:,})", key="show_disagreements")
-    if cell is None and not show:
-        st.caption("Turn on to list every item where the judge and a reviewer disagree, or click "
-                   "a cell of the confusion matrix.")
-        return
-    rows = state.aggregate(store, pdata.disagreement_list, f, key, cell, page.query.tolerance)
-    what = (f"reviewer said {cell[0]!r}, judge said {cell[1]!r}" if cell is not None
-            else "judge and reviewer disagree")
-    st.markdown(f"**{len(rows):,} pairs** where {md(what)} — judge {md(judge_name(key))}.")
-    if rows.empty:
-        return
-    st.dataframe(visible_frame(rows), hide_index=True, column_config=LIST_COLUMNS,
-                 column_order=list(LIST_COLUMNS), key="disagreement_list")
-    draw_adjudication(store, page, key, rows, who)
-
-
-def draw_adjudication(store, page, key, rows: pd.DataFrame, who: str | None) -> None:
-    keys, others = dis.queue_span_keys(rows)
-    if not identity.can(store, who, roles.Action.CREATE_QUEUE):
-        st.caption("A lead can turn this list into an adjudication queue.")
-        return
-    f = page.query.filter
-    default = f"Adjudicate {f.criterion} · {key[0]} · {datetime.now():%Y-%m-%d}"
-    name = st.text_input("Queue name", default, key=f"adjudication_name:{f.criterion}:{key}")
-    pairs = f" ({len(rows):,} pairs)" if len(rows) != len(keys) else ""
-    if st.button(f"Make an adjudication queue of these {len(keys):,} spans{pairs}", type="primary",
-                 icon=":material/gavel:", key="make_adjudication", disabled=not keys):
-        try:
-            queue, left_out = dis.adjudication_queue(
-                store, rows, name=name, created_by=who, rubric=f.rubric_name or "default",
-                description=f"Disagreements of {judge_name(key)} with reviewers on "
-                            f"{f.criterion}")
-        except GoldenloopError as exc:
-            st.error(md(str(exc), 2000), icon=":material/error:")
-            return
-        st.success(f"Queue {queue.queue_id} ({md(queue.name)}) holds {queue.items:,} items; grades "
-                   "made in it are flagged as adjudication and kept out of agreement.",
-                   icon=":material/check_circle:")
-        if left_out:
-            st.caption(f"{left_out} listed items are not spans and were not queued.")
-    elif others:
-        st.caption(f"{others} listed items are traces, sessions or items, not spans: a queue "
-                   "made by hand holds spans only.")
 
 
 st.title("Agreement")
@@ -374,4 +309,4 @@ draw_slices(page, slice_by)
 across.draw(store, page, slice_options, field_label=lambda k: SLICE_LABELS.get(k) or visible(
     f"item {k.removeprefix('meta:')}"), judge_label=lambda k: visible(judge_name(k)))
 draw_versions(page)
-draw_disagreements(store, page, key, cell, who)
+disagreement_panel.draw(store, page, key, cell, who)

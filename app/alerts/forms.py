@@ -59,7 +59,7 @@ CONDITION_HELP = {
 
 def table(df: pd.DataFrame, columns: dict) -> None:
     st.dataframe(visible_frame(df), hide_index=True, column_config=columns,
-                 column_order=list(columns))
+                 column_order=list(columns), placeholder="—")
 
 
 def rule_form(store: Store, who: str, current: alerts.Rule | None = None) -> None:

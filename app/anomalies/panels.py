@@ -83,7 +83,7 @@ def _text(col: pd.Series) -> bool:
 def list_table(df: pd.DataFrame) -> None:
     shown = df.assign(where=where(df), metric=df["metric"].map(metric_title))
     st.dataframe(grid(shown, LIST_COLUMNS), hide_index=True, column_config=LIST_COLUMNS,
-                 column_order=list(LIST_COLUMNS))
+                 column_order=list(LIST_COLUMNS), placeholder="—")
 
 
 def metric_title(name: str) -> str:
@@ -218,7 +218,8 @@ def draw_examples(store: Store, a: anomalies.Anomaly) -> pd.DataFrame:
     rows = ex.assign(link=[span_table.trace_link(trace=t, span=s) for t, s in
                            zip(ex["trace_id"], ex["span_id"], strict=True)])
     st.dataframe(grid(rows, EXAMPLE_COLUMNS, keep=("span_key", "trace_id", "span_id")),
-                 hide_index=True, column_config=EXAMPLE_COLUMNS, column_order=list(EXAMPLE_COLUMNS))
+                 hide_index=True, column_config=EXAMPLE_COLUMNS, column_order=list(EXAMPLE_COLUMNS),
+                 placeholder="—")
     return ex
 
 
@@ -323,7 +324,8 @@ def draw_outliers(store: Store, f) -> None:
         **EXAMPLE_COLUMNS, "app": st.column_config.TextColumn("App"),
         "robust_z": st.column_config.NumberColumn("Robust z", format="%.1f")},
         column_order=["link", "why", "robust_z", "start_time", "app", "model_version",
-                      "latency_ms", "output_tokens", "status", "last_user_message", "output"])
+                      "latency_ms", "output_tokens", "status", "last_user_message", "output"],
+                 placeholder="—")
     st.caption("Requests extreme for their app and model version in normal times: latency or "
                "output tokens at least 4 robust standard deviations (median and MAD of the "
                "logarithm) from their version's. Material to sample and label, not anomalies.")

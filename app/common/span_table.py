@@ -35,4 +35,4 @@ def show(spans: pd.DataFrame, height: int | str = "auto") -> None:
     rows = spans.assign(link=[trace_link(trace=t, span=s) for t, s in
                               zip(spans["trace_id"], spans["span_id"], strict=True)])
     st.dataframe(visible_frame(rows), hide_index=True, column_config=CONFIG, height=height,
-                 column_order=[c for c in COLUMNS if c in rows.columns])
+                 column_order=[c for c in COLUMNS if c in rows.columns], placeholder="—")

@@ -80,7 +80,7 @@ def table_or_empty(df: pd.DataFrame, columns: dict, empty: str) -> None:
         st.info(empty)
     else:
         st.dataframe(visible_frame(df), hide_index=True, column_config=columns,
-                     column_order=list(columns))
+                     column_order=list(columns), placeholder="—")
 
 
 def recent_imports(store: Store) -> pd.DataFrame:

@@ -79,7 +79,7 @@ def thresholds() -> tuple[tuple[str, str, float], ...]:
             cc.threshold_rows(M.thresholds_by_key()), key="thresholds", hide_index=True,
             disabled=["Metric", "Unit"], column_order=["Metric", "Threshold", "Unit"],
             column_config={"Threshold": st.column_config.NumberColumn(min_value=0.0, step=0.5)},
-            width="stretch")
+            width="stretch", placeholder="—")
     return cc.thresholds_from_rows(rows)
 
 
@@ -91,7 +91,7 @@ def draw_sides(result: M.Comparison) -> None:
     if s.by != "time":  # a window's label is its range already
         sides = sides.assign(**{"From (UTC)": [s.a.start, s.b.start],
                                 "Until (UTC)": [s.a.end, s.b.end]})
-    st.dataframe(visible_frame(sides), hide_index=True, width="content")
+    st.dataframe(visible_frame(sides), hide_index=True, width="content", placeholder="—")
 
 
 def draw_summary(result: M.Comparison) -> None:
@@ -123,7 +123,7 @@ def draw_preceding(s: M.Sides) -> None:
                    "target is named after this prompt version, is that target version or "
                    "declares it as prompt_version.")
         return
-    st.dataframe(visible_frame(found.runs), hide_index=True, width="stretch")
+    st.dataframe(visible_frame(found.runs), hide_index=True, width="stretch", placeholder="—")
     st.caption("Newest first; mean of each scorer over the run's items (a failed call scores "
                "0). Open a run on the Experiments page for its items and comparisons.")
 
@@ -169,7 +169,7 @@ if result.judge_choice is not None and not result.judge_choice.table.empty:
     st.text(result.judge_choice.describe())  # judge names come from data: plain text
 st.altair_chart(cc.differences_chart(result), width="stretch")
 st.dataframe(cc.table(result), hide_index=True, width="stretch", column_config=cc.TABLE_COLUMNS,
-             height=36 * (len(result.table) + 1))
+             height=36 * (len(result.table) + 1), placeholder="—")
 st.caption(
     f"Intervals: {result.n_boot:,} bootstrap resamples of sessions, not requests (turns of one "
     "conversation are not independent), percentile method. Rates and means are ratios of "

@@ -67,7 +67,8 @@ def draw_dropoff(stats: C.ConversationStats) -> None:
     event = st.dataframe(visible_frame(shown), hide_index=True, key="dropoff_table", on_select="rerun",
                          selection_mode="single-row", column_config={
                              "model_version": "model version",
-                             "negative_feedback": "negative feedback", "any": "any of these"})
+                             "negative_feedback": "negative feedback", "any": "any of these"},
+                         placeholder="—")
     rows = event.selection.rows if event else []
     version = shown["model_version"].iloc[rows[0]] if rows else "all versions"
     draw_dropped(version)
@@ -102,7 +103,7 @@ def draw_dropped(version: str) -> None:
         "last_turn_at": st.column_config.DatetimeColumn("last turn (UTC)",
                                                         format="YYYY-MM-DD HH:mm"),
         "model_version": "model version", "last_user_message": "last user message (start)",
-        "session_id": "session id"})
+        "session_id": "session id"}, placeholder="—")
 
 
 def draw_turns(stats: C.ConversationStats) -> None:
@@ -112,7 +113,7 @@ def draw_turns(stats: C.ConversationStats) -> None:
     left.dataframe(visible_frame(stats.turn_summary()), hide_index=True, column_config={
         "model_version": "model version",
         "mean_turns": st.column_config.NumberColumn("mean turns", format="%.2f"),
-        "median_turns": st.column_config.NumberColumn("median turns", format="%g")})
+        "median_turns": st.column_config.NumberColumn("median turns", format="%g")}, placeholder="—")
     res = stats.resolution()
     if res.empty:
         right.info("No session ended with positive feedback in this range.",

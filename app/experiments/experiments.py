@@ -83,7 +83,7 @@ shown = runs.assign(means=runs["means"].map(lambda m: ", ".join(f"{k} {v:.3f}" f
 st.dataframe(visible_frame(shown[["run_id", "source", "suite", "target_name", "target_version",
                                   "dataset", "status", "items", "answered", "failed", "not_run",
                                   "cost_usd", "baseline", "means", "model_versions",
-                                  "started_at"]]), hide_index=True)
+                                  "started_at"]]), hide_index=True, placeholder="—")
 
 st.subheader("One run")
 labels = {int(r.run_id): visible(f"#{r.run_id} · {r.target_name} {r.target_version} · {r.dataset}")
@@ -92,7 +92,7 @@ shown_run = st.selectbox("Run", list(labels), format_func=labels.get, key=f"exp_
 detail = results.run_items(store, shown_run)
 if st.toggle("Only failed items", False, key="exp_failed"):
     detail = detail[detail["status"] != "ok"]
-st.dataframe(visible_frame(detail), hide_index=True)
+st.dataframe(visible_frame(detail), hide_index=True, placeholder="—")
 
 st.subheader("Compare two runs")
 ids = list(labels)
@@ -111,7 +111,7 @@ else:
     else:
         st.text(f"{c.summary}. 95% paired bootstrap intervals; McNemar's exact test on "
                 "pass/fail.")
-        st.dataframe(c.scorers, hide_index=True)
+        st.dataframe(c.scorers, hide_index=True, placeholder="—")
         only_flagged = st.toggle("Only regressions and improvements", True, key="exp_flagged")
         items = c.items[c.items["flag"] != ""] if only_flagged else c.items
         # Each item links to the production span it came from (golden test sets).
@@ -123,7 +123,7 @@ else:
                 and col not in front]
         st.dataframe(visible_frame(items[front + rest]), hide_index=True,
                      column_config={"source": st.column_config.LinkColumn(
-                         "production span", display_text="open")})
+                         "production span", display_text="open")}, placeholder="—")
         if st.button("Mark the old run as baseline of its target", key="exp_mark"):
             cmp.mark_baseline(store, old_run)
             st.rerun()
@@ -170,4 +170,4 @@ st.altair_chart(alt.Chart(points).mark_line(point=True).encode(
 changed = canaries.changed_answers(store, suite)
 st.text(f"{len(changed):,} answers changed between the last two runs")
 if not changed.empty:
-    st.dataframe(visible_frame(pd.DataFrame(changed)), hide_index=True)
+    st.dataframe(visible_frame(pd.DataFrame(changed)), hide_index=True, placeholder="—")

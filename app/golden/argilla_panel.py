@@ -39,7 +39,7 @@ def draw(store: Store, name: str, versions: list[int], who: str) -> None:
                 "correct expected outputs; pulling their answers makes a new version "
                 "(goldenloop argilla push --golden NAME@VERSION, see docs/argilla.md).")
     else:
-        st.dataframe(visible_frame(table), hide_index=True, column_config=COLUMNS)
+        st.dataframe(visible_frame(table), hide_index=True, column_config=COLUMNS, placeholder="—")
     cols = st.columns([1, 2, 1])
     version = cols[0].selectbox("Version to push", versions, key=f"gs_argilla_v_{name}")
     workspace = cols[1].text_input("Argilla workspace", value="argilla", key="gs_argilla_ws")

@@ -85,7 +85,7 @@ def exclusion_panel(store, who: str, name: str, rows) -> None:
     with st.expander(f"Excluded rows ({len(excluded)})", icon=":material/block:",
                      expanded=not excluded.empty):
         if not excluded.empty:
-            st.dataframe(visible_frame(excluded), hide_index=True)
+            st.dataframe(visible_frame(excluded), hide_index=True, placeholder="—")
         cols = st.columns([2, 3, 1])
         keys = [k for k in rows["row_key"].tolist() if k not in set(excluded["row_key"])]
         row = cols[0].selectbox("Row", keys + excluded["row_key"].tolist(), key="gs_ex_row",

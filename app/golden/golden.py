@@ -155,7 +155,7 @@ def draw_preview(store, p: golden.Preview) -> None:
                 "of each input kept)")
     if c["left_out"]:
         st.dataframe(pd.DataFrame(list(c["left_out"].items()), columns=["left out", "rows"]),
-                     hide_index=True)
+                     hide_index=True, placeholder="—")
     if c["included"] == 0:
         st.info("No graded answer passes this filter. Widen it, or grade and correct more "
                 "answers on the Grade page.", icon=":material/filter_alt_off:")
@@ -166,7 +166,7 @@ def draw_preview(store, p: golden.Preview) -> None:
     st.caption(f"Rule for a correct answer: {md('; '.join(p.filter.describe()[2:3]) or 'none')}. "
                f"First {len(p.rows)} rows:")
     st.dataframe(visible_frame(p.rows), hide_index=True, column_config=ROW_COLUMNS,
-                 column_order=list(ROW_COLUMNS))
+                 column_order=list(ROW_COLUMNS), placeholder="—")
 
 
 def _dataset_name(f: golden.GoldenFilter) -> str:
@@ -219,7 +219,7 @@ def draw_export(store, name: str, version: int, created: bool, folder: str) -> N
                                      "sources, filters, version and hash",
              "problems": "rows left out of a format, with the field and reason"}
     st.dataframe(pd.DataFrame({"file": files, "what": [
-        notes.get(_fmt_of(x), "") for x in files]}), hide_index=True)
+        notes.get(_fmt_of(x), "") for x in files]}), hide_index=True, placeholder="—")
     st.download_button("Download all (zip)", data=lambda: golden.zip_folder(path),
                        file_name=f"{name}-v{version}.zip", mime="application/zip",
                        icon=":material/download:", on_click="ignore", key="gs_download")
@@ -245,7 +245,7 @@ def draw_diff(d: golden.Diff) -> None:
         if not frame.empty:
             st.caption(title)
             st.dataframe(visible_frame(frame), hide_index=True, column_config={
-                "fields": st.column_config.ListColumn("What changed")})
+                "fields": st.column_config.ListColumn("What changed")}, placeholder="—")
 
 
 def draw_versions(store, who: str) -> None:
@@ -255,14 +255,15 @@ def draw_versions(store, who: str) -> None:
         return
     st.dataframe(visible_frame(sets), hide_index=True, column_config={
         "latest_version": "latest version", "content_hash": "hash", "changed_at": "changed",
-        "created_by": "created by"})
+        "created_by": "created by"}, placeholder="—")
     name = st.selectbox("Dataset", sets["name"].tolist(), key="gs_browse", format_func=visible)
     found = golden.versions(store, name)
     st.dataframe(pd.DataFrame([{
         "version": v.version, "created": v.created_at, "author": v.author, "rows": v.rows,
         "left out": sum(v.counts.get("left_out", {}).values()), "hash": v.short_hash,
         "source of truth": golden.SOURCES[v.filter.source],
-        "filter": visible("; ".join(v.filter.describe()[2:]))} for v in found]), hide_index=True)
+        "filter": visible("; ".join(v.filter.describe()[2:]))} for v in found]), hide_index=True,
+                 placeholder="—")
     numbers = [v.version for v in found]
     if len(numbers) > 1:
         cols = st.columns(2)

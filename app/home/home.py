@@ -90,7 +90,8 @@ def span_of(first: datetime, last: datetime) -> str:
 
 def table(df: pd.DataFrame, columns: dict, unset: str | None = None) -> None:
     shown = df.fillna({df.columns[0]: unset}) if unset else df  # name the missing key
-    st.dataframe(visible_frame(shown), hide_index=True, column_config=columns, column_order=list(columns))
+    st.dataframe(visible_frame(shown), hide_index=True, column_config=columns, column_order=list(columns),
+                 placeholder="—")
 
 
 def draw_empty_state(store_path: str, imports: int) -> None:
@@ -176,7 +177,7 @@ def draw_open_anomalies(store, pages) -> None:
                    for d, v in zip(top["dimension"], top["value"], strict=True)])
         st.dataframe(anomaly_panels.grid(rows, ANOMALY_COLUMNS, keep=("anomaly_id",)),
                      hide_index=True, column_config=ANOMALY_COLUMNS,
-                     column_order=list(ANOMALY_COLUMNS))
+                     column_order=list(ANOMALY_COLUMNS), placeholder="—")
         if page is not None:
             total = int(summary["anomalies"].sum())
             st.page_link(page, label=f"See all {total:,} open "

@@ -112,7 +112,7 @@ else:
     elif est is not None:
         jp.draw_headline(est)
         st.dataframe(visible_frame(est), hide_index=True, column_config=jp.PPI_COLUMNS,
-                     column_order=list(jp.PPI_COLUMNS))
+                     column_order=list(jp.PPI_COLUMNS), placeholder="—")
         st.caption("Prediction-powered inference: the judge's mean over every judged item, "
                    "corrected by the human−judge difference on the items both graded, weighted "
                    "by inclusion probabilities; 95% normal interval (goldenloop.estimation.ppi). Beside it, "

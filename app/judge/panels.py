@@ -244,7 +244,7 @@ def online_form(store: Store, j: judge.LoadedJudge, who: str) -> None:
     current = pd.DataFrame(judge_sql.online_settings(store))
     if not current.empty:
         st.dataframe(visible_frame(current), hide_index=True, column_config=ONLINE_COLUMNS,
-                     column_order=list(ONLINE_COLUMNS))
+                     column_order=list(ONLINE_COLUMNS), placeholder="—")
     c1, c2, c3 = st.columns(3)
     fraction = c1.number_input("Share of new spans (%)", 0.1, 100.0, 5.0, step=0.5,
                                key="online_fraction") / 100

@@ -189,7 +189,7 @@ def draw_judge_choice(view: Overview) -> None:
         return
     st.text(choice.describe())
     with st.expander("Judge versions of this criterion: fit, not fit, not yet checked"):
-        st.dataframe(choice.table, hide_index=True)
+        st.dataframe(choice.table, hide_index=True, placeholder="—")
 
 
 def draw_canaries() -> None:

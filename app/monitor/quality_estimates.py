@@ -43,7 +43,8 @@ def draw(store: Store, start=None, end=None) -> None:
         human=[_interval(*r) for r in zip(share, df.human_value, df.human_ci_low,
                                           df.human_ci_high, strict=True)],
         judge=[_interval(*r) for r in zip(share, df.value, df.ci_low, df.ci_high, strict=True)])
-    st.dataframe(visible_frame(show), hide_index=True, column_config=COLUMNS, column_order=list(COLUMNS))
+    st.dataframe(visible_frame(show), hide_index=True, column_config=COLUMNS, column_order=list(COLUMNS),
+                 placeholder="—")
     st.caption("Each queue's sample weighted by its inclusion probabilities (Hájek); with a "
                "judge, its grades on every item corrected by the reviewers' on the items both "
                "graded (see the Queues and Judges pages).")

@@ -37,7 +37,7 @@ else:
     st.dataframe(df, hide_index=True, width="stretch", column_config={
         "audit_id": "Entry", "logged_at": st.column_config.DatetimeColumn("When (UTC)"),
         "actor": "Who", "action": "What", "target": "Object", "interface": "From",
-        "details": "Details"})
+        "details": "Details"}, placeholder="—")
     if len(df) == 5000:
         st.caption("The newest 5,000 entries are shown: narrow the filters, or export with "
                    "`goldenloop audit --since ... --json`.")

@@ -49,4 +49,5 @@ else:
     st.text(f"{len(bad):,} rows in quarantine" + (" (newest 500 shown)" if len(bad) >= 500 else ""))
     st.caption("Rows kept aside, newest import first. `raw` is the row exactly as read: fix "
                "the file and import it again; rows already imported are not duplicated.")
-    st.dataframe(visible_frame(bad), hide_index=True, column_config=widgets.QUARANTINE_COLUMNS)
+    st.dataframe(visible_frame(bad), hide_index=True, column_config=widgets.QUARANTINE_COLUMNS,
+                 placeholder="—")

@@ -53,7 +53,7 @@ if not s.inbox.failed:
 else:
     reasons = ops_status.failed_reasons(paths, s.inbox.failed)
     st.dataframe(pd.DataFrame({"file": s.inbox.failed, "reason": reasons}), hide_index=True,
-                 width="stretch")
+                 width="stretch", placeholder="—")
     chosen = st.selectbox("File to retry", s.inbox.failed, key="ops_retry_file")
     if st.button("Retry this file", key="ops_retry"):
         try:

@@ -30,11 +30,11 @@ st.caption("Leads create queues, edit rubrics and judges, seed gold items, build
            "sets and manage alerts; reviewers grade. Saving rewrites roles.yaml (comments in it "
            "are not kept) and records the change in the audit log.")
 c1, c2 = st.columns(2)
-c1.dataframe({"lead": sorted(current.leads)}, hide_index=True, width="stretch")
+c1.dataframe({"lead": sorted(current.leads)}, hide_index=True, width="stretch", placeholder="—")
 if current.reviewers is None:
     c2.text("Any name may grade (no reviewers list).")
 else:
-    c2.dataframe({"reviewer": sorted(current.reviewers)}, hide_index=True, width="stretch")
+    c2.dataframe({"reviewer": sorted(current.reviewers)}, hide_index=True, width="stretch", placeholder="—")
 
 with st.form("roles"):
     leads = st.text_area("Leads, one per line", value="\n".join(sorted(current.leads)))
@@ -63,4 +63,4 @@ else:
     st.dataframe(log[["logged_at", "actor", "action", "interface", "details"]], hide_index=True,
                  width="stretch", column_config={
                      "logged_at": st.column_config.DatetimeColumn("When (UTC)"), "actor": "Who",
-                     "action": "What", "interface": "From", "details": "Details"})
+                     "action": "What", "interface": "From", "details": "Details"}, placeholder="—")

@@ -34,7 +34,7 @@ def draw(store: Store, queue_id: int, who: str | None, is_lead: bool) -> None:
         st.text("Not pushed to Argilla. A lead hands it to Argilla annotators with the "
                 "button below or goldenloop argilla push --queue ID (see docs/argilla.md).")
     else:
-        st.dataframe(visible_frame(table), hide_index=True)
+        st.dataframe(visible_frame(table), hide_index=True, placeholder="—")
     if not is_lead or who is None:
         return
     left, right = st.columns(2)

@@ -74,6 +74,11 @@ def controls(rubric: Rubric, claim_id: int, asked: tuple[str, ...] | None = None
     """One keyed container per criterion asked (the script finds them by class), keyed by
     letter in the order shown, then the flag and the corrected answer."""
     shown = [c for c in rubric.criteria if asked is None or c.name in asked]
+    required = sum(c.required for c in shown)
+    st.caption(f"{required} required" + (f", {len(shown) - required} optional"
+                                         if len(shown) > required else "")
+               + ("" if len(shown) == len(rubric.criteria)
+                  else f" · {len(shown)} of the rubric's {len(rubric.criteria)} criteria asked"))
     for i, c in enumerate(shown):
         letter = CRITERION_KEYS[i] if i < len(CRITERION_KEYS) else ""
         kind = "text" if c.type in ("text", "interval") else (

@@ -126,7 +126,7 @@ def draw_preview(store: Store, frame: SpanFilter, design, unit: str) -> None:
     st.caption(f"Preview: {pv.population_size:,} {unit}s in the frame; {how} "
                f"{pv.expected_size:,.1f} drawn in {len(pv.strata):,} strata.")
     st.dataframe(visible_frame(pv.strata), hide_index=True, column_config=PREVIEW_COLUMNS,
-                 column_order=list(PREVIEW_COLUMNS), key="gl_preview")
+                 column_order=list(PREVIEW_COLUMNS), key="gl_preview", placeholder="—")
 
 
 def create_form(store: Store, who: str) -> None:
@@ -208,7 +208,7 @@ def draw_progress(store: Store, queue_id: int) -> None:
         st.caption("Nobody has graded this queue yet.")
     else:
         st.dataframe(visible_frame(who), hide_index=True, column_config=REVIEWER_COLUMNS,
-                     column_order=list(REVIEWER_COLUMNS))
+                     column_order=list(REVIEWER_COLUMNS), placeholder="—")
 
 
 def estimates(store: Store, queue_id: int) -> tuple[pd.DataFrame, list[str]]:
@@ -259,7 +259,7 @@ def draw_estimates(store: Store, queue_id: int) -> None:
         return
     _headline(df)
     st.dataframe(visible_frame(df), hide_index=True, column_config=ESTIMATE_COLUMNS,
-                 column_order=list(ESTIMATE_COLUMNS))
+                 column_order=list(ESTIMATE_COLUMNS), placeholder="—")
     for n in notes:
         st.caption(md(n, 2000))  # notes name criteria
     st.caption("Hájek estimator weighted by each item's inclusion probability, with a 95% "
@@ -277,7 +277,7 @@ def draw_ppi(store: Store, queue_id: int) -> None:
         return
     st.markdown("**With the judge** (prediction-powered inference)")
     st.dataframe(visible_frame(df), hide_index=True, column_config=judge_panels.PPI_COLUMNS,
-                 column_order=list(judge_panels.PPI_COLUMNS))
+                 column_order=list(judge_panels.PPI_COLUMNS), placeholder="—")
     st.caption("The judge's mean over every judged item, corrected by the human−judge "
                "difference on items both graded: the judge's bias is removed, and an "
                "informative judge narrows the interval (see goldenloop.estimation.ppi).")
@@ -289,7 +289,7 @@ def draw_gold(store: Store, queue_id: int) -> None:
     if acc.empty:
         st.caption("No gold items graded yet. Seed one below: reviewers grade it unaware.")
     else:
-        st.dataframe(visible_frame(acc), hide_index=True)
+        st.dataframe(visible_frame(acc), hide_index=True, placeholder="—")
 
 
 def gold_form(store: Store, queue_id: int, who: str, target_type: str) -> None:

@@ -36,7 +36,7 @@ if queues.empty:
     st.stop()
 
 st.dataframe(visible_frame(queues), hide_index=True, column_config=rq.QUEUE_COLUMNS,
-             column_order=list(rq.QUEUE_COLUMNS))
+             column_order=list(rq.QUEUE_COLUMNS), placeholder="—")
 names = {int(q): str(n) for q, n in zip(queues["queue_id"], queues["name"], strict=True)}
 rq.seed_queue_choice(names)
 queue_id = st.selectbox("Queue", list(names), format_func=lambda q: visible(f"{q} · {names[q]}"),

@@ -72,12 +72,12 @@ def draw_span(span: dict) -> None:
     if feedback.empty:
         left.text("none")
     else:
-        left.dataframe(visible_frame(feedback), hide_index=True)
+        left.dataframe(visible_frame(feedback), hide_index=True, placeholder="—")
     right.caption("Grades (human and judge, current)")
     if grades.empty:
         right.text("none")
     else:
-        right.dataframe(visible_frame(grades), hide_index=True)
+        right.dataframe(visible_frame(grades), hide_index=True, placeholder="—")
     with st.expander("System prompt, input messages, context and metadata"):
         plain("System prompt", span["system_prompt"])
         for name in ("messages", "retrieved_context", "tool_calls", "metadata"):
@@ -145,7 +145,8 @@ def draw_trace(trace_id: str, current: str | None) -> None:
                                "status", "model_version", "input_tokens", "output_tokens"],
                  column_config={"link": st.column_config.LinkColumn("span", display_text="open"),
                                 "offset_ms": st.column_config.NumberColumn("start +ms", format="%.0f"),
-                                "latency_ms": st.column_config.NumberColumn("ms", format="%.0f")})
+                                "latency_ms": st.column_config.NumberColumn("ms", format="%.0f")},
+                 placeholder="—")
 
 
 # -- one conversation --------------------------------------------------------------------------

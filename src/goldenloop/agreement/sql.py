@@ -306,9 +306,10 @@ def grade_notes(store: Store, grade_ids: list[int]) -> pd.DataFrame:
 
 
 def span_texts(store: Store, span_keys: list[int], width: int = 300) -> pd.DataFrame:
-    """The user's last message and the answer of each span, cut to ``width`` characters:
-    enough for a lead to recognise a disagreement before opening the trace."""
+    """The user's last message and the answer of each span, cut to ``width`` characters
+    (enough for a lead to recognise a disagreement), and the ids that open its trace."""
     return store.df(
-        """SELECT span_key, left(last_user_message, $w) AS question, left(output, $w) AS answer
+        """SELECT span_key, left(last_user_message, $w) AS question, left(output, $w) AS answer,
+                  trace_id, span_id
            FROM spans WHERE span_key IN (SELECT unnest($keys::BIGINT[]))""",
         {"keys": [int(k) for k in span_keys], "w": width})
