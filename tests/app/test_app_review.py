@@ -147,6 +147,7 @@ def test_adjudication_shows_the_earlier_grades_in_blind_mode(demo_db: Path) -> N
     assert switch.disabled and "does not apply" in switch.label and not switch.value
     # only the disputed criterion is asked: correctness (5 against 1), not the agreed ones
     assert "Adjudication: settle the criteria the earlier grades dispute (1 of 5)" in texts(at)
+    assert "1 required · 1 of the rubric's 5 criteria asked" in texts(at)
     drawn = [c.key for c in at.get("segmented_control")]
     assert [k.rsplit("_", 1)[1] for k in drawn] == ["correctness"], drawn
     shown = [e for e in at.expander if e.label == OTHERS]

@@ -59,6 +59,7 @@ def test_the_grade_page_draws_code_and_text_and_no_markdown(demo_db: Path) -> No
             "UPDATE spans SET output = ? WHERE span_key = ?", [SQL_ANSWER, key]))
         sampling.create_hand_queue(s, opts("hand"), span_keys=[key])
     at = app_page("grade", params={"reviewer": "ana"})
+    assert "4 required, 1 optional" in [c.value for c in at.caption]  # the note is optional
     codes = [(c.value, c.language) for c in at.code]
     assert ("SELECT region, sum(total) AS revenue\nFROM orders GROUP BY region;", "sql") in codes
     shown = [t.value for t in at.text]
