@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,20 @@ LAYERS = ("unit", "app", "system", "browser")
 # the root conftest's folder); no test module imports another, so each file runs alone.
 
 
+# `pytest tests/unit` is the fast subset: its tests marked slow run only with GOLDENLOOP_SLOW=1,
+# which tests/system/test_unit_slow.py sets (so the full suite still runs them).
+SLOW_UNIT = os.environ.get("GOLDENLOOP_SLOW") == "1"
+
+
 def pytest_collection_modifyitems(items) -> None:
     """The folder a test sits in is its layer: `-m unit`, `-m "not browser"`, ..."""
     for item in items:
         layer = next((part for part in Path(str(item.fspath)).parts if part in LAYERS), None)
         if layer:
             item.add_marker(getattr(pytest.mark, layer))
+        if layer == "unit" and item.get_closest_marker("slow") and not SLOW_UNIT:
+            item.add_marker(pytest.mark.skip(
+                reason="slow: run by tests/system/test_unit_slow.py (or set GOLDENLOOP_SLOW=1)"))
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 

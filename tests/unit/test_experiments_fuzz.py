@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from fuzz_support import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -19,7 +20,7 @@ _values = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(all
 _rows = st.dictionaries(st.sampled_from(["id", "input", "expected", "messages", "metadata", "x"]),
                         _values, max_size=5)
 _line = st.one_of(_rows.map(lambda r: json.dumps(r).encode()), st.binary(max_size=40))
-FUZZ = settings(max_examples=150, deadline=None,
+FUZZ = settings(max_examples=examples(150), deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

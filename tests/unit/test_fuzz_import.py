@@ -10,8 +10,10 @@ Invariants, for every generated file:
 - every span counted as imported is stored, and every quarantined row is in the quarantine;
 - importing the same file again adds nothing, to the spans or to the quarantine.
 
-CI cost: the "ci" profile runs 150 examples (one to three minutes on 2 shared cores); set
-GOLDENLOOP_FUZZ_EXAMPLES for a longer run. The number of generated inputs is printed at the end of the test.
+CI cost: the "ci" profile runs 150 examples in the full suite (one to three minutes on 2 shared
+cores; tests/system/test_unit_slow.py) and 25 in a plain `pytest tests/unit`
+(tests/fuzz_support.py); set GOLDENLOOP_FUZZ_EXAMPLES for a longer run. The number of generated
+inputs is printed at the end of the test.
 
 OTLP JSON is read by the receiver's reader: add a serializer to ``SERIALIZERS`` (records →
 bytes of an OTLP JSON document, suffix ".json") to fuzz it with the same invariants.
@@ -23,12 +25,12 @@ import csv
 import io
 import json
 import math
-import os
 import re
 from collections.abc import Callable
 from pathlib import Path
 
 import hostile_data
+from fuzz_support import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -38,7 +40,7 @@ from goldenloop.schema import open_store
 from goldenloop.store import Store
 
 settings.register_profile(
-    "ci", max_examples=int(os.environ.get("GOLDENLOOP_FUZZ_EXAMPLES", "150")), deadline=None,
+    "ci", max_examples=examples(150), deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 FIELDS = ["trace_id", "span_id", "start_time", "end_time", "latency_ms", "ttft_ms",

@@ -10,18 +10,19 @@ lone surrogates, lists where objects belong). Invariants:
 - every span the receiver acknowledges is kept in its journal, reaches the store from the
   spool file the converter writes, and none of them is quarantined there.
 
-``GOLDENLOOP_FUZZ_EXAMPLES`` sets the number of generated requests per test (default 100).
+``GOLDENLOOP_FUZZ_EXAMPLES`` sets the number of generated requests per test (default 100 in the
+full suite, 20 in a plain `pytest tests/unit`: tests/fuzz_support.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fuzz_support import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -31,7 +32,7 @@ from goldenloop.ingest import ImportOptions, import_file
 from goldenloop.schema import open_store
 from goldenloop.store import Store
 
-EXAMPLES = int(os.environ.get("GOLDENLOOP_FUZZ_EXAMPLES", "100"))
+EXAMPLES = examples(100)
 T0 = 1_736_932_400_000_000_000
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
