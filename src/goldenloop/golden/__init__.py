@@ -2,10 +2,14 @@
 
 Build a dataset from a filter over graded targets (``preview``, ``build``), read its
 immutable versions (``versions``, ``get_version``, ``diff``) and write them out in every
-format with a dataset card (``export``).
+format with a dataset card (``export``). Curation for retraining (a ``Condition`` on
+another criterion, the evidence behind a row, de-duplication and the split) is part of the
+filter; rows are excluded and restored with ``exclude`` / ``restore``.
 """
 
 from goldenloop.golden.build import BuildResult, Preview, build, preview, resolve
+from goldenloop.golden.curation import SPLITS, Condition
+from goldenloop.golden.exclusions import exclude, excluded, restore
 from goldenloop.golden.export import FORMATS, ExportPathError, ExportResult, export, zip_folder
 from goldenloop.golden.filters import (
     ADJUDICATED,
@@ -38,7 +42,9 @@ __all__ = [
     "HUMAN",
     "HUMAN_JUDGE",
     "SOURCES",
+    "SPLITS",
     "BuildResult",
+    "Condition",
     "DatasetNotFound",
     "Diff",
     "ExportPathError",
@@ -54,6 +60,8 @@ __all__ = [
     "counts",
     "datasets",
     "diff",
+    "exclude",
+    "excluded",
     "export",
     "get_version",
     "golden_job",
@@ -61,6 +69,7 @@ __all__ = [
     "preview",
     "publish",
     "resolve",
+    "restore",
     "rows",
     "versions",
     "zip_folder",
