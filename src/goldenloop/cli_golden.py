@@ -289,11 +289,16 @@ def exclude(
     restore: Annotated[bool, typer.Option("--restore", help="Take the row back in.")] = False,
 ) -> None:
     """Leave a row out of the dataset's next builds, or take it back (--restore)."""
+    from goldenloop import access
     from goldenloop.config import resolve_paths
-    from goldenloop.golden import exclusions
+    from goldenloop.golden import GoldenError, exclusions
     from goldenloop.schema import open_store
 
-    with open_store(resolve_paths(db).db) as store:
+    paths = resolve_paths(db)
+    if access.running_owner(paths):
+        raise GoldenError("a server owns the database: exclude or restore the row on the "
+                          "Golden sets page (Save and export, Excluded rows)")
+    with open_store(paths.db) as store:
         (exclusions.restore if restore else exclusions.exclude)(
             store, name, row, reason, _author(author))
     typer.echo(f"{row} {'restored to' if restore else 'excluded from'} {name}: the next build "
