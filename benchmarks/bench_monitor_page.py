@@ -203,7 +203,7 @@ def bare_app() -> Iterator[tuple[str, float]]:
         bs.stop(proc)
 
 
-def browser_times(db: Path, runs: int, variants: list[str]) -> dict:
+def browser_times(db: Path, runs: int, variants: list[str], cold_after: float = 0) -> dict:
     """Warm views of each variant (a query string), interleaved with the bare page's so they
     share the load; the cold start of both (spawn to healthy, then the first full load)."""
     sys.path.insert(0, str(ROOT / "tests"))
@@ -219,6 +219,7 @@ def browser_times(db: Path, runs: int, variants: list[str]) -> dict:
             page = browser.new_page(viewport=bs.VIEWPORT, locale="en-US", timezone_id="UTC")
             # The first load of all: the Monitor page straight after start (what a user who
             # opens the app's Monitor link meets), then the bare page's first load.
+            time.sleep(cold_after)  # a visitor some seconds after the start
             out["draw_cold_s"] = round(draw_time(page, f"{url}/monitor?"), 3)
             bare_page = browser.new_page(viewport=bs.VIEWPORT, locale="en-US", timezone_id="UTC")
             out["bare_cold_s"] = round(draw_time(bare_page, bare, views=1), 3)
@@ -322,7 +323,7 @@ def page_run(db: Path, args, variants: list[str], app_dir: Path | None) -> dict:
                                 str(args.runs), "--script-only"], check=True,
                                capture_output=True, text=True, cwd=ROOT, env=env)
         out = json.loads(child.stdout.strip().splitlines()[-1])
-        out |= browser_times(db, args.runs, variants)
+        out |= browser_times(db, args.runs, variants, args.cold_after)
     return out
 
 
@@ -355,6 +356,8 @@ def main() -> None:
                     help="a query string to time too, e.g. split=model+version (repeatable)")
     ap.add_argument("--ab", type=Path, default=None,
                     help="an older app/ folder to time first, in the same run")
+    ap.add_argument("--cold-after", type=float, default=0,
+                    help="seconds between the app's start and the first Monitor load")
     ap.add_argument("--ab-only", action="store_true", help="time the --ab folder alone")
     ap.add_argument("--library", action="store_true",
                     help="time the drill-down and conversation library calls only")
