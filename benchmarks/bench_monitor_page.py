@@ -3,6 +3,13 @@
     python benchmarks/bench_monitor_page.py                 # 1M spans, 7 warm runs
     python benchmarks/bench_monitor_page.py --spans 200000 --runs 5
     python benchmarks/bench_monitor_page.py --library       # drill-down and conversation calls
+    python benchmarks/bench_monitor_page.py --spans 200000 --runs 3 --cold-after 10 --ab OLD_APP
+                              # an older app/ folder first, then this one, in one run
+
+Each app runs in its own `goldenloop serve` beside a bare Streamlit page with one 150-point
+line chart (the baseline, loaded interleaved): start-up to healthy, the first Monitor load
+(``--cold-after`` seconds after the start), and per warm load the websocket bytes and its
+first and last message (the server's share as the browser sees it).
 
 Three measures of one warm page view (the aggregates and chart specs already cached):
 - ``script_s``: the page script's run in-process (AppTest), i.e. the server's share: cache
