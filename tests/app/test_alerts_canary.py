@@ -5,16 +5,16 @@ the previous window; filters by suite and model version select runs; bad definit
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
 from alerts_support import receiver
-from openai_loopback import Reply, openai_server
+from canary_support import NEW, Endpoint, add_suite, add_target
+from openai_loopback import openai_server
 
 from goldenloop import alerts
 from goldenloop.alerts import records
-from goldenloop.experiments import canaries, datasets
+from goldenloop.experiments import canaries
 from goldenloop.workers.handlers import HANDLERS
 from goldenloop.workers.jobs import JobRunner
 
@@ -22,30 +22,9 @@ FAST = alerts.Settings(public_url="http://review.example:8501",
                        retry=alerts.RetryPolicy(attempts=2, base_s=0.05, factor=2.0))
 
 
-class Endpoint:
-    """Right under the first model version; after ``update()`` every fourth answer refuses."""
-
-    def __init__(self):
-        self.version = "model-2026-01"
-
-    def __call__(self, body):
-        n = int(body["messages"][-1]["content"].split()[-1])
-        wrong = self.version == "model-2026-03" and n % 4 == 0
-        return Reply(content="Sorry, I cannot help." if wrong else f"answer {n}")
-
-
 def _setup(store, tmp_path, url):
-    path = tmp_path / "canary.jsonl"
-    path.write_text("\n".join(json.dumps({"id": f"c{i:02d}", "input": f"prompt {i}",
-                                          "expected": f"answer {i}"}) for i in range(20)))
-    datasets.import_file(store, "canary-set", path)
-    folder = store.path.parent / "targets"
-    folder.mkdir(exist_ok=True)
-    (folder / "live.yaml").write_text(f"name: live\nmodel: gpt-4o-mini\ntemplate: '{{{{ input }}}}'\n"
-                                      f"endpoint:\n  base_url: {url}\n")
-    canaries.save(store, canaries.parse({"name": "nightly", "target": "live",
-                                         "dataset": "canary-set", "scorers": ["exact"],
-                                         "every_minutes": 60}))
+    add_target(store, tmp_path, url)
+    add_suite(store)
 
 
 def _run_due(store, now=None):
@@ -63,10 +42,7 @@ def _rule(store, **fields):
 
 
 def test_canary_score_below_fires_once_into_the_receiver(store, tmp_path, monkeypatch):
-    import openai_loopback
-
-    ep = Endpoint()
-    monkeypatch.setattr(openai_loopback, "VERSION", ep.version)
+    ep = Endpoint(monkeypatch)
     with openai_server(ep) as srv, receiver() as rec:
         _setup(store, tmp_path, srv.base_url)
         _run_due(store)
@@ -96,8 +72,7 @@ def test_canary_score_below_fires_once_into_the_receiver(store, tmp_path, monkey
         assert first["old version"].state == "OK"
         assert first["other suite"].state == "NO_DATA"
 
-        ep.version = "model-2026-03"                      # the silent update
-        monkeypatch.setattr(openai_loopback, "VERSION", ep.version)
+        ep.set(NEW)                                       # the silent update
         _run_due(store)
         t2 = store.scalar("SELECT max(started_at) FROM experiment_runs")
         checks = [alerts.check(store, FAST, at=t2 + timedelta(minutes=m), wait=True)

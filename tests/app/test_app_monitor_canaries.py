@@ -11,48 +11,30 @@ from pathlib import Path
 import openai_loopback
 import pytest
 from app_support import app_page
+from canary_support import add_suite, add_target, answer
 from metrics_support import T0, seed
-from openai_loopback import Reply, openai_server
+from openai_loopback import openai_server
 
-from goldenloop.experiments import canaries, datasets
+from goldenloop.experiments import canaries
 from goldenloop.schema import open_store
 
 HOSTILE_VERSION = "**v3** <b>x</b> [l](http://evil.example)"
 
 
-def _answer(version: str):
-    def reply(body):
-        n = int(body["messages"][-1]["content"].split()[-1])
-        wrong = version != "model-a" and n % 4 == 0
-        return Reply(content="Sorry, I cannot help." if wrong else f"answer {n}")
-    return reply
-
-
 def add_canary_runs(db: Path, tmp_path: Path, monkeypatch) -> None:
     """Suite ``nightly`` run twice (model-a: all right; then the hostile version: 15 of 20),
     placed inside the seeded traffic's range; suite ``weekly`` never runs."""
-    with open_store(db) as store:
-        path = tmp_path / "canary.jsonl"
-        path.write_text("\n".join(json.dumps({"id": f"c{i:02d}", "input": f"prompt {i}",
-                                              "expected": f"answer {i}"}) for i in range(20)))
-        datasets.import_file(store, "canary-set", path)
-        folder = store.path.parent / "targets"
-        folder.mkdir(exist_ok=True)
-        with openai_server() as srv:
-            (folder / "live.yaml").write_text(
-                f"name: live\nmodel: gpt-4o-mini\ntemplate: '{{{{ input }}}}'\n"
-                f"endpoint:\n  base_url: {srv.base_url}\n")
-            for name in ("nightly", "weekly"):
-                canaries.save(store, canaries.parse({"name": name, "target": "live",
-                                                     "dataset": "canary-set",
-                                                     "scorers": ["exact"]}))
-            for day, version in ((1, "model-a"), (2, HOSTILE_VERSION)):
-                monkeypatch.setattr(openai_loopback, "VERSION", version)
-                srv.script = _answer(version)
-                run = canaries.run_suite(store, "nightly")
-                store.write(lambda cur, r=run.run_id, d=day: cur.execute(
-                    "UPDATE experiment_runs SET started_at = ? WHERE run_id = ?",
-                    [T0 + timedelta(days=d), r]))
+    with open_store(db) as store, openai_server() as srv:
+        add_target(store, tmp_path, srv.base_url)
+        for name in ("nightly", "weekly"):
+            add_suite(store, name)
+        for day, version in ((1, "model-a"), (2, HOSTILE_VERSION)):
+            monkeypatch.setattr(openai_loopback, "VERSION", version)
+            srv.script = lambda body, v=version: answer(body, regressed=v != "model-a")
+            run = canaries.run_suite(store, "nightly")
+            store.write(lambda cur, r=run.run_id, d=day: cur.execute(
+                "UPDATE experiment_runs SET started_at = ? WHERE run_id = ?",
+                [T0 + timedelta(days=d), r]))
 
 
 def canary_chart(at) -> tuple[dict, list[dict]]:

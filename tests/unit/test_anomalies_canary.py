@@ -8,54 +8,28 @@ match an independent computation."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta
 
 import numpy as np
 import pytest
 from alerts_support import receiver
-from openai_loopback import Reply, openai_server
+from canary_support import NEW, OLD, Endpoint, add_suite, add_target
+from openai_loopback import openai_server
 from scipy import integrate, stats
 
 from goldenloop import alerts
 from goldenloop.alerts import records as alert_records
 from goldenloop.anomalies import canary, detect, get_anomaly, list_anomalies, window_series
-from goldenloop.experiments import canaries, datasets
+from goldenloop.experiments import canaries
 from goldenloop.experiments.schema import ensure_tables
 
 FAST = alerts.Settings(public_url="http://review.example:8501",
                        retry=alerts.RetryPolicy(attempts=2, base_s=0.05, factor=2.0))
 
 
-class Endpoint:
-    """Right under the old model version; under the new one every fourth answer refuses."""
-
-    def __init__(self, loopback, monkeypatch):
-        self.loopback, self.monkeypatch = loopback, monkeypatch
-        self.set("model-2026-01")
-
-    def set(self, version):
-        self.version = version
-        self.monkeypatch.setattr(self.loopback, "VERSION", version)  # what the stub reports
-
-    def __call__(self, body):
-        n = int(body["messages"][-1]["content"].split()[-1])
-        wrong = self.version == "model-2026-03" and n % 4 == 0
-        return Reply(content="Sorry, I cannot help." if wrong else f"answer {n}")
-
-
 def _suite(store, tmp_path, url):
-    path = tmp_path / "canary.jsonl"
-    path.write_text("\n".join(json.dumps({"id": f"c{i:02d}", "input": f"prompt {i}",
-                                          "expected": f"answer {i}"}) for i in range(20)))
-    datasets.import_file(store, "canary-set", path)
-    folder = store.path.parent / "targets"
-    folder.mkdir(exist_ok=True)
-    (folder / "live.yaml").write_text(f"name: live\nmodel: gpt-4o-mini\ntemplate: '{{{{ input }}}}'\n"
-                                      f"endpoint:\n  base_url: {url}\n")
-    canaries.save(store, canaries.parse({"name": "nightly", "target": "live",
-                                         "dataset": "canary-set", "scorers": ["exact"],
-                                         "every_minutes": 60}))
+    add_target(store, tmp_path, url)
+    add_suite(store)
 
 
 def _hourly(store):
@@ -70,14 +44,12 @@ def _hourly(store):
 
 def test_a_silent_model_update_is_an_anomaly_that_alerts_and_resolves(store, tmp_path,
                                                                         monkeypatch):
-    import openai_loopback
-
-    ep = Endpoint(openai_loopback, monkeypatch)
+    ep = Endpoint(monkeypatch)
     with openai_server(ep) as srv, receiver() as rec:
         _suite(store, tmp_path, srv.base_url)
         for _ in range(6):
             canaries.run_suite(store, "nightly")
-        ep.set("model-2026-03")  # the silent update
+        ep.set(NEW)  # the silent update
         for _ in range(2):
             canaries.run_suite(store, "nightly")
         _hourly(store)
@@ -90,7 +62,7 @@ def test_a_silent_model_update_is_an_anomaly_that_alerts_and_resolves(store, tmp
         check = alerts.check(store, FAST, at=datetime.utcnow() + timedelta(minutes=1), wait=True)
         sent = rec.bodies()
 
-        ep.set("model-2026-01")  # the provider rolls back
+        ep.set(OLD)  # the provider rolls back
         canaries.run_suite(store, "nightly")
         _hourly(store)
         detect(store)

@@ -5,53 +5,23 @@ queues jobs that the owner's job runner executes."""
 
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 
 import pytest
-from openai_loopback import Reply, openai_server
+from canary_support import NEW, Endpoint, add_target
+from openai_loopback import openai_server
 
 from goldenloop.errors import ExperimentError
-from goldenloop.experiments import canaries, compare, datasets, results
+from goldenloop.experiments import canaries, compare, results
 from goldenloop.workers.handlers import HANDLERS
 from goldenloop.workers.jobs import JobRunner
 
 
-class Endpoint:
-    """Answers right under one model version; after ``update()`` some answers change."""
-
-    def __init__(self):
-        self.version = "model-2026-01"
-
-    def update(self):
-        self.version = "model-2026-03"
-
-    def __call__(self, body):
-        n = int(body["messages"][-1]["content"].split()[-1])
-        wrong = self.version == "model-2026-03" and n % 4 == 0
-        return Reply(content="Sorry, I cannot help." if wrong else f"answer {n}")
-
-
 @pytest.fixture
 def endpoint_server(monkeypatch):
-    ep = Endpoint()
+    ep = Endpoint(monkeypatch)
     with openai_server(ep) as srv:
-        # The stub reports one fixed model; report the endpoint's current version instead.
-        import openai_loopback
-
-        monkeypatch.setattr(openai_loopback, "VERSION", ep.version)
-        yield ep, srv, monkeypatch, openai_loopback
-
-
-def _setup(store, tmp_path, url):
-    path = tmp_path / "canary.jsonl"
-    path.write_text("\n".join(json.dumps({"id": f"c{i:02d}", "input": f"prompt {i}",
-                                          "expected": f"answer {i}"}) for i in range(20)))
-    datasets.import_file(store, "canary-set", path)
-    folder = store.path.parent / "targets"
-    folder.mkdir(exist_ok=True)
-    (folder / "live.yaml").write_text(f"name: live\nmodel: gpt-4o-mini\ntemplate: '{{{{ input }}}}'\n"
-                                      f"endpoint:\n  base_url: {url}\n")
+        yield ep, srv
 
 
 def _run_queued(store):
@@ -63,8 +33,8 @@ def _run_queued(store):
 
 def test_silent_model_update_shows_in_series_changes_and_comparison(store, tmp_path,
                                                                     endpoint_server):
-    ep, srv, monkeypatch, stub = endpoint_server
-    _setup(store, tmp_path, srv.base_url)
+    ep, srv = endpoint_server
+    add_target(store, tmp_path, srv.base_url)
     with pytest.raises(ExperimentError, match="no target named 'nope'"):
         canaries.save(store, canaries.parse({"name": "x", "target": "nope", "dataset": "a"}))
     suite = canaries.save(store, canaries.parse({
@@ -75,8 +45,7 @@ def test_silent_model_update_shows_in_series_changes_and_comparison(store, tmp_p
     _run_queued(store)
     assert canaries.due(store) == []               # ran just now: next in an hour
 
-    ep.update()
-    monkeypatch.setattr(stub, "VERSION", ep.version)
+    ep.set(NEW)
     later = store.scalar("SELECT max(started_at) FROM experiment_runs") + timedelta(minutes=61)
     assert [s.name for s in canaries.due(store, later)] == ["nightly"]
     assert canaries.queue_due(store, later) == ["nightly"]
@@ -104,7 +73,7 @@ def test_silent_model_update_shows_in_series_changes_and_comparison(store, tmp_p
 
 
 def test_suites_are_validated_listed_and_removed(store, tmp_path):
-    _setup(store, tmp_path, "http://127.0.0.1:9/v1")
+    add_target(store, tmp_path, "http://127.0.0.1:9/v1")
     with pytest.raises(ExperimentError, match="every_minutes"):
         canaries.parse({"name": "x", "target": "live", "dataset": "canary-set", "every_minutes": 0})
     with pytest.raises(ExperimentError, match="unknown scorer"):
@@ -117,7 +86,7 @@ def test_suites_are_validated_listed_and_removed(store, tmp_path):
 
 
 def test_a_broken_suite_is_queued_once_per_interval(store, tmp_path):
-    _setup(store, tmp_path, "http://127.0.0.1:9/v1")
+    add_target(store, tmp_path, "http://127.0.0.1:9/v1")
     canaries.save(store, canaries.parse({"name": "b", "target": "live", "dataset": "canary-set",
                                          "every_minutes": 30}))
     (store.path.parent / "targets" / "live.yaml").unlink()     # the job will fail
