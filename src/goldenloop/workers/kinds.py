@@ -37,9 +37,6 @@ class JobSpec(BaseModel):
         return self.model_dump(mode="json", exclude_unset=True)
 
 
-_Author = Field(default=None, max_length=200)
-
-
 class ImportJob(JobSpec):
     kind: ClassVar[str] = "import"
     files: list[str]
