@@ -1,7 +1,7 @@
 """The Monitor's main query (requests, failures, latency percentiles, tokens and cost per time
 bucket and group) on either span store: the DuckDB text is ``metrics.sql.request_stats``, the
-ClickHouse text is here, with the filter clause it needs, until the Monitor's package takes
-both dialects side by side.
+ClickHouse text is here (its filter clause from ``clickhouse_filter``, the one span filter's
+ClickHouse dialect), until the Monitor's package takes both dialects side by side.
 
 Percentiles are exact on both: DuckDB's ``quantile_cont`` and ClickHouse's
 ``quantilesExactInclusive`` both interpolate linearly between the two nearest order
@@ -13,46 +13,9 @@ from __future__ import annotations
 
 from goldenloop.metrics import sql as duck
 from goldenloop.spanstore.base import CLICKHOUSE, DUCKDB, DialectSQL, SpanStore
-from goldenloop.store.span_columns import INTERNAL_SOURCES
+from goldenloop.spanstore.clickhouse_filter import where as clickhouse_where
 
 _SPLIT = {name: column for name, column in duck.SPLIT_COLUMNS.items()}  # same columns, alias s
-
-
-def where_clause(f: duck.FilterLike, *, with_time: bool = True) -> tuple[str, dict]:
-    """ClickHouse twin of ``metrics.sql.where_clause``: the same conditions, its parameters
-    bound by clickhouse-connect. Times go as integer microseconds (a formatted time would
-    lose them)."""
-    parts: list[str] = []
-    params: dict = {}
-    if not getattr(f, "include_internal", False):
-        parts.append("ifNull(s.source, '') NOT IN %(internal)s")
-        params["internal"] = list(INTERNAL_SOURCES)
-    if with_time and f.start is not None:
-        parts.append("s.start_time >= fromUnixTimestamp64Micro(%(start_us)s, 'UTC')")
-        params["start_us"] = _micros(f.start)
-    if with_time and f.end is not None:
-        parts.append("s.start_time < fromUnixTimestamp64Micro(%(end_us)s, 'UTC')")
-        params["end_us"] = _micros(f.end)
-    for name, column in (("apps", "s.app"), ("environments", "s.environment"),
-                         ("model_versions", "s.model_version"),
-                         ("prompt_versions", "s.prompt_version")):
-        values = list(getattr(f, name))
-        if values:
-            parts.append(f"{column} IN %({name})s")
-            params[name] = values
-    if f.tags:
-        parts.append("hasAny(s.tags, %(tags)s)")
-        params["tags"] = list(f.tags)
-    return " AND ".join(parts) or "1", params
-
-
-def _micros(t) -> int:
-    """Microseconds since 1970 of a naive UTC time (or an aware one)."""
-    from datetime import UTC
-
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=UTC)
-    return int(t.timestamp()) * 1_000_000 + t.microsecond
 
 
 def _group(split: str | None) -> str:
@@ -68,7 +31,7 @@ def request_stats_clickhouse(f: duck.FilterLike, split: str | None, bucket_us: i
     ``FINAL``: a span sent twice in two spool files is two rows until parts merge; reading
     through FINAL counts it once, as DuckDB does. Aggregates over no values are NULL as in
     DuckDB (``OrNull``), and the three percentiles come from one sorted state per group."""
-    where, params = where_clause(f)
+    where, params = clickhouse_where(f)
     params |= {"bucket_us": int(bucket_us), "kind": duck.REQUEST_KIND}
     origin = duck.BUCKET_ORIGIN_US
     ttft_out = "ttft[1] AS ttft_p50, ttft[2] AS ttft_p95," if ttft else ""
