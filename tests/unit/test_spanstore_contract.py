@@ -249,3 +249,27 @@ def test_span_filter_selects_the_same_spans_on_both(both, f):
     want = {r["span_id"] for r in rows if _reads(f, r)}
     assert _selected(duck, f) == want
     assert _selected(ch, f) == want
+
+
+@pytest.mark.parametrize("trace", ["t0-11", "t17-11", "t999-11"])
+def test_trace_tree_same_on_both(both, trace):
+    """The drill-down by trace id: the same spans in the same tree order with the same
+    timings; the spans are the ones the file gave that trace."""
+    from goldenloop.metrics import traces
+
+    duck, ch, rows = both
+    a, b = traces.trace_tree_in(duck, trace), traces.trace_tree_in(ch, trace)
+    assert sorted(a["span_id"]) == sorted(r["span_id"] for r in rows if r["trace_id"] == trace)
+    assert list(a["span_id"]) == list(b["span_id"])
+    for col in ("start_time", "offset_ms", "end_ms", "latency_ms", "input_tokens", "depth"):
+        np.testing.assert_array_equal(a[col].to_numpy(), b[col].to_numpy(), err_msg=col)
+    for col in ("kind", "status", "model_version", "error_type"):
+        assert a[col].fillna("").tolist() == b[col].fillna("").tolist(), col
+
+
+def test_trace_tree_of_no_trace_is_not_found_on_both(both):
+    from goldenloop.metrics import traces
+
+    for spans in both[:2]:
+        with pytest.raises(traces.NotFound):
+            traces.trace_tree_in(spans, "no-such-trace")

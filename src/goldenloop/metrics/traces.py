@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import pandas as pd
 
 from goldenloop.metrics import sql as msql
+from goldenloop.metrics import sql_clickhouse as ch
 from goldenloop.metrics.filters import FilterError, SpanFilter, check_split
+from goldenloop.spanstore.base import DialectSQL, SpanStore
 from goldenloop.store import Store
 
 MAX_LIMIT = 1_000
@@ -162,12 +164,26 @@ def trace_tree(store: Store, trace_id: str) -> pd.DataFrame:
     """The spans of one trace in tree order (a parent before its children, siblings by start)
     with ``depth`` (0 for roots; a span whose parent is missing counts as a root),
     ``offset_ms`` and ``end_ms`` from the trace's first start. Raises ``NotFound``."""
-    frame = store.df(
-        """SELECT s.span_key, s.span_id, s.parent_span_id, s.kind, s.name, s.model_version,
+    return _trace_tree(store.df(_TRACE_TREE, {"t": trace_id, "n": MAX_TRACE_SPANS}), trace_id)
+
+
+_TRACE_TREE = """SELECT s.span_key, s.span_id, s.parent_span_id, s.kind, s.name, s.model_version,
                   s.status, s.start_time, s.end_time, s.latency_ms, s.ttft_ms, s.input_tokens,
                   s.output_tokens, s.cost_usd, s.error_type
-           FROM spans s WHERE s.trace_id = $t ORDER BY s.start_time, s.span_key LIMIT $n""",
-        {"t": trace_id, "n": MAX_TRACE_SPANS})
+           FROM spans s WHERE s.trace_id = $t ORDER BY s.start_time, s.span_key LIMIT $n"""
+
+
+def trace_tree_in(spans: SpanStore, trace_id: str) -> pd.DataFrame:
+    """``trace_tree`` read from a span store of either dialect (DuckDB or ClickHouse)."""
+    sql = DialectSQL(duckdb=_TRACE_TREE, clickhouse=ch.TRACE_TREE)
+    frame = spans.query(sql, {"t": trace_id, "n": MAX_TRACE_SPANS})
+    if len(frame) and isinstance(frame["start_time"].dtype, pd.DatetimeTZDtype):
+        for col in ("start_time", "end_time"):  # ClickHouse answers in UTC: naive UTC as DuckDB
+            frame[col] = frame[col].dt.tz_convert("UTC").dt.tz_localize(None)
+    return _trace_tree(frame, trace_id)
+
+
+def _trace_tree(frame: pd.DataFrame, trace_id: str) -> pd.DataFrame:
     if frame.empty:
         raise NotFound(f"no trace {trace_id!r}")
     return _tree_order(frame)
