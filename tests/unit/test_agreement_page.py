@@ -279,7 +279,10 @@ def test_adjudication_queue_holds_the_disagreeing_spans(demo_store) -> None:  # 
     assert review.is_adjudication(demo_store, queue.queue_id)
     # A grade made in the queue is flagged, and agreement leaves it out.
     claim = review.next_item(demo_store, queue.queue_id, "lead")
-    review.submit(demo_store, claim, FULL)
+    # An adjudication asks only the criteria the earlier grades dispute.
+    asked = review.asked(demo_store, claim).criteria
+    assert "correctness" in asked
+    review.submit(demo_store, claim, {name: FULL[name] for name in asked})
     flagged = demo_store.df("SELECT is_adjudication FROM grades WHERE queue_id = ?",
                             [queue.queue_id])
     assert len(flagged) >= 1 and flagged["is_adjudication"].all()
