@@ -26,7 +26,6 @@ from goldenloop import rubric as rubrics
 from goldenloop.argilla_sync import settings as S
 from goldenloop.argilla_sync import sql, sql_golden
 from goldenloop.argilla_sync.pulling import (
-    BATCH,
     Outcome,
     PullResult,
     fetch,
@@ -34,6 +33,7 @@ from goldenloop.argilla_sync.pulling import (
     responses,
     set_aside_outcome,
     shown_order,
+    take_in,
 )
 from goldenloop.golden.derive import derive_in
 from goldenloop.golden.versions import version_info
@@ -41,7 +41,7 @@ from goldenloop.review import records as review_sql
 from goldenloop.review.answers import GradeError
 from goldenloop.review.submit import check_answers, grade_rows
 from goldenloop.review.submit import retractions as _retractions
-from goldenloop.store import Store, audit
+from goldenloop.store import Store
 
 
 def _checked(rubric: rubrics.Rubric, criterion: str, r: dict[str, Any],
@@ -164,24 +164,8 @@ def pull_golden_link(store: Store, link: dict[str, Any], pulled_by: str, *,
                      lambda ext: {"row_key": keys[ext]} if ext in keys else None)
     rows = sql_golden.rows_by_key(store, link["golden_version_id"],
                                   sorted({r["row_key"] for r in todo}))
-    now = datetime.now(UTC).replace(tzinfo=None)
-    for start in range(0, max(len(todo), 1), BATCH):
-        batch = todo[start:start + BATCH]
-
-        def write(cur, batch=batch) -> list[Outcome]:
-            out = _write_batch(cur, link, rubric, criterion, rows, batch, now) if batch else []
-            sql.set_pulled(cur, link["link_id"], now)
-            audit.record(cur, pulled_by, "argilla.pull", f"golden:{link['golden_name']}",
-                         {"dataset": link["dataset_name"], "responses": len(batch)})
-            return out
-
-        for outcome, reason, superseded in store.write(write):
-            result.graded += outcome == "graded"
-            result.discarded += outcome == "discarded"
-            result.set_aside += outcome == "set_aside"
-            result.superseded += superseded
-            if reason:
-                result.reasons.append(reason)
+    take_in(store, link, todo, pulled_by, f"golden:{link['golden_name']}", result,
+            lambda cur, batch, now: _write_batch(cur, link, rubric, criterion, rows, batch, now))
     if derive:
         result.new_version, result.version_created = make_version(store, link, pulled_by)
     return result

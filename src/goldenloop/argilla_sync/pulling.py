@@ -216,24 +216,20 @@ def _write_batch(cur, link: dict[str, Any], rubric: rubrics.Rubric, batch: list[
     return outcomes
 
 
-def pull_link(store: Store, link: dict[str, Any], pulled_by: str) -> PullResult:
-    """Take in the new response versions of one linked dataset."""
-    result = PullResult(link["link_id"], link["dataset_name"])
-    rubric = rubrics.get(store, link["rubric_name"], link["rubric_version"])
-    # Grades pulled for an adjudication queue settle earlier grades, as on the Grade page.
-    link = {**link, "adjudication":
-            review_sql.queue(store, link["queue_id"]).get("purpose") == "adjudication"}
-    names, records = fetch(link)
-    todo = responses(link, names, records, sql.pulled_versions(store, link["link_id"]), result,
-                     _queue_item(link))
+def take_in(store: Store, link: dict[str, Any], todo: list[dict[str, Any]], pulled_by: str,
+            target: str, result: PullResult,
+            write_batch: Callable[[Any, list[dict[str, Any]], datetime], list[Outcome]]) -> None:
+    """Write the responses to take in, ``BATCH`` to a transaction, each with the link's pulled
+    time and an audit entry on ``target``; count the outcomes into ``result``. One transaction
+    runs even with nothing to take in, so the pulled time moves on."""
     now = datetime.now(UTC).replace(tzinfo=None)
     for start in range(0, max(len(todo), 1), BATCH):
         batch = todo[start:start + BATCH]
 
         def write(cur, batch=batch) -> list[Outcome]:
-            out = _write_batch(cur, link, rubric, batch, now) if batch else []
+            out = write_batch(cur, batch, now) if batch else []
             sql.set_pulled(cur, link["link_id"], now)
-            audit.record(cur, pulled_by, "argilla.pull", f"queue:{link['queue_id']}",
+            audit.record(cur, pulled_by, "argilla.pull", target,
                          {"dataset": link["dataset_name"], "responses": len(batch)})
             return out
 
@@ -245,6 +241,20 @@ def pull_link(store: Store, link: dict[str, Any], pulled_by: str) -> PullResult:
             result.superseded += superseded
             if reason:
                 result.reasons.append(reason)
+
+
+def pull_link(store: Store, link: dict[str, Any], pulled_by: str) -> PullResult:
+    """Take in the new response versions of one linked dataset."""
+    result = PullResult(link["link_id"], link["dataset_name"])
+    rubric = rubrics.get(store, link["rubric_name"], link["rubric_version"])
+    # Grades pulled for an adjudication queue settle earlier grades, as on the Grade page.
+    link = {**link, "adjudication":
+            review_sql.queue(store, link["queue_id"]).get("purpose") == "adjudication"}
+    names, records = fetch(link)
+    todo = responses(link, names, records, sql.pulled_versions(store, link["link_id"]), result,
+                     _queue_item(link))
+    take_in(store, link, todo, pulled_by, f"queue:{link['queue_id']}", result,
+            lambda cur, batch, now: _write_batch(cur, link, rubric, batch, now))
     return result
 
 
