@@ -95,24 +95,30 @@ def _bare(store, qid: int, name: str) -> None:
     return _timed(log)[1:]
 
 
-def _submit_all(url: str, key: str, dataset_id: str) -> int:
-    from review_support import FULL
-
+def submit_all(url: str, key: str, dataset_id: str, values_of) -> int:
+    """An annotator submits every record of the dataset, ``values_of(i)`` the answers to the
+    i-th record (Argilla's record search and bulk responses endpoints); returns how many."""
     with httpx.Client(base_url=url, timeout=300, headers={"X-Argilla-Api-Key": key}) as h:
-        found = h.post(f"/api/v1/me/datasets/{dataset_id}/records/search",
-                       params={"limit": 1000, "offset": 0}, json={})
-        total = found.json()["total"]
-        ids = []
-        for offset in range(0, total, 1000):
+        ids, offset = [], 0
+        while True:
             page = h.post(f"/api/v1/me/datasets/{dataset_id}/records/search",
                           params={"limit": 1000, "offset": offset}, json={}).json()["items"]
             ids += [i["record"]["id"] for i in page]
-        values = {k: {"value": v} for k, v in FULL.items()}
+            if len(page) < 1000:
+                break
+            offset += 1000
         for start in range(0, len(ids), 100):
-            items = [{"values": values, "status": "submitted", "record_id": i}
-                     for i in ids[start:start + 100]]
+            items = [{"values": values_of(start + i), "status": "submitted", "record_id": rid}
+                     for i, rid in enumerate(ids[start:start + 100])]
             h.post("/api/v1/me/responses/bulk", json={"items": items}).raise_for_status()
         return len(ids)
+
+
+def _submit_all(url: str, key: str, dataset_id: str) -> int:
+    from review_support import FULL
+
+    values = {k: {"value": v} for k, v in FULL.items()}
+    return submit_all(url, key, dataset_id, lambda _i: values)
 
 
 def main() -> None:
