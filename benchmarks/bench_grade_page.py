@@ -53,7 +53,7 @@ from test_browser_review import (  # noqa: E402
     _wait_item,
     fill_default_by_mouse,
 )
-from timing import uptime  # noqa: E402
+from timing import page_latency, uptime  # noqa: E402
 
 from goldenloop import review, sampling  # noqa: E402
 from goldenloop.schema import open_store  # noqa: E402
@@ -222,19 +222,12 @@ def main() -> None:
     base_q, keys_q, spans = make_queues(db, args.items + 20)
     base = library_baseline(db, base_q, args.items)
     times, per_item = browser_run(db, keys_q, args.items)
-    shown = [t[0] for t in times]
-    settled = [t[1] for t in times]
-    click = [t[2] for t in times]
     lib = statistics.median(base)
-    out = {"spans": spans, "n": len(times), "keys_per_item": round(per_item, 2),
-           "library_median_ms": round(lib, 1),
-           "shown_median_ms": round(statistics.median(shown), 1),
-           "shown_p90_ms": round(statistics.quantiles(shown, n=10)[-1], 1),
-           "settled_median_ms": round(statistics.median(settled), 1),
-           "settled_max_ms": round(max(settled), 1),
-           "key_to_click_median_ms": round(statistics.median(click), 1),
-           "shown_over_library": round(statistics.median(shown) / lib, 2),
-           "load": uptime(), "finished": datetime.now().isoformat(timespec="seconds")}
+    out = {"spans": spans, "keys_per_item": round(per_item, 2), "library_median_ms": round(lib, 1)}
+    out |= page_latency(times)
+    out |= {"key_to_click_median_ms": round(statistics.median(t[2] for t in times), 1),
+            "shown_over_library": round(statistics.median(t[0] for t in times) / lib, 2),
+            "load": uptime(), "finished": datetime.now().isoformat(timespec="seconds")}
     print(f"{spans:,} spans, {len(times)} timed items, keyboard only: {per_item:.2f} keys per "
           f"item; next item from the Ctrl+Enter keydown: shown median "
           f"{out['shown_median_ms']:.0f} ms (p90 {out['shown_p90_ms']:.0f}), settled median "

@@ -38,7 +38,7 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))  # the browser tests' helper
 import browser_support as bs  # noqa: E402
 from test_browser_monitor import wait_until_idle  # noqa: E402
 from test_browser_review import _CURRENT, _MARKER, _wait_item, fill_default_by_keys  # noqa: E402
-from timing import uptime  # noqa: E402
+from timing import page_latency, uptime  # noqa: E402
 
 from goldenloop import review, sampling  # noqa: E402
 from goldenloop.schema import open_store  # noqa: E402
@@ -153,13 +153,8 @@ def main() -> None:
         print("library calls, median ms:", out["library_ms"])
         queue_id, items, _ = make_queue(db, args.items + 30)
     times = browser_run(db, queue_id, args.items)
-    shown = [t[0] for t in times]
-    settled = [t[1] for t in times]
-    out |= {"n": len(times), "shown_median_ms": round(statistics.median(shown), 1),
-            "settled_median_ms": round(statistics.median(settled), 1),
-            "shown_p90_ms": round(statistics.quantiles(shown, n=10)[-1], 1),
-            "settled_max_ms": round(max(settled), 1), "load": uptime(),
-            "finished": datetime.now().isoformat(timespec="seconds")}
+    out |= page_latency(times) | {"load": uptime(),
+                                  "finished": datetime.now().isoformat(timespec="seconds")}
     print(f"{spans:,} spans, {len(times)} items: next item shown after submit median "
           f"{out['shown_median_ms']:.0f} ms (p90 {out['shown_p90_ms']:.0f}), run settled median "
           f"{out['settled_median_ms']:.0f} ms (max {out['settled_max_ms']:.0f}) [{out['load']}]")
