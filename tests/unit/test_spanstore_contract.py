@@ -273,3 +273,28 @@ def test_trace_tree_of_no_trace_is_not_found_on_both(both):
     for spans in both[:2]:
         with pytest.raises(traces.NotFound):
             traces.trace_tree_in(spans, "no-such-trace")
+
+
+@pytest.mark.parametrize("name", list(FILTERS))
+def test_version_first_seen_same_on_both(both, name):
+    """Each version's first and last request and count (the time range aside), on both, and
+    equal to the rows the file gave."""
+    from goldenloop.metrics import sql as msql
+
+    duck, ch, rows = both
+    f = FILTERS[name]
+    a, b = msql.version_first_seen_in(duck, f), msql.version_first_seen_in(ch, f)
+    assert a["model_version"].tolist() == b["model_version"].tolist()
+    for col in ("first_seen", "last_seen", "data_start"):
+        got = pd.to_datetime(b[col]).dt.tz_localize(None) if len(b) else b[col]
+        assert [pd.Timestamp(x) for x in a[col]] == [pd.Timestamp(x) for x in got], col
+    assert a["requests"].tolist() == b["requests"].tolist()
+    internal = f.include_internal
+    want = {}
+    for r in rows:
+        if r["kind"] == "llm" and r["model_version"] and (internal or r["source"] != "judge") \
+                and (not f.apps or r["app"] in f.apps) and (not f.tags or set(r["tags"]) & set(f.tags)) \
+                and (not f.model_versions or r["model_version"] in f.model_versions) \
+                and (not f.environments or r["environment"] in f.environments):
+            want[r["model_version"]] = want.get(r["model_version"], 0) + 1
+    assert dict(zip(a["model_version"], a["requests"], strict=True)) == want

@@ -15,6 +15,7 @@ from datetime import datetime
 
 import pandas as pd
 
+from goldenloop.spanstore.base import DialectSQL, SpanStore
 from goldenloop.store.shared_sql import CHOSEN_JUDGES
 from goldenloop.store.span_columns import production_sql
 from goldenloop.store.span_filter import SpanFilter
@@ -262,6 +263,18 @@ def version_first_seen(store: Store, f: SpanFilter) -> pd.DataFrame:
             GROUP BY s.model_version ORDER BY first_seen, s.model_version""",
         params,
     )
+
+
+def version_first_seen_in(spans: SpanStore, f: SpanFilter) -> pd.DataFrame:
+    """``version_first_seen`` read from a span store of either dialect."""
+    if spans.dialect == "duckdb":
+        return version_first_seen(spans.store, f)
+    from goldenloop.metrics import sql_clickhouse
+    from goldenloop.spanstore.clickhouse_filter import where as clickhouse_where
+
+    where, params = clickhouse_where(f, with_time=False)
+    text = sql_clickhouse.version_first_seen(where)
+    return spans.query(DialectSQL(clickhouse=text), params | {"kind": REQUEST_KIND})
 
 
 def dimension_values(store: Store, limit: int) -> pd.DataFrame:

@@ -14,3 +14,17 @@ TRACE_TREE = """
            s.output_tokens, s.cost_usd, s.error_type
     FROM spans AS s FINAL WHERE s.trace_id = %(t)s
     ORDER BY s.start_time, s.span_key LIMIT %(n)s"""
+
+
+def version_first_seen(where: str) -> str:
+    """``metrics.sql.version_first_seen``: each model version's first and last request and
+    count, and the first request of any version; ``where`` is the span filter's condition."""
+    return f"""
+        SELECT model_version, first_seen, last_seen, requests,
+               min(first_seen) OVER () AS data_start
+        FROM (SELECT s.model_version AS model_version, min(s.start_time) AS first_seen,
+                     max(s.start_time) AS last_seen, toInt64(count()) AS requests
+              FROM spans AS s FINAL
+              WHERE s.kind = %(kind)s AND s.model_version IS NOT NULL AND {where}
+              GROUP BY s.model_version)
+        ORDER BY first_seen, model_version"""
