@@ -298,3 +298,28 @@ def test_version_first_seen_same_on_both(both, name):
                 and (not f.environments or r["environment"] in f.environments):
             want[r["model_version"]] = want.get(r["model_version"], 0) + 1
     assert dict(zip(a["model_version"], a["requests"], strict=True)) == want
+
+
+@pytest.mark.parametrize("split", [None, "model_version", "app"])
+@pytest.mark.parametrize("name", list(FILTERS))
+def test_request_totals_same_on_both(both, name, split):
+    """The Monitor's headline row: counts exact, percentiles and sums to rounding."""
+    from goldenloop.metrics import sql as msql
+
+    duck, ch, _ = both
+    a = msql.request_totals_in(duck, FILTERS[name], split).iloc[0]
+    b = msql.request_totals_in(ch, FILTERS[name], split).iloc[0]
+    for col in ("requests", "errors", "timeouts", "empty", "priced", "groups"):
+        assert int(a[col]) == int(b[col]), col
+    for col in ("latency_p50", "latency_p95", "output_tokens", "cost_usd"):
+        if pd.isna(a[col]):
+            assert pd.isna(b[col]), col
+        else:
+            assert float(b[col]) == pytest.approx(float(a[col]), rel=1e-12), col
+    for col in ("first_start", "last_start"):
+        if pd.isna(a[col]):
+            assert pd.isna(b[col]), col
+        else:
+            assert pd.Timestamp(a[col]) == pd.Timestamp(b[col]).tz_localize(None), col
+    if name != "empty":
+        assert int(a["requests"]) > 100

@@ -265,6 +265,20 @@ def version_first_seen(store: Store, f: SpanFilter) -> pd.DataFrame:
     )
 
 
+def request_totals_in(spans: SpanStore, f: SpanFilter, split: str | None) -> pd.DataFrame:
+    """``request_totals`` read from a span store of either dialect."""
+    if spans.dialect == "duckdb":
+        return request_totals(spans.store, f, split)
+    from goldenloop.metrics import sql_clickhouse
+    from goldenloop.spanstore.clickhouse_filter import where as clickhouse_where
+
+    where, params = clickhouse_where(f)
+    group = f"ifNull({SPLIT_COLUMNS[split]}, '{UNSET_GROUP}')" if split else f"'{ALL_GROUP}'"
+    frame = spans.query(DialectSQL(clickhouse=sql_clickhouse.request_totals(where, group)),
+                        params | {"kind": REQUEST_KIND})
+    return frame.drop(columns="lat")
+
+
 def version_first_seen_in(spans: SpanStore, f: SpanFilter) -> pd.DataFrame:
     """``version_first_seen`` read from a span store of either dialect."""
     if spans.dialect == "duckdb":

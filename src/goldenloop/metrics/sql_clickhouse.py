@@ -28,3 +28,24 @@ def version_first_seen(where: str) -> str:
               WHERE s.kind = %(kind)s AND s.model_version IS NOT NULL AND {where}
               GROUP BY s.model_version)
         ORDER BY first_seen, model_version"""
+
+
+def request_totals(where: str, group: str) -> str:
+    """``metrics.sql.request_totals``: one row over the filter (requests, failures, exact
+    p50/p95 latency, tokens, cost, the number of ``group`` values, first and last request).
+    Aggregates over no values are NULL as in DuckDB (``OrNull``)."""
+    return f"""
+        SELECT toInt64(count()) AS requests,
+               toInt64(countIf(s.status = 'error')) AS errors,
+               toInt64(countIf(s.status = 'timeout')) AS timeouts,
+               toInt64(countIf(s.status = 'empty')) AS empty,
+               avgOrNullIf(s.output_tokens, s.status = 'ok') AS output_tokens,
+               sumOrNull(s.cost_usd) AS cost_usd, toInt64(count(s.cost_usd)) AS priced,
+               minOrNull(s.start_time) AS first_start, maxOrNull(s.start_time) AS last_start,
+               if(count(s.latency_ms) = 0, [NULL, NULL],
+                  arrayMap(x -> toNullable(x),
+                           quantilesExactInclusive(0.5, 0.95)(s.latency_ms))) AS lat,
+               lat[1] AS latency_p50, lat[2] AS latency_p95,
+               toInt64(uniqExact({group})) AS groups
+        FROM spans AS s FINAL
+        WHERE s.kind = %(kind)s AND {where}"""
