@@ -286,6 +286,8 @@ def test_the_acting_user_decides_for_functions_without_a_name(guarded_store,
     assert store.scalar("SELECT count(*) FROM spans") == 0
     with roles.acting("lia"):
         assert loader_import(store, csv).imported == 1
+    # The audit log names the person the import was made for, not only the interface.
+    assert store.rows("SELECT actor FROM audit_log WHERE action = 'import'") == [("lia",)]
     assert roles.actor() is None  # the context ends with the block
     # No edge in front (a script that opened the file itself): nobody to refuse.
     csv.write_text("timestamp,model,response\n2025-05-01T10:00:01Z,m,again\n")

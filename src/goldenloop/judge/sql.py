@@ -48,7 +48,7 @@ def start_run(cur: duckdb.DuckDBPyConnection, *, judge_name: str, judge_version:
         [judge_name, judge_version, model, job_id, target_kind, json.dumps(params, default=str),
          targets, budget_usd])
     run_id = int(cur.fetchone()[0])
-    audit.record(cur, params.get("by") or "judge", "judge.run", f"judge_run:{run_id}",
+    audit.record(cur, params.get("by") or audit.acting_user() or "judge", "judge.run", f"judge_run:{run_id}",
                  {"judge": judge_name, "version": judge_version, "targets": targets})
     return run_id
 

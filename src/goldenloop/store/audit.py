@@ -28,6 +28,16 @@ _INTERFACE: contextvars.ContextVar[str | None] = contextvars.ContextVar("audit_i
                                                                       default=None)
 
 
+# Who acts in this thread (access.roles sets it at each edge and checks its role); kept here so
+# writers below the access package can name the person in their entries.
+ACTOR: contextvars.ContextVar[str | None] = contextvars.ContextVar("acting_user", default=None)
+
+
+def acting_user() -> str | None:
+    """The person the current edge acts for, when one is named."""
+    return ACTOR.get() or None
+
+
 def set_interface(interface: str) -> None:
     """Name the interface of this thread's writes from now on (the CLI, a page run)."""
     _INTERFACE.set(interface)

@@ -30,7 +30,7 @@ def finish(cur: duckdb.DuckDBPyConnection, import_id: int, counts: dict[str, int
     # One audit entry per committed import, in its transaction; the file's name, not its path.
     origin, file, fmt = cur.execute("SELECT origin, file, format FROM import_log WHERE import_id = ?",
                                     [import_id]).fetchall()[0]
-    audit.record(cur, origin or "import", "import", f"import:{import_id}",
+    audit.record(cur, audit.acting_user() or origin or "import", "import", f"import:{import_id}",
                  {"file": str(file or "").replace("\\", "/").rsplit("/", 1)[-1], "format": fmt,
                   "imported": counts["imported"], "quarantined": counts["quarantined"]})
 
