@@ -211,7 +211,7 @@ def _write_batch(cur, link: dict[str, Any], rubric: rubrics.Rubric, batch: list[
     at = 0
     for entry, n in counts:
         entry["grade_ids"], at = grade_ids[at:at + n], at + n
-    sql.refresh_items(cur, sorted(touched), now)
+    review_sql.refresh_items(cur, sorted(touched), now)
     sql.record_pulls(cur, entries)
     return outcomes
 

@@ -192,33 +192,3 @@ def record_pulls(cur: duckdb.DuckDBPyConnection, rows: list[dict[str, Any]]) -> 
                     f"SELECT {sel} FROM _argilla_pulls_in t")
     finally:
         cur.unregister("_argilla_pulls_in")
-
-
-def refresh_items(cur: duckdb.DuckDBPyConnection, ids: list[int], now: datetime) -> None:
-    """``review_sql.refresh_item`` for many items in one statement: the same rule (distinct
-    reviewers with live grades; done, claimed, skipped or pending). The round-trip test
-    compares item statuses with the same answers made through goldenloop's own submit."""
-    if not ids:
-        return
-    cur.execute(
-        """UPDATE queue_items AS qi SET
-                reviewers_done = n.done,
-                status = CASE
-                    WHEN qi.reviewers_needed IS NOT NULL AND n.done >= qi.reviewers_needed THEN 'done'
-                    WHEN qi.claim_id IS NOT NULL AND qi.claim_expires_at > $now THEN 'claimed'
-                    WHEN n.done = 0 AND n.skips > 0 THEN 'skipped'
-                    ELSE 'pending' END
-            FROM (SELECT ids.i AS queue_item_id, coalesce(d.done, 0) AS done,
-                         coalesce(s.skips, 0) AS skips
-                  FROM (SELECT unnest($ids::BIGINT[]) AS i) ids
-                  LEFT JOIN (SELECT g.queue_item_id, count(DISTINCT g.author_id) AS done
-                             FROM live_grades g
-                             WHERE g.queue_item_id IN (SELECT unnest($ids::BIGINT[]))
-                               AND g.source = 'human' AND NOT g.is_gold
-                             GROUP BY 1) d ON d.queue_item_id = ids.i
-                  LEFT JOIN (SELECT h.queue_item_id, count(*) AS skips FROM queue_claims h
-                             WHERE h.queue_item_id IN (SELECT unnest($ids::BIGINT[]))
-                               AND h.outcome = 'skipped'
-                             GROUP BY 1) s ON s.queue_item_id = ids.i) n
-            WHERE qi.queue_item_id = n.queue_item_id""",
-        {"ids": ids, "now": now})

@@ -24,6 +24,7 @@ from goldenloop.review.sql import (
     queue_count,
     queues,
     refresh_item,
+    refresh_items,
 )
 from goldenloop.review.sql_payload import comparison
 
@@ -31,4 +32,5 @@ __all__ = [
     "HUMAN_GRADE_COLUMNS", "ITEM_COLUMNS", "PURPOSES", "comparison", "insert_correction",
     "insert_human_grades", "insert_items", "insert_queue", "live_grades", "max_position",
     "probability_queues", "queue", "queue_count", "queues", "refresh_item",
+    "refresh_items",
 ]

@@ -288,8 +288,16 @@ def open_claims(cur: duckdb.DuckDBPyConnection, queue_id: int, reviewer: str,
 
 
 def refresh_item(cur: duckdb.DuckDBPyConnection, queue_item_id: int, now: datetime) -> None:
+    """``refresh_items`` for one item."""
+    refresh_items(cur, [queue_item_id], now)
+
+
+def refresh_items(cur: duckdb.DuckDBPyConnection, ids: list[int], now: datetime) -> None:
     """Recount the distinct reviewers with live grades (a late grade counts once, like any
-    other) and set the status from it."""
+    other) and set the status from it, for many items in one statement (an Argilla pull
+    refreshes every item it touched at once)."""
+    if not ids:
+        return
     cur.execute(
         """UPDATE queue_items AS qi SET
                 reviewers_done = n.done,
@@ -298,14 +306,20 @@ def refresh_item(cur: duckdb.DuckDBPyConnection, queue_item_id: int, now: dateti
                     WHEN qi.claim_id IS NOT NULL AND qi.claim_expires_at > $now THEN 'claimed'
                     WHEN n.done = 0 AND n.skips > 0 THEN 'skipped'
                     ELSE 'pending' END
-            FROM (SELECT
-                    (SELECT count(DISTINCT g.author_id) FROM live_grades g
-                     WHERE g.queue_item_id = $i AND g.source = 'human' AND NOT g.is_gold
-                    ) AS done,
-                    (SELECT count(*) FROM queue_claims h
-                     WHERE h.queue_item_id = $i AND h.outcome = 'skipped') AS skips) n
-            WHERE qi.queue_item_id = $i""",
-        {"i": queue_item_id, "now": now})
+            FROM (SELECT ids.i AS queue_item_id, coalesce(d.done, 0) AS done,
+                         coalesce(s.skips, 0) AS skips
+                  FROM (SELECT unnest($ids::BIGINT[]) AS i) ids
+                  LEFT JOIN (SELECT g.queue_item_id, count(DISTINCT g.author_id) AS done
+                             FROM live_grades g
+                             WHERE g.queue_item_id IN (SELECT unnest($ids::BIGINT[]))
+                               AND g.source = 'human' AND NOT g.is_gold
+                             GROUP BY 1) d ON d.queue_item_id = ids.i
+                  LEFT JOIN (SELECT h.queue_item_id, count(*) AS skips FROM queue_claims h
+                             WHERE h.queue_item_id IN (SELECT unnest($ids::BIGINT[]))
+                               AND h.outcome = 'skipped'
+                             GROUP BY 1) s ON s.queue_item_id = ids.i) n
+            WHERE qi.queue_item_id = n.queue_item_id""",
+        {"ids": ids, "now": now})
 
 
 # -- grades ------------------------------------------------------------------------------------
