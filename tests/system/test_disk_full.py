@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import random
-import signal
 import string
 import subprocess
 import sys
@@ -16,8 +15,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import browser_support as bs
 import pytest
+from serve_support import serving
 
 from goldenloop.config import resolve_paths
 from goldenloop.errors import StoreUnavailableError
@@ -192,13 +191,8 @@ def test_server_pauses_on_a_full_disk_and_lands_every_span_after_space_returns(
         small_disk: Path, tmp_path: Path) -> None:
     db = small_disk / "data" / "goldenloop.duckdb"
     paths = resolve_paths(db).ensure()
-    port = bs.free_port()
     log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen([*CLI, "serve", "--db", str(db), "--port", str(port),
-                                   "--no-demo"], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        bs.wait_healthy(f"http://127.0.0.1:{port}", server, log)
+    with serving(db, log) as server:
         # Spool files are written while there is room and handed over on a full disk (a
         # rename needs no space), as a producer's files arrive during the incident. The first
         # one's 2 MB of texts fit in the log space left, not also in the database file, so the
@@ -247,9 +241,6 @@ def test_server_pauses_on_a_full_disk_and_lands_every_span_after_space_returns(
         _wait(lambda: _spans_in_snapshot(paths) == 601, 90, "the queued import's span", log)
         _wait(lambda: not health.read_status(db, server.pid).paused, 30, "the ok status", log)
         assert not list(paths.inbox_failed.glob("*.parquet"))
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
     assert server.returncode == 0, log.read_text()[-3000:]
     text = log.read_text()
     assert "FATAL" in text or "invalidated" in text, "the checkpoint did not fail: " + text[-2000:]

@@ -5,18 +5,17 @@ data folder for the user's strings."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import browser_support as bs
 import duckdb
 import pyarrow.parquet as pq
 import pytest
 from review_support import write_roles
+from serve_support import serving
 
 from goldenloop import golden as G
 from goldenloop import spool
@@ -156,13 +155,8 @@ def test_forget_through_the_running_server(tmp_path: Path) -> None:
     rows = [_spool_row(i, USER, SECRET) for i in range(4)] + [_spool_row(i, OTHER, "x")
                                                              for i in range(4)]
     spool.write_spool(paths.inbox, spool.span_table(rows), prefix="sdk")
-    port = bs.free_port()
     log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen([*cli, "serve", "--db", str(db), "--port", str(port),
-                                   "--no-demo"], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        bs.wait_healthy(f"http://127.0.0.1:{port}", server, log_path)
+    with serving(db, log_path) as server:
         deadline = time.monotonic() + 120
         while not list(paths.inbox_done.glob("sdk-*.parquet")) and time.monotonic() < deadline:
             time.sleep(0.3)
@@ -175,9 +169,6 @@ def test_forget_through_the_running_server(tmp_path: Path) -> None:
         status = subprocess.run([*cli, "status", "--db", str(db)], capture_output=True,
                                 text=True, timeout=120)
         assert "\nspans: 4\n" in status.stdout, status.stdout
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
     assert server.returncode == 0, log_path.read_text()[-2000:]
     assert _files_holding(data, [USER.encode(), SECRET.encode()]) == []
     with Store(db, read_only=True, migrate_schema=False) as s:

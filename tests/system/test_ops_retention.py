@@ -5,15 +5,14 @@ apps without a policy for ever; each run is audited. The CLI sets, shows and run
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import browser_support as bs
 import pytest
+from serve_support import serving
 
 from goldenloop import spool
 from goldenloop.ingest import ImportOptions, import_file
@@ -113,13 +112,8 @@ def test_retention_through_the_running_server(tmp_path: Path) -> None:
     db = tmp_path / "data" / "goldenloop.duckdb"
     with open_store(db) as s:
         _load(s, tmp_path)
-    port = bs.free_port()
     log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen([*cli, "serve", "--db", str(db), "--port", str(port),
-                                   "--no-demo"], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        bs.wait_healthy(f"http://127.0.0.1:{port}", server, log_path)
+    with serving(db, log_path) as server:
         for args in (("set", "shop", "30", "--by", "lead"), ("run", "--by", "lead")):
             out = subprocess.run([*cli, "retention", *args, "--db", str(db)],
                                  capture_output=True, text=True, timeout=120)
@@ -132,9 +126,6 @@ def test_retention_through_the_running_server(tmp_path: Path) -> None:
                 break
             time.sleep(1)
         assert "lead  retention.run  spans  cli" in out.stdout, out.stdout
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
     assert server.returncode == 0, log_path.read_text()[-2000:]
     with Store(db, read_only=True, migrate_schema=False) as s:
         # Run now, not at NOW: everything of shop but the golden span is past 4 x 30 days.

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import browser_support as bs
+from serve_support import serving
 
 from goldenloop.config import resolve_paths
 from goldenloop.store import Store
@@ -41,12 +41,7 @@ def test_cli_hands_writes_to_the_server_and_reads_its_snapshot(tmp_path: Path) -
     csv.write_text("timestamp,model,prompt_tokens,completion_tokens,response\n"
                    "2025-05-01T10:00:00Z,gpt-4o-mini,100,20,hello\n"
                    "2025-05-01T10:01:00Z,gpt-4o-mini,-1,20,bad\n")
-    port = bs.free_port()
-    with open(tmp_path / "serve.log", "wb") as log:
-        server = subprocess.Popen([*CLI, "serve", "--db", str(db), "--port", str(port),
-                                   "--no-demo"], stdout=log, stderr=subprocess.STDOUT)
-    try:
-        bs.wait_healthy(f"http://127.0.0.1:{port}", server, tmp_path / "serve.log")
+    with serving(db, tmp_path / "serve.log") as server:
         rec = owner_file.read_owner(paths.owner_file)
         assert rec is not None and rec.pid == server.pid
 
@@ -69,9 +64,6 @@ def test_cli_hands_writes_to_the_server_and_reads_its_snapshot(tmp_path: Path) -
 
         status = wait_for(one_span)
         assert f"server: process {server.pid}" in status
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
     # Stopped cleanly: the owner record is gone and the file opens directly, with the data.
     assert server.returncode == 0, (tmp_path / "serve.log").read_text()[-2000:]
     assert not paths.owner_file.exists()
@@ -84,16 +76,8 @@ def test_cli_hands_writes_to_the_server_and_reads_its_snapshot(tmp_path: Path) -
 
 def test_a_second_server_is_refused_and_names_the_first(tmp_path: Path) -> None:
     db = tmp_path / "goldenloop.duckdb"
-    port = bs.free_port()
     log = tmp_path / "serve.log"
-    with open(log, "wb") as out:
-        server = subprocess.Popen([*CLI, "serve", "--db", str(db), "--port", str(port),
-                                   "--no-demo"], stdout=out, stderr=subprocess.STDOUT)
-    try:
-        bs.wait_healthy(f"http://127.0.0.1:{port}", server, log)
+    with serving(db, log) as server:
         second = cli("serve", "--db", str(db), "--port", str(bs.free_port()), "--no-demo")
         assert second.returncode == 2
         assert f"already served by process {server.pid}" in second.stderr
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=30)
