@@ -56,6 +56,13 @@ def gate() -> signin.SignIn:
     return cfg
 
 
+def act() -> None:
+    """Name this session's identity for the library's role checks. Widget callbacks run
+    before the page (and so before ``sidebar``), possibly in a fresh thread whose context
+    names nobody: each callback that writes calls this first."""
+    roles.set_actor(st.session_state.get(_WHO) or "")
+
+
 def sidebar(store: Store, cfg: signin.SignIn) -> str | None:
     """Draw who is using the app and their role; the identity, or None (honour mode, no name)."""
     who = _signed_in(cfg) if cfg.on else _typed(store)

@@ -80,6 +80,7 @@ def _flash(kind: str, text: str) -> None:
 
 
 def on_submit(claim: review.Claim, rubric, asked: tuple[str, ...]) -> None:
+    identity.act()
     answers, correction = rg.answers(rubric, claim.claim_id, asked)
     try:  # committed here, with the claim of the next item (one wait for the store's lock)
         done, nxt = review.submit_and_next(store, claim, answers, correction=correction)
@@ -98,6 +99,7 @@ def on_submit(claim: review.Claim, rubric, asked: tuple[str, ...]) -> None:
 
 
 def on_move(claim: review.Claim, how: str) -> None:
+    identity.act()
     try:
         (review.skip if how == "skip" else review.later)(store, claim)
     except GoldenloopError as exc:
@@ -110,6 +112,7 @@ def on_move(claim: review.Claim, how: str) -> None:
 
 
 def on_undo() -> None:
+    identity.act()
     old = st.session_state.get(claim_key)
     try:
         undone = review.undo(store, queue_id, who)
