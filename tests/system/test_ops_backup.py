@@ -6,7 +6,6 @@ before the backup command missing."""
 from __future__ import annotations
 
 import json
-import signal
 import subprocess
 import sys
 import threading
@@ -14,7 +13,7 @@ import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import browser_support as bs
+from serve_support import serving
 
 from goldenloop import spool
 from goldenloop.config import resolve_paths
@@ -54,35 +53,29 @@ def _spans(db: Path) -> int:
 def test_backup_under_load_then_restore_into_a_fresh_folder(tmp_path: Path) -> None:
     db = tmp_path / "live" / "goldenloop.duckdb"
     paths = resolve_paths(db).ensure()
-    port = bs.free_port()
     log_path = tmp_path / "serve.log"
-    with open(log_path, "wb") as log:
-        server = subprocess.Popen([*CLI, "serve", "--db", str(db), "--port", str(port),
-                                   "--no-demo"], stdout=log, stderr=subprocess.STDOUT)
     stop, written = threading.Event(), []
     producer = threading.Thread(target=_producer, args=(paths.inbox, stop, written), daemon=True)
     backup = tmp_path / "backups" / "monday.duckdb"
-    try:
-        bs.wait_healthy(f"http://127.0.0.1:{port}", server, log_path)
+    with serving(db, log_path) as server:
         producer.start()
-        deadline = time.monotonic() + 120
-        while _committed_files(paths.inbox_done) < 5 and time.monotonic() < deadline:
-            time.sleep(0.2)
-        committed_before = _committed_files(paths.inbox_done) * PER_FILE
-        assert committed_before >= 5 * PER_FILE, log_path.read_text()[-2000:]
+        try:
+            deadline = time.monotonic() + 120
+            while _committed_files(paths.inbox_done) < 5 and time.monotonic() < deadline:
+                time.sleep(0.2)
+            committed_before = _committed_files(paths.inbox_done) * PER_FILE
+            assert committed_before >= 5 * PER_FILE, log_path.read_text()[-2000:]
 
-        out = cli("backup", str(backup), "--db", str(db), "--by", "ops")
-        assert out.returncode == 0, out.stderr
-        assert f"made by the server (process {server.pid})" in out.stdout
+            out = cli("backup", str(backup), "--db", str(db), "--by", "ops")
+            assert out.returncode == 0, out.stderr
+            assert f"made by the server (process {server.pid})" in out.stdout
 
-        refused = cli("restore", str(backup), "--db", str(db))
-        assert refused.returncode == 2 and f"served by process {server.pid}" in refused.stderr
-        time.sleep(1.5)  # the load goes on after the backup
-    finally:
-        stop.set()
-        producer.join(10)
-        server.send_signal(signal.SIGTERM)
-        server.wait(timeout=60)
+            refused = cli("restore", str(backup), "--db", str(db))
+            assert refused.returncode == 2 and f"served by process {server.pid}" in refused.stderr
+            time.sleep(1.5)  # the load goes on after the backup
+        finally:
+            stop.set()
+            producer.join(10)
     assert server.returncode == 0, log_path.read_text()[-2000:]
 
     manifest = json.loads(backup.with_name(backup.name + ".manifest.json").read_text())
