@@ -28,7 +28,6 @@ warms the page and is not timed. The machine is shared: the load average is prin
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -44,7 +43,7 @@ sys.path.insert(0, str(ROOT / "tests" / "browser"))
 sys.path.insert(0, str(ROOT / "tests" / "unit"))  # test_browser_monitor's own helpers
 
 import browser_support as bs  # noqa: E402
-from bench_review import _TIMED_SUBMIT, template  # noqa: E402
+from bench_review import _TIMED_SUBMIT, save_result, template  # noqa: E402
 from test_browser_monitor import wait_until_idle  # noqa: E402
 from test_browser_review import (  # noqa: E402
     _CURRENT,
@@ -235,9 +234,7 @@ def main() -> None:
           f"key to the Submit click {out['key_to_click_median_ms']:.0f} ms; the library "
           f"calls alone {lib:.0f} ms per item in-process (shown / library "
           f"{out['shown_over_library']:.1f}x) [{out['load']}]")
-    (OUT / "grade_page.json").write_text(json.dumps(out, indent=2))
-    for f in OUT.glob(f"{db.stem}*"):  # the working copy and the snapshot the server published
-        f.unlink(missing_ok=True)
+    save_result(out, "grade_page.json", db)
 
 
 if __name__ == "__main__":

@@ -67,6 +67,13 @@ _TIMED_SUBMIT = """async () => {
 }"""
 
 
+def save_result(out: dict, name: str, db: Path) -> None:
+    """Write the result to ``OUT/name`` and remove the run's database files."""
+    (OUT / name).write_text(json.dumps(out, indent=2))
+    for f in OUT.glob(f"{db.stem}*"):  # the working copy and the snapshot the server published
+        f.unlink(missing_ok=True)
+
+
 def template(spans: int) -> Path:
     """The demo store of ``spans`` spans (the one the metrics benchmark also uses)."""
     path = OUT / f"demo_{spans}.duckdb"
@@ -158,9 +165,7 @@ def main() -> None:
     print(f"{spans:,} spans, {len(times)} items: next item shown after submit median "
           f"{out['shown_median_ms']:.0f} ms (p90 {out['shown_p90_ms']:.0f}), run settled median "
           f"{out['settled_median_ms']:.0f} ms (max {out['settled_max_ms']:.0f}) [{out['load']}]")
-    (OUT / "review.json").write_text(json.dumps(out, indent=2))
-    for f in OUT.glob(f"{db.stem}*"):  # the working copy and the snapshot the server published
-        f.unlink(missing_ok=True)
+    save_result(out, "review.json", db)
 
 
 if __name__ == "__main__":
