@@ -27,6 +27,9 @@ from goldenloop.metrics.filters import SpanFilter
 from goldenloop.schema import open_store
 from goldenloop.scorers.run import score_spans
 
+# A 60,000-span demo scored and detected: slow, so tests/system/test_unit_slow.py runs it.
+pytestmark = pytest.mark.slow
+
 END = datetime(2026, 3, 2, 12)
 
 

@@ -381,6 +381,7 @@ def test_store_inserts_resolve_spans(history, store):
 
 # -- speed ---------------------------------------------------------------------------------
 
+@pytest.mark.slow  # the default 200,000-span demo: tests/system/test_unit_slow.py runs it
 def test_default_size_is_fast(store):
     t0 = time.perf_counter()
     summary = generate(store, end=END)
