@@ -57,7 +57,9 @@ def test_adjudication_grades_are_marked_and_see_the_earlier_grades(store, graded
     earlier = review.other_grades(store, c)
     seen = {(g["author_id"], g["value_number"]) for g in earlier if g["criterion"] == "correctness"}
     assert seen == {("ana", 5.0), ("ben", 1.0)}  # both sides of the disagreement
-    sub = review.submit(store, c, {**FULL, "correctness": 3})
+    # Only the disputed criterion is asked: ana and ben agreed on every other one.
+    assert review.asked(store, c).criteria == ("correctness",)
+    sub = review.submit(store, c, {"correctness": 3})
     assert adjudication_flags(store, adj.queue_id) == [(True,)]
     assert adjudication_flags(store, q.queue_id) == [(False,)]
     marked = store.rows(f"SELECT count(*) FROM grades WHERE grade_id IN "
@@ -68,10 +70,10 @@ def test_adjudication_grades_are_marked_and_see_the_earlier_grades(store, graded
 def test_undo_in_an_adjudication_queue_keeps_the_mark(store, graded):
     adj = create_hand_queue(store, opts("settle", purpose="adjudication"), span_keys=graded[1])
     c = review.next_item(store, adj.queue_id, "cat")
-    review.submit(store, c, FULL)
+    review.submit(store, c, {"correctness": FULL["correctness"]})
     back = review.undo_last(store, adj.queue_id, "cat")
     assert back.queue_item_id == c.queue_item_id
-    review.submit(store, back, {**FULL, "correctness": 2})
+    review.submit(store, back, {"correctness": 2})
     live = store.rows(
         """SELECT value_number, is_adjudication FROM grades g
            WHERE queue_id = ? AND criterion = 'correctness' AND NOT g.retracted
