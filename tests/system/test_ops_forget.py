@@ -71,7 +71,7 @@ def _history(store: Store, folder: Path) -> None:
              "created_at": T0, "source": "test"} for t, k in keys.items()]))
 
     store.write(grade)
-    write_roles(store, "leads: [lead]\n")
+    write_roles(store, "leads: [lead, privacy-officer]\n")
     assert G.build(store, "gold", G.GoldenFilter(correct_at=4, min_reviewers=2), "lead").created
     # A spool file still waiting (both users) and one already imported (the user alone).
     inbox = Paths(store.path).inbox
