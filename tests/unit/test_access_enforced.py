@@ -127,6 +127,7 @@ def _library_writers() -> list[tuple[str, str]]:
             and not k[0].startswith("goldenloop.cli") and _reaches(k, 0, exempt, set())]
 
 
+@pytest.mark.slow
 def test_every_public_write_function_checks_a_role() -> None:
     writers = _library_writers()
     assert len(writers) > 40  # the scan sees the library's writers (imports, queues, golden...)
@@ -254,6 +255,7 @@ def guarded_store(store):
     return store
 
 
+@pytest.mark.slow
 def test_each_guarded_write_refuses_and_writes_nothing(guarded_store, tmp_path: Path) -> None:
     store = guarded_store
     tables = ["spans", "grades", "import_log", "jobs"]
@@ -274,6 +276,7 @@ def test_each_guarded_write_refuses_and_writes_nothing(guarded_store, tmp_path: 
     assert {a for a, _ in denied} == {"ben", "eve"}
 
 
+@pytest.mark.slow
 def test_the_acting_user_decides_for_functions_without_a_name(guarded_store,
                                                               tmp_path: Path) -> None:
     store = guarded_store

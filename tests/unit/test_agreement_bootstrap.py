@@ -42,6 +42,7 @@ def test_same_seed_same_interval():
     pd.testing.assert_frame_equal(agreement_for(FIVE, df, seed=4), agreement_for(FIVE, df, seed=4))
 
 
+@pytest.mark.slow
 def test_percentile_interval_covers_a_known_correlation():
     """400 samples of 100 pairs from a bivariate normal with rho = 0.6: the 95% percentile
     interval should cover rho in roughly 95% of them (percentile intervals of a correlation
@@ -57,6 +58,7 @@ def test_percentile_interval_covers_a_known_correlation():
     assert 0.89 <= hits / sims <= 0.99
 
 
+@pytest.mark.slow
 def test_session_bootstrap_covers_where_item_bootstrap_does_not():
     """Turns of one session agree or disagree together (each session has its own agreement
     rate, mean 2/3). Resampling sessions keeps the stated coverage; resampling turns as if
@@ -145,6 +147,7 @@ def test_human_alpha_matches_krippendorff_package(seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.slow
 def test_mean_pairwise_kappa_matches_sklearn_per_pair(seed):
     g = grades_frame(seed, items=300)
     rows = human_agreement(FIVE, g, n_resamples=100).set_index("statistic")

@@ -93,6 +93,7 @@ def query(criterion="verdict", rule=None, **flt) -> pdata.PageQuery:
                            n_resamples=400)
 
 
+@pytest.mark.slow
 def test_gate_passes_only_on_the_lower_end_with_enough_items(store) -> None:
     synthetic_graded(store)
     pairs = q.judge_human_pairs(store, "verdict")
@@ -123,6 +124,7 @@ def test_gate_on_a_criterion_without_pairs_says_so() -> None:
     assert default_rule("interval").statistic == "krippendorff_alpha"
 
 
+@pytest.mark.slow
 def test_disagreements_are_exactly_the_differing_pairs_with_reasons(demo_store) -> None:  # noqa: F811
     # Independent: the demo's grades read straight from the table (it has no edits or N/A).
     g = demo_store.df("""SELECT span_key, source, author_id, value_number, raw, comment, grade_id
@@ -150,6 +152,7 @@ def test_disagreements_are_exactly_the_differing_pairs_with_reasons(demo_store) 
     assert page.disagreements[key] == len(expected)
 
 
+@pytest.mark.slow
 def test_a_confusion_cell_lists_exactly_its_pairs(store) -> None:
     synthetic_graded(store)
     page = pdata.agreement_page(store, query())
@@ -170,6 +173,7 @@ def test_a_confusion_cell_lists_exactly_its_pairs(store) -> None:
     assert total == len(pairs)
 
 
+@pytest.mark.slow
 def test_judge_versions_side_by_side_on_shared_items_with_a_paired_interval(store) -> None:
     synthetic_graded(store, n=300, v2_share=0.6, seed=3)
     pairs = q.judge_human_pairs(store, "verdict")
@@ -212,6 +216,7 @@ def test_judge_versions_side_by_side_on_shared_items_with_a_paired_interval(stor
     assert same.loc["v1b", ["diff", "diff_low", "diff_high"]].tolist() == [0.0, 0.0, 0.0]
 
 
+@pytest.mark.slow
 def test_agreement_over_time_per_window_matches_sklearn(store) -> None:
     synthetic_graded(store, n=600, seed=4)
     # Spread the spans over 30 days, a third of them on the first: windows of every size.
@@ -235,6 +240,7 @@ def test_agreement_over_time_per_window_matches_sklearn(store) -> None:
     assert out["small"].any() and not out["small"].all()  # small windows kept and marked
 
 
+@pytest.mark.slow
 def test_slices_filter_pairs_and_the_human_ceiling_alike(store) -> None:
     synthetic_graded(store, n=500, second=0.5, seed=6)
     all_pairs = q.judge_human_pairs(store, "verdict")
@@ -265,6 +271,7 @@ def test_slices_filter_pairs_and_the_human_ceiling_alike(store) -> None:
     assert windowed.n_pairs == int(((t >= start) & (t < end)).sum())
 
 
+@pytest.mark.slow
 def test_adjudication_queue_holds_the_disagreeing_spans(demo_store) -> None:  # noqa: F811
     f = pdata.PageFilter("correctness")
     key = pdata.choices(demo_store, "correctness").judges[0]
@@ -290,6 +297,7 @@ def test_adjudication_queue_holds_the_disagreeing_spans(demo_store) -> None:  # 
     assert len(after) == len(before)
 
 
+@pytest.mark.slow
 def test_one_statistic_per_group_equals_slice_agreement(store) -> None:
     """The page's fast path gives exactly the figures of the full slicing, on the same
     resamples, for every dimension."""
@@ -307,6 +315,7 @@ def test_one_statistic_per_group_equals_slice_agreement(store) -> None:
         pd.testing.assert_frame_equal(full.reset_index(drop=True), fast.reset_index(drop=True))
 
 
+@pytest.mark.slow
 def test_interval_and_boolean_criteria(store) -> None:
     """Interval criteria gate on Krippendorff's alpha and count gaps beyond a tolerance;
     boolean ones gate on Cohen's kappa; neither breaks the page's other parts."""

@@ -17,6 +17,7 @@ def page(demo_store):  # noqa: F811
         pdata.PageFilter("correctness"), default_rule("ordinal"), n_resamples=100))
 
 
+@pytest.mark.slow
 def test_every_chart_is_valid_vega_lite(page) -> None:
     key = sorted(page.confusion)[0]
     built = {

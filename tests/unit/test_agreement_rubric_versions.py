@@ -60,6 +60,7 @@ def spans(store) -> dict:
     return dict(store.rows("SELECT span_id, span_key FROM spans"))
 
 
+@pytest.mark.slow
 def test_new_version_with_the_same_scale_pairs_with_grades_of_the_old(store, spans):
     _criteria(store, "old", created_h=0)
     _criteria(store, "new", created_h=5, instructions="Reworded: is the answer correct?")
@@ -95,6 +96,7 @@ def test_new_version_with_the_same_scale_pairs_with_grades_of_the_old(store, spa
     {"value_type": "nominal", "lo": None, "hi": None, "labels": ["1", "2", "3", "4", "5"]},
     {"labels": ["1", "2", "3", "5", "4"]},                               # other label order
 ])
+@pytest.mark.slow
 def test_a_changed_scale_does_not_pair(store, spans, change):
     _criteria(store, "old", created_h=0)
     _criteria(store, "new", created_h=5, **change)
@@ -110,6 +112,7 @@ def test_a_changed_scale_does_not_pair(store, spans, change):
     assert page_data.criteria(store).empty
 
 
+@pytest.mark.slow
 def test_graded_criteria_offers_an_old_scale_by_its_version(store, spans):
     _criteria(store, "old", created_h=0)
     _criteria(store, "new", created_h=5, lo=0.0, hi=10.0)
@@ -125,6 +128,7 @@ def test_graded_criteria_offers_an_old_scale_by_its_version(store, spans):
     assert each.loc["percent_agreement", "value"] == pytest.approx(0.75)
 
 
+@pytest.mark.slow
 def test_packaged_judge_run_today_pairs_with_demo_reviewers(demo_store, monkeypatch):  # noqa: F811
     store = demo_store
     graded = store.df("""SELECT DISTINCT span_key FROM grades

@@ -90,6 +90,7 @@ def hanna(shared_data) -> pd.DataFrame:
     return pd.read_csv(shared_data / "hanna" / "hanna_long.csv")
 
 
+@pytest.mark.slow
 def test_hanna_alpha_among_three_humans_per_criterion(hanna):
     assert sorted(hanna["criterion"].unique()) == ["CH", "CX", "EG", "EM", "RE", "SU"]
     scale = Scale("ordinal", ("1", "2", "3", "4", "5"))
@@ -106,6 +107,7 @@ def test_hanna_alpha_among_three_humans_per_criterion(hanna):
             assert alpha.n_items == 1056 and alpha.ci_low <= alpha.value <= alpha.ci_high
 
 
+@pytest.mark.slow
 def test_hanna_judges_against_the_human_mean(hanna):
     judges = [c for c in hanna.columns if c.endswith("_prompt1")]
     assert len(judges) == 4

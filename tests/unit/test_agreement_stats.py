@@ -107,6 +107,7 @@ def test_boolean_fail_class_matches_sklearn(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.slow
 def test_interval_statistics_match_scipy_sklearn_and_krippendorff(seed):
     rng = np.random.default_rng(seed)
     n = int(rng.integers(20, 300))

@@ -136,6 +136,7 @@ def test_pairs_carry_slicing_columns_and_sessions_as_clusters(graded):
     assert by_item.loc["session:B", "cluster"] == "session:B"
 
 
+@pytest.mark.slow
 def test_adjudication_grades_only_when_asked(graded):
     plain = q.human_human_pairs(graded, "quality", rubric_name="r", rubric_version="v1")
     assert sorted(zip(plain.reviewer_a, plain.reviewer_b, strict=True)) == [
@@ -145,6 +146,7 @@ def test_adjudication_grades_only_when_asked(graded):
     assert len(withadj) == len(plain) + 3  # lead paired with ana, ben and dev on s2
 
 
+@pytest.mark.slow
 def test_live_grades_of_one_scale_keep_each_authors_latest_across_versions(graded):
     # v1 and v2 define "quality" on the same 1-5 scale: ana's v2 grade (hour 12) and her
     # edited v1 grade (hour 15) are two grades of one target, and the latest counts.
@@ -157,6 +159,7 @@ def test_live_grades_of_one_scale_keep_each_authors_latest_across_versions(grade
     assert v2[["author_id", "value"]].values.tolist() == [["ana", 1.0]]
 
 
+@pytest.mark.slow
 def test_criterion_agreement_on_hand_grades(graded):
     res = criterion_agreement(graded, "quality", rubric_name="r", rubric_version="v1",
                               n_resamples=50)
@@ -169,6 +172,7 @@ def test_criterion_agreement_on_hand_grades(graded):
     assert res.humans.set_index("statistic").loc["krippendorff_alpha", "n_items"] == 2
 
 
+@pytest.mark.slow
 def test_criterion_without_grades_gives_empty_frames(graded):
     res = criterion_agreement(graded, "safe", n_resamples=10)
     assert res.judges.empty and "statistic" in res.judges.columns
@@ -176,6 +180,7 @@ def test_criterion_without_grades_gives_empty_frames(graded):
     assert res.slices("app").empty
 
 
+@pytest.mark.slow
 def test_criterion_errors_are_named(graded):
     graded.write(insert_criteria, pa.table({
         "rubric_name": ["other"], "rubric_version": ["1"], "name": ["quality"],
@@ -198,6 +203,7 @@ def demo_store(tmp_path_factory):
     s.close()
 
 
+@pytest.mark.slow
 def test_demo_correctness_agreement_is_high_but_imperfect(demo_store):
     res = criterion_agreement(demo_store, "correctness", n_resamples=500)
     each = res.judges[res.judges.comparison == "each human"].set_index("statistic")
@@ -225,6 +231,7 @@ def test_demo_sql_and_pandas_reviewer_pairs_agree(demo_store):
     assert a["value"][0] == pytest.approx(b["value"][0])
 
 
+@pytest.mark.slow
 def test_demo_overview_and_slices(demo_store):
     ov = overview(demo_store, n_resamples=100)
     assert set(ov["criterion"]) == {"correctness", "tone"}

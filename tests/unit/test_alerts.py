@@ -49,6 +49,7 @@ def expected_rate(df: pd.DataFrame, at: datetime, window: timedelta) -> float | 
     return None if inside.empty else float((inside["status"] == "error").mean())
 
 
+@pytest.mark.slow
 def test_fires_once_again_after_cooldown_resolves_and_goes_no_data(store):
     df = error_bursts(store)
     with receiver() as rec:
@@ -99,6 +100,7 @@ def test_fires_once_again_after_cooldown_resolves_and_goes_no_data(store):
             == "sent").all()
 
 
+@pytest.mark.slow
 def test_evaluating_again_without_change_sends_nothing(store):
     load(store, minute_traffic(T0, 30, 10, 0.5))
     with receiver() as rec:
@@ -111,6 +113,7 @@ def test_evaluating_again_without_change_sends_nothing(store):
     assert alerts.state_counts(store) == {"WARN": 1, "not evaluated": 1}
 
 
+@pytest.mark.slow
 def test_a_failing_receiver_is_retried_with_backoff_and_recorded(store):
     load(store, minute_traffic(T0, 30, 10, 0.5))
     with receiver() as rec:
@@ -128,6 +131,7 @@ def test_a_failing_receiver_is_retried_with_backoff_and_recorded(store):
     assert (row["status"], row["attempts"]) == ("sent", 3)
 
 
+@pytest.mark.slow
 def test_a_receiver_that_is_down_fails_for_good_without_leaking_its_url(store):
     load(store, minute_traffic(T0, 30, 10, 0.5))
     with receiver() as rec:
@@ -144,6 +148,7 @@ def test_a_receiver_that_is_down_fails_for_good_without_leaking_its_url(store):
     assert alerts.failed_deliveries(store) == 1
 
 
+@pytest.mark.slow
 def test_url_from_the_environment_is_never_stored(store, monkeypatch):
     load(store, minute_traffic(T0, 30, 10, 0.5))
     with receiver() as rec:
@@ -158,6 +163,7 @@ def test_url_from_the_environment_is_never_stored(store, monkeypatch):
     assert "token-xyz" not in dump and "OPS_HOOK_URL" in dump
 
 
+@pytest.mark.slow
 def test_an_unset_environment_variable_is_a_recorded_failure(store, monkeypatch):
     monkeypatch.delenv("NOT_SET_HOOK", raising=False)
     load(store, minute_traffic(T0, 30, 10, 0.5))
@@ -168,6 +174,7 @@ def test_an_unset_environment_variable_is_a_recorded_failure(store, monkeypatch)
     assert "NOT_SET_HOOK is not set" in alerts.deliveries(store, "e")["last_error"].iloc[0]
 
 
+@pytest.mark.slow
 def test_apprise_json_url_reaches_the_receiver(store):
     load(store, minute_traffic(T0, 30, 10, 0.5))
     with receiver() as rec:
@@ -184,6 +191,7 @@ def test_apprise_json_url_reaches_the_receiver(store):
     assert "http://review.example:8501/alerts?rule=chat" in body["message"]
 
 
+@pytest.mark.slow
 def test_apprise_failure_is_retried_and_recorded(store):
     load(store, minute_traffic(T0, 30, 10, 0.5))
     with receiver() as rec:
@@ -198,6 +206,7 @@ def test_apprise_failure_is_retried_and_recorded(store):
     assert "k3y" not in row["last_error"]
 
 
+@pytest.mark.slow
 def test_send_test_reaches_every_channel_and_reports_each(store):
     with receiver() as rec:
         rule = alerts.parse_rule({

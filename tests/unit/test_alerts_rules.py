@@ -91,6 +91,7 @@ def test_yaml_file_loads_and_syncs_into_the_store(store, tmp_path, monkeypatch):
     ("rules: [\n", "alerts.yaml: cannot read"),
     ("rule: []\n", "unknown keys rule"),
 ])
+@pytest.mark.slow
 def test_bad_files_say_file_rule_and_field(store, tmp_path, text, message):
     path = write(tmp_path, text)
     with pytest.raises(alerts.RuleError) as err:
@@ -115,6 +116,7 @@ def request_frame() -> pd.DataFrame:
     })
 
 
+@pytest.mark.slow
 def test_every_request_metric_matches_pandas(store):
     df = request_frame()
     load(store, df)

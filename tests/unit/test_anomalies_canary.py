@@ -42,6 +42,7 @@ def _hourly(store):
     store.write(write)
 
 
+@pytest.mark.slow
 def test_a_silent_model_update_is_an_anomaly_that_alerts_and_resolves(store, tmp_path,
                                                                         monkeypatch):
     ep = Endpoint(monkeypatch)
@@ -125,6 +126,7 @@ def _found(store, now):
     return canary.find(store, None, None, now, 1e-3)
 
 
+@pytest.mark.slow
 def test_a_sampled_endpoints_noise_raises_nothing_and_a_real_drop_is_found(store):
     rng = np.random.default_rng(7)
     runs, items, seeds = 40, 50, 12

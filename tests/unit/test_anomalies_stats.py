@@ -200,6 +200,7 @@ def test_a_latency_spike_is_found():
     assert any(c.key[0] == "app3" and c.start <= LO + 51 < c.end for c in found)
 
 
+@pytest.mark.slow
 def test_false_alarm_rate_on_pure_noise():
     """Runs over 36 noise-only series (rates, latency, tokens; 30 days of hours each, about
     25,000 tests a run): the share of runs reporting any anomaly is measured at each

@@ -74,6 +74,7 @@ def found(tmp_path_factory):
     s.close()
 
 
+@pytest.mark.slow
 def test_own_traffic_raises_nothing(found):
     _, df = found
     assert "goldenloop-judge" not in set(df["app"])
@@ -138,6 +139,7 @@ def test_the_scheduler_queues_detection_after_new_spans_and_on_its_timer(found):
     assert len(job_sql.running_or_queued(s.cursor(), "detect")) == 1
 
 
+@pytest.mark.slow
 def test_the_detect_job_runs_detection(found):
     from goldenloop.workers.handlers import HANDLERS
 

@@ -96,6 +96,7 @@ def expected(df: pd.DataFrame, feedback: pd.DataFrame, grades: pd.DataFrame) -> 
     return out
 
 
+@pytest.mark.slow
 def test_both_sides_match_pandas(known) -> None:
     store, df, feedback, grades = known
     sides = M.version_sides(APP, "model_version", "v1", "v2", T0, END)
@@ -144,6 +145,7 @@ def big_versions(store: Store, n: int = 40_000) -> None:
     assert import_table(store, table, source="test", origin="test").imported == n
 
 
+@pytest.mark.slow
 def test_flags_need_a_practical_difference_not_only_significance(store) -> None:
     big_versions(store)
     sides = M.version_sides("big", "model_version", "v1", "v2")

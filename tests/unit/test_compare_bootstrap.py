@@ -67,6 +67,7 @@ def coverage() -> dict[str, dict[str, float]]:
 
 
 @pytest.mark.parametrize("metric", ["failure_rate", "latency_p50"])
+@pytest.mark.slow
 def test_session_bootstrap_covers_the_true_difference(coverage, metric) -> None:
     print(f"coverage of {metric}: {coverage}")
     # 300 experiments: the binomial standard error of a 95% coverage is about 1.3 points.

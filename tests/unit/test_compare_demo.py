@@ -19,6 +19,7 @@ def scored(demo_store):  # noqa: F811
     return demo_store
 
 
+@pytest.mark.slow
 def test_the_silent_update_is_flagged_for_length_and_tone(scored) -> None:
     sides = M.version_sides("support-bot", "model_version", OLD_4O, NEW_4O)
     result = M.compare(scored, sides)
@@ -35,6 +36,7 @@ def test_the_silent_update_is_flagged_for_length_and_tone(scored) -> None:
     assert len(flagged) < len(result.table) / 2  # the flags single out the changes
 
 
+@pytest.mark.slow
 def test_a_window_across_the_update_flags_the_length_too(scored) -> None:
     incidents = M.incidents(scored, M.SpanFilter()).set_index("kind")
     update = incidents.loc["token_drift", "starts_at"].to_pydatetime()

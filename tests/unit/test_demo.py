@@ -64,6 +64,7 @@ def rate_in_out(s: Store, expr: str, where: str, window: tuple[datetime, datetim
 
 # -- determinism ---------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_same_seed_same_rows_and_other_seed_differs(store, tmp_path):
     a = generate(store, spans=6_000, seed=3, days=7, end=END)
     with open_store(tmp_path / "b.duckdb") as b, open_store(tmp_path / "c.duckdb") as c:
@@ -77,6 +78,7 @@ def test_same_seed_same_rows_and_other_seed_differs(store, tmp_path):
     assert a.quarantined == 0
 
 
+@pytest.mark.slow
 def test_generating_again_adds_nothing(store):
     first = generate(store, spans=5_000, seed=5, days=7, end=END)
     before = content_hash(store)
@@ -87,6 +89,7 @@ def test_generating_again_adds_nothing(store):
     assert content_hash(store) == before
 
 
+@pytest.mark.slow
 def test_progress_and_minimum_days(store):
     seen = []
     generate(store, spans=3_000, days=7, end=END, progress=lambda f, m: seen.append(f))
@@ -95,6 +98,7 @@ def test_progress_and_minimum_days(store):
         generate(store, spans=1_000, days=3, end=END)
 
 
+@pytest.mark.slow
 def test_a_small_history_with_a_day_without_sessions(store):
     """A small demo can draw no session of an app on some day (this end hour does, for the
     default seed): that day adds no turns instead of failing."""
@@ -102,6 +106,7 @@ def test_a_small_history_with_a_day_without_sessions(store):
     assert 2000 < summary.spans == store.scalar("SELECT count(*) FROM spans")
 
 
+@pytest.mark.slow
 def test_default_end_is_the_current_hour(store):
     s = generate(store, spans=2_000, days=7)
     assert s.end.minute == s.end.second == 0
@@ -110,6 +115,7 @@ def test_default_end_is_the_current_hour(store):
 
 # -- shape of the history ------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_apps_models_and_span_kinds(history):
     s, summary = history
     assert 0.9 * N < summary.spans < 1.15 * N and summary.quarantined == 0

@@ -141,6 +141,7 @@ def test_every_command_in_the_docs_exists_with_its_options() -> None:
     assert not problems, "\n".join(problems)
 
 
+@pytest.mark.slow
 def test_every_command_the_docs_use_answers_help() -> None:
     root, paths = _root(), set()
     for use in _all_uses():

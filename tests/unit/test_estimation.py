@@ -86,6 +86,7 @@ def _thumbs_down(store, keys):
                                        "value": [0.0] * len(rows)}))
 
 
+@pytest.mark.slow
 def test_estimate_from_a_risk_raised_queue_with_skips(store):
     truth = synthetic_spans(store, 3000, seed=1, good_share=0.75)
     keys = store.df("SELECT span_key FROM spans ORDER BY span_key").span_key.to_numpy()
@@ -120,6 +121,7 @@ def test_estimate_from_a_risk_raised_queue_with_skips(store):
                                              at_least=4.0).value)
 
 
+@pytest.mark.slow
 def test_each_item_counts_once_gold_items_and_na_are_left_out(store):
     truth = synthetic_spans(store, 400, seed=2)
     keys = store.df("SELECT span_key FROM spans ORDER BY span_key").span_key.tolist()
@@ -147,6 +149,7 @@ def test_each_item_counts_once_gold_items_and_na_are_left_out(store):
     assert len(truth) == 400
 
 
+@pytest.mark.slow
 def test_not_applicable_is_outside_the_domain(store):
     synthetic_spans(store, 200, seed=4)
     q = create_queue(store, opts(), make_frame(), Uniform(12), seed=1)
@@ -159,6 +162,7 @@ def test_not_applicable_is_outside_the_domain(store):
     assert e.n_graded == q.items and e.n_in_domain == q.items - 1 and e.value == 4.0
 
 
+@pytest.mark.slow
 def test_estimate_by_model_version(store):
     truth = synthetic_spans(store, 1000, seed=5)
     keys = store.df("SELECT span_key FROM spans ORDER BY span_key").span_key.tolist()

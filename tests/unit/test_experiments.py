@@ -161,6 +161,7 @@ def test_targets_load_from_the_folder_beside_the_database(store):
 
 
 # -- runs --------------------------------------------------------------------------------------
+@pytest.mark.slow
 def test_run_records_answers_failures_scores_and_spans(store, tmp_path):
     ds = datasets.import_file(store, "qa", _qa_file(tmp_path)).dataset
     seen_429: list[float] = []
@@ -208,6 +209,7 @@ def test_run_records_answers_failures_scores_and_spans(store, tmp_path):
     assert run["status"] == "done" and run["failed"] == 2 and list(run["model_versions"]) == [VERSION]
 
 
+@pytest.mark.slow
 def test_budget_stops_the_run_and_counts_items_not_run(store, tmp_path):
     ds = datasets.import_file(store, "qa", _qa_file(tmp_path, 40)).dataset
     with openai_server(lambda body: Reply(content="x", delay_s=0.05)) as srv:
@@ -222,6 +224,7 @@ def test_budget_stops_the_run_and_counts_items_not_run(store, tmp_path):
     assert n == res.answered + res.failed
 
 
+@pytest.mark.slow
 def test_cancel_keeps_what_is_done(store, tmp_path):
     ds = datasets.import_file(store, "qa", _qa_file(tmp_path, 60)).dataset
 
@@ -263,6 +266,7 @@ def test_app_entry_point_target(store, tmp_path, monkeypatch):
         runner.run(store, bad, ds, ["exact"])
 
 
+@pytest.mark.slow
 def test_a_judge_as_scorer_grades_the_answers(store, tmp_path, monkeypatch):
     from openai_loopback import judged_text, verdict
 
@@ -299,6 +303,7 @@ def test_a_judge_as_scorer_grades_the_answers(store, tmp_path, monkeypatch):
     assert n == 5
 
 
+@pytest.mark.slow
 def test_text_to_sql_run_scored_by_execution(store, tmp_path):
     import duckdb
 

@@ -66,6 +66,7 @@ def _spans(store, trace_id):
 
 
 @pytest.mark.parametrize("source,suite", [("experiment", None), ("canary", "nightly")])
+@pytest.mark.slow
 def test_app_spans_join_the_items_trace_and_stay_internal(store, tmp_path, app_module,
                                                           source, suite):
     path = tmp_path / "items.jsonl"
@@ -123,6 +124,7 @@ def test_app_spans_join_the_items_trace_and_stay_internal(store, tmp_path, app_m
     assert totals(store, SpanFilter()).requests == 1
 
 
+@pytest.mark.slow
 def test_an_app_that_names_itself_nothing_gets_the_runs_app_name(store, tmp_path, app_module,
                                                                  monkeypatch):
     monkeypatch.delenv("GOLDENLOOP_APP", raising=False)

@@ -31,6 +31,7 @@ def _run_queued(store):
     assert canaries.wait_until_idle(store, 5)
 
 
+@pytest.mark.slow
 def test_silent_model_update_shows_in_series_changes_and_comparison(store, tmp_path,
                                                                     endpoint_server):
     ep, srv = endpoint_server

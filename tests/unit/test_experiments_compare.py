@@ -16,6 +16,7 @@ from goldenloop.experiments import compare, datasets, runner, targets
 
 
 @pytest.mark.parametrize("kind", ["continuous", "pass_fail"])
+@pytest.mark.slow
 def test_interval_covers_the_true_difference_at_its_stated_rate(kind):
     rng = np.random.default_rng(11)
     reps, n, truth = 300, 120, 0.1
@@ -54,6 +55,7 @@ def _target(url, system):
          "endpoint": {"base_url": url}}, "bot.yaml"))
 
 
+@pytest.mark.slow
 def test_two_runs_regressions_first_with_statistics_and_baseline(store, tmp_path):
     path = tmp_path / "qa.jsonl"
     path.write_text("\n".join(json.dumps({"id": f"q{i:02d}", "input": f"question {i}",

@@ -58,6 +58,7 @@ def test_the_scorers_cosine_is_the_packages_own_similarity():
 
 
 @needs_extra
+@pytest.mark.slow
 def test_a_run_scores_paraphrases_as_similar_by_default(store, tmp_path):
     answers = {"0": "We will send out your package tomorrow.",
                "1": "Penguins cannot fly."}
@@ -81,6 +82,7 @@ def test_a_run_scores_paraphrases_as_similar_by_default(store, tmp_path):
                     "1:semantic": False}
 
 
+@pytest.mark.slow
 def test_without_the_extra_the_scorer_says_how_to_get_it(store, tmp_path, monkeypatch):
     monkeypatch.setattr(embeddings, "available", lambda: False)
     with pytest.raises(ExperimentError, match=r"pip install 'goldenloop\[embeddings\]'"):

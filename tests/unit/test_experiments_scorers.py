@@ -89,6 +89,7 @@ def duck(tmp_path):
 EXPECTED = "SELECT customer, sum(amount) FROM orders GROUP BY customer"
 
 
+@pytest.mark.slow
 def test_sql_accuracy_equivalent_wrong_error_and_timeout(duck):
     s, _ = duck
     right = ["SELECT customer, sum(amount) AS total FROM orders GROUP BY 1 ORDER BY 2 DESC",
@@ -141,6 +142,7 @@ def test_sql_sandbox_refuses(duck, query):
     assert not (tmp / "out.csv").exists()
 
 
+@pytest.mark.slow
 def test_sql_accuracy_on_sqlite(tmp_path):
     path = tmp_path / "shop.sqlite"
     con = sqlite3.connect(path)

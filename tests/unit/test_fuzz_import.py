@@ -30,6 +30,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import hostile_data
+import pytest
 from fuzz_support import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -190,6 +191,7 @@ def _check_one(store: Store, folder: Path, rows: list[dict], fmt: str, damage: s
     assert _counts(store) == (spans, quarantined)  # re-import adds nothing
 
 
+@pytest.mark.slow
 def test_fuzz_import_invariants(capsys, tmp_path):
     GENERATED.update(dict.fromkeys(GENERATED, 0))
     with open_store(tmp_path / "g.duckdb") as store:

@@ -139,6 +139,7 @@ def _counted(result) -> int:
 
 @FUZZ
 @given(docs=st.lists(requests, min_size=1, max_size=3), as_lines=st.booleans())
+@pytest.mark.slow
 def test_the_file_import_never_fails_and_counts_every_row(fuzz_store, docs, as_lines):
     store, tmp = fuzz_store
     path = tmp / "fuzz.json"
@@ -155,6 +156,7 @@ def test_the_file_import_never_fails_and_counts_every_row(fuzz_store, docs, as_l
 
 @FUZZ
 @given(doc=requests)
+@pytest.mark.slow
 def test_every_span_the_receiver_acknowledges_reaches_the_store(fuzz_store, doc):
     store, tmp = fuzz_store
     body = json.dumps(doc).encode()

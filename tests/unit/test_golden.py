@@ -153,6 +153,7 @@ def _reference(facts, outputs, source: str, n_min: int = 2):
 
 
 @pytest.mark.parametrize("source", ["human", "human_judge", "adjudicated", "consensus"])
+@pytest.mark.slow
 def test_selection_matches_an_independent_computation(store, source):
     facts, outputs = _random_history(store, 300, seed=11)
     kept, reasons = _reference(facts, outputs, source)
@@ -195,6 +196,7 @@ def test_expected_output_is_the_correction_else_a_correct_answer(store):
     assert v.counts["left_out"] == {"no acceptable expected output": 1}
 
 
+@pytest.mark.slow
 def test_review_flow_provenance_and_inclusion_probability(store):
     synthetic_spans(store, 200, seed=3)
     q = create_queue(store, opts("sampled", reviewers_per_item=2), make_frame(), Uniform(10), seed=5)
@@ -222,6 +224,7 @@ def test_review_flow_provenance_and_inclusion_probability(store):
     assert G.preview(store, G.GoldenFilter(queue_ids=(q.queue_id + 99,))).counts["considered"] == 0
 
 
+@pytest.mark.slow
 def test_adjudication_settles_a_split(store):
     synthetic_spans(store, 200, seed=4)
     q = create_queue(store, opts("first", reviewers_per_item=2), make_frame(), Uniform(10), seed=2)
@@ -240,6 +243,7 @@ def test_adjudication_settles_a_split(store):
     assert G.preview(store, G.GoldenFilter(source="adjudicated")).counts["included"] == 1
 
 
+@pytest.mark.slow
 def test_filters_by_app_model_time_tags_and_thresholds(store):
     _random_history(store, 120, seed=5)
     spans = store.df("SELECT span_key, app, model_version, start_time FROM spans")
@@ -263,6 +267,7 @@ def test_filters_by_app_model_time_tags_and_thresholds(store):
     assert len(vip) > 0 and (vip["span_key"] % 4 == 0).all()
 
 
+@pytest.mark.slow
 def test_default_correct_rule_comes_from_the_rubric(demo_like_store):
     p = G.preview(demo_like_store, G.GoldenFilter())
     assert p.filter.correct_at == 4.0   # the upper quarter of the 1-5 scale
@@ -283,6 +288,7 @@ def demo_like_store(store):
     return store
 
 
+@pytest.mark.slow
 def test_versions_are_immutable_and_unchanged_data_makes_no_new_version(store):
     synthetic_spans(store, 20, seed=6)
     keys = [k for (k,) in store.rows("SELECT span_key FROM spans ORDER BY span_key")]

@@ -41,6 +41,7 @@ def run(*args: str) -> str:
     return r.output
 
 
+@pytest.mark.slow
 def test_build_export_list_and_diff(db, tmp_path):
     out = run("golden", "build", "cli-set", "--db", str(db), "--correct-at", "4",
               "--author", "lead", "--preview")
@@ -81,6 +82,7 @@ def test_errors_are_messages(db):
     assert r.exit_code != 0 and "no golden dataset named 'nothing'" in str(r.exception)
 
 
+@pytest.mark.slow
 def test_a_running_server_gets_a_job_file(db, tmp_path, monkeypatch):
     # The owner's record as `goldenloop serve` leaves it; no real server is needed to see
     # what the command hands over.
@@ -103,6 +105,7 @@ def test_a_running_server_gets_a_job_file(db, tmp_path, monkeypatch):
         assert not full["created"] and (tmp_path / "x" / "via-job" / "v1" / "golden.csv").exists()
 
 
+@pytest.mark.slow
 def test_curation_options_exclusions_and_only_the_format_asked(db, tmp_path):
     out = run("golden", "build", "cur", "--db", str(db), "--correct-at", "4", "--author",
               "lead", "--min-agreeing", "1", "--dedupe", "--split", "50/25/25",

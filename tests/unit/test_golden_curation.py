@@ -119,6 +119,7 @@ CONDITIONS = (Condition.parse("tone!=too casual"), Condition.parse("safety:not-f
 
 
 @pytest.mark.parametrize(("min_agreeing", "dedupe"), [(0, False), (2, False), (0, True), (2, True)])
+@pytest.mark.slow
 def test_conditions_evidence_and_dedupe_match_an_independent_computation(store, min_agreeing,
                                                                           dedupe):
     facts = _history(store, 150, seed=min_agreeing * 10 + dedupe)
@@ -149,6 +150,7 @@ def test_conditions_parse_and_refuse_nonsense():
     assert f.split == (0.8, 0.1, 0.1)
 
 
+@pytest.mark.slow
 def test_split_by_session_is_deterministic_and_carried_by_every_format(store, tmp_path):
     facts = _history(store, 240, seed=5)
     f = G.GoldenFilter(correct_at=4, split=(0.6, 0.2, 0.2), split_seed=42)
@@ -185,6 +187,7 @@ def test_split_by_session_is_deterministic_and_carried_by_every_format(store, tm
     assert len(facts) == 240
 
 
+@pytest.mark.slow
 def test_exports_write_only_the_formats_asked(store, tmp_path):
     _history(store, 30, seed=2)
     G.build(store, "only", G.GoldenFilter(correct_at=4), "lead")
@@ -192,6 +195,7 @@ def test_exports_write_only_the_formats_asked(store, tmp_path):
     assert sorted(p.name for p in done.folder.iterdir()) == ["README.md", "golden.jsonl"]
 
 
+@pytest.mark.slow
 def test_exclude_and_restore_a_row_with_a_reason(store):
     _history(store, 60, seed=7)
     f = G.GoldenFilter(correct_at=4)

@@ -4,6 +4,7 @@ provenance; the earlier version unchanged; nothing new when nothing changed."""
 
 from __future__ import annotations
 
+import pytest
 from review_support import FULL, opts, synthetic_spans
 
 from goldenloop import golden as G
@@ -20,6 +21,7 @@ def _grade(store, item: int, who: str, correctness: int, correction: str | None 
     review.submit(store, claim, {**FULL, "correctness": correctness}, correction=correction)
 
 
+@pytest.mark.slow
 def test_derive_keeps_the_rows_recomputes_them_and_records_provenance(store, tmp_path):
     synthetic_spans(store, SPANS, seed=8)
     qid = create_queue(store, opts("derive"), make_frame(), Uniform(6), seed=2).queue_id

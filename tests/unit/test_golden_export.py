@@ -209,6 +209,7 @@ def test_unknown_format_and_missing_version(store, version, tmp_path):
         G.export(store, "shop-bot", tmp_path, "lead", version=9)
 
 
+@pytest.mark.slow
 def test_export_again_over_unchanged_grades_makes_no_new_version(store, version, tmp_path):
     f = version.filter
     first = G.publish(store, "shop-bot", f, "lead", tmp_path, formats=["parquet"])

@@ -270,6 +270,7 @@ def test_fast_jsonl_reports_line_numbers(store, tmp_path):
     assert store.scalar("SELECT row_number FROM quarantine") == 4
 
 
+@pytest.mark.slow
 def test_fast_jsonl_line_numbers_hold_when_inserts_run_out_of_order(store, tmp_path):
     # The command line lets DuckDB insert out of file order; the fast reader's row numbers
     # are positions in its result, so that read must still come in file order.

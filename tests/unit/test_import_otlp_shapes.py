@@ -79,6 +79,7 @@ def quarantine(store) -> list[tuple]:
 
 
 @pytest.mark.parametrize("case", list(SPAN_CLASSES))
+@pytest.mark.slow
 def test_a_broken_span_is_quarantined_with_its_field_and_the_good_one_lands(
         store, tmp_path, case):
     breaks, field = SPAN_CLASSES[case]

@@ -49,6 +49,7 @@ def _script(rng: random.Random, lock: threading.Lock):
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
+@pytest.mark.slow
 def test_budget_is_never_exceeded(store, tmp_path, monkeypatch, seed):
     rng = random.Random(seed)
     synthetic_spans(store, 400, seed=seed)

@@ -72,6 +72,7 @@ def times(n: int) -> dict[str, int]:
             "golden candidates": n}
 
 
+@pytest.mark.slow
 def test_every_count_moves_together(demo):
     s, qid = demo
     base = counts(s, qid)

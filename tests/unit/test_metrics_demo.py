@@ -40,6 +40,7 @@ def peak_vs_baseline(series: pd.DataFrame, window: tuple[datetime, datetime]) ->
     return float(series.loc[inside, "value"].max()), float(series.loc[~inside, "value"].median())
 
 
+@pytest.mark.slow
 def test_all_six_incidents_are_recorded(demo) -> None:
     _, windows = demo
     assert set(windows) == {"latency_spike", "error_burst", "token_drift", "timeout_storm",

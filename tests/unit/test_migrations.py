@@ -89,6 +89,7 @@ def _schema(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple]]:
     }
 
 
+@pytest.mark.slow
 def test_a_fresh_schema_equals_one_upgraded_from_the_oldest(tmp_path):
     fresh = duckdb.connect(str(tmp_path / "fresh.duckdb"))
     assert migrate(fresh) == [v for v, _, _ in MIGRATIONS]

@@ -7,6 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 APP = Path(__file__).resolve().parents[2] / "app"
 
 
@@ -18,6 +20,7 @@ def _calls(path: Path):
             yield node
 
 
+@pytest.mark.slow
 def test_every_dataframe_in_the_app_has_a_missing_value_placeholder() -> None:
     seen, missing = 0, []
     for path in sorted(APP.rglob("*.py")):

@@ -39,6 +39,7 @@ def _one_sample(rng, y, f, n_judge: int, n_human: int, stratified: bool):
 
 
 @pytest.mark.parametrize("stratified", [False, True])
+@pytest.mark.slow
 def test_coverage_and_width_with_an_informative_judge(stratified: bool) -> None:
     rng = np.random.default_rng(11 + stratified)
     y, f = _population(rng, informative=True)
@@ -68,6 +69,7 @@ def test_coverage_and_width_with_an_informative_judge(stratified: bool) -> None:
     assert judge_hits < reps * 0.05  # the uncorrected judge mean misses the truth
 
 
+@pytest.mark.slow
 def test_an_uninformative_judge_costs_almost_nothing() -> None:
     rng = np.random.default_rng(5)
     y, f = _population(rng, informative=False)

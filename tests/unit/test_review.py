@@ -78,6 +78,7 @@ def test_a_grade_is_committed_when_submit_returns(tmp_path):
                         [ids]) == 4
 
 
+@pytest.mark.slow
 def test_expired_claim_goes_to_the_next_reviewer_and_a_late_grade_is_kept(store, queue):
     a = review.next_item(store, queue.queue_id, "ana")
     expire(store, a)
@@ -103,6 +104,7 @@ def test_an_expired_claim_nobody_took_is_still_held(store, queue):
     assert not review.submit(store, a, FULL).late
 
 
+@pytest.mark.slow
 def test_n_reviewers_per_item_and_nobody_sees_an_item_twice(store):
     synthetic_spans(store, 300, seed=2)
     q = create_queue(store, opts(reviewers_per_item=2), make_frame(), Uniform(10), seed=3)
@@ -125,6 +127,7 @@ def test_n_reviewers_per_item_and_nobody_sees_an_item_twice(store):
     assert review.queue_progress(store, q.queue_id).fraction_done == 1.0
 
 
+@pytest.mark.slow
 def test_skip_is_for_this_reviewer_only_and_later_comes_back_last(store, queue):
     first = review.next_item(store, queue.queue_id, "ana")
     review.skip(store, first)
@@ -143,6 +146,7 @@ def test_skip_is_for_this_reviewer_only_and_later_comes_back_last(store, queue):
     assert table.loc["ana", ["graded", "skipped", "put_off"]].tolist() == [queue.items - 1, 1, 1]
 
 
+@pytest.mark.slow
 def test_undo_supersedes_and_hands_the_item_back(store, queue):
     c1 = review.next_item(store, queue.queue_id, "ana")
     review.submit(store, c1, FULL, correction="Fixed.")
@@ -257,6 +261,7 @@ def test_session_and_comparison_payloads(demo_store):
                              "AND target_id = ?", [c.target_id]) == 4
 
 
+@pytest.mark.slow
 def test_comparison_answers_are_stored_in_the_pairs_terms(demo_store):
     from goldenloop.sampling import create_version_comparison
 
@@ -335,6 +340,7 @@ def test_submit_and_next_commits_the_grade_and_claims_the_next_item(store, queue
     assert review.submit_and_next(store, nxt, FULL)[1] is None  # a closed queue: no next
 
 
+@pytest.mark.slow
 def test_grading_progress_agrees_with_the_queue_statistics(store, queue):
     for who in ("ana", "ana", "ben"):
         review.submit(store, review.next_item(store, queue.queue_id, who), FULL)

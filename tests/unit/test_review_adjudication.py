@@ -32,6 +32,7 @@ def adjudication_flags(store, queue_id):
                       [queue_id])
 
 
+@pytest.mark.slow
 def test_purpose_is_stored_and_defaults_to_review(store, graded):
     q, keys = graded
     adj = create_hand_queue(store, opts("settle", purpose="adjudication"), span_keys=keys)
@@ -45,11 +46,13 @@ def test_purpose_is_stored_and_defaults_to_review(store, graded):
     assert review.is_adjudication(store, adj.queue_id)
 
 
+@pytest.mark.slow
 def test_a_bad_purpose_is_refused(store, graded):
     with pytest.raises(SamplingError, match="purpose is one of review, adjudication"):
         create_hand_queue(store, opts("x", purpose="arbitration"), span_keys=graded[1])
 
 
+@pytest.mark.slow
 def test_adjudication_grades_are_marked_and_see_the_earlier_grades(store, graded):
     q, keys = graded
     adj = create_hand_queue(store, opts("settle", purpose="adjudication"), span_keys=keys)
@@ -67,6 +70,7 @@ def test_adjudication_grades_are_marked_and_see_the_earlier_grades(store, graded
     assert marked == [(len(sub.grade_ids),)]
 
 
+@pytest.mark.slow
 def test_undo_in_an_adjudication_queue_keeps_the_mark(store, graded):
     adj = create_hand_queue(store, opts("settle", purpose="adjudication"), span_keys=graded[1])
     c = review.next_item(store, adj.queue_id, "cat")

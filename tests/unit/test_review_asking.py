@@ -28,6 +28,7 @@ def test_every_missing_required_criterion_is_named_at_once(store, queue):
     assert store.scalar("SELECT count(*) FROM grades WHERE author_id = 'ana'") == 0
 
 
+@pytest.mark.slow
 def test_undo_hands_the_item_back_with_the_picks_it_had(store, queue):
     c = review.next_item(store, queue.queue_id, "ana")
     given = {**FULL, "tone": ["too formal", "on-brand"], "note": "see the refund policy",

@@ -65,6 +65,7 @@ def _overlapping_claims(store, queue_id) -> int:
 
 
 @pytest.mark.parametrize("iteration", range(3))
+@pytest.mark.slow
 def test_two_reviewers_never_hold_one_item_and_lose_no_grade(store, iteration):
     synthetic_spans(store, 400, seed=iteration)
     q = create_queue(store, opts(reviewers_per_item=2), make_frame(), Uniform(40), seed=iteration)
@@ -81,6 +82,7 @@ def test_two_reviewers_never_hold_one_item_and_lose_no_grade(store, iteration):
                         "(status <> 'done' OR reviewers_done <> 2)", [q.queue_id]) == 0
 
 
+@pytest.mark.slow
 def test_locks_expiring_under_load_keep_every_grade(store):
     """With locks that expire at once, items change hands mid-work: every submission is
     still stored (late where the lock was lost) and each reviewer counts once per item."""

@@ -31,6 +31,7 @@ def _grade_everything(store, queue_id, reviewer, answer):
     return got
 
 
+@pytest.mark.slow
 def test_gold_accuracy_per_reviewer(store, queue):
     g1, g2 = _outside(store, queue.queue_id, 2)
     gold = {g1: {**FULL, "correctness": 2, "tone": ["too casual", "rude"]},
@@ -55,6 +56,7 @@ def test_gold_accuracy_per_reviewer(store, queue):
     assert p.gold_items == 2 and p.items == queue.items  # the sample's count is untouched
 
 
+@pytest.mark.slow
 def test_the_lead_who_seeded_a_gold_item_never_gets_it(store, queue):
     (g,) = _outside(store, queue.queue_id)
     item = review.add_gold(store, queue.queue_id, "span", g, FULL, "lead")
@@ -78,6 +80,7 @@ def test_gold_items_need_a_lead_known_answers_and_a_new_target(store, queue):
     assert store.scalar("SELECT count(*) FROM grades WHERE is_gold") == 0
 
 
+@pytest.mark.slow
 def test_an_imported_example_can_be_a_gold_item(store, queue):
     store.cursor().execute("INSERT INTO items (item_id, dataset, input, output, reference) "
                            "VALUES ('ex1', 'seed', 'What is 2+2?', '5', '4')")

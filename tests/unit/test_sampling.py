@@ -57,6 +57,7 @@ def test_poisson_draw_includes_each_unit_at_its_probability():
     assert np.all(np.abs(hits - p) < 4.5 * sd)
 
 
+@pytest.mark.slow
 def test_uniform_queue_stores_frame_population_design_and_seed(demo_store):
     frame = make_frame(start=DEMO_END - timedelta(days=20), end=DEMO_END, apps=["support-bot"])
     q = create_queue(demo_store, opts(), frame, Uniform(60), seed=11)
@@ -104,6 +105,7 @@ def test_proportional_stratification_keeps_one_probability(demo_store):
     assert df.inclusion_prob.nunique() == 1 and df.stratum.str.contains(" / ").all()
 
 
+@pytest.mark.slow
 def test_risk_raised_design_keeps_risk_apart_from_probability(demo_store):
     # An offensive-language signal for one span; other spans have no signals row at all.
     key = demo_store.scalar("SELECT min(span_key) FROM spans WHERE kind = 'llm' AND "

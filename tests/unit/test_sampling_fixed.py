@@ -36,6 +36,7 @@ def _probabilities(seed: int = 7, n_units: int = 60, n: int = 12) -> np.ndarray:
     return capped(rng.lognormal(0, 1.2, n_units), n)  # some units certain, most not
 
 
+@pytest.mark.slow
 def test_systematic_draw_has_exactly_n_units_each_at_its_probability():
     p = _probabilities()
     assert (p == 1).any() and (p < 0.05).any()
@@ -60,6 +61,7 @@ def test_systematic_draw_has_exactly_n_units_each_at_its_probability():
     assert min(both) > 0
 
 
+@pytest.mark.slow
 def test_systematic_draw_without_strata_and_small_frames():
     assert draw_systematic(np.ones(5), 1).all()
     assert not draw_systematic(np.zeros(0), 1).any()
@@ -70,6 +72,7 @@ def test_systematic_draw_without_strata_and_small_frames():
     assert np.all(np.abs(hits - p) <= 4.5 * np.sqrt(p * (1 - p) / REPS) + 1e-12)
 
 
+@pytest.mark.slow
 def test_deville_variance_covers_the_truth_under_systematic_sampling():
     """400 fixed-size samples of a population of known truth: the 95% interval from the
     fixed-size variance covers it about 95% of the time; a variance 20% too small does not."""
@@ -96,6 +99,7 @@ def test_deville_variance_covers_the_truth_under_systematic_sampling():
 @pytest.mark.parametrize("design", [Uniform(30, fixed_size=True),
                                     Stratified(30, allocation="equal", fixed_size=True),
                                     RiskRaised(30, fixed_size=True)])
+@pytest.mark.slow
 def test_fixed_size_queue_holds_exactly_n_with_stored_probabilities(demo_store, design):
     frame = make_frame()
     before = preview_queue(demo_store, frame, design)
@@ -116,6 +120,7 @@ def test_fixed_size_queue_holds_exactly_n_with_stored_probabilities(demo_store, 
     assert stored["draw"] == "systematic" and stored["fixed_size"] is True
 
 
+@pytest.mark.slow
 def test_estimate_of_a_fixed_size_queue_uses_the_fixed_size_variance(store):
     truth = synthetic_spans(store, 800, seed=2, good_share=0.7)
     keys = store.df("SELECT span_key FROM spans ORDER BY span_key").span_key.to_numpy()

@@ -50,6 +50,7 @@ def spans(store, where: str = "TRUE") -> list[dict]:
     return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
 
 
+@pytest.mark.slow
 def test_a_traced_app_call_becomes_parent_and_child_spans(store, paths, server):
     llm = client(server)
 
@@ -86,6 +87,7 @@ def test_a_traced_app_call_becomes_parent_and_child_spans(store, paths, server):
     assert llm_span["cost_usd"] is not None  # priced from the table by the import
 
 
+@pytest.mark.slow
 def test_a_stream_is_recorded_when_it_ends_with_time_to_first_token(store, paths, server):
     llm = client(server)
     stream = llm.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True,
@@ -101,6 +103,7 @@ def test_a_stream_is_recorded_when_it_ends_with_time_to_first_token(store, paths
     assert json.loads(s["metadata"])["stream"] is True
 
 
+@pytest.mark.slow
 def test_an_abandoned_stream_is_recorded_too(store, paths, server):
     llm = client(server)
     with llm.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES, stream=True) as st:
@@ -119,6 +122,7 @@ def test_an_abandoned_stream_is_recorded_too(store, paths, server):
     assert rows[0]["output"].strip() == REPLY.split(" ")[0] and rows[0]["ttft_ms"] > 0
 
 
+@pytest.mark.slow
 def test_errors_and_timeouts_are_recorded_and_raised_unchanged(store, paths, server):
     llm = client(server, timeout=0.5)
 
@@ -143,6 +147,7 @@ def test_errors_and_timeouts_are_recorded_and_raised_unchanged(store, paths, ser
     assert outer == {"RateLimitError": "error", "APITimeoutError": "timeout"}
 
 
+@pytest.mark.slow
 def test_async_client_and_functions_nest_across_tasks(store, paths, server):
     llm = client(server, cls=openai.AsyncOpenAI)
 
@@ -171,6 +176,7 @@ def test_async_client_and_functions_nest_across_tasks(store, paths, server):
     assert len(streamed) == 1 and streamed[0]["output"].strip() == REPLY
 
 
+@pytest.mark.slow
 def test_responses_api_calls_are_recorded(store, paths, server):
     llm = client(server)
     r = llm.responses.create(model="gpt-4o-mini", instructions=SYSTEM, input=QUESTION)
@@ -183,6 +189,7 @@ def test_responses_api_calls_are_recorded(store, paths, server):
     assert (s["model_version"], s["finish_reason"]) == (VERSION, "stop")
 
 
+@pytest.mark.slow
 def test_feedback_reaches_the_feedback_table_linked_to_its_span(store, paths, server):
     llm = client(server)
     llm.chat.completions.create(model="gpt-4o-mini", messages=MESSAGES)

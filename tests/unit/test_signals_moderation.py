@@ -109,6 +109,7 @@ def _rows(store: Store) -> list[tuple]:
            FROM spans s JOIN signals g USING (span_key) ORDER BY s.trace_id""")
 
 
+@pytest.mark.slow
 def test_the_score_job_adds_moderation_per_side(store, endpoint, monkeypatch):
     monkeypatch.setenv(KEY_ENV, KEY)
     _configure(store.path, endpoint)
@@ -141,6 +142,7 @@ def test_the_score_job_adds_moderation_per_side(store, endpoint, monkeypatch):
     assert endpoint.requests == []
 
 
+@pytest.mark.slow
 def test_a_run_moderates_at_most_its_cap_newest_first(store, endpoint, monkeypatch):
     monkeypatch.setenv(KEY_ENV, KEY)
     _spans(store)
@@ -154,6 +156,7 @@ def test_a_run_moderates_at_most_its_cap_newest_first(store, endpoint, monkeypat
     assert run.moderate_spans(store, config).spans == 1
 
 
+@pytest.mark.slow
 def test_a_missing_key_fails_the_job_and_keeps_offline_signals(store, endpoint, monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
     _configure(store.path, endpoint)
@@ -166,6 +169,7 @@ def test_a_missing_key_fails_the_job_and_keeps_offline_signals(store, endpoint, 
     assert endpoint.requests == []
 
 
+@pytest.mark.slow
 def test_an_endpoint_error_is_named(store, endpoint, monkeypatch):
     monkeypatch.setenv(KEY_ENV, KEY)
     _spans(store)
@@ -185,6 +189,7 @@ def test_a_key_in_the_config_file_is_refused(tmp_path):
         moderation.ModerationConfig.load(cfg)
 
 
+@pytest.mark.slow
 def test_without_a_config_nothing_is_sent(store, endpoint):
     _spans(store)
     assert moderation.find_config(store.path) is None

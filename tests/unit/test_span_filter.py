@@ -219,6 +219,7 @@ PLAIN = Dialect(
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(f=span_filters())
+@pytest.mark.slow
 def test_sql_selects_exactly_what_the_filter_reads(spans_store, rows, f):
     want = {r["span_key"] for r in rows if reads(f, r)}
     assert selected(spans_store, f) == want
@@ -227,6 +228,7 @@ def test_sql_selects_exactly_what_the_filter_reads(spans_store, rows, f):
 
 @settings(max_examples=150, deadline=None)
 @given(f=span_filters())
+@pytest.mark.slow
 def test_json_round_trip(f):
     assert SpanFilter.from_dict(json.loads(json.dumps(f.to_dict()))) == f
     stored = json.loads(json.dumps(sampling.frame_to_dict(f)))

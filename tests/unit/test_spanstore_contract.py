@@ -60,6 +60,7 @@ def both(tmp_path_factory):
     ch_workflow.close()
 
 
+@pytest.mark.slow
 def test_import_quarantines_bad_rows_and_adds_nothing_twice(spans, store, tmp_path):
     path = write_jsonl(tmp_path / "spans.jsonl", span_rows(500, seed=3), bad=2)
     first = load(spans, store, path)
@@ -75,6 +76,7 @@ def test_import_quarantines_bad_rows_and_adds_nothing_twice(spans, store, tmp_pa
     assert store.scalar("SELECT count(*) FROM quarantine") == 2
 
 
+@pytest.mark.slow
 def test_repeats_and_conflicts_within_a_file_count_alike(spans, store, tmp_path):
     rows = span_rows(50, seed=4)
     repeat = dict(rows[10])
@@ -87,6 +89,7 @@ def test_repeats_and_conflicts_within_a_file_count_alike(spans, store, tmp_path)
     assert store.scalar("SELECT count(*) FROM quarantine") == 1
 
 
+@pytest.mark.slow
 def test_redacted_import_uses_the_workflow_stores_pseudonym_key(spans, store, tmp_path,
                                                                  monkeypatch):
     from goldenloop.ingest import ImportOptions
@@ -127,6 +130,7 @@ def test_insert_rows_once_per_batch_id(spans):
     assert not spans.done("sig-2")
 
 
+@pytest.mark.slow
 def test_spans_by_key(spans, store, tmp_path):
     load(spans, store, write_jsonl(tmp_path / "s.jsonl", span_rows(200, seed=5)))
     keys = spans.query(DialectSQL(
@@ -152,6 +156,7 @@ FILTERS = {
 
 @pytest.mark.parametrize("split", [None, "model_version", "app", "environment"])
 @pytest.mark.parametrize("name", list(FILTERS))
+@pytest.mark.slow
 def test_monitor_query_same_on_both(both, name, split):
     duck, ch, _ = both
     bucket = 6 * HOUR_US if split else HOUR_US
@@ -244,6 +249,7 @@ def _selected(spans, f: SpanFilter) -> set[str]:
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(f=_filters())
+@pytest.mark.slow
 def test_span_filter_selects_the_same_spans_on_both(both, f):
     duck, ch, rows = both
     want = {r["span_id"] for r in rows if _reads(f, r)}

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 TESTS = Path(__file__).resolve().parents[1]
 LAYERS = {"unit", "app", "system", "browser"}
 
@@ -20,6 +22,7 @@ def test_every_test_file_sits_in_a_layer_folder() -> None:
     assert misplaced == []
 
 
+@pytest.mark.slow
 def test_no_test_module_imports_another() -> None:
     names = {p.stem for p in _test_files()}
     found = []
