@@ -27,7 +27,7 @@ CHILD = textwrap.dedent("""
     from goldenloop.argilla_sync import golden_pull, pulling
     from goldenloop.schema import open_store
 
-    golden_pull.BATCH = 10
+    pulling.BATCH = 10  # take_in's batch size, for queue and golden pulls alike
     marker = Path(sys.argv[2])
     if sys.argv[3] == "batch":
         real, seen = golden_pull._write_batch, []
@@ -54,18 +54,6 @@ CHILD = textwrap.dedent("""
     with open_store(Path(sys.argv[1])) as s:
         pulling.pull(s, "lead")
 """)
-
-
-def _submit_all(server, dataset_id: str, n: int) -> None:
-    values = {"correctness": {"value": 4}}
-    with server.annotator_client("ana") as h:
-        found = h.post(f"/api/v1/me/datasets/{dataset_id}/records/search",
-                       params={"limit": 1000}, json={}).json()["items"]
-        ids = [i["record"]["id"] for i in found]
-        assert len(ids) == n
-        h.post("/api/v1/me/responses/bulk", json={"items": [
-            {"values": values, "status": "submitted", "record_id": i} for i in ids]}
-        ).raise_for_status()
 
 
 def _kill_at(path, tmp_path, stage: str) -> None:
@@ -102,7 +90,7 @@ def test_sigkill_in_a_batch_and_in_the_version_then_a_complete_pull(argilla_serv
         did = s.scalar("SELECT argilla_dataset_id FROM argilla_datasets")
         n = G.get_version(s, "support", 1).rows
     assert n > 20
-    _submit_all(argilla_server, did, n)
+    assert argilla_server.submit_all("ana", did, {"correctness": {"value": 4}}) == n
 
     _kill_at(path, tmp_path, "batch")
     assert _state(path) == (20, 20, 20, 1, 0)  # two whole batches, no version

@@ -43,18 +43,6 @@ CHILD = textwrap.dedent("""
 """)
 
 
-def _submit_all(server, dataset_id: str) -> None:
-    values = {k: {"value": v} for k, v in FULL.items()}
-    with server.annotator_client("ana") as h:
-        found = h.post(f"/api/v1/me/datasets/{dataset_id}/records/search",
-                       params={"limit": 1000}, json={}).json()["items"]
-        ids = [i["record"]["id"] for i in found]
-        for start in range(0, len(ids), 50):
-            h.post("/api/v1/me/responses/bulk", json={"items": [
-                {"values": values, "status": "submitted", "record_id": i}
-                for i in ids[start:start + 50]]}).raise_for_status()
-
-
 def test_sigkill_midway_then_a_complete_pull(argilla_server, tmp_path, monkeypatch):
     monkeypatch.setenv("ARGILLA_API_URL", argilla_server.url)
     monkeypatch.setenv("ARGILLA_API_KEY", argilla_server.owner_key)
@@ -66,7 +54,7 @@ def test_sigkill_midway_then_a_complete_pull(argilla_server, tmp_path, monkeypat
         argilla_sync.push_queue(s, qid, pushed_by="lead", workspace="goldenloop",
                                 dataset="kill-midway")
         did = s.scalar("SELECT argilla_dataset_id FROM argilla_datasets")
-    _submit_all(argilla_server, did)
+    argilla_server.submit_all("ana", did, {k: {"value": v} for k, v in FULL.items()})
 
     marker = tmp_path / "marker"
     child = subprocess.Popen([sys.executable, "-c", CHILD, str(path), str(marker)],
