@@ -162,5 +162,15 @@ def draw_active_jobs(store: Store, kind: str | None, allow_cancel: bool = False)
     live()
 
 
+def draw_last_failure(store: Store, kind: str, what: str) -> None:
+    """The latest job of ``kind``, when it failed (before or during its run): its error, said
+    on the page that queued it rather than only on the Operations page."""
+    jobs = job_sql.recent(store.cursor(), 20)
+    jobs = jobs[jobs["kind"] == kind]
+    if not jobs.empty and jobs.iloc[0]["status"] == "failed":
+        st.error(f"{what} (job {int(jobs.iloc[0]['job_id'])}) failed.", icon=":material/error:")
+        st.text(visible(jobs.iloc[0]["error"]))
+
+
 def _has_active(store: Store, kind: str | None) -> bool:
     return not job_sql.running_or_queued(store.cursor(), kind).empty

@@ -11,6 +11,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from goldenloop.access import roles
 from goldenloop.errors import GoldenloopError
 from goldenloop.experiments import canaries, live, results, scoring
 from goldenloop.experiments import compare as cmp
@@ -19,12 +20,14 @@ from goldenloop.experiments.jobs import run_params
 from goldenloop.workers.kinds import ExperimentRunJob
 from goldenloop.workers.submit import submit
 from goldenloop_app import state
-from goldenloop_app.common import span_table, widgets
+from goldenloop_app.common import identity, span_table, widgets
 from goldenloop_app.untrusted import md, visible, visible_frame
 
 st.title("Experiments")
 store = state.get_store()
+who = identity.current(store)
 widgets.draw_active_jobs(store, "experiment_run", allow_cancel=True)
+widgets.draw_last_failure(store, "experiment_run", "The run")
 
 
 def start_form() -> None:
@@ -67,7 +70,13 @@ def start_form() -> None:
 
 
 with st.expander("Start a run", icon=":material/science:"):
-    start_form()
+    if identity.can(store, who, roles.Action.EXPERIMENT):
+        start_form()
+    elif who is None:
+        st.info("Type your name in the sidebar to start a run.", icon=":material/person:")
+    else:
+        st.info("Your role cannot start runs: leads run experiments (roles.yaml beside the "
+                "database).", icon=":material/person:")
 
 runs = results.runs(store, limit=200)
 if runs.empty:

@@ -58,7 +58,7 @@ if chosen is not None:
     else:
         st.info("Leads run judges (a run spends money).", icon=":material/person:")
 widgets.draw_active_jobs(store, "judge", allow_cancel=True)
-jp.draw_failed_jobs(store)
+widgets.draw_last_failure(store, "judge", "The judge run")
 
 st.subheader("Fix a judge that diverges")
 if identity.can(store, who, roles.Action.EDIT_JUDGE):

@@ -17,7 +17,6 @@ from goldenloop.errors import GoldenloopError
 from goldenloop.judge import records as judge_sql
 from goldenloop.review import records as review_sql
 from goldenloop.store import Store
-from goldenloop.store import jobs as job_sql
 from goldenloop.workers.kinds import JudgeJob
 from goldenloop.workers.submit import submit
 from goldenloop_app import state
@@ -217,16 +216,6 @@ def draw_headline(est: pd.DataFrame) -> None:
                    f"95%: {row.human_ci_low:.3f} to {row.human_ci_high:.3f}")
     c3.metric("Judge alone (uncorrected)", f"{row.judge_mean:.3f}",
               help="Biased by as much as the judge is: the PPI estimate corrects it")
-
-
-def draw_failed_jobs(store: Store) -> None:
-    """The latest judge job, when it failed before a run could start (no spans, no price,
-    no key): its error, said once here rather than only on the Jobs page."""
-    jobs = job_sql.recent(store.cursor(), 20)
-    jobs = jobs[jobs["kind"] == "judge"]
-    if not jobs.empty and jobs.iloc[0]["status"] == "failed":
-        st.error(f"Judge job {int(jobs.iloc[0]['job_id'])} failed.", icon=":material/error:")
-        st.text(visible(jobs.iloc[0]["error"]))
 
 
 ONLINE_COLUMNS = {
