@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from goldenloop import access, judge
+from goldenloop import access
 from goldenloop.cli_support import progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
 from goldenloop.schema import open_store
@@ -98,6 +98,8 @@ def run(
 @judge_app.command()
 def runs(db: DbOption = None, limit: int = 20) -> None:
     """Recent judge runs with their counts and cost."""
+    from goldenloop import judge  # here, not at the top: every command would load scipy
+
     with access.for_reading(resolve_paths(db)) as r:
         df = judge.runs(r.store, limit)
         if r.note:
@@ -114,6 +116,8 @@ def failures(db: DbOption = None, run_id: Annotated[int | None, typer.Option()] 
              limit: int = 20) -> None:
     """Failed judgements (refusals, unparseable answers, timeouts, HTTP errors) with the raw
     answer."""
+    from goldenloop import judge
+
     with access.for_reading(resolve_paths(db)) as r:
         df = judge.failures(r.store, run_id, limit)
     if df.empty:
