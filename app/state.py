@@ -1,5 +1,5 @@
-"""The app's one caching module: the store connection, short-lived caches of aggregates, and
-the pages registered in the navigation.
+"""The app's one caching module: the store connection, the span store, short-lived caches of
+aggregates, and the pages registered in the navigation.
 
 Pages get the store and cached aggregates from here and cache nothing themselves. Only
 aggregates are cached: a cache hit unpickles its value, cheap for a few hundred rows and
@@ -14,10 +14,11 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from goldenloop import anomalies, metrics, server
+from goldenloop import anomalies, metrics, server, spanstore
 from goldenloop import overview as summary_sql
 from goldenloop.config import resolve_paths
 from goldenloop.schema import open_store
+from goldenloop.spanstore import SpanStore
 from goldenloop.store import Store
 from goldenloop_app.monitor import charts as monitor_charts
 
@@ -42,6 +43,45 @@ def get_store() -> Store:
 @st.cache_resource(show_spinner=False, on_release=lambda store: store.close())
 def _open_store(path: str) -> Store:
     return open_store(path)
+
+
+def span_store() -> SpanStore:
+    """Where this process's spans, signals and feedback live, for the ``*_in(spans, ...)``
+    readers.
+
+    Inside `goldenloop serve` it is the one the server opened (``--spans``, else
+    ``GOLDENLOOP_SPANS``, else the database file itself). Run on its own, the app opens the
+    span store that ``GOLDENLOOP_SPANS`` names (DuckDB, the default, wraps ``get_store()``),
+    once per process: embedded ClickHouse allows one engine per folder and process.
+    """
+    owned = server.owned_span_store()
+    if owned is not None:
+        return owned
+    cfg = spanstore.parse(None)  # a bad URL raises SpanStoreError: the page shows it
+    store = get_store()
+    return _open_span_store(cfg.describe(), str(store.path), store)
+
+
+@st.cache_resource(show_spinner=False, on_release=lambda spans: spans.close())
+def _open_span_store(where: str, db: str, _store: Store) -> SpanStore:
+    # ``where`` (the URL without secrets) and ``db`` key the resource; the URL is read again
+    # here, as the description leaves out what only the environment holds
+    return spanstore.open_span_store(None, _store)
+
+
+def span_aggregate(spans: SpanStore, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """``fn(spans, *args, **kwargs)``, cached briefly per span store: ``aggregate`` for the
+    ``*_in(spans, ...)`` readers, which run on DuckDB or ClickHouse alike. Arguments must be
+    hashable by Streamlit (numbers, strings, tuples, frozen dataclasses)."""
+    key = f"{fn.__module__}.{fn.__qualname__}"
+    return _span_aggregate(spans, spans.describe(), key, fn, args, tuple(sorted(kwargs.items())))
+
+
+@st.cache_data(ttl=AGGREGATE_TTL_S, show_spinner=False)
+def _span_aggregate(_spans: SpanStore, where: str, key: str, _fn: Callable[..., Any], args: tuple,
+                    kwargs: tuple) -> Any:
+    # ``where`` keys the span store (its description), ``key`` the function
+    return _fn(_spans, *args, **dict(kwargs))
 
 
 def store_summary(store: Store) -> summary_sql.StoreSummary:

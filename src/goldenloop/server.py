@@ -18,6 +18,7 @@ from goldenloop.access import roles, signin
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
 from goldenloop.schema import open_store
+from goldenloop.spanstore import SpanStore
 from goldenloop.store import Store, health
 from goldenloop.store import owner as owner_file
 from goldenloop.workers import Workers
@@ -26,11 +27,17 @@ log = logging.getLogger("goldenloop.server")
 APP_PACKAGE = "goldenloop_app"  # the app/ folder, installed beside this package (setup.py)
 _owned: Store | None = None
 _paths: Paths | None = None
+_owned_spans: SpanStore | None = None
 
 
 def owned_store() -> Store | None:
     """The Store this process owns as `goldenloop serve`, or None when not serving."""
     return _owned
+
+
+def owned_span_store() -> SpanStore | None:
+    """The span store `goldenloop serve --spans` opened, or None when not serving."""
+    return _owned_spans
 
 
 def owned_paths() -> Paths | None:

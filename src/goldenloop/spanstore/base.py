@@ -40,6 +40,10 @@ class DialectSQL(dict):
 class SpanStore(Protocol):
     dialect: str  # DUCKDB or CLICKHOUSE
 
+    def describe(self) -> str:
+        """Where the spans live, without secrets: for messages, and as a cache key (two
+        stores with the same description hold the same spans)."""
+
     def insert_rows(self, table: str, batches: Iterable[pa.Table | pa.RecordBatch], *,
                     batch_id: str) -> int:
         """Insert rows already in the stored shape into ``table`` (spans, signals,

@@ -79,6 +79,9 @@ class ClickHouseSpanStore:
         if create:
             self.create_tables()
 
+    def describe(self) -> str:
+        return self.cfg.describe()
+
     # -- schema ---------------------------------------------------------------------------
     def create_tables(self) -> None:
         if self.cfg.cluster:

@@ -31,6 +31,9 @@ class DuckDBSpanStore:
     def __init__(self, store: Store):
         self.store = store
 
+    def describe(self) -> str:
+        return f"duckdb:{self.store.path}"
+
     def done(self, batch_id: str) -> bool:
         return bool(self.store.scalar(
             "SELECT count(*) FROM import_log WHERE content_hash = ? AND status = 'committed' "
