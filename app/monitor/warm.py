@@ -6,16 +6,25 @@ process (``goldenloop_app.host``) starts ``start()`` beside the server. The thre
 Streamlit's runtime (its cache storage exists only then; a value cached before would land in
 a throw-away store), then calls the same cached functions of ``goldenloop_app.state`` the page
 calls, with the filter the page builds when no filter is chosen.
+
+The thread has no page run, so it must not draw: a cached function called on a miss shows its
+spinner, and a spinner outside a page run logs "missing ScriptRunContext". The warm-up runs
+inside a cached function of its own, which makes Streamlit treat the page's caches as nested
+ones and show no spinner for them (as it does for any cache called from another).
 """
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from datetime import timedelta
 
-log = logging.getLogger(__name__)
+import streamlit as st
+from streamlit.logger import get_logger
+
+# Streamlit's logger: its handler writes to the server's log (a plain logger's info is dropped),
+# so the operator, and the serve test, see when the warm-up finished.
+log = get_logger(__name__)
 RUNTIME_WAIT_S = 60
 # The page's rows when the charts are not split (no measure to choose): see monitor.py.
 TRAFFIC = ("requests", "failures", "latency", "ttft", "input_tokens", "output_tokens",
@@ -40,11 +49,17 @@ def _run() -> None:
         time.sleep(0.1)
     t = time.perf_counter()
     try:
-        charts = warm()
+        charts = _warm_nested()
     except Exception:  # a failed warm-up costs only speed: the page reports its own errors
         log.exception("Monitor caches not warmed")
         return
     log.info("Monitor's default view warmed in %.2f s (%d charts)", time.perf_counter() - t, charts)
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_nested() -> int:
+    # Cached once per process: a second call (none is made) would warm nothing new.
+    return warm()
 
 
 def default_filter(dims):
