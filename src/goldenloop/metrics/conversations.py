@@ -37,6 +37,7 @@ import pandas as pd
 from goldenloop.metrics import sql as msql
 from goldenloop.metrics.filters import FilterError, SpanFilter
 from goldenloop.metrics.quality import Z_975
+from goldenloop.spanstore.base import DUCKDB, DialectSQL, SpanStore
 from goldenloop.store import Store
 
 IDLE_MINUTES = 30
@@ -190,7 +191,11 @@ def dropped_sessions(store: Store, f: SpanFilter, idle_minutes: int = IDLE_MINUT
     where, params = msql.where_clause(f)
     params |= {"idle": int(idle_minutes), "version": model_version,
                "limit": max(1, min(int(limit), 1000))}
-    return store.df(
+    return store.df(_dropped_sql(where, reason), params)
+
+
+def _dropped_sql(where: str, reason: str) -> str:
+    return (
         f"""WITH {turns_sql(where)},
             picked AS (
                 SELECT * FROM sessions
@@ -206,9 +211,7 @@ def dropped_sessions(store: Store, f: SpanFilter, idle_minutes: int = IDLE_MINUT
             FROM picked p JOIN spans s
               ON hash(s.trace_id) = p.last_tid AND s.kind = '{msql.REQUEST_KIND}'
             QUALIFY row_number() OVER (PARTITION BY p.last_tid ORDER BY s.start_time DESC) = 1
-            ORDER BY p.last_t0 DESC, p.last_tid""",
-        params,
-    )
+            ORDER BY p.last_t0 DESC, p.last_tid""")
 
 
 def wilson(p: pd.Series, n: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -225,7 +228,10 @@ def conversation_stats(store: Store, f: SpanFilter, idle_minutes: int = IDLE_MIN
     """Session and turn-depth aggregates of the requests matching ``f``."""
     if idle_minutes <= 0:
         raise FilterError(f"the idle timeout must be a positive number of minutes, not {idle_minutes}")
-    frame = _cubes(store, f, idle_minutes)
+    return _stats(f, idle_minutes, _cubes(store, f, idle_minutes))
+
+
+def _stats(f: SpanFilter, idle_minutes: int, frame: pd.DataFrame) -> ConversationStats:
     sessions = frame[frame["part"] == "sessions"][
         ["model_version", "turns", "outcome", "feedback", "sessions"]].reset_index(drop=True)
     sessions = sessions.astype({"turns": "int64", "sessions": "int64"})
@@ -320,3 +326,52 @@ def _cubes(store: Store, f: SpanFilter, idle_minutes: int) -> pd.DataFrame:
             FROM numbered GROUP BY least(depth, $max_depth)""",
         params,
     )
+
+
+# -- on either span store ----------------------------------------------------------------------
+def conversation_stats_in(spans: SpanStore, f: SpanFilter, idle_minutes: int = IDLE_MINUTES
+                          ) -> ConversationStats:
+    """``conversation_stats`` read from a span store of either dialect."""
+    if spans.dialect == DUCKDB:
+        return conversation_stats(spans.store, f, idle_minutes)
+    if idle_minutes <= 0:
+        raise FilterError(f"the idle timeout must be a positive number of minutes, not {idle_minutes}")
+    from goldenloop.metrics import conversations_clickhouse as ch
+    from goldenloop.spanstore.clickhouse_filter import where as clickhouse_where
+
+    where, params = clickhouse_where(f)
+    params |= {"idle": int(idle_minutes), "max_depth": MAX_DEPTH,
+               "threshold": msql.OFFENSIVE_THRESHOLD}
+    sessions = spans.query(DialectSQL(clickhouse=ch.sessions_cube(where)), params)
+    depth = spans.query(DialectSQL(clickhouse=ch.depth_cube(where)), params)
+    # chdb hands an empty result back without columns
+    frame = pd.concat([x for x in (sessions, depth) if len(x)] or [_EMPTY_CUBES], ignore_index=True)
+    return _stats(f, idle_minutes, frame.reindex(columns=_EMPTY_CUBES.columns))
+
+
+_EMPTY_CUBES = pd.DataFrame(columns=["part", "model_version", "turns", "outcome", "feedback",
+                                     "sessions", "depth", "scored", "offensive", "sentiment_n",
+                                     "sentiment_sum", "sentiment_sq"])
+
+
+def dropped_sessions_in(spans: SpanStore, f: SpanFilter, idle_minutes: int = IDLE_MINUTES,
+                        reason: str = "any", model_version: str | None = None,
+                        limit: int = 100) -> pd.DataFrame:
+    """``dropped_sessions`` read from a span store of either dialect."""
+    if spans.dialect == DUCKDB:
+        return dropped_sessions(spans.store, f, idle_minutes, reason, model_version, limit)
+    if reason not in DROP_CONDITIONS:
+        raise FilterError(f"unknown drop-off reason {reason!r}: one of {', '.join(DROP_CONDITIONS)}")
+    from goldenloop.metrics import conversations_clickhouse as ch
+    from goldenloop.spanstore.clickhouse_filter import where as clickhouse_where
+
+    where, params = clickhouse_where(f)
+    params |= {"idle": int(idle_minutes), "version": model_version,
+               "limit": max(1, min(int(limit), 1000))}
+    text = ch.dropped_sql(where, reason, model_version is not None)
+    out = spans.query(DialectSQL(clickhouse=text), params)
+    return out if len(out) else pd.DataFrame(columns=_DROPPED_COLUMNS)
+
+
+_DROPPED_COLUMNS = ["trace_id", "span_id", "session_id", "user_id", "last_turn_at", "turns",
+                    "model_version", "status", "feedback", "last_user_message"]

@@ -1,0 +1,135 @@
+"""The workflow readers on both span stores: Conversations, sampling frames, judge targets,
+golden builds, anomaly series and live ground truth give the same answers whether the spans,
+signals and feedback are in the DuckDB file or in ClickHouse (chdb).
+
+One demo history (sessions, feedback, stand-in signals, grades, a review queue) is made in
+DuckDB and copied into chdb with ``migrate-spans`` (keys kept, so grades still point at their
+spans). The ClickHouse side's workflow file is a copy of the demo with its spans, signals and
+feedback deleted: a reader that read spans from the DuckDB file there would find none."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+
+import pandas as pd
+import pytest
+from metrics_support import fill_stand_in_signals
+from review_support import DEMO_END
+from spanstore_support import chdb_url
+
+from goldenloop.metrics.filters import SpanFilter
+from goldenloop.schema import open_store
+from goldenloop.spanstore import open_span_store
+from goldenloop.spanstore.migrate import migrate_spans
+
+pytestmark = pytest.mark.slow  # one demo and one copy into chdb for the module
+
+
+@pytest.fixture(scope="module")
+def both(tmp_path_factory, demo_files):
+    """(DuckDB span store, ClickHouse span store): the same demo in each."""
+    folder = tmp_path_factory.mktemp("contract-workflow")
+    template = demo_files.template(spans=5000, end=DEMO_END, then=(fill_stand_in_signals,))
+    shutil.copy(template, folder / "duck.duckdb")
+    shutil.copy(template, folder / "workflow.duckdb")
+    duck_store = open_store(folder / "duck.duckdb")
+    workflow = open_store(folder / "workflow.duckdb")
+    ch = open_span_store(chdb_url(tmp_path_factory), workflow)
+    migrate_spans(workflow, ch)
+    workflow.write(lambda cur: cur.execute("DELETE FROM signals; DELETE FROM feedback; "
+                                           "DELETE FROM spans"))
+    assert workflow.scalar("SELECT count(*) FROM spans") == 0
+    assert ch.count("spans") == duck_store.scalar("SELECT count(*) FROM spans") > 4000
+    yield open_span_store("duckdb", duck_store), ch
+    duck_store.close()
+    workflow.close()
+
+
+WEEK = SpanFilter(start=DEMO_END - timedelta(days=7), end=DEMO_END)
+FILTERS = {
+    "month": SpanFilter(start=DEMO_END - timedelta(days=31), end=DEMO_END),
+    "week_one_app": SpanFilter(start=DEMO_END - timedelta(days=7), end=DEMO_END,
+                               apps=("support-bot",)),
+    "empty": SpanFilter(start=DEMO_END - timedelta(days=400), end=DEMO_END - timedelta(days=399)),
+}
+
+
+def _frame(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Sorted, plain types: the two stores hand back ints and floats of other widths."""
+    out = df.copy()
+    for c in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[c]):
+            out[c] = pd.to_datetime(out[c]).dt.tz_localize(None).astype("datetime64[us]")
+        elif pd.api.types.is_bool_dtype(out[c]):
+            out[c] = out[c].astype(bool)
+        elif pd.api.types.is_numeric_dtype(out[c]):
+            out[c] = out[c].astype("float64")
+        else:
+            out[c] = out[c].astype(object).where(out[c].notna(), None)
+    return out.sort_values(keys).reset_index(drop=True)
+
+
+# -- Conversations ---------------------------------------------------------------------------------
+@pytest.mark.parametrize("idle", [5, 30])
+@pytest.mark.parametrize("name", list(FILTERS))
+def test_conversation_stats_same_on_both(both, name, idle):
+    from goldenloop.metrics import conversations as C
+
+    duck, ch = both
+    a = C.conversation_stats_in(duck, FILTERS[name], idle)
+    b = C.conversation_stats_in(ch, FILTERS[name], idle)
+    if name == "empty":
+        assert a.empty and b.empty
+        return
+    assert a.total_sessions > 50 and a.total_turns > a.total_sessions
+    keys = ["model_version", "turns", "outcome", "feedback"]
+    pd.testing.assert_frame_equal(_frame(a.sessions, keys), _frame(b.sessions, keys))
+    assert a.depth["scored"].sum() > 0
+    pd.testing.assert_frame_equal(_frame(a.depth, ["depth"]), _frame(b.depth, ["depth"]),
+                                  check_exact=False, rtol=1e-9)
+    for reader in ("dropoff", "turn_summary", "by_depth"):
+        x, y = getattr(a, reader)(), getattr(b, reader)()
+        pd.testing.assert_frame_equal(x, y, check_exact=False, rtol=1e-9, check_dtype=False)
+
+
+@pytest.mark.parametrize("reason", ["any", "unanswered", "errored", "negative_feedback"])
+def test_dropped_sessions_same_on_both(both, reason):
+    from goldenloop.metrics import conversations as C
+
+    duck, ch = both
+    f = FILTERS["month"]
+    a = C.dropped_sessions_in(duck, f, 30, reason, None, 1000)
+    b = C.dropped_sessions_in(ch, f, 30, reason, None, 1000)
+    assert len(a) > 0
+    keys = ["trace_id", "span_id"]
+    pd.testing.assert_frame_equal(_frame(a, keys), _frame(b, keys))
+    version = a["model_version"].iloc[0]
+    a1 = C.dropped_sessions_in(duck, f, 30, reason, version, 5)
+    b1 = C.dropped_sessions_in(ch, f, 30, reason, version, 5)
+    assert set(a1["model_version"]) == {version}
+    assert a1["span_id"].tolist() == b1["span_id"].tolist()
+
+
+def test_conversation_counts_match_an_independent_reading(both):
+    """Sessions over the month from the raw spans in pandas (a turn is a trace with an LLM
+    call; sessions split by a 30-minute gap), against both stores."""
+    from goldenloop.metrics import conversations as C
+
+    duck = both[0]
+    f = FILTERS["month"]
+    raw = duck.store.df("SELECT trace_id, session_id, user_id, start_time, end_time, latency_ms "
+                        "FROM spans WHERE kind = 'llm' AND start_time >= ? AND start_time < ? "
+                        "AND coalesce(source, '') NOT IN ('judge', 'experiment', 'canary')",
+                        [f.start, f.end])
+    raw["conv"] = ("s:" + raw["session_id"]).fillna("u:" + raw["user_id"]).fillna("t:" + raw["trace_id"])
+    raw["end"] = raw["end_time"].fillna(raw["start_time"] + pd.to_timedelta(raw["latency_ms"].fillna(0),
+                                                                          unit="ms"))
+    turns = raw.groupby("trace_id").agg(conv=("conv", "min"), t0=("start_time", "min"),
+                                        t1=("end", "max")).sort_values(["conv", "t0"])
+    gap = turns["t0"] - turns.groupby("conv")["t1"].shift()
+    want = int((gap.isna() | (gap > pd.Timedelta(minutes=30))).sum())
+    for spans in both:
+        got = C.conversation_stats_in(spans, f, 30)
+        assert got.total_sessions == want
+        assert got.total_turns == len(turns)
