@@ -12,8 +12,10 @@ every process — CLI, server, app, benchmarks, tests — migrates the same way.
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
+import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import duckdb
@@ -24,12 +26,34 @@ from goldenloop.store.schema_core import m001_traces, m003_operations, m004_mode
 from goldenloop.store.schema_trust import m012_trusted_figures
 from goldenloop.store.store import Store
 
+_ROOT = Path(__file__).resolve().parent
+_SCHEMA_MODULES: dict[str, ModuleType] = {}
+
+
+def _schema_module(module: str) -> ModuleType:
+    """A feature's schema module, run from its file without its package's ``__init__``.
+
+    A schema module is DDL on a duckdb cursor and imports nothing of its feature, while a
+    feature's ``__init__`` may load its whole API (scipy, pandas, pydantic: seconds of CPU):
+    creating a new database, as a first ``goldenloop import`` does, would pay for every
+    feature. Loaded under a private name, so the feature's own import is untouched."""
+    if (loaded := sys.modules.get(f"goldenloop.{module}")) is not None:
+        return loaded
+    if module not in _SCHEMA_MODULES:
+        path = _ROOT.joinpath(*module.split(".")).with_suffix(".py")
+        spec = importlib.util.spec_from_file_location(f"goldenloop._migrations.{module}", path)
+        assert spec is not None and spec.loader is not None, path
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        _SCHEMA_MODULES[module] = mod
+    return _SCHEMA_MODULES[module]
+
 
 def _feature(module: str, name: str) -> Migration:
-    """A feature's migration, imported when it is applied: opening an up-to-date store then
-    loads no feature (some pull in scipy or an HTTP client, seconds on a busy machine)."""
+    """A feature's migration, loaded when it is applied: opening an up-to-date store then
+    loads no feature, and creating one loads only the features' schema modules."""
     def apply(cur: duckdb.DuckDBPyConnection) -> None:
-        getattr(importlib.import_module(f"goldenloop.{module}"), name)(cur)
+        getattr(_schema_module(module), name)(cur)
 
     apply.__name__ = apply.__qualname__ = name
     return apply
