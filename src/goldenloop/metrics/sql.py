@@ -174,30 +174,36 @@ GRADE_WEIGHTS = {
 }
 
 
-def correctness(store: Store, f: SpanFilter, split: str | None, criterion: str,
-                sources: Sequence[str], weights: str, bucket_us: int,
-                judge_versions: Sequence[str] | None = None) -> pd.DataFrame:
-    """Per day (of the graded span's start), source and group: graded spans, the sum of their
-    weights and of squared weights, and the weighted mean and mean square of the value.
-
+def _graded(weights: str) -> str:
+    """Live grades of one criterion per graded span and source: the mean value and weight.
     Live grades only (an edited grade counts once, as edited); a span graded by several
     reviewers counts once, with the mean of their values. Judge grades count only from
-    ``judge_versions`` (None: every version).
-    """
-    where, params = where_clause(f)
-    params |= {"criterion": criterion, "sources": list(sources), "bucket_us": bucket_us,
-               "judge_versions": None if judge_versions is None else list(judge_versions)}
-    return store.df(
-        f"""WITH current AS (
+    ``$judge_versions`` (NULL: every version)."""
+    return f"""SELECT span_key, source, avg(value) AS value, avg(w) AS w FROM (
                 SELECT g.span_key, g.source, g.value_number AS value, {GRADE_WEIGHTS[weights]} AS w
                 FROM live_grades g LEFT JOIN queue_items qi ON qi.queue_item_id = g.queue_item_id
                 WHERE g.criterion = $criterion AND list_contains($sources, g.source)
                   AND g.span_key IS NOT NULL AND g.value_number IS NOT NULL
                   AND NOT coalesce(g.not_applicable, false) AND {CHOSEN_JUDGES}
-            ), per_span AS (
-                SELECT span_key, source, avg(value) AS value, avg(w) AS w
-                FROM current GROUP BY span_key, source
-            )
+            ) GROUP BY span_key, source"""
+
+
+def _grade_params(criterion: str, sources: Sequence[str],
+                  judge_versions: Sequence[str] | None) -> dict:
+    return {"criterion": criterion, "sources": list(sources),
+            "judge_versions": None if judge_versions is None else list(judge_versions)}
+
+
+def correctness(store: Store, f: SpanFilter, split: str | None, criterion: str,
+                sources: Sequence[str], weights: str, bucket_us: int,
+                judge_versions: Sequence[str] | None = None) -> pd.DataFrame:
+    """Per day (of the graded span's start), source and group: graded spans, the sum of their
+    weights and of squared weights, and the weighted mean and mean square of the value
+    (grades as ``_graded`` counts them)."""
+    where, params = where_clause(f)
+    params |= _grade_params(criterion, sources, judge_versions) | {"bucket_us": bucket_us}
+    return store.df(
+        f"""WITH per_span AS ({_graded(weights)})
             SELECT {_bucket()} AS time, p.source, {group_expr(split)} AS "group",
                    count(*) AS n, sum(p.w) AS sum_w, sum(p.w * p.w) AS sum_w2,
                    sum(p.w * p.value) / sum(p.w) AS mean,

@@ -6,6 +6,23 @@ spool files counts once before parts merge, as in DuckDB.
 
 from __future__ import annotations
 
+import pandas as pd
+
+from goldenloop.spanstore.base import DialectSQL, SpanStore
+
+
+def run(spans: SpanStore, text: str, params: dict, columns: list[str] | None = None
+        ) -> pd.DataFrame:
+    """A ClickHouse reader's frame as its DuckDB twin gives it: times naive UTC (DuckDB's
+    TIMESTAMP), and an empty answer with its columns (chdb gives an empty one none)."""
+    frame = spans.query(DialectSQL(clickhouse=text), params)
+    if columns is not None and frame.columns.empty:
+        return pd.DataFrame(columns=columns)
+    for col in frame.columns:
+        if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
+            frame[col] = frame[col].dt.tz_convert("UTC").dt.tz_localize(None)
+    return frame
+
 # ``traces.trace_tree``: the spans of one trace, by start then key (the bloom filter on
 # trace_id serves the lookup; the ordering key does not lead with it).
 TRACE_TREE = """
@@ -49,3 +66,92 @@ def request_totals(where: str, group: str) -> str:
                toInt64(uniqExact({group})) AS groups
         FROM spans AS s FINAL
         WHERE s.kind = %(kind)s AND {where}"""
+
+
+# -- time buckets and groups, as ``metrics.sql`` numbers them -----------------------------------
+def bucket_key(origin: int, alias: str = "s") -> str:
+    """The bucket number of a span (``sql._bucket_key``): integer division from ``origin``."""
+    return f"intDiv(toUnixTimestamp64Micro({alias}.start_time) - ({origin}), %(bucket_us)s)"
+
+
+def bucket_time(key: str, origin: int) -> str:
+    return f"fromUnixTimestamp64Micro({key} * %(bucket_us)s + ({origin}), 'UTC')"
+
+
+def signals(where: str, group: str, origin: int) -> str:
+    """``metrics.sql.signals``: per bucket and group, spans with a signals row, the share of
+    offensive texts and the mean sentiments, each with the number of values it averages."""
+    return f"""
+        SELECT {bucket_time("bucket", origin)} AS time, grp AS `group`, scored,
+               user_offensive_n, output_offensive_n, user_sentiment_n, output_sentiment_n,
+               user_offensive, output_offensive, user_sentiment, output_sentiment
+        FROM (
+            SELECT {bucket_key(origin)} AS bucket, {group} AS grp,
+                   toInt64(count()) AS scored,
+                   toInt64(count(g.user_offensive)) AS user_offensive_n,
+                   toInt64(count(g.output_offensive)) AS output_offensive_n,
+                   toInt64(count(g.user_sentiment)) AS user_sentiment_n,
+                   toInt64(count(g.output_sentiment)) AS output_sentiment_n,
+                   avgOrNull(toFloat64(g.user_offensive >= %(threshold)s)) AS user_offensive,
+                   avgOrNull(toFloat64(g.output_offensive >= %(threshold)s)) AS output_offensive,
+                   avgOrNull(g.user_sentiment) AS user_sentiment,
+                   avgOrNull(g.output_sentiment) AS output_sentiment
+            FROM signals AS g FINAL INNER JOIN spans AS s FINAL ON s.span_key = g.span_key
+            WHERE {where}
+            GROUP BY bucket, grp)
+        ORDER BY time, `group`"""
+
+
+def feedback(where: str, group: str, origin: int) -> str:
+    """``metrics.sql.feedback``: per bucket and group of requests, how many, how many got
+    feedback, thumbs and thumbs down. ``join_use_nulls``: a request without feedback has
+    NULLs from the join, as in DuckDB, not zeros."""
+    return f"""
+        SELECT {bucket_time("bucket", origin)} AS time, grp AS `group`, requests,
+               with_feedback, thumbs, down
+        FROM (
+            SELECT {bucket_key(origin)} AS bucket, {group} AS grp,
+                   toInt64(count()) AS requests, toInt64(count(fb.span_key)) AS with_feedback,
+                   toInt64(ifNull(sum(fb.thumbs), 0)) AS thumbs,
+                   toInt64(ifNull(sum(fb.down), 0)) AS down
+            FROM spans AS s FINAL
+            LEFT JOIN (SELECT span_key, countIf(kind = 'thumbs') AS thumbs,
+                              countIf(kind = 'thumbs' AND value = 0) AS down
+                       FROM feedback FINAL WHERE span_key IS NOT NULL GROUP BY span_key) AS fb
+                 ON fb.span_key = s.span_key
+            WHERE s.kind = %(kind)s AND {where}
+            GROUP BY bucket, grp)
+        ORDER BY time, `group`
+        SETTINGS join_use_nulls = 1"""
+
+
+def graded_spans(where: str, group: str, origin: int) -> str:
+    """The span side of ``metrics.sql.correctness`` (whose grades live in the workflow
+    store): bucket start and group of each graded span matching the filter."""
+    return f"""
+        SELECT s.span_key AS span_key, {bucket_time(bucket_key(origin), origin)} AS time,
+               {group} AS `group`
+        FROM spans AS s FINAL WHERE s.span_key IN %(keys)s AND {where}"""
+
+
+def dimension_values(columns: dict[str, str], limit: int, production: str) -> str:
+    """``metrics.sql.dimension_values``: the busiest ``limit`` values of each dimension."""
+    parts = [f"""SELECT * FROM (
+                     SELECT '{name}' AS dimension, assumeNotNull({column}) AS value,
+                            toInt64(count()) AS requests
+                     FROM spans AS s FINAL
+                     WHERE s.kind = %(kind)s AND {column} IS NOT NULL AND {production}
+                     GROUP BY value ORDER BY requests DESC, value LIMIT {int(limit)})"""
+             for name, column in columns.items()]
+    parts.append(f"""SELECT * FROM (
+                     SELECT 'tags' AS dimension, arrayJoin(s.tags) AS value,
+                            toInt64(count()) AS requests
+                     FROM spans AS s FINAL WHERE s.kind = %(kind)s AND {production}
+                     GROUP BY value ORDER BY requests DESC, value LIMIT {int(limit)})""")
+    return " UNION ALL ".join(parts)
+
+
+REQUEST_RANGE = """
+    SELECT minOrNull(s.start_time) AS first, maxOrNull(s.start_time) AS last,
+           toInt64(count()) AS n
+    FROM spans AS s FINAL WHERE s.kind = %(kind)s AND {production}"""

@@ -1,0 +1,213 @@
+"""The span store contract for the Monitor's panels, the Traces list and Compare versions: each
+``*_in`` reader gives the same answer on DuckDB and on ClickHouse (chdb) for the same spans,
+signals, feedback and grades, and where a DuckDB reader over the one file exists, the same as
+it (so the split joins are checked against the unsplit query)."""
+
+from __future__ import annotations
+
+import random
+from datetime import datetime, timedelta
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from spanstore_support import START, chdb_url, span_rows, write_jsonl
+
+from goldenloop.metrics import sql as msql
+from goldenloop.metrics import sql_in
+from goldenloop.metrics.filters import SpanFilter
+from goldenloop.spanstore import DialectSQL, open_span_store
+
+HOUR_US = 3600 * 1_000_000
+N = 1200
+
+
+def _keys(spans) -> dict[str, int]:
+    got = spans.query(DialectSQL(duckdb="SELECT span_id, span_key FROM spans",
+                                 clickhouse="SELECT span_id, span_key FROM spans FINAL"))
+    return dict(zip(got["span_id"], got["span_key"].astype("int64"), strict=True))
+
+
+def _side_data(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
+    """Signals for most spans, feedback for some, grades for a few, keyed by span id, drawn
+    once so both stores get the same."""
+    rng = random.Random(5)
+    signals, feedback, grades = [], [], []
+    for r in rows:
+        sid = r["span_id"]
+        if rng.random() < 0.7:
+            scored = rng.random() < 0.9
+            signals.append({"span_id": sid,
+                            "user_offensive": rng.random() if scored else None,
+                            "output_offensive": rng.random(),
+                            "user_sentiment": rng.uniform(-1, 1) if scored else None,
+                            "output_sentiment": rng.uniform(-1, 1),
+                            "output_chars": rng.randint(0, 400), "refusal": rng.random() < 0.1})
+        for _ in range(rng.choice((0,) * 8 + (1, 2))):
+            feedback.append({"span_id": sid, "trace_id": r["trace_id"],
+                             "kind": rng.choice(("thumbs", "thumbs", "rating")),
+                             "value": float(rng.randint(0, 1)), "comment": "meh",
+                             "created_at": datetime.fromisoformat(r["start_time"])
+                             + timedelta(minutes=5)})
+        if rng.random() < 0.15:
+            for source in ("human", "judge")[: rng.randint(1, 2)]:
+                grades.append({"span_id": sid, "source": source, "value": rng.randint(1, 5),
+                               "judge_version": "j1" if source == "judge" else None})
+    return signals, feedback, grades
+
+
+def _add_side(spans, store, rows) -> None:
+    signals, feedback, grades = _side_data(rows)
+    keys = _keys(spans)
+    sig = pa.Table.from_pylist([{"span_key": keys[s["span_id"]],
+                                 **{k: v for k, v in s.items() if k != "span_id"}}
+                                for s in signals])
+    spans.insert_rows("signals", [sig], batch_id="panels-signals")
+    fb = pa.Table.from_pylist([{"feedback_id": i + 1, "span_key": keys[x["span_id"]], **x}
+                               for i, x in enumerate(feedback)])
+    spans.insert_rows("feedback", [fb], batch_id="panels-feedback")
+    store.cursor().executemany(
+        """INSERT INTO grades (grade_id, target_type, target_id, span_key, criterion,
+                               value_number, source, judge_version, created_at)
+           VALUES (?, 'span', ?, ?, 'correctness', ?, ?, ?, ?)""",
+        [[i + 1, g["span_id"], keys[g["span_id"]], g["value"], g["source"], g["judge_version"],
+          START] for i, g in enumerate(grades)])
+
+
+@pytest.fixture(scope="module")
+def panels(tmp_path_factory):
+    """The same spans, signals, feedback and grades in a DuckDB store and in chdb (with its
+    own workflow DuckDB file): (duck span store, chdb span store, duck store, chdb's
+    workflow store, rows)."""
+    from goldenloop.ingest import import_file
+    from goldenloop.schema import open_store
+    from goldenloop.spanstore.ingest import import_file_to_clickhouse
+
+    folder = tmp_path_factory.mktemp("panels")
+    rows = span_rows(N, seed=13)
+    path = write_jsonl(folder / "spans.jsonl", rows)
+    duck_store = open_store(folder / "duck.duckdb")
+    ch_workflow = open_store(folder / "workflow.duckdb")
+    duck = open_span_store("duckdb", duck_store)
+    ch = open_span_store(chdb_url(tmp_path_factory), ch_workflow)
+    import_file(duck_store, path)
+    import_file_to_clickhouse(ch_workflow, ch, path)
+    _add_side(duck, duck_store, rows)
+    _add_side(ch, ch_workflow, rows)
+    yield duck, ch, duck_store, ch_workflow, rows
+    duck_store.close()
+    ch_workflow.close()
+
+
+FILTERS = {
+    "all": SpanFilter(start=START, end=START + timedelta(days=4)),
+    "one_app": SpanFilter(start=START, end=START + timedelta(days=2), apps=("support-bot",)),
+    "versions_env": SpanFilter(start=START + timedelta(hours=30), end=START + timedelta(days=3),
+                               model_versions=("claude-3-5", "gpt-4o-2024-08-06"),
+                               environments=("production",)),
+    "tags_internal": SpanFilter(start=START, end=START + timedelta(days=4), tags=("vip", "eu"),
+                                include_internal=True),
+    "empty": SpanFilter(start=datetime(2020, 1, 1), end=datetime(2020, 1, 2)),
+}
+SPLITS = [None, "model_version", "app"]
+
+
+def _same(a: pd.DataFrame, b: pd.DataFrame, keys: list[str], *, exact: tuple[str, ...] = ()):
+    """Equal frames: keys and ``exact`` columns exactly, the rest to a relative 1e-12."""
+    assert list(a.columns) == list(b.columns)
+    assert len(a) == len(b)
+    a = a.sort_values(keys).reset_index(drop=True)
+    b = b.sort_values(keys).reset_index(drop=True)
+    for col in a.columns:
+        x, y = a[col], b[col]
+        if col == "time" or col in keys or col in exact:
+            if col == "time":
+                x, y = pd.to_datetime(x).astype("datetime64[us]"), pd.to_datetime(y).astype("datetime64[us]")
+            assert x.tolist() == y.tolist(), col
+        else:
+            np.testing.assert_allclose(x.astype(float), y.astype(float), rtol=1e-12, err_msg=col)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("name", list(FILTERS))
+@pytest.mark.slow
+def test_signals_same_on_both(panels, name, split):
+    duck, ch, *_ = panels
+    a = sql_in.signals_in(duck, FILTERS[name], split, 6 * HOUR_US)
+    b = sql_in.signals_in(ch, FILTERS[name], split, 6 * HOUR_US)
+    counts = tuple(c for c in a.columns if c == "scored" or c.endswith("_n"))
+    _same(a, b, ["time", "group"], exact=counts)
+    assert name == "empty" or a["scored"].sum() > 20
+
+
+def test_signals_match_the_rows(panels):
+    """One bucket's figures from the test's own data, not from either database."""
+    duck, ch, _, _, rows = panels
+    signals = {s["span_id"]: s for s in _side_data(rows)[0]}
+    day = datetime(2026, 3, 31)
+    mine = [signals[r["span_id"]] for r in rows if r["span_id"] in signals
+            and r["source"] != "judge" and r["start_time"][:10] == "2026-03-31"]
+    offensive = [s["user_offensive"] >= 0.5 for s in mine if s["user_offensive"] is not None]
+    sentiment = [s["output_sentiment"] for s in mine]
+    for spans in (duck, ch):
+        frame = sql_in.signals_in(spans, FILTERS["all"], None, 24 * HOUR_US)
+        row = frame[pd.to_datetime(frame["time"]) == pd.Timestamp(day)].iloc[0]
+        assert int(row["scored"]) == len(mine)
+        assert row["user_offensive"] == pytest.approx(np.mean(offensive), rel=1e-12)
+        assert row["output_sentiment"] == pytest.approx(np.mean(sentiment), rel=1e-12)
+
+
+@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("name", list(FILTERS))
+@pytest.mark.slow
+def test_feedback_same_on_both(panels, name, split):
+    duck, ch, *_ = panels
+    a = sql_in.feedback_in(duck, FILTERS[name], split, 6 * HOUR_US)
+    b = sql_in.feedback_in(ch, FILTERS[name], split, 6 * HOUR_US)
+    _same(a, b, ["time", "group"], exact=("requests", "with_feedback", "thumbs", "down"))
+    assert name == "empty" or a["with_feedback"].sum() > 5
+
+
+@pytest.mark.parametrize("split", SPLITS)
+@pytest.mark.parametrize("name", list(FILTERS))
+@pytest.mark.slow
+def test_correctness_split_join_same_on_both_and_as_one_query(panels, name, split):
+    """The split join (grades from the workflow store, spans from the span store) gives
+    DuckDB's one-statement answer, on both backends."""
+    duck, ch, duck_store, ch_workflow, _ = panels
+    f, day = FILTERS[name], 24 * HOUR_US
+    want = msql.correctness(duck_store, f, split, "correctness", ("human", "judge"),
+                            "inclusion", day)
+    got = []
+    for spans, store in ((duck, duck_store), (ch, ch_workflow)):
+        graded = sql_in.graded_spans(store, "correctness", ("human", "judge"), "inclusion")
+        got.append(sql_in.correctness_in(spans, f, split, graded, day))
+    for frame in got:
+        _same(want, frame, ["time", "source", "group"], exact=("n",))
+    assert name == "empty" or want["n"].sum() > 20
+
+
+def test_correctness_counts_only_the_chosen_judge_versions(panels):
+    duck, ch, duck_store, ch_workflow, _ = panels
+    for spans, store in ((duck, duck_store), (ch, ch_workflow)):
+        graded = sql_in.graded_spans(store, "correctness", ("judge",), "equal", ["j2"])
+        assert graded.empty
+        assert sql_in.correctness_in(spans, FILTERS["all"], None, graded, HOUR_US).empty
+
+
+def test_dimension_values_and_range_same_on_both(panels):
+    duck, ch, _, _, rows = panels
+    a, b = sql_in.dimension_values_in(duck, 3), sql_in.dimension_values_in(ch, 3)
+    order = ["dimension", "value"]
+    pd.testing.assert_frame_equal(a.sort_values(order).reset_index(drop=True),
+                                  b.sort_values(order).reset_index(drop=True), check_dtype=False)
+    assert set(b["dimension"]) == {"app", "environment", "model_version", "prompt_version", "tags"}
+    llm = [r for r in rows if r["kind"] == "llm" and r["source"] != "judge"]
+    assert dict(zip(b.loc[b["dimension"] == "environment", "value"],
+                    b.loc[b["dimension"] == "environment", "requests"], strict=True)) == {
+        env: sum(r["environment"] == env for r in llm) for env in ("production", "staging")}
+    first, last, n = sql_in.request_range_in(ch)
+    assert (first, last, n) == sql_in.request_range_in(duck)
+    assert n == len(llm)
+    assert first == min(datetime.fromisoformat(r["start_time"]) for r in llm)
