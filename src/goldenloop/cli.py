@@ -16,6 +16,7 @@ from goldenloop import (
     cli_argilla,
     cli_experiments,
     cli_golden,
+    cli_identity,
     cli_judge,
     cli_monitor,
     cli_ops,
@@ -288,6 +289,8 @@ cli_experiments.register(app)
 cli_argilla.register(app)
 cli_ops.register(app)
 cli_spanstore.register(app)
+# Every command that writes acts as a named user (--by, $GOLDENLOOP_USER or the login name).
+cli_identity.install(app)
 
 
 if __name__ == "__main__":

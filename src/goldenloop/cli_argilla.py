@@ -8,8 +8,6 @@ jobs for the owner (kinds ``argilla_push`` and ``argilla_pull``)."""
 
 from __future__ import annotations
 
-import getpass
-import os
 from typing import Annotated
 
 import typer
@@ -21,11 +19,14 @@ argilla = typer.Typer(no_args_is_help=True, help="Hand review queues and golden 
 DbOption = Annotated[str | None, typer.Option("--db", help="Database file (default: "
                                               "$GOLDENLOOP_DB or data/goldenloop.duckdb).")]
 AuthorOption = Annotated[str | None, typer.Option(
-    "--author", help="Your name, as in roles.yaml (default: $GOLDENLOOP_USER or your login).")]
+    "--author", "--by", help="Your name, as in roles.yaml (default: $GOLDENLOOP_USER or your "
+    "login).")]
 
 
 def _author(author: str | None) -> str:
-    return author or os.environ.get("GOLDENLOOP_USER") or getpass.getuser()
+    from goldenloop.cli_identity import who
+
+    return who(author)
 
 
 @argilla.command()

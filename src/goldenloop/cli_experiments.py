@@ -44,7 +44,7 @@ def import_(name: Annotated[str, typer.Argument(help="Test set name.")],
     """Import a JSONL/CSV file of inputs (and optional expected outputs) as a test set version."""
     from goldenloop.experiments import datasets
 
-    job = ExperimentImportJob.of(name=name, file=str(file.resolve()), by="cli")
+    job = ExperimentImportJob.of(name=name, file=str(file.resolve()))  # runs as --by (submitted_by)
     paths = resolve_paths(db)
     if queued_to_server(paths, job, "the import"):
         return

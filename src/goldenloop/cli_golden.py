@@ -6,8 +6,6 @@ While a server owns the database, commands that save a version become an owner j
 
 from __future__ import annotations
 
-import getpass
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +20,8 @@ golden_app = typer.Typer(no_args_is_help=True, help="Golden datasets: build vers
 DbOption = Annotated[str | None, typer.Option("--db", help="Database file (default: "
                                               "$GOLDENLOOP_DB or data/goldenloop.duckdb).")]
 AuthorOption = Annotated[str | None, typer.Option(
-    "--author", help="Your name, as in roles.yaml (default: $GOLDENLOOP_USER or your login).")]
+    "--author", "--by", help="Your name, as in roles.yaml (default: $GOLDENLOOP_USER or your "
+    "login).")]
 OutOption = Annotated[Path | None, typer.Option(
     "--out", help="Folder to export into (default: exports/ beside the database); files go "
                   "to OUT/NAME/vN/ and nowhere else.")]
@@ -30,7 +29,9 @@ FORMAT_HELP = "jsonl, csv, parquet, openai_chat, openai_evals, hf; repeatable (d
 
 
 def _author(author: str | None) -> str:
-    return author or os.environ.get("GOLDENLOOP_USER") or getpass.getuser()
+    from goldenloop.cli_identity import who
+
+    return who(author)
 
 
 def _out(paths, out: Path | None) -> Path:

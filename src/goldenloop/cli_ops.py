@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import time
 import uuid
 from datetime import datetime
@@ -25,7 +23,9 @@ ByOption = Annotated[str | None, typer.Option(
 
 
 def _by(by: str | None) -> str:
-    return by or os.environ.get("GOLDENLOOP_USER") or getpass.getuser()
+    from goldenloop.cli_identity import who
+
+    return who(by)
 
 
 def backup(dest: Annotated[Path, typer.Argument(help="The backup file to write.")],

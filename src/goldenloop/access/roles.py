@@ -190,8 +190,9 @@ def require(store, name: str, action: Action) -> str:
         claim_first_lead(store, clean, f"the first to {action.value.replace('_', ' ')}")
     if not can(store, clean, action):
         _log(store, clean, "access.denied", action.value, {})  # a lead sees who tried what
-        raise PermissionDenied(f"{clean} may not {action.value.replace('_', ' ')}: "
-                               f"ask a lead to add them to {FILE_NAME}")
+        needed = Role.REVIEWER if action in _REVIEWER_ACTIONS else Role.LEAD
+        raise PermissionDenied(f"{clean} may not {action.value.replace('_', ' ')}: that needs "
+                               f"the {needed.value} role (a lead adds names to {FILE_NAME})")
     return clean
 
 
