@@ -10,6 +10,7 @@ feedback deleted: a reader that read spans from the DuckDB file there would find
 from __future__ import annotations
 
 import shutil
+from dataclasses import dataclass
 from datetime import timedelta
 
 import pandas as pd
@@ -20,15 +21,22 @@ from spanstore_support import chdb_url
 
 from goldenloop.metrics.filters import SpanFilter
 from goldenloop.schema import open_store
-from goldenloop.spanstore import open_span_store
+from goldenloop.spanstore import SpanStore, open_span_store
 from goldenloop.spanstore.migrate import migrate_spans
+from goldenloop.store import Store
 
 pytestmark = pytest.mark.slow  # one demo and one copy into chdb for the module
 
 
+@dataclass
+class Side:
+    spans: SpanStore  # where spans, signals and feedback are read
+    store: Store  # the workflow file: grades, queues, golden sets
+
+
 @pytest.fixture(scope="module")
 def both(tmp_path_factory, demo_files):
-    """(DuckDB span store, ClickHouse span store): the same demo in each."""
+    """(DuckDB side, ClickHouse side): the same demo in each."""
     folder = tmp_path_factory.mktemp("contract-workflow")
     template = demo_files.template(spans=5000, end=DEMO_END, then=(fill_stand_in_signals,))
     shutil.copy(template, folder / "duck.duckdb")
@@ -41,7 +49,7 @@ def both(tmp_path_factory, demo_files):
                                            "DELETE FROM spans"))
     assert workflow.scalar("SELECT count(*) FROM spans") == 0
     assert ch.count("spans") == duck_store.scalar("SELECT count(*) FROM spans") > 4000
-    yield open_span_store("duckdb", duck_store), ch
+    yield Side(open_span_store("duckdb", duck_store), duck_store), Side(ch, workflow)
     duck_store.close()
     workflow.close()
 
@@ -77,8 +85,8 @@ def test_conversation_stats_same_on_both(both, name, idle):
     from goldenloop.metrics import conversations as C
 
     duck, ch = both
-    a = C.conversation_stats_in(duck, FILTERS[name], idle)
-    b = C.conversation_stats_in(ch, FILTERS[name], idle)
+    a = C.conversation_stats_in(duck.spans, FILTERS[name], idle)
+    b = C.conversation_stats_in(ch.spans, FILTERS[name], idle)
     if name == "empty":
         assert a.empty and b.empty
         return
@@ -99,14 +107,14 @@ def test_dropped_sessions_same_on_both(both, reason):
 
     duck, ch = both
     f = FILTERS["month"]
-    a = C.dropped_sessions_in(duck, f, 30, reason, None, 1000)
-    b = C.dropped_sessions_in(ch, f, 30, reason, None, 1000)
+    a = C.dropped_sessions_in(duck.spans, f, 30, reason, None, 1000)
+    b = C.dropped_sessions_in(ch.spans, f, 30, reason, None, 1000)
     assert len(a) > 0
     keys = ["trace_id", "span_id"]
     pd.testing.assert_frame_equal(_frame(a, keys), _frame(b, keys))
     version = a["model_version"].iloc[0]
-    a1 = C.dropped_sessions_in(duck, f, 30, reason, version, 5)
-    b1 = C.dropped_sessions_in(ch, f, 30, reason, version, 5)
+    a1 = C.dropped_sessions_in(duck.spans, f, 30, reason, version, 5)
+    b1 = C.dropped_sessions_in(ch.spans, f, 30, reason, version, 5)
     assert set(a1["model_version"]) == {version}
     assert a1["span_id"].tolist() == b1["span_id"].tolist()
 
@@ -129,7 +137,77 @@ def test_conversation_counts_match_an_independent_reading(both):
                                         t1=("end", "max")).sort_values(["conv", "t0"])
     gap = turns["t0"] - turns.groupby("conv")["t1"].shift()
     want = int((gap.isna() | (gap > pd.Timedelta(minutes=30))).sum())
-    for spans in both:
-        got = C.conversation_stats_in(spans, f, 30)
+    for side in both:
+        got = C.conversation_stats_in(side.spans, f, 30)
         assert got.total_sessions == want
         assert got.total_turns == len(turns)
+
+
+# -- Sampling frames ----------------------------------------------------------------------------
+def _designs():
+    from goldenloop.sampling import RiskRaised, Stratified, Uniform
+
+    return {"uniform": Uniform(40), "stratified": Stratified(60, by=("app", "environment")),
+            "risk": RiskRaised(80, boost=8)}
+
+
+@pytest.mark.parametrize("unit", ["span", "session"])
+def test_frame_units_same_on_both(both, unit):
+    """The units of a frame with their strata and every risk signal (feedback, signals and
+    failures from the span store, judge signals from the workflow file)."""
+    from goldenloop.sampling import make_frame, sql
+    from goldenloop.sampling.sql_clickhouse import frame_span_part
+    from goldenloop.store.span_filter import where as span_where
+
+    duck, ch = both
+    frame = make_frame(start=DEMO_END - timedelta(days=10), end=DEMO_END)
+    where, params = span_where(frame, "s")
+    strata = ("app", "model_version")
+    a = sql.frame_units(duck.store.cursor(), unit, where, params, strata).to_pandas()
+    b = sql.frame_units(ch.store.cursor(), unit, where, params, strata, None,
+                        frame_span_part(ch.spans, frame)).to_pandas()
+    assert len(a) > 100
+    assert list(a.columns) == list(b.columns)
+    pd.testing.assert_frame_equal(_frame(a, ["target_id"]), _frame(b, ["target_id"]))
+    for flag in ("negative_feedback", "offensive", "error", "judge_low"):
+        assert a[flag].any(), flag  # every kind of signal is exercised
+
+
+@pytest.mark.parametrize("design", ["uniform", "stratified", "risk"])
+def test_queue_drawn_the_same_on_both(both, design):
+    """A seeded queue from the same frame and design: the same population, probabilities and
+    items, written to each side's workflow file."""
+    from review_support import opts
+
+    from goldenloop.sampling import create_queue, make_frame, preview_queue
+
+    duck, ch = both
+    frame = make_frame(start=DEMO_END - timedelta(days=10), end=DEMO_END)
+    d = _designs()[design]
+    pa_, pb = (preview_queue(s.store, frame, d, spans=s.spans) for s in both)
+    assert pa_.population_size == pb.population_size > 100
+    pd.testing.assert_frame_equal(pa_.strata, pb.strata)
+    qa, qb = (create_queue(s.store, opts(f"contract {design}"), frame, d, seed=9, spans=s.spans)
+              for s in both)
+    assert (qa.population_size, qa.items) == (qb.population_size, qb.items)
+    sel = ("SELECT target_id, span_key, inclusion_prob, stratum, risk_score, position "
+           "FROM queue_items WHERE queue_id = ? ORDER BY target_id")
+    a = duck.store.df(sel, [qa.queue_id])
+    b = ch.store.df(sel, [qb.queue_id])
+    assert len(a) > 10
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_hand_queue_checks_keys_in_the_span_store(both):
+    from review_support import opts
+
+    from goldenloop.sampling import SamplingError, create_hand_queue
+
+    keys = [int(k) for k in both[0].store.df("SELECT span_key FROM spans ORDER BY span_key "
+                                             "LIMIT 3")["span_key"]]
+    for side in both:
+        q = create_hand_queue(side.store, opts("contract hand"), span_keys=keys, spans=side.spans)
+        assert q.items == 3
+        with pytest.raises(SamplingError, match="no spans with keys"):
+            create_hand_queue(side.store, opts("contract hand 2"), span_keys=[*keys, -5],
+                              spans=side.spans)

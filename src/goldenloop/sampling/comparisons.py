@@ -22,7 +22,7 @@ from goldenloop.review import records as review_sql
 from goldenloop.sampling import designs as D
 from goldenloop.sampling import sql
 from goldenloop.sampling.frame import SamplingError, frame_to_dict
-from goldenloop.sampling.queues import QueueOptions, QueueSummary, now, positions, prepare
+from goldenloop.sampling.queues import QueueOptions, QueueSummary, asked, now, positions, prepare
 from goldenloop.store import Store, audit
 from goldenloop.store.span_filter import SpanFilter
 from goldenloop.store.span_filter import where as span_where
@@ -121,7 +121,7 @@ def create_version_comparison(store: Store, opts: QueueOptions, frame: SpanFilte
             frame=frame_to_dict(frame), window=(frame.start, frame.end), population=cands.num_rows,
             design=stored, rubric_name=rubric.name, rubric_version=rubric.version,
             reviewers=opts.reviewers_per_item, created_by=who, now=now(),
-            purpose=opts.purpose)
+            purpose=opts.purpose, criteria=asked(rubric, opts))
         added = _store(cur, qid, pairs, p[rows], None, opts.reviewers_per_item,
                        np.random.default_rng([seed, 2]))
         audit.record(cur, who, "queue.create", f"queue:{qid}", stored)
@@ -148,7 +148,7 @@ def create_pair_queue(store: Store, opts: QueueOptions, pairs: Sequence[Pair], *
             frame=None, window=(None, None), population=None, design=stored,
             rubric_name=rubric.name, rubric_version=rubric.version,
             reviewers=opts.reviewers_per_item, created_by=who, now=now(),
-            purpose=opts.purpose)
+            purpose=opts.purpose, criteria=asked(rubric, opts))
         added = _store(cur, qid, pairs, None, None, opts.reviewers_per_item, rng)
         audit.record(cur, who, "queue.create", f"queue:{qid}", stored)
         return QueueSummary(qid, opts.name.strip(), "comparison", "by_hand", None, added, None)

@@ -27,6 +27,8 @@ from goldenloop.review import records as review_sql
 from goldenloop.sampling import designs as D
 from goldenloop.sampling import sql
 from goldenloop.sampling.frame import SamplingError, frame_from_dict, frame_to_dict
+from goldenloop.sampling.sql_clickhouse import frame_span_part
+from goldenloop.spanstore.base import DUCKDB, SpanStore
 from goldenloop.store import Store, audit
 from goldenloop.store.span_filter import SpanFilter
 from goldenloop.store.span_filter import where as span_where
@@ -58,6 +60,9 @@ class QueueOptions:
     # review: grade sampled items (blind by default); adjudication: settle items others
     # graded, seeing their grades; such grades are marked is_adjudication.
     purpose: str = "review"
+    # The rubric's criteria the queue asks (None: all); the others are neither asked nor
+    # required of its reviewers.
+    criteria: tuple[str, ...] | None = None
 
 
 def now() -> datetime:
@@ -74,7 +79,23 @@ def prepare(store: Store, opts: QueueOptions) -> tuple[str, rubrics.Rubric]:
         raise SamplingError(f"a queue's purpose is one of {', '.join(review_sql.PURPOSES)}, "
                             f"not {opts.purpose!r}")
     rubrics.sync(store)
-    return who, rubrics.current(store, opts.rubric)
+    rubric = rubrics.current(store, opts.rubric)
+    asked(rubric, opts)
+    return who, rubric
+
+
+def asked(rubric: rubrics.Rubric, opts: QueueOptions) -> list[str] | None:
+    """The criteria a new queue asks, in the rubric's order (None: all of them); names the
+    rubric lacks are refused, all at once."""
+    if opts.criteria is None:
+        return None
+    names = {c.name for c in rubric.criteria}
+    unknown = [n for n in dict.fromkeys(opts.criteria) if n not in names]
+    if unknown:
+        raise SamplingError(f"rubric {rubric.name} has no criteria {', '.join(unknown)}")
+    if not opts.criteria:
+        raise SamplingError("a queue asks at least one criterion of its rubric")
+    return [c.name for c in rubric.criteria if c.name in opts.criteria]
 
 
 def positions(rng: np.random.Generator, k: int, start: int = 0) -> pa.Array:
@@ -118,24 +139,27 @@ def _design_probs(design: D.Design, units: pa.Table
     return stratum.astype(str), risk, D.probabilities(design, stratum, risk), signals
 
 
-def _units(cur, frame: SpanFilter, design: D.Design, unit: str, judge_keys) -> pa.Table:
+def _units(cur, frame: SpanFilter, design: D.Design, unit: str, judge_keys,
+           span_part: pa.Table | None = None) -> pa.Table:
     strata = design.by if isinstance(design, D.Stratified) else ("app", "model_version")
     where, params = span_where(frame, "s")
-    units = sql.frame_units(cur, unit, where, params, strata, judge_keys)
+    units = sql.frame_units(cur, unit, where, params, strata, judge_keys, span_part)
     if units.num_rows == 0:
         raise SamplingError("the frame holds no spans: widen the time window or filter")
     return units
 
 
 def preview_queue(store: Store, frame: SpanFilter, design: D.Design, *,
-                  unit: str = "span") -> Preview:
+                  unit: str = "span", spans: SpanStore | None = None) -> Preview:
     """The frame size and the expected sample per stratum that ``create_queue`` would draw
-    with the same arguments (the same probabilities: only the random draw is left out)."""
+    with the same arguments (the same probabilities: only the random draw is left out).
+    ``spans``: where the spans live (None: the store's own file)."""
     D.check(design)
     if unit not in UNITS:
         raise SamplingError(f"a queue samples one of {', '.join(UNITS)}, not {unit!r}")
     judge_keys = fitness.counted_keys(store, frame.judges)
-    units = _units(store.cursor(), frame, design, unit, judge_keys)
+    units = _units(store.cursor(), frame, design, unit, judge_keys,
+                   frame_span_part(spans, frame))
     stratum, _, p, _ = _design_probs(design, units)
     table = (pd.DataFrame({"stratum": stratum, "p": p})
              .groupby("stratum", sort=True)["p"]
@@ -144,18 +168,22 @@ def preview_queue(store: Store, frame: SpanFilter, design: D.Design, *,
 
 
 def create_queue(store: Store, opts: QueueOptions, frame: SpanFilter, design: D.Design, *,
-                 unit: str = "span", seed: int | None = None) -> QueueSummary:
+                 unit: str = "span", seed: int | None = None,
+                 spans: SpanStore | None = None) -> QueueSummary:
     """Draw a queue of spans (or sessions) from ``frame`` by ``design``: Poisson sampling, or
-    exactly ``n`` units by randomised systematic sampling when ``design.fixed_size``."""
+    exactly ``n`` units by randomised systematic sampling when ``design.fixed_size``.
+    ``spans``: where the spans live (None: the store's own file); the frame is read there,
+    the queue written to the store."""
     D.check(design)
     if unit not in UNITS:
         raise SamplingError(f"a queue samples one of {', '.join(UNITS)}, not {unit!r}")
     who, rubric = prepare(store, opts)
     seed = secrets.randbits(63) if seed is None else int(seed)
     judge_keys = fitness.counted_keys(store, frame.judges)
+    span_part = frame_span_part(spans, frame)  # read before the write lock is taken
 
     def write(cur) -> QueueSummary:
-        units = _units(cur, frame, design, unit, judge_keys)
+        units = _units(cur, frame, design, unit, judge_keys, span_part)
         stratum, risk, p, signals = _design_probs(design, units)
         taken = (D.draw_systematic(p, seed, stratum) if design.fixed_size else D.draw(p, seed))
         rows = np.flatnonzero(taken)
@@ -183,7 +211,7 @@ def create_queue(store: Store, opts: QueueOptions, frame: SpanFilter, design: D.
             frame=frame_to_dict(frame), window=(frame.start, frame.end), population=units.num_rows,
             design=stored, rubric_name=rubric.name, rubric_version=rubric.version,
             reviewers=opts.reviewers_per_item, created_by=who, now=t,
-            purpose=opts.purpose)
+            purpose=opts.purpose, criteria=asked(rubric, opts))
         added = review_sql.insert_items(cur, qid, items, t)
         audit.record(cur, who, "queue.create", f"queue:{qid}", stored)
         return QueueSummary(qid, opts.name.strip(), unit, design.kind, units.num_rows, added,
@@ -194,9 +222,10 @@ def create_queue(store: Store, opts: QueueOptions, frame: SpanFilter, design: D.
 
 def create_hand_queue(store: Store, opts: QueueOptions, *, span_keys: list[int] | None = None,
                       frame: SpanFilter | None = None, unit: str = "span",
-                      seed: int | None = None) -> QueueSummary:
+                      seed: int | None = None, spans: SpanStore | None = None) -> QueueSummary:
     """A queue of chosen spans, or of every span (or session) of ``frame``: no inclusion
-    probabilities, so it is marked non-probability and cannot be used for estimates."""
+    probabilities, so it is marked non-probability and cannot be used for estimates.
+    ``spans``: where the spans live (None: the store's own file)."""
     if (span_keys is None) == (frame is None):
         raise SamplingError("give either a list of span keys or a frame")
     if span_keys is not None and unit != "span":
@@ -204,6 +233,7 @@ def create_hand_queue(store: Store, opts: QueueOptions, *, span_keys: list[int] 
     who, rubric = prepare(store, opts)
     rng = np.random.default_rng(secrets.randbits(63) if seed is None else seed)
     stored = {"kind": "by_hand", "unit": unit, "probability": False}
+    found = _found(spans, span_keys, frame)  # read before the write lock is taken
 
     def write(cur) -> QueueSummary:
         t = now()
@@ -213,19 +243,34 @@ def create_hand_queue(store: Store, opts: QueueOptions, *, span_keys: list[int] 
             window=(None, None) if frame is None else (frame.start, frame.end), population=None,
             design=stored, rubric_name=rubric.name, rubric_version=rubric.version,
             reviewers=opts.reviewers_per_item, created_by=who, now=t,
-            purpose=opts.purpose)
-        added = _add_by_hand(cur, qid, unit, span_keys, frame, opts.reviewers_per_item, rng)
+            purpose=opts.purpose, criteria=asked(rubric, opts))
+        added = _add_by_hand(cur, qid, unit, span_keys, frame, opts.reviewers_per_item, rng,
+                             found)
         audit.record(cur, who, "queue.create", f"queue:{qid}", stored)
         return QueueSummary(qid, opts.name.strip(), unit, "by_hand", None, added, None)
 
     return store.write(write)
 
 
-def _add_by_hand(cur, qid: int, unit: str, span_keys: list[int] | None, frame: SpanFilter | None,
-                 reviewers: int, rng: np.random.Generator) -> int:
+def _found(spans: SpanStore | None, span_keys: list[int] | None, frame: SpanFilter | None
+           ) -> set[int] | pa.Table | None:
+    """What a hand queue reads from a span store outside the workflow file: the listed span
+    keys it holds, or the frame's spans; None when the spans are in the file."""
+    if spans is None or spans.dialect == DUCKDB:
+        return None
     if span_keys is not None:
         keys = sorted({int(k) for k in span_keys})
-        missing = sorted(set(keys) - sql.existing_span_keys(cur, keys))
+        return set(spans.spans_by_key(keys, ["span_key"]).column("span_key").to_pylist())
+    return frame_span_part(spans, frame)
+
+
+def _add_by_hand(cur, qid: int, unit: str, span_keys: list[int] | None, frame: SpanFilter | None,
+                 reviewers: int, rng: np.random.Generator,
+                 found: set[int] | pa.Table | None = None) -> int:
+    if span_keys is not None:
+        keys = sorted({int(k) for k in span_keys})
+        have = found if isinstance(found, set) else sql.existing_span_keys(cur, keys)
+        missing = sorted(set(keys) - have)
         if missing:
             raise SamplingError(f"no spans with keys {missing[:10]}"
                                 + (" …" if len(missing) > 10 else ""))
@@ -233,7 +278,8 @@ def _add_by_hand(cur, qid: int, unit: str, span_keys: list[int] | None, frame: S
         span_col = pa.array(keys, pa.int64())
     else:
         where, params = span_where(frame, "s")
-        units = sql.frame_units(cur, unit, where, params, ("app", "model_version"))
+        units = sql.frame_units(cur, unit, where, params, ("app", "model_version"),
+                                span_part=found if isinstance(found, pa.Table) else None)
         ids, span_col = units.column("target_id"), units.column("span_key")
     k = len(ids)
     items = pa.table({
@@ -244,9 +290,11 @@ def _add_by_hand(cur, qid: int, unit: str, span_keys: list[int] | None, frame: S
     return review_sql.insert_items(cur, qid, items, now())
 
 
-def add_to_queue(store: Store, queue_id: int, span_keys: list[int], added_by: str) -> int:
+def add_to_queue(store: Store, queue_id: int, span_keys: list[int], added_by: str,
+                 spans: SpanStore | None = None) -> int:
     """Add spans to a queue made by hand; a span already in it is not added again. Returns
-    how many were added. Probability queues refuse: extra items would break their design."""
+    how many were added. Probability queues refuse: extra items would break their design.
+    ``spans``: where the spans live (None: the store's own file)."""
     who = roles.require(store, added_by, roles.Action.CREATE_QUEUE)
     q = review_sql.queue(store, queue_id)
     if q["design"].get("probability"):
@@ -255,9 +303,11 @@ def add_to_queue(store: Store, queue_id: int, span_keys: list[int], added_by: st
     if q["target_type"] != "span":
         raise SamplingError(f"queue {queue_id} holds {q['target_type']}s, not spans")
 
+    found = _found(spans, span_keys, None)
+
     def write(cur) -> int:
         added = _add_by_hand(cur, queue_id, "span", span_keys, None, q["reviewers_per_item"],
-                             np.random.default_rng())
+                             np.random.default_rng(), found)
         audit.record(cur, who, "queue.add", f"queue:{queue_id}", {"added": added})
         return added
 

@@ -78,18 +78,30 @@ def _stratum(columns: tuple[str, ...], agg: bool) -> str:
 
 
 def frame_units(cur: duckdb.DuckDBPyConnection, unit: str, where: str, params: dict,
-                strata: tuple[str, ...], judge_keys: list[str] | None = None) -> pa.Table:
+                strata: tuple[str, ...], judge_keys: list[str] | None = None,
+                span_part: pa.Table | None = None) -> pa.Table:
     """One row per unit of the frame: target_id, span_key, stratum and the risk signals.
     Judge signals come only from the judge versions ``judge_keys`` names, as
     ``criterion|version`` (None: every version). ``where`` is the frame's condition on alias
-    ``s`` with its named ``params`` (``store.span_filter.where``)."""
-    span_rows = f"""
-        SELECT f.span_key, f.session_id, f.start_time, f.app, f.model_version,
-               f.environment, f.prompt_version, {_SPAN_SIGNALS}
-        FROM (SELECT * FROM spans s WHERE {where}) f
-        LEFT JOIN ({_signal_terms(cur)}) sg ON sg.span_key = f.span_key
-        LEFT JOIN fb ON fb.span_key = f.span_key
-        LEFT JOIN judged j ON j.span_key = f.span_key"""
+    ``s`` with its named ``params`` (``store.span_filter.where``). ``span_part``: the frame's
+    spans with their span-store signals (``FRAME_SPAN_COLUMNS``), read from a span store
+    elsewhere (ClickHouse); only the judge signals are then joined here."""
+    if span_part is None:
+        span_rows = f"""
+            SELECT f.span_key, f.session_id, f.start_time, f.app, f.model_version,
+                   f.environment, f.prompt_version, {_SPAN_SIGNALS}
+            FROM (SELECT * FROM spans s WHERE {where}) f
+            LEFT JOIN ({_signal_terms(cur)}) sg ON sg.span_key = f.span_key
+            LEFT JOIN fb ON fb.span_key = f.span_key
+            LEFT JOIN judged j ON j.span_key = f.span_key"""
+    else:
+        cur.register("_frame_spans", span_part)
+        params = {}
+        span_rows = f"""
+            SELECT {", ".join(f"f.{c}" for c in FRAME_SPAN_COLUMNS)},
+                   coalesce(j.judge_low, false) AS judge_low,
+                   coalesce(j.judge_uncertain, false) AS judge_uncertain
+            FROM _frame_spans f LEFT JOIN judged j ON j.span_key = f.span_key"""
     if unit == "span":
         sql = f"""WITH {_RISK_CTES}, u AS ({span_rows})
                   SELECT CAST(f.span_key AS VARCHAR) AS target_id, f.span_key,
@@ -103,7 +115,17 @@ def frame_units(cur: duckdb.DuckDBPyConnection, unit: str, where: str, params: d
                          {_stratum(strata, True)} AS stratum, {flags}
                   FROM u f WHERE f.session_id IS NOT NULL
                   GROUP BY f.session_id ORDER BY f.session_id"""
-    return cur.sql(sql, params={**params, "judge_keys": judge_keys}).to_arrow_table()
+    try:
+        return cur.sql(sql, params={**params, "judge_keys": judge_keys}).to_arrow_table()
+    finally:
+        if span_part is not None:
+            cur.unregister("_frame_spans")
+
+
+# The span part of a frame unit, as ``frame_units`` joins it (a span store elsewhere sends it)
+FRAME_SPAN_COLUMNS = ("span_key", "session_id", "start_time", "app", "model_version",
+                      "environment", "prompt_version", "negative_feedback", "offensive",
+                      "refusal", "error")
 
 
 def existing_span_keys(cur: duckdb.DuckDBPyConnection, keys: list[int]) -> set[int]:
