@@ -211,3 +211,42 @@ def test_hand_queue_checks_keys_in_the_span_store(both):
         with pytest.raises(SamplingError, match="no spans with keys"):
             create_hand_queue(side.store, opts("contract hand 2"), span_keys=[*keys, -5],
                               spans=side.spans)
+
+
+# -- Judge targets -------------------------------------------------------------------------------
+@pytest.mark.parametrize("sample", [None, 50])
+def test_judge_filter_targets_same_on_both(both, sample):
+    """The spans a judge run over a filter (or a seeded sample of it) grades, with the texts
+    its prompt reads: the same keys, inclusion probabilities and texts on both."""
+    from goldenloop.judge import targets
+    from goldenloop.sampling import make_frame
+
+    frame = make_frame(start=DEMO_END - timedelta(days=5), end=DEMO_END)
+    a, b = (targets.from_filter(s.store, frame, sample=sample, seed=4, spans=s.spans) for s in both)
+    assert a.population == b.population > 100
+    assert [t.span_key for t in a.targets] == [t.span_key for t in b.targets]
+    assert [t.inclusion_prob for t in a.targets] == [t.inclusion_prob for t in b.targets]
+    assert [t.variables for t in a.targets] == [t.variables for t in b.targets]
+    assert all(t.variables["output"] for t in a.targets)
+
+
+def test_judge_texts_with_trace_context_and_references_same_on_both(both):
+    """Texts of spans whose trace holds retrieval or tool results before them, and of spans
+    with a reviewer's correction (the reference, read from the workflow file)."""
+    from goldenloop.judge import targets
+
+    duck = both[0].store
+    with_context = duck.df(
+        "SELECT DISTINCT t.span_key FROM spans t JOIN spans x ON x.trace_id = t.trace_id "
+        "AND x.span_key <> t.span_key AND x.start_time <= t.start_time "
+        "AND (x.retrieved_context IS NOT NULL OR x.tool_calls IS NOT NULL) "
+        "WHERE t.kind = 'llm' ORDER BY 1 LIMIT 40")["span_key"].tolist()
+    corrected = duck.df("SELECT DISTINCT span_key FROM corrections WHERE span_key IS NOT NULL "
+                        "ORDER BY 1 LIMIT 40")["span_key"].tolist()
+    keys = [int(k) for k in with_context + corrected]
+    assert len(with_context) > 5 and len(corrected) > 5
+    a, b = (targets.span_inputs(s.store, keys, s.spans) for s in both)
+    assert len(a) == len(set(keys))
+    assert a == b
+    assert sum(r["reference"] is not None for r in a) >= len(corrected)
+    assert sum(r["retrieved_context"] is not None for r in a) >= len(with_context)
