@@ -30,6 +30,9 @@ SPLITS = {"none": None, "model version": "model_version", "prompt version": "pro
 DRILL_KEY = "_monitor_drill"  # the chart last clicked, set by its selection callback
 # Which judge versions' scores count (goldenloop.agreement.fitness): fit ones by default.
 JUDGES = {"fit for use": "fit", "any version": "any", "none": "none"}
+# The tabs of the page's charts (query parameter ``section``), the first open by default.
+SECTIONS = ("Traffic and latency", "Tokens and cost", "Signals", "Correctness", "Feedback",
+            "Canaries")
 
 
 def sidebar_filters(dims: Dimensions) -> tuple[SpanFilter, str | None, str]:
@@ -153,7 +156,6 @@ def draw_tokens_and_cost() -> None:
 
 
 def draw_signals(view: Overview) -> None:
-    st.subheader("Offensive language and sentiment")
     if view.signals.empty:
         st.info("No automatic signals for these requests yet: they appear once the scorers "
                 "have read the user messages and answers.", icon=":material/hourglass_empty:")
@@ -163,7 +165,6 @@ def draw_signals(view: Overview) -> None:
 
 
 def draw_correctness(view: Overview) -> None:
-    st.subheader("Correctness")
     draw_judge_choice(view)
     c = view.correctness
     if c.empty:
@@ -182,6 +183,12 @@ def draw_correctness(view: Overview) -> None:
                "from review queues count by their inclusion probability.")
 
 
+def draw_estimates() -> None:
+    with st.expander("Correctness of all traffic, estimated from review queues (with the judge: "
+                     "PPI)"):
+        quality_estimates.draw(store, f.start, f.end)
+
+
 def draw_judge_choice(view: Overview) -> None:
     """Which judge versions the judge line rests on (names from data: plain text only)."""
     choice = view.judge_choice
@@ -192,13 +199,9 @@ def draw_judge_choice(view: Overview) -> None:
         st.dataframe(choice.table, hide_index=True, placeholder="—")
 
 
-def draw_canaries() -> None:
-    """Each canary suite's mean score per run by the model version that answered (only when
-    suites exist). Suite, scorer and version names are data: chart values, never markdown."""
-    runs = state.aggregate(store, canaries.monitor_series, f.start, f.end)
-    if runs.empty:
-        return
-    st.subheader("Canaries")
+def draw_canaries(runs: pd.DataFrame) -> None:
+    """Each canary suite's mean score per run by the model version that answered. Suite,
+    scorer and version names are data: chart values, never markdown."""
     ran = runs.dropna(subset=["run_id"])
     idle = sorted(set(runs["suite"]) - set(ran["suite"]))
     if idle:
@@ -221,11 +224,29 @@ def draw_canaries() -> None:
 
 
 def draw_feedback(view: Overview) -> None:
-    st.subheader("End-user feedback")
     if view.feedback.empty:
         st.info("No end-user feedback on these requests yet.", icon=":material/hourglass_empty:")
         return
     show_row(("feedback_rate", None), ("thumbs_down", None))
+
+
+def draw_sections(view: Overview) -> None:
+    """The charts in tabs, one group of signals each (``SECTIONS``); only the open tab runs
+    and is drawn. Drawing the Vega views is most of a page load in the browser (seven views
+    took about four fifths of it: benchmarks/RESULTS.md), so a load draws two; the others are
+    one click away, and the open tab is in the URL. The canary tab shows only when suites
+    exist."""
+    runs = state.aggregate(store, canaries.monitor_series, f.start, f.end)
+    labels = [s for s in SECTIONS if s != "Canaries" or not runs.empty]
+    draw = {"Traffic and latency": draw_requests, "Tokens and cost": draw_tokens_and_cost,
+            "Signals": partial(draw_signals, view),
+            "Correctness": lambda: (draw_correctness(view), draw_estimates()),
+            "Feedback": partial(draw_feedback, view), "Canaries": partial(draw_canaries, runs)}
+    for label, tab in zip(labels, st.tabs(labels, key="section", bind="query-params"),
+                          strict=True):
+        if tab.open:
+            with tab:
+                draw[label]()
 
 
 def draw_incidents(view: Overview) -> None:
@@ -283,15 +304,6 @@ if view.empty:
 
 draw_detected(view)
 draw_tiles(view)
-st.subheader("Traffic, failures and latency")
-draw_requests()
-st.subheader("Tokens and cost")
-draw_tokens_and_cost()
-draw_signals(view)
-draw_correctness(view)
-with st.expander("Correctness of all traffic, estimated from review queues (with the judge: PPI)"):
-    quality_estimates.draw(store, f.start, f.end)
-draw_canaries()
-draw_feedback(view)
+draw_sections(view)
 draw_incidents(view)
 open_drill(view)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from goldenloop.schema import open_store
 from goldenloop.store.incidents import insert_incidents
 
 ALL_CHARTS = 14
+FIRST_TAB = 4  # requests, failures, latency, time to first token: the rest wait for a click
 
 
 def monitor() -> AppTest:
@@ -44,6 +46,20 @@ def charts(at: AppTest) -> list[dict]:
                               if any(v.startswith(f"{chart}_") for v in p.get("views", []))]
             out.append(spec)
     return out
+
+
+def each_tab(at: AppTest) -> Iterator[AppTest]:
+    """The page with each of its chart tabs open in turn (only the open tab runs and draws),
+    as a user clicking through them."""
+    for label in [t.label for t in at.tabs]:
+        at.session_state["section"] = label
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+        yield at
+
+
+def every_chart(at: AppTest) -> list[dict]:
+    return [c for opened in each_tab(at) for c in charts(opened)]
 
 
 def data_names(node) -> set[str]:
@@ -83,7 +99,11 @@ def test_empty_store_says_what_to_run(app_db: Path) -> None:
 def test_every_chart_drawn_with_the_version_marker(app_db: Path) -> None:
     df = seed(app_db)
     at = monitor()
-    shown = charts(at)
+    assert len(charts(at)) == FIRST_TAB
+    assert [t.label for t in at.tabs] == ["Traffic and latency", "Tokens and cost", "Signals",
+                                          "Correctness", "Feedback"]  # no canary suites
+    assert not at.info  # no empty states
+    shown = every_chart(at)
     assert len(shown) == ALL_CHARTS
     first_v2 = df.loc[df["model_version"] == "v2", "start_time"].min()
     for spec in shown:
@@ -101,7 +121,6 @@ def test_every_chart_drawn_with_the_version_marker(app_db: Path) -> None:
     assert tiles(at)["Failure rate"] == f"{(df['status'] != 'ok').mean():.2%}"
     titles = [s["title"]["text"] for s in shown]  # 2,000 requests in 30 days: daily buckets
     assert titles[:3] == ["Requests per 1 day", "Failure rate by kind", "Latency p50 / p95 / p99"]
-    assert not at.info  # no empty states
 
 
 def test_split_by_model_version_and_pick_a_percentile(app_db: Path) -> None:
@@ -116,7 +135,7 @@ def test_split_by_model_version_and_pick_a_percentile(app_db: Path) -> None:
     pct.set_value("p99").run()
     latency = next(s for s in charts(at) if s["title"]["text"].startswith("Latency"))
     assert set(latency["datasets"]["main"]["series"]) == {"p99"}
-    assert len(charts(at)) == ALL_CHARTS
+    assert len(every_chart(at)) == ALL_CHARTS
 
 
 def test_filters_narrow_every_number(app_db: Path) -> None:
@@ -135,12 +154,15 @@ def test_filters_narrow_every_number(app_db: Path) -> None:
 
 def test_missing_signals_grades_and_feedback_say_so(app_db: Path) -> None:
     seed(app_db, quality=False)
-    at = monitor()
-    infos = " ".join(i.value for i in at.info)
+    infos, shown = [], 0
+    for at in each_tab(monitor()):
+        infos += [i.value for i in at.info]
+        shown += len(charts(at))
+    infos = " ".join(infos)
     assert "No automatic signals" in infos
     assert "No human grades or judge scores" in infos
     assert "No end-user feedback" in infos
-    assert len(charts(at)) == ALL_CHARTS - 6
+    assert shown == ALL_CHARTS - 6
 
 
 def test_overview_is_computed_once_and_cached(app_db: Path, monkeypatch) -> None:
@@ -153,14 +175,17 @@ def test_overview_is_computed_once_and_cached(app_db: Path, monkeypatch) -> None
     assert len(calls) == 1
     at.sidebar.radio[0].set_value("prompt version").run()
     assert len(calls) == 2
+    every_chart(at)  # opening the other tabs reads the same overview
+    assert len(calls) == 2
 
 
 def test_user_names_never_reach_markdown(app_db: Path) -> None:
     seed(app_db, apps=(HOSTILE_APP, "sql"))
     at = monitor()
     assert HOSTILE_APP in at.sidebar.multiselect(key="app").options
-    rendered = [e.value for kind in ("markdown", "caption", "title", "subheader", "info")
-                for e in at.get(kind)]
+    rendered = [e.value for opened in each_tab(at)
+                for kind in ("markdown", "caption", "title", "subheader", "info")
+                for e in opened.get(kind)]
     assert not any("example.invalid" in str(v) for v in rendered)
 
 
@@ -199,7 +224,7 @@ def test_demo_incidents_shade_the_charts_they_belong_to(app_db: Path) -> None:
              "ends_at": None, "description": "Retriever change"}]))
     at = monitor()
     shaded = {s["title"]["text"]: s["datasets"]["incidents"]["kind"].tolist()
-              for s in charts(at) if "incidents" in s["datasets"]}
+              for s in every_chart(at) if "incidents" in s["datasets"]}
     assert shaded == {"Failure rate by kind": ["error_burst"],
                       "Reviewers (human grades), mean per day": ["correctness_drop"],
                       "LLM judge scores, mean per day": ["correctness_drop"]}
@@ -223,7 +248,7 @@ def test_time_ranges(app_db: Path, label: str, bucket: str, phrase: str, shown: 
     at.sidebar.selectbox(key="range").set_value(label).run()
     assert not at.exception, [e.value for e in at.exception]
     assert at.caption[0].value.startswith(f"{phrase} UTC, in buckets of {bucket}.")
-    assert len(charts(at)) == shown
+    assert len(every_chart(at)) == shown
 
 
 def test_estimates_of_all_traffic_from_the_demo_queue(app_db: Path) -> None:
@@ -236,7 +261,7 @@ def test_estimates_of_all_traffic_from_the_demo_queue(app_db: Path) -> None:
         demo.generate(s, spans=4000)
         expected = ppi.traffic_estimates(s)
     assert len(expected) == 1 and expected["value"].notna().all()
-    at = monitor()
+    at = app_page("monitor", params={"judges": "any version", "section": "Correctness"})
     shown = next(d.value for d in at.dataframe if "judge" in d.value.columns)
     assert shown["queue"].tolist() == expected["queue"].tolist()
     row = expected.iloc[0]

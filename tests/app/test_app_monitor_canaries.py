@@ -53,7 +53,10 @@ def test_canary_series_drawn_by_model_version(app_db: Path, tmp_path: Path, monk
     seed(app_db)
     add_canary_runs(app_db, tmp_path, monkeypatch)
     at = app_page("monitor", params={"judges": "any version"})
-    assert "Canaries" in [h.value for h in at.subheader]
+    assert "Canaries" in [t.label for t in at.tabs]
+    with pytest.raises(AssertionError, match="no canary chart"):
+        canary_chart(at)  # drawn only when its tab is opened
+    at = app_page("monitor", params={"judges": "any version", "section": "Canaries"})
     spec, rows = canary_chart(at)
     assert spec["spec"]["encoding"]["color"]["field"] == "model_version"
     means = {r["model_version"]: r["mean"] for r in rows}
@@ -67,4 +70,4 @@ def test_canary_series_drawn_by_model_version(app_db: Path, tmp_path: Path, monk
 def test_no_suites_no_canary_section(app_db: Path) -> None:
     seed(app_db, quality=False)
     at = app_page("monitor", params={"judges": "any version"})
-    assert "Canaries" not in [h.value for h in at.subheader]
+    assert at.tabs and "Canaries" not in [t.label for t in at.tabs]
