@@ -7,7 +7,7 @@ import time
 
 import browser_support as bs
 
-ROWS = 7  # two charts side by side are one Vega view (one chart element)
+ROWS = 2  # the Monitor's first tab: two rows of two charts, each row one Vega view
 
 
 # Every chart element holds a drawn Vega view (marks in its SVG), and nothing is loading.

@@ -41,7 +41,7 @@ def test_pages_after_a_random_judge_run(demo_template: Path, tmp_path: Path,  # 
         s.checkpoint()
     assert fit and j.version not in fit
     with bs.running_app(db, tmp_path) as url, bs.chromium() as browser:
-        page = bs.open_page(browser, f"{url}/monitor?range=All+data")
+        page = bs.open_page(browser, f"{url}/monitor?range=All+data&section=Correctness")
         page.wait_for_function("() => document.body.innerText.includes('Judge grades of "
                                "correctness counted')", timeout=90_000)
         text = _text(page)
