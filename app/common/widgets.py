@@ -10,9 +10,10 @@ import pandas as pd
 import streamlit as st
 
 from goldenloop.errors import GoldenloopError
-from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.ingest import ImportOptions
 from goldenloop.ingest import mapping as column_mapping
 from goldenloop.ingest.uploads import save_upload
+from goldenloop.spanstore.ingest import import_into
 from goldenloop.store import Store
 from goldenloop.store import imports as import_sql
 from goldenloop.store import jobs as job_sql
@@ -123,7 +124,7 @@ def _import_here(store: Store, saved, opts: ImportOptions) -> None:
             bar.progress(min(1.0, (i + frac) / len(saved)), md(msg))
 
         try:
-            r = import_file(store, path, opts, note)
+            r = import_into(store, state.span_store(), path, opts, note)
         except GoldenloopError as exc:
             st.error(md(str(exc), 2000))
             continue

@@ -26,10 +26,11 @@ from goldenloop import (
 from goldenloop.cli_support import job_identity, progress_bar, queued_to_server
 from goldenloop.config import resolve_paths
 from goldenloop.errors import GoldenloopError, MappingError
-from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.ingest import ImportOptions
 from goldenloop.ingest import mapping as column_mapping
 from goldenloop.overview import store_counts
 from goldenloop.schema import open_store
+from goldenloop.spanstore.ingest import import_into
 from goldenloop.store import imports as import_sql
 from goldenloop.store import jobs as job_sql
 from goldenloop.store import spans as span_sql
@@ -71,12 +72,17 @@ def serve(
     secrets: Annotated[Path | None, typer.Option(
         help="The app's secrets file with the sign-in settings ([auth] or [trusted_proxy]; "
         "default: .streamlit/secrets.toml here or in your home folder).")] = None,
+    spans: Annotated[str | None, typer.Option(
+        help="Where spans, signals and feedback live: duckdb (the database file), "
+        "clickhouse://user@host:port/database or chdb:///folder (default: $GOLDENLOOP_SPANS, "
+        "else spans.yaml beside the database, else duckdb). The password comes from the "
+        "environment variable named by ?password_env=NAME, never from the URL.")] = None,
 ) -> None:
     """Own the database, run the background workers and the app."""
     from goldenloop.server import serve as run_server
 
     run_server(resolve_paths(db), host=host, port=port, demo_if_new=demo, demo_spans=demo_spans,
-               alerts_file=alerts_file, lead=lead, secrets=secrets)
+               alerts_file=alerts_file, lead=lead, secrets=secrets, spans_url=spans)
 
 
 @app.command("import")
@@ -124,11 +130,22 @@ def import_(
         # then). About a fifth faster on 1M spans; the server, whose pages share the
         # database, keeps the default.
         store.cursor().execute("SET preserve_insertion_order = false")
-        for f in files:
-            r = import_file(store, f, opts)
-            failed |= not r.ok
-            _print_import(r)
+        spans = _span_store(paths, store)  # where the server would put them
+        try:
+            for f in files:
+                r = import_into(store, spans, f, opts)
+                failed |= not r.ok
+                _print_import(r)
+        finally:
+            spans.close()
     raise typer.Exit(1 if failed else 0)
+
+
+def _span_store(paths, store):
+    """The configured span store ($GOLDENLOOP_SPANS, spans.yaml; the database file itself)."""
+    from goldenloop.spanstore import configured_url, open_span_store
+
+    return open_span_store(configured_url(None, paths.data_dir), store)
 
 
 def _import_mapping(mapping_file: Path | None, flags: list[str], out_of_scale: str | None

@@ -43,9 +43,14 @@ def _run_here(db: Path, params: dict[str, Any]) -> str:
     """Score in this process with a progress bar; return the summary."""
     from goldenloop.schema import open_store
     from goldenloop.scorers.run import score_job
+    from goldenloop.spanstore import configured_url, open_span_store
 
     with open_store(db) as store, progress_bar("score") as progress:
-        result = score_job(store, params, progress)
+        spans = open_span_store(configured_url(None, db.parent), store)
+        try:
+            result = score_job(store, params, progress, spans)
+        finally:
+            spans.close()
     return result["summary"]
 
 

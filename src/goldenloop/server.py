@@ -18,7 +18,7 @@ from goldenloop.access import roles, signin
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
 from goldenloop.schema import open_store
-from goldenloop.spanstore import SpanStore
+from goldenloop.spanstore import DUCKDB, SpanStore, configured_url, open_span_store, parse
 from goldenloop.store import Store, health
 from goldenloop.store import owner as owner_file
 from goldenloop.workers import Workers
@@ -65,9 +65,12 @@ def app_script() -> Path:
 def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_new: bool = True,
           demo_spans: int = 200_000, say: Callable[[str], None] = print,
           alerts_file: Path | None = None, lead: str | None = None,
-          secrets: Path | None = None) -> None:
-    """Own the database, start the workers, then run the app until interrupted."""
-    global _owned, _paths
+          secrets: Path | None = None, spans_url: str | None = None) -> None:
+    """Own the database, start the workers, then run the app until interrupted.
+
+    ``spans_url`` names the span store (``--spans``; else ``$GOLDENLOOP_SPANS``, else
+    ``spans.yaml`` beside the database, else the database file itself)."""
+    global _owned, _paths, _owned_spans
     running = owner_file.read_owner(paths.owner_file)
     if running:
         raise GoldenloopError(
@@ -75,12 +78,20 @@ def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_ne
         )
     sign_in = _sign_in(secrets)  # a broken sign-in setting stops the start, before any work
     lead = _check_lead(paths, lead)
+    url = configured_url(spans_url, paths.data_dir)  # a bad one stops the start here
     paths.ensure()
     is_new = not paths.db.exists()
     store = open_store(paths.db)
+    try:
+        spans = open_span_store(url, store)
+    except GoldenloopError:
+        store.close()
+        raise
     if is_new and demo_if_new:
-        _generate_demo(store, demo_spans, say)
-    _owned, _paths = store, paths
+        _generate_demo(store, spans, demo_spans, say)
+    _owned, _paths, _owned_spans = store, paths, spans
+    if spans.dialect != DUCKDB:
+        say(f"spans, signals and feedback: {parse(url).describe()}")
     if lead and roles.claim_first_lead(store, lead, "goldenloop serve --lead"):
         say(f"{lead} is the lead: roles.yaml written beside the database")
     for line in signin.summary(sign_in, host, port):
@@ -88,7 +99,7 @@ def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_ne
     url = f"http://{host}:{port}"
     owner_file.write_owner(paths.owner_file, url)
     health.write_status(paths.db, None, create=True)  # full size now: rewritten in place later
-    workers = Workers(store, paths, alerts_file=alerts_file).start()
+    workers = Workers(store, paths, alerts_file=alerts_file, spans=spans).start()
     say(f"goldenloop serving {paths.db} at {url} (Ctrl+C stops it)")
     try:
         _run_streamlit(app_script(), host, port, secrets)
@@ -100,8 +111,9 @@ def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_ne
             log.warning("no checkpoint at stop: %s", exc)
         owner_file.clear_owner(paths.owner_file)
         health.clear_status(paths.db)
+        spans.close()
         store.close()
-        _owned = None
+        _owned = _owned_spans = None
 
 
 def _sign_in(secrets: Path | None) -> signin.SignIn:
@@ -123,7 +135,10 @@ def _check_lead(paths: Paths, lead: str | None) -> str | None:
     return name
 
 
-def _generate_demo(store: Store, spans: int, say: Callable[[str], None]) -> None:
+def _generate_demo(store: Store, span_store: SpanStore, spans: int,
+                   say: Callable[[str], None]) -> None:
+    """The demo history; with ClickHouse, made in the database file, then its spans, signals
+    and feedback moved over (keys kept, so its grades and queues still point at them)."""
     from goldenloop import demo
 
     say(f"New database: generating a demo history of {spans:,} spans (first start only)...")
@@ -136,6 +151,21 @@ def _generate_demo(store: Store, spans: int, say: Callable[[str], None]) -> None
             say(f"  {pct:3d}%  {message}")
 
     demo.generate(store, spans=spans, progress=progress)
+    if span_store.dialect != DUCKDB:
+        _move_spans(store, span_store, say)
+
+
+def _move_spans(store: Store, span_store: SpanStore, say: Callable[[str], None]) -> None:
+    from goldenloop.spanstore.migrate import migrate_spans
+
+    report = migrate_spans(store, span_store)
+    say(f"  demo moved to {span_store.describe()}: {report.summary()}")
+
+    def drop(cur) -> None:  # the copies are complete (each chunk is in the ledger)
+        for table in ("feedback", "signals", "spans"):
+            cur.execute(f"DELETE FROM {table}")
+
+    store.write(drop)
 
 
 def _run_streamlit(script: Path, host: str, port: int, secrets: Path | None) -> None:

@@ -179,6 +179,8 @@ def _calls(tmp: Path) -> dict:
     opts = sampling.QueueOptions(name="q", created_by=ben)
     return {
         "goldenloop.ingest.loader:import_file": lambda s: loader.import_file(s, tmp / "x.csv"),
+        "goldenloop.spanstore.ingest:import_file_to_clickhouse":
+            lambda s: m("spanstore.ingest").import_file_to_clickhouse(s, None, tmp / "x.csv"),
         "goldenloop.ingest.loader:import_table": lambda s: loader.import_table(
             s, pa.table({"output": ["x"]}), source="t", origin="t"),
         "goldenloop.ingest.grade_tables:import_grades": lambda s: grade_tables.import_grades(

@@ -6,11 +6,11 @@ configuration string (see ``spanstore.config``).
 from __future__ import annotations
 
 from goldenloop.spanstore.base import CLICKHOUSE, DUCKDB, SPAN_TABLES, DialectSQL, SpanStore
-from goldenloop.spanstore.config import ENV_URL, SpanStoreConfig, parse
+from goldenloop.spanstore.config import CONFIG_FILE, ENV_URL, SpanStoreConfig, configured_url, parse
 from goldenloop.store.store import Store
 
-__all__ = ["CLICKHOUSE", "DUCKDB", "ENV_URL", "SPAN_TABLES", "DialectSQL", "SpanStore",
-           "SpanStoreConfig", "open_span_store", "parse"]
+__all__ = ["CLICKHOUSE", "CONFIG_FILE", "DUCKDB", "ENV_URL", "SPAN_TABLES", "DialectSQL",
+           "SpanStore", "SpanStoreConfig", "configured_url", "open_span_store", "parse"]
 
 
 def open_span_store(url: str | None, workflow: Store) -> SpanStore:

@@ -2,6 +2,9 @@
 file), ``clickhouse://user@host:port/database`` (a ClickHouse server or cluster) or
 ``chdb:///path`` (embedded ClickHouse, for tests and single-machine trials).
 
+The string comes from ``goldenloop serve --spans``, else ``$GOLDENLOOP_SPANS``, else the
+``url:`` of ``spans.yaml`` beside the database file, else ``duckdb`` (``configured_url``).
+
 Credentials never appear in the string: ``?password_env=NAME`` names the environment variable
 that holds the password (default ``GOLDENLOOP_CLICKHOUSE_PASSWORD``). A URL with a password
 in it is refused, so it cannot end up in a shell history, a config file or a log.
@@ -12,11 +15,16 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
+
+import yaml
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from goldenloop.errors import SpanStoreError
 
 ENV_URL = "GOLDENLOOP_SPANS"  # the configuration string, when no option gives one
+CONFIG_FILE = "spans.yaml"  # beside the database file: ``url: clickhouse://...``
 DEFAULT_PASSWORD_ENV = "GOLDENLOOP_CLICKHOUSE_PASSWORD"
 _NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
@@ -44,6 +52,49 @@ class SpanStoreConfig:
             return f"chdb:///{self.path.lstrip('/')}{db}"
         port = f":{self.port}" if self.port else ""
         return f"clickhouse://{self.user}@{self.host}{port}/{self.database}"
+
+
+class _ConfigFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")  # a `password:` line is refused, not ignored
+
+    url: str = "duckdb"
+
+
+def configured_url(option: str | None, data_dir: str | Path) -> str:
+    """The span store's configuration string: ``option`` (``--spans``), else the environment
+    variable, else ``spans.yaml`` in ``data_dir`` (the database's folder), else ``duckdb``.
+    Checked here (``parse``), so a bad string stops a start before any work."""
+    if option:
+        url, where = option, "--spans"
+    elif os.environ.get(ENV_URL, "").strip():
+        url, where = os.environ[ENV_URL], f"${ENV_URL}"
+    else:
+        where = str(Path(data_dir) / CONFIG_FILE)
+        url = _from_file(Path(where))
+    try:
+        parse(url)
+    except SpanStoreError as exc:
+        raise SpanStoreError(f"{where}: {exc}") from None
+    return url.strip()
+
+
+def _from_file(path: Path) -> str:
+    if not path.is_file():
+        return "duckdb"
+    data = None
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+        return _ConfigFile.model_validate(data).url
+    except OSError as exc:
+        raise SpanStoreError(f"cannot read {path}: {exc}") from exc
+    except (yaml.YAMLError, ValidationError) as exc:
+        hint = ""
+        if isinstance(data, dict) and "password" in data:
+            hint = (" (put the password in an environment variable and name it with "
+                    "?password_env=NAME in the url)")
+        first = str(exc).splitlines()
+        raise SpanStoreError(f"bad span store config {path}: "
+                             f"{' '.join(first[:3])}{hint}") from exc
 
 
 def parse(url: str | None) -> SpanStoreConfig:

@@ -29,13 +29,27 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from goldenloop.access import roles
 from goldenloop.ingest import ImportOptions, ImportResult, import_file, mapping
 from goldenloop.ingest.outcome import file_hash
+from goldenloop.spanstore.base import DUCKDB, SpanStore
 from goldenloop.spanstore.clickhouse_spans import ClickHouseSpanStore
 from goldenloop.store import imports as import_sql
 from goldenloop.store.store import Store
 
 BATCH_ROWS = 500_000  # rows per insert: large parts, few merges, bounded memory
+
+
+def import_into(workflow: Store, spans: SpanStore, path: str | Path,
+                options: ImportOptions | None = None, progress=None) -> ImportResult:
+    """Import one file into whichever span store holds the spans: the workflow store's own
+    file (DuckDB: ``ingest.import_file``) or ClickHouse (``import_file_to_clickhouse``). The
+    server's inbox, its import jobs and ``goldenloop import`` all come through here."""
+    if spans.dialect == DUCKDB:
+        return import_file(workflow, path, options, progress)
+    if progress is not None:
+        progress(0.0, "importing into ClickHouse")
+    return import_file_to_clickhouse(workflow, spans, path, options)
 
 
 def import_file_to_clickhouse(workflow: Store, spans: ClickHouseSpanStore, path: str | Path,
@@ -47,6 +61,7 @@ def import_file_to_clickhouse(workflow: Store, spans: ClickHouseSpanStore, path:
     ``after_insert`` is called between steps (1) and (2) (tests stop the process there)."""
     from goldenloop.schema import open_store  # the migration list sits above every feature
 
+    roles.guard(workflow, roles.Action.IMPORT)  # the scratch file knows no roles: ask here
     p = Path(path)
     opts = options or ImportOptions()
     if mapping.is_grade_mapping(opts.mapping):  # grades are workflow state: they stay

@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from goldenloop.argilla_sync.jobs import HANDLERS as ARGILLA_HANDLERS
 from goldenloop.experiments.jobs import HANDLERS as EXPERIMENT_HANDLERS
-from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.ingest import ImportOptions
 from goldenloop.ops.jobs import HANDLERS as OPS_HANDLERS
 from goldenloop.scorers.run import score_job
+from goldenloop.spanstore import SpanStore
 from goldenloop.store import Store, snapshot
 from goldenloop.workers.jobs import Handler, Progress
 
 
-def import_files(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def import_files(store: Store, params: dict[str, Any], progress: Progress,
+                 spans: SpanStore | None = None) -> dict[str, Any]:
+    """Import files (the Imports page, `goldenloop import` while a server runs) into the span
+    store (``spans``; the database file itself when None)."""
+    from goldenloop.spanstore.duckdb_spans import DuckDBSpanStore
+    from goldenloop.spanstore.ingest import import_into
+
+    spans = spans if spans is not None else DuckDBSpanStore(store)
     files = [Path(f) for f in params["files"]]
     opts = ImportOptions(
         format=params.get("format"), mapping=params.get("mapping") or {},
@@ -27,7 +36,7 @@ def import_files(store: Store, params: dict[str, Any], progress: Progress) -> di
         def note(frac: float, msg: str, i: int = i, f: Path = f) -> None:
             progress((i + frac) / len(files), f"{f.name}: {msg}")
 
-        r = import_file(store, f, opts, note)
+        r = import_into(store, spans, f, opts, note)
         results.append({
             "file": r.file, "rows_read": r.rows_read, "imported": r.imported,
             "duplicates": r.duplicates, "conflicts": r.conflicts, "quarantined": r.quarantined,
@@ -127,3 +136,9 @@ HANDLERS: dict[str, Handler] = {
     **ARGILLA_HANDLERS,  # argilla_push, argilla_pull
     **OPS_HANDLERS,  # backup, forget
 }
+
+
+def handlers_for(spans: SpanStore) -> dict[str, Handler]:
+    """``HANDLERS`` with the jobs that write spans or signals bound to the span store."""
+    return {**HANDLERS, "import": partial(import_files, spans=spans),
+            "score": partial(score_job, spans=spans)}

@@ -11,6 +11,10 @@ store refused the write) stays in the inbox instead, and the watcher waits while
 is unavailable; files set aside in ``failed/`` for such a reason are put back by
 ``requeue_storage_failures`` once the store recovers. Feedback spool files (``*.feedback.parquet``,
 from the SDK's ``feedback()``) go to the feedback table, not through the span import.
+
+Spans and feedback go to the span store the server was started with (``spanstore``: the
+database file, or ClickHouse); the import log, the quarantine and job files stay in the
+database file. While ClickHouse cannot be reached, files wait in the inbox.
 """
 
 from __future__ import annotations
@@ -20,16 +24,14 @@ import logging
 import os
 from pathlib import Path
 
-import pyarrow.parquet as pq
-
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError, JobError, StoreUnavailableError
-from goldenloop.ingest import ImportOptions, import_file
+from goldenloop.ingest import ImportOptions
 from goldenloop.ingest.loader import file_hash
+from goldenloop.spanstore import SpanStore
 from goldenloop.spool import is_feedback
 from goldenloop.store import Store, audit
 from goldenloop.store import imports as import_sql
-from goldenloop.store.feedback import insert_feedback
 from goldenloop.store.health import is_storage_failure, is_storage_reason
 from goldenloop.workers.kinds import parse_job
 from goldenloop.workers.loop import Loop
@@ -52,18 +54,40 @@ def pending_files(inbox: Path) -> list[Path]:
     return sorted(out, key=lambda p: (p.stat().st_mtime, p.name))
 
 
-def process_file(store: Store, paths: Paths, p: Path) -> str:
-    """Import one inbox file and move it; return 'done', 'skipped', 'failed' or 'paused'
-    (the disk failed the write: the file stays in the inbox for the next pass)."""
+def process_file(store: Store, paths: Paths, p: Path, spans: SpanStore | None = None) -> str:
+    """Import one inbox file into ``spans`` (the database file itself when None) and move it;
+    return 'done', 'skipped', 'failed' or 'paused' (the disk failed the write, or the span
+    store cannot be reached: the file stays in the inbox for the next pass)."""
+    from goldenloop.spanstore.duckdb_spans import DuckDBSpanStore
+
     try:
         with audit.interface("inbox"):
-            return _process(store, paths, p)
+            return _process(store, paths, p, spans or DuckDBSpanStore(store))
     except StoreUnavailableError as exc:
         log.warning("inbox %s: left in the inbox, the store refuses writes: %s", p.name, exc.reason)
         return "paused"
+    except _SpanStoreDown as exc:
+        log.warning("inbox %s: left in the inbox, the span store cannot be reached: %s",
+                    p.name, str(exc.__cause__).splitlines()[0][:300])
+        return "paused"
 
 
-def _process(store: Store, paths: Paths, p: Path) -> str:
+class _SpanStoreDown(Exception):
+    """ClickHouse refused the connection or timed out: not the file's fault."""
+
+
+def _unreachable(exc: Exception) -> bool:
+    try:
+        from clickhouse_connect.driver.exceptions import OperationalError
+    except ImportError:  # no ClickHouse client: the span store is the database file
+        return False
+    return isinstance(exc, OperationalError)
+
+
+def _process(store: Store, paths: Paths, p: Path, spans: SpanStore) -> str:
+    from goldenloop.spanstore.feedback import import_feedback
+    from goldenloop.spanstore.ingest import import_into
+
     digest = file_hash(p)
     if store.write(import_sql.committed_hash, digest) is not None:
         _move(p, paths.inbox_done)  # committed before a crash, not yet moved
@@ -72,12 +96,14 @@ def _process(store: Store, paths: Paths, p: Path) -> str:
         if p.name.endswith(JOB_SUFFIX):
             _queue_job(store, p, digest)
         elif is_feedback(p):
-            _import_feedback(store, p, digest)
+            import_feedback(store, spans, p, digest)
         else:
-            import_file(store, p, ImportOptions(origin="inbox"))
+            import_into(store, spans, p, ImportOptions(origin="inbox"))
     except StoreUnavailableError:
         raise
     except Exception as exc:  # one bad file must never block the inbox: set it aside
+        if _unreachable(exc):  # ClickHouse, not the file: keep it for a retry
+            raise _SpanStoreDown() from exc
         if is_storage_failure(exc):  # the disk, not the file: keep it for a retry
             raise StoreUnavailableError(str(exc).splitlines()[0][:300]) from exc
         if not isinstance(exc, GoldenloopError | ValueError | OSError):
@@ -105,20 +131,6 @@ def _queue_job(store: Store, p: Path, digest: str) -> None:
         import_sql.start_committed(cur, str(p), digest, "job", "inbox")
 
     store.write(queue)
-
-
-def _import_feedback(store: Store, p: Path, digest: str) -> None:
-    """The file's feedback rows and its import-log entry, committed together."""
-    table = pq.read_table(p)
-
-    def insert(cur) -> None:
-        import_id = import_sql.start_committed(cur, str(p), digest, "feedback", "inbox")
-        n = insert_feedback(cur, table)
-        counts = {"rows_read": table.num_rows, "imported": n,
-                  "duplicates": table.num_rows - n, "quarantined": 0}
-        import_sql.finish(cur, import_id, counts, 0)
-
-    store.write(insert)
 
 
 def _move(p: Path, folder: Path) -> Path:
@@ -159,16 +171,16 @@ def requeue_storage_failures(paths: Paths) -> int:
 class InboxWatcher(Loop):
     interval = 1.0
 
-    def __init__(self, store: Store, paths: Paths):
+    def __init__(self, store: Store, paths: Paths, spans: SpanStore | None = None):
         super().__init__("goldenloop-inbox")
-        self.store, self.paths = store, paths
+        self.store, self.paths, self.spans = store, paths, spans
 
     def tick(self) -> bool:
         if self.store.unavailable is not None:
             return False  # the guard reopens the store; the files wait where they are
         files = pending_files(self.paths.inbox)
         for p in files[:50]:
-            outcome = process_file(self.store, self.paths, p)
+            outcome = process_file(self.store, self.paths, p, self.spans)
             log.info("inbox %s: %s", p.name, outcome)
             if outcome == "paused":
                 return False

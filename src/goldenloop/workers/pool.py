@@ -13,10 +13,12 @@ from goldenloop.experiments.canaries import CanaryScheduler
 from goldenloop.ops import status as ops_status
 from goldenloop.ops.jobs import RetentionScheduler
 from goldenloop.scorers.run import versions as scorer_versions
+from goldenloop.spanstore import CLICKHOUSE, SpanStore
+from goldenloop.spanstore.duckdb_spans import DuckDBSpanStore
 from goldenloop.store import Store, health, snapshot
 from goldenloop.store import jobs as job_sql
 from goldenloop.store import signals as signal_sql
-from goldenloop.workers.handlers import HANDLERS
+from goldenloop.workers.handlers import handlers_for
 from goldenloop.workers.inbox import InboxWatcher, requeue_storage_failures
 from goldenloop.workers.jobs import JobRunner
 from goldenloop.workers.kinds import parse_job
@@ -91,14 +93,19 @@ class JobScheduler(Loop):
 
 class ScoreScheduler(JobScheduler):
     """Queues a "score" job when LLM spans lack signals, whatever stored them (the inbox, an
-    import job, the demo, a direct import before the server started)."""
+    import job, the demo, a direct import before the server started), in the span store."""
 
     kind = "score"
 
-    def __init__(self, store: Store, gap: float = 30.0):
+    def __init__(self, store: Store, gap: float = 30.0, spans: SpanStore | None = None):
         super().__init__(store, gap, "goldenloop-score")
+        self.spans = spans
 
     def pending(self) -> bool:
+        if self.spans is not None and self.spans.dialect == CLICKHOUSE:
+            from goldenloop.spanstore import clickhouse_signals
+
+            return clickhouse_signals.has_pending(self.spans, scorer_versions())
         return signal_sql.has_pending(self.store.cursor(), scorer_versions())
 
 
@@ -167,14 +174,16 @@ class DetectScheduler(JobScheduler):
 
     kind = "detect"
 
-    def __init__(self, store: Store, gap: float = 300.0, every: float = 900.0):
+    def __init__(self, store: Store, gap: float = 300.0, every: float = 900.0,
+                 spans: SpanStore | None = None):
         super().__init__(store, gap, "goldenloop-detect")
         self.every = every
+        self.span_store = spans or DuckDBSpanStore(store)
         self._spans = -1
         self._last_run = time.monotonic()
 
     def pending(self) -> bool:
-        spans = int(self.store.scalar("SELECT count(*) FROM spans"))
+        spans = self.span_store.count("spans")
         changed, self._spans = spans != self._spans, spans
         return changed
 
@@ -208,8 +217,11 @@ class AlertEvaluator(Loop):
 
 
 class Workers:
+    """``spans``: where spans, signals and feedback go (the database file itself when None)."""
+
     def __init__(self, store: Store, paths: Paths, snapshot_every: float = 10.0,
-                 alerts_file: Path | None = None):
+                 alerts_file: Path | None = None, spans: SpanStore | None = None):
+        spans = spans or DuckDBSpanStore(store)
         requeued, interrupted = store.write(job_sql.recover_after_restart)
         if requeued or interrupted:
             log.warning("after restart: %d job(s) queued again, %d interrupted", requeued,
@@ -219,13 +231,13 @@ class Workers:
         # git that silently do not run would be worse.
         alert_rules = alerts.RulesFile(store, alerts.alerts_file_path(paths.data_dir, alerts_file))
         self.threads: list[Loop] = [
-            JobRunner(store, HANDLERS),
-            InboxWatcher(store, paths),
+            JobRunner(store, handlers_for(spans)),
+            InboxWatcher(store, paths, spans),
             SnapshotPublisher(store, paths, snapshot_every),
-            ScoreScheduler(store),
+            ScoreScheduler(store, spans=spans),
             OnlineJudgeScheduler(store),
             AlertEvaluator(store, alert_rules),
-            DetectScheduler(store),
+            DetectScheduler(store, spans=spans),
             CanaryScheduler(store),
             ArgillaPullScheduler(store),
             RetentionScheduler(store),

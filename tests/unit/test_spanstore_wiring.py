@@ -1,0 +1,102 @@
+"""The server's writers on a ClickHouse span store (chdb behind clickhouse-connect): the
+inbox imports span and feedback spool files into it exactly once, with the import log in the
+database file; an import job and scoring write there too; the span store's configuration
+string comes from the option, the environment or spans.yaml, in that order."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+from spanstore_support import chdb_url, span_rows, write_jsonl
+
+from goldenloop.config import resolve_paths
+from goldenloop.errors import SpanStoreError
+from goldenloop.scorers.run import score_job
+from goldenloop.spanstore import CONFIG_FILE, ENV_URL, configured_url, open_span_store
+from goldenloop.spool import feedback_table, write_spool
+from goldenloop.workers.handlers import handlers_for
+from goldenloop.workers.inbox import pending_files, process_file
+
+
+@pytest.fixture
+def ch(store, tmp_path_factory):
+    return open_span_store(chdb_url(tmp_path_factory), store)
+
+
+def run_inbox(store, paths, spans) -> list[str]:
+    return [process_file(store, paths, p, spans) for p in pending_files(paths.inbox)]
+
+
+def llm_requests(rows: list[dict]) -> int:
+    return sum(1 for r in rows if r["kind"] == "llm")
+
+
+@pytest.mark.slow
+def test_inbox_spans_and_feedback_land_in_clickhouse_once(store, ch, tmp_path):
+    paths = resolve_paths(store.path).ensure()
+    rows = span_rows(60, seed=21)
+    write_jsonl(paths.inbox / "a.jsonl", rows, bad=2)
+    vote = {"trace_id": rows[0]["trace_id"], "span_id": rows[0]["span_id"], "kind": "thumbs",
+            "value": 1.0, "created_at": datetime(2026, 4, 1, 12), "source": "sdk"}
+    orphan = {**vote, "span_id": "not-yet", "value": 0.0}  # its span has not arrived
+    write_spool(paths.inbox, feedback_table([vote, orphan]), prefix="fb", feedback=True)
+    assert run_inbox(store, paths, ch) == ["done", "done"]
+    assert ch.count("spans") == 60 and ch.count("feedback") == 2
+    assert store.scalar("SELECT count(*) FROM spans") == 0  # not in the database file
+    assert store.scalar("SELECT count(*) FROM feedback") == 0
+    assert store.scalar("SELECT count(*) FROM quarantine") == 2  # workflow state stays
+    assert store.scalar("SELECT count(*) FROM import_log WHERE status = 'committed'") == 2
+    key = ch.arrow("SELECT span_key FROM spans FINAL WHERE span_id = %(s)s",
+                   {"s": rows[0]["span_id"]}).column(0)[0].as_py()
+    linked = ch.arrow("SELECT span_key FROM feedback FINAL WHERE value = 1").column(0)
+    assert linked.to_pylist() == [key]
+    # The same files again (a producer's retry; feedback resent in a new file): nothing added
+    for p in sorted((paths.inbox_done).iterdir()):
+        (paths.inbox / f"again-{p.name}").write_bytes(p.read_bytes())
+    write_spool(paths.inbox, feedback_table([vote]), prefix="fb2", feedback=True)
+    assert run_inbox(store, paths, ch) == ["skipped", "skipped", "done"]
+    assert ch.count("spans") == 60 and ch.count("feedback") == 2
+
+
+@pytest.mark.slow
+def test_import_job_and_scoring_write_to_clickhouse(store, ch, tmp_path):
+    rows = span_rows(50, seed=22)
+    path = write_jsonl(tmp_path / "s.jsonl", rows)
+    notes = []
+    out = handlers_for(ch)["import"](store, {"files": [str(path)]},
+                                     lambda f, m: notes.append(m))
+    assert out["imported"] == 50 and ch.count("spans") == 50
+    assert store.scalar("SELECT count(*) FROM spans") == 0
+    first = score_job(store, {}, lambda f, m: None, ch)
+    assert first["spans"] == first["inserted"] == llm_requests(rows)
+    assert ch.count("signals") == llm_requests(rows)
+    assert store.scalar("SELECT count(*) FROM signals") == 0
+    assert score_job(store, {}, lambda f, m: None, ch)["spans"] == 0  # nothing twice
+    again = score_job(store, {"rescore": True}, lambda f, m: None, ch)
+    assert again["updated"] == llm_requests(rows) and ch.count("signals") == llm_requests(rows)
+    refusals = ch.arrow("SELECT countIf(output_chars IS NULL) AS n FROM signals FINAL")
+    assert refusals.column(0)[0].as_py() == 0  # every scored span has its output length
+
+
+def test_configured_url_order(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV_URL, raising=False)
+    assert configured_url(None, tmp_path) == "duckdb"
+    (tmp_path / CONFIG_FILE).write_text("url: chdb:///var/lib/ch\n")
+    assert configured_url(None, tmp_path) == "chdb:///var/lib/ch"
+    monkeypatch.setenv(ENV_URL, "chdb:///from/env")
+    assert configured_url(None, tmp_path) == "chdb:///from/env"
+    assert configured_url("duckdb", tmp_path) == "duckdb"
+
+
+def test_bad_configuration_is_named(tmp_path, monkeypatch):
+    monkeypatch.delenv(ENV_URL, raising=False)
+    conf = tmp_path / CONFIG_FILE
+    conf.write_text("url: clickhouse://me@db:8123/x\npassword: hunter2\n")
+    with pytest.raises(SpanStoreError, match=r"spans\.yaml.*environment variable"):
+        configured_url(None, tmp_path)
+    conf.write_text("url: clickhouse://me:hunter2@db:8123/x\n")
+    with pytest.raises(SpanStoreError, match=r"spans\.yaml: the span store URL holds a password"):
+        configured_url(None, tmp_path)
+    with pytest.raises(SpanStoreError, match=r"--spans: .*unknown span store"):
+        configured_url("mysql://db", tmp_path)
