@@ -211,3 +211,41 @@ def test_dimension_values_and_range_same_on_both(panels):
     assert (first, last, n) == sql_in.request_range_in(duck)
     assert n == len(llm)
     assert first == min(datetime.fromisoformat(r["start_time"]) for r in llm)
+
+
+@pytest.mark.parametrize("split", [None, "model_version"])
+def test_overview_same_on_both(panels, split):
+    """Everything the Monitor draws for one filter (``metrics.overview_in``: totals, request
+    series, signals, correctness, feedback, version markers) is the same on both, and on
+    DuckDB the same as ``metrics.overview`` of the one file."""
+    from goldenloop import metrics
+
+    duck, ch, duck_store, ch_workflow, _ = panels
+    f = FILTERS["all"]
+    want = metrics.overview(duck_store, f, split)
+    for got in (metrics.overview_in(duck, duck_store, f, split),
+                metrics.overview_in(ch, ch_workflow, f, split)):
+        assert got.bucket == want.bucket
+        for field in ("requests", "failures", "priced", "groups"):
+            assert getattr(got.totals, field) == getattr(want.totals, field), field
+        for field in ("latency_p50", "latency_p95", "output_tokens", "cost_usd"):
+            assert getattr(got.totals, field) == pytest.approx(getattr(want.totals, field),
+                                                               rel=1e-12), field
+        _same(want.requests.frame, got.requests.frame, ["time", "group"],
+              exact=("requests", "errors", "timeouts", "empty", "priced"))
+        for part in ("signals", "feedback"):
+            _same(getattr(want, part), getattr(got, part), ["time", "group", "series"],
+                  exact=("n",))
+        _same(want.correctness, got.correctness, ["time", "group", "series"], exact=("n",))
+        assert want.markers["model_version"].tolist() == got.markers["model_version"].tolist()
+    assert want.totals.requests > 500 and not want.signals.empty and not want.correctness.empty
+
+
+def test_dimensions_same_on_both(panels):
+    from goldenloop import metrics
+
+    duck, ch, *_ = panels
+    a, b = metrics.dimensions_in(duck), metrics.dimensions_in(ch)
+    assert (a.first, a.last, a.requests) == (b.first, b.last, b.requests)
+    assert {k: sorted(v) for k, v in a.values.items()} == {k: sorted(v) for k, v in b.values.items()}
+    assert a.values["apps"] and a.values["tags"]

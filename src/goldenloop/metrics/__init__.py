@@ -33,13 +33,25 @@ from goldenloop.metrics.overview import (
     Overview,
     Totals,
     dimensions,
+    dimensions_in,
     incidents,
     overview,
+    overview_in,
     totals,
+    totals_in,
     version_markers,
+    version_markers_in,
 )
-from goldenloop.metrics.quality import correctness, feedback, graded_criteria, signals
-from goldenloop.metrics.series import RequestStats, request_stats
+from goldenloop.metrics.quality import (
+    correctness,
+    correctness_in,
+    feedback,
+    feedback_in,
+    graded_criteria,
+    signals,
+    signals_in,
+)
+from goldenloop.metrics.series import RequestStats, request_stats, request_stats_in
 
 # The span filter's SQL and the definitions other parts (alerts, anomaly detection) share.
 from goldenloop.metrics.sql import OFFENSIVE_THRESHOLD, REQUEST_KIND, UNSET_GROUP, where_clause
@@ -65,18 +77,26 @@ __all__ = [
     "choose_bucket",
     "compare",
     "correctness",
+    "correctness_in",
     "default_pair",
     "dimensions",
+    "dimensions_in",
     "feedback",
+    "feedback_in",
     "graded_criteria",
     "incidents",
     "overview",
+    "overview_in",
     "request_stats",
+    "request_stats_in",
     "side_options",
     "signals",
+    "signals_in",
     "thresholds_by_key",
     "totals",
+    "totals_in",
     "version_markers",
+    "version_markers_in",
     "version_sides",
     "where_clause",
     "window_sides",

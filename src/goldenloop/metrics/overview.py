@@ -11,9 +11,11 @@ from datetime import datetime, timedelta
 import pandas as pd
 
 from goldenloop.agreement import fitness
-from goldenloop.metrics import buckets, quality, sql
+from goldenloop.metrics import buckets, quality, sql, sql_in
 from goldenloop.metrics.filters import FilterError, SpanFilter, check_split
-from goldenloop.metrics.series import RequestStats, request_stats
+from goldenloop.metrics.series import RequestStats, request_stats_in
+from goldenloop.spanstore.base import SpanStore
+from goldenloop.spanstore.duckdb_spans import DuckDBSpanStore
 from goldenloop.store import Store
 from goldenloop.store import incidents as incident_sql
 
@@ -78,17 +80,28 @@ _DIMENSIONS = {"app": "apps", "environment": "environments", "model_version": "m
 
 
 def dimensions(store: Store, limit: int = DIMENSION_LIMIT) -> Dimensions:
-    first, last, n = sql.request_range(store)
+    return dimensions_in(DuckDBSpanStore(store), limit)
+
+
+def dimensions_in(spans: SpanStore, limit: int = DIMENSION_LIMIT) -> Dimensions:
+    """The values each filter can take and the request range, from a span store of either
+    dialect."""
+    first, last, n = sql_in.request_range_in(spans)
     values: dict[str, list[str]] = {name: [] for name in _DIMENSIONS.values()}
     if n:
-        frame = sql.dimension_values(store, limit)
+        frame = sql_in.dimension_values_in(spans, limit)
         for dim, group in frame.groupby("dimension", sort=False):
             values[_DIMENSIONS[dim]] = group["value"].tolist()
     return Dimensions(first, last, n, values)
 
 
 def totals(store: Store, f: SpanFilter, split: str | None = None) -> Totals:
-    row = sql.request_totals(store, f, check_split(split)).iloc[0]
+    return totals_in(DuckDBSpanStore(store), f, split)
+
+
+def totals_in(spans: SpanStore, f: SpanFilter, split: str | None = None) -> Totals:
+    """The headline figures over ``f``, from a span store of either dialect."""
+    row = sql.request_totals_in(spans, f, check_split(split)).iloc[0]
     requests = int(row["requests"])
     failures = int(row["errors"] + row["timeouts"] + row["empty"])
     return Totals(
@@ -103,7 +116,12 @@ def totals(store: Store, f: SpanFilter, split: str | None = None) -> Totals:
 def version_markers(store: Store, f: SpanFilter) -> pd.DataFrame:
     """Model versions whose first request (under ``f``'s other filters, over all time) falls
     inside ``f``'s time range and after the data began: model_version, first_seen, requests."""
-    seen = sql.version_first_seen(store, f)
+    return version_markers_in(DuckDBSpanStore(store), f)
+
+
+def version_markers_in(spans: SpanStore, f: SpanFilter) -> pd.DataFrame:
+    """``version_markers`` from a span store of either dialect."""
+    seen = sql.version_first_seen_in(spans, f)
     cols = ["model_version", "first_seen", "requests"]
     if seen.empty:
         return pd.DataFrame(columns=cols)
@@ -128,26 +146,39 @@ def overview(store: Store, f: SpanFilter, split: str | None = None, *,
              criterion: str = quality.CORRECTNESS,
              max_buckets: int = buckets.TARGET_BUCKETS) -> Overview:
     """All the Monitor's series for ``f`` (which must have a time range), split by ``split``
-    (one of ``SPLITS``). The bucket width is chosen once, from the range, the number of lines
-    the widest chart draws, the number of requests and ``max_buckets``, and shared by every
-    chart. Judge scores count only from the judge versions ``f.judges`` keeps (by default the
-    versions fit for use on ``criterion``; ``f.judge_versions`` names them instead)."""
+    (one of ``SPLITS``), from the store's own spans: ``overview_in`` with the DuckDB span
+    store of ``store``."""
+    return overview_in(DuckDBSpanStore(store), store, f, split, criterion=criterion,
+                       max_buckets=max_buckets)
+
+
+def overview_in(spans: SpanStore, store: Store, f: SpanFilter, split: str | None = None, *,
+                criterion: str = quality.CORRECTNESS,
+                max_buckets: int = buckets.TARGET_BUCKETS) -> Overview:
+    """All the Monitor's series for ``f`` (which must have a time range), split by ``split``
+    (one of ``SPLITS``), with spans, signals and feedback read from ``spans`` (DuckDB or
+    ClickHouse) and grades, judges, rubrics and incidents from the workflow ``store``. The
+    bucket width is chosen once, from the range, the number of lines the widest chart draws,
+    the number of requests and ``max_buckets``, and shared by every chart. Judge scores count
+    only from the judge versions ``f.judges`` keeps (by default the versions fit for use on
+    ``criterion``; ``f.judge_versions`` names them instead)."""
     check_split(split)
-    t = totals(store, f, split)
+    t = totals_in(spans, f, split)
     lines = max(t.groups, 1) if split else UNSPLIT_LINES
     start, end = _range(f)
     bucket = buckets.choose_bucket(end - start, lines=lines, requests=t.requests,
                                    max_buckets=max_buckets)
-    stats = request_stats(store, f, split, bucket, ttft=True)
+    stats = request_stats_in(spans, f, split, bucket, ttft=True)
     graded = max(buckets.DAY, bucket)  # wider than a day only where the point budget says so
     choice = fitness.choose(store, criterion, f.judges, f.judge_versions)
     return Overview(
         filter=f, split=split, totals=t, requests=stats,
-        signals=quality.signals(store, f, split, bucket),
-        correctness=quality.correctness(store, f, split, criterion=criterion, bucket=graded,
-                                        judge_versions=fitness.sql_versions(choice)),
-        feedback=quality.feedback(store, f, split, bucket),
-        markers=version_markers(store, f),
+        signals=quality.signals_in(spans, f, split, bucket),
+        correctness=quality.correctness_in(spans, store, f, split, criterion=criterion,
+                                           bucket=graded,
+                                           judge_versions=fitness.sql_versions(choice)),
+        feedback=quality.feedback_in(spans, f, split, bucket),
+        markers=version_markers_in(spans, f),
         incidents=incidents(store, f),
         correctness_scale=criterion_scale(store, criterion),
         correctness_bucket=graded,

@@ -12,9 +12,10 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
-from goldenloop.metrics import buckets, sql
+from goldenloop.metrics import buckets, sql, sql_in
 from goldenloop.metrics.filters import FilterError, SpanFilter, check_split
 from goldenloop.metrics.series import TIDY, complete_grid
+from goldenloop.spanstore.base import DUCKDB, SpanStore
 from goldenloop.store import Store
 
 SIGNALS = ("user_offensive", "output_offensive", "user_sentiment", "output_sentiment")
@@ -32,7 +33,18 @@ def signals(store: Store, f: SpanFilter, split: str | None = None,
     have seen count; no rows at all means nothing is scored yet."""
     check_split(split)
     bucket = bucket or _default_bucket(f)
-    frame = sql.signals(store, f, split, buckets.to_us(bucket))
+    return _signals(sql.signals(store, f, split, buckets.to_us(bucket)), f, bucket)
+
+
+def signals_in(spans: SpanStore, f: SpanFilter, split: str | None = None,
+               bucket: timedelta | None = None) -> pd.DataFrame:
+    """``signals`` read from a span store of either dialect."""
+    check_split(split)
+    bucket = bucket or _default_bucket(f)
+    return _signals(sql_in.signals_in(spans, f, split, buckets.to_us(bucket)), f, bucket)
+
+
+def _signals(frame: pd.DataFrame, f: SpanFilter, bucket: timedelta) -> pd.DataFrame:
     if frame.empty:
         return pd.DataFrame(columns=TIDY)
     full = complete_grid(frame, f.start, f.end, bucket, ("scored", *(f"{s}_n" for s in SIGNALS)))
@@ -64,6 +76,28 @@ def correctness(store: Store, f: SpanFilter, split: str | None = None, *,
     _default_bucket(f)  # checks the range
     frame = sql.correctness(store, f, split, criterion, sources, weights, buckets.to_us(bucket),
                             judge_versions)
+    return _correctness(frame)
+
+
+def correctness_in(spans: SpanStore, store: Store, f: SpanFilter, split: str | None = None, *,
+                   criterion: str = CORRECTNESS, sources: tuple[str, ...] = GRADE_SOURCES,
+                   weights: str = "inclusion", bucket: timedelta = buckets.DAY,
+                   judge_versions: Sequence[str] | None = None) -> pd.DataFrame:
+    """``correctness`` with its spans in ``spans`` (either dialect) and its grades in the
+    workflow ``store``. On DuckDB both are one file and it is ``correctness``'s one query;
+    on ClickHouse the join is split (``sql_in.correctness_in``)."""
+    if spans.dialect == DUCKDB:
+        return correctness(spans.store, f, split, criterion=criterion, sources=sources,
+                           weights=weights, bucket=bucket, judge_versions=judge_versions)
+    check_split(split)
+    if weights not in sql.GRADE_WEIGHTS:
+        raise FilterError(f"weights must be one of {', '.join(sql.GRADE_WEIGHTS)}")
+    _default_bucket(f)  # checks the range
+    graded = sql_in.graded_spans(store, criterion, sources, weights, judge_versions)
+    return _correctness(sql_in.correctness_in(spans, f, split, graded, buckets.to_us(bucket)))
+
+
+def _correctness(frame: pd.DataFrame) -> pd.DataFrame:
     cols = [*TIDY, "ci_low", "ci_high", "n_eff"]
     if frame.empty:
         return pd.DataFrame(columns=cols)
@@ -85,7 +119,18 @@ def feedback(store: Store, f: SpanFilter, split: str | None = None,
     about ``buckets.MIN_PER_BUCKET`` answers per line; the counts add up exactly."""
     check_split(split)
     bucket = bucket or _default_bucket(f)
-    frame = sql.feedback(store, f, split, buckets.to_us(bucket))
+    return _feedback(sql.feedback(store, f, split, buckets.to_us(bucket)), f, bucket)
+
+
+def feedback_in(spans: SpanStore, f: SpanFilter, split: str | None = None,
+                bucket: timedelta | None = None) -> pd.DataFrame:
+    """``feedback`` read from a span store of either dialect."""
+    check_split(split)
+    bucket = bucket or _default_bucket(f)
+    return _feedback(sql_in.feedback_in(spans, f, split, buckets.to_us(bucket)), f, bucket)
+
+
+def _feedback(frame: pd.DataFrame, f: SpanFilter, bucket: timedelta) -> pd.DataFrame:
     if frame.empty or not frame["with_feedback"].any():
         return pd.DataFrame(columns=TIDY)
     wide = buckets.choose_bucket(f.end - f.start, lines=frame["group"].nunique(),

@@ -16,8 +16,9 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 
-from goldenloop.metrics import buckets, sql
+from goldenloop.metrics import buckets, sql, sql_in
 from goldenloop.metrics.filters import FilterError, SpanFilter, check_split
+from goldenloop.spanstore.base import SpanStore
 from goldenloop.store import Store
 
 COUNT_COLUMNS = ("requests", "errors", "timeouts", "empty", "priced")
@@ -112,6 +113,18 @@ def request_stats(store: Store, f: SpanFilter, split: str | None = None,
     if bucket is None:
         bucket = buckets.choose_bucket(end - start, lines=lines or 3)
     frame = sql.request_stats(store, f, split, buckets.to_us(bucket), ttft=ttft)
+    return RequestStats(frame, start, end, bucket, split)
+
+
+def request_stats_in(spans: SpanStore, f: SpanFilter, split: str | None = None,
+                     bucket: timedelta | None = None, *, lines: int | None = None,
+                     ttft: bool = False) -> RequestStats:
+    """``request_stats`` read from a span store of either dialect."""
+    check_split(split)
+    start, end = _range(f)
+    if bucket is None:
+        bucket = buckets.choose_bucket(end - start, lines=lines or 3)
+    frame = sql_in.request_stats_in(spans, f, split, buckets.to_us(bucket), ttft=ttft)
     return RequestStats(frame, start, end, bucket, split)
 
 

@@ -15,7 +15,7 @@ from datetime import datetime
 
 import pandas as pd
 
-from goldenloop.spanstore.base import DialectSQL, SpanStore
+from goldenloop.spanstore.base import SpanStore
 from goldenloop.store.shared_sql import CHOSEN_JUDGES
 from goldenloop.store.span_columns import production_sql
 from goldenloop.store.span_filter import SpanFilter
@@ -280,8 +280,8 @@ def request_totals_in(spans: SpanStore, f: SpanFilter, split: str | None) -> pd.
 
     where, params = clickhouse_where(f)
     group = f"ifNull({SPLIT_COLUMNS[split]}, '{UNSET_GROUP}')" if split else f"'{ALL_GROUP}'"
-    frame = spans.query(DialectSQL(clickhouse=sql_clickhouse.request_totals(where, group)),
-                        params | {"kind": REQUEST_KIND})
+    frame = sql_clickhouse.run(spans, sql_clickhouse.request_totals(where, group),
+                               params | {"kind": REQUEST_KIND})
     return frame.drop(columns="lat")
 
 
@@ -294,7 +294,8 @@ def version_first_seen_in(spans: SpanStore, f: SpanFilter) -> pd.DataFrame:
 
     where, params = clickhouse_where(f, with_time=False)
     text = sql_clickhouse.version_first_seen(where)
-    return spans.query(DialectSQL(clickhouse=text), params | {"kind": REQUEST_KIND})
+    return sql_clickhouse.run(spans, text, params | {"kind": REQUEST_KIND},
+                              ["model_version", "first_seen", "last_seen", "requests", "data_start"])
 
 
 def dimension_values(store: Store, limit: int) -> pd.DataFrame:

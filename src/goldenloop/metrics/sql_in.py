@@ -128,3 +128,25 @@ def request_range_in(spans: SpanStore) -> tuple[datetime | None, datetime | None
     first, last = (None if pd.isna(t) else pd.Timestamp(t).to_pydatetime()
                    for t in (row["first"], row["last"]))
     return first, last, int(row["n"])
+
+
+REQUEST_STATS_COLUMNS = ["time", "group", "requests", "errors", "timeouts", "empty",
+                         "latency_p50", "latency_p95", "latency_p99", "input_tokens",
+                         "output_tokens", "cost_usd", "priced"]
+
+
+def request_stats_in(spans: SpanStore, f: SpanFilter, split: str | None, bucket_us: int,
+                     ttft: bool = False) -> pd.DataFrame:
+    """``sql.request_stats`` read from a span store of either dialect (the ClickHouse text
+    is ``spanstore.monitor``'s)."""
+    if spans.dialect == DUCKDB:
+        return sql.request_stats(spans.store, f, split, bucket_us, ttft=ttft)
+    from goldenloop.spanstore import monitor
+
+    if split is not None and split not in sql.SPLIT_COLUMNS:
+        raise ValueError(f"unknown split {split!r}")
+    text, params = monitor.request_stats_clickhouse(f, split, bucket_us, ttft)
+    columns = list(REQUEST_STATS_COLUMNS)
+    if ttft:
+        columns[9:9] = ["ttft_p50", "ttft_p95"]
+    return ch.run(spans, text, params, columns)
