@@ -250,3 +250,29 @@ def test_judge_texts_with_trace_context_and_references_same_on_both(both):
     assert a == b
     assert sum(r["reference"] is not None for r in a) >= len(corrected)
     assert sum(r["retrieved_context"] is not None for r in a) >= len(with_context)
+
+
+# -- Live ground truth (experiments) ---------------------------------------------------------------
+def test_live_ground_truth_same_on_both(both):
+    """Test set items matched to production requests by normalised input (case, punctuation,
+    articles and spaces aside): the same matches and scores on both stores. The items'
+    inputs are demo questions rewritten so that only the normalisation makes them match."""
+    from goldenloop.experiments import live
+
+    duck = both[0].store
+    asked = duck.df("SELECT last_user_message AS q, any_value(span_key) AS k, count(*) AS n "
+                    "FROM spans WHERE kind = 'llm' AND status = 'ok' AND output IS NOT NULL "
+                    "AND last_user_message IS NOT NULL GROUP BY 1 ORDER BY n DESC, q LIMIT 12")
+    items = [{"item_key": f"i{n}", "input": ("The " + q.upper() + " !?").replace(" ", "  "),
+              "expected": f"expected {n}", "span_key": int(k) if n == 0 else None}
+             for n, (q, k) in enumerate(zip(asked["q"], asked["k"], strict=True))]
+    items.append({"item_key": "café", "input": "Café ünïcode?", "expected": "x", "span_key": None})
+    a, b = (live.matches(s.store, items, spans=s.spans) for s in both)
+    assert len(a) >= asked["n"].sum() - 1 - 3  # repeats of one question, its own span left out
+    assert int(asked["k"].iloc[0]) not in set(a.loc[a["item_key"] == "i0", "span_key"])
+    keys = ["span_key", "item_key"]
+    pd.testing.assert_frame_equal(_frame(a, keys), _frame(b, keys))
+    x, y = (live.by_model_version(s.store, items, ("exact", "token_f1"), spans=s.spans)
+            for s in both)
+    pd.testing.assert_frame_equal(_frame(x, ["period", "model_version", "scorer"]),
+                                  _frame(y, ["period", "model_version", "scorer"]))
