@@ -249,3 +249,91 @@ def test_dimensions_same_on_both(panels):
     assert (a.first, a.last, a.requests) == (b.first, b.last, b.requests)
     assert {k: sorted(v) for k, v in a.values.items()} == {k: sorted(v) for k, v in b.values.items()}
     assert a.values["apps"] and a.values["tags"]
+
+
+# -- Traces ------------------------------------------------------------------------------------
+def _cells(frame: pd.DataFrame) -> list[tuple]:
+    """Rows as plain values: numbers as floats, missing as None, times as Timestamps."""
+    def cell(v):
+        if v is None or (not isinstance(v, str | list | np.ndarray) and pd.isna(v)):
+            return None
+        if isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool):
+            return float(v)
+        return pd.Timestamp(v) if isinstance(v, datetime | pd.Timestamp | np.datetime64) else v
+    return [tuple(cell(v) for v in row) for row in frame.itertuples(index=False)]
+
+
+LISTS = [  # filter, split and group, condition, order, limit
+    ("all", None, None, None, "recent", 25),
+    ("all", None, None, "failed", "slowest", 30),
+    ("one_app", "model_version", "claude-3-5", None, "costliest", 10),
+    ("all", "app", "(not set)", "error", "recent", 1000),
+    ("all", None, None, "user_offensive", "most_offensive_user", 15),
+    ("versions_env", None, None, "thumbs_down", "recent", 1000),
+    ("all", None, None, "feedback", "most_negative_output", 12),
+    ("all", None, None, "graded", "recent", 1000),
+    ("tags_internal", None, None, "timeout", "most_output_tokens", 8),
+    ("empty", None, None, None, "recent", 10),
+]
+
+
+@pytest.mark.parametrize("name, split, group, condition, order, limit", LISTS)
+@pytest.mark.slow
+def test_bucket_spans_same_on_both(panels, name, split, group, condition, order, limit):
+    """The Traces list and the Monitor's drill-down: the same spans in the same order with the
+    same cells (the error column too), and the same total beyond the limit."""
+    from goldenloop.metrics import traces, traces_in
+
+    duck, ch, duck_store, ch_workflow, _ = panels
+    args = dict(split=split, group=group, condition=condition, order=order, limit=limit)
+    want = traces.bucket_spans(duck_store, FILTERS[name], **args)
+    a = traces_in.bucket_spans_in(duck, FILTERS[name], **args)
+    b = traces_in.bucket_spans_in(ch, FILTERS[name], **args,
+                                  graded=traces_in.graded_keys(ch_workflow))
+    assert want.total == a.total == b.total
+    assert list(b.spans.columns) == traces.LIST_COLUMNS
+    assert _cells(want.spans) == _cells(a.spans) == _cells(b.spans)
+    if name != "empty":
+        assert len(b.spans) > 2
+    if limit < 1000 and name != "empty":
+        assert b.total > limit  # the count query ran
+    if condition == "error":
+        assert (b.spans["error"] == "RateLimitError: 429 slow down").all()
+
+
+def test_bucket_spans_graded_without_grades_is_empty_on_clickhouse(panels):
+    from goldenloop.metrics import traces_in
+
+    _, ch, *_ = panels
+    got = traces_in.bucket_spans_in(ch, FILTERS["all"], condition="graded", graded=())
+    assert got.total == 0 and got.spans.empty
+
+
+def test_span_detail_find_and_feedback_same_on_both(panels):
+    from goldenloop.metrics import traces, traces_in
+
+    duck, ch, _, ch_workflow, rows = panels
+    feedback = {x["span_id"] for x in _side_data(rows)[1]}
+    row = next(r for r in rows if r["span_id"] in feedback and r["status"] == "error")
+    a = traces_in.span_detail_in(duck, row["trace_id"], row["span_id"])
+    b = traces_in.span_detail_in(ch, row["trace_id"], row["span_id"])
+    skip = {"span_key", "import_id", "ingested_at", "tags", "cost_estimated"}
+    common = [k for k in a if k not in skip]
+    assert set(common) <= set(b)
+    assert _cells(pd.DataFrame([[a[k] for k in common]])) == \
+        _cells(pd.DataFrame([[b[k] for k in common]]))
+    assert b["error_message"] == "429 slow down" and list(b["tags"]) == row["tags"]
+    for ident in (row["span_id"], row["trace_id"]):
+        assert traces_in.find_in(duck, ident) == traces_in.find_in(ch, ident)
+    assert traces_in.find_in(ch, row["span_id"]) == {"trace_id": row["trace_id"],
+                                                      "span_id": row["span_id"]}
+    for spans in (duck, ch):
+        with pytest.raises(traces.NotFound):
+            traces_in.find_in(spans, "nobody")
+        with pytest.raises(traces.NotFound):
+            traces_in.span_detail_in(spans, row["trace_id"], "nobody")
+    fa = traces_in.span_feedback_in(duck, row["trace_id"], row["span_id"])
+    fb = traces_in.span_feedback_in(ch, row["trace_id"], row["span_id"])
+    assert len(fa) >= 1 and _cells(fa) == _cells(fb)
+    graded = next(k for k in traces_in.graded_keys(ch_workflow))
+    assert not traces_in.span_grades(ch_workflow, graded).empty
