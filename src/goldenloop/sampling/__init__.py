@@ -30,14 +30,13 @@ from goldenloop.sampling.frame import (
     frame_to_dict,
     make_frame,
 )
+from goldenloop.sampling.preview import Preview, preview_queue
 from goldenloop.sampling.queues import (
-    Preview,
     QueueOptions,
     QueueSummary,
     add_to_queue,
     create_hand_queue,
     create_queue,
-    preview_queue,
     queue_frame,
 )
 

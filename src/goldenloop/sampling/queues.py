@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 from goldenloop import rubric as rubrics
@@ -116,17 +115,6 @@ def _reasons(signals: dict[str, np.ndarray], rows: np.ndarray) -> pa.Array:
                     pa.list_(pa.string()))
 
 
-@dataclass(frozen=True)
-class Preview:
-    """What a design would draw from a frame, before anything is written: the frame's size and,
-    per stratum, its units and expected sample (Σ of their inclusion probabilities)."""
-
-    population_size: int
-    expected_size: float
-    fixed_size: bool
-    strata: pd.DataFrame  # stratum, units, expected, min_prob, max_prob
-
-
 def _design_probs(design: D.Design, units: pa.Table
                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
     """(stratum, risk score, inclusion probability, risk signals) of every unit of the frame."""
@@ -147,24 +135,6 @@ def _units(cur, frame: SpanFilter, design: D.Design, unit: str, judge_keys,
     if units.num_rows == 0:
         raise SamplingError("the frame holds no spans: widen the time window or filter")
     return units
-
-
-def preview_queue(store: Store, frame: SpanFilter, design: D.Design, *,
-                  unit: str = "span", spans: SpanStore | None = None) -> Preview:
-    """The frame size and the expected sample per stratum that ``create_queue`` would draw
-    with the same arguments (the same probabilities: only the random draw is left out).
-    ``spans``: where the spans live (None: the store's own file)."""
-    D.check(design)
-    if unit not in UNITS:
-        raise SamplingError(f"a queue samples one of {', '.join(UNITS)}, not {unit!r}")
-    judge_keys = fitness.counted_keys(store, frame.judges)
-    units = _units(store.cursor(), frame, design, unit, judge_keys,
-                   frame_span_part(spans, frame))
-    stratum, _, p, _ = _design_probs(design, units)
-    table = (pd.DataFrame({"stratum": stratum, "p": p})
-             .groupby("stratum", sort=True)["p"]
-             .agg(units="size", expected="sum", min_prob="min", max_prob="max").reset_index())
-    return Preview(units.num_rows, float(p.sum()), bool(design.fixed_size), table)
 
 
 def create_queue(store: Store, opts: QueueOptions, frame: SpanFilter, design: D.Design, *,

@@ -77,15 +77,15 @@ def _stratum(columns: tuple[str, ...], agg: bool) -> str:
     return "concat_ws(' / ', " + ", ".join(parts) + ")" if parts else "'all'"
 
 
-def frame_units(cur: duckdb.DuckDBPyConnection, unit: str, where: str, params: dict,
-                strata: tuple[str, ...], judge_keys: list[str] | None = None,
-                span_part: pa.Table | None = None) -> pa.Table:
-    """One row per unit of the frame: target_id, span_key, stratum and the risk signals.
-    Judge signals come only from the judge versions ``judge_keys`` names, as
-    ``criterion|version`` (None: every version). ``where`` is the frame's condition on alias
-    ``s`` with its named ``params`` (``store.span_filter.where``). ``span_part``: the frame's
-    spans with their span-store signals (``FRAME_SPAN_COLUMNS``), read from a span store
-    elsewhere (ClickHouse); only the judge signals are then joined here."""
+FRAME_SPANS = "_frame_spans"  # the name a span part from elsewhere is registered under
+
+
+def frame_units_sql(cur: duckdb.DuckDBPyConnection, unit: str, where: str, params: dict,
+                    strata: tuple[str, ...], span_part: pa.Table | None = None
+                    ) -> tuple[str, dict]:
+    """The statement of ``frame_units`` (unordered) and its parameters besides
+    ``judge_keys``; with ``span_part``, the part is registered on ``cur`` as ``FRAME_SPANS``
+    (the caller unregisters it)."""
     if span_part is None:
         span_rows = f"""
             SELECT f.span_key, f.session_id, f.start_time, f.app, f.model_version,
@@ -95,31 +95,44 @@ def frame_units(cur: duckdb.DuckDBPyConnection, unit: str, where: str, params: d
             LEFT JOIN fb ON fb.span_key = f.span_key
             LEFT JOIN judged j ON j.span_key = f.span_key"""
     else:
-        cur.register("_frame_spans", span_part)
+        cur.register(FRAME_SPANS, span_part)
         params = {}
         span_rows = f"""
             SELECT {", ".join(f"f.{c}" for c in FRAME_SPAN_COLUMNS)},
                    coalesce(j.judge_low, false) AS judge_low,
                    coalesce(j.judge_uncertain, false) AS judge_uncertain
-            FROM _frame_spans f LEFT JOIN judged j ON j.span_key = f.span_key"""
+            FROM {FRAME_SPANS} f LEFT JOIN judged j ON j.span_key = f.span_key"""
     if unit == "span":
-        sql = f"""WITH {_RISK_CTES}, u AS ({span_rows})
+        return f"""WITH {_RISK_CTES}, u AS ({span_rows})
                   SELECT CAST(f.span_key AS VARCHAR) AS target_id, f.span_key,
                          {_stratum(strata, False)} AS stratum, f.* EXCLUDE (span_key)
-                  FROM u f ORDER BY f.span_key"""
-    else:
-        flags = ", ".join(f"bool_or(f.{c}) AS {c}" for c in (
-            "negative_feedback", "offensive", "refusal", "error", "judge_low", "judge_uncertain"))
-        sql = f"""WITH {_RISK_CTES}, u AS ({span_rows})
-                  SELECT f.session_id AS target_id, CAST(NULL AS BIGINT) AS span_key,
-                         {_stratum(strata, True)} AS stratum, {flags}
-                  FROM u f WHERE f.session_id IS NOT NULL
-                  GROUP BY f.session_id ORDER BY f.session_id"""
+                  FROM u f""", params
+    flags = ", ".join(f"bool_or(f.{c}) AS {c}" for c in (
+        "negative_feedback", "offensive", "refusal", "error", "judge_low", "judge_uncertain"))
+    return f"""WITH {_RISK_CTES}, u AS ({span_rows})
+              SELECT f.session_id AS target_id, CAST(NULL AS BIGINT) AS span_key,
+                     {_stratum(strata, True)} AS stratum, {flags}
+              FROM u f WHERE f.session_id IS NOT NULL
+              GROUP BY f.session_id""", params
+
+
+def frame_units(cur: duckdb.DuckDBPyConnection, unit: str, where: str, params: dict,
+                strata: tuple[str, ...], judge_keys: list[str] | None = None,
+                span_part: pa.Table | None = None) -> pa.Table:
+    """One row per unit of the frame: target_id, span_key, stratum and the risk signals.
+    Judge signals come only from the judge versions ``judge_keys`` names, as
+    ``criterion|version`` (None: every version). ``where`` is the frame's condition on alias
+    ``s`` with its named ``params`` (``store.span_filter.where``). ``span_part``: the frame's
+    spans with their span-store signals (``FRAME_SPAN_COLUMNS``), read from a span store
+    elsewhere (ClickHouse); only the judge signals are then joined here."""
+    sql, params = frame_units_sql(cur, unit, where, params, strata, span_part)
+    order = "f.span_key" if unit == "span" else "f.session_id"
     try:
-        return cur.sql(sql, params={**params, "judge_keys": judge_keys}).to_arrow_table()
+        return cur.sql(f"{sql} ORDER BY {order}",
+                       params={**params, "judge_keys": judge_keys}).to_arrow_table()
     finally:
         if span_part is not None:
-            cur.unregister("_frame_spans")
+            cur.unregister(FRAME_SPANS)
 
 
 # The span part of a frame unit, as ``frame_units`` joins it (a span store elsewhere sends it)
