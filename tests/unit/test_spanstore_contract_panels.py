@@ -5,6 +5,7 @@ it (so the split joins are checked against the unsplit query)."""
 
 from __future__ import annotations
 
+import json
 import random
 from datetime import datetime, timedelta
 
@@ -337,3 +338,53 @@ def test_span_detail_find_and_feedback_same_on_both(panels):
     assert len(fa) >= 1 and _cells(fa) == _cells(fb)
     graded = next(k for k in traces_in.graded_keys(ch_workflow))
     assert not traces_in.span_grades(ch_workflow, graded).empty
+
+
+# -- text search -------------------------------------------------------------------------------
+SEARCHES = [  # text, regex, case sensitive, fields, limit
+    ("ANSWER 1", False, False, ("answer",), 1000),
+    ("answer 1", False, True, ("answer", "user message"), 7),
+    ('question 1[0-9]"', True, False, ("input messages", "answer"), 1000),
+    (r'"content": "question 2\d\d"', True, True, ("input messages",), 1000),
+    ("429", False, False, ("error",), 5),
+    ("^answer 3.*x{150}", True, False, ("answer",), 1000),
+    ("nothing says this", False, False, ("answer", "error"), 10),
+]
+
+
+@pytest.mark.parametrize("text, regex, case, fields, limit", SEARCHES)
+@pytest.mark.slow
+def test_text_search_same_on_both(panels, text, regex, case, fields, limit):
+    """The same matches in the same order, with the same snippets, counts read and
+    completeness; and the matches are the ones Python's ``re`` finds in the rows."""
+    import re
+
+    from goldenloop.metrics import text_search
+
+    duck, ch, _, _, rows = panels
+    f = FILTERS["one_app"]
+    a, b = (text_search.search_spans_in(s, f, text, regex=regex, case_sensitive=case,
+                                        fields=fields, limit=limit) for s in (duck, ch))
+    assert (a.total, a.scanned, a.complete) == (b.total, b.scanned, b.complete)
+    assert _cells(a.spans) == _cells(b.spans)
+    texts = {"answer": "output", "error": "error_message", "input messages": "messages"}
+    for r in rows:  # the last user message, as import derives it
+        r.setdefault("user message", json.loads(r["messages"])[-1]["content"])
+    pattern = re.compile(text if regex else re.escape(text), 0 if case else re.IGNORECASE)
+    want = {r["span_id"] for r in rows
+            if r["kind"] == "llm" and r["source"] != "judge" and r["app"] == "support-bot"
+            and f.start <= datetime.fromisoformat(r["start_time"]) < f.end
+            and any(pattern.search(r.get(texts.get(x, x)) or "") for x in fields)}
+    if len(want) <= limit:
+        assert set(b.spans["span_id"]) == want
+    else:
+        assert len(b.spans) == limit and set(b.spans["span_id"]) < want
+    assert text == "nothing says this" or len(want) > 0
+
+
+def test_text_search_refuses_a_bad_pattern_on_both(panels):
+    from goldenloop.metrics import text_search
+
+    for spans in panels[:2]:
+        with pytest.raises(text_search.SearchError, match="not a valid regular expression"):
+            text_search.search_spans_in(spans, FILTERS["all"], "(unclosed", regex=True)

@@ -8,6 +8,10 @@ slice how much of the range has been read (the page draws it as a progress bar).
 match without regard to case; regular expressions are DuckDB's (RE2 syntax), checked before
 the scan so a bad one is named, not a traceback. Texts returned are users' and models' words:
 pages show them as plain text.
+
+``search_spans_in`` searches a span store of either dialect: DuckDB's text or ClickHouse's
+(``position``/``positionCaseInsensitiveUTF8`` for substrings, ``match`` for expressions: RE2
+as in DuckDB, with ``(?-s)`` so that ``.`` does not match a line break, DuckDB's default).
 """
 
 from __future__ import annotations
@@ -22,7 +26,11 @@ import duckdb
 import pandas as pd
 
 from goldenloop.metrics import sql as msql
+from goldenloop.metrics import sql_clickhouse as ch
 from goldenloop.metrics.filters import FilterError, SpanFilter
+from goldenloop.spanstore.base import DUCKDB, SpanStore
+from goldenloop.spanstore.clickhouse_filter import micros
+from goldenloop.spanstore.clickhouse_filter import where as clickhouse_where
 from goldenloop.store import Store
 
 # Where a search looks: a name the caller picks, the SQL text it reads (never from callers).
@@ -32,6 +40,7 @@ FIELDS = {
     "answer": "s.output",
     "error": "s.error_message",
 }
+FIELDS_CLICKHOUSE = {**FIELDS, "input messages": "s.messages"}
 DEFAULT_FIELDS = ("user message", "answer")
 MAX_LIMIT = 1_000
 SLICE_ROWS = 200_000    # spans read per slice: a progress step every fraction of a second
@@ -55,20 +64,35 @@ class SearchResult:
     complete: bool        # False: stopped at the limit; older matches may exist
 
 
-def _condition(fields: tuple[str, ...], regex: bool) -> str:
+def _condition(fields: tuple[str, ...], regex: bool, case_sensitive: bool) -> str:
     unknown = [f for f in fields if f not in FIELDS]
     if unknown or not fields:
         raise SearchError(f"search one or more of {', '.join(FIELDS)}, not {unknown or 'none'}")
     if regex:
         return "(" + " OR ".join(f"coalesce(regexp_matches({FIELDS[f]}, $pattern, $flags), false)"
                                  for f in fields) + ")"
-    return "(" + " OR ".join(f"coalesce(contains(lower({FIELDS[f]}), $needle), false)"
+    lower = "" if case_sensitive else "lower"
+    return "(" + " OR ".join(f"coalesce(contains({lower}({FIELDS[f]}), $needle), false)"
                              for f in fields) + ")"
 
 
-def _check_regex(store: Store, pattern: str, flags: str) -> None:
+def _condition_clickhouse(fields: tuple[str, ...], regex: bool, case_sensitive: bool) -> str:
+    if regex:  # the pattern comes with its flags (see ``_clickhouse``)
+        test = "match({}, %(pattern)s)"
+    else:
+        test = "position{}({{}}, %(needle)s) > 0".format("" if case_sensitive
+                                                         else "CaseInsensitiveUTF8")
+    # a NULL text matches nothing, as coalesce(..., false) says in DuckDB
+    return "(" + " OR ".join(f"ifNull({test.format(FIELDS_CLICKHOUSE[f])}, 0)"
+                             for f in fields) + ")"
+
+
+def _check_regex(pattern: str, flags: str) -> None:
+    """Refuse a pattern RE2 cannot read (DuckDB's and ClickHouse's engine alike), checked by
+    DuckDB in memory so a bad one is named before either store scans."""
     try:
-        store.scalar("SELECT regexp_matches('', $p, $f)", {"p": pattern, "f": flags})
+        with duckdb.connect() as con:
+            con.execute("SELECT regexp_matches('', $p, $f)", {"p": pattern, "f": flags})
     except duckdb.Error as exc:
         reason = str(exc).split("\n")[0]
         raise SearchError(f"not a valid regular expression {pattern!r}: {reason}") from None
@@ -88,35 +112,33 @@ def search_spans(store: Store, f: SpanFilter, text: str, *, regex: bool = False,
                  ) -> SearchResult:
     """Requests matching ``f`` whose ``fields`` contain ``text`` (or match it as a regular
     expression), newest first, at most ``limit``; ``progress(fraction read)`` after each slice."""
+    from goldenloop.spanstore.duckdb_spans import DuckDBSpanStore
+
+    return search_spans_in(DuckDBSpanStore(store), f, text, regex=regex,
+                           case_sensitive=case_sensitive, fields=fields, limit=limit,
+                           progress=progress)
+
+
+def search_spans_in(spans: SpanStore, f: SpanFilter, text: str, *, regex: bool = False,
+                    case_sensitive: bool = False, fields: tuple[str, ...] = DEFAULT_FIELDS,
+                    limit: int = 100, progress: Callable[[float], None] | None = None
+                    ) -> SearchResult:
+    """``search_spans`` over a span store of either dialect (DuckDB or ClickHouse)."""
     if not text or not text.strip():
         raise SearchError("type a word or a pattern to search for")
-    cond = _condition(tuple(fields), regex)
+    fields = tuple(fields)
+    _condition(fields, regex, case_sensitive)  # names an unknown field on either store
     flags = "c" if case_sensitive else "i"
     if regex:
-        _check_regex(store, text, flags)
-    where, params = msql.where_clause(f)
-    base = f"spans s WHERE s.kind = '{msql.REQUEST_KIND}' AND {where}"
-    total, lo, hi = store.rows(f"SELECT count(*), min(s.start_time), max(s.start_time) FROM {base}",
-                               params)[0]
+        _check_regex(text, flags)
+    run = (_duckdb if spans.dialect == DUCKDB else _clickhouse)(
+        spans, f, text, fields, regex, case_sensitive)
+    total, lo, hi = run("range", None, None, 0)
     limit = max(1, min(int(limit), MAX_LIMIT))
-    # DuckDB refuses parameters a statement does not use: only the search's own ones.
-    match = ({"pattern": text, "flags": flags} if regex
-             else {"needle": text if case_sensitive else text.lower()})
-    if not regex and case_sensitive:
-        cond = cond.replace("lower(", "(")
     found, scanned = [], 0
     for a, b in _slices(lo, hi, total) if total else []:
-        part = {**params, **match, "a": a, "b": b, "left": limit - sum(len(x) for x in found)}
-        found.append(store.df(
-            f"""SELECT s.trace_id, s.span_id, s.session_id, s.start_time, s.app, s.model_version,
-                       s.status, s.latency_ms, s.output_tokens, s.cost_usd, s.error_type,
-                       s.error_message, s.last_user_message, CAST(s.messages AS VARCHAR) AS messages,
-                       s.output
-                FROM {base} AND s.start_time >= $a AND s.start_time < $b AND {cond}
-                ORDER BY s.start_time DESC, s.span_key DESC LIMIT $left""", part))
-        scanned += int(store.scalar(f"SELECT count(*) FROM {base} AND s.start_time >= $a "
-                                    "AND s.start_time < $b",
-                                    {**params, "a": a, "b": b}))
+        found.append(run("rows", a, b, limit - sum(len(x) for x in found)))
+        scanned += run("count", a, b, 0)
         if progress is not None:
             progress(scanned / total)
         if sum(len(x) for x in found) >= limit:
@@ -124,6 +146,66 @@ def search_spans(store: Store, f: SpanFilter, text: str, *, regex: bool = False,
     rows = pd.concat(found, ignore_index=True) if found else pd.DataFrame()
     return SearchResult(_shape(rows, text, regex, case_sensitive, fields), scanned, int(total),
                         complete=scanned >= total)
+
+
+_ROW_COLUMNS = ["trace_id", "span_id", "session_id", "start_time", "app", "model_version",
+                "status", "latency_ms", "output_tokens", "cost_usd", "error_type",
+                "error_message", "last_user_message", "messages", "output"]
+
+
+def _duckdb(spans: SpanStore, f: SpanFilter, text: str, fields: tuple[str, ...], regex: bool,
+            case_sensitive: bool):
+    """The three statements of a search in DuckDB's text, as one function of (what, slice)."""
+    store = spans.store
+    cond = _condition(fields, regex, case_sensitive)
+    where, params = msql.where_clause(f)
+    base = f"spans s WHERE s.kind = '{msql.REQUEST_KIND}' AND {where}"
+    # DuckDB refuses parameters a statement does not use: only the search's own ones.
+    match = ({"pattern": text, "flags": "c" if case_sensitive else "i"} if regex
+             else {"needle": text if case_sensitive else text.lower()})
+    cols = ", ".join(f"s.{c}" if c != "messages" else "CAST(s.messages AS VARCHAR) AS messages"
+                     for c in _ROW_COLUMNS)
+
+    def run(what: str, a, b, left: int):
+        if what == "range":
+            return store.rows(f"SELECT count(*), min(s.start_time), max(s.start_time) FROM {base}",
+                              params)[0]
+        part = {**params, "a": a, "b": b}
+        inside = f"{base} AND s.start_time >= $a AND s.start_time < $b"
+        if what == "count":
+            return int(store.scalar(f"SELECT count(*) FROM {inside}", part))
+        return store.df(f"""SELECT {cols} FROM {inside} AND {cond}
+                            ORDER BY s.start_time DESC, s.span_key DESC LIMIT $left""",
+                        {**part, **match, "left": left})
+    return run
+
+
+def _clickhouse(spans: SpanStore, f: SpanFilter, text: str, fields: tuple[str, ...],
+                regex: bool, case_sensitive: bool):
+    """The same three statements in ClickHouse's text."""
+    cond = _condition_clickhouse(fields, regex, case_sensitive)
+    where, params = clickhouse_where(f)
+    params["kind"] = msql.REQUEST_KIND
+    base = f"spans AS s FINAL WHERE s.kind = %(kind)s AND {where}"
+    match = ({"pattern": "(?-s)" + ("" if case_sensitive else "(?i)") + text} if regex
+             else {"needle": text})
+    inside = (f"{base} AND s.start_time >= fromUnixTimestamp64Micro(%(a)s, 'UTC') "
+              "AND s.start_time < fromUnixTimestamp64Micro(%(b)s, 'UTC')")
+    cols = ", ".join(f"s.{c} AS {c}" for c in _ROW_COLUMNS)
+
+    def run(what: str, a, b, left: int):
+        if what == "range":
+            row = ch.run(spans, f"SELECT toInt64(count()) AS n, minOrNull(s.start_time) AS lo, "
+                                f"maxOrNull(s.start_time) AS hi FROM {base}", params).iloc[0]
+            return int(row["n"]), row["lo"], row["hi"]
+        part = {**params, "a": micros(a), "b": micros(b)}
+        if what == "count":
+            return int(ch.run(spans, f"SELECT toInt64(count()) AS n FROM {inside}",
+                              part)["n"].iloc[0])
+        return ch.run(spans, f"""SELECT {cols} FROM {inside} AND {cond}
+                                 ORDER BY s.start_time DESC, s.span_key DESC LIMIT %(left)s""",
+                      {**part, **match, "left": left}, _ROW_COLUMNS)
+    return run
 
 
 def _shape(rows: pd.DataFrame, text: str, regex: bool, case_sensitive: bool,
