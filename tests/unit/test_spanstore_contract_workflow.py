@@ -276,3 +276,54 @@ def test_live_ground_truth_same_on_both(both):
             for s in both)
     pd.testing.assert_frame_equal(_frame(x, ["period", "model_version", "scorer"]),
                                   _frame(y, ["period", "model_version", "scorer"]))
+
+
+# -- Anomaly detection series ----------------------------------------------------------------------
+_SERIES_KEYS = ["b", "app", "dimension", "value"]
+
+
+@pytest.mark.parametrize("reader", ["request", "tool", "session", "grade", "failures", "versions"])
+def test_detection_series_same_on_both(both, reader):
+    """Each series detection reads: the same buckets, groups, counts and quantiles (exact on
+    both), means and variances to rounding."""
+    from goldenloop.anomalies import series_sql as sql
+
+    start, end = DEMO_END - timedelta(days=21), DEMO_END
+    read = {
+        "request": lambda s: sql.request_buckets(s.store, start, end, spans=s.spans),
+        "tool": lambda s: sql.tool_buckets(s.store, start, end, spans=s.spans),
+        "session": lambda s: sql.session_buckets(s.store, start, end, end - timedelta(minutes=30),
+                                                 spans=s.spans),
+        "grade": lambda s: sql.grade_buckets(s.store, start, end, spans=s.spans),
+        "failures": lambda s: sql.failure_kinds(s.store, start + timedelta(days=14), end, s.spans),
+        "versions": lambda s: sql.version_first_seen(s.store, end, s.spans),
+    }[reader]
+    a, b = (read(s) for s in both)
+    keys = {"failures": ["app", "component", "error_kind", "failure"],
+            "versions": ["app", "dimension", "value"]}.get(reader, _SERIES_KEYS)
+    assert len(a) > 5
+    assert sorted(a.columns) == sorted(b.columns)
+    b = b[list(a.columns)]
+    if reader == "failures":  # the latest failures' keys: ties in time may come in either order
+        for frame in (a, b):
+            frame["recent_keys"] = frame["recent_keys"].map(lambda k: tuple(sorted(k)))
+    pd.testing.assert_frame_equal(_frame(a, keys), _frame(b, keys), check_exact=False, rtol=1e-9)
+
+
+def test_detection_finds_the_same_anomalies_on_both(both):
+    """A whole detection run over the demo (series, new versions, new failure kinds): the same
+    anomalies, with the same kinds, metrics, groups, times and scores."""
+    from goldenloop.anomalies import detect
+
+    got = []
+    for side in both:
+        r = detect(side.store, since=DEMO_END - timedelta(days=21), until=DEMO_END,
+                   now=DEMO_END, sensitivity=0.2, spans=side.spans)
+        got.append((r, side.store.df(
+            "SELECT kind, metric, app, dimension, value, window_start, window_end, baseline, "
+            "observed, n, severity, score, description "
+            "FROM anomalies ORDER BY ALL")))
+    (ra, a), (rb, b) = got
+    assert (ra.series, ra.tests, ra.found) == (rb.series, rb.tests, rb.found)
+    assert ra.found > 0
+    pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)

@@ -24,6 +24,7 @@ from goldenloop.anomalies.examples import attach_examples
 from goldenloop.anomalies.measures import build
 from goldenloop.anomalies.records import SEVERITY_NAMES, Finding, store_findings, utcnow
 from goldenloop.errors import AnomalyError
+from goldenloop.spanstore.base import DUCKDB, SpanStore
 from goldenloop.store import Store
 
 # The sensitivity is the false discovery rate of a run: under pure noise, the chance that a
@@ -73,10 +74,16 @@ def level(sensitivity: str | float | None) -> float:
 
 
 def detect_range(store: Store, since: datetime | None, until: datetime | None,
-                 now: datetime | None) -> tuple[datetime, datetime] | None:
+                 now: datetime | None, spans: SpanStore | None = None
+                 ) -> tuple[datetime, datetime] | None:
     """Complete hours only: ``until`` defaults to the start of the hour holding the latest
     span (that hour may still be filling), never past ``now``."""
-    last = store.scalar(f"SELECT max(s.start_time) FROM spans s WHERE {sql.production()}")
+    if spans is not None and spans.dialect != DUCKDB:
+        from goldenloop.anomalies.series_sql_clickhouse import last_start
+
+        last = last_start(spans)
+    else:
+        last = store.scalar(f"SELECT max(s.start_time) FROM spans s WHERE {sql.production()}")
     if last is None:
         return None
     end = min(until or last, now or utcnow(), last if until is None else until)
@@ -90,15 +97,16 @@ def detect_range(store: Store, since: datetime | None, until: datetime | None,
 
 def detect(store: Store, *, since: datetime | None = None, until: datetime | None = None,
            now: datetime | None = None, sensitivity: str | float | None = None,
-           progress: Progress | None = None) -> DetectionResult:
+           progress: Progress | None = None, spans: SpanStore | None = None) -> DetectionResult:
     """Test every series over ``[since, until)`` (default: the last 30 days of data) and
     record the anomalies: new ones added, continuing ones extended, ended ones resolved.
-    Canary suites' scores are tested too, run by run (``canary``)."""
+    Canary suites' scores are tested too, run by run (``canary``). ``spans``: where the
+    spans live (None: the store's own file); the series are read there."""
     t0 = time.perf_counter()
     q = level(sensitivity)
     note = progress or (lambda frac, msg: None)
     now = now or utcnow()
-    rng = detect_range(store, since, until, now)
+    rng = detect_range(store, since, until, now, spans)
     canaries = canary.find(store, since, until, now, q)
     if rng is None and canaries.since is None:
         return DetectionResult(since or now, until or now, 0, 0, 0.0, 0, 0, 0, 0, 0.0)
@@ -106,11 +114,11 @@ def detect(store: Store, *, since: datetime | None = None, until: datetime | Non
     if rng is not None:
         since_p, until_p = rng
         note(0.05, "reading hourly aggregates")
-        tests, series = _series_tests(store, since_p, until_p)
+        tests, series = _series_tests(store, since_p, until_p, spans)
         note(0.5, "testing")
         threshold, n_tests, cands = engine.decide(tests, q)
         found = _merge_dimensions([_finding(c, until_p) for c in cands])
-        found_events = events.find(store, since_p, until_p, [t.matrix for t in tests])
+        found_events = events.find(store, since_p, until_p, [t.matrix for t in tests], spans)
         found += [e.finding for e in found_events]  # events: no test, see events.py
         note(0.8, f"{len(found)} anomalies: finding examples")
         attach_examples(store, found)
@@ -126,16 +134,16 @@ def detect(store: Store, *, since: datetime | None = None, until: datetime | Non
                            time.perf_counter() - t0)
 
 
-def _series_tests(store: Store, since: datetime, until: datetime
-                  ) -> tuple[list[engine.MetricTests], int]:
+def _series_tests(store: Store, since: datetime, until: datetime,
+                  spans: SpanStore | None = None) -> tuple[list[engine.MetricTests], int]:
     start = since - HISTORY
     first, last = sql.to_bucket(start), sql.to_bucket(until)
     hours = last - first
     lo = sql.to_bucket(since) - first
-    frames = {"request": sql.request_buckets(store, start, until),
-              "tool": sql.tool_buckets(store, start, until),
+    frames = {"request": sql.request_buckets(store, start, until, spans=spans),
+              "tool": sql.tool_buckets(store, start, until, spans=spans),
               "session": sql.session_buckets(store, start, until,
-                                             settled=until - timedelta(minutes=30))}
+                                             settled=until - timedelta(minutes=30), spans=spans)}
     idx = st.reference_index(first % (7 * 24), hours)
     d_first, d_last = sql.to_bucket(start, sql.DAY_US), sql.to_bucket(until, sql.DAY_US)
     days = d_last - d_first
@@ -155,7 +163,7 @@ def _series_tests(store: Store, since: datetime, until: datetime
                 coarse.keep_only(mx, quiet)
                 tests.append(engine.test_metric(mx, d_lo, days, d_idx, 1.0))
     # Grades are few: one bucket per day, compared with the previous week's days.
-    grades = sql.grade_buckets(store, start, until)
+    grades = sql.grade_buckets(store, start, until, spans=spans)
     for mx in build(grades, [m for m in METRICS if m.source == "grades"], d_first, days,
                     sql.DAY_US):
         tests.append(engine.test_metric(mx, d_lo, days, d_idx, 1.0))

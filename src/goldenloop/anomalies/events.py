@@ -21,6 +21,7 @@ from goldenloop.anomalies.catalogue import BY_NAME
 from goldenloop.anomalies.measures import Matrix, effect, to_natural
 from goldenloop.anomalies.records import SEVERITY_NAMES, Finding
 from goldenloop.metrics import REQUEST_KIND
+from goldenloop.spanstore.base import DUCKDB, SpanStore
 from goldenloop.store import Store
 from goldenloop.store.span_filter import SpanFilter
 from goldenloop.store.span_filter import where as span_where
@@ -37,15 +38,18 @@ class Event:
     p: float = 0.0
 
 
-def find(store: Store, since: datetime, until: datetime, mats: list[Matrix]) -> list[Event]:
-    seen = sql.version_first_seen(store, until)
-    return (new_versions(store, since, until, mats, seen)
-            + new_failures(store, since, until, seen))
+def find(store: Store, since: datetime, until: datetime, mats: list[Matrix],
+         spans: SpanStore | None = None) -> list[Event]:
+    """New versions and new failure kinds; ``spans``: where the spans live (None: the
+    store's own file)."""
+    seen = sql.version_first_seen(store, until, spans)
+    return (new_versions(store, since, until, mats, seen, spans)
+            + new_failures(store, since, until, seen, spans))
 
 
 # -- new versions ---------------------------------------------------------------------------------
 def new_versions(store: Store, since: datetime, until: datetime, mats: list[Matrix],
-                 seen: pd.DataFrame) -> list[Event]:
+                 seen: pd.DataFrame, spans: SpanStore | None = None) -> list[Event]:
     """Versions first seen in the range, in apps with some history before them; ``mats``
     are the run's series (the comparison reads them instead of scanning spans again),
     ``seen`` is ``series_sql.version_first_seen``."""
@@ -58,16 +62,21 @@ def new_versions(store: Store, since: datetime, until: datetime, mats: list[Matr
         if first - app_start[r.app].to_pydatetime() < MIN_HISTORY:
             continue
         out += _version_event(store, mats, r.app, r.dimension, r.value, first,
-                              r.last_seen.to_pydatetime(), until)
+                              r.last_seen.to_pydatetime(), until, spans)
     return out
 
 
-def _previous(store: Store, app: str, dim: str, value: str, first: datetime) -> str | None:
+def _previous(store: Store, app: str, dim: str, value: str, first: datetime,
+              spans: SpanStore | None = None) -> str | None:
     """The version the new one replaced: of the app's versions in the days before ``first``,
     the one whose share of requests fell most in the days after (not simply the busiest:
     an app may run two models side by side)."""
     around = SpanFilter(start=first - COMPARE_SPAN, end=first + COMPARE_SPAN, apps=(app,),
                         kinds=(REQUEST_KIND,))
+    if spans is not None and spans.dialect != DUCKDB:
+        from goldenloop.anomalies.series_sql_clickhouse import previous_version
+
+        return previous_version(spans, around, dim, value, first)
     where, params = span_where(around)
     rows = store.rows(
         f"""WITH v AS (
@@ -87,8 +96,9 @@ def _previous(store: Store, app: str, dim: str, value: str, first: datetime) -> 
 
 
 def _version_event(store: Store, mats: list[Matrix], app: str, dim: str, value: str,
-                   first: datetime, last: datetime, until: datetime) -> list[Event]:
-    prev = _previous(store, app, dim, value, first)
+                   first: datetime, last: datetime, until: datetime,
+                   spans: SpanStore | None = None) -> list[Event]:
+    prev = _previous(store, app, dim, value, first, spans)
     hour = first.replace(minute=0, second=0, microsecond=0)
     end = min(hour + COMPARE_SPAN, until)
     base = dict(metric="requests", app=app, dimension=dim, value=value, kind="new_version",
@@ -174,8 +184,8 @@ def _moved(base: dict, c: Moved, prev: str, details: dict) -> Finding:
 
 # -- new failure kinds ----------------------------------------------------------------------------
 def new_failures(store: Store, since: datetime, until: datetime,
-                 seen: pd.DataFrame) -> list[Event]:
-    kinds = sql.failure_kinds(store, since, until)
+                 seen: pd.DataFrame, spans: SpanStore | None = None) -> list[Event]:
+    kinds = sql.failure_kinds(store, since, until, spans)
     if kinds.empty:
         return []
     app_start = seen[seen["dimension"].isna()].set_index("app")["first_seen"]

@@ -15,6 +15,7 @@ from datetime import datetime
 import pandas as pd
 
 from goldenloop.metrics import OFFENSIVE_THRESHOLD, REQUEST_KIND, UNSET_GROUP
+from goldenloop.spanstore.base import DUCKDB, SpanStore
 from goldenloop.store import Store
 from goldenloop.store.span_columns import JUDGE_APP, production_sql
 from goldenloop.store.span_filter import SpanFilter
@@ -60,6 +61,16 @@ _SPAN_COLUMNS = f"""{bucket()} AS b, s.app,
 _NAMED_APP = f"s.app IS NOT NULL AND s.app <> '{JUDGE_APP}'"
 
 
+def _clickhouse(spans: SpanStore | None):
+    """The ClickHouse texts when ``spans`` live there (each reader takes ``spans``: where the
+    spans live; None: the store's own file), else None."""
+    if spans is None or spans.dialect == DUCKDB:
+        return None
+    from goldenloop.anomalies import series_sql_clickhouse
+
+    return series_sql_clickhouse
+
+
 def _spans(start: datetime | None, end: datetime, app: str | None = None,
            kinds: tuple[str, ...] = (REQUEST_KIND,)) -> tuple[str, dict]:
     """The spans a series reads, on alias ``s``: the one span filter (production spans of
@@ -70,7 +81,7 @@ def _spans(start: datetime | None, end: datetime, app: str | None = None,
 
 
 def request_buckets(store: Store, start: datetime, end: datetime,
-                    app: str | None = None) -> pd.DataFrame:
+                    app: str | None = None, spans: SpanStore | None = None) -> pd.DataFrame:
     """Per hour, app and (whole app | model version | prompt version): requests, failures by
     status, latency and time-to-first-token quantiles, token and cost means with their
     variances, signal counts and means, thumbs and thumbs down.
@@ -79,6 +90,8 @@ def request_buckets(store: Store, start: datetime, end: datetime,
     spans alone; signals and feedback are joined, summed at the finest level (hour x app x
     model version x prompt version) and only then rolled up, which costs a third of joining
     them into the quantile scan. ``app``: one app only (a chart of one anomaly)."""
+    if ch := _clickhouse(spans):
+        return ch.request_buckets(spans, start, end, app)
     requests, params = _spans(start, end, app)
     core = store.df(
         f"""WITH base AS (
@@ -141,6 +154,13 @@ def request_buckets(store: Store, start: datetime, end: datetime,
             SELECT b, app, {_dims('mv', 'pv')}, sum(thumbs) AS thumbs, sum(down) AS down
             FROM f GROUP BY GROUPING SETS ((b, app), (b, app, mv), (b, app, pv))""",
         params)
+    return merge_request_parts(core, signals, feedback)
+
+
+def merge_request_parts(core: pd.DataFrame, signals: pd.DataFrame, feedback: pd.DataFrame
+                        ) -> pd.DataFrame:
+    """The request scan with the signal and feedback sums joined on (bucket, app, dimension,
+    value); no signals or feedback count 0."""
     out = core
     for extra in (signals, feedback):
         out = out.merge(extra, on=_KEYS, how="left")
@@ -158,9 +178,11 @@ def _mean_var(total: str, n: str, name: str) -> str:
 
 
 def tool_buckets(store: Store, start: datetime, end: datetime,
-                 app: str | None = None) -> pd.DataFrame:
+                 app: str | None = None, spans: SpanStore | None = None) -> pd.DataFrame:
     """Per hour, app and (all tool/retrieval spans | one component by span name): how many,
     how many failed, latency p50 and p95."""
+    if ch := _clickhouse(spans):
+        return ch.tool_buckets(spans, start, end, app)
     tools, params = _spans(start, end, app, TOOL_KINDS)
     return store.df(
         f"""SELECT * EXCLUDE (tool_lat), tool_lat[1] AS tool_lat_p50,
@@ -178,10 +200,12 @@ def tool_buckets(store: Store, start: datetime, end: datetime,
 
 
 def session_buckets(store: Store, start: datetime, end: datetime, settled: datetime,
-                    app: str | None = None) -> pd.DataFrame:
+                    app: str | None = None, spans: SpanStore | None = None) -> pd.DataFrame:
     """Per hour of a session's first request and app: sessions, their turns (LLM calls) and
     how many ended on a failed request. Sessions still active after ``settled`` may go on, so
     they are left out."""
+    if ch := _clickhouse(spans):
+        return ch.session_buckets(spans, start, end, settled, app)
     requests, params = _spans(start, end, app)
     return store.df(
         # A turn is counted as an LLM call: chat apps make one per turn, and counting distinct
@@ -214,40 +238,56 @@ def counted_judges(store: Store) -> list[str] | None:
 
 
 def grade_buckets(store: Store, start: datetime, end: datetime,
-                  app: str | None = None) -> pd.DataFrame:
+                  app: str | None = None, spans: SpanStore | None = None) -> pd.DataFrame:
     """Per day of the graded span, app and (whole app | model version | prompt version): spans
     with a live correctness grade (human, or a judge version fit for use; a span graded
-    several times counts once, with its mean), the mean grade and its variance."""
+    several times counts once, with its mean), the mean grade and its variance. With the
+    spans elsewhere (ClickHouse), the graded ones are fetched by key and joined here."""
     from goldenloop.store.shared_sql import CHOSEN_JUDGES
 
     graded, params = _spans(start, end, app, ())
-    return store.df(
-        f"""WITH per_span AS (
+    params = {**params, "judge_versions": counted_judges(store)}
+    if not _clickhouse(spans):
+        return store.df(_grade_sql("spans", graded, CHOSEN_JUDGES), params)
+    from goldenloop.spanstore.keyed import local_spans, registered
+
+    keys = [k for (k,) in store.rows("SELECT DISTINCT span_key FROM live_grades WHERE criterion = ? "
+                                     "AND span_key IS NOT NULL", [CORRECTNESS])]
+    table = local_spans(spans, keys, ["span_key", "start_time", "app", "model_version",
+                                      "prompt_version", "source", "kind"])
+    cur = store.cursor()
+    with registered(cur, "_graded_spans", table):
+        return cur.execute(_grade_sql("_graded_spans", graded, CHOSEN_JUDGES), params).df()
+
+
+def _grade_sql(spans_table: str, graded: str, chosen: str) -> str:
+    return f"""WITH per_span AS (
                 SELECT g.span_key, avg(g.value_number) AS v
                 FROM live_grades g
                 WHERE g.criterion = '{CORRECTNESS}' AND g.span_key IS NOT NULL
                   AND g.value_number IS NOT NULL AND NOT coalesce(g.not_applicable, false)
-                  AND {CHOSEN_JUDGES}
+                  AND {chosen}
                 GROUP BY g.span_key
             ), base AS (
                 SELECT {bucket('s', DAY_US)} AS b, s.app,
                        coalesce(s.model_version, '{UNSET_GROUP}') AS mv,
                        coalesce(s.prompt_version, '{UNSET_GROUP}') AS pv, p.v
-                FROM per_span p JOIN spans s ON s.span_key = p.span_key
+                FROM per_span p JOIN {spans_table} s ON s.span_key = p.span_key
                 WHERE {graded}
             )
             SELECT b, app, {_dims('mv', 'pv')}, count(*) AS graded, avg(v) AS grade_mean,
                    var_samp(v) AS grade_var
-            FROM base GROUP BY GROUPING SETS ((b, app), (b, app, mv), (b, app, pv))""",
-        {**params, "judge_versions": counted_judges(store)},
-    )
+            FROM base GROUP BY GROUPING SETS ((b, app), (b, app, mv), (b, app, pv))"""
 
 
-def failure_kinds(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
+def failure_kinds(store: Store, start: datetime, end: datetime,
+                  spans: SpanStore | None = None) -> pd.DataFrame:
     """Every failure kind per app and component: the error type with its message normalised
     (digits, hex ids and quoted values replaced), when it was first and last seen, how often
     before ``start`` and from ``start`` on. Components are tool/retrieval span names; LLM
     calls have component NULL."""
+    if ch := _clickhouse(spans):
+        return ch.failure_kinds(spans, start, end)
     kinds = ", ".join(f"'{k}'" for k in TOOL_KINDS)
     failed, params = _spans(None, end, None, (REQUEST_KIND, *TOOL_KINDS))
     return store.df(
@@ -274,9 +314,12 @@ def failure_kinds(store: Store, start: datetime, end: datetime) -> pd.DataFrame:
     )
 
 
-def version_first_seen(store: Store, end: datetime) -> pd.DataFrame:
+def version_first_seen(store: Store, end: datetime, spans: SpanStore | None = None
+                       ) -> pd.DataFrame:
     """Per app, model version and prompt version: first and last request and how many, and
     the app's first request (a version there from the start did not appear)."""
+    if ch := _clickhouse(spans):
+        return ch.version_first_seen(spans, end)
     requests, params = _spans(None, end)
     return store.df(
         f"""SELECT app, {_dims('mv', 'pv')}, min(start_time) AS first_seen,
