@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import csv
 import os
+from datetime import datetime
 from importlib import resources
 from pathlib import Path
-
-import pyarrow as pa
 
 from goldenloop.errors import ImportFileError
 
@@ -24,6 +23,8 @@ def _read(path_or_text: Path | str, name: str) -> list[dict]:
     text = path_or_text.read_text() if isinstance(path_or_text, Path) else path_or_text
     lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
     rows = list(csv.DictReader(lines))
+    for r in rows:
+        r["_file"] = name  # named in the message about a bad value
     missing = [c for c in COLUMNS[:4] if rows and c not in rows[0]]
     if missing:
         raise ImportFileError(f"{name}: price table lacks columns {', '.join(missing)}")
@@ -40,29 +41,43 @@ def price_rows(extra: str | os.PathLike | None = None) -> list[dict]:
     return rows
 
 
-def price_table(extra: str | os.PathLike | None = None) -> pa.Table:
-    """One row per (model, valid_from) with ``valid_to``, ready for an equality + range join."""
+PriceRecord = tuple[str, datetime, datetime | None, float | None, float | None, float | None]
+
+
+def price_records(extra: str | os.PathLike | None = None) -> list[PriceRecord]:
+    """One ``(model, valid_from, valid_to, input, output, cached_input)`` per (model,
+    valid_from), ready for an equality + range join. Plain Python values: an import
+    registers them with DuckDB directly (building Arrow arrays from Python values loads
+    pandas, a quarter of a second of every import's start-up)."""
     best: dict[tuple[str, str], dict] = {}
     for r in price_rows(extra):
         best[(r["model"].strip(), r["valid_from"].strip())] = r
-    by_model: dict[str, list[dict]] = {}
-    for (model, _), r in sorted(best.items()):
-        by_model.setdefault(model, []).append(r)
-    cols: dict[str, list] = {c: [] for c in (*COLUMNS, "valid_to")}
+    by_model: dict[str, list[tuple[str, dict]]] = {}
+    for (model, start), r in sorted(best.items()):
+        by_model.setdefault(model, []).append((start, r))
+    out: list[PriceRecord] = []
     for model, rows in by_model.items():
-        for i, r in enumerate(rows):
-            cols["model"].append(model)
-            cols["valid_from"].append(r["valid_from"].strip())
-            cols["valid_to"].append(rows[i + 1]["valid_from"].strip() if i + 1 < len(rows) else None)
-            for c in COLUMNS[2:]:
-                v = (r.get(c) or "").strip()
-                cols[c].append(float(v) if v else None)
-    return pa.table({
-        "model": pa.array(cols["model"], pa.string()),
-        "valid_from": pa.array(cols["valid_from"], pa.string()).cast(pa.timestamp("us")),
-        "valid_to": pa.array(cols["valid_to"], pa.string()).cast(pa.timestamp("us")),
-        **{c: pa.array(cols[c], pa.float64()) for c in COLUMNS[2:]},
-    })
+        for i, (start, r) in enumerate(rows):
+            where = f"{r['_file']}: {model}"
+            until = _date(rows[i + 1][0], where) if i + 1 < len(rows) else None
+            nums = [(r.get(c) or "").strip() for c in COLUMNS[2:]]
+            out.append((model, _date(start, where), until,
+                        *(_number(v, where, c) for v, c in zip(nums, COLUMNS[2:], strict=True))))
+    return out
+
+
+def _date(text: str, where: str) -> datetime:
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise ImportFileError(f"{where}: valid_from {text!r} is not a date (YYYY-MM-DD)") from None
+
+
+def _number(text: str, where: str, column: str) -> float | None:
+    try:
+        return float(text) if text else None
+    except ValueError:
+        raise ImportFileError(f"{where}: {column} {text!r} is not a number") from None
 
 
 def cost_sql(p: str, s: str) -> str:

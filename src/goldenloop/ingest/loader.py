@@ -20,7 +20,7 @@ from goldenloop.ingest import detect, encoding, mapping, validate
 from goldenloop.ingest import redact_import as redaction
 from goldenloop.ingest.outcome import ImportOptions, ImportResult, file_hash, scan_file
 from goldenloop.ingest.source import SourceChunk
-from goldenloop.pricing import price_table
+from goldenloop.pricing import price_records
 from goldenloop.store import Store
 from goldenloop.store import imports as import_sql
 from goldenloop.store import spans as span_sql
@@ -94,7 +94,7 @@ def _load_chunks(cur: duckdb.DuckDBPyConnection, chunks: Iterator[SourceChunk], 
                  size: int) -> dict:
     """Every chunk validated, quarantined and inserted; counts with rows read = imported +
     duplicates + conflicts + quarantined, the first bad rows and notes for the summary."""
-    span_sql.register_prices(cur, price_table(opts.prices))
+    span_sql.register_prices(cur, price_records(opts.prices))
     redact = redaction.redaction_templates() if opts.redact else None
     raw = redaction.RAW_TEMPLATE if opts.redact else None
     counts: dict = dict(rows_read=0, imported=0, duplicates=0, quarantined=0, conflicts=0,

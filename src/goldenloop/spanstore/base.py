@@ -9,10 +9,12 @@ both to ``query``; the store runs the one in its own dialect.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-import pandas as pd
 import pyarrow as pa
+
+if TYPE_CHECKING:  # pandas costs every command's start-up ~0.4 s; only readers need it
+    import pandas as pd
 
 DUCKDB = "duckdb"
 CLICKHOUSE = "clickhouse"

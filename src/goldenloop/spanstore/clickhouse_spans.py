@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 
 from goldenloop.errors import SpanStoreError
 from goldenloop.spanstore import clickhouse_schema as schema
 from goldenloop.spanstore.base import CLICKHOUSE, SPAN_TABLES, DialectSQL, checked_columns
 from goldenloop.spanstore.config import SpanStoreConfig, password
+
+if TYPE_CHECKING:  # pandas costs every command's start-up ~0.4 s; only readers need it
+    import pandas as pd
 
 # chdb allows one database folder per process and one process per folder, and a second
 # client on the same folder in one process must share the first one's engine: clients are

@@ -9,13 +9,16 @@ anti-join, as every insert into these tables does.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
-import pandas as pd
 import pyarrow as pa
 
 from goldenloop.errors import SpanStoreError
 from goldenloop.spanstore.base import DUCKDB, SPAN_TABLES, DialectSQL, checked_columns
 from goldenloop.store.store import Store
+
+if TYPE_CHECKING:  # pandas costs every import's start-up ~0.4 s; only readers need it
+    import pandas as pd
 
 _IDENTITY = {  # table: the join condition that says "this row is already stored"
     "spans": "t.trace_id = n.trace_id AND t.span_id = n.span_id",

@@ -216,8 +216,14 @@ def _select_with_cost() -> str:
     return ", ".join(parts) + f", {estimated}, ?, now()::TIMESTAMP"
 
 
-def register_prices(cur: duckdb.DuckDBPyConnection, prices: pa.Table) -> None:
-    cur.register("_prices", prices)
+def register_prices(cur: duckdb.DuckDBPyConnection, prices: list[tuple]) -> None:
+    """The price table (``pricing.price_records``) as temp table ``_prices`` of this cursor."""
+    cur.execute("CREATE OR REPLACE TEMP TABLE _prices (model VARCHAR, valid_from TIMESTAMP, "
+                "valid_to TIMESTAMP, input_per_mtok DOUBLE, output_per_mtok DOUBLE, "
+                "cached_input_per_mtok DOUBLE)")
+    if prices:
+        cur.execute("INSERT INTO _prices VALUES " + ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(prices)),
+                    [v for row in prices for v in row])
 
 
 def unknown_price_models(cur: duckdb.DuckDBPyConnection, import_id: int) -> list[tuple[str, int]]:
