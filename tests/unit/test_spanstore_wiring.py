@@ -100,3 +100,31 @@ def test_bad_configuration_is_named(tmp_path, monkeypatch):
         configured_url(None, tmp_path)
     with pytest.raises(SpanStoreError, match=r"--spans: .*unknown span store"):
         configured_url("mysql://db", tmp_path)
+
+
+@pytest.mark.slow
+def test_forget_erases_a_users_spans_from_clickhouse(store, ch, tmp_path):
+    from goldenloop.ops.forget import forget
+    from goldenloop.spanstore.ingest import import_into
+
+    rows = span_rows(40, seed=23)  # traces of three spans: t0 holds s0, s1, s2
+    for r in rows:
+        r["user_id"] = "u-erase" if r["span_id"] in ("s0", "s4") else "u-keep"
+    rows[1]["user_id"] = None  # a child span without the user: goes with its trace
+    import_into(store, ch, write_jsonl(tmp_path / "s.jsonl", rows))
+    score_job(store, {}, lambda f, m: None, ch)
+    vote = {"trace_id": rows[0]["trace_id"], "span_id": "s0", "kind": "thumbs", "value": 1.0,
+            "created_at": datetime(2026, 4, 1), "source": "sdk", "user_id": "u-erase"}
+    paths = resolve_paths(store.path).ensure()
+    write_spool(paths.inbox, feedback_table([vote]), prefix="fb", feedback=True)
+    run_inbox(store, paths, ch)
+    gone = {r["span_id"] for r in rows if r["trace_id"] in (rows[0]["trace_id"],
+                                                             rows[4]["trace_id"])}
+    report = forget(store, "user_id", "u-erase", spans=ch, rewrite=False)
+    assert report.removed["spans (ClickHouse)"] == len(gone) == 6
+    assert report.removed["feedback (ClickHouse)"] == 1
+    left = ch.arrow("SELECT span_id FROM spans").column(0).to_pylist()  # no FINAL: every copy
+    assert sorted(left) == sorted(r["span_id"] for r in rows if r["span_id"] not in gone)
+    assert ch.arrow("SELECT count() FROM feedback").column(0)[0].as_py() == 0
+    scored = {r["span_id"] for r in rows if r["kind"] == "llm" and r["span_id"] not in gone}
+    assert ch.count("signals") == len(scored)

@@ -22,11 +22,13 @@ def backup_job(store: Store, params: dict[str, Any], progress: Progress) -> dict
             "counts": m["counts"], "taken_at": m["taken_at"]}
 
 
-def forget_job(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def forget_job(store: Store, params: dict[str, Any], progress: Progress,
+               spans: Any = None) -> dict[str, Any]:
+    """``spans``: the server's span store, erased from too when it is ClickHouse."""
     from goldenloop.ops.forget import forget
 
     r = forget(store, params["selector"], params["value"], requested_by=params.get("by"),
-               interface="cli", erasure_id=params.get("erasure_id"))
+               interface="cli", erasure_id=params.get("erasure_id"), spans=spans)
     # The result names the hash, never the id: the jobs table is read by every page.
     return {"summary": f"erasure {r.erasure_id}: {sum(r.removed.values()):,} rows and files removed",
             "erasure_id": r.erasure_id, "removed": r.removed}

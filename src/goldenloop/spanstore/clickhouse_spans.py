@@ -145,6 +145,11 @@ class ClickHouseSpanStore:
         with self._lock:
             return self.client.query_arrow(sql, parameters=params or {})
 
+    def command(self, sql: str, params: dict | None = None, settings: dict | None = None) -> None:
+        """A statement without rows (a mutation), one at a time like every other."""
+        with self._lock:
+            self.client.command(sql, parameters=params or {}, settings=settings or {})
+
     def spans_by_key(self, keys: Sequence[int], columns: Sequence[str] | None = None
                      ) -> pa.Table:
         cols = ", ".join(checked_columns(columns)) if columns else "*"

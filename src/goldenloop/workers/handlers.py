@@ -140,5 +140,7 @@ HANDLERS: dict[str, Handler] = {
 
 def handlers_for(spans: SpanStore) -> dict[str, Handler]:
     """``HANDLERS`` with the jobs that write spans or signals bound to the span store."""
+    from goldenloop.ops.jobs import forget_job
+
     return {**HANDLERS, "import": partial(import_files, spans=spans),
-            "score": partial(score_job, spans=spans)}
+            "score": partial(score_job, spans=spans), "forget": partial(forget_job, spans=spans)}
