@@ -27,8 +27,9 @@ def forget_job(store: Store, params: dict[str, Any], progress: Progress,
     """``spans``: the server's span store, erased from too when it is ClickHouse."""
     from goldenloop.ops.forget import forget
 
+    elsewhere = {"spans": spans} if spans is not None and spans.dialect != "duckdb" else {}
     r = forget(store, params["selector"], params["value"], requested_by=params.get("by"),
-               interface="cli", erasure_id=params.get("erasure_id"), spans=spans)
+               interface="cli", erasure_id=params.get("erasure_id"), **elsewhere)
     # The result names the hash, never the id: the jobs table is read by every page.
     return {"summary": f"erasure {r.erasure_id}: {sum(r.removed.values()):,} rows and files removed",
             "erasure_id": r.erasure_id, "removed": r.removed}
