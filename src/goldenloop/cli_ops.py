@@ -75,8 +75,12 @@ def forget(user_id: Annotated[str | None, typer.Option(help="Erase this end user
 
         if not paths.db.exists():
             raise GoldenloopError(f"no database at {paths.db}")
+        from goldenloop.spanstore import configured_url, open_span_store
+
         with open_store(paths.db) as store:
-            report = run_forget(store, selector, value, requested_by=_by(by)).to_dict()
+            spans = open_span_store(configured_url(None, paths.data_dir), store)
+            report = run_forget(store, selector, value, requested_by=_by(by),
+                                spans=spans).to_dict()
     else:
         erasure_id = uuid.uuid4().hex[:12]
         from goldenloop.workers.kinds import ForgetJob

@@ -94,9 +94,10 @@ _DELETES: tuple[tuple[str, str], ...] = (
 
 
 def forget(store: Store, selector: str, value: str, *, requested_by: str | None = None,
-           interface: str = "cli", rewrite: bool = True, erasure_id: str | None = None
-           ) -> ForgetReport:
-    """Erase everything about ``selector = value`` from the store and the data folder."""
+           interface: str = "cli", rewrite: bool = True, erasure_id: str | None = None,
+           spans: Any = None) -> ForgetReport:
+    """Erase everything about ``selector = value`` from the store and the data folder, and
+    from the span store ``spans`` when it is ClickHouse (``spanstore.erase``)."""
     requested_by = roles.guard(store, roles.Action.OPERATE, requested_by) or "cli"
     if selector not in SELECTORS:
         raise ForgetError(f"unknown selector {selector!r}: use one of {', '.join(SELECTORS)}")
@@ -104,11 +105,12 @@ def forget(store: Store, selector: str, value: str, *, requested_by: str | None 
         raise ForgetError(f"an empty {selector} names nobody: nothing erased")
     report = ForgetReport(erasure_id or uuid.uuid4().hex[:12], selector, audit.subject_hash(value))
     paths = Paths(store.path)
+    elsewhere = _span_store_ids(spans, selector, value)  # ClickHouse's spans of the subject
     ids: dict[str, set[str]] = {}
     scrubbed: list[int] = []  # the job row that held the id, when a server runs this
 
     def erase(cur: duckdb.DuckDBPyConnection) -> None:
-        _collect(cur, selector, value)
+        _collect(cur, selector, value, elsewhere)
         ids.update(_id_sets(cur))
         forget_golden.erase(cur, report, requested_by)
         for table, cond in _DELETES:
@@ -120,6 +122,11 @@ def forget(store: Store, selector: str, value: str, *, requested_by: str | None 
             cur.execute(f"DROP TABLE {t}")
 
     store.write(erase)
+    if elsewhere is not None:  # after the file's erasure is recorded; a failure here fails
+        from goldenloop.spanstore import erase as span_erase  # the job, and a rerun finishes
+
+        report.removed.update(span_erase.delete(spans, elsewhere, ids["trace_id"],
+                                                ids["session_id"], ids["user_id"]))
     in_database = sum(report.removed.values()) + sum(scrubbed)
     report.removed.update(forget_files.scrub(paths, selector, value, ids))
     report.notes.append("backups taken before this erasure still hold the data: "
@@ -136,11 +143,26 @@ def forget(store: Store, selector: str, value: str, *, requested_by: str | None 
     return report
 
 
-def _collect(cur: duckdb.DuckDBPyConnection, selector: str, value: str) -> None:
+def _span_store_ids(spans: Any, selector: str, value: str) -> Any:
+    if spans is None or spans.dialect == "duckdb":
+        return None
+    from goldenloop.spanstore import erase as span_erase
+
+    return span_erase.collect(spans, selector, value)
+
+
+def _collect(cur: duckdb.DuckDBPyConnection, selector: str, value: str, elsewhere: Any = None
+             ) -> None:
     """Temp tables of what goes: the matching spans' traces and sessions, and every span of
-    those (child spans without a user id carry the same conversation)."""
+    those (child spans without a user id carry the same conversation); with ``elsewhere``
+    (what ClickHouse holds of the subject) its span keys, traces and sessions too."""
     cur.execute(f"""CREATE TEMP TABLE _seed AS SELECT span_key, trace_id, session_id
                     FROM spans WHERE {selector} = ?""", [value])
+    if elsewhere is not None:
+        cur.execute("""INSERT INTO _seed SELECT unnest($k::BIGINT[]), NULL, NULL
+                       UNION ALL SELECT NULL, unnest($t::VARCHAR[]), NULL
+                       UNION ALL SELECT NULL, NULL, unnest($s::VARCHAR[])""",
+                    {"k": elsewhere.keys, "t": elsewhere.traces, "s": elsewhere.sessions})
     cur.execute("""CREATE TEMP TABLE _t AS SELECT DISTINCT trace_id AS t FROM _seed
                    WHERE trace_id IS NOT NULL""")
     cur.execute("""CREATE TEMP TABLE _s AS SELECT DISTINCT session_id AS s FROM _seed
