@@ -388,3 +388,70 @@ def test_text_search_refuses_a_bad_pattern_on_both(panels):
     for spans in panels[:2]:
         with pytest.raises(text_search.SearchError, match="not a valid regular expression"):
             text_search.search_spans_in(spans, FILTERS["all"], "(unclosed", regex=True)
+
+
+# -- Compare versions --------------------------------------------------------------------------
+COMPARE_FILTERS = {
+    "version": SpanFilter(start=START, end=START + timedelta(days=4), apps=("support-bot",),
+                          model_versions=("claude-3-5",)),
+    "prompt_env": SpanFilter(start=START + timedelta(days=1), end=START + timedelta(days=3),
+                             prompt_versions=("v2",), environments=("production",)),
+    "empty": FILTERS["empty"],
+}
+
+
+@pytest.mark.parametrize("name", list(COMPARE_FILTERS))
+def test_compare_sums_and_latencies_same_on_both(panels, name):
+    """Per-session sums (grades joined in ClickHouse from the workflow store's side) and the
+    latencies with their session numbers: the same on both, and on ClickHouse the same as
+    DuckDB's one statement."""
+    from goldenloop.metrics import sql_compare
+
+    duck, ch, duck_store, ch_workflow, _ = panels
+    f = COMPARE_FILTERS[name]
+    graded = sql_in.graded_spans(ch_workflow, "correctness", ("human", "judge"), "inclusion")
+    a = sql_compare.session_sums(duck_store, f, "correctness")
+    b = sql_compare.session_sums_in(ch, f, "correctness", graded)
+    assert list(a) == list(b) == list(sql_compare.SUMS)
+    same = sql_compare.session_sums_in(duck, f, "correctness", graded)
+    assert all(np.array_equal(a[c], same[c]) for c in a)
+    for col in a:
+        np.testing.assert_allclose(a[col], b[col], rtol=1e-12, err_msg=col)
+    for column in ("latency_ms", "ttft_ms"):
+        va, ia = sql_compare.request_latencies(duck_store, f, column)
+        vb, ib = sql_compare.request_latencies_in(ch, f, column)
+        np.testing.assert_array_equal(va, vb)
+        np.testing.assert_array_equal(ia, ib)
+    if name != "empty":
+        assert a["requests"].sum() > 20 and a["human_n"].sum() > 0 and a["thumbs"].sum() > 0
+
+
+def test_compare_side_options_same_on_both(panels):
+    from goldenloop import metrics
+
+    duck, ch, *_ = panels
+    for by in ("model_version", "prompt_version"):
+        a = metrics.side_options_in(duck, "support-bot", by)
+        b = metrics.side_options_in(ch, "support-bot", by)
+        assert _cells(a) == _cells(b)
+        assert len(a) >= 2
+
+
+@pytest.mark.slow
+def test_compare_same_on_both(panels):
+    """The whole comparison (every metric, interval and flag, same seed) on both."""
+    from goldenloop import metrics
+
+    _, ch, duck_store, ch_workflow, _ = panels
+    sides = metrics.version_sides("support-bot", "model_version", "gpt-4o-2024-08-06",
+                                  "claude-3-5", START, START + timedelta(days=4))
+    want = metrics.compare(duck_store, sides, n_boot=200, judges="any")
+    got = metrics.compare_in(ch, sides, n_boot=200,
+                             grades=metrics.compare_grades(ch_workflow, sides, judges="any"))
+    assert got.requests == want.requests and got.sessions == want.sessions
+    assert got.table["key"].tolist() == want.table["key"].tolist()
+    for col in ("a", "b", "diff", "ci_low", "ci_high"):
+        np.testing.assert_allclose(got.table[col].astype(float), want.table[col].astype(float),
+                                   rtol=1e-9, err_msg=col)
+    assert got.table["flag"].tolist() == want.table["flag"].tolist()
+    assert {"correctness_human", "correctness_judge"} <= set(want.table["key"])

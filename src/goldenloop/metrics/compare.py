@@ -28,10 +28,12 @@ import pandas as pd
 from goldenloop.agreement import fitness
 from goldenloop.errors import GoldenloopError
 from goldenloop.metrics import compare_stats as cs
-from goldenloop.metrics import sql
+from goldenloop.metrics import sql, sql_in
 from goldenloop.metrics import sql_compare as compare_sql
 from goldenloop.metrics.compare_metrics import METRICS, Metric, Threshold
 from goldenloop.metrics.filters import SpanFilter
+from goldenloop.spanstore.base import SpanStore
+from goldenloop.spanstore.duckdb_spans import DuckDBSpanStore
 from goldenloop.store import Store
 
 BY = {"model_version": "model_versions", "prompt_version": "prompt_versions", "time": None}
@@ -103,24 +105,52 @@ class Comparison:
         return min(self.requests) == 0
 
 
+@dataclass(frozen=True)
+class Grades:
+    """The workflow side of a comparison: which judge versions count, and the grades of the
+    criterion per graded span (``sql_in.graded_spans``). Frozen: a cache key."""
+
+    criterion: str
+    choice: fitness.JudgeChoice
+    graded: pd.DataFrame
+
+
+def compare_grades(store: Store, sides: Sides, criterion: str = "correctness",
+                   judges: str | None = None, judge_versions: tuple[str, ...] = ()) -> Grades:
+    """The grades a comparison of ``sides`` counts, read from the workflow ``store``: judge
+    versions as ``judges`` keeps them (by default side A's filter's choice: those fit for use
+    on ``criterion``; ``judge_versions`` names them instead)."""
+    choice = fitness.choose(store, criterion, judges or sides.a.judges,
+                            judge_versions or sides.a.judge_versions)
+    graded = sql_in.graded_spans(store, criterion, ("human", "judge"), "inclusion",
+                                 fitness.sql_versions(choice))
+    return Grades(criterion, choice, graded)
+
+
 def compare(store: Store, sides: Sides, thresholds: tuple[tuple[str, str, float], ...] = (), *,
             criterion: str = "correctness", n_boot: int = N_BOOT, seed: int = 0,
             level: float = 0.95, judges: str | None = None,
             judge_versions: tuple[str, ...] = ()) -> Comparison:
     """Every metric of ``METRICS`` for both sides, the difference B − A with its
-    session-bootstrap interval at ``level``, and the flags. ``thresholds`` overrides the
-    defaults: ``(metric key, "relative" | "absolute", value)`` triples (tuples, so the call
-    can be cached). The same ``seed`` gives the same intervals. Judge scores count only
-    from the versions ``judges`` keeps (by default side A's filter's choice: those fit for
-    use on ``criterion``; ``judge_versions`` names them instead)."""
+    session-bootstrap interval at ``level``, and the flags, from the store's own spans.
+    ``thresholds`` overrides the defaults: ``(metric key, "relative" | "absolute", value)``
+    triples (tuples, so the call can be cached). The same ``seed`` gives the same intervals.
+    Judge scores count only from the versions ``judges`` keeps (see ``compare_grades``)."""
+    grades = compare_grades(store, sides, criterion, judges, judge_versions)
+    return compare_in(DuckDBSpanStore(store), sides, thresholds, grades=grades, n_boot=n_boot,
+                      seed=seed, level=level)
+
+
+def compare_in(spans: SpanStore, sides: Sides,
+               thresholds: tuple[tuple[str, str, float], ...] = (), *, grades: Grades,
+               n_boot: int = N_BOOT, seed: int = 0, level: float = 0.95) -> Comparison:
+    """``compare`` with the spans, signals and feedback read from ``spans`` (DuckDB or
+    ClickHouse) and the grades given (``compare_grades`` of the workflow store)."""
     limits = thresholds_by_key(thresholds)
     rng = np.random.default_rng(seed)
-    choice = fitness.choose(store, criterion, judges or sides.a.judges,
-                            judge_versions or sides.a.judge_versions)
-    samples = [_sample(store, f, criterion, fitness.sql_versions(choice))
-               for f in (sides.a, sides.b)]
+    samples = [_sample(spans, f, grades) for f in (sides.a, sides.b)]
     reps = [cs.bootstrap(s, QUANTILES, n_boot, rng) for s in samples]
-    rows = [_volume_rows(store, sides, samples)]
+    rows = [_volume_rows(spans, sides, samples)]
     for m in METRICS:
         row = _metric_row(m, samples, reps, limits[m.key], level)
         if row is not None:
@@ -128,7 +158,7 @@ def compare(store: Store, sides: Sides, thresholds: tuple[tuple[str, str, float]
     table = pd.concat(rows, ignore_index=True)[COLUMNS]
     return Comparison(sides, table, (samples[0].sessions, samples[1].sessions),
                       (int(samples[0].total("requests")), int(samples[1].total("requests"))),
-                      n_boot, level, choice)
+                      n_boot, level, grades.choice)
 
 
 def side_options(store: Store, app: str, by: str) -> pd.DataFrame:
@@ -137,6 +167,13 @@ def side_options(store: Store, app: str, by: str) -> pd.DataFrame:
     if by not in ("model_version", "prompt_version"):
         raise CompareError(f"cannot compare by {by!r}: choose model_version or prompt_version")
     return compare_sql.side_values(store, app, by)
+
+
+def side_options_in(spans: SpanStore, app: str, by: str) -> pd.DataFrame:
+    """``side_options`` read from a span store of either dialect."""
+    if by not in ("model_version", "prompt_version"):
+        raise CompareError(f"cannot compare by {by!r}: choose model_version or prompt_version")
+    return compare_sql.side_values_in(spans, app, by)
 
 
 def default_pair(options: pd.DataFrame) -> tuple[str, str] | None:
@@ -164,12 +201,12 @@ def thresholds_by_key(overrides: tuple[tuple[str, str, float], ...] = ()) -> dic
     return limits
 
 
-def _sample(store: Store, f: SpanFilter, criterion: str,
-            judge_versions: list[str] | None) -> cs.Sample:
-    sums = compare_sql.session_sums(store, f, criterion, judge_versions=judge_versions)
+def _sample(spans: SpanStore, f: SpanFilter, grades: Grades) -> cs.Sample:
+    sums = compare_sql.session_sums_in(spans, f, grades.criterion, grades.graded,
+                                       judge_versions=fitness.sql_versions(grades.choice))
     sums["failures"] = sums["errors"] + sums["timeouts"] + sums["empty"]
     sums["sessions"] = np.ones_like(sums["requests"])
-    values = {col: compare_sql.request_latencies(store, f, col) for col in QUANTILES}
+    values = {col: compare_sql.request_latencies_in(spans, f, col) for col in QUANTILES}
     return cs.Sample(sums, values)
 
 
@@ -200,7 +237,7 @@ def _metric_row(m: Metric, samples: list[cs.Sample], reps: list[cs.Replicates],
                 practical=practical, flag=flag, verdict=_verdict(m, diff) if flag else "")
 
 
-def _volume_rows(store: Store, sides: Sides, samples: list[cs.Sample]) -> pd.DataFrame:
+def _volume_rows(spans: SpanStore, sides: Sides, samples: list[cs.Sample]) -> pd.DataFrame:
     """Requests and sessions per side, and how much traffic each side is: its share of the
     app's requests (versions) or its requests per day (windows). Shown, never flagged: a
     volume difference is a choice of traffic, not a change in behaviour."""
@@ -213,7 +250,7 @@ def _volume_rows(store: Store, sides: Sides, samples: list[cs.Sample]) -> pd.Dat
                           [r / d for r, d in zip(requests, days, strict=True)]))
     else:
         field = BY[sides.by]
-        totals = [float(sql.request_totals(store, replace(f, **{field: ()}), None)["requests"].iloc[0])
+        totals = [float(sql.request_totals_in(spans, replace(f, **{field: ()}), None)["requests"].iloc[0])
                   for f in (sides.a, sides.b)]
         rows.append(_info("traffic_share", "Share of the app's requests", "rate",
                           [r / t if t else math.nan for r, t in zip(requests, totals, strict=True)]))

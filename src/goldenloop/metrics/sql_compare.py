@@ -17,12 +17,14 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from goldenloop.metrics import sql_compare_clickhouse as compare_clickhouse
 from goldenloop.metrics.sql import (
     GRADE_WEIGHTS,
     OFFENSIVE_THRESHOLD,
     REQUEST_KIND,
     where_clause,
 )
+from goldenloop.spanstore.base import DUCKDB, DialectSQL, SpanStore
 from goldenloop.store.shared_sql import CHOSEN_JUDGES
 from goldenloop.store.span_filter import SpanFilter
 from goldenloop.store.span_filter import where as span_where
@@ -150,3 +152,59 @@ def side_values(store: Store, app: str, column: str) -> pd.DataFrame:
             GROUP BY ALL ORDER BY first_seen, value""",
         params,
     )
+
+
+# -- on a span store of either dialect ---------------------------------------------------------
+def _clickhouse_where(f: SpanFilter) -> tuple[str, dict]:
+    from goldenloop.spanstore.clickhouse_filter import where
+
+    text, params = where(f)
+    return text, params | {"kind": REQUEST_KIND}
+
+
+def session_sums_in(spans: SpanStore, f: SpanFilter, criterion: str, graded: pd.DataFrame,
+                    judge_versions: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """``session_sums`` on a span store of either dialect. On DuckDB the store's own file
+    holds the grades too: ``session_sums`` itself. On ClickHouse the grades come in as
+    ``graded`` (``sql_in.graded_spans`` of the workflow store, of this criterion and judge
+    versions, weighted by inclusion) and are joined there."""
+    if spans.dialect == DUCKDB:
+        return session_sums(spans.store, f, criterion, judge_versions=judge_versions)
+    where, params = _clickhouse_where(f)
+    marker = pd.DataFrame({"span_key": [-1], "source": [""], "value": [0.0], "w": [0.0]})
+    g = pd.concat([marker, graded], ignore_index=True)  # never an empty, untyped array
+    params |= {"threshold": OFFENSIVE_THRESHOLD, "gk": [int(k) for k in g["span_key"]],
+               "gs": [str(x) for x in g["source"]], "gv": [float(x) for x in g["value"]],
+               "gw": [float(x) for x in g["w"]]}
+    out = spans.query(DialectSQL(clickhouse=compare_clickhouse.session_sums(where)), params)
+    return {name: (out[name].to_numpy(dtype=float) if len(out) else np.zeros(0))
+            for name in SUMS}
+
+
+def request_latencies_in(spans: SpanStore, f: SpanFilter, column: str
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """``request_latencies`` on a span store of either dialect."""
+    if spans.dialect == DUCKDB:
+        return request_latencies(spans.store, f, column)
+    if column not in ("latency_ms", "ttft_ms"):
+        raise ValueError(f"not a latency column: {column!r}")
+    where, params = _clickhouse_where(f)
+    out = spans.query(DialectSQL(clickhouse=compare_clickhouse.request_latencies(where, column)),
+                      params)
+    if not len(out):
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    return out["value"].to_numpy(dtype=float), out["idx"].to_numpy(dtype=np.int64)
+
+
+def side_values_in(spans: SpanStore, app: str, column: str) -> pd.DataFrame:
+    """``side_values`` on a span store of either dialect."""
+    if spans.dialect == DUCKDB:
+        return side_values(spans.store, app, column)
+    if column not in ("model_version", "prompt_version"):
+        raise ValueError(f"not a version column: {column!r}")
+    from goldenloop.metrics.sql_clickhouse import run
+    from goldenloop.spanstore.clickhouse_filter import where
+
+    text, params = where(SpanFilter(apps=(app,), kinds=(REQUEST_KIND,), include_internal=True))
+    return run(spans, compare_clickhouse.side_values(text, column), params,
+               ["value", "requests", "first_seen", "last_seen", "model"])
