@@ -150,36 +150,40 @@ MONITOR_BUCKETS = 150
 
 
 def monitor_dimensions(store: Store) -> metrics.Dimensions:
-    """The values each Monitor filter offers, and the first and last request. Not kept while
-    the store has no requests, so the page shows new ones on the next reload."""
-    dims = _monitor_dimensions(store, str(store.path))
+    """The values each Monitor filter offers, and the first and last request, from the span
+    store (``span_store``). Not kept while it has no requests, so the page shows new ones on
+    the next reload."""
+    spans = span_store()
+    dims = _monitor_dimensions(spans, spans.describe())
     if dims.empty:
-        _monitor_dimensions.clear(store, str(store.path))
+        _monitor_dimensions.clear(spans, spans.describe())
     return dims
 
 
 @st.cache_data(ttl=AGGREGATE_TTL_S, show_spinner=False)
-def _monitor_dimensions(_store: Store, db: str) -> metrics.Dimensions:
-    return metrics.dimensions(_store)
+def _monitor_dimensions(_spans: SpanStore, where: str) -> metrics.Dimensions:
+    return metrics.dimensions_in(_spans)
 
 
 @st.cache_data(ttl=AGGREGATE_TTL_S, show_spinner="Aggregating requests…")
-def _monitor_overview(_store: Store, db: str, f: metrics.SpanFilter, split: str | None
-                      ) -> metrics.Overview:
-    return metrics.overview(_store, f, split, max_buckets=MONITOR_BUCKETS)
+def _monitor_overview(_store: Store, db: str, _spans: SpanStore, where: str,
+                      f: metrics.SpanFilter, split: str | None) -> metrics.Overview:
+    return metrics.overview_in(_spans, _store, f, split, max_buckets=MONITOR_BUCKETS)
 
 
 def monitor_overview(store: Store, f: metrics.SpanFilter, split: str | None) -> metrics.Overview:
-    """Every series of the Monitor page for one filter and split (see ``metrics.overview``)."""
-    return _monitor_overview(store, str(store.path), f, split)
+    """Every series of the Monitor page for one filter and split (see ``metrics.overview_in``):
+    spans from the span store, grades and judges from the workflow ``store``."""
+    spans = span_store()
+    return _monitor_overview(store, str(store.path), spans, spans.describe(), f, split)
 
 
 @st.cache_data(ttl=AGGREGATE_TTL_S, show_spinner=False)
-def _monitor_chart(_store: Store, db: str, f: metrics.SpanFilter, split: str | None, name: str,
-                   choice: str | None) -> dict:
+def _monitor_chart(_store: Store, db: str, _spans: SpanStore, where: str, f: metrics.SpanFilter,
+                   split: str | None, name: str, choice: str | None) -> dict:
     # Building a chart and turning it into Vega-Lite costs tens of milliseconds, more than
     # the aggregate itself once cached: keep the finished spec (its data is the aggregate).
-    view = _monitor_overview(_store, db, f, split)
+    view = _monitor_overview(_store, db, _spans, where, f, split)
     return monitor_charts.build(view, name, choice, _monitor_detected(_store, db, f)).vega_spec()
 
 
@@ -203,7 +207,8 @@ def _monitor_detected(_store: Store, db: str, f: metrics.SpanFilter) -> pd.DataF
 def monitor_chart(store: Store, f: metrics.SpanFilter, split: str | None, name: str,
                   choice: str | None = None) -> dict:
     """The Vega-Lite spec, data included, of one Monitor chart (``monitor.charts.CHARTS``)."""
-    return _monitor_chart(store, str(store.path), f, split, name, choice)
+    spans = span_store()
+    return _monitor_chart(store, str(store.path), spans, spans.describe(), f, split, name, choice)
 
 
 # -- Anomalies -------------------------------------------------------------------------------

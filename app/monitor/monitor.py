@@ -1,8 +1,10 @@
 """Monitor: traffic, latency, tokens, cost, failures and answer quality over time.
 
 Filters sit in the sidebar (and in the URL, so a view can be shared); every chart comes from
-one cached library call, ``goldenloop.metrics.overview``. App, version and tag names come
-from users' data: they reach the page only as widget options, chart data and plain text.
+one cached library call, ``goldenloop.metrics.overview_in``, over the configured span store
+(DuckDB's database file by default, or ClickHouse) with grades from the workflow store. App,
+version and tag names come from users' data: they reach the page only as widget options,
+chart data and plain text.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ import streamlit as st
 
 from goldenloop.errors import GoldenloopError
 from goldenloop.experiments import canaries
-from goldenloop.metrics import Dimensions, Overview, SpanFilter, buckets, traces
+from goldenloop.metrics import Dimensions, Overview, SpanFilter, buckets, traces_in
+from goldenloop.spanstore import DUCKDB
 from goldenloop_app import state
 from goldenloop_app.common import span_filters, span_table
 from goldenloop_app.common.charts import CHART_FIELD, PICK, side_by_side
@@ -103,8 +106,13 @@ def clicked(key: str, choices: dict[str, str | None]) -> None:
 @st.dialog("Requests behind the point", width="large")
 def drill_dialog(view: Overview, name: str, choice: str | None, picked: dict) -> None:
     d = mc.drill(view, name, choice, picked)
-    found = state.aggregate(store, traces.bucket_spans, d.filter, split=view.split,
-                            group=d.group, condition=d.condition, order=d.order, limit=200)
+    spans = state.span_store()
+    # The "graded" condition reads the workflow store's grades (by span key) on ClickHouse.
+    graded = traces_in.graded_keys(store) if d.condition == "graded" and \
+        spans.dialect != DUCKDB else None
+    found = state.span_aggregate(spans, traces_in.bucket_spans_in, d.filter, split=view.split,
+                                 group=d.group, condition=d.condition, order=d.order, limit=200,
+                                 graded=graded)
     order = d.order.replace("_", " ")
     st.text(visible(f"{d.chart} · {d.title}: {found.total:,} requests"
             + (f" ({d.condition.replace('_', ' ')})" if d.condition else "")

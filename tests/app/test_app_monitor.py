@@ -168,8 +168,8 @@ def test_missing_signals_grades_and_feedback_say_so(app_db: Path) -> None:
 def test_overview_is_computed_once_and_cached(app_db: Path, monkeypatch) -> None:
     seed(app_db)
     calls = []
-    real = M.overview
-    monkeypatch.setattr(M, "overview", lambda *a, **k: calls.append(a[1]) or real(*a, **k))
+    real = M.overview_in  # what the page calls, over the span store (DuckDB here)
+    monkeypatch.setattr(M, "overview_in", lambda *a, **k: calls.append(a[2]) or real(*a, **k))
     at = monitor()
     at.run()
     assert len(calls) == 1
