@@ -327,3 +327,31 @@ def test_detection_finds_the_same_anomalies_on_both(both):
     assert (ra.series, ra.tests, ra.found) == (rb.series, rb.tests, rb.found)
     assert ra.found > 0
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+
+
+# -- Golden builds -------------------------------------------------------------------------------
+SOURCE = "human_judge"
+
+
+@pytest.mark.parametrize("rule", ["correct_at", "any_judge_span_filter"])
+def test_golden_build_same_on_both(both, rule):
+    """A golden set built from the demo's grades, the graded answers and their context read
+    from the span store: the same counts, rows, texts and content hash on both."""
+    from goldenloop import golden as G
+
+    f = {"correct_at": G.GoldenFilter(correct_at=4),
+         "any_judge_span_filter": G.GoldenFilter(correct_at=4, judges="any", source=SOURCE,
+                                                 apps=("support-bot",),
+                                                 start=DEMO_END - timedelta(days=20))}[rule]
+    pa_, pb = (G.preview(s.store, f, limit=1000, spans=s.spans) for s in both)
+    assert pa_.counts == pb.counts
+    assert len(pa_.rows) > 10
+    keys = ["row_key"] if "row_key" in pa_.rows.columns else list(pa_.rows.columns[:2])
+    pd.testing.assert_frame_equal(_frame(pa_.rows, keys), _frame(pb.rows, keys))
+    ba, bb = (G.build(s.store, f"contract-{rule.replace('_', '-')}", f, "lead", spans=s.spans)
+              for s in both)
+    assert ba.version.rows == bb.version.rows > 10
+    ra, rb = (G.rows(s.store, b.version) for s, b in zip(both, (ba, bb), strict=True))
+    pd.testing.assert_frame_equal(ra, rb)
+    assert ba.version.content_hash == bb.version.content_hash
+    assert ra["output"].notna().all() and ra["input"].notna().any()

@@ -20,9 +20,11 @@ from goldenloop.access import roles
 from goldenloop.agreement import fitness
 from goldenloop.errors import FilterError
 from goldenloop.golden import curation
+from goldenloop.golden import spans as golden_spans
 from goldenloop.golden import sql as golden_sql
 from goldenloop.golden.filters import GoldenFilter, check_name
 from goldenloop.golden.versions import Version, latest_version, version_info
+from goldenloop.spanstore.base import SpanStore
 from goldenloop.store import Store, audit
 
 NO_EXPECTED = "no acceptable expected output"
@@ -151,11 +153,17 @@ def _label_balance(cur, table: str) -> pd.DataFrame:
 
 
 def preview(store: Store, f: GoldenFilter, *, limit: int = 50,
-            dataset: str | None = None) -> Preview:
+            dataset: str | None = None, spans: SpanStore | None = None) -> Preview:
     """What ``f`` would give, without saving anything (works on a read-only snapshot);
-    with ``dataset``, that dataset's exclusions apply."""
+    with ``dataset``, that dataset's exclusions apply. ``spans``: where the spans live
+    (None: the store's own file)."""
     f = resolve(store, f)
     cur = store.cursor()
+    with golden_spans.spans_here(cur, golden_spans.fetch(store, spans, f)):
+        return _preview(cur, f, limit, dataset)
+
+
+def _preview(cur, f: GoldenFilter, limit: int, dataset: str | None) -> Preview:
     table, extra = candidates(cur, f, check_name(dataset) if dataset else None)
     try:
         agreement = _shares(cur.execute(
@@ -255,14 +263,20 @@ def _json(value: Any) -> str:
 
 
 def build(store: Store, name: str, f: GoldenFilter, author: str, *,
-          description: str = "") -> BuildResult:
+          description: str = "", spans: SpanStore | None = None) -> BuildResult:
     """Save what ``f`` gives as a new version of dataset ``name`` unless it equals the latest
-    version. Leads only (roles.yaml); recorded in the audit log."""
+    version. Leads only (roles.yaml); recorded in the audit log. ``spans``: where the spans
+    live (None: the store's own file); they are fetched before the write lock is taken."""
     name = check_name(name)
     who = roles.require(store, author, roles.Action.EXPORT)
     f = resolve(store, f)  # without a rule only corrections and comparisons give rows
+    fetched = golden_spans.fetch(store, spans, f)
 
     def write(cur) -> tuple[int, bool, dict[str, Any]]:
+        with golden_spans.spans_here(cur, fetched):
+            return _write(cur)
+
+    def _write(cur) -> tuple[int, bool, dict[str, Any]]:
         now = _now()
         dataset_id = _dataset_id(cur, name, who, description, now)
         cand, extra = candidates(cur, f, name)  # a failure rolls back temporary tables too

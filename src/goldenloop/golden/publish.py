@@ -17,6 +17,7 @@ from goldenloop.golden.build import BuildResult, build
 from goldenloop.golden.export import FORMATS, ExportResult, export
 from goldenloop.golden.filters import GoldenFilter
 from goldenloop.golden.versions import Diff, diff
+from goldenloop.spanstore.base import SpanStore
 from goldenloop.store import Store
 
 
@@ -35,8 +36,9 @@ class PublishResult:
 
 
 def publish(store: Store, name: str, f: GoldenFilter, author: str, out: Path, *,
-            formats: Iterable[str] = FORMATS, description: str = "") -> PublishResult:
-    built = build(store, name, f, author, description=description)
+            formats: Iterable[str] = FORMATS, description: str = "",
+            spans: SpanStore | None = None) -> PublishResult:
+    built = build(store, name, f, author, description=description, spans=spans)
     done = export(store, name, out, author, version=built.version.version, formats=formats)
     change = None
     if built.created and built.version.version > 1:
@@ -44,7 +46,8 @@ def publish(store: Store, name: str, f: GoldenFilter, author: str, out: Path, *,
     return PublishResult(built, done, change)
 
 
-def golden_job(store: Store, params: dict[str, Any], progress) -> dict[str, Any]:
+def golden_job(store: Store, params: dict[str, Any], progress,
+               spans: SpanStore | None = None) -> dict[str, Any]:
     """Owner job ``golden``: params ``name``, ``filter`` (a GoldenFilter dict), ``author``,
     ``out`` (absolute folder), optional ``formats`` and ``description``; with ``"build_only":
     true`` it saves the version without writing files."""
@@ -52,12 +55,12 @@ def golden_job(store: Store, params: dict[str, Any], progress) -> dict[str, Any]
     progress(0.1, f"building {params['name']}")
     if params.get("build_only"):
         b = build(store, params["name"], f, params["author"],
-                  description=params.get("description", ""))
+                  description=params.get("description", ""), spans=spans)
         return {"summary": f"{b.version.dataset} v{b.version.version} "
                            f"({'new' if b.created else 'unchanged'}, {b.version.rows:,} rows)",
                 "version": b.version.version, "created": b.created}
     r = publish(store, params["name"], f, params["author"], Path(params["out"]),
                 formats=params.get("formats") or FORMATS,
-                description=params.get("description", ""))
+                description=params.get("description", ""), spans=spans)
     return {"summary": r.summary(), "version": r.build.version.version,
             "created": r.build.created, "folder": str(r.export.folder)}

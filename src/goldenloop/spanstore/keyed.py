@@ -11,14 +11,16 @@ from contextlib import contextmanager
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from goldenloop.spanstore.base import SpanStore
 
 
 def local_spans(spans: SpanStore, keys: Sequence[int], columns: Sequence[str] | None = None
                 ) -> pa.Table:
-    """The spans with these keys, times as naive UTC (as the DuckDB file keeps them) and
-    dictionary columns (ClickHouse's LowCardinality) as plain strings."""
+    """The spans with these keys, times as naive UTC (as the DuckDB file keeps them),
+    dictionary columns (ClickHouse's LowCardinality) as plain strings, and empty lists (tags)
+    as NULL: a ClickHouse array cannot be NULL, so a span without tags comes back empty."""
     table = spans.spans_by_key(sorted({int(k) for k in keys}), columns)
     fields = []
     for f in table.schema:
@@ -29,7 +31,13 @@ def local_spans(spans: SpanStore, keys: Sequence[int], columns: Sequence[str] | 
             t = pa.timestamp(t.unit)
         fields.append(pa.field(f.name, t))
     target = pa.schema(fields)
-    return table if target.equals(table.schema) else table.cast(target)
+    table = table if target.equals(table.schema) else table.cast(target)
+    for i, f in enumerate(table.schema):
+        if pa.types.is_list(f.type):
+            col = table.column(i)
+            empty = pc.equal(pc.list_value_length(col), 0)
+            table = table.set_column(i, f, pc.if_else(empty, pa.nulls(len(col), f.type), col))
+    return table
 
 
 @contextmanager
