@@ -85,21 +85,24 @@ def _span_aggregate(_spans: SpanStore, where: str, key: str, _fn: Callable[..., 
 
 
 def store_summary(store: Store) -> summary_sql.StoreSummary:
-    """The Home page's aggregates, cached briefly per database file.
+    """The Home page's aggregates, cached briefly per database file and span store.
 
     An empty store's summary is not kept: the page tells the user to import and reload,
     and the reload must then show the new spans.
     """
-    summary = _store_summary(store, str(store.path))
+    spans = span_store()
+    summary = _store_summary(store, str(store.path), spans, spans.describe())
     if summary.is_empty:
-        _store_summary.clear(store, str(store.path))
+        _store_summary.clear(store, str(store.path), spans, spans.describe())
     return summary
 
 
 @st.cache_data(ttl=AGGREGATE_TTL_S, show_spinner=False)
-def _store_summary(_store: Store, db: str) -> summary_sql.StoreSummary:
-    # ``_store`` is not hashed (leading underscore); ``db`` keys the cache.
-    return summary_sql.store_summary(_store)
+def _store_summary(_store: Store, db: str, _spans: SpanStore, where: str
+                   ) -> summary_sql.StoreSummary:
+    # ``_store`` and ``_spans`` are not hashed (leading underscore); ``db`` and ``where`` key
+    # the cache. Spans, apps and versions come from the span store.
+    return summary_sql.store_summary(_store, _spans)
 
 
 def remember_pages(pages: Iterable[st.Page]) -> None:

@@ -68,11 +68,20 @@ class StoreSummary:
         return int(self.grades["grades"].sum()) if len(self.grades) else 0
 
 
-def store_summary(store: Store) -> StoreSummary:
+def store_summary(store: Store, spans=None) -> StoreSummary:
+    """The summary; spans, apps and versions from the span store ``spans`` (the database file
+    itself when None or DuckDB), the rest from the database file."""
+    if spans is not None and spans.dialect == "clickhouse":
+        from goldenloop import overview_clickhouse as ch
+
+        totals = SpanTotals(*ch.span_totals_row(spans))
+        by_app, by_version = ch.apps(spans, TABLE_LIMIT), ch.model_versions(spans, TABLE_LIMIT)
+    else:
+        totals, by_app, by_version = span_totals(store), apps(store), model_versions(store)
     return StoreSummary(
-        totals=span_totals(store),
-        apps=apps(store),
-        model_versions=model_versions(store),
+        totals=totals,
+        apps=by_app,
+        model_versions=by_version,
         grades=grades_by_source(store),
         imports=import_totals(store),
         jobs=recent_jobs(store),

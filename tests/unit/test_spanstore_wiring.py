@@ -5,6 +5,7 @@ string comes from the option, the environment or spans.yaml, in that order."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 import pytest
@@ -128,3 +129,32 @@ def test_forget_erases_a_users_spans_from_clickhouse(store, ch, tmp_path):
     assert ch.arrow("SELECT count() FROM feedback").column(0)[0].as_py() == 0
     scored = {r["span_id"] for r in rows if r["kind"] == "llm" and r["span_id"] not in gone}
     assert ch.count("signals") == len(scored)
+
+
+@pytest.mark.slow
+def test_home_summary_same_on_both(store, ch, tmp_path):
+    """Home's span totals, apps and model versions: the same from chdb as from DuckDB."""
+    import pandas as pd
+
+    from goldenloop.ingest import import_file
+    from goldenloop.overview import store_summary
+    from goldenloop.schema import open_store
+    from goldenloop.spanstore.ingest import import_into
+
+    rows = span_rows(300, seed=24)
+    for i, r in enumerate(rows):
+        r["session_id"] = f"c{i % 7}" if i % 3 else None
+    path = write_jsonl(tmp_path / "s.jsonl", rows, bad=1)
+    import_into(store, ch, path)
+    with open_store(tmp_path / "duck.duckdb") as duck:
+        import_file(duck, path)
+        want = store_summary(duck)
+    got = store_summary(store, ch)
+    assert got.totals.spans == sum(1 for r in rows if r["source"] != "judge")
+    # ingested at different moments; both naive UTC, within the test's run
+    assert abs((got.totals.last_ingested - want.totals.last_ingested).total_seconds()) < 120
+    assert replace(got.totals, last_ingested=None) == replace(want.totals, last_ingested=None)
+    for part in ("apps", "model_versions"):
+        a, b = getattr(got, part), getattr(want, part)
+        pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True),
+                                      check_dtype=False)
