@@ -282,9 +282,10 @@ except GoldenloopError as exc:
     st.error(md(str(exc), 2000), icon=":material/error:")
     st.stop()
 
-st.caption(md(f"{crit['criterion']} ({crit['value_type']}), rubric {crit['rubric_name']} "
-              f"(versions {versions_of(crit)})") + f": {page.n_pairs:,} pairs of a judge grade and a "
-           "reviewer's grade of the same item in the chosen slices.")
+st.text(visible(f"{crit['criterion']} ({crit['value_type']}), rubric {crit['rubric_name']} "
+                f"(versions {versions_of(crit)})"))  # names from data: plain text
+st.caption(f"{page.n_pairs:,} pairs of a judge grade and a reviewer's grade of the same item in "
+           "the chosen slices.")
 if page.empty:
     st.info("No item in these slices has both a judge grade and a reviewer's grade. Widen "
             "the slices in the sidebar.", icon=":material/filter_alt_off:")

@@ -18,7 +18,7 @@ from goldenloop.errors import GoldenloopError
 from goldenloop_app import state
 from goldenloop_app.common import identity
 from goldenloop_app.common.span_table import trace_link
-from goldenloop_app.untrusted import md, visible_frame
+from goldenloop_app.untrusted import md, visible, visible_frame
 
 LIST_COLUMNS = {
     "link": st.column_config.LinkColumn("Trace", display_text="open", width="small"),
@@ -62,7 +62,7 @@ def draw(store, page: pdata.AgreementPage, key: tuple[str, str], cell: tuple | N
     rows = state.aggregate(store, pdata.disagreement_list, f, key, cell, page.query.tolerance)
     what = (f"reviewer said {cell[0]!r}, judge said {cell[1]!r}" if cell is not None
             else "judge and reviewer disagree")
-    st.markdown(f"**{len(rows):,} pairs** where {md(what)} — judge {md(judge_name(key))}.")
+    st.text(visible(f"{len(rows):,} pairs where {what} — judge {judge_name(key)}."))  # names
     if rows.empty:
         return
     left, right = st.columns(2)
@@ -106,9 +106,10 @@ def draw_adjudication(store, page, key, rows: pd.DataFrame, who: str | None) -> 
         except GoldenloopError as exc:
             st.error(md(str(exc), 2000), icon=":material/error:")
             return
-        st.success(f"Queue {queue.queue_id} ({md(queue.name)}) holds {queue.items:,} items; grades "
-                   "made in it are flagged as adjudication and kept out of agreement.",
+        st.success(f"Queue {queue.queue_id} holds {queue.items:,} items; grades made in it are "
+                   "flagged as adjudication and kept out of agreement.",
                    icon=":material/check_circle:")
+        st.text(visible(f"Queue {queue.queue_id}: {queue.name}"))  # its name quotes the judge's
         if left_out:
             st.caption(f"{left_out} selected items are not spans and were not queued.")
     elif others:

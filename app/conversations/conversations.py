@@ -14,7 +14,7 @@ from goldenloop.metrics import conversations as C
 from goldenloop_app import state
 from goldenloop_app.common import span_filters, span_table
 from goldenloop_app.conversations import charts as cc
-from goldenloop_app.untrusted import md, visible_frame
+from goldenloop_app.untrusted import md, visible, visible_frame
 
 
 def sidebar():
@@ -85,8 +85,9 @@ REASONS = {"any of these": "any", "unanswered": "unanswered", "errored": "errore
 def draw_dropped(version: str) -> None:
     """The sessions behind a row of the drop-off table (pick a row; all versions otherwise),
     most recent first, each linking to its last turn and conversation."""
-    st.caption(f"Sessions that dropped off, {md(version)} (select a row of the table to pick a "
-               "version), most recent first:")
+    st.caption("Sessions that dropped off (select a row of the table to pick a version), most "
+               "recent first:")
+    st.text(visible(f"Version: {version}"))  # a version name is data: plain text
     label = st.segmented_control("Reason", list(REASONS), default="any of these", key="drop_reason",
                                  label_visibility="collapsed") or "any of these"
     picked = None if version == "all versions" else version

@@ -163,8 +163,9 @@ def draw_preview(store, p: golden.Preview) -> None:
     left, right = st.columns(2)
     left.altair_chart(_bar(p.label_balance, "label", "Label balance"), width="stretch")
     right.altair_chart(_bar(p.agreement, "agreement_level", "Agreement level"), width="stretch")
-    st.caption(f"Rule for a correct answer: {md('; '.join(p.filter.describe()[2:3]) or 'none')}. "
-               f"First {len(p.rows)} rows:")
+    # Labels come from data: plain text, not a caption's Markdown.
+    st.text(visible(f"Rule for a correct answer: {'; '.join(p.filter.describe()[2:3]) or 'none'}"))
+    st.caption(f"First {len(p.rows)} rows:")
     st.dataframe(visible_frame(p.rows), hide_index=True, column_config=ROW_COLUMNS,
                  column_order=list(ROW_COLUMNS), placeholder="—")
 
@@ -206,11 +207,12 @@ def _out():
 
 def draw_export(store, name: str, version: int, created: bool, folder: str) -> None:
     path = Path(folder)
-    if created:
-        st.success(f"Saved {md(name)} version {version} and exported it.", icon=":material/done:")
+    if created:  # the set's name is data: in plain text below the notice
+        st.success(f"Saved version {version} and exported it.", icon=":material/done:")
     else:
-        st.info(f"Nothing changed since {md(name)} version {version}: no new version; exported "
-                "it again.", icon=":material/published_with_changes:")
+        st.info(f"Nothing changed since version {version}: no new version; exported it again.",
+                icon=":material/published_with_changes:")
+    st.text(visible(f"{'Saved' if created else 'Exported again'} {name} version {version}"))
     if version > 1 and created:
         draw_diff(golden.diff(store, name, version - 1, version))
     st.text(visible(f"Files in {path}"))

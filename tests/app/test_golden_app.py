@@ -51,7 +51,8 @@ def test_preview_matches_the_library_and_saving_makes_a_version(app_db, demo_tem
     at.multiselect(key="gs_formats").set_value(["jsonl", "parquet"]).run()
     next(b for b in at.button if b.label == "Save version and export").click().run()
     assert not at.exception, [e.value for e in at.exception]
-    assert any("Saved correctness-golden version 1" in str(s.value) for s in at.success)
+    assert any("Saved version 1" in str(s.value) for s in at.success)
+    assert any("Saved correctness-golden version 1" in str(t.value) for t in at.text)
     folder = app_db.parent / "exports" / "correctness-golden" / "v1"
     assert pq.read_table(folder / "golden.parquet").num_rows == want.counts["included"]
     card = (folder / "README.md").read_text()
