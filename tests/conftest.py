@@ -22,6 +22,10 @@ LAYERS = ("unit", "app", "system", "browser")
 # `pytest tests/unit` is the fast subset: its tests marked slow run only with GOLDENLOOP_SLOW=1,
 # which tests/system/test_unit_slow.py sets (so the full suite still runs them).
 SLOW_UNIT = os.environ.get("GOLDENLOOP_SLOW") == "1"
+# Commands that write act as a named user (goldenloop.cli_identity): the tests' commands act as
+# "lead", the name their library calls use for a lead's work, unless a test names someone
+# (--by) or clears it (tests/system/test_cli_identity.py tests the login-name fallback).
+os.environ.setdefault("GOLDENLOOP_USER", "lead")
 
 
 def pytest_collection_modifyitems(items) -> None:
@@ -33,6 +37,18 @@ def pytest_collection_modifyitems(items) -> None:
         if layer == "unit" and item.get_closest_marker("slow") and not SLOW_UNIT:
             item.add_marker(pytest.mark.skip(
                 reason="slow: run by tests/system/test_unit_slow.py (or set GOLDENLOOP_SLOW=1)"))
+        item.add_marker(pytest.mark.xdist_group(_worker_group(item)))
+
+
+# Servers started once per session: the tests that use one share a worker, so a parallel run
+# (scripts/test runs pytest-xdist with --dist loadgroup) starts each server once.
+SESSION_SERVERS = ("argilla_server", "oidc_provider")
+
+
+def _worker_group(item) -> str:
+    """The tests one pytest-xdist worker takes together: those of a session server, else
+    those of one module (module fixtures are built once, as in a serial run)."""
+    return next((f for f in SESSION_SERVERS if f in item.fixturenames), item.module.__name__)
 SHARED_DATA = ROOT.parent / "shared" / "data"
 
 

@@ -10,12 +10,15 @@ is made from a copy of the plain demo, so those share one generation too."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shutil
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from filelock import FileLock
 
 from goldenloop.demo import generate
 from goldenloop.schema import open_store
@@ -40,18 +43,30 @@ class DemoFiles:
         # The demo before its last step comes first: it is named before this one.
         before = (self.template(spans=spans, seed=seed, days=days, end=end, queue=queue,
                                 then=then[:-1]) if then else None)
-        path = self.root / f"demo-{len(self._made)}.duckdb"
+        # Named by its arguments: parallel workers share one folder, and the first to ask for
+        # a demo makes it while the others wait on its lock.
+        path = self.root / f"demo-{hashlib.sha256(repr(key).encode()).hexdigest()[:16]}.duckdb"
+        with FileLock(f"{path}.lock"):
+            if not path.exists():
+                self._make(path, before, then, spans=spans, seed=seed, days=days, end=end,
+                           queue=queue)
+        self._made[key] = path
+        return path
+
+    @staticmethod
+    def _make(path: Path, before: Path | None, then: tuple[Step, ...], **spec) -> None:
+        part = path.with_suffix(".part")  # renamed when whole: a reader never sees half a file
+        part.unlink(missing_ok=True)
         if before:  # a copy of the demo before the last step, then that step
-            shutil.copy(before, path)
-            with open_store(path) as s:
+            shutil.copy(before, part)
+            with open_store(part) as s:
                 then[-1](s)
                 s.checkpoint()
         else:
-            with open_store(path) as s:
-                generate(s, spans=spans, seed=seed, days=days, end=end, queue=queue)
+            with open_store(part) as s:
+                generate(s, **spec)
                 s.checkpoint()
-        self._made[key] = path
-        return path
+        part.replace(path)
 
     def copy(self, dest: Path, **spec) -> Path:
         """A private copy of the demo ``spec`` names, at ``dest``."""
@@ -62,4 +77,9 @@ class DemoFiles:
 
 @pytest.fixture(scope="session")
 def demo_files(tmp_path_factory: pytest.TempPathFactory) -> Iterator[DemoFiles]:
-    yield DemoFiles(tmp_path_factory.mktemp("demo-templates"))
+    if os.environ.get("PYTEST_XDIST_WORKER"):  # the run's folder, shared by its workers
+        root = tmp_path_factory.getbasetemp().parent / "demo-templates"
+        root.mkdir(exist_ok=True)
+        yield DemoFiles(root)
+    else:
+        yield DemoFiles(tmp_path_factory.mktemp("demo-templates"))

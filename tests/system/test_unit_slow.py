@@ -1,6 +1,8 @@
 """The unit layer's slow parts at full size, in a pytest subprocess: the unit tests marked slow
 (a plain `pytest tests/unit`, the fast subset, skips them) and the property-based fuzzing at its
-full example budget (the fast subset runs a sixth of it: tests/fuzz_support.py)."""
+full example budget (the fast subset runs a sixth of it: tests/fuzz_support.py), for a plain
+`pytest` run. scripts/test sets GOLDENLOOP_SLOW=1 instead, so its parallel workers share those
+tests out; then this module skips."""
 
 from __future__ import annotations
 
@@ -15,7 +17,10 @@ ROOT = Path(__file__).resolve().parents[2]
 FUZZ = ["tests/unit/test_fuzz_import.py", "tests/unit/test_fuzz_otlp.py",
         "tests/unit/test_experiments_fuzz.py"]
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800), pytest.mark.skipif(
+    os.environ.get("GOLDENLOOP_SLOW") == "1",
+    reason="this run has GOLDENLOOP_SLOW=1: the slow unit tests and the full fuzz budget run "
+           "in it directly (scripts/test sets it)")]
 
 
 def _pytest(*args: str) -> str:
