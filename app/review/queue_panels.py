@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from goldenloop import estimation, review, sampling
+from goldenloop import rubric as rubrics
 from goldenloop.errors import GoldenloopError
 from goldenloop.estimation import ppi
 from goldenloop.store import Store
@@ -161,10 +162,12 @@ def create_form(store: Store, who: str) -> None:
     if design is not None:
         draw_preview(store, frame, design, unit)
     rubric = "comparison" if kind == "Version comparison" else "default"
+    criteria = _criteria_input(store, rubric)
     if not st.button("Create queue", type="primary", key="gl_create"):
         return
     opts = sampling.QueueOptions(name=name, created_by=who, rubric=rubric,
-                                 reviewers_per_item=int(per_item), purpose=purpose)
+                                 reviewers_per_item=int(per_item), purpose=purpose,
+                                 criteria=criteria)
     try:
         with st.spinner("Drawing the sample…"):
             made = _create(store, kind, opts, frame, design, unit, keys_text, va, vb, int(n))
@@ -181,6 +184,20 @@ def create_form(store: Store, who: str) -> None:
     # The new queue is the one shown below (and in the URL): the selectbox is drawn after
     # this form, so its value may still be set in this run.
     st.session_state["queue"] = int(made.queue_id)
+
+
+def _criteria_input(store: Store, rubric_name: str) -> tuple[str, ...] | None:
+    """The rubric's criteria the queue asks (every one unless the lead leaves some out);
+    None when all are kept, so the queue follows the rubric."""
+    rubric = state.aggregate(store, rubrics.current, rubric_name)
+    names = [c.name for c in rubric.criteria]
+    optional = {c.name for c in rubric.criteria if not c.required}
+    chosen = st.multiselect(
+        "Criteria asked", names, default=names, key=f"gl_queue_criteria_{rubric_name}",
+        format_func=lambda n: visible(n + (" (optional)" if n in optional else "")),
+        help="Reviewers of this queue answer only these criteria of the rubric; the others "
+             "are neither shown nor required. Leave them all to ask the whole rubric.")
+    return None if len(chosen) == len(names) else tuple(chosen)
 
 
 def _create(store, kind, opts, frame, design, unit, keys_text, va, vb, n):

@@ -58,3 +58,25 @@ def test_preview_then_fixed_size_queue_is_selected(demo_db: Path) -> None:
     again = app_page("queues", params={"reviewer": "ana", "queue": str(qid)})
     assert again.selectbox(key="queue").value == qid
     assert f"Queue {qid} created with 20 items" in "\n".join(str(e.value) for e in at.success)
+
+
+def test_the_lead_chooses_the_criteria_a_queue_asks(demo_db: Path) -> None:
+    at = app_page("queues", params={"reviewer": "ana"})
+    chosen = at.multiselect(key="gl_queue_criteria_default")
+    assert chosen.value == ["correctness", "tone", "conciseness", "safety", "note"]
+    assert "note (optional)" in chosen.options  # the rubric says which are optional
+    chosen.set_value(["safety", "correctness"]).run()
+    at.radio(key="gl_design").set_value("Uniform").run()
+    at.text_input(key="gl_queue_name").input("two criteria")
+    at.button(key="gl_create").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    with open_store(demo_db) as s:
+        asked = s.scalar("SELECT criteria FROM queues WHERE name = 'two criteria'")
+    assert asked == ["correctness", "safety"]  # the rubric's order
+    # Leaving none is refused with a message, and nothing is created.
+    at.multiselect(key="gl_queue_criteria_default").set_value([]).run()
+    at.text_input(key="gl_queue_name").input("no criteria")
+    at.button(key="gl_create").click().run()
+    assert any("at least one criterion" in str(e.value) for e in at.error)
+    with open_store(demo_db) as s:
+        assert s.scalar("SELECT count(*) FROM queues WHERE name = 'no criteria'") == 0

@@ -92,6 +92,24 @@ def test_a_queue_asks_a_subset_of_its_rubric(store, queue):
         review.set_criteria(store, queue.queue_id, None, "ana")
 
 
+def test_a_queue_is_created_asking_a_subset(store):
+    synthetic_spans(store, 200, seed=4)
+    with pytest.raises(GoldenloopError, match="no criteria kindness"):
+        create_queue(store, opts("bad", criteria=("safety", "kindness")), make_frame(),
+                     Uniform(5), seed=1)
+    with pytest.raises(GoldenloopError, match="at least one criterion"):
+        create_hand_queue(store, opts("none", criteria=()), span_keys=[1, 2])
+    assert store.scalar("SELECT count(*) FROM queues") == 0  # nothing half made
+    q = create_hand_queue(store, opts("two", criteria=("safety", "tone")), span_keys=[1, 2])
+    assert store.scalar("SELECT criteria FROM queues WHERE queue_id = ?",
+                        [q.queue_id]) == ["tone", "safety"]  # the rubric's order
+    assert review.asked(store, review.next_item(store, q.queue_id, "ana")).criteria == (
+        "tone", "safety")
+    every = create_queue(store, opts("all"), make_frame(), Uniform(5), seed=1)
+    assert store.scalar("SELECT criteria FROM queues WHERE queue_id = ?",
+                        [every.queue_id]) is None
+
+
 def test_adjudication_asks_only_the_disputed_criteria(store):
     synthetic_spans(store, 100, seed=3)
     q = create_queue(store, opts("double", reviewers_per_item=2), make_frame(), Uniform(3),

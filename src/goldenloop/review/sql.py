@@ -87,22 +87,26 @@ PURPOSES = ("review", "adjudication")
 def insert_queue(cur: duckdb.DuckDBPyConnection, *, name: str, description: str,
                  target_type: str, frame: dict | None, window: tuple, population: int | None,
                  design: dict, rubric_name: str, rubric_version: str, reviewers: int,
-                 created_by: str, now: datetime, purpose: str = "review") -> int:
-    """Add a queue row; its id. Columns are named: later migrations add columns."""
+                 created_by: str, now: datetime, purpose: str = "review",
+                 criteria: list[str] | None = None) -> int:
+    """Add a queue row; its id. Columns are named: later migrations add columns.
+    ``criteria``: the rubric's criteria the queue asks (None: all of them)."""
     cur.execute("SELECT nextval('queue_seq')")
     queue_id = int(fetch1(cur)[0])
     cur.execute(
         """INSERT INTO queues (queue_id, name, description, target_type, frame_filter,
                                window_start, window_end, population_size, design, rubric_name,
                                rubric_version, reviewers_per_item, created_by, created_at,
-                               status, purpose)
-           VALUES (?, ?, ?, ?, ?::JSON, ?, ?, ?, ?::JSON, ?, ?, ?, ?, ?, 'open', ?)""",
+                               status, purpose, criteria)
+           VALUES (?, ?, ?, ?, ?::JSON, ?, ?, ?, ?::JSON, ?, ?, ?, ?, ?, 'open', ?, ?)""",
         [queue_id, name, description, target_type,
          None if frame is None else json.dumps(frame), window[0], window[1], population,
-         json.dumps(design), rubric_name, rubric_version, reviewers, created_by, now, purpose],
+         json.dumps(design), rubric_name, rubric_version, reviewers, created_by, now, purpose,
+         criteria],
     )
     audit.record(cur, created_by, "queue.create", f"queue:{queue_id}",
-                 {"name": name, "population": population, "purpose": purpose})
+                 {"name": name, "population": population, "purpose": purpose,
+                  "criteria": criteria})
     return queue_id
 
 
