@@ -227,8 +227,14 @@ def demo(
 
     paths.ensure()
     with open_store(paths.db) as store, progress_bar("demo") as progress:
+        span_store = _span_store(paths, store)
         s = demo_history.generate(store, spans=spans, seed=seed, progress=progress)
-    typer.echo(f"Demo history written to {paths.db}: {s.spans:,} spans.")
+        if span_store.dialect != "duckdb":  # made in the file, moved where spans live
+            from goldenloop.spanstore.migrate import move_all
+
+            move_all(store, span_store)
+    where = paths.db if span_store.dialect == "duckdb" else span_store.describe()
+    typer.echo(f"Demo history written to {where}: {s.spans:,} spans.")
     if s.queue_id:
         typer.echo(f"Review queue {s.queue_id} holds the demo's graded sample: grade more of it, "
                    f"or run a judge on it (`goldenloop judge run correctness --queue "

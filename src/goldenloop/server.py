@@ -156,16 +156,10 @@ def _generate_demo(store: Store, span_store: SpanStore, spans: int,
 
 
 def _move_spans(store: Store, span_store: SpanStore, say: Callable[[str], None]) -> None:
-    from goldenloop.spanstore.migrate import migrate_spans
+    from goldenloop.spanstore.migrate import move_all
 
-    report = migrate_spans(store, span_store)
+    report = move_all(store, span_store)
     say(f"  demo moved to {span_store.describe()}: {report.summary()}")
-
-    def drop(cur) -> None:  # the copies are complete (each chunk is in the ledger)
-        for table in ("feedback", "signals", "spans"):
-            cur.execute(f"DELETE FROM {table}")
-
-    store.write(drop)
 
 
 def _run_streamlit(script: Path, host: str, port: int, secrets: Path | None) -> None:

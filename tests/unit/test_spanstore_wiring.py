@@ -158,3 +158,15 @@ def test_home_summary_same_on_both(store, ch, tmp_path):
         a, b = getattr(got, part), getattr(want, part)
         pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True),
                                       check_dtype=False)
+
+
+@pytest.mark.slow
+def test_demo_job_moves_its_spans_to_clickhouse(store, ch):
+    out = handlers_for(ch)["demo"](store, {"spans": 400}, lambda f, m: None)
+    assert ch.count("spans") == out["spans"] > 0
+    for table in ("spans", "signals", "feedback"):
+        assert store.scalar(f"SELECT count(*) FROM {table}") == 0
+    graded = [k for (k,) in store.rows("SELECT DISTINCT span_key FROM grades "
+                                       "WHERE span_key IS NOT NULL")]
+    assert graded  # the demo's grades still point at spans, now in ClickHouse
+    assert ch.spans_by_key(graded, ["span_key"]).num_rows == len(graded)

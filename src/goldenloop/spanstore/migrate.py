@@ -67,3 +67,19 @@ def migrate_spans(source: Store, target: SpanStore, *, chunk_rows: int = CHUNK_R
             note((n + min(1.0, done)) / len(_KEYS), f"{table}: up to key {end:,}")
     note(1.0, "done")
     return report
+
+
+def move_all(source: Store, target: SpanStore) -> MigrationReport:
+    """Copy the file's spans, signals and feedback into ``target``, then delete them from the
+    file (a demo history made in the file while spans live in ClickHouse). Every chunk is in
+    the target's ledger before anything is deleted; keys are kept, so grades and queues made
+    with the demo still point at their spans."""
+    report = migrate_spans(source, target)
+
+    def drop(cur) -> None:
+        for table in ("feedback", "signals", "spans"):
+            cur.execute(f"DELETE FROM {table}")
+
+    source.write(drop)
+    return report
+

@@ -50,11 +50,19 @@ def import_files(store: Store, params: dict[str, Any], progress: Progress,
     return {"files": results, **total, "summary": summary}
 
 
-def generate_demo(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def generate_demo(store: Store, params: dict[str, Any], progress: Progress,
+                  spans: SpanStore | None = None) -> dict[str, Any]:
+    """The demo history, made in the database file and moved to ClickHouse when spans live
+    there."""
     from goldenloop import demo
 
     s = demo.generate(store, spans=int(params.get("spans", 200_000)),
                       seed=int(params.get("seed", 7)), progress=progress)
+    if spans is not None and spans.dialect != "duckdb":
+        from goldenloop.spanstore.migrate import move_all
+
+        progress(1.0, f"moving the demo to {spans.describe()}")
+        move_all(store, spans)
     return {"summary": f"demo history with {s.spans:,} spans", "spans": s.spans}
 
 
@@ -143,4 +151,5 @@ def handlers_for(spans: SpanStore) -> dict[str, Handler]:
     from goldenloop.ops.jobs import forget_job
 
     return {**HANDLERS, "import": partial(import_files, spans=spans),
-            "score": partial(score_job, spans=spans), "forget": partial(forget_job, spans=spans)}
+            "score": partial(score_job, spans=spans), "forget": partial(forget_job, spans=spans),
+            "demo": partial(generate_demo, spans=spans)}
