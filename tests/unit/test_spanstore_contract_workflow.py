@@ -355,3 +355,23 @@ def test_golden_build_same_on_both(both, rule):
     pd.testing.assert_frame_equal(ra, rb)
     assert ba.version.content_hash == bb.version.content_hash
     assert ra["output"].notna().all() and ra["input"].notna().any()
+
+
+def test_server_jobs_read_the_span_store(both):
+    """The server's golden, judge and detect jobs are bound to its span store: on the
+    ClickHouse side (whose database file holds no spans) they find what DuckDB's find."""
+    from goldenloop.golden import GoldenFilter
+    from goldenloop.workers.handlers import handlers_for
+
+    params = {"name": "contract-job", "filter": GoldenFilter(correct_at=4).to_dict(),
+              "author": "lead", "build_only": True}
+    got = [handlers_for(s.spans)["golden"](s.store, params, lambda *_: None) for s in both]
+    rows = [s.store.scalar("SELECT row_count FROM golden_versions v JOIN golden_datasets d "
+                           "USING (dataset_id) WHERE d.name = 'contract-job'") for s in both]
+    assert got[0]["summary"] == got[1]["summary"]
+    assert rows[0] == rows[1] > 10
+    found = [handlers_for(s.spans)["detect"](
+        s.store, {"since": (DEMO_END - timedelta(days=21)).isoformat(),
+                  "until": DEMO_END.isoformat(), "sensitivity": 0.2}, lambda *_: None)["found"]
+        for s in both]
+    assert found[0] == found[1] > 0

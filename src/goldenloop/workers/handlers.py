@@ -72,11 +72,12 @@ def publish_snapshot(store: Store, params: dict[str, Any], progress: Progress) -
     return {"summary": f"snapshot published in {seconds:.2f} s", "seconds": seconds}
 
 
-def judge_run(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def judge_run(store: Store, params: dict[str, Any], progress: Progress,
+              spans: SpanStore | None = None) -> dict[str, Any]:
     """A judge over a queue, a filter, a random sample or given spans (see judge.jobs)."""
     from goldenloop.judge import run_params
 
-    r = run_params(store, params, progress)
+    r = run_params(store, params, progress, spans=spans)
     return {"summary": r.summary, "run_id": r.run_id, "status": r.status, "judged": r.judged,
             "failed": r.failed, "cost_usd": r.cost_usd}
 
@@ -102,14 +103,16 @@ def judge_configure(store: Store, params: dict[str, Any], progress: Progress) ->
                        f"{'on' if params.get('enabled', True) else 'off'}"}
 
 
-def golden(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def golden(store: Store, params: dict[str, Any], progress: Progress,
+           spans: SpanStore | None = None) -> dict[str, Any]:
     """Build a golden version (and export it) for `goldenloop golden` while a server runs."""
     from goldenloop.golden import golden_job
 
-    return golden_job(store, params, progress)
+    return golden_job(store, params, progress, spans)
 
 
-def detect_anomalies(store: Store, params: dict[str, Any], progress: Progress) -> dict[str, Any]:
+def detect_anomalies(store: Store, params: dict[str, Any], progress: Progress,
+                     spans: SpanStore | None = None) -> dict[str, Any]:
     """Anomaly detection over every series (after imports, on a timer, or from the CLI)."""
     from datetime import datetime
 
@@ -117,7 +120,8 @@ def detect_anomalies(store: Store, params: dict[str, Any], progress: Progress) -
 
     times = {k: datetime.fromisoformat(params[k]) if params.get(k) else None
              for k in ("since", "until")}
-    r = detect(store, **times, sensitivity=params.get("sensitivity"), progress=progress)
+    r = detect(store, **times, sensitivity=params.get("sensitivity"), progress=progress,
+               spans=spans)
     return {"summary": r.summary, "found": r.found, "added": r.added, "updated": r.updated,
             "resolved": r.resolved, "seconds": r.seconds}
 
@@ -147,9 +151,12 @@ HANDLERS: dict[str, Handler] = {
 
 
 def handlers_for(spans: SpanStore) -> dict[str, Handler]:
-    """``HANDLERS`` with the jobs that write spans or signals bound to the span store."""
+    """``HANDLERS`` with the jobs that read or write spans or signals bound to the span store."""
     from goldenloop.ops.jobs import forget_job
 
     return {**HANDLERS, "import": partial(import_files, spans=spans),
             "score": partial(score_job, spans=spans), "forget": partial(forget_job, spans=spans),
-            "demo": partial(generate_demo, spans=spans)}
+            "demo": partial(generate_demo, spans=spans),
+            # the readers of spans: judge targets, golden builds, detection series
+            "judge": partial(judge_run, spans=spans), "golden": partial(golden, spans=spans),
+            "detect": partial(detect_anomalies, spans=spans)}
