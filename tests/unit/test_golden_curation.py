@@ -46,7 +46,9 @@ def _history(store, n: int, seed: int) -> dict:
 
     def write(cur):
         for i, k in enumerate(keys):
-            text = f"Where is my  order {i % (n // 3)}?" if i % 2 else f"where is my order {i % (n // 3)}? "
+            j = i % (n // 3)   # inputs repeat, with other case and white space
+            text = (f"where is my order {j}? ", f"Where is my  order {j}?",
+                    f"Where is\tmy order {j}?", f"where is\r\nmy order {j}?")[i % 4]
             cur.execute("UPDATE spans SET last_user_message = ?, session_id = ? WHERE span_key = ?",
                         [text, f"sess-{i // 3}", k])
             f = facts[k] = {"input": text, "session": f"sess-{i // 3}", "i": i,
