@@ -53,7 +53,7 @@ def choose_sides(dims: M.Dimensions) -> M.Sides | None:
         b = day_range("B: days (UTC)", (max(first, last - timedelta(6)), last), first, last, "b_days")
         return M.window_sides(app, a, b, environments=envs) if a and b else None
     by = WHAT[what]
-    found = state.aggregate(store, M.side_options, app, by)
+    found = state.span_aggregate(spans, M.side_options_in, app, by)
     options = found["value"].tolist()
     pair = M.default_pair(found)
     if pair is None:
@@ -139,6 +139,7 @@ st.caption("Side A is the baseline; every difference is B − A. A metric is fla
            "its 95% interval excludes zero and the difference reaches its practical threshold, "
            "so a large sample does not flag every small change.")
 store = state.get_store()
+spans = state.span_store()
 dims = state.monitor_dimensions(store)
 if dims.empty:
     draw_empty_store()
@@ -154,7 +155,9 @@ try:
         help="Fit for use: only judge versions that pass the agreement gate for correctness "
              "(see Agreement). A version no reviewer graded beside is not yet checked and "
              "counts only under 'any version'.")
-    result = state.aggregate(store, M.compare, sides, limits, judges=JUDGES[judges])
+    # grades and judges from the workflow store, spans from the span store
+    grades = state.aggregate(store, M.compare_grades, sides, judges=JUDGES[judges])
+    result = state.span_aggregate(spans, M.compare_in, sides, limits, grades=grades)
 except GoldenloopError as exc:
     st.error(md(str(exc), 2000), icon=":material/error:")
     st.stop()

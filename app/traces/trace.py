@@ -14,7 +14,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from goldenloop.metrics import text_search, traces
+from goldenloop.metrics import text_search, traces, traces_in
 from goldenloop.metrics.conversations import IDLE_MINUTES
 from goldenloop_app import state
 from goldenloop_app.common import span_filters, span_table
@@ -65,8 +65,10 @@ def draw_span(span: dict) -> None:
             + " · " + signal_line(span["output_offensive"], span["output_sentiment"], "answer")
             + ("" if pd.isna(span["refusal"]) or span["refusal"] is None else
                f" · refusal: {'yes' if span['refusal'] else 'no'}"))
-    feedback, grades = state.aggregate(store, traces.span_annotations, span["trace_id"],
-                                       span["span_id"])
+    # feedback lives with the spans, grades in the workflow store: two reads, by ids and key
+    feedback = state.span_aggregate(spans, traces_in.span_feedback_in, span["trace_id"],
+                                    span["span_id"])
+    grades = state.aggregate(store, traces_in.span_grades, int(span["span_key"]))
     left, right = st.columns(2)
     left.caption("End-user feedback")
     if feedback.empty:
@@ -129,7 +131,7 @@ def waterfall(tree: pd.DataFrame, current: str | None) -> alt.Chart:
 
 
 def draw_trace(trace_id: str, current: str | None) -> None:
-    tree = state.aggregate(store, traces.trace_tree, trace_id)
+    tree = state.span_aggregate(spans, traces.trace_tree_in, trace_id)
     total = tree["end_ms"].max()
     st.text(f"Trace {visible(trace_id)}: {len(tree)} spans over {fmt_ms(total)}"
             + (f" (the first {traces.MAX_TRACE_SPANS:,})" if len(tree) >= traces.MAX_TRACE_SPANS else ""))
@@ -185,7 +187,7 @@ def draw_search() -> None:
         ident = st.text_input("Span id, trace id or session id", placeholder="paste an id")
         if st.form_submit_button("Open", icon=":material/search:") and ident.strip():
             try:
-                found = state.aggregate(store, traces.find, ident.strip())
+                found = state.span_aggregate(spans, traces_in.find_in, ident.strip())
             except traces.NotFound as exc:
                 st.warning(md(str(exc)), icon=":material/search_off:")
             else:
@@ -201,8 +203,11 @@ def draw_search() -> None:
     left, right = st.columns(2)
     which = left.selectbox("Requests", list(LIST_CONDITIONS), key="which")
     order = right.selectbox("First", list(LIST_ORDERS), key="order")
-    found = state.aggregate(store, traces.bucket_spans, f, condition=LIST_CONDITIONS[which],
-                            order=LIST_ORDERS[order], limit=200)
+    condition = LIST_CONDITIONS[which]
+    # grades live in the workflow store: the graded condition takes their span keys
+    graded = state.aggregate(store, traces_in.graded_keys) if condition == "graded" else None
+    found = state.span_aggregate(spans, traces_in.bucket_spans_in, f, condition=condition,
+                                 order=LIST_ORDERS[order], limit=200, graded=graded)
     st.caption(f"{found.total:,} requests in the {phrase} match; the first {len(found.spans):,}. "
                "Open one to see its trace and conversation.")
     if found.spans.empty:
@@ -237,8 +242,8 @@ def draw_text_search(f, phrase: str) -> bool:
     if result is None or result[0] != (query, f):  # a new search (or range): run it once
         bar = st.progress(0.0, text="Searching…")
         try:
-            found = text_search.search_spans(
-                store, f, query[0], fields=query[1], limit=query[2], regex=query[3],
+            found = text_search.search_spans_in(
+                spans, f, query[0], fields=query[1], limit=query[2], regex=query[3],
                 case_sensitive=query[4],
                 progress=lambda x: bar.progress(min(x, 1.0), text=f"Searching… {x:.0%} read"))
         except text_search.SearchError as exc:
@@ -258,6 +263,7 @@ def draw_text_search(f, phrase: str) -> bool:
 
 st.title("Traces")
 store = state.get_store()
+spans = state.span_store()
 q = st.query_params
 span_id, trace_id, session_id = q.get("span"), q.get("trace"), q.get("session")
 
@@ -272,11 +278,12 @@ if st.button("New search", icon=":material/search:"):
     st.rerun()
 try:
     if span_id and not trace_id:  # a bare span id: find its trace
-        trace_id = state.aggregate(store, traces.find, span_id).get("trace_id")
-    span = state.aggregate(store, traces.span_detail, trace_id, span_id) if span_id else None
+        trace_id = state.span_aggregate(spans, traces_in.find_in, span_id).get("trace_id")
+    span = state.span_aggregate(spans, traces_in.span_detail_in, trace_id, span_id) if span_id else None
     if trace_id and not session_id:
-        tree = state.aggregate(store, traces.trace_tree, trace_id)
-        root = span or state.aggregate(store, traces.span_detail, trace_id, tree["span_id"].iloc[0])
+        tree = state.span_aggregate(spans, traces.trace_tree_in, trace_id)
+        root = span or state.span_aggregate(spans, traces_in.span_detail_in, trace_id,
+                                            tree["span_id"].iloc[0])
         session_id = root["session_id"] if isinstance(root["session_id"], str) else None
 except traces.NotFound as exc:
     st.warning(md(str(exc)), icon=":material/search_off:")

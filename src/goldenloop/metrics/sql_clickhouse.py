@@ -19,9 +19,24 @@ def run(spans: SpanStore, text: str, params: dict, columns: list[str] | None = N
     if columns is not None and frame.columns.empty:
         return pd.DataFrame(columns=columns)
     for col in frame.columns:
-        if isinstance(frame[col].dtype, pd.DatetimeTZDtype):
-            frame[col] = frame[col].dt.tz_convert("UTC").dt.tz_localize(None)
+        frame[col] = duckdb_like(frame[col])
     return frame
+
+
+def duckdb_like(values: pd.Series) -> pd.Series:
+    """A column as DuckDB's ``df()`` gives it: times naive UTC, missing texts and flags None
+    in an object column, integers with a missing value as floats with NaN (clickhouse-connect
+    gives pandas' nullable types, whose ``pd.NA`` has no truth value)."""
+    dtype = values.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").dt.tz_localize(None)
+    if isinstance(dtype, pd.StringDtype | pd.BooleanDtype) or pd.api.types.is_object_dtype(dtype):
+        out = values.astype(object)
+        return out.where(out.notna(), None)
+    if pd.api.types.is_extension_array_dtype(dtype) and pd.api.types.is_numeric_dtype(dtype):
+        return values.astype("float64") if values.isna().any() else values.to_numpy(
+            dtype=dtype.numpy_dtype)
+    return values
 
 # ``traces.trace_tree``: the spans of one trace, by start then key (the bloom filter on
 # trace_id serves the lookup; the ordering key does not lead with it).

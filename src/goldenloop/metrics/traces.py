@@ -175,11 +175,11 @@ _TRACE_TREE = """SELECT s.span_key, s.span_id, s.parent_span_id, s.kind, s.name,
 
 def trace_tree_in(spans: SpanStore, trace_id: str) -> pd.DataFrame:
     """``trace_tree`` read from a span store of either dialect (DuckDB or ClickHouse)."""
-    sql = DialectSQL(duckdb=_TRACE_TREE, clickhouse=ch.TRACE_TREE)
-    frame = spans.query(sql, {"t": trace_id, "n": MAX_TRACE_SPANS})
-    if len(frame) and isinstance(frame["start_time"].dtype, pd.DatetimeTZDtype):
-        for col in ("start_time", "end_time"):  # ClickHouse answers in UTC: naive UTC as DuckDB
-            frame[col] = frame[col].dt.tz_convert("UTC").dt.tz_localize(None)
+    params = {"t": trace_id, "n": MAX_TRACE_SPANS}
+    if spans.dialect == "duckdb":
+        frame = spans.query(DialectSQL(duckdb=_TRACE_TREE), params)
+    else:  # ClickHouse answers in UTC and pandas' nullable types: as DuckDB's frame
+        frame = ch.run(spans, ch.TRACE_TREE, params)
     return _trace_tree(frame, trace_id)
 
 
