@@ -19,7 +19,9 @@ READERS: dict[str, Reader] = {
     "parquet": lambda p, cur, opts: tables.read_parquet(p),
     "csv": lambda p, cur, opts: tables.read_csv(p, enc=_enc(opts)),
     "tsv": lambda p, cur, opts: tables.read_csv(p, delimiter="\t", enc=_enc(opts)),
-    "jsonl": lambda p, cur, opts: jsonl.read_jsonl(p, cur, opts.line_count, _enc(opts)),
+    "jsonl": lambda p, cur, opts: jsonl.read_jsonl(p, cur, opts.line_count, _enc(opts),
+                                                   getattr(opts, "careful", False),
+                                                   getattr(opts, "batch_rows", None)),
     # Readers of nested log formats are imported on use: they are larger and often unused.
     "otlp": lambda p, cur, opts: _otlp().read_otlp(p),
     "openai-batch": lambda p, cur, opts: _openai().read_batch(p, opts.batch_input),

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from goldenloop.access import roles
 from goldenloop.errors import ImportFileError
-from goldenloop.ingest import detect, encoding, mapping, validate
+from goldenloop.ingest import detect, encoding, jsonl, mapping, validate
 from goldenloop.ingest import redact_import as redaction
 from goldenloop.ingest.outcome import ImportOptions, ImportResult, file_hash, scan_file
 from goldenloop.ingest.source import SourceChunk
@@ -56,19 +56,36 @@ def import_file(store: Store, path: str | Path, options: ImportOptions | None = 
     note(0.0, f"reading {p.name} as {fmt}")
     if opts.redact:  # the masking functions and this store's pseudonym key
         redaction.register(store)
+    said = enc.note if fmt in ("csv", "tsv", "jsonl") else None
     try:
-        with store.transaction() as cur:
-            import_id = import_sql.start(cur, str(p), facts.digest, fmt, opts.origin)
-            counts = _load(cur, p, fmt, opts, import_id, note)
-            if enc.note and fmt in ("csv", "tsv", "jsonl"):
-                counts["notes"].insert(0, enc.note)
-            unknown = span_sql.unknown_price_models(cur, import_id)
-            import_sql.finish(cur, import_id, counts, sum(n for _, n in unknown))
+        try:
+            import_id, counts, unknown = _import_rows(store, p, fmt, opts, facts.digest, said,
+                                                      note)
+        except jsonl.FastPathFailed:
+            # The fast JSON Lines read stopped after some batches went in (a blank line, a
+            # duplicate key): that transaction was rolled back; read the file line by line.
+            opts = replace(opts, careful=True)
+            import_id, counts, unknown = _import_rows(store, p, fmt, opts, facts.digest, said,
+                                                      note)
     except (duckdb.IOException, duckdb.InvalidInputException, UnicodeError) as exc:
         # The file itself cannot be read (truncated Parquet, wrong format): say which.
         raise _unreadable(p, fmt, exc) from exc
     note(1.0, "done")
     return _result(str(p), fmt, import_id, counts, unknown, time.perf_counter() - t0)
+
+
+def _import_rows(store: Store, p: Path, fmt: str, opts: ImportOptions, digest: str,
+                 said: str | None, note: Progress) -> tuple[int, dict, list]:
+    """The rows of one file imported and logged in one transaction; ``said``: a note on how
+    the file was decoded, first in the import's notes."""
+    with store.transaction() as cur:
+        import_id = import_sql.start(cur, str(p), digest, fmt, opts.origin)
+        counts = _load(cur, p, fmt, opts, import_id, note)
+        if said:
+            counts["notes"].insert(0, said)
+        unknown = span_sql.unknown_price_models(cur, import_id)
+        import_sql.finish(cur, import_id, counts, sum(n for _, n in unknown))
+    return import_id, counts, unknown
 
 
 def _result(file: str, fmt: str, import_id: int, counts: dict, unknown: list,

@@ -26,6 +26,10 @@ class ImportOptions:
     encoding: str | None = None  # text encoding of CSV/TSV/JSONL; guessed when None
     line_count: int | None = None  # set by the loader from its one read of the file
     text_encoding: Encoding | None = None  # the encoding chosen, set by the loader
+    careful: bool = False  # JSON Lines line by line (set when the fast read cannot go on)
+    # JSON Lines rows validated and inserted at a time: memory holds one batch, not the file
+    # (rows repeating an earlier batch's ids are then duplicates or conflicts of stored spans)
+    batch_rows: int | None = 200_000
 
 
 @dataclass
