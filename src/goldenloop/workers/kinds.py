@@ -170,8 +170,9 @@ class CanarySaveJob(JobSpec):
     def _suite(cls, data: Any) -> Any:
         from goldenloop.experiments import canaries
 
-        try:
-            canaries.parse(dict(data) if isinstance(data, dict) else data)
+        try:  # who submitted it is the job's, not the suite's (JobSpec.submitted_by)
+            canaries.parse({k: v for k, v in data.items() if k != "submitted_by"}
+                           if isinstance(data, dict) else data)
         except Exception as exc:  # the suite's own message names the field
             raise ValueError(str(exc)) from None
         return data
