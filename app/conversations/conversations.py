@@ -1,7 +1,8 @@
 """Conversations: how long sessions run, where users drop off, how many turns a resolved
 conversation takes, and whether users grow more offensive or negative deeper into a session.
 
-One cached library call (``metrics.conversations.conversation_stats``) gives every figure;
+One cached library call (``metrics.conversations.conversation_stats_in``, on the configured
+span store) gives every figure;
 the definitions are the library's, stated on the page.
 """
 
@@ -91,7 +92,7 @@ def draw_dropped(version: str) -> None:
     label = st.segmented_control("Reason", list(REASONS), default="any of these", key="drop_reason",
                                  label_visibility="collapsed") or "any of these"
     picked = None if version == "all versions" else version
-    dropped = state.aggregate(store, C.dropped_sessions, f, idle, REASONS[label], picked, 100)
+    dropped = state.span_aggregate(spans, C.dropped_sessions_in, f, idle, REASONS[label], picked, 100)
     if dropped.empty:
         st.text("None.")
         return
@@ -152,7 +153,8 @@ st.title("Conversations")
 store = state.get_store()
 try:
     f, idle, phrase = sidebar()
-    stats = state.aggregate(store, C.conversation_stats, f, idle)
+    spans = state.span_store()  # where spans, signals and feedback live (DuckDB or ClickHouse)
+    stats = state.span_aggregate(spans, C.conversation_stats_in, f, idle)
 except GoldenloopError as exc:
     st.error(md(str(exc), 2000), icon=":material/error:")
     st.stop()
