@@ -17,6 +17,7 @@ from goldenloop.experiments import canaries, live, results, scoring
 from goldenloop.experiments import compare as cmp
 from goldenloop.experiments import targets as tg
 from goldenloop.experiments.jobs import run_params
+from goldenloop.spanstore import DUCKDB
 from goldenloop.workers.kinds import ExperimentRunJob
 from goldenloop.workers.submit import submit
 from goldenloop_app import state
@@ -142,7 +143,10 @@ ref = st.text_input("Production requests matching an item of test set (NAME or N
                     key="exp_live")
 if ref.strip():
     try:
-        truth = state.aggregate(store, live.for_ref, ref.strip())
+        spans = state.span_store()
+        # cached on the database file; a span store elsewhere is read afresh (not hashable)
+        truth = (state.aggregate(store, live.for_ref, ref.strip()) if spans.dialect == DUCKDB
+                 else live.for_ref(store, ref.strip(), spans=spans))
     except GoldenloopError as exc:
         st.text(visible(exc))
     else:

@@ -188,7 +188,7 @@ def export_form(store, who: str, f: golden.GoldenFilter, rows: pd.DataFrame) -> 
         try:
             with st.spinner("Building and exporting…"):
                 r = golden.publish(store, name, f, who, _out(), formats=formats,
-                                   description=desc)
+                                   description=desc, spans=state.span_store())
         except (golden.GoldenError, golden.FilterError) as exc:
             st.error(md(str(exc), 2000), icon=":material/error:")
             return
@@ -309,10 +309,11 @@ with build_tab:
     if f is None:
         st.caption("Choose a criterion and filters, then Preview.")
     else:
+        spans = state.span_store()  # where the graded answers live (DuckDB or ClickHouse)
         try:  # the dataset's excluded rows are left out of the preview too
-            preview = golden.preview(store, f, dataset=_dataset_name(f))
+            preview = golden.preview(store, f, dataset=_dataset_name(f), spans=spans)
         except golden.FilterError:  # a dataset name not yet valid: no exclusions to apply
-            preview = golden.preview(store, f)
+            preview = golden.preview(store, f, spans=spans)
         draw_preview(store, preview)
         if preview.counts["included"] or preview.counts.get("exclusions"):
             export_form(store, who, f, preview.rows)

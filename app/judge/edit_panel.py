@@ -106,7 +106,7 @@ def _run(store: Store, j: judge.LoadedJudge) -> None:
         params["disagreements_of"] = st.selectbox("Disagreements of", others,
                                                   format_func=visible, key="judge_edit_of")
     try:
-        selection = selection_of(store, j, params)
+        selection = selection_of(store, j, params, state.span_store())
         est = judge.estimate_cost(store, j, selection)
     except GoldenloopError as exc:
         st.info(md(str(exc), 2000))
@@ -139,7 +139,8 @@ def _start(store: Store, params: dict) -> None:
             st.toast(f"Judge run {sent.message}")
             st.rerun()
         bar = st.progress(0.0, "Starting")
-        r = judge.run_params(store, job.params(), lambda f, m: bar.progress(min(1.0, f), md(m)))
+        r = judge.run_params(store, job.params(), lambda f, m: bar.progress(min(1.0, f), md(m)),
+                             spans=state.span_store())
     except GoldenloopError as exc:
         st.error("The run did not start.", icon=":material/error:")
         st.text(visible(exc))

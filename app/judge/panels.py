@@ -169,7 +169,8 @@ def _start(store: Store, params: dict) -> None:
             st.toast(f"Judge run {sent.message}")
             st.rerun()
         bar = st.progress(0.0, "Starting")
-        r = judge.run_params(store, job.params(), lambda f, m: bar.progress(min(1.0, f), md(m)))
+        r = judge.run_params(store, job.params(), lambda f, m: bar.progress(min(1.0, f), md(m)),
+                             spans=state.span_store())
     except GoldenloopError as exc:
         st.error(md(str(exc), 2000))
         return

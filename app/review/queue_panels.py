@@ -14,6 +14,7 @@ from goldenloop import estimation, review, sampling
 from goldenloop import rubric as rubrics
 from goldenloop.errors import GoldenloopError
 from goldenloop.estimation import ppi
+from goldenloop.spanstore import DUCKDB
 from goldenloop.store import Store
 from goldenloop.store.span_filter import SpanFilter
 from goldenloop_app import state
@@ -119,7 +120,11 @@ PREVIEW_COLUMNS = {
 def draw_preview(store: Store, frame: SpanFilter, design, unit: str) -> None:
     """The frame's size and the expected sample per stratum, before anything is created."""
     try:
-        pv = state.aggregate(store, sampling.preview_queue, frame, design, unit=unit)
+        spans = state.span_store()
+        # cached on the database file; a span store elsewhere is read afresh (not hashable)
+        pv = (state.aggregate(store, sampling.preview_queue, frame, design, unit=unit)
+              if spans.dialect == DUCKDB
+              else sampling.preview_queue(store, frame, design, unit=unit, spans=spans))
     except GoldenloopError as exc:
         st.warning(md(str(exc), 2000), icon=":material/filter_alt_off:")
         return
@@ -206,8 +211,9 @@ def _create(store, kind, opts, frame, design, unit, keys_text, va, vb, n):
     if kind == "By hand":
         keys = [int(k) for k in keys_text.split()] if keys_text.strip() else None
         return sampling.create_hand_queue(store, opts, span_keys=keys,
-                                          frame=None if keys else frame, unit=unit)
-    return sampling.create_queue(store, opts, frame, design, unit=unit)
+                                          frame=None if keys else frame, unit=unit,
+                                          spans=state.span_store())
+    return sampling.create_queue(store, opts, frame, design, unit=unit, spans=state.span_store())
 
 
 def draw_progress(store: Store, queue_id: int) -> None:
