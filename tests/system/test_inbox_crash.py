@@ -36,7 +36,7 @@ OWNER = textwrap.dedent("""
 
     step = sys.argv[2]
     if step == "before-import":      # the hash is checked, no transaction yet
-        inbox.import_file = die
+        inbox.import_spans = die
     elif step == "before-commit":    # spans inserted inside the open transaction
         import_sql.finish = die
     elif step == "after-commit":     # committed, not yet moved to done/

@@ -84,9 +84,15 @@ def _unreachable(exc: Exception) -> bool:
     return isinstance(exc, OperationalError)
 
 
+def import_spans(store: Store, spans: SpanStore, p: Path) -> None:
+    """Import one span file into the span store (kill tests stop the owner here)."""
+    from goldenloop.spanstore.ingest import import_into
+
+    import_into(store, spans, p, ImportOptions(origin="inbox"))
+
+
 def _process(store: Store, paths: Paths, p: Path, spans: SpanStore) -> str:
     from goldenloop.spanstore.feedback import import_feedback
-    from goldenloop.spanstore.ingest import import_into
 
     digest = file_hash(p)
     if store.write(import_sql.committed_hash, digest) is not None:
@@ -98,7 +104,7 @@ def _process(store: Store, paths: Paths, p: Path, spans: SpanStore) -> str:
         elif is_feedback(p):
             import_feedback(store, spans, p, digest)
         else:
-            import_into(store, spans, p, ImportOptions(origin="inbox"))
+            import_spans(store, spans, p)
     except StoreUnavailableError:
         raise
     except Exception as exc:  # one bad file must never block the inbox: set it aside
