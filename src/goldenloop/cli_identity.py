@@ -125,9 +125,11 @@ def _wrap(fn: Callable[..., Any], action: roles.Action | None) -> Callable[..., 
     def run(*args: Any, **kwargs: Any) -> Any:
         given = kwargs.get(own) if own else kwargs.pop("by", None)
         name, how = resolve(given)
-        check_sign_in(_data_dir(kwargs.get("db")), name, how)
+        data_dir = _data_dir(kwargs.get("db"))
+        check_sign_in(data_dir, name, how)
         if own:
             kwargs[own] = name
+        had_roles = roles.roles_path(data_dir).exists()
         try:
             with roles.acting(name):  # reset after: an in-process caller (tests) keeps its own
                 return fn(*args, **kwargs)
@@ -136,6 +138,9 @@ def _wrap(fn: Callable[..., Any], action: roles.Action | None) -> Callable[..., 
                 raise
             raise roles.PermissionDenied(f"{exc}; you act as {name} ({how}): name yourself "
                                          "with --by NAME or GOLDENLOOP_USER") from None
+        finally:
+            if not had_roles and roles.roles_path(data_dir).exists():
+                _say_bootstrap(data_dir, name, how)
 
     if own is None:
         extra = inspect.Parameter("by", inspect.Parameter.KEYWORD_ONLY, default=None,
@@ -144,6 +149,18 @@ def _wrap(fn: Callable[..., Any], action: roles.Action | None) -> Callable[..., 
         run.__annotations__ = {**getattr(fn, "__annotations__", {}), "by": ByOption}
     run.identity_action = action  # what the command's writes are checked for (tests, docs)
     return run
+
+
+def _say_bootstrap(data_dir: Path, name: str, how: str) -> None:
+    """This command named the first lead: say who, once (on stderr: output stays the same)."""
+    try:
+        leads = roles.load(data_dir).leads
+    except roles.RolesError:
+        return
+    if leads == {name}:
+        typer.echo(f"No roles.yaml existed: {name} ({how}) is now the lead, written in "
+                   f"{roles.roles_path(data_dir)}; in the app, use that name to act as the lead.",
+                   err=True)
 
 
 def commands(app: typer.Typer, prefix: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:

@@ -137,7 +137,9 @@ def test_on_a_fresh_store_the_first_name_to_do_a_leads_work_becomes_the_lead(tmp
     db.parent.mkdir()
     (db.parent / "span.jsonl").write_text(json.dumps(SPAN) + "\n")
     env = _env(HOME=str(tmp_path), GOLDENLOOP_USER="First")
-    assert "1 imported" in allowed(cli(db, "import", "span.jsonl", env=env))
+    out = cli(db, "import", "span.jsonl", env=env)
+    assert "1 imported" in allowed(out)
+    assert "first ($GOLDENLOOP_USER) is now the lead" in out.stderr  # said once, on stderr
     found = roles.load(db.parent)
     assert found.leads == {"first"} and found.bootstrap.startswith("the first to import")
     refused(cli(db, "backup", str(tmp_path / "b.duckdb"), "--by", "second"), "second", "operate")
