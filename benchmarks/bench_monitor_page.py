@@ -1,27 +1,36 @@
-"""The whole Monitor page over a 1M-span demo, warm, in headless Chromium: where the time goes.
+"""The whole Monitor page over a demo history, in headless Chromium: where the time goes, and
+against Arize Phoenix's Metrics tab on the same spans in the same run.
 
-    python benchmarks/bench_monitor_page.py                 # 1M spans, 7 warm runs
-    python benchmarks/bench_monitor_page.py --spans 200000 --runs 5
+    python benchmarks/bench_monitor_page.py --spans 200000 --runs 5 --cold-after 10 \
+        --ab OLD_APP --phoenix PHOENIX_PYTHON --phoenix-days 8
+                              # an older app/ folder first, then this one, and Phoenix
+    python benchmarks/bench_monitor_page.py --spans 200000 --runs 5   # this app alone
     python benchmarks/bench_monitor_page.py --library       # drill-down and conversation calls
-    python benchmarks/bench_monitor_page.py --spans 200000 --runs 3 --cold-after 10 --ab OLD_APP
-                              # an older app/ folder first, then this one, in one run
 
+The view timed is the issue's: the last 7 days (``--query``; ``--variant`` adds others).
 Each app runs in its own `goldenloop serve` beside a bare Streamlit page with one 150-point
-line chart (the baseline, loaded interleaved): start-up to healthy, the first Monitor load
-(``--cold-after`` seconds after the start), and per warm load the websocket bytes and its
-first and last message (the server's share as the browser sees it).
+line chart (the baseline) and, with ``--phoenix``, Arize Phoenix (``phoenix_peer``: its own
+virtual environment, never a project dependency; the same spans sent over OTLP, or with
+``--phoenix-days`` those of the data's last days). Per app: start-up to healthy, the first
+Monitor load in a new browser context (``--cold-after`` seconds after the start), then warm
+loads, the bare page's and Phoenix's interleaved with them so they share the load; last, each
+other tab's switch, click to drawn.
 
-Three measures of one warm page view (the aggregates and chart specs already cached):
+Measures of one warm page view (the aggregates and chart specs already cached):
 - ``script_s``: the page script's run in-process (AppTest), i.e. the server's share: cache
   hits, and Streamlit turning each spec and its frames into protobuf (Arrow per dataset);
 - in the browser, from navigation start (``performance.now()``): the first element, the
   first chart drawn and the last chart drawn (a requestAnimationFrame probe records each
-  change in the number of drawn chart views: 14 charts in 7 views, two per row);
-- ``draw_s``: navigation to the last chart, timed from Python as the browser test does (the
-  issue's figure).
-Also the charts' size: spec JSON and Arrow bytes sent, and rows per view. The demo database
-is a private copy (``benchmarks/out/monitor_page_<spans>.duckdb``), made from the metrics
-benchmark's demo when present, otherwise generated. Results go to ``out/monitor_page.json``.
+  change in the number of drawn chart views; the open tab's charts are one view);
+- ``draw_s``: navigation to the last chart drawn, timed from Python as the browser test does
+  (the issue's figure); for Phoenix, to every chart panel drawn without its loading skeleton;
+- ``settled_s``: navigation start to the page's last change in the DOM (a MutationObserver,
+  read once nothing changed for 1.5 s): the same measure for every page.
+Also the websocket bytes and first and last message (the server's share as the browser sees
+it), the renderer's main-thread CPU, and the charts' size: spec JSON and Arrow bytes, rows
+per view. The demo database is a private copy (``benchmarks/out/monitor_page_<spans>.duckdb``),
+made from the metrics benchmark's demo when present, otherwise generated. Results go to
+``out/monitor_page.json``.
 """
 
 from __future__ import annotations
@@ -38,25 +47,23 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import phoenix_peer
+from page_timing import (
+    PROBE,
+    SETTLE_PROBE,
+    draw_time,
+    last_change,
+    listen,
+    one_view,
+    tab_switches,
+    timed_load,
+)
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 OUT = HERE / "out"
-CHARTS = 14  # drawn as 7 Vega views: the two charts of a row are one hconcat view
-VIEWS = 7
-
-PROBE = """
-window.__drawn = [];
-(function probe() {
-    const charts = document.querySelectorAll('[data-testid="stVegaLiteChart"]');
-    let drawn = 0;
-    for (const c of charts) if (c.querySelector('svg.marks .role-mark, canvas.marks')) drawn++;
-    const first = document.querySelector('[data-testid="stMainBlockContainer"] '
-                                         + '[data-testid="stElementContainer"]');
-    if (first && window.__first === undefined) window.__first = performance.now();
-    if (drawn !== window.__last) { window.__drawn.push([performance.now(), drawn]); window.__last = drawn; }
-    requestAnimationFrame(probe);
-})();
-"""
+# The view the issue times (last 7 days), in the URL; --query chooses another.
+QUERY = "range=Last+7+days"
 
 
 def load_average() -> str:
@@ -76,15 +83,19 @@ def database(spans: int) -> Path:
     return db
 
 
-def script_times(db: Path, runs: int) -> dict:
-    """The page script in-process: one cold run, then ``runs`` warm ones; chart sizes."""
+def script_times(db: Path, runs: int, query: str) -> dict:
+    """The page script in-process: one cold run, then ``runs`` warm ones; chart sizes; the
+    views each tab draws (an app without tabs: one entry)."""
     os.environ["GOLDENLOOP_DB"] = str(db)
     import importlib.util
+    from urllib.parse import parse_qsl
 
     from streamlit.testing.v1 import AppTest
 
     app_dir = Path(importlib.util.find_spec("goldenloop_app").submodule_search_locations[0])
     at = AppTest.from_file(str(app_dir / "streamlit_app.py"), default_timeout=300)
+    for k, v in parse_qsl(query):
+        at.query_params[k] = v
     at.switch_page("monitor/monitor.py")
     t = time.perf_counter()
     at.run()
@@ -100,78 +111,16 @@ def script_times(db: Path, runs: int) -> dict:
     import pyarrow as pa
     rows = [sum(pa.ipc.open_stream(d.data.data).read_all().num_rows for d in c.proto.datasets)
             for c in charts]
-    return {"script_cold_s": round(cold, 3), "script_warm_s": [round(w, 3) for w in warm],
-            "script_warm_median_s": round(statistics.median(warm), 3), "views": len(charts),
-            "spec_bytes": sum(spec_bytes), "arrow_bytes": sum(arrow_bytes), "rows": rows,
-            "exceptions": [str(e.value) for e in at.exception]}
-
-
-CPU_METRICS = ("TaskDuration", "ScriptDuration", "LayoutDuration", "RecalcStyleDuration",
-               "ProcessTime")
-
-
-def cpu_metrics(cdp) -> dict[str, float]:
-    """The renderer's main-thread busy time by kind, in thread CPU time (``threadTicks``), so
-    a busy machine slows the wall clock but not these; and the DOM size."""
-    got = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
-    return {k: got[k] for k in (*CPU_METRICS, "Nodes")}
-
-
-# Every chart element holds a drawn Vega view (marks in its SVG, or its canvas), and nothing
-# is loading. The browser test's own check reads SVG only.
-_DRAWN = """(n) => {
-    const charts = document.querySelectorAll('[data-testid="stVegaLiteChart"]');
-    if (charts.length < n) return false;
-    for (const c of charts) if (!c.querySelector('svg.marks .role-mark, canvas.marks')) return false;
-    return document.querySelector('[data-testid="stSkeleton"]') === null;
-}"""
-
-
-def draw_time(page, url: str, timeout_s: float = 120, views: int = VIEWS) -> float:
-    """Seconds from navigating to ``url`` until every chart (``views`` of them) is drawn."""
-    t = time.perf_counter()
-    page.goto(url)
-    page.wait_for_function(_DRAWN, arg=views, timeout=timeout_s * 1000, polling=20)
-    return time.perf_counter() - t
-
-
-def listen(page) -> list[tuple[float, int]]:
-    """When and how many bytes the server sends over the page's websocket (every delta:
-    elements, specs, Arrow data), appended as they arrive."""
-    received: list[tuple[float, int]] = []
-    page.on("websocket", lambda ws: ws.on("framereceived", lambda frame: received.append(
-        (time.perf_counter(), len(frame) if isinstance(frame, (bytes, str)) else 0))))
-    return received
-
-
-def timed_load(page, url: str, received: list[tuple[float, int]], views: int = VIEWS) -> dict:
-    """One navigation until drawn, with the server's share as the browser sees it: the first
-    and the last websocket message after navigation started (the script's run ends with the
-    last one), and the bytes sent."""
-    seen, t0 = len(received), time.perf_counter()
-    total = draw_time(page, url, views=views)
-    page.wait_for_timeout(300)  # let the probe see the last frame, and late messages arrive
-    frames = [(t - t0, n) for t, n in received[seen:] if t >= t0]
-    return {"draw_s": round(total, 3), "ws_kB": round(sum(n for _, n in frames) / 1e3, 1),
-            "ws_first_s": round(frames[0][0], 3) if frames else None,
-            "ws_last_s": round(frames[-1][0], 3) if frames else None}
-
-
-def one_view(page, cdp, url: str, received: list[tuple[float, int]]) -> dict:
-    before = cpu_metrics(cdp)
-    view = timed_load(page, url, received)
-    after = cpu_metrics(cdp)
-    first = page.evaluate("window.__first")
-    drawn = page.evaluate("window.__drawn")
-    view |= {"first_element_s": round(first / 1000, 3) if first else None,
-             "first_chart_s": round(next(t for t, n in drawn if n > 0) / 1000, 3),
-             "last_chart_s": round(next(t for t, n in drawn if n >= VIEWS) / 1000, 3),
-             "dom_nodes": int(after["Nodes"])}
-    # The main thread's figures start again with each document (a navigation): read them
-    # as they stand; the renderer process's CPU time runs on, so take its difference.
-    view |= {f"cpu_{k}_s": round(after[k] - (before[k] if k == "ProcessTime" else 0), 3)
-             for k in CPU_METRICS}
-    return view
+    out = {"script_cold_s": round(cold, 3), "script_warm_s": [round(w, 3) for w in warm],
+           "script_warm_median_s": round(statistics.median(warm), 3), "views": len(charts),
+           "spec_bytes": sum(spec_bytes), "arrow_bytes": sum(arrow_bytes), "rows": rows,
+           "exceptions": [str(e.value) for e in at.exception]}
+    tabs = {}
+    for label in [t.label for t in at.tabs]:
+        at.session_state["section"] = label
+        at.run()
+        tabs[label] = len(at.get("vega_lite_chart"))
+    return out | {"tab_views": tabs}
 
 
 # The baseline: a bare Streamlit page drawing one line chart of 150 points (the size of one
@@ -210,14 +159,17 @@ def bare_app() -> Iterator[tuple[str, float]]:
         bs.stop(proc)
 
 
-def browser_times(db: Path, runs: int, variants: list[str], cold_after: float = 0) -> dict:
-    """Warm views of each variant (a query string), interleaved with the bare page's so they
-    share the load; the cold start of both (spawn to healthy, then the first full load)."""
+def browser_times(db: Path, runs: int, variants: list[str], views: int, tabs: dict[str, int],
+                  cold_after: float = 0, peer: dict | None = None) -> dict:
+    """Warm views of each variant (a query string), interleaved with the bare page's (and
+    Phoenix's Metrics tab, ``peer``) so they share the load; the cold start of the app and
+    the bare page (spawn to healthy, then the first full load in a new browser context);
+    then each other tab's switch, click to drawn."""
     sys.path.insert(0, str(ROOT / "tests"))
     import browser_support as bs
 
     out: dict = {}
-    bare_views: list[dict] = []
+    others: dict[str, list[dict]] = {"bare": []} | ({"phoenix": []} if peer else {})
     with bs.chromium() as browser:
         t = time.perf_counter()
         with bs.running_app(db, OUT) as url, bare_app() as (bare, bare_up):
@@ -227,40 +179,63 @@ def browser_times(db: Path, runs: int, variants: list[str], cold_after: float = 
             # The first load of all: the Monitor page straight after start (what a user who
             # opens the app's Monitor link meets), then the bare page's first load.
             time.sleep(cold_after)  # a visitor some seconds after the start
-            out["draw_cold_s"] = round(draw_time(page, f"{url}/monitor?"), 3)
-            bare_page = browser.new_page(viewport=bs.VIEWPORT, locale="en-US", timezone_id="UTC")
-            out["bare_cold_s"] = round(draw_time(bare_page, bare, views=1), 3)
-            out |= warm_views(page, bare_page, url, bare, runs, variants, bare_views)
-    out["bare"] = {k: round(statistics.median(v[k] for v in bare_views), 3) for k in bare_views[0]}
+            out["draw_cold_s"] = round(draw_time(page, f"{url}/monitor?{variants[0]}", views), 3)
+            pages = {"bare": (browser.new_page(viewport=bs.VIEWPORT, locale="en-US",
+                                               timezone_id="UTC"), bare, 1)}
+            out["bare_cold_s"] = round(draw_time(pages["bare"][0], bare, 1), 3)
+            if peer:
+                ph = browser.new_page(viewport=bs.VIEWPORT, locale="en-US", timezone_id="UTC")
+                pages["phoenix"] = (ph, peer["metrics_url"], 0)
+                out["phoenix_cold_s"] = round(phoenix_peer.draw_time(ph, peer["metrics_url"]), 3)
+                out["phoenix_server_started_s_before"] = round(time.monotonic() - peer["up_at"], 1)
+            out |= warm_views(page, pages, url, runs, variants, views, others)
+            out["tab_switch_s"] = tab_switches(page, f"{url}/monitor?{variants[0]}", tabs, runs)
+    for name, loads in others.items():
+        out[name] = {k: round(statistics.median(v[k] for v in loads if v[k] is not None), 3)
+                     for k in loads[0]}
     out["bare_draw_s"] = out["bare"]["draw_s"]
     return out
 
 
-def warm_views(page, bare_page, url: str, bare: str, runs: int, variants: list[str],
-               bare_views: list[dict]) -> dict:
+def warm_views(page, pages: dict, url: str, runs: int, variants: list[str], views: int,
+               others: dict[str, list[dict]]) -> dict:
     """Warm loads of each variant (its first load fills the caches), interleaved with the
-    bare page's, once the owner runs no job."""
+    other pages' (bare, Phoenix), once the owner runs no job."""
     import browser_support as bs
     from browser_page_support import wait_until_idle
 
     out: dict = {}
     wait_until_idle(page, url)  # the owner's background jobs would share the CPU
     page.add_init_script(PROBE)
-    received, bare_received = listen(page), listen(bare_page)
+    page.add_init_script(SETTLE_PROBE)
+    received = listen(page)
+    heard = {name: listen(p) for name, (p, _, _) in pages.items()}
+    for other, _, _ in pages.values():
+        other.add_init_script(SETTLE_PROBE)
     cdp = page.context.new_cdp_session(page)
     cdp.send("Performance.enable", {"timeDomain": "threadTicks"})
-    views: dict[str, list] = {v: [] for v in variants}
-    for v in variants[1:]:  # the default variant was loaded first of all
-        out[f"draw_cold_s_{v}"] = round(draw_time(page, f"{url}/monitor?{v}"), 3)
+    loads: dict[str, list] = {v: [] for v in variants}
+    for v in variants[1:]:  # the first variant was loaded first of all
+        out[f"draw_cold_s_{v}"] = round(draw_time(page, f"{url}/monitor?{v}", views), 3)
     for _ in range(runs):
-        bare_views.append(timed_load(bare_page, bare, bare_received, views=1))
+        for name, (other, other_url, n) in pages.items():
+            others[name].append(other_load(name, other, other_url, heard[name], n))
         for v in variants:
-            views[v].append(one_view(page, cdp, f"{url}/monitor?{v}", received))
+            loads[v].append(one_view(page, cdp, f"{url}/monitor?{v}", received, views))
     bs.screenshot(page, "monitor-page-bench")
-    for v, vs in views.items():
+    if "phoenix" in pages:
+        bs.screenshot(pages["phoenix"][0], "monitor-page-bench-phoenix")
+    for v, vs in loads.items():
         med = {k: statistics.median(x[k] for x in vs if x[k] is not None) for k in vs[0]}
         out[v or "default"] = {"views": vs, "median": {k: round(m, 3) for k, m in med.items()}}
     return out
+
+
+def other_load(name: str, page, url: str, received: list, views: int) -> dict:
+    if name != "phoenix":
+        return timed_load(page, url, received, views) | {"settled_s": last_change(page)}
+    drawn = round(phoenix_peer.draw_time(page, url), 3)
+    return {"draw_s": drawn, "settled_s": last_change(page)} | page.evaluate(phoenix_peer.PANELS)
 
 
 def library_times(db: Path, runs: int) -> dict:
@@ -323,14 +298,16 @@ def app_folder(app_dir: Path | None) -> Iterator[dict]:
         os.environ.update(saved)
 
 
-def page_run(db: Path, args, variants: list[str], app_dir: Path | None) -> dict:
+def page_run(db: Path, args, variants: list[str], app_dir: Path | None,
+             peer: dict | None) -> dict:
     """The script's share in a child process, then the browser's, for one app folder."""
     with app_folder(app_dir) as env:
         child = subprocess.run([sys.executable, __file__, "--spans", str(args.spans), "--runs",
-                                str(args.runs), "--script-only"], check=True,
-                               capture_output=True, text=True, cwd=ROOT, env=env)
+                                str(args.runs), "--query", args.query, "--script-only"],
+                               check=True, capture_output=True, text=True, cwd=ROOT, env=env)
         out = json.loads(child.stdout.strip().splitlines()[-1])
-        out |= browser_times(db, args.runs, variants, args.cold_after)
+        tabs = out["tab_views"] or {"": out["views"]}
+        out |= browser_times(db, args.runs, variants, out["views"], tabs, args.cold_after, peer)
     return out
 
 
@@ -341,26 +318,42 @@ def report(label: str, out: dict, variants: list[str], runs: int) -> None:
     print(f"  start-up: app {out['startup_s']:.2f} s to healthy, first Monitor load "
           f"{out['draw_cold_s']:.2f} s; bare page {out['bare_startup_s']:.2f} s, first load "
           f"{out['bare_cold_s']:.2f} s, warm {out['bare_draw_s']:.2f} s")
+    if "phoenix" in out:
+        ph = out["phoenix"]["draw_s"]
+        print(f"  Phoenix Metrics tab: first load in a new browser context {out['phoenix_cold_s']:.2f} s "
+              f"(server up {out['phoenix_server_started_s_before']:.0f} s), warm {ph:.2f} s")
     for v in variants:
         m = out[v or "default"]["median"]
+        ratio = f", {m['draw_s'] / out['phoenix']['draw_s']:.2f}x Phoenix" if "phoenix" in out else ""
         print(f"  {v or 'default':<24} first chart {m['first_chart_s']:.2f} s, last chart "
               f"{m['last_chart_s']:.2f} s, navigation to last chart {m['draw_s']:.2f} s "
-              f"({m['draw_s'] / out['bare_draw_s']:.2f}x the bare page); main thread CPU "
+              f"({m['draw_s'] / out['bare_draw_s']:.2f}x the bare page{ratio}); main thread CPU "
               f"{m['cpu_TaskDuration_s']:.2f} s (script {m['cpu_ScriptDuration_s']:.2f}, layout "
               f"{m['cpu_LayoutDuration_s']:.2f}, style {m['cpu_RecalcStyleDuration_s']:.2f}), "
-              f"{m['dom_nodes']:,} DOM nodes, {m['ws_kB']:.0f} kB over the websocket, its first and last "
-              f"message {m['ws_first_s']:.2f} s and {m['ws_last_s']:.2f} s (median of {runs})")
-        b = out["bare"]
-        print(f"  bare page: websocket first/last message {b['ws_first_s']:.2f} / "
-              f"{b['ws_last_s']:.2f} s, drawn {b['draw_s']:.2f} s")
+              f"{m['dom_nodes']:,} DOM nodes, {m['ws_kB']:.0f} kB over the websocket, its first "
+              f"and last message {m['ws_first_s']:.2f} s and {m['ws_last_s']:.2f} s (median of {runs})")
+    b = out["bare"]
+    print(f"  bare page: websocket first/last message {b['ws_first_s']:.2f} / "
+          f"{b['ws_last_s']:.2f} s, drawn {b['draw_s']:.2f} s")
+    if out["tab_switch_s"]:
+        print("  tab switch, click to drawn: " + ", ".join(
+            f"{k} {v:.2f} s" for k, v in out["tab_switch_s"].items()))
 
 
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--spans", type=int, default=1_000_000)
     ap.add_argument("--runs", type=int, default=7)
+    ap.add_argument("--query", default=QUERY,
+                    help="the Monitor view timed, as its URL query (default: the last 7 days)")
     ap.add_argument("--variant", action="append", default=None,
-                    help="a query string to time too, e.g. split=model+version (repeatable)")
+                    help="another query string to time too, e.g. split=model+version (repeatable)")
+    ap.add_argument("--phoenix", metavar="PYTHON", default=None,
+                    help="the Python of an Arize Phoenix install: its Metrics tab over the same "
+                         "spans, timed in the same run")
+    ap.add_argument("--phoenix-days", type=int, default=None,
+                    help="send Phoenix only the spans of the data's last N days (newest first; "
+                         "default: all), enough for a window of fewer days")
     ap.add_argument("--ab", type=Path, default=None,
                     help="an older app/ folder to time first, in the same run")
     ap.add_argument("--cold-after", type=float, default=0,
@@ -376,16 +369,24 @@ def main() -> None:
         (OUT / "drill_down_library.json").write_text(json.dumps(result, indent=2))
         return
     if args.script_only:  # in a child process: the app must own the file afterwards
-        print(json.dumps(script_times(db, args.runs)))
+        print(json.dumps(script_times(db, args.runs, args.query)))
         return
-    variants = ["", *(args.variant or [])]
+    variants = [args.query, *(args.variant or [])]
     out: dict = {"spans": args.spans}
     apps = ([("before", args.ab)] if args.ab else []) + ([] if args.ab_only else [("this app", None)])
-    for label, app_dir in apps:
-        load = load_average()
-        out[label] = page_run(db, args, variants, app_dir) | {"load": [load, load_average()]}
+    with phoenix_peer.peer(args.phoenix, db, OUT / f"phoenix_{args.spans}", args.phoenix_days) as peer:
+        if peer:
+            out["phoenix"] = {k: v for k, v in peer.items() if k != "up_at"}
+        for label, app_dir in apps:
+            load = load_average()
+            out[label] = page_run(db, args, variants, app_dir, peer) | {"load": [load, load_average()]}
     (OUT / "monitor_page.json").write_text(json.dumps(out, indent=2))
     print(f"Monitor page over {args.spans:,} spans")
+    if peer:
+        print(f"Arize Phoenix: {out['phoenix']['spans']:,} spans ({out['phoenix']['spans_since']:,} "
+              f"since {out['phoenix']['since'] or 'the start'}), started in "
+              f"{out['phoenix']['startup_s']:.1f} s, spans sent in {out['phoenix']['load_s']:.0f} s "
+              "(0: held from an earlier run)")
     for label, _ in apps:
         print(f"load average {out[label]['load'][0]} -> {out[label]['load'][1]}")
         report(label, out[label], variants, args.runs)

@@ -7,7 +7,7 @@ import time
 
 import browser_support as bs
 
-ROWS = 2  # the Monitor's first tab: two rows of two charts, each row one Vega view
+ROWS = 1  # the Monitor's first tab: two rows of two charts, all one Vega view
 
 
 # Every chart element holds a drawn Vega view (marks in its SVG), and nothing is loading.

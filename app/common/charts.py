@@ -345,3 +345,23 @@ def _renamed(node, chart: str):
     if "name" in node and ("mark" in node or "layer" in node):  # a view's own name
         out["name"] = f"{chart}_{node['name']}"
     return out
+
+
+def grid(rows: list[list[tuple[str, dict]]]) -> dict:
+    """Rows of finished specs by chart name (each row as in ``side_by_side``) as one view: a
+    ``vconcat`` of the rows. One vega-embed instance draws a page's section instead of one
+    per row, and one ``PICK`` covers every chart of it."""
+    built = [side_by_side(row) for row in rows]
+    if len(built) == 1:
+        return built[0]
+    first = built[0]
+    out = {"vconcat": [{"hconcat": b["hconcat"], "spacing": b["spacing"], "resolve": b["resolve"]}
+                       for b in built],
+           "spacing": 24, "config": first["config"], "autosize": first["autosize"],
+           "usermeta": first["usermeta"], "resolve": first["resolve"],
+           "datasets": {k: v for b in built for k, v in b["datasets"].items()}}
+    picks = [b["params"][0] for b in built if b.get("params")]
+    if picks:
+        out["params"] = [{"name": PICK, "select": picks[0]["select"],
+                          "views": [v for p in picks for v in p["views"]]}]
+    return out

@@ -22,7 +22,7 @@ from goldenloop.metrics import Dimensions, Overview, SpanFilter, buckets, traces
 from goldenloop.spanstore import DUCKDB
 from goldenloop_app import state
 from goldenloop_app.common import span_filters, span_table
-from goldenloop_app.common.charts import CHART_FIELD, PICK, side_by_side
+from goldenloop_app.common.charts import CHART_FIELD, PICK, grid
 from goldenloop_app.common.widgets import fmt_ms
 from goldenloop_app.monitor import charts as mc
 from goldenloop_app.monitor import quality_estimates
@@ -88,15 +88,21 @@ def draw_tiles(view: Overview) -> None:
         col.metric(label, value, help=help_text, border=True)
 
 
-def show_row(*row: tuple[str, str | None]) -> None:
-    """Charts side by side as one view (``charts.side_by_side``), each from the cache of
-    finished specs (``state.monitor_chart``), given as (name, measure chosen). A click on a
-    point picks it (``charts.PICK``, with the chart's name) and opens the spans behind it."""
-    spec = side_by_side([(name, state.monitor_chart(store, f, split, name, choice))
-                         for name, choice in row])
-    key = "chart_" + "_".join(name for name, _ in row)
+def show_rows(*rows: tuple[tuple[str, str | None], ...]) -> None:
+    """Rows of charts as one Vega view (``charts.grid``: one drawing in the browser), each
+    chart from the cache of finished specs (``state.monitor_chart``), given as (name, measure
+    chosen). A click on a point picks it (``charts.PICK``, with the chart's name) and opens
+    the spans behind it."""
+    spec = grid([[(name, state.monitor_chart(store, f, split, name, choice))
+                  for name, choice in row] for row in rows])
+    choices = {name: choice for row in rows for name, choice in row}
+    key = "chart_" + "_".join(choices)
     st.vega_lite_chart(spec=spec, key=key, selection_mode=PICK,
-                       on_select=partial(clicked, key, dict(row)))
+                       on_select=partial(clicked, key, choices))
+
+
+def show_row(*row: tuple[str, str | None]) -> None:
+    show_rows(row)
 
 
 def clicked(key: str, choices: dict[str, str | None]) -> None:
@@ -154,13 +160,12 @@ def draw_requests() -> None:
     left, right = st.columns(2, gap="medium")
     kind = choice(left, "Failures", mc.FAILURES, "all failures", "failure_kind")
     pct = choice(right, "Latency percentile", mc.LATENCY, "p95", "latency_pct")
-    show_row(("requests", None), ("failures", kind))
-    show_row(("latency", pct), ("ttft", pct))
+    show_rows((("requests", None), ("failures", kind)), (("latency", pct), ("ttft", pct)))
 
 
 def draw_tokens_and_cost() -> None:
-    show_row(("input_tokens", None), ("output_tokens", None))
-    show_row(("cost_per_day", None), ("cost_per_1k", None))
+    show_rows((("input_tokens", None), ("output_tokens", None)),
+              (("cost_per_day", None), ("cost_per_1k", None)))
 
 
 def draw_signals(view: Overview) -> None:

@@ -31,13 +31,14 @@ def monitor() -> AppTest:
 def charts(at: AppTest) -> list[dict]:
     """Each chart's Vega-Lite spec, with its datasets as frames (named as the chart names
     them) and the selections that cover it. Two charts of a row are one view (an hconcat
-    whose datasets and views carry the chart's name as a prefix): split apart here."""
+    whose datasets and views carry the chart's name as a prefix), and the rows of a tab one
+    view too (a vconcat of them): split apart here."""
     out = []
     for element in at.get("vega_lite_chart"):
         row = json.loads(element.proto.spec)
         frames = {d.name: pa.ipc.open_stream(d.data.data).read_all().to_pandas()
                   for d in element.proto.datasets}
-        for view in row.get("hconcat", [row]):
+        for view in [v for r in row.get("vconcat", [row]) for v in r.get("hconcat", [r])]:
             chart = next(n for n in data_names(view) if n.endswith("_main"))[:-len("_main")]
             spec = dict(view)
             spec["chart"] = chart
@@ -206,12 +207,21 @@ def test_every_chart_is_valid_vega_lite(tmp_path: Path, monkeypatch, split) -> N
         built[name] = chart.vega_spec(validate=True)  # raises on any schema error
         assert chart.points <= M.MAX_POINTS
     names = list(built)
-    for row in zip(names[::2], names[1::2], strict=True):  # the page draws charts in pairs
-        spec = c.side_by_side([(n, built[n]) for n in row])
+    rows = [[(n, built[n]) for n in row] for row in zip(names[::2], names[1::2], strict=True)]
+    for row in rows:  # the page draws charts in pairs
+        spec = c.side_by_side(row)
         spec["datasets"] = {k: json.loads(d.to_json(orient="records", date_format="iso"))
                             for k, d in spec["datasets"].items()}
         alt.HConcatChart.from_dict(spec, validate=True)  # raises on any schema error
         assert spec["params"][0]["views"]  # one pick over both charts' click targets
+    for tab in (rows[0:2], rows[2:4]):  # and the first two tabs' rows as one view each
+        spec = c.grid(tab)
+        spec["datasets"] = {k: json.loads(d.to_json(orient="records", date_format="iso"))
+                            for k, d in spec["datasets"].items()}
+        alt.VConcatChart.from_dict(spec, validate=True)
+        assert len(spec["params"]) == 1  # one pick over the four charts' click targets
+        views = spec["params"][0]["views"]
+        assert all(any(v.startswith(f"{n}_") for v in views) for r in tab for n, _ in r)
 
 
 def test_demo_incidents_shade_the_charts_they_belong_to(app_db: Path) -> None:

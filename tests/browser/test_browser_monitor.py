@@ -1,6 +1,6 @@
-"""The Monitor page in real headless Chromium over a demo history: every chart drawn, the
-silent model update marked on each, every injected incident labelled, and the warm draw
-timed from navigation to the last chart."""
+"""The Monitor page in real headless Chromium over a demo history: every chart drawn (each
+tab opened in turn), the silent model update marked on each, every injected incident
+labelled, and the warm draw timed from navigation to the last chart of the first tab."""
 
 from __future__ import annotations
 
@@ -20,19 +20,45 @@ from goldenloop.demo.incidents import NEW_4O
 pytestmark = pytest.mark.browser
 
 ALL_CHARTS = 14
+# The tabs, the Vega views each draws (all charts of a tab are one view) and its charts.
+TABS = {"Traffic and latency": (1, 4), "Tokens and cost": (1, 4), "Signals": (1, 2),
+        "Correctness": (1, 2), "Feedback": (1, 2)}
 INCIDENT_LABELS = ("latency spike", "error burst", "timeout storm", "token drift",
                    "offensive rise", "correctness drop")
 
 
 def chart_texts(page) -> list[str]:
-    """The text of each chart, the charts of a row apart (Vega's group of each concatenated
-    view, or the whole view when it stands alone)."""
+    """The text of each chart, the charts of a view apart (Vega's group of each innermost
+    concatenated view: rows of two, the rows of a tab stacked; or the whole view when it
+    stands alone)."""
     return page.evaluate("""() => Array.from(
         document.querySelectorAll('[data-testid="stVegaLiteChart"] svg.marks'), svg => {
-            const views = Array.from(svg.querySelectorAll('g.mark-group'))
-                .filter(g => /(^| )concat_[0-9]+_group( |$)/.test(g.getAttribute('class')));
+            const isView = g => /(^| )(concat_[0-9]+_)+group( |$)/.test(g.getAttribute('class'));
+            const views = Array.from(svg.querySelectorAll('g.mark-group')).filter(isView)
+                .filter(g => !Array.from(g.querySelectorAll('g.mark-group')).some(isView));
             return views.length ? views.map(g => g.textContent) : [svg.textContent];
         }).flat()""")
+
+
+# The open tab's panel holds ``n`` chart elements, each a drawn Vega view, and the page no
+# others (the tab left keeps its charts, hidden, until the run ends).
+_TAB_DRAWN = """(n) => {
+    const panel = Array.from(document.querySelectorAll('[role="tabpanel"]'))
+        .find(p => !p.hidden && p.offsetParent !== null);
+    if (!panel) return false;
+    const charts = panel.querySelectorAll('[data-testid="stVegaLiteChart"]');
+    if (charts.length !== n) return false;
+    if (document.querySelectorAll('[data-testid="stVegaLiteChart"]').length !== n) return false;
+    for (const c of charts) if (!c.querySelector('svg.marks .role-mark')) return false;
+    return document.querySelector('[data-testid="stSkeleton"]') === null;
+}"""
+
+
+def open_tab(page, label: str, views: int) -> list[str]:
+    """Click the tab ``label`` and wait until its ``views`` are drawn; their chart texts."""
+    page.get_by_role("tab", name=label).click()
+    page.wait_for_function(_TAB_DRAWN, arg=views, timeout=60_000, polling=50)
+    return chart_texts(page)
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +79,10 @@ def test_monitor_shows_every_incident_and_the_version_marker(browser, demo_db, t
         wait_until_idle(page, url)
         cold = draw_time(page, f"{url}/monitor")
         shot = bs.screenshot(page, "monitor-demo")
-        texts = chart_texts(page)
+        tabs = [t.inner_text() for t in page.get_by_role("tab").all()]
         body = page.locator('[data-testid="stMain"]').inner_text()
+        texts = [open_tab(page, label, views) for label, (views, _) in TABS.items()]
+        bs.screenshot(page, "monitor-demo-feedback-tab")
         exceptions = page.locator('[data-testid="stException"]').count()
         warm = [draw_time(page, f"{url}/monitor") for _ in range(5)]
 
@@ -62,6 +90,9 @@ def test_monitor_shows_every_incident_and_the_version_marker(browser, demo_db, t
         split_shot = bs.screenshot(page, "monitor-demo-split")
         split_texts = chart_texts(page)
     assert exceptions == 0
+    assert tabs == list(TABS)
+    assert [len(t) for t in texts] == [n for _, n in TABS.values()]  # only the open tab's
+    texts = [t for tab in texts for t in tab]
     assert len(texts) == ALL_CHARTS
     assert all(NEW_4O in t for t in texts)  # the silent update, marked on every time chart
     everything = " ".join(texts)

@@ -28,9 +28,10 @@ def demo_db(tmp_path_factory, demo_files) -> Path:
 
 def click_point(page, row: int, view: int) -> None:
     """Click a point in the middle of a chart (the invisible click targets of its selection):
-    chart ``view`` (0 left, 1 right) of the ``row``-th chart element (a row of two)."""
-    chart = page.locator('[data-testid="stVegaLiteChart"]').nth(row)
-    points = chart.locator(f"svg g.concat_{view}_group .mark-symbol path")
+    chart ``view`` (0 left, 1 right) of row ``row`` of the first chart element (the Monitor's
+    first tab: rows of two charts, stacked, in one Vega view)."""
+    chart = page.locator('[data-testid="stVegaLiteChart"]').first
+    points = chart.locator(f"svg g.concat_{row}_concat_{view}_group .mark-symbol path")
     box = points.nth(points.count() // 2).bounding_box()
     page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
 

@@ -129,5 +129,6 @@ def test_serve_on_clickhouse_takes_inbox_and_receiver_spans_once(tmp_path: Path)
         logged = s.rows("SELECT format, imported FROM import_log WHERE status = 'committed' "
                         "AND origin = 'inbox' ORDER BY import_id")
     assert sorted(n for _, n in logged) == sorted([OTLP_SPANS, FILE_SPANS]), logged
-    tile = shown.split("Requests", 1)[-1].split("\n")[:3] if "Requests" in shown else shown
+    # the tile, not the caption ("Requests are LLM calls")
+    tile = shown.split("\nRequests\n", 1)[-1].split("\n")[:3] if "\nRequests\n" in shown else shown
     assert str(FILE_SPANS + OTLP_SPANS) in tile, shown[:2000]
