@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from goldenloop.cli_support import queued_to_server
+from goldenloop.cli_support import queued_to_server, span_store_of
 
 anomalies = typer.Typer(no_args_is_help=True, help="See docs/detection.md.")
 DbOption = Annotated[str | None, typer.Option("--db", help="Database file (default: "
@@ -45,8 +45,8 @@ def detect(
                        until=until.isoformat() if until else None, sensitivity=sensitivity)
     if queued_to_server(paths, job, "detection"):
         return
-    with open_store(paths.db) as store:
-        r = run_detect(store, since=since, until=until, sensitivity=sensitivity)
+    with open_store(paths.db) as store, span_store_of(paths, store) as spans:
+        r = run_detect(store, since=since, until=until, sensitivity=sensitivity, spans=spans)
     typer.echo(r.summary)
 
 

@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 
 from goldenloop import access
-from goldenloop.cli_support import progress_bar, queued_to_server
+from goldenloop.cli_support import progress_bar, queued_to_server, span_store_of
 from goldenloop.config import resolve_paths
 from goldenloop.schema import open_store
 from goldenloop.workers.kinds import ExperimentBaselineJob, ExperimentImportJob, ExperimentRunJob
@@ -192,9 +192,10 @@ def live(dataset: Annotated[str, typer.Argument(help="NAME[@VERSION]: a test set
     from goldenloop.experiments import live as live_truth
 
     when = datetime.fromisoformat(since) if since else None
-    with access.for_reading(resolve_paths(db)) as r:
+    paths = resolve_paths(db)
+    with access.for_reading(paths) as r, span_store_of(paths, r.store) as spans:
         _, items = datasets.read_items(r.store, dataset)
-        df = live_truth.by_model_version(r.store, items, since=when)
+        df = live_truth.by_model_version(r.store, items, since=when, spans=spans)
     if df.empty:
         typer.echo("No production request matches an item of this test set.")
     for row in df.to_dict("records"):

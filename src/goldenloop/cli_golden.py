@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from goldenloop.cli_support import queued_to_server
+from goldenloop.cli_support import queued_to_server, span_store_of
 from goldenloop.workers.kinds import GoldenJob
 
 golden_app = typer.Typer(no_args_is_help=True, help="Golden datasets: build versions from "
@@ -154,7 +154,8 @@ def build(
         with access.for_reading(paths) as r:
             if r.note:
                 typer.echo(f"({r.note})")
-            p = golden.preview(r.store, f, limit=0, dataset=name)
+            with span_store_of(paths, r.store) as spans:
+                p = golden.preview(r.store, f, limit=0, dataset=name, spans=spans)
         typer.echo(f"{name}: would hold {p.counts['included']:,} rows")
         _print_counts(p.counts)
         for row in p.label_balance.itertuples():
@@ -164,8 +165,8 @@ def build(
                        description=description, build_only=True)
     if queued_to_server(paths, job, "the build"):
         return
-    with open_store(paths.db) as store:
-        b = golden.build(store, name, f, _author(author), description=description)
+    with open_store(paths.db) as store, span_store_of(paths, store) as spans:
+        b = golden.build(store, name, f, _author(author), description=description, spans=spans)
     v = b.version
     made = "new version" if b.created else "unchanged, no new version"
     typer.echo(f"{v.dataset} v{v.version}: {made}, {v.rows:,} rows, hash {v.short_hash}")
@@ -197,9 +198,9 @@ def export(
                            out=str(folder), formats=formats)
         if queued_to_server(paths, job, "the build and export"):
             return
-        with open_store(paths.db) as store:
+        with open_store(paths.db) as store, span_store_of(paths, store) as spans:
             r = golden.publish(store, name, last.filter, _author(author), folder,
-                               formats=formats)
+                               formats=formats, spans=spans)
         typer.echo(r.summary())
         _print_export(r.export)
         return

@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from goldenloop import access
-from goldenloop.cli_support import progress_bar, queued_to_server
+from goldenloop.cli_support import progress_bar, queued_to_server, span_store_of
 from goldenloop.config import resolve_paths
 from goldenloop.schema import open_store
 from goldenloop.workers.kinds import JudgeConfigureJob, JudgeJob
@@ -88,8 +88,9 @@ def run(
     from goldenloop.judge import run_params
 
     paths.ensure()
-    with open_store(paths.db) as store, progress_bar("judging") as progress:
-        result = run_params(store, job.params(), progress)
+    with (open_store(paths.db) as store, span_store_of(paths, store) as spans,
+          progress_bar("judging") as progress):
+        result = run_params(store, job.params(), progress, spans=spans)
     typer.echo(f"run {result.run_id}: {result.summary}")
     if result.failed:
         typer.echo(f"  failures with raw answers: `goldenloop judge failures --run-id {result.run_id}`")

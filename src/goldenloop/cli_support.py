@@ -58,3 +58,17 @@ def progress_bar(label: str) -> Iterator[Callable[[float, str], None]]:
                 done[0] += step
 
         yield progress
+
+
+@contextmanager
+def span_store_of(paths: Paths, store) -> Iterator[Any]:
+    """The span store configured for this data folder (``--spans`` of the server, else
+    ``GOLDENLOOP_SPANS``, else ``spans.yaml``, else the database file), closed afterwards:
+    for commands that read spans in this process."""
+    from goldenloop.spanstore import configured_url, open_span_store
+
+    spans = open_span_store(configured_url(None, paths.data_dir), store)
+    try:
+        yield spans
+    finally:
+        spans.close()
