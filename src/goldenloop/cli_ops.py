@@ -57,16 +57,23 @@ def restore(src: Annotated[Path, typer.Argument(help="A backup file made by `gol
 def forget(user_id: Annotated[str | None, typer.Option(help="Erase this end user.")] = None,
            session_id: Annotated[str | None, typer.Option(help="Erase this session.")] = None,
            trace_id: Annotated[str | None, typer.Option(help="Erase this trace.")] = None,
+           retry_argilla: Annotated[bool, typer.Option(
+               "--retry-argilla", help="Only try again the deletions in Argilla that earlier "
+               "erasures could not make (the server was unreachable).")] = False,
            db: DbOption = None, by: ByOption = None,
            wait: Annotated[float, typer.Option(help="Seconds to wait for a server.")] = 600) -> None:
     """Erase everything held about an end user, a session or a trace (docs/operations.md)."""
-    from goldenloop.ops.forget import ForgetError, report_folder
+    from goldenloop.ops.forget import RETRY_ARGILLA, ForgetError, ForgetReport, report_folder
     from goldenloop.ops.forget import forget as run_forget
 
     given = [(k, v) for k, v in (("user_id", user_id), ("session_id", session_id),
-                                 ("trace_id", trace_id)) if v is not None]
+                                 ("trace_id", trace_id), (RETRY_ARGILLA, retry_argilla or None))
+             if v is not None]
     if len(given) != 1:
-        raise ForgetError("give exactly one of --user-id, --session-id, --trace-id")
+        raise ForgetError("give exactly one of --user-id, --session-id, --trace-id, "
+                          "--retry-argilla")
+    if retry_argilla:
+        given = [(RETRY_ARGILLA, "pending")]
     (selector, value), = given
     paths = resolve_paths(db)
     owner = access.running_owner(paths)
@@ -90,13 +97,11 @@ def forget(user_id: Annotated[str | None, typer.Option(help="Erase this end user
                paths=paths)
         typer.echo(f"The server (process {owner.pid}) owns {paths.db}: the erasure runs there.")
         report = _wait_report(report_folder(paths) / f"{erasure_id}.json", wait)
-    from goldenloop.ops.forget import ForgetReport
-
-    r = ForgetReport(report["erasure_id"], report["selector"], report["subject_hash"],
-                     report["removed"], report["golden_versions_marked"],
-                     report["golden_versions_made"], report["notes"])
+    r = ForgetReport.from_dict(report)
     for line in r.lines():
         typer.echo(line)
+    if (r.argilla or {}).get("pending"):  # erased here, not yet in Argilla: say so to scripts
+        raise typer.Exit(1)
 
 
 def _wait_report(path: Path, wait: float) -> dict:

@@ -5,7 +5,7 @@ become human grades and a correction of the rows' targets, and the reviewed vers
 made from v1's rows with its provenance, while v1 stays as it was. Pulling again changes
 nothing; a changed answer supersedes and makes v3; pushing v3 to the same dataset updates
 the records, never duplicates them. Also: the commands and the scheduled pull, plain errors,
-and an answer on a row erased (goldenloop forget) since the push, set aside."""
+and a row erased (goldenloop forget) since the push: its record leaves Argilla too."""
 
 from __future__ import annotations
 
@@ -228,7 +228,7 @@ def test_cli_golden_errors_are_one_plain_line(tmp_path):
         assert s.scalar("SELECT count(*) FROM argilla_datasets") == 0
 
 
-def test_an_answer_on_a_row_erased_since_the_push_is_set_aside(env, store):
+def test_a_row_erased_since_the_push_leaves_argilla_too(env, store):
     s = store
     graded_golden(s, SPANS, 3)
     rows = G.rows(s, G.get_version(s, "support", 1))
@@ -240,13 +240,11 @@ def test_an_answer_on_a_row_erased_since_the_push_is_set_aside(env, store):
     gid = s.scalar("SELECT dataset_id FROM golden_datasets WHERE name = 'support'")
     with env.annotator_client("ana") as h:
         found = records_of(h, did)
-        for row in (gone, kept):
-            respond(h, found[external_id(gid, row["row_key"])]["id"], {"correctness": 4},
-                    "submitted")
+        assert external_id(gid, gone["row_key"]) not in found  # erased in Argilla as well
+        respond(h, found[external_id(gid, kept["row_key"])]["id"], {"correctness": 4},
+                "submitted")
     [r] = argilla_sync.pull(s, "lead", golden="support")
-    assert (r.graded, r.set_aside) == (1, 1)
-    assert r.reasons == [f"{external_id(gid, gone['row_key'])} by ana: the golden row is no "
-                         "longer stored"]
+    assert (r.graded, r.set_aside) == (1, 0)
     assert s.rows("SELECT target_id FROM live_grades WHERE author_id = 'ana'") == [
         (kept["target_id"],)]
     assert r.version_created and G.get_version(s, "support", r.new_version).rows == len(rows) - 1

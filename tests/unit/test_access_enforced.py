@@ -214,6 +214,8 @@ def _calls(tmp: Path) -> dict:
         "goldenloop.argilla_sync.golden_push:push_golden": lambda s: golden_push.push_golden(
             s, "g", pushed_by=ben),
         "goldenloop.argilla_sync.pulling:pull": lambda s: pulling.pull(s, ben, queue_id=1),
+        "goldenloop.argilla_sync.erase:erase_pending": lambda s: m(
+            "argilla_sync.erase").erase_pending(s, ben),
         "goldenloop.golden.build:build": lambda s: golden.build(s, "g", None, author=ben),
         "goldenloop.golden.export:export": lambda s: export.export(s, "g", tmp / "o", author=ben),
         "goldenloop.golden.exclusions:exclude": lambda s: exclusions.exclude(

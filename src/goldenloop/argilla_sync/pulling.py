@@ -26,6 +26,7 @@ from goldenloop.access import roles
 from goldenloop.argilla_sync import settings as S
 from goldenloop.argilla_sync import sql
 from goldenloop.argilla_sync.connect import Endpoint, http, translated
+from goldenloop.argilla_sync.erase import erased_ids
 from goldenloop.review import records as payload_sql
 from goldenloop.review import records as review_sql
 from goldenloop.review.answers import GradeError
@@ -251,6 +252,8 @@ def pull_link(store: Store, link: dict[str, Any], pulled_by: str) -> PullResult:
     link = {**link, "adjudication":
             review_sql.queue(store, link["queue_id"]).get("purpose") == "adjudication"}
     names, records = fetch(link)
+    gone = erased_ids(store, link["link_id"])  # erased here, perhaps not yet in Argilla
+    records = [r for r in records if r.get("external_id") not in gone]
     todo = responses(link, names, records, sql.pulled_versions(store, link["link_id"]), result,
                      _queue_item(link))
     take_in(store, link, todo, pulled_by, f"queue:{link['queue_id']}", result,

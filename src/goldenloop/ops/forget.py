@@ -28,12 +28,14 @@ from typing import Any
 import duckdb
 
 from goldenloop.access import roles
+from goldenloop.argilla_sync import erase as argilla_erase
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
 from goldenloop.ops import forget_files, forget_golden
 from goldenloop.store import Store, audit, snapshot
 
 SELECTORS = ("user_id", "session_id", "trace_id")
+RETRY_ARGILLA = "argilla_retry"  # not an id: try again the Argilla deletions left pending
 
 
 class ForgetError(GoldenloopError):
@@ -49,18 +51,30 @@ class ForgetReport:
     golden_versions_marked: list[int] = field(default_factory=list)
     golden_versions_made: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    argilla: dict[str, Any] = field(default_factory=dict)  # argilla_sync.erase.result_dict
 
     def to_dict(self) -> dict[str, Any]:
         return {"erasure_id": self.erasure_id, "selector": self.selector,
                 "subject_hash": self.subject_hash, "removed": self.removed,
                 "golden_versions_marked": self.golden_versions_marked,
-                "golden_versions_made": self.golden_versions_made, "notes": self.notes}
+                "golden_versions_made": self.golden_versions_made, "notes": self.notes,
+                "argilla": self.argilla}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ForgetReport:
+        return cls(d["erasure_id"], d["selector"], d["subject_hash"], d["removed"],
+                   d["golden_versions_marked"], d["golden_versions_made"], d["notes"],
+                   d.get("argilla") or {})
 
     def lines(self) -> list[str]:
+        if self.selector == RETRY_ARGILLA:
+            return ([f"erasure {self.erasure_id}: Argilla deletions left pending, tried again"]
+                    + (argilla_erase.from_dict(self.argilla).lines() or ["  none was pending"]))
         out = [f"erasure {self.erasure_id}: {self.selector} with hash {self.subject_hash}"]
         out += [f"  {name}: {n:,} removed" for name, n in sorted(self.removed.items()) if n]
         if not any(self.removed.values()):
             out.append("  nothing held about it was found")
+        out += argilla_erase.from_dict(self.argilla).lines()
         if self.golden_versions_marked:
             out.append(f"  golden versions marked as holding erased rows: "
                        f"{', '.join(map(str, self.golden_versions_marked))}; new versions made: "
@@ -99,6 +113,8 @@ def forget(store: Store, selector: str, value: str, *, requested_by: str | None 
     """Erase everything about ``selector = value`` from the store and the data folder, and
     from the span store ``spans`` when it is ClickHouse (``spanstore.erase``)."""
     requested_by = roles.guard(store, roles.Action.OPERATE, requested_by) or "cli"
+    if selector == RETRY_ARGILLA:
+        return retry_argilla(store, requested_by, erasure_id)
     if selector not in SELECTORS:
         raise ForgetError(f"unknown selector {selector!r}: use one of {', '.join(SELECTORS)}")
     if not value or not value.strip():
@@ -112,13 +128,18 @@ def forget(store: Store, selector: str, value: str, *, requested_by: str | None 
     def erase(cur: duckdb.DuckDBPyConnection) -> None:
         _collect(cur, selector, value, elsewhere)
         ids.update(_id_sets(cur))
+        cur.execute(f"""CREATE TEMP TABLE _gk AS SELECT DISTINCT v.dataset_id, m.row_key
+                        FROM golden_version_rows m JOIN golden_versions v USING (version_id)
+                        WHERE m.row_hash IN {forget_golden.ERASED_HASHES}""")
+        # Before the rows go: which records pushed to Argilla show them (deleted there below).
+        in_argilla = argilla_erase.collect(cur, report.erasure_id)
         forget_golden.erase(cur, report, requested_by)
         for table, cond in _DELETES:
             n = cur.execute(f"DELETE FROM {table} WHERE {cond}").fetchall()[0][0]
-            report.removed[table] = int(n)
+            report.removed[table] = int(n) + in_argilla.get(table, 0)
         scrubbed.append(_scrub_own_job(cur, selector, value, report.erasure_id))
         _record(cur, report, requested_by, interface)
-        for t in ("_k", "_t", "_s", "_u", "_qi"):
+        for t in ("_k", "_t", "_s", "_u", "_qi", "_gk"):
             cur.execute(f"DROP TABLE {t}")
 
     store.write(erase)
@@ -128,6 +149,7 @@ def forget(store: Store, selector: str, value: str, *, requested_by: str | None 
         report.removed.update(span_erase.delete(spans, elsewhere, ids["trace_id"],
                                                 ids["session_id"], ids["user_id"]))
     in_database = sum(report.removed.values()) + sum(scrubbed)
+    report.argilla = argilla_erase.result_dict(argilla_erase.erase_pending(store, requested_by))
     report.removed.update(forget_files.scrub(paths, selector, value, ids))
     report.notes.append("backups taken before this erasure still hold the data: "
                         "erase or expire them by your backup policy")
@@ -140,6 +162,15 @@ def forget(store: Store, selector: str, value: str, *, requested_by: str | None 
         if paths.snapshot.exists():
             snapshot.publish(store, paths.snapshot)
     _write_report(paths, report)
+    return report
+
+
+def retry_argilla(store: Store, by: str, erasure_id: str | None = None) -> ForgetReport:
+    """Try again the deletions in Argilla that earlier erasures could not make (a server that
+    was unreachable); reported like an erasure, with nothing erased here."""
+    report = ForgetReport(erasure_id or uuid.uuid4().hex[:12], RETRY_ARGILLA, "-")
+    report.argilla = argilla_erase.result_dict(argilla_erase.erase_pending(store, by))
+    _write_report(Paths(store.path), report)
     return report
 
 

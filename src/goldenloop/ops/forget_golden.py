@@ -11,7 +11,8 @@ from typing import Any
 
 import duckdb
 
-_ERASED = """(SELECT row_hash FROM golden_rows
+# The golden rows about the erased spans, traces and sessions (ops.forget's temp tables).
+ERASED_HASHES = """(SELECT row_hash FROM golden_rows
               WHERE span_key IN (SELECT k FROM _k) OR trace_id IN (SELECT t FROM _t)
                  OR session_id IN (SELECT s FROM _s))"""
 
@@ -20,7 +21,7 @@ def erase(cur: duckdb.DuckDBPyConnection, report: Any, by: str) -> None:
     """Needs the temp tables ``_k``, ``_t``, ``_s`` of ops.forget; fills ``report``."""
     now = datetime.now(UTC).replace(tzinfo=None)
     hit = cur.execute(f"""SELECT version_id, count(*) FROM golden_version_rows
-                          WHERE row_hash IN {_ERASED} GROUP BY ALL ORDER BY 1""").fetchall()
+                          WHERE row_hash IN {ERASED_HASHES} GROUP BY ALL ORDER BY 1""").fetchall()
     latest = {int(v) for (v,) in cur.execute(
         """SELECT max_by(version_id, version) FROM golden_versions GROUP BY dataset_id""").fetchall()}
     for version_id, n in hit:
@@ -30,9 +31,9 @@ def erase(cur: duckdb.DuckDBPyConnection, report: Any, by: str) -> None:
         cur.execute("INSERT INTO ops_golden_erasures VALUES (?, ?, ?, ?, ?)",
                     [version_id, report.erasure_id, n, made, now])
         report.golden_versions_marked.append(int(version_id))
-    n_members = cur.execute(f"DELETE FROM golden_version_rows WHERE row_hash IN {_ERASED}"
+    n_members = cur.execute(f"DELETE FROM golden_version_rows WHERE row_hash IN {ERASED_HASHES}"
                             ).fetchall()[0][0]
-    n_rows = cur.execute(f"DELETE FROM golden_rows WHERE row_hash IN {_ERASED}").fetchall()[0][0]
+    n_rows = cur.execute(f"DELETE FROM golden_rows WHERE row_hash IN {ERASED_HASHES}").fetchall()[0][0]
     report.removed["golden_rows"] = int(n_rows)
     report.removed["golden_version_memberships"] = int(n_members)
 
@@ -41,7 +42,7 @@ def _new_version(cur: duckdb.DuckDBPyConnection, version_id: int, by: str, now: 
                  ) -> int:
     """A copy of ``version_id`` without the erased rows, as the dataset's next version."""
     keep = f"""(SELECT row_key, row_hash FROM golden_version_rows
-                WHERE version_id = {int(version_id)} AND row_hash NOT IN {_ERASED})"""
+                WHERE version_id = {int(version_id)} AND row_hash NOT IN {ERASED_HASHES})"""
     content_hash, n = cur.execute(
         f"""SELECT sha256(coalesce(string_agg(row_key || ' ' || row_hash, chr(10)
                                               ORDER BY row_key), '')), count(*)
