@@ -170,3 +170,14 @@ def test_demo_job_moves_its_spans_to_clickhouse(store, ch):
                                        "WHERE span_key IS NOT NULL")]
     assert graded  # the demo's grades still point at spans, now in ClickHouse
     assert ch.spans_by_key(graded, ["span_key"]).num_rows == len(graded)
+
+
+def test_an_unreachable_clickhouse_is_a_named_error(store):
+    pytest.importorskip("clickhouse_connect")
+    import socket
+
+    with socket.socket() as s:  # a loopback port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(SpanStoreError, match=rf"cannot reach clickhouse://default@127\.0\.0\.1:{port}"):
+        open_span_store(f"clickhouse://default@127.0.0.1:{port}/default", store)
