@@ -133,6 +133,10 @@ def draw_preview(store: Store, frame: SpanFilter, design, unit: str) -> None:
                f"{pv.expected_size:,.1f} drawn in {len(pv.strata):,} strata.")
     st.dataframe(visible_frame(pv.strata), hide_index=True, column_config=PREVIEW_COLUMNS,
                  column_order=list(PREVIEW_COLUMNS), key="gl_preview", placeholder="—")
+    if pv.examples is not None and len(pv.examples):
+        st.caption("A few units of the frame, drawn at random (not the queue's draw):")
+        st.dataframe(visible_frame(pv.examples), hide_index=True, key="gl_preview_examples",
+                     placeholder="—")
 
 
 def create_form(store: Store, who: str) -> None:

@@ -41,6 +41,8 @@ def test_preview_then_fixed_size_queue_is_selected(demo_db: Path) -> None:
     assert table["units"].sum() == expected.population_size
     assert table["expected"].sum() == pytest.approx(20)
     assert list(table["stratum"]) == list(expected.strata["stratum"])
+    examples = next(d.value for d in at.dataframe if "input" in d.value.columns)
+    assert len(examples) == 5 and {"span_key", "output"} <= set(examples.columns)
 
     at.toggle(key="gl_fixed_size").set_value(True).run()
     assert "exactly 20.0 drawn" in captions(at)

@@ -102,6 +102,25 @@ def test_preview_states_what_the_queue_then_draws(demo_store):
         assert row["hi"] <= table.loc[stratum, "max_prob"] + 1e-12
 
 
+@pytest.mark.slow
+def test_examples_are_units_of_the_frame_with_their_texts(demo_store):
+    frame = make_frame()
+    where, params = span_where(frame, "s")
+    in_frame = {k for (k,) in demo_store.rows(f"SELECT span_key FROM spans s WHERE {where}",
+                                              params)}
+    ex = preview_queue(demo_store, frame, Uniform(10)).examples
+    assert len(ex) == 5 and set(ex["span_key"]) <= in_frame
+    texts = dict(demo_store.rows("SELECT span_key, last_user_message FROM spans "
+                                 "WHERE list_contains(?, span_key)", [list(ex["span_key"])]))
+    assert [texts[k][:300] if texts[k] else None for k in ex["span_key"]] == \
+        [None if pd.isna(x) else x for x in ex["input"]]
+    sessions = preview_queue(demo_store, frame, Uniform(10), unit="session").examples
+    frame_sessions = {s for (s,) in demo_store.rows(
+        f"SELECT DISTINCT session_id FROM spans s WHERE {where}", params)}
+    assert len(sessions) == 5 and set(sessions["session_id"]) <= frame_sessions
+    assert (sessions["spans"] >= 1).all()
+
+
 def test_an_empty_frame_is_refused_with_a_message(store):
     with pytest.raises(SamplingError, match="frame holds no spans"):
         preview_queue(store, make_frame(), Uniform(10))

@@ -22,7 +22,7 @@ from goldenloop.sampling import sql
 from goldenloop.sampling.frame import SamplingError
 from goldenloop.sampling.queues import UNITS
 from goldenloop.sampling.sql_clickhouse import frame_span_part
-from goldenloop.spanstore.base import SpanStore
+from goldenloop.spanstore.base import DUCKDB, SpanStore
 from goldenloop.store import Store
 from goldenloop.store.span_filter import SpanFilter
 from goldenloop.store.span_filter import where as span_where
@@ -37,6 +37,10 @@ class Preview:
     expected_size: float
     fixed_size: bool
     strata: pd.DataFrame  # stratum, units, expected, min_prob, max_prob
+    # A few units of the frame drawn at random (not the queue's draw), with their texts:
+    # span units: span_key, start_time, app, model_version, input, output; session units:
+    # session_id, spans, first_time, first_input. None when the spans live elsewhere.
+    examples: pd.DataFrame | None = None
 
 
 def capped_groups(size: np.ndarray, count: np.ndarray, n: float) -> np.ndarray:
@@ -82,6 +86,31 @@ def _groups(cur, frame: SpanFilter, design: D.Design, unit: str, judge_keys,
             cur.unregister(sql.FRAME_SPANS)
 
 
+EXAMPLES = 5
+_CUT = 300  # characters of each text an example shows
+
+
+def _examples(cur, frame: SpanFilter, unit: str) -> pd.DataFrame:
+    """``EXAMPLES`` units of the frame at random; the keys are drawn before any text is read."""
+    where, params = span_where(frame, "s")
+    if unit == "span":
+        sql = f"""SELECT s.span_key, s.start_time, s.app, s.model_version,
+                         left(s.last_user_message, {_CUT}) AS input,
+                         left(s.output, {_CUT}) AS output
+                  FROM (SELECT span_key FROM (SELECT s.span_key FROM spans s WHERE {where})
+                        USING SAMPLE {EXAMPLES} ROWS) k
+                  JOIN spans s ON s.span_key = k.span_key ORDER BY s.start_time"""
+    else:
+        sql = f"""SELECT s.session_id, count(*) AS spans, min(s.start_time) AS first_time,
+                         left(arg_min(s.last_user_message, s.start_time), {_CUT}) AS first_input
+                  FROM (SELECT session_id FROM (SELECT DISTINCT s.session_id FROM spans s
+                                                WHERE {where} AND s.session_id IS NOT NULL)
+                        USING SAMPLE {EXAMPLES} ROWS) k
+                  JOIN spans s ON s.session_id = k.session_id
+                  WHERE {where} GROUP BY s.session_id ORDER BY first_time"""
+    return cur.sql(sql, params=params).df()
+
+
 def _probabilities(design: D.Design, groups: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     """(stratum, per-unit inclusion probability) of each group, as ``create_queue`` has them."""
     signals = {s: groups[s].to_numpy(dtype=bool) for s in D.RISK_SIGNALS}
@@ -121,7 +150,9 @@ def preview_queue(store: Store, frame: SpanFilter, design: D.Design, *,
              .groupby("stratum", sort=True)
              .agg(units=("units", "sum"), expected=("expected", "sum"), min_prob=("p", "min"),
                   max_prob=("p", "max")).reset_index())
-    return Preview(int(n.sum()), float((n * p).sum()), bool(design.fixed_size), table)
+    span_part_elsewhere = spans is not None and spans.dialect != DUCKDB
+    examples = None if span_part_elsewhere else _examples(cur, frame, unit)
+    return Preview(int(n.sum()), float((n * p).sum()), bool(design.fixed_size), table, examples)
 
 
 __all__ = ["Preview", "capped_groups", "preview_queue"]
