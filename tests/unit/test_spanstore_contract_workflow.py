@@ -327,6 +327,16 @@ def test_detection_finds_the_same_anomalies_on_both(both):
     assert (ra.series, ra.tests, ra.found) == (rb.series, rb.tests, rb.found)
     assert ra.found > 0
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+    # the chart of each series anomaly: the same window, observed values and baseline band
+    from goldenloop.anomalies import window_series
+
+    ids = "SELECT anomaly_id FROM anomalies WHERE kind IN ('spike', 'dip', 'shift') ORDER BY ALL"
+    pairs = zip(*(side.store.df(ids)["anomaly_id"].tolist() for side in both), strict=True)
+    for ia, ib in list(pairs)[:3]:
+        wa = window_series(both[0].store, int(ia), spans=both[0].spans)
+        wb = window_series(both[1].store, int(ib), spans=both[1].spans)
+        assert len(wa) >= 3
+        pd.testing.assert_frame_equal(wa, wb, check_exact=False, rtol=1e-9)
 
 
 # -- Golden builds -------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from goldenloop.anomalies import stats as st
 from goldenloop.anomalies.catalogue import BY_NAME
 from goldenloop.anomalies.records import Anomaly, Finding, get_anomaly
 from goldenloop.metrics import OFFENSIVE_THRESHOLD, REQUEST_KIND
+from goldenloop.spanstore.base import SpanStore
 from goldenloop.store import Store
 from goldenloop.store.span_columns import JUDGE_APP
 from goldenloop.store.span_filter import SpanFilter
@@ -173,14 +174,14 @@ WINDOW_COLUMNS = ["time", "observed", "baseline", "low", "high", "n"]
 AFTER = timedelta(days=st.REF_DAYS)
 
 
-def window_series(store: Store, anomaly: Anomaly | int, *, pad: timedelta | None = None
-                  ) -> pd.DataFrame:
+def window_series(store: Store, anomaly: Anomaly | int, *, pad: timedelta | None = None,
+                  spans: SpanStore | None = None) -> pd.DataFrame:
     """The anomaly's series around its window: time, observed, baseline, low, high, n (the
     baseline band as detection drew it), with ``pad`` of context on each side (default: the
     window's length, at least a day). For a shift the band follows the level in force (after
     the shift, the new one); the record's baseline and observed are the levels before and
     after. Empty when the series has no values to draw (a new version's volume is not a
-    series of its own)."""
+    series of its own). ``spans``: where the spans live (None: the store's own file)."""
     a = anomaly if isinstance(anomaly, Anomaly) else get_anomaly(store, anomaly)
     m = BY_NAME.get(a.metric)
     if m is not None and m.source == "canaries":  # one point per run, not per hour
@@ -195,7 +196,7 @@ def window_series(store: Store, anomaly: Anomaly | int, *, pad: timedelta | None
     lo_t, hi_t = a.window_start - pad, a.window_end + pad
     start = lo_t - timedelta(days=st.LOOKBACK_DAYS + 1)
     first, last = sql.to_bucket(start, width), sql.to_bucket(hi_t + AFTER, width) + 1
-    frame = _frame(store, m.source, start, sql.bucket_start(last, width), a.app)
+    frame = _frame(store, m.source, start, sql.bucket_start(last, width), a.app, spans)
     if daily and m.source != "grades":  # a quiet series tested by the day: drawn by the day
         frame = coarse.daily(frame)
     split = a.dimension in ("model_version", "prompt_version", "component")
@@ -219,12 +220,13 @@ def window_series(store: Store, anomaly: Anomaly | int, *, pad: timedelta | None
     return out[(out["time"] >= lo_t) & (out["time"] < hi_t)].reset_index(drop=True)
 
 
-def _frame(store: Store, source: str, start: datetime, end: datetime, app: str) -> pd.DataFrame:
+def _frame(store: Store, source: str, start: datetime, end: datetime, app: str,
+           spans: SpanStore | None = None) -> pd.DataFrame:
     if source == "sessions":
-        return sql.session_buckets(store, start, end, settled=end, app=app)
+        return sql.session_buckets(store, start, end, settled=end, app=app, spans=spans)
     fn = {"tools": sql.tool_buckets, "grades": sql.grade_buckets}.get(source,
                                                                      sql.request_buckets)
-    return fn(store, start, end, app=app)
+    return fn(store, start, end, app=app, spans=spans)
 
 
 def examples_to_queue(store: Store, anomaly_id: int, *, by: str, name: str | None = None) -> int:
