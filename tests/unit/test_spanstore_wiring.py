@@ -181,3 +181,16 @@ def test_an_unreachable_clickhouse_is_a_named_error(store):
         port = s.getsockname()[1]
     with pytest.raises(SpanStoreError, match=rf"cannot reach clickhouse://default@127\.0\.0\.1:{port}"):
         open_span_store(f"clickhouse://default@127.0.0.1:{port}/default", store)
+
+
+@pytest.mark.slow
+def test_serve_with_a_bad_span_store_stops_before_any_work(tmp_path):
+    from typer.testing import CliRunner
+
+    from goldenloop.cli import app
+
+    db = tmp_path / "new" / "goldenloop.duckdb"
+    out = CliRunner().invoke(app, ["serve", "--db", str(db), "--spans", "mysql://db/x"])
+    assert isinstance(out.exception, SpanStoreError), out.output
+    assert str(out.exception).startswith("--spans: mysql://db/x: unknown span store")
+    assert not db.parent.exists()  # no folder, no database, no demo
