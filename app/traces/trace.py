@@ -14,7 +14,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from goldenloop.metrics import text_search, traces, traces_in
+from goldenloop.metrics import conversation_in, text_search, traces, traces_in
 from goldenloop.metrics.conversations import IDLE_MINUTES
 from goldenloop_app import state
 from goldenloop_app.common import span_filters, span_table
@@ -153,7 +153,11 @@ def draw_trace(trace_id: str, current: str | None) -> None:
 
 # -- one conversation --------------------------------------------------------------------------
 def draw_conversation(session_id: str, current_trace: str | None) -> None:
-    turns = state.aggregate(store, traces.conversation, session_id)
+    # turns from the span store, their grades from the database file by span key
+    turns = state.span_aggregate(spans, conversation_in.conversation_in, session_id)
+    keys = tuple(int(k) for ks in turns["span_keys"] for k in ks)
+    turns = conversation_in.with_grades(turns, state.aggregate(store, conversation_in.grade_lines,
+                                                               keys))
     st.text(f"Session {visible(session_id)}: {len(turns)} turns from "
             f"{turns['start_time'].min():%Y-%m-%d %H:%M} to {turns['end_time'].max():%Y-%m-%d %H:%M} UTC")
     for t in turns.itertuples():

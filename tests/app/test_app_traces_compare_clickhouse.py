@@ -19,6 +19,8 @@ def on_clickhouse(app_db, monkeypatch, tmp_path, tmp_path_factory):
 
     monkeypatch.setenv(ENV_URL, chdb_url(tmp_path_factory))
     rows = span_rows(300, seed=21)
+    for i, r in enumerate(rows):  # conversations of three traces
+        r["session_id"] = f"c{i // 9}"
     import_file_to_clickhouse(state.get_store(), state.span_store(),
                               write_jsonl(tmp_path / "s.jsonl", rows))
     assert state.get_store().scalar("SELECT count(*) FROM spans") == 0
@@ -42,6 +44,10 @@ def test_traces_page_lists_searches_and_opens_clickhouse_spans(on_clickhouse):
     shown = _texts(at)
     assert "RateLimitError: 429 slow down" in shown
     assert f"Trace {error['trace_id']}:" in shown
+    at = app_page("trace", params={"session": "c1", "trace": "t3-21"})
+    shown = _texts(at)
+    assert "Session c1: 3 turns" in shown
+    assert any(f"question {i}\n" in shown + "\n" for i in range(9, 18))  # its users' words
     at = app_page("trace")
     at.text_input(key="ts_text").set_value("answer 12")
     next(b for b in at.button if b.label == "Search").click().run()

@@ -50,7 +50,7 @@ def _side_data(rows: list[dict]) -> tuple[list[dict], list[dict], list[dict]]:
                              "kind": rng.choice(("thumbs", "thumbs", "rating")),
                              "value": float(rng.randint(0, 1)), "comment": "meh",
                              "created_at": datetime.fromisoformat(r["start_time"])
-                             + timedelta(minutes=5)})
+                             + timedelta(minutes=5, seconds=len(feedback))})
         if rng.random() < 0.15:
             for source in ("human", "judge")[: rng.randint(1, 2)]:
                 grades.append({"span_id": sid, "source": source, "value": rng.randint(1, 5),
@@ -73,7 +73,7 @@ def _add_side(spans, store, rows) -> None:
                                value_number, source, judge_version, created_at)
            VALUES (?, 'span', ?, ?, 'correctness', ?, ?, ?, ?)""",
         [[i + 1, g["span_id"], keys[g["span_id"]], g["value"], g["source"], g["judge_version"],
-          START] for i, g in enumerate(grades)])
+          START + timedelta(seconds=i)] for i, g in enumerate(grades)])
 
 
 @pytest.fixture(scope="module")
@@ -87,6 +87,8 @@ def panels(tmp_path_factory):
 
     folder = tmp_path_factory.mktemp("panels")
     rows = span_rows(N, seed=13)
+    for i, r in enumerate(rows):  # conversations of three traces (the shared rows have none)
+        r["session_id"] = f"u{i // 9}" if i % 50 else None
     path = write_jsonl(folder / "spans.jsonl", rows)
     duck_store = open_store(folder / "duck.duckdb")
     ch_workflow = open_store(folder / "workflow.duckdb")
@@ -455,3 +457,36 @@ def test_compare_same_on_both(panels):
                                    rtol=1e-9, err_msg=col)
     assert got.table["flag"].tolist() == want.table["flag"].tolist()
     assert {"correctness_human", "correctness_judge"} <= set(want.table["key"])
+
+
+# -- the Traces page's conversation tab --------------------------------------------------------
+def test_conversation_same_on_both_and_as_one_query(panels):
+    """Turns, signals and feedback from the span store, grades from the workflow store by
+    span key: the frame ``traces.conversation`` gives over one DuckDB file, on both."""
+    from goldenloop.metrics import conversation_in as conv
+    from goldenloop.metrics import traces
+
+    duck, ch, duck_store, ch_workflow, _ = panels
+    sessions = duck_store.df(
+        "SELECT session_id, count(DISTINCT trace_id) AS n FROM spans WHERE session_id IS NOT NULL "
+        "GROUP BY ALL ORDER BY n DESC, session_id LIMIT 12")["session_id"].tolist()
+    assert len(sessions) == 12
+    seen = {"feedback": 0, "grades": 0}
+    for sid in sessions:
+        want = traces.conversation(duck_store, sid)
+        seen = {k: v + int(want[k].notna().sum()) for k, v in seen.items()}
+        for spans, store in ((duck, duck_store), (ch, ch_workflow)):
+            turns = conv.conversation_in(spans, sid)
+            keys = tuple(k for ks in turns["span_keys"] for k in ks)
+            got = conv.with_grades(turns, conv.grade_lines(store, keys))
+            assert list(got.columns) == list(want.columns)
+            for col in want.columns:  # sums of floats in another order: to rounding
+                if col in ("llm_ms", "idle_min"):
+                    np.testing.assert_allclose(got[col].astype(float), want[col].astype(float),
+                                               rtol=1e-12, err_msg=col)
+                else:
+                    assert _cells(got[[col]]) == _cells(want[[col]]), (spans.dialect, col)
+    assert min(seen.values()) > 0  # feedback and grades were compared, not only NULLs
+    for spans in (duck, ch):
+        with pytest.raises(traces.NotFound):
+            conv.conversation_in(spans, "no-such-session")

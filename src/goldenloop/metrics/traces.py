@@ -222,9 +222,23 @@ def conversation(store: Store, session_id: str) -> pd.DataFrame:
     user-message and answer signals, end-user feedback (``feedback``: e.g. "thumbs down:
     comment") and grades (``grades``: "criterion=value (source)"), and the idle gap since the
     previous turn (``idle_min``). Raises ``NotFound``."""
+    frame = store.df(conversation_sql(grades=True), {"sid": session_id, "n": MAX_TURNS})
+    return conversation_frame(frame, session_id)
+
+
+def conversation_sql(*, grades: bool) -> str:
+    """``conversation``'s DuckDB text; without ``grades`` (spans in a store apart from the
+    grades) each turn lists its trace's span keys (``span_keys``) in place of its grades."""
     llm = f"WHERE kind = '{msql.REQUEST_KIND}'"
-    frame = store.df(
-        f"""WITH sp AS (
+    gr = """, gr AS (
+                SELECT s.trace_id, string_agg(
+                    g.criterion || '=' || coalesce(CAST(g.value_number AS VARCHAR), g.value_label,
+                                                   array_to_string(g.value_labels, ','), '?')
+                    || ' (' || coalesce(g.source, '?') || ')', '; ' ORDER BY g.created_at) AS grades
+                FROM live_grades g JOIN sp s ON s.span_key = g.span_key
+                GROUP BY s.trace_id
+            )""" if grades else ""
+    return f"""WITH sp AS (
                 SELECT * FROM spans WHERE session_id = $sid
             ), turns AS (
                 SELECT trace_id, min(start_time) AS start_time,
@@ -241,7 +255,7 @@ def conversation(store: Store, session_id: str) -> pd.DataFrame:
                        arg_max(span_key, start_time) FILTER ({llm}) AS last_key,
                        arg_max(span_id, start_time) FILTER ({llm}) AS answer_span_id,
                        sum(latency_ms) FILTER ({llm}) AS llm_ms,
-                       max(turn_index) AS turn_index
+                       max(turn_index) AS turn_index, list(span_key) AS span_keys
                 FROM sp GROUP BY trace_id
                 ORDER BY start_time LIMIT $n
             ), fb AS (
@@ -251,31 +265,27 @@ def conversation(store: Store, session_id: str) -> pd.DataFrame:
                                 ELSE f.kind || ' ' || coalesce(CAST(f.value AS VARCHAR), '') END
                     || coalesce(': ' || f.comment, ''), '; ' ORDER BY f.created_at) AS feedback
                 FROM feedback f WHERE f.trace_id IN (SELECT trace_id FROM turns) GROUP BY f.trace_id
-            ), gr AS (
-                SELECT s.trace_id, string_agg(
-                    g.criterion || '=' || coalesce(CAST(g.value_number AS VARCHAR), g.value_label,
-                                                   array_to_string(g.value_labels, ','), '?')
-                    || ' (' || coalesce(g.source, '?') || ')', '; ' ORDER BY g.created_at) AS grades
-                FROM live_grades g JOIN sp s ON s.span_key = g.span_key
-                GROUP BY s.trace_id
-            )
+            ){gr}
             SELECT t.trace_id, t.answer_span_id AS span_id, t.turn_index, t.start_time,
                    t.end_time, t.model_version, t.status, t.spans, t.requests, t.llm_ms,
                    t.user_message, t.answer, u.user_offensive, u.user_sentiment,
-                   a.output_offensive, a.output_sentiment, fb.feedback, gr.grades
+                   a.output_offensive, a.output_sentiment, fb.feedback,
+                   {"gr.grades" if grades else "t.span_keys"}
             FROM turns t
             LEFT JOIN signals u ON u.span_key = t.first_key
             LEFT JOIN signals a ON a.span_key = t.last_key
             LEFT JOIN fb ON fb.trace_id = t.trace_id
-            LEFT JOIN gr ON gr.trace_id = t.trace_id
-            ORDER BY t.start_time, t.trace_id""",
-        {"sid": session_id, "n": MAX_TURNS})
+            {"LEFT JOIN gr ON gr.trace_id = t.trace_id" if grades else ""}
+            ORDER BY t.start_time, t.trace_id"""
+
+
+def conversation_frame(frame: pd.DataFrame, session_id: str) -> pd.DataFrame:
+    """The turns numbered, with the idle gap before each; ``NotFound`` when there are none."""
     if frame.empty:
         raise NotFound(f"no session {session_id!r}")
     gap = frame["start_time"] - frame["end_time"].shift()
     return frame.assign(turn=range(1, len(frame) + 1),
                         idle_min=gap.dt.total_seconds() / 60)
-
 
 
 def span_annotations(store: Store, trace_id: str, span_id: str) -> tuple[pd.DataFrame, pd.DataFrame]:
