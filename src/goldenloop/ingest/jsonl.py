@@ -162,8 +162,7 @@ def _stream_typed(cur, src: str, types: dict[str, str], line_count: int, batch_r
         if not ordered:
             probe.execute("SET preserve_insertion_order = true")
         first = 1
-        for batch in _batches(probe, f"SELECT * FROM {src}, columns = {spec})", batch_rows):
-            table = pa.Table.from_batches([batch])
+        for table in _batches(probe, f"SELECT * FROM {src}, columns = {spec})", batch_rows):
             table = table.append_column("_row", _row_numbers(first, table.num_rows))
             first += table.num_rows
             yield _typed_chunk(table, types)
@@ -175,16 +174,23 @@ def _stream_typed(cur, src: str, types: dict[str, str], line_count: int, batch_r
         probe.close()
 
 
-def _batches(probe, sql: str, batch_rows: int) -> Iterator[pa.RecordBatch]:
+def _batches(probe, sql: str, batch_rows: int) -> Iterator[pa.Table]:
+    """The result in tables of ``batch_rows`` rows (the last may hold fewer): the reader hands
+    out far smaller batches, and each chunk costs the loader a dozen statements."""
     try:
         reader = probe.sql(sql).to_arrow_reader(batch_rows)
+        held: list[pa.RecordBatch] = []
         while True:
             try:
-                batch = reader.read_next_batch()
+                held.append(reader.read_next_batch())
             except StopIteration:
-                return
-            if batch.num_rows:
-                yield batch
+                break
+            while sum(b.num_rows for b in held) >= batch_rows:
+                table = pa.Table.from_batches(held)
+                yield table.slice(0, batch_rows)
+                held = table.slice(batch_rows).to_batches()
+        if sum(b.num_rows for b in held):
+            yield pa.Table.from_batches(held)
     except (duckdb.Error, pa.ArrowException) as exc:
         raise FastPathFailed(str(exc)) from exc
 
