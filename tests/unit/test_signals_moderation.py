@@ -205,3 +205,43 @@ def test_a_broken_config_fails_the_job_after_the_offline_signals(store):
     job = store.write(job_sql.get, jid)
     assert job.status == "failed" and "bad moderation config" in job.error
     assert store.scalar("SELECT count(*) FROM signals") == 5
+
+
+@pytest.mark.slow
+def test_moderation_on_clickhouse_matches_duckdb(store, endpoint, monkeypatch, tmp_path,
+                                                 tmp_path_factory):
+    """The score job on a ClickHouse span store (chdb): the same verdicts per side as on
+    DuckDB, and a later offline rescore keeps them."""
+    from spanstore_support import chdb_url
+
+    from goldenloop.schema import open_store
+    from goldenloop.spanstore import open_span_store
+    from goldenloop.spanstore.ingest import import_into
+
+    monkeypatch.setenv(KEY_ENV, KEY)
+    _configure(store.path, endpoint)
+    _spans(store)
+    run.score_job(store, {}, lambda _f, _m: None)
+    want = _rows(store)
+    with open_store(tmp_path / "ch" / "workflow.duckdb") as workflow:
+        _configure(workflow.path, endpoint)
+        ch = open_span_store(chdb_url(tmp_path_factory), workflow)
+        source = tmp_path / "spans.parquet"
+        import pyarrow.parquet as pq
+
+        pq.write_table(store.cursor().sql("SELECT trace_id, span_id, start_time, "
+                                          "last_user_message, output FROM spans").to_arrow_table(),
+                       source)
+        import_into(workflow, ch, source)
+        out = run.score_job(workflow, {}, lambda _f, _m: None, ch)
+        assert out["moderated"] == 5 and out["moderation_flagged"] == 3
+        run.score_job(workflow, {"rescore": True}, lambda _f, _m: None, ch)
+        rows = [tuple(r.values()) for r in ch.arrow("""
+            SELECT s.last_user_message, g.user_moderation_flagged, g.user_moderation_score,
+                   g.output_moderation_flagged, g.moderation_categories
+            FROM spans AS s FINAL JOIN (SELECT * FROM signals FINAL) AS g USING (span_key)
+            ORDER BY s.trace_id""").to_pylist()]
+    assert [r[1] for r in rows] == [r[1] for r in want]
+    assert [r[3] for r in rows] == [r[3] for r in want]
+    assert [r[2] for r in rows] == pytest.approx([r[2] for r in want])
+    assert [json.loads(r[4]) for r in rows] == [json.loads(r[4]) for r in want]

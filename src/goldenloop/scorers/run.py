@@ -144,11 +144,23 @@ class ModerationResult:
 
 
 def moderate_spans(store: Store, config: mod.ModerationConfig,
-                   progress: Progress | None = None) -> ModerationResult:
-    """Moderation for scored LLM spans never moderated, newest first, up to the config's cap."""
+                   progress: Progress | None = None, spans: Any = None) -> ModerationResult:
+    """Moderation for scored LLM spans never moderated, newest first, up to the config's cap,
+    in the span store ``spans`` (the database file itself when None or DuckDB)."""
     note = progress or (lambda _f, _m: None)
-    with _reader(store) as cur:
-        pending = signal_sql.moderation_pending(cur, config.max_spans_per_run)
+    if spans is not None and spans.dialect == "clickhouse":
+        from goldenloop.spanstore import clickhouse_signals as ch
+
+        pending = ch.moderation_pending(spans, config.max_spans_per_run)
+
+        def write(rows: pa.Table, version: str) -> None:
+            ch.write_moderation(spans, rows, version)
+    else:
+        with _reader(store) as cur:
+            pending = signal_sql.moderation_pending(cur, config.max_spans_per_run)
+
+        def write(rows: pa.Table, version: str) -> None:
+            store.write(signal_sql.write_moderation, rows, version)
     result = ModerationResult()
     if pending.num_rows == 0:
         return result
@@ -156,7 +168,7 @@ def moderate_spans(store: Store, config: mod.ModerationConfig,
     for start in range(0, pending.num_rows, MODERATION_GROUP):
         group = pending.slice(start, MODERATION_GROUP)
         rows, texts, flagged = _moderate_group(moderator, group)
-        store.write(signal_sql.write_moderation, rows, moderator.version)
+        write(rows, moderator.version)
         result.spans += group.num_rows
         result.texts += texts
         result.flagged += flagged
@@ -192,9 +204,7 @@ def score_job(store: Store, params: dict[str, Any], progress: Progress,
     commits first, so a broken moderation config or endpoint fails the job without holding
     back the offline signals. ``spans``: the span store (the database file when None)."""
     explicit = params.get("moderation_config")
-    on_clickhouse = spans is not None and spans.dialect == "clickhouse"
-    wanted = not on_clickhouse and (bool(explicit)
-                                    or mod.default_config_path(store.path).is_file())
+    wanted = bool(explicit) or mod.default_config_path(store.path).is_file()
     share = 0.5 if wanted else 1.0
 
     def offline_note(frac: float, msg: str) -> None:
@@ -204,11 +214,10 @@ def score_job(store: Store, params: dict[str, Any], progress: Progress,
                     spans=spans)
     out: dict[str, Any] = {"spans": r.spans, "inserted": r.inserted, "updated": r.updated,
                            "texts": r.texts, "seconds": round(r.seconds, 2), "summary": r.summary}
-    if on_clickhouse and (explicit or mod.default_config_path(store.path).is_file()):
-        out["summary"] = f"{r.summary}; moderation is not run on ClickHouse yet"
     if wanted:
         config = mod.find_config(store.path, explicit)
-        m = moderate_spans(store, config, lambda f, msg: progress(share + f * (1 - share), msg))
+        m = moderate_spans(store, config, lambda f, msg: progress(share + f * (1 - share), msg),
+                           spans)
         out.update(moderated=m.spans, moderation_flagged=m.flagged,
                    summary=f"{r.summary}; {m.summary}")
     return out

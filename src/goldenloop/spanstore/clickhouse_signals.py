@@ -76,3 +76,38 @@ def write_offline(spans, table: pa.Table, versions: dict[str, str]) -> tuple[int
     token = hashlib.sha256(json.dumps([keys, stamps]).encode()).hexdigest()[:32]
     spans.insert_batches("signals", [out], token=f"score:{token}")
     return len(keys) - len(before), len(before)
+
+
+def moderation_pending(spans, limit: int) -> pa.Table:
+    """Scored LLM spans with some text never moderated, newest first (``store.signals``)."""
+    return spans.arrow(
+        """SELECT span_key, last_user_message, output FROM spans FINAL
+           WHERE kind = 'llm' AND (last_user_message IS NOT NULL OR output IS NOT NULL)
+             AND span_key IN (SELECT span_key FROM signals FINAL WHERE
+                              JSONExtractString(ifNull(scorer_versions, '{}'), 'moderation') = '')
+           ORDER BY start_time DESC, span_key DESC LIMIT %(limit)s""", {"limit": int(limit)})
+
+
+def write_moderation(spans, table: pa.Table, version: str) -> int:
+    """Store moderation results for ``table`` (span_key + MODERATION_COLUMNS): each span's
+    signals row again, with them and the moderation version; the rows written."""
+    if table.num_rows == 0:
+        return 0
+    keys = table["span_key"].to_pylist()
+    old = spans.arrow("SELECT * EXCEPT computed_at FROM signals FINAL WHERE span_key IN %(k)s "
+                      "ORDER BY span_key", {"k": keys})
+    if old.num_rows == 0:
+        return 0
+    given = {k: i for i, k in enumerate(keys)}
+    at = [given[k] for k in old["span_key"].to_pylist()]
+    out = old
+    for c, _ in MODERATION_COLUMNS:
+        i = out.schema.get_field_index(c)
+        out = out.set_column(i, c, table[c].take(pa.array(at)).cast(out.schema.field(c).type))
+    stamps = [json.dumps(json.loads(v or "{}") | {"moderation": version}, sort_keys=True)
+              for v in old["scorer_versions"].to_pylist()]
+    i = out.schema.get_field_index("scorer_versions")
+    out = out.set_column(i, "scorer_versions", pa.array(stamps, pa.string()))
+    token = hashlib.sha256(json.dumps([keys, version]).encode()).hexdigest()[:32]
+    spans.insert_batches("signals", [out], token=f"moderation:{token}")
+    return out.num_rows
