@@ -5,7 +5,10 @@ alternating so that load changes hit both alike. Each is reported as wall time a
 time (user + system of all threads, from ``wait4``): on a shared machine the wall time is
 mostly time spent waiting for a core, the CPU time is the work each process does.
 
-    python benchmarks/bench_import_process.py PARQUET JSONL [--repeat 3]
+    python benchmarks/bench_import_process.py PARQUET JSONL [--repeat 3] [--before SRC]
+
+``--before SRC`` also times the command from another source tree (e.g. ``git archive`` of an
+earlier commit, its ``src`` folder) in the same rounds, so before and after meet the same load.
 """
 
 from __future__ import annotations
@@ -26,13 +29,15 @@ BARE = ("import duckdb, sys; con = duckdb.connect(sys.argv[2]); "
         "con.close()")
 
 
-def _timed(cmd: list[str], expect: str | None = None) -> tuple[float, float, float]:
+def _timed(cmd: list[str], expect: str | None = None, src: Path | None = None
+           ) -> tuple[float, float, float]:
     """Wall seconds, CPU seconds (user + system, all threads) and peak resident MB of one
     process. On a loaded machine the wall time mostly measures waiting for a core; the CPU
-    time is the work done."""
+    time is the work done. ``src``: run goldenloop from that source folder."""
+    env = {**os.environ, "PYTHONPATH": str(src)} if src else None
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=out, stderr=err)
+        proc = subprocess.Popen(cmd, stdout=out, stderr=err, env=env)
         _pid, status, usage = os.wait4(proc.pid, 0)
         seconds = time.perf_counter() - t0
         proc.returncode = os.waitstatus_to_exitcode(status)
@@ -57,36 +62,50 @@ def _fresh(db: Path) -> Path:
     return db
 
 
-def measure(src: Path, repeat: int, work: Path) -> dict:
+def measure(src: Path, repeat: int, work: Path, before: Path | None = None) -> dict:
     reader = "read_json" if src.suffix == ".jsonl" else "read_parquet"
     rows = _rows(src)
-    bare, imp = [], []
-    for _ in range(repeat):
-        bare.append(_timed([sys.executable, "-c", BARE, str(src), str(_fresh(work / "bare.duckdb")),
-                            reader]))
+    runs: dict[str, list] = {"bare": [], "import": [], "before": []}
+
+    def command(kind: str) -> tuple[float, float, float]:
         # Counts as done only when every row was imported (a failed import is fast).
-        imp.append(_timed([sys.executable, "-m", "goldenloop.cli", "import", str(src), "--db",
-                           str(_fresh(work / "imp.duckdb"))], expect=f"{rows:,} imported"))
-    best = {k: [min(r[i] for r in runs) for i in range(3)] for k, runs in (("bare", bare),
-                                                                          ("import", imp))}
-    return {"file": src.name, "rows": rows, "bare_s": best["bare"][0],
-            "import_s": best["import"][0], "ratio": best["import"][0] / best["bare"][0],
-            "bare_cpu_s": best["bare"][1], "import_cpu_s": best["import"][1],
-            "cpu_ratio": best["import"][1] / best["bare"][1],
-            "bare_peak_mb": best["bare"][2], "import_peak_mb": best["import"][2], "runs": repeat}
+        return _timed([sys.executable, "-m", "goldenloop.cli", "import", str(src), "--db",
+                       str(_fresh(work / f"{kind}.duckdb"))], expect=f"{rows:,} imported",
+                      src=before if kind == "before" else None)
+
+    for _ in range(repeat):
+        runs["bare"].append(_timed([sys.executable, "-c", BARE, str(src),
+                                    str(_fresh(work / "bare.duckdb")), reader]))
+        runs["import"].append(command("import"))
+        if before:
+            runs["before"].append(command("before"))
+    best = {k: [min(r[i] for r in v) for i in range(3)] for k, v in runs.items() if v}
+    out = {"file": src.name, "rows": rows, "runs": repeat}
+    for kind, (wall, cpu, peak) in best.items():
+        out.update({f"{kind}_s": wall, f"{kind}_cpu_s": cpu, f"{kind}_peak_mb": peak})
+        if kind != "bare":
+            out[f"{kind}_ratio"] = wall / best["bare"][0]
+            out[f"{kind}_cpu_ratio"] = cpu / best["bare"][1]
+    out["ratio"], out["cpu_ratio"] = out["import_ratio"], out["import_cpu_ratio"]
+    return out
 
 
-def report(files: list[Path], repeat: int) -> list[dict]:
-    before = uptime()
+def report(files: list[Path], repeat: int, before: Path | None = None) -> list[dict]:
+    load_before = uptime()
     with tempfile.TemporaryDirectory() as tmp:
-        results = [measure(f, repeat, Path(tmp)) for f in files]
-    print(f"\nwhole processes, best of {repeat}\n  before: {before}\n  after:  {uptime()}")
-    print(f"{'file':28} {'rows':>10} {'bare CTAS s':>12} {'import s':>9} {'ratio':>6} "
-          f"{'bare CPU s':>11} {'import CPU s':>13} {'ratio':>6} {'peak MB':>14}")
+        results = [measure(f, repeat, Path(tmp), before) for f in files]
+    print(f"\nwhole processes, best of {repeat}\n  before: {load_before}\n  after:  {uptime()}")
+    print(f"{'file':28} {'command':8} {'rows':>10} {'wall s':>7} {'ratio':>6} {'CPU s':>6} "
+          f"{'ratio':>6} {'peak MB':>8}")
     for r in results:
-        print(f"{r['file']:28} {r['rows']:>10,} {r['bare_s']:>12.2f} {r['import_s']:>9.2f} "
-              f"{r['ratio']:>5.2f}x {r['bare_cpu_s']:>11.2f} {r['import_cpu_s']:>13.2f} "
-              f"{r['cpu_ratio']:>5.2f}x {r['bare_peak_mb']:>6.0f}/{r['import_peak_mb']:<6.0f}")
+        for kind in ("bare", "import", "before"):
+            if f"{kind}_s" not in r:
+                continue
+            ratios = ("", "") if kind == "bare" else (f"{r[kind + '_ratio']:.2f}x",
+                                                      f"{r[kind + '_cpu_ratio']:.2f}x")
+            print(f"{r['file']:28} {kind:8} {r['rows']:>10,} {r[kind + '_s']:>7.2f} "
+                  f"{ratios[0]:>6} {r[kind + '_cpu_s']:>6.2f} {ratios[1]:>6} "
+                  f"{r[kind + '_peak_mb']:>8.0f}")
     return results
 
 
@@ -94,8 +113,10 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("files", nargs="+", type=Path)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--before", type=Path, help="a source folder (holding goldenloop/) whose "
+                    "import command is timed too, in the same rounds")
     args = ap.parse_args()
-    print(json.dumps(report(args.files, args.repeat)))
+    print(json.dumps(report(args.files, args.repeat, args.before)))
 
 
 if __name__ == "__main__":
