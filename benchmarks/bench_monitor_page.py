@@ -191,8 +191,7 @@ def browser_times(db: Path, runs: int, variants: list[str], views: int, tabs: di
             out |= warm_views(page, pages, url, runs, variants, views, others)
             out["tab_switch_s"] = tab_switches(page, f"{url}/monitor?{variants[0]}", tabs, runs)
     for name, loads in others.items():
-        out[name] = {k: round(statistics.median(v[k] for v in loads if v[k] is not None), 3)
-                     for k in loads[0]}
+        out[name] = {k: _median(v[k] for v in loads) for k in loads[0]}
     out["bare_draw_s"] = out["bare"]["draw_s"]
     return out
 
@@ -226,9 +225,13 @@ def warm_views(page, pages: dict, url: str, runs: int, variants: list[str], view
     if "phoenix" in pages:
         bs.screenshot(pages["phoenix"][0], "monitor-page-bench-phoenix")
     for v, vs in loads.items():
-        med = {k: statistics.median(x[k] for x in vs if x[k] is not None) for k in vs[0]}
-        out[v or "default"] = {"views": vs, "median": {k: round(m, 3) for k, m in med.items()}}
+        out[v or "default"] = {"views": vs, "median": {k: _median(x[k] for x in vs) for k in vs[0]}}
     return out
+
+
+def _median(values) -> float | None:
+    known = [v for v in values if v is not None]
+    return round(statistics.median(known), 3) if known else None
 
 
 def other_load(name: str, page, url: str, received: list, views: int) -> dict:
@@ -321,20 +324,23 @@ def report(label: str, out: dict, variants: list[str], runs: int) -> None:
     if "phoenix" in out:
         ph = out["phoenix"]["draw_s"]
         print(f"  Phoenix Metrics tab: first load in a new browser context {out['phoenix_cold_s']:.2f} s "
-              f"(server up {out['phoenix_server_started_s_before']:.0f} s), warm {ph:.2f} s")
+              f"(server up {out['phoenix_server_started_s_before']:.0f} s), warm {ph:.2f} s, "
+              f"last change {out['phoenix']['settled_s']} s, {out['phoenix']['shown']} of "
+              f"{out['phoenix']['panels']} panels in the window")
     for v in variants:
         m = out[v or "default"]["median"]
         ratio = f", {m['draw_s'] / out['phoenix']['draw_s']:.2f}x Phoenix" if "phoenix" in out else ""
         print(f"  {v or 'default':<24} first chart {m['first_chart_s']:.2f} s, last chart "
               f"{m['last_chart_s']:.2f} s, navigation to last chart {m['draw_s']:.2f} s "
-              f"({m['draw_s'] / out['bare_draw_s']:.2f}x the bare page{ratio}); main thread CPU "
+              f"({m['draw_s'] / out['bare_draw_s']:.2f}x the bare page{ratio}), last change "
+              f"{m['settled_s']} s; main thread CPU "
               f"{m['cpu_TaskDuration_s']:.2f} s (script {m['cpu_ScriptDuration_s']:.2f}, layout "
               f"{m['cpu_LayoutDuration_s']:.2f}, style {m['cpu_RecalcStyleDuration_s']:.2f}), "
               f"{m['dom_nodes']:,} DOM nodes, {m['ws_kB']:.0f} kB over the websocket, its first "
               f"and last message {m['ws_first_s']:.2f} s and {m['ws_last_s']:.2f} s (median of {runs})")
     b = out["bare"]
     print(f"  bare page: websocket first/last message {b['ws_first_s']:.2f} / "
-          f"{b['ws_last_s']:.2f} s, drawn {b['draw_s']:.2f} s")
+          f"{b['ws_last_s']:.2f} s, drawn {b['draw_s']:.2f} s, last change {b['settled_s']} s")
     if out["tab_switch_s"]:
         print("  tab switch, click to drawn: " + ", ".join(
             f"{k} {v:.2f} s" for k, v in out["tab_switch_s"].items()))

@@ -133,10 +133,15 @@ new MutationObserver(() => { window.__lastChange = performance.now(); })
 """
 
 
-def last_change(page, quiet_s: float = 1.5, timeout_s: float = 120) -> float:
+def last_change(page, quiet_s: float = 1.5, timeout_s: float = 60) -> float | None:
     """Seconds from navigation start to the page's last change, once nothing has changed for
     ``quiet_s`` (the wait is not counted): the same measure for any page, the Monitor and its
     peer alike. Needs ``SETTLE_PROBE`` as an init script of ``page``."""
-    page.wait_for_function(f"() => performance.now() - window.__lastChange > {quiet_s * 1000}",
-                           timeout=timeout_s * 1000, polling=100)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(f"() => performance.now() - window.__lastChange > {quiet_s * 1000}",
+                               timeout=timeout_s * 1000, polling=100)
+    except PlaywrightTimeout:
+        return None  # never still: no figure rather than a wrong one
     return round(page.evaluate("window.__lastChange") / 1000, 3)

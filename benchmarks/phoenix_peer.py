@@ -236,18 +236,23 @@ def peer(python: str | None, db: Path, workdir: Path, days: int | None = None
                "metrics_url": f"{url}/projects/{project_id}/metrics", "up_at": time.monotonic()}
 
 
-# Phoenix's Metrics tab is drawn: chart panels are on the page, none shows its loading
-# skeleton (role "status", label "loading"), and each holds a drawn chart (Recharts' SVG),
-# with data or Phoenix's "no data" overlay. Panels far below the window are deferred by
-# Phoenix itself until scrolled to (as the Monitor's other tabs wait for a click).
+# Phoenix's Metrics tab is drawn: chart panels are on the page, and each panel within the
+# window holds a drawn chart (Recharts' SVG, with data or Phoenix's "no data" overlay) and no
+# loading skeleton (role "status", label "loading"). Panels below the window stay skeletons
+# until scrolled to (Phoenix defers them), as the Monitor's other tabs wait for a click.
 READY = """() => {
-    const panels = document.querySelectorAll('section[data-testid="chart-panel"]');
+    const panels = Array.from(document.querySelectorAll('section[data-testid="chart-panel"]'))
+        .filter(p => p.getBoundingClientRect().top < window.innerHeight);
     if (panels.length === 0) return false;
-    if (document.querySelector('[role="status"][aria-label="loading"]')) return false;
-    for (const p of panels) if (!p.querySelector('svg.recharts-surface')) return false;
+    for (const p of panels) {
+        if (p.querySelector('[role="status"][aria-label="loading"]')) return false;
+        if (!p.querySelector('svg.recharts-surface')) return false;
+    }
     return true;
 }"""
 PANELS = """() => ({panels: document.querySelectorAll('section[data-testid="chart-panel"]').length,
+    shown: Array.from(document.querySelectorAll('section[data-testid="chart-panel"]'))
+        .filter(p => p.getBoundingClientRect().top < window.innerHeight).length,
     empty: document.querySelectorAll('[data-empty="true"]').length,
     deferred: document.querySelectorAll('.deferred-chart-panel').length})"""
 
