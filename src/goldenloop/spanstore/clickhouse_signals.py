@@ -1,10 +1,10 @@
-"""The signals table's SQL on ClickHouse: which LLM spans need scoring, their texts, and
-writing their offline signals (the DuckDB text is ``store.signals``).
+"""The signals table's SQL on ClickHouse: which LLM spans need scoring or moderation, their
+texts, and writing their signals (the DuckDB text is ``store.signals``).
 
 ClickHouse does not update rows in place: a rescored span gets a new row with a newer
 ``computed_at``, which the replacing engine keeps (readers read through ``FINAL``). The new
 row carries over the old one's moderation columns and versions, as DuckDB's update in place
-keeps them. Moderation itself is not run on ClickHouse yet.
+keeps them; moderation verdicts likewise come as the whole row again.
 """
 
 from __future__ import annotations
