@@ -128,7 +128,7 @@ def draw_verdicts(page: pdata.AgreementPage) -> None:
                         else f"95% interval {v.ci_low:.2f} to {v.ci_high:.2f}")
             mid.metric(g.label(v.statistic), value, help=rule.describe(), border=False)
             mid.caption(f"{interval} · {v.n:,} pairs on {v.n_items:,} items")
-            right.markdown(f"**Why:** {md(v.reason, 2000)}.")  # reasons quote names
+            right.text(visible(f"Why: {v.reason}."))  # reasons quote names: plain text
             right.caption(ceiling_text(page, (v.judge_name, v.judge_version), ceiling, alpha))
     st.caption(f"Gate: {rule.describe()}. Change it in the sidebar.")
 

@@ -124,9 +124,8 @@ def _run(store: Store, j: judge.LoadedJudge) -> None:
     if est.already_graded:
         page = next((p for p in state.navigation_pages() if p.url_path == "agreement"), None)
         if page is not None:
-            st.page_link(page, label=md(f"Agreement → criterion {j.criterion.name}: this version "
-                                        "beside the others, with paired intervals"),
-                         icon=":material/compare_arrows:")
+            st.page_link(page, label="Agreement → this version beside the others, with paired "
+                                     "intervals", icon=":material/compare_arrows:")  # no data
 
 
 def _start(store: Store, params: dict) -> None:

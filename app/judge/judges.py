@@ -121,9 +121,9 @@ else:
 
 st.subheader("Judge versions")
 versions = judge_sql.versions(store)
-widgets.table_or_empty(versions, jp.VERSION_COLUMNS,
-                       "No judge has run yet. Available: " + md(", ".join(
-                           f"{j.name} ({j.version})" for j in judges.values()), 2000))
+widgets.table_or_empty(versions, jp.VERSION_COLUMNS, "No judge has run yet.")
+if versions.empty:  # judge names are data: plain text
+    st.text(visible("Available: " + ", ".join(f"{j.name} ({j.version})" for j in judges.values())))
 
 st.subheader("Failures")
 st.caption("Refusals, unparseable answers, timeouts and HTTP errors, each with exactly what "

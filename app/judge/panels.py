@@ -240,7 +240,7 @@ def online_form(store: Store, j: judge.LoadedJudge, who: str) -> None:
                                key="online_fraction") / 100
     budget = c2.number_input("Budget per pass (USD)", 0.0, 1000.0, 0.5, key="online_budget")
     on = c3.toggle("On", True, key="online_on")
-    if st.button(f"Save online judging for {md(j.name)}", key="online_save"):
+    if st.button("Save online judging for this judge", key="online_save"):  # a label: no data
         try:
             judge.configure_online(store, j.name, fraction, budget_usd=budget or None,
                                    enabled=on, by=who)

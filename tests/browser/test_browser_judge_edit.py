@@ -53,7 +53,7 @@ def test_a_lead_fixes_a_judge_in_the_browser(demo_template: Path, tmp_path: Path
             page.get_by_role("button", name="Run on these items").click()
             page.get_by_text(f"Cost estimate: 0 calls for {graded} targets").wait_for(
                 timeout=180_000)
-            link = page.get_by_role("link", name="Agreement → criterion correctness").first
+            link = page.get_by_role("link", name="Agreement → this version").first
             link.wait_for(timeout=30_000)
             assert "agreement" in (link.get_attribute("href") or "")
             bs.screenshot(page, "judge-edit-after-run")
