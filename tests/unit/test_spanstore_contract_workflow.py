@@ -327,6 +327,37 @@ def test_detection_finds_the_same_anomalies_on_both(both):
     assert (ra.series, ra.tests, ra.found) == (rb.series, rb.tests, rb.found)
     assert ra.found > 0
     pd.testing.assert_frame_equal(a, b, check_exact=False, rtol=1e-9)
+    # the example spans of each (by the metric's rule), but where the rule picks at random
+    ex = ("SELECT metric, example_span_keys FROM anomalies WHERE metric NOT IN "
+          "('requests', 'turns_per_session') ORDER BY kind, metric, app, dimension, value, "
+          "window_start")
+    ea, eb = (side.store.df(ex) for side in both)
+    assert sum(len(k) for k in ea["example_span_keys"]) > 0
+    assert [len(k) for k in ea["example_span_keys"]] == [len(k) for k in eb["example_span_keys"]]
+    from goldenloop.anomalies import example_spans
+
+    one = [int(side.store.scalar("SELECT min(anomaly_id) FROM anomalies WHERE metric NOT IN "
+                                 "('requests', 'turns_per_session')")) for side in both]
+    xa, xb = (example_spans(s.store, i, spans=s.spans) for s, i in zip(both, one, strict=True))
+    assert len(xa) == len(xb) > 0
+    assert list(xa.columns) == list(xb.columns) and (xb["app"] == xa["app"].iloc[0]).all()
+
+
+@pytest.mark.parametrize("metric", ["latency_p95", "error_rate", "correctness", "output_sentiment"])
+def test_anomaly_examples_by_rule_same_on_both(both, metric):
+    """The spans that show a change of a metric (its rule's join, condition and order), on a
+    week of one app: the same spans in the same order where the order has no ties (latency,
+    time of failure), else as many, each meeting the rule."""
+    from goldenloop.anomalies.examples import find_examples
+
+    start = DEMO_END - timedelta(days=7)
+    a, b = (find_examples(s.store, metric, "support-bot", None, None, "spike", "up", start,
+                          DEMO_END, spans=s.spans) for s in both)
+    assert len(a) == len(b) > 0
+    if metric in ("latency_p95", "error_rate"):
+        assert a == b
+    else:
+        assert len(set(b)) == len(b)
     # the chart of each series anomaly: the same window, observed values and baseline band
     from goldenloop.anomalies import window_series
 

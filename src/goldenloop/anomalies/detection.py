@@ -121,7 +121,7 @@ def detect(store: Store, *, since: datetime | None = None, until: datetime | Non
         found_events = events.find(store, since_p, until_p, [t.matrix for t in tests], spans)
         found += [e.finding for e in found_events]  # events: no test, see events.py
         note(0.8, f"{len(found)} anomalies: finding examples")
-        attach_examples(store, found)
+        attach_examples(store, found, spans)
     found += canaries.found  # with their examples: the spans of the regressed items
     # Records in the union of both ranges that were not found again are resolved.
     ranges = [r for r in (rng, (canaries.since, canaries.until)) if r is not None and r[0]]

@@ -17,7 +17,7 @@ from goldenloop.anomalies import stats as st
 from goldenloop.anomalies.catalogue import BY_NAME
 from goldenloop.anomalies.records import Anomaly, Finding, get_anomaly
 from goldenloop.metrics import OFFENSIVE_THRESHOLD, REQUEST_KIND
-from goldenloop.spanstore.base import SpanStore
+from goldenloop.spanstore.base import DUCKDB, SpanStore
 from goldenloop.store import Store
 from goldenloop.store.span_columns import JUDGE_APP
 from goldenloop.store.span_filter import SpanFilter
@@ -97,8 +97,16 @@ def _series_where(app: str, dimension: str | None, value: str | None, metric: st
 
 def find_examples(store: Store, metric: str, app: str, dimension: str | None,
                   value: str | None, kind: str, direction: str, start: datetime,
-                  end: datetime, limit: int = EXAMPLES) -> list[int]:
-    """Keys of the spans that best show the change, most telling first."""
+                  end: datetime, limit: int = EXAMPLES, spans: SpanStore | None = None
+                  ) -> list[int]:
+    """Keys of the spans that best show the change, most telling first. ``spans``: where
+    the spans live (None: the store's own file)."""
+    if spans is not None and spans.dialect != DUCKDB:
+        from goldenloop.anomalies import examples_clickhouse
+
+        return examples_clickhouse.find_examples(store, spans, _rule(metric, direction), app,
+                                                 dimension, value, metric, kind, start, end,
+                                                 limit)
     join, cond, order, _ = _rule(metric, direction)
     where, params = _series_where(app, dimension, value, metric, start, end)
     if dimension == "component" and kind == "new_failure":
@@ -111,22 +119,28 @@ def find_examples(store: Store, metric: str, app: str, dimension: str | None,
     return list(dict.fromkeys(int(r[0]) for r in rows))
 
 
-def attach_examples(store: Store, found: list[Finding]) -> None:
+def attach_examples(store: Store, found: list[Finding], spans: SpanStore | None = None) -> None:
     for f in found:
         if not f.example_span_keys:
             f.example_span_keys = find_examples(store, f.metric, f.app, f.dimension, f.value,
                                                 f.kind, f.direction, f.window_start,
-                                                f.window_end)
+                                                f.window_end, spans=spans)
 
 
-def example_spans(store: Store, anomaly: Anomaly | int, limit: int = EXAMPLES) -> pd.DataFrame:
+def example_spans(store: Store, anomaly: Anomaly | int, limit: int = EXAMPLES,
+                  spans: SpanStore | None = None) -> pd.DataFrame:
     """The anomaly's example spans (``COLUMNS`` and ``why``: what makes it an example)."""
     a = anomaly if isinstance(anomaly, Anomaly) else get_anomaly(store, anomaly)
     keys = a.example_span_keys[:limit] or find_examples(
         store, a.metric, a.app, a.dimension, a.value, a.kind, a.direction, a.window_start,
-        a.window_end, limit)
-    df = store.df(f"SELECT {', '.join('s.' + c for c in COLUMNS)} FROM spans s "
-                  "WHERE list_contains(?, s.span_key)", [keys])
+        a.window_end, limit, spans)
+    if spans is not None and spans.dialect != DUCKDB:
+        from goldenloop.spanstore.keyed import local_spans
+
+        df = local_spans(spans, keys, COLUMNS).to_pandas()
+    else:
+        df = store.df(f"SELECT {', '.join('s.' + c for c in COLUMNS)} FROM spans s "
+                      "WHERE list_contains(?, s.span_key)", [keys])
     order = {k: i for i, k in enumerate(keys)}
     df = df.sort_values("span_key", key=lambda s: s.map(order)).reset_index(drop=True)
     why = "new failure kind" if a.kind == "new_failure" else _rule(a.metric, a.direction)[3]
