@@ -490,3 +490,31 @@ def test_conversation_same_on_both_and_as_one_query(panels):
     for spans in (duck, ch):
         with pytest.raises(traces.NotFound):
             conv.conversation_in(spans, "no-such-session")
+
+
+@pytest.mark.slow
+def test_long_lists_of_graded_keys_go_in_chunks(panels, monkeypatch):
+    """Graded span keys reach ClickHouse in the query's text, which ClickHouse caps at 256 KiB
+    (about 13,000 keys): 30,000 keys (most graded nowhere) give the answer the real ones do,
+    and so do chunks of 7 keys."""
+    from goldenloop.metrics import sql_clickhouse, traces_in
+
+    _, ch, _, ch_workflow, _ = panels
+    f, day = FILTERS["all"], 24 * HOUR_US
+    real = traces_in.graded_keys(ch_workflow)
+    many = real + tuple(range(1, 30_001))  # keys no span in ClickHouse has (those are >= 2^62)
+    grades = sql_in.graded_spans(ch_workflow, "correctness", ("human", "judge"), "inclusion")
+    extra = pd.DataFrame({"span_key": range(1, 30_001), "source": "human", "value": 1.0, "w": 1.0})
+    want = [traces_in.bucket_spans_in(ch, f, condition="graded", order="slowest", limit=15,
+                                      graded=real),
+            sql_in.correctness_in(ch, f, "app", grades, day)]
+    assert want[0].total > 15 and len(real) > 30
+    for chunk, keys, graded in ((sql_clickhouse.KEY_CHUNK, many,
+                                 pd.concat([grades, extra], ignore_index=True)), (7, real, grades)):
+        monkeypatch.setattr(sql_clickhouse, "KEY_CHUNK", chunk)
+        got = traces_in.bucket_spans_in(ch, f, condition="graded", order="slowest", limit=15,
+                                        graded=keys)
+        assert got.total == want[0].total
+        assert _cells(got.spans) == _cells(want[0].spans)
+        _same(want[1], sql_in.correctness_in(ch, f, "app", graded, day),
+              ["time", "source", "group"], exact=("n",))

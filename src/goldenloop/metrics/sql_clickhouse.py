@@ -10,6 +10,15 @@ import pandas as pd
 
 from goldenloop.spanstore.base import DialectSQL, SpanStore
 
+# Span keys sent in one query's text: clickhouse-connect binds ``%(name)s`` into the text, and
+# ClickHouse refuses a text over ``max_query_size`` (256 KiB by default, about 13,000 hashed keys).
+KEY_CHUNK = 5_000
+
+
+def key_chunks(keys: list[int]) -> list[list[int]]:
+    """``keys`` in lists short enough for one query's text (at least one list)."""
+    return [keys[i:i + KEY_CHUNK] for i in range(0, len(keys), KEY_CHUNK)] or [[]]
+
 
 def run(spans: SpanStore, text: str, params: dict, columns: list[str] | None = None
         ) -> pd.DataFrame:

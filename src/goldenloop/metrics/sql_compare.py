@@ -162,23 +162,37 @@ def _clickhouse_where(f: SpanFilter) -> tuple[str, dict]:
     return text, params | {"kind": REQUEST_KIND}
 
 
+GRADE_SUMS = ("human", "judge")  # sources whose ``*_wv``, ``*_w``, ``*_n`` sums come from grades
+
+
 def session_sums_in(spans: SpanStore, f: SpanFilter, criterion: str, graded: pd.DataFrame,
                     judge_versions: Sequence[str] | None = None) -> dict[str, np.ndarray]:
     """``session_sums`` on a span store of either dialect. On DuckDB the store's own file
     holds the grades too: ``session_sums`` itself. On ClickHouse the grades come in as
     ``graded`` (``sql_in.graded_spans`` of the workflow store, of this criterion and judge
-    versions, weighted by inclusion) and are joined there."""
+    versions, weighted by inclusion): ClickHouse sums the rest per session and names each
+    request's session, and the grades are summed per session here."""
     if spans.dialect == DUCKDB:
         return session_sums(spans.store, f, criterion, judge_versions=judge_versions)
     where, params = _clickhouse_where(f)
-    marker = pd.DataFrame({"span_key": [-1], "source": [""], "value": [0.0], "w": [0.0]})
-    g = pd.concat([marker, graded], ignore_index=True)  # never an empty, untyped array
-    params |= {"threshold": OFFENSIVE_THRESHOLD, "gk": [int(k) for k in g["span_key"]],
-               "gs": [str(x) for x in g["source"]], "gv": [float(x) for x in g["value"]],
-               "gw": [float(x) for x in g["w"]]}
-    out = spans.query(DialectSQL(clickhouse=compare_clickhouse.session_sums(where)), params)
-    return {name: (out[name].to_numpy(dtype=float) if len(out) else np.zeros(0))
-            for name in SUMS}
+    out = spans.query(DialectSQL(clickhouse=compare_clickhouse.session_sums(where)),
+                      params | {"threshold": OFFENSIVE_THRESHOLD})
+    n = len(out)
+    sums = {name: out[name].to_numpy(dtype=float) if n else np.zeros(0)
+            for name in compare_clickhouse.SUMS}
+    sessions = spans.query(DialectSQL(clickhouse=compare_clickhouse.request_sessions(where)),
+                           params) if n and len(graded) else pd.DataFrame()
+    for source in GRADE_SUMS:
+        part = graded[graded["source"] == source]
+        if len(sessions) and len(part):
+            part = part.merge(sessions, on="span_key")
+        idx = part["idx"].to_numpy(dtype=np.int64) if "idx" in part else np.zeros(0, np.int64)
+        w = part["w"].to_numpy(dtype=float) if "idx" in part else np.zeros(0)
+        v = part["value"].to_numpy(dtype=float) if "idx" in part else np.zeros(0)
+        sums[f"{source}_wv"] = np.bincount(idx, weights=w * v, minlength=n).astype(float)
+        sums[f"{source}_w"] = np.bincount(idx, weights=w, minlength=n).astype(float)
+        sums[f"{source}_n"] = np.bincount(idx, minlength=n).astype(float)
+    return {name: sums[name] for name in SUMS}
 
 
 def request_latencies_in(spans: SpanStore, f: SpanFilter, column: str

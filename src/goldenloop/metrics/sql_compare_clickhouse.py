@@ -3,8 +3,9 @@ per-session sums, per-request latencies with their session's number, and the ver
 app. Sessions are numbered in the order of their key, as in DuckDB (both compare strings by
 their bytes), so session ``i`` is the same session on both.
 
-Grades live in the workflow store: ``session_sums`` takes them as four parallel arrays
-(span key, source, value, weight) bound as parameters, and joins them in ClickHouse.
+Grades live in the workflow store: ``session_sums`` leaves them out, and ``request_sessions``
+gives every request's span key and session number, so the caller sums the grades per session
+(a list of graded keys in the query text would meet ClickHouse's ``max_query_size``).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ def _ok(cond: str) -> str:
 
 
 _OK = "r.status = 'ok'"
-# ``sql_compare.SUMS`` in ClickHouse's words, name for name
+# ``sql_compare.SUMS`` in ClickHouse's words, name for name, but the grades' (summed apart)
 SUMS = {
     "requests": "count()",
     "errors": "countIf(ifNull(r.status = 'error', 0))",
@@ -44,12 +45,6 @@ SUMS = {
     "with_feedback": "count(fb.span_key)",
     "thumbs": "sum(fb.thumbs)",
     "thumbs_down": "sum(fb.down)",
-    "human_wv": "sum(h.w * h.value)",
-    "human_w": "sum(h.w)",
-    "human_n": "count(h.value)",
-    "judge_wv": "sum(j.w * j.value)",
-    "judge_w": "sum(j.w)",
-    "judge_n": "count(j.value)",
 }
 
 
@@ -67,14 +62,7 @@ def requests_cte(where: str) -> str:
 
 def session_sums(where: str) -> str:
     cols = ",\n".join(f"toFloat64(ifNull({expr}, 0)) AS {name}" for name, expr in SUMS.items())
-    return f"""WITH {requests_cte(where)},
-        graded AS (
-            SELECT t.1 AS span_key, t.2 AS source, t.3 AS value, t.4 AS w
-            FROM (SELECT arrayJoin(arrayZip(CAST(%(gk)s AS Array(Int64)),
-                                            CAST(%(gs)s AS Array(String)),
-                                            CAST(%(gv)s AS Array(Float64)),
-                                            CAST(%(gw)s AS Array(Float64)))) AS t)
-        )
+    return f"""WITH {requests_cte(where)}
         SELECT n.idx AS idx, {cols}
         FROM req AS r
         JOIN numbered AS n ON n.sess = r.sess
@@ -84,10 +72,15 @@ def session_sums(where: str) -> str:
                           countIf(kind = 'thumbs' AND value = 0) AS down
                    FROM feedback FINAL WHERE span_key IS NOT NULL GROUP BY span_key) AS fb
              ON fb.span_key = r.span_key
-        LEFT JOIN (SELECT * FROM graded WHERE source = 'human') AS h ON h.span_key = r.span_key
-        LEFT JOIN (SELECT * FROM graded WHERE source = 'judge') AS j ON j.span_key = r.span_key
         GROUP BY n.idx ORDER BY n.idx
         SETTINGS join_use_nulls = 1"""
+
+
+def request_sessions(where: str) -> str:
+    """Every request's span key and session number."""
+    return f"""WITH {requests_cte(where)}
+        SELECT r.span_key AS span_key, n.idx AS idx
+        FROM req AS r JOIN numbered AS n ON n.sess = r.sess"""
 
 
 def request_latencies(where: str, column: str) -> str:

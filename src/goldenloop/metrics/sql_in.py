@@ -88,9 +88,11 @@ def correctness_in(spans: SpanStore, f: SpanFilter, split: str | None, graded: p
             FROM spans s WHERE list_contains($keys, s.span_key) AND {where}"""),
             params | {"keys": keys, "bucket_us": int(bucket_us)})
     else:
-        where, params = _clickhouse(f, keys=keys, bucket_us=int(bucket_us))
-        side = ch.run(spans, ch.graded_spans(where, group_clickhouse(split), ORIGIN), params,
-                      ["span_key", "time", "group"])
+        where, params = _clickhouse(f, bucket_us=int(bucket_us))
+        text = ch.graded_spans(where, group_clickhouse(split), ORIGIN)
+        side = pd.concat([ch.run(spans, text, params | {"keys": part},
+                                 ["span_key", "time", "group"])
+                          for part in ch.key_chunks(keys)], ignore_index=True)
     p = graded.merge(side, on="span_key")
     if p.empty:
         return pd.DataFrame(columns=CORRECTNESS_COLUMNS)

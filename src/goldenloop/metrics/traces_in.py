@@ -71,8 +71,6 @@ def bucket_spans_in(spans: SpanStore, f: SpanFilter, *, split: str | None = None
             params["group"] = group
     if condition is not None:
         where += f" AND {CONDITIONS[condition]}"
-    if condition == "graded":
-        params["graded"] = list(graded or ()) or [-1]  # no grades: no key matches
     key, direction = traces.ORDERS[order]
     # the signals join only where the order or the condition reads a signal
     reads_signals = "g." in key or (condition is not None and "g." in CONDITIONS[condition])
@@ -80,9 +78,27 @@ def bucket_spans_in(spans: SpanStore, f: SpanFilter, *, split: str | None = None
     base = f"FROM spans AS s FINAL {join} WHERE s.kind = %(kind)s AND {where}"
     params |= {"kind": msql.REQUEST_KIND, "limit": max(1, min(int(limit), traces.MAX_LIMIT)),
                "chars": traces.PREVIEW_CHARS}
+    if condition != "graded":
+        return _page(spans, base, key, direction, params)
+    # Graded span keys go in the query's text, in chunks (``ch.KEY_CHUNK``): the first rows
+    # of all are among the first rows of each chunk, and the totals add up (chunks are apart).
+    parts = [_page(spans, base, key, direction, params | {"graded": chunk}, keys=True)
+             for chunk in ch.key_chunks([int(k) for k in graded or ()] or [-1])]
+    frame = pd.concat([p.spans for p in parts], ignore_index=True)
+    column = key.split(".")[1]
+    frame = frame.sort_values([column, "span_key"], ascending=[direction == "ASC", False],
+                              na_position="last", kind="stable").head(params["limit"])
+    return SpanList(frame.drop(columns="span_key").reset_index(drop=True),
+                    sum(p.total for p in parts))
+
+
+def _page(spans: SpanStore, base: str, key: str, direction: str, params: dict, *,
+          keys: bool = False) -> SpanList:
+    """The first ``limit`` rows of ``base`` in the order of ``key``, and how many match. The
+    page in two steps as on DuckDB: the keys of the first rows over narrow columns, then their
+    texts and signals (the signals of those keys only). ``keys`` keeps the span key."""
     sort = f"{key} {direction} NULLS LAST, s.span_key DESC"
-    # The page first, in two steps as on DuckDB: the keys of the first rows over narrow
-    # columns, then their texts and signals (the signals of those keys only).
+    top = f"(SELECT s.span_key {base} ORDER BY {sort} LIMIT %(limit)s)"
     frame = ch.run(spans, f"""
         SELECT s.trace_id AS trace_id, s.span_id AS span_id, s.session_id AS session_id,
                s.start_time AS start_time, s.app AS app, s.model_version AS model_version,
@@ -93,20 +109,18 @@ def bucket_spans_in(spans: SpanStore, f: SpanFilter, *, split: str | None = None
                g.user_sentiment AS user_sentiment, g.output_offensive AS output_offensive,
                g.output_sentiment AS output_sentiment, {_ERROR} AS error,
                leftUTF8(s.last_user_message, %(chars)s) AS last_user_message,
-               leftUTF8(s.output, %(chars)s) AS output
+               leftUTF8(s.output, %(chars)s) AS output, s.span_key AS span_key
         FROM spans AS s FINAL
-        LEFT JOIN (SELECT * FROM signals FINAL WHERE span_key IN (top)) AS g
+        LEFT JOIN (SELECT * FROM signals FINAL WHERE span_key IN {top}) AS g
              ON g.span_key = s.span_key
-        WHERE s.span_key IN (top)
+        WHERE s.span_key IN {top}
         ORDER BY {sort}
-        SETTINGS join_use_nulls = 1""".replace(
-        "(top)", f"(SELECT s.span_key {base} ORDER BY {sort} LIMIT %(limit)s)"),
-        params, traces.LIST_COLUMNS)
+        SETTINGS join_use_nulls = 1""", params, [*traces.LIST_COLUMNS, "span_key"])
     total = len(frame)
     if total == params["limit"]:
         total = int(ch.run(spans, f"SELECT toInt64(count()) AS n {base} "
                                   "SETTINGS join_use_nulls = 1", params)["n"].iloc[0])
-    return SpanList(frame, total)
+    return SpanList(frame if keys else frame.drop(columns="span_key"), total)
 
 
 def span_detail_in(spans: SpanStore, trace_id: str, span_id: str) -> dict:
