@@ -211,7 +211,8 @@ def _criteria_input(store: Store, rubric_name: str) -> tuple[str, ...] | None:
 
 def _create(store, kind, opts, frame, design, unit, keys_text, va, vb, n):
     if kind == "Version comparison":
-        return sampling.create_version_comparison(store, opts, frame, va, vb, n)
+        return sampling.create_version_comparison(store, opts, frame, va, vb, n,
+                                                  spans=state.span_store())
     if kind == "By hand":
         keys = [int(k) for k in keys_text.split()] if keys_text.strip() else None
         return sampling.create_hand_queue(store, opts, span_keys=keys,

@@ -416,3 +416,27 @@ def test_server_jobs_read_the_span_store(both):
                   "until": DEMO_END.isoformat(), "sensitivity": 0.2}, lambda *_: None)["found"]
         for s in both]
     assert found[0] == found[1] > 0
+
+
+def test_version_comparison_queue_same_on_both(both):
+    """Pairs of answers to the same input by two versions: the same candidates, the same
+    seeded draw and the same comparisons (inputs and both outputs) on both."""
+    from review_support import opts
+
+    from goldenloop.sampling import create_version_comparison, make_frame
+
+    duck = both[0].store
+    va, vb = duck.df(
+        "WITH k AS (SELECT model_version AS v, app || md5(coalesce(messages::VARCHAR, "
+        "last_user_message)) AS k FROM spans WHERE output IS NOT NULL AND model_version IS NOT NULL) "
+        "SELECT a.v AS va, b.v AS vb, count(DISTINCT a.k) AS n FROM k a JOIN k b ON a.k = b.k "
+        "AND a.v < b.v GROUP BY ALL ORDER BY n DESC LIMIT 1").iloc[0][["va", "vb"]]
+    frame = make_frame(start=DEMO_END - timedelta(days=30), end=DEMO_END)
+    qa, qb = (create_version_comparison(s.store, opts("contract pairs"), frame, va, vb, 15, seed=3,
+                                        spans=s.spans) for s in both)
+    assert qa.population_size == qb.population_size > 15
+    assert qa.items == qb.items > 0
+    sel = ("SELECT c.comparison_id, c.input, c.a_id, c.b_id, c.a_output, c.b_output, i.inclusion_prob "
+           "FROM queue_items i JOIN comparisons c ON c.comparison_id = i.target_id "
+           "WHERE i.queue_id = ? ORDER BY c.comparison_id")
+    pd.testing.assert_frame_equal(duck.df(sel, [qa.queue_id]), both[1].store.df(sel, [qb.queue_id]))

@@ -20,9 +20,10 @@ import pyarrow as pa
 
 from goldenloop.review import records as review_sql
 from goldenloop.sampling import designs as D
-from goldenloop.sampling import sql
+from goldenloop.sampling import sql, sql_clickhouse
 from goldenloop.sampling.frame import SamplingError, frame_to_dict
 from goldenloop.sampling.queues import QueueOptions, QueueSummary, asked, now, positions, prepare
+from goldenloop.spanstore.base import DUCKDB, SpanStore
 from goldenloop.store import Store, audit
 from goldenloop.store.span_filter import SpanFilter
 from goldenloop.store.span_filter import where as span_where
@@ -88,25 +89,33 @@ def _store(cur, qid: int, pairs: Sequence[Pair], probs: np.ndarray | None, strat
 
 
 def create_version_comparison(store: Store, opts: QueueOptions, frame: SpanFilter, version_a: str,
-                              version_b: str, n: int, *, seed: int | None = None
-                              ) -> QueueSummary:
+                              version_b: str, n: int, *, seed: int | None = None,
+                              spans: SpanStore | None = None) -> QueueSummary:
     """Pairs of spans answering the same input (same app and messages) from ``version_a`` and
-    ``version_b``, drawn with probability ``n / N`` each from the N such inputs in ``frame``."""
+    ``version_b``, drawn with probability ``n / N`` each from the N such inputs in ``frame``.
+    ``spans``: where the spans live (None: the store's own file)."""
     if version_a == version_b:
         raise SamplingError("compare two different model versions")
     opts = _pairwise_rubric(opts)
     who, rubric = prepare(store, opts)
     seed = secrets.randbits(63) if seed is None else int(seed)
     where, params = span_where(frame, "s")
+    elsewhere = spans is not None and spans.dialect != DUCKDB
+    # read before the write lock is taken when the spans are elsewhere
+    found = (sql_clickhouse.comparison_candidates(spans, frame, version_a, version_b)
+             if elsewhere else None)
 
     def write(cur) -> QueueSummary:
-        cands = sql.comparison_candidates(cur, where, params, version_a, version_b)
+        cands = found if found is not None else \
+            sql.comparison_candidates(cur, where, params, version_a, version_b)
         if cands.num_rows == 0:
             raise SamplingError(f"no input in the frame was answered by both {version_a} "
                                 f"and {version_b}")
         p = D.capped(np.ones(cands.num_rows), n)
         rows = np.flatnonzero(D.draw(p, seed))
-        texts = sql.comparison_texts(cur, cands.select(["a_key", "b_key"]).take(pa.array(rows)))
+        chosen = cands.select(["a_key", "b_key"]).take(pa.array(rows))
+        texts = (sql_clickhouse.comparison_texts(spans, chosen) if elsewhere
+                 else sql.comparison_texts(cur, chosen))
         pairs = [Pair(input=r["input"] or "",
                       a=Output("span", str(r["a_key"]), r["a_output"]),
                       b=Output("span", str(r["b_key"]), r["b_output"]),

@@ -63,3 +63,61 @@ _EMPTY = {"span_key": "int64", "session_id": object, "start_time": "datetime64[u
           "app": object, "model_version": object, "environment": object,
           "prompt_version": object, "negative_feedback": bool, "offensive": bool,
           "refusal": bool, "error": bool}
+
+
+def comparison_candidates(spans: SpanStore, frame: SpanFilter, version_a: str, version_b: str
+                          ) -> pa.Table:
+    """``sql.comparison_candidates`` in ClickHouse: (input_key, a_key, b_key) per input
+    answered by both versions, ordered by the input key (the same md5 text as DuckDB's, so a
+    seeded draw picks the same pairs)."""
+    from goldenloop.spanstore.clickhouse_filter import where
+
+    condition, params = where(frame, "s")
+    text = "coalesce(s.messages, s.last_user_message)"
+    got = spans.query(DialectSQL(clickhouse=f"""
+        WITH f AS (
+            SELECT s.span_key AS span_key, s.model_version AS model_version,
+                   s.start_time AS start_time,
+                   concat(s.app, ':', lower(hex(MD5({text})))) AS input_key
+            FROM spans AS s FINAL
+            WHERE {condition} AND s.model_version IN (%(version_a)s, %(version_b)s)
+              AND s.output IS NOT NULL AND {text} IS NOT NULL
+        ),
+        side AS (
+            SELECT input_key, model_version, argMax(span_key, start_time) AS span_key
+            FROM f WHERE input_key IS NOT NULL GROUP BY input_key, model_version
+        )
+        SELECT a.input_key AS input_key, a.span_key AS a_key, b.span_key AS b_key
+        FROM side AS a JOIN side AS b ON a.input_key = b.input_key
+        WHERE a.model_version = %(version_a)s AND b.model_version = %(version_b)s
+        ORDER BY a.input_key"""), params | {"version_a": version_a, "version_b": version_b})
+    schema = pa.schema([("input_key", pa.string()), ("a_key", pa.int64()), ("b_key", pa.int64())])
+    if not len(got):
+        return schema.empty_table()
+    return pa.Table.from_pandas(got[["input_key", "a_key", "b_key"]], schema=schema,
+                                preserve_index=False)
+
+
+def comparison_texts(spans: SpanStore, pairs: pa.Table) -> pa.Table:
+    """``sql.comparison_texts`` from a span store: the pairs' spans fetched by key."""
+    from goldenloop.spanstore.keyed import local_spans
+
+    keys = pairs.column("a_key").to_pylist() + pairs.column("b_key").to_pylist()
+    got = local_spans(spans, keys, ["span_key", "last_user_message", "messages", "output", "app",
+                                    "model_version"]).to_pylist()
+    by_key = {r["span_key"]: r for r in got}
+    rows = []
+    for a_key, b_key in zip(pairs.column("a_key").to_pylist(), pairs.column("b_key").to_pylist(),
+                            strict=True):
+        a, b = by_key.get(a_key), by_key.get(b_key)
+        if a is None or b is None:  # erased meanwhile: the inner join leaves the pair out
+            continue
+        rows.append({"a_key": a_key, "b_key": b_key,
+                     "input": a["last_user_message"] if a["last_user_message"] is not None
+                     else a["messages"],
+                     "a_output": a["output"], "b_output": b["output"], "app": a["app"],
+                     "a_version": a["model_version"], "b_version": b["model_version"]})
+    return pa.Table.from_pylist(rows, schema=pa.schema([
+        ("a_key", pa.int64()), ("b_key", pa.int64()), ("input", pa.string()),
+        ("a_output", pa.string()), ("b_output", pa.string()), ("app", pa.string()),
+        ("a_version", pa.string()), ("b_version", pa.string())]))
