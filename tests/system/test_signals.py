@@ -253,11 +253,12 @@ def test_cli_hands_scoring_to_a_running_server(tmp_path):
         paths.owner_file.write_text(json.dumps(
             {"pid": stand_in.pid, "command": "goldenloop serve", "started_at": time.time(),
              "url": "http://127.0.0.1:1"}))
-        out = CliRunner().invoke(app, ["score", "--db", str(paths.db), "--rescore"])
+        out = CliRunner().invoke(app, ["score", "--db", str(paths.db), "--rescore", "--by", "lead"])
         assert out.exit_code == 0, out.output
         assert f"process {stand_in.pid}" in out.output and "queued scoring" in out.output
         job = json.loads(next(paths.inbox.glob("*.job.json")).read_text())
-        assert job["kind"] == "score" and job["params"] == {"rescore": True}
+        # The job names who asked (the server acts as them).
+        assert job["kind"] == "score" and job["params"] == {"rescore": True, "submitted_by": "lead"}
         assert not paths.db.exists()  # the live file was never opened
     finally:
         stand_in.kill()
