@@ -14,6 +14,7 @@ import streamlit as st
 from goldenloop import anomalies
 from goldenloop.access import roles
 from goldenloop.errors import GoldenloopError
+from goldenloop.spanstore import DUCKDB
 from goldenloop.store import Store
 from goldenloop_app import state
 from goldenloop_app.common import identity, span_table
@@ -312,7 +313,10 @@ def draw_history(store: Store, a: anomalies.Anomaly) -> None:
 
 
 def draw_outliers(store: Store, f) -> None:
-    out = state.aggregate(store, anomalies.outlier_spans, f)
+    spans = state.span_store()
+    # cached on the database file; a span store elsewhere is read afresh (not hashable)
+    out = (state.aggregate(store, anomalies.outlier_spans, f) if spans.dialect == DUCKDB
+           else anomalies.outlier_spans(store, f, spans=spans))
     if out.empty:
         st.info("No outlier spans in this range: no request is extreme for its app and model "
                 "version (robust z of 4 or more on latency or output tokens).",

@@ -440,3 +440,16 @@ def test_version_comparison_queue_same_on_both(both):
            "FROM queue_items i JOIN comparisons c ON c.comparison_id = i.target_id "
            "WHERE i.queue_id = ? ORDER BY c.comparison_id")
     pd.testing.assert_frame_equal(duck.df(sel, [qa.queue_id]), both[1].store.df(sel, [qb.queue_id]))
+
+
+def test_outlier_spans_same_on_both(both):
+    """Spans with extreme latency or output tokens for their version (robust z of at least 4)
+    outside the detected spikes and dips: the same spans, scores and reasons on both."""
+    from goldenloop.anomalies import outlier_spans
+
+    f = SpanFilter(start=DEMO_END - timedelta(days=30), end=DEMO_END)
+    a, b = (outlier_spans(s.store, f, 200, spans=s.spans) for s in both)
+    assert len(a) > 0
+    keys = ["span_key", "measure"]
+    pd.testing.assert_frame_equal(_frame(a, keys), _frame(b[list(a.columns)], keys),
+                                  check_exact=False, rtol=1e-9)

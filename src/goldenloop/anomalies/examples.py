@@ -148,10 +148,16 @@ def example_spans(store: Store, anomaly: Anomaly | int, limit: int = EXAMPLES,
     return df
 
 
-def outlier_spans(store: Store, f: SpanFilter, limit: int = 50) -> pd.DataFrame:
+def outlier_spans(store: Store, f: SpanFilter, limit: int = 50,
+                  spans: SpanStore | None = None) -> pd.DataFrame:
     """LLM spans with extreme latency or output tokens for their app and model version in
     the filter's range, outside the app's detected spikes and dips (robust z of the log
-    value, at least 4): material for sampling and labelling, not anomaly records."""
+    value, at least 4): material for sampling and labelling, not anomaly records.
+    ``spans``: where the spans live (None: the store's own file)."""
+    if spans is not None and spans.dialect != DUCKDB:
+        from goldenloop.anomalies import examples_clickhouse
+
+        return examples_clickhouse.outlier_spans(store, spans, f, COLUMNS, limit)
     where, params = span_where(replace(f, kinds=(REQUEST_KIND,)))
     return store.df(
         f"""WITH f AS (
