@@ -23,6 +23,7 @@ from goldenloop.golden.build import NO_EXPECTED
 from goldenloop.golden.card import FORMAT_NOTES
 from goldenloop.golden.export import FILES
 from goldenloop.golden.options import Criterion
+from goldenloop.spanstore import DUCKDB
 from goldenloop_app import state
 from goldenloop_app.common import identity
 from goldenloop_app.golden import argilla_panel, curation_panel
@@ -297,7 +298,10 @@ if not identity.can(store, who, roles.Action.EXPORT):
             "the Roles page, says who leads).", icon=":material/person:")
     st.stop()
 
-opts = state.aggregate(store, golden.options)
+spans = state.span_store()  # where the graded spans live (DuckDB or ClickHouse)
+# cached on the database file; a span store elsewhere is read afresh (not hashable)
+opts = (state.aggregate(store, golden.options) if spans.dialect == DUCKDB
+        else golden.options(store, spans))
 if not opts.criteria:
     st.info("Nothing is graded yet. Grade answers on the Grade page (or import grades), then "
             "build a golden set here.", icon=":material/inbox:")
@@ -309,7 +313,6 @@ with build_tab:
     if f is None:
         st.caption("Choose a criterion and filters, then Preview.")
     else:
-        spans = state.span_store()  # where the graded answers live (DuckDB or ClickHouse)
         try:  # the dataset's excluded rows are left out of the preview too
             preview = golden.preview(store, f, dataset=_dataset_name(f), spans=spans)
         except golden.FilterError:  # a dataset name not yet valid: no exclusions to apply

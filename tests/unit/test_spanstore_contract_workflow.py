@@ -453,3 +453,13 @@ def test_outlier_spans_same_on_both(both):
     keys = ["span_key", "measure"]
     pd.testing.assert_frame_equal(_frame(a, keys), _frame(b[list(a.columns)], keys),
                                   check_exact=False, rtol=1e-9)
+
+
+def test_golden_filter_options_same_on_both(both):
+    """The golden page's choices (apps, versions and tags of graded spans) read from the span
+    store: the same on both, and not empty."""
+    from goldenloop import golden as G
+
+    a, b = (G.options(s.store, s.spans) for s in both)
+    assert a == b
+    assert a.apps and a.model_versions

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from goldenloop.golden.spans import spans_here
+from goldenloop.spanstore.base import DUCKDB, SpanStore
 from goldenloop.store import Store
 
 
@@ -39,7 +41,23 @@ def _values(store: Store, column: str) -> tuple[str, ...]:
     return tuple(str(v) for (v,) in rows)
 
 
-def options(store: Store) -> Options:
+def options(store: Store, spans: SpanStore | None = None) -> Options:
+    """What the golden filters offer: criteria graded by people, the apps, versions and tags
+    of the spans they graded, the queues. ``spans``: where the spans live (None: the store's
+    own file); elsewhere, the graded spans are fetched by key for the cursor's reads here."""
+    fetched = None
+    if spans is not None and spans.dialect != DUCKDB:
+        from goldenloop.spanstore.keyed import local_spans
+
+        keys = [k for (k,) in store.rows("SELECT DISTINCT span_key FROM live_grades "
+                                         "WHERE source = 'human' AND span_key IS NOT NULL")]
+        fetched = local_spans(spans, keys, ["span_key", "app", "model_version",
+                                            "prompt_version", "tags"])
+    with spans_here(store.cursor(), fetched):
+        return _options(store)
+
+
+def _options(store: Store) -> Options:
     crit = store.rows(
         """WITH graded AS (SELECT criterion, count(*) AS n FROM live_grades
                            WHERE source IN ('human', 'imported')
