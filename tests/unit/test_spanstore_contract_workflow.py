@@ -463,3 +463,19 @@ def test_golden_filter_options_same_on_both(both):
     a, b = (G.options(s.store, s.spans) for s in both)
     assert a == b
     assert a.apps and a.model_versions
+
+
+@pytest.mark.parametrize("by", ["model_version", "prompt_version"])
+def test_release_start_same_on_both(both, by):
+    """A version's first production request (what an experiment run must precede), read
+    where the spans live: the same time on both, equal to the file's first span of it."""
+    from goldenloop.experiments import releases
+
+    duck = both[0].store
+    version = duck.scalar(f"SELECT {by} FROM spans WHERE kind = 'llm' AND {by} IS NOT NULL "
+                          "GROUP BY 1 ORDER BY min(start_time) DESC LIMIT 1")
+    a, b = (releases.preceding_runs(s.store, by, version, spans=s.spans) for s in both)
+    want = duck.scalar(f"SELECT min(start_time) FROM spans WHERE kind = 'llm' AND {by} = ? "
+                       "AND coalesce(source, '') NOT IN ('judge', 'experiment', 'canary')", [version])
+    assert a.released_at == b.released_at == want
+    assert len(a.runs) == len(b.runs)

@@ -16,6 +16,7 @@ from datetime import datetime
 import pandas as pd
 
 from goldenloop.errors import ExperimentError
+from goldenloop.spanstore.base import DUCKDB, DialectSQL, SpanStore
 from goldenloop.store import Store
 from goldenloop.store.span_filter import SpanFilter
 from goldenloop.store.span_filter import where as span_where
@@ -32,15 +33,33 @@ class Preceding:
     later: int                     # matching runs started after the release (not listed)
 
 
+def _released(store: Store, production: SpanFilter, spans: SpanStore | None) -> datetime | None:
+    """The first production request of the filter: in the span store (ClickHouse's text
+    beside DuckDB's), as a naive UTC time."""
+    if spans is None or spans.dialect == DUCKDB:
+        where, params = span_where(production)
+        return store.scalar(f"SELECT min(s.start_time) FROM spans s WHERE {where}", params)
+    from goldenloop.spanstore.clickhouse_filter import where as clickhouse_where
+
+    where, params = clickhouse_where(production)
+    got = spans.query(DialectSQL(clickhouse="SELECT minOrNull(s.start_time) AS first "
+                                            f"FROM spans AS s FINAL WHERE {where}"), params)
+    first = got["first"].iloc[0] if len(got) else None
+    if first is None or pd.isna(first):
+        return None
+    t = pd.Timestamp(first)
+    return (t.tz_convert(None) if t.tzinfo else t).to_pydatetime()
+
+
 def preceding_runs(store: Store, by: str, version: str, app: str | None = None,
-                   limit: int = 20) -> Preceding:
+                   limit: int = 20, spans: SpanStore | None = None) -> Preceding:
     """The runs that tested ``version`` (``by``: model_version or prompt_version) and started
-    before its first production request (of ``app`` when given)."""
+    before its first production request (of ``app`` when given). ``spans``: where the spans
+    live (None: the store's own file)."""
     if by not in BY:
         raise ExperimentError(f"a release is a model_version or a prompt_version, not {by!r}")
     production = SpanFilter(kinds=("llm",), apps=(app,) if app else (), **{f"{by}s": (version,)})
-    where, params = span_where(production)
-    released = store.scalar(f"SELECT min(s.start_time) FROM spans s WHERE {where}", params)
+    released = _released(store, production, spans)
     if not store.scalar("SELECT count(*) FROM information_schema.tables "
                         "WHERE table_name = 'experiment_runs'"):
         return Preceding(released, pd.DataFrame(columns=COLUMNS), 0)
