@@ -141,6 +141,25 @@ def import_(
     raise typer.Exit(1 if failed else 0)
 
 
+def _span_store_status(paths, owner) -> None:
+    """Where spans live when not in the database file (the counts above are the file's), and
+    how many there are when this process may open the store."""
+    from goldenloop.spanstore import configured_url, open_span_store, parse
+
+    if owner is not None:
+        if owner.spans:
+            typer.echo(f"spans live in {owner.spans} (the counts here are the database file's)")
+        return
+    cfg = parse(configured_url(None, paths.data_dir))
+    if cfg.backend == "duckdb":
+        return
+    spans = open_span_store(configured_url(None, paths.data_dir), None)
+    try:
+        typer.echo(f"spans in {cfg.describe()}: {spans.count('spans'):,}")
+    finally:
+        spans.close()
+
+
 def _span_store(paths, store):
     """The configured span store ($GOLDENLOOP_SPANS, spans.yaml; the database file itself)."""
     from goldenloop.spanstore import configured_url, open_span_store
@@ -273,6 +292,7 @@ def status(db: DbOption = None) -> None:
         n, first, last = span_sql.span_range(r.store.cursor())
         counts = store_counts(r.store)
     typer.echo(f"spans (all): {n:,}" + (f" from {first} to {last} UTC" if n else ""))
+    _span_store_status(paths, owner)
     for what, count in counts.items():  # grades, items, queues, judges, golden sets
         typer.echo(f"{what}: {count:,}")
 

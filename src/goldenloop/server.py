@@ -18,7 +18,7 @@ from goldenloop.access import roles, signin
 from goldenloop.config import Paths
 from goldenloop.errors import GoldenloopError
 from goldenloop.schema import open_store
-from goldenloop.spanstore import DUCKDB, SpanStore, configured_url, open_span_store, parse
+from goldenloop.spanstore import DUCKDB, SpanStore, configured_url, open_span_store
 from goldenloop.store import Store, health
 from goldenloop.store import owner as owner_file
 from goldenloop.workers import Workers
@@ -78,12 +78,12 @@ def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_ne
         )
     sign_in = _sign_in(secrets)  # a broken sign-in setting stops the start, before any work
     lead = _check_lead(paths, lead)
-    url = configured_url(spans_url, paths.data_dir)  # a bad one stops the start here
+    spans_at = configured_url(spans_url, paths.data_dir)  # a bad one stops the start here
     paths.ensure()
     is_new = not paths.db.exists()
     store = open_store(paths.db)
     try:
-        spans = open_span_store(url, store)
+        spans = open_span_store(spans_at, store)
     except GoldenloopError:
         store.close()
         raise
@@ -91,13 +91,14 @@ def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_ne
         _generate_demo(store, spans, demo_spans, say)
     _owned, _paths, _owned_spans = store, paths, spans
     if spans.dialect != DUCKDB:
-        say(f"spans, signals and feedback: {parse(url).describe()}")
+        say(f"spans, signals and feedback: {spans.describe()}")
     if lead and roles.claim_first_lead(store, lead, "goldenloop serve --lead"):
         say(f"{lead} is the lead: roles.yaml written beside the database")
     for line in signin.summary(sign_in, host, port):
         say(line)
     url = f"http://{host}:{port}"
-    owner_file.write_owner(paths.owner_file, url)
+    owner_file.write_owner(paths.owner_file, url,
+                           None if spans.dialect == DUCKDB else spans.describe())
     health.write_status(paths.db, None, create=True)  # full size now: rewritten in place later
     workers = Workers(store, paths, alerts_file=alerts_file, spans=spans).start()
     say(f"goldenloop serving {paths.db} at {url} (Ctrl+C stops it)")

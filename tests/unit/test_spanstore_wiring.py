@@ -194,3 +194,23 @@ def test_serve_with_a_bad_span_store_stops_before_any_work(tmp_path):
     assert isinstance(out.exception, SpanStoreError), out.output
     assert str(out.exception).startswith("--spans: mysql://db/x: unknown span store")
     assert not db.parent.exists()  # no folder, no database, no demo
+
+
+@pytest.mark.slow
+def test_status_counts_the_spans_in_clickhouse(tmp_path, tmp_path_factory, monkeypatch):
+    from typer.testing import CliRunner
+
+    from goldenloop.cli import app
+    from goldenloop.schema import open_store
+    from goldenloop.spanstore.ingest import import_into
+
+    url = chdb_url(tmp_path_factory)
+    db = tmp_path / "goldenloop.duckdb"
+    with open_store(db) as workflow:
+        import_into(workflow, open_span_store(url, workflow),
+                    write_jsonl(tmp_path / "s.jsonl", span_rows(25, seed=26)))
+    monkeypatch.setenv(ENV_URL, url)
+    out = CliRunner().invoke(app, ["status", "--db", str(db)])
+    assert out.exit_code == 0, out.output
+    assert "spans (all): 0" in out.output  # the database file holds none
+    assert f"spans in {url.split('?')[0]}" in out.output and ": 25\n" in out.output

@@ -20,13 +20,14 @@ class OwnerRecord:
     command: str
     started_at: float
     url: str | None = None
+    spans: str | None = None  # where its spans live, without secrets (None: the file itself)
 
     def alive(self) -> bool:
         return psutil.pid_exists(self.pid)
 
 
-def write_owner(path: Path, url: str | None = None) -> OwnerRecord:
-    rec = OwnerRecord(os.getpid(), process_command(os.getpid()) or "", time.time(), url)
+def write_owner(path: Path, url: str | None = None, spans: str | None = None) -> OwnerRecord:
+    rec = OwnerRecord(os.getpid(), process_command(os.getpid()) or "", time.time(), url, spans)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(asdict(rec)))
     os.replace(tmp, path)
