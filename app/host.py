@@ -23,6 +23,10 @@ OPTIONS: dict[str, object] = {
     "server.headless": True,
     "server.fileWatcherType": "none",
     "server.runOnSave": False,
+    # Streamlit collects garbage (all generations) after every script run, holding the GIL
+    # while the run's last messages wait to be sent: 0.1-0.2 s of each Grade submit on this
+    # owner process, which holds a large heap. Python's own collector still runs as usual.
+    "runner.postScriptGC": False,
     "browser.gatherUsageStats": False,
     "client.toolbarMode": "minimal",
     "theme.base": "light",

@@ -19,10 +19,19 @@ the page's keyboard script) to
 - *shown*: the next item's marker and its rubric controls are in the page;
 - *settled*: that, and the app has finished its run and the keyboard script waits for no key.
 
-The baseline, measured in the same run on a second queue of the same store before the server
-opens it: the library calls one submission costs the page (``submit_and_next``, ``asked``,
-``payload``, ``other_grades``, ``grading_progress``), in-process, per item. The first submit
-warms the page and is not timed. The machine is shared: the load average is printed.
+Two baselines, measured in the same run:
+
+- *bare*: a minimal Streamlit page (a button whose click reruns the page and changes one
+  ``st.text``), served by plain ``streamlit run`` to the same Chromium, timed the same way
+  from the click to the changed text (shown) and to the end of the run (settled), half of its
+  rounds before the Grade page's and half after, so a load that drifts weighs on both. The
+  ratio *shown / bare* is what this machine's noise leaves comparable between runs;
+- *library*: the library calls one submission costs the page (``submit_and_next``,
+  ``asked``, ``payload``, ``grading_progress``), in-process, per item, on a second queue of
+  the same store before the server opens it.
+
+The first submit warms the page and is not timed. The machine is shared: the load average is
+printed.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ import argparse
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from datetime import datetime
@@ -98,6 +108,70 @@ _ARM = """() => {
 }"""
 
 
+# The bare baseline: the least a Streamlit rerun that changes one element costs.
+BARE_APP = '''import streamlit as st
+
+if "n" not in st.session_state:
+    st.session_state.n = 0
+
+
+def bump() -> None:
+    st.session_state.n += 1
+
+
+st.button("Next", key="next", on_click=bump)
+st.text(f"item {st.session_state.n}")
+'''
+
+# Click the bare page's button; resolve with [shown ms, settled ms] (-1 after 20 s).
+_BARE_CLICK = """async () => {
+    const text = () => document.querySelector('[data-testid="stText"]')?.innerText;
+    const idle = () => document.querySelector('[data-test-script-state]')
+        ?.getAttribute('data-test-script-state') === 'notRunning';
+    const old = text(), t0 = performance.now();
+    let shown = -1;
+    document.querySelector('.st-key-next button').click();
+    while (performance.now() - t0 < 20000) {
+        await new Promise(r => requestAnimationFrame(r));
+        if (shown < 0 && text() !== old) shown = performance.now() - t0;
+        if (shown >= 0 && idle()) return [shown, performance.now() - t0];
+    }
+    return [shown, -1];
+}"""
+
+
+def bare_run(browser, clicks: int) -> list[tuple[float, float]]:
+    """(shown, settled) ms of ``clicks`` timed reruns of the bare page (one warm-up first)."""
+    script = OUT / "bare_app.py"
+    script.write_text(BARE_APP)
+    port = bs.free_port()
+    log = OUT / f"bare-{port}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(script), "--server.headless", "true",
+             "--server.address", "127.0.0.1", "--server.port", str(port),
+             "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
+            cwd=OUT, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        bs.wait_healthy(url, proc, log)
+        page = bs.open_page(browser, url)
+        times = []
+        for i in range(clicks + 1):
+            page.wait_for_function("() => document.querySelector('[data-test-script-state]')"
+                                   "?.getAttribute('data-test-script-state') === 'notRunning'")
+            shown, settled = page.evaluate(_BARE_CLICK)
+            if shown < 0 or settled < 0:
+                raise RuntimeError(f"the bare page did not rerun after {len(times)} clicks")
+            if i > 0:
+                times.append((shown, settled))
+        page.close()
+        return times
+    finally:
+        bs.stop(proc)
+        log.unlink(missing_ok=True)
+
+
 def make_queues(db: Path, n: int) -> tuple[int, int, int]:
     """Two stratified queues of about ``n`` items (library baseline, browser); their ids and
     the spans in the store."""
@@ -117,7 +191,6 @@ def library_baseline(db: Path, queue_id: int, items: int) -> list[float]:
         for _ in range(items):
             t = time.perf_counter()
             _, nxt = review.submit_and_next(s, claim, FULL)
-            review.other_grades(s, claim)
             if nxt is None:
                 break
             review.grading_progress(s, queue_id, "pat")
@@ -129,10 +202,20 @@ def library_baseline(db: Path, queue_id: int, items: int) -> list[float]:
 
 
 def browser_run(db: Path, queue_id: int, timed: int
-                ) -> tuple[list[tuple[float, float, float]], float]:
-    """(latencies of the timed submits, keys pressed per item over every item graded)."""
+                ) -> tuple[list[tuple[float, float, float]], float, list[tuple[float, float]]]:
+    """(latencies of the timed submits, keys pressed per item over every item graded, the
+    bare page's latencies, half before and half after)."""
+    with bs.chromium() as browser:
+        bare = bare_run(browser, (timed + 1) // 2)
+        times, per_item = _grade(browser, db, queue_id, timed)
+        bare += bare_run(browser, timed // 2 or 1)
+    return times, per_item, bare
+
+
+def _grade(browser, db: Path, queue_id: int, timed: int
+           ) -> tuple[list[tuple[float, float, float]], float]:
     times, keys, graded = [], 0, 0
-    with bs.chromium() as browser, bs.running_app(db, OUT) as url:
+    with bs.running_app(db, OUT) as url:
         page = bs.open_page(browser, url)
         wait_until_idle(page, url)  # the owner's background jobs would share the CPU
         page.goto(f"{url}/grade?reviewer=ana&queue={queue_id}")
@@ -191,7 +274,9 @@ def ab_round(db: Path, queue_id: int, items: int, app_dir: Path | None) -> list[
 
 
 def ab(spans: int, items: int, old_app: Path, rounds: int = 2) -> None:
-    res: dict[str, list[float]] = {"old": [], "new": []}
+    res: dict[str, list[float]] = {"old": [], "new": [], "bare": []}
+    with bs.chromium() as browser:
+        res["bare"] += [t[0] for t in bare_run(browser, items)]
     for r in range(rounds):  # the order alternates, so a load that drifts favours neither
         pair = [("old", old_app), ("new", None)]
         for label, app_dir in (pair if r % 2 == 0 else pair[::-1]):
@@ -201,9 +286,13 @@ def ab(spans: int, items: int, old_app: Path, rounds: int = 2) -> None:
             res[label] += ab_round(db, q, items, app_dir)
             for f in OUT.glob(f"{db.stem}*"):
                 f.unlink(missing_ok=True)
+    with bs.chromium() as browser:
+        res["bare"] += [t[0] for t in bare_run(browser, items)]
+    med = {k: statistics.median(v) for k, v in res.items()}
     print(f"A/B, {rounds} rounds x {items} items, click to next item shown, median: old app "
-          f"{statistics.median(res['old']):.0f} ms, this app {statistics.median(res['new']):.0f}"
-          f" ms [{uptime()}]")
+          f"{med['old']:.0f} ms ({med['old'] / med['bare']:.1f}x bare), this app "
+          f"{med['new']:.0f} ms ({med['new'] / med['bare']:.1f}x bare); the bare page "
+          f"{med['bare']:.0f} ms [{uptime()}]")
 
 
 def main() -> None:
@@ -220,12 +309,16 @@ def main() -> None:
     shutil.copy(template(args.spans), db)
     base_q, keys_q, spans = make_queues(db, args.items + 20)
     base = library_baseline(db, base_q, args.items)
-    times, per_item = browser_run(db, keys_q, args.items)
+    times, per_item, bare = browser_run(db, keys_q, args.items)
     lib = statistics.median(base)
     out = {"spans": spans, "keys_per_item": round(per_item, 2), "library_median_ms": round(lib, 1)}
     out |= page_latency(times)
+    bare_shown = statistics.median(t[0] for t in bare)
     out |= {"key_to_click_median_ms": round(statistics.median(t[2] for t in times), 1),
             "shown_over_library": round(statistics.median(t[0] for t in times) / lib, 2),
+            "bare_shown_median_ms": round(bare_shown, 1),
+            "bare_settled_median_ms": round(statistics.median(t[1] for t in bare), 1),
+            "shown_over_bare": round(out["shown_median_ms"] / bare_shown, 2),
             "load": uptime(), "finished": datetime.now().isoformat(timespec="seconds")}
     print(f"{spans:,} spans, {len(times)} timed items, keyboard only: {per_item:.2f} keys per "
           f"item; next item from the Ctrl+Enter keydown: shown median "
@@ -233,7 +326,8 @@ def main() -> None:
           f"{out['settled_median_ms']:.0f} ms (max {out['settled_max_ms']:.0f}), of which the "
           f"key to the Submit click {out['key_to_click_median_ms']:.0f} ms; the library "
           f"calls alone {lib:.0f} ms per item in-process (shown / library "
-          f"{out['shown_over_library']:.1f}x) [{out['load']}]")
+          f"{out['shown_over_library']:.1f}x); the bare page's rerun shown median "
+          f"{bare_shown:.0f} ms (shown / bare {out['shown_over_bare']:.1f}x) [{out['load']}]")
     save_result(out, "grade_page.json", db)
 
 

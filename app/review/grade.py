@@ -177,17 +177,23 @@ def _fresh(claim: review.Claim):
     return st.container() if st.session_state["gl_depth"] else contextlib.nullcontext()
 
 
+def just_graded(previous: review.Claim) -> None:
+    """What others said of the item just graded, read only while its expander is open: a
+    closed one costs the next item no query and no drawing."""
+    box = st.expander("Judge scores and other reviewers' grades of the item you just graded",
+                      key="gl_graded_open", on_change="rerun")
+    if box.open:
+        with box:
+            rg.others_body(review.other_grades(store, previous))
+
+
 @st.fragment
 def grading() -> None:
     # Fixed slots: every run draws the same top-level sequence (notices, the item just graded,
-    # the item, the key list, the script), so the new item's container takes the old one's
+    # the item), so the new item's container takes the old one's
     # place during the fragment rerun instead of appearing beside it (no second Submit button,
     # no second item marker).
     notices, graded, slot = st.container(), st.container(), st.container(key="glslot")
-    st.caption("Keys: Q W E R T … focus a criterion · digits pick and move on (0 = N/A; "
-               "Shift+digit adds a label) · J/K next/previous · F flag · X context · "
-               "Ctrl+Enter submit · S skip · L later · Z undo · Esc leaves a text box")
-    rg.keyboard()
     flash = st.session_state.pop("gl_flash", None)
     if flash:
         getattr(notices, flash[0])(md(flash[1], 2000))  # messages may quote data
@@ -199,9 +205,7 @@ def grading() -> None:
     previous = st.session_state.get("gl_previous")
     if previous is not None and previous.queue_id == queue_id:
         with graded:
-            rg.draw_others(review.other_grades(store, previous),
-                           "Judge scores and other reviewers' grades of the item you just "
-                           "graded", expanded=False)
+            just_graded(previous)
     if claim is None:
         with slot, st.container(key="glempty"):
             left = review.left_for(store, queue_id, who)
@@ -245,3 +249,9 @@ def grading() -> None:
 
 
 grading()
+# Outside the fragment: the key list and the keyboard script are the same for every item, so
+# a submit (a fragment run) sends neither again.
+st.caption("Keys: Q W E R T … focus a criterion · digits pick and move on (0 = N/A; "
+           "Shift+digit adds a label) · J/K next/previous · F flag · X context · "
+           "Ctrl+Enter submit · S skip · L later · Z undo · Esc leaves a text box")
+rg.keyboard()

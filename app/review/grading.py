@@ -291,10 +291,14 @@ def draw_others(rows: list[dict[str, Any]], title: str, expanded: bool = True) -
     """Judge scores and other reviewers' grades as plain text (light to draw on every
     submission, and never Markdown: a note is a reviewer's text)."""
     with st.expander(title, expanded=expanded):
-        if not rows:
-            st.caption("No judge scores or other reviewers' grades for it.")
-            return
-        st.text(others_text(rows))
+        others_body(rows)
+
+
+def others_body(rows: list[dict[str, Any]]) -> None:
+    if not rows:
+        st.caption("No judge scores or other reviewers' grades for it.")
+        return
+    st.text(others_text(rows))
 
 
 @functools.cache
