@@ -16,6 +16,7 @@ import streamlit as st
 
 from goldenloop.metrics import conversation_in, text_search, traces, traces_in
 from goldenloop.metrics.conversations import IDLE_MINUTES
+from goldenloop.spanstore import DUCKDB
 from goldenloop_app import state
 from goldenloop_app.common import span_filters, span_table
 from goldenloop_app.common.widgets import fmt_ms
@@ -208,8 +209,9 @@ def draw_search() -> None:
     which = left.selectbox("Requests", list(LIST_CONDITIONS), key="which")
     order = right.selectbox("First", list(LIST_ORDERS), key="order")
     condition = LIST_CONDITIONS[which]
-    # grades live in the workflow store: the graded condition takes their span keys
-    graded = state.aggregate(store, traces_in.graded_keys) if condition == "graded" else None
+    # on ClickHouse the graded condition takes the graded span keys from the workflow store
+    graded = state.aggregate(store, traces_in.graded_keys) \
+        if condition == "graded" and spans.dialect != DUCKDB else None
     found = state.span_aggregate(spans, traces_in.bucket_spans_in, f, condition=condition,
                                  order=LIST_ORDERS[order], limit=200, graded=graded)
     st.caption(f"{found.total:,} requests in the {phrase} match; the first {len(found.spans):,}. "
