@@ -165,7 +165,6 @@ def browser_times(db: Path, runs: int, variants: list[str], views: int, tabs: di
     Phoenix's Metrics tab, ``peer``) so they share the load; the cold start of the app and
     the bare page (spawn to healthy, then the first full load in a new browser context);
     then each other tab's switch, click to drawn."""
-    sys.path.insert(0, str(ROOT / "tests"))
     import browser_support as bs
 
     out: dict = {}
@@ -380,6 +379,7 @@ def main() -> None:
     variants = [args.query, *(args.variant or [])]
     out: dict = {"spans": args.spans}
     apps = ([("before", args.ab)] if args.ab else []) + ([] if args.ab_only else [("this app", None)])
+    sys.path.insert(0, str(ROOT / "tests"))  # browser_support: free ports, Chromium
     with phoenix_peer.peer(args.phoenix, db, OUT / f"phoenix_{args.spans}", args.phoenix_days) as peer:
         if peer:
             out["phoenix"] = {k: v for k, v in peer.items() if k != "up_at"}
