@@ -38,7 +38,7 @@ def serving(app_db, monkeypatch):
 
 def test_a_run_started_on_the_page_is_queued_through_submit(serving):
     store, calls = serving
-    at = app_page("experiments")
+    at = app_page("experiments", params={"reviewer": "lead"})
     at.text_input(key="exp_dataset").input("qa@1")
     at.number_input(key="exp_concurrency").set_value(3)
     at.button(key="exp_run").click().run()
@@ -55,7 +55,7 @@ def test_a_run_started_on_the_page_is_queued_through_submit(serving):
 
 def test_a_bad_form_value_is_a_message_and_nothing_is_queued(serving):
     store, calls = serving
-    at = app_page("experiments")
+    at = app_page("experiments", params={"reviewer": "lead"})
     at.text_input(key="exp_dataset").input("   ")
     at.button(key="exp_run").click().run()
     assert not at.exception, [e.value for e in at.exception]
