@@ -223,15 +223,21 @@ ANOMALY_TTL_S = 900
 
 def anomaly_window(store: Store, a) -> pd.DataFrame:
     """``anomalies.window_series`` of anomaly ``a``, cached per detection of it."""
-    return _anomaly_part(store, str(store.path), "window", a.anomaly_id, a.last_detected_at)
+    spans = span_store()
+    return _anomaly_part(store, spans, spans.describe(), "window", a.anomaly_id,
+                         a.last_detected_at)
 
 
 def anomaly_examples(store: Store, a) -> pd.DataFrame:
     """``anomalies.example_spans`` of anomaly ``a``, cached per detection of it."""
-    return _anomaly_part(store, str(store.path), "examples", a.anomaly_id, a.last_detected_at)
+    spans = span_store()
+    return _anomaly_part(store, spans, spans.describe(), "examples", a.anomaly_id,
+                         a.last_detected_at)
 
 
 @st.cache_data(ttl=ANOMALY_TTL_S, show_spinner="Reading the anomaly's window…")
-def _anomaly_part(_store: Store, db: str, part: str, anomaly_id: int, detected_at) -> pd.DataFrame:
+def _anomaly_part(_store: Store, _spans: SpanStore, where: str, part: str, anomaly_id: int,
+                  detected_at) -> pd.DataFrame:
+    # ``where`` keys the span store (its description); the spans are read where they live
     fn = anomalies.window_series if part == "window" else anomalies.example_spans
-    return fn(_store, anomaly_id)
+    return fn(_store, anomaly_id, spans=_spans)

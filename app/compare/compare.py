@@ -103,14 +103,19 @@ def draw_summary(result: M.Comparison) -> None:
     st.warning(cc.summary(result), icon=":material/flag:")
 
 
+def _preceding(spans, by: str, label: str, app: str | None) -> releases.Preceding:
+    # the release's first production request is read where the spans live
+    return releases.preceding_runs(store, by, label, app, spans=spans)
+
+
 def draw_preceding(s: M.Sides) -> None:
     """Redeploy and observe: the experiment and canary runs that tested side B before it went
     to production, beside the before/after comparison (names from data: table cells only)."""
     if s.by not in releases.BY:
         return
     st.subheader("Experiments before this release")
-    found = state.aggregate(store, releases.preceding_runs, s.by, s.b_label,
-                            s.b.apps[0] if s.b.apps else None)
+    found = state.span_aggregate(state.span_store(), _preceding, s.by, s.b_label,
+                                 s.b.apps[0] if s.b.apps else None)
     what = s.by.replace("_", " ")
     since = ("no production request yet" if found.released_at is None
              else f"first production request {found.released_at:%Y-%m-%d %H:%M} UTC")
