@@ -78,6 +78,7 @@ MIGRATIONS: tuple[tuple[int, str, Migration], ...] = (
     (16, "argilla_golden", _feature("argilla_sync.schema", "m016_argilla_golden")),
     (17, "queue_criteria", _feature("review.schema", "m017_queue_criteria")),
     (18, "golden_curation", _feature("golden.schema", "m018_golden_curation")),
+    (19, "argilla_erasures", _feature("argilla_sync.schema", "m019_argilla_erasures")),
 )
 LATEST = MIGRATIONS[-1][0]
 

@@ -29,18 +29,6 @@ from goldenloop.store import Store, audit
 PAGE = 1000
 CHUNK = 100  # record ids per delete request (they go in the query string)
 
-_DDL = """CREATE TABLE IF NOT EXISTS argilla_erasures (
-    erasure_id VARCHAR,
-    link_id BIGINT,
-    argilla_dataset_id VARCHAR,
-    dataset_name VARCHAR,
-    url_env VARCHAR,              -- the NAMES of the variables, never the key
-    key_env VARCHAR,
-    external_id VARCHAR,          -- q<queue>-i<item> or g<dataset>-<hash>: no person's data
-    erased_at TIMESTAMP,          -- NULL: still to delete in Argilla
-    tried_at TIMESTAMP,
-    last_error VARCHAR
-)"""
 
 
 @dataclass
@@ -59,15 +47,10 @@ class ArgillaErasure:
         return out
 
 
-def ensure_table(cur: duckdb.DuckDBPyConnection) -> None:
-    cur.execute(_DDL)
-
-
 def collect(cur: duckdb.DuckDBPyConnection, erasure_id: str) -> dict[str, int]:
     """Inside the erasure (needs ops.forget's ``_qi`` and ``_gk``, the erased golden rows'
     dataset and row key): list the pushed records to delete in Argilla and drop goldenloop's
     links and pulls of them. Counts by table."""
-    ensure_table(cur)
     cur.execute(
         """CREATE TEMP TABLE _ar AS
            SELECT r.link_id, r.external_id, d.argilla_dataset_id, d.dataset_name, d.url_env,
@@ -90,17 +73,11 @@ def collect(cur: duckdb.DuckDBPyConnection, erasure_id: str) -> dict[str, int]:
 def erased_ids(store: Store, link_id: int) -> set[str]:
     """External ids of a link's records erased in goldenloop (deleted in Argilla or not yet):
     a pull leaves them out."""
-    if not store.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
-                        "'argilla_erasures'"):
-        return set()
     return {r for (r,) in store.rows("SELECT external_id FROM argilla_erasures WHERE link_id = ?",
                                      [link_id])}
 
 
 def pending(store: Store) -> int:
-    if not store.scalar("SELECT count(*) FROM duckdb_tables() WHERE table_name = "
-                        "'argilla_erasures'"):
-        return 0
     return int(store.scalar("SELECT count(*) FROM argilla_erasures WHERE erased_at IS NULL"))
 
 

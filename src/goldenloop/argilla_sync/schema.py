@@ -84,3 +84,21 @@ def m016_argilla_golden(cur: duckdb.DuckDBPyConnection) -> None:
             derived_by VARCHAR,
             derived_at TIMESTAMP
         )""")
+
+
+def m019_argilla_erasures(cur: duckdb.DuckDBPyConnection) -> None:
+    """Records pushed to Argilla about erased spans (``goldenloop forget``): listed in the
+    erasure's transaction, deleted in Argilla afterwards; ``erased_at`` NULL while still to
+    delete there (server unreachable), so ``forget --retry-argilla`` and later erasures retry."""
+    cur.execute("""CREATE TABLE IF NOT EXISTS argilla_erasures (
+    erasure_id VARCHAR,
+    link_id BIGINT,
+    argilla_dataset_id VARCHAR,
+    dataset_name VARCHAR,
+    url_env VARCHAR,              -- the NAMES of the variables, never the key
+    key_env VARCHAR,
+    external_id VARCHAR,          -- q<queue>-i<item> or g<dataset>-<hash>: no person's data
+    erased_at TIMESTAMP,          -- NULL: still to delete in Argilla
+    tried_at TIMESTAMP,
+    last_error VARCHAR
+)""")
