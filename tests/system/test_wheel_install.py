@@ -83,7 +83,11 @@ def install(wheel: Path, work: Path) -> Path:
     python = venv / "bin" / "python"
     site = Path(_run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                      work).stdout.strip())
-    deps = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    # The test interpreter's installed packages (its own and, from a venv made with
+    # --system-site-packages, the base's), added by path: their .pth files are not run, so an
+    # editable install of the checkout cannot shadow the wheel.
+    deps = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"],
+                   *(p for p in sys.path if p.endswith("site-packages"))})
     (site / "_tested_dependencies.pth").write_text("\n".join(deps) + "\n")
     done = _run([sys.executable, "-m", "pip", "--python", python, "install", "--quiet", "--no-deps",
                  "--ignore-installed", "--no-warn-script-location", wheel], work)

@@ -22,6 +22,15 @@ def test_every_test_file_sits_in_a_layer_folder() -> None:
     assert misplaced == []
 
 
+def test_test_file_names_are_unique_across_layers() -> None:
+    # The layer folders are not packages: pytest imports each test file by its bare name, so
+    # two files of one name make the second an "import file mismatch" error.
+    seen: dict[str, list[str]] = {}
+    for p in _test_files():
+        seen.setdefault(p.name, []).append(p.relative_to(TESTS).as_posix())
+    assert [paths for paths in seen.values() if len(paths) > 1] == []
+
+
 @pytest.mark.slow
 def test_no_test_module_imports_another() -> None:
     names = {p.stem for p in _test_files()}
