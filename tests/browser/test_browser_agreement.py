@@ -92,6 +92,10 @@ def test_agreement_page_gate_cells_disagreements_and_adjudication(db: Path, tmp_
     with bs.running_app(db, tmp_path) as url, bs.chromium() as browser:
         page = bs.open_page(browser, f"{url}/agreement?reviewer=lead")
         page.wait_for_function(_CHARTS_DRAWN, arg=3, timeout=60_000)
+        # The versions table comes after the charts (a loaded machine draws the charts while
+        # the script still runs): read the page once it is there.
+        wait_text(page, "Judge versions side by side, on the same items", 120)
+        bs.wait_rendered(page)
         text = main_text(page)
         bs.screenshot(page, "agreement-page")
         # The answer first: a verdict per judge version, with its interval and the ceiling.
