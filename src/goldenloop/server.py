@@ -100,6 +100,7 @@ def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_ne
     owner_file.write_owner(paths.owner_file, url,
                            None if spans.dialect == DUCKDB else spans.describe())
     health.write_status(paths.db, None, create=True)  # full size now: rewritten in place later
+    _import_shared_modules()
     workers = Workers(store, paths, alerts_file=alerts_file, spans=spans).start()
     say(f"goldenloop serving {paths.db} at {url} (Ctrl+C stops it)")
     try:
@@ -115,6 +116,21 @@ def serve(paths: Paths, *, host: str = "127.0.0.1", port: int = 8501, demo_if_ne
         spans.close()
         store.close()
         _owned = _owned_spans = None
+
+
+# Imported lazily both by the workers' threads (scorers: scikit-learn, scipy) and by the
+# pages' threads (altair and pandas): two threads importing these packages at once can meet in
+# their circular imports (narwhals.stable.v1 <-> v2 under scikit-learn and altair) and Python
+# raises a _DeadlockError in one. Imported once here, before any thread starts.
+SHARED_MODULES = ("narwhals.stable.v1", "narwhals.stable.v2", "pandas", "sklearn", "scipy.stats")
+
+
+def _import_shared_modules() -> None:
+    for name in SHARED_MODULES:
+        try:
+            importlib.import_module(name)
+        except ImportError:  # an optional package not installed: no thread imports it either
+            continue
 
 
 def _sign_in(secrets: Path | None) -> signin.SignIn:
