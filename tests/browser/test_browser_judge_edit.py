@@ -40,6 +40,11 @@ def test_a_lead_fixes_a_judge_in_the_browser(demo_template: Path, tmp_path: Path
         monkeypatch.delenv("OPENAI_API_KEY", raising=False)
         with bs.chromium() as browser, bs.running_app(db, tmp_path) as url:
             page = bs.open_page(browser, f"{url}/judges?reviewer=ana")
+            # The server's start-up jobs (scoring, detection) rerun the whole page when they
+            # end, and a click during that rerun is lost: begin once they are done.
+            page.wait_for_function("() => !document.body.innerText.includes('In progress')",
+                                   timeout=180_000)
+            bs.wait_rendered(page)
             box = page.get_by_label("System prompt")
             box.wait_for(timeout=60_000)
             box.fill(old.judge.system + STRICT)
